@@ -1,0 +1,38 @@
+import type { Reading } from '../rules/types.ts';
+import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
+import type { Reject } from './reject-codes.ts';
+import { checkSeq, type SeqTracker } from './sequence.ts';
+
+/**
+ * One telemetry message from an authenticated device → the readings to accept and the rejects
+ * to answer. Holds the per-device seq windows; otherwise a pure step over the payload.
+ */
+export class TelemetryIntake {
+  private readonly seqs = new Map<string, SeqTracker>();
+  gaps = 0;
+
+  constructor(private readonly limits: DecodeLimits) {}
+
+  take(payload: Buffer, scope: DeviceScope, now: number): { readings: Reading[]; rejects: Reject[] } {
+    const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits);
+    const readings: Reading[] = [];
+    for (const { index, reading } of decoded) {
+      if (reading.seq !== undefined) {
+        const { tracker, verdict } = checkSeq(this.seqs.get(scope.deviceId), reading.seq);
+        this.seqs.set(scope.deviceId, tracker);
+        if (!verdict.accept) {
+          rejects.push({ code: 'DUPLICATE_SEQ', path: decoded.length > 1 || index > 0 ? `[${index}].seq` : 'seq', detail: String(reading.seq) });
+          continue;
+        }
+        this.gaps += verdict.gap;
+      }
+      readings.push(reading);
+    }
+    return { readings, rejects };
+  }
+
+  /** After a restart: the seqs already stored per device (its recent window), so resends are still caught. */
+  primeSeq(deviceId: string, seqs: number[]) {
+    if (seqs.length) this.seqs.set(deviceId, { max: Math.max(...seqs), seen: new Set(seqs) });
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Every reason the gateway can refuse something a device sent, with a stable code a device
+ * developer can search for in the README. The gateway answers each on the device's `reject` topic.
+ */
+export const REJECT_CODES = {
+  PAYLOAD_TOO_LARGE: 'the payload is larger than the gateway accepts',
+  PAYLOAD_NOT_JSON: 'the payload is not valid JSON (UTF-8)',
+  PAYLOAD_INVALID: 'the payload must be one reading object or an array of readings',
+  TOO_MANY_READINGS: 'the array holds more readings than one message may carry',
+  READING_INVALID: 'the reading does not have the shape the contract gives',
+  READING_EMPTY: 'the reading carries no values',
+  TS_INVALID: 'ts must be epoch milliseconds or an ISO-8601 time',
+  TS_IN_FUTURE: 'ts is further in the future than the allowed clock skew',
+  DUPLICATE_SEQ: 'a reading with this seq was already accepted from this device',
+  UNKNOWN_METRIC: 'the metric is not a point of this device in the registry',
+  VALUE_INVALID: 'the value has the wrong type for its metric (number or boolean) or is not finite',
+  QUALITY_INVALID: 'quality must be "good", "fault" or "maintenance"',
+  STATUS_INVALID: 'status must be "online" or "offline"',
+  TOPIC_NOT_ALLOWED: 'a device may publish only to its own telemetry and status topics',
+  RATE_LIMITED: 'the device sends faster than it is allowed to',
+} as const;
+
+export type RejectCode = keyof typeof REJECT_CODES;
+
+export interface Reject {
+  code: RejectCode;
+  /** where in the payload: "[3].values.gas_lel", "ts", … */
+  path?: string;
+  detail?: string;
+}

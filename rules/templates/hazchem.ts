@@ -1,0 +1,48 @@
+import type { RuleInput } from '../schema.ts';
+
+/**
+ * GB/T 50493-2019: combustible gas first-level setpoint ≤ 25 %LEL, second level ≤ 50 %LEL;
+ * toxic gas first level ≤ 100 % OEL, second ≤ 200 % OEL. The template uses 20 / 40 %LEL and,
+ * for toxic gas, H2S-like 10 / 20 ppm that a site overrides per gas.
+ */
+export const gasLel: RuleInput = {
+  id: 'gas-lel',
+  kind: 'threshold',
+  metric: 'gas_lel',
+  above: [
+    { severity: 'major', value: 20 },
+    { severity: 'critical', value: 40 },
+  ],
+  deadband: 2,
+};
+
+export const hazchem: RuleInput[] = [
+  gasLel,
+  {
+    id: 'toxic-gas',
+    kind: 'threshold',
+    metric: 'toxic_gas_ppm',
+    above: [
+      { severity: 'major', value: 10 },
+      { severity: 'critical', value: 20 },
+    ],
+    deadband: 1,
+  },
+  {
+    id: 'tank-level',
+    kind: 'threshold',
+    metric: 'tank_level',
+    above: [
+      { severity: 'major', value: 85 },
+      { severity: 'critical', value: 95 },
+    ],
+    below: [{ severity: 'major', value: 10 }],
+    deadband: 2,
+    forS: 5,
+  },
+];
+
+export const gasUser: RuleInput[] = [
+  gasLel,
+  { id: 'gas-alarm', kind: 'threshold', metric: 'gas_alarm', above: [{ severity: 'critical', value: 1 }] },
+];

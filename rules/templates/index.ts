@@ -1,0 +1,26 @@
+import type { Industry } from '../indicators.ts';
+import type { RuleInput } from '../schema.ts';
+import { aluminumCasting } from './aluminum_casting.ts';
+import { common } from './common.ts';
+import { dust } from './dust.ts';
+import { fire } from './fire.ts';
+import { gasUser, hazchem } from './hazchem.ts';
+import { steel } from './steel.ts';
+
+/**
+ * Industry templates: the default rules of each industry in domain.md. A device names the
+ * templates it follows; the registry applies them to the points the device has and lets a site
+ * override any rule by id.
+ */
+export const TEMPLATES: Record<Industry | 'common', readonly RuleInput[]> = {
+  dust,
+  aluminum_casting: aluminumCasting,
+  steel,
+  hazchem,
+  gas_user: gasUser,
+  fire,
+  common,
+};
+
+export type TemplateName = keyof typeof TEMPLATES;
+export const TEMPLATE_NAMES = Object.keys(TEMPLATES) as TemplateName[];

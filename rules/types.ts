@@ -1,0 +1,44 @@
+/** Plain data shared by the rules engine and everything around it. No I/O lives in rules/. */
+export const SEVERITIES = ['info', 'warning', 'major', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s);
+}
+
+export type Quality = 'good' | 'fault' | 'maintenance';
+export type Value = number | boolean;
+
+/** One validated reading from one device: several metrics at one instant. */
+export interface Reading {
+  enterpriseId: string;
+  deviceId: string;
+  /** epoch milliseconds, the device's own time (kept for buffered readings) */
+  ts: number;
+  seq?: number;
+  values: Record<string, Value>;
+  quality?: Record<string, Quality>;
+}
+
+/**
+ * What a rule says about one point when its verdict changes: a severity (raised, or moved to
+ * another level) or null (the condition is gone). `update` carries a worse peak while active.
+ */
+export interface Outcome {
+  /** stable identity of the rule on this point: one open alert per key */
+  key: string;
+  change: 'raise' | 'update' | 'clear';
+  ruleId: string;
+  ruleKind: string;
+  enterpriseId: string;
+  deviceId: string;
+  metric: string;
+  severity: Severity | null;
+  value: Value | null;
+  /** the worst value seen while the condition held */
+  peak: Value | null;
+  threshold: number | null;
+  /** when the verdict changed: the reading's time, or the clock's for time-driven changes */
+  at: number;
+  message: string;
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { Outcome } from '../../rules/types.ts';
+import { AlertError, acknowledge, applyOutcome, close, type Step } from './lifecycle.ts';
+import type { Alert, Disposition, Transition } from './model.ts';
+import type { AlertStore } from './alert-store.ts';
+
+/**
+ * The open alerts and every change to them. Each change is committed to the record before anyone
+ * hears of it, and changes are applied one at a time so two hands on one alert cannot cross.
+ */
+export interface AlertChange {
+  alert: Alert;
+  transition: Transition;
+}
+
+export interface Placement {
+  region: string;
+  industry: string;
+}
+
+export class AlertNotFound extends Error {}
+
+export class AlertBook {
+  private readonly openByKey = new Map<string, Alert>();
+  private readonly listeners: ((c: AlertChange) => void)[] = [];
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly placement: (enterpriseId: string) => Placement,
+    private readonly clock: () => number,
+    /** told when a person closes an alert whose condition still held, so the rule starts afresh */
+    private readonly onClosedWhileActive: (key: string) => void = () => {},
+  ) {}
+
+  async load(): Promise<Alert[]> {
+    const open = await this.store.open();
+    for (const a of open) this.openByKey.set(a.key, a);
+    return open;
+  }
+
+  onChange(fn: (c: AlertChange) => void) {
+    this.listeners.push(fn);
+  }
+
+  openAlerts(): Alert[] {
+    return [...this.openByKey.values()];
+  }
+
+  handle(outcomes: Outcome[]): Promise<void> {
+    if (outcomes.length === 0) return Promise.resolve();
+    return this.serial(async () => {
+      for (const o of outcomes) {
+        const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
+        if (step) await this.commit(step);
+      }
+    });
+  }
+
+  ack(id: string, actor: string, note?: string): Promise<Alert> {
+    return this.serial(async () => {
+      const step = acknowledge(await this.find(id), actor, this.clock(), note);
+      await this.commit(step);
+      return step.alert;
+    });
+  }
+
+  close(id: string, actor: string, disposition: Disposition, note: string): Promise<Alert> {
+    return this.serial(async () => {
+      const before = await this.find(id);
+      const step = close(before, actor, this.clock(), disposition, note);
+      await this.commit(step);
+      if (before.state === 'active') this.onClosedWhileActive(before.key);
+      return step.alert;
+    });
+  }
+
+  /** Notification outcomes and other lines that do not change the alert itself. */
+  async record(transitions: Transition[], unitsTold: string[] = []): Promise<void> {
+    await this.serial(async () => {
+      const first = transitions[0];
+      const open = first && [...this.openByKey.values()].find((a) => a.id === first.alertId);
+      const newUnits = unitsTold.filter((u) => open && !open.units.includes(u));
+      if (open && newUnits.length) {
+        const alert = { ...open, units: [...open.units, ...newUnits] };
+        this.openByKey.set(alert.key, alert);
+        await this.store.save(alert, transitions);
+      } else await this.store.record(transitions);
+    });
+  }
+
+  /** Wait for every change queued so far (API reads after writes, shutdown). */
+  settled(): Promise<void> {
+    return this.serial(async () => {});
+  }
+
+  private async find(id: string): Promise<Alert> {
+    for (const a of this.openByKey.values()) if (a.id === id) return a;
+    const found = await this.store.get(id);
+    if (!found) throw new AlertNotFound(id);
+    return found.alert;
+  }
+
+  private async commit({ alert, transitions }: Step) {
+    await this.store.save(alert, transitions);
+    if (alert.state === 'closed') this.openByKey.delete(alert.key);
+    else this.openByKey.set(alert.key, alert);
+    for (const transition of transitions) for (const fn of this.listeners) fn({ alert, transition });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn);
+    this.tail = next.catch(() => {});
+    return next;
+  }
+}
+
+export { AlertError };

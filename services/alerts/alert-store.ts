@@ -1,0 +1,120 @@
+import type { SerialConnection } from '../store/database.ts';
+import type { Alert, Transition } from './model.ts';
+
+/**
+ * Alerts and their records, in the embedded database whatever the time-series store is: the
+ * record is what a regulator reconstructs an incident from, so it lives with the service.
+ */
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS alerts (
+     id VARCHAR PRIMARY KEY, key VARCHAR NOT NULL, enterprise VARCHAR NOT NULL, device VARCHAR NOT NULL,
+     region VARCHAR NOT NULL, industry VARCHAR NOT NULL, severity VARCHAR NOT NULL, state VARCHAR NOT NULL,
+     raised_at BIGINT NOT NULL, doc VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS transitions (alert_id VARCHAR NOT NULL, at_ms BIGINT NOT NULL, n BIGINT NOT NULL, doc VARCHAR NOT NULL)`,
+];
+
+export interface AlertFilter {
+  state?: 'active' | 'cleared' | 'closed' | 'open' | 'all';
+  enterpriseIds?: string[];
+  /** region code prefixes; an alert matches if its region starts with any */
+  regions?: string[];
+  severities?: string[];
+  from?: number;
+  to?: number;
+  limit: number;
+  cursor?: { raisedAt: number; id: string };
+}
+
+export class AlertStore {
+  private n = 0;
+
+  private constructor(private readonly conn: SerialConnection) {}
+
+  static async create(conn: SerialConnection): Promise<AlertStore> {
+    for (const s of SCHEMA) await conn.run(s);
+    const store = new AlertStore(conn);
+    const [row] = await conn.all<{ n: bigint | null }>('SELECT max(n) AS n FROM transitions');
+    store.n = Number(row?.n ?? 0);
+    return store;
+  }
+
+  /** The alert's new state and its new record lines, in one transaction. */
+  save(alert: Alert, transitions: Transition[]): Promise<void> {
+    return this.conn.serial(async (c) => {
+      await c.run('BEGIN TRANSACTION');
+      try {
+        await c.run('INSERT OR REPLACE INTO alerts VALUES ($id, $key, $ent, $dev, $region, $industry, $severity, $state, $raised, $doc)', {
+          id: alert.id,
+          key: alert.key,
+          ent: alert.enterpriseId,
+          dev: alert.deviceId,
+          region: alert.region,
+          industry: alert.industry,
+          severity: alert.severity,
+          state: alert.state,
+          raised: BigInt(alert.raisedAt),
+          doc: JSON.stringify(alert),
+        });
+        for (const t of transitions)
+          await c.run('INSERT INTO transitions VALUES ($id, $at, $n, $doc)', { id: t.alertId, at: BigInt(t.at), n: BigInt(++this.n), doc: JSON.stringify(t) });
+        await c.run('COMMIT');
+      } catch (e) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  /** Record lines that change no alert state (notification outcomes). */
+  record(transitions: Transition[]): Promise<void> {
+    return this.conn.serial(async (c) => {
+      for (const t of transitions)
+        await c.run('INSERT INTO transitions VALUES ($id, $at, $n, $doc)', { id: t.alertId, at: BigInt(t.at), n: BigInt(++this.n), doc: JSON.stringify(t) });
+    });
+  }
+
+  async open(): Promise<Alert[]> {
+    const rows = await this.conn.all<{ doc: string }>(`SELECT doc FROM alerts WHERE state <> 'closed'`);
+    return rows.map((r) => JSON.parse(r.doc) as Alert);
+  }
+
+  async get(id: string): Promise<{ alert: Alert; transitions: Transition[] } | null> {
+    const [row] = await this.conn.all<{ doc: string }>('SELECT doc FROM alerts WHERE id = $id', { id });
+    if (!row) return null;
+    const ts = await this.conn.all<{ doc: string }>('SELECT doc FROM transitions WHERE alert_id = $id ORDER BY n', { id });
+    return { alert: JSON.parse(row.doc) as Alert, transitions: ts.map((t) => JSON.parse(t.doc) as Transition) };
+  }
+
+  async list(f: AlertFilter): Promise<{ items: Alert[]; next: { raisedAt: number; id: string } | null }> {
+    const where: string[] = [];
+    const params: Record<string, string | bigint | number> = { limit: f.limit + 1 };
+    const state = f.state ?? 'all';
+    if (state === 'open') where.push(`state <> 'closed'`);
+    else if (state !== 'all') (where.push('state = $state'), (params.state = state));
+    // one of several values: (col = $x0 OR col = $x1 …); an empty list matches nothing
+    const anyOf = (name: string, values: string[] | undefined, test: (param: string) => string) => {
+      if (!values) return;
+      if (values.length === 0) return void where.push('false');
+      where.push('(' + values.map((v, i) => ((params[`${name}${i}`] = v), test(`$${name}${i}`))).join(' OR ') + ')');
+    };
+    anyOf('ent', f.enterpriseIds, (p) => `enterprise = ${p}`);
+    anyOf('reg', f.regions, (p) => `starts_with(region, ${p})`);
+    anyOf('sev', f.severities, (p) => `severity = ${p}`);
+    if (f.from !== undefined) (where.push('raised_at >= $from'), (params.from = BigInt(f.from)));
+    if (f.to !== undefined) (where.push('raised_at < $to'), (params.to = BigInt(f.to)));
+    if (f.cursor) {
+      where.push('(raised_at < $cts OR (raised_at = $cts AND id < $cid))');
+      params.cts = BigInt(f.cursor.raisedAt);
+      params.cid = f.cursor.id;
+    }
+    const rows = await this.conn.all<{ doc: string }>(
+      `SELECT doc FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC, id DESC LIMIT $limit`,
+      params,
+    );
+    const items = rows.map((r) => JSON.parse(r.doc) as Alert);
+    const more = items.length > f.limit;
+    if (more) items.pop();
+    const last = items.at(-1);
+    return { items, next: more && last ? { raisedAt: last.raisedAt, id: last.id } : null };
+  }
+}

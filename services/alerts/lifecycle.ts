@@ -1,0 +1,109 @@
+import type { Outcome, Severity } from '../../rules/types.ts';
+import { severityRank } from '../../rules/types.ts';
+import type { Alert, Disposition, Transition } from './model.ts';
+
+/**
+ * The alert state machine as plain functions over data:
+ *
+ *   (none) ──raise──▶ active ──clear──▶ cleared ──close──▶ closed
+ *                       ▲  └──────────close────────────────▲
+ *                       └──────raise (reactivated)── cleared
+ *
+ * `acknowledged` is independent of the state. A rule firing again while its alert is still open
+ * updates that alert instead of opening a second one.
+ */
+export class AlertError extends Error {
+  constructor(
+    readonly code: 'ALERT_CLOSED' | 'ALREADY_ACKNOWLEDGED' | 'ACK_REQUIRED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface AlertContext {
+  newId(): string;
+  region: string;
+  industry: string;
+}
+
+export interface Step {
+  alert: Alert;
+  transitions: Transition[];
+}
+
+export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertContext): Step | null {
+  const actor = `rule:${o.ruleId}`;
+  if (!open) {
+    if (o.change !== 'raise' || !o.severity) return null;
+    const alert: Alert = {
+      id: ctx.newId(),
+      key: o.key,
+      rule: o.ruleId,
+      ruleKind: o.ruleKind,
+      enterpriseId: o.enterpriseId,
+      deviceId: o.deviceId,
+      metric: o.metric,
+      region: ctx.region,
+      industry: ctx.industry,
+      severity: o.severity,
+      state: 'active',
+      acknowledged: false,
+      raisedAt: o.at,
+      ackAt: null,
+      ackBy: null,
+      clearedAt: null,
+      closedAt: null,
+      closedBy: null,
+      disposition: null,
+      closeNote: null,
+      value: o.value,
+      peak: o.peak,
+      threshold: o.threshold,
+      message: o.message,
+      escalationLevel: 0,
+      units: [],
+    };
+    return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value }] };
+  }
+  if (open.state === 'closed') return null;
+  if (o.change === 'clear') {
+    if (open.state !== 'active') return null;
+    const alert: Alert = { ...open, state: 'cleared', clearedAt: o.at, value: o.value ?? open.value, peak: o.peak ?? open.peak, message: o.message };
+    return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'cleared', actor, value: o.value }] };
+  }
+  const severity = o.severity as Severity;
+  const base = { ...open, value: o.value, peak: o.peak, threshold: o.threshold, message: o.message, severity };
+  if (open.state === 'cleared') {
+    const alert: Alert = { ...base, state: 'active', clearedAt: null };
+    return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value }] };
+  }
+  if (severity !== open.severity) {
+    const direction = severityRank(severity) > severityRank(open.severity) ? 'rose' : 'fell';
+    return {
+      alert: base,
+      transitions: [{ alertId: open.id, at: o.at, type: 'severity_changed', actor, severity, value: o.value, detail: { from: open.severity, direction } }],
+    };
+  }
+  // a worse peak: kept on the alert, not worth a line of its own in the record
+  return { alert: base, transitions: [] };
+}
+
+export function acknowledge(a: Alert, actor: string, at: number, note?: string): Step {
+  if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed');
+  if (a.acknowledged) throw new AlertError('ALREADY_ACKNOWLEDGED', `acknowledged already by ${a.ackBy}`);
+  return {
+    alert: { ...a, acknowledged: true, ackAt: at, ackBy: actor },
+    transitions: [{ alertId: a.id, at, type: 'acknowledged', actor, ...(note ? { note } : {}) }],
+  };
+}
+
+export function close(a: Alert, actor: string, at: number, disposition: Disposition, note: string): Step {
+  if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed already');
+  // a critical alarm is closed only after someone has taken it on: the record must show who
+  if (a.severity === 'critical' && !a.acknowledged) throw new AlertError('ACK_REQUIRED', 'a critical alert must be acknowledged before it is closed');
+  return {
+    alert: { ...a, state: 'closed', closedAt: at, closedBy: actor, disposition, closeNote: note },
+    transitions: [{ alertId: a.id, at, type: 'closed', actor, note, detail: { disposition, stateBefore: a.state } }],
+  };
+}

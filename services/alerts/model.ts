@@ -1,0 +1,69 @@
+import type { Severity, Value } from '../../rules/types.ts';
+
+/** An alert and its record, as the contract shows them. Times are epoch ms inside, ISO outside. */
+export const DISPOSITIONS = ['false_alarm', 'device_fault', 'hazard_rectified', 'drill', 'other'] as const;
+export type Disposition = (typeof DISPOSITIONS)[number];
+export type AlertState = 'active' | 'cleared' | 'closed';
+
+export interface Alert {
+  id: string;
+  /** rule on point: at most one alert per key is open (not closed) */
+  key: string;
+  rule: string;
+  ruleKind: string;
+  enterpriseId: string;
+  deviceId: string;
+  metric: string;
+  region: string;
+  industry: string;
+  severity: Severity;
+  state: AlertState;
+  acknowledged: boolean;
+  raisedAt: number;
+  ackAt: number | null;
+  ackBy: string | null;
+  clearedAt: number | null;
+  closedAt: number | null;
+  closedBy: string | null;
+  disposition: Disposition | null;
+  closeNote: string | null;
+  value: Value | null;
+  peak: Value | null;
+  threshold: number | null;
+  message: string;
+  escalationLevel: number;
+  /** the units that have been told */
+  units: string[];
+}
+
+export type TransitionType =
+  | 'raised'
+  | 'severity_changed'
+  | 'cleared'
+  | 'reactivated'
+  | 'acknowledged'
+  | 'closed'
+  | 'notified'
+  | 'notification_failed';
+
+/** One line of an alert's record: who or what did what, when. */
+export interface Transition {
+  alertId: string;
+  at: number;
+  type: TransitionType;
+  /** "system", "rule:<id>", or the API user's name */
+  actor: string;
+  severity?: Severity;
+  value?: Value | null;
+  note?: string;
+  detail?: Record<string, unknown>;
+}
+
+export function alertJson(a: Alert) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return { ...a, raisedAt: iso(a.raisedAt), ackAt: iso(a.ackAt), clearedAt: iso(a.clearedAt), closedAt: iso(a.closedAt) };
+}
+
+export function transitionJson(t: Transition) {
+  return { ...t, at: new Date(t.at).toISOString() };
+}

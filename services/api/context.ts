@@ -1,0 +1,23 @@
+import type { AlertBook } from '../alerts/alert-book.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
+import type { LiveStatus } from '../devices/live-status.ts';
+import type { Metrics } from '../metrics.ts';
+import type { LiveStream } from '../notify/live-stream.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { Caller } from './callers.ts';
+
+/** What the HTTP API reads and acts on; the composition root provides it. */
+export interface ApiContext {
+  registry(): Registry;
+  caller(tokenDigest: string): Caller | undefined;
+  book: AlertBook;
+  alerts: AlertStore;
+  telemetry: TelemetryStore;
+  live: LiveStream;
+  status: LiveStatus;
+  metrics: Metrics;
+  health(): { status: 'ok' | 'degraded'; broker: object; store: object; uptimeS: number };
+  registerDevice(enterpriseId: string, body: unknown, by: string): Promise<object>;
+  clock(): number;
+}

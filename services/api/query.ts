@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { SEVERITIES } from '../../rules/types.ts';
+
+/** Query-string pieces shared by the API's routes. */
+export const time = z
+  .string()
+  .transform((s, ctx) => {
+    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected ISO-8601 time or epoch milliseconds' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const severityList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(SEVERITIES)).min(1));
+
+/** "30s", "1m", "15m", "1h", "1d" → ms */
+export const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 10s, 1m, 1h, 1d')
+  .transform((s) => {
+    const [, n, u] = /^(\d+)(ms|s|m|h|d)$/.exec(s)!;
+    return Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[u as 'ms'];
+  })
+  .refine((ms) => ms >= 1000, 'the window must be at least 1s');
+
+export const regionCode = z.string().regex(/^\d{2,12}$/, 'a region code is 2–12 digits');

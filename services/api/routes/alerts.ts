@@ -1,0 +1,136 @@
+import { stringify } from 'csv-stringify/sync';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AlertError, AlertNotFound } from '../../alerts/alert-book.ts';
+import type { AlertFilter } from '../../alerts/alert-store.ts';
+import { DISPOSITIONS, alertJson, transitionJson, type Alert } from '../../alerts/model.ts';
+import { formatCst } from '../../notify/message.ts';
+import type { ApiContext } from '../context.ts';
+import { ApiError, parseInput } from '../errors.ts';
+import { regionCode, severityList, time } from '../query.ts';
+
+const filterQuery = z
+  .object({
+    state: z.enum(['active', 'cleared', 'closed', 'open', 'all']).default('all'),
+    enterprise: z.string().min(1).optional(),
+    region: regionCode.optional(),
+    severity: severityList.optional(),
+    from: time.optional(),
+    to: time.optional(),
+  })
+  .strict();
+
+const listQuery = filterQuery.extend({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().optional(),
+});
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const ackBody = z.object({ note: z.string().max(2000).optional() }).strict();
+const closeBody = z.object({ disposition: z.enum(DISPOSITIONS), note: z.string().trim().min(1, 'say what was done').max(2000) }).strict();
+
+/** The caller's filters, narrowed to what the caller may see; asking for more is a 403. */
+function scopedFilter(req: FastifyRequest, q: z.infer<typeof filterQuery>): Omit<AlertFilter, 'limit'> {
+  const c = req.caller;
+  if (q.enterprise && !c.sees(q.enterprise)) throw new ApiError('FORBIDDEN', `enterprise ${q.enterprise} is outside your scope`, 'enterprise');
+  let regions = q.region ? [q.region] : undefined;
+  if (c.role === 'regulator') {
+    if (q.region && !c.regions.some((r) => q.region!.startsWith(r))) throw new ApiError('FORBIDDEN', `region ${q.region} is outside your scope`, 'region');
+    regions ??= c.regions;
+  }
+  const enterpriseIds = q.enterprise ? [q.enterprise] : c.role === 'enterprise' ? [c.enterpriseId!] : undefined;
+  return { state: q.state, enterpriseIds, regions, severities: q.severity, from: q.from, to: q.to };
+}
+
+const encodeCursor = (c: { raisedAt: number; id: string }) => Buffer.from(JSON.stringify([c.raisedAt, c.id])).toString('base64url');
+function decodeCursor(s: string) {
+  try {
+    const [raisedAt, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [number, string];
+    if (typeof raisedAt === 'number' && typeof id === 'string') return { raisedAt, id };
+  } catch {
+    /* fall through */
+  }
+  throw new ApiError('BAD_REQUEST', 'query cursor: not a cursor this API gave', 'cursor');
+}
+
+export const alertRoutes =
+  (ctx: ApiContext): FastifyPluginAsync =>
+  async (app) => {
+    const visible = async (req: FastifyRequest, id: string) => {
+      const found = await ctx.alerts.get(id);
+      if (!found) throw new ApiError('NOT_FOUND', `no alert ${id}`);
+      if (!req.caller.sees(found.alert.enterpriseId)) throw new ApiError('FORBIDDEN', `alert ${id} is outside your scope`);
+      return found;
+    };
+    const handling = async (req: FastifyRequest, id: string) => {
+      const { alert } = await visible(req, id);
+      if (!req.caller.handles(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot handle this alert`);
+    };
+    const conflict = (e: unknown): never => {
+      if (e instanceof AlertError) throw new ApiError('CONFLICT', e.message);
+      if (e instanceof AlertNotFound) throw new ApiError('NOT_FOUND', `no alert ${e.message}`);
+      throw e;
+    };
+
+    app.get('/alerts', async (req) => {
+      const q = parseInput(listQuery, req.query, 'query');
+      await ctx.book.settled();
+      const { items, next } = await ctx.alerts.list({ ...scopedFilter(req, q), limit: q.limit, cursor: q.cursor ? decodeCursor(q.cursor) : undefined });
+      return { items: items.map(alertJson), nextCursor: next ? encodeCursor(next) : null };
+    });
+
+    app.get('/alerts/stream', async (req, reply) => {
+      reply.hijack();
+      ctx.live.follow(reply.raw, req.caller.sees);
+    });
+
+    app.get('/alerts/export.csv', async (req, reply) => {
+      const q = parseInput(filterQuery.extend({ token: z.string().optional() }), req.query, 'query');
+      const { token: _t, ...filters } = q;
+      const filter = scopedFilter(req, filters);
+      await ctx.book.settled();
+      const rows: Alert[] = [];
+      let cursor: AlertFilter['cursor'];
+      // a regulator's export is bounded so one request cannot hold the store for minutes
+      while (rows.length < 100_000) {
+        const page = await ctx.alerts.list({ ...filter, limit: 1000, cursor });
+        rows.push(...page.items);
+        if (!page.next) break;
+        cursor = page.next;
+      }
+      const t = (ms: number | null) => (ms === null ? '' : formatCst(ms));
+      const csv = stringify(
+        rows.map((a) => [a.id, a.enterpriseId, ctx.registry().enterprises.get(a.enterpriseId)?.name ?? '', a.region, a.industry, a.deviceId, a.metric, a.rule, a.severity, a.state, a.acknowledged, t(a.raisedAt), t(a.ackAt), a.ackBy ?? '', t(a.clearedAt), t(a.closedAt), a.closedBy ?? '', a.disposition ?? '', a.closeNote ?? '', a.value ?? '', a.peak ?? '', a.threshold ?? '', a.message]),
+        {
+          header: true,
+          columns: ['id', 'enterprise_id', 'enterprise', 'region', 'industry', 'device', 'metric', 'rule', 'severity', 'state', 'acknowledged', 'raised_at_cst', 'ack_at_cst', 'ack_by', 'cleared_at_cst', 'closed_at_cst', 'closed_by', 'disposition', 'close_note', 'value', 'peak', 'threshold', 'message'],
+          cast: { boolean: (b) => (b ? 'true' : 'false') },
+        },
+      );
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="alerts-${new Date(ctx.clock()).toISOString().slice(0, 10)}.csv"`)
+        .send('\uFEFF' + csv);
+    });
+
+    app.get('/alerts/:id', async (req) => {
+      const { id } = parseInput(idParams, req.params, 'params');
+      await ctx.book.settled();
+      const { alert, transitions } = await visible(req, id);
+      return { ...alertJson(alert), history: transitions.map(transitionJson) };
+    });
+
+    app.post('/alerts/:id/ack', async (req) => {
+      const { id } = parseInput(idParams, req.params, 'params');
+      const body = parseInput(ackBody, req.body, 'body');
+      await handling(req, id);
+      return alertJson(await ctx.book.ack(id, req.caller.name, body.note).catch(conflict));
+    });
+
+    app.post('/alerts/:id/close', async (req) => {
+      const { id } = parseInput(idParams, req.params, 'params');
+      const body = parseInput(closeBody, req.body, 'body');
+      await handling(req, id);
+      return alertJson(await ctx.book.close(id, req.caller.name, body.disposition, body.note).catch(conflict));
+    });
+  };

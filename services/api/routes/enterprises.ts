@@ -1,0 +1,58 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { EnterpriseConfig } from '../../registry/schema.ts';
+import type { ApiContext } from '../context.ts';
+import { ApiError, parseInput } from '../errors.ts';
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+
+export const enterpriseRoutes =
+  (ctx: ApiContext): FastifyPluginAsync =>
+  async (app) => {
+    const view = (ent: EnterpriseConfig) => {
+      const open = ctx.book.openAlerts().filter((a) => a.enterpriseId === ent.id);
+      return {
+        id: ent.id,
+        name: ent.name,
+        industry: ent.industry,
+        region: ent.region,
+        units: ctx.registry().unitsFor(ent.id, ['enterprise', 'township', 'regulator', 'fire']).map((u) => ({ id: u.id, name: u.name, kind: u.kind })),
+        openAlerts: open.length,
+        devices: ent.devices.map((d) => {
+          const s = ctx.status.get(d.id);
+          return {
+            id: d.id,
+            name: d.name ?? null,
+            reportIntervalS: d.reportIntervalS,
+            templates: d.templates,
+            points: d.points,
+            online: s.online,
+            connected: s.connected,
+            lastSeen: s.lastSeen === null ? null : new Date(s.lastSeen).toISOString(),
+            lastValues: Object.fromEntries(Object.entries(s.lastValues).map(([m, v]) => [m, { value: v.value, ts: new Date(v.ts).toISOString() }])),
+            openAlerts: open.filter((a) => a.deviceId === d.id).length,
+          };
+        }),
+      };
+    };
+    const enterprise = (req: FastifyRequest) => {
+      const { id } = parseInput(idParams, req.params, 'params');
+      const ent = ctx.registry().enterprises.get(id);
+      if (!ent) throw new ApiError('NOT_FOUND', `no enterprise ${id}`);
+      if (!req.caller.sees(id)) throw new ApiError('FORBIDDEN', `enterprise ${id} is outside your scope`);
+      return ent;
+    };
+
+    app.get('/enterprises', async (req) => ({
+      items: [...ctx.registry().enterprises.values()].filter((e) => req.caller.sees(e.id)).map(view),
+    }));
+
+    app.get('/enterprises/:id', async (req) => view(enterprise(req)));
+
+    app.post('/enterprises/:id/devices', async (req, reply) => {
+      const ent = enterprise(req);
+      if (!req.caller.handles(ent.id)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot register devices`);
+      const created = await ctx.registerDevice(ent.id, req.body, req.caller.name);
+      return reply.status(201).send(created);
+    });
+  };

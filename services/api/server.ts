@@ -1,0 +1,50 @@
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tokenDigest, type Caller } from './callers.ts';
+import type { ApiContext } from './context.ts';
+import { ApiError, installErrorHandler } from './errors.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { enterpriseRoutes } from './routes/enterprises.ts';
+import { systemRoutes } from './routes/system.ts';
+import { telemetryRoutes } from './routes/telemetry.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller;
+  }
+}
+
+const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboards/web/', import.meta.url));
+
+export async function buildApi(ctx: ApiContext, logLevel: string): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: logLevel, redact: ['req.headers.authorization'] },
+    bodyLimit: 64 * 1024,
+    // the registry's ids may contain dots; keep route matching strict and simple
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  installErrorHandler(app, (status) => ctx.metrics.apiErrors.inc({ status: String(status) }));
+  app.decorateRequest('caller', null as unknown as Caller);
+
+  /** Every /api route but health needs a bearer token from the registry. */
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/health')) return;
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    // EventSource cannot send headers: the live stream also takes ?token=
+    const token = m?.[1] ?? (req.url.startsWith('/api/alerts/stream') ? new URL(req.url, 'http://x').searchParams.get('token') : null);
+    if (!token) throw new ApiError('UNAUTHORIZED', 'send Authorization: Bearer <token>');
+    const caller = ctx.caller(tokenDigest(token));
+    if (!caller) throw new ApiError('UNAUTHORIZED', 'unknown token');
+    req.caller = caller;
+  });
+
+  await app.register(systemRoutes(ctx));
+  await app.register(alertRoutes(ctx), { prefix: '/api' });
+  await app.register(telemetryRoutes(ctx), { prefix: '/api' });
+  await app.register(enterpriseRoutes(ctx), { prefix: '/api' });
+  if (existsSync(DASHBOARD_DIR)) await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/' });
+  return app;
+}

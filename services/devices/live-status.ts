@@ -1,0 +1,58 @@
+import type { Reading, Value } from '../../rules/types.ts';
+
+/** What the enterprise list shows per device: is it there, when was it last heard, what did it say. */
+export interface DeviceStatus {
+  /** an MQTT session is open */
+  connected: boolean;
+  /** what the device last said on its status topic (its last will says offline) */
+  reported: 'online' | 'offline' | null;
+  lastSeen: number | null;
+  lastValues: Record<string, { value: Value; ts: number }>;
+}
+
+export class LiveStatus {
+  private readonly devices = new Map<string, DeviceStatus>();
+
+  private of(deviceId: string): DeviceStatus {
+    let s = this.devices.get(deviceId);
+    if (!s) this.devices.set(deviceId, (s = { connected: false, reported: null, lastSeen: null, lastValues: {} }));
+    return s;
+  }
+
+  onReadings(readings: Reading[], now: number) {
+    for (const r of readings) {
+      const s = this.of(r.deviceId);
+      s.lastSeen = Math.max(s.lastSeen ?? 0, now);
+      for (const [m, v] of Object.entries(r.values)) {
+        const prev = s.lastValues[m];
+        if (!prev || prev.ts <= r.ts) s.lastValues[m] = { value: v, ts: r.ts };
+      }
+    }
+  }
+
+  onLink(deviceId: string, link: 'online' | 'offline' | 'connected' | 'disconnected', at: number) {
+    const s = this.of(deviceId);
+    if (link === 'connected') (s.connected = true), (s.reported = null);
+    else if (link === 'disconnected') s.connected = false;
+    else s.reported = link;
+    s.lastSeen = at;
+  }
+
+  /** After a restart: the last values stored, so the list is not empty until devices report. */
+  seed(deviceId: string, metric: string, value: Value, ts: number) {
+    const s = this.of(deviceId);
+    if (!s.lastValues[metric] || s.lastValues[metric].ts < ts) s.lastValues[metric] = { value, ts };
+    s.lastSeen = Math.max(s.lastSeen ?? 0, ts);
+  }
+
+  get(deviceId: string) {
+    const s = this.of(deviceId);
+    return { online: s.connected && s.reported !== 'offline', ...s };
+  }
+
+  onlineCount(): number {
+    let n = 0;
+    for (const s of this.devices.values()) if (s.connected && s.reported !== 'offline') n++;
+    return n;
+  }
+}

@@ -1,0 +1,48 @@
+import { startApp } from './app.ts';
+import { RegistryError } from './registry/load.ts';
+import { SettingsError, helpText, readSettings } from './settings.ts';
+
+/** `npm start`: settings from the environment and flags, then the whole service. */
+async function main() {
+  let settings;
+  try {
+    settings = readSettings(process.argv.slice(2), process.env);
+  } catch (e) {
+    if (e instanceof SettingsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`${(e as Error).message}\n\n${helpText()}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (settings === 'help') {
+    console.log(helpText());
+    return;
+  }
+  let app;
+  try {
+    app = await startApp(settings);
+  } catch (e) {
+    if (e instanceof RegistryError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  console.log(
+    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}\n  Try:  curl -H 'Authorization: Bearer demo-operator' http://localhost:${app.ports.http}/api/enterprises\n`,
+  );
+  const shutdown = (signal: string) => {
+    console.log(`${signal}: stopping`);
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+void main();

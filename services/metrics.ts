@@ -1,0 +1,25 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus metrics, one registry per service instance. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const c = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Counter({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    messagesIn: c('gateway_messages_in_total', 'MQTT messages received from devices'),
+    readingsAccepted: c('gateway_readings_accepted_total', 'readings accepted and stored'),
+    rejected: c('gateway_rejected_total', 'things refused from devices, by reject code', ['code']),
+    authFailures: c('gateway_auth_failures_total', 'refused MQTT logins', ['reason']),
+    ruleEvaluations: c('rules_evaluations_total', 'readings run through the rules engine'),
+    alertTransitions: c('alerts_transitions_total', 'alert transitions', ['type', 'severity']),
+    notifications: c('notifications_total', 'notification deliveries', ['channel', 'outcome']),
+    apiErrors: c('api_errors_total', 'API requests refused', ['status']),
+    storeLag: new Gauge({ name: 'store_write_lag_seconds', help: 'age of the oldest reading not yet committed', registers: [registry] }),
+    storePending: new Gauge({ name: 'store_pending_readings', help: 'readings accepted and not yet committed', registers: [registry] }),
+    openAlerts: new Gauge({ name: 'alerts_open', help: 'alerts not closed', labelNames: ['severity'], registers: [registry] }),
+    devicesOnline: new Gauge({ name: 'devices_online', help: 'devices connected now', registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,161 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { INDICATORS, isMetric } from '../../rules/indicators.ts';
+import { ruleSchema, type RuleDef } from '../../rules/schema.ts';
+import { TEMPLATES } from '../../rules/templates/index.ts';
+import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
+
+/** A registry that failed validation: every problem, each named by its path. */
+export class RegistryError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`registry ${source} refused:\n  ${problems.join('\n  ')}`);
+    this.name = 'RegistryError';
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
+}
+
+const issuesAt = (prefix: readonly PropertyKey[], err: z.ZodError) =>
+  err.issues.map((i) => `${formatPath([...prefix, ...i.path]) || '(root)'}: ${i.message}`);
+
+export interface LoadedRegistry {
+  file: RegistryFile;
+  /** deviceId → the device's rules after templates and overrides */
+  rules: Map<string, RuleDef[]>;
+}
+
+export async function readRegistryFile(path: string): Promise<unknown> {
+  return readYaml(await readFile(path, 'utf8'), path);
+}
+
+export function parseRegistry(text: string, source = 'registry'): LoadedRegistry {
+  return validateRegistry(readYaml(text, source), source);
+}
+
+export function readYaml(text: string, source: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
+    throw new RegistryError(source, [`not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`]);
+  }
+}
+
+/** Validate a registry already read from YAML (or built in code, as registered devices are added). */
+export function validateRegistry(raw: unknown, source: string): LoadedRegistry {
+  const parsed = registrySchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new RegistryError(source, issuesAt([], parsed.error));
+  const file = parsed.data;
+  const problems = crossCheck(file);
+  const rules = new Map<string, RuleDef[]>();
+  file.enterprises.forEach((ent, e) =>
+    ent.devices.forEach((dev, d) => {
+      const resolved = resolveDeviceRules(dev, ['enterprises', e, 'devices', d]);
+      problems.push(...resolved.problems);
+      rules.set(dev.id, resolved.rules);
+    }),
+  );
+  if (problems.length) throw new RegistryError(source, problems);
+  return { file, rules };
+}
+
+/** References between parts of the registry that a schema of one part cannot see. */
+function crossCheck(file: RegistryFile): string[] {
+  const problems: string[] = [];
+  const unitIds = new Set<string>();
+  file.units.forEach((u, i) => {
+    if (unitIds.has(u.id)) problems.push(`units[${i}].id: duplicate unit id "${u.id}"`);
+    unitIds.add(u.id);
+    if (u.kind !== 'enterprise' && u.regions.length === 0) problems.push(`units[${i}].regions: a ${u.kind} unit needs the regions it covers`);
+  });
+  const entIds = new Set<string>();
+  const deviceIds = new Map<string, string>();
+  file.enterprises.forEach((ent, e) => {
+    const at = `enterprises[${e}]`;
+    if (entIds.has(ent.id)) problems.push(`${at}.id: duplicate enterprise id "${ent.id}"`);
+    entIds.add(ent.id);
+    ent.units.forEach((u, i) => {
+      if (!unitIds.has(u)) problems.push(`${at}.units[${i}]: no unit "${u}"`);
+    });
+    ent.devices.forEach((dev, d) => {
+      // the device id is the MQTT username, so it must be unique across the whole registry
+      const other = deviceIds.get(dev.id);
+      if (other) problems.push(`${at}.devices[${d}].id: device id "${dev.id}" is already used in ${other}`);
+      deviceIds.set(dev.id, `${at}.devices[${d}]`);
+      const seen = new Set<string>();
+      dev.points.forEach((p, i) => {
+        if (seen.has(p.metric)) problems.push(`${at}.devices[${d}].points[${i}].metric: metric "${p.metric}" listed twice`);
+        seen.add(p.metric);
+      });
+    });
+    if (ent.alarmDevice && !ent.devices.some((d) => d.id === ent.alarmDevice))
+      problems.push(`${at}.alarmDevice: no device "${ent.alarmDevice}" in this enterprise`);
+  });
+  file.users.forEach((u, i) => {
+    if (u.role === 'enterprise' && u.enterprise && !entIds.has(u.enterprise)) problems.push(`users[${i}].enterprise: no enterprise "${u.enterprise}"`);
+  });
+  file.maintenance.forEach((m, i) => {
+    if (!entIds.has(m.enterprise)) problems.push(`maintenance[${i}].enterprise: no enterprise "${m.enterprise}"`);
+    if (Date.parse(m.to) <= Date.parse(m.from)) problems.push(`maintenance[${i}].to: must be after from`);
+  });
+  return problems;
+}
+
+/**
+ * Templates give a device the rules of its industry for the points it has; the device's own
+ * entries override a template rule by id (field by field) or add an inline rule.
+ */
+function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: RuleDef[]; problems: string[] } {
+  const points = new Set(dev.points.map((p) => p.metric));
+  const byId = new Map<string, Record<string, unknown>>();
+  for (const t of dev.templates) {
+    for (const rule of TEMPLATES[t]) {
+      const guardOk = !('guard' in rule) || !rule.guard || points.has(rule.guard);
+      if (points.has(rule.metric) && guardOk && !byId.has(rule.id)) byId.set(rule.id, { ...rule });
+    }
+  }
+  const problems: string[] = [];
+  const origin = new Map<string, PropertyKey[]>();
+  dev.rules.forEach((entry, i) => {
+    byId.set(entry.id, { ...byId.get(entry.id), ...entry });
+    origin.set(entry.id, [...at, 'rules', i]);
+  });
+  const rules: RuleDef[] = [];
+  for (const [ruleId, candidate] of byId) {
+    const path = origin.get(ruleId) ?? [...at, 'templates', `rule ${ruleId}`];
+    const parsed = ruleSchema.safeParse(candidate);
+    if (!parsed.success) {
+      problems.push(...issuesAt(path, parsed.error));
+      continue;
+    }
+    const rule = parsed.data;
+    for (const [field, m] of [['metric', rule.metric], ['guard', rule.guard]] as const) {
+      if (m === undefined) continue;
+      if (!isMetric(m)) problems.push(`${formatPath([...path, field])}: unknown metric "${m}"`);
+      else if (!points.has(m)) problems.push(`${formatPath([...path, field])}: the device has no point "${m}"`);
+    }
+    if (rule.guard && isMetric(rule.guard) && INDICATORS[rule.guard].type !== 'boolean')
+      problems.push(`${formatPath([...path, 'guard'])}: a guard must be a boolean metric`);
+    problems.push(...standardLimits(rule).map((p) => `${formatPath(path)}: ${p}`));
+    rules.push(rule);
+  }
+  return { rules, problems };
+}
+
+/** Setpoints that a standard forbids a site to exceed. */
+function standardLimits(rule: RuleDef): string[] {
+  if (rule.metric !== 'gas_lel' || !rule.above) return [];
+  const setpoints = rule.above.map((l) => l.value).sort((a, b) => a - b);
+  const problems: string[] = [];
+  if (setpoints[0] > 25)
+    problems.push(`gas_lel first-level setpoint ${setpoints[0]} %LEL is above 25 %LEL, which GB/T 50493-2019 forbids`);
+  if (setpoints.length > 1 && setpoints[1] > 50)
+    problems.push(`gas_lel second-level setpoint ${setpoints[1]} %LEL is above 50 %LEL, which GB/T 50493-2019 forbids`);
+  return problems;
+}

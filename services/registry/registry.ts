@@ -1,0 +1,54 @@
+import type { RuleDef } from '../../rules/schema.ts';
+import type { LoadedRegistry } from './load.ts';
+import type { DeviceConfig, EnterpriseConfig, RegistryFile, UnitConfig, UnitKind } from './schema.ts';
+
+export interface DeviceEntry {
+  device: DeviceConfig;
+  enterprise: EnterpriseConfig;
+  metrics: Set<string>;
+  rules: RuleDef[];
+}
+
+/** The validated registry with the look-ups the rest of the service needs. Read-only once built. */
+export class Registry {
+  readonly enterprises = new Map<string, EnterpriseConfig>();
+  readonly devices = new Map<string, DeviceEntry>();
+  readonly units = new Map<string, UnitConfig>();
+
+  constructor(readonly loaded: LoadedRegistry) {
+    for (const u of loaded.file.units) this.units.set(u.id, u);
+    for (const ent of loaded.file.enterprises) {
+      this.enterprises.set(ent.id, ent);
+      for (const device of ent.devices)
+        this.devices.set(device.id, { device, enterprise: ent, metrics: new Set(device.points.map((p) => p.metric)), rules: loaded.rules.get(device.id) ?? [] });
+    }
+  }
+
+  get file(): RegistryFile {
+    return this.loaded.file;
+  }
+
+  /**
+   * The units responsible for an enterprise, of the given kinds: its own units as listed, plus
+   * every township, regulator or fire unit whose regions cover the enterprise's region.
+   */
+  unitsFor(enterpriseId: string, kinds: readonly UnitKind[]): UnitConfig[] {
+    const ent = this.enterprises.get(enterpriseId);
+    if (!ent) return [];
+    const wanted = new Set(kinds);
+    const out = new Map<string, UnitConfig>();
+    for (const id of ent.units) {
+      const u = this.units.get(id);
+      if (u && wanted.has(u.kind)) out.set(u.id, u);
+    }
+    for (const u of this.units.values()) {
+      if (u.kind !== 'enterprise' && wanted.has(u.kind) && coversRegion(u.regions, ent.region)) out.set(u.id, u);
+    }
+    return [...out.values()];
+  }
+}
+
+/** A region code covers itself and every code below it (a prefix). */
+export function coversRegion(regions: readonly string[], region: string): boolean {
+  return regions.some((r) => region.startsWith(r));
+}

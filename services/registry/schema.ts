@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { INDUSTRIES, isMetric } from '../../rules/indicators.ts';
+import { SEVERITIES } from '../../rules/types.ts';
+import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
+
+/** The site registry (CONFIG, YAML) as the contract gives it. Every boundary type is inferred here. */
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"');
+const regionCode = z.string().regex(/^\d{2,12}$/, 'a region code is 2–12 digits');
+export const UNIT_KINDS = ['enterprise', 'township', 'regulator', 'fire'] as const;
+export type UnitKind = (typeof UNIT_KINDS)[number];
+
+const metric = z.string().refine((m: string): boolean => isMetric(m), { error: (iss) => `unknown metric "${String(iss.input)}"` });
+
+const webhookSchema = z
+  .object({
+    url: z.url(),
+    format: z.enum(['generic', 'dingtalk', 'wecom']).default('generic'),
+    secret: z.string().optional(),
+  })
+  .strict();
+
+const unitSchema = z
+  .object({
+    id,
+    name: z.string().min(1),
+    kind: z.enum(UNIT_KINDS),
+    regions: z.array(regionCode).default([]),
+    email: z.array(z.email()).default([]),
+    webhooks: z.array(webhookSchema).default([]),
+  })
+  .strict();
+
+const pointSchema = z
+  .object({
+    metric,
+    unit: z.string().optional(),
+    range: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
+    name: z.string().optional(),
+  })
+  .strict();
+
+/** A device's rule entry: a whole inline rule, or an override of a template rule by id. */
+const ruleEntrySchema = z.object({ id: z.string().min(1) }).passthrough();
+
+const deviceSchema = z
+  .object({
+    id,
+    name: z.string().optional(),
+    secret: z.string().min(8, 'a device secret needs at least 8 characters').optional(),
+    secretHash: z.string().startsWith('scrypt$', 'secretHash must be made by `npm run secret`').optional(),
+    reportIntervalS: z.number().positive().default(60),
+    templates: z.array(z.enum(TEMPLATE_NAMES)).default([]),
+    points: z.array(pointSchema).min(1),
+    rules: z.array(ruleEntrySchema).default([]),
+  })
+  .strict()
+  .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined), { message: 'give exactly one of secret or secretHash' });
+
+const enterpriseSchema = z
+  .object({
+    id,
+    name: z.string().min(1),
+    industry: z.enum(INDUSTRIES),
+    region: regionCode,
+    units: z.array(id).default([]),
+    alarmDevice: id.optional(),
+    devices: z.array(deviceSchema).default([]),
+  })
+  .strict();
+
+const unitKindList = z.array(z.enum(UNIT_KINDS));
+const routingSchema = z
+  .object({
+    immediate: z
+      .object(Object.fromEntries(SEVERITIES.map((s) => [s, unitKindList.optional()])) as Record<(typeof SEVERITIES)[number], z.ZodOptional<typeof unitKindList>>)
+      .strict()
+      .default({}),
+    byMetric: z.record(metric, unitKindList).default({}),
+    escalation: z.array(z.object({ afterMin: z.number().positive(), to: z.enum(UNIT_KINDS) }).strict()).default([]),
+    reminderEveryMin: z.number().positive().optional(),
+  })
+  .strict();
+
+const maintenanceSchema = z
+  .object({
+    enterprise: z.string(),
+    device: z.string().optional(),
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+    reason: z.string().min(1),
+    by: z.string().min(1),
+  })
+  .strict();
+
+const userSchema = z
+  .object({
+    name: z.string().min(1),
+    token: z.string().min(8, 'an API token needs at least 8 characters').optional(),
+    tokenHash: z.string().regex(/^sha256\$[0-9a-f]{64}$/, 'tokenHash must be "sha256$<hex>" (see `npm run secret`)').optional(),
+    role: z.enum(['operator', 'regulator', 'enterprise']),
+    regions: z.array(regionCode).default([]),
+    enterprise: z.string().optional(),
+  })
+  .strict()
+  .refine((u) => (u.token === undefined) !== (u.tokenHash === undefined), { message: 'give exactly one of token or tokenHash' })
+  .refine((u) => u.role !== 'regulator' || u.regions.length > 0, { message: 'a regulator user needs regions' })
+  .refine((u) => u.role !== 'enterprise' || u.enterprise, { message: 'an enterprise user needs enterprise' });
+
+export const registrySchema = z
+  .object({
+    units: z.array(unitSchema).default([]),
+    enterprises: z.array(enterpriseSchema).default([]),
+    routing: routingSchema.default({ immediate: {}, byMetric: {}, escalation: [] }),
+    maintenance: z.array(maintenanceSchema).default([]),
+    // uplinks are read by the forwarding service; kept loose here until it exists
+    uplinks: z.array(z.object({ id, kind: z.string() }).passthrough()).default([]),
+    users: z.array(userSchema).default([]),
+    gateway: z
+      .object({
+        /** readings stamped further in the future than this are refused (device clock skew) */
+        maxFutureSkewS: z.number().positive().default(300),
+        maxPayloadBytes: z.number().int().positive().default(256 * 1024),
+        maxReadingsPerMessage: z.number().int().positive().default(1000),
+      })
+      .strict()
+      .default({ maxFutureSkewS: 300, maxPayloadBytes: 256 * 1024, maxReadingsPerMessage: 1000 }),
+  })
+  .strict();
+
+export type RegistryFile = z.infer<typeof registrySchema>;
+export type UnitConfig = z.infer<typeof unitSchema>;
+export type EnterpriseConfig = z.infer<typeof enterpriseSchema>;
+export type DeviceConfig = z.infer<typeof deviceSchema>;
+export type PointConfig = z.infer<typeof pointSchema>;
+export type UserConfig = z.infer<typeof userSchema>;
+export type RoutingConfig = z.infer<typeof routingSchema>;
+export type WebhookConfig = z.infer<typeof webhookSchema>;

@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** Process settings: environment variables, each also a CLI flag (`--mqtt-port 1884`). */
+const port = z.coerce.number().int().min(0).max(65535);
+const onOff = z.enum(['on', 'off']);
+
+export const settingsSchema = z.object({
+  CONFIG: z.string().default('config/example.yaml'),
+  MQTT_PORT: port.default(1883),
+  MQTT_WS_PORT: port.default(8083),
+  MQTTS_PORT: port.optional(),
+  TLS_CERT: z.string().optional(),
+  TLS_KEY: z.string().optional(),
+  HTTP_PORT: port.default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATA_DIR: z.string().default('./data'),
+  INFLUX_URL: z.url().optional(),
+  INFLUX_DB: z.string().default('risk_monitor'),
+  INFLUX_USER: z.string().optional(),
+  INFLUX_PASSWORD: z.string().optional(),
+  INFLUX_TOKEN: z.string().optional(),
+  INFLUX_ORG: z.string().optional(),
+  INFLUX_BUCKET: z.string().optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'SMTP_URL must start with smtp:// or smtps://').optional(),
+  MAIL_FROM: z.string().default('risk-monitor@localhost'),
+  SIMULATORS: onOff.default('on'),
+  PUBLIC_URL: z.string().default('http://localhost:3000'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const SETTING_HELP: Record<keyof Settings, string> = {
+  CONFIG: 'the site registry (YAML)',
+  MQTT_PORT: 'MQTT over TCP',
+  MQTT_WS_PORT: 'MQTT over WebSocket',
+  MQTTS_PORT: 'MQTT over TLS (needs TLS_CERT and TLS_KEY)',
+  TLS_CERT: 'PEM certificate file for MQTTS',
+  TLS_KEY: 'PEM key file for MQTTS',
+  HTTP_PORT: 'REST API, live stream, dashboards, /metrics',
+  HOST: 'address the listeners bind to',
+  DATA_DIR: 'embedded store and on-disk buffers',
+  INFLUX_URL: 'InfluxDB 1.x HTTP API (also 2.x/3.x compatibility mode)',
+  INFLUX_DB: 'InfluxDB database',
+  INFLUX_USER: 'InfluxDB user',
+  INFLUX_PASSWORD: 'InfluxDB password',
+  INFLUX_TOKEN: 'InfluxDB 2.x token (native API)',
+  INFLUX_ORG: 'InfluxDB 2.x organisation',
+  INFLUX_BUCKET: 'InfluxDB 2.x bucket',
+  SMTP_URL: 'e-mail channel, smtp://user:pass@host:port',
+  MAIL_FROM: 'sender address of alert e-mails',
+  SIMULATORS: '"off" starts without the built-in simulated plants',
+  PUBLIC_URL: 'base URL used in links to alerts',
+  LOG_LEVEL: 'log level',
+};
+
+const flagOf = (key: string) => key.toLowerCase().replace(/_/g, '-');
+
+export class SettingsError extends Error {}
+
+export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings | 'help' {
+  const keys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+  const { values } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(keys.map((k) => [flagOf(k), { type: 'string' as const }])) },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const merged: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = (values as Record<string, unknown>)[flagOf(k)] ?? env[k];
+    if (v !== undefined && v !== '') merged[k] = v;
+  }
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
+  const s = parsed.data;
+  if (s.MQTTS_PORT !== undefined && (!s.TLS_CERT || !s.TLS_KEY)) throw new SettingsError('MQTTS_PORT needs TLS_CERT and TLS_KEY');
+  return s;
+}
+
+export function helpText(): string {
+  const keys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+  return ['Usage: npm start -- [--flag value …]   (each flag is also an environment variable)', '']
+    .concat(keys.map((k) => `  --${flagOf(k).padEnd(16)} ${k.padEnd(16)} ${SETTING_HELP[k]}`))
+    .join('\n');
+}

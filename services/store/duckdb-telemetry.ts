@@ -1,0 +1,158 @@
+import type { DuckDBAppender } from '@duckdb/node-api';
+import { INDICATORS, isMetric } from '../../rules/indicators.ts';
+import type { Reading } from '../../rules/types.ts';
+import type { SerialConnection } from './database.ts';
+import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
+
+/**
+ * The embedded time-series store. Readings are kept one row per metric value; booleans as 0/1
+ * (the catalogue says which metrics are switches, so they are turned back on the way out).
+ * Writes are group-committed: everything appended within `flushMs` goes in one appender flush,
+ * and each caller's promise resolves when its rows are committed.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS readings (
+  ts BIGINT NOT NULL, enterprise VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+  value DOUBLE, seq BIGINT, quality VARCHAR
+)`;
+
+interface Waiting {
+  readings: Reading[];
+  since: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export class DuckDbTelemetryStore implements TelemetryStore {
+  readonly kind = 'embedded';
+  private queue: Waiting[] = [];
+  private queuedReadings = 0;
+  private timer?: NodeJS.Timeout;
+  private appender?: DuckDBAppender;
+  private lastError?: string;
+
+  private constructor(
+    private readonly writer: SerialConnection,
+    private readonly reader: SerialConnection,
+    private readonly opts: { flushMs: number; maxBatch: number },
+  ) {}
+
+  static async create(writer: SerialConnection, reader: SerialConnection, opts = { flushMs: 20, maxBatch: 20_000 }) {
+    await writer.run(SCHEMA);
+    return new DuckDbTelemetryStore(writer, reader, opts);
+  }
+
+  append(readings: Reading[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ readings, since: Date.now(), resolve, reject });
+      this.queuedReadings += readings.length;
+      if (this.queuedReadings >= this.opts.maxBatch) void this.flush();
+      else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs);
+    });
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedReadings = 0;
+    return this.writer.serial(async (c) => {
+      if (batch.length === 0) return;
+      try {
+        this.appender ??= await c.createAppender('readings');
+        for (const w of batch) for (const r of w.readings) appendReading(this.appender, r);
+        this.appender.flushSync();
+        this.lastError = undefined;
+        for (const w of batch) w.resolve();
+      } catch (e) {
+        this.lastError = (e as Error).message;
+        this.appender = undefined;
+        for (const w of batch) w.reject(e as Error);
+      }
+    });
+  }
+
+  async query(q: TelemetryQuery): Promise<TelemetryPoint[] | TelemetryWindow[]> {
+    const where = ['ts >= $from', 'ts < $to'];
+    const params: Record<string, string | number | bigint> = { from: BigInt(q.from), to: BigInt(q.to), limit: q.limit };
+    if (q.enterpriseId) (where.push('enterprise = $enterprise'), (params.enterprise = q.enterpriseId));
+    if (q.deviceId) (where.push('device = $device'), (params.device = q.deviceId));
+    if (q.metric) (where.push('metric = $metric'), (params.metric = q.metric));
+    if (q.everyMs) {
+      params.every = BigInt(q.everyMs);
+      const rows = await this.reader.all<{ bucket: bigint; enterprise: string; device: string; metric: string; min: number; mean: number; max: number; n: bigint }>(
+        `SELECT (ts // $every) * $every AS bucket, enterprise, device, metric,
+                min(value) AS min, avg(value) AS mean, max(value) AS max, count(value) AS n
+           FROM readings WHERE ${where.join(' AND ')} AND value IS NOT NULL
+          GROUP BY ALL ORDER BY bucket, device, metric LIMIT $limit`,
+        params,
+      );
+      return rows.map((r) => ({ ts: Number(r.bucket), enterpriseId: r.enterprise, deviceId: r.device, metric: r.metric, min: r.min, mean: r.mean, max: r.max, count: Number(r.n) }));
+    }
+    const rows = await this.reader.all<{ ts: bigint; enterprise: string; device: string; metric: string; value: number | null; seq: bigint | null; quality: string | null }>(
+      `SELECT ts, enterprise, device, metric, value, seq, quality FROM readings
+        WHERE ${where.join(' AND ')} ORDER BY ts, device, metric LIMIT $limit`,
+      params,
+    );
+    return rows.map(toPoint);
+  }
+
+  async recentSeqs(window: number): Promise<Map<string, number[]>> {
+    const rows = await this.reader.all<{ device: string; seqs: bigint[] }>(
+      `WITH m AS (SELECT device, max(seq) AS mx FROM readings WHERE seq IS NOT NULL GROUP BY device)
+       SELECT r.device, list(DISTINCT r.seq) AS seqs FROM readings r JOIN m USING (device)
+        WHERE r.seq > m.mx - $w GROUP BY r.device`,
+      { w: BigInt(window) },
+    );
+    return new Map(rows.map((r) => [r.device, r.seqs.map(Number)]));
+  }
+
+  async latest(): Promise<TelemetryPoint[]> {
+    const rows = await this.reader.all<{ ts: bigint; enterprise: string; device: string; metric: string; value: number | null; seq: bigint | null; quality: string | null }>(
+      `SELECT max(ts) AS ts, enterprise, device, metric, arg_max(value, ts) AS value, NULL AS seq, arg_max(quality, ts) AS quality
+         FROM readings WHERE value IS NOT NULL GROUP BY enterprise, device, metric`,
+    );
+    return rows.map(toPoint);
+  }
+
+  health(): StoreHealth {
+    const oldest = this.queue[0]?.since;
+    return { ok: this.lastError === undefined, pending: this.queuedReadings, lagMs: oldest ? Date.now() - oldest : 0, error: this.lastError };
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.writer.serial(() => this.appender?.closeSync());
+    this.appender = undefined;
+  }
+}
+
+function appendReading(a: DuckDBAppender, r: Reading) {
+  const seen = new Set<string>();
+  for (const [metric, v] of Object.entries(r.values)) {
+    seen.add(metric);
+    appendRow(a, r, metric, typeof v === 'boolean' ? (v ? 1 : 0) : v, r.quality?.[metric]);
+  }
+  // a point reported as faulted with no value is still a fact worth keeping
+  for (const [metric, q] of Object.entries(r.quality ?? {})) if (!seen.has(metric)) appendRow(a, r, metric, null, q);
+}
+
+function appendRow(a: DuckDBAppender, r: Reading, metric: string, value: number | null, quality: string | undefined) {
+  a.appendBigInt(BigInt(r.ts));
+  a.appendVarchar(r.enterpriseId);
+  a.appendVarchar(r.deviceId);
+  a.appendVarchar(metric);
+  value === null ? a.appendNull() : a.appendDouble(value);
+  r.seq === undefined ? a.appendNull() : a.appendBigInt(BigInt(r.seq));
+  quality === undefined ? a.appendNull() : a.appendVarchar(quality);
+  a.endRow();
+}
+
+function toPoint(r: { ts: bigint; enterprise: string; device: string; metric: string; value: number | null; seq: bigint | null; quality: string | null }): TelemetryPoint {
+  const isBool = isMetric(r.metric) && INDICATORS[r.metric].type === 'boolean';
+  const p: TelemetryPoint = { ts: Number(r.ts), enterpriseId: r.enterprise, deviceId: r.device, metric: r.metric, value: isBool ? r.value === 1 : (r.value as number) };
+  if (r.seq !== null) p.seq = Number(r.seq);
+  if (r.quality !== null) p.quality = r.quality;
+  return p;
+}

@@ -1,0 +1,57 @@
+import type { Reading } from '../../rules/types.ts';
+
+/** What the service needs of a time-series store; the embedded store and InfluxDB both provide it. */
+export interface TelemetryQuery {
+  enterpriseId?: string;
+  deviceId?: string;
+  metric?: string;
+  from: number;
+  to: number;
+  /** window in ms: min/mean/max per window instead of raw points */
+  everyMs?: number;
+  limit: number;
+}
+
+export interface TelemetryPoint {
+  ts: number;
+  enterpriseId: string;
+  deviceId: string;
+  metric: string;
+  value: number | boolean;
+  seq?: number;
+  quality?: string;
+}
+
+export interface TelemetryWindow {
+  ts: number;
+  enterpriseId: string;
+  deviceId: string;
+  metric: string;
+  min: number;
+  mean: number;
+  max: number;
+  count: number;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  /** readings accepted but not yet committed */
+  pending: number;
+  /** age of the oldest uncommitted reading, ms */
+  lagMs: number;
+  error?: string;
+}
+
+export interface TelemetryStore {
+  readonly kind: string;
+  /** resolves when every reading given is committed (the group commit QoS 1 waits for) */
+  append(readings: Reading[]): Promise<void>;
+  query(q: TelemetryQuery): Promise<TelemetryPoint[] | TelemetryWindow[]>;
+  /** the recent seq numbers stored per device, to keep de-duplicating across a restart */
+  recentSeqs(window: number): Promise<Map<string, number[]>>;
+  /** the latest value of every metric of every device, to show live status after a restart */
+  latest(): Promise<TelemetryPoint[]>;
+  health(): StoreHealth;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,85 @@
+import type { Value } from '../rules/types.ts';
+
+/**
+ * Fault scenarios: for a while, some points of matching devices follow a script instead of their
+ * normal model. `at` is seconds after the scenario starts; each step holds until the next.
+ */
+export interface ScenarioStep {
+  at: number;
+  values: Record<string, Value>;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** which devices: those having all these points */
+  needs: string[];
+  steps: ScenarioStep[];
+  /** how many matching devices (default 1) */
+  devices?: number;
+}
+
+export const SCENARIOS: Record<string, Scenario> = {
+  'gas-leak': {
+    name: 'gas-leak',
+    description: 'combustible gas rises through the first level to above the second, then is ventilated away',
+    needs: ['gas_lel'],
+    steps: [
+      { at: 0, values: { gas_lel: 12 } },
+      { at: 2, values: { gas_lel: 24 } },
+      { at: 4, values: { gas_lel: 46 } },
+      { at: 6, values: { gas_lel: 62 } },
+      { at: 30, values: { gas_lel: 15 } },
+      { at: 40, values: { gas_lel: 2 } },
+    ],
+  },
+  'cooling-loss': {
+    name: 'cooling-loss',
+    description: 'mould cooling water is lost during a casting run; the shut-off valve closes late',
+    needs: ['cooling_water_flow', 'casting_active'],
+    steps: [
+      { at: 0, values: { casting_active: true, cooling_water_flow: 60 } },
+      { at: 2, values: { cooling_water_flow: 18, cooling_water_pressure: 0.12 } },
+      { at: 10, values: { quick_shutoff_valve_closed: true, emergency_discharge_open: true } },
+      { at: 20, values: { casting_active: false, cooling_water_flow: 110, cooling_water_pressure: 0.45 } },
+    ],
+  },
+  'hopper-overheat': {
+    name: 'hopper-overheat',
+    description: 'dust collector hopper temperature climbs past 70 °C',
+    needs: ['collector_inlet_temperature'],
+    steps: [
+      { at: 0, values: { collector_inlet_temperature: 55 } },
+      { at: 3, values: { collector_inlet_temperature: 74 } },
+      { at: 30, values: { collector_inlet_temperature: 40 } },
+    ],
+  },
+  smoke: {
+    name: 'smoke',
+    description: 'a smoke detector alarms for 20 s',
+    needs: ['smoke_alarm'],
+    steps: [
+      { at: 0, values: { smoke_alarm: true } },
+      { at: 20, values: { smoke_alarm: false } },
+    ],
+  },
+  'co-leak': {
+    name: 'co-leak',
+    description: 'carbon monoxide at a blast-furnace platform rises past 160 ppm',
+    needs: ['co_ppm'],
+    steps: [
+      { at: 0, values: { co_ppm: 30 } },
+      { at: 3, values: { co_ppm: 180 } },
+      { at: 25, values: { co_ppm: 5 } },
+    ],
+  },
+};
+
+/** The scripted values in force `elapsedS` after the start, or null once the script is over. */
+export function scriptedValues(s: Scenario, elapsedS: number): Record<string, Value> | null {
+  const last = s.steps.at(-1)!;
+  if (elapsedS > last.at + 5) return null;
+  const out: Record<string, Value> = {};
+  for (const step of s.steps) if (step.at <= elapsedS) Object.assign(out, step.values);
+  return out;
+}
