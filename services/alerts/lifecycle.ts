@@ -85,8 +85,9 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       transitions: [{ alertId: open.id, at: o.at, type: 'severity_changed', actor, severity, value: o.value, detail: { from: open.severity, direction } }],
     };
   }
-  // a worse peak: kept on the alert, not worth a line of its own in the record
-  return { alert: base, transitions: [] };
+  // a worse peak: kept on the alert, not worth a line of its own in the record; `value` stays
+  // the one that raised the alert (or last changed its severity), as the record shows it
+  return { alert: { ...base, value: open.value }, transitions: [] };
 }
 
 export function acknowledge(a: Alert, actor: string, at: number, note?: string): Step {

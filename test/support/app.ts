@@ -1,0 +1,115 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startApp, type App, type AppOptions } from '../../services/app.ts';
+import { settingsSchema } from '../../services/settings.ts';
+import { testRegistry } from './registry.ts';
+
+/** The whole service on free ports and a fresh DATA_DIR, as `npm start` would run it. */
+export interface TestAppOptions extends AppOptions {
+  dataDir?: string;
+  registry?: object;
+  smtpPort?: number;
+}
+
+export async function tempDir(prefix = 'rm-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function startTestApp(o: TestAppOptions = {}): Promise<App & { dataDir: string; configPath: string }> {
+  const dataDir = o.dataDir ?? (await tempDir());
+  const configPath = join(dataDir, 'registry.yaml');
+  await writeFile(configPath, stringify(o.registry ?? testRegistry()));
+  const settings = settingsSchema.parse({
+    CONFIG: configPath,
+    MQTT_PORT: 0,
+    MQTT_WS_PORT: 0,
+    HTTP_PORT: 0,
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    SIMULATORS: 'off',
+    LOG_LEVEL: 'silent',
+    ...(o.smtpPort ? { SMTP_URL: `smtp://127.0.0.1:${o.smtpPort}` } : {}),
+  });
+  const app = await startApp(settings, { notifyRetries: 0, ...o });
+  return Object.assign(app, { dataDir, configPath });
+}
+
+/** Call the HTTP API as a given token. */
+export function apiClient(app: App, token?: string) {
+  const base = `http://127.0.0.1:${app.ports.http}`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  };
+  return { base, get: (p: string) => call('GET', p), post: (p: string, b?: unknown) => call('POST', p, b) };
+}
+
+/** A real MQTT client logged in as a device, collecting what the gateway sends back on `reject`. */
+export interface DeviceClient {
+  client: MqttClient;
+  rejects: { error: string; path: string | null; detail: unknown; topic: string }[];
+  telemetry(reading: unknown, qos?: 0 | 1): Promise<void>;
+  end(): Promise<void>;
+}
+
+export async function connectDevice(app: App, enterpriseId: string, deviceId: string, secret: string): Promise<DeviceClient> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: deviceId, password: secret, clientId: `test-${deviceId}-${Math.random()}`, reconnectPeriod: 0 });
+  const rejects: DeviceClient['rejects'] = [];
+  client.on('message', (topic, payload) => {
+    if (topic.endsWith('/reject')) rejects.push(JSON.parse(payload.toString()));
+  });
+  await client.subscribeAsync(`v1/${enterpriseId}/${deviceId}/reject`, { qos: 1 });
+  return {
+    client,
+    rejects,
+    telemetry: async (reading, qos = 1) => {
+      await client.publishAsync(`v1/${enterpriseId}/${deviceId}/telemetry`, typeof reading === 'string' || Buffer.isBuffer(reading) ? reading : JSON.stringify(reading), { qos });
+    },
+    end: () => client.endAsync(),
+  };
+}
+
+/** Follow the SSE stream, collecting events. */
+export async function followStream(app: App, token: string) {
+  const events: { event: string; data: any }[] = [];
+  const ctrl = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${app.ports.http}/api/alerts/stream`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
+  if (res.status !== 200) throw new Error(`stream answered ${res.status}`);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buf += decoder.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = /^data: (.*)$/m.exec(frame)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      /* aborted */
+    }
+  })();
+  return { events, close: () => ctrl.abort() };
+}

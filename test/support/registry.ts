@@ -1,0 +1,82 @@
+/**
+ * A small registry for tests: a chemical plant and a casting plant in Taixing (321283), a mall
+ * in Zhangjiagang (320582), and callers of each role.
+ */
+export const CHEM = '91321283MA1CHEM0001';
+export const CAST = '91321283MA1CAST0002';
+export const MALL = '91320582MA1MALL0003';
+
+export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string } = {}) {
+  return {
+    units: [
+      {
+        id: 'ent-chem',
+        name: '测试化工安全科',
+        kind: 'enterprise',
+        email: ['safety@chem.test'],
+        webhooks: [
+          ...(opts.webhookUrl ? [{ url: `${opts.webhookUrl}/hook`, format: 'generic' }] : []),
+          ...(opts.dingtalkUrl ? [{ url: `${opts.dingtalkUrl}/robot/send?access_token=abc`, format: 'dingtalk', secret: 'SECtest' }] : []),
+        ],
+      },
+      { id: 'ent-cast', name: '测试铝业安全部', kind: 'enterprise', email: ['safety@cast.test'] },
+      { id: 'ent-mall', name: '测试商城消控室', kind: 'enterprise', email: ['xfk@mall.test'] },
+      { id: 'twn-a', name: '黄桥镇安监办', kind: 'township', regions: ['321283103'], email: ['ajb@huangqiao.test'] },
+      { id: 'reg-a', name: '泰兴市应急管理局', kind: 'regulator', regions: ['321283'], email: ['yjj@taixing.test'] },
+      { id: 'fire-b', name: '张家港市消防救援大队', kind: 'fire', regions: ['320582'], email: ['119@zjg.test'] },
+    ],
+    enterprises: [
+      {
+        id: CHEM,
+        name: '测试化工有限公司',
+        industry: 'hazchem',
+        region: '321283103',
+        units: ['ent-chem'],
+        devices: [
+          {
+            id: 'gas-1',
+            secret: 'secret-gas-1',
+            reportIntervalS: 10,
+            templates: ['hazchem'],
+            points: [{ metric: 'gas_lel', range: [0, 100] }, { metric: 'toxic_gas_ppm' }, { metric: 'gas_shutoff_valve_closed' }],
+          },
+          { id: 'gas-2', secret: 'secret-gas-2', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] },
+        ],
+      },
+      {
+        id: CAST,
+        name: '测试铝业有限公司',
+        industry: 'aluminum_casting',
+        region: '321283103',
+        units: ['ent-cast'],
+        devices: [
+          {
+            id: 'caster-1',
+            secret: 'secret-caster-1',
+            templates: ['aluminum_casting'],
+            points: [{ metric: 'casting_active' }, { metric: 'cooling_water_flow' }, { metric: 'cooling_water_pressure' }, { metric: 'melt_level' }],
+          },
+        ],
+      },
+      {
+        id: MALL,
+        name: '测试商城',
+        industry: 'fire',
+        region: '320582104',
+        units: ['ent-mall'],
+        devices: [{ id: 'smoke-1', secret: 'secret-smoke-1', templates: ['fire'], points: [{ metric: 'smoke_alarm' }] }],
+      },
+    ],
+    routing: {
+      immediate: { info: [], warning: ['enterprise'], major: ['enterprise'], critical: ['enterprise', 'township'] },
+      byMetric: { smoke_alarm: ['fire'] },
+    },
+    users: [
+      { name: 'operator', token: 'token-operator', role: 'operator' },
+      { name: 'regulator-taixing', token: 'token-regulator-a', role: 'regulator', regions: ['321283'] },
+      { name: 'regulator-zjg', token: 'token-regulator-b', role: 'regulator', regions: ['320582'] },
+      { name: 'chem-user', token: 'token-chem', role: 'enterprise', enterprise: CHEM },
+      { name: 'mall-user', token: 'token-mall', role: 'enterprise', enterprise: MALL },
+    ],
+  };
+}
