@@ -23,6 +23,8 @@ export interface DeviceScope {
 export interface DecodedReading {
   index: number;
   reading: Reading;
+  /** the device gave its own ts (rather than the gateway stamping "now") */
+  deviceTs: boolean;
 }
 
 const envelope = z.object({
@@ -62,7 +64,7 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
   items.forEach((item, index) => {
     const at = batch ? `[${index}]` : '';
     const r = decodeOne(item, at, scope, now, limits, rejects);
-    if (r) readings.push({ index, reading: r });
+    if (r) readings.push({ index, reading: r, deviceTs: (item as { ts?: unknown }).ts !== undefined });
   });
   return { readings, rejects };
 }

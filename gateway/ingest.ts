@@ -1,7 +1,7 @@
 import type { Reading } from '../rules/types.ts';
 import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
-import { checkSeq, type SeqTracker } from './sequence.ts';
+import { checkSeq, trackerFrom, type SeqTracker } from './sequence.ts';
 
 /**
  * One telemetry message from an authenticated device → the readings to accept and the rejects
@@ -16,9 +16,9 @@ export class TelemetryIntake {
   take(payload: Buffer, scope: DeviceScope, now: number): { readings: Reading[]; rejects: Reject[] } {
     const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits);
     const readings: Reading[] = [];
-    for (const { index, reading } of decoded) {
+    for (const { index, reading, deviceTs } of decoded) {
       if (reading.seq !== undefined) {
-        const { tracker, verdict } = checkSeq(this.seqs.get(scope.deviceId), reading.seq);
+        const { tracker, verdict } = checkSeq(this.seqs.get(scope.deviceId), reading.seq, deviceTs ? reading.ts : null);
         this.seqs.set(scope.deviceId, tracker);
         if (!verdict.accept) {
           rejects.push({ code: 'DUPLICATE_SEQ', path: decoded.length > 1 || index > 0 ? `[${index}].seq` : 'seq', detail: String(reading.seq) });
@@ -31,8 +31,9 @@ export class TelemetryIntake {
     return { readings, rejects };
   }
 
-  /** After a restart: the seqs already stored per device (its recent window), so resends are still caught. */
-  primeSeq(deviceId: string, seqs: number[]) {
-    if (seqs.length) this.seqs.set(deviceId, { max: Math.max(...seqs), seen: new Set(seqs) });
+  /** After a restart: the seqs (with their ts) already stored per device, so resends are still caught. */
+  primeSeq(deviceId: string, entries: [number, number][]) {
+    const t = trackerFrom(entries);
+    if (t) this.seqs.set(deviceId, t);
   }
 }

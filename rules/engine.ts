@@ -161,6 +161,9 @@ function diff(
   else if (was !== now || before.peak !== after.peak) change = 'update';
   else return null;
   const level = now ?? was!;
+  // switches are evaluated as 0/1 but reported as the booleans the device sent
+  const isSwitch = isMetric(rule.def.metric) && INDICATORS[rule.def.metric].type === 'boolean';
+  const out = (v: number | null): Value | null => (v === null || !isSwitch ? v : v === 1);
   return {
     key,
     change,
@@ -170,8 +173,8 @@ function diff(
     deviceId: device.deviceId,
     metric: rule.def.metric,
     severity: now?.severity ?? null,
-    value: after.last,
-    peak: now ? after.peak : before.peak,
+    value: out(after.last),
+    peak: out(now ? after.peak : before.peak),
     threshold: level.value,
     at,
     message: rule.def.message ?? describe(rule.def.metric, level.side, level.value, now !== undefined),

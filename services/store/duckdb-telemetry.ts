@@ -98,14 +98,19 @@ export class DuckDbTelemetryStore implements TelemetryStore {
     return rows.map(toPoint);
   }
 
-  async recentSeqs(window: number): Promise<Map<string, number[]>> {
-    const rows = await this.reader.all<{ device: string; seqs: bigint[] }>(
+  async recentSeqs(window: number): Promise<Map<string, [number, number][]>> {
+    const rows = await this.reader.all<{ device: string; seq: bigint; ts: bigint }>(
       `WITH m AS (SELECT device, max(seq) AS mx FROM readings WHERE seq IS NOT NULL GROUP BY device)
-       SELECT r.device, list(DISTINCT r.seq) AS seqs FROM readings r JOIN m USING (device)
-        WHERE r.seq > m.mx - $w GROUP BY r.device`,
+       SELECT DISTINCT r.device, r.seq, r.ts FROM readings r JOIN m USING (device) WHERE r.seq > m.mx - $w`,
       { w: BigInt(window) },
     );
-    return new Map(rows.map((r) => [r.device, r.seqs.map(Number)]));
+    const out = new Map<string, [number, number][]>();
+    for (const r of rows) {
+      let list = out.get(r.device);
+      if (!list) out.set(r.device, (list = []));
+      list.push([Number(r.seq), Number(r.ts)]);
+    }
+    return out;
   }
 
   async latest(): Promise<TelemetryPoint[]> {

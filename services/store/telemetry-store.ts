@@ -47,8 +47,8 @@ export interface TelemetryStore {
   /** resolves when every reading given is committed (the group commit QoS 1 waits for) */
   append(readings: Reading[]): Promise<void>;
   query(q: TelemetryQuery): Promise<TelemetryPoint[] | TelemetryWindow[]>;
-  /** the recent seq numbers stored per device, to keep de-duplicating across a restart */
-  recentSeqs(window: number): Promise<Map<string, number[]>>;
+  /** the recent [seq, ts] pairs stored per device, to keep de-duplicating across a restart */
+  recentSeqs(window: number): Promise<Map<string, [number, number][]>>;
   /** the latest value of every metric of every device, to show live status after a restart */
   latest(): Promise<TelemetryPoint[]>;
   health(): StoreHealth;

@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, startTestApp } from '../support/app.ts';
+import { CHEM, MALL } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** `npm run simulate` as a user runs it: a separate process, real MQTT, a scenario that alarms. */
+function simulate(app: { ports: { mqtt: number }; configPath: string }, args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', '--url', `mqtt://127.0.0.1:${app.ports.mqtt}`, '--config', app.configPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  return { child, output: () => out, done };
+}
+
+describe('simulators', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>>;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => app?.stop());
+
+  it('--scenario gas-leak raises a critical gas alert; normal devices raise nothing', async () => {
+    const sim = simulate(app, ['--scenario', 'gas-leak', '--scenario-delay', '0', '--interval', '1', '--duration', '12']);
+    const api = apiClient(app, 'token-operator');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}&severity=critical`)).json.items[0], 15_000, 'gas alert');
+    expect(alert).toMatchObject({ metric: 'gas_lel', severity: 'critical' });
+    expect(await sim.done).toBe(0);
+    expect(sim.output()).toMatch(/summary: .*"rejected":0/);
+    const all = (await api.get('/api/alerts')).json.items;
+    expect(all.filter((a: any) => a.metric !== 'gas_lel')).toEqual([]);
+    const enterprises = (await api.get('/api/enterprises')).json.items;
+    const values = enterprises.flatMap((e: any) => e.devices).find((d: any) => d.id === 'caster-1').lastValues;
+    expect(Object.keys(values).sort()).toEqual(['casting_active', 'cooling_water_flow', 'cooling_water_pressure', 'melt_level']);
+  }, 30_000);
+
+  it('--scenario smoke reaches the mall and the fire brigade route', async () => {
+    const sim = simulate(app, ['--scenario', 'smoke', '--scenario-delay', '0', '--interval', '1', '--duration', '4']);
+    const api = apiClient(app, 'token-mall');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?state=active`)).json.items[0], 15_000, 'smoke alert');
+    expect(alert).toMatchObject({ enterpriseId: MALL, metric: 'smoke_alarm', severity: 'critical', value: true });
+    expect(await sim.done).toBe(0);
+  }, 30_000);
+});
