@@ -28,7 +28,8 @@ export function parseInput<S extends z.ZodType>(schema: S, data: unknown, where:
   const r = schema.safeParse(data ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const field = issue.path.join('.') || where;
+  // a query parameter is named as the caller wrote it; a body field by its full path
+  const field = (where === 'query' ? String(issue.path[0] ?? '') : issue.path.join('.')) || where;
   throw new ApiError('BAD_REQUEST', `${where} ${field}: ${issue.message}`, field);
 }
 

@@ -46,14 +46,15 @@ export function apiClient(app: App, token?: string) {
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    const text = await res.text();
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const text = bytes.toString('utf8');
     let json: any;
     try {
       json = JSON.parse(text);
     } catch {
       json = undefined;
     }
-    return { status: res.status, json, text, headers: res.headers };
+    return { status: res.status, json, text, bytes, headers: res.headers };
   };
   return { base, get: (p: string) => call('GET', p), post: (p: string, b?: unknown) => call('POST', p, b) };
 }

@@ -1,0 +1,190 @@
+import mqtt from 'mqtt';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, followStream, startTestApp } from '../support/app.ts';
+import { CAST, CHEM, MALL } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** The HTTP API: tokens, roles and scopes, input errors, registration, export, transports. */
+describe('HTTP API', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>>;
+  let chemAlert: string;
+  let mallAlert: string;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    const gas = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const smoke = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');
+    await gas.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    await smoke.telemetry({ seq: 1, values: { smoke_alarm: true } });
+    const op = apiClient(app, 'token-operator');
+    const items = await waitFor(async () => {
+      const r = (await op.get('/api/alerts')).json.items;
+      return r.length === 2 ? r : null;
+    }, 5000, 'two alerts');
+    chemAlert = items.find((a: any) => a.enterpriseId === CHEM).id;
+    mallAlert = items.find((a: any) => a.enterpriseId === MALL).id;
+    await gas.end();
+    await smoke.end();
+  });
+  afterAll(async () => app?.stop());
+
+  it('answers health without a token and everything else only with one', async () => {
+    const anon = apiClient(app);
+    const health = await anon.get('/api/health');
+    expect(health.status).toBe(200);
+    expect(health.json).toMatchObject({ status: 'ok', store: { kind: 'embedded', ok: true } });
+    expect(typeof health.json.uptimeS).toBe('number');
+    for (const path of ['/api/alerts', `/api/alerts/${chemAlert}`, '/api/enterprises', '/api/telemetry?device=gas-1', '/api/alerts/export.csv']) {
+      expect((await anon.get(path)).status, path).toBe(401);
+      expect((await apiClient(app, 'not-a-token').get(path)).status, path).toBe(401);
+    }
+    expect((await anon.post(`/api/alerts/${chemAlert}/ack`, {})).json.error).toBe('UNAUTHORIZED');
+  });
+
+  it.each([
+    ['/api/alerts?limit=abc', 'limit'],
+    ['/api/alerts?limit=0', 'limit'],
+    ['/api/alerts?severity=bogus', 'severity'],
+    ['/api/alerts?state=weird', 'state'],
+    ['/api/alerts?from=yesterday', 'from'],
+    ['/api/alerts?region=abc', 'region'],
+    ['/api/alerts?cursor=zzz', 'cursor'],
+    ['/api/alerts?colour=red', 'query'],
+    ['/api/telemetry?device=gas-1&every=5x', 'every'],
+    ['/api/telemetry?metric=gas_lel', 'enterprise'],
+  ])('answers %s with 400 naming %s', async (path, field) => {
+    const r = await apiClient(app, 'token-operator').get(path);
+    expect(r.status).toBe(400);
+    expect(r.json.error).toBe('BAD_REQUEST');
+    expect(r.json.field).toBe(field);
+  });
+
+  it('gives 400 for a malformed body and 413 for a huge one', async () => {
+    const api = apiClient(app, 'token-operator');
+    expect((await api.post(`/api/alerts/${chemAlert}/ack`, '{"note":')).status).toBe(400);
+    expect((await api.post(`/api/alerts/${chemAlert}/ack`, { note: 5 })).json.field).toBe('note');
+    expect((await api.post(`/api/alerts/${chemAlert}/ack`, { note: 'x'.repeat(200_000) })).status).toBe(413);
+  });
+
+  it('shows a regulator only its regions and refuses it any handling', async () => {
+    const a = apiClient(app, 'token-regulator-a');
+    expect((await a.get('/api/alerts')).json.items.map((x: any) => x.id)).toEqual([chemAlert]);
+    expect((await a.get(`/api/alerts?enterprise=${MALL}`)).status).toBe(403);
+    expect((await a.get('/api/alerts?region=320582')).status).toBe(403);
+    expect((await a.get('/api/alerts?region=321283103')).json.items).toHaveLength(1);
+    expect((await a.get(`/api/alerts/${mallAlert}`)).status).toBe(403);
+    expect((await a.post(`/api/alerts/${chemAlert}/ack`, {})).status).toBe(403);
+    expect((await a.get('/api/enterprises')).json.items.map((e: any) => e.id).sort()).toEqual([CAST, CHEM].sort());
+    expect((await a.get(`/api/enterprises/${MALL}`)).status).toBe(403);
+    expect((await a.get('/api/telemetry?device=smoke-1')).status).toBe(403);
+    const b = apiClient(app, 'token-regulator-b');
+    expect((await b.get('/api/alerts')).json.items.map((x: any) => x.id)).toEqual([mallAlert]);
+  });
+
+  it('shows an enterprise only itself, and lets it handle only its own alerts', async () => {
+    const chem = apiClient(app, 'token-chem');
+    expect((await chem.get('/api/alerts')).json.items.map((x: any) => x.id)).toEqual([chemAlert]);
+    expect((await chem.get(`/api/alerts/${mallAlert}`)).status).toBe(403);
+    expect((await chem.post(`/api/alerts/${mallAlert}/ack`, {})).status).toBe(403);
+    expect((await chem.get('/api/enterprises')).json.items.map((e: any) => e.id)).toEqual([CHEM]);
+    expect((await chem.get(`/api/telemetry?enterprise=${CAST}`)).status).toBe(403);
+    expect((await chem.get('/api/telemetry?device=no-such')).status).toBe(404);
+    expect((await chem.get('/api/alerts/00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    const ack = await chem.post(`/api/alerts/${chemAlert}/ack`, {});
+    expect(ack.status).toBe(200);
+    expect((await chem.post(`/api/alerts/${chemAlert}/ack`, {})).status).toBe(409);
+  });
+
+  it('streams only the alerts the follower may see', async () => {
+    const mall = await followStream(app, 'token-mall');
+    const op = await followStream(app, 'token-operator');
+    const gas = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await gas.telemetry({ seq: 1, values: { gas_lel: 50 } });
+    await waitFor(() => op.events.find((e) => e.data.deviceId === 'gas-2'), 5000, 'operator sees gas-2');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(mall.events).toEqual([]);
+    mall.close();
+    op.close();
+    await gas.end();
+  });
+
+  it('pages the alert list with a cursor, newest first', async () => {
+    const api = apiClient(app, 'token-operator');
+    const all = (await api.get('/api/alerts')).json.items.map((a: any) => a.id);
+    const seen: string[] = [];
+    let cursor = '';
+    for (;;) {
+      const r = (await api.get(`/api/alerts?limit=1${cursor ? `&cursor=${cursor}` : ''}`)).json;
+      seen.push(...r.items.map((a: any) => a.id));
+      if (!r.nextCursor) break;
+      cursor = r.nextCursor;
+    }
+    expect(seen).toEqual(all);
+    expect(all.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('exports the alert list as CSV that Excel opens (UTF-8 with BOM), matching the API', async () => {
+    const a = apiClient(app, 'token-regulator-a');
+    const r = await a.get('/api/alerts/export.csv');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/text\/csv; charset=utf-8/);
+    expect([...r.bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const lines = r.text.replace(/^\uFEFF/, '').trim().split('\n');
+    expect(lines[0]).toMatch(/^id,enterprise_id,enterprise,region/);
+    const ids = lines.slice(1).map((l) => l.split(',')[0]);
+    expect(ids).toEqual((await a.get('/api/alerts')).json.items.map((x: any) => x.id));
+    expect(r.text).toContain('测试化工有限公司');
+  });
+
+  it('lets an enterprise register a device, shows its secret once, and lets it connect', async () => {
+    const chem = apiClient(app, 'token-chem');
+    const body = { id: 'gas-9', name: '新增可燃气体探测器', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] };
+    const created = await chem.post(`/api/enterprises/${CHEM}/devices`, body);
+    expect(created.status).toBe(201);
+    expect(created.json.mqtt).toMatchObject({ username: 'gas-9', telemetryTopic: `v1/${CHEM}/gas-9/telemetry` });
+    const secret = created.json.secret;
+    expect(secret.length).toBeGreaterThanOrEqual(20);
+
+    expect((await chem.post(`/api/enterprises/${CHEM}/devices`, body)).status).toBe(409);
+    expect((await apiClient(app, 'token-mall').post(`/api/enterprises/${CHEM}/devices`, { ...body, id: 'x-1' })).status).toBe(403);
+    expect((await apiClient(app, 'token-regulator-a').post(`/api/enterprises/${CHEM}/devices`, { ...body, id: 'x-2' })).status).toBe(403);
+    const bad = await chem.post(`/api/enterprises/${CHEM}/devices`, { ...body, id: 'x-3', points: [{ metric: 'dust_conc' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toMatch(/points\[0\]\.metric: unknown metric "dust_conc"/);
+
+    const file = await readFile(join(app.dataDir, 'registered-devices.json'), 'utf8');
+    expect(file).toContain('scrypt$');
+    expect(file).not.toContain(secret);
+
+    const dev = await connectDevice(app, CHEM, 'gas-9', secret);
+    await dev.telemetry({ seq: 1, values: { gas_lel: 41 } });
+    const alert = await waitFor(async () => (await chem.get('/api/alerts?state=active')).json.items.find((a: any) => a.deviceId === 'gas-9'), 5000, 'alert from the new device');
+    expect(alert.severity).toBe('critical');
+    await dev.end();
+    expect((await chem.get(`/api/enterprises/${CHEM}`)).json.devices.map((d: any) => d.id)).toContain('gas-9');
+
+    // still registered after a restart, with the same secret
+    const dataDir = app.dataDir;
+    await app.stop();
+    app = await startTestApp({ dataDir });
+    const again = await connectDevice(app, CHEM, 'gas-9', secret);
+    await again.end();
+  });
+
+  it('takes MQTT over WebSocket on the same broker', async () => {
+    const ws = await mqtt.connectAsync(`ws://127.0.0.1:${app.ports.ws}`, { username: 'caster-1', password: 'secret-caster-1', reconnectPeriod: 0 });
+    await ws.publishAsync(`v1/${CAST}/caster-1/telemetry`, JSON.stringify({ seq: 1, values: { melt_level: 600 } }), { qos: 1 });
+    const r = await apiClient(app, 'token-operator').get('/api/telemetry?device=caster-1');
+    expect(r.json.points.map((p: any) => p.value)).toEqual([600]);
+    await ws.endAsync();
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const m = await apiClient(app).get('/metrics');
+    expect(m.status).toBe(200);
+    for (const name of ['gateway_messages_in_total', 'gateway_readings_accepted_total', 'rules_evaluations_total', 'alerts_transitions_total', 'store_write_lag_seconds', 'alerts_open'])
+      expect(m.text).toContain(name);
+  });
+});
