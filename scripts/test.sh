@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm test`: installs the system programs the tests need, then runs every test (vitest) and
+# ends with the plain summary line `tests: N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh || { echo "could not install the system programs the tests need"; echo "tests: 0 passed, 1 failed"; exit 1; }
+[ -d node_modules ] || npm ci --no-audit --no-fund
+rm -f .vitest-results.json
+npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json "$@"
+code=$?
+node scripts/test-summary.mjs .vitest-results.json || code=1
+exit $code

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { TelemetryIntake } from '../../gateway/ingest.ts';
+import { checkSeq } from '../../gateway/sequence.ts';
+
+const scope = { enterpriseId: 'E', deviceId: 'D', metrics: new Set(['gas_lel', 'gas_shutoff_valve_closed', 'toxic_gas_ppm']) };
+const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 3, maxFutureSkewMs: 60_000 };
+const NOW = Date.UTC(2026, 10, 22, 8, 0, 0);
+const take = (body: unknown, intake = new TelemetryIntake(limits)) => intake.take(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), scope, NOW);
+
+describe('telemetry decoding', () => {
+  it('accepts one reading, stamping "now" when ts is missing', () => {
+    expect(take({ values: { gas_lel: 3.5, gas_shutoff_valve_closed: false } })).toEqual({
+      readings: [{ enterpriseId: 'E', deviceId: 'D', ts: NOW, values: { gas_lel: 3.5, gas_shutoff_valve_closed: false } }],
+      rejects: [],
+    });
+  });
+
+  it('reads ts as epoch ms or ISO-8601 with an offset, and keeps old (buffered) times', () => {
+    const { readings } = take([
+      { ts: NOW - 86_400_000, values: { gas_lel: 1 } },
+      { ts: '2026-11-22T16:00:00+08:00', values: { gas_lel: 2 } },
+    ]);
+    expect(readings.map((r) => r.ts)).toEqual([NOW - 86_400_000, NOW]);
+  });
+
+  it('refuses a ts beyond the allowed skew but not one inside it', () => {
+    expect(take({ ts: NOW + 60_000, values: { gas_lel: 1 } }).rejects).toEqual([]);
+    expect(take({ ts: NOW + 60_001, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_IN_FUTURE', path: 'ts' });
+    expect(take({ ts: 12, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_INVALID' });
+    expect(take({ ts: '22/11/2026', values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_INVALID' });
+  });
+
+  it('costs a bad value only that value, and a bad envelope only that reading', () => {
+    const { readings, rejects } = take([{ values: { gas_lel: 5, toxic_gas_ppm: 'x', nope: 1 } }, { seq: -1, values: { gas_lel: 1 } }, { values: { gas_lel: 7 } }]);
+    expect(readings.map((r) => r.values)).toEqual([{ gas_lel: 5 }, { gas_lel: 7 }]);
+    expect(rejects.map((r) => [r.code, r.path])).toEqual([
+      ['VALUE_INVALID', '[0].values.toxic_gas_ppm'],
+      ['UNKNOWN_METRIC', '[0].values.nope'],
+      ['READING_INVALID', '[1].seq'],
+    ]);
+  });
+
+  it('refuses oversized payloads and batches before parsing them further', () => {
+    expect(take('x'.repeat(5000)).rejects).toEqual([{ code: 'PAYLOAD_TOO_LARGE', detail: '5000 bytes, at most 4096' }]);
+    expect(take([{ values: {} }, { values: {} }, { values: {} }, { values: {} }]).rejects[0].code).toBe('TOO_MANY_READINGS');
+  });
+
+  it('keeps a fault quality for a point that sent no value', () => {
+    const { readings } = take({ values: { gas_lel: 1 }, quality: { toxic_gas_ppm: 'fault', gas_lel: 'good' } });
+    expect(readings[0].quality).toEqual({ toxic_gas_ppm: 'fault', gas_lel: 'good' });
+  });
+
+  it('de-duplicates by seq across messages', () => {
+    const intake = new TelemetryIntake(limits);
+    expect(take({ ts: NOW - 1000, seq: 5, values: { gas_lel: 1 } }, intake).rejects).toEqual([]);
+    expect(take({ ts: NOW - 1000, seq: 5, values: { gas_lel: 1 } }, intake).rejects[0]).toMatchObject({ code: 'DUPLICATE_SEQ' });
+    expect(take({ ts: NOW, seq: 8, values: { gas_lel: 1 } }, intake).rejects).toEqual([]);
+    expect(intake.gaps).toBe(2);
+    // a flushed buffer fills the gap later, out of order, once each
+    expect(take([{ ts: NOW - 500, seq: 6, values: { gas_lel: 1 } }, { ts: NOW - 400, seq: 7, values: { gas_lel: 1 } }], intake).rejects).toEqual([]);
+  });
+});
+
+describe('seq window', () => {
+  it('tells a resend (same ts) from a restarted counter (new ts)', () => {
+    let { tracker } = checkSeq(undefined, 1, 1000);
+    for (let s = 2; s <= 10; s++) tracker = checkSeq(tracker, s, 1000 * s).tracker;
+    expect(checkSeq(tracker, 3, 3000).verdict).toEqual({ accept: false });
+    const restarted = checkSeq(tracker, 1, 99_000);
+    expect(restarted.verdict).toEqual({ accept: true, gap: 0, reset: true });
+    expect(checkSeq(restarted.tracker, 2, 100_000).verdict).toMatchObject({ accept: true, reset: false });
+  });
+
+  it('treats a number far below the window as a counter reset', () => {
+    const { tracker } = checkSeq(undefined, 100_000, null);
+    expect(checkSeq(tracker, 0, null).verdict).toMatchObject({ accept: true, reset: true });
+  });
+});

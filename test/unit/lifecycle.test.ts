@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { AlertError, acknowledge, applyOutcome, close } from '../../services/alerts/lifecycle.ts';
+import type { Alert } from '../../services/alerts/model.ts';
+import type { Outcome } from '../../rules/types.ts';
+
+let n = 0;
+const ctx = { newId: () => `a${++n}`, region: '321283103', industry: 'hazchem' };
+const outcome = (change: Outcome['change'], severity: Outcome['severity'], at: number, value = 50): Outcome => ({
+  key: 'D/gas',
+  change,
+  ruleId: 'gas',
+  ruleKind: 'threshold',
+  enterpriseId: 'E',
+  deviceId: 'D',
+  metric: 'gas_lel',
+  severity,
+  value,
+  peak: value,
+  threshold: 40,
+  at,
+  message: 'm',
+});
+
+function raised(severity: Outcome['severity'] = 'critical'): Alert {
+  return applyOutcome(undefined, outcome('raise', severity, 1000), ctx)!.alert;
+}
+
+describe('alert lifecycle', () => {
+  it('opens an active, unacknowledged alert on a raise', () => {
+    const step = applyOutcome(undefined, outcome('raise', 'critical', 1000), ctx)!;
+    expect(step.alert).toMatchObject({ state: 'active', acknowledged: false, severity: 'critical', raisedAt: 1000, region: '321283103', escalationLevel: 0 });
+    expect(step.transitions).toEqual([{ alertId: step.alert.id, at: 1000, type: 'raised', actor: 'rule:gas', severity: 'critical', value: 50 }]);
+  });
+
+  it('ignores a clear or an update with no open alert', () => {
+    expect(applyOutcome(undefined, outcome('clear', null, 1000), ctx)).toBeNull();
+    expect(applyOutcome(undefined, outcome('update', 'major', 1000), ctx)).toBeNull();
+  });
+
+  it('records severity changes in both directions within one alert', () => {
+    const a = raised('major');
+    const up = applyOutcome(a, outcome('update', 'critical', 2000), ctx)!;
+    expect(up.alert.id).toBe(a.id);
+    expect(up.transitions[0]).toMatchObject({ type: 'severity_changed', severity: 'critical', detail: { from: 'major', direction: 'rose' } });
+    const down = applyOutcome(up.alert, outcome('update', 'major', 3000), ctx)!;
+    expect(down.transitions[0]).toMatchObject({ detail: { direction: 'fell' } });
+  });
+
+  it('clears, then reactivates the same alert when the condition returns before it is closed', () => {
+    const a = raised();
+    const cleared = applyOutcome(a, outcome('clear', null, 2000, 3), ctx)!;
+    expect(cleared.alert).toMatchObject({ state: 'cleared', clearedAt: 2000 });
+    const again = applyOutcome(cleared.alert, outcome('raise', 'critical', 3000), ctx)!;
+    expect(again.alert).toMatchObject({ id: a.id, state: 'active', clearedAt: null });
+    expect(again.transitions[0].type).toBe('reactivated');
+  });
+
+  it('acknowledges independently of the state, once', () => {
+    const a = applyOutcome(raised(), outcome('clear', null, 2000), ctx)!.alert;
+    const acked = acknowledge(a, 'op', 3000, 'on my way').alert;
+    expect(acked).toMatchObject({ state: 'cleared', acknowledged: true, ackAt: 3000, ackBy: 'op' });
+    expect(() => acknowledge(acked, 'op2', 4000)).toThrow(AlertError);
+  });
+
+  it('needs an acknowledgement before a critical alert is closed; a warning does not', () => {
+    expect(() => close(raised('critical'), 'op', 2000, 'false_alarm', 'x')).toThrow(/acknowledged before/);
+    const w = close(raised('warning'), 'op', 2000, 'drill', '演练');
+    expect(w.alert).toMatchObject({ state: 'closed', closedAt: 2000, closedBy: 'op', disposition: 'drill', closeNote: '演练' });
+    expect(w.transitions[0]).toMatchObject({ type: 'closed', detail: { disposition: 'drill', stateBefore: 'active' } });
+  });
+
+  it('does nothing more with a closed alert', () => {
+    const closed = close(raised('major'), 'op', 2000, 'other', 'x').alert;
+    expect(applyOutcome(closed, outcome('raise', 'critical', 3000), ctx)).toBeNull();
+    expect(() => acknowledge(closed, 'op', 3000)).toThrow(AlertError);
+    expect(() => close(closed, 'op', 3000, 'other', 'x')).toThrow(AlertError);
+  });
+});

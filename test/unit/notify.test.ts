@@ -1,0 +1,78 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Alert, Transition } from '../../services/alerts/model.ts';
+import { formatCst, renderMessage } from '../../services/notify/message.ts';
+import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds } from '../../services/notify/routing.ts';
+import { buildWebhookRequest, signDingTalk } from '../../services/notify/webhook.ts';
+
+const alert: Alert = {
+  id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', region: '321283103', industry: 'hazchem',
+  severity: 'critical', state: 'active', acknowledged: false, raisedAt: Date.UTC(2026, 10, 22, 0, 5, 0), ackAt: null, ackBy: null, clearedAt: null, closedAt: null,
+  closedBy: null, disposition: null, closeNote: null, value: 62, peak: 65, threshold: 40, message: 'm', escalationLevel: 0, units: [],
+};
+const raisedT: Transition = { alertId: 'a1', at: alert.raisedAt, type: 'raised', actor: 'rule:gas-lel', severity: 'critical' };
+
+describe('messages people read', () => {
+  it('shows China Standard Time', () => {
+    expect(formatCst(Date.UTC(2026, 10, 22, 16, 30, 0))).toBe('2026-11-23 00:30:00');
+  });
+
+  it('puts Chinese first and English below, with enterprise, point, value, threshold, time and link', () => {
+    const m = renderMessage(alert, raisedT, { enterpriseName: '测试化工', link: 'http://x/#/alerts/a1' });
+    expect(m.title).toBe('【紧急·报警】测试化工 可燃气体浓度 / [CRITICAL ALARM] gas-1 combustible gas');
+    const [zh, en] = m.text.split('----');
+    expect(zh).toContain('当前值：62 %LEL，报警阈值：40 %LEL');
+    expect(zh).toContain('时间：2026-11-22 08:05:00 (UTC+8)');
+    expect(en).toContain('Value: 62 %LEL, threshold: 40 %LEL');
+    expect(en).toContain('Details: http://x/#/alerts/a1');
+  });
+});
+
+describe('webhook formats', () => {
+  const m = renderMessage(alert, raisedT, { enterpriseName: '测试化工', link: 'http://x' });
+
+  it('signs DingTalk robot calls: HMAC-SHA256 over "timestamp\\nsecret", Base64, URL-encoded', () => {
+    const ts = 1763791200000;
+    const url = new URL(signDingTalk('https://oapi.dingtalk.com/robot/send?access_token=T', 'SECabc', ts));
+    expect(url.searchParams.get('access_token')).toBe('T');
+    expect(url.searchParams.get('timestamp')).toBe(String(ts));
+    const expected = createHmac('sha256', 'SECabc').update(`${ts}\nSECabc`).digest('base64');
+    expect(url.searchParams.get('sign')).toBe(expected);
+    expect(url.search).toContain(`sign=${encodeURIComponent(expected)}`);
+  });
+
+  it('builds a DingTalk markdown message and leaves the URL alone without a secret', () => {
+    const req = buildWebhookRequest({ url: 'https://oapi.dingtalk.com/robot/send?access_token=T', format: 'dingtalk' }, m, {}, 1);
+    expect(req.url).toBe('https://oapi.dingtalk.com/robot/send?access_token=T');
+    expect(req.body).toEqual({ msgtype: 'markdown', markdown: { title: expect.any(String), text: m.markdown }, at: { atMobiles: [], isAtAll: false } });
+  });
+
+  it('builds a WeCom markdown message within its 4096-byte limit', () => {
+    const long = { ...m, markdown: '报'.repeat(3000) };
+    const req = buildWebhookRequest({ url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K', format: 'wecom' }, long, {}, 1);
+    const body = req.body as { msgtype: string; markdown: { content: string } };
+    expect(body.msgtype).toBe('markdown');
+    expect(Buffer.byteLength(body.markdown.content)).toBeLessThanOrEqual(4096);
+  });
+
+  it('sends the alert event itself to a generic webhook', () => {
+    const event = { id: 'a1' };
+    expect(buildWebhookRequest({ url: 'http://h/x', format: 'generic' }, m, event, 1)).toEqual({ url: 'http://h/x', body: event });
+  });
+});
+
+describe('routing', () => {
+  const routing = { immediate: {}, byMetric: { smoke_alarm: ['fire' as const] }, escalation: [] };
+  it('follows domain.md when the registry says nothing: enterprise always, township for critical', () => {
+    expect(immediateKinds(routing, 'warning', 'gas_lel')).toEqual(DEFAULT_IMMEDIATE.warning);
+    expect(immediateKinds(routing, 'critical', 'gas_lel')).toEqual(['enterprise', 'township']);
+    expect(immediateKinds(routing, 'critical', 'smoke_alarm')).toEqual(['enterprise', 'township', 'fire']);
+  });
+  it('tells newly routed units of a raise or a rise, and those already told of the rest', () => {
+    expect(audienceOf(raisedT)).toBe('routed');
+    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'rose' } })).toBe('routed');
+    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'fell' } })).toBe('told');
+    expect(audienceOf({ ...raisedT, type: 'cleared' })).toBe('told');
+    expect(audienceOf({ ...raisedT, type: 'notified' })).toBe('none');
+  });
+});

@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { INDUSTRIES } from '../../rules/indicators.ts';
+import { RegistryError, parseRegistry } from '../../services/registry/load.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { testRegistry } from '../support/registry.ts';
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    parseRegistry(typeof raw === 'string' ? raw : stringify(raw));
+  } catch (e) {
+    if (e instanceof RegistryError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+function withDevice(device: object) {
+  const r = testRegistry();
+  (r.enterprises[0].devices as object[]).push(device);
+  return r;
+}
+
+describe('registry', () => {
+  it('loads the example registry: every industry, two regions, units for each', async () => {
+    const reg = new Registry(parseRegistry(await readFile('config/example.yaml', 'utf8'), 'example'));
+    const industries = new Set([...reg.enterprises.values()].map((e) => e.industry));
+    expect([...industries].sort()).toEqual([...INDUSTRIES].sort());
+    const counties = new Set([...reg.enterprises.values()].map((e) => e.region.slice(0, 6)));
+    expect(counties.size).toBeGreaterThanOrEqual(2);
+    for (const ent of reg.enterprises.values()) {
+      const kinds = new Set(reg.unitsFor(ent.id, ['enterprise', 'township', 'regulator', 'fire']).map((u) => u.kind));
+      expect([...kinds].sort(), ent.name).toEqual(['enterprise', 'fire', 'regulator', 'township']);
+    }
+    // the caster's override of the template keeps the template's guard and deadband
+    const caster = reg.devices.get('caster-1')!.rules.find((r) => r.id === 'cooling-flow-low')!;
+    expect(caster).toMatchObject({ guard: 'casting_active', deadband: 2, below: [{ severity: 'critical', value: 40 }] });
+  });
+
+  it('names the path of each problem', () => {
+    const r = testRegistry();
+    (r.enterprises[1].devices[0].points as object[]).push({ metric: 'dust_conc' });
+    expect(problemsOf(r)).toContain('enterprises[1].devices[0].points[4].metric: unknown metric "dust_conc"');
+  });
+
+  it('refuses the whole registry, listing every problem', () => {
+    const r = testRegistry();
+    r.enterprises[0].units = ['no-such-unit'];
+    (r.enterprises[2].devices[0] as { id: string }).id = 'gas-1';
+    const problems = problemsOf(r);
+    expect(problems).toContain('enterprises[0].units[0]: no unit "no-such-unit"');
+    expect(problems.some((p) => p.includes('device id "gas-1" is already used in enterprises[0].devices[0]'))).toBe(true);
+  });
+
+  it('refuses gas setpoints above what GB/T 50493-2019 allows, citing it', () => {
+    const tooHigh = withDevice({
+      id: 'g',
+      secret: 'secret-g-123',
+      templates: ['hazchem'],
+      points: [{ metric: 'gas_lel' }],
+      rules: [{ id: 'gas-lel', above: [{ severity: 'major', value: 30 }, { severity: 'critical', value: 55 }] }],
+    });
+    const problems = problemsOf(tooHigh);
+    expect(problems).toEqual([
+      'enterprises[0].devices[2].rules[0]: gas_lel first-level setpoint 30 %LEL is above 25 %LEL, which GB/T 50493-2019 forbids',
+      'enterprises[0].devices[2].rules[0]: gas_lel second-level setpoint 55 %LEL is above 50 %LEL, which GB/T 50493-2019 forbids',
+    ]);
+    const atLimit = withDevice({ id: 'g', secret: 'secret-g-123', templates: ['hazchem'], points: [{ metric: 'gas_lel' }], rules: [{ id: 'gas-lel', above: [{ severity: 'major', value: 25 }, { severity: 'critical', value: 50 }] }] });
+    expect(problemsOf(atLimit)).toEqual([]);
+  });
+
+  it('refuses a rule on a point the device does not have', () => {
+    const r = withDevice({ id: 'g', secret: 'secret-g-123', points: [{ metric: 'gas_lel' }], rules: [{ id: 'x', kind: 'threshold', metric: 'co_ppm', above: [{ severity: 'major', value: 1 }] }] });
+    expect(problemsOf(r)).toEqual(['enterprises[0].devices[2].rules[0].metric: the device has no point "co_ppm"']);
+  });
+
+  it('applies only the template rules whose points the device has; enabled: false turns one off', () => {
+    const r = withDevice({ id: 'g', secret: 'secret-g-123', templates: ['hazchem'], points: [{ metric: 'gas_lel' }, { metric: 'tank_level' }], rules: [{ id: 'tank-level', enabled: false }] });
+    const reg = new Registry(parseRegistry(stringify(r)));
+    expect(reg.devices.get('g')!.rules.map((x) => [x.id, x.enabled])).toEqual([
+      ['gas-lel', true],
+      ['tank-level', false],
+    ]);
+  });
+
+  it('explains a device with neither secret nor hash, bad YAML, and wrong types', () => {
+    expect(problemsOf(withDevice({ id: 'g', points: [{ metric: 'gas_lel' }] }))).toEqual(['enterprises[0].devices[2]: give exactly one of secret or secretHash']);
+    expect(problemsOf('units: [\n  - {')[0]).toMatch(/^not valid YAML at line \d+/);
+    expect(problemsOf({ enterprises: 'many' })).toEqual(['enterprises: Invalid input: expected array, received string']);
+  });
+
+  it('covers a region and everything under it', () => {
+    const reg = new Registry(parseRegistry(stringify(testRegistry())));
+    expect(reg.unitsFor('91321283MA1CHEM0001', ['township', 'regulator']).map((u) => u.id)).toEqual(['twn-a', 'reg-a']);
+    expect(reg.unitsFor('91320582MA1MALL0003', ['township', 'fire']).map((u) => u.id)).toEqual(['fire-b']);
+  });
+});

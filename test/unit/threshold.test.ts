@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { compileRules, evaluate, forget, newEngineState, seed, tick } from '../../rules/engine.ts';
+import { thresholdRuleSchema, type RuleInput } from '../../rules/schema.ts';
+import type { Outcome, Reading, Value } from '../../rules/types.ts';
+
+/** Threshold rules as pure functions: sequences of readings with their own times, no clock. */
+function engineFor(rule: RuleInput, ranges?: Record<string, [number, number]>) {
+  const set = compileRules([{ enterpriseId: 'E', deviceId: 'D', rules: [thresholdRuleSchema.parse(rule)], ranges }]);
+  const state = newEngineState();
+  const feed = (ts: number, values: Record<string, Value>, quality?: Reading['quality']) => evaluate(set, state, { enterpriseId: 'E', deviceId: 'D', ts, values, quality });
+  return { set, state, feed, tick: (now: number) => tick(set, state, now) };
+}
+
+const gas: RuleInput = {
+  id: 'gas',
+  kind: 'threshold',
+  metric: 'gas_lel',
+  above: [
+    { severity: 'major', value: 20 },
+    { severity: 'critical', value: 40 },
+  ],
+  deadband: 2,
+};
+
+/** [value, expected change or '-', expected severity after] per step, one second apart */
+type Step = [number, Outcome['change'] | '-', string | null];
+
+const table: [string, RuleInput, Step[]][] = [
+  ['raises at exactly the setpoint (≥), not just under', gas, [[19.999, '-', null], [20, 'raise', 'major']]],
+  ['rises to the second level within the same alert', gas, [[25, 'raise', 'major'], [40, 'update', 'critical']]],
+  ['jumps straight to the second level', gas, [[55, 'raise', 'critical']]],
+  ['stays inside the deadband, clears past it', gas, [[21, 'raise', 'major'], [18.5, '-', 'major'], [18, '-', 'major'], [17.99, 'clear', null]]],
+  ['falls a level when past that level\'s deadband', gas, [[45, 'raise', 'critical'], [38.5, '-', 'critical'], [37.9, 'update', 'major'], [39, '-', 'major']]],
+  ['a worse peak is an update, a better value is not', gas, [[22, 'raise', 'major'], [25, 'update', 'major'], [23, '-', 'major']]],
+  [
+    'a low rule enters at ≤ and leaves above value + deadband',
+    { id: 'flow', kind: 'threshold', metric: 'cooling_water_flow', below: [{ severity: 'critical', value: 30 }], deadband: 2 },
+    [[30.01, '-', null], [30, 'raise', 'critical'], [31.9, '-', 'critical'], [32.01, 'clear', null]],
+  ],
+  [
+    'high and low levels on one rule',
+    { id: 'o2', kind: 'threshold', metric: 'o2_percent', below: [{ severity: 'major', value: 19.5 }], above: [{ severity: 'major', value: 23.5 }], deadband: 0.2 },
+    [[20.9, '-', null], [19.4, 'raise', 'major'], [19.8, 'clear', null], [24, 'raise', 'major']],
+  ],
+];
+
+describe('threshold rule', () => {
+  it.each(table)('%s', (_name, rule, steps) => {
+    const e = engineFor(rule);
+    steps.forEach(([value, change, severity], i) => {
+      const out = e.feed(1000 * i, { [rule.metric]: value });
+      expect(out.map((o) => o.change), `step ${i} (${value})`).toEqual(change === '-' ? [] : [change]);
+      if (out[0]) expect(out[0].severity).toBe(severity);
+    });
+  });
+
+  it('waits forS before raising; one millisecond short is not enough', () => {
+    const e = engineFor({ ...gas, forS: 5 });
+    expect(e.feed(0, { gas_lel: 30 })).toEqual([]);
+    expect(e.feed(4999, { gas_lel: 31 })).toEqual([]);
+    const out = e.feed(5000, { gas_lel: 31 });
+    expect(out).toMatchObject([{ change: 'raise', severity: 'major', at: 5000 }]);
+  });
+
+  it('restarts the duration when the condition breaks', () => {
+    const e = engineFor({ ...gas, forS: 5 });
+    e.feed(0, { gas_lel: 30 });
+    e.feed(3000, { gas_lel: 10 });
+    expect(e.feed(6000, { gas_lel: 30 })).toEqual([]);
+    expect(e.feed(10_999, { gas_lel: 30 })).toEqual([]);
+    expect(e.feed(11_000, { gas_lel: 30 })).toHaveLength(1);
+  });
+
+  it('raises on the clock when the duration elapses with no new reading', () => {
+    const e = engineFor({ ...gas, forS: 10 });
+    e.feed(0, { gas_lel: 45 });
+    expect(e.tick(9999)).toEqual([]);
+    expect(e.tick(10_000)).toMatchObject([{ change: 'raise', severity: 'critical', at: 10_000, value: 45, peak: 45 }]);
+    expect(e.tick(20_000)).toEqual([]);
+  });
+
+  it('raises the lower level first when only it has held long enough', () => {
+    const e = engineFor({ ...gas, forS: 10 });
+    e.feed(0, { gas_lel: 25 });
+    e.feed(5000, { gas_lel: 45 });
+    expect(e.feed(10_000, { gas_lel: 45 })).toMatchObject([{ change: 'raise', severity: 'major' }]);
+    expect(e.feed(15_000, { gas_lel: 45 })).toMatchObject([{ change: 'update', severity: 'critical' }]);
+  });
+
+  it('ignores values a faulted sensor or one in maintenance reports, and impossible values', () => {
+    const e = engineFor(gas, { gas_lel: [0, 100] });
+    expect(e.feed(0, { gas_lel: 60 }, { gas_lel: 'fault' })).toEqual([]);
+    expect(e.feed(1000, { gas_lel: 60 }, { gas_lel: 'maintenance' })).toEqual([]);
+    expect(e.feed(2000, { gas_lel: 250 })).toEqual([]);
+    expect(e.feed(3000, { gas_lel: 60 })).toHaveLength(1);
+  });
+
+  it('skips late (buffered) readings older than the last one evaluated', () => {
+    const e = engineFor(gas);
+    e.feed(10_000, { gas_lel: 5 });
+    expect(e.feed(5000, { gas_lel: 60 })).toEqual([]);
+  });
+
+  it('treats switches as 0/1 and reports them as booleans', () => {
+    const e = engineFor({ id: 'smoke', kind: 'threshold', metric: 'smoke_alarm', above: [{ severity: 'critical', value: 1 }] });
+    expect(e.feed(0, { smoke_alarm: false })).toEqual([]);
+    expect(e.feed(1000, { smoke_alarm: true })).toMatchObject([{ change: 'raise', value: true, peak: true }]);
+    expect(e.feed(2000, { smoke_alarm: false })).toMatchObject([{ change: 'clear', value: false }]);
+  });
+
+  it('applies a guarded rule only while its guard is true, and clears when the guard drops', () => {
+    const e = engineFor({ id: 'flow', kind: 'threshold', metric: 'cooling_water_flow', below: [{ severity: 'critical', value: 30 }], guard: 'casting_active' });
+    expect(e.feed(0, { casting_active: false, cooling_water_flow: 5 })).toEqual([]);
+    expect(e.feed(1000, { casting_active: true })).toMatchObject([{ change: 'raise', value: 5 }]);
+    expect(e.feed(2000, { cooling_water_flow: 4 })).toMatchObject([{ change: 'update', peak: 4 }]);
+    expect(e.feed(3000, { casting_active: false })).toMatchObject([{ change: 'clear' }]);
+  });
+
+  it('continues an alert restored after a restart instead of raising a new one', () => {
+    const e = engineFor(gas);
+    seed(e.set, e.state, 'D', 'gas', 'critical', 50);
+    expect(e.feed(0, { gas_lel: 45 })).toEqual([]);
+    expect(e.feed(1000, { gas_lel: 10 })).toMatchObject([{ change: 'clear' }]);
+  });
+
+  it('starts afresh when an alert is closed while its condition holds', () => {
+    const e = engineFor(gas);
+    const [o] = e.feed(0, { gas_lel: 45 });
+    forget(e.state, o.key);
+    expect(e.feed(1000, { gas_lel: 45 })).toMatchObject([{ change: 'raise' }]);
+  });
+});
