@@ -3,30 +3,178 @@ import { SEVERITIES } from './types.ts';
 
 /** Rule definitions as written in the registry and in templates, validated at the edge. */
 export const severitySchema = z.enum(SEVERITIES);
-
 export const levelSchema = z.object({ severity: severitySchema, value: z.number() }).strict();
+
+const common = {
+  id: z.string().min(1),
+  enabled: z.boolean().default(true),
+  message: z.string().optional(),
+};
+const metricName = z.string().min(1);
+/** a boolean metric of the same device that must be true for the rule to apply */
+const guard = metricName.optional();
 
 export const thresholdRuleSchema = z
   .object({
-    id: z.string().min(1),
+    ...common,
     kind: z.literal('threshold'),
-    metric: z.string().min(1),
+    metric: metricName,
     above: z.array(levelSchema).min(1).optional(),
     below: z.array(levelSchema).min(1).optional(),
     /** how far back past the threshold a value must go before the level is left */
     deadband: z.number().min(0).default(0),
     /** seconds the condition must hold before the level is raised */
     forS: z.number().min(0).default(0),
-    /** a boolean metric of the same device that must be true for the rule to apply */
-    guard: z.string().min(1).optional(),
-    enabled: z.boolean().default(true),
-    message: z.string().optional(),
+    guard,
   })
   .strict()
   .refine((r) => r.above || r.below, { message: 'a threshold rule needs "above" or "below" levels' });
 
-export const ruleSchema = thresholdRuleSchema;
+export const rateRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('rate'),
+    metric: metricName,
+    /** alarm when the value falls faster than this many units per second */
+    fallingFaster: z.number().positive().optional(),
+    risingFaster: z.number().positive().optional(),
+    /** the change is measured over this many seconds */
+    windowS: z.number().positive().default(10),
+    severity: severitySchema.default('major'),
+    guard,
+  })
+  .strict()
+  .refine((r) => r.fallingFaster || r.risingFaster, { message: 'a rate rule needs "fallingFaster" or "risingFaster"' });
+
+export const baselineRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('baseline'),
+    metric: metricName,
+    /** alarm when the value is this many percent away from the baseline */
+    deviationPct: z.number().positive().default(20),
+    /** percent back inside before the alarm clears */
+    deadbandPct: z.number().min(0).default(2),
+    forS: z.number().min(0).default(0),
+    severity: severitySchema.default('major'),
+    guard,
+  })
+  .strict();
+
+export const offlineRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('offline'),
+    /** offline after this many reporting intervals without a reading */
+    afterIntervals: z.number().positive().default(3),
+    /** or after this many seconds, if given (overrides afterIntervals) */
+    afterS: z.number().positive().optional(),
+    severity: severitySchema.default('major'),
+  })
+  .strict();
+
+export const stuckRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('stuck'),
+    metric: metricName,
+    /** the value must move more than this (absolute, in the metric's unit) */
+    tolerance: z.number().min(0).default(0),
+    windowS: z.number().positive().default(3600),
+    severity: severitySchema.default('warning'),
+    guard,
+  })
+  .strict();
+
+export const rangeRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('range'),
+    /** which analogue points; default every one with a range (the point's, or the catalogue's) */
+    metrics: z.array(metricName).optional(),
+    severity: severitySchema.default('warning'),
+  })
+  .strict();
+
+export const faultRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('fault'),
+    severity: severitySchema.default('major'),
+  })
+  .strict();
+
+export const gapsRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('gaps'),
+    /** alarm when more than this many seq numbers are missing within the window */
+    maxMissing: z.number().int().min(0).default(10),
+    windowS: z.number().positive().default(3600),
+    severity: severitySchema.default('warning'),
+  })
+  .strict();
+
+const expectSchema = z.record(metricName, z.union([z.boolean(), z.number()]));
+
+export const interlockRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('interlock'),
+    guard,
+    /** the condition, over the device's points: `cooling_water_flow < 30 or cooling_water_pressure < 0.2` */
+    when: z.string().min(1),
+    forS: z.number().min(0).default(0),
+    /** the feedback the local interlock must give */
+    expect: expectSchema.refine((e) => Object.keys(e).length > 0, 'expect at least one point'),
+    withinS: z.number().positive().default(5),
+    severity: severitySchema.default('critical'),
+  })
+  .strict();
+
+export const permissiveRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('permissive'),
+    /** the switch whose rise starts a run (casting_active) */
+    on: metricName,
+    /** points that must be reporting, not faulted, when the run starts */
+    sensors: z.array(metricName).default([]),
+    /** points that must be in their ready state when the run starts */
+    ready: expectSchema.default({}),
+    severity: severitySchema.default('critical'),
+  })
+  .strict();
+
+export const ruleSchema = z.discriminatedUnion('kind', [
+  thresholdRuleSchema,
+  rateRuleSchema,
+  baselineRuleSchema,
+  offlineRuleSchema,
+  stuckRuleSchema,
+  rangeRuleSchema,
+  faultRuleSchema,
+  gapsRuleSchema,
+  interlockRuleSchema,
+  permissiveRuleSchema,
+]);
+
 export type ThresholdRuleDef = z.infer<typeof thresholdRuleSchema>;
+export type RateRuleDef = z.infer<typeof rateRuleSchema>;
+export type BaselineRuleDef = z.infer<typeof baselineRuleSchema>;
+export type OfflineRuleDef = z.infer<typeof offlineRuleSchema>;
+export type StuckRuleDef = z.infer<typeof stuckRuleSchema>;
+export type RangeRuleDef = z.infer<typeof rangeRuleSchema>;
+export type FaultRuleDef = z.infer<typeof faultRuleSchema>;
+export type GapsRuleDef = z.infer<typeof gapsRuleSchema>;
+export type InterlockRuleDef = z.infer<typeof interlockRuleSchema>;
+export type PermissiveRuleDef = z.infer<typeof permissiveRuleSchema>;
 export type RuleDef = z.infer<typeof ruleSchema>;
 /** A rule as a template or a registry override may write it, before defaults are applied. */
 export type RuleInput = z.input<typeof ruleSchema>;
+
+/** Per-device flapping control: an alert that changes this often stays open, marked flapping. */
+export const flappingSchema = z
+  .object({ changes: z.number().int().min(2).default(6), windowS: z.number().positive().default(600) })
+  .strict();
+export type FlappingConfig = z.infer<typeof flappingSchema>;

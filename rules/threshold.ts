@@ -1,4 +1,7 @@
 import type { ThresholdRuleDef } from './schema.ts';
+import { describeMetric, numeric } from './describe.ts';
+import { none, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
+import type { Reading } from './types.ts';
 import { severityRank, type Severity } from './types.ts';
 
 /**
@@ -97,4 +100,61 @@ export function nextThresholdDeadline(rule: CompiledThreshold, state: ThresholdS
     if (s !== undefined && (next === null || s + rule.forMs < next)) next = s + rule.forMs;
   }
   return next;
+}
+
+// --- as a rule kind -------------------------------------------------------------------------
+
+
+function verdictOf(rule: CompiledThreshold, s: ThresholdState): Verdict {
+  const level = s.active >= 0 ? rule.levels[s.active] : undefined;
+  const shown = level ?? rule.levels[0];
+  return {
+    metric: '',
+    severity: level?.severity ?? null,
+    value: s.last,
+    peak: s.peak,
+    threshold: level ? level.value : null,
+    message: rule.def.message ?? describeMetric(rule.def.metric, level ? `${level.side === 'above' ? '≥' : '≤'} ${level.value}` : null, shown.value),
+  };
+}
+
+export function thresholdRule(def: ThresholdRuleDef): RuleImpl<ThresholdState> {
+  const rule = compileThreshold(def);
+  const usable = (r: Reading, d: DeviceView): number | undefined => {
+    const v = numeric(r.values[def.metric] ?? (def.guard ? d.latest[def.metric] : undefined));
+    if (v === undefined) return undefined;
+    const q = r.quality?.[def.metric];
+    if (q === 'fault' || q === 'maintenance') return undefined;
+    const range = d.ranges[def.metric];
+    return range && (v < range[0] || v > range[1]) ? undefined : v;
+  };
+  return {
+    id: def.id,
+    kind: 'threshold',
+    metric: def.metric,
+    perMetric: false,
+    triggers: def.guard ? [def.metric, def.guard] : [def.metric],
+    init: initialThresholdState,
+    seed(severity, peak) {
+      const active = rule.levels.findLastIndex((l) => l.severity === severity);
+      return { ...initialThresholdState(), active, peak: typeof peak === 'number' ? peak : peak === true ? 1 : null };
+    },
+    onReading(s, r, d) {
+      if (r.ts < s.lastTs) return none(s);
+      if (def.guard && d.latest[def.guard] !== true) {
+        // outside the guarded operation (no casting run) the rule does not apply
+        const next = { ...initialThresholdState(), lastTs: r.ts };
+        return [next, [verdictOf(rule, next)]];
+      }
+      const v = usable(r, d);
+      if (v === undefined) return none(s);
+      const next = stepThreshold(rule, s, v, r.ts);
+      return [next, [verdictOf(rule, next)]];
+    },
+    onTime(s, now) {
+      if (rule.forMs === 0) return none(s);
+      const next = tickThreshold(rule, s, now);
+      return next === s ? none(s) : [next, [verdictOf(rule, next)]];
+    },
+  };
 }

@@ -41,4 +41,6 @@ export interface Outcome {
   /** when the verdict changed: the reading's time, or the clock's for time-driven changes */
   at: number;
   message: string;
+  /** the condition comes and goes so often that the alert is held open */
+  flapping?: boolean;
 }

@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { SecretVerifier, hashSecret } from '../gateway/credentials.ts';
 import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
-import { compileRules, evaluate, forget, newEngineState, seed, tick, type RuleSet } from '../rules/engine.ts';
-import type { Reading } from '../rules/types.ts';
-import { Fleet } from '../simulators/fleet.ts';
+import { TEMPLATE_NAMES } from '../rules/templates/index.ts';
+import type { Outcome, Reading } from '../rules/types.ts';
 import { simDevicesFrom } from '../simulators/devices-from-registry.ts';
+import { Fleet } from '../simulators/fleet.ts';
 import { AlertBook } from './alerts/alert-book.ts';
 import { AlertStore } from './alerts/alert-store.ts';
-import { buildCallers, tokenDigest as tokenDigestOf, type Caller } from './api/callers.ts';
+import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import type { ApiContext } from './api/context.ts';
 import { ApiError } from './api/errors.ts';
 import { buildApi } from './api/server.ts';
@@ -20,9 +21,10 @@ import { Dispatcher } from './notify/dispatcher.ts';
 import { EmailChannel } from './notify/email.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { RegistryError, readRegistryFile, validateRegistry } from './registry/load.ts';
-import { RegisteredDevices, withRegisteredDevices } from './registry/registered-devices.ts';
+import { RegisteredDevices, withRegisteredDevices, type RegisteredDevice } from './registry/registered-devices.ts';
 import { Registry } from './registry/registry.ts';
-import { TEMPLATE_NAMES } from '../rules/templates/index.ts';
+import { BaselineStore } from './rules/baselines.ts';
+import { RuleRunner } from './rules/runner.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
@@ -36,8 +38,10 @@ export interface AppOptions {
   logger?: Logger;
   /** retries per notification delivery (tests set 0) */
   notifyRetries?: number;
-  /** how often time-driven rules are re-checked */
+  /** how often time-driven rules are re-checked; 0 leaves it to the caller of `tick()` */
   tickMs?: number;
+  /** reload the registry when its file changes (SIGHUP always reloads) */
+  watchRegistry?: boolean;
 }
 
 export type App = Awaited<ReturnType<typeof startApp>>;
@@ -47,7 +51,7 @@ const registrationBody = z
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"'),
     name: z.string().max(100).optional(),
     reportIntervalS: z.number().positive().max(86_400).optional(),
-    templates: z.array(z.enum(TEMPLATE_NAMES)).optional(),
+    templates: z.array(z.enum(TEMPLATE_NAMES as [string, ...string[]])).optional(),
     points: z.array(z.object({ metric: z.string(), unit: z.string().optional(), range: z.tuple([z.number(), z.number()]).optional(), name: z.string().optional() }).strict()).min(1),
   })
   .strict();
@@ -56,71 +60,73 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const clock = opts.clock ?? Date.now;
   const log = opts.logger ?? pino({ level: settings.LOG_LEVEL });
   const started = clock();
-
-  // --- registry ------------------------------------------------------------------------------
-  const registered = new RegisteredDevices(settings.DATA_DIR);
-  const rawRegistry = await readRegistryFile(settings.CONFIG);
-  const verifier = new SecretVerifier();
-  let registry!: Registry;
-  let ruleSet!: RuleSet;
-  let callers!: Map<string, Caller>;
-  const applyRegistry = (next: Registry) => {
-    registry = next;
-    ruleSet = compileRules(
-      [...next.devices.values()].map(({ device, enterprise, rules }) => ({
-        enterpriseId: enterprise.id,
-        deviceId: device.id,
-        rules,
-        ranges: Object.fromEntries(device.points.filter((p) => p.range).map((p) => [p.metric, p.range!])),
-      })),
-    );
-    callers = buildCallers(next);
-    for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
-  };
-  const build = () => new Registry(validateRegistry(withRegisteredDevices(rawRegistry, registered.all()), settings.CONFIG));
-  await registered.load();
-  applyRegistry(build());
+  const metrics = createMetrics();
 
   // --- stores --------------------------------------------------------------------------------
   const db = await Database.open(settings.DATA_DIR);
   const [writer, reader, alertConn] = [await db.connect(), await db.connect(), await db.connect()];
   const telemetry = await DuckDbTelemetryStore.create(writer, reader);
   const alertStore = await AlertStore.create(alertConn);
+  const baselines = await BaselineStore.create(alertConn);
 
   // --- rules and alerts ----------------------------------------------------------------------
-  const engine = newEngineState();
-  const book = new AlertBook(
-    alertStore,
-    (id) => {
-      const ent = registry.enterprises.get(id);
-      return { region: ent?.region ?? '', industry: ent?.industry ?? '' };
-    },
-    clock,
-    (key) => forget(engine, key),
-  );
-  for (const a of await book.load()) {
-    if (a.state === 'active') seed(ruleSet, engine, a.deviceId, a.rule, a.severity, typeof a.peak === 'number' ? a.peak : null);
-  }
-  const metrics = createMetrics();
+  let registry!: Registry;
+  let callers = new Map<string, Caller>();
+  const placement = (id: string) => {
+    const ent = registry.enterprises.get(id);
+    return { region: ent?.region ?? '', industry: ent?.industry ?? '' };
+  };
+  const book: AlertBook = new AlertBook(alertStore, placement, clock, (key) => rules.forget(key));
+  const handleOutcomes = (outcomes: Outcome[]) => book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved'));
+  const rules = new RuleRunner(clock, handleOutcomes);
   book.onChange(({ alert, transition }) => metrics.alertTransitions.inc({ type: transition.type, severity: alert.severity }));
+
+  // --- registry ------------------------------------------------------------------------------
+  const registered = new RegisteredDevices(settings.DATA_DIR);
+  await registered.load();
+  const verifier = new SecretVerifier();
+  let rawRegistry = await readRegistryFile(settings.CONFIG);
+  const build = (raw: unknown, extra: readonly RegisteredDevice[], source: string) => new Registry(validateRegistry(withRegisteredDevices(raw, extra), source));
+  const useRegistry = (next: Registry) => {
+    registry = next;
+    callers = buildCallers(next);
+    for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
+    rules.use(next);
+  };
+  useRegistry(build(rawRegistry, registered.all(), settings.CONFIG));
+  for (const b of await baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);
+  rules.restore(await book.load());
+
+  /** Re-read CONFIG; a registry that fails validation is refused and the old one keeps running. */
+  const reload = async (): Promise<{ ok: true } | { ok: false; problems: string[] }> => {
+    try {
+      const raw = await readRegistryFile(settings.CONFIG);
+      const next = build(raw, registered.all(), settings.CONFIG);
+      rawRegistry = raw;
+      useRegistry(next);
+      metrics.registryReloads.inc({ outcome: 'applied' });
+      log.info({ devices: next.devices.size }, 'registry reloaded');
+      return { ok: true };
+    } catch (e) {
+      const problems = e instanceof RegistryError ? e.problems : [(e as Error).message];
+      metrics.registryReloads.inc({ outcome: 'refused' });
+      log.error({ problems }, 'registry reload refused; the previous registry stays in force');
+      return { ok: false, problems };
+    }
+  };
 
   const status = new LiveStatus();
   for (const p of await telemetry.latest()) status.seed(p.deviceId, p.metric, p.value, p.ts);
 
-  const handleOutcomes = (outcomes: ReturnType<typeof evaluate>) => {
-    if (outcomes.length) book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved'));
-  };
   const onReadings = (readings: Reading[]): Promise<void> => {
     status.onReadings(readings, clock());
     const durable = telemetry.append(readings);
-    const ordered = readings.length > 1 ? [...readings].sort((a, b) => a.ts - b.ts) : readings;
-    for (const r of ordered) handleOutcomes(evaluate(ruleSet, engine, r));
+    rules.readings(readings);
     metrics.ruleEvaluations.inc(readings.length);
     return durable;
   };
 
   // --- gateway -------------------------------------------------------------------------------
-  const gatewayLog = log.child({ part: 'gateway' });
   const gateway = new Gateway({
     mqttPort: settings.MQTT_PORT,
     wsPort: settings.MQTT_WS_PORT,
@@ -139,15 +145,18 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       return e && { enterpriseId: e.enterprise.id, deviceId: id, metrics: e.metrics, secretHash: e.device.secretHash };
     },
     findWatcher: (token) => {
-      const c = callers.get(tokenDigestOf(token));
+      const c = callers.get(tokenDigest(token));
       return c && { name: c.name, sees: c.sees, all: c.role === 'operator' };
     },
     verifier,
     onReadings,
-    onLink: (d, link, at) => status.onLink(d.deviceId, link, at),
+    onLink: (d, link, at) => {
+      status.onLink(d.deviceId, link, at);
+      if (link === 'online' || link === 'offline') rules.link(d.deviceId, link, at);
+    },
     counters: metrics,
     clock,
-    log: gatewayLog,
+    log: log.child({ part: 'gateway' }),
   });
   for (const [deviceId, seqs] of await telemetry.recentSeqs(4096)) gateway.intake.primeSeq(deviceId, seqs);
 
@@ -195,13 +204,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       const entry = { enterpriseId, registeredAt: new Date(clock()).toISOString(), registeredBy: by, device };
       let next: Registry;
       try {
-        next = new Registry(validateRegistry(withRegisteredDevices(rawRegistry, [...registered.all(), entry]), 'registration'));
+        next = build(rawRegistry, [...registered.all(), entry], 'registration');
       } catch (e) {
         if (e instanceof RegistryError) throw new ApiError('BAD_REQUEST', e.problems.join('; '));
         throw e;
       }
       await registered.add(entry);
-      applyRegistry(next);
+      useRegistry(next);
       log.info({ enterpriseId, deviceId: device.id, by }, 'device registered');
       const host = new URL(settings.PUBLIC_URL).hostname;
       return {
@@ -220,6 +229,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         note: 'the secret is shown only now; the service keeps only its hash',
       };
     },
+    baselines: {
+      history: (deviceId) => baselines.history(deviceId),
+      set: async (b) => {
+        await baselines.add(b);
+        rules.baseline(b.deviceId, b.metric, b.value);
+      },
+    },
   };
   const api = await buildApi(ctx, settings.LOG_LEVEL);
 
@@ -227,9 +243,22 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   await api.listen({ port: settings.HTTP_PORT, host: settings.HOST });
   const httpPort = (api.server.address() as { port: number }).port;
 
-  // time-driven rule changes (a duration that elapses with no new reading)
-  const ticker = setInterval(() => handleOutcomes(tick(ruleSet, engine, clock())), opts.tickMs ?? 1000);
-  ticker.unref();
+  // time-driven rules: durations and deadlines that pass with no reading, silent devices
+  const ticker = opts.tickMs === 0 ? undefined : setInterval(() => rules.tick(), opts.tickMs ?? 1000);
+  ticker?.unref();
+
+  let watcher: FSWatcher | undefined;
+  if (opts.watchRegistry ?? true) {
+    let pending: NodeJS.Timeout | undefined;
+    // editors save in several steps: wait for the file to settle
+    watcher = watch(settings.CONFIG, () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => void reload(), 300);
+    });
+    watcher.on('error', (err) => log.warn({ err: err.message }, 'registry file watch stopped'));
+  }
+  const onHup = () => void reload();
+  process.on('SIGHUP', onHup);
 
   let fleet: Fleet | undefined;
   if (settings.SIMULATORS === 'on') {
@@ -242,6 +271,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(ticker);
+      watcher?.close();
+      process.off('SIGHUP', onHup);
       await fleet?.stop();
       live.close();
       await gateway.stop();
@@ -263,8 +294,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     telemetry,
     gateway,
     metrics,
+    rules,
+    reload,
     /** run time-driven rules now (tests drive the clock themselves) */
-    tick: () => handleOutcomes(tick(ruleSet, engine, clock())),
+    tick: () => rules.tick(),
     stop,
   };
 }

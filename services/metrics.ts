@@ -15,6 +15,7 @@ export function createMetrics() {
     alertTransitions: c('alerts_transitions_total', 'alert transitions', ['type', 'severity']),
     notifications: c('notifications_total', 'notification deliveries', ['channel', 'outcome']),
     apiErrors: c('api_errors_total', 'API requests refused', ['status']),
+    registryReloads: c('registry_reloads_total', 'registry reloads, applied or refused', ['outcome']),
     storeLag: new Gauge({ name: 'store_write_lag_seconds', help: 'age of the oldest reading not yet committed', registers: [registry] }),
     storePending: new Gauge({ name: 'store_pending_readings', help: 'readings accepted and not yet committed', registers: [registry] }),
     openAlerts: new Gauge({ name: 'alerts_open', help: 'alerts not closed', labelNames: ['severity'], registers: [registry] }),

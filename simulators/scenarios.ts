@@ -22,15 +22,24 @@ export interface Scenario {
 export const SCENARIOS: Record<string, Scenario> = {
   'gas-leak': {
     name: 'gas-leak',
-    description: 'combustible gas rises through the first level to above the second, then is ventilated away',
+    description: 'combustible gas rises through the first level to above the second; the shut-off valve closes; it is ventilated away',
     needs: ['gas_lel'],
     steps: [
       { at: 0, values: { gas_lel: 12 } },
       { at: 2, values: { gas_lel: 24 } },
       { at: 4, values: { gas_lel: 46 } },
-      { at: 6, values: { gas_lel: 62 } },
+      { at: 6, values: { gas_lel: 62, gas_shutoff_valve_closed: true } },
       { at: 30, values: { gas_lel: 15 } },
-      { at: 40, values: { gas_lel: 2 } },
+      { at: 40, values: { gas_lel: 2, gas_shutoff_valve_closed: false } },
+    ],
+  },
+  'gas-leak-no-shutoff': {
+    name: 'gas-leak-no-shutoff',
+    description: 'combustible gas above the second level and the emergency shut-off valve never closes',
+    needs: ['gas_lel', 'gas_shutoff_valve_closed'],
+    steps: [
+      { at: 0, values: { gas_lel: 48, gas_shutoff_valve_closed: false } },
+      { at: 30, values: { gas_lel: 2 } },
     ],
   },
   'cooling-loss': {

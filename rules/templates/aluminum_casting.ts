@@ -21,3 +21,36 @@ export const aluminumCasting: RuleInput[] = [
     ...whileCasting,
   },
 ];
+
+aluminumCasting.push(
+  { id: 'cooling-pressure-falling', kind: 'rate', metric: 'cooling_water_pressure', fallingFaster: 0.05, windowS: 5, severity: 'major', ...whileCasting },
+  { id: 'cooling-flow-stuck', kind: 'stuck', metric: 'cooling_water_flow', tolerance: 0.01, windowS: 1800, severity: 'warning', ...whileCasting },
+  {
+    id: 'casting-cooling-interlock',
+    kind: 'interlock',
+    guard: 'casting_active',
+    when: 'cooling_water_flow < 30 or cooling_water_pressure < 0.2',
+    forS: 1,
+    expect: { quick_shutoff_valve_closed: true, emergency_discharge_open: true },
+    withinS: 5,
+    severity: 'critical',
+  },
+  {
+    id: 'casting-melt-level-interlock',
+    kind: 'interlock',
+    guard: 'casting_active',
+    when: 'melt_level > 750 or melt_level < 450',
+    forS: 1,
+    expect: { quick_shutoff_valve_closed: true },
+    withinS: 5,
+    severity: 'critical',
+  },
+  {
+    id: 'casting-start-permissive',
+    kind: 'permissive',
+    on: 'casting_active',
+    sensors: ['cooling_water_flow', 'cooling_water_pressure', 'melt_level'],
+    ready: { quick_shutoff_valve_closed: false, emergency_discharge_open: false },
+    severity: 'critical',
+  },
+);

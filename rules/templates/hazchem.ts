@@ -16,8 +16,19 @@ export const gasLel: RuleInput = {
   deadband: 2,
 };
 
+/** A second-level gas alarm must close the emergency shut-off valve (interlock feedback). */
+export const gasShutoff: RuleInput = {
+  id: 'gas-shutoff-interlock',
+  kind: 'interlock',
+  when: 'gas_lel >= 40',
+  expect: { gas_shutoff_valve_closed: true },
+  withinS: 5,
+  severity: 'critical',
+};
+
 export const hazchem: RuleInput[] = [
   gasLel,
+  gasShutoff,
   {
     id: 'toxic-gas',
     kind: 'threshold',
@@ -44,5 +55,6 @@ export const hazchem: RuleInput[] = [
 
 export const gasUser: RuleInput[] = [
   gasLel,
+  gasShutoff,
   { id: 'gas-alarm', kind: 'threshold', metric: 'gas_alarm', above: [{ severity: 'critical', value: 1 }] },
 ];

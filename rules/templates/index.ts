@@ -2,6 +2,7 @@ import type { Industry } from '../indicators.ts';
 import type { RuleInput } from '../schema.ts';
 import { aluminumCasting } from './aluminum_casting.ts';
 import { common } from './common.ts';
+import { dataQuality } from './data_quality.ts';
 import { dust } from './dust.ts';
 import { fire } from './fire.ts';
 import { gasUser, hazchem } from './hazchem.ts';
@@ -12,7 +13,7 @@ import { steel } from './steel.ts';
  * templates it follows; the registry applies them to the points the device has and lets a site
  * override any rule by id.
  */
-export const TEMPLATES: Record<Industry | 'common', readonly RuleInput[]> = {
+export const TEMPLATES: Record<Industry | 'common' | 'data_quality', readonly RuleInput[]> = {
   dust,
   aluminum_casting: aluminumCasting,
   steel,
@@ -20,7 +21,9 @@ export const TEMPLATES: Record<Industry | 'common', readonly RuleInput[]> = {
   gas_user: gasUser,
   fire,
   common,
+  data_quality: dataQuality,
 };
 
 export type TemplateName = keyof typeof TEMPLATES;
-export const TEMPLATE_NAMES = Object.keys(TEMPLATES) as TemplateName[];
+/** the templates a device may name; data_quality applies to every device without being named */
+export const TEMPLATE_NAMES = (Object.keys(TEMPLATES) as TemplateName[]).filter((t) => t !== 'data_quality');

@@ -62,6 +62,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       threshold: o.threshold,
       message: o.message,
       escalationLevel: 0,
+      flapping: false,
       units: [],
     };
     return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value }] };
@@ -69,7 +70,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   if (open.state === 'closed') return null;
   if (o.change === 'clear') {
     if (open.state !== 'active') return null;
-    const alert: Alert = { ...open, state: 'cleared', clearedAt: o.at, value: o.value ?? open.value, peak: o.peak ?? open.peak, message: o.message };
+    const alert: Alert = { ...open, state: 'cleared', clearedAt: o.at, value: o.value ?? open.value, peak: o.peak ?? open.peak, message: o.message, flapping: false };
     return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'cleared', actor, value: o.value }] };
   }
   const severity = o.severity as Severity;
@@ -77,6 +78,12 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   if (open.state === 'cleared') {
     const alert: Alert = { ...base, state: 'active', clearedAt: null };
     return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value }] };
+  }
+  if (o.flapping && !open.flapping) {
+    return {
+      alert: { ...base, value: open.value, flapping: true },
+      transitions: [{ alertId: open.id, at: o.at, type: 'flapping', actor, severity, note: o.message }],
+    };
   }
   if (severity !== open.severity) {
     const direction = severityRank(severity) > severityRank(open.severity) ? 'rose' : 'fell';

@@ -32,6 +32,8 @@ export interface Alert {
   threshold: number | null;
   message: string;
   escalationLevel: number;
+  /** the condition keeps coming and going: held open instead of raised and cleared again */
+  flapping: boolean;
   /** the units that have been told */
   units: string[];
 }
@@ -41,6 +43,7 @@ export type TransitionType =
   | 'severity_changed'
   | 'cleared'
   | 'reactivated'
+  | 'flapping'
   | 'acknowledged'
   | 'closed'
   | 'notified'

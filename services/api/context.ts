@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics.ts';
 import type { LiveStream } from '../notify/live-stream.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { Baseline } from '../rules/baselines.ts';
 import type { Caller } from './callers.ts';
 
 /** What the HTTP API reads and acts on; the composition root provides it. */
@@ -20,4 +21,5 @@ export interface ApiContext {
   health(): { status: 'ok' | 'degraded'; broker: object; store: object; uptimeS: number };
   registerDevice(enterpriseId: string, body: unknown, by: string): Promise<object>;
   clock(): number;
+  baselines: { history(deviceId: string): Promise<Baseline[]>; set(b: Baseline): Promise<void> };
 }

@@ -19,6 +19,7 @@ const SEVERITY_ZH = { info: '提示', warning: '预警', major: '严重', critic
 const EVENT = {
   raised: ['报警', 'ALARM'],
   reactivated: ['再次报警', 'ALARM AGAIN'],
+  flapping: ['报警频繁跳变', 'FLAPPING'],
   severity_changed: ['报警级别变化', 'SEVERITY CHANGED'],
   cleared: ['报警消除', 'CLEARED'],
   acknowledged: ['已确认', 'ACKNOWLEDGED'],

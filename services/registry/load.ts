@@ -4,6 +4,8 @@ import type { z } from 'zod';
 import { INDICATORS, isMetric } from '../../rules/indicators.ts';
 import { ruleSchema, type RuleDef } from '../../rules/schema.ts';
 import { TEMPLATES } from '../../rules/templates/index.ts';
+import { compileCondition } from '../../rules/expression.ts';
+import { ruleMetrics } from '../../rules/kinds.ts';
 import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
 
 /** A registry that failed validation: every problem, each named by its path. */
@@ -108,16 +110,18 @@ function crossCheck(file: RegistryFile): string[] {
 }
 
 /**
- * Templates give a device the rules of its industry for the points it has; the device's own
- * entries override a template rule by id (field by field) or add an inline rule.
+ * Templates give a device the rules of its industry for the points it has (the data-quality
+ * rules apply to every device); the device's own entries override a template rule by id (field
+ * by field) or add an inline rule.
  */
 function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: RuleDef[]; problems: string[] } {
   const points = new Set(dev.points.map((p) => p.metric));
   const byId = new Map<string, Record<string, unknown>>();
-  for (const t of dev.templates) {
+  for (const t of ['data_quality', ...dev.templates] as const) {
     for (const rule of TEMPLATES[t]) {
-      const guardOk = !('guard' in rule) || !rule.guard || points.has(rule.guard);
-      if (points.has(rule.metric) && guardOk && !byId.has(rule.id)) byId.set(rule.id, { ...rule });
+      const parsed = ruleSchema.safeParse(rule);
+      const fits = parsed.success && ruleMetrics(parsed.data).metrics.every((m) => points.has(m));
+      if (fits && !byId.has(rule.id)) byId.set(rule.id, { ...rule });
     }
   }
   const problems: string[] = [];
@@ -135,22 +139,37 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
       continue;
     }
     const rule = parsed.data;
-    for (const [field, m] of [['metric', rule.metric], ['guard', rule.guard]] as const) {
-      if (m === undefined) continue;
-      if (!isMetric(m)) problems.push(`${formatPath([...path, field])}: unknown metric "${m}"`);
-      else if (!points.has(m)) problems.push(`${formatPath([...path, field])}: the device has no point "${m}"`);
-    }
-    if (rule.guard && isMetric(rule.guard) && INDICATORS[rule.guard].type !== 'boolean')
-      problems.push(`${formatPath([...path, 'guard'])}: a guard must be a boolean metric`);
-    problems.push(...standardLimits(rule).map((p) => `${formatPath(path)}: ${p}`));
-    rules.push(rule);
+    const found = checkRule(rule, points).map((p) => `${formatPath(path)}${p}`);
+    problems.push(...found);
+    if (!found.length) rules.push(rule);
   }
   return { rules, problems };
 }
 
+/** A rule's points must be the device's, its guards switches, its condition readable. */
+function checkRule(rule: RuleDef, points: Set<string>): string[] {
+  const problems: string[] = [];
+  if (rule.kind === 'interlock') {
+    try {
+      compileCondition(rule.when);
+    } catch (e) {
+      return [`.when: ${(e as Error).message}`];
+    }
+  }
+  const { metrics, switches } = ruleMetrics(rule);
+  const field = (m: string) => ('metric' in rule && rule.metric === m ? '.metric' : 'guard' in rule && rule.guard === m ? '.guard' : '');
+  for (const m of metrics) {
+    if (!isMetric(m)) problems.push(`${field(m)}: unknown metric "${m}"`);
+    else if (!points.has(m)) problems.push(`${field(m)}: the device has no point "${m}"`);
+  }
+  for (const m of switches) if (isMetric(m) && INDICATORS[m].type !== 'boolean') problems.push(`${field(m)}: "${m}" is not a switch (boolean metric)`);
+  problems.push(...standardLimits(rule).map((p) => `: ${p}`));
+  return problems;
+}
+
 /** Setpoints that a standard forbids a site to exceed. */
 function standardLimits(rule: RuleDef): string[] {
-  if (rule.metric !== 'gas_lel' || !rule.above) return [];
+  if (rule.kind !== 'threshold' || rule.metric !== 'gas_lel' || !rule.above) return [];
   const setpoints = rule.above.map((l) => l.value).sort((a, b) => a - b);
   const problems: string[] = [];
   if (setpoints[0] > 25)

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { INDUSTRIES, isMetric } from '../../rules/indicators.ts';
 import { SEVERITIES } from '../../rules/types.ts';
 import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
+import { flappingSchema } from '../../rules/schema.ts';
 
 /** The site registry (CONFIG, YAML) as the contract gives it. Every boundary type is inferred here. */
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"');
@@ -52,6 +53,8 @@ const deviceSchema = z
     templates: z.array(z.enum(TEMPLATE_NAMES)).default([]),
     points: z.array(pointSchema).min(1),
     rules: z.array(ruleEntrySchema).default([]),
+    /** an alert that changes this often within the window stays open, marked flapping */
+    flapping: flappingSchema.optional(),
   })
   .strict()
   .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined), { message: 'give exactly one of secret or secretHash' });

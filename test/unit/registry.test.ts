@@ -75,10 +75,14 @@ describe('registry', () => {
     expect(problemsOf(r)).toEqual(['enterprises[0].devices[2].rules[0].metric: the device has no point "co_ppm"']);
   });
 
-  it('applies only the template rules whose points the device has; enabled: false turns one off', () => {
+  it('applies the data-quality rules to every device, and only the template rules whose points it has; enabled: false turns one off', () => {
     const r = withDevice({ id: 'g', secret: 'secret-g-123', templates: ['hazchem'], points: [{ metric: 'gas_lel' }, { metric: 'tank_level' }], rules: [{ id: 'tank-level', enabled: false }] });
     const reg = new Registry(parseRegistry(stringify(r)));
     expect(reg.devices.get('g')!.rules.map((x) => [x.id, x.enabled])).toEqual([
+      ['device-offline', true],
+      ['impossible-value', true],
+      ['sensor-fault', true],
+      ['readings-missing', true],
       ['gas-lel', true],
       ['tank-level', false],
     ]);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileRules, evaluate, forget, newEngineState, seed, tick } from '../../rules/engine.ts';
-import { thresholdRuleSchema, type RuleInput } from '../../rules/schema.ts';
+import { thresholdRuleSchema } from '../../rules/schema.ts';
+import type { z } from 'zod';
+
+type RuleInput = z.input<typeof thresholdRuleSchema>;
 import type { Outcome, Reading, Value } from '../../rules/types.ts';
 
 /** Threshold rules as pure functions: sequences of readings with their own times, no clock. */
@@ -118,7 +121,7 @@ describe('threshold rule', () => {
 
   it('continues an alert restored after a restart instead of raising a new one', () => {
     const e = engineFor(gas);
-    seed(e.set, e.state, 'D', 'gas', 'critical', 50);
+    seed(e.set, e.state, 'D/gas', 'critical', 50, 50);
     expect(e.feed(0, { gas_lel: 45 })).toEqual([]);
     expect(e.feed(1000, { gas_lel: 10 })).toMatchObject([{ change: 'clear' }]);
   });

@@ -5,6 +5,15 @@ import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
+const deviceParams = z.object({ id: z.string().min(1).max(100), deviceId: z.string().min(1).max(100) });
+const baselineBody = z
+  .object({
+    metric: z.string().min(1),
+    /** default: the device's latest value of the metric */
+    value: z.number().finite().optional(),
+    note: z.string().max(500).optional(),
+  })
+  .strict();
 
 export const enterpriseRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
@@ -48,6 +57,33 @@ export const enterpriseRoutes =
     }));
 
     app.get('/enterprises/:id', async (req) => view(enterprise(req)));
+
+    const device = (req: FastifyRequest) => {
+      const { deviceId } = parseInput(deviceParams, req.params, 'params');
+      const ent = enterprise(req);
+      const dev = ent.devices.find((d) => d.id === deviceId);
+      if (!dev) throw new ApiError('NOT_FOUND', `no device ${deviceId} in enterprise ${ent.id}`);
+      return { ent, dev };
+    };
+
+    app.get('/enterprises/:id/devices/:deviceId/baselines', async (req) => {
+      const { dev } = device(req);
+      return { items: (await ctx.baselines.history(dev.id)).map((b) => ({ ...b, at: new Date(b.at).toISOString() })) };
+    });
+
+    /** Record a baseline (after bag replacement): deviation rules measure against it from now on. */
+    app.post('/enterprises/:id/devices/:deviceId/baselines', async (req, reply) => {
+      const { ent, dev } = device(req);
+      if (!req.caller.handles(ent.id)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot set baselines`);
+      const body = parseInput(baselineBody, req.body, 'body');
+      if (!dev.points.some((p) => p.metric === body.metric)) throw new ApiError('BAD_REQUEST', `body metric: the device has no point "${body.metric}"`, 'metric');
+      const latest = ctx.status.get(dev.id).lastValues[body.metric]?.value;
+      const value = body.value ?? (typeof latest === 'number' ? latest : undefined);
+      if (value === undefined) throw new ApiError('BAD_REQUEST', `body value: no reading of ${body.metric} yet; give the value`, 'value');
+      const b = { enterpriseId: ent.id, deviceId: dev.id, metric: body.metric, value, at: ctx.clock(), by: req.caller.name, note: body.note ?? null };
+      await ctx.baselines.set(b);
+      return reply.status(201).send({ ...b, at: new Date(b.at).toISOString() });
+    });
 
     app.post('/enterprises/:id/devices', async (req, reply) => {
       const ent = enterprise(req);

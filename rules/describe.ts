@@ -1,0 +1,17 @@
+import { INDICATORS, isMetric } from './indicators.ts';
+import type { Value } from './types.ts';
+
+/** Short bilingual texts for alerts: what the point is and what it did. */
+export function metricNames(metric: string) {
+  const ind = isMetric(metric) ? INDICATORS[metric] : undefined;
+  return { zh: ind?.zh ?? metric, en: ind?.en ?? metric, unit: ind?.unit ? ` ${ind.unit}` : '', isSwitch: ind?.type === 'boolean' };
+}
+
+/** "可燃气体浓度 ≥ 40 %LEL / combustible gas ≥ 40 %LEL", or the back-to-normal text when `condition` is null. */
+export function describeMetric(metric: string, condition: string | null, threshold: number): string {
+  const { zh, en, unit, isSwitch } = metricNames(metric);
+  if (isSwitch) return condition ? `${zh}报警 / ${en}` : `${zh}恢复 / ${en} back to normal`;
+  return condition ? `${zh} ${condition}${unit} / ${en} ${condition}${unit}` : `${zh}恢复正常 / ${en} back within ${threshold}${unit}`;
+}
+
+export const numeric = (v: Value | undefined): number | undefined => (typeof v === 'boolean' ? (v ? 1 : 0) : v);

@@ -1,0 +1,50 @@
+import { none, type RuleImpl } from './kind.ts';
+import type { GapsRuleDef } from './schema.ts';
+
+/**
+ * Missing readings, seen from `seq`: more than `maxMissing` numbers skipped within the window.
+ * A reading that arrives late fills its gap again (a device flushing its buffer after an outage).
+ */
+export interface GapsState {
+  lastSeq: number | null;
+  /** [when the gap was seen, how many were missing] */
+  gaps: [number, number][];
+}
+
+export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
+  const windowMs = def.windowS * 1000;
+  return {
+    id: def.id,
+    kind: 'gaps',
+    metric: '_device',
+    perMetric: false,
+    triggers: '*',
+    init: () => ({ lastSeq: null, gaps: [] }),
+    onReading(s, r, _d, now) {
+      if (r.seq === undefined) return none(s);
+      let gaps = s.gaps.filter(([t]) => now - t <= windowMs);
+      let lastSeq = s.lastSeq;
+      if (lastSeq === null || r.seq > lastSeq) {
+        if (lastSeq !== null && r.seq > lastSeq + 1) gaps = [...gaps, [now, r.seq - lastSeq - 1]];
+        lastSeq = r.seq;
+      } else if (gaps.length) {
+        // a late reading fills one missing number of the newest gap
+        const [t, n] = gaps.at(-1)!;
+        gaps = n > 1 ? [...gaps.slice(0, -1), [t, n - 1]] : gaps.slice(0, -1);
+      }
+      const missing = gaps.reduce((sum, [, n]) => sum + n, 0);
+      return [
+        { lastSeq, gaps },
+        [
+          {
+            metric: '',
+            severity: missing > def.maxMissing ? def.severity : null,
+            value: missing,
+            threshold: def.maxMissing,
+            message: def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
+          },
+        ],
+      ];
+    },
+  };
+}

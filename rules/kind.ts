@@ -1,0 +1,59 @@
+import type { Quality, Reading, Severity, Value } from './types.ts';
+
+/**
+ * What every rule kind implements. A rule turns what it sees (a reading, time passing, the device
+ * saying it is on- or offline) into verdicts: the severity each of its points should be at now,
+ * or null. The engine compares verdicts with what is active and emits raise / update / clear.
+ * Rule code is pure: state in, state out, no clock, no I/O.
+ */
+export interface Verdict {
+  /** the point this verdict is about (per-metric rules); '' for the rule as a whole */
+  metric: string;
+  severity: Severity | null;
+  value: Value | null;
+  /** the worst value while active; defaults to value */
+  peak?: Value | null;
+  threshold: number | null;
+  message: string;
+}
+
+/** What a rule may read about its device besides the reading in hand. */
+export interface DeviceView {
+  enterpriseId: string;
+  deviceId: string;
+  /** latest value per metric (including the reading being evaluated) */
+  latest: Record<string, Value>;
+  /** when each metric last arrived at the gateway (ms) */
+  latestAt: Record<string, number>;
+  /** latest quality per metric as the device last reported it */
+  quality: Record<string, Quality>;
+  /** what the device last said on its status topic */
+  link: 'online' | 'offline' | 'unknown';
+  /** when the gateway last received anything from the device (ms), or when the engine started */
+  lastHeard: number;
+  reportIntervalS: number;
+  ranges: Record<string, readonly [number, number]>;
+  /** baselines set through the API, per metric */
+  baselines: Record<string, number>;
+}
+
+export type LinkEvent = 'online' | 'offline';
+
+export interface RuleImpl<S = unknown> {
+  readonly id: string;
+  readonly kind: string;
+  /** metrics whose arrival re-evaluates the rule, or '*' for every reading */
+  readonly triggers: readonly string[] | '*';
+  /** one alert per metric of the rule (e.g. impossible value on any analogue point) */
+  readonly perMetric: boolean;
+  /** the metric named on the rule's alerts when it is not per metric */
+  readonly metric: string;
+  init(now: number): S;
+  onReading?(s: S, r: Reading, d: DeviceView, now: number): [S, Verdict[]];
+  onTime?(s: S, now: number, d: DeviceView): [S, Verdict[]];
+  onLink?(s: S, link: LinkEvent, at: number, d: DeviceView): [S, Verdict[]];
+  /** after a restart: the state that matches an alert still open at this severity */
+  seed?(severity: Severity, peak: Value | null): S;
+}
+
+export const none = <S>(s: S): [S, Verdict[]] => [s, []];

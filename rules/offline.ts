@@ -1,0 +1,43 @@
+import { none, type RuleImpl, type Verdict } from './kind.ts';
+import type { OfflineRuleDef } from './schema.ts';
+
+/**
+ * A device that stops reporting: no reading for N reporting intervals (counted from the start of
+ * the service for a device never heard), or the device saying `offline` (its last will) at once.
+ */
+export interface OfflineState {
+  /** the device said offline and has not spoken since */
+  saidOffline: boolean;
+}
+
+export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
+  const verdict = (severity: Verdict['severity'], message: string, silentS: number | null): Verdict => ({
+    metric: '',
+    severity,
+    value: silentS,
+    threshold: null,
+    message: def.message ?? message,
+  });
+  const limitMs = (interval: number) => (def.afterS ?? def.afterIntervals * interval) * 1000;
+  return {
+    id: def.id,
+    kind: 'offline',
+    metric: '_device',
+    perMetric: false,
+    triggers: '*',
+    init: () => ({ saidOffline: false }),
+    onReading: () => [{ saidOffline: false }, [verdict(null, '设备恢复上报 / device reporting again', 0)]],
+    onLink(s, link) {
+      if (link === 'offline') return [{ saidOffline: true }, [verdict(def.severity, '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0)]];
+      return [{ saidOffline: false }, [verdict(null, '设备上线 / device online', 0)]];
+    },
+    onTime(s, now, d) {
+      if (s.saidOffline) return none(s);
+      const silent = now - d.lastHeard;
+      const limit = limitMs(d.reportIntervalS);
+      if (silent < limit) return none(s);
+      const silentS = Math.round(silent / 1000);
+      return [s, [{ ...verdict(def.severity, `设备 ${silentS} 秒无数据（上报周期 ${d.reportIntervalS} 秒）/ no reading for ${silentS} s (reports every ${d.reportIntervalS} s)`, silentS), threshold: limit / 1000 }]];
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type RuleSet } from '../../rules/engine.ts';
+import type { Outcome, Reading } from '../../rules/types.ts';
+import type { Alert } from '../alerts/model.ts';
+import type { Registry } from '../registry/registry.ts';
+
+/**
+ * Runs the pure rules engine for the service: compiles the registry's rules, keeps the engine
+ * state, and hands every outcome to `onOutcomes`. A new registry takes over the state of the rules
+ * that did not change.
+ */
+export class RuleRunner {
+  private set: RuleSet = { devices: new Map() };
+  readonly state;
+  evaluations = 0;
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly onOutcomes: (o: Outcome[]) => void,
+  ) {
+    this.state = newEngineState(clock());
+  }
+
+  use(registry: Registry) {
+    const next = compileRules(
+      [...registry.devices.values()].map(({ device, enterprise, rules }) => ({
+        enterpriseId: enterprise.id,
+        deviceId: device.id,
+        rules,
+        reportIntervalS: device.reportIntervalS,
+        flapping: device.flapping,
+        ranges: Object.fromEntries(device.points.filter((p) => p.range).map((p) => [p.metric, p.range!])),
+      })),
+    );
+    const hadRules = this.set.devices.size > 0;
+    this.set = next;
+    if (hadRules) this.emit(reconcile(next, this.state, this.clock()));
+  }
+
+  /** Open alerts after a restart: the rules continue them instead of raising new ones. */
+  restore(open: Alert[]) {
+    for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value);
+  }
+
+  readings(readings: Reading[]) {
+    const now = this.clock();
+    // a flushed buffer is evaluated in the order the device measured it
+    const ordered = readings.length > 1 ? [...readings].sort((a, b) => a.ts - b.ts) : readings;
+    for (const r of ordered) this.emit(evaluate(this.set, this.state, r, now));
+    this.evaluations += readings.length;
+  }
+
+  link(deviceId: string, link: 'online' | 'offline', at: number) {
+    this.emit(linkChanged(this.set, this.state, deviceId, link, at));
+  }
+
+  tick() {
+    this.emit(tick(this.set, this.state, this.clock()));
+  }
+
+  baseline(deviceId: string, metric: string, value: number) {
+    setBaseline(this.state, deviceId, metric, value);
+  }
+
+  forget(key: string) {
+    forget(this.state, key);
+  }
+
+  private emit(outcomes: Outcome[]) {
+    if (outcomes.length) this.onOutcomes(outcomes);
+  }
+}
