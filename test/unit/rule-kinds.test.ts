@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import { changes, engineWith } from '../support/engine.ts';
+
+/** Each rule kind as a pure function over readings, ticks and status changes. */
+
+describe('rate of change', () => {
+  const rule = { id: 'p-fall', kind: 'rate' as const, metric: 'cooling_water_pressure', fallingFaster: 0.05, windowS: 5, severity: 'major' as const };
+
+  it('raises when the value falls faster than the limit over the window, and clears when it steadies', () => {
+    const e = engineWith([rule]);
+    expect(e.read(0, { cooling_water_pressure: 0.45 })).toEqual([]);
+    expect(e.read(1000, { cooling_water_pressure: 0.44 })).toEqual([]);
+    // 0.45 → 0.2 over 2 s: -0.125 MPa/s
+    const [o] = e.read(2000, { cooling_water_pressure: 0.2 });
+    expect(o).toMatchObject({ change: 'raise', severity: 'major', value: -0.125, threshold: -0.05 });
+    expect(changes(e.read(8000, { cooling_water_pressure: 0.2 }))).toEqual(['clear']);
+  });
+
+  it('does not raise at exactly the limit minus a hair, and does at the limit', () => {
+    const e = engineWith([rule]);
+    e.read(0, { cooling_water_pressure: 1 });
+    expect(e.read(1000, { cooling_water_pressure: 0.951 })).toEqual([]);
+    const e2 = engineWith([rule]);
+    e2.read(0, { cooling_water_pressure: 1 });
+    expect(changes(e2.read(1000, { cooling_water_pressure: 0.95 }))).toEqual(['raise:major']);
+  });
+
+  it('only measures over the window: a slow drift is not a fall', () => {
+    const e = engineWith([rule]);
+    for (let i = 0; i <= 60; i++) expect(e.read(i * 1000, { cooling_water_pressure: 0.6 - i * 0.004 })).toEqual([]);
+  });
+});
+
+describe('deviation from baseline', () => {
+  const rule = { id: 'dp', kind: 'baseline' as const, metric: 'filter_pressure_diff', deviationPct: 20, deadbandPct: 2 };
+
+  it('waits for a baseline, then raises at 20 % away in either direction', () => {
+    const e = engineWith([rule]);
+    expect(e.read(0, { filter_pressure_diff: 5000 })).toEqual([]);
+    e.baseline('filter_pressure_diff', 1000);
+    expect(e.read(1000, { filter_pressure_diff: 1199 })).toEqual([]);
+    expect(e.read(2000, { filter_pressure_diff: 1200 })).toMatchObject([{ change: 'raise', severity: 'major', threshold: 1000, value: 1200 }]);
+    expect(e.read(3000, { filter_pressure_diff: 1181 })).toEqual([]);
+    expect(changes(e.read(4000, { filter_pressure_diff: 1180 }))).toEqual(['clear']);
+    expect(changes(e.read(5000, { filter_pressure_diff: 790 }))).toEqual(['raise:major']);
+  });
+
+  it('measures against a new baseline once it is set (bags replaced)', () => {
+    const e = engineWith([rule]);
+    e.baseline('filter_pressure_diff', 1000);
+    e.read(0, { filter_pressure_diff: 1500 });
+    e.baseline('filter_pressure_diff', 1480);
+    expect(changes(e.read(1000, { filter_pressure_diff: 1500 }))).toEqual(['clear']);
+  });
+});
+
+describe('offline', () => {
+  const rule = { id: 'off', kind: 'offline' as const, afterIntervals: 3 };
+
+  it('raises after N reporting intervals of silence, counted from start for a device never heard', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    expect(e.tick(29_999)).toEqual([]);
+    expect(e.tick(30_000)).toMatchObject([{ change: 'raise', severity: 'major', metric: '_device', value: 30 }]);
+    expect(changes(e.read(31_000, { gas_lel: 1 }))).toEqual(['clear']);
+    expect(e.tick(60_999)).toEqual([]);
+    expect(changes(e.tick(61_000))).toEqual(['raise:major']);
+  });
+
+  it('raises at once when the device says offline (its last will), clears when it is back', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { gas_lel: 1 });
+    expect(changes(e.link('offline', 1000))).toEqual(['raise:major']);
+    expect(e.tick(60_000)).toEqual([]);
+    expect(changes(e.link('online', 61_000))).toEqual(['clear']);
+  });
+
+  it('judges silence by arrival, not by the device timestamps of a flushed buffer', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { gas_lel: 1 });
+    e.tick(40_000);
+    expect(changes(e.read(5000, { gas_lel: 1 }, { now: 41_000 }))).toEqual(['clear']);
+  });
+});
+
+describe('stuck value', () => {
+  const rule = { id: 'stuck', kind: 'stuck' as const, metric: 'filter_pressure_diff', tolerance: 1, windowS: 60 };
+
+  it('raises when an analogue value has not moved beyond the tolerance for the window', () => {
+    const e = engineWith([rule]);
+    e.read(0, { filter_pressure_diff: 1000 });
+    expect(e.read(30_000, { filter_pressure_diff: 1000.5 })).toEqual([]);
+    expect(e.read(59_999, { filter_pressure_diff: 999.2 })).toEqual([]);
+    expect(changes(e.read(60_000, { filter_pressure_diff: 1000.9 }))).toEqual(['raise:warning']);
+    expect(changes(e.read(61_000, { filter_pressure_diff: 1001.1 }))).toEqual(['clear']);
+  });
+});
+
+describe('impossible value', () => {
+  it('raises per point outside the point range (else the catalogue range), and keeps it away from thresholds', () => {
+    const e = engineWith(
+      [
+        { id: 'imp', kind: 'range' },
+        { id: 'gas', kind: 'threshold', metric: 'gas_lel', above: [{ severity: 'critical', value: 40 }] },
+      ],
+      { ranges: { gas_lel: [0, 100] } },
+    );
+    const out = e.read(0, { gas_lel: 180, co_ppm: -5 });
+    expect(out.map((o) => [o.key, o.change, o.severity, o.threshold])).toEqual([
+      ['D/imp/gas_lel', 'raise', 'warning', 100],
+      ['D/imp/co_ppm', 'raise', 'warning', 0],
+    ]);
+    expect(e.read(1000, { gas_lel: 10 }).map((o) => [o.key, o.change])).toEqual([['D/imp/gas_lel', 'clear']]);
+  });
+});
+
+describe('device fault', () => {
+  it('raises per point the device reports faulted, clears when it reports good again', () => {
+    const e = engineWith([{ id: 'fault', kind: 'fault' }]);
+    expect(e.read(0, { melt_level: 600 }, { quality: { melt_level: 'fault' } }).map((o) => [o.key, o.change, o.severity])).toEqual([['D/fault/melt_level', 'raise', 'major']]);
+    expect(e.read(1000, {}, { quality: { melt_level: 'fault' } })).toEqual([]);
+    expect(changes(e.read(2000, { melt_level: 600 }))).toEqual(['clear']);
+  });
+
+  it('raises when too many seq numbers go missing, and a flushed buffer fills the gap', () => {
+    const e = engineWith([{ id: 'gaps', kind: 'gaps', maxMissing: 2, windowS: 600 }]);
+    e.read(0, { gas_lel: 1 }, { seq: 1 });
+    expect(e.read(1000, { gas_lel: 1 }, { seq: 4 })).toEqual([]);
+    expect(e.read(2000, { gas_lel: 1 }, { seq: 6 })).toMatchObject([{ change: 'raise', value: 3 }]);
+    expect(changes(e.read(500, { gas_lel: 1 }, { seq: 5, now: 3000 }))).toEqual(['clear']);
+  });
+});
+
+describe('interlock', () => {
+  const casting = {
+    id: 'cool',
+    kind: 'interlock' as const,
+    guard: 'casting_active',
+    when: 'cooling_water_flow < 30 or cooling_water_pressure < 0.2',
+    forS: 1,
+    expect: { quick_shutoff_valve_closed: true, emergency_discharge_open: true },
+    withinS: 5,
+  };
+  const ready = { casting_active: true, cooling_water_flow: 120, cooling_water_pressure: 0.45, quick_shutoff_valve_closed: false, emergency_discharge_open: false };
+
+  it('is quiet when the valves act within the deadline', () => {
+    const e = engineWith([casting]);
+    e.read(0, ready);
+    expect(e.read(1000, { cooling_water_flow: 10 })).toEqual([]);
+    expect(e.tick(3000)).toEqual([]);
+    expect(e.read(6999, { quick_shutoff_valve_closed: true, emergency_discharge_open: true })).toEqual([]);
+    expect(e.tick(20_000)).toEqual([]);
+  });
+
+  it('raises a critical interlock failure when the feedback has not come within the deadline', () => {
+    const e = engineWith([casting]);
+    e.read(0, ready);
+    e.read(1000, { cooling_water_pressure: 0.1 });
+    // condition from 1 s, held 1 s → tripped at 2 s; deadline 7 s
+    expect(e.tick(6999)).toEqual([]);
+    const [o] = e.tick(7000);
+    expect(o).toMatchObject({ change: 'raise', severity: 'critical', key: 'D/cool', ruleKind: 'interlock' });
+    expect(o.message).toMatch(/quick_shutoff_valve_closed=false/);
+    // one valve alone is not enough
+    expect(e.read(8000, { quick_shutoff_valve_closed: true })).toEqual([]);
+    expect(changes(e.read(9000, { emergency_discharge_open: true }))).toEqual(['clear']);
+  });
+
+  it('does not trip on a condition shorter than forS, nor outside the guard', () => {
+    const e = engineWith([casting]);
+    e.read(0, ready);
+    e.read(1000, { cooling_water_flow: 10 });
+    e.read(1999, { cooling_water_flow: 120 });
+    expect(e.tick(30_000)).toEqual([]);
+    e.read(31_000, { casting_active: false, cooling_water_flow: 0 });
+    expect(e.tick(60_000)).toEqual([]);
+  });
+
+  it('treats a point with no value yet as the condition not holding', () => {
+    const e = engineWith([{ id: 'x', kind: 'interlock', when: 'gas_lel >= 40', expect: { gas_shutoff_valve_closed: true }, withinS: 1 }]);
+    expect(e.read(0, { gas_shutoff_valve_closed: false })).toEqual([]);
+    expect(e.tick(10_000)).toEqual([]);
+  });
+});
+
+describe('start permissive', () => {
+  const rule = {
+    id: 'permit',
+    kind: 'permissive' as const,
+    on: 'casting_active',
+    sensors: ['cooling_water_flow', 'melt_level'],
+    ready: { quick_shutoff_valve_closed: false },
+  };
+
+  it('raises when a run starts with a faulted sensor or a valve not ready, clears when the run ends', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { casting_active: false, cooling_water_flow: 100, melt_level: 600, quick_shutoff_valve_closed: true }, { quality: { melt_level: 'fault' } });
+    const [o] = e.read(1000, { casting_active: true });
+    expect(o).toMatchObject({ change: 'raise', severity: 'critical' });
+    expect(o.message).toContain('melt level: fault');
+    expect(o.message).toContain('quick shut-off valve closed: true (ready is false)');
+    expect(changes(e.read(2000, { casting_active: false }))).toEqual(['clear']);
+  });
+
+  it('is quiet when everything is in order at the start', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { casting_active: false, cooling_water_flow: 100, melt_level: 600, quick_shutoff_valve_closed: false });
+    expect(e.read(1000, { casting_active: true })).toEqual([]);
+  });
+
+  it('counts a sensor that has stopped reporting', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { cooling_water_flow: 100, melt_level: 600, quick_shutoff_valve_closed: false, casting_active: false });
+    e.read(100_000, { casting_active: false, cooling_water_flow: 100, quick_shutoff_valve_closed: false });
+    const [o] = e.read(101_000, { casting_active: true });
+    expect(o.message).toContain('melt level: not reporting');
+  });
+});
+
+describe('flapping', () => {
+  it('holds an alert that toggles too often open, marked flapping, and clears it once it settles', () => {
+    const e = engineWith([{ id: 'smoke', kind: 'threshold', metric: 'smoke_alarm', above: [{ severity: 'critical', value: 1 }] }], { flapping: { changes: 4, windowS: 60 } });
+    const seen: string[] = [];
+    for (let i = 0; i < 8; i++) seen.push(...e.read(i * 1000, { smoke_alarm: i % 2 === 0 }).map((o) => `${o.change}${o.flapping ? '+flapping' : ''}`));
+    expect(seen).toEqual(['raise', 'clear', 'raise', 'update+flapping']);
+    expect(e.tick(7000 + 59_999)).toEqual([]);
+    expect(e.tick(7000 + 60_000)).toMatchObject([{ change: 'clear', flapping: false }]);
+  });
+});
