@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Value } from '../rules/types.ts';
 import { modelFor, type Model } from './models.ts';
-import { scriptedValues, type Scenario } from './scenarios.ts';
+import { scriptAt, type Scenario } from './scenarios.ts';
 
 /**
  * Simulated devices: each a real MQTT client that logs in with its id and secret, says it is
@@ -142,8 +142,9 @@ export class Fleet {
     const values: Record<string, Value> = {};
     for (const [m, model] of s.models) values[m] = model.next(now, this.rand);
     if (s.scriptStart !== undefined && this.opts.scenario) {
-      const scripted = scriptedValues(this.opts.scenario, (now - s.scriptStart) / 1000);
-      if (scripted) Object.assign(values, Object.fromEntries(Object.entries(scripted).filter(([m]) => s.models.has(m))));
+      const script = scriptAt(this.opts.scenario, (now - s.scriptStart) / 1000);
+      if (script?.silent) return;
+      if (script) Object.assign(values, Object.fromEntries(Object.entries(script.values).filter(([m]) => s.models.has(m))));
       else s.scriptStart = undefined;
     }
     const reading = { ts: now, seq: ++s.seq, values };

@@ -7,6 +7,8 @@ import type { Value } from '../rules/types.ts';
 export interface ScenarioStep {
   at: number;
   values: Record<string, Value>;
+  /** the device goes quiet (power or network lost) until a later step says otherwise */
+  silent?: boolean;
 }
 
 export interface Scenario {
@@ -44,14 +46,48 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'cooling-loss': {
     name: 'cooling-loss',
-    description: 'mould cooling water is lost during a casting run; the shut-off valve closes late',
-    needs: ['cooling_water_flow', 'casting_active'],
+    description: 'mould cooling water is lost during a casting run; the interlock closes the shut-off valve and opens the discharge in time',
+    needs: ['cooling_water_flow', 'casting_active', 'quick_shutoff_valve_closed', 'emergency_discharge_open'],
     steps: [
-      { at: 0, values: { casting_active: true, cooling_water_flow: 60 } },
+      { at: 0, values: { casting_active: true, cooling_water_flow: 110, quick_shutoff_valve_closed: false, emergency_discharge_open: false } },
       { at: 2, values: { cooling_water_flow: 18, cooling_water_pressure: 0.12 } },
-      { at: 10, values: { quick_shutoff_valve_closed: true, emergency_discharge_open: true } },
+      { at: 4, values: { quick_shutoff_valve_closed: true, emergency_discharge_open: true } },
+      { at: 15, values: { casting_active: false, cooling_water_flow: 110, cooling_water_pressure: 0.45 } },
+    ],
+  },
+  'cooling-loss-no-interlock': {
+    name: 'cooling-loss-no-interlock',
+    description: 'mould cooling water is lost during a casting run and the valves never move: interlock failure',
+    needs: ['cooling_water_flow', 'casting_active', 'quick_shutoff_valve_closed'],
+    steps: [
+      { at: 0, values: { casting_active: true, cooling_water_flow: 110, quick_shutoff_valve_closed: false, emergency_discharge_open: false } },
+      { at: 2, values: { cooling_water_flow: 18, cooling_water_pressure: 0.12 } },
       { at: 20, values: { casting_active: false, cooling_water_flow: 110, cooling_water_pressure: 0.45 } },
     ],
+  },
+  'spark-no-isolation': {
+    name: 'spark-no-isolation',
+    description: 'a spark is detected in the dust duct and the isolation valve does not close',
+    needs: ['spark_detected', 'isolation_valve_closed'],
+    steps: [
+      { at: 0, values: { spark_detected: true, isolation_valve_closed: false } },
+      { at: 10, values: { spark_detected: false } },
+    ],
+  },
+  'sensor-offline': {
+    name: 'sensor-offline',
+    description: 'the device stops reporting for 15 s while its connection stays up (a hung data logger), then resumes',
+    needs: [],
+    steps: [
+      { at: 0, values: {}, silent: true },
+      { at: 15, values: {}, silent: false },
+    ],
+  },
+  'stuck-sensor': {
+    name: 'stuck-sensor',
+    description: 'the dust collector pressure-difference sensor freezes at one value',
+    needs: ['filter_pressure_diff'],
+    steps: [{ at: 0, values: { filter_pressure_diff: 1234.5 } }, { at: 30, values: {} }],
   },
   'hopper-overheat': {
     name: 'hopper-overheat',
@@ -84,11 +120,16 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
-/** The scripted values in force `elapsedS` after the start, or null once the script is over. */
-export function scriptedValues(s: Scenario, elapsedS: number): Record<string, Value> | null {
+/** The script in force `elapsedS` after the start, or null once it is over. */
+export function scriptAt(s: Scenario, elapsedS: number): { values: Record<string, Value>; silent: boolean } | null {
   const last = s.steps.at(-1)!;
   if (elapsedS > last.at + 5) return null;
-  const out: Record<string, Value> = {};
-  for (const step of s.steps) if (step.at <= elapsedS) Object.assign(out, step.values);
-  return out;
+  const values: Record<string, Value> = {};
+  let silent = false;
+  for (const step of s.steps) {
+    if (step.at > elapsedS) break;
+    Object.assign(values, step.values);
+    if (step.silent !== undefined) silent = step.silent;
+  }
+  return { values, silent };
 }

@@ -1,21 +1,10 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, startTestApp } from '../support/app.ts';
 import { CHEM, MALL } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
+import { simulate } from '../support/simulate.ts';
 
 /** `npm run simulate` as a user runs it: a separate process, real MQTT, a scenario that alarms. */
-function simulate(app: { ports: { mqtt: number }; configPath: string }, args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', '--url', `mqtt://127.0.0.1:${app.ports.mqtt}`, '--config', app.configPath, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  return { child, output: () => out, done };
-}
-
 describe('simulators', () => {
   let app: Awaited<ReturnType<typeof startTestApp>>;
   beforeAll(async () => {
@@ -35,7 +24,7 @@ describe('simulators', () => {
     expect(all.filter((a: any) => a.metric !== 'gas_lel' && a.rule !== 'device-offline')).toEqual([]);
     const enterprises = (await api.get('/api/enterprises')).json.items;
     const values = enterprises.flatMap((e: any) => e.devices).find((d: any) => d.id === 'caster-1').lastValues;
-    expect(Object.keys(values).sort()).toEqual(['casting_active', 'cooling_water_flow', 'cooling_water_pressure', 'melt_level']);
+    expect(Object.keys(values).sort()).toEqual(['casting_active', 'cooling_water_flow', 'cooling_water_pressure', 'emergency_discharge_open', 'melt_level', 'quick_shutoff_valve_closed']);
   }, 30_000);
 
   it('--scenario smoke reaches the mall and the fire brigade route', async () => {

@@ -5,6 +5,7 @@
 export const CHEM = '91321283MA1CHEM0001';
 export const CAST = '91321283MA1CAST0002';
 export const MALL = '91320582MA1MALL0003';
+export const DUST = '91320582MA1DUST0004';
 
 export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string } = {}) {
   return {
@@ -21,6 +22,7 @@ export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string }
       },
       { id: 'ent-cast', name: '测试铝业安全部', kind: 'enterprise', email: ['safety@cast.test'] },
       { id: 'ent-mall', name: '测试商城消控室', kind: 'enterprise', email: ['xfk@mall.test'] },
+      { id: 'ent-dust', name: '测试木业安全部', kind: 'enterprise', email: ['aq@dust.test'] },
       { id: 'twn-a', name: '黄桥镇安监办', kind: 'township', regions: ['321283103'], email: ['ajb@huangqiao.test'] },
       { id: 'reg-a', name: '泰兴市应急管理局', kind: 'regulator', regions: ['321283'], email: ['yjj@taixing.test'] },
       { id: 'fire-b', name: '张家港市消防救援大队', kind: 'fire', regions: ['320582'], email: ['119@zjg.test'] },
@@ -54,7 +56,14 @@ export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string }
             id: 'caster-1',
             secret: 'secret-caster-1',
             templates: ['aluminum_casting'],
-            points: [{ metric: 'casting_active' }, { metric: 'cooling_water_flow' }, { metric: 'cooling_water_pressure' }, { metric: 'melt_level' }],
+            points: [
+              { metric: 'casting_active' },
+              { metric: 'cooling_water_flow' },
+              { metric: 'cooling_water_pressure' },
+              { metric: 'melt_level' },
+              { metric: 'quick_shutoff_valve_closed' },
+              { metric: 'emergency_discharge_open' },
+            ],
           },
         ],
       },
@@ -65,6 +74,21 @@ export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string }
         region: '320582104',
         units: ['ent-mall'],
         devices: [{ id: 'smoke-1', secret: 'secret-smoke-1', templates: ['fire'], points: [{ metric: 'smoke_alarm' }] }],
+      },
+      {
+        id: DUST,
+        name: '测试木业有限公司',
+        industry: 'dust',
+        region: '320582105',
+        units: ['ent-dust'],
+        devices: [
+          {
+            id: 'collector-1',
+            secret: 'secret-collector-1',
+            templates: ['dust'],
+            points: [{ metric: 'collector_inlet_temperature' }, { metric: 'filter_pressure_diff' }, { metric: 'spark_detected' }, { metric: 'isolation_valve_closed' }],
+          },
+        ],
       },
     ],
     routing: {
