@@ -43,7 +43,7 @@ export function baselineRule(def: BaselineRuleDef): RuleImpl<BaselineState> {
             severity: active ? def.severity : null,
             value: v,
             threshold: base,
-            message: def.message ?? `${zh}偏离基线 ${rounded}%（基线 ${base}${unit}）/ ${en} ${rounded} % away from its baseline ${base}${unit}`,
+            message: () => def.message ?? `${zh}偏离基线 ${rounded}%（基线 ${base}${unit}）/ ${en} ${rounded} % away from its baseline ${base}${unit}`,
           },
         ],
       ];

@@ -1,4 +1,4 @@
-import { metricNames } from './describe.ts';
+import { INDICATORS, METRICS } from './indicators.ts';
 import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
 import type { DeviceView, LinkEvent, RuleImpl, Verdict } from './kind.ts';
 import { buildRule } from './kinds.ts';
@@ -25,9 +25,18 @@ interface CompiledRule {
   impl: RuleImpl;
   /** the definition as text: a changed definition means fresh state */
   signature: string;
+  /** `${deviceId}/${ruleId}`, built once: the key of its state and of its alert */
+  key: string;
+  /** the reading that last ran this rule, so a rule triggered by two metrics runs once */
+  lastRun: number;
+  /** its place in the device's rules, and so in the device's rule states */
+  index: number;
 }
 
 interface CompiledDevice {
+  /** the runtime of this device in the engine state last used with this rule set */
+  rt?: DeviceRuntime;
+  rtOf?: EngineState;
   enterpriseId: string;
   deviceId: string;
   rules: CompiledRule[];
@@ -45,6 +54,8 @@ export interface RuleSet {
 }
 
 interface DeviceRuntime {
+  /** what rules read, kept as one object and updated in place */
+  view: DeviceView;
   latest: Record<string, Value>;
   /** the device's own time of each latest value */
   latestTs: Record<string, number>;
@@ -53,9 +64,21 @@ interface DeviceRuntime {
   quality: Record<string, Quality>;
   link: 'online' | 'offline' | 'unknown';
   lastHeard: number;
+  /** the device has reported a quality at some time (so good values must reset it) */
+  faulted: boolean;
+  /** each rule's state, in the order of the device's compiled rules */
+  states: RuleState[];
+}
+
+interface RuleState {
+  id: string;
+  signature: string;
+  s: unknown;
 }
 
 interface ActiveVerdict {
+  /** the definition of the rule that raised it: a changed rule clears it */
+  signature: string;
   severity: Severity;
   peak: Value | null;
   value: Value | null;
@@ -67,7 +90,6 @@ interface ActiveVerdict {
 export interface EngineState {
   startedAt: number;
   devices: Map<string, DeviceRuntime>;
-  rules: Map<string, { s: unknown; signature: string }>;
   active: Map<string, ActiveVerdict>;
   changes: Map<string, number[]>;
   baselines: Map<string, Record<string, number>>;
@@ -76,7 +98,6 @@ export interface EngineState {
 export const newEngineState = (startedAt = 0): EngineState => ({
   startedAt,
   devices: new Map(),
-  rules: new Map(),
   active: new Map(),
   changes: new Map(),
   baselines: new Map(),
@@ -87,7 +108,7 @@ export const ruleKey = (deviceId: string, ruleId: string) => `${deviceId}/${rule
 export function compileRules(devices: DeviceRules[]): RuleSet {
   const out = new Map<string, CompiledDevice>();
   for (const d of devices) {
-    const rules = d.rules.filter((r) => r.enabled).map((def) => ({ impl: buildRule(def), signature: JSON.stringify(def) }));
+    const rules = d.rules.filter((r) => r.enabled).map((def, index) => ({ impl: buildRule(def), signature: JSON.stringify(def), key: ruleKey(d.deviceId, def.id), lastRun: -1, index }));
     const byMetric = new Map<string, CompiledRule[]>();
     const everyReading: CompiledRule[] = [];
     for (const r of rules) {
@@ -111,56 +132,80 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
   return { devices: out };
 }
 
-function runtime(state: EngineState, deviceId: string): DeviceRuntime {
-  let rt = state.devices.get(deviceId);
-  if (!rt) state.devices.set(deviceId, (rt = { latest: {}, latestTs: {}, latestAt: {}, quality: {}, link: 'unknown', lastHeard: state.startedAt }));
+function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
+  if (device.rtOf === state) return device.rt!;
+  let rt = state.devices.get(device.deviceId);
+  if (!rt) {
+    const latest = {}, latestAt = {}, quality = {};
+    const view: DeviceView = { enterpriseId: device.enterpriseId, deviceId: device.deviceId, latest, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, reportIntervalS: 0, ranges: {}, baselines: {} };
+    state.devices.set(device.deviceId, (rt = { view, latest, latestTs: {}, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [] }));
+  }
+  device.rt = rt;
+  device.rtOf = state;
   return rt;
 }
 
 function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): DeviceView {
-  return {
-    enterpriseId: device.enterpriseId,
-    deviceId: device.deviceId,
-    latest: rt.latest,
-    latestAt: rt.latestAt,
-    quality: rt.quality,
-    link: rt.link,
-    lastHeard: rt.lastHeard,
-    reportIntervalS: device.reportIntervalS,
-    ranges: device.ranges,
-    baselines: state.baselines.get(device.deviceId) ?? {},
-  };
+  const v = rt.view;
+  v.link = rt.link;
+  v.lastHeard = rt.lastHeard;
+  // the rule set may have been replaced (registry reload) since the last look
+  v.reportIntervalS = device.reportIntervalS;
+  v.ranges = device.ranges;
+  v.baselines = state.baselines.get(device.deviceId) ?? NO_BASELINES;
+  return v;
 }
+
+const NO_BASELINES: Record<string, number> = {};
+let runCounter = 0;
 
 /** A reading, received at `now` (its own `ts` may be older: a flushed buffer). */
 export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now: number = reading.ts): Outcome[] {
   const device = set.devices.get(reading.deviceId);
   if (!device) return [];
-  const rt = runtime(state, reading.deviceId);
-  for (const [m, v] of Object.entries(reading.values)) {
+  const rt = runtime(state, device);
+  const values = reading.values;
+  const quality = reading.quality;
+  for (const m in values) {
     // a late (buffered) reading must not overwrite a newer value
-    if (reading.ts >= (rt.latestTs[m] ?? -Infinity)) {
-      rt.latest[m] = v;
+    const ts = rt.latestTs[m];
+    if (ts === undefined || reading.ts >= ts) {
+      rt.latest[m] = values[m];
       rt.latestTs[m] = reading.ts;
       rt.latestAt[m] = now;
     }
-    if (!reading.quality?.[m]) delete rt.quality[m];
+    // a value sent without a quality is a good one
+    if (rt.faulted && !quality?.[m] && m in rt.quality) delete rt.quality[m];
   }
-  for (const [m, q] of Object.entries(reading.quality ?? {})) rt.quality[m] = q;
+  if (quality) for (const m in quality) (rt.quality[m] = quality[m]), (rt.faulted = true);
   rt.lastHeard = now;
   if (rt.link === 'offline') rt.link = 'online';
 
-  const todo = new Set<CompiledRule>(device.everyReading);
-  for (const m of Object.keys(reading.values)) for (const r of device.byMetric.get(m) ?? []) todo.add(r);
-  for (const m of Object.keys(reading.quality ?? {})) for (const r of device.byMetric.get(m) ?? []) todo.add(r);
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
-  for (const r of todo) {
-    const [s, verdicts] = r.impl.onReading!(stateOf(state, device, r, now), reading, v, now);
-    state.rules.set(ruleKey(device.deviceId, r.impl.id), { s, signature: r.signature });
-    for (const verdict of verdicts) apply(state, device, r.impl, verdict, reading.ts, outcomes);
+  const run = ++runCounter;
+  const every = device.everyReading;
+  for (let i = 0; i < every.length; i++) runRule(state, device, every[i], run, reading, v, now, outcomes);
+  for (const m in values) {
+    const list = device.byMetric.get(m);
+    if (list) for (let i = 0; i < list.length; i++) runRule(state, device, list[i], run, reading, v, now, outcomes);
   }
+  if (quality)
+    for (const m in quality) {
+      const list = device.byMetric.get(m);
+      if (list) for (let i = 0; i < list.length; i++) runRule(state, device, list[i], run, reading, v, now, outcomes);
+    }
   return outcomes;
+}
+
+function runRule(state: EngineState, device: CompiledDevice, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
+  // a rule triggered by two metrics of one reading runs once
+  if (r.lastRun === run) return;
+  r.lastRun = run;
+  const held = stateOf(device.rt!, r, now);
+  const [s, verdicts] = r.impl.onReading!(held.s, reading, v, now);
+  held.s = s;
+  for (let i = 0; i < verdicts.length; i++) apply(state, device, r, verdicts[i], reading.ts, outcomes);
 }
 
 /** Time passing: durations, deadlines, silence, and flapping alerts that have settled. */
@@ -168,12 +213,13 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
   const outcomes: Outcome[] = [];
   for (const device of set.devices.values()) {
     if (device.timed.length) {
-      const v = view(device, runtime(state, device.deviceId), state);
+      const rt = runtime(state, device);
+      const v = view(device, rt, state);
       for (const r of device.timed) {
-        const before = stateOf(state, device, r, now);
-        const [s, verdicts] = r.impl.onTime!(before, now, v);
-        if (s !== before) state.rules.set(ruleKey(device.deviceId, r.impl.id), { s, signature: r.signature });
-        for (const verdict of verdicts) apply(state, device, r.impl, verdict, now, outcomes);
+        const held = stateOf(rt, r, now);
+        const [s, verdicts] = r.impl.onTime!(held.s, now, v);
+        held.s = s;
+        for (let i = 0; i < verdicts.length; i++) apply(state, device, r, verdicts[i], now, outcomes);
       }
     }
   }
@@ -192,15 +238,16 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
 export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, link: LinkEvent, at: number): Outcome[] {
   const device = set.devices.get(deviceId);
   if (!device) return [];
-  const rt = runtime(state, deviceId);
+  const rt = runtime(state, device);
   rt.link = link;
   rt.lastHeard = at;
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
   for (const r of device.linked) {
-    const [s, verdicts] = r.impl.onLink!(stateOf(state, device, r, at), link, at, v);
-    state.rules.set(ruleKey(deviceId, r.impl.id), { s, signature: r.signature });
-    for (const verdict of verdicts) apply(state, device, r.impl, verdict, at, outcomes);
+    const held = stateOf(rt, r, at);
+    const [s, verdicts] = r.impl.onLink!(held.s, link, at, v);
+    held.s = s;
+    for (const verdict of verdicts) apply(state, device, r, verdict, at, outcomes);
   }
   return outcomes;
 }
@@ -215,10 +262,11 @@ export function setBaseline(state: EngineState, deviceId: string, metric: string
  */
 export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null) {
   const [deviceId, ruleId] = key.split('/');
-  const r = set.devices.get(deviceId)?.rules.find((x) => x.impl.id === ruleId);
-  if (!r) return;
-  state.active.set(key, { severity, peak, value, flapping: false, heldClear: null });
-  if (r.impl.seed) state.rules.set(ruleKey(deviceId, ruleId), { s: r.impl.seed(severity, peak), signature: r.signature });
+  const device = set.devices.get(deviceId);
+  const r = device?.rules.find((x) => x.impl.id === ruleId);
+  if (!device || !r) return;
+  state.active.set(key, { signature: r.signature, severity, peak, value, flapping: false, heldClear: null });
+  if (r.impl.seed) runtime(state, device).states[r.index] = { id: ruleId, signature: r.signature, s: r.impl.seed(severity, peak) };
 }
 
 /** An alert closed by a person while its condition still holds: the rule starts afresh. */
@@ -226,7 +274,10 @@ export function forget(state: EngineState, key: string) {
   state.active.delete(key);
   state.changes.delete(key);
   const [deviceId, ruleId] = key.split('/');
-  state.rules.delete(ruleKey(deviceId, ruleId));
+  const rt = state.devices.get(deviceId);
+  if (!rt) return;
+  const i = rt.states.findIndex((st) => st?.id === ruleId);
+  if (i >= 0) delete rt.states[i];
 }
 
 /**
@@ -234,34 +285,38 @@ export function forget(state: EngineState, key: string) {
  * and their active verdicts clear; everything else carries on as it was.
  */
 export function reconcile(next: RuleSet, state: EngineState, now: number): Outcome[] {
-  const live = new Map<string, string>();
-  for (const device of next.devices.values()) for (const r of device.rules) live.set(ruleKey(device.deviceId, r.impl.id), r.signature);
-  const dropped = new Set<string>();
-  for (const [key, st] of state.rules) {
-    if (live.get(key) === st.signature) continue;
-    state.rules.delete(key);
-    dropped.add(key);
+  for (const [deviceId, rt] of state.devices) {
+    const device = next.devices.get(deviceId);
+    const old = new Map(rt.states.filter(Boolean).map((st) => [st.id, st]));
+    rt.states = [];
+    if (!device) continue;
+    for (const r of device.rules) {
+      const st = old.get(r.impl.id);
+      if (st && st.signature === r.signature) rt.states[r.index] = st;
+    }
   }
   const outcomes: Outcome[] = [];
   for (const [key, a] of state.active) {
     const [deviceId, ruleId] = key.split('/');
-    const rk = ruleKey(deviceId, ruleId);
-    if (live.has(rk) && !dropped.has(rk)) continue;
-    state.active.delete(key);
     const device = next.devices.get(deviceId);
+    const rule = device?.rules.find((r) => r.impl.id === ruleId);
+    if (rule && rule.signature === a.signature) continue;
+    state.active.delete(key);
     if (device) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
   }
   return outcomes;
 }
 
-function stateOf(state: EngineState, device: CompiledDevice, r: CompiledRule, now: number): unknown {
-  const key = ruleKey(device.deviceId, r.impl.id);
-  const st = state.rules.get(key);
-  if (st && st.signature === r.signature) return st.s;
-  const s = r.impl.init(now);
-  state.rules.set(key, { s, signature: r.signature });
-  return s;
+/** The rule's state holder, made fresh when the rule is new or its definition changed. */
+function stateOf(rt: DeviceRuntime, r: CompiledRule, now: number): RuleState {
+  const st = rt.states[r.index];
+  if (st !== undefined && st.signature === r.signature) return st;
+  const fresh = { id: r.impl.id, signature: r.signature, s: r.impl.init(now) };
+  rt.states[r.index] = fresh;
+  return fresh;
 }
+
+const text = (m: Verdict['message']) => (typeof m === 'function' ? m() : m);
 
 function outcomeBase(device: CompiledDevice, key: string, a: { peak: Value | null; value: Value | null }) {
   const parts = key.split('/');
@@ -279,40 +334,48 @@ function outcomeBase(device: CompiledDevice, key: string, a: { peak: Value | nul
 }
 
 /** Compare a verdict with what is active and say what changed. */
-function apply(state: EngineState, device: CompiledDevice, impl: RuleImpl, v: Verdict, at: number, out: Outcome[]) {
-  const key = impl.perMetric ? `${device.deviceId}/${impl.id}/${v.metric}` : `${device.deviceId}/${impl.id}`;
-  const metric = impl.perMetric ? v.metric : impl.metric;
+function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: Verdict, at: number, out: Outcome[]) {
+  const impl = r.impl;
+  const key = impl.perMetric ? `${r.key}/${v.metric}` : r.key;
   const prev = state.active.get(key);
+  // the common case: nothing held, nothing holds
+  if (v.severity === null && (!prev || prev.heldClear !== null)) return;
+  const metric = impl.perMetric ? v.metric : impl.metric;
+  const isSwitch = SWITCHES.has(metric);
   // switches are evaluated as 0/1 but reported as the booleans the device sent
-  const asSent = (x: Value | null | undefined): Value | null => (x === undefined ? null : metricNames(metric).isSwitch && typeof x === 'number' ? x === 1 : x);
-  const value = asSent(v.value);
-  const base = { key, ruleId: impl.id, ruleKind: impl.kind, enterpriseId: device.enterpriseId, deviceId: device.deviceId, metric, threshold: v.threshold, at, message: v.message };
+  const value = asSent(v.value, isSwitch);
+  const base = { key, ruleId: impl.id, ruleKind: impl.kind, enterpriseId: device.enterpriseId, deviceId: device.deviceId, metric, threshold: v.threshold, at };
 
   if (v.severity === null) {
-    if (!prev || prev.heldClear !== null) return;
     const { history, flapping } = noteChange(state.changes.get(key), at, device.flapping);
     state.changes.set(key, history);
     if (flapping) {
       // hold the clear: the alert stays open, marked flapping, until it settles
-      state.active.set(key, { ...prev, flapping: true, heldClear: at });
-      if (!prev.flapping) out.push({ ...base, change: 'update', severity: prev.severity, value, peak: prev.peak, flapping: true, message: `报警频繁跳变 / alert is flapping: ${v.message}` });
+      state.active.set(key, { ...prev!, flapping: true, heldClear: at });
+      if (!prev!.flapping) out.push({ ...base, change: 'update', severity: prev!.severity, value, peak: prev!.peak, flapping: true, message: `报警频繁跳变 / alert is flapping: ${text(v.message)}` });
       return;
     }
     state.active.delete(key);
-    out.push({ ...base, change: 'clear', severity: null, value, peak: prev.peak, flapping: false });
+    out.push({ ...base, change: 'clear', severity: null, value, peak: prev!.peak, flapping: false, message: text(v.message) });
     return;
   }
-  const peak = v.peak !== undefined ? asSent(v.peak) : (prev?.peak ?? value);
+  const peak = v.peak !== undefined ? asSent(v.peak, isSwitch) : (prev?.peak ?? value);
   if (!prev) {
-    const { history } = noteChange(state.changes.get(key), at, device.flapping);
-    state.changes.set(key, history);
-    state.active.set(key, { severity: v.severity, peak, value, flapping: false, heldClear: null });
-    out.push({ ...base, change: 'raise', severity: v.severity, value, peak, flapping: false });
+    state.changes.set(key, noteChange(state.changes.get(key), at, device.flapping).history);
+    state.active.set(key, { signature: r.signature, severity: v.severity, peak, value, flapping: false, heldClear: null });
+    out.push({ ...base, change: 'raise', severity: v.severity, value, peak, flapping: false, message: text(v.message) });
     return;
   }
   const resumed = prev.heldClear !== null;
   if (resumed) state.changes.set(key, noteChange(state.changes.get(key), at, device.flapping).history);
   if (prev.severity === v.severity && prev.peak === peak && !resumed) return;
-  state.active.set(key, { severity: v.severity, peak, value, flapping: prev.flapping, heldClear: null });
-  if (prev.severity !== v.severity || prev.peak !== peak) out.push({ ...base, change: 'update', severity: v.severity, value, peak, flapping: prev.flapping });
+  state.active.set(key, { signature: r.signature, severity: v.severity, peak, value, flapping: prev.flapping, heldClear: null });
+  if (prev.severity !== v.severity || prev.peak !== peak) out.push({ ...base, change: 'update', severity: v.severity, value, peak, flapping: prev.flapping, message: text(v.message) });
+}
+
+const SWITCHES = new Set<string>(METRICS.filter((m) => INDICATORS[m].type === 'boolean'));
+
+function asSent(x: Value | null | undefined, isSwitch: boolean): Value | null {
+  if (x === undefined || x === null) return null;
+  return isSwitch && typeof x === 'number' ? x === 1 : x;
 }

@@ -1,28 +1,33 @@
 import { metricNames } from './describe.ts';
-import { type RuleImpl, type Verdict } from './kind.ts';
+import { NO_VERDICTS, type RuleImpl, type Verdict } from './kind.ts';
 import type { FaultRuleDef } from './schema.ts';
 
 /** A point the device itself reports as faulted (`quality: fault`): one alert per point. */
-export function faultRule(def: FaultRuleDef): RuleImpl<null> {
+export function faultRule(def: FaultRuleDef): RuleImpl<Set<string>> {
   return {
     id: def.id,
     kind: 'fault',
     metric: '',
     perMetric: true,
     triggers: '*',
-    init: () => null,
+    // the points reported faulted: only they need a verdict when they report good again
+    init: () => new Set<string>(),
     onReading(s, r) {
+      if (!r.quality && s.size === 0) return [s, NO_VERDICTS];
       const verdicts: Verdict[] = [];
-      const metrics = new Set([...Object.keys(r.values), ...Object.keys(r.quality ?? {})]);
+      const metrics = new Set([...Object.keys(r.quality ?? {}), ...[...s].filter((m) => m in r.values)]);
       for (const metric of metrics) {
         const faulted = r.quality?.[metric] === 'fault';
+        if (faulted) s.add(metric);
+        else if (s.has(metric)) s.delete(metric);
+        else continue;
         const { zh, en } = metricNames(metric);
         verdicts.push({
           metric,
           severity: faulted ? def.severity : null,
           value: r.values[metric] ?? null,
           threshold: null,
-          message: def.message ?? `${zh}传感器故障 / ${en} sensor reports a fault`,
+          message: () => def.message ?? `${zh}传感器故障 / ${en} sensor reports a fault`,
         });
       }
       return [s, verdicts];

@@ -22,6 +22,11 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
     init: () => ({ lastSeq: null, gaps: [] }),
     onReading(s, r, _d, now) {
       if (r.seq === undefined) return none(s);
+      if (s.gaps.length === 0 && s.lastSeq !== null && r.seq === s.lastSeq + 1) {
+        // in sequence with nothing missing: the common case, updated in place
+        s.lastSeq = r.seq;
+        return none(s);
+      }
       let gaps = s.gaps.filter(([t]) => now - t <= windowMs);
       let lastSeq = s.lastSeq;
       if (lastSeq === null || r.seq > lastSeq) {
@@ -41,7 +46,7 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
             severity: missing > def.maxMissing ? def.severity : null,
             value: missing,
             threshold: def.maxMissing,
-            message: def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
+            message: () => def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
           },
         ],
       ];

@@ -35,7 +35,7 @@ export function interlockRule(def: InterlockRuleDef): RuleImpl<InterlockState> {
     severity,
     value: null,
     threshold: def.withinS,
-    message: message || (def.message ?? `联锁未在 ${def.withinS} 秒内动作（条件：${def.when}；应为 ${wanted}；实际 ${expected.map(([m]) => `${m}=${latest[m] ?? '—'}`).join(', ')}）/ interlock did not act within ${def.withinS} s`),
+    message: () => message || (def.message ?? `联锁未在 ${def.withinS} 秒内动作（条件：${def.when}；应为 ${wanted}；实际 ${expected.map(([m]) => `${m}=${latest[m] ?? '—'}`).join(', ')}）/ interlock did not act within ${def.withinS} s`),
   });
 
   const step = (s: InterlockState, t: number, d: DeviceView): [InterlockState, Verdict[]] => {

@@ -4,7 +4,8 @@ import type { Quality, Reading, Severity, Value } from './types.ts';
  * What every rule kind implements. A rule turns what it sees (a reading, time passing, the device
  * saying it is on- or offline) into verdicts: the severity each of its points should be at now,
  * or null. The engine compares verdicts with what is active and emits raise / update / clear.
- * Rule code is pure: state in, state out, no clock, no I/O.
+ * Rule code has no clock and no I/O: time and data come in as arguments. A rule's state belongs
+ * to the engine alone, so a rule may update it in place on its hot path instead of copying it.
  */
 export interface Verdict {
   /** the point this verdict is about (per-metric rules); '' for the rule as a whole */
@@ -14,7 +15,8 @@ export interface Verdict {
   /** the worst value while active; defaults to value */
   peak?: Value | null;
   threshold: number | null;
-  message: string;
+  /** built only when the verdict becomes an outcome: most verdicts change nothing */
+  message: string | (() => string);
 }
 
 /** What a rule may read about its device besides the reading in hand. */
@@ -56,4 +58,6 @@ export interface RuleImpl<S = unknown> {
   seed?(severity: Severity, peak: Value | null): S;
 }
 
-export const none = <S>(s: S): [S, Verdict[]] => [s, []];
+/** No verdict: one shared empty list, since most evaluations change nothing. */
+export const NO_VERDICTS: Verdict[] = Object.freeze([]) as unknown as Verdict[];
+export const none = <S>(s: S): [S, Verdict[]] => [s, NO_VERDICTS];

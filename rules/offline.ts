@@ -1,4 +1,4 @@
-import { none, type RuleImpl, type Verdict } from './kind.ts';
+import { NO_VERDICTS, none, type RuleImpl, type Verdict } from './kind.ts';
 import type { OfflineRuleDef } from './schema.ts';
 
 /**
@@ -8,16 +8,21 @@ import type { OfflineRuleDef } from './schema.ts';
 export interface OfflineState {
   /** the device said offline and has not spoken since */
   saidOffline: boolean;
+  /** this rule has raised: the next sign of life must clear it */
+  raised: boolean;
 }
 
 export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
-  const verdict = (severity: Verdict['severity'], message: string, silentS: number | null): Verdict => ({
+  const verdict = (severity: Verdict['severity'], message: () => string, silentS: number | null): Verdict => ({
     metric: '',
     severity,
     value: silentS,
     threshold: null,
-    message: def.message ?? message,
+    message: () => def.message ?? message(),
   });
+  const QUIET: OfflineState = { saidOffline: false, raised: false };
+  // one verdict object for every reading: hearing from the device clears silence
+  const back = verdict(null, () => '设备恢复上报 / device reporting again', 0);
   const limitMs = (interval: number) => (def.afterS ?? def.afterIntervals * interval) * 1000;
   return {
     id: def.id,
@@ -25,11 +30,11 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
     metric: '_device',
     perMetric: false,
     triggers: '*',
-    init: () => ({ saidOffline: false }),
-    onReading: () => [{ saidOffline: false }, [verdict(null, '设备恢复上报 / device reporting again', 0)]],
+    init: () => QUIET,
+    onReading: (s) => (s.raised ? [QUIET, [back]] : [s, NO_VERDICTS]),
     onLink(s, link) {
-      if (link === 'offline') return [{ saidOffline: true }, [verdict(def.severity, '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0)]];
-      return [{ saidOffline: false }, [verdict(null, '设备上线 / device online', 0)]];
+      if (link === 'offline') return [{ saidOffline: true, raised: true }, [verdict(def.severity, () => '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0)]];
+      return [QUIET, [verdict(null, () => '设备上线 / device online', 0)]];
     },
     onTime(s, now, d) {
       if (s.saidOffline) return none(s);
@@ -37,7 +42,7 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
       const limit = limitMs(d.reportIntervalS);
       if (silent < limit) return none(s);
       const silentS = Math.round(silent / 1000);
-      return [s, [{ ...verdict(def.severity, `设备 ${silentS} 秒无数据（上报周期 ${d.reportIntervalS} 秒）/ no reading for ${silentS} s (reports every ${d.reportIntervalS} s)`, silentS), threshold: limit / 1000 }]];
+      return [s.raised ? s : { saidOffline: false, raised: true }, [{ ...verdict(def.severity, () => `设备 ${silentS} 秒无数据（上报周期 ${d.reportIntervalS} 秒）/ no reading for ${silentS} s (reports every ${d.reportIntervalS} s)`, silentS), threshold: limit / 1000 }]];
     },
   };
 }

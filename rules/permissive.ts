@@ -31,14 +31,15 @@ export function permissiveRule(def: PermissiveRuleDef): RuleImpl<PermissiveState
     severity: found.length ? def.severity : null,
     value: null,
     threshold: null,
-    message: def.message ?? `开始作业时条件不满足 / run started while not permitted: ${found.join('; ')}`,
+    message: () => def.message ?? `开始作业时条件不满足 / run started while not permitted: ${found.join('; ')}`,
   });
   return {
     id: def.id,
     kind: 'permissive',
     metric: def.on,
     perMetric: false,
-    triggers: '*',
+    // the run starting, or a reading that may put a violated start back in order
+    triggers: [def.on, ...def.sensors, ...Object.keys(def.ready)],
     init: () => ({ running: false, violated: false }),
     onReading(s, r, d, now) {
       const running = d.latest[def.on] === true;

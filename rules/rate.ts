@@ -42,7 +42,7 @@ export function rateRule(def: RateRuleDef): RuleImpl<RateState> {
             severity: limit !== null ? def.severity : null,
             value: rounded,
             threshold: limit,
-            message: def.message ?? (falling ? `${zh}下降过快 ${rounded}${unit}/s / ${en} falling at ${rounded}${unit}/s` : `${zh}上升过快 ${rounded}${unit}/s / ${en} rising at ${rounded}${unit}/s`),
+            message: () => def.message ?? (falling ? `${zh}下降过快 ${rounded}${unit}/s / ${en} falling at ${rounded}${unit}/s` : `${zh}上升过快 ${rounded}${unit}/s / ${en} rising at ${rounded}${unit}/s`),
           },
         ],
       ];

@@ -38,7 +38,7 @@ export function stuckRule(def: StuckRuleDef): RuleImpl<StuckState> {
             severity: stuck ? def.severity : null,
             value: v,
             threshold: def.windowS,
-            message: def.message ?? `${zh}数值 ${heldS} 秒未变化（${v}${unit}），疑似传感器卡滞 / ${en} has not moved from ${v}${unit} for ${heldS} s: sensor stuck?`,
+            message: () => def.message ?? `${zh}数值 ${heldS} 秒未变化（${v}${unit}），疑似传感器卡滞 / ${en} has not moved from ${v}${unit} for ${heldS} s: sensor stuck?`,
           },
         ],
       ];

@@ -26,6 +26,8 @@ export interface ThresholdState {
   since: Record<number, number>;
   /** the worst value seen while active */
   peak: number | null;
+  /** how many levels are pending (entered, waiting for forS) */
+  pendingCount: number;
   /** the last value evaluated and its time; late (buffered) readings older than it are skipped */
   last: number | null;
   lastTs: number;
@@ -47,7 +49,7 @@ export function compileThreshold(def: ThresholdRuleDef): CompiledThreshold {
 }
 
 export function initialThresholdState(): ThresholdState {
-  return { active: -1, since: {}, peak: null, last: null, lastTs: -Infinity };
+  return { active: -1, since: {}, pendingCount: 0, peak: null, last: null, lastTs: -Infinity };
 }
 
 const enters = (l: Level, v: number) => (l.side === 'above' ? v >= l.value : v <= l.value);
@@ -80,7 +82,7 @@ export function stepThreshold(rule: CompiledThreshold, state: ThresholdState, v:
     const wasSameSide = current?.side === side && state.peak !== null;
     peak = wasSameSide && !worse(side, v, state.peak!) ? state.peak : v;
   }
-  return { active, since, peak, last: v, lastTs: ts };
+  return { active, since, pendingCount: Object.keys(since).length, peak, last: v, lastTs: ts };
 }
 
 /** Time passing with no new reading: a pending level whose duration has now elapsed is raised. */
@@ -114,7 +116,7 @@ function verdictOf(rule: CompiledThreshold, s: ThresholdState): Verdict {
     value: s.last,
     peak: s.peak,
     threshold: level ? level.value : null,
-    message: rule.def.message ?? describeMetric(rule.def.metric, level ? `${level.side === 'above' ? '≥' : '≤'} ${level.value}` : null, shown.value),
+    message: () => rule.def.message ?? describeMetric(rule.def.metric, level ? `${level.side === 'above' ? '≥' : '≤'} ${level.value}` : null, shown.value),
   };
 }
 
@@ -144,12 +146,19 @@ export function thresholdRule(def: ThresholdRuleDef): RuleImpl<ThresholdState> {
       if (def.guard && d.latest[def.guard] !== true) {
         // outside the guarded operation (no casting run) the rule does not apply
         const next = { ...initialThresholdState(), lastTs: r.ts };
-        return [next, [verdictOf(rule, next)]];
+        return s.active < 0 ? [next, []] : [next, [verdictOf(rule, next)]];
       }
       const v = usable(r, d);
       if (v === undefined) return none(s);
+      if (s.active < 0 && s.pendingCount === 0 && !rule.levels.some((l) => enters(l, v))) {
+        // idle and staying idle: the common case, updated in place
+        s.last = v;
+        s.lastTs = r.ts;
+        return none(s);
+      }
       const next = stepThreshold(rule, s, v, r.ts);
-      return [next, [verdictOf(rule, next)]];
+      // nothing held and nothing holds: no verdict to compare (the common case, kept cheap)
+      return next.active < 0 && s.active < 0 ? [next, []] : [next, [verdictOf(rule, next)]];
     },
     onTime(s, now) {
       if (rule.forMs === 0) return none(s);

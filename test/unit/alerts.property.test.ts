@@ -22,7 +22,7 @@ const event = fc.oneof(
   fc.record({ type: fc.constant('close' as const), which: fc.nat(), ack: fc.boolean() }),
 );
 
-function run(events: fc.infer<typeof event>[]) {
+function run(events: (typeof event extends fc.Arbitrary<infer T> ? T : never)[]) {
   const set = compileRules([{ enterpriseId: 'E', deviceId: 'D', rules, reportIntervalS: 5 }]);
   const engine = newEngineState(0);
   const open = new Map<string, Alert>();

@@ -41,7 +41,7 @@ describe('registry', () => {
   it('names the path of each problem', () => {
     const r = testRegistry();
     (r.enterprises[1].devices[0].points as object[]).push({ metric: 'dust_conc' });
-    expect(problemsOf(r)).toContain('enterprises[1].devices[0].points[4].metric: unknown metric "dust_conc"');
+    expect(problemsOf(r)).toContain('enterprises[1].devices[0].points[6].metric: unknown metric "dust_conc"');
   });
 
   it('refuses the whole registry, listing every problem', () => {

@@ -1,0 +1,105 @@
+import { performance } from 'node:perf_hooks';
+import { compileRules, evaluate, newEngineState, tick } from '../rules/engine.ts';
+import { INDICATORS, type Metric } from '../rules/indicators.ts';
+import { ruleSchema, type RuleDef } from '../rules/schema.ts';
+import { TEMPLATES, type TemplateName } from '../rules/templates/index.ts';
+import type { Reading, Value } from '../rules/types.ts';
+import { ruleMetrics } from '../rules/kinds.ts';
+import { modelFor } from '../simulators/models.ts';
+
+/**
+ * Rule evaluation cost per reading with every template loaded. The fleet has one device kind per
+ * industry template, each with every point its template reads, so every rule of every template
+ * is live; readings follow the simulators' normal models, and one in a hundred carries an
+ * excursion that moves a rule. The reference is a hand-written loop that compares each value of
+ * the same readings with one fixed threshold: the least any rules engine must do.
+ */
+export interface RulesFigures {
+  devices: number;
+  rules: number;
+  readings: number;
+  nsPerReading: number;
+  referenceNsPerReading: number;
+  ratio: number;
+  outcomesPerThousand: number;
+  tickNsPerDevice: number;
+}
+
+function deviceKinds() {
+  return (Object.keys(TEMPLATES) as TemplateName[])
+    .filter((t) => t !== 'data_quality')
+    .map((t) => {
+      const rules: RuleDef[] = [...TEMPLATES.data_quality, ...TEMPLATES[t]].map((r) => ruleSchema.parse(r));
+      const metrics = [...new Set(rules.flatMap((r) => ruleMetrics(r).metrics))] as Metric[];
+      return { template: t, rules, metrics };
+    });
+}
+
+export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
+  const kinds = deviceKinds();
+  const fleet = Array.from({ length: devices }, (_, i) => ({ id: `d${i}`, kind: kinds[i % kinds.length] }));
+  const set = compileRules(fleet.map((d, i) => ({ enterpriseId: `E${i % 100}`, deviceId: d.id, rules: d.kind.rules, reportIntervalS: 10 })));
+  const totalRules = fleet.reduce((n, d) => n + d.kind.rules.length, 0);
+  const state = newEngineState(0);
+
+  // readings made ahead, so the loop measures the engine and nothing else
+  const models = fleet.map((d) => d.kind.metrics.map((m) => [m, modelFor(m)] as const));
+  let seed = 7;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const made: Reading[] = [];
+  for (let i = 0; i < 50_000; i++) {
+    const d = i % devices;
+    const values: Record<string, Value> = {};
+    for (const [m, model] of models[d]) values[m] = model.next(i, rand);
+    if (i % 100 === 50) {
+      const [m] = models[d][Math.floor(rand() * models[d].length)];
+      const ind = INDICATORS[m];
+      values[m] = ind.type === 'boolean' ? true : ind.range![1] * 0.9;
+    }
+    made.push({ enterpriseId: `E${d % 100}`, deviceId: fleet[d].id, ts: 0, seq: 0, values });
+  }
+  let ts = 0;
+  const feed = (n: number, count: { outcomes: number }) => {
+    for (let i = 0; i < n; i++) {
+      const r = made[i % made.length];
+      ts += 10;
+      r.ts = ts;
+      r.seq = Math.floor(ts / 10 / devices);
+      count.outcomes += evaluate(set, state, r, ts).length;
+    }
+  };
+  feed(50_000, { outcomes: 0 }); // warm up
+
+  const counted = { outcomes: 0 };
+  let t = performance.now();
+  feed(readings, counted);
+  const nsPerReading = ((performance.now() - t) * 1e6) / readings;
+
+  let sink = 0;
+  t = performance.now();
+  for (let i = 0; i < readings; i++) {
+    const values = made[i % made.length].values;
+    for (const k in values) {
+      const v = values[k];
+      if (typeof v === 'number' ? v > 50 : v) sink++;
+    }
+  }
+  const referenceNsPerReading = ((performance.now() - t) * 1e6) / readings;
+  if (sink < 0) console.log(sink);
+
+  t = performance.now();
+  const ticks = 20;
+  for (let i = 0; i < ticks; i++) tick(set, state, ts + i * 1000);
+  const tickNsPerDevice = ((performance.now() - t) * 1e6) / ticks / devices;
+
+  return {
+    devices,
+    rules: totalRules,
+    readings,
+    nsPerReading: Math.round(nsPerReading),
+    referenceNsPerReading: Math.round(referenceNsPerReading * 10) / 10,
+    ratio: Math.round((nsPerReading / referenceNsPerReading) * 10) / 10,
+    outcomesPerThousand: Math.round((counted.outcomes / readings) * 10000) / 10,
+    tickNsPerDevice: Math.round(tickNsPerDevice),
+  };
+}
