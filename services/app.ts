@@ -126,6 +126,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     return durable;
   };
 
+  let stopping: Promise<void> | undefined;
+
   // --- gateway -------------------------------------------------------------------------------
   const gateway = new Gateway({
     mqttPort: settings.MQTT_PORT,
@@ -152,7 +154,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     onReadings,
     onLink: (d, link, at) => {
       status.onLink(d.deviceId, link, at);
-      if (link === 'online' || link === 'offline') rules.link(d.deviceId, link, at);
+      // while the service itself shuts down, devices losing their connection is not news
+      if ((link === 'online' || link === 'offline') && !stopping) rules.link(d.deviceId, link, at);
     },
     counters: metrics,
     clock,
@@ -168,7 +171,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     book,
     live,
     email,
-    publishMqtt: (topic, payload) => gateway.publish(topic, payload, 1),
+    publishMqtt: (topic, payload) => (gateway.broker.closed ? Promise.resolve() : gateway.publish(topic, payload, 1)),
     publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
     clock,
     counters: metrics,
@@ -267,13 +270,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   }
   log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: registry.devices.size }, 'risk monitor started');
 
-  let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(ticker);
       watcher?.close();
       process.off('SIGHUP', onHup);
-      await fleet?.stop();
+      // the built-in plants are not switched off: the service is; they do not say goodbye
+      await fleet?.stop(false);
       live.close();
       await gateway.stop();
       await api.close();

@@ -155,14 +155,15 @@ export class Fleet {
     });
   }
 
-  async stop(): Promise<FleetSummary> {
+  /** `goodbye`: each device says offline first, as a device switched off properly does. */
+  async stop(goodbye = true): Promise<FleetSummary> {
     clearTimeout(this.scenarioTimer);
     await Promise.all(
       this.sims.map(async (s) => {
         clearTimeout(s.timer);
         if (!s.client) return;
         // a clean goodbye first, so the gateway does not wait for a keepalive to notice
-        if (s.client.connected) s.client.publish(`v1/${s.d.enterpriseId}/${s.d.deviceId}/status`, 'offline', { qos: 0 });
+        if (goodbye && s.client.connected) s.client.publish(`v1/${s.d.enterpriseId}/${s.d.deviceId}/status`, 'offline', { qos: 0 });
         await s.client.endAsync().catch(() => {});
       }),
     );

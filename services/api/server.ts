@@ -1,7 +1,7 @@
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { tokenDigest, type Caller } from './callers.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, installErrorHandler } from './errors.ts';
@@ -16,7 +16,8 @@ declare module 'fastify' {
   }
 }
 
-const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboards/web/', import.meta.url));
+// resolved from the working directory: the same whether run from source or from the bundle in dist/
+const DASHBOARD_DIR = resolve('dashboards/web');
 
 export async function buildApi(ctx: ApiContext, logLevel: string): Promise<FastifyInstance> {
   const app = Fastify({
