@@ -12,29 +12,22 @@ import { stuckRule } from './stuck.ts';
 import { thresholdRule } from './threshold.ts';
 
 /** Every rule kind by name: one file each in rules/. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own state type
+const BUILDERS: { [K in RuleDef['kind']]: (def: Extract<RuleDef, { kind: K }>) => RuleImpl<any> } = {
+  threshold: thresholdRule,
+  rate: rateRule,
+  baseline: baselineRule,
+  offline: offlineRule,
+  stuck: stuckRule,
+  range: rangeRule,
+  fault: faultRule,
+  gaps: gapsRule,
+  interlock: interlockRule,
+  permissive: permissiveRule,
+};
+
 export function buildRule(def: RuleDef): RuleImpl {
-  switch (def.kind) {
-    case 'threshold':
-      return thresholdRule(def) as RuleImpl;
-    case 'rate':
-      return rateRule(def) as RuleImpl;
-    case 'baseline':
-      return baselineRule(def) as RuleImpl;
-    case 'offline':
-      return offlineRule(def) as RuleImpl;
-    case 'stuck':
-      return stuckRule(def) as RuleImpl;
-    case 'range':
-      return rangeRule(def) as RuleImpl;
-    case 'fault':
-      return faultRule(def) as RuleImpl;
-    case 'gaps':
-      return gapsRule(def) as RuleImpl;
-    case 'interlock':
-      return interlockRule(def) as RuleImpl;
-    case 'permissive':
-      return permissiveRule(def) as RuleImpl;
-  }
+  return (BUILDERS[def.kind] as (d: RuleDef) => RuleImpl)(def);
 }
 
 /** The points a rule reads, to check them against the device and to apply templates. */
