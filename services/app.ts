@@ -17,9 +17,15 @@ import { ApiError } from './api/errors.ts';
 import { buildApi } from './api/server.ts';
 import { LiveStatus } from './devices/live-status.ts';
 import { createMetrics } from './metrics.ts';
+import cron from 'node-cron';
+import { escalate } from './alerts/escalation.ts';
+import { Silences } from './alerts/silences.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { EmailChannel } from './notify/email.ts';
 import { LiveStream } from './notify/live-stream.ts';
+import { Outbox } from './notify/outbox.ts';
+import { OutboxStore } from './notify/outbox-store.ts';
+import { policyFor } from './notify/routing.ts';
 import { RegistryError, readRegistryFile, validateRegistry } from './registry/load.ts';
 import { RegisteredDevices, withRegisteredDevices, type RegisteredDevice } from './registry/registered-devices.ts';
 import { Registry } from './registry/registry.ts';
@@ -36,15 +42,20 @@ import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
 export interface AppOptions {
   clock?: () => number;
   logger?: Logger;
-  /** retries per notification delivery (tests set 0) */
-  notifyRetries?: number;
   /** how often time-driven rules are re-checked; 0 leaves it to the caller of `tick()` */
   tickMs?: number;
   /** reload the registry when its file changes (SIGHUP always reloads) */
   watchRegistry?: boolean;
+  /** the outbox's first retry delay (doubling each time) and how often it looks for due work */
+  outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; failuresBeforeAlert?: number };
+  /** run the scheduled jobs (escalation, silences, daily summary) on their own; tests drive them */
+  schedule?: boolean;
 }
 
 export type App = Awaited<ReturnType<typeof startApp>>;
+
+/** The pseudo-enterprise of the service's own alerts (a failing notification channel). */
+export const SYSTEM = '_system';
 
 const registrationBody = z
   .object({
@@ -68,13 +79,19 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const telemetry = await DuckDbTelemetryStore.create(writer, reader);
   const alertStore = await AlertStore.create(alertConn);
   const baselines = await BaselineStore.create(alertConn);
+  const outboxStore = await OutboxStore.create(alertConn);
+  const silences = await Silences.create(alertConn);
 
   // --- rules and alerts ----------------------------------------------------------------------
   let registry!: Registry;
   let callers = new Map<string, Caller>();
   const placement = (id: string) => {
     const ent = registry.enterprises.get(id);
-    return { region: ent?.region ?? '', industry: ent?.industry ?? '' };
+    return { region: ent?.region ?? '', industry: ent?.industry ?? (id === SYSTEM ? 'system' : '') };
+  };
+  const policy = (enterpriseId: string) => {
+    const ent = registry.enterprises.get(enterpriseId);
+    return policyFor(registry.file.routing, ent?.industry, ent?.routing);
   };
   const book: AlertBook = new AlertBook(alertStore, placement, clock, (key) => rules.forget(key));
   const handleOutcomes = (outcomes: Outcome[]) => book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved'));
@@ -92,6 +109,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     callers = buildCallers(next);
     for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
     rules.use(next);
+    silences.useRegistry(next.file.maintenance);
   };
   useRegistry(build(rawRegistry, registered.all(), settings.CONFIG));
   for (const b of await baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);
@@ -166,18 +184,59 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // --- notifications -------------------------------------------------------------------------
   const live = new LiveStream();
   const email = settings.SMTP_URL ? new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM) : undefined;
-  const dispatcher = new Dispatcher({
+  const notifyLog = log.child({ part: 'notify' });
+  const outbox = new Outbox({
+    store: outboxStore,
     registry: () => registry,
     book,
-    live,
     email,
-    publishMqtt: (topic, payload) => (gateway.broker.closed ? Promise.resolve() : gateway.publish(topic, payload, 1)),
-    publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
     clock,
+    publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
+    policy,
     counters: metrics,
-    log: log.child({ part: 'notify' }),
-    retries: opts.notifyRetries,
+    log: notifyLog,
+    ...opts.outbox,
+    // a channel that keeps failing is itself an alert, for the operators
+    onChannelHealth: (unit, channel, failing, error) =>
+      handleOutcomes([
+        {
+          key: `${SYSTEM}/notify:${unit.id}:${channel}`,
+          change: failing ? 'raise' : 'clear',
+          ruleId: 'notification-channel',
+          ruleKind: 'system',
+          enterpriseId: SYSTEM,
+          deviceId: SYSTEM,
+          metric: channel,
+          severity: failing ? 'major' : null,
+          value: null,
+          peak: null,
+          threshold: null,
+          at: clock(),
+          message: failing ? `通知渠道持续失败：${unit.name} ${channel}（${error}）/ notification channel failing: ${unit.id} ${channel}: ${error}` : `通知渠道恢复 / notification channel delivering again: ${unit.id} ${channel}`,
+        },
+      ]),
   });
+  const dispatcher = new Dispatcher({
+    registry: () => registry,
+    policy,
+    book,
+    live,
+    outbox,
+    silences,
+    emailEnabled: email !== undefined,
+    publishMqtt: (topic, payload) => (gateway.broker.closed ? Promise.resolve() : gateway.publish(topic, payload, 1)),
+    clock,
+    log: notifyLog,
+  });
+
+  /** Escalation, reminders and overdue alerts; silences starting and ending. Driven by the clock. */
+  const sweep = async () => {
+    const now = clock();
+    await book.sweep((a) => escalate(a, policy(a.enterpriseId), now));
+    const { started, ended } = await silences.due(now);
+    for (const s of started) dispatcher.announceSilence(s, 'started');
+    for (const s of ended) dispatcher.announceSilence(s, 'ended');
+  };
 
   // --- API -----------------------------------------------------------------------------------
   const ctx: ApiContext = {
@@ -249,6 +308,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // time-driven rules: durations and deadlines that pass with no reading, silent devices
   const ticker = opts.tickMs === 0 ? undefined : setInterval(() => rules.tick(), opts.tickMs ?? 1000);
   ticker?.unref();
+  const jobs: { stop(): void }[] = [];
+  if (opts.schedule ?? true) {
+    outbox.start(opts.outbox?.pollMs);
+    jobs.push(cron.schedule('*/10 * * * * *', () => void sweep().catch((err: Error) => log.error({ err }, 'escalation sweep failed')), { noOverlap: true }));
+  }
 
   let watcher: FSWatcher | undefined;
   if (opts.watchRegistry ?? true) {
@@ -273,6 +337,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(ticker);
+      for (const j of jobs) j.stop();
       watcher?.close();
       process.off('SIGHUP', onHup);
       // the built-in plants are not switched off: the service is; they do not say goodbye
@@ -283,6 +348,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await telemetry.flush();
       await book.settled();
       await dispatcher.idle();
+      await outbox.stop();
       await telemetry.close();
       email?.close();
       for (const c of [writer, reader, alertConn]) c.close();
@@ -299,6 +365,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     metrics,
     rules,
     reload,
+    outbox,
+    silences,
+    /** escalation and silences now (tests drive the clock themselves) */
+    sweep,
     /** run time-driven rules now (tests drive the clock themselves) */
     tick: () => rules.tick(),
     stop,

@@ -75,17 +75,30 @@ export class AlertBook {
     });
   }
 
-  /** Notification outcomes and other lines that do not change the alert itself. */
-  async record(transitions: Transition[], unitsTold: string[] = []): Promise<void> {
+  /** Notification outcomes and other lines that do not change the alerts themselves. */
+  async record(transitions: Transition[]): Promise<void> {
+    if (transitions.length) await this.serial(() => this.store.record(transitions));
+  }
+
+  /** Units about to be told of an alert: from now on its clears and closes reach them too. */
+  async addUnits(alertId: string, unitIds: string[]): Promise<void> {
     await this.serial(async () => {
-      const first = transitions[0];
-      const open = first && [...this.openByKey.values()].find((a) => a.id === first.alertId);
-      const newUnits = unitsTold.filter((u) => open && !open.units.includes(u));
-      if (open && newUnits.length) {
-        const alert = { ...open, units: [...open.units, ...newUnits] };
-        this.openByKey.set(alert.key, alert);
-        await this.store.save(alert, transitions);
-      } else await this.store.record(transitions);
+      const open = [...this.openByKey.values()].find((a) => a.id === alertId);
+      const fresh = unitIds.filter((u) => open && !open.units.includes(u));
+      if (!open || !fresh.length) return;
+      const alert = { ...open, units: [...open.units, ...fresh] };
+      this.openByKey.set(alert.key, alert);
+      await this.store.save(alert, []);
+    });
+  }
+
+  /** Apply a time-driven step (escalation) to every open alert, one at a time. */
+  sweep(step: (a: Alert) => Step | null): Promise<void> {
+    return this.serial(async () => {
+      for (const a of [...this.openByKey.values()]) {
+        const s = step(a);
+        if (s) await this.commit(s);
+      }
     });
   }
 

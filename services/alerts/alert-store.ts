@@ -25,6 +25,10 @@ export interface AlertFilter {
   cursor?: { raisedAt: number; id: string };
 }
 
+/** Alerts saved before a field existed read back with its neutral value. */
+const NEUTRAL = { remindedAt: null, overdueAt: null, flapping: false };
+const readAlert = (doc: string): Alert => ({ ...NEUTRAL, ...(JSON.parse(doc) as Partial<Alert>) }) as Alert;
+
 export class AlertStore {
   private n = 0;
 
@@ -75,14 +79,14 @@ export class AlertStore {
 
   async open(): Promise<Alert[]> {
     const rows = await this.conn.all<{ doc: string }>(`SELECT doc FROM alerts WHERE state <> 'closed'`);
-    return rows.map((r) => JSON.parse(r.doc) as Alert);
+    return rows.map((r) => readAlert(r.doc));
   }
 
   async get(id: string): Promise<{ alert: Alert; transitions: Transition[] } | null> {
     const [row] = await this.conn.all<{ doc: string }>('SELECT doc FROM alerts WHERE id = $id', { id });
     if (!row) return null;
     const ts = await this.conn.all<{ doc: string }>('SELECT doc FROM transitions WHERE alert_id = $id ORDER BY n', { id });
-    return { alert: JSON.parse(row.doc) as Alert, transitions: ts.map((t) => JSON.parse(t.doc) as Transition) };
+    return { alert: readAlert(row.doc), transitions: ts.map((t) => JSON.parse(t.doc) as Transition) };
   }
 
   async list(f: AlertFilter): Promise<{ items: Alert[]; next: { raisedAt: number; id: string } | null }> {
@@ -111,7 +115,7 @@ export class AlertStore {
       `SELECT doc FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC, id DESC LIMIT $limit`,
       params,
     );
-    const items = rows.map((r) => JSON.parse(r.doc) as Alert);
+    const items = rows.map((r) => readAlert(r.doc));
     const more = items.length > f.limit;
     if (more) items.pop();
     const last = items.at(-1);

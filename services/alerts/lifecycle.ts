@@ -62,6 +62,8 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       threshold: o.threshold,
       message: o.message,
       escalationLevel: 0,
+      remindedAt: null,
+      overdueAt: null,
       flapping: false,
       units: [],
     };

@@ -32,6 +32,10 @@ export interface Alert {
   threshold: number | null;
   message: string;
   escalationLevel: number;
+  /** last reminder while unacknowledged */
+  remindedAt: number | null;
+  /** when the regulator was told it was not closed in time */
+  overdueAt: number | null;
   /** the condition keeps coming and going: held open instead of raised and cleared again */
   flapping: boolean;
   /** the units that have been told */
@@ -46,8 +50,13 @@ export type TransitionType =
   | 'flapping'
   | 'acknowledged'
   | 'closed'
+  | 'escalated'
+  | 'reminded'
+  | 'overdue'
   | 'notified'
-  | 'notification_failed';
+  | 'notification_failed'
+  | 'notification_held'
+  | 'notification_expired';
 
 /** One line of an alert's record: who or what did what, when. */
 export interface Transition {

@@ -28,7 +28,9 @@ export function buildCallers(registry: Registry): Map<string, Caller> {
     const digest = u.tokenHash ? u.tokenHash.slice('sha256$'.length) : tokenDigest(u.token!);
     const regionOf = (id: string) => registry.enterprises.get(id)?.region;
     let caller: Caller;
-    if (u.role === 'operator') caller = { name: u.name, role: u.role, regions: [], sees: (id) => registry.enterprises.has(id), handles: (id) => registry.enterprises.has(id) };
+    if (u.role === 'operator')
+      // operators also see the service's own alerts (pseudo-enterprise `_system`)
+      caller = { name: u.name, role: u.role, regions: [], sees: (id) => id === '_system' || registry.enterprises.has(id), handles: (id) => id === '_system' || registry.enterprises.has(id) };
     else if (u.role === 'regulator') {
       const regions = u.regions;
       const sees = (id: string) => {

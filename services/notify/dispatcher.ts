@@ -1,35 +1,29 @@
-import pRetry from 'p-retry';
 import type { AlertBook, AlertChange } from '../alerts/alert-book.ts';
 import { alertJson, transitionJson, type Alert, type Transition } from '../alerts/model.ts';
+import { covers, type Silence, type Silences } from '../alerts/silences.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
-import type { EmailChannel } from './email.ts';
 import type { LiveStream } from './live-stream.ts';
-import { renderMessage } from './message.ts';
-import { audienceOf, immediateKinds, isWorthTelling } from './routing.ts';
-import { buildWebhookRequest, postWebhook } from './webhook.ts';
+import type { Notice, Outbox } from './outbox.ts';
+import { audienceOf, immediateKinds, type Audience, type RoutingPolicy } from './routing.ts';
 
 /**
- * Every alert change goes to the live stream and MQTT at once; the changes people must hear of
- * go to the routed units by e-mail and webhook, and each delivery's outcome joins the record.
+ * Every alert change goes to the live stream and MQTT at once, and to the enterprise's on-site
+ * alarm device when it concerns a critical alarm. The changes people must hear of become
+ * notices in the outbox for each unit and channel, unless a silence holds them (then the record
+ * says so).
  */
 export interface DispatchDeps {
-  registry: () => Registry;
+  registry(): Registry;
+  policy(enterpriseId: string): RoutingPolicy;
   book: AlertBook;
   live: LiveStream;
-  email?: EmailChannel;
+  outbox: Outbox;
+  silences: Silences;
+  emailEnabled: boolean;
   publishMqtt(topic: string, payload: string): Promise<void>;
-  publicUrl: string;
-  clock: () => number;
-  counters: { notifications: { inc(labels: { channel: string; outcome: string }): void } };
+  clock(): number;
   log: { warn(o: object, msg?: string): void };
-  retries?: number;
-}
-
-interface Delivery {
-  channel: 'email' | 'webhook';
-  target: string;
-  send(): Promise<unknown>;
 }
 
 export class Dispatcher {
@@ -39,73 +33,78 @@ export class Dispatcher {
     deps.book.onChange((c) => this.onChange(c));
   }
 
-  /** Wait for the deliveries under way (tests, shutdown). */
+  /** Wait until every change so far is in the outbox (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(p: Promise<void>) {
+    const q = p.catch((err: Error) => this.deps.log.warn({ err: err.message }, 'notification not queued')).finally(() => this.inFlight.delete(q));
+    this.inFlight.add(q);
   }
 
   private onChange({ alert, transition }: AlertChange) {
     const event = { ...alertJson(alert), transition: transitionJson(transition) };
     this.deps.live.send(alert.enterpriseId, 'alert', event);
     this.deps.publishMqtt(`alerts/${alert.enterpriseId}`, JSON.stringify(event)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alert not published on MQTT'));
-    if (!isWorthTelling(alert, transition)) return;
-    const p = this.tell(alert, transition, event).finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
+    this.command(alert, transition);
+    const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId));
+    if (audience) this.track(this.tell(alert, transition, audience));
   }
 
-  private async tell(alert: Alert, t: Transition, event: unknown) {
+  private async tell(alert: Alert, t: Transition, audience: Audience) {
     const registry = this.deps.registry();
-    const units =
-      audienceOf(t) === 'routed'
-        ? registry.unitsFor(alert.enterpriseId, immediateKinds(registry.file.routing, alert.severity, alert.metric))
-        : alert.units.flatMap((id) => registry.units.get(id) ?? []);
-    const enterpriseName = registry.enterprises.get(alert.enterpriseId)?.name ?? alert.enterpriseId;
-    const message = renderMessage(alert, t, { enterpriseName, link: `${this.deps.publicUrl}/#/alerts/${alert.id}` });
-    const results = await Promise.all(units.map((u) => this.deliverToUnit(u, this.deliveries(u, message, event))));
-    const lines = results.flat().map((r) => ({ ...r, alertId: alert.id }));
-    const told = units.filter((_, i) => results[i].some((r) => r.type === 'notified')).map((u) => u.id);
-    if (lines.length) await this.deps.book.record(lines, told).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'notification record not saved'));
-  }
-
-  private deliveries(u: UnitConfig, message: ReturnType<typeof renderMessage>, event: unknown): Delivery[] {
-    const out: Delivery[] = [];
-    const email = this.deps.email;
-    if (email && u.email.length) out.push({ channel: 'email', target: u.email.join(','), send: () => email.send(u.email, message) });
-    for (const hook of u.webhooks) {
-      out.push({
-        channel: 'webhook',
-        target: `${hook.format} ${redact(hook.url)}`,
-        send: () => postWebhook(hook, buildWebhookRequest(hook, message, event, this.deps.clock())),
-      });
+    const routed = registry.unitsFor(alert.enterpriseId, audience.kinds);
+    const told = audience.told ? alert.units.flatMap((id) => registry.units.get(id) ?? []) : [];
+    const units = [...new Map([...routed, ...told].map((u) => [u.id, u])).values()];
+    if (!units.length) return;
+    const silence = this.deps.silences.matching({ enterpriseId: alert.enterpriseId, deviceId: alert.deviceId, rule: alert.rule }, this.deps.clock());
+    if (silence) {
+      await this.deps.book.record([
+        { alertId: alert.id, at: this.deps.clock(), type: 'notification_held', actor: 'system', detail: { silence: silence.id, reason: silence.reason, until: new Date(silence.until).toISOString(), units: units.map((u) => u.id), for: t.type } },
+      ]);
+      return;
     }
-    return out;
+    const body = { notice: 'alert' as const, alert: alertJson(alert) as unknown as Record<string, unknown>, transition: transitionJson(t) as unknown as Record<string, unknown> };
+    const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
+    await this.deps.book.addUnits(alert.id, routed.map((u) => u.id));
+    await this.deps.outbox.enqueue(units.flatMap((u) => this.channels(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId }))));
   }
 
-  private deliverToUnit(u: UnitConfig, deliveries: Delivery[]): Promise<Omit<Transition, 'alertId'>[]> {
-    return Promise.all(
-      deliveries.map(async (d) => {
-        let attempts = 0;
-        const detail = { channel: d.channel, unit: u.id, unitKind: u.kind, target: d.target };
-        try {
-          await pRetry(() => (attempts++, d.send()), { retries: this.deps.retries ?? 2, minTimeout: 500, factor: 2 });
-          this.deps.counters.notifications.inc({ channel: d.channel, outcome: 'delivered' });
-          return { at: this.deps.clock(), type: 'notified' as const, actor: 'system', detail: { ...detail, attempts } };
-        } catch (e) {
-          this.deps.counters.notifications.inc({ channel: d.channel, outcome: 'failed' });
-          this.deps.log.warn({ ...detail, err: (e as Error).message }, 'notification failed');
-          return { at: this.deps.clock(), type: 'notification_failed' as const, actor: 'system', detail: { ...detail, attempts, error: (e as Error).message.slice(0, 300) } };
-        }
-      }),
-    );
+  private channels(u: UnitConfig): string[] {
+    return [...(this.deps.emailEnabled && u.email.length ? ['email'] : []), ...u.webhooks.map((_, i) => `webhook:${i}`)];
   }
-}
 
-/** Webhook URLs carry robot tokens: keep only scheme, host and path in the record. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '(invalid url)';
+  /** A silence starting or ending is news for the enterprise and its township. */
+  announceSilence(s: Silence, phase: 'started' | 'ended') {
+    const units = this.deps.registry().unitsFor(s.enterpriseId, ['enterprise', 'township']);
+    const body = { notice: 'silence' as const, phase, silence: { ...s } as unknown as Record<string, unknown> };
+    this.track(this.deps.outbox.enqueue(units.flatMap((u) => this.channels(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: null, body, urgent: false, enterpriseId: s.enterpriseId })))));
+    if (phase === 'ended') this.releaseHeld(s);
+  }
+
+  /** When a silence ends, alerts it held that are still open and unacknowledged go out now. */
+  private releaseHeld(s: Silence) {
+    const now = this.deps.clock();
+    for (const a of this.deps.book.openAlerts()) {
+      if (a.acknowledged || a.state !== 'active' || !covers({ ...s, endedAt: null, until: Infinity, from: -Infinity }, { enterpriseId: a.enterpriseId, deviceId: a.deviceId, rule: a.rule }, now)) continue;
+      if (this.deps.silences.matching({ enterpriseId: a.enterpriseId, deviceId: a.deviceId, rule: a.rule }, now)) continue;
+      const t: Transition = { alertId: a.id, at: now, type: 'reminded', actor: 'system', detail: { afterSilence: s.id } };
+      this.track(this.tell(a, t, { kinds: immediateKinds(this.deps.policy(a.enterpriseId), a.severity, a.metric), told: true }));
+    }
+  }
+
+  /** The on-site sound-light alarm follows the enterprise's critical alarms. Never an interlock. */
+  private command(alert: Alert, t: Transition) {
+    const ent = this.deps.registry().enterprises.get(alert.enterpriseId);
+    if (!ent?.alarmDevice) return;
+    const topic = `v1/${ent.id}/${ent.alarmDevice}/command`;
+    const at = new Date(t.at).toISOString();
+    const alarming = alert.severity === 'critical' && alert.state === 'active' && ['raised', 'reactivated', 'severity_changed'].includes(t.type);
+    const quiet = (t.type === 'cleared' || t.type === 'closed') && !this.deps.book.openAlerts().some((a) => a.enterpriseId === ent.id && a.state === 'active' && a.severity === 'critical');
+    const send = (command: string) =>
+      this.deps.publishMqtt(topic, JSON.stringify({ command, alertId: alert.id, severity: alert.severity, message: alert.message, at })).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alarm device command not published'));
+    if (alarming) send('alarm_on');
+    else if (quiet) send('alarm_off');
   }
 }

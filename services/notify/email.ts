@@ -13,8 +13,9 @@ export class EmailChannel {
     this.transport = nodemailer.createTransport(smtpUrl, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never);
   }
 
-  async send(to: string[], m: Message): Promise<string> {
-    const info = await this.transport.sendMail({ from: this.from, to, subject: m.title, text: m.text });
+  /** `notificationId` becomes the Message-ID, so a resend after a crash can be recognised. */
+  async send(to: string[], m: Message, notificationId?: string): Promise<string> {
+    const info = await this.transport.sendMail({ from: this.from, to, subject: m.title, text: m.text, ...(notificationId ? { messageId: `<${notificationId}@risk-monitor>` } : {}) });
     return info.messageId;
   }
 

@@ -24,8 +24,13 @@ const EVENT = {
   cleared: ['报警消除', 'CLEARED'],
   acknowledged: ['已确认', 'ACKNOWLEDGED'],
   closed: ['已关闭', 'CLOSED'],
+  escalated: ['报警升级（无人确认）', 'ESCALATED (not acknowledged)'],
+  reminded: ['提醒：报警尚未确认', 'REMINDER: not acknowledged'],
+  overdue: ['报警超时未闭环', 'NOT CLOSED IN TIME'],
   notified: ['通知', 'NOTIFIED'],
   notification_failed: ['通知失败', 'NOTIFICATION FAILED'],
+  notification_held: ['通知暂缓（维护/静默）', 'NOTIFICATION HELD'],
+  notification_expired: ['通知过期', 'NOTIFICATION EXPIRED'],
 } as const;
 
 export interface MessageContext {
@@ -69,4 +74,51 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
   const text = [...zh, '', '----', ...en].join('\n');
   const markdown = [`### ${title}`, ...zh.map((l) => `- ${l}`), '', ...en.map((l) => `- ${l}`)].join('\n');
   return { title, text, markdown };
+}
+
+/** A storm in one message: one line per change, newest last. */
+export function renderDigest(items: { alert: Alert; transition: Transition; enterpriseName: string }[], link: string): Message {
+  const count = items.length;
+  const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
+  const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w] ? i.alert.severity : w), 'info' as Alert['severity']);
+  const title = `【报警汇总·${SEVERITY_ZH[worst]}】${enterprises.slice(0, 2).join('、')}${enterprises.length > 2 ? '等' : ''} ${count} 条报警变化 / [DIGEST] ${count} alert changes`;
+  const lines = items.map(({ alert: a, transition: t, enterpriseName }) => {
+    const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
+    const value = a.value === null ? '' : ` ${a.value}${typeof a.value === 'number' && ind?.unit ? ` ${ind.unit}` : ''}`;
+    return `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${a.severity}] ${enterpriseName} ${a.deviceId} ${ind?.zh ?? a.metric}${value} — ${a.id}`;
+  });
+  const text = [`共 ${count} 条报警变化（时间为北京时间）/ ${count} alert changes (times UTC+8):`, '', ...lines, '', `详情 / Details: ${link}`].join('\n');
+  const markdown = [`### ${title}`, ...lines.map((l) => `- ${l}`), '', `[详情 / Details](${link})`].join('\n');
+  return { title, text, markdown };
+}
+
+const SEVERITY_RANK = { info: 0, warning: 1, major: 2, critical: 3 } as const;
+
+export interface SilenceView {
+  enterpriseName: string;
+  deviceId: string | null;
+  rule: string | null;
+  reason: string;
+  by: string;
+  from: number;
+  until: number;
+}
+
+export function renderSilence(s: SilenceView, phase: 'started' | 'ended'): Message {
+  const scope = [s.enterpriseName, s.deviceId, s.rule].filter(Boolean).join(' / ');
+  const [zh, en] = phase === 'started' ? ['维护/静默开始，期间报警照常记录，通知暂缓', 'maintenance / silence started: alerts are recorded, notifications held'] : ['维护/静默结束，通知恢复', 'maintenance / silence ended: notifications resume'];
+  const title = `【${phase === 'started' ? '静默开始' : '静默结束'}】${scope} / [SILENCE ${phase.toUpperCase()}]`;
+  const body = [
+    `${zh}`,
+    `范围：${scope}`,
+    `原因：${s.reason}（${s.by}）`,
+    `时间：${formatCst(s.from)} — ${formatCst(s.until)} (UTC+8)`,
+    '',
+    '----',
+    `${en}`,
+    `Scope: ${scope}`,
+    `Reason: ${s.reason} (${s.by})`,
+    `Time: ${formatCst(s.from)} — ${formatCst(s.until)} (UTC+8)`,
+  ];
+  return { title, text: body.join('\n'), markdown: [`### ${title}`, ...body.filter((l) => l && l !== '----').map((l) => `- ${l}`)].join('\n') };
 }

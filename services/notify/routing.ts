@@ -1,11 +1,13 @@
 import type { Severity } from '../../rules/types.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
-import type { RoutingConfig, UnitKind } from '../registry/schema.ts';
+import type { Industry } from '../../rules/indicators.ts';
+import type { RoutingConfig, RoutingOverride, UnitKind } from '../registry/schema.ts';
 
 /**
- * Who hears of an alert change at once (escalation over time is separate). Without a routing
- * section the policy of domain.md applies: every alert reaches the enterprise, critical ones
- * the township too.
+ * Who hears of an alert change, and how notifications are paced. The policy of an enterprise is
+ * the global routing, overridden by its industry's, overridden by its own. Without any routing
+ * the policy of domain.md applies: every alert reaches the enterprise, critical ones the township
+ * too; unacknowledged after 10 min → township, after 30 min → regulator.
  */
 export const DEFAULT_IMMEDIATE: Record<Severity, UnitKind[]> = {
   info: [],
@@ -14,29 +16,65 @@ export const DEFAULT_IMMEDIATE: Record<Severity, UnitKind[]> = {
   critical: ['enterprise', 'township'],
 };
 
-export function immediateKinds(routing: RoutingConfig, severity: Severity, metric: string): UnitKind[] {
-  const bySeverity = routing.immediate[severity] ?? DEFAULT_IMMEDIATE[severity];
-  return [...new Set([...bySeverity, ...(routing.byMetric[metric] ?? [])])];
+export interface RoutingPolicy {
+  immediate: Record<Severity, UnitKind[]>;
+  byMetric: Record<string, UnitKind[]>;
+  escalation: { afterMin: number; to: UnitKind }[];
+  closeWithinH: number | null;
+  reminderEveryMin: number | null;
+  groupWaitS: number;
+  groupIntervalS: number;
+  notificationExpireH: number;
 }
 
-/** Does this change go out to people, and to whom: newly routed kinds, or those already told? */
-export function audienceOf(t: Transition): 'routed' | 'told' | 'none' {
+export function policyFor(routing: RoutingConfig, industry?: Industry | string, own?: RoutingOverride): RoutingPolicy {
+  const layers = [routing, routing.byIndustry[industry as Industry], own].filter(Boolean) as RoutingOverride[];
+  const pick = <K extends keyof RoutingOverride>(k: K) => layers.reduce<RoutingOverride[K] | undefined>((v, l) => l[k] ?? v, undefined);
+  const immediate = { ...DEFAULT_IMMEDIATE };
+  for (const l of layers) Object.assign(immediate, Object.fromEntries(Object.entries(l.immediate ?? {}).filter(([, v]) => v !== undefined)));
+  return {
+    immediate,
+    byMetric: Object.assign({}, ...layers.map((l) => l.byMetric ?? {})),
+    escalation: pick('escalation') ?? [],
+    closeWithinH: pick('closeWithinH') ?? null,
+    reminderEveryMin: pick('reminderEveryMin') ?? null,
+    groupWaitS: pick('groupWaitS') ?? 3,
+    groupIntervalS: pick('groupIntervalS') ?? 30,
+    notificationExpireH: pick('notificationExpireH') ?? 24,
+  };
+}
+
+export function immediateKinds(policy: RoutingPolicy, severity: Severity, metric: string): UnitKind[] {
+  return [...new Set([...policy.immediate[severity], ...(policy.byMetric[metric] ?? [])])];
+}
+
+/** To whom a change goes: unit kinds to find by routing, and/or the units already told. */
+export interface Audience {
+  kinds: UnitKind[];
+  told: boolean;
+}
+
+export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy): Audience | null {
+  const routed = () => immediateKinds(policy, alert.severity, alert.metric);
   switch (t.type) {
     case 'raised':
     case 'reactivated':
-      return 'routed';
+      return { kinds: routed(), told: false };
     case 'severity_changed':
-      return t.detail?.direction === 'rose' ? 'routed' : 'told';
+      return t.detail?.direction === 'rose' ? { kinds: routed(), told: true } : { kinds: [], told: true };
+    case 'escalated':
+      return { kinds: [t.detail?.to as UnitKind], told: false };
+    case 'overdue':
+      return { kinds: ['regulator'], told: false };
     case 'cleared':
     case 'closed':
+    case 'reminded':
+    case 'flapping':
+      return { kinds: [], told: true };
     case 'acknowledged':
-      return 'told';
+      // an acknowledgement is news for the other units only when someone was told
+      return alert.units.length ? { kinds: [], told: true } : null;
     default:
-      return 'none';
+      return null;
   }
-}
-
-export function isWorthTelling(alert: Alert, t: Transition): boolean {
-  // an acknowledgement is news for the other units only when someone else was told
-  return audienceOf(t) !== 'none' && !(t.type === 'acknowledged' && alert.units.length === 0);
 }

@@ -35,10 +35,11 @@ export function signDingTalk(url: string, secret: string, timestamp: number): st
   return `${url}${sep}timestamp=${timestamp}&sign=${encodeURIComponent(sign)}`;
 }
 
-export async function postWebhook(hook: WebhookConfig, req: WebhookRequest, timeoutMs = 5000): Promise<number> {
+/** `notificationId` goes in `X-Notification-Id`, so a receiver can drop a resend after a crash. */
+export async function postWebhook(hook: WebhookConfig, req: WebhookRequest, notificationId?: string, timeoutMs = 5000): Promise<number> {
   const res = await fetch(req.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'risk-monitor-gateway' },
+    headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'risk-monitor-gateway', ...(notificationId ? { 'x-notification-id': notificationId } : {}) },
     body: JSON.stringify(req.body),
     signal: AbortSignal.timeout(timeoutMs),
   });

@@ -59,6 +59,37 @@ const deviceSchema = z
   .strict()
   .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined), { message: 'give exactly one of secret or secretHash' });
 
+const unitKindList = z.array(z.enum(UNIT_KINDS));
+const immediateSchema = z
+  .object(Object.fromEntries(SEVERITIES.map((s) => [s, unitKindList.optional()])) as Record<(typeof SEVERITIES)[number], z.ZodOptional<typeof unitKindList>>)
+  .strict();
+const escalationSchema = z.array(z.object({ afterMin: z.number().positive(), to: z.enum(UNIT_KINDS) }).strict());
+
+/** What may be set per industry or per enterprise: every field overrides the one above it. */
+const routingOverrideSchema = z
+  .object({
+    immediate: immediateSchema.optional(),
+    byMetric: z.record(metric, unitKindList).optional(),
+    escalation: escalationSchema.optional(),
+    /** not closed this many hours after it was raised → the regulator is told */
+    closeWithinH: z.number().positive().optional(),
+    reminderEveryMin: z.number().positive().optional(),
+    /** a unit's notifications wait this long to be grouped (a storm becomes one digest) */
+    groupWaitS: z.number().min(0).optional(),
+    /** and after one is sent, the next group waits at least this long (critical raises do not) */
+    groupIntervalS: z.number().min(0).optional(),
+    /** a notification not delivered after this many hours is given up, and recorded as such */
+    notificationExpireH: z.number().positive().optional(),
+  })
+  .strict();
+
+const routingSchema = routingOverrideSchema.extend({
+  immediate: immediateSchema.default({}),
+  byMetric: z.record(metric, unitKindList).default({}),
+  escalation: escalationSchema.default([]),
+  byIndustry: z.partialRecord(z.enum(INDUSTRIES), routingOverrideSchema).default({}),
+});
+
 const enterpriseSchema = z
   .object({
     id,
@@ -67,20 +98,9 @@ const enterpriseSchema = z
     region: regionCode,
     units: z.array(id).default([]),
     alarmDevice: id.optional(),
+    /** this enterprise's own routing, over its industry's and the global one */
+    routing: routingOverrideSchema.optional(),
     devices: z.array(deviceSchema).default([]),
-  })
-  .strict();
-
-const unitKindList = z.array(z.enum(UNIT_KINDS));
-const routingSchema = z
-  .object({
-    immediate: z
-      .object(Object.fromEntries(SEVERITIES.map((s) => [s, unitKindList.optional()])) as Record<(typeof SEVERITIES)[number], z.ZodOptional<typeof unitKindList>>)
-      .strict()
-      .default({}),
-    byMetric: z.record(metric, unitKindList).default({}),
-    escalation: z.array(z.object({ afterMin: z.number().positive(), to: z.enum(UNIT_KINDS) }).strict()).default([]),
-    reminderEveryMin: z.number().positive().optional(),
   })
   .strict();
 
@@ -113,7 +133,7 @@ export const registrySchema = z
   .object({
     units: z.array(unitSchema).default([]),
     enterprises: z.array(enterpriseSchema).default([]),
-    routing: routingSchema.default({ immediate: {}, byMetric: {}, escalation: [] }),
+    routing: routingSchema.default({ immediate: {}, byMetric: {}, escalation: [], byIndustry: {} }),
     maintenance: z.array(maintenanceSchema).default([]),
     // uplinks are read by the forwarding service; kept loose here until it exists
     uplinks: z.array(z.object({ id, kind: z.string() }).passthrough()).default([]),
@@ -137,4 +157,5 @@ export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type PointConfig = z.infer<typeof pointSchema>;
 export type UserConfig = z.infer<typeof userSchema>;
 export type RoutingConfig = z.infer<typeof routingSchema>;
+export type RoutingOverride = z.infer<typeof routingOverrideSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;

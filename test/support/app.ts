@@ -33,7 +33,7 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
     LOG_LEVEL: 'silent',
     ...(o.smtpPort ? { SMTP_URL: `smtp://127.0.0.1:${o.smtpPort}` } : {}),
   });
-  const app = await startApp(settings, { notifyRetries: 0, ...o });
+  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, ...o });
   return Object.assign(app, { dataDir, configPath });
 }
 

@@ -94,6 +94,9 @@ export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string }
     routing: {
       immediate: { info: [], warning: ['enterprise'], major: ['enterprise'], critical: ['enterprise', 'township'] },
       byMetric: { smoke_alarm: ['fire'] },
+      // tests want notifications at once; the storm test sets its own grouping
+      groupWaitS: 0.1,
+      groupIntervalS: 0,
     },
     users: [
       { name: 'operator', token: 'token-operator', role: 'operator' },

@@ -2,13 +2,13 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderMessage } from '../../services/notify/message.ts';
-import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds } from '../../services/notify/routing.ts';
+import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds, policyFor } from '../../services/notify/routing.ts';
 import { buildWebhookRequest, signDingTalk } from '../../services/notify/webhook.ts';
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', region: '321283103', industry: 'hazchem',
   severity: 'critical', state: 'active', acknowledged: false, raisedAt: Date.UTC(2026, 10, 22, 0, 5, 0), ackAt: null, ackBy: null, clearedAt: null, closedAt: null,
-  closedBy: null, disposition: null, closeNote: null, value: 62, peak: 65, threshold: 40, message: 'm', escalationLevel: 0, flapping: false, units: [],
+  closedBy: null, disposition: null, closeNote: null, value: 62, peak: 65, threshold: 40, message: 'm', escalationLevel: 0, remindedAt: null, overdueAt: null, flapping: false, units: [],
 };
 const raisedT: Transition = { alertId: 'a1', at: alert.raisedAt, type: 'raised', actor: 'rule:gas-lel', severity: 'critical' };
 
@@ -62,17 +62,33 @@ describe('webhook formats', () => {
 });
 
 describe('routing', () => {
-  const routing = { immediate: {}, byMetric: { smoke_alarm: ['fire' as const] }, escalation: [] };
+  const routing = policyFor({ immediate: {}, byMetric: { smoke_alarm: ['fire'] }, escalation: [], byIndustry: {} });
   it('follows domain.md when the registry says nothing: enterprise always, township for critical', () => {
     expect(immediateKinds(routing, 'warning', 'gas_lel')).toEqual(DEFAULT_IMMEDIATE.warning);
     expect(immediateKinds(routing, 'critical', 'gas_lel')).toEqual(['enterprise', 'township']);
     expect(immediateKinds(routing, 'critical', 'smoke_alarm')).toEqual(['enterprise', 'township', 'fire']);
   });
   it('tells newly routed units of a raise or a rise, and those already told of the rest', () => {
-    expect(audienceOf(raisedT)).toBe('routed');
-    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'rose' } })).toBe('routed');
-    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'fell' } })).toBe('told');
-    expect(audienceOf({ ...raisedT, type: 'cleared' })).toBe('told');
-    expect(audienceOf({ ...raisedT, type: 'notified' })).toBe('none');
+    const told = { ...alert, units: ['ent-x'] };
+    expect(audienceOf(raisedT, alert, routing)).toEqual({ kinds: ['enterprise', 'township'], told: false });
+    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'rose' } }, alert, routing)).toEqual({ kinds: ['enterprise', 'township'], told: true });
+    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'fell' } }, alert, routing)).toEqual({ kinds: [], told: true });
+    expect(audienceOf({ ...raisedT, type: 'cleared' }, alert, routing)).toEqual({ kinds: [], told: true });
+    expect(audienceOf({ ...raisedT, type: 'escalated', detail: { to: 'regulator' } }, alert, routing)).toEqual({ kinds: ['regulator'], told: false });
+    expect(audienceOf({ ...raisedT, type: 'acknowledged' }, alert, routing)).toBeNull();
+    expect(audienceOf({ ...raisedT, type: 'acknowledged' }, told, routing)).toEqual({ kinds: [], told: true });
+    expect(audienceOf({ ...raisedT, type: 'notified' }, alert, routing)).toBeNull();
+  });
+
+  it('layers the policy: global, then the industry, then the enterprise', () => {
+    const global = { immediate: { major: ['enterprise' as const] }, byMetric: {}, escalation: [{ afterMin: 10, to: 'township' as const }], groupWaitS: 5, byIndustry: { dust: { immediate: { major: ['enterprise' as const, 'township' as const] }, groupWaitS: 1 } } };
+    const dust = policyFor(global, 'dust');
+    expect(dust.immediate.major).toEqual(['enterprise', 'township']);
+    expect(dust.groupWaitS).toBe(1);
+    expect(dust.escalation).toEqual([{ afterMin: 10, to: 'township' }]);
+    const own = policyFor(global, 'dust', { escalation: [], groupWaitS: 0 });
+    expect(own.escalation).toEqual([]);
+    expect(own.groupWaitS).toBe(0);
+    expect(policyFor(global, 'steel').immediate.major).toEqual(['enterprise']);
   });
 });

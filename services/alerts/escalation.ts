@@ -1,0 +1,36 @@
+import type { RoutingPolicy } from '../notify/routing.ts';
+import type { Step } from './lifecycle.ts';
+import type { Alert, Transition } from './model.ts';
+
+/**
+ * Escalation as a pure function of an alert, its policy and the time. While nobody has
+ * acknowledged: each escalation step whose delay has passed tells the next unit kind, and a
+ * reminder goes to those already told every `reminderEveryMin`. Acknowledging stops both. An alert
+ * not closed `closeWithinH` hours after it was raised is reported to the regulator, once.
+ */
+export function escalate(a: Alert, policy: RoutingPolicy, now: number): Step | null {
+  if (a.state === 'closed' || a.ruleKind === 'system') return null;
+  const transitions: Transition[] = [];
+  let alert = a;
+  const ageMin = (now - a.raisedAt) / 60_000;
+  if (!a.acknowledged) {
+    let level = a.escalationLevel;
+    while (level < policy.escalation.length && ageMin >= policy.escalation[level].afterMin) {
+      const step = policy.escalation[level];
+      level++;
+      transitions.push({ alertId: a.id, at: now, type: 'escalated', actor: 'system', detail: { to: step.to, afterMin: step.afterMin, level } });
+    }
+    if (level !== a.escalationLevel) alert = { ...alert, escalationLevel: level };
+    const every = policy.reminderEveryMin;
+    const last = a.remindedAt ?? a.raisedAt;
+    if (every && now - last >= every * 60_000 && a.units.length) {
+      alert = { ...alert, remindedAt: now };
+      transitions.push({ alertId: a.id, at: now, type: 'reminded', actor: 'system', detail: { everyMin: every, unacknowledgedMin: Math.floor(ageMin) } });
+    }
+  }
+  if (policy.closeWithinH !== null && a.overdueAt === null && now - a.raisedAt >= policy.closeWithinH * 3_600_000) {
+    alert = { ...alert, overdueAt: now };
+    transitions.push({ alertId: a.id, at: now, type: 'overdue', actor: 'system', detail: { closeWithinH: policy.closeWithinH } });
+  }
+  return transitions.length ? { alert, transitions } : null;
+}

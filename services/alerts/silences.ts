@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { SerialConnection } from '../store/database.ts';
+
+/**
+ * Maintenance windows and silences: for a while, an enterprise's (or one device's, or one rule's)
+ * alerts are still raised and recorded, but nobody is notified. Every silence has a reason, an
+ * author and an end; its start and its end are themselves announced and recorded.
+ */
+export interface Silence {
+  id: string;
+  enterpriseId: string;
+  deviceId: string | null;
+  rule: string | null;
+  reason: string;
+  by: string;
+  from: number;
+  until: number;
+  createdAt: number;
+  /** ended early by a person */
+  endedAt: number | null;
+  endedBy: string | null;
+  /** from the registry's `maintenance` list rather than the API */
+  source: 'api' | 'registry';
+  startAnnounced: boolean;
+  endAnnounced: boolean;
+}
+
+export function covers(s: Silence, a: { enterpriseId: string; deviceId: string; rule: string }, now: number): boolean {
+  return (
+    s.enterpriseId === a.enterpriseId &&
+    (s.deviceId === null || s.deviceId === a.deviceId) &&
+    (s.rule === null || s.rule === a.rule) &&
+    now >= s.from &&
+    now < (s.endedAt ?? s.until)
+  );
+}
+
+export const endOf = (s: Silence) => s.endedAt ?? s.until;
+
+export class Silences {
+  private api: Silence[] = [];
+  private fromRegistry: Silence[] = [];
+
+  private constructor(private readonly conn: SerialConnection) {}
+
+  static async create(conn: SerialConnection) {
+    await conn.run(`CREATE TABLE IF NOT EXISTS silences (id VARCHAR PRIMARY KEY, doc VARCHAR NOT NULL)`);
+    const s = new Silences(conn);
+    s.api = (await conn.all<{ doc: string }>('SELECT doc FROM silences')).map((r) => JSON.parse(r.doc) as Silence);
+    return s;
+  }
+
+  /** The registry's maintenance windows; their announcements are kept across reloads by id. */
+  useRegistry(entries: { enterprise: string; device?: string; from: string; to: string; reason: string; by: string }[]) {
+    const before = new Map(this.fromRegistry.map((s) => [s.id, s]));
+    this.fromRegistry = entries.map((m) => {
+      const from = Date.parse(m.from);
+      const id = `registry:${m.enterprise}:${m.device ?? '*'}:${from}`;
+      const old = before.get(id);
+      return {
+        id,
+        enterpriseId: m.enterprise,
+        deviceId: m.device ?? null,
+        rule: null,
+        reason: m.reason,
+        by: m.by,
+        from,
+        until: Date.parse(m.to),
+        createdAt: from,
+        endedAt: null,
+        endedBy: null,
+        source: 'registry',
+        startAnnounced: old?.startAnnounced ?? false,
+        endAnnounced: old?.endAnnounced ?? false,
+      };
+    });
+  }
+
+  all(): Silence[] {
+    return [...this.fromRegistry, ...this.api];
+  }
+
+  matching(a: { enterpriseId: string; deviceId: string; rule: string }, now: number): Silence | undefined {
+    return this.all().find((s) => covers(s, a, now));
+  }
+
+  async add(input: Omit<Silence, 'id' | 'createdAt' | 'endedAt' | 'endedBy' | 'source' | 'startAnnounced' | 'endAnnounced'>, now: number): Promise<Silence> {
+    const s: Silence = { ...input, id: randomUUID(), createdAt: now, endedAt: null, endedBy: null, source: 'api', startAnnounced: false, endAnnounced: false };
+    await this.save(s);
+    this.api.push(s);
+    return s;
+  }
+
+  async end(id: string, by: string, now: number): Promise<Silence | undefined> {
+    const s = this.api.find((x) => x.id === id);
+    if (!s || endOf(s) <= now) return s;
+    s.endedAt = now;
+    s.endedBy = by;
+    await this.save(s);
+    return s;
+  }
+
+  /** Silences whose start or end has come and has not been announced yet (marked as announced). */
+  async due(now: number): Promise<{ started: Silence[]; ended: Silence[] }> {
+    const started: Silence[] = [];
+    const ended: Silence[] = [];
+    for (const s of this.all()) {
+      let changed = false;
+      if (!s.startAnnounced && now >= s.from && now < endOf(s)) (s.startAnnounced = true), started.push(s), (changed = true);
+      if (!s.endAnnounced && now >= endOf(s)) (s.endAnnounced = true), (s.startAnnounced = true), ended.push(s), (changed = true);
+      if (changed && s.source === 'api') await this.save(s);
+    }
+    return { started, ended };
+  }
+
+  private save(s: Silence) {
+    return this.conn.run('INSERT OR REPLACE INTO silences VALUES ($id, $doc)', { id: s.id, doc: JSON.stringify(s) });
+  }
+}

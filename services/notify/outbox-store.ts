@@ -1,0 +1,125 @@
+import type { SerialConnection } from '../store/database.ts';
+
+/**
+ * The notification outbox: every notification is written here before anything is sent, and
+ * stays until it is delivered or given up, so a restart resumes where it stopped.
+ */
+export type OutboxStatus = 'pending' | 'delivered' | 'expired';
+
+export interface OutboxItem {
+  id: string;
+  unitId: string;
+  /** `email`, or `webhook:<index in the unit's webhooks>` */
+  channel: string;
+  alertId: string | null;
+  /** what is told: an alert change, a silence starting or ending, a daily summary */
+  body: NoticeBody;
+  createdAt: number;
+  /** held until then, so that a unit's notifications group into one digest */
+  notBefore: number;
+  nextAttemptAt: number;
+  attempts: number;
+  status: OutboxStatus;
+  lastError: string | null;
+  deliveredAt: number | null;
+}
+
+export type NoticeBody =
+  | { notice: 'alert'; alert: Record<string, unknown>; transition: Record<string, unknown> }
+  | { notice: 'silence'; phase: 'started' | 'ended'; silence: Record<string, unknown> }
+  | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
+
+const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at';
+
+export class OutboxStore {
+  private constructor(private readonly conn: SerialConnection) {}
+
+  static async create(conn: SerialConnection) {
+    await conn.run(`CREATE TABLE IF NOT EXISTS outbox (
+      id VARCHAR PRIMARY KEY, unit_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, alert_id VARCHAR, body VARCHAR NOT NULL,
+      created_at BIGINT NOT NULL, not_before BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts INTEGER NOT NULL,
+      status VARCHAR NOT NULL, last_error VARCHAR, delivered_at BIGINT)`);
+    return new OutboxStore(conn);
+  }
+
+  add(items: OutboxItem[]): Promise<void> {
+    return this.conn.serial(async (c) => {
+      if (!items.length) return;
+      const appender = await c.createAppender('outbox');
+      for (const i of items) {
+        appender.appendVarchar(i.id);
+        appender.appendVarchar(i.unitId);
+        appender.appendVarchar(i.channel);
+        i.alertId === null ? appender.appendNull() : appender.appendVarchar(i.alertId);
+        appender.appendVarchar(JSON.stringify(i.body));
+        appender.appendBigInt(BigInt(i.createdAt));
+        appender.appendBigInt(BigInt(i.notBefore));
+        appender.appendBigInt(BigInt(i.nextAttemptAt));
+        appender.appendInteger(i.attempts);
+        appender.appendVarchar(i.status);
+        appender.appendNull();
+        appender.appendNull();
+        appender.endRow();
+      }
+      appender.flushSync();
+      appender.closeSync();
+    });
+  }
+
+  /** Pending items whose time has come. */
+  async due(now: number): Promise<OutboxItem[]> {
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now ORDER BY created_at`, { now: BigInt(now) });
+  }
+
+  async pending(unitId: string, channel: string): Promise<OutboxItem[]> {
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND unit_id = $u AND channel = $c`, { u: unitId, c: channel });
+  }
+
+  async forAlert(alertId: string): Promise<OutboxItem[]> {
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE alert_id = $a ORDER BY created_at`, { a: alertId });
+  }
+
+  async counts(): Promise<Record<OutboxStatus, number>> {
+    const rows = await this.conn.all<{ status: OutboxStatus; n: bigint }>('SELECT status, count(*) AS n FROM outbox GROUP BY status');
+    const out = { pending: 0, delivered: 0, expired: 0 };
+    for (const r of rows) out[r.status] = Number(r.n);
+    return out;
+  }
+
+  /** The last delivery to a unit on a channel, to pace the next group. */
+  async lastDelivered(unitId: string, channel: string): Promise<number | null> {
+    const [r] = await this.conn.all<{ t: bigint | null }>(`SELECT max(delivered_at) AS t FROM outbox WHERE unit_id = $u AND channel = $c`, { u: unitId, c: channel });
+    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  }
+
+  update(ids: string[], change: { status?: OutboxStatus; attempts?: number; nextAttemptAt?: number; lastError?: string | null; deliveredAt?: number }): Promise<void> {
+    return this.conn.serial(async (c) => {
+      const sets: string[] = [];
+      const params: Record<string, string | bigint | number | null> = {};
+      if (change.status) (sets.push('status = $status'), (params.status = change.status));
+      if (change.attempts !== undefined) (sets.push('attempts = $attempts'), (params.attempts = change.attempts));
+      if (change.nextAttemptAt !== undefined) (sets.push('next_attempt_at = $next'), (params.next = BigInt(change.nextAttemptAt)));
+      if (change.lastError !== undefined) (sets.push('last_error = $err'), (params.err = change.lastError));
+      if (change.deliveredAt !== undefined) (sets.push('delivered_at = $at'), (params.at = BigInt(change.deliveredAt)));
+      for (const id of ids) await c.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
+    });
+  }
+
+  private async rows(sql: string, params: Record<string, string | bigint>): Promise<OutboxItem[]> {
+    const rows = await this.conn.all<Record<string, unknown>>(sql, params);
+    return rows.map((r) => ({
+      id: r.id as string,
+      unitId: r.unit_id as string,
+      channel: r.channel as string,
+      alertId: (r.alert_id as string | null) ?? null,
+      body: JSON.parse(r.body as string) as NoticeBody,
+      createdAt: Number(r.created_at),
+      notBefore: Number(r.not_before),
+      nextAttemptAt: Number(r.next_attempt_at),
+      attempts: Number(r.attempts),
+      status: r.status as OutboxStatus,
+      lastError: (r.last_error as string | null) ?? null,
+      deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
+    }));
+  }
+}

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import type { Alert, Transition } from '../alerts/model.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { UnitConfig } from '../registry/schema.ts';
+import type { EmailChannel } from './email.ts';
+import { renderDigest, renderMessage, renderSilence, type Message, type SilenceView } from './message.ts';
+import type { NoticeBody, OutboxItem, OutboxStore } from './outbox-store.ts';
+import type { RoutingPolicy } from './routing.ts';
+import { buildWebhookRequest, postWebhook } from './webhook.ts';
+
+/**
+ * Sends what the outbox holds. Items for one unit and channel that are due together go as one
+ * message (a digest when there are several); a failed send is tried again with a growing delay,
+ * and a notification not delivered within the policy's expiry is given up. Every outcome joins
+ * the alert's record. A channel that keeps failing is reported to the operators.
+ */
+export interface OutboxDeps {
+  store: OutboxStore;
+  registry(): Registry;
+  book: AlertBook;
+  email?: EmailChannel;
+  clock(): number;
+  publicUrl: string;
+  policy(enterpriseId: string): RoutingPolicy;
+  counters: { notifications: { inc(labels: { channel: string; outcome: string }): void } };
+  log: { warn(o: object, msg?: string): void };
+  /** first retry delay; doubles each time up to maxDelayMs */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** consecutive failures of one unit's channel before the operators are told */
+  failuresBeforeAlert?: number;
+  onChannelHealth(unit: UnitConfig, channel: string, failing: boolean, error?: string): void;
+}
+
+export interface Notice {
+  unitId: string;
+  channel: string;
+  alertId: string | null;
+  body: NoticeBody;
+  /** a critical raise does not wait for the pacing interval, only for grouping */
+  urgent: boolean;
+  /** the enterprise whose policy paces it */
+  enterpriseId: string;
+}
+
+export class Outbox {
+  private busy: Promise<void> | null = null;
+  private timer?: NodeJS.Timeout;
+  private readonly failures = new Map<string, number>();
+
+  constructor(private readonly deps: OutboxDeps) {}
+
+  start(pollMs = 500) {
+    this.timer = setInterval(() => void this.run(), pollMs);
+    this.timer.unref();
+  }
+
+  async stop() {
+    clearInterval(this.timer);
+    await this.busy;
+  }
+
+  /** Persist first; the time each item may go is set so a unit's items group. */
+  async enqueue(notices: Notice[]): Promise<void> {
+    const now = this.deps.clock();
+    const items: OutboxItem[] = [];
+    const groupStart = new Map<string, number>();
+    for (const n of notices) {
+      const key = `${n.unitId}|${n.channel}`;
+      let notBefore = groupStart.get(key);
+      if (notBefore === undefined) {
+        const policy = this.deps.policy(n.enterpriseId);
+        const waiting = await this.deps.store.pending(n.unitId, n.channel);
+        const last = await this.deps.store.lastDelivered(n.unitId, n.channel);
+        const open = waiting.filter((w) => w.attempts === 0).map((w) => w.notBefore);
+        if (open.length) notBefore = Math.min(...open);
+        else if (!n.urgent && last !== null && now - last < policy.groupIntervalS * 1000) notBefore = last + policy.groupIntervalS * 1000;
+        else notBefore = now + policy.groupWaitS * 1000;
+        groupStart.set(key, notBefore);
+      }
+      items.push({ id: randomUUID(), unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null });
+    }
+    await this.deps.store.add(items);
+    const wake = Math.min(...items.map((i) => i.notBefore));
+    if (wake <= now) void this.run();
+  }
+
+  /** Send everything due now; resolves when this round is done. */
+  run(): Promise<void> {
+    if (this.busy) return this.busy;
+    this.busy = this.round()
+      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'outbox round failed'))
+      .finally(() => (this.busy = null));
+    return this.busy;
+  }
+
+  private async round() {
+    const now = this.deps.clock();
+    const due = await this.deps.store.due(now);
+    const groups = new Map<string, OutboxItem[]>();
+    for (const i of due) groups.set(`${i.unitId}|${i.channel}`, [...(groups.get(`${i.unitId}|${i.channel}`) ?? []), i]);
+    await Promise.all([...groups.values()].map((g) => this.deliver(g, now)));
+  }
+
+  private async deliver(items: OutboxItem[], now: number) {
+    const { unitId, channel } = items[0];
+    const unit = this.deps.registry().units.get(unitId);
+    const expireMs = this.deps.policy(this.enterpriseOf(items[0]) ?? '').notificationExpireH * 3_600_000;
+    const expired = items.filter((i) => !unit || now - i.createdAt >= expireMs);
+    if (expired.length) await this.giveUp(expired, now, unit ? 'expired before delivery' : 'the unit is no longer in the registry');
+    const live = items.filter((i) => !expired.includes(i));
+    if (!live.length || !unit) return;
+    const attempts = Math.max(...live.map((i) => i.attempts)) + 1;
+    try {
+      const id = live[0].id;
+      await this.send(unit, channel, live, id);
+      await this.deps.store.update(
+        live.map((i) => i.id),
+        { status: 'delivered', attempts, deliveredAt: now, lastError: null },
+      );
+      this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
+      await this.recordOutcome(live, { type: 'notified', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: target(unit, channel), attempts, digestOf: live.length, notificationId: id } }, now);
+      if ((this.failures.get(`${unitId}|${channel}`) ?? 0) >= (this.deps.failuresBeforeAlert ?? 3)) this.deps.onChannelHealth(unit, channel, false);
+      this.failures.delete(`${unitId}|${channel}`);
+    } catch (e) {
+      const error = (e as Error).message.slice(0, 300);
+      const base = this.deps.baseDelayMs ?? 5000;
+      const delay = Math.min(base * 2 ** (attempts - 1), this.deps.maxDelayMs ?? 600_000);
+      await this.deps.store.update(
+        live.map((i) => i.id),
+        { attempts, nextAttemptAt: now + delay, lastError: error },
+      );
+      this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'failed' });
+      this.deps.log.warn({ unit: unitId, channel, attempts, err: error }, 'notification failed; will retry');
+      // the record gets the first failure, then every fifth, so a long outage does not drown it
+      if (attempts === 1 || attempts % 5 === 0)
+        await this.recordOutcome(live, { type: 'notification_failed', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: target(unit, channel), attempts, error, retryInS: Math.round(delay / 1000) } }, now);
+      const n = (this.failures.get(`${unitId}|${channel}`) ?? 0) + 1;
+      this.failures.set(`${unitId}|${channel}`, n);
+      if (n === (this.deps.failuresBeforeAlert ?? 3)) this.deps.onChannelHealth(unit, channel, true, error);
+    }
+  }
+
+  private async giveUp(items: OutboxItem[], now: number, why: string) {
+    await this.deps.store.update(
+      items.map((i) => i.id),
+      { status: 'expired' },
+    );
+    this.deps.counters.notifications.inc({ channel: channelKind(items[0].channel), outcome: 'expired' });
+    await this.recordOutcome(items, { type: 'notification_expired', detail: { channel: channelKind(items[0].channel), unit: items[0].unitId, attempts: items[0].attempts, error: items[0].lastError ?? why } }, now);
+  }
+
+  private async recordOutcome(items: OutboxItem[], line: Pick<Transition, 'type' | 'detail'>, at: number) {
+    const lines = items.filter((i) => i.alertId).map((i) => ({ alertId: i.alertId!, at, actor: 'system', ...line }));
+    if (lines.length) await this.deps.book.record(lines).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'notification record not saved'));
+  }
+
+  private enterpriseOf(i: OutboxItem): string | undefined {
+    const b = i.body;
+    if (b.notice === 'alert') return b.alert.enterpriseId as string;
+    if (b.notice === 'silence') return b.silence.enterpriseId as string;
+    return undefined;
+  }
+
+  private async send(unit: UnitConfig, channel: string, items: OutboxItem[], notificationId: string) {
+    const message = this.render(items);
+    if (channel === 'email') {
+      if (!this.deps.email || !unit.email.length) throw new Error('no e-mail channel configured');
+      await this.deps.email.send(unit.email, message, notificationId);
+      return;
+    }
+    const hook = unit.webhooks[Number(channel.slice('webhook:'.length))];
+    if (!hook) throw new Error(`the unit has no ${channel}`);
+    const event = items.length === 1 ? items[0].body.notice === 'alert' ? { ...items[0].body.alert, transition: items[0].body.transition } : items[0].body : { digest: true, count: items.length, events: items.map((i) => (i.body.notice === 'alert' ? { ...i.body.alert, transition: i.body.transition } : i.body)) };
+    await postWebhook(hook, buildWebhookRequest(hook, message, event, this.deps.clock()), notificationId);
+  }
+
+  private render(items: OutboxItem[]): Message {
+    const registry = this.deps.registry();
+    const name = (id: unknown) => registry.enterprises.get(id as string)?.name ?? String(id);
+    const bodies = items.map((i) => i.body);
+    const alerts = bodies.filter((b): b is Extract<NoticeBody, { notice: 'alert' }> => b.notice === 'alert');
+    if (items.length === 1) {
+      const b = bodies[0];
+      if (b.notice === 'summary') return { title: b.title, text: b.text, markdown: b.markdown };
+      if (b.notice === 'silence') return renderSilence({ ...(b.silence as unknown as SilenceView), enterpriseName: name(b.silence.enterpriseId) }, b.phase);
+      const alert = fromJson(b.alert);
+      return renderMessage(alert, fromJsonT(b.transition), { enterpriseName: name(alert.enterpriseId), link: `${this.deps.publicUrl}/#/alerts/${alert.id}` });
+    }
+    return renderDigest(
+      alerts.map((b) => ({ alert: fromJson(b.alert), transition: fromJsonT(b.transition), enterpriseName: name(b.alert.enterpriseId) })),
+      `${this.deps.publicUrl}/#/alerts`,
+    );
+  }
+}
+
+const channelKind = (channel: string) => (channel === 'email' ? 'email' : 'webhook');
+
+function target(unit: UnitConfig, channel: string): string {
+  if (channel === 'email') return unit.email.join(',');
+  const hook = unit.webhooks[Number(channel.slice('webhook:'.length))];
+  if (!hook) return channel;
+  try {
+    // webhook URLs carry robot tokens: keep only scheme, host and path in the record
+    const u = new URL(hook.url);
+    return `${hook.format} ${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return hook.format;
+  }
+}
+
+/** The alert as the outbox stored it (JSON times) back to the internal shape the renderers read. */
+function fromJson(a: Record<string, unknown>): Alert {
+  const ms = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : (v as number | null));
+  return { ...(a as unknown as Alert), raisedAt: ms(a.raisedAt)!, ackAt: ms(a.ackAt), clearedAt: ms(a.clearedAt), closedAt: ms(a.closedAt) };
+}
+
+function fromJsonT(t: Record<string, unknown>): Transition {
+  return { ...(t as unknown as Transition), at: typeof t.at === 'string' ? Date.parse(t.at) : (t.at as number) };
+}
