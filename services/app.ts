@@ -19,6 +19,7 @@ import { LiveStatus } from './devices/live-status.ts';
 import { createMetrics } from './metrics.ts';
 import cron from 'node-cron';
 import { escalate } from './alerts/escalation.ts';
+import { renderDailySummary, summarize } from './alerts/reports.ts';
 import { Silences } from './alerts/silences.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { EmailChannel } from './notify/email.ts';
@@ -229,6 +230,21 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log: notifyLog,
   });
 
+  /** Each regulator unit with a channel gets yesterday's summary of its regions. */
+  const dailySummaries = async () => {
+    const to = clock();
+    const from = to - 86_400_000;
+    for (const unit of registry.units.values()) {
+      if (unit.kind !== 'regulator' || (!unit.email.length && !unit.webhooks.length)) continue;
+      const ids = [...registry.enterprises.values()].filter((e) => unit.regions.some((r) => e.region.startsWith(r))).map((e) => e.id);
+      const rows = await summarize({ registry, alerts: alertStore, telemetry }, { from, to, enterpriseIds: ids });
+      const msg = renderDailySummary(unit.name, rows, from, to);
+      const body = { notice: 'summary' as const, ...msg, data: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), items: rows } };
+      const channels = [...(email && unit.email.length ? ['email'] : []), ...unit.webhooks.map((_, i) => `webhook:${i}`)];
+      await outbox.enqueue(channels.map((channel) => ({ unitId: unit.id, channel, alertId: null, body, urgent: true, enterpriseId: ids[0] ?? '' })));
+    }
+  };
+
   /** Escalation, reminders and overdue alerts; silences starting and ending. Driven by the clock. */
   const sweep = async () => {
     const now = clock();
@@ -291,6 +307,14 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         note: 'the secret is shown only now; the service keeps only its hash',
       };
     },
+    silences,
+    announceSilences: async () => {
+      const { started, ended } = await silences.due(clock());
+      for (const s of started) dispatcher.announceSilence(s, 'started');
+      for (const s of ended) dispatcher.announceSilence(s, 'ended');
+    },
+    notificationsOf: (alertId) => outboxStore.forAlert(alertId),
+    summary: (q) => summarize({ registry, alerts: alertStore, telemetry }, q),
     baselines: {
       history: (deviceId) => baselines.history(deviceId),
       set: async (b) => {
@@ -312,6 +336,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   if (opts.schedule ?? true) {
     outbox.start(opts.outbox?.pollMs);
     jobs.push(cron.schedule('*/10 * * * * *', () => void sweep().catch((err: Error) => log.error({ err }, 'escalation sweep failed')), { noOverlap: true }));
+    jobs.push(cron.schedule('0 0 8 * * *', () => void dailySummaries().catch((err: Error) => log.error({ err }, 'daily summary failed')), { timezone: 'Asia/Shanghai' }));
   }
 
   let watcher: FSWatcher | undefined;
@@ -369,6 +394,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     silences,
     /** escalation and silences now (tests drive the clock themselves) */
     sweep,
+    dailySummaries,
     /** run time-driven rules now (tests drive the clock themselves) */
     tick: () => rules.tick(),
     stop,

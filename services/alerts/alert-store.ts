@@ -82,6 +82,12 @@ export class AlertStore {
     return rows.map((r) => readAlert(r.doc));
   }
 
+  /** An enterprise's alerts raised within [from, to). */
+  async between(enterpriseId: string, from: number, to: number): Promise<Alert[]> {
+    const rows = await this.conn.all<{ doc: string }>('SELECT doc FROM alerts WHERE enterprise = $e AND raised_at >= $from AND raised_at < $to', { e: enterpriseId, from: BigInt(from), to: BigInt(to) });
+    return rows.map((r) => readAlert(r.doc));
+  }
+
   async get(id: string): Promise<{ alert: Alert; transitions: Transition[] } | null> {
     const [row] = await this.conn.all<{ doc: string }>('SELECT doc FROM alerts WHERE id = $id', { id });
     if (!row) return null;

@@ -6,6 +6,9 @@ import type { LiveStream } from '../notify/live-stream.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import type { Baseline } from '../rules/baselines.ts';
+import type { Silences } from '../alerts/silences.ts';
+import type { OutboxItem } from '../notify/outbox-store.ts';
+import type { SummaryRow } from '../alerts/reports.ts';
 import type { Caller } from './callers.ts';
 
 /** What the HTTP API reads and acts on; the composition root provides it. */
@@ -22,4 +25,9 @@ export interface ApiContext {
   registerDevice(enterpriseId: string, body: unknown, by: string): Promise<object>;
   clock(): number;
   baselines: { history(deviceId: string): Promise<Baseline[]>; set(b: Baseline): Promise<void> };
+  silences: Silences;
+  /** announce silences that started or ended (right after one is created or ended) */
+  announceSilences(): Promise<void>;
+  notificationsOf(alertId: string): Promise<OutboxItem[]>;
+  summary(q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]>;
 }

@@ -9,6 +9,8 @@ import { alertRoutes } from './routes/alerts.ts';
 import { enterpriseRoutes } from './routes/enterprises.ts';
 import { systemRoutes } from './routes/system.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
+import { silenceRoutes } from './routes/silences.ts';
+import { reportRoutes } from './routes/reports.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,6 +48,8 @@ export async function buildApi(ctx: ApiContext, logLevel: string): Promise<Fasti
   await app.register(alertRoutes(ctx), { prefix: '/api' });
   await app.register(telemetryRoutes(ctx), { prefix: '/api' });
   await app.register(enterpriseRoutes(ctx), { prefix: '/api' });
+  await app.register(silenceRoutes(ctx), { prefix: '/api' });
+  await app.register(reportRoutes(ctx), { prefix: '/api' });
   if (existsSync(DASHBOARD_DIR)) await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/' });
   return app;
 }

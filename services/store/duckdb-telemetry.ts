@@ -121,6 +121,16 @@ export class DuckDbTelemetryStore implements TelemetryStore {
     return rows.map(toPoint);
   }
 
+  async coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number> {
+    const [r] = await this.reader.all<{ n: bigint }>('SELECT count(DISTINCT ts // $b) AS n FROM readings WHERE device = $d AND ts >= $from AND ts < $to', {
+      b: BigInt(bucketMs),
+      d: deviceId,
+      from: BigInt(from),
+      to: BigInt(to),
+    });
+    return Number(r?.n ?? 0);
+  }
+
   health(): StoreHealth {
     const oldest = this.queue[0]?.since;
     return { ok: this.lastError === undefined, pending: this.queuedReadings, lagMs: oldest ? Date.now() - oldest : 0, error: this.lastError };

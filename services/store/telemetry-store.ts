@@ -51,6 +51,8 @@ export interface TelemetryStore {
   recentSeqs(window: number): Promise<Map<string, [number, number][]>>;
   /** the latest value of every metric of every device, to show live status after a restart */
   latest(): Promise<TelemetryPoint[]>;
+  /** how many windows of `bucketMs` within [from, to) hold at least one reading of the device */
+  coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
   health(): StoreHealth;
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -10,9 +10,20 @@ export interface CapturedMail {
   to: string[];
   subject: string;
   text: string;
+  messageId: string;
 }
 
-export async function startSmtp(): Promise<{ port: number; mails: CapturedMail[]; close(): Promise<void> }> {
+/** A port nothing listens on (yet): a receiver that is down. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+export async function startSmtp(port = 0): Promise<{ port: number; mails: CapturedMail[]; close(): Promise<void> }> {
   const mails: CapturedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -29,6 +40,7 @@ export async function startSmtp(): Promise<{ port: number; mails: CapturedMail[]
               to: session.envelope.rcptTo.map((r) => r.address),
               subject: parsed.subject ?? '',
               text: parsed.text ?? '',
+              messageId: parsed.messageId ?? '',
             });
             cb();
           },
@@ -37,10 +49,10 @@ export async function startSmtp(): Promise<{ port: number; mails: CapturedMail[]
       });
     },
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server.server, 'listening');
-  const port = (server.server.address() as AddressInfo).port;
-  return { port, mails, close: () => new Promise((r) => server.close(() => r())) };
+  const bound = (server.server.address() as AddressInfo).port;
+  return { port: bound, mails, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /** A real HTTP server standing in for a webhook receiver or a robot. */
@@ -50,7 +62,11 @@ export interface CapturedRequest {
   body: unknown;
 }
 
-export async function startReceiver(answer: (req: CapturedRequest) => { status: number; body: unknown } = () => ({ status: 200, body: { ok: true } })) {
+export type Answer = (req: CapturedRequest) => { status: number; body: unknown };
+
+/** `answer` can be swapped while running (a receiver that fails, then recovers). */
+export async function startReceiver(answer: Answer = () => ({ status: 200, body: { ok: true } })) {
+  const state = { answer };
   const requests: CapturedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -65,12 +81,12 @@ export async function startReceiver(answer: (req: CapturedRequest) => { status: 
       }
       const captured = { url: req.url ?? '', headers: req.headers, body };
       requests.push(captured);
-      const a = answer(captured);
+      const a = state.answer(captured);
       res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}`, requests, answer: (a: Answer) => (state.answer = a), close: () => new Promise<void>((r) => server.close(() => r())) };
 }

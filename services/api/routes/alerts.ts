@@ -117,7 +117,19 @@ export const alertRoutes =
       const { id } = parseInput(idParams, req.params, 'params');
       await ctx.book.settled();
       const { alert, transitions } = await visible(req, id);
-      return { ...alertJson(alert), history: transitions.map(transitionJson) };
+      // the notification log: every notice for this alert, by channel and unit, with its outcome
+      const notifications = (await ctx.notificationsOf(id)).map((n) => ({
+        id: n.id,
+        unit: n.unitId,
+        channel: n.channel,
+        status: n.status,
+        attempts: n.attempts,
+        lastError: n.lastError,
+        createdAt: new Date(n.createdAt).toISOString(),
+        deliveredAt: n.deliveredAt === null ? null : new Date(n.deliveredAt).toISOString(),
+        event: n.body.notice === 'alert' ? (n.body.transition as { type: string }).type : n.body.notice,
+      }));
+      return { ...alertJson(alert), history: transitions.map(transitionJson), notifications };
     });
 
     app.post('/alerts/:id/ack', async (req) => {

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { escalate } from '../../services/alerts/escalation.ts';
+import { applyOutcome, acknowledge, close } from '../../services/alerts/lifecycle.ts';
+import type { Alert } from '../../services/alerts/model.ts';
+import { policyFor } from '../../services/notify/routing.ts';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 22, 0, 0, 0);
+const policy = policyFor({ immediate: {}, byMetric: {}, escalation: [{ afterMin: 10, to: 'township' }, { afterMin: 30, to: 'regulator' }], reminderEveryMin: 15, closeWithinH: 2, byIndustry: {} });
+
+function raised(units = ['ent-chem', 'twn-a']): Alert {
+  const a = applyOutcome(undefined, { key: 'D/gas', change: 'raise', ruleId: 'gas', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'D', metric: 'gas_lel', severity: 'critical', value: 45, peak: 45, threshold: 40, at: T0, message: 'm' }, { newId: () => 'a1', region: 'R', industry: 'hazchem' })!.alert;
+  return { ...a, units };
+}
+
+/** Runs the escalation every minute up to `minutes`, returning what happened when. */
+function run(a: Alert, minutes: number, onMinute: (m: number, a: Alert) => Alert = (_, x) => x) {
+  const events: string[] = [];
+  for (let m = 1; m <= minutes; m++) {
+    a = onMinute(m, a);
+    const step = escalate(a, policy, T0 + m * MIN);
+    if (!step) continue;
+    a = step.alert;
+    for (const t of step.transitions) events.push(`${m}:${t.type}${t.detail?.to ? `→${t.detail.to}` : ''}`);
+  }
+  return { events, alert: a };
+}
+
+describe('escalation', () => {
+  it('climbs to the township at 10 min and the regulator at 30 min, reminding every 15 min, while nobody acknowledges', () => {
+    expect(run(raised(), 60).events).toEqual(['10:escalated→township', '15:reminded', '30:escalated→regulator', '30:reminded', '45:reminded', '60:reminded']);
+  });
+
+  it('stops escalating and reminding once acknowledged', () => {
+    const { events } = run(raised(), 60, (m, a) => (m === 12 ? acknowledge(a, 'op', T0 + m * MIN).alert : a));
+    expect(events).toEqual(['10:escalated→township']);
+  });
+
+  it('takes steps missed while the service was down at once, each recorded', () => {
+    const step = escalate(raised(), policy, T0 + 40 * MIN)!;
+    expect(step.transitions.map((t) => [t.type, t.detail?.to ?? null])).toEqual([
+      ['escalated', 'township'],
+      ['escalated', 'regulator'],
+      ['reminded', null],
+    ]);
+    expect(step.alert.escalationLevel).toBe(2);
+  });
+
+  it('tells the regulator once of an alert not closed within closeWithinH, acknowledged or not', () => {
+    const acked = acknowledge(raised(), 'op', T0 + MIN).alert;
+    const { events } = run(acked, 180);
+    expect(events).toEqual(['120:overdue']);
+  });
+
+  it('does nothing with a closed alert, and reminds nobody when nobody was told', () => {
+    const done = close(acknowledge(raised(), 'op', T0).alert, 'op', T0, 'other', 'x').alert;
+    expect(escalate(done, policy, T0 + 300 * MIN)).toBeNull();
+    expect(run(raised([]), 14).events).toEqual(['10:escalated→township']);
+  });
+});
