@@ -24,6 +24,11 @@ export class AlertBook {
   private readonly openByKey = new Map<string, Alert>();
   private readonly listeners: ((c: AlertChange) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
+  /** outcomes waiting for the next batch: a storm is committed in a few transactions, not hundreds */
+  private queued: Outcome[] = [];
+  private nextBatch: Promise<void> | null = null;
+  /** alerts changed without a transition (units told), saved with the next batch */
+  private readonly dirty = new Map<string, Alert>();
 
   constructor(
     private readonly store: AlertStore,
@@ -49,12 +54,20 @@ export class AlertBook {
 
   handle(outcomes: Outcome[]): Promise<void> {
     if (outcomes.length === 0) return Promise.resolve();
-    return this.serial(async () => {
-      for (const o of outcomes) {
+    this.queued.push(...outcomes);
+    return (this.nextBatch ??= this.serial(async () => {
+      this.nextBatch = null;
+      const batch = this.queued;
+      this.queued = [];
+      const steps: Step[] = [];
+      for (const o of batch) {
         const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
-        if (step) await this.commit(step);
+        if (!step) continue;
+        this.place(step.alert);
+        steps.push(step);
       }
-    });
+      await this.commitAll(steps);
+    }));
   }
 
   ack(id: string, actor: string, note?: string): Promise<Alert> {
@@ -81,24 +94,27 @@ export class AlertBook {
   }
 
   /** Units about to be told of an alert: from now on its clears and closes reach them too. */
-  async addUnits(alertId: string, unitIds: string[]): Promise<void> {
-    await this.serial(async () => {
-      const open = [...this.openByKey.values()].find((a) => a.id === alertId);
-      const fresh = unitIds.filter((u) => open && !open.units.includes(u));
-      if (!open || !fresh.length) return;
-      const alert = { ...open, units: [...open.units, ...fresh] };
-      this.openByKey.set(alert.key, alert);
-      await this.store.save(alert, []);
-    });
+  addUnits(alertId: string, unitIds: string[]): Promise<void> {
+    const open = [...this.openByKey.values()].find((a) => a.id === alertId);
+    const fresh = unitIds.filter((u) => open && !open.units.includes(u));
+    if (!open || !fresh.length) return Promise.resolve();
+    const alert = { ...open, units: [...open.units, ...fresh] };
+    this.openByKey.set(alert.key, alert);
+    this.dirty.set(alert.id, alert);
+    return this.serial(() => this.commitAll([]));
   }
 
-  /** Apply a time-driven step (escalation) to every open alert, one at a time. */
+  /** Apply a time-driven step (escalation) to every open alert. */
   sweep(step: (a: Alert) => Step | null): Promise<void> {
     return this.serial(async () => {
+      const steps: Step[] = [];
       for (const a of [...this.openByKey.values()]) {
         const s = step(a);
-        if (s) await this.commit(s);
+        if (!s) continue;
+        this.place(s.alert);
+        steps.push(s);
       }
+      await this.commitAll(steps);
     });
   }
 
@@ -114,11 +130,24 @@ export class AlertBook {
     return found.alert;
   }
 
-  private async commit({ alert, transitions }: Step) {
-    await this.store.save(alert, transitions);
+  private async commit(step: Step) {
+    this.place(step.alert);
+    await this.commitAll([step]);
+  }
+
+  private place(alert: Alert) {
     if (alert.state === 'closed') this.openByKey.delete(alert.key);
     else this.openByKey.set(alert.key, alert);
-    for (const transition of transitions) for (const fn of this.listeners) fn({ alert, transition });
+    this.dirty.delete(alert.id);
+  }
+
+  /** Commit the steps (and any alert changed in between) in one transaction, then tell listeners. */
+  private async commitAll(steps: Step[]) {
+    const pending = [...this.dirty.values()];
+    this.dirty.clear();
+    if (!steps.length && !pending.length) return;
+    await this.store.saveMany([...pending.map((alert) => ({ alert, transitions: [] })), ...steps]);
+    for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) fn({ alert, transition });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

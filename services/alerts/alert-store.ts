@@ -44,23 +44,30 @@ export class AlertStore {
 
   /** The alert's new state and its new record lines, in one transaction. */
   save(alert: Alert, transitions: Transition[]): Promise<void> {
+    return this.saveMany([{ alert, transitions }]);
+  }
+
+  /** Several alerts' changes in one transaction: the latest state of each, every record line. */
+  saveMany(changes: { alert: Alert; transitions: Transition[] }[]): Promise<void> {
+    const latest = new Map(changes.map((c) => [c.alert.id, c.alert]));
+    const lines = changes.flatMap((c) => c.transitions);
     return this.conn.serial(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
-        await c.run('INSERT OR REPLACE INTO alerts VALUES ($id, $key, $ent, $dev, $region, $industry, $severity, $state, $raised, $doc)', {
-          id: alert.id,
-          key: alert.key,
-          ent: alert.enterpriseId,
-          dev: alert.deviceId,
-          region: alert.region,
-          industry: alert.industry,
-          severity: alert.severity,
-          state: alert.state,
-          raised: BigInt(alert.raisedAt),
-          doc: JSON.stringify(alert),
-        });
-        for (const t of transitions)
-          await c.run('INSERT INTO transitions VALUES ($id, $at, $n, $doc)', { id: t.alertId, at: BigInt(t.at), n: BigInt(++this.n), doc: JSON.stringify(t) });
+        for (const alert of latest.values())
+          await c.run('INSERT OR REPLACE INTO alerts VALUES ($id, $key, $ent, $dev, $region, $industry, $severity, $state, $raised, $doc)', {
+            id: alert.id,
+            key: alert.key,
+            ent: alert.enterpriseId,
+            dev: alert.deviceId,
+            region: alert.region,
+            industry: alert.industry,
+            severity: alert.severity,
+            state: alert.state,
+            raised: BigInt(alert.raisedAt),
+            doc: JSON.stringify(alert),
+          });
+        for (const t of lines) await c.run('INSERT INTO transitions VALUES ($id, $at, $n, $doc)', { id: t.alertId, at: BigInt(t.at), n: BigInt(++this.n), doc: JSON.stringify(t) });
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});

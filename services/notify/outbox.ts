@@ -48,6 +48,8 @@ export class Outbox {
   private busy: Promise<void> | null = null;
   private timer?: NodeJS.Timeout;
   private readonly failures = new Map<string, number>();
+  /** per unit and channel: when the group now filling goes out, and when the last one went */
+  private readonly pacing = new Map<string, { groupAt: number | null; lastSent: number | null }>();
 
   constructor(private readonly deps: OutboxDeps) {}
 
@@ -65,25 +67,33 @@ export class Outbox {
   async enqueue(notices: Notice[]): Promise<void> {
     const now = this.deps.clock();
     const items: OutboxItem[] = [];
-    const groupStart = new Map<string, number>();
     for (const n of notices) {
       const key = `${n.unitId}|${n.channel}`;
-      let notBefore = groupStart.get(key);
-      if (notBefore === undefined) {
+      const pace = await this.pace(n.unitId, n.channel);
+      if (pace.groupAt === null || pace.groupAt < now) {
         const policy = this.deps.policy(n.enterpriseId);
-        const waiting = await this.deps.store.pending(n.unitId, n.channel);
-        const last = await this.deps.store.lastDelivered(n.unitId, n.channel);
-        const open = waiting.filter((w) => w.attempts === 0).map((w) => w.notBefore);
-        if (open.length) notBefore = Math.min(...open);
-        else if (!n.urgent && last !== null && now - last < policy.groupIntervalS * 1000) notBefore = last + policy.groupIntervalS * 1000;
-        else notBefore = now + policy.groupWaitS * 1000;
-        groupStart.set(key, notBefore);
+        const last = pace.lastSent;
+        pace.groupAt = !n.urgent && last !== null && now - last < policy.groupIntervalS * 1000 ? last + policy.groupIntervalS * 1000 : now + policy.groupWaitS * 1000;
+        this.pacing.set(key, pace);
       }
+      const notBefore = pace.groupAt;
       items.push({ id: randomUUID(), unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null });
     }
     await this.deps.store.add(items);
     const wake = Math.min(...items.map((i) => i.notBefore));
     if (wake <= now) void this.run();
+  }
+
+  /** The pacing of a unit's channel, read from the outbox once after a start. */
+  private async pace(unitId: string, channel: string) {
+    const key = `${unitId}|${channel}`;
+    let p = this.pacing.get(key);
+    if (!p) {
+      const waiting = (await this.deps.store.pending(unitId, channel)).filter((w) => w.attempts === 0).map((w) => w.notBefore);
+      p = { groupAt: waiting.length ? Math.min(...waiting) : null, lastSent: await this.deps.store.lastDelivered(unitId, channel) };
+      this.pacing.set(key, p);
+    }
+    return p;
   }
 
   /** Send everything due now; resolves when this round is done. */
@@ -112,6 +122,9 @@ export class Outbox {
     const live = items.filter((i) => !expired.includes(i));
     if (!live.length || !unit) return;
     const attempts = Math.max(...live.map((i) => i.attempts)) + 1;
+    // whatever comes next for this unit starts a new group
+    const pace = this.pacing.get(`${unitId}|${channel}`);
+    if (pace && pace.groupAt !== null && pace.groupAt <= now) pace.groupAt = null;
     try {
       const id = live[0].id;
       await this.send(unit, channel, live, id);
@@ -120,6 +133,7 @@ export class Outbox {
         { status: 'delivered', attempts, deliveredAt: now, lastError: null },
       );
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
+      if (pace) pace.lastSent = now;
       await this.recordOutcome(live, { type: 'notified', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: target(unit, channel), attempts, digestOf: live.length, notificationId: id } }, now);
       if ((this.failures.get(`${unitId}|${channel}`) ?? 0) >= (this.deps.failuresBeforeAlert ?? 3)) this.deps.onChannelHealth(unit, channel, false);
       this.failures.delete(`${unitId}|${channel}`);

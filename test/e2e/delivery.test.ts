@@ -1,0 +1,129 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, startTestApp, tempDir } from '../support/app.ts';
+import { freePort, startReceiver, startSmtp } from '../support/receivers.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Notifications are never lost: receivers that are down, restarts, storms, robots that refuse. */
+describe('notification delivery', () => {
+  it('delivers to receivers that were down at first, exactly once each, across a restart of the service', async () => {
+    const smtpPort = await freePort();
+    const hooks = await startReceiver(() => ({ status: 503, body: { error: 'maintenance' } }));
+    const dataDir = await tempDir();
+    const reg = testRegistry({ webhookUrl: hooks.url });
+    let app = await startTestApp({ dataDir, smtpPort, registry: reg });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    await dev.telemetry({ seq: 2, values: { gas_lel: 1 } });
+    const api = apiClient(app, 'token-operator');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items[0], 5000, 'alert');
+    // both channels fail for a while; the record says so
+    await waitFor(async () => (await api.get(`/api/alerts/${alert.id}`)).json.history.filter((h: any) => h.type === 'notification_failed').length >= 3, 10_000, 'failures recorded');
+    expect(hooks.requests.length).toBeGreaterThan(0);
+    await dev.end();
+    await app.stop();
+
+    // both receivers come back while the service is down; it resumes the outbox when it starts
+    const smtp = await startSmtp(smtpPort);
+    hooks.answer(() => ({ status: 200, body: { ok: true } }));
+    const failedCalls = hooks.requests.length;
+    app = await startTestApp({ dataDir, smtpPort, registry: reg });
+    const view = apiClient(app, 'token-operator');
+    await waitFor(async () => (await view.get(`/api/alerts/${alert.id}`)).json.notifications.every((n: any) => n.status === 'delivered'), 15_000, 'all delivered');
+    await new Promise((r) => setTimeout(r, 1000)); // anything sent twice would arrive by now
+
+    // raised and cleared: one e-mail per recipient for each (or one digest if they went together)
+    const chemMails = smtp.mails.filter((m) => m.to.includes('safety@chem.test'));
+    const ids = chemMails.map((m) => m.messageId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(chemMails.map((m) => m.subject).join('\n')).toContain('报警');
+    expect(smtp.mails.filter((m) => m.to.includes('ajb@huangqiao.test')).length).toBeGreaterThanOrEqual(1);
+    const delivered = hooks.requests.slice(failedCalls);
+    const notificationIds = delivered.map((r) => r.headers['x-notification-id']);
+    expect(new Set(notificationIds).size).toBe(notificationIds.length);
+    const events = delivered.flatMap((r: any) => (r.body.digest ? r.body.events : [r.body])).map((e: any) => e.transition.type);
+    expect(events.sort()).toEqual(['cleared', 'raised']);
+    const one = (await view.get(`/api/alerts/${alert.id}`)).json;
+    expect(one.history.filter((h: any) => h.type === 'notified').map((h: any) => h.detail.channel).sort()).toEqual(expect.arrayContaining(['email', 'webhook']));
+    await app.stop();
+    await smtp.close();
+    await hooks.close();
+  }, 60_000);
+
+  it('turns an alarm storm into one digest per unit', async () => {
+    const smtp = await startSmtp();
+    const hooks = await startReceiver();
+    const reg = testRegistry({ webhookUrl: hooks.url });
+    Object.assign(reg.routing, { groupWaitS: 8, groupIntervalS: 60 });
+    const many = Array.from({ length: 200 }, (_, i) => ({ id: `storm-${i}`, secret: `secret-storm-${i}`, templates: ['hazchem'], points: [{ metric: 'gas_lel' }] }));
+    (reg.enterprises[0].devices as object[]).push(...many);
+    const app = await startTestApp({ smtpPort: smtp.port, registry: reg });
+    const devices = await Promise.all(many.map((d) => connectDevice(app, CHEM, d.id, d.secret)));
+    await Promise.all(devices.map((d) => d.telemetry({ values: { gas_lel: 30 } })));
+    const api = apiClient(app, 'token-operator');
+    await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}&limit=1000`)).json.items.length === 200, 15_000, '200 alerts');
+    await waitFor(() => smtp.mails.length >= 1 && hooks.requests.length >= 1, 15_000, 'digests');
+    await new Promise((r) => setTimeout(r, 1000));
+    // major alerts go to the enterprise only: one e-mail and one webhook call, listing all 200
+    expect(smtp.mails.map((m) => m.to)).toEqual([['safety@chem.test']]);
+    expect(smtp.mails[0].subject).toContain('200 条报警变化');
+    expect(hooks.requests).toHaveLength(1);
+    expect((hooks.requests[0].body as any).count).toBe(200);
+    await Promise.all(devices.map((d) => d.end()));
+    await app.stop();
+    await smtp.close();
+    await hooks.close();
+  }, 60_000);
+
+  it('signs DingTalk robot calls and counts only errcode 0 as delivered; WeCom gets markdown', async () => {
+    let refuse = true;
+    const robots = await startReceiver((req) => {
+      if (req.url.startsWith('/robot/send')) return refuse ? { status: 200, body: { errcode: 310000, errmsg: 'sign not match' } } : { status: 200, body: { errcode: 0, errmsg: 'ok' } };
+      return { status: 200, body: { errcode: 0, errmsg: 'ok' } };
+    });
+    const reg = testRegistry({ dingtalkUrl: robots.url });
+    (reg.units[0].webhooks as object[]).push({ url: `${robots.url}/cgi-bin/webhook/send?key=K1`, format: 'wecom' });
+    const app = await startTestApp({ registry: reg });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    const api = apiClient(app, 'token-operator');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items[0], 5000, 'alert');
+    const failed = await waitFor(async () => (await api.get(`/api/alerts/${alert.id}`)).json.history.find((h: any) => h.type === 'notification_failed'), 5000, 'refused by the robot');
+    expect(failed.detail.error).toContain('310000');
+    refuse = false;
+    await waitFor(async () => (await api.get(`/api/alerts/${alert.id}`)).json.notifications.every((n: any) => n.status === 'delivered'), 10_000, 'delivered');
+
+    const ding = robots.requests.filter((r) => r.url.startsWith('/robot/send'));
+    for (const r of ding) {
+      const url = new URL(r.url, 'http://x');
+      const ts = url.searchParams.get('timestamp')!;
+      // verified with Node's own HMAC, independently of the code under test
+      expect(url.searchParams.get('sign')).toBe(createHmac('sha256', 'SECtest').update(`${ts}\nSECtest`).digest('base64'));
+      expect(url.searchParams.get('access_token')).toBe('abc');
+      expect(r.body).toMatchObject({ msgtype: 'markdown', markdown: { title: expect.any(String), text: expect.stringContaining('可燃气体浓度') } });
+    }
+    const wecom = robots.requests.filter((r) => r.url.startsWith('/cgi-bin/webhook/send'));
+    expect(wecom.length).toBeGreaterThanOrEqual(1);
+    expect(wecom[0].body).toMatchObject({ msgtype: 'markdown', markdown: { content: expect.stringContaining('combustible gas') } });
+    await dev.end();
+    await app.stop();
+    await robots.close();
+  }, 30_000);
+
+  it('raises a system alert to operators when a channel keeps failing, and clears it when it recovers', async () => {
+    const hooks = await startReceiver(() => ({ status: 500, body: {} }));
+    const app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ values: { gas_lel: 25 } });
+    const op = apiClient(app, 'token-operator');
+    const sys = await waitFor(async () => (await op.get('/api/alerts?state=active')).json.items.find((a: any) => a.enterpriseId === '_system'), 10_000, 'system alert');
+    expect(sys).toMatchObject({ rule: 'notification-channel', severity: 'major', metric: 'webhook:0' });
+    expect((await apiClient(app, 'token-chem').get('/api/alerts')).json.items.find((a: any) => a.enterpriseId === '_system')).toBeUndefined();
+    hooks.answer(() => ({ status: 200, body: {} }));
+    await waitFor(async () => (await op.get(`/api/alerts/${sys.id}`)).json.state === 'cleared', 10_000, 'system alert cleared');
+    await dev.end();
+    await app.stop();
+    await hooks.close();
+  }, 30_000);
+});
