@@ -109,7 +109,11 @@ export class Outbox {
     const now = this.deps.clock();
     const due = await this.deps.store.due(now);
     const groups = new Map<string, OutboxItem[]>();
-    for (const i of due) groups.set(`${i.unitId}|${i.channel}`, [...(groups.get(`${i.unitId}|${i.channel}`) ?? []), i]);
+    for (const i of due) {
+      // alert changes for one unit and channel go together; a silence notice or a summary goes alone
+      const key = i.body.notice === 'alert' ? `${i.unitId}|${i.channel}` : i.id;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    }
     await Promise.all([...groups.values()].map((g) => this.deliver(g, now)));
   }
 
