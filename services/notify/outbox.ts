@@ -46,6 +46,7 @@ export interface Notice {
 
 export class Outbox {
   private busy: Promise<void> | null = null;
+  private requested = false;
   private timer?: NodeJS.Timeout;
   private readonly failures = new Map<string, number>();
   /** per unit and channel: when the group now filling goes out, and when the last one went */
@@ -96,13 +97,16 @@ export class Outbox {
     return p;
   }
 
-  /** Send everything due now; resolves when this round is done. */
+  /** Send everything due now; resolves when nothing asked for before it is left undone. */
   run(): Promise<void> {
-    if (this.busy) return this.busy;
-    this.busy = this.round()
-      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'outbox round failed'))
-      .finally(() => (this.busy = null));
-    return this.busy;
+    this.requested = true;
+    return (this.busy ??= (async () => {
+      // work queued while a round runs gets a round of its own, within the same promise
+      while (this.requested) {
+        this.requested = false;
+        await this.round().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'outbox round failed'));
+      }
+    })().finally(() => (this.busy = null)));
   }
 
   private async round() {
