@@ -48,6 +48,8 @@ export interface GatewayOptions {
   /** resolves when the readings are durable; QoS 1 PUBACKs wait for it */
   onReadings(readings: Reading[]): Promise<void>;
   onLink(device: DeviceScope, link: DeviceLink, at: number): void;
+  /** every MQTT login, accepted or refused, for the audit trail */
+  onLogin?(who: string, ok: boolean, reason: string, address: string | undefined): void;
   counters: GatewayCounters;
   clock: () => number;
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void };
@@ -117,6 +119,7 @@ export class Gateway {
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void) {
     const refuse = (reason: string) => {
       this.opts.counters.authFailures.inc({ reason });
+      this.opts.onLogin?.(username ?? '', false, reason, remoteAddress(client));
       this.opts.log.warn({ username, reason, address: remoteAddress(client) }, 'mqtt login refused');
       const err = new Error('bad username or password') as AuthenticateError;
       err.returnCode = 4 as AuthenticateError['returnCode'];
@@ -128,6 +131,7 @@ export class Gateway {
         (ok) => {
           if (!ok) return refuse('device_secret');
           this.principals.set(client, { kind: 'device', device });
+          this.opts.onLogin?.(device.deviceId, true, 'device', remoteAddress(client));
           this.opts.onLink(device, 'connected', this.opts.clock());
           cb(null, true);
         },
@@ -138,6 +142,7 @@ export class Gateway {
     const watcher = password ? this.opts.findWatcher(password.toString('utf8')) : undefined;
     if (!watcher) return refuse(username ? 'unknown_user' : 'no_username');
     this.principals.set(client, { kind: 'watcher', watcher });
+    this.opts.onLogin?.(watcher.name, true, 'watcher', remoteAddress(client));
     cb(null, true);
   }
 

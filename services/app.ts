@@ -31,6 +31,7 @@ import { RegistryError, readRegistryFile, validateRegistry } from './registry/lo
 import { RegisteredDevices, withRegisteredDevices, type RegisteredDevice } from './registry/registered-devices.ts';
 import { Registry } from './registry/registry.ts';
 import { BaselineStore } from './rules/baselines.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { RuleRunner } from './rules/runner.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
@@ -82,6 +83,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const baselines = await BaselineStore.create(alertConn);
   const outboxStore = await OutboxStore.create(alertConn);
   const silences = await Silences.create(alertConn);
+  const audit = await AuditLog.create(alertConn);
+  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
+    void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
 
   // --- rules and alerts ----------------------------------------------------------------------
   let registry!: Registry;
@@ -97,7 +101,17 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const book: AlertBook = new AlertBook(alertStore, placement, clock, (key) => rules.forget(key));
   const handleOutcomes = (outcomes: Outcome[]) => book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved'));
   const rules = new RuleRunner(clock, handleOutcomes);
-  book.onChange(({ alert, transition }) => metrics.alertTransitions.inc({ type: transition.type, severity: alert.severity }));
+  book.onChange(({ alert, transition }) => {
+    metrics.alertTransitions.inc({ type: transition.type, severity: alert.severity });
+    audited(transition.actor, `alert.${transition.type}`, alert.id, {
+      rule: alert.rule,
+      enterpriseId: alert.enterpriseId,
+      deviceId: alert.deviceId,
+      severity: alert.severity,
+      ...(transition.note ? { note: transition.note } : {}),
+      ...(transition.detail ? { detail: transition.detail } : {}),
+    });
+  });
 
   // --- registry ------------------------------------------------------------------------------
   const registered = new RegisteredDevices(settings.DATA_DIR);
@@ -124,11 +138,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       rawRegistry = raw;
       useRegistry(next);
       metrics.registryReloads.inc({ outcome: 'applied' });
+      audited('system', 'registry.reloaded', settings.CONFIG, { devices: next.devices.size, enterprises: next.enterprises.size });
       log.info({ devices: next.devices.size }, 'registry reloaded');
       return { ok: true };
     } catch (e) {
       const problems = e instanceof RegistryError ? e.problems : [(e as Error).message];
       metrics.registryReloads.inc({ outcome: 'refused' });
+      audited('system', 'registry.refused', settings.CONFIG, { problems });
       log.error({ problems }, 'registry reload refused; the previous registry stays in force');
       return { ok: false, problems };
     }
@@ -179,6 +195,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     counters: metrics,
     clock,
     log: log.child({ part: 'gateway' }),
+    onLogin: (who, ok, reason, address) => audited(who, ok ? 'login.mqtt' : 'login.mqtt.refused', who, { reason, address }),
   });
   for (const [deviceId, seqs] of await telemetry.recentSeqs(4096)) gateway.intake.primeSeq(deviceId, seqs);
 
@@ -289,6 +306,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       }
       await registered.add(entry);
       useRegistry(next);
+      audited(by, 'device.registered', device.id, { enterpriseId });
       log.info({ enterpriseId, deviceId: device.id, by }, 'device registered');
       const host = new URL(settings.PUBLIC_URL).hostname;
       return {
@@ -308,6 +326,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       };
     },
     silences,
+    audit: { append: (actor, action, subject, detail) => audited(actor, action, subject, detail), verify: () => audit.verify() },
     announceSilences: async () => {
       const { started, ended } = await silences.due(clock());
       for (const s of started) dispatcher.announceSilence(s, 'started');
@@ -319,6 +338,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       history: (deviceId) => baselines.history(deviceId),
       set: async (b) => {
         await baselines.add(b);
+        audited(b.by, 'baseline.set', b.deviceId, { metric: b.metric, value: b.value, note: b.note });
         rules.baseline(b.deviceId, b.metric, b.value);
       },
     },
@@ -357,6 +377,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     fleet = new Fleet({ url: `mqtt://127.0.0.1:${gateway.ports.mqtt}`, devices: simDevicesFrom(registry), log: (m) => log.info({ part: 'simulators' }, m) });
     await fleet.start();
   }
+  audited('system', 'service.started', 'service', { devices: registry.devices.size });
   log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: registry.devices.size }, 'risk monitor started');
 
   const stop = () =>
@@ -374,6 +395,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await book.settled();
       await dispatcher.idle();
       await outbox.stop();
+      await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
       await telemetry.close();
       email?.close();
       for (const c of [writer, reader, alertConn]) c.close();

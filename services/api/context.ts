@@ -26,6 +26,10 @@ export interface ApiContext {
   clock(): number;
   baselines: { history(deviceId: string): Promise<Baseline[]>; set(b: Baseline): Promise<void> };
   silences: Silences;
+  audit: {
+    append(actor: string, action: string, subject: string, detail: unknown): void;
+    verify(): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null }>;
+  };
   /** announce silences that started or ended (right after one is created or ended) */
   announceSilences(): Promise<void>;
   notificationsOf(alertId: string): Promise<OutboxItem[]>;

@@ -74,7 +74,7 @@ describe('crash safety', () => {
 
     for (const d of devices) {
       const r = await fetch(`http://127.0.0.1:${ports.http}/api/telemetry?device=${d.id}&metric=${d.metric}&from=${base - 1000}&limit=100000`, { headers: { authorization: 'Bearer token-operator' } });
-      const seqs: number[] = (await r.json()).points.map((p: { seq: number }) => p.seq);
+      const seqs: number[] = ((await r.json()) as { points: { seq: number }[] }).points.map((p: { seq: number }) => p.seq);
       const stored = new Set(seqs);
       expect(seqs.length, `${d.id}: no reading stored twice`).toBe(stored.size);
       const missing = [...acked.get(d.id)!].filter((s) => !stored.has(s));

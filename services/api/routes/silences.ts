@@ -48,6 +48,7 @@ export const silenceRoutes =
       // no open-ended silences: a week at most, renewed on purpose if need be
       if (body.until - from > MAX_SILENCE_MS) throw new ApiError('BAD_REQUEST', 'body until: a silence may last at most 7 days', 'until');
       const s = await ctx.silences.add({ enterpriseId: ent.id, deviceId: body.deviceId ?? null, rule: body.rule ?? null, reason: body.reason, by: req.caller.name, from, until: body.until }, now);
+      ctx.audit.append(req.caller.name, 'silence.created', s.id, { enterpriseId: s.enterpriseId, deviceId: s.deviceId, rule: s.rule, reason: s.reason, until: new Date(s.until).toISOString() });
       await ctx.announceSilences();
       return reply.status(201).send(view(s, now));
     });
@@ -59,6 +60,7 @@ export const silenceRoutes =
       if (s.source !== 'api') throw new ApiError('CONFLICT', 'a maintenance window from the registry ends when the registry says');
       if (!req.caller.handles(s.enterpriseId)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot end this silence`);
       await ctx.silences.end(id, req.caller.name, ctx.clock());
+      ctx.audit.append(req.caller.name, 'silence.ended', id, { enterpriseId: s.enterpriseId });
       await ctx.announceSilences();
       return view(s, ctx.clock());
     });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
 
 export const systemRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
@@ -7,6 +8,12 @@ export const systemRoutes =
     app.get('/api/health', async (_req, reply) => {
       const h = ctx.health();
       return reply.status(h.status === 'ok' ? 200 : 503).send(h);
+    });
+
+    /** Walks the audit trail's hash chain; names the first entry that was altered, removed or inserted. */
+    app.get('/api/audit/verify', async (req) => {
+      if (req.caller.role === 'enterprise') throw new ApiError('FORBIDDEN', 'the audit trail is for operators and regulators');
+      return ctx.audit.verify();
     });
 
     app.get('/metrics', async (_req, reply) => {

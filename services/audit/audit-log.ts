@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import type { SerialConnection } from '../store/database.ts';
+
+/**
+ * A tamper-evident audit trail: every entry carries the SHA-256 of the one before it, so altering,
+ * removing or inserting an entry breaks the chain from that point on. Alert transitions,
+ * acknowledgements and closes, silences, registry reloads and logins are appended here.
+ */
+export interface AuditEntry {
+  n: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export type AuditInput = Pick<AuditEntry, 'at' | 'actor' | 'action' | 'subject' | 'detail'>;
+
+const GENESIS = '0'.repeat(64);
+
+export function entryHash(prevHash: string, e: Pick<AuditEntry, 'n' | 'at' | 'actor' | 'action' | 'subject' | 'detail'>): string {
+  return createHash('sha256')
+    .update(prevHash)
+    .update(JSON.stringify([e.n, e.at, e.actor, e.action, e.subject, e.detail ?? null]))
+    .digest('hex');
+}
+
+export class AuditLog {
+  private last = { n: 0, hash: GENESIS };
+  private queue: AuditInput[] = [];
+  private writing: Promise<void> | null = null;
+
+  private constructor(private readonly conn: SerialConnection) {}
+
+  static async create(conn: SerialConnection): Promise<AuditLog> {
+    await conn.run(`CREATE TABLE IF NOT EXISTS audit (n BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+      subject VARCHAR NOT NULL, detail VARCHAR, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)`);
+    const log = new AuditLog(conn);
+    const [row] = await conn.all<{ n: bigint; hash: string }>('SELECT n, hash FROM audit ORDER BY n DESC LIMIT 1');
+    if (row) log.last = { n: Number(row.n), hash: row.hash };
+    return log;
+  }
+
+  /** Queue an entry; entries are chained in the order they are appended and written in batches. */
+  append(e: AuditInput): Promise<void> {
+    this.queue.push(e);
+    return (this.writing ??= this.conn.serial(async (c) => {
+      this.writing = null;
+      const batch = this.queue;
+      this.queue = [];
+      await c.run('BEGIN TRANSACTION');
+      try {
+        let { n, hash } = this.last;
+        for (const input of batch) {
+          const entry = { n: n + 1, ...input };
+          const h = entryHash(hash, entry);
+          await c.run('INSERT INTO audit VALUES ($n, $at, $actor, $action, $subject, $detail, $prev, $hash)', {
+            n: BigInt(entry.n),
+            at: BigInt(entry.at),
+            actor: entry.actor,
+            action: entry.action,
+            subject: entry.subject,
+            detail: JSON.stringify(entry.detail ?? null),
+            prev: hash,
+            hash: h,
+          });
+          n = entry.n;
+          hash = h;
+        }
+        await c.run('COMMIT');
+        this.last = { n, hash };
+      } catch (e) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw e;
+      }
+    }));
+  }
+
+  /** Walk the chain from the start; the first entry whose link or content does not match is named. */
+  async verify(): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null }> {
+    await this.writing;
+    const rows = await this.conn.all<{ n: bigint; at_ms: bigint; actor: string; action: string; subject: string; detail: string; prev_hash: string; hash: string }>('SELECT * FROM audit ORDER BY n');
+    let prev = GENESIS;
+    let expectN = 1;
+    for (const r of rows) {
+      const n = Number(r.n);
+      const broken = (reason: string) => ({ ok: false, entries: rows.length, firstBroken: { n, at: new Date(Number(r.at_ms)).toISOString(), action: r.action, reason } });
+      if (n !== expectN) return broken(`entry ${expectN} is missing`);
+      if (r.prev_hash !== prev) return broken('its link to the entry before does not match');
+      const h = entryHash(prev, { n, at: Number(r.at_ms), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) });
+      if (h !== r.hash) return broken('its content was altered');
+      prev = r.hash;
+      expectN++;
+    }
+    return { ok: true, entries: rows.length, firstBroken: null };
+  }
+}
