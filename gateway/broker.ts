@@ -7,6 +7,8 @@ import type { Reading } from '../rules/types.ts';
 import type { SecretVerifier } from './credentials.ts';
 import type { DeviceScope } from './decode.ts';
 import { TelemetryIntake } from './ingest.ts';
+import { guardFrames } from './frame-guard.ts';
+import { LoginGuard, RateLimiter } from './login-guard.ts';
 import { REJECT_CODES, type Reject } from './reject-codes.ts';
 import { deviceTopic, filterWithin, parseDeviceTopic } from './topics.ts';
 
@@ -34,6 +36,8 @@ export interface GatewayCounters {
   readingsAccepted: { inc(n: number): void };
   rejected: { inc(labels: { code: string }): void };
   authFailures: { inc(labels: { reason: string }): void };
+  /** connections closed by the gateway's own limits, by reason */
+  connectionsRefused: { inc(labels: { reason: string }): void };
 }
 
 export interface GatewayOptions {
@@ -41,7 +45,17 @@ export interface GatewayOptions {
   wsPort?: number;
   tls?: { port: number; cert: string | Buffer; key: string | Buffer };
   host?: string;
-  limits: { maxPayloadBytes: number; maxReadingsPerMessage: number; maxFutureSkewMs: number };
+  limits: {
+    maxPayloadBytes: number;
+    maxReadingsPerMessage: number;
+    maxFutureSkewMs: number;
+    maxPacketBytes: number;
+    messagesPerS: number;
+    messageBurst: number;
+    maxConnectionsPerEnterprise: number;
+    maxKeepaliveS: number;
+    login: { windowS: number; maxFailuresPerAddress: number; maxFailuresPerUsername: number; banS: number };
+  };
   findDevice(deviceId: string): GatewayDevice | undefined;
   findWatcher(token: string): GatewayWatcher | undefined;
   verifier: SecretVerifier;
@@ -68,16 +82,36 @@ export class Gateway {
   private readonly servers: (NetServer | HttpServer)[] = [];
   private wss?: WebSocketServer;
   ports: { mqtt?: number; ws?: number; mqtts?: number } = {};
+  private readonly guard: LoginGuard;
+  private readonly limiter: RateLimiter;
+  private readonly perEnterprise = new Map<string, Set<Client>>();
+  /** when each device was last told it is too fast, so the answers do not flood it either */
+  private readonly toldTooFast = new Map<string, number>();
 
   constructor(private readonly opts: GatewayOptions) {
     this.intake = new TelemetryIntake(opts.limits);
-    this.broker = new Aedes({ drainTimeout: 30_000, keepaliveLimit: 3600, maxClientsIdLength: 128 });
+    this.guard = new LoginGuard(opts.limits.login);
+    this.limiter = new RateLimiter(opts.limits.messagesPerS, opts.limits.messageBurst);
+    // connectTimeout: a client that dribbles its CONNECT a byte at a time is closed after 10 s
+    this.broker = new Aedes({ drainTimeout: 30_000, keepaliveLimit: opts.limits.maxKeepaliveS, maxClientsIdLength: 128, connectTimeout: 10_000 });
+    this.broker.preConnect = (c, packet, cb) => {
+      const address = remoteAddress(c);
+      if (address && this.guard.bannedUntil(`address:${address}`, opts.clock())) {
+        opts.counters.connectionsRefused.inc({ reason: 'address_banned' });
+        return cb(null, false);
+      }
+      // no keepalive, or a longer one than allowed, becomes the maximum: silent links get closed
+      if (!packet.keepalive || packet.keepalive > opts.limits.maxKeepaliveS) packet.keepalive = opts.limits.maxKeepaliveS;
+      cb(null, true);
+    };
     this.broker.authenticate = (c, u, p, cb) => this.authenticate(c, u, p, cb);
     this.broker.authorizePublish = (c, p, cb) => this.authorizePublish(c, p, cb);
     this.broker.authorizeSubscribe = (c, s, cb) => cb(null, this.authorizeSubscribe(c, s));
     this.broker.on('clientDisconnect', (c) => {
       const p = this.principals.get(c);
-      if (p?.kind === 'device') opts.onLink(p.device, 'disconnected', opts.clock());
+      if (p?.kind !== 'device') return;
+      this.perEnterprise.get(p.device.enterpriseId)?.delete(c);
+      opts.onLink(p.device, 'disconnected', opts.clock());
     });
     this.broker.on('clientError', (c, err) => opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error'));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
@@ -86,18 +120,29 @@ export class Gateway {
   async start(): Promise<void> {
     await this.broker.listen();
     const host = this.opts.host ?? '0.0.0.0';
-    const tcp = createNetServer(this.broker.handle);
+    const handle = (socket: import('node:stream').Duplex, req?: import('node:http').IncomingMessage) => {
+      this.broker.handle(socket, req as never);
+      guardFrames(socket, this.opts.limits.maxPacketBytes, (size) => {
+        this.opts.counters.connectionsRefused.inc({ reason: 'packet_too_large' });
+        this.opts.log.warn({ size, address: (socket as { remoteAddress?: string }).remoteAddress }, 'mqtt packet too large: connection closed');
+      });
+    };
+    const tcp = createNetServer((socket) => handle(socket));
     this.ports.mqtt = await listen(tcp, this.opts.mqttPort, host);
     this.servers.push(tcp);
     if (this.opts.wsPort !== undefined) {
       const http = createHttpServer((_, res) => res.writeHead(426).end('MQTT over WebSocket only\n'));
       this.wss = new WebSocketServer({ server: http });
-      this.wss.on('connection', (ws, req) => this.broker.handle(createWebSocketStream(ws), req));
+      this.wss.on('connection', (ws, req) => {
+        const stream = createWebSocketStream(ws);
+        Object.defineProperty(stream, 'remoteAddress', { value: req.socket.remoteAddress });
+        handle(stream, req);
+      });
       this.ports.ws = await listen(http, this.opts.wsPort, host);
       this.servers.push(http);
     }
     if (this.opts.tls) {
-      const tls = createTlsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, this.broker.handle);
+      const tls = createTlsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, (socket) => handle(socket));
       this.ports.mqtts = await listen(tls, this.opts.tls.port, host);
       this.servers.push(tls);
     }
@@ -117,19 +162,33 @@ export class Gateway {
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void) {
-    const refuse = (reason: string) => {
+    const address = remoteAddress(client);
+    const now = this.opts.clock();
+    const refuse = (reason: string, returnCode = 4) => {
       this.opts.counters.authFailures.inc({ reason });
-      this.opts.onLogin?.(username ?? '', false, reason, remoteAddress(client));
-      this.opts.log.warn({ username, reason, address: remoteAddress(client) }, 'mqtt login refused');
-      const err = new Error('bad username or password') as AuthenticateError;
-      err.returnCode = 4 as AuthenticateError['returnCode'];
+      this.opts.onLogin?.(username ?? '', false, reason, address);
+      this.opts.log.warn({ username, reason, address }, 'mqtt login refused');
+      // only a wrong secret or name counts towards a ban; a refusal for limits does not
+      if (returnCode === 4)
+        for (const key of this.guard.fail(address, username, now)) {
+          this.opts.log.warn({ key }, 'too many failed logins: temporarily banned');
+          this.opts.onLogin?.(key, false, 'banned', address);
+        }
+      const err = new Error(returnCode === 4 ? 'bad username or password' : 'not authorized') as AuthenticateError;
+      err.returnCode = returnCode as AuthenticateError['returnCode'];
       cb(err, false);
     };
+    if (username && this.guard.bannedUntil(`user:${username}`, now)) return refuse('banned', 5);
     const device = username ? this.opts.findDevice(username) : undefined;
     if (device) {
       this.opts.verifier.verify(device.deviceId, password, device.secretHash).then(
         (ok) => {
           if (!ok) return refuse('device_secret');
+          this.guard.succeed(device.deviceId);
+          const conns = this.perEnterprise.get(device.enterpriseId) ?? new Set<Client>();
+          if (conns.size >= this.opts.limits.maxConnectionsPerEnterprise) return refuse('enterprise_connection_limit', 5);
+          conns.add(client);
+          this.perEnterprise.set(device.enterpriseId, conns);
           this.principals.set(client, { kind: 'device', device });
           this.opts.onLogin?.(device.deviceId, true, 'device', remoteAddress(client));
           this.opts.onLink(device, 'connected', this.opts.clock());
@@ -152,6 +211,33 @@ export class Gateway {
     if (principal?.kind !== 'device') return this.refuse(packet, cb);
     const device = principal.device;
     this.opts.counters.messagesIn.inc();
+    const now = this.opts.clock();
+    if (packet.qos === 0) {
+      // QoS 0 promises nothing: over the rate it is dropped, and said so (at most once a second)
+      if (!this.limiter.take(device.deviceId, now)) return this.tooFast(device, packet, now, () => this.refuse(packet, cb));
+    } else {
+      // QoS 1: a PUBACK must mean stored, so excess is not dropped but slowed: the PUBACK (and the
+      // broker reading more from this client) waits until the device is back within its rate
+      const wait = this.limiter.reserve(device.deviceId, now);
+      if (wait > 0) {
+        if (wait > 10_000) return cb(new Error('far over the message rate'));
+        this.opts.counters.rejected.inc({ code: 'RATE_LIMITED' });
+        setTimeout(() => this.authorizeDevicePublish(device, packet, cb), wait);
+        return;
+      }
+    }
+    this.authorizeDevicePublish(device, packet, cb);
+  }
+
+  private tooFast(device: GatewayDevice, packet: PublishPacket, now: number, then: () => void) {
+    if (now - (this.toldTooFast.get(device.deviceId) ?? 0) >= 1000) {
+      this.toldTooFast.set(device.deviceId, now);
+      this.answer(device, packet.topic, [{ code: 'RATE_LIMITED', detail: `at most ${this.opts.limits.messagesPerS} messages/s (burst ${this.opts.limits.messageBurst})` }]);
+    } else this.opts.counters.rejected.inc({ code: 'RATE_LIMITED' });
+    then();
+  }
+
+  private authorizeDevicePublish(device: GatewayDevice, packet: PublishPacket, cb: (err?: Error | null) => void) {
     const topic = parseDeviceTopic(packet.topic);
     const own = topic && topic.enterpriseId === device.enterpriseId && topic.deviceId === device.deviceId;
     if (own && topic.kind === 'telemetry') return this.takeTelemetry(device, packet, cb);

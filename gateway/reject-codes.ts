@@ -17,7 +17,7 @@ export const REJECT_CODES = {
   QUALITY_INVALID: 'quality must be "good", "fault" or "maintenance"',
   STATUS_INVALID: 'status must be "online" or "offline"',
   TOPIC_NOT_ALLOWED: 'a device may publish only to its own telemetry and status topics',
-  RATE_LIMITED: 'the device sends faster than it is allowed to',
+  RATE_LIMITED: 'the device sends faster than it is allowed to (answered at most once a second)',
 } as const;
 
 export type RejectCode = keyof typeof REJECT_CODES;

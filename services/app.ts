@@ -172,11 +172,17 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         ? { port: settings.MQTTS_PORT, cert: await readFile(settings.TLS_CERT!), key: await readFile(settings.TLS_KEY!) }
         : undefined,
     host: settings.HOST,
-    limits: {
-      maxPayloadBytes: registry.file.gateway.maxPayloadBytes,
-      maxReadingsPerMessage: registry.file.gateway.maxReadingsPerMessage,
-      maxFutureSkewMs: registry.file.gateway.maxFutureSkewS * 1000,
-    },
+    limits: (({ gateway: g }) => ({
+      maxPayloadBytes: g.maxPayloadBytes,
+      maxReadingsPerMessage: g.maxReadingsPerMessage,
+      maxFutureSkewMs: g.maxFutureSkewS * 1000,
+      maxPacketBytes: g.maxPacketBytes,
+      messagesPerS: g.messagesPerS,
+      messageBurst: g.messageBurst,
+      maxConnectionsPerEnterprise: g.maxConnectionsPerEnterprise,
+      maxKeepaliveS: g.maxKeepaliveS,
+      login: { windowS: 60, maxFailuresPerAddress: g.maxLoginFailuresPerAddress, maxFailuresPerUsername: g.maxLoginFailuresPerDevice, banS: g.loginBanS },
+    }))(registry.file),
     findDevice: (id): GatewayDevice | undefined => {
       const e = registry.devices.get(id);
       return e && { enterpriseId: e.enterprise.id, deviceId: id, metrics: e.metrics, secretHash: e.device.secretHash };

@@ -11,6 +11,7 @@ export function createMetrics() {
     readingsAccepted: c('gateway_readings_accepted_total', 'readings accepted and stored'),
     rejected: c('gateway_rejected_total', 'things refused from devices, by reject code', ['code']),
     authFailures: c('gateway_auth_failures_total', 'refused MQTT logins', ['reason']),
+    connectionsRefused: c('gateway_connections_refused_total', 'connections closed by the gateway limits', ['reason']),
     ruleEvaluations: c('rules_evaluations_total', 'readings run through the rules engine'),
     alertTransitions: c('alerts_transitions_total', 'alert transitions', ['type', 'severity']),
     notifications: c('notifications_total', 'notification deliveries', ['channel', 'outcome']),

@@ -144,9 +144,33 @@ export const registrySchema = z
         maxFutureSkewS: z.number().positive().default(300),
         maxPayloadBytes: z.number().int().positive().default(256 * 1024),
         maxReadingsPerMessage: z.number().int().positive().default(1000),
+        /** any MQTT packet announcing more than this closes the connection before it is read */
+        maxPacketBytes: z.number().int().positive().default(2 * 1024 * 1024),
+        /** per device: messages per second sustained, and the burst allowed at once */
+        messagesPerS: z.number().positive().default(100),
+        messageBurst: z.number().int().positive().default(500),
+        maxConnectionsPerEnterprise: z.number().int().positive().default(500),
+        /** a client asking for no keepalive, or a longer one, gets this: silent links are closed */
+        maxKeepaliveS: z.number().int().positive().default(1200),
+        /** failed logins before a temporary ban, per address and per device id, within a minute */
+        maxLoginFailuresPerAddress: z.number().int().positive().default(10),
+        maxLoginFailuresPerDevice: z.number().int().positive().default(5),
+        loginBanS: z.number().positive().default(300),
       })
       .strict()
-      .default({ maxFutureSkewS: 300, maxPayloadBytes: 256 * 1024, maxReadingsPerMessage: 1000 }),
+      .default({
+        maxFutureSkewS: 300,
+        maxPayloadBytes: 256 * 1024,
+        maxReadingsPerMessage: 1000,
+        maxPacketBytes: 2 * 1024 * 1024,
+        messagesPerS: 100,
+        messageBurst: 500,
+        maxConnectionsPerEnterprise: 500,
+        maxKeepaliveS: 1200,
+        maxLoginFailuresPerAddress: 10,
+        maxLoginFailuresPerDevice: 5,
+        loginBanS: 300,
+      }),
   })
   .strict();
 

@@ -1,0 +1,84 @@
+/**
+ * Brute-force protection: too many failed logins from one address, or for one device id, within a
+ * window bans that address or id for a while. Plain state and the clock passed in.
+ */
+export interface LoginGuardConfig {
+  windowS: number;
+  maxFailuresPerAddress: number;
+  maxFailuresPerUsername: number;
+  banS: number;
+}
+
+export const DEFAULT_LOGIN_GUARD: LoginGuardConfig = { windowS: 60, maxFailuresPerAddress: 10, maxFailuresPerUsername: 5, banS: 300 };
+
+export class LoginGuard {
+  private readonly failures = new Map<string, number[]>();
+  private readonly bans = new Map<string, number>();
+
+  constructor(private readonly cfg: LoginGuardConfig = DEFAULT_LOGIN_GUARD) {}
+
+  /** When the ban on this address or username ends, or null if there is none. */
+  bannedUntil(key: string, now: number): number | null {
+    const until = this.bans.get(key);
+    if (until === undefined) return null;
+    if (until > now) return until;
+    this.bans.delete(key);
+    return null;
+  }
+
+  /** A failed login; returns the keys that are banned because of it. */
+  fail(address: string | undefined, username: string | undefined, now: number): string[] {
+    const banned: string[] = [];
+    const note = (key: string, max: number) => {
+      const recent = (this.failures.get(key) ?? []).filter((t) => now - t < this.cfg.windowS * 1000);
+      recent.push(now);
+      this.failures.set(key, recent);
+      if (recent.length >= max && !this.bannedUntil(key, now)) {
+        this.bans.set(key, now + this.cfg.banS * 1000);
+        this.failures.delete(key);
+        banned.push(key);
+      }
+    };
+    if (address) note(`address:${address}`, this.cfg.maxFailuresPerAddress);
+    if (username) note(`user:${username}`, this.cfg.maxFailuresPerUsername);
+    // old entries go, so the map stays bounded by recent attackers
+    if (this.failures.size > 100_000) for (const [k, v] of this.failures) if (now - v[v.length - 1] >= this.cfg.windowS * 1000) this.failures.delete(k);
+    return banned;
+  }
+
+  succeed(username: string) {
+    this.failures.delete(`user:${username}`);
+  }
+}
+
+/** A token bucket per device: `ratePerS` sustained, `burst` at once; excess is refused, not queued. */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly ratePerS: number,
+    private readonly burst: number,
+  ) {}
+
+  take(key: string, now: number): boolean {
+    const b = this.refill(key, now);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Take a token even if there is none yet: how many ms until it would have been there. */
+  reserve(key: string, now: number): number {
+    const b = this.refill(key, now);
+    b.tokens -= 1;
+    return b.tokens >= 0 ? 0 : (-b.tokens / this.ratePerS) * 1000;
+  }
+
+  private refill(key: string, now: number) {
+    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.ratePerS);
+    b.at = now;
+    this.buckets.set(key, b);
+    return b;
+  }
+}
