@@ -12,6 +12,8 @@ export interface TestAppOptions extends AppOptions {
   dataDir?: string;
   registry?: object;
   smtpPort?: number;
+  /** more settings (e.g. MQTTS_PORT, TLS_CERT, TLS_KEY) */
+  settings?: Record<string, string | number>;
 }
 
 export async function tempDir(prefix = 'rm-test-'): Promise<string> {
@@ -32,6 +34,7 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
     SIMULATORS: 'off',
     LOG_LEVEL: 'silent',
     ...(o.smtpPort ? { SMTP_URL: `smtp://127.0.0.1:${o.smtpPort}` } : {}),
+    ...o.settings,
   });
   const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, ...o });
   return Object.assign(app, { dataDir, configPath });

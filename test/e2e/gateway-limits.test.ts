@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, startTestApp, tempDir } from '../support/app.ts';
+import { freePort } from '../support/receivers.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** What keeps out whoever does not belong, and keeps one device from hurting the others. */
+const withGateway = (gateway: object) => ({ ...testRegistry(), gateway });
+const login = (port: number, username: string, password: string) =>
+  mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username, password, reconnectPeriod: 0, connectTimeout: 3000 }).then(
+    (c) => (c.end(), 0),
+    (e: Error & { code?: number }) => e.code ?? -1,
+  );
+const metric = async (app: { ports: { http: number } }, name: string) => (await apiClient(app as never).get('/metrics')).text.split('\n').filter((l) => l.startsWith(name));
+
+describe('gateway limits', () => {
+  it('bans a device id after repeated wrong secrets, and an address after repeated failures', async () => {
+    const app = await startTestApp({ registry: withGateway({ maxLoginFailuresPerDevice: 3, maxLoginFailuresPerAddress: 6, loginBanS: 60 }) });
+    for (let i = 0; i < 3; i++) expect(await login(app.ports.mqtt, 'gas-1', 'guess-' + i)).toBe(4);
+    // banned now: even the right secret is refused, as "not authorized"
+    expect(await login(app.ports.mqtt, 'gas-1', 'secret-gas-1')).toBe(5);
+    expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(0);
+    for (let i = 0; i < 3; i++) await login(app.ports.mqtt, 'caster-1', 'guess-' + i);
+    // six failures from this address: the address is banned, the connection closed before CONNACK
+    expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).not.toBe(0);
+    expect((await metric(app, 'gateway_connections_refused_total')).join()).toContain('address_banned');
+    await app.stop();
+  });
+
+  it('closes a connection that announces an oversized packet, before reading it, and keeps serving others', async () => {
+    const app = await startTestApp();
+    const good = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
+    let closed = false;
+    sock.on('close', () => (closed = true)).on('error', () => {}).resume();
+    await once(sock, 'connect');
+    sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'x', keepalive: 30, username: 'gas-1', password: Buffer.from('secret-gas-1') }));
+    await new Promise((r) => setTimeout(r, 200));
+    // a PUBLISH announcing 100 MB, followed by a trickle of its body
+    sock.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x30]));
+    sock.write(Buffer.alloc(4096, 1));
+    await waitFor(() => closed, 5000, 'connection closed');
+    expect((await metric(app, 'gateway_connections_refused_total')).join()).toContain('packet_too_large');
+    await good.telemetry({ seq: 1, values: { gas_lel: 3 } });
+    expect(good.rejects).toEqual([]);
+    await good.end();
+    await app.stop();
+  });
+
+  it('drops QoS 0 beyond the device rate with RATE_LIMITED, and slows QoS 1 without losing any', async () => {
+    const app = await startTestApp({ registry: withGateway({ messagesPerS: 20, messageBurst: 10 }) });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    for (let i = 1; i <= 60; i++) dev.client.publish(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: i, values: { gas_lel: 1 } }), { qos: 0 });
+    await waitFor(() => dev.rejects.find((r) => r.error === 'RATE_LIMITED'), 5000, 'RATE_LIMITED');
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => dev.telemetry({ seq: 1000 + i, values: { gas_lel: 2 } }, 1)));
+    // 40 at 20/s after the burst is spent: the PUBACKs were paced
+    expect(Date.now() - started).toBeGreaterThan(1000);
+    await app.telemetry.flush();
+    const points = await app.telemetry.query({ deviceId: 'gas-1', from: 0, to: Date.now() + 1000, limit: 1000 });
+    const seqs = points.map((p) => ('seq' in p ? p.seq! : 0));
+    expect(seqs.filter((s) => s >= 1000)).toHaveLength(40);
+    expect(seqs.filter((s) => s < 1000).length).toBeLessThan(60);
+    await dev.end();
+    await app.stop();
+  });
+
+  it('limits connections per enterprise and caps keepalive so silent links are closed', async () => {
+    const app = await startTestApp({ registry: withGateway({ maxConnectionsPerEnterprise: 1, maxKeepaliveS: 1 }) });
+    const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', reconnectPeriod: 0, keepalive: 0 });
+    expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(5);
+    // it asked for no keepalive and sends nothing: closed after 1.5 × the 1 s cap
+    await waitFor(() => !first.connected, 5000, 'silent link closed');
+    expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(0);
+    await app.stop();
+  });
+
+  it('closes a client that never completes its CONNECT (slow client)', async () => {
+    const app = await startTestApp();
+    const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
+    let closed = false;
+    sock.on('close', () => (closed = true)).on('error', () => {}).resume();
+    await once(sock, 'connect');
+    const header = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'slow', keepalive: 30 });
+    let i = 0;
+    const drip = setInterval(() => i < header.length - 1 && sock.write(header.subarray(i, ++i)), 1000);
+    const t0 = Date.now();
+    await waitFor(() => closed, 15_000, 'slow client closed');
+    clearInterval(drip);
+    expect(Date.now() - t0).toBeLessThan(14_000);
+    await app.stop();
+  }, 20_000);
+
+  it('takes MQTT over TLS with a certificate made here', async () => {
+    const dir = await tempDir('rm-tls-');
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+    const port = await freePort();
+    const app = await startTestApp({ settings: { MQTTS_PORT: port, TLS_CERT: cert, TLS_KEY: key } });
+    const { readFile } = await import('node:fs/promises');
+    const tls = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { username: 'gas-1', password: 'secret-gas-1', ca: await readFile(cert), rejectUnauthorized: true, reconnectPeriod: 0 });
+    await tls.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: 1, values: { gas_lel: 7 } }), { qos: 1 });
+    const r = await apiClient(app, 'token-operator').get('/api/telemetry?device=gas-1');
+    expect(r.json.points.map((p: any) => p.value)).toEqual([7]);
+    // a client that does not trust the certificate is refused by TLS itself
+    const untrusting = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { username: 'gas-1', password: 'secret-gas-1', rejectUnauthorized: true, reconnectPeriod: 0, connectTimeout: 2000 }).then(
+      () => 'connected',
+      (e: Error) => e.message,
+    );
+    expect(untrusting).toMatch(/self[- ]signed|certificate/i);
+    await tls.endAsync();
+    await app.stop();
+  });
+});
