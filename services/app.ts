@@ -349,7 +349,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       },
     },
   };
-  const api = await buildApi(ctx, settings.LOG_LEVEL);
+  const api = await buildApi(ctx, settings.LOG_LEVEL, settings.API_RATE_LIMIT);
 
   await gateway.start();
   await api.listen({ port: settings.HTTP_PORT, host: settings.HOST });

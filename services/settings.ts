@@ -26,6 +26,7 @@ export const settingsSchema = z.object({
   MAIL_FROM: z.string().default('risk-monitor@localhost'),
   SIMULATORS: onOff.default('on'),
   PUBLIC_URL: z.string().default('http://localhost:3000'),
+  API_RATE_LIMIT: z.coerce.number().int().positive().default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -52,6 +53,7 @@ export const SETTING_HELP: Record<keyof Settings, string> = {
   MAIL_FROM: 'sender address of alert e-mails',
   SIMULATORS: '"off" starts without the built-in simulated plants',
   PUBLIC_URL: 'base URL used in links to alerts',
+  API_RATE_LIMIT: 'API requests a minute per caller (token, else address)',
   LOG_LEVEL: 'log level',
 };
 

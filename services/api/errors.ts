@@ -9,6 +9,7 @@ export const API_ERRORS = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
   INTERNAL: 500,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -42,7 +43,7 @@ export function installErrorHandler(app: FastifyInstance, count: (status: number
       body = { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
     } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
       status = (err as FastifyError).statusCode!;
-      const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
+      const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 404 ? 'NOT_FOUND' : status === 429 ? 'RATE_LIMITED' : 'BAD_REQUEST';
       body = { error: code, message: err.message };
     } else {
       status = 500;

@@ -1,3 +1,5 @@
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
@@ -21,7 +23,7 @@ declare module 'fastify' {
 // resolved from the working directory: the same whether run from source or from the bundle in dist/
 const DASHBOARD_DIR = resolve('dashboards/web');
 
-export async function buildApi(ctx: ApiContext, logLevel: string): Promise<FastifyInstance> {
+export async function buildApi(ctx: ApiContext, logLevel: string, rateLimitPerMin = 3000): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: 64 * 1024,
@@ -29,6 +31,21 @@ export async function buildApi(ctx: ApiContext, logLevel: string): Promise<Fasti
     routerOptions: { ignoreTrailingSlash: true },
   });
   installErrorHandler(app, (status) => ctx.metrics.apiErrors.inc({ status: String(status) }));
+  await app.register(fastifyHelmet, {
+    // the dashboards load their own scripts and styles only; SSE and the API are same-origin
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
+  });
+  await app.register(fastifyRateLimit, {
+    max: rateLimitPerMin,
+    timeWindow: '1 minute',
+    // per caller: the token when there is one (hashed, never the token itself), else the address
+    keyGenerator: (req) => {
+      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+      return m ? `t:${tokenDigest(m[1])}` : `a:${req.ip}`;
+    },
+    allowList: (req) => req.url === '/api/health' || req.url === '/metrics',
+    errorResponseBuilder: (_req, c) => ({ statusCode: 429, error: 'RATE_LIMITED', message: `at most ${c.max} requests a minute; try again in ${Math.ceil(c.ttl / 1000)} s` }),
+  });
   app.decorateRequest('caller', null as unknown as Caller);
 
   /** Every /api route but health needs a bearer token from the registry. */
