@@ -64,6 +64,12 @@ describe('role × scope matrix over every endpoint', () => {
     }
   });
 
+  it('never shows a secret or a token, nor their hashes, in any answer', async () => {
+    const op = apiClient(app, 'token-operator');
+    const answers = await Promise.all(['/api/enterprises', `/api/enterprises/${CHEM}`, '/api/alerts', '/api/silences', '/api/reports/summary', '/api/audit/verify'].map((p) => op.get(p)));
+    for (const r of answers) for (const bad of ['secret-gas-1', 'token-operator', 'scrypt$', 'sha256$', 'secretHash']) expect(r.text).not.toContain(bad);
+  });
+
   it('streams to callers with a token only', async () => {
     const res = await fetch(`http://127.0.0.1:${app.ports.http}/api/alerts/stream`);
     expect(res.status).toBe(401);
