@@ -12,14 +12,16 @@ export interface StoreFactory {
   reopen(store: TelemetryStore): Promise<TelemetryStore>;
 }
 
-const T0 = Date.UTC(2026, 10, 22, 0, 0, 0);
+// recent enough for any retention policy a deployment store keeps raw data under
+const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 86_400_000;
 const r = (deviceId: string, ts: number, values: Reading['values'], seq?: number, enterpriseId = 'E1'): Reading => ({ enterpriseId, deviceId, ts, values, ...(seq !== undefined ? { seq } : {}) });
 
 export function storeContract(name: string, factory: StoreFactory) {
   describe(`${name} store contract`, () => {
-    it('makes appended readings queryable once the append resolves', async () => {
+    it('makes appended readings queryable once flushed (an append resolves when they are durable)', async () => {
       const store = await factory.open();
       await store.append([r('d1', T0, { gas_lel: 1.5, gas_shutoff_valve_closed: false }, 1), r('d1', T0 + 1000, { gas_lel: 2.5 }, 2)]);
+      await store.flush();
       const points = await store.query({ deviceId: 'd1', from: T0, to: T0 + 10_000, limit: 100 });
       expect(points).toEqual([
         { ts: T0, enterpriseId: 'E1', deviceId: 'd1', metric: 'gas_lel', value: 1.5, seq: 1 },
@@ -32,6 +34,7 @@ export function storeContract(name: string, factory: StoreFactory) {
     it('filters by enterprise, device, metric and half-open time range', async () => {
       const store = await factory.open();
       await store.append([r('d1', T0, { co_ppm: 1 }), r('d2', T0, { co_ppm: 2 }), r('d3', T0, { co_ppm: 3 }, undefined, 'E2'), r('d1', T0 + 5000, { co_ppm: 4, o2_percent: 20.9 })]);
+      await store.flush();
       const q = (over: object) => store.query({ from: T0, to: T0 + 5000, limit: 100, ...over });
       expect((await q({ enterpriseId: 'E1' })).map((p) => p.deviceId)).toEqual(['d1', 'd2']);
       expect((await q({ enterpriseId: 'E2' })).map((p) => p.deviceId)).toEqual(['d3']);
@@ -44,6 +47,7 @@ export function storeContract(name: string, factory: StoreFactory) {
       const store = await factory.open();
       const readings = [0, 10, 20, 60, 70].map((s, i) => r('d1', T0 + s * 1000, { co_ppm: [5, 15, 10, 100, 200][i] }));
       await store.append(readings);
+      await store.flush();
       const w = await store.query({ deviceId: 'd1', metric: 'co_ppm', from: T0, to: T0 + 120_000, everyMs: 60_000, limit: 100 });
       expect(w).toEqual([
         { ts: T0, enterpriseId: 'E1', deviceId: 'd1', metric: 'co_ppm', min: 5, mean: 10, max: 15, count: 3 },
@@ -56,6 +60,7 @@ export function storeContract(name: string, factory: StoreFactory) {
       let store = await factory.open();
       await store.append([r('d1', T0, { co_ppm: 1 }, 7), r('d1', T0 + 1000, { co_ppm: 9 }, 8), r('d2', T0, { smoke_alarm: true }, 3)]);
       store = await factory.reopen(store);
+      await store.flush();
       const latest = await store.latest();
       expect(latest.map((p) => [p.deviceId, p.metric, p.value, p.ts]).sort()).toEqual([
         ['d1', 'co_ppm', 9, T0 + 1000],
@@ -73,6 +78,7 @@ export function storeContract(name: string, factory: StoreFactory) {
       const store = await factory.open();
       const appends = Array.from({ length: 200 }, (_, i) => store.append([r(`d${i % 7}`, T0 + i, { co_ppm: i }, i)]));
       await Promise.all(appends);
+      await store.flush();
       expect(store.health()).toMatchObject({ ok: true, pending: 0 });
       const points = await store.query({ enterpriseId: 'E1', from: T0, to: T0 + 1000, limit: 1000 });
       expect(points).toHaveLength(200);

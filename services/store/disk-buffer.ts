@@ -1,0 +1,75 @@
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * An append-only buffer on disk: each batch is one file, written and fsync'd before the append
+ * resolves, read back in order and removed once shipped. What a crash or an outage of the
+ * downstream store must not lose waits here. Bounded: past `maxBytes` an append is refused.
+ */
+export class BufferFull extends Error {}
+
+export class DiskBuffer {
+  private next = 1;
+  private bytes = 0;
+  private files: { name: string; size: number; at: number }[] = [];
+
+  private constructor(
+    private readonly dir: string,
+    readonly maxBytes: number,
+  ) {}
+
+  static async open(dir: string, maxBytes: number): Promise<DiskBuffer> {
+    await mkdir(dir, { recursive: true });
+    const b = new DiskBuffer(dir, maxBytes);
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.batch')).sort();
+    for (const name of names) {
+      const s = await stat(join(dir, name));
+      b.files.push({ name, size: s.size, at: s.mtimeMs });
+      b.bytes += s.size;
+    }
+    const last = names.at(-1);
+    if (last) b.next = Number(last.slice(0, -'.batch'.length)) + 1;
+    return b;
+  }
+
+  async append(text: string): Promise<void> {
+    const size = Buffer.byteLength(text);
+    if (this.bytes + size > this.maxBytes) throw new BufferFull(`the buffer holds ${this.bytes} bytes, at most ${this.maxBytes}`);
+    const name = `${String(this.next++).padStart(12, '0')}.batch`;
+    const fh = await open(join(this.dir, name), 'w');
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    this.files.push({ name, size, at: Date.now() });
+    this.bytes += size;
+  }
+
+  /** The oldest batches, up to about `maxBytes` together, in the order they were appended. */
+  async peek(maxBytes: number): Promise<{ names: string[]; text: string }> {
+    const names: string[] = [];
+    const parts: string[] = [];
+    let total = 0;
+    for (const f of this.files) {
+      if (names.length && total + f.size > maxBytes) break;
+      names.push(f.name);
+      parts.push(await readFile(join(this.dir, f.name), 'utf8'));
+      total += f.size;
+    }
+    return { names, text: parts.join('') };
+  }
+
+  async remove(names: string[]): Promise<void> {
+    for (const name of names) {
+      await rm(join(this.dir, name), { force: true });
+      const i = this.files.findIndex((f) => f.name === name);
+      if (i >= 0) this.bytes -= this.files.splice(i, 1)[0].size;
+    }
+  }
+
+  get depth() {
+    return { batches: this.files.length, bytes: this.bytes, oldestAt: this.files[0]?.at ?? null };
+  }
+}
