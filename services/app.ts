@@ -36,6 +36,9 @@ import { RuleRunner } from './rules/runner.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
+import { InfluxTelemetryStore } from './store/influx-telemetry.ts';
+import type { TelemetryStore } from './store/telemetry-store.ts';
+import { join } from 'node:path';
 
 /**
  * The composition root: the one place where the gateway, rules, stores, alerts, notifications,
@@ -78,7 +81,25 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // --- stores --------------------------------------------------------------------------------
   const db = await Database.open(settings.DATA_DIR);
   const [writer, reader, alertConn] = [await db.connect(), await db.connect(), await db.connect()];
-  const telemetry = await DuckDbTelemetryStore.create(writer, reader);
+  // deployments keep time series in InfluxDB; the embedded store is the default for trying it out
+  let registryRef: Registry | undefined;
+  let onInfluxBufferFull: (depth: { batches: number; bytes: number }) => void = () => {};
+  const telemetry: TelemetryStore & { annotate?: InfluxTelemetryStore['annotate'] } = settings.INFLUX_URL
+    ? await InfluxTelemetryStore.create({
+        url: settings.INFLUX_URL,
+        database: settings.INFLUX_DB,
+        username: settings.INFLUX_USER,
+        password: settings.INFLUX_PASSWORD,
+        bufferDir: join(settings.DATA_DIR, 'influx-buffer'),
+        maxBufferBytes: settings.INFLUX_BUFFER_MB * 1024 * 1024,
+        placement: (id) => {
+          const ent = registryRef?.enterprises.get(id);
+          return { region: ent?.region ?? '', industry: ent?.industry ?? '' };
+        },
+        onBufferFull: (d) => onInfluxBufferFull(d),
+        log: log.child({ part: 'influx' }),
+      })
+    : await DuckDbTelemetryStore.create(writer, reader);
   const alertStore = await AlertStore.create(alertConn);
   const baselines = await BaselineStore.create(alertConn);
   const outboxStore = await OutboxStore.create(alertConn);
@@ -103,6 +124,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const rules = new RuleRunner(clock, handleOutcomes);
   book.onChange(({ alert, transition }) => {
     metrics.alertTransitions.inc({ type: transition.type, severity: alert.severity });
+    telemetry.annotate?.(alert, transition.type, transition.at).catch((err: Error) => log.warn({ err: err.message }, 'alert annotation not written'));
     audited(transition.actor, `alert.${transition.type}`, alert.id, {
       rule: alert.rule,
       enterpriseId: alert.enterpriseId,
@@ -121,6 +143,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const build = (raw: unknown, extra: readonly RegisteredDevice[], source: string) => new Registry(validateRegistry(withRegisteredDevices(raw, extra), source));
   const useRegistry = (next: Registry) => {
     registry = next;
+    registryRef = next;
     callers = buildCallers(next);
     for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
     rules.use(next);
@@ -151,7 +174,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   };
 
   const status = new LiveStatus();
-  for (const p of await telemetry.latest()) status.seed(p.deviceId, p.metric, p.value, p.ts);
+  // the service starts even while a deployment store is unreachable: it buffers, and catches up
+  const atStart = async <T>(what: string, fn: () => Promise<T>, fallback: T): Promise<T> =>
+    fn().catch((err: Error) => (log.warn({ err: err.message }, `${what} not read at start: the store is unreachable`), fallback));
+  for (const p of await atStart('last values', () => telemetry.latest(), [])) status.seed(p.deviceId, p.metric, p.value, p.ts);
 
   const onReadings = (readings: Reading[]): Promise<void> => {
     status.onReadings(readings, clock());
@@ -203,7 +229,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log: log.child({ part: 'gateway' }),
     onLogin: (who, ok, reason, address) => audited(who, ok ? 'login.mqtt' : 'login.mqtt.refused', who, { reason, address }),
   });
-  for (const [deviceId, seqs] of await telemetry.recentSeqs(4096)) gateway.intake.primeSeq(deviceId, seqs);
+  for (const [deviceId, seqs] of await atStart('recent seqs', () => telemetry.recentSeqs(4096), new Map<string, [number, number][]>())) gateway.intake.primeSeq(deviceId, seqs);
 
   // --- notifications -------------------------------------------------------------------------
   const live = new LiveStream();
@@ -240,6 +266,25 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         },
       ]),
   });
+  // a full InfluxDB buffer refuses readings (QoS 1 devices then retry): operators must know at once
+  onInfluxBufferFull = (d) =>
+    handleOutcomes([
+      {
+        key: `${SYSTEM}/influx-buffer`,
+        change: 'raise',
+        ruleId: 'store-buffer-full',
+        ruleKind: 'system',
+        enterpriseId: SYSTEM,
+        deviceId: SYSTEM,
+        metric: 'influx_buffer',
+        severity: 'critical',
+        value: d.bytes,
+        peak: d.bytes,
+        threshold: settings.INFLUX_BUFFER_MB * 1024 * 1024,
+        at: clock(),
+        message: `InfluxDB 不可用，磁盘缓冲已满（${d.batches} 批）/ InfluxDB unreachable and its disk buffer is full (${d.batches} batches): readings are being refused`,
+      },
+    ]);
   const dispatcher = new Dispatcher({
     registry: () => registry,
     policy,

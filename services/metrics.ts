@@ -19,6 +19,7 @@ export function createMetrics() {
     registryReloads: c('registry_reloads_total', 'registry reloads, applied or refused', ['outcome']),
     storeLag: new Gauge({ name: 'store_write_lag_seconds', help: 'age of the oldest reading not yet committed', registers: [registry] }),
     storePending: new Gauge({ name: 'store_pending_readings', help: 'readings accepted and not yet committed', registers: [registry] }),
+    storeBufferBytes: new Gauge({ name: 'store_buffer_bytes', help: 'bytes waiting on disk for InfluxDB', registers: [registry] }),
     openAlerts: new Gauge({ name: 'alerts_open', help: 'alerts not closed', labelNames: ['severity'], registers: [registry] }),
     devicesOnline: new Gauge({ name: 'devices_online', help: 'devices connected now', registers: [registry] }),
   };

@@ -40,6 +40,8 @@ export interface StoreHealth {
   /** age of the oldest uncommitted reading, ms */
   lagMs: number;
   error?: string;
+  /** store and forward: what waits on disk for the downstream store */
+  buffered?: { batches: number; bytes: number; maxBytes: number };
 }
 
 export interface TelemetryStore {
@@ -54,6 +56,7 @@ export interface TelemetryStore {
   /** how many windows of `bucketMs` within [from, to) hold at least one reading of the device */
   coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
   health(): StoreHealth;
-  flush(): Promise<void>;
+  /** until everything appended so far is visible to queries (for a forwarding store: shipped, up to `timeoutMs`) */
+  flush(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ export const systemRoutes =
       const store = ctx.telemetry.health();
       m.storeLag.set(store.lagMs / 1000);
       m.storePending.set(store.pending);
+      m.storeBufferBytes.set(store.buffered?.bytes ?? 0);
       m.devicesOnline.set(ctx.status.onlineCount());
       m.openAlerts.reset();
       for (const a of ctx.book.openAlerts()) m.openAlerts.inc({ severity: a.severity });
