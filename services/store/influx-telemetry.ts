@@ -92,7 +92,9 @@ export class InfluxTelemetryStore implements TelemetryStore {
     const rps = (await this.influx.showRetentionPolicies(db)).map((r) => r.name);
     if (!rps.includes('raw')) await this.influx.createRetentionPolicy('raw', { database: db, duration: '30d', replication: 1, isDefault: true });
     if (!rps.includes('year')) await this.influx.createRetentionPolicy('year', { database: db, duration: '365d', replication: 1 });
-    const cqs = (await this.influx.showContinousQueries(db)).map((c) => c.name);
+    // SHOW CONTINUOUS QUERIES lists every database's: look in this database's series only
+    const raw = (await this.influx.queryRaw('SHOW CONTINUOUS QUERIES')) as { results: { series?: { name: string; values?: string[][] }[] }[] };
+    const cqs = (raw.results[0]?.series?.find((x) => x.name === db)?.values ?? []).map((v) => v[0]);
     if (!cqs.includes('reading_1m'))
       await this.influx.createContinuousQuery(
         'reading_1m',

@@ -29,3 +29,34 @@ storeContract('InfluxDB 1.x', {
     return openAt(db, dir);
   },
 });
+
+import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+
+describe('InfluxDB layout', () => {
+  it('creates the database, the raw and year retention policies and the 1-minute downsampling query', async () => {
+    const store = await openAt('layout', await tempDir('rm-influx-layout-'));
+    await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: Date.now(), values: { co_ppm: 5 } }]);
+    await store.flush();
+    const q = async (sql: string) => (await (await fetch(`${influxd.url}/query?q=${encodeURIComponent(sql)}`)).json()) as { results: { series?: { values: unknown[][]; columns: string[] }[] }[] };
+    const rps = (await q('SHOW RETENTION POLICIES ON "layout"')).results[0].series![0].values.map((v) => [v[0], v[1], v[4]]);
+    expect(rps).toEqual(expect.arrayContaining([['raw', '720h0m0s', true], ['year', '8760h0m0s', false]]));
+    const cqs = JSON.stringify(((await q('SHOW CONTINUOUS QUERIES')).results[0].series as unknown as { name: string }[]).find((x) => x.name === 'layout'));
+    expect(cqs).toContain('INTO layout.year.reading_1m FROM layout.raw.reading GROUP BY time(1m)');
+    await store.close();
+  });
+
+  it('ships Grafana provisioning whose dashboards query what the store writes', async () => {
+    const compose = parse(await readFile('docker-compose.yml', 'utf8')) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string> }> };
+    expect(compose.services.gateway.environment!.INFLUX_URL).toBe('http://influxdb:8086');
+    const ds = parse(await readFile('dashboards/grafana/provisioning/datasources/influxdb.yaml', 'utf8')) as { datasources: { jsonData: { dbName: string } }[] };
+    expect(ds.datasources[0].jsonData.dbName).toBe(compose.services.gateway.environment!.INFLUX_DB);
+    for (const f of ['telemetry.json', 'alarm-overview.json']) {
+      const text = await readFile(`dashboards/grafana/${f}`, 'utf8');
+      const dash = JSON.parse(text) as { uid: string; panels: unknown[] };
+      expect(dash.panels.length).toBeGreaterThan(1);
+      for (const m of text.match(/FROM \\"(\w+)\\"/g) ?? []) expect(['FROM \\"reading\\"', 'FROM \\"alert_transition\\"']).toContain(m);
+    }
+  });
+});
