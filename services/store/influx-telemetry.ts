@@ -57,6 +57,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
   private shipping = false;
   private stopped = false;
   private lastError?: string;
+  private refusedBatches = 0;
   private ready = false;
   private backoffMs = 500;
   private shipTimer?: NodeJS.Timeout;
@@ -169,7 +170,13 @@ export class InfluxTelemetryStore implements TelemetryStore {
           const { names, text } = await this.buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
           if (!names.length) break;
           await this.prepare();
-          await this.write(text);
+          const refused = await this.write(text);
+          // a batch InfluxDB refuses as such (points beyond retention, a field of another type)
+          // will be refused again: it is logged and counted, not retried forever
+          if (refused) {
+            this.refusedBatches++;
+            this.opts.log?.warn({ refused, batches: names.length }, 'InfluxDB refused (part of) a batch; it is not retried');
+          }
           await this.buffer.remove(names);
           this.lastError = undefined;
           this.backoffMs = 500;
@@ -193,7 +200,10 @@ export class InfluxTelemetryStore implements TelemetryStore {
     const headers: Record<string, string> = { 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' };
     if (this.opts.username) headers.authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
     const res = await fetch(u, { method: 'POST', headers, body: await gzip(text), signal: AbortSignal.timeout(30_000) });
-    if (res.status !== 204) throw new Error(`InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    if (res.status === 204) return null;
+    const answer = `InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 300)}`;
+    if (res.status === 400) return answer;
+    throw new Error(answer);
   }
 
   private async q<T = unknown[]>(query: string): Promise<{ name: string; tags?: Record<string, string>; columns: string[]; values: T[] }[]> {
@@ -268,7 +278,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
       pending: this.queuedLines + d.batches,
       lagMs: d.oldestAt ? Date.now() - d.oldestAt : 0,
       error: this.lastError,
-      buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer.maxBytes },
+      buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer.maxBytes, refusedBatches: this.refusedBatches },
     } as StoreHealth;
   }
 

@@ -41,7 +41,7 @@ export interface StoreHealth {
   lagMs: number;
   error?: string;
   /** store and forward: what waits on disk for the downstream store */
-  buffered?: { batches: number; bytes: number; maxBytes: number };
+  buffered?: { batches: number; bytes: number; maxBytes: number; refusedBatches?: number };
 }
 
 export interface TelemetryStore {

@@ -60,3 +60,17 @@ describe('InfluxDB layout', () => {
     }
   });
 });
+
+describe('InfluxDB refusals', () => {
+  it('does not retry forever a batch InfluxDB refuses (points beyond retention): counted, and the buffer moves on', async () => {
+    const store = await openAt('refusals', await tempDir('rm-influx-refused-'));
+    await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: Date.now() - 60 * 86_400_000, values: { co_ppm: 1 } }]);
+    await store.flush(5000);
+    await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: Date.now(), values: { co_ppm: 2 } }]);
+    await store.flush(5000);
+    expect(store.health().buffered).toMatchObject({ batches: 0, refusedBatches: 1 });
+    const points = await store.query({ deviceId: 'd', from: Date.now() - 3_600_000, to: Date.now() + 1000, limit: 10 });
+    expect(points.map((p) => ('value' in p ? p.value : null))).toEqual([2]);
+    await store.close();
+  });
+});
