@@ -90,6 +90,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         database: settings.INFLUX_DB,
         username: settings.INFLUX_USER,
         password: settings.INFLUX_PASSWORD,
+        v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
         bufferDir: join(settings.DATA_DIR, 'influx-buffer'),
         maxBufferBytes: settings.INFLUX_BUFFER_MB * 1024 * 1024,
         placement: (id) => {

@@ -80,6 +80,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings |
   if (!parsed.success) throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
   const s = parsed.data;
   if (s.MQTTS_PORT !== undefined && (!s.TLS_CERT || !s.TLS_KEY)) throw new SettingsError('MQTTS_PORT needs TLS_CERT and TLS_KEY');
+  if (s.INFLUX_TOKEN && (!s.INFLUX_URL || !s.INFLUX_ORG || !s.INFLUX_BUCKET)) throw new SettingsError('INFLUX_TOKEN (InfluxDB 2.x) needs INFLUX_URL, INFLUX_ORG and INFLUX_BUCKET');
   return s;
 }
 

@@ -1,12 +1,9 @@
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
-import { InfluxDB } from 'influx';
-import { INDICATORS, isMetric } from '../../rules/indicators.ts';
 import type { Reading } from '../../rules/types.ts';
 import { BufferFull, DiskBuffer } from './disk-buffer.ts';
+import { InfluxQlBackend } from './influx-v1.ts';
+import { FluxBackend } from './influx-v2.ts';
 import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 
-const gzip = promisify(gzipCb);
 
 /**
  * Time series in InfluxDB over its 1.x HTTP API (served by 1.x, and by 2.x and 3.x in
@@ -21,11 +18,27 @@ const gzip = promisify(gzipCb);
  * for annotations. Retention: `raw` (default, 30 days); a continuous query keeps 1-minute
  * min/mean/max/count in `year`.`reading_1m` for 365 days.
  */
+/** Where batches go and queries come from: InfluxDB 1.x (InfluxQL) or 2.x (Flux). */
+export interface InfluxBackend {
+  readonly kind: string;
+  /** database / retention / downsampling, created when missing (where the backend can) */
+  prepare(): Promise<void>;
+  /** null when written; a message when InfluxDB refused it for good; throws when a retry may work */
+  write(lineProtocol: string): Promise<string | null>;
+  raw(q: TelemetryQuery): Promise<TelemetryPoint[]>;
+  windows(q: TelemetryQuery & { everyMs: number }): Promise<TelemetryWindow[]>;
+  latest(): Promise<TelemetryPoint[]>;
+  recentSeqs(window: number): Promise<Map<string, [number, number][]>>;
+  coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
+}
+
 export interface InfluxOptions {
   url: string;
   database: string;
   username?: string;
   password?: string;
+  /** InfluxDB 2.x native API instead of 1.x: token, organisation and bucket */
+  v2?: { token: string; org: string; bucket: string };
   bufferDir: string;
   maxBufferBytes?: number;
   /** readings are grouped this long (or up to `batchLines`) into one buffered batch */
@@ -48,8 +61,7 @@ interface Waiting {
 }
 
 export class InfluxTelemetryStore implements TelemetryStore {
-  readonly kind = 'influxdb';
-  private readonly influx: InfluxDB;
+  readonly kind: string;
   private queue: Waiting[] = [];
   private queuedLines = 0;
   private timer?: NodeJS.Timeout;
@@ -58,51 +70,23 @@ export class InfluxTelemetryStore implements TelemetryStore {
   private stopped = false;
   private lastError?: string;
   private refusedBatches = 0;
-  private ready = false;
   private backoffMs = 500;
   private shipTimer?: NodeJS.Timeout;
 
   private constructor(
     private readonly opts: InfluxOptions,
     private readonly buffer: DiskBuffer,
+    private readonly backend: InfluxBackend,
   ) {
-    const u = new URL(opts.url);
-    this.influx = new InfluxDB({
-      host: u.hostname,
-      port: Number(u.port || (u.protocol === 'https:' ? 443 : 8086)),
-      protocol: u.protocol === 'https:' ? 'https' : 'http',
-      database: opts.database,
-      username: opts.username,
-      password: opts.password,
-    });
+    this.kind = backend.kind;
   }
 
   static async create(opts: InfluxOptions): Promise<InfluxTelemetryStore> {
     const buffer = await DiskBuffer.open(opts.bufferDir, opts.maxBufferBytes ?? 512 * 1024 * 1024);
-    const store = new InfluxTelemetryStore(opts, buffer);
+    const backend = opts.v2 ? new FluxBackend({ url: opts.url, ...opts.v2 }) : new InfluxQlBackend(opts);
+    const store = new InfluxTelemetryStore(opts, buffer, backend);
     store.ship();
     return store;
-  }
-
-  /** Database, retention policies and the downsampling query, created when missing. */
-  private async prepare() {
-    if (this.ready) return;
-    const db = this.opts.database;
-    const names = await this.influx.getDatabaseNames();
-    if (!names.includes(db)) await this.influx.createDatabase(db);
-    const rps = (await this.influx.showRetentionPolicies(db)).map((r) => r.name);
-    if (!rps.includes('raw')) await this.influx.createRetentionPolicy('raw', { database: db, duration: '30d', replication: 1, isDefault: true });
-    if (!rps.includes('year')) await this.influx.createRetentionPolicy('year', { database: db, duration: '365d', replication: 1 });
-    // SHOW CONTINUOUS QUERIES lists every database's: look in this database's series only
-    const raw = (await this.influx.queryRaw('SHOW CONTINUOUS QUERIES')) as { results: { series?: { name: string; values?: string[][] }[] }[] };
-    const cqs = (raw.results[0]?.series?.find((x) => x.name === db)?.values ?? []).map((v) => v[0]);
-    if (!cqs.includes('reading_1m'))
-      await this.influx.createContinuousQuery(
-        'reading_1m',
-        `SELECT min("value") AS "min", mean("value") AS "mean", max("value") AS "max", count("value") AS "count" INTO "${db}"."year"."reading_1m" FROM "${db}"."raw"."reading" GROUP BY time(1m), *`,
-        db,
-      );
-    this.ready = true;
   }
 
   append(readings: Reading[]): Promise<void> {
@@ -169,8 +153,8 @@ export class InfluxTelemetryStore implements TelemetryStore {
         for (;;) {
           const { names, text } = await this.buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
           if (!names.length) break;
-          await this.prepare();
-          const refused = await this.write(text);
+          await this.backend.prepare();
+          const refused = await this.backend.write(text);
           // a batch InfluxDB refuses as such (points beyond retention, a field of another type)
           // will be refused again: it is logged and counted, not retried forever
           if (refused) {
@@ -193,82 +177,22 @@ export class InfluxTelemetryStore implements TelemetryStore {
     })();
   }
 
-  private async write(text: string) {
-    const u = new URL('/write', this.opts.url);
-    u.searchParams.set('db', this.opts.database);
-    u.searchParams.set('precision', 'ms');
-    const headers: Record<string, string> = { 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' };
-    if (this.opts.username) headers.authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
-    const res = await fetch(u, { method: 'POST', headers, body: await gzip(text), signal: AbortSignal.timeout(30_000) });
-    if (res.status === 204) return null;
-    const answer = `InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 300)}`;
-    if (res.status === 400) return answer;
-    throw new Error(answer);
-  }
-
-  private async q<T = unknown[]>(query: string): Promise<{ name: string; tags?: Record<string, string>; columns: string[]; values: T[] }[]> {
-    await this.prepare();
-    const raw = (await this.influx.queryRaw(query, { precision: 'ms' })) as { results: { series?: { name: string; tags?: Record<string, string>; columns: string[]; values: T[] }[]; error?: string }[] };
-    const r = raw.results[0];
-    if (r?.error) throw new Error(r.error);
-    return r?.series ?? [];
-  }
-
-  private where(q: { enterpriseId?: string; deviceId?: string; metric?: string; from: number; to: number }) {
-    const w = [`time >= ${q.from}ms`, `time < ${q.to}ms`];
-    const lit = (s: string) => `'${s.replace(/['\\]/g, (c) => `\\${c}`)}'`;
-    if (q.enterpriseId) w.push(`"enterprise" = ${lit(q.enterpriseId)}`);
-    if (q.deviceId) w.push(`"device" = ${lit(q.deviceId)}`);
-    if (q.metric) w.push(`"metric" = ${lit(q.metric)}`);
-    return w.join(' AND ');
-  }
-
   async query(q: TelemetryQuery): Promise<TelemetryPoint[] | TelemetryWindow[]> {
-    if (q.everyMs) {
-      const series = await this.q<[number, number, number, number, number]>(
-        `SELECT min("value"), mean("value"), max("value"), count("value") FROM "reading" WHERE ${this.where(q)} GROUP BY time(${q.everyMs}ms), "enterprise", "device", "metric" fill(none)`,
-      );
-      const out: TelemetryWindow[] = [];
-      for (const s of series)
-        for (const [ts, min, mean, max, count] of s.values) out.push({ ts, enterpriseId: s.tags!.enterprise, deviceId: s.tags!.device, metric: s.tags!.metric, min, mean, max, count });
-      return out.sort((a, b) => a.ts - b.ts || a.deviceId.localeCompare(b.deviceId) || a.metric.localeCompare(b.metric)).slice(0, q.limit);
-    }
-    const series = await this.q<[number, number | null, boolean | null, number | null, string | null, string, string, string]>(
-      `SELECT "value", "state", "seq", "quality", "enterprise", "device", "metric" FROM "reading" WHERE ${this.where(q)} ORDER BY time ASC LIMIT ${q.limit * 4}`,
-    );
-    const out: TelemetryPoint[] = [];
-    for (const s of series)
-      for (const [ts, value, state, seq, quality, enterpriseId, deviceId, metric] of s.values) {
-        const p: TelemetryPoint = { ts, enterpriseId, deviceId, metric, value: (state ?? value) as number | boolean };
-        if (seq !== null) p.seq = seq;
-        if (quality !== null) p.quality = quality;
-        out.push(p);
-      }
-    return out.sort((a, b) => a.ts - b.ts || a.deviceId.localeCompare(b.deviceId) || a.metric.localeCompare(b.metric)).slice(0, q.limit);
+    const order = (a: { ts: number; deviceId: string; metric: string }, b: { ts: number; deviceId: string; metric: string }) => a.ts - b.ts || a.deviceId.localeCompare(b.deviceId) || a.metric.localeCompare(b.metric);
+    if (q.everyMs) return (await this.backend.windows({ ...q, everyMs: q.everyMs })).sort(order).slice(0, q.limit);
+    return (await this.backend.raw(q)).sort(order).slice(0, q.limit);
   }
 
-  async recentSeqs(window: number): Promise<Map<string, [number, number][]>> {
-    const series = await this.q<[number, number]>(`SELECT "seq" FROM "reading" WHERE time > now() - 7d GROUP BY "device" ORDER BY time DESC LIMIT ${window}`);
-    const out = new Map<string, [number, number][]>();
-    for (const s of series) out.set(s.tags!.device, s.values.filter(([, seq]) => seq !== null).map(([ts, seq]) => [seq, ts]));
-    return out;
+  recentSeqs(window: number) {
+    return this.backend.recentSeqs(window);
   }
 
-  async latest(): Promise<TelemetryPoint[]> {
-    const out: TelemetryPoint[] = [];
-    for (const field of ['value', 'state'] as const) {
-      const series = await this.q<[number, number | boolean]>(`SELECT last("${field}") FROM "reading" GROUP BY "enterprise", "device", "metric"`);
-      for (const s of series) for (const [ts, v] of s.values) out.push({ ts, enterpriseId: s.tags!.enterprise, deviceId: s.tags!.device, metric: s.tags!.metric, value: v });
-    }
-    return out;
+  latest() {
+    return this.backend.latest();
   }
 
-  async coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number> {
-    const series = await this.q(`SELECT count("seq") FROM "reading" WHERE ${this.where({ deviceId, from, to })} GROUP BY time(${bucketMs}ms) fill(none)`);
-    const viaSeq = series.reduce((n, s) => n + s.values.length, 0);
-    if (viaSeq) return viaSeq;
-    const any = await this.q(`SELECT count("value") FROM "reading" WHERE ${this.where({ deviceId, from, to })} GROUP BY time(${bucketMs}ms) fill(none)`);
-    return any.reduce((n, s) => n + s.values.length, 0);
+  coverage(deviceId: string, bucketMs: number, from: number, to: number) {
+    return this.backend.coverage(deviceId, bucketMs, from, to);
   }
 
   health(): StoreHealth {
