@@ -15,7 +15,6 @@ export function parseDeviceTopic(topic: string): DeviceTopic | null {
 }
 
 export const deviceTopic = (enterpriseId: string, deviceId: string, kind: DeviceTopicKind) => `v1/${enterpriseId}/${deviceId}/${kind}`;
-export const alertsTopic = (enterpriseId: string) => `alerts/${enterpriseId}`;
 
 /** Does an MQTT subscription filter stay inside `prefix/…`? Wildcards may only appear below it. */
 export function filterWithin(filter: string, prefix: string): boolean {

@@ -94,16 +94,6 @@ export function tickThreshold(rule: CompiledThreshold, state: ThresholdState, no
   return state;
 }
 
-/** Earliest time at which tickThreshold could change something, for schedulers; null if never. */
-export function nextThresholdDeadline(rule: CompiledThreshold, state: ThresholdState): number | null {
-  let next: number | null = null;
-  for (let i = state.active + 1; i < rule.levels.length; i++) {
-    const s = state.since[i];
-    if (s !== undefined && (next === null || s + rule.forMs < next)) next = s + rule.forMs;
-  }
-  return next;
-}
-
 // --- as a rule kind -------------------------------------------------------------------------
 
 

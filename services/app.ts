@@ -385,6 +385,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       for (const s of ended) dispatcher.announceSilence(s, 'ended');
     },
     notificationsOf: (alertId) => outboxStore.forAlert(alertId),
+    outboxCounts: () => outboxStore.counts(),
     summary: (q) => summarize({ registry, alerts: alertStore, telemetry }, q),
     baselines: {
       history: (deviceId) => baselines.history(deviceId),

@@ -20,6 +20,7 @@ export function createMetrics() {
     storeLag: new Gauge({ name: 'store_write_lag_seconds', help: 'age of the oldest reading not yet committed', registers: [registry] }),
     storePending: new Gauge({ name: 'store_pending_readings', help: 'readings accepted and not yet committed', registers: [registry] }),
     storeBufferBytes: new Gauge({ name: 'store_buffer_bytes', help: 'bytes waiting on disk for InfluxDB', registers: [registry] }),
+    outbox: new Gauge({ name: 'notifications_outbox', help: 'notifications in the outbox, by status', labelNames: ['status'], registers: [registry] }),
     openAlerts: new Gauge({ name: 'alerts_open', help: 'alerts not closed', labelNames: ['severity'], registers: [registry] }),
     devicesOnline: new Gauge({ name: 'devices_online', help: 'devices connected now', registers: [registry] }),
   };

@@ -33,5 +33,6 @@ export interface ApiContext {
   /** announce silences that started or ended (right after one is created or ended) */
   announceSilences(): Promise<void>;
   notificationsOf(alertId: string): Promise<OutboxItem[]>;
+  outboxCounts(): Promise<Record<'pending' | 'delivered' | 'expired', number>>;
   summary(q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]>;
 }

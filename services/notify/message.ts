@@ -1,5 +1,6 @@
 import { INDICATORS, isMetric } from '../../rules/indicators.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
+import type { Silence } from '../alerts/silences.ts';
 
 /** What people read: Chinese first, English below, times in China Standard Time. */
 const cst = new Intl.DateTimeFormat('sv-SE', {
@@ -94,15 +95,7 @@ export function renderDigest(items: { alert: Alert; transition: Transition; ente
 
 const SEVERITY_RANK = { info: 0, warning: 1, major: 2, critical: 3 } as const;
 
-export interface SilenceView {
-  enterpriseName: string;
-  deviceId: string | null;
-  rule: string | null;
-  reason: string;
-  by: string;
-  from: number;
-  until: number;
-}
+export type SilenceView = Pick<Silence, 'deviceId' | 'rule' | 'reason' | 'by' | 'from' | 'until'> & { enterpriseName: string };
 
 export function renderSilence(s: SilenceView, phase: 'started' | 'ended'): Message {
   const scope = [s.enterpriseName, s.deviceId, s.rule].filter(Boolean).join(' / ');

@@ -184,7 +184,7 @@ describe('HTTP API', () => {
   it('serves Prometheus metrics', async () => {
     const m = await apiClient(app).get('/metrics');
     expect(m.status).toBe(200);
-    for (const name of ['gateway_messages_in_total', 'gateway_readings_accepted_total', 'rules_evaluations_total', 'alerts_transitions_total', 'store_write_lag_seconds', 'alerts_open'])
+    for (const name of ['gateway_messages_in_total', 'gateway_readings_accepted_total', 'rules_evaluations_total', 'alerts_transitions_total', 'store_write_lag_seconds', 'alerts_open', 'notifications_outbox', 'gateway_connections_refused_total'])
       expect(m.text).toContain(name);
   });
 });

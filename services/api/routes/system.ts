@@ -23,6 +23,7 @@ export const systemRoutes =
       m.storePending.set(store.pending);
       m.storeBufferBytes.set(store.buffered?.bytes ?? 0);
       m.devicesOnline.set(ctx.status.onlineCount());
+      for (const [status, n] of Object.entries(await ctx.outboxCounts())) m.outbox.set({ status }, n);
       m.openAlerts.reset();
       for (const a of ctx.book.openAlerts()) m.openAlerts.inc({ severity: a.severity });
       return reply.header('content-type', m.registry.contentType).send(await m.registry.metrics());
