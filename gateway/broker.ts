@@ -85,6 +85,8 @@ export class Gateway {
   private readonly guard: LoginGuard;
   private readonly limiter: RateLimiter;
   private readonly perEnterprise = new Map<string, Set<Client>>();
+  /** live sessions per device: one going away is news only when it was the last */
+  private readonly perDevice = new Map<string, Set<Client>>();
   /** when each device was last told it is too fast, so the answers do not flood it either */
   private readonly toldTooFast = new Map<string, number>();
 
@@ -111,7 +113,9 @@ export class Gateway {
       const p = this.principals.get(c);
       if (p?.kind !== 'device') return;
       this.perEnterprise.get(p.device.enterpriseId)?.delete(c);
-      opts.onLink(p.device, 'disconnected', opts.clock());
+      const sessions = this.perDevice.get(p.device.deviceId);
+      sessions?.delete(c);
+      if (!sessions?.size) opts.onLink(p.device, 'disconnected', opts.clock());
     });
     this.broker.on('clientError', (c, err) => opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error'));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
@@ -189,6 +193,9 @@ export class Gateway {
           if (conns.size >= this.opts.limits.maxConnectionsPerEnterprise) return refuse('enterprise_connection_limit', 5);
           conns.add(client);
           this.perEnterprise.set(device.enterpriseId, conns);
+          const sessions = this.perDevice.get(device.deviceId) ?? new Set<Client>();
+          sessions.add(client);
+          this.perDevice.set(device.deviceId, sessions);
           this.principals.set(client, { kind: 'device', device });
           this.opts.onLogin?.(device.deviceId, true, 'device', remoteAddress(client));
           this.opts.onLink(device, 'connected', this.opts.clock());
@@ -222,11 +229,11 @@ export class Gateway {
       if (wait > 0) {
         if (wait > 10_000) return cb(new Error('far over the message rate'));
         this.opts.counters.rejected.inc({ code: 'RATE_LIMITED' });
-        setTimeout(() => this.authorizeDevicePublish(device, packet, cb), wait);
+        setTimeout(() => this.authorizeDevicePublish(client, device, packet, cb), wait);
         return;
       }
     }
-    this.authorizeDevicePublish(device, packet, cb);
+    this.authorizeDevicePublish(client, device, packet, cb);
   }
 
   private tooFast(device: GatewayDevice, packet: PublishPacket, now: number, then: () => void) {
@@ -237,14 +244,17 @@ export class Gateway {
     then();
   }
 
-  private authorizeDevicePublish(device: GatewayDevice, packet: PublishPacket, cb: (err?: Error | null) => void) {
+  private authorizeDevicePublish(client: Client, device: GatewayDevice, packet: PublishPacket, cb: (err?: Error | null) => void) {
     const topic = parseDeviceTopic(packet.topic);
     const own = topic && topic.enterpriseId === device.enterpriseId && topic.deviceId === device.deviceId;
     if (own && topic.kind === 'telemetry') return this.takeTelemetry(device, packet, cb);
     if (own && topic.kind === 'status') {
       const status = packet.payload.toString('utf8').replace(/^"|"$/g, '').trim();
       if (status === 'online' || status === 'offline') {
-        this.opts.onLink(device, status, this.opts.clock());
+        // an old session's last will, fired while the device is connected again (a reconnect
+        // that took over its session), is not news: the device is there
+        const others = [...(this.perDevice.get(device.deviceId) ?? [])].filter((c) => c !== client && !c.closed);
+        if (!(status === 'offline' && others.length)) this.opts.onLink(device, status, this.opts.clock());
         return cb(null);
       }
       this.answer(device, packet.topic, [{ code: 'STATUS_INVALID', detail: status.slice(0, 40) }]);

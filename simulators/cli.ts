@@ -52,6 +52,10 @@ const fleet = new Fleet({
   qos: values.qos === '0' ? 0 : 1,
   intervalS: values.interval ? Number(values.interval) : undefined,
   log: (m) => console.log(m),
+  // sessions of its own, and no seq: the service's built-in plants may be publishing for the same
+  // devices, and the two fleets must neither take over each other's sessions nor mix seq numbers
+  clientPrefix: `sim-cli-${process.pid}`,
+  seq: false,
 });
 await fleet.start();
 console.log(`${fleet.summary.connected}/${devices.length} devices connected to ${values.url}${scenario ? `; scenario ${scenario.name} in ${values['scenario-delay']} s` : ''}`);

@@ -25,6 +25,10 @@ export interface FleetOptions {
   qos?: 0 | 1;
   /** overrides every device's interval (seconds) */
   intervalS?: number;
+  /** distinguishes this fleet's MQTT sessions from another fleet's for the same devices */
+  clientPrefix?: string;
+  /** send `seq` (the default); a second fleet for the same devices should not */
+  seq?: boolean;
   seed?: number;
   log?: (msg: string) => void;
 }
@@ -86,7 +90,7 @@ export class Fleet {
     const base = `v1/${enterpriseId}/${deviceId}`;
     return new Promise((resolve) => {
       const client = mqtt.connect(this.opts.url, {
-        clientId: `sim-${deviceId}`,
+        clientId: `${this.opts.clientPrefix ?? 'sim'}-${deviceId}`,
         username: deviceId,
         password: secret,
         reconnectPeriod: 2000,
@@ -147,7 +151,7 @@ export class Fleet {
       if (script) Object.assign(values, Object.fromEntries(Object.entries(script.values).filter(([m]) => s.models.has(m))));
       else s.scriptStart = undefined;
     }
-    const reading = { ts: now, seq: ++s.seq, values };
+    const reading = this.opts.seq === false ? { ts: now, values } : { ts: now, seq: ++s.seq, values };
     const qos = this.opts.qos ?? 1;
     this.summary.sent++;
     s.client.publish(`v1/${s.d.enterpriseId}/${s.d.deviceId}/telemetry`, JSON.stringify(reading), { qos }, (err) => {
