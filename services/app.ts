@@ -451,7 +451,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
       await telemetry.close();
       email?.close();
-      for (const c of [writer, reader, alertConn]) c.close();
+      await Promise.all([writer, reader, alertConn].map((c) => c.close()));
       db.close();
     })());
 

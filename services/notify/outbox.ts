@@ -47,6 +47,7 @@ export interface Notice {
 export class Outbox {
   private busy: Promise<void> | null = null;
   private requested = false;
+  private stopped = false;
   private timer?: NodeJS.Timeout;
   private readonly failures = new Map<string, number>();
   /** per unit and channel: when the group now filling goes out, and when the last one went */
@@ -60,6 +61,7 @@ export class Outbox {
   }
 
   async stop() {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.busy;
   }
@@ -99,6 +101,7 @@ export class Outbox {
 
   /** Send everything due now; resolves when nothing asked for before it is left undone. */
   run(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.requested = true;
     return (this.busy ??= (async () => {
       // work queued while a round runs gets a round of its own, within the same promise

@@ -32,14 +32,26 @@ export class Database {
 
 export type Row = Record<string, unknown>;
 
+export class ConnectionClosed extends Error {}
+
 export class SerialConnection {
   private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** closed to new work, finishing what was queued */
+  private closing = false;
 
   constructor(readonly raw: DuckDBConnection) {}
 
-  /** Run `fn` after everything queued before it on this connection. */
+  /**
+   * Run `fn` after everything queued before it on this connection. Once the connection is closing,
+   * work is refused: touching a closed native connection would take the whole process down.
+   */
   serial<T>(fn: (c: DuckDBConnection) => Promise<T> | T): Promise<T> {
-    const next = this.tail.then(() => fn(this.raw));
+    if (this.closed) return Promise.reject(new ConnectionClosed('the database connection is closed'));
+    const next = this.tail.then(() => {
+      if (this.closed && !this.closing) throw new ConnectionClosed('the database connection is closed');
+      return fn(this.raw);
+    });
     this.tail = next.catch(() => {});
     return next;
   }
@@ -54,7 +66,13 @@ export class SerialConnection {
     return this.serial(async (c) => (await c.runAndReadAll(sql, params)).getRowObjectsJS() as T[]);
   }
 
-  close() {
+  /** Refuse new work, let queued work finish, then close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    this.closed = true;
+    await this.tail;
+    this.closing = false;
     this.raw.closeSync();
   }
 }

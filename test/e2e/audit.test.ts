@@ -43,7 +43,7 @@ describe('tamper-evident audit trail', () => {
     expect(actions.map((a) => a.action)).toEqual(expect.arrayContaining(['service.started', 'login.mqtt', 'alert.raised', 'alert.acknowledged', 'alert.closed', 'silence.created', 'login.mqtt.refused', 'registry.reloaded', 'service.stopped']));
     const closed = Number(actions.find((a) => a.action === 'alert.closed')!.n);
     await conn.run(`UPDATE audit SET detail = '{"note":"nothing happened"}' WHERE n = ${closed}`);
-    conn.close();
+    await conn.close();
     db.close();
 
     app = await startTestApp({ dataDir });
@@ -54,7 +54,7 @@ describe('tamper-evident audit trail', () => {
     const db2 = await Database.open(dataDir);
     const conn2 = await db2.connect();
     await conn2.run(`DELETE FROM audit WHERE n = 2`);
-    conn2.close();
+    await conn2.close();
     db2.close();
     app = await startTestApp({ dataDir });
     expect((await apiClient(app, 'token-operator').get('/api/audit/verify')).json.firstBroken).toMatchObject({ n: 3, reason: 'entry 2 is missing' });

@@ -14,7 +14,7 @@ async function openAt(dir: string) {
   const close = store.close.bind(store);
   store.close = async () => {
     await close();
-    conns.forEach((c) => c.close());
+    await Promise.all(conns.map((c) => c.close()));
     db.close();
   };
   return store;
