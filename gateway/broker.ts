@@ -8,7 +8,8 @@ import type { SecretVerifier } from './credentials.ts';
 import type { DeviceScope } from './decode.ts';
 import { TelemetryIntake } from './ingest.ts';
 import { guardFrames } from './frame-guard.ts';
-import { LoginGuard, RateLimiter } from './login-guard.ts';
+import { LoginGuard } from './login-guard.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject } from './reject-codes.ts';
 import { deviceTopic, filterWithin, parseDeviceTopic } from './topics.ts';
 

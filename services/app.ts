@@ -27,9 +27,10 @@ import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
 import { OutboxStore } from './notify/outbox-store.ts';
 import { policyFor } from './notify/routing.ts';
-import { RegistryError, readRegistryFile, validateRegistry } from './registry/load.ts';
+import { RegistryError, formatPath, readRegistryFile, validateRegistry } from './registry/load.ts';
 import { RegisteredDevices, withRegisteredDevices, type RegisteredDevice } from './registry/registered-devices.ts';
 import { Registry } from './registry/registry.ts';
+import { id, pointSchema } from './registry/schema.ts';
 import { BaselineStore } from './rules/baselines.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { RuleRunner } from './rules/runner.ts';
@@ -62,13 +63,14 @@ export type App = Awaited<ReturnType<typeof startApp>>;
 /** The pseudo-enterprise of the service's own alerts (a failing notification channel). */
 export const SYSTEM = '_system';
 
+/** What an enterprise may say of a device it registers: the registry's own shapes, no secret. */
 const registrationBody = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"'),
+    id,
     name: z.string().max(100).optional(),
     reportIntervalS: z.number().positive().max(86_400).optional(),
     templates: z.array(z.enum(TEMPLATE_NAMES as [string, ...string[]])).optional(),
-    points: z.array(z.object({ metric: z.string(), unit: z.string().optional(), range: z.tuple([z.number(), z.number()]).optional(), name: z.string().optional() }).strict()).min(1),
+    points: z.array(pointSchema).min(1),
   })
   .strict();
 
@@ -343,7 +345,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       const input = registrationBody.safeParse(body ?? {});
       if (!input.success) {
         const i = input.error.issues[0];
-        throw new ApiError('BAD_REQUEST', `body ${i.path.join('.')}: ${i.message}`, i.path.join('.'));
+        const field = formatPath(i.path);
+        throw new ApiError('BAD_REQUEST', `body ${field}: ${i.message}`, field);
       }
       if (registry.devices.has(input.data.id)) throw new ApiError('CONFLICT', `device id ${input.data.id} is taken`, 'id');
       const secret = randomBytes(18).toString('base64url');

@@ -5,7 +5,7 @@ import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
 import { flappingSchema } from '../../rules/schema.ts';
 
 /** The site registry (CONFIG, YAML) as the contract gives it. Every boundary type is inferred here. */
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"');
+export const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"');
 const regionCode = z.string().regex(/^\d{2,12}$/, 'a region code is 2–12 digits');
 export const UNIT_KINDS = ['enterprise', 'township', 'regulator', 'fire'] as const;
 export type UnitKind = (typeof UNIT_KINDS)[number];
@@ -31,7 +31,7 @@ const unitSchema = z
   })
   .strict();
 
-const pointSchema = z
+export const pointSchema = z
   .object({
     metric,
     unit: z.string().optional(),
