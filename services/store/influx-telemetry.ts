@@ -203,7 +203,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
       lagMs: d.oldestAt ? Date.now() - d.oldestAt : 0,
       error: this.lastError,
       buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer.maxBytes, refusedBatches: this.refusedBatches },
-    } as StoreHealth;
+    };
   }
 
   /** Until everything appended so far is in InfluxDB (tests, shutdown with InfluxDB up). */

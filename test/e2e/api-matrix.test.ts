@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
-import { CHEM, MALL } from '../support/registry.ts';
+import { CHEM } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -93,6 +93,5 @@ describe('role × scope matrix over every endpoint', () => {
     expect((await apiClient(limited, 'token-chem').get('/api/enterprises')).status).toBe(200);
     expect((await apiClient(limited).get('/api/health')).status).toBe(200);
     await limited.stop();
-    void MALL;
   });
 });
