@@ -34,6 +34,7 @@ import { id, pointSchema } from './registry/schema.ts';
 import { BaselineStore } from './rules/baselines.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { RuleRunner } from './rules/runner.ts';
+import { Forwarder } from './forward/forwarder.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
@@ -54,6 +55,8 @@ export interface AppOptions {
   watchRegistry?: boolean;
   /** the outbox's first retry delay (doubling each time) and how often it looks for due work */
   outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; failuresBeforeAlert?: number };
+  /** upstream platforms: first retry delay (doubling) and the longest wait between tries */
+  forward?: { baseDelayMs?: number; maxDelayMs?: number };
   /** run the scheduled jobs (escalation, silences, daily summary) on their own; tests drive them */
   schedule?: boolean;
 }
@@ -125,7 +128,18 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const book: AlertBook = new AlertBook(alertStore, placement, clock, (key) => rules.forget(key));
   const handleOutcomes = (outcomes: Outcome[]) => book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved'));
   const rules = new RuleRunner(clock, handleOutcomes);
+  const forwarder = new Forwarder({
+    dataDir: settings.DATA_DIR,
+    gatewayName: 'risk-monitor',
+    clock,
+    log: log.child({ part: 'forward' }),
+    baseDelayMs: opts.forward?.baseDelayMs ?? 5000,
+    maxDelayMs: opts.forward?.maxDelayMs ?? 300_000,
+    maxQueueBytes: settings.FORWARD_QUEUE_MB * 1024 * 1024,
+    onOutcome: (uplink, lane, outcome) => metrics.forwarded.inc({ uplink, lane, outcome }),
+  });
   book.onChange(({ alert, transition }) => {
+    forwarder.alarm(alert, transition);
     metrics.alertTransitions.inc({ type: transition.type, severity: alert.severity });
     telemetry.annotate?.(alert, transition.type, transition.at).catch((err: Error) => log.warn({ err: err.message }, 'alert annotation not written'));
     audited(transition.actor, `alert.${transition.type}`, alert.id, {
@@ -151,8 +165,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
     rules.use(next);
     silences.useRegistry(next.file.maintenance);
+    return forwarder.use(next).catch((err: Error) => log.error({ err: err.message }, 'uplinks not opened'));
   };
-  useRegistry(build(rawRegistry, registered.all(), settings.CONFIG));
+  await useRegistry(build(rawRegistry, registered.all(), settings.CONFIG));
   for (const b of await baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);
   rules.restore(await book.load());
 
@@ -186,6 +201,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     status.onReadings(readings, clock());
     const durable = telemetry.append(readings);
     rules.readings(readings);
+    forwarder.readings(readings);
     metrics.ruleEvaluations.inc(readings.length);
     return durable;
   };
@@ -389,6 +405,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     },
     notificationsOf: (alertId) => outboxStore.forAlert(alertId),
     outboxCounts: () => outboxStore.counts(),
+    uplinks: forwarder,
     summary: (q) => summarize({ registry, alerts: alertStore, telemetry }, q),
     baselines: {
       history: (deviceId) => baselines.history(deviceId),
@@ -451,6 +468,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await book.settled();
       await dispatcher.idle();
       await outbox.stop();
+      await forwarder.stop();
       await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
       await telemetry.close();
       email?.close();
@@ -470,6 +488,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     reload,
     outbox,
     silences,
+    forwarder,
     /** escalation and silences now (tests drive the clock themselves) */
     sweep,
     dailySummaries,

@@ -10,6 +10,7 @@ import type { Silences } from '../alerts/silences.ts';
 import type { OutboxItem } from '../notify/outbox-store.ts';
 import type { SummaryRow } from '../alerts/reports.ts';
 import type { Caller } from './callers.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
 
 /** What the HTTP API reads and acts on; the composition root provides it. */
 export interface ApiContext {
@@ -33,6 +34,7 @@ export interface ApiContext {
   /** announce silences that started or ended (right after one is created or ended) */
   announceSilences(): Promise<void>;
   notificationsOf(alertId: string): Promise<OutboxItem[]>;
+  uplinks: Pick<Forwarder, 'status' | 'get'>;
   outboxCounts(): Promise<Record<'pending' | 'delivered' | 'expired', number>>;
   summary(q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]>;
 }

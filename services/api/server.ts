@@ -13,6 +13,7 @@ import { systemRoutes } from './routes/system.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 import { silenceRoutes } from './routes/silences.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { uplinkRoutes } from './routes/uplinks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -67,6 +68,7 @@ export async function buildApi(ctx: ApiContext, logLevel: string, rateLimitPerMi
   await app.register(enterpriseRoutes(ctx), { prefix: '/api' });
   await app.register(silenceRoutes(ctx), { prefix: '/api' });
   await app.register(reportRoutes(ctx), { prefix: '/api' });
+  await app.register(uplinkRoutes(ctx), { prefix: '/api' });
   if (existsSync(DASHBOARD_DIR)) await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/' });
   return app;
 }

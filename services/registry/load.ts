@@ -102,10 +102,36 @@ function crossCheck(file: RegistryFile): string[] {
   file.users.forEach((u, i) => {
     if (u.role === 'enterprise' && u.enterprise && !entIds.has(u.enterprise)) problems.push(`users[${i}].enterprise: no enterprise "${u.enterprise}"`);
   });
+  problems.push(...checkUplinks(file, entIds));
   file.maintenance.forEach((m, i) => {
     if (!entIds.has(m.enterprise)) problems.push(`maintenance[${i}].enterprise: no enterprise "${m.enterprise}"`);
     if (Date.parse(m.to) <= Date.parse(m.from)) problems.push(`maintenance[${i}].to: must be after from`);
   });
+  return problems;
+}
+
+/** Uplinks name enterprises that exist, cover someone, and points name uplinks that exist. */
+function checkUplinks(file: RegistryFile, entIds: Set<string>): string[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  file.uplinks.forEach((u, i) => {
+    if (ids.has(u.id)) problems.push(`uplinks[${i}].id: duplicate uplink id "${u.id}"`);
+    ids.add(u.id);
+    u.enterprises.forEach((e, j) => {
+      if (!entIds.has(e)) problems.push(`uplinks[${i}].enterprises[${j}]: no enterprise "${e}"`);
+    });
+    if (!u.enterprises.length && !u.regions.length) problems.push(`uplinks[${i}]: say which enterprises it covers (enterprises or regions)`);
+    if (u.kind !== 'mqtt')
+      for (const e of Object.keys(u.enterpriseCodes)) if (!entIds.has(e)) problems.push(`uplinks[${i}].enterpriseCodes.${e}: no enterprise "${e}"`);
+  });
+  file.enterprises.forEach((ent, e) =>
+    ent.devices.forEach((dev, d) =>
+      dev.points.forEach((p, k) => {
+        for (const u of Object.keys(p.codes ?? {}))
+          if (!ids.has(u)) problems.push(`enterprises[${e}].devices[${d}].points[${k}].codes.${u}: no uplink "${u}"`);
+      }),
+    ),
+  );
   return problems;
 }
 

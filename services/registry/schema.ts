@@ -37,6 +37,9 @@ export const pointSchema = z
     unit: z.string().optional(),
     range: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
     name: z.string().optional(),
+    /** the point's code on upstream platforms: one for all uplinks, or per uplink id */
+    code: z.string().min(1).max(64).optional(),
+    codes: z.record(z.string(), z.string().min(1).max(64)).optional(),
   })
   .strict();
 
@@ -58,6 +61,78 @@ const deviceSchema = z
   })
   .strict()
   .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined), { message: 'give exactly one of secret or secretHash' });
+
+/** What every uplink says: whom it covers, how often readings go, when to give up on an entry. */
+const uplinkCommon = {
+  id,
+  name: z.string().optional(),
+  /** the enterprises whose data go up: listed, or every enterprise in these regions */
+  enterprises: z.array(id).default([]),
+  regions: z.array(regionCode).default([]),
+  /** readings are sent this often (alarm events at once); 0 sends readings as they come */
+  readingsEveryS: z.number().min(0).max(86_400).optional(),
+  /** each interval: the latest value of every point, or every reading taken */
+  send: z.enum(['latest', 'all']).optional(),
+  maxItemsPerBatch: z.number().int().positive().max(100_000).default(1000),
+  /** an entry the platform keeps refusing goes to the dead letters after this many answers */
+  maxRefusals: z.number().int().positive().default(10),
+  /** and any entry still not delivered after this many hours */
+  giveUpAfterH: z.number().positive().default(72),
+  timeoutS: z.number().positive().default(10),
+  enabled: z.boolean().default(true),
+};
+const hexOrText = (bytes: number) =>
+  z
+    .string()
+    .refine((s) => Buffer.byteLength(s) === bytes || (s.length === bytes * 2 && /^[0-9a-fA-F]+$/.test(s)), `give ${bytes} characters or ${bytes * 2} hex digits`);
+const httpCommon = {
+  url: z.url(),
+  /** alarm events may have an endpoint of their own */
+  alarmUrl: z.url().optional(),
+  /** the enterprise code the platform knows, when it is not the registry id */
+  enterpriseCodes: z.record(z.string(), z.string().min(1)).default({}),
+};
+export const uplinkSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...uplinkCommon,
+      kind: z.literal('mqtt'),
+      url: z.string().regex(/^(mqtts?|wss?):\/\//, 'an MQTT url starts with mqtt://, mqtts://, ws:// or wss://'),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      clientId: z.string().optional(),
+      /** PEM file of the CA that signed the platform's certificate (TLS) */
+      caFile: z.string().optional(),
+      rejectUnauthorized: z.boolean().default(true),
+      /** {enterprise}, {device}, {type} (telemetry or alarm) and {uplink} are filled in */
+      topic: z.string().min(1).default('{enterprise}/{device}/{type}'),
+    })
+    .strict(),
+  z
+    .object({
+      ...uplinkCommon,
+      ...httpCommon,
+      kind: z.literal('http-sm4'),
+      appId: z.string().min(1),
+      appSecret: z.string().min(1),
+      secretHeader: z.string().min(1).default('appSecret'),
+      key: hexOrText(16),
+      iv: hexOrText(16),
+    })
+    .strict(),
+  z
+    .object({
+      ...uplinkCommon,
+      ...httpCommon,
+      kind: z.literal('http-des'),
+      /** wgbm: the code of this gateway on the platform */
+      gatewayCode: z.string().min(1),
+      key: hexOrText(8),
+      /** many provincial interfaces use the key as the IV */
+      iv: hexOrText(8).optional(),
+    })
+    .strict(),
+]);
 
 const unitKindList = z.array(z.enum(UNIT_KINDS));
 const immediateSchema = z
@@ -135,8 +210,7 @@ export const registrySchema = z
     enterprises: z.array(enterpriseSchema).default([]),
     routing: routingSchema.default({ immediate: {}, byMetric: {}, escalation: [], byIndustry: {} }),
     maintenance: z.array(maintenanceSchema).default([]),
-    // uplinks are read by the forwarding service; kept loose here until it exists
-    uplinks: z.array(z.object({ id, kind: z.string() }).passthrough()).default([]),
+    uplinks: z.array(uplinkSchema).default([]),
     users: z.array(userSchema).default([]),
     gateway: z
       .object({
@@ -183,3 +257,4 @@ export type UserConfig = z.infer<typeof userSchema>;
 export type RoutingConfig = z.infer<typeof routingSchema>;
 export type RoutingOverride = z.infer<typeof routingOverrideSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;
+export type UplinkConfig = z.infer<typeof uplinkSchema>;

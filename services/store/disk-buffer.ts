@@ -61,6 +61,11 @@ export class DiskBuffer {
     return { names, text: parts.join('') };
   }
 
+  /** The oldest batches one by one, for a reader that looks without shipping. */
+  async list(limit: number): Promise<{ name: string; text: string }[]> {
+    return Promise.all(this.files.slice(0, limit).map(async (f) => ({ name: f.name, text: await readFile(join(this.dir, f.name), 'utf8') })));
+  }
+
   async remove(names: string[]): Promise<void> {
     for (const name of names) {
       await rm(join(this.dir, name), { force: true });

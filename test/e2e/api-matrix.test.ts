@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
-import { CHEM } from '../support/registry.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -17,7 +17,8 @@ describe('role × scope matrix over every endpoint', () => {
   let chemAlert = '';
   let silence = '';
   beforeAll(async () => {
-    app = await startTestApp();
+    // an uplink to a platform that is not there: its endpoints answer all the same
+    app = await startTestApp({ registry: { ...testRegistry(), uplinks: [{ id: 'prov', kind: 'http-des', url: 'http://127.0.0.1:9/', key: '12345678', gatewayCode: 'G', enterprises: [CHEM] }] } });
     const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     await dev.telemetry({ values: { gas_lel: 25 } });
     chemAlert = await waitFor(async () => (await apiClient(app, 'token-operator').get('/api/alerts')).json.items[0]?.id, 5000, 'alert');
@@ -48,6 +49,10 @@ describe('role × scope matrix over every endpoint', () => {
     ['silences', 'GET', () => '/api/silences', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
     ['create a silence', 'POST', () => '/api/silences', { enterpriseId: CHEM, reason: '检修', until: new Date(Date.now() + 3_600_000).toISOString() }, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 'ok', mall: 403 }],
     ['end a silence', 'POST', () => `/api/silences/${silence}/end`, undefined, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 'ok', mall: 403 }],
+    ['uplinks', 'GET', () => '/api/uplinks', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
+    ['dead letters', 'GET', () => '/api/uplinks/prov/dead-letters', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 403, mall: 403 }],
+    ['requeue dead letters', 'POST', () => '/api/uplinks/prov/dead-letters/requeue', undefined, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 403, mall: 403 }],
+    ['retry an uplink', 'POST', () => '/api/uplinks/prov/retry', undefined, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 403, mall: 403 }],
     ['audit verify', 'GET', () => '/api/audit/verify', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 403, mall: 403 }],
   ];
 
@@ -66,8 +71,8 @@ describe('role × scope matrix over every endpoint', () => {
 
   it('never shows a secret or a token, nor their hashes, in any answer', async () => {
     const op = apiClient(app, 'token-operator');
-    const answers = await Promise.all(['/api/enterprises', `/api/enterprises/${CHEM}`, '/api/alerts', '/api/silences', '/api/reports/summary', '/api/audit/verify'].map((p) => op.get(p)));
-    for (const r of answers) for (const bad of ['secret-gas-1', 'token-operator', 'scrypt$', 'sha256$', 'secretHash']) expect(r.text).not.toContain(bad);
+    const answers = await Promise.all(['/api/enterprises', `/api/enterprises/${CHEM}`, '/api/alerts', '/api/silences', '/api/reports/summary', '/api/audit/verify', '/api/uplinks'].map((p) => op.get(p)));
+    for (const r of answers) for (const bad of ['secret-gas-1', 'token-operator', 'scrypt$', 'sha256$', 'secretHash', '12345678']) expect(r.text).not.toContain(bad);
   });
 
   it('streams to callers with a token only', async () => {

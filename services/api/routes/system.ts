@@ -24,6 +24,12 @@ export const systemRoutes =
       m.storeBufferBytes.set(store.buffered?.bytes ?? 0);
       m.devicesOnline.set(ctx.status.onlineCount());
       for (const [status, n] of Object.entries(await ctx.outboxCounts())) m.outbox.set({ status }, n);
+      m.forwardQueue.reset();
+      m.forwardDeadLetters.reset();
+      for (const u of ctx.uplinks.status()) {
+        for (const [lane, l] of Object.entries(u.lanes)) m.forwardQueue.set({ uplink: u.id, lane }, l.queued);
+        m.forwardDeadLetters.set({ uplink: u.id }, u.deadLetters);
+      }
       m.openAlerts.reset();
       for (const a of ctx.book.openAlerts()) m.openAlerts.inc({ severity: a.severity });
       return reply.header('content-type', m.registry.contentType).send(await m.registry.metrics());

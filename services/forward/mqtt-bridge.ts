@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import type { UplinkConfig } from '../registry/schema.ts';
+import type { Entry } from './items.ts';
+import type { Sender } from './sender.ts';
+
+type MqttUplink = Extract<UplinkConfig, { kind: 'mqtt' }>;
+
+/**
+ * A bridge to another broker (a city platform's EMQX, say): QoS 1, one message per device and
+ * instant on `{enterprise}/{device}/telemetry` (the contract's telemetry payload, with original
+ * timestamps) and one per alarm event on `…/alarm`. An entry counts as sent when the other broker
+ * has acknowledged every message of it.
+ */
+export function mqttSender(u: MqttUplink, gatewayName: string): Sender {
+  const client = mqtt.connect(u.url, {
+    username: u.username,
+    password: u.password,
+    clientId: u.clientId ?? `${gatewayName}-${u.id}`,
+    // the queue on disk is the buffer: nothing should pile up in the client while it is away
+    clean: true,
+    reconnectPeriod: 5000,
+    connectTimeout: u.timeoutS * 1000,
+    ca: u.caFile ? readFileSync(u.caFile) : undefined,
+    rejectUnauthorized: u.rejectUnauthorized,
+  });
+  client.on('error', () => {}); // reported through failed sends; mqtt.js reconnects by itself
+  const topic = (enterpriseId: string, deviceId: string, type: string) =>
+    u.topic.replaceAll('{enterprise}', enterpriseId).replaceAll('{device}', deviceId).replaceAll('{type}', type).replaceAll('{uplink}', u.id);
+
+  const publish = (t: string, payload: unknown) => {
+    if (!client.connected) return Promise.reject(new Error(`not connected to ${u.url}`));
+    return withTimeout(client.publishAsync(t, JSON.stringify(payload), { qos: 1 }), u.timeoutS * 1000);
+  };
+
+  return {
+    async send(entry: Entry) {
+      if (entry.lane === 'alarms') {
+        const e = entry.event;
+        await publish(topic(entry.enterpriseId, e.deviceId, 'alarm'), { ...e, ts: new Date(e.ts).toISOString() });
+        return;
+      }
+      // samples of one device at one instant travel as one reading, as the device sent them
+      const readings = new Map<string, { deviceId: string; ts: number; values: Record<string, unknown> }>();
+      for (const s of entry.samples) {
+        const k = `${s.deviceId}\u0000${s.ts}`;
+        let r = readings.get(k);
+        if (!r) readings.set(k, (r = { deviceId: s.deviceId, ts: s.ts, values: {} }));
+        r.values[s.code] = s.value;
+      }
+      for (const r of readings.values()) await publish(topic(entry.enterpriseId, r.deviceId, 'telemetry'), { ts: new Date(r.ts).toISOString(), values: r.values });
+    },
+    close: () => client.endAsync(true),
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no acknowledgement within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
