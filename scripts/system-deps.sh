@@ -3,14 +3,16 @@
 # Only what is missing is installed, so a second run costs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# command → Debian package; extend this list when a test needs a new real program
+# command (or file, for data packages such as fonts) → Debian package; extend the list when a
+# test needs a new real program
 declare -A NEEDS=()
 [ -f scripts/system-packages.txt ] && while read -r cmd pkg; do
   [[ -z "${cmd}" || "${cmd}" == \#* ]] && continue
   NEEDS[$cmd]=$pkg
 done < scripts/system-packages.txt
 missing=()
-for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done
+present() { if [[ "$1" == /* ]]; then [ -e "$1" ]; else command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; fi; }
+for cmd in "${!NEEDS[@]}"; do present "$cmd" || missing+=("${NEEDS[$cmd]}"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 echo "installing system packages: ${missing[*]}"

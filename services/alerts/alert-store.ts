@@ -19,6 +19,7 @@ export interface AlertFilter {
   /** region code prefixes; an alert matches if its region starts with any */
   regions?: string[];
   severities?: string[];
+  industries?: string[];
   from?: number;
   to?: number;
   limit: number;
@@ -95,6 +96,19 @@ export class AlertStore {
     return rows.map((r) => readAlert(r.doc));
   }
 
+  /**
+   * Alerts raised per time bucket, by enterprise, industry and severity. Buckets start at
+   * `offsetMs` past a multiple of `bucketMs` (days start at midnight China Standard Time).
+   */
+  async countsOverTime(q: { from: number; to: number; bucketMs: number; offsetMs: number }) {
+    const rows = await this.conn.all<{ bucket: bigint; enterprise: string; industry: string; severity: string; n: bigint }>(
+      `SELECT ((raised_at + $off) // $b) * $b - $off AS bucket, enterprise, industry, severity, count(*) AS n
+         FROM alerts WHERE raised_at >= $from AND raised_at < $to GROUP BY ALL ORDER BY bucket`,
+      { b: BigInt(q.bucketMs), off: BigInt(q.offsetMs), from: BigInt(q.from), to: BigInt(q.to) },
+    );
+    return rows.map((r) => ({ bucket: Number(r.bucket), enterpriseId: r.enterprise, industry: r.industry, severity: r.severity, count: Number(r.n) }));
+  }
+
   async get(id: string): Promise<{ alert: Alert; transitions: Transition[] } | null> {
     const [row] = await this.conn.all<{ doc: string }>('SELECT doc FROM alerts WHERE id = $id', { id });
     if (!row) return null;
@@ -117,6 +131,7 @@ export class AlertStore {
     anyOf('ent', f.enterpriseIds, (p) => `enterprise = ${p}`);
     anyOf('reg', f.regions, (p) => `starts_with(region, ${p})`);
     anyOf('sev', f.severities, (p) => `severity = ${p}`);
+    anyOf('ind', f.industries, (p) => `industry = ${p}`);
     if (f.from !== undefined) (where.push('raised_at >= $from'), (params.from = BigInt(f.from)));
     if (f.to !== undefined) (where.push('raised_at < $to'), (params.to = BigInt(f.to)));
     if (f.cursor) {

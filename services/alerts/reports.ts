@@ -3,27 +3,9 @@ import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import type { AlertStore } from './alert-store.ts';
 import { formatCst } from '../notify/message.ts';
+import type { SummaryRow } from './summary-row.ts';
 
-/**
- * What a regulator reviews: per enterprise, alerts by severity and by rule kind, how fast they
- * were acknowledged and closed, what is still unhandled, and how much of the time its devices
- * reported (online rate).
- */
-export interface SummaryRow {
-  enterpriseId: string;
-  name: string;
-  region: string;
-  industry: string;
-  alerts: number;
-  bySeverity: Record<string, number>;
-  byRuleKind: Record<string, number>;
-  unacknowledged: number;
-  open: number;
-  medianAckS: number | null;
-  medianCloseS: number | null;
-  /** share of reporting intervals in the period with at least one reading, over all devices */
-  onlineRate: number | null;
-}
+export type { SummaryRow };
 
 export function median(xs: number[]): number | null {
   if (!xs.length) return null;

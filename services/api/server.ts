@@ -21,8 +21,9 @@ declare module 'fastify' {
   }
 }
 
-// resolved from the working directory: the same whether run from source or from the bundle in dist/
-const DASHBOARD_DIR = resolve('dashboards/web');
+// built by `npm start` (scripts/build.mjs) from dashboards/web; resolved from the working
+// directory, the same whether the service runs from source or from the bundle in dist/
+const DASHBOARD_DIR = resolve('dist/web');
 
 export async function buildApi(ctx: ApiContext, logLevel: string, rateLimitPerMin = 3000): Promise<FastifyInstance> {
   const app = Fastify({

@@ -32,6 +32,9 @@ describe('role × scope matrix over every endpoint', () => {
   const rows: [string, string, () => string, unknown, Partial<Record<Who, Expect>>][] = [
     ['health', 'GET', () => '/api/health', undefined, { ...anon, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
     ['metrics', 'GET', () => '/metrics', undefined, { ...anon, operator: 'ok', chem: 'ok' }],
+    ['who am I', 'GET', () => '/api/me', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
+    ['alert timeline', 'GET', () => '/api/reports/timeline', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
+    ['alert timeline of the plant', 'GET', () => `/api/reports/timeline?enterprise=${CHEM}&bucket=hour`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['alert list', 'GET', () => '/api/alerts', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
     ['alert list of the plant', 'GET', () => `/api/alerts?enterprise=${CHEM}`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['one alert', 'GET', () => `/api/alerts/${chemAlert}`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],

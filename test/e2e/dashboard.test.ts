@@ -14,12 +14,12 @@ describe('duty board', () => {
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     const html = await page.text();
-    expect(html).toContain('值班台');
-    expect(html).toContain('src="/board.js"');
+    expect(html).toContain('安全风险监测预警');
+    expect(html).toContain('src="/app.js"');
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
-    const js = await fetch(`${base}/board.js`);
+    const js = await fetch(`${base}/app.js`);
     expect(js.headers.get('content-type')).toContain('javascript');
     expect(await js.text()).toContain('/api/alerts/stream');
-    expect((await fetch(`${base}/board.css`)).status).toBe(200);
+    expect((await fetch(`${base}/app.css`)).status).toBe(200);
   });
 });

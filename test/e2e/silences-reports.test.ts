@@ -73,6 +73,40 @@ describe('silences, reports and the daily summary', () => {
     expect((await api.get('/api/reports/summary?from=2026-13-01')).json.field).toBe('from');
   });
 
+  it('counts alerts per day from midnight China Standard Time, by industry and severity, scoped; filters history by industry', async () => {
+    const api = op();
+    const r = await api.get(`/api/reports/timeline?from=${Date.now() - 2 * 86_400_000}&bucket=day`);
+    expect(r.status).toBe(200);
+    const total = r.json.items.reduce((n: number, b: any) => n + b.total, 0);
+    expect(total).toBeGreaterThan(0);
+    for (const b of r.json.items) {
+      // a day starts at 16:00 UTC, which is midnight in Shanghai
+      expect(new Date(b.start).getUTCHours()).toBe(16);
+      expect(Object.values(b.bySeverity).reduce((x: number, y) => x + (y as number), 0)).toBe(b.total);
+    }
+    expect(r.json.items.some((b: any) => b.byIndustry.hazchem > 0)).toBe(true);
+    const regB = await apiClient(app, 'token-regulator-b').get('/api/reports/timeline?bucket=hour');
+    expect(regB.json.items.every((b: any) => !b.byIndustry.hazchem)).toBe(true);
+    expect((await api.get('/api/reports/timeline?bucket=minute')).json.field).toBe('bucket');
+    expect((await api.get(`/api/reports/timeline?bucket=hour&from=${Date.now() - 200 * 86_400_000}`)).status).toBe(400);
+    const hazchem = (await api.get('/api/alerts?industry=hazchem&state=all')).json.items;
+    expect(hazchem.length).toBeGreaterThan(0);
+    expect(hazchem.every((a: any) => a.industry === 'hazchem')).toBe(true);
+    expect((await api.get('/api/alerts?industry=mining')).json.field).toBe('industry');
+  });
+
+  it('gives one point as columns for charts', async () => {
+    const api = op();
+    const r = await api.get('/api/telemetry?device=gas-1&metric=gas_lel&shape=columns');
+    expect(r.status).toBe(200);
+    expect(r.json.columns.ts.length).toBe(r.json.columns.value.length);
+    expect(r.json.columns.ts.length).toBeGreaterThan(0);
+    expect([...r.json.columns.ts].sort((a: number, b: number) => a - b)).toEqual(r.json.columns.ts);
+    const w = await api.get('/api/telemetry?device=gas-1&metric=gas_lel&shape=columns&every=1h');
+    expect(Object.keys(w.json.columns).sort()).toEqual(['max', 'mean', 'min', 'ts']);
+    expect((await api.get('/api/telemetry?device=gas-1&shape=columns')).json.field).toBe('shape');
+  });
+
   it('e-mails each regulator unit a daily summary of its regions', async () => {
     const before = smtp.mails.length;
     await app.dailySummaries();

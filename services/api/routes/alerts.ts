@@ -8,6 +8,7 @@ import { formatCst } from '../../notify/message.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { regionCode, severityList, time } from '../query.ts';
+import { INDUSTRIES } from '../../../rules/indicators.ts';
 
 const filterQuery = z
   .object({
@@ -15,6 +16,7 @@ const filterQuery = z
     enterprise: z.string().min(1).optional(),
     region: regionCode.optional(),
     severity: severityList.optional(),
+    industry: z.enum(INDUSTRIES).optional(),
     from: time.optional(),
     to: time.optional(),
   })
@@ -39,7 +41,7 @@ function scopedFilter(req: FastifyRequest, q: z.infer<typeof filterQuery>): Omit
     regions ??= c.regions;
   }
   const enterpriseIds = q.enterprise ? [q.enterprise] : c.role === 'enterprise' ? [c.enterpriseId!] : undefined;
-  return { state: q.state, enterpriseIds, regions, severities: q.severity, from: q.from, to: q.to };
+  return { state: q.state, enterpriseIds, regions, severities: q.severity, industries: q.industry ? [q.industry] : undefined, from: q.from, to: q.to };
 }
 
 const encodeCursor = (c: { raisedAt: number; id: string }) => Buffer.from(JSON.stringify([c.raisedAt, c.id])).toString('base64url');

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { EnterpriseConfig } from '../../registry/schema.ts';
 import type { ApiContext } from '../context.ts';
+import type { RuleDef } from '../../../rules/schema.ts';
 import { ApiError, parseInput } from '../errors.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
@@ -14,6 +15,17 @@ const baselineBody = z
     note: z.string().max(500).optional(),
   })
   .strict();
+
+/** The threshold setpoints of a device's rules, for drawing on its charts. */
+function limitsOf(rules: readonly RuleDef[]) {
+  const out: { metric: string; rule: string; direction: 'above' | 'below'; severity: string; value: number }[] = [];
+  for (const r of rules) {
+    if (r.kind !== 'threshold' || r.enabled === false) continue;
+    for (const l of r.above ?? []) out.push({ metric: r.metric, rule: r.id, direction: 'above', severity: l.severity, value: l.value });
+    for (const l of r.below ?? []) out.push({ metric: r.metric, rule: r.id, direction: 'below', severity: l.severity, value: l.value });
+  }
+  return out;
+}
 
 export const enterpriseRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
@@ -35,6 +47,7 @@ export const enterpriseRoutes =
             reportIntervalS: d.reportIntervalS,
             templates: d.templates,
             points: d.points,
+            limits: limitsOf(ctx.registry().devices.get(d.id)?.rules ?? []),
             online: s.online,
             connected: s.connected,
             lastSeen: s.lastSeen === null ? null : new Date(s.lastSeen).toISOString(),

@@ -1,17 +1,20 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { regionCode, time } from '../query.ts';
 
 const summaryQuery = z.object({ from: time.optional(), to: time.optional(), region: regionCode.optional(), enterprise: z.string().min(1).optional() }).strict();
+const timelineQuery = summaryQuery.extend({ bucket: z.enum(['hour', 'day']).default('day') });
+const BUCKET_MS = { hour: 3_600_000, day: 86_400_000 } as const;
+// days and hours as people here count them: from midnight China Standard Time
+const CST_OFFSET_MS = 8 * 3_600_000;
 
 export const reportRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
   async (app) => {
-    /** Per enterprise in the caller's scope: alerts by severity and rule kind, response times, online rate. */
-    app.get('/reports/summary', async (req) => {
-      const q = parseInput(summaryQuery, req.query, 'query');
+    /** The period (default the last 7 days) and the enterprises in the caller's scope that the query names. */
+    const scope = (req: FastifyRequest, q: z.infer<typeof summaryQuery>) => {
       const to = q.to ?? ctx.clock();
       const from = q.from ?? to - 7 * 86_400_000;
       if (from >= to) throw new ApiError('BAD_REQUEST', 'query from: must be before to', 'from');
@@ -20,8 +23,33 @@ export const reportRoutes =
       const ids = [...ctx.registry().enterprises.values()]
         .filter((e) => req.caller.sees(e.id) && (!q.region || e.region.startsWith(q.region)) && (!q.enterprise || e.id === q.enterprise))
         .map((e) => e.id);
+      return { from, to, ids };
+    };
+
+    /** Per enterprise in the caller's scope: alerts by severity and rule kind, response times, online rate. */
+    app.get('/reports/summary', async (req) => {
+      const { from, to, ids } = scope(req, parseInput(summaryQuery, req.query, 'query'));
       await ctx.book.settled();
       const rows = await ctx.summary({ from, to, enterpriseIds: ids });
       return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), items: rows };
+    });
+
+    /** Alerts raised per hour or day (China Standard Time), by industry and severity, in the caller's scope. */
+    app.get('/reports/timeline', async (req) => {
+      const q = parseInput(timelineQuery, req.query, 'query');
+      const { from, to, ids } = scope(req, q);
+      if ((to - from) / BUCKET_MS[q.bucket] > 2000) throw new ApiError('BAD_REQUEST', 'query bucket: at most 2000 buckets; choose a shorter period or day buckets', 'bucket');
+      await ctx.book.settled();
+      const wanted = new Set(ids);
+      const rows = (await ctx.alerts.countsOverTime({ from, to, bucketMs: BUCKET_MS[q.bucket], offsetMs: CST_OFFSET_MS })).filter((r) => wanted.has(r.enterpriseId));
+      const buckets = new Map<number, { start: string; total: number; byIndustry: Record<string, number>; bySeverity: Record<string, number> }>();
+      for (const r of rows) {
+        let b = buckets.get(r.bucket);
+        if (!b) buckets.set(r.bucket, (b = { start: new Date(r.bucket).toISOString(), total: 0, byIndustry: {}, bySeverity: {} }));
+        b.total += r.count;
+        b.byIndustry[r.industry] = (b.byIndustry[r.industry] ?? 0) + r.count;
+        b.bySeverity[r.severity] = (b.bySeverity[r.severity] ?? 0) + r.count;
+      }
+      return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), bucket: q.bucket, items: [...buckets.values()] };
     });
   };

@@ -10,6 +10,12 @@ export const systemRoutes =
       return reply.status(h.status === 'ok' ? 200 : 503).send(h);
     });
 
+    /** Who the token belongs to: the dashboards choose their views from this. */
+    app.get('/api/me', async (req) => {
+      const c = req.caller;
+      return { name: c.name, role: c.role, regions: c.regions, enterpriseId: c.enterpriseId ?? null };
+    });
+
     /** Walks the audit trail's hash chain; names the first entry that was altered, removed or inserted. */
     app.get('/api/audit/verify', async (req) => {
       if (req.caller.role === 'enterprise') throw new ApiError('FORBIDDEN', 'the audit trail is for operators and regulators');

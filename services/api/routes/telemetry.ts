@@ -15,6 +15,8 @@ const telemetryQuery = z
     to: time.optional(),
     every: duration.optional(),
     limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+    /** columns: one metric's series as arrays (epoch ms), compact enough for 100k points in a chart */
+    shape: z.enum(['points', 'columns']).default('points'),
   })
   .strict();
 
@@ -38,14 +40,14 @@ export const telemetryRoutes =
       const to = q.to ?? ctx.clock() + 60_000;
       const from = q.from ?? to - DAY;
       if (from >= to) throw new ApiError('BAD_REQUEST', 'query from: must be before to', 'from');
+      if (q.shape === 'columns' && (!q.device || !q.metric)) throw new ApiError('BAD_REQUEST', 'query shape: columns are for one device and one metric', 'shape');
       const points = await ctx.telemetry.query({ enterpriseId, deviceId: q.device, metric: q.metric, from, to, everyMs: q.every, limit: q.limit });
-      return {
-        enterprise: enterpriseId,
-        from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-        every: q.every ?? null,
-        points: points.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() })),
-        truncated: points.length === q.limit,
-      };
+      const period = { enterprise: enterpriseId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, truncated: points.length === q.limit };
+      if (q.shape === 'columns') {
+        const sorted = [...points].sort((a, b) => a.ts - b.ts);
+        const col = (k: string) => sorted.map((p) => (p as unknown as Record<string, unknown>)[k] ?? null);
+        return { ...period, device: q.device, metric: q.metric, columns: q.every ? { ts: col('ts'), min: col('min'), mean: col('mean'), max: col('max') } : { ts: col('ts'), value: col('value') } };
+      }
+      return { ...period, points: points.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() })) };
     });
   };

@@ -1,0 +1,113 @@
+import { api } from './api.ts';
+import { $, h, toast } from './dom.ts';
+import { DISPOSITIONS, cst, dispositionName, industryName, metricName, severityName, t, transitionName, valueText } from './i18n.ts';
+import { liveAlerts } from './live-alerts.ts';
+import { session, type Alert } from './session.ts';
+
+/** Acknowledge, close (with the disposition dialog), and the detail drawer with record and notifications. */
+export async function acknowledge(a: Alert) {
+  try {
+    liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/ack`, {}));
+  } catch (e) {
+    toast((e as Error).message);
+  }
+}
+
+export function closeDialog(a: Alert): Promise<void> {
+  return new Promise((resolve) => {
+    const note = h('textarea', { id: 'close-note', required: true, rows: 3, placeholder: t('notePlaceholder') });
+    const disposition = h('select', { id: 'close-disposition' }, ...DISPOSITIONS.map((d) => h('option', { value: d }, dispositionName(d))));
+    const dlg = h(
+      'dialog',
+      { class: 'close-dialog' },
+      h(
+        'form',
+        { method: 'dialog' },
+        h('h3', {}, t('closeTitle')),
+        h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${metricName(a.metric)}`),
+        h('label', {}, h('span', {}, t('disposition')), disposition),
+        h('label', {}, h('span', {}, t('note')), note),
+        h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), h('button', { value: 'ok', class: 'primary', id: 'close-confirm' }, t('confirmClose'))),
+      ),
+    );
+    dlg.addEventListener('close', async () => {
+      dlg.remove();
+      if (dlg.returnValue === 'ok') {
+        try {
+          liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/close`, { disposition: disposition.value, note: note.value }));
+        } catch (e) {
+          toast((e as Error).message);
+        }
+      }
+      resolve();
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
+
+/** The buttons a caller may use on an alert. */
+export function alertActions(a: Alert, after: () => void = () => {}) {
+  if (a.state === 'closed' || !session.handles(a.enterpriseId)) return [];
+  const out: HTMLButtonElement[] = [];
+  if (!a.acknowledged) out.push(h('button', { type: 'button', class: 'ack', onclick: (e: Event) => (e.stopPropagation(), void acknowledge(a).then(after)) }, t('ack')));
+  const canClose = a.acknowledged || a.severity !== 'critical';
+  out.push(
+    h('button', { type: 'button', class: 'close', disabled: !canClose, title: canClose ? '' : t('criticalNeedsAck'), onclick: (e: Event) => (e.stopPropagation(), void closeDialog(a).then(after)) }, t('close')),
+  );
+  return out;
+}
+
+interface Detail {
+  history: { at: string; type: string; actor: string; note?: string; severity?: string; value?: unknown; detail?: Record<string, unknown> }[];
+  notifications: { unit: string; channel: string; status: string; attempts: number; lastError: string | null; event: string; deliveredAt: string | null }[];
+}
+
+/** The drawer on the right (below on a phone): everything about one alert. */
+export async function showDetail(id: string) {
+  const drawer = $('#drawer');
+  let d: Alert & Detail;
+  try {
+    d = await api.get<Alert & Detail>(`/api/alerts/${id}`);
+  } catch (e) {
+    toast((e as Error).message);
+    return;
+  }
+  const rows: [string, string][] = [
+    [t('enterprise'), `${session.names.get(d.enterpriseId) ?? d.enterpriseId}（${industryName(d.industry)} · ${d.region}）`],
+    [t('point'), `${d.deviceId} · ${metricName(d.metric)}`],
+    [t('value'), valueText(d.value, d.metric)],
+    [t('peak'), valueText(d.peak, d.metric)],
+    [t('threshold'), valueText(d.threshold, d.metric)],
+    [t('raisedAt'), cst(d.raisedAt)],
+    [t('ackAt'), d.ackAt ? `${cst(d.ackAt)} · ${d.ackBy ?? ''}` : '—'],
+    [t('clearedAt'), cst(d.clearedAt)],
+    [t('closedAt'), d.closedAt ? `${cst(d.closedAt)} · ${d.closedBy ?? ''} · ${dispositionName(d.disposition ?? '')}` : '—'],
+  ];
+  const refresh = () => void showDetail(id);
+  drawer.replaceChildren(
+    h('button', { type: 'button', class: 'drawer-close', 'aria-label': 'close', onclick: () => ((drawer.hidden = true), drawer.replaceChildren()) }, '×'),
+    h('h3', {}, h('span', { class: `sev ${d.severity}` }, severityName(d.severity)), ' ', d.message),
+    h('dl', { class: 'facts' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    h('div', { class: 'actions' }, ...alertActions(d, refresh)),
+    h('h4', {}, t('history')),
+    h(
+      'ol',
+      { class: 'history' },
+      ...d.history.map((x) =>
+        h('li', { class: x.type }, h('time', {}, cst(x.at)), ' ', h('b', {}, transitionName(x.type)), ` · ${x.actor}`, x.note ? ` · ${x.note}` : '', x.detail?.unit ? ` · ${String(x.detail.unit)}` : ''),
+      ),
+    ),
+    h('h4', {}, t('notifications')),
+    d.notifications.length
+      ? h(
+          'table',
+          { class: 'compact' },
+          h('thead', {}, h('tr', {}, h('th', {}, t('time')), h('th', {}, t('unit')), h('th', {}, t('channel')), h('th', {}, t('status')), h('th', {}, t('attempts')), h('th', {}, t('lastError')))),
+          h('tbody', {}, ...d.notifications.map((n) => h('tr', { class: n.status }, h('td', {}, `${transitionName(n.event)} ${cst(n.deliveredAt)}`), h('td', {}, n.unit), h('td', {}, n.channel), h('td', {}, n.status), h('td', {}, n.attempts), h('td', {}, n.lastError ?? '')))),
+        )
+      : h('p', { class: 'muted' }, '—'),
+  );
+  drawer.hidden = false;
+  drawer.dataset.alert = id;
+}

@@ -1,0 +1,86 @@
+import { api } from './api.ts';
+import type { Alert } from './session.ts';
+
+/**
+ * The open alerts of the caller's scope, kept current by the SSE stream: every view that lists
+ * alerts reads this one copy. A new critical alarm plays a cue when sound is on.
+ */
+type Listener = (changed: Alert | null) => void;
+
+const alerts = new Map<string, Alert>();
+const listeners = new Set<Listener>();
+let source: EventSource | undefined;
+let connected = false;
+export let soundOn = localStorage.getItem('sound') !== 'off';
+
+export const liveAlerts = {
+  all: () => [...alerts.values()],
+  get: (id: string) => alerts.get(id),
+  connected: () => connected,
+  subscribe(fn: Listener) {
+    listeners.add(fn);
+    return () => listeners.delete(fn);
+  },
+  async start() {
+    const { items } = await api.get<{ items: Alert[] }>('/api/alerts?state=open&limit=1000');
+    alerts.clear();
+    for (const a of items) alerts.set(a.id, a);
+    source?.close();
+    source = api.stream();
+    source.onopen = () => ((connected = true), emit(null));
+    source.onerror = () => ((connected = false), emit(null));
+    source.addEventListener('alert', (e) => {
+      const a = JSON.parse((e as MessageEvent).data) as Alert & { transition?: { type: string } };
+      const isNew = !alerts.has(a.id);
+      alerts.set(a.id, a);
+      if (a.severity === 'critical' && (isNew || a.transition?.type === 'raised' || a.transition?.type === 'reactivated' || a.transition?.type === 'severity_changed') && a.state === 'active') cue();
+      emit(a);
+    });
+    emit(null);
+  },
+  /** After an action of this page: the stream will say it too, but the page should not wait. */
+  put(a: Alert) {
+    alerts.set(a.id, { ...alerts.get(a.id), ...a });
+    emit(a);
+  },
+  setSound(on: boolean) {
+    soundOn = on;
+    localStorage.setItem('sound', on ? 'on' : 'off');
+    if (on) audio(); // a click: browsers allow sound from now on
+  },
+  stop() {
+    source?.close();
+  },
+};
+
+function emit(a: Alert | null) {
+  for (const fn of listeners) fn(a);
+}
+
+let ctx: AudioContext | undefined;
+function audio(): AudioContext | undefined {
+  try {
+    ctx ??= new AudioContext();
+    void ctx.resume();
+  } catch {
+    ctx = undefined;
+  }
+  return ctx;
+}
+
+/** Two short tones; counted on the body so that tests and wall screens can see it happened. */
+function cue() {
+  document.body.dataset.cues = String(Number(document.body.dataset.cues ?? 0) + 1);
+  if (!soundOn) return;
+  const c = audio();
+  if (!c) return;
+  for (const [i, f] of [880, 660].entries()) {
+    const o = c.createOscillator();
+    const g = c.createGain();
+    o.frequency.value = f;
+    g.gain.value = 0.2;
+    o.connect(g).connect(c.destination);
+    o.start(c.currentTime + i * 0.25);
+    o.stop(c.currentTime + i * 0.25 + 0.2);
+  }
+}

@@ -1,0 +1,111 @@
+import './app.css';
+import { api, ApiFailure, useToken } from './api.ts';
+import { mountBoard } from './board.ts';
+import { mountDevice } from './device.ts';
+import { mountDevices } from './devices.ts';
+import { $, h } from './dom.ts';
+import { lang, setLang, t, translatePage } from './i18n.ts';
+import { liveAlerts, soundOn } from './live-alerts.ts';
+import { session, type Me } from './session.ts';
+import { mountStats } from './stats.ts';
+
+/**
+ * The dashboards: one page, the role decides the views. Operators get the duty board first,
+ * regulators the statistics, enterprises their devices. Views are chosen by the address (#board,
+ * #devices, #device/<enterprise>/<device>, #stats, #alerts) so that a wall screen can be pointed
+ * at one, and the browser's back button works.
+ */
+type View = 'board' | 'alerts' | 'devices' | 'stats';
+const VIEWS: Record<Me['role'], View[]> = { operator: ['board', 'devices', 'stats'], regulator: ['stats', 'board', 'devices'], enterprise: ['devices', 'alerts'] };
+const LABEL: Record<View, Parameters<typeof t>[0]> = { board: 'board', alerts: 'alertsMine', devices: 'devices', stats: 'stats' };
+
+// a wall screen can be opened once with #token=…; the token is kept and the address cleaned
+const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+if (fromHash) {
+  localStorage.setItem('token', fromHash);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
+let unmount: (() => void) | undefined;
+
+function route() {
+  const me = session.me;
+  if (!me) return;
+  const [name, ...args] = location.hash.slice(1).split('/').map(decodeURIComponent);
+  const allowed = VIEWS[me.role];
+  const view = (name === 'device' ? 'devices' : allowed.includes(name as View) ? name : allowed[0]) as View;
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('chosen', a.dataset.view === view);
+  unmount?.();
+  $('#drawer').hidden = true;
+  const root = $('#view');
+  root.dataset.view = name === 'device' ? 'device' : view;
+  if (name === 'device' && args.length === 2) unmount = mountDevice(root, args[0], args[1]);
+  else if (view === 'board') unmount = mountBoard(root, { regions: true });
+  else if (view === 'alerts') unmount = mountBoard(root, { regions: false });
+  else if (view === 'devices') unmount = mountDevices(root);
+  else unmount = mountStats(root);
+}
+
+function chrome() {
+  const me = session.me!;
+  $('#nav').replaceChildren(...VIEWS[me.role].map((v) => h('a', { href: `#${v}`, dataset: { view: v } }, t(LABEL[v]))));
+  $('#who').textContent = me.name;
+  const sound = $<HTMLButtonElement>('#sound');
+  sound.textContent = soundOn ? `♪ ${t('soundOn')}` : t('soundOff');
+  sound.setAttribute('aria-pressed', String(soundOn));
+  $('#lang').textContent = t('lang');
+  translatePage();
+}
+
+async function start(token: string) {
+  useToken(token);
+  try {
+    session.me = await api.get<Me>('/api/me');
+  } catch (e) {
+    localStorage.removeItem('token');
+    showLogin(e instanceof ApiFailure && e.status === 401 ? t('badToken') : (e as Error).message);
+    return;
+  }
+  localStorage.setItem('token', token);
+  await session.refresh();
+  await liveAlerts.start();
+  $('#login').hidden = true;
+  $('#app').hidden = false;
+  document.body.dataset.role = session.me.role;
+  chrome();
+  route();
+}
+
+function showLogin(error = '') {
+  $('#app').hidden = true;
+  $('#login').hidden = false;
+  $('#login-error').textContent = error;
+  $<HTMLInputElement>('#token').focus();
+}
+
+$('#login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void start($<HTMLInputElement>('#token').value.trim());
+});
+$('#logout').addEventListener('click', () => {
+  localStorage.removeItem('token');
+  liveAlerts.stop();
+  location.hash = '';
+  location.reload();
+});
+$('#lang').addEventListener('click', () => {
+  setLang(lang === 'zh' ? 'en' : 'zh');
+  if (session.me) chrome(), route();
+  else translatePage();
+});
+$('#sound').addEventListener('click', () => {
+  liveAlerts.setSound(!soundOn);
+  chrome();
+});
+window.addEventListener('hashchange', route);
+
+setLang(lang);
+translatePage();
+const saved = localStorage.getItem('token');
+if (saved) void start(saved);
+else showLogin();

@@ -1,0 +1,78 @@
+import { api } from './api.ts';
+
+/** Who is logged in, and the enterprises they may see (with live device status). */
+export interface Me {
+  name: string;
+  role: 'operator' | 'regulator' | 'enterprise';
+  regions: string[];
+  enterpriseId: string | null;
+}
+
+export interface Device {
+  id: string;
+  name: string | null;
+  reportIntervalS: number;
+  templates: string[];
+  points: { metric: string; unit?: string; range?: [number, number]; name?: string }[];
+  limits: { metric: string; rule: string; direction: 'above' | 'below'; severity: string; value: number }[];
+  online: boolean;
+  connected: boolean;
+  lastSeen: string | null;
+  lastValues: Record<string, { value: number | boolean; ts: string }>;
+  openAlerts: number;
+}
+
+export interface Enterprise {
+  id: string;
+  name: string;
+  industry: string;
+  region: string;
+  units: { id: string; name: string; kind: string }[];
+  openAlerts: number;
+  devices: Device[];
+}
+
+export interface Alert {
+  id: string;
+  enterpriseId: string;
+  deviceId: string;
+  metric: string;
+  rule: string;
+  ruleKind: string;
+  severity: string;
+  state: 'active' | 'cleared' | 'closed';
+  region: string;
+  industry: string;
+  acknowledged: boolean;
+  flapping: boolean;
+  value: number | boolean | null;
+  peak: number | boolean | null;
+  threshold: number | null;
+  message: string;
+  raisedAt: string;
+  ackAt: string | null;
+  ackBy?: string | null;
+  clearedAt: string | null;
+  closedAt: string | null;
+  closedBy?: string | null;
+  disposition?: string | null;
+  closeNote?: string | null;
+  units: string[];
+}
+
+export const session = {
+  me: null as Me | null,
+  enterprises: [] as Enterprise[],
+  names: new Map<string, string>(),
+  async refresh() {
+    const { items } = await api.get<{ items: Enterprise[] }>('/api/enterprises');
+    session.enterprises = items;
+    for (const e of items) session.names.set(e.id, e.name);
+    return items;
+  },
+  /** May this caller acknowledge and close alerts of the enterprise? */
+  handles(enterpriseId: string) {
+    const me = session.me;
+    return !!me && (me.role === 'operator' || (me.role === 'enterprise' && me.enterpriseId === enterpriseId));
+  },
+};

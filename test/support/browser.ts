@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/**
+ * Debian's chromium driven by playwright-core (Playwright's own browser download cannot work
+ * here). `npm test` installs chromium first (scripts/system-packages.txt); without it the tests
+ * fail, they do not skip.
+ */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: run \`npm test\` (it installs it) or set CHROMIUM_PATH`);
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+}
+
+export const SCREENSHOTS = 'docs/screenshots';
+
+/** A screenshot for the README: the tests keep them current. */
+export async function screenshot(page: Page, name: string) {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png` });
+}
+
+/** Pages must not scroll sideways: every view fits the screen it is on. */
+// (page scripts are strings: this project's TypeScript has no DOM types outside dashboards/)
+export const overflowX = (page: Page) => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+
+/** Go to a view the way a link would, without reloading the page. */
+export const goTo = (page: Page, hash: string) => page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+
+/** Note, in the page, when each alert row first appears (and set a marker that a reload would lose). */
+export const watchAlertRows = (page: Page) =>
+  page.evaluate(`(() => {
+    window.marker = 42;
+    window.seen = {};
+    const note = () => document.querySelectorAll('#alerts tbody tr[data-alert]').forEach((tr) => (window.seen[tr.dataset.alert] ??= Date.now()));
+    note();
+    new MutationObserver(note).observe(document.querySelector('#view'), { childList: true, subtree: true });
+  })()`);
+
+export const pageValue = <T>(page: Page, expression: string) => page.evaluate<T>(expression);
