@@ -25,7 +25,7 @@ export interface RulesFigures {
   tickNsPerDevice: number;
 }
 
-function deviceKinds() {
+export function deviceKinds() {
   return (Object.keys(TEMPLATES) as TemplateName[])
     .filter((t) => t !== 'data_quality')
     .map((t) => {

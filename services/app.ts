@@ -85,7 +85,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
 
   // --- stores --------------------------------------------------------------------------------
   const db = await Database.open(settings.DATA_DIR);
-  const [writer, reader, alertConn] = [await db.connect(), await db.connect(), await db.connect()];
+  // a connection per job: each runs its statements in order, so the alert record, the outbox and
+  // the audit trail must not queue behind one another (or behind readings) under load
+  const [writer, reader, alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect(), await db.connect(), await db.connect()];
   // deployments keep time series in InfluxDB; the embedded store is the default for trying it out
   let registryRef: Registry | undefined;
   let onInfluxBufferFull: (depth: { batches: number; bytes: number }) => void = () => {};
@@ -108,9 +110,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     : await DuckDbTelemetryStore.create(writer, reader);
   const alertStore = await AlertStore.create(alertConn);
   const baselines = await BaselineStore.create(alertConn);
-  const outboxStore = await OutboxStore.create(alertConn);
+  const outboxStore = await OutboxStore.create(outboxConn);
   const silences = await Silences.create(alertConn);
-  const audit = await AuditLog.create(alertConn);
+  const audit = await AuditLog.create(auditConn);
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
 
@@ -472,7 +474,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
       await telemetry.close();
       email?.close();
-      await Promise.all([writer, reader, alertConn].map((c) => c.close()));
+      await Promise.all([writer, reader, alertConn, outboxConn, auditConn].map((c) => c.close()));
       db.close();
     })());
 

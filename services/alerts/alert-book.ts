@@ -5,8 +5,10 @@ import type { Alert, Disposition, Transition } from './model.ts';
 import type { AlertStore } from './alert-store.ts';
 
 /**
- * The open alerts and every change to them. Each change is committed to the record before anyone
- * hears of it, and changes are applied one at a time so two hands on one alert cannot cross.
+ * The open alerts and every change to them, applied one at a time so two hands on one alert
+ * cannot cross. Two kinds of listener: `onLive` hears of a change the moment it is decided (the
+ * live board, MQTT `alerts/…`, on-site alarm devices: people and sirens must not wait for a disk),
+ * `onChange` once it is committed to the record (notifications, which promise a record exists).
  */
 export interface AlertChange {
   alert: Alert;
@@ -23,9 +25,10 @@ export class AlertNotFound extends Error {}
 export class AlertBook {
   private readonly openByKey = new Map<string, Alert>();
   private readonly listeners: ((c: AlertChange) => void)[] = [];
+  private readonly liveListeners: ((c: AlertChange) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
-  /** outcomes waiting for the next batch: a storm is committed in a few transactions, not hundreds */
-  private queued: Outcome[] = [];
+  /** steps waiting for the next batch: a storm is committed in a few transactions, not hundreds */
+  private queued: Step[] = [];
   private nextBatch: Promise<void> | null = null;
   /** alerts changed without a transition (units told), saved with the next batch */
   private readonly dirty = new Map<string, Alert>();
@@ -48,26 +51,38 @@ export class AlertBook {
     this.listeners.push(fn);
   }
 
+  onLive(fn: (c: AlertChange) => void) {
+    this.liveListeners.push(fn);
+  }
+
   openAlerts(): Alert[] {
     return [...this.openByKey.values()];
   }
 
+  /**
+   * Rule outcomes are applied at once, in memory and in arrival order (the live listeners hear
+   * now); the record is committed in the next batch, and then the other listeners hear.
+   */
   handle(outcomes: Outcome[]): Promise<void> {
     if (outcomes.length === 0) return Promise.resolve();
-    this.queued.push(...outcomes);
+    for (const o of outcomes) {
+      const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
+      if (!step) continue;
+      this.place(step.alert);
+      this.announce(step);
+      this.queued.push(step);
+    }
+    if (!this.queued.length) return this.nextBatch ?? Promise.resolve();
     return (this.nextBatch ??= this.serial(async () => {
       this.nextBatch = null;
       const batch = this.queued;
       this.queued = [];
-      const steps: Step[] = [];
-      for (const o of batch) {
-        const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
-        if (!step) continue;
-        this.place(step.alert);
-        steps.push(step);
-      }
-      await this.commitAll(steps);
+      await this.commitAll(batch);
     }));
+  }
+
+  private announce({ alert, transitions }: Step) {
+    for (const transition of transitions) for (const fn of this.liveListeners) fn({ alert, transition });
   }
 
   ack(id: string, actor: string, note?: string): Promise<Alert> {
@@ -112,6 +127,7 @@ export class AlertBook {
         const s = step(a);
         if (!s) continue;
         this.place(s.alert);
+        this.announce(s);
         steps.push(s);
       }
       await this.commitAll(steps);
@@ -132,6 +148,7 @@ export class AlertBook {
 
   private async commit(step: Step) {
     this.place(step.alert);
+    this.announce(step);
     await this.commitAll([step]);
   }
 
@@ -146,7 +163,13 @@ export class AlertBook {
     const pending = [...this.dirty.values()];
     this.dirty.clear();
     if (!steps.length && !pending.length) return;
-    await this.store.saveMany([...pending.map((alert) => ({ alert, transitions: [] })), ...steps]);
+    // the row saved is the alert as it is now: a change applied in memory since (an outcome
+    // handled while an acknowledgement waited its turn) must not be overwritten by an older copy
+    const now = (a: Alert) => {
+      const open = this.openByKey.get(a.key);
+      return open?.id === a.id ? open : a;
+    };
+    await this.store.saveMany([...pending.map((alert) => ({ alert: now(alert), transitions: [] })), ...steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions }))]);
     for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) fn({ alert, transition });
   }
 

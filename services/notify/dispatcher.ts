@@ -28,8 +28,11 @@ export interface DispatchDeps {
 
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
+  /** per open alert, the units being told (saved on the alert a moment later) */
+  private readonly telling = new Map<string, { from: Alert; before: string[]; units: string[] }>();
 
   constructor(private readonly deps: DispatchDeps) {
+    deps.book.onLive((c) => this.onLive(c));
     deps.book.onChange((c) => this.onChange(c));
   }
 
@@ -43,11 +46,16 @@ export class Dispatcher {
     this.inFlight.add(q);
   }
 
-  private onChange({ alert, transition }: AlertChange) {
+  /** The live board, MQTT subscribers and on-site alarm devices: at once, not after the disk. */
+  private onLive({ alert, transition }: AlertChange) {
     const event = { ...alertJson(alert), transition: transitionJson(transition) };
     this.deps.live.send(alert.enterpriseId, 'alert', event);
     this.deps.publishMqtt(`alerts/${alert.enterpriseId}`, JSON.stringify(event)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alert not published on MQTT'));
     this.command(alert, transition);
+  }
+
+  /** Notifications promise a record: they go once the change is committed. */
+  private onChange({ alert, transition }: AlertChange) {
     const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId));
     if (audience) this.track(this.tell(alert, transition, audience));
   }
@@ -55,7 +63,15 @@ export class Dispatcher {
   private async tell(alert: Alert, t: Transition, audience: Audience) {
     const registry = this.deps.registry();
     const routed = registry.unitsFor(alert.enterpriseId, audience.kinds);
-    const told = audience.told ? alert.units.flatMap((id) => registry.units.get(id) ?? []) : [];
+    // the units told so far: the alert's own list, and those being added by a change just before
+    // this one (a raise and its clear can be committed together, before the raise's units are saved)
+    // (units routed for this very change, say an escalation with its reminder, are not "told" yet)
+    const earlier = this.telling.get(alert.id);
+    const before = earlier && earlier.from !== alert ? earlier.units : earlier?.before ?? [];
+    const toldIds = new Set([...alert.units, ...before]);
+    const told = audience.told ? [...toldIds].flatMap((id) => registry.units.get(id) ?? []) : [];
+    if (alert.state === 'closed') this.telling.delete(alert.id);
+    else if (routed.length) this.telling.set(alert.id, { from: alert, before: [...toldIds], units: [...toldIds, ...routed.map((u) => u.id), ...(earlier?.from === alert ? earlier.units : [])] });
     const units = [...new Map([...routed, ...told].map((u) => [u.id, u])).values()];
     if (!units.length) return;
     const silence = this.deps.silences.matching({ enterpriseId: alert.enterpriseId, deviceId: alert.deviceId, rule: alert.rule }, this.deps.clock());

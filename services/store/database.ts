@@ -18,7 +18,9 @@ export class Database {
   static async open(dataDir: string, file = 'gateway.duckdb'): Promise<Database> {
     await mkdir(dataDir, { recursive: true });
     const path = join(dataDir, file);
-    return new Database(await DuckDBInstance.create(path), path);
+    // a checkpoint runs inside whichever commit crosses the threshold and holds every writer up;
+    // readings fill the log quickly, so checkpoints are made rarer (the log is replayed at start)
+    return new Database(await DuckDBInstance.create(path, { checkpoint_threshold: process.env.DUCKDB_CHECKPOINT ?? '256MB' }), path);
   }
 
   async connect(): Promise<SerialConnection> {

@@ -1,0 +1,45 @@
+import { INDUSTRIES } from '../rules/indicators.ts';
+import type { TemplateName } from '../rules/templates/index.ts';
+import type { Job } from './generator.ts';
+import { deviceKinds } from './rules.ts';
+
+/**
+ * A registry for a bench fleet: `devices` devices spread over every industry template (each
+ * device has every point its template reads, so every rule is live), 50 to an enterprise, plain
+ * secrets. Probe devices (gas detectors whose enterprise has a webhook) measure publish → alert.
+ */
+export function benchRegistry(devices: number, opts: { webhookUrl?: string; probes?: number } = {}) {
+  const kinds = deviceKinds();
+  const enterprises: any[] = [];
+  const clients: Job['clients'] = [];
+  for (let i = 0; i < devices; i++) {
+    const e = Math.floor(i / 50);
+    if (!enterprises[e]) {
+      const kind = kinds[e % kinds.length].template as TemplateName;
+      const industry = (INDUSTRIES as readonly string[]).includes(kind) ? kind : 'hazchem';
+      enterprises[e] = { id: `E${String(e).padStart(5, '0')}`, name: `压测企业 ${e}`, industry, region: `3212830${String(e % 99).padStart(2, '0')}`, devices: [] };
+    }
+    const kind = kinds[e % kinds.length];
+    const id = `b${i}`;
+    enterprises[e].devices.push({ id, secret: `bench-secret-${i}`, reportIntervalS: 3600, templates: [kind.template], points: kind.metrics.map((metric) => ({ metric })) });
+    clients.push({ id: `g-${id}`, username: id, password: `bench-secret-${i}`, topic: `v1/${enterprises[e].id}/${id}/telemetry`, metrics: kind.metrics });
+  }
+  const probes = Array.from({ length: opts.probes ?? 0 }, (_, i) => ({
+    id: `probe-${i}`,
+    secret: `probe-secret-${i}`,
+    reportIntervalS: 3600,
+    templates: ['hazchem'],
+    points: [{ metric: 'gas_lel' }],
+    // the probes raise and clear on purpose: no flapping hold
+    flapping: { changes: 1_000_000, windowS: 1 },
+  }));
+  if (probes.length)
+    enterprises.push({ id: 'PROBE', name: '时延探针', industry: 'hazchem', region: '321283001', units: ['probe-unit'], devices: probes, routing: { groupWaitS: 0, groupIntervalS: 0 } });
+  const registry = {
+    units: opts.webhookUrl ? [{ id: 'probe-unit', name: '探针接收', kind: 'enterprise', webhooks: [{ url: opts.webhookUrl, format: 'generic' }] }] : [],
+    enterprises,
+    users: [{ name: 'bench', token: 'bench-operator-token', role: 'operator' }],
+    gateway: { maxConnectionsPerEnterprise: 1000 },
+  };
+  return { registry, clients };
+}

@@ -1,0 +1,261 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { stringify } from 'yaml';
+import { benchRegistry } from './fleet-registry.ts';
+import type { Job } from './generator.ts';
+import { cpuMs, freePort, generate, rssKb, startService } from './processes.ts';
+
+/**
+ * The whole service (auth, ACL, decoding, de-duplication, every template, the store, alerts) under
+ * load from the generator: the highest sustained rate at which every reading is acknowledged (QoS
+ * 1) or accepted (QoS 0) and afterwards found in the store; CPU per reading; publish → alert
+ * latency to the SSE stream and to a webhook at half and all of that rate; a 3× overload.
+ */
+export interface PipelineFigures {
+  store: string;
+  devices: number;
+  qos1: { maxBurstPerS: number; sustainedPerS: number; cpuUsPerReading: number };
+  qos0: { sustainedPerS: number; cpuUsPerReading: number };
+  latency: { at: string; ratePerS: number; sse: Stats; webhook: Stats }[];
+  overload: { targetPerS: number; sentPerS: number; ackedPerS: number; rssStartMb: number; rssPeakMb: number; rssEndMb: number; drainS: number; crashed: boolean };
+  stored: { expectedValues: number; storedValues: number; lost: number };
+}
+export interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+const TOKEN = 'bench-operator-token';
+const PROBES = 20;
+
+export async function benchPipeline(o: { dir: string; devices: number; influx?: { url: string; db: string }; overloadS: number; steadyS: number; log: (s: string) => void }): Promise<PipelineFigures> {
+  const hooks = await webhookReceiver();
+  const { registry, clients } = benchRegistry(o.devices, { webhookUrl: hooks.url, probes: PROBES });
+  const config = join(o.dir, 'registry.yaml');
+  await writeFile(config, stringify(registry));
+  const service = await startService({ CONFIG: config, DATA_DIR: join(o.dir, 'data'), ...(o.influx ? { INFLUX_URL: o.influx.url, INFLUX_DB: o.influx.db } : {}) });
+  const base = `http://127.0.0.1:${service.http}`;
+  let expectedValues = 0;
+  const job = (qos: 0 | 1, rate: number, durationS: number): Job => ({ host: '127.0.0.1', port: service.port, clients, qos, rate, durationS, inflight: 20, connectConcurrency: 300 });
+  /** one generator run, with the service's CPU time over the publishing part */
+  const run = async (j: Job) => {
+    const g = generate({ ...j, waitForGo: true });
+    await g.connected;
+    const cpu0 = await cpuMs(service.pid);
+    const accepted0 = await accepted(base);
+    g.go();
+    const done = await g.done;
+    const cpu = (await cpuMs(service.pid)) - cpu0;
+    const acc = (await accepted(base)) - accepted0;
+    expectedValues += j.qos === 1 ? done.valuesAcked : done.valuesSent;
+    return { ...done, cpuMs: cpu, accepted: acc };
+  };
+  try {
+    // QoS 1: as fast as it acknowledges, then the highest rate it keeps up with for a while
+    const burst = await run(job(1, 0, 5));
+    const maxBurstPerS = Math.round(burst.acked / burst.elapsedS);
+    o.log(`  QoS 1 burst: ${maxBurstPerS}/s`);
+    let rate = Math.round(maxBurstPerS * 0.95);
+    let q1 = { sustainedPerS: 0, cpuUsPerReading: 0 };
+    for (let i = 0; i < 5; i++) {
+      const r = await run(job(1, rate, o.steadyS));
+      const kept = r.sentAtEnd >= rate * o.steadyS * 0.97 && r.acked === r.sentAtEnd;
+      o.log(`  QoS 1 at ${rate}/s: sent ${Math.round(r.sentPerS)}/s, acked ${r.acked}/${r.sentAtEnd} → ${kept ? 'kept up' : 'fell behind'}`);
+      if (kept) {
+        q1 = { sustainedPerS: rate, cpuUsPerReading: round((r.cpuMs * 1000) / r.acked, 1) };
+        break;
+      }
+      rate = Math.round(rate * 0.85);
+    }
+    // QoS 0 at the same rates: accepted (not dropped by the gateway) and stored
+    let q0 = { sustainedPerS: 0, cpuUsPerReading: 0 };
+    rate = Math.round(Math.max(q1.sustainedPerS, maxBurstPerS) * 1.1);
+    for (let i = 0; i < 5; i++) {
+      const r = await run(job(0, rate, o.steadyS));
+      await drained(base);
+      const kept = r.sentAtEnd >= rate * o.steadyS * 0.97 && r.accepted >= r.sentAtEnd;
+      o.log(`  QoS 0 at ${rate}/s: sent ${Math.round(r.sentPerS)}/s, accepted ${r.accepted}/${r.sentAtEnd} → ${kept ? 'kept up' : 'fell behind'}`);
+      if (kept) {
+        q0 = { sustainedPerS: rate, cpuUsPerReading: round((r.cpuMs * 1000) / r.accepted, 1) };
+        break;
+      }
+      rate = Math.round(rate * 0.85);
+    }
+
+    const latency: PipelineFigures['latency'] = [];
+    for (const [at, share] of [
+      ['50 %', 0.5],
+      ['100 %', 1],
+    ] as const) {
+      const ratePerS = Math.round(q1.sustainedPerS * share);
+      const g = generate(job(1, ratePerS, o.steadyS));
+      await g.connected;
+      const probe = await probeLatency(service.port, base, hooks, Math.max(4, o.steadyS - 4));
+      const done = await g.done;
+      expectedValues += done.valuesAcked + probe.values;
+      latency.push({ at, ratePerS, sse: probe.sse, webhook: probe.webhook });
+      o.log(`  latency at ${at} (${ratePerS}/s): SSE p50 ${probe.sse.p50} p99 ${probe.sse.p99} ms; webhook p50 ${probe.webhook.p50} p99 ${probe.webhook.p99} ms`);
+    }
+
+    // 3× the sustained rate: the gateway slows devices through PUBACKs; memory must stay bounded
+    const target = q1.sustainedPerS * 3;
+    const rss: number[] = [await rssKb(service.pid)];
+    const g = generate({ ...job(1, target, o.overloadS), inflight: 100 });
+    await g.connected;
+    const sampler = setInterval(() => void rssKb(service.pid).then((k) => rss.push(k), () => {}), 1000);
+    const over = await g.done.catch(() => null);
+    clearInterval(sampler);
+    const t0 = Date.now();
+    await drained(base);
+    const drainS = round((Date.now() - t0) / 1000, 1);
+    let crashed = false;
+    try {
+      process.kill(service.pid, 0);
+    } catch {
+      crashed = true;
+    }
+    if (over) expectedValues += over.valuesAcked;
+    rss.push(await rssKb(service.pid).catch(() => 0));
+    const overload = {
+      targetPerS: target,
+      sentPerS: Math.round(over?.sentPerS ?? 0),
+      ackedPerS: Math.round((over?.acked ?? 0) / (over?.elapsedS ?? 1)),
+      rssStartMb: round(rss[0] / 1024, 0),
+      rssPeakMb: round(Math.max(...rss) / 1024, 0),
+      rssEndMb: round(rss.at(-1)! / 1024, 0),
+      drainS,
+      crashed,
+    };
+    o.log(`  overload ${target}/s for ${o.overloadS} s: acked ${overload.ackedPerS}/s, RSS ${overload.rssStartMb} → peak ${overload.rssPeakMb} → ${overload.rssEndMb} MB, drained in ${drainS} s`);
+
+    await service.stop();
+    const storedValues = o.influx ? await influxCount(o.influx) : await duckCount(join(o.dir, 'data'));
+    const stored = { expectedValues, storedValues, lost: Math.max(0, expectedValues - storedValues) };
+    o.log(`  stored ${storedValues} values of ${expectedValues} acknowledged or accepted`);
+    return { store: o.influx ? 'influxdb' : 'embedded', devices: o.devices, qos1: { maxBurstPerS, ...q1 }, qos0: q0, latency, overload, stored };
+  } finally {
+    await service.stop();
+    await hooks.close();
+  }
+}
+
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function accepted(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^gateway_readings_accepted_total (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** Until nothing accepted waits for the store (InfluxDB: its disk buffer is shipped too). */
+async function drained(base: string, ms = 120_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const h = (await (await fetch(`${base}/api/health`)).json()) as { store: { pending: number; buffered?: { batches: number } } };
+    if (h.store.pending === 0 && !h.store.buffered?.batches) return;
+    if (Date.now() > until) throw new Error('the store did not catch up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s.at(-1) ?? 0 };
+}
+
+async function webhookReceiver() {
+  const arrivals: { alertId: string; raisedAt: number; at: number }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: string; raisedAt?: string; transition?: { type: string }; events?: { id: string; raisedAt: string; transition: { type: string } }[] };
+        for (const e of body.events ?? [body]) if (e.transition?.type === 'raised' && e.raisedAt) arrivals.push({ alertId: e.id!, raisedAt: Date.parse(e.raisedAt), at });
+      } catch {
+        /* not a probe */
+      }
+      res.end('{}');
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}/hook`, arrivals, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+}
+
+/**
+ * Probe devices raise and clear a gas alarm in turn while the load runs; each raise is timed from
+ * its reading's timestamp (taken as it is published) to its arrival on the SSE stream and at the
+ * webhook.
+ */
+async function probeLatency(mqttPort: number, base: string, hooks: Awaited<ReturnType<typeof webhookReceiver>>, seconds: number) {
+  const ctrl = new AbortController();
+  const sse: number[] = [];
+  const res = await fetch(`${base}/api/alerts/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl.signal });
+  const reader = res.body!.getReader();
+  void (async () => {
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        const at = Date.now();
+        buf += dec.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = /^data: (.*)$/m.exec(frame)?.[1];
+          if (!data) continue;
+          const a = JSON.parse(data) as { deviceId: string; raisedAt: string; transition?: { type: string } };
+          if (a.deviceId.startsWith('probe-') && a.transition?.type === 'raised') sse.push(at - Date.parse(a.raisedAt));
+        }
+      }
+    } catch {
+      /* aborted */
+    }
+  })();
+  const hooked = hooks.arrivals.length;
+  const probes = await Promise.all(
+    Array.from({ length: PROBES }, (_, i) => mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: `probe-${i}`, password: `probe-secret-${i}`, clientId: `probe-${i}-${Date.now()}`, reconnectPeriod: 0 })),
+  );
+  const seqs = probes.map(() => Math.floor(Date.now() / 1000));
+  let values = 0;
+  const until = Date.now() + seconds * 1000;
+  let k = 0;
+  // each probe: raise, then clear 100 ms later; a probe is used again only after the others
+  while (Date.now() < until) {
+    const i = k++ % PROBES;
+    const topic = `v1/PROBE/probe-${i}/telemetry`;
+    await probes[i].publishAsync(topic, JSON.stringify({ ts: Date.now(), seq: ++seqs[i], values: { gas_lel: 30 } }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    await probes[i].publishAsync(topic, JSON.stringify({ ts: Date.now(), seq: ++seqs[i], values: { gas_lel: 1 } }), { qos: 1 });
+    values += 2;
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  ctrl.abort();
+  await Promise.all(probes.map((p) => p.endAsync()));
+  const webhook = hooks.arrivals.slice(hooked).map((a) => a.at - a.raisedAt);
+  return { sse: stats(sse), webhook: stats(webhook), values };
+}
+
+async function duckCount(dataDir: string): Promise<number> {
+  const db = await DuckDBInstance.create(join(dataDir, 'gateway.duckdb'), { access_mode: 'READ_ONLY' });
+  const conn = await db.connect();
+  const rows = (await conn.runAndReadAll('SELECT count(*) AS n FROM readings')).getRowObjects();
+  conn.closeSync();
+  return Number(rows[0].n);
+}
+
+async function influxCount(influx: { url: string; db: string }): Promise<number> {
+  const res = await fetch(`${influx.url}/query?db=${influx.db}&q=${encodeURIComponent('SELECT count("seq") FROM "raw"."reading"')}`);
+  const body = (await res.json()) as { results: { series?: { values: [string, number][] }[] }[] };
+  return body.results[0].series?.[0]?.values[0][1] ?? 0;
+}
