@@ -1,5 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -36,6 +36,7 @@ const PROBES = 20;
 export async function benchPipeline(o: { dir: string; devices: number; influx?: { url: string; db: string }; overloadS: number; steadyS: number; log: (s: string) => void }): Promise<PipelineFigures> {
   const hooks = await webhookReceiver();
   const { registry, clients } = benchRegistry(o.devices, { webhookUrl: hooks.url, probes: PROBES });
+  await mkdir(o.dir, { recursive: true });
   const config = join(o.dir, 'registry.yaml');
   await writeFile(config, stringify(registry));
   const service = await startService({ CONFIG: config, DATA_DIR: join(o.dir, 'data'), ...(o.influx ? { INFLUX_URL: o.influx.url, INFLUX_DB: o.influx.db } : {}) });

@@ -3,9 +3,9 @@ import { readRegistryFile, validateRegistry } from '../services/registry/load.ts
 import { Registry } from '../services/registry/registry.ts';
 import { simDevicesFrom } from './devices-from-registry.ts';
 import { Fleet } from './fleet.ts';
-import { SCENARIOS } from './scenarios.ts';
+import { loadScenarios } from './scenario.ts';
 
-/** `npm run simulate -- [--scenario gas-leak] [--url mqtt://host:1883] …` */
+/** `npm run simulate -- [--scenario gas-leak[,smoke]] [--url mqtt://host:1883] …` */
 const { values } = parseArgs({
   options: {
     url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
@@ -14,51 +14,60 @@ const { values } = parseArgs({
     'scenario-delay': { type: 'string', default: '2' },
     devices: { type: 'string' },
     interval: { type: 'string' },
+    rate: { type: 'string' },
     qos: { type: 'string', default: '1' },
     duration: { type: 'string' },
+    seed: { type: 'string', default: '42' },
     list: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
+const scenarios = loadScenarios();
 if (values.help || values.list) {
   console.log(`Usage: npm run simulate -- [options]
   --url URL             broker (default mqtt://127.0.0.1:1883)
   --config FILE         registry with the devices and their demo secrets (default config/example.yaml)
-  --scenario NAME       drive a fault: ${Object.keys(SCENARIOS).join(', ')}
-  --scenario-delay S    seconds of normal operation first (default 2)
-  --devices N           only the first N devices
-  --interval S          report every S seconds instead of each device's interval
+  --devices N           only the first N devices of the registry
+  --interval S          every device reports every S seconds instead of its own interval
+  --rate R              readings per second over the whole fleet (sets the interval)
   --qos 0|1             publish QoS (default 1)
+  --scenario A[,B…]     run fault scenarios from simulators/scenarios/ (they compose)
+  --scenario-delay S    seconds of normal operation first (default 2)
   --duration S          stop after S seconds and print the summary
+  --seed N              the random seed (the same run every time)
 Scenarios:
-${Object.values(SCENARIOS).map((s) => `  ${s.name.padEnd(16)} ${s.description}`).join('\n')}`);
+${[...scenarios.values()].map((s) => `  ${s.name.padEnd(26)} ${s.description}`).join('\n')}`);
   process.exit(0);
 }
 
-const scenario = values.scenario ? SCENARIOS[values.scenario] : undefined;
-if (values.scenario && !scenario) {
-  console.error(`unknown scenario "${values.scenario}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
+const chosen = (values.scenario ?? '').split(',').filter(Boolean);
+const unknown = chosen.filter((n) => !scenarios.has(n));
+if (unknown.length) {
+  console.error(`unknown scenario ${unknown.map((u) => `"${u}"`).join(', ')}; known: ${[...scenarios.keys()].join(', ')}`);
   process.exit(2);
 }
 const registry = new Registry(validateRegistry(await readRegistryFile(values.config), values.config));
 let devices = simDevicesFrom(registry);
 if (values.devices) devices = devices.slice(0, Number(values.devices));
+const intervalS = values.rate ? devices.length / Number(values.rate) : values.interval ? Number(values.interval) : undefined;
 const fleet = new Fleet({
   url: values.url,
   devices,
-  scenario,
+  scenarios: chosen.map((n) => scenarios.get(n)!),
   scenarioDelayS: Number(values['scenario-delay']),
   qos: values.qos === '0' ? 0 : 1,
-  intervalS: values.interval ? Number(values.interval) : undefined,
+  intervalS,
+  seed: Number(values.seed),
   log: (m) => console.log(m),
   // sessions of its own, and no seq: the service's built-in plants may be publishing for the same
   // devices, and the two fleets must neither take over each other's sessions nor mix seq numbers
   clientPrefix: `sim-cli-${process.pid}`,
   seq: false,
 });
+const t0 = Date.now();
 await fleet.start();
-console.log(`${fleet.summary.connected}/${devices.length} devices connected to ${values.url}${scenario ? `; scenario ${scenario.name} in ${values['scenario-delay']} s` : ''}`);
+console.log(`${fleet.summary.connected}/${devices.length} devices connected to ${values.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s${chosen.length ? `; scenario ${chosen.join(' + ')} in ${values['scenario-delay']} s` : ''}`);
 
 const finish = async () => {
   const s = await fleet.stop();

@@ -1,12 +1,14 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Value } from '../rules/types.ts';
-import { modelFor, type Model } from './models.ts';
-import { scriptAt, type Scenario } from './scenarios.ts';
+import { createPlant, type Plant, type PlantOptions } from './plant.ts';
+import { effectAt, type Scenario } from './scenario.ts';
 
 /**
  * Simulated devices: each a real MQTT client that logs in with its id and secret, says it is
- * online, sets `offline` as its last will, and publishes readings on its interval (every second
- * while a scenario drives it, as devices in alarm do).
+ * online, sets `offline` as its last will, and publishes readings from its plant model on its
+ * interval, every second while in alarm or while a scenario drives it. Scenarios add faults:
+ * values, silence, dropped connections, outages with a buffered flush, broken payloads, wrong
+ * logins. One process drives thousands of devices: one client and one timer each.
  */
 export interface SimDevice {
   enterpriseId: string;
@@ -19,8 +21,9 @@ export interface SimDevice {
 export interface FleetOptions {
   url: string;
   devices: SimDevice[];
-  scenario?: Scenario;
-  /** seconds after start before the scenario begins */
+  /** scenarios to run; each picks its own devices */
+  scenarios?: Scenario[];
+  /** seconds after start before the scenarios begin */
   scenarioDelayS?: number;
   qos?: 0 | 1;
   /** overrides every device's interval (seconds) */
@@ -30,6 +33,7 @@ export interface FleetOptions {
   /** send `seq` (the default); a second fleet for the same devices should not */
   seq?: boolean;
   seed?: number;
+  plant?: PlantOptions;
   log?: (msg: string) => void;
 }
 
@@ -40,69 +44,94 @@ export interface FleetSummary {
   acknowledged: number;
   rejected: number;
   rejectCodes: Record<string, number>;
+  /** readings kept during outages, and sent afterwards in one message each */
+  buffered: number;
+  flushed: number;
+  malformed: number;
+  /** logins with a wrong secret that the gateway refused */
+  authRefused: number;
+}
+
+interface Run {
+  scenario: Scenario;
+  start: number;
+  prevS: number;
 }
 
 class Sim {
   client?: MqttClient;
   seq = 0;
   timer?: NodeJS.Timeout;
-  models: Map<string, Model>;
-  scriptStart?: number;
+  plant: Plant;
+  runs: Run[] = [];
+  last: Record<string, Value> = {};
+  buffer: { ts: number; seq?: number; values: Record<string, Value> }[] = [];
+  down = false;
+  inAlarm = false;
 
   constructor(
     readonly d: SimDevice,
-    readonly fleet: Fleet,
+    rand: () => number,
+    plant?: PlantOptions,
   ) {
-    this.models = new Map(d.metrics.map((m) => [m, modelFor(m)]));
+    this.plant = createPlant(d.metrics, rand, plant);
+  }
+
+  get base() {
+    return `v1/${this.d.enterpriseId}/${this.d.deviceId}`;
   }
 }
+
+const MALFORMED = ['{"ts": 1763791200000, "values": {', '{"values": {"gas_lel": "high"}}', '{"values": {"no_such_point": 1}}', '{"ts": "yesterday", "values": {}}'];
 
 export class Fleet {
   private readonly sims: Sim[];
   private readonly rand: () => number;
   readonly summary: FleetSummary;
   private scenarioTimer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(private readonly opts: FleetOptions) {
-    this.sims = opts.devices.map((d) => new Sim(d, this));
     this.rand = mulberry32(opts.seed ?? 42);
-    this.summary = { devices: this.sims.length, connected: 0, sent: 0, acknowledged: 0, rejected: 0, rejectCodes: {} };
+    this.sims = opts.devices.map((d) => new Sim(d, this.rand, opts.plant));
+    this.summary = { devices: this.sims.length, connected: 0, sent: 0, acknowledged: 0, rejected: 0, rejectCodes: {}, buffered: 0, flushed: 0, malformed: 0, authRefused: 0 };
   }
 
   async start(): Promise<void> {
-    await Promise.all(this.sims.map((s) => this.connect(s)));
-    if (this.opts.scenario) {
-      const sc = this.opts.scenario;
-      const targets = this.sims.filter((s) => sc.needs.every((m) => s.d.metrics.includes(m))).slice(0, sc.devices ?? 1);
-      if (targets.length === 0) this.opts.log?.(`scenario ${sc.name}: no device has ${sc.needs.join(', ')}`);
-      this.scenarioTimer = setTimeout(() => {
+    // connect in waves: thousands of simultaneous handshakes would only queue at the broker
+    for (let i = 0; i < this.sims.length; i += 500) await Promise.all(this.sims.slice(i, i + 500).map((s) => this.connect(s)));
+    const scenarios = this.opts.scenarios ?? [];
+    if (!scenarios.length) return;
+    this.scenarioTimer = setTimeout(() => {
+      for (const sc of scenarios) {
+        const targets = this.sims.filter((s) => sc.needs.every((m) => s.d.metrics.includes(m))).slice(0, sc.devices);
+        if (!targets.length) this.opts.log?.(`scenario ${sc.name}: no device has ${sc.needs.join(', ')}`);
         for (const t of targets) {
           this.opts.log?.(`scenario ${sc.name} on ${t.d.deviceId}: ${sc.description}`);
-          t.scriptStart = Date.now();
+          t.runs.push({ scenario: sc, start: Date.now(), prevS: -1 });
           this.schedule(t, 0);
         }
-      }, (this.opts.scenarioDelayS ?? 0) * 1000);
-    }
+      }
+    }, (this.opts.scenarioDelayS ?? 0) * 1000);
   }
 
   private connect(s: Sim): Promise<void> {
-    const { enterpriseId, deviceId, secret } = s.d;
-    const base = `v1/${enterpriseId}/${deviceId}`;
     return new Promise((resolve) => {
       const client = mqtt.connect(this.opts.url, {
-        clientId: `${this.opts.clientPrefix ?? 'sim'}-${deviceId}`,
-        username: deviceId,
-        password: secret,
+        clientId: `${this.opts.clientPrefix ?? 'sim'}-${s.d.deviceId}`,
+        username: s.d.deviceId,
+        password: s.d.secret,
         reconnectPeriod: 2000,
         connectTimeout: 10_000,
-        will: { topic: `${base}/status`, payload: Buffer.from('offline'), qos: 1, retain: false },
+        will: { topic: `${s.base}/status`, payload: Buffer.from('offline'), qos: 1, retain: false },
       });
       s.client = client;
       let first = true;
       client.on('connect', () => {
-        this.summary.connected++;
-        client.subscribe(`${base}/reject`);
-        client.publish(`${base}/status`, 'online', { qos: 1 });
+        if (first) this.summary.connected++;
+        client.subscribe(`${s.base}/reject`);
+        client.publish(`${s.base}/status`, 'online', { qos: 1 });
+        if (s.buffer.length) this.flush(s);
         if (first) {
           first = false;
           this.schedule(s, this.rand() * this.intervalOf(s) * 1000);
@@ -119,7 +148,7 @@ export class Fleet {
         }
       });
       client.on('error', (err) => {
-        this.opts.log?.(`${deviceId}: ${err.message}`);
+        this.opts.log?.(`${s.d.deviceId}: ${err.message}`);
         if (first) {
           first = false;
           resolve();
@@ -129,45 +158,122 @@ export class Fleet {
   }
 
   private intervalOf(s: Sim): number {
-    return s.scriptStart !== undefined ? 1 : (this.opts.intervalS ?? s.d.reportIntervalS);
+    if (s.runs.length) return Math.min(...s.runs.map((r) => r.scenario.intervalS));
+    // a device in alarm reports every second, as real detectors do
+    if (s.inAlarm) return 1;
+    return this.opts.intervalS ?? s.d.reportIntervalS;
   }
 
   private schedule(s: Sim, delayMs: number) {
     clearTimeout(s.timer);
+    if (this.stopped) return;
     s.timer = setTimeout(() => {
-      this.publish(s);
+      this.tick(s);
       this.schedule(s, this.intervalOf(s) * 1000);
     }, delayMs);
   }
 
-  private publish(s: Sim) {
-    if (!s.client?.connected) return;
+  private tick(s: Sim) {
     const now = Date.now();
-    const values: Record<string, Value> = {};
-    for (const [m, model] of s.models) values[m] = model.next(now, this.rand);
-    if (s.scriptStart !== undefined && this.opts.scenario) {
-      const script = scriptAt(this.opts.scenario, (now - s.scriptStart) / 1000);
-      if (script?.silent) return;
-      if (script) Object.assign(values, Object.fromEntries(Object.entries(script.values).filter(([m]) => s.models.has(m))));
-      else s.scriptStart = undefined;
+    const values = s.plant.next(now);
+    let silent = false;
+    let offline = false;
+    let outage = false;
+    for (const run of [...s.runs]) {
+      const elapsedS = (now - run.start) / 1000;
+      const e = effectAt(run.scenario.faults, elapsedS, run.prevS);
+      run.prevS = elapsedS;
+      if (e.done) {
+        s.runs.splice(s.runs.indexOf(run), 1);
+        continue;
+      }
+      for (const [m, v] of Object.entries(e.values)) if (s.d.metrics.includes(m)) values[m] = v;
+      for (const m of e.stuck) if (m in s.last) values[m] = s.last[m];
+      silent ||= e.silent;
+      offline ||= e.offline;
+      outage ||= e.outage;
+      for (let i = 0; i < e.malformed; i++) this.sendMalformed(s, i);
+      if (e.credentials) void this.tryWrongSecret(s, e.credentials);
     }
+    s.inAlarm = s.plant.alarm(values);
+    // a dropped connection (offline, or an outage) is a real one: the last will tells the gateway
+    if ((offline || outage) && !s.down) this.drop(s);
+    if (!offline && !outage && s.down) this.restore(s);
+    if (silent || (offline && !outage)) return;
+    s.last = values;
     const reading = this.opts.seq === false ? { ts: now, values } : { ts: now, seq: ++s.seq, values };
+    if (outage) {
+      s.buffer.push(reading);
+      this.summary.buffered++;
+      return;
+    }
+    this.send(s, JSON.stringify(reading), 1);
+  }
+
+  private send(s: Sim, payload: string, readings: number) {
+    if (!s.client?.connected) return;
     const qos = this.opts.qos ?? 1;
-    this.summary.sent++;
-    s.client.publish(`v1/${s.d.enterpriseId}/${s.d.deviceId}/telemetry`, JSON.stringify(reading), { qos }, (err) => {
-      if (!err && qos > 0) this.summary.acknowledged++;
+    this.summary.sent += readings;
+    s.client.publish(`${s.base}/telemetry`, payload, { qos }, (err) => {
+      if (!err && qos > 0) this.summary.acknowledged += readings;
     });
+  }
+
+  /** After an outage: everything measured meanwhile, in one message, with its own timestamps. */
+  private flush(s: Sim) {
+    const readings = s.buffer.splice(0);
+    for (let i = 0; i < readings.length; i += 1000) {
+      const part = readings.slice(i, i + 1000);
+      this.summary.flushed += part.length;
+      this.send(s, JSON.stringify(part), part.length);
+    }
+  }
+
+  private drop(s: Sim) {
+    s.down = true;
+    if (s.client) s.client.options.reconnectPeriod = 0;
+    // no DISCONNECT: to the broker this is a lost link, and the last will is published
+    s.client?.end(true);
+  }
+
+  private restore(s: Sim) {
+    s.down = false;
+    if (!s.client) return;
+    s.client.options.reconnectPeriod = 2000;
+    s.client.reconnect();
+  }
+
+  private sendMalformed(s: Sim, i: number) {
+    if (!s.client?.connected) return;
+    this.summary.malformed++;
+    s.client.publish(`${s.base}/telemetry`, MALFORMED[i % MALFORMED.length], { qos: 1 });
+  }
+
+  private async tryWrongSecret(s: Sim, count: number) {
+    for (let i = 0; i < count; i++) {
+      const intruder = mqtt.connect(this.opts.url, { clientId: `intruder-${s.d.deviceId}-${i}-${Date.now()}`, username: s.d.deviceId, password: `not-${s.d.secret}`, reconnectPeriod: 0, connectTimeout: 5000 });
+      await new Promise<void>((resolve) => {
+        intruder.once('connect', () => resolve());
+        intruder.once('error', () => {
+          this.summary.authRefused++;
+          resolve();
+        });
+        intruder.once('close', () => resolve());
+      });
+      intruder.end(true);
+    }
   }
 
   /** `goodbye`: each device says offline first, as a device switched off properly does. */
   async stop(goodbye = true): Promise<FleetSummary> {
+    this.stopped = true;
     clearTimeout(this.scenarioTimer);
     await Promise.all(
       this.sims.map(async (s) => {
         clearTimeout(s.timer);
         if (!s.client) return;
         // a clean goodbye first, so the gateway does not wait for a keepalive to notice
-        if (goodbye && s.client.connected) s.client.publish(`v1/${s.d.enterpriseId}/${s.d.deviceId}/status`, 'offline', { qos: 0 });
+        if (goodbye && s.client.connected) s.client.publish(`${s.base}/status`, 'offline', { qos: 0 });
         await s.client.endAsync().catch(() => {});
       }),
     );
