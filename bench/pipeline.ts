@@ -21,6 +21,7 @@ export interface PipelineFigures {
   qos0: { sustainedPerS: number; cpuUsPerReading: number };
   latency: { at: string; ratePerS: number; sse: Stats; webhook: Stats }[];
   overload: { targetPerS: number; sentPerS: number; ackedPerS: number; rssStartMb: number; rssPeakMb: number; rssEndMb: number; drainS: number; crashed: boolean };
+  qos0Flood: { devices: number; sentPerS: number; rssPeakMb: number; crashed: boolean };
   stored: { expectedValues: number; storedValues: number; lost: number };
 }
 export interface Stats {
@@ -134,11 +135,34 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
     };
     o.log(`  overload ${target}/s for ${o.overloadS} s: acked ${overload.ackedPerS}/s, RSS ${overload.rssStartMb} → peak ${overload.rssPeakMb} → ${overload.rssEndMb} MB, drained in ${drainS} s`);
 
+    // the flood that once took bare aedes down (a stack overflow in its topic matcher): four
+    // devices publishing QoS 0 as fast as the link takes it; the gateway drops what is over their
+    // rate and answers, and must stay up
+    const beforeFlood = await accepted(base);
+    const flood = generate({ host: '127.0.0.1', port: service.port, clients: clients.slice(0, 4), qos: 0, rate: 0, durationS: 10, connectConcurrency: 4 });
+    await flood.connected;
+    const floodRss: number[] = [];
+    const floodSampler = setInterval(() => void rssKb(service.pid).then((k) => floodRss.push(k), () => {}), 1000);
+    const flooded = await flood.done.catch(() => null);
+    clearInterval(floodSampler);
+    let floodCrashed = false;
+    try {
+      process.kill(service.pid, 0);
+      await fetch(`${base}/api/health`);
+    } catch {
+      floodCrashed = true;
+    }
+    const qos0Flood = { devices: 4, sentPerS: Math.round(flooded?.sentPerS ?? 0), rssPeakMb: round(Math.max(0, ...floodRss) / 1024, 0), crashed: floodCrashed };
+    // what the gateway accepted of the flood (within each device's rate) is stored as well
+    if (!floodCrashed) expectedValues += ((await accepted(base)) - beforeFlood) * clients[0].metrics.length;
+    o.log(`  QoS 0 flood from 4 devices: ${qos0Flood.sentPerS}/s offered, RSS peak ${qos0Flood.rssPeakMb} MB, ${floodCrashed ? 'CRASHED' : 'still serving'}`);
+    await drained(base).catch(() => {});
+
     await service.stop();
     const storedValues = o.influx ? await influxCount(o.influx) : await duckCount(join(o.dir, 'data'));
     const stored = { expectedValues, storedValues, lost: Math.max(0, expectedValues - storedValues) };
     o.log(`  stored ${storedValues} values of ${expectedValues} acknowledged or accepted`);
-    return { store: o.influx ? 'influxdb' : 'embedded', devices: o.devices, qos1: { maxBurstPerS, ...q1 }, qos0: q0, latency, overload, stored };
+    return { store: o.influx ? 'influxdb' : 'embedded', devices: o.devices, qos1: { maxBurstPerS, ...q1 }, qos0: q0, latency, overload, qos0Flood, stored };
   } finally {
     await service.stop();
     await hooks.close();
@@ -248,7 +272,7 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
 }
 
 async function duckCount(dataDir: string): Promise<number> {
-  const db = await DuckDBInstance.create(join(dataDir, 'gateway.duckdb'), { access_mode: 'READ_ONLY' });
+  const db = await DuckDBInstance.create(join(dataDir, 'telemetry.duckdb'), { access_mode: 'READ_ONLY' });
   const conn = await db.connect();
   const rows = (await conn.runAndReadAll('SELECT count(*) AS n FROM readings')).getRowObjects();
   conn.closeSync();

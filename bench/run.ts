@@ -66,6 +66,7 @@ for (const p of [embedded, influx].filter((x): x is PipelineFigures => !!x)) {
     rows.push([`${s}: publish → alert at ${l.at} of that rate (${k(l.ratePerS)}/s), p50 / p99 / max`, `SSE ${l.sse.p50} / ${l.sse.p99} / ${l.sse.max} ms; webhook ${l.webhook.p50} / ${l.webhook.p99} / ${l.webhook.max} ms (n = ${l.sse.n}, ${l.webhook.n})`, '10 ms p99 target', ratio(l.sse.p99, 10)]);
   const o = p.overload;
   rows.push([`${s}: 3× overload (${k(o.targetPerS)}/s asked, QoS 1)`, `${k(o.ackedPerS)}/s acknowledged; RSS ${o.rssStartMb} → peak ${o.rssPeakMb} → ${o.rssEndMb} MB; backlog drained in ${o.drainS} s${o.crashed ? '; CRASHED' : ''}`, '—', '—']);
+  if (p.qos0Flood) rows.push([`${s}: QoS 0 flood from 4 devices for 10 s (the flood that overflowed bare aedes' stack)`, `${k(p.qos0Flood.sentPerS)}/s offered; RSS peak ${p.qos0Flood.rssPeakMb} MB; ${p.qos0Flood.crashed ? 'CRASHED' : 'still serving'}`, '—', '—']);
   rows.push([`${s}: values acknowledged or accepted vs found in the store afterwards`, `${p.stored.storedValues} of ${p.stored.expectedValues} (${p.stored.lost} lost)`, '—', '—']);
 }
 for (const c of connections.steps) rows.push([`${c.devices} idle devices connected: RSS per device; connect rate`, `${c.kbPerDevice} KB; ${c.connectPerS} connects/s`, '32 KB target', ratio(c.kbPerDevice, 32)]);

@@ -84,10 +84,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const metrics = createMetrics();
 
   // --- stores --------------------------------------------------------------------------------
+  // readings first: an older data folder's readings move to their own file before the rest opens
+  const tsdb = settings.INFLUX_URL ? undefined : await Database.openTelemetry(settings.DATA_DIR);
   const db = await Database.open(settings.DATA_DIR);
   // a connection per job: each runs its statements in order, so the alert record, the outbox and
   // the audit trail must not queue behind one another (or behind readings) under load
-  const [writer, reader, alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect(), await db.connect(), await db.connect()];
+  const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
+  const telemetryConns = tsdb ? [await tsdb.connect(), await tsdb.connect()] : [];
   // deployments keep time series in InfluxDB; the embedded store is the default for trying it out
   let registryRef: Registry | undefined;
   let onInfluxBufferFull: (depth: { batches: number; bytes: number }) => void = () => {};
@@ -107,7 +110,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         onBufferFull: (d) => onInfluxBufferFull(d),
         log: log.child({ part: 'influx' }),
       })
-    : await DuckDbTelemetryStore.create(writer, reader);
+    : await DuckDbTelemetryStore.create(telemetryConns[0], telemetryConns[1]);
   const alertStore = await AlertStore.create(alertConn);
   const baselines = await BaselineStore.create(alertConn);
   const outboxStore = await OutboxStore.create(outboxConn);
@@ -474,8 +477,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
       await telemetry.close();
       email?.close();
-      await Promise.all([writer, reader, alertConn, outboxConn, auditConn].map((c) => c.close()));
+      await Promise.all([...telemetryConns, alertConn, outboxConn, auditConn].map((c) => c.close()));
       db.close();
+      tsdb?.close();
     })());
 
   return {

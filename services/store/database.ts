@@ -1,4 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -9,6 +10,8 @@ import { join } from 'node:path';
  * runs its statements one after another; separate connections let a long report not hold up
  * the writers.
  */
+export const TELEMETRY_FILE = 'telemetry.duckdb';
+
 export class Database {
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -18,9 +21,34 @@ export class Database {
   static async open(dataDir: string, file = 'gateway.duckdb'): Promise<Database> {
     await mkdir(dataDir, { recursive: true });
     const path = join(dataDir, file);
-    // a checkpoint runs inside whichever commit crosses the threshold and holds every writer up;
-    // readings fill the log quickly, so checkpoints are made rarer (the log is replayed at start)
-    return new Database(await DuckDBInstance.create(path, { checkpoint_threshold: process.env.DUCKDB_CHECKPOINT ?? '256MB' }), path);
+    return new Database(await DuckDBInstance.create(path), path);
+  }
+
+  /**
+   * The readings live in a file of their own (`telemetry.duckdb`): a commit waits for the other
+   * commits of its file, and for the checkpoint one of them may run, so alert records, the outbox
+   * and the audit trail must not share a file with tens of thousands of readings a second.
+   * Readings that an older version kept in `gateway.duckdb` are moved over once, at the first start.
+   */
+  static async openTelemetry(dataDir: string): Promise<Database> {
+    const fresh = !existsSync(join(dataDir, TELEMETRY_FILE));
+    const db = await Database.open(dataDir, TELEMETRY_FILE);
+    const legacy = join(dataDir, 'gateway.duckdb');
+    if (fresh && existsSync(legacy)) {
+      const c = await db.instance.connect();
+      try {
+        await c.run(`ATTACH '${legacy.replaceAll("'", "''")}' AS legacy`);
+        const has = await c.runAndReadAll(`SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = 'legacy' AND table_name = 'readings'`);
+        if (Number(has.getRowObjects()[0].n) > 0) {
+          await c.run('CREATE TABLE readings AS SELECT * FROM legacy.readings');
+          await c.run('DROP TABLE legacy.readings');
+        }
+        await c.run('DETACH legacy');
+      } finally {
+        c.closeSync();
+      }
+    }
+    return db;
   }
 
   async connect(): Promise<SerialConnection> {

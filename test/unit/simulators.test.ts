@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isMetric } from '../../rules/indicators.ts';
 import { createPlant } from '../../simulators/plant.ts';
+import type { Value } from '../../rules/types.ts';
 import { effectAt, loadScenarios, scenarioSchema, type Fault } from '../../simulators/scenario.ts';
 
 /** The simulators' plant models and fault scenarios, as plain functions over time. */
@@ -53,7 +54,7 @@ describe('plant models', () => {
   it('a casting machine casts and pauses; its cooling water is on before the cast starts and after it ends', () => {
     const plant = createPlant(casting, seeded(), { castS: 600, pauseS: 600 });
     const t0 = 1_800_000_000_000;
-    const series = Array.from({ length: 2400 }, (_, i) => ({ t: i, ...plant.next(t0 + i * 1000) }));
+    const series: Record<string, Value>[] = Array.from({ length: 2400 }, (_, i) => plant.next(t0 + i * 1000));
     const starts = series.filter((s, i) => i > 0 && s.casting_active && !series[i - 1].casting_active);
     const ends = series.filter((s, i) => i > 0 && !s.casting_active && series[i - 1].casting_active);
     expect(starts.length).toBeGreaterThanOrEqual(1);
