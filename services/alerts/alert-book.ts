@@ -29,6 +29,7 @@ export class AlertBook {
   private tail: Promise<unknown> = Promise.resolve();
   /** steps waiting for the next batch: a storm is committed in a few transactions, not hundreds */
   private queued: Step[] = [];
+  private lines: Transition[] = [];
   private nextBatch: Promise<void> | null = null;
   /** alerts changed without a transition (units told), saved with the next batch */
   private readonly dirty = new Map<string, Alert>();
@@ -73,11 +74,21 @@ export class AlertBook {
       this.queued.push(step);
     }
     if (!this.queued.length) return this.nextBatch ?? Promise.resolve();
+    return this.batch();
+  }
+
+  /**
+   * Everything waiting (steps, alerts told to new units, record lines) goes in one transaction:
+   * under load, work piles up while a commit runs and the next commit takes all of it.
+   */
+  private batch(): Promise<void> {
     return (this.nextBatch ??= this.serial(async () => {
       this.nextBatch = null;
-      const batch = this.queued;
+      const steps = this.queued;
+      const lines = this.lines;
       this.queued = [];
-      await this.commitAll(batch);
+      this.lines = [];
+      await this.commitAll(steps, lines);
     }));
   }
 
@@ -104,8 +115,10 @@ export class AlertBook {
   }
 
   /** Notification outcomes and other lines that do not change the alerts themselves. */
-  async record(transitions: Transition[]): Promise<void> {
-    if (transitions.length) await this.serial(() => this.store.record(transitions));
+  record(transitions: Transition[]): Promise<void> {
+    if (!transitions.length) return Promise.resolve();
+    this.lines.push(...transitions);
+    return this.batch();
   }
 
   /** Units about to be told of an alert: from now on its clears and closes reach them too. */
@@ -116,7 +129,7 @@ export class AlertBook {
     const alert = { ...open, units: [...open.units, ...fresh] };
     this.openByKey.set(alert.key, alert);
     this.dirty.set(alert.id, alert);
-    return this.serial(() => this.commitAll([]));
+    return this.batch();
   }
 
   /** Apply a time-driven step (escalation) to every open alert. */
@@ -159,17 +172,17 @@ export class AlertBook {
   }
 
   /** Commit the steps (and any alert changed in between) in one transaction, then tell listeners. */
-  private async commitAll(steps: Step[]) {
+  private async commitAll(steps: Step[], lines: Transition[] = []) {
     const pending = [...this.dirty.values()];
     this.dirty.clear();
-    if (!steps.length && !pending.length) return;
+    if (!steps.length && !pending.length && !lines.length) return;
     // the row saved is the alert as it is now: a change applied in memory since (an outcome
     // handled while an acknowledgement waited its turn) must not be overwritten by an older copy
     const now = (a: Alert) => {
       const open = this.openByKey.get(a.key);
       return open?.id === a.id ? open : a;
     };
-    await this.store.saveMany([...pending.map((alert) => ({ alert: now(alert), transitions: [] })), ...steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions }))]);
+    await this.store.saveMany([...pending.map((alert) => ({ alert: now(alert), transitions: [] })), ...steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions }))], lines);
     for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) fn({ alert, transition });
   }
 

@@ -48,10 +48,13 @@ export class AlertStore {
     return this.saveMany([{ alert, transitions }]);
   }
 
-  /** Several alerts' changes in one transaction: the latest state of each, every record line. */
-  saveMany(changes: { alert: Alert; transitions: Transition[] }[]): Promise<void> {
+  /**
+   * Several alerts' changes in one transaction: the latest state of each, every record line, and
+   * lines that change no alert (notification outcomes), after them.
+   */
+  saveMany(changes: { alert: Alert; transitions: Transition[] }[], extra: Transition[] = []): Promise<void> {
     const latest = new Map(changes.map((c) => [c.alert.id, c.alert]));
-    const lines = changes.flatMap((c) => c.transitions);
+    const lines = [...changes.flatMap((c) => c.transitions), ...extra];
     return this.conn.serial(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
@@ -74,14 +77,6 @@ export class AlertStore {
         await c.run('ROLLBACK').catch(() => {});
         throw e;
       }
-    });
-  }
-
-  /** Record lines that change no alert state (notification outcomes). */
-  record(transitions: Transition[]): Promise<void> {
-    return this.conn.serial(async (c) => {
-      for (const t of transitions)
-        await c.run('INSERT INTO transitions VALUES ($id, $at, $n, $doc)', { id: t.alertId, at: BigInt(t.at), n: BigInt(++this.n), doc: JSON.stringify(t) });
     });
   }
 

@@ -83,8 +83,10 @@ export class Dispatcher {
     }
     const body = { notice: 'alert' as const, alert: alertJson(alert) as unknown as Record<string, unknown>, transition: transitionJson(t) as unknown as Record<string, unknown> };
     const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
-    await this.deps.book.addUnits(alert.id, routed.map((u) => u.id));
+    // the outbox row is what promises delivery: it need not wait for the units to be saved on the alert
+    const saved = this.deps.book.addUnits(alert.id, routed.map((u) => u.id));
     await this.deps.outbox.enqueue(units.flatMap((u) => this.channels(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId }))));
+    await saved;
   }
 
   private channels(u: UnitConfig): string[] {

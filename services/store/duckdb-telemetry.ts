@@ -144,22 +144,23 @@ export class DuckDbTelemetryStore implements TelemetryStore {
 }
 
 function appendReading(a: DuckDBAppender, r: Reading) {
-  const seen = new Set<string>();
-  for (const [metric, v] of Object.entries(r.values)) {
-    seen.add(metric);
-    appendRow(a, r, metric, typeof v === 'boolean' ? (v ? 1 : 0) : v, r.quality?.[metric]);
+  const ts = BigInt(r.ts);
+  const seq = r.seq === undefined ? undefined : BigInt(r.seq);
+  for (const metric in r.values) {
+    const v = r.values[metric];
+    appendRow(a, ts, r, seq, metric, typeof v === 'boolean' ? (v ? 1 : 0) : v, r.quality?.[metric]);
   }
   // a point reported as faulted with no value is still a fact worth keeping
-  for (const [metric, q] of Object.entries(r.quality ?? {})) if (!seen.has(metric)) appendRow(a, r, metric, null, q);
+  if (r.quality) for (const metric in r.quality) if (!(metric in r.values)) appendRow(a, ts, r, seq, metric, null, r.quality[metric]);
 }
 
-function appendRow(a: DuckDBAppender, r: Reading, metric: string, value: number | null, quality: string | undefined) {
-  a.appendBigInt(BigInt(r.ts));
+function appendRow(a: DuckDBAppender, ts: bigint, r: Reading, seq: bigint | undefined, metric: string, value: number | null, quality: string | undefined) {
+  a.appendBigInt(ts);
   a.appendVarchar(r.enterpriseId);
   a.appendVarchar(r.deviceId);
   a.appendVarchar(metric);
   value === null ? a.appendNull() : a.appendDouble(value);
-  r.seq === undefined ? a.appendNull() : a.appendBigInt(BigInt(r.seq));
+  seq === undefined ? a.appendNull() : a.appendBigInt(seq);
   quality === undefined ? a.appendNull() : a.appendVarchar(quality);
   a.endRow();
 }
