@@ -75,6 +75,15 @@ describe('dashboards in a real browser', () => {
     expect(first).toContain('critical');
     await sim.done;
     await screenshot(page, 'operator-board');
+    // the filters narrow the list without asking the server again for open alerts
+    await page.selectOption('select[aria-label="级别"]', 'critical');
+    expect(await page.$$eval('#alerts tbody tr', (trs) => trs.every((tr) => tr.classList.contains('critical')))).toBe(true);
+    await page.selectOption('select[aria-label="行业"]', 'fire');
+    expect(await page.$$eval('#alerts tbody tr', (trs) => trs.length)).toBe(0);
+    await page.selectOption('select[aria-label="行业"]', '');
+    await page.selectOption('select[aria-label="级别"]', '');
+    await page.selectOption('select[aria-label="状态"]', 'all');
+    await page.waitForSelector('#alerts tbody tr.closed');
   }, 40_000);
 
   it('acknowledging and closing in the UI shows in the API; the detail has the record and the notification log', async () => {

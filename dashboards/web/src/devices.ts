@@ -52,7 +52,7 @@ function deviceCard(ent: Enterprise, d: Device) {
   return h(
     'a',
     { class: `card device ${d.online ? 'on' : 'off'}`, href: `#device/${encodeURIComponent(ent.id)}/${encodeURIComponent(d.id)}`, dataset: { device: d.id } },
-    h('div', { class: 'card-head' }, h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), h('strong', {}, d.name ?? d.id), h('small', {}, d.id), d.openAlerts ? h('span', { class: 'pill alarm' }, d.openAlerts) : ''),
+    h('div', { class: 'card-head' }, h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), h('strong', {}, d.name ?? d.id), d.name ? h('small', {}, d.id) : '', d.openAlerts ? h('span', { class: 'pill alarm' }, d.openAlerts) : ''),
     h('p', { class: 'muted' }, `${t(state)} · ${t('lastSeen')} ${cst(d.lastSeen)}`),
     h(
       'table',
