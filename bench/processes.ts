@@ -3,7 +3,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../scripts/free-port.ts';
 import { createInterface } from 'node:readline';
 import type { Job } from './generator.ts';
 
@@ -19,13 +20,7 @@ export function pinned(core: number, cmd: string, args: string[], env: NodeJS.Pr
   return TASKSET ? spawn(TASKSET, ['-c', String(core), cmd, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => srv.once('listening', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort };
 
 export async function waitForPort(port: number, ms = 20_000) {
   const until = Date.now() + ms;

@@ -24,9 +24,8 @@ export interface UplinkDeps {
 
 interface LaneState {
   queue: DiskBuffer;
-  busy: boolean;
   /** the send under way: a stop waits for it, so a restarted uplink never sends an entry twice */
-  current: Promise<void>;
+  current: Promise<void> | null;
   failures: number;
   refusals: number;
   nextAt: number;
@@ -69,7 +68,7 @@ export class Uplink {
 
   static async open(config: UplinkConfig, dir: string, sender: Sender, deps: UplinkDeps): Promise<Uplink> {
     const u = new Uplink(config, dir, sender, deps);
-    for (const lane of LANES) u.lanes[lane] = { queue: await DiskBuffer.open(join(dir, lane), deps.maxQueueBytes), busy: false, current: Promise.resolve(), failures: 0, refusals: 0, nextAt: 0, lastError: null, lastSentAt: null };
+    for (const lane of LANES) u.lanes[lane] = { queue: await DiskBuffer.open(join(dir, lane), deps.maxQueueBytes), current: null, failures: 0, refusals: 0, nextAt: 0, lastError: null, lastSentAt: null };
     u.dead = await DiskBuffer.open(join(dir, 'dead'), Number.MAX_SAFE_INTEGER);
     await u.restoreJournal();
     const everyMs = Math.max(1, u.readingsEveryS) * 1000;
@@ -167,10 +166,9 @@ export class Uplink {
 
   private drain(lane: Lane): Promise<void> {
     const st = this.lanes[lane];
-    if (st.busy || this.stopped) return st.current;
-    st.busy = true;
+    if (st.current || this.stopped) return st.current ?? Promise.resolve();
     st.current = this.sendQueued(lane, st).finally(() => {
-      st.busy = false;
+      st.current = null;
     });
     return st.current;
   }
@@ -259,7 +257,7 @@ export class Uplink {
     clearInterval(this.cutTimer);
     clearTimeout(this.journalTimer);
     for (const lane of LANES) clearTimeout(this.lanes[lane].timer);
-    await Promise.all(LANES.map((lane) => this.lanes[lane].current.catch(() => {})));
+    await Promise.all(LANES.map((lane) => this.lanes[lane].current?.catch(() => {})));
     await this.writeJournal();
     await this.io;
     await this.sender.close();

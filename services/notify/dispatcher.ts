@@ -28,8 +28,19 @@ export interface DispatchDeps {
 
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
-  /** per open alert, the units being told (saved on the alert a moment later) */
-  private readonly telling = new Map<string, { from: Alert; before: string[]; units: string[] }>();
+  /**
+   * Per open alert, the units told so far: saved on the alert a moment later, but a raise and its
+   * clear can be committed together, and the clear must reach the units the raise went to.
+   */
+  private readonly toldSoFar = new Map<string, Set<string>>();
+  /** per change (its transitions share one alert object): the units told before it, fixed once */
+  private readonly toldBeforeChange = new WeakMap<Alert, Set<string>>();
+
+  private toldBefore(alert: Alert): Set<string> {
+    let before = this.toldBeforeChange.get(alert);
+    if (!before) this.toldBeforeChange.set(alert, (before = new Set([...alert.units, ...(this.toldSoFar.get(alert.id) ?? [])])));
+    return before;
+  }
 
   constructor(private readonly deps: DispatchDeps) {
     deps.book.onLive((c) => this.onLive(c));
@@ -58,20 +69,14 @@ export class Dispatcher {
   private onChange({ alert, transition }: AlertChange) {
     const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId));
     if (audience) this.track(this.tell(alert, transition, audience));
+    if (alert.state === 'closed') this.toldSoFar.delete(alert.id);
   }
 
   private async tell(alert: Alert, t: Transition, audience: Audience) {
     const registry = this.deps.registry();
     const routed = registry.unitsFor(alert.enterpriseId, audience.kinds);
-    // the units told so far: the alert's own list, and those being added by a change just before
-    // this one (a raise and its clear can be committed together, before the raise's units are saved)
-    // (units routed for this very change, say an escalation with its reminder, are not "told" yet)
-    const earlier = this.telling.get(alert.id);
-    const before = earlier && earlier.from !== alert ? earlier.units : earlier?.before ?? [];
-    const toldIds = new Set([...alert.units, ...before]);
-    const told = audience.told ? [...toldIds].flatMap((id) => registry.units.get(id) ?? []) : [];
-    if (alert.state === 'closed') this.telling.delete(alert.id);
-    else if (routed.length) this.telling.set(alert.id, { from: alert, before: [...toldIds], units: [...toldIds, ...routed.map((u) => u.id), ...(earlier?.from === alert ? earlier.units : [])] });
+    const told = audience.told ? [...this.toldBefore(alert)].flatMap((id) => registry.units.get(id) ?? []) : [];
+    if (routed.length) this.toldSoFar.set(alert.id, new Set([...(this.toldSoFar.get(alert.id) ?? this.toldBefore(alert)), ...routed.map((u) => u.id)]));
     const units = [...new Map([...routed, ...told].map((u) => [u.id, u])).values()];
     if (!units.length) return;
     const silence = this.deps.silences.matching({ enterpriseId: alert.enterpriseId, deviceId: alert.deviceId, rule: alert.rule }, this.deps.clock());

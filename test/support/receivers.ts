@@ -14,14 +14,7 @@ export interface CapturedMail {
 }
 
 /** A port nothing listens on (yet): a receiver that is down. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+export { freePort } from '../../scripts/free-port.ts';
 
 export async function startSmtp(port = 0): Promise<{ port: number; mails: CapturedMail[]; close(): Promise<void> }> {
   const mails: CapturedMail[] = [];
