@@ -22,6 +22,9 @@ export interface GatewayDevice extends DeviceScope {
   secretHash?: string;
 }
 
+/** How many client ids (sessions, live or kept for a persistent client) one device may hold. */
+const SESSIONS_PER_DEVICE = 8;
+
 /** A non-device MQTT client (a control-room tool) that logs in with an API token to follow alerts. */
 export interface GatewayWatcher {
   name: string;
@@ -39,6 +42,10 @@ export interface GatewayCounters {
   authFailures: { inc(labels: { reason: string }): void };
   /** connections closed by the gateway's own limits, by reason */
   connectionsRefused: { inc(labels: { reason: string }): void };
+  /** QoS 1 messages not queued for an offline persistent session that already holds its limit */
+  offlineQueueDropped: { inc(): void };
+  /** exceptions caught in the publish path: a bug or an input nobody foresaw, never a crash */
+  publishFaults: { inc(): void };
 }
 
 export interface GatewayOptions {
@@ -54,24 +61,47 @@ export interface GatewayOptions {
     messagesPerS: number;
     messageBurst: number;
     maxConnectionsPerEnterprise: number;
+    maxConnectionsPerDevice: number;
+    /** QoS 1 messages kept for one offline persistent session */
+    maxOfflineQueue: number;
     maxKeepaliveS: number;
     login: { windowS: number; maxFailuresPerAddress: number; maxFailuresPerUsername: number; banS: number };
   };
   findDevice(deviceId: string): GatewayDevice | undefined;
   findWatcher(token: string): GatewayWatcher | undefined;
   verifier: SecretVerifier;
-  /** resolves when the readings are durable; QoS 1 PUBACKs wait for it */
-  onReadings(readings: Reading[]): Promise<void>;
+  log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error?(o: object, msg?: string): void };
+  /**
+   * `stored`: the readings are durable; `recorded`: what they caused (alert changes) is durable
+   * too. A QoS 1 PUBACK waits for both, so an acknowledged reading's alarm survives kill -9.
+   */
+  onReadings(readings: Reading[]): { stored: Promise<void>; recorded: Promise<void> };
   onLink(device: DeviceScope, link: DeviceLink, at: number): void;
   /** every MQTT login, accepted or refused, for the audit trail */
   onLogin?(who: string, ok: boolean, reason: string, address: string | undefined): void;
   counters: GatewayCounters;
   clock: () => number;
-  log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void };
 }
 
-/** `telemetry`: the device's own telemetry topic, so the hot path compares instead of parsing */
-type Principal = { kind: 'device'; device: GatewayDevice; telemetry: string } | { kind: 'watcher'; watcher: GatewayWatcher };
+/**
+ * `telemetry`: the device's own telemetry topic, so the hot path compares instead of parsing;
+ * `credential`: what the device logged in against, so a rotated secret closes the session;
+ * `token`: the watcher's token, so a removed token closes the session.
+ */
+type Principal =
+  | { kind: 'device'; device: GatewayDevice; telemetry: string; credential: string | undefined }
+  | { kind: 'watcher'; watcher: GatewayWatcher; token: string };
+
+/** Who holds a client id: the principal that first authenticated with it, while its session lasts. */
+interface Session {
+  owner: string;
+  /** the live connection, if any */
+  client: Client | null;
+  /** a persistent session outlives its connection (and keeps queued messages) */
+  persistent: boolean;
+}
+
+const ownerOf = (p: Principal) => (p.kind === 'device' ? `device:${p.device.deviceId}` : `watcher:${p.watcher.name}`);
 
 /** aedes has no way to refuse a QoS 0/1 PUBLISH under MQTT 3.1.1 without dropping the link; we
  * re-address refused packets to a topic nobody may subscribe to, as mosquitto drops them. */
@@ -91,6 +121,10 @@ export class Gateway {
   private readonly perDevice = new Map<string, Set<Client>>();
   /** when each device was last told it is too fast, so the answers do not flood it either */
   private readonly toldTooFast = new Map<string, number>();
+  /** client id → its owner: a client id belongs to the principal whose session it is */
+  private readonly sessions = new Map<string, Session>();
+  /** QoS 1 messages queued per offline persistent session since it was last connected */
+  private readonly offlineQueued = new Map<string, number>();
 
   constructor(private readonly opts: GatewayOptions) {
     this.intake = new TelemetryIntake(opts.limits);
@@ -112,19 +146,26 @@ export class Gateway {
     this.broker.authorizePublish = (c, p, cb) => this.authorizePublish(c, p, cb);
     this.broker.authorizeSubscribe = (c, s, cb) => cb(null, this.authorizeSubscribe(c, s));
     this.broker.on('clientDisconnect', (c) => {
+      const session = this.sessions.get(c.id);
+      if (session?.client === c) {
+        if (session.persistent) session.client = null;
+        else this.sessions.delete(c.id);
+      }
       const p = this.principals.get(c);
       if (p?.kind !== 'device') return;
       this.perEnterprise.get(p.device.enterpriseId)?.delete(c);
-      const sessions = this.perDevice.get(p.device.deviceId);
-      sessions?.delete(c);
-      if (!sessions?.size) opts.onLink(p.device, 'disconnected', opts.clock());
+      const live = this.perDevice.get(p.device.deviceId);
+      live?.delete(c);
+      if (!live?.size) opts.onLink(p.device, 'disconnected', opts.clock());
     });
+    this.broker.on('clientReady', (c) => this.offlineQueued.delete(c.id));
     this.broker.on('clientError', (c, err) => opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error'));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
   }
 
   async start(): Promise<void> {
     await this.broker.listen();
+    this.boundOfflineQueues();
     const host = this.opts.host ?? '0.0.0.0';
     const handle = (socket: import('node:stream').Duplex, req?: import('node:http').IncomingMessage) => {
       this.broker.handle(socket, req as never);
@@ -190,15 +231,22 @@ export class Gateway {
       this.opts.verifier.verify(device.deviceId, password, device.secretHash).then(
         (ok) => {
           if (!ok) return refuse('device_secret');
+          if (client.closed) return;
           this.guard.succeed(device.deviceId);
+          const principal: Principal = { kind: 'device', device, telemetry: deviceTopic(device.enterpriseId, device.deviceId, 'telemetry'), credential: this.opts.verifier.credentialOf(device.deviceId, device.secretHash) };
+          const refusal = this.sessionRefusal(client, principal);
+          if (refusal) return refuse(refusal, refusal === 'client_id_taken' ? 2 : 5);
           const conns = this.perEnterprise.get(device.enterpriseId) ?? new Set<Client>();
           if (conns.size >= this.opts.limits.maxConnectionsPerEnterprise) return refuse('enterprise_connection_limit', 5);
+          const live = this.perDevice.get(device.deviceId) ?? new Set<Client>();
+          // a reconnect under the same client id takes its own old connection over: not one more
+          const others = [...live].filter((c) => c.id !== client.id && !c.closed);
+          if (others.length >= this.opts.limits.maxConnectionsPerDevice) return refuse('device_connection_limit', 5);
           conns.add(client);
           this.perEnterprise.set(device.enterpriseId, conns);
-          const sessions = this.perDevice.get(device.deviceId) ?? new Set<Client>();
-          sessions.add(client);
-          this.perDevice.set(device.deviceId, sessions);
-          this.principals.set(client, { kind: 'device', device, telemetry: deviceTopic(device.enterpriseId, device.deviceId, 'telemetry') });
+          live.add(client);
+          this.perDevice.set(device.deviceId, live);
+          this.hold(client, principal);
           this.opts.onLogin?.(device.deviceId, true, 'device', remoteAddress(client));
           this.opts.onLink(device, 'connected', this.opts.clock());
           cb(null, true);
@@ -207,15 +255,136 @@ export class Gateway {
       );
       return;
     }
-    const watcher = password ? this.opts.findWatcher(password.toString('utf8')) : undefined;
+    const token = password?.toString('utf8') ?? '';
+    const watcher = token ? this.opts.findWatcher(token) : undefined;
     if (!watcher) return refuse(username ? 'unknown_user' : 'no_username');
-    this.principals.set(client, { kind: 'watcher', watcher });
+    const principal: Principal = { kind: 'watcher', watcher, token };
+    const refusal = this.sessionRefusal(client, principal);
+    if (refusal) return refuse(refusal, refusal === 'client_id_taken' ? 2 : 5);
+    this.hold(client, principal);
     this.opts.onLogin?.(watcher.name, true, 'watcher', remoteAddress(client));
     cb(null, true);
   }
 
+  /**
+   * A client id belongs to whoever holds its session: another principal presenting it would take
+   * the session over (and receive its queued messages), so it is refused; so is a client id that
+   * is another device's own id. A device may hold only a few client ids at once.
+   */
+  private sessionRefusal(client: Client, principal: Principal): string | null {
+    const owner = ownerOf(principal);
+    const held = this.sessions.get(client.id);
+    if (held && held.owner !== owner) return 'client_id_taken';
+    const named = this.opts.findDevice(client.id);
+    if (named && owner !== `device:${named.deviceId}`) return 'client_id_taken';
+    if (!held && principal.kind === 'device') {
+      let n = 0;
+      for (const s of this.sessions.values()) if (s.owner === owner) n++;
+      if (n >= SESSIONS_PER_DEVICE) return 'device_session_limit';
+    }
+    return null;
+  }
+
+  private hold(client: Client, principal: Principal) {
+    this.principals.set(client, principal);
+    this.sessions.set(client.id, { owner: ownerOf(principal), client, persistent: !client.clean });
+  }
+
+  /**
+   * The registry changed: a device removed or moved, a secret rotated, a token withdrawn ends the
+   * sessions that depended on it (and their persistent state); the others see the new points.
+   */
+  recheck() {
+    for (const [clientId, session] of [...this.sessions]) {
+      const principal = session.client ? this.principals.get(session.client) : undefined;
+      const stale = principal ? this.stale(principal) : this.staleOwner(session.owner);
+      if (!stale) continue;
+      this.sessions.delete(clientId);
+      this.offlineQueued.delete(clientId);
+      if (session.client) {
+        this.opts.log.warn({ client: clientId, owner: session.owner }, 'session closed: its device or token changed in the registry');
+        this.opts.counters.connectionsRefused.inc({ reason: 'revoked' });
+        session.client.close();
+      }
+      this.forgetSession(clientId);
+    }
+  }
+
+  private stale(p: Principal): boolean {
+    if (p.kind === 'watcher') return this.opts.findWatcher(p.token)?.name !== p.watcher.name;
+    const now = this.opts.findDevice(p.device.deviceId);
+    if (!now || now.enterpriseId !== p.device.enterpriseId || this.opts.verifier.credentialOf(now.deviceId, now.secretHash) !== p.credential) return true;
+    // still allowed: the session sees the device's points as the registry now lists them
+    p.device = now;
+    return false;
+  }
+
+  /** An offline persistent session: kept only while its device still exists. */
+  private staleOwner(owner: string): boolean {
+    return owner.startsWith('device:') && !this.opts.findDevice(owner.slice('device:'.length));
+  }
+
+  /** Drop what the broker keeps for a session that is no longer allowed (subscriptions, queue, will). */
+  private forgetSession(clientId: string) {
+    const ref = { id: clientId } as Client;
+    const p = (this.broker as unknown as { persistence: { cleanSubscriptions(c: Client): Promise<unknown>; delWill(c: Client): Promise<unknown> } }).persistence;
+    void Promise.resolve()
+      .then(() => p.cleanSubscriptions(ref))
+      .then(() => p.delWill(ref))
+      .catch((err: Error) => this.opts.log.warn({ err: err.message, client: clientId }, 'session state not removed'));
+  }
+
+  /**
+   * A persistent session that never comes back must not hold messages without bound: past the
+   * limit, further QoS 1 messages for it are dropped and counted (the alert record keeps them).
+   */
+  private boundOfflineQueues() {
+    const persistence = (this.broker as unknown as { persistence: unknown }).persistence as { outgoingEnqueueCombi(subs: { clientId: string }[], packet: unknown): Promise<void> };
+    const enqueue = persistence.outgoingEnqueueCombi.bind(persistence);
+    const limit = this.opts.limits.maxOfflineQueue;
+    persistence.outgoingEnqueueCombi = (subs, packet) => {
+      const kept = subs.filter((sub) => {
+        const n = this.offlineQueued.get(sub.clientId) ?? 0;
+        if (n >= limit) {
+          this.opts.counters.offlineQueueDropped.inc();
+          return false;
+        }
+        this.offlineQueued.set(sub.clientId, n + 1);
+        return true;
+      });
+      return kept.length ? enqueue(kept, packet) : Promise.resolve();
+    };
+  }
+
+  /**
+   * Everything a device sends passes here. Nothing it sends may throw out of this hook (aedes
+   * would crash the process): a throw is caught, logged, counted and answered as a reject, and
+   * the message goes nowhere.
+   */
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void) {
     if (!client) return cb(null);
+    let answered = false;
+    const once = (err?: Error | null) => {
+      if (answered) return;
+      answered = true;
+      cb(err);
+    };
+    try {
+      this.publishStep(client, packet, once);
+    } catch (e) {
+      this.fault(client, packet, e, once);
+    }
+  }
+
+  private fault(client: Client, packet: PublishPacket, e: unknown, cb: (err?: Error | null) => void) {
+    this.opts.counters.publishFaults.inc();
+    (this.opts.log.error ?? this.opts.log.warn)({ err: (e as Error)?.message ?? String(e), client: client.id, topic: packet.topic.slice(0, 200) }, 'message could not be processed');
+    const p = this.principals.get(client);
+    if (p?.kind === 'device') this.answer(p.device, packet.topic, [{ code: 'MESSAGE_NOT_PROCESSED' }]);
+    this.refuse(packet, cb);
+  }
+
+  private publishStep(client: Client, packet: PublishPacket, cb: (err?: Error | null) => void) {
     const principal = this.principals.get(client);
     if (principal?.kind !== 'device') return this.refuse(packet, cb);
     const device = principal.device;
@@ -232,7 +401,14 @@ export class Gateway {
       if (wait > 0) {
         if (wait > 10_000) return cb(new Error('far over the message rate'));
         this.opts.counters.rejected.inc({ code: 'RATE_LIMITED' });
-        setTimeout(() => (telemetry ? this.takeTelemetry(device, packet, cb) : this.authorizeDevicePublish(client, device, packet, cb)), wait);
+        setTimeout(() => {
+          try {
+            if (telemetry) this.takeTelemetry(device, packet, cb);
+            else this.authorizeDevicePublish(client, device, packet, cb);
+          } catch (e) {
+            this.fault(client, packet, e, cb);
+          }
+        }, wait);
         return;
       }
     }
@@ -271,9 +447,21 @@ export class Gateway {
   private takeTelemetry(device: GatewayDevice, packet: PublishPacket, cb: (err?: Error | null) => void) {
     const { readings, rejects } = this.intake.take(packet.payload as Buffer, device, this.opts.clock());
     if (rejects.length) this.answer(device, packet.topic, rejects);
-    if (readings.length === 0) return cb(null);
+    // what was refused whole goes to no subscriber either
+    if (readings.length === 0) return this.refuse(packet, cb);
     this.opts.counters.readingsAccepted.inc(readings.length);
-    const durable = this.opts.onReadings(readings);
+    let taken: { stored: Promise<void>; recorded: Promise<void> };
+    try {
+      taken = this.opts.onReadings(readings);
+    } catch (e) {
+      taken = { stored: Promise.reject(e instanceof Error ? e : new Error(String(e))), recorded: Promise.resolve() };
+    }
+    // a store that did not take them: their seqs were never stored, so a resend is not a duplicate
+    const stored = taken.stored.catch((err: Error) => {
+      this.intake.forgetSeqs(device.deviceId, readings);
+      throw err;
+    });
+    const durable = Promise.all([stored, taken.recorded]).then(() => {});
     // QoS 1: the PUBACK is the promise that the reading is stored, so it waits for the commit
     if (packet.qos > 0) durable.then(() => cb(null), (err: Error) => cb(err));
     else {

@@ -29,11 +29,14 @@ export async function verifyScrypt(secret: string, stored: string): Promise<bool
 
 /**
  * Checks device passwords. A verified scrypt secret is remembered as a keyed hash, so that a
- * fleet reconnecting after a network outage does not cost one scrypt per device each time.
+ * fleet reconnecting after a network outage does not cost one scrypt per device each time. What
+ * is remembered is tied to the credential it was checked against: when the registry rotates a
+ * device's secret (or hash), the old secret stops working at once.
  */
 export class SecretVerifier {
   private readonly key = randomBytes(32);
-  private readonly known = new Map<string, Buffer>();
+  /** deviceId → the credential (plain secret's keyed hash, or scrypt hash) and a secret it accepts */
+  private readonly known = new Map<string, { credential: string; mac: Buffer }>();
 
   private mac(secret: string | Buffer): Buffer {
     return createHmac('sha256', this.key).update(secret).digest();
@@ -41,21 +44,31 @@ export class SecretVerifier {
 
   /** A plain secret from the registry: keep only its keyed hash. */
   remember(deviceId: string, secret: string) {
-    this.known.set(deviceId, this.mac(secret));
+    const mac = this.mac(secret);
+    this.known.set(deviceId, { credential: `plain$${mac.toString('base64')}`, mac });
+  }
+
+  /**
+   * What identifies the device's current credential without revealing it: sessions opened with
+   * another credential are closed when the registry changes it.
+   */
+  credentialOf(deviceId: string, secretHash: string | undefined): string | undefined {
+    return secretHash ?? this.known.get(deviceId)?.credential;
   }
 
   async verify(deviceId: string, password: Buffer | undefined, secretHash: string | undefined): Promise<boolean> {
     if (!password) return false;
     const given = this.mac(password);
     const known = this.known.get(deviceId);
-    if (known) return timingSafeEqual(known, given);
+    if (known && (secretHash === undefined ? known.credential.startsWith('plain$') : known.credential === secretHash)) return timingSafeEqual(known.mac, given);
     if (!secretHash) return false;
     const ok = await verifyScrypt(password.toString('utf8'), secretHash);
-    if (ok) this.known.set(deviceId, given);
+    if (ok) this.known.set(deviceId, { credential: secretHash, mac: given });
     return ok;
   }
 
-  forget(deviceId: string) {
-    this.known.delete(deviceId);
+  /** Keep only the devices that still exist with a plain secret or a hash. */
+  retain(current: (deviceId: string) => boolean) {
+    for (const id of [...this.known.keys()]) if (!current(id)) this.known.delete(id);
   }
 }

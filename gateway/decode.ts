@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { INDICATORS, isMetric } from '../rules/indicators.ts';
-import type { Quality, Reading, Value } from '../rules/types.ts';
+import { bareRecord, type Quality, type Reading, type Value } from '../rules/types.ts';
 import type { Reject } from './reject-codes.ts';
 
 /**
@@ -17,6 +17,8 @@ export interface DeviceScope {
   enterpriseId: string;
   deviceId: string;
   metrics: ReadonlySet<string>;
+  /** the points' own physical ranges where the registry narrows the catalogue's */
+  ranges?: ReadonlyMap<string, readonly [number, number]>;
 }
 
 /** A reading before seq de-duplication, with its index in the message for error paths. */
@@ -27,15 +29,26 @@ export interface DecodedReading {
   deviceTs: boolean;
 }
 
+// `values` and `quality` pass through as JSON.parse made them (own keys only, "__proto__"
+// included): copying them into a plain object would let such a key set its prototype
+const keyed = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of metric → value');
 const envelope = z.object({
   ts: z.union([z.number(), z.string()]).optional(),
   seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-  values: z.record(z.string(), z.unknown()),
-  quality: z.record(z.string(), z.unknown()).optional(),
+  values: keyed,
+  quality: keyed.optional(),
 });
 
 const QUALITIES = new Set<string>(['good', 'fault', 'maintenance']);
 const EARLIEST_TS = Date.UTC(2000, 0, 1);
+/** the largest time a Date can hold (ECMA-262 §21.4.1.1) */
+const LATEST_DATE = 8.64e15;
+/**
+ * A value outside its point's physical range is still a reading (the range rule raises a
+ * data-quality alert for it); one beyond ten spans outside that range is no measurement at all and
+ * would only overflow the arithmetic of rate and baseline rules.
+ */
+const SPANS_BEYOND_RANGE = 10;
 
 export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits) {
   const readings: DecodedReading[] = [];
@@ -86,29 +99,41 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     rejects.push({ code: 'TS_IN_FUTURE', path: join(at, 'ts'), detail: `${new Date(ts).toISOString()} is ${Math.round((ts - now) / 1000)} s ahead of the gateway` });
     return null;
   }
-  const values: Record<string, Value> = {};
+  const values = bareRecord<Value>();
+  let accepted = 0;
   for (const [metric, v] of Object.entries(rawValues)) {
-    const path = join(at, `values.${metric}`);
+    const path = join(at, `values.${clip(metric)}`);
     if (!scope.metrics.has(metric) || !isMetric(metric)) {
-      rejects.push({ code: 'UNKNOWN_METRIC', path, detail: metric });
+      rejects.push({ code: 'UNKNOWN_METRIC', path, detail: clip(metric) });
       continue;
     }
-    const want = INDICATORS[metric].type;
-    if (want === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'boolean') {
-      rejects.push({ code: 'VALUE_INVALID', path, detail: `expected ${want}, got ${JSON.stringify(v)?.slice(0, 40)}` });
+    const ind: { type: string; range?: readonly [number, number] } = INDICATORS[metric];
+    if (ind.type === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'boolean') {
+      rejects.push({ code: 'VALUE_INVALID', path, detail: `expected ${ind.type}, got ${clip(safeJson(v))}` });
+      continue;
+    }
+    const envelope = typeof v === 'number' ? envelopeOf(scope.ranges?.get(metric) ?? ind.range) : null;
+    if (envelope && typeof v === 'number' && (v < envelope[0] || v > envelope[1])) {
+      rejects.push({ code: 'VALUE_OUT_OF_RANGE', path, detail: `${v} is far outside the sensor range (accepted: ${envelope[0]} to ${envelope[1]})` });
       continue;
     }
     values[metric] = v as Value;
+    accepted++;
   }
   let quality: Record<string, Quality> | undefined;
   for (const [metric, q] of Object.entries(rawQuality ?? {})) {
     if (typeof q !== 'string' || !QUALITIES.has(q)) {
-      rejects.push({ code: 'QUALITY_INVALID', path: join(at, `quality.${metric}`), detail: String(q).slice(0, 40) });
+      rejects.push({ code: 'QUALITY_INVALID', path: join(at, `quality.${clip(metric)}`), detail: clip(safeJson(q)) });
       continue;
     }
-    if (metric in values || (scope.metrics.has(metric) && q !== 'good')) (quality ??= {})[metric] = q as Quality;
+    // a quality counts only for the device's own points: never for a name the registry lacks
+    if (!scope.metrics.has(metric) || !isMetric(metric)) {
+      rejects.push({ code: 'UNKNOWN_METRIC', path: join(at, `quality.${clip(metric)}`), detail: clip(metric) });
+      continue;
+    }
+    if (Object.hasOwn(values, metric) || q !== 'good') (quality ??= bareRecord<Quality>())[metric] = q as Quality;
   }
-  if (Object.keys(values).length === 0 && !quality) {
+  if (accepted === 0 && !quality) {
     if (Object.keys(rawValues).length === 0) rejects.push({ code: 'READING_EMPTY', path: join(at, 'values') });
     return null;
   }
@@ -120,8 +145,26 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
 
 function parseTs(ts: number | string | undefined, now: number): number | null {
   if (ts === undefined) return now;
-  const ms = typeof ts === 'number' ? ts : /^\d{4}-\d{2}-\d{2}T/.test(ts) ? Date.parse(ts) : NaN;
-  return Number.isFinite(ms) && ms >= EARLIEST_TS ? Math.round(ms) : null;
+  const ms = typeof ts === 'number' ? ts : ts.length <= 64 && /^\d{4}-\d{2}-\d{2}T/.test(ts) ? Date.parse(ts) : NaN;
+  // bounded to what a Date can hold, so nothing downstream (ISO strings, stores) can throw on it
+  return Number.isFinite(ms) && ms >= EARLIEST_TS && ms <= LATEST_DATE ? Math.round(ms) : null;
+}
+
+function envelopeOf(range: readonly [number, number] | undefined): [number, number] | null {
+  if (!range) return null;
+  const span = range[1] - range[0];
+  return [range[0] - SPANS_BEYOND_RANGE * span, range[1] + SPANS_BEYOND_RANGE * span];
+}
+
+/** A name or value from outside, cut to a length that fits a reject answer and a log line. */
+const clip = (s: string) => (s.length > 64 ? `${s.slice(0, 64)}…` : s);
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return typeof v;
+  }
 }
 
 const join = (at: string, rest: string) => (at && rest ? `${at}.${rest}` : at || rest);

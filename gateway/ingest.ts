@@ -1,7 +1,7 @@
 import type { Reading } from '../rules/types.ts';
 import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
-import { checkSeq, trackerFrom, type SeqTracker } from './sequence.ts';
+import { checkSeq, trackerFrom, unsee, type SeqTracker } from './sequence.ts';
 
 /**
  * One telemetry message from an authenticated device → the readings to accept and the rejects
@@ -9,6 +9,8 @@ import { checkSeq, trackerFrom, type SeqTracker } from './sequence.ts';
  */
 export class TelemetryIntake {
   private readonly seqs = new Map<string, SeqTracker>();
+  /** the ts each accepted reading was checked with (null: the gateway stamped it) */
+  private readonly checkedTs = new WeakMap<Reading, number | null>();
   gaps = 0;
 
   constructor(private readonly limits: DecodeLimits) {}
@@ -25,10 +27,19 @@ export class TelemetryIntake {
           continue;
         }
         this.gaps += verdict.gap;
+        this.checkedTs.set(reading, deviceTs ? reading.ts : null);
       }
       readings.push(reading);
     }
     return { readings, rejects };
+  }
+
+  /** The store did not take these readings: their seqs count as never seen. */
+  forgetSeqs(deviceId: string, readings: readonly Reading[]) {
+    unsee(
+      this.seqs.get(deviceId),
+      readings.flatMap((r) => (r.seq === undefined || !this.checkedTs.has(r) ? [] : [{ seq: r.seq, ts: this.checkedTs.get(r)! }])),
+    );
   }
 
   /** After a restart: the seqs (with their ts) already stored per device, so resends are still caught. */

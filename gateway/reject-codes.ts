@@ -14,9 +14,11 @@ export const REJECT_CODES = {
   DUPLICATE_SEQ: 'a reading with this seq was already accepted from this device',
   UNKNOWN_METRIC: 'the metric is not a point of this device in the registry',
   VALUE_INVALID: 'the value has the wrong type for its metric (number or boolean) or is not finite',
+  VALUE_OUT_OF_RANGE: 'the number is so far outside the sensor\'s physical range that it cannot be a measurement',
   QUALITY_INVALID: 'quality must be "good", "fault" or "maintenance"',
   STATUS_INVALID: 'status must be "online" or "offline"',
   TOPIC_NOT_ALLOWED: 'a device may publish only to its own telemetry and status topics',
+  MESSAGE_NOT_PROCESSED: 'the gateway could not process this message (it was not stored); the fault is logged and counted',
   RATE_LIMITED: 'the device sends faster than it is allowed to (answered at most once a second)',
 } as const;
 

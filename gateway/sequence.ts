@@ -41,3 +41,9 @@ export function trackerFrom(entries: [number, number | null][]): SeqTracker | un
   if (!entries.length) return undefined;
   return { max: Math.max(...entries.map(([s]) => s)), seen: new Map(entries) };
 }
+
+/** Seqs whose readings were not stored after all (the commit failed): a resend must be accepted. */
+export function unsee(t: SeqTracker | undefined, entries: { seq: number; ts: number | null }[]) {
+  if (!t) return;
+  for (const { seq, ts } of entries) if (t.seen.has(seq) && t.seen.get(seq) === ts) t.seen.delete(seq);
+}

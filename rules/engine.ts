@@ -3,7 +3,7 @@ import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
 import type { DeviceView, LinkEvent, RuleImpl, Verdict } from './kind.ts';
 import { buildRule } from './kinds.ts';
 import type { FlappingConfig, RuleDef } from './schema.ts';
-import type { Outcome, Quality, Reading, Severity, Value } from './types.ts';
+import { bareRecord, type Outcome, type Quality, type Reading, type Severity, type Value } from './types.ts';
 
 /**
  * The rules engine: rules compiled once per device, then run per reading, per clock tick and per
@@ -124,7 +124,7 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
       everyReading,
       timed: rules.filter((r) => r.impl.onTime),
       linked: rules.filter((r) => r.impl.onLink),
-      ranges: d.ranges ?? {},
+      ranges: Object.assign(bareRecord<readonly [number, number]>(), d.ranges),
       reportIntervalS: d.reportIntervalS ?? 60,
       flapping: d.flapping ?? DEFAULT_FLAPPING,
     });
@@ -136,9 +136,9 @@ function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
   if (device.rtOf === state) return device.rt!;
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
-    const latest = {}, latestAt = {}, quality = {};
-    const view: DeviceView = { enterpriseId: device.enterpriseId, deviceId: device.deviceId, latest, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, reportIntervalS: 0, ranges: {}, baselines: {} };
-    state.devices.set(device.deviceId, (rt = { view, latest, latestTs: {}, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [] }));
+    const latest = bareRecord<Value>(), latestAt = bareRecord<number>(), quality = bareRecord<Quality>();
+    const view: DeviceView = { enterpriseId: device.enterpriseId, deviceId: device.deviceId, latest, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, reportIntervalS: 0, ranges: bareRecord(), baselines: bareRecord() };
+    state.devices.set(device.deviceId, (rt = { view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [] }));
   }
   device.rt = rt;
   device.rtOf = state;
@@ -156,7 +156,7 @@ function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): De
   return v;
 }
 
-const NO_BASELINES: Record<string, number> = {};
+const NO_BASELINES: Record<string, number> = bareRecord();
 let runCounter = 0;
 
 /** A reading, received at `now` (its own `ts` may be older: a flushed buffer). */
@@ -253,7 +253,7 @@ export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, 
 }
 
 export function setBaseline(state: EngineState, deviceId: string, metric: string, value: number) {
-  state.baselines.set(deviceId, { ...state.baselines.get(deviceId), [metric]: value });
+  state.baselines.set(deviceId, Object.assign(bareRecord<number>(), state.baselines.get(deviceId), { [metric]: value }));
 }
 
 /**

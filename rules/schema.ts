@@ -3,7 +3,7 @@ import { SEVERITIES } from './types.ts';
 
 /** Rule definitions as written in the registry and in templates, validated at the edge. */
 export const severitySchema = z.enum(SEVERITIES);
-export const levelSchema = z.object({ severity: severitySchema, value: z.number() }).strict();
+export const levelSchema = z.object({ severity: severitySchema, value: z.number().min(-1e9).max(1e9) }).strict();
 
 const common = {
   id: z.string().min(1),
@@ -22,9 +22,9 @@ export const thresholdRuleSchema = z
     above: z.array(levelSchema).min(1).optional(),
     below: z.array(levelSchema).min(1).optional(),
     /** how far back past the threshold a value must go before the level is left */
-    deadband: z.number().min(0).default(0),
+    deadband: z.number().min(0).max(1e9).default(0),
     /** seconds the condition must hold before the level is raised */
-    forS: z.number().min(0).default(0),
+    forS: z.number().min(0).max(7 * 86_400).default(0),
     guard,
   })
   .strict()
@@ -36,10 +36,10 @@ export const rateRuleSchema = z
     kind: z.literal('rate'),
     metric: metricName,
     /** alarm when the value falls faster than this many units per second */
-    fallingFaster: z.number().positive().optional(),
-    risingFaster: z.number().positive().optional(),
+    fallingFaster: z.number().positive().max(1e9).optional(),
+    risingFaster: z.number().positive().max(1e9).optional(),
     /** the change is measured over this many seconds */
-    windowS: z.number().positive().default(10),
+    windowS: z.number().min(1).max(86_400).default(10),
     severity: severitySchema.default('major'),
     guard,
   })
@@ -52,10 +52,10 @@ export const baselineRuleSchema = z
     kind: z.literal('baseline'),
     metric: metricName,
     /** alarm when the value is this many percent away from the baseline */
-    deviationPct: z.number().positive().default(20),
+    deviationPct: z.number().positive().max(10_000).default(20),
     /** percent back inside before the alarm clears */
-    deadbandPct: z.number().min(0).default(2),
-    forS: z.number().min(0).default(0),
+    deadbandPct: z.number().min(0).max(100).default(2),
+    forS: z.number().min(0).max(7 * 86_400).default(0),
     severity: severitySchema.default('major'),
     guard,
   })
@@ -66,9 +66,9 @@ export const offlineRuleSchema = z
     ...common,
     kind: z.literal('offline'),
     /** offline after this many reporting intervals without a reading */
-    afterIntervals: z.number().positive().default(3),
+    afterIntervals: z.number().min(1).max(1000).default(3),
     /** or after this many seconds, if given (overrides afterIntervals) */
-    afterS: z.number().positive().optional(),
+    afterS: z.number().min(1).max(30 * 86_400).optional(),
     severity: severitySchema.default('major'),
   })
   .strict();
@@ -79,8 +79,8 @@ export const stuckRuleSchema = z
     kind: z.literal('stuck'),
     metric: metricName,
     /** the value must move more than this (absolute, in the metric's unit) */
-    tolerance: z.number().min(0).default(0),
-    windowS: z.number().positive().default(3600),
+    tolerance: z.number().min(0).max(7 * 86_400).default(0),
+    windowS: z.number().min(1).max(30 * 86_400).default(3600),
     severity: severitySchema.default('warning'),
     guard,
   })
@@ -109,8 +109,8 @@ export const gapsRuleSchema = z
     ...common,
     kind: z.literal('gaps'),
     /** alarm when more than this many seq numbers are missing within the window */
-    maxMissing: z.number().int().min(0).default(10),
-    windowS: z.number().positive().default(3600),
+    maxMissing: z.number().int().min(0).max(1_000_000).default(10),
+    windowS: z.number().min(1).max(30 * 86_400).default(3600),
     severity: severitySchema.default('warning'),
   })
   .strict();
@@ -124,10 +124,10 @@ export const interlockRuleSchema = z
     guard,
     /** the condition, over the device's points: `cooling_water_flow < 30 or cooling_water_pressure < 0.2` */
     when: z.string().min(1),
-    forS: z.number().min(0).default(0),
+    forS: z.number().min(0).max(7 * 86_400).default(0),
     /** the feedback the local interlock must give */
     expect: expectSchema.refine((e) => Object.keys(e).length > 0, 'expect at least one point'),
-    withinS: z.number().positive().default(5),
+    withinS: z.number().min(0.1).max(86_400).default(5),
     severity: severitySchema.default('critical'),
   })
   .strict();
@@ -175,6 +175,6 @@ export type RuleInput = z.input<typeof ruleSchema>;
 
 /** Per-device flapping control: an alert that changes this often stays open, marked flapping. */
 export const flappingSchema = z
-  .object({ changes: z.number().int().min(2).default(6), windowS: z.number().positive().default(600) })
+  .object({ changes: z.number().int().min(2).max(1000).default(6), windowS: z.number().min(1).max(7 * 86_400).default(600) })
   .strict();
 export type FlappingConfig = z.infer<typeof flappingSchema>;

@@ -7,6 +7,12 @@ export function severityRank(s: Severity): number {
 }
 
 export type Quality = 'good' | 'fault' | 'maintenance';
+
+/**
+ * An object keyed by names that came from outside (metrics, points): no prototype, so a name such
+ * as "toString" or "__proto__" finds nothing that was not put there.
+ */
+export const bareRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 export type Value = number | boolean;
 
 /** One validated reading from one device: several metrics at one instant. */

@@ -19,7 +19,7 @@ import { LiveStatus } from './devices/live-status.ts';
 import { createMetrics } from './metrics.ts';
 import cron from 'node-cron';
 import { escalate } from './alerts/escalation.ts';
-import { renderDailySummary, summarize } from './alerts/reports.ts';
+import { previousDayCst, renderDailySummary, summarize } from './alerts/reports.ts';
 import { Silences } from './alerts/silences.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { EmailChannel } from './notify/email.ts';
@@ -27,9 +27,10 @@ import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
 import { OutboxStore } from './notify/outbox-store.ts';
 import { policyFor } from './notify/routing.ts';
-import { RegistryError, formatPath, readRegistryFile, validateRegistry } from './registry/load.ts';
-import { RegisteredDevices, withRegisteredDevices, type RegisteredDevice } from './registry/registered-devices.ts';
-import { Registry } from './registry/registry.ts';
+import { RegistryError, formatPath, readRegistryFile } from './registry/load.ts';
+import { composeRegistry } from './registry/compose.ts';
+import { RegisteredDevices, type RegisteredDevice } from './registry/registered-devices.ts';
+import type { Registry } from './registry/registry.ts';
 import { id, pointSchema } from './registry/schema.ts';
 import { BaselineStore } from './rules/baselines.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -40,7 +41,7 @@ import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
 import { InfluxTelemetryStore } from './store/influx-telemetry.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * The composition root: the one place where the gateway, rules, stores, alerts, notifications,
@@ -130,9 +131,22 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     const ent = registry.enterprises.get(enterpriseId);
     return policyFor(registry.file.routing, ent?.industry, ent?.routing);
   };
-  const book: AlertBook = new AlertBook(alertStore, placement, clock, (key) => rules.forget(key));
-  const handleOutcomes = (outcomes: Outcome[]) => book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved'));
-  const rules = new RuleRunner(clock, handleOutcomes);
+  /** a listener or a rule that threw: logged and counted; the others carry on */
+  const fault = (part: string) => (err: Error, about?: unknown) => {
+    metrics.internalFaults.inc({ part });
+    log.error({ err: err?.message ?? String(err), stack: err?.stack, part, about }, 'fault isolated');
+  };
+  const book: AlertBook = new AlertBook(alertStore, placement, clock, (key) => rules.forget(key), (err, c) => fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
+  const handleOutcomes = (outcomes: Outcome[]) => book.handle(outcomes).catch((err: Error) => log.error({ err }, 'alert change not saved yet; kept for the next commit'));
+  const rules = new RuleRunner(clock, (outcomes) => book.handle(outcomes), fault('rules'));
+  /** one part of the reading path that throws must not stop the others */
+  const isolated = (part: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      fault(part)(e as Error);
+    }
+  };
   const forwarder = new Forwarder({
     dataDir: settings.DATA_DIR,
     gatewayName: 'risk-monitor',
@@ -162,12 +176,20 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   await registered.load();
   const verifier = new SecretVerifier();
   let rawRegistry = await readRegistryFile(settings.CONFIG);
-  const build = (raw: unknown, extra: readonly RegisteredDevice[], source: string) => new Registry(validateRegistry(withRegisteredDevices(raw, extra), source));
+  let gatewayRef: Gateway | undefined;
+  const build = (raw: unknown, extra: readonly RegisteredDevice[], source: string) => {
+    const { registry: next, skipped } = composeRegistry(raw, extra, source);
+    for (const s of skipped) log.warn({ deviceId: s.id, why: s.why }, 'a device registered through the API is set aside: the registry file no longer fits it');
+    return next;
+  };
   const useRegistry = (next: Registry) => {
     registry = next;
     registryRef = next;
     callers = buildCallers(next);
+    verifier.retain((id) => next.devices.has(id));
     for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
+    // sessions of removed devices, rotated secrets and withdrawn tokens end now
+    gatewayRef?.recheck();
     rules.use(next);
     silences.useRegistry(next.file.maintenance);
     return forwarder.use(next).catch((err: Error) => log.error({ err: err.message }, 'uplinks not opened'));
@@ -181,6 +203,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     try {
       const raw = await readRegistryFile(settings.CONFIG);
       const next = build(raw, registered.all(), settings.CONFIG);
+      // a half-saved or emptied file must not lock every device and user out
+      const empty = [...(next.devices.size ? [] : ['it lists no devices']), ...(next.file.users.length ? [] : ['it lists no users'])];
+      if (empty.length) throw new RegistryError(settings.CONFIG, empty.map((e) => `(root): ${e}; a reload that would refuse everyone is not applied`));
       rawRegistry = raw;
       useRegistry(next);
       metrics.registryReloads.inc({ outcome: 'applied' });
@@ -202,13 +227,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     fn().catch((err: Error) => (log.warn({ err: err.message }, `${what} not read at start: the store is unreachable`), fallback));
   for (const p of await atStart('last values', () => telemetry.latest(), [])) status.seed(p.deviceId, p.metric, p.value, p.ts);
 
-  const onReadings = (readings: Reading[]): Promise<void> => {
-    status.onReadings(readings, clock());
-    const durable = telemetry.append(readings);
-    rules.readings(readings);
-    forwarder.readings(readings);
+  const onReadings = (readings: Reading[]) => {
+    const stored = telemetry.append(readings);
+    const recorded = rules.readings(readings);
+    isolated('live-status', () => status.onReadings(readings, clock()));
+    isolated('forward', () => forwarder.readings(readings));
     metrics.ruleEvaluations.inc(readings.length);
-    return durable;
+    return { stored, recorded };
   };
 
   let stopping: Promise<void> | undefined;
@@ -230,12 +255,14 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       messagesPerS: g.messagesPerS,
       messageBurst: g.messageBurst,
       maxConnectionsPerEnterprise: g.maxConnectionsPerEnterprise,
+      maxConnectionsPerDevice: g.maxConnectionsPerDevice,
+      maxOfflineQueue: g.maxOfflineQueue,
       maxKeepaliveS: g.maxKeepaliveS,
       login: { windowS: 60, maxFailuresPerAddress: g.maxLoginFailuresPerAddress, maxFailuresPerUsername: g.maxLoginFailuresPerDevice, banS: g.loginBanS },
     }))(registry.file),
     findDevice: (id): GatewayDevice | undefined => {
       const e = registry.devices.get(id);
-      return e && { enterpriseId: e.enterprise.id, deviceId: id, metrics: e.metrics, secretHash: e.device.secretHash };
+      return e && { enterpriseId: e.enterprise.id, deviceId: id, metrics: e.metrics, ranges: e.ranges, secretHash: e.device.secretHash };
     },
     findWatcher: (token) => {
       const c = callers.get(tokenDigest(token));
@@ -253,6 +280,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log: log.child({ part: 'gateway' }),
     onLogin: (who, ok, reason, address) => audited(who, ok ? 'login.mqtt' : 'login.mqtt.refused', who, { reason, address }),
   });
+  gatewayRef = gateway;
   for (const [deviceId, seqs] of await atStart('recent seqs', () => telemetry.recentSeqs(4096), new Map<string, [number, number][]>())) gateway.intake.primeSeq(deviceId, seqs);
 
   // --- notifications -------------------------------------------------------------------------
@@ -324,8 +352,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
 
   /** Each regulator unit with a channel gets yesterday's summary of its regions. */
   const dailySummaries = async () => {
-    const to = clock();
-    const from = to - 86_400_000;
+    const { from, to } = previousDayCst(clock());
     for (const unit of registry.units.values()) {
       if (unit.kind !== 'regulator' || (!unit.email.length && !unit.webhooks.length)) continue;
       const ids = [...registry.enterprises.values()].filter((e) => unit.regions.some((r) => e.region.startsWith(r))).map((e) => e.id);
@@ -360,7 +387,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     health: () => {
       const store = telemetry.health();
       const broker = { closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports };
-      return { status: store.ok && !gateway.broker.closed ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, uptimeS: Math.round((clock() - started) / 1000) };
+      // the alert record is part of the alarm path: a record that cannot commit is not "ok"
+      const alerts = book.health();
+      return { status: store.ok && alerts.ok && !gateway.broker.closed ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, alerts, uptimeS: Math.round((clock() - started) / 1000) };
     },
     registerDevice: async (enterpriseId, body, by) => {
       const input = registrationBody.safeParse(body ?? {});
@@ -375,7 +404,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       const entry = { enterpriseId, registeredAt: new Date(clock()).toISOString(), registeredBy: by, device };
       let next: Registry;
       try {
-        next = build(rawRegistry, [...registered.all(), entry], 'registration');
+        const composed = composeRegistry(rawRegistry, [...registered.all(), entry], 'registration');
+        const refused = composed.skipped.find((s) => s.id === device.id);
+        if (refused) throw new RegistryError('registration', [refused.why]);
+        next = composed.registry;
       } catch (e) {
         if (e instanceof RegistryError) throw new ApiError('BAD_REQUEST', e.problems.join('; '));
         throw e;
@@ -421,7 +453,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       },
     },
   };
-  const api = await buildApi(ctx, settings.LOG_LEVEL, settings.API_RATE_LIMIT);
+  const api = await buildApi(ctx, log, settings.API_RATE_LIMIT, settings.API_LOGIN_FAILURES);
 
   await gateway.start();
   await api.listen({ port: settings.HTTP_PORT, host: settings.HOST });
@@ -441,7 +473,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   if (opts.watchRegistry ?? true) {
     let pending: NodeJS.Timeout | undefined;
     // editors save in several steps: wait for the file to settle
-    watcher = watch(settings.CONFIG, () => {
+    // the folder, not the file: editors and `sed -i` save by renaming a new file over the old
+    // one, and a watch on the old file would hear nothing after the first save
+    const file = basename(settings.CONFIG);
+    watcher = watch(dirname(resolve(settings.CONFIG)), (_event, name) => {
+      if (name !== null && name.toString() !== file) return;
       clearTimeout(pending);
       pending = setTimeout(() => void reload(), 300);
     });

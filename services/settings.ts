@@ -29,6 +29,7 @@ export const settingsSchema = z.object({
   SIMULATORS: onOff.default('on'),
   PUBLIC_URL: z.string().default('http://localhost:3000'),
   API_RATE_LIMIT: z.coerce.number().int().positive().default(3000),
+  API_LOGIN_FAILURES: z.coerce.number().int().min(1).max(100_000).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -58,6 +59,7 @@ export const SETTING_HELP: Record<keyof Settings, string> = {
   SIMULATORS: '"off" starts without the built-in simulated plants',
   PUBLIC_URL: 'base URL used in links to alerts',
   API_RATE_LIMIT: 'API requests a minute per caller (token, else address)',
+  API_LOGIN_FAILURES: 'unknown API tokens a minute from one address before it waits 5 minutes',
   LOG_LEVEL: 'log level',
 };
 

@@ -33,6 +33,9 @@ export class AlertBook {
   private nextBatch: Promise<void> | null = null;
   /** alerts changed without a transition (units told), saved with the next batch */
   private readonly dirty = new Map<string, Alert>();
+  /** the last commit's error while commits fail */
+  private failing: string | null = null;
+  private retry?: NodeJS.Timeout;
 
   constructor(
     private readonly store: AlertStore,
@@ -40,6 +43,8 @@ export class AlertBook {
     private readonly clock: () => number,
     /** told when a person closes an alert whose condition still held, so the rule starts afresh */
     private readonly onClosedWhileActive: (key: string) => void = () => {},
+    /** a listener threw: logged and counted by the caller, never passed on */
+    private readonly onListenerError: (err: Error, change: AlertChange) => void = () => {},
   ) {}
 
   async load(): Promise<Alert[]> {
@@ -70,8 +75,9 @@ export class AlertBook {
       const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
       if (!step) continue;
       this.place(step.alert);
-      this.announce(step);
+      // queued for the record before anyone hears of it: nothing a listener does can lose it
       this.queued.push(step);
+      this.announce(step);
     }
     if (!this.queued.length) return this.nextBatch ?? Promise.resolve();
     return this.batch();
@@ -88,12 +94,39 @@ export class AlertBook {
       const lines = this.lines;
       this.queued = [];
       this.lines = [];
-      await this.commitAll(steps, lines);
+      try {
+        await this.commitAll(steps, lines);
+        this.failing = null;
+      } catch (e) {
+        // nothing decided is dropped: the changes wait for the next commit, tried again shortly
+        this.queued = [...steps, ...this.queued];
+        this.lines = [...lines, ...this.lines];
+        this.failing = (e as Error).message;
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          void this.batch().catch(() => {});
+        }, 1000).unref();
+        throw e;
+      }
     }));
   }
 
+  /** Can the record be written? (health says degraded while it cannot) */
+  health(): { ok: boolean; error?: string; waiting: number } {
+    return { ok: this.failing === null, ...(this.failing ? { error: this.failing } : {}), waiting: this.queued.length + this.lines.length };
+  }
+
   private announce({ alert, transitions }: Step) {
-    for (const transition of transitions) for (const fn of this.liveListeners) fn({ alert, transition });
+    for (const transition of transitions) for (const fn of this.liveListeners) this.tell(fn, { alert, transition });
+  }
+
+  /** One listener that throws must not keep the others (or the rest of a batch) from hearing. */
+  private tell(fn: (c: AlertChange) => void, change: AlertChange) {
+    try {
+      fn(change);
+    } catch (e) {
+      this.onListenerError(e as Error, change);
+    }
   }
 
   ack(id: string, actor: string, note?: string): Promise<Alert> {
@@ -140,8 +173,8 @@ export class AlertBook {
         const s = step(a);
         if (!s) continue;
         this.place(s.alert);
-        this.announce(s);
         steps.push(s);
+        this.announce(s);
       }
       await this.commitAll(steps);
     });
@@ -182,8 +215,13 @@ export class AlertBook {
       const open = this.openByKey.get(a.key);
       return open?.id === a.id ? open : a;
     };
-    await this.store.saveMany([...pending.map((alert) => ({ alert: now(alert), transitions: [] })), ...steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions }))], lines);
-    for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) fn({ alert, transition });
+    try {
+      await this.store.saveMany([...pending.map((alert) => ({ alert: now(alert), transitions: [] })), ...steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions }))], lines);
+    } catch (e) {
+      for (const a of pending) if (!this.dirty.has(a.id)) this.dirty.set(a.id, a);
+      throw e;
+    }
+    for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) this.tell(fn, { alert, transition });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -53,6 +53,16 @@ export async function summarize(deps: { registry: Registry; alerts: AlertStore; 
 }
 
 /** The daily e-mail to a regulator: yesterday's summary of its regions, China Standard Time. */
+const DAY_MS = 86_400_000;
+/** China Standard Time has no daylight saving: a day starts at 16:00 UTC of the day before. */
+const CST_OFFSET_MS = 8 * 3_600_000;
+
+/** The calendar day (CST) before the one `now` falls in: what a morning's daily summary covers. */
+export function previousDayCst(now: number): { from: number; to: number } {
+  const to = Math.floor((now + CST_OFFSET_MS) / DAY_MS) * DAY_MS - CST_OFFSET_MS;
+  return { from: to - DAY_MS, to };
+}
+
 export function renderDailySummary(unitName: string, rows: SummaryRow[], from: number, to: number) {
   const period = `${formatCst(from)} — ${formatCst(to)}`;
   const title = `【安全风险监测日报】${unitName} ${formatCst(from).slice(0, 10)} / Daily risk-monitoring summary`;

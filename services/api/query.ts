@@ -2,12 +2,17 @@ import { z } from 'zod';
 import { SEVERITIES } from '../../rules/types.ts';
 
 /** Query-string pieces shared by the API's routes. */
+
+/** the latest time a Date can hold (ECMA-262 §21.4.1.1) */
+export const MAX_TIME = 8.64e15;
 export const time = z
   .string()
   .transform((s, ctx) => {
-    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'expected ISO-8601 time or epoch milliseconds' });
+    // ISO-8601 only: Date.parse alone also reads "-5" or "May 1" as some time
+    const ms = s.length > 40 ? NaN : /^\d+$/.test(s) ? Number(s) : /^\d{4}-\d{2}-\d{2}(T|$)/.test(s) ? Date.parse(s) : NaN;
+    // bounded to what a Date (and a store's 64-bit time) can hold: out of range is the caller's error
+    if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME) {
+      ctx.addIssue({ code: 'custom', message: 'expected ISO-8601 time or epoch milliseconds between 1970 and the year 275760' });
       return z.NEVER;
     }
     return ms;

@@ -1,9 +1,11 @@
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { LoginGuard } from '../../gateway/login-guard.ts';
 import { tokenDigest, type Caller } from './callers.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, installErrorHandler } from './errors.ts';
@@ -25,9 +27,36 @@ declare module 'fastify' {
 // directory, the same whether the service runs from source or from the bundle in dist/
 const DASHBOARD_DIR = resolve('dist/web');
 
-export async function buildApi(ctx: ApiContext, logLevel: string, rateLimitPerMin = 3000): Promise<FastifyInstance> {
+/** Routes anyone may call: the health check, Prometheus, and the dashboards' static files. */
+const OPEN_ROUTES = new Set(['/api/health', '/metrics']);
+
+/** A URL as it may be logged: no token, whatever the parameter is called. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  return `${url.slice(0, q)}?${url
+    .slice(q + 1)
+    .split('&')
+    .map((kv) => (/^(access_?)?token|secret|password|key$/i.test(decodeSafe(kv.split('=')[0])) ? `${kv.split('=')[0]}=[redacted]` : kv))
+    .join('&')}`;
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin = 3000, loginFailuresPerMin = 30): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: logLevel, redact: ['req.headers.authorization'] },
+    // the service's own logger; a request is logged by method, path and address only: headers
+    // carry tokens, and the request line can carry ?token= (EventSource cannot send headers)
+    loggerInstance: logger.child(
+      { part: 'api' },
+      { serializers: { req: (req: FastifyRequest) => ({ method: req.method, url: loggableUrl(req.url), remoteAddress: req.ip }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) } },
+    ) as unknown as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     // the registry's ids may contain dots; keep route matching strict and simple
     routerOptions: { ignoreTrailingSlash: true },
@@ -45,21 +74,37 @@ export async function buildApi(ctx: ApiContext, logLevel: string, rateLimitPerMi
       const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
       return m ? `t:${tokenDigest(m[1])}` : `a:${req.ip}`;
     },
-    allowList: (req) => req.url === '/api/health' || req.url === '/metrics',
+    allowList: (req) => OPEN_ROUTES.has(req.routeOptions.url ?? ''),
     errorResponseBuilder: (_req, c) => ({ statusCode: 429, error: 'RATE_LIMITED', message: `at most ${c.max} requests a minute; try again in ${Math.ceil(c.ttl / 1000)} s` }),
   });
   app.decorateRequest('caller', null as unknown as Caller);
 
-  /** Every /api route but health needs a bearer token from the registry. */
+  // wrong tokens from one address are a password guess: after a few, that address waits
+  const guard = new LoginGuard({ windowS: 60, maxFailuresPerAddress: loginFailuresPerMin, maxFailuresPerUsername: Number.MAX_SAFE_INTEGER, banS: 300 });
+
+  /**
+   * Every /api route but health needs a bearer token from the registry. Decided by the route
+   * that will run (the router decodes the path, so `/%61pi/…` is `/api/…`), never by the raw URL.
+   */
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/health')) return;
+    const route = req.routeOptions.url;
+    if (route === undefined || OPEN_ROUTES.has(route) || !route.startsWith('/api/')) return;
+    const now = ctx.clock();
+    const banned = guard.bannedUntil(`address:${req.ip}`, now);
+    if (banned) throw new ApiError('RATE_LIMITED', `too many failed logins from this address; try again in ${Math.ceil((banned - now) / 1000)} s`);
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     // EventSource cannot send headers: the live stream also takes ?token=
-    const token = m?.[1] ?? (req.url.startsWith('/api/alerts/stream') ? new URL(req.url, 'http://x').searchParams.get('token') : null);
+    const query = req.query as Record<string, unknown> | undefined;
+    const fromQuery = route === '/api/alerts/stream' && typeof query?.token === 'string' ? query.token : null;
+    const token = m?.[1] ?? fromQuery;
     if (!token) throw new ApiError('UNAUTHORIZED', 'send Authorization: Bearer <token>');
     const caller = ctx.caller(tokenDigest(token));
-    if (!caller) throw new ApiError('UNAUTHORIZED', 'unknown token');
+    if (!caller) {
+      for (const key of guard.fail(req.ip, undefined, now)) req.log.warn({ key }, 'too many failed API logins: address banned for a while');
+      ctx.audit.append('anonymous', 'login.api.refused', req.ip, { route });
+      throw new ApiError('UNAUTHORIZED', 'unknown token');
+    }
     req.caller = caller;
   });
 

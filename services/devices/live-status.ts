@@ -1,4 +1,4 @@
-import type { Reading, Value } from '../../rules/types.ts';
+import { bareRecord, type Reading, type Value } from '../../rules/types.ts';
 
 /** What the enterprise list shows per device: is it there, when was it last heard, what did it say. */
 export interface DeviceStatus {
@@ -15,7 +15,7 @@ export class LiveStatus {
 
   private of(deviceId: string): DeviceStatus {
     let s = this.devices.get(deviceId);
-    if (!s) this.devices.set(deviceId, (s = { connected: false, reported: null, lastSeen: null, lastValues: {} }));
+    if (!s) this.devices.set(deviceId, (s = { connected: false, reported: null, lastSeen: null, lastValues: bareRecord<{ value: Value; ts: number }>() }));
     return s;
   }
 

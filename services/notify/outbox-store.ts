@@ -22,6 +22,11 @@ export interface OutboxItem {
   status: OutboxStatus;
   lastError: string | null;
   deliveredAt: number | null;
+  /**
+   * Fixed, with the items that go together, before the first attempt to send them: every retry
+   * (after a failure or a restart) sends the same items as the same message under the same id.
+   */
+  notificationId: string | null;
 }
 
 export type NoticeBody =
@@ -29,7 +34,7 @@ export type NoticeBody =
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Record<string, unknown> }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
-const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at';
+const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';
 
 export class OutboxStore {
   private constructor(private readonly conn: SerialConnection) {}
@@ -39,6 +44,8 @@ export class OutboxStore {
       id VARCHAR PRIMARY KEY, unit_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, alert_id VARCHAR, body VARCHAR NOT NULL,
       created_at BIGINT NOT NULL, not_before BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts INTEGER NOT NULL,
       status VARCHAR NOT NULL, last_error VARCHAR, delivered_at BIGINT)`);
+    // outboxes written before notification ids were fixed per group
+    await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS notification_id VARCHAR');
     return new OutboxStore(conn);
   }
 
@@ -59,6 +66,7 @@ export class OutboxStore {
         appender.appendVarchar(i.status);
         appender.appendNull();
         appender.appendNull();
+        appender.appendNull();
         appender.endRow();
       }
       appender.flushSync();
@@ -68,7 +76,7 @@ export class OutboxStore {
 
   /** Pending items whose time has come. */
   async due(now: number): Promise<OutboxItem[]> {
-    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now ORDER BY created_at`, { now: BigInt(now) });
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now ORDER BY created_at, id`, { now: BigInt(now) });
   }
 
   async pending(unitId: string, channel: string): Promise<OutboxItem[]> {
@@ -92,7 +100,7 @@ export class OutboxStore {
     return r?.t === null || r?.t === undefined ? null : Number(r.t);
   }
 
-  update(ids: string[], change: { status?: OutboxStatus; attempts?: number; nextAttemptAt?: number; lastError?: string | null; deliveredAt?: number }): Promise<void> {
+  update(ids: string[], change: { status?: OutboxStatus; attempts?: number; nextAttemptAt?: number; lastError?: string | null; deliveredAt?: number; notificationId?: string }): Promise<void> {
     return this.conn.serial(async (c) => {
       const sets: string[] = [];
       const params: Record<string, string | bigint | number | null> = {};
@@ -101,6 +109,7 @@ export class OutboxStore {
       if (change.nextAttemptAt !== undefined) (sets.push('next_attempt_at = $next'), (params.next = BigInt(change.nextAttemptAt)));
       if (change.lastError !== undefined) (sets.push('last_error = $err'), (params.err = change.lastError));
       if (change.deliveredAt !== undefined) (sets.push('delivered_at = $at'), (params.at = BigInt(change.deliveredAt)));
+      if (change.notificationId !== undefined) (sets.push('notification_id = $nid'), (params.nid = change.notificationId));
       for (const id of ids) await c.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
     });
   }
@@ -120,6 +129,7 @@ export class OutboxStore {
       status: r.status as OutboxStatus,
       lastError: (r.last_error as string | null) ?? null,
       deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
+      notificationId: (r.notification_id as string | null) ?? null,
     }));
   }
 }

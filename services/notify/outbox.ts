@@ -80,7 +80,7 @@ export class Outbox {
         this.pacing.set(key, pace);
       }
       const notBefore = pace.groupAt;
-      items.push({ id: randomUUID(), unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null });
+      items.push({ id: randomUUID(), unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: null });
     }
     await this.deps.store.add(items);
     const wake = Math.min(...items.map((i) => i.notBefore));
@@ -117,8 +117,9 @@ export class Outbox {
     const due = await this.deps.store.due(now);
     const groups = new Map<string, OutboxItem[]>();
     for (const i of due) {
-      // alert changes for one unit and channel go together; a silence notice or a summary goes alone
-      const key = i.body.notice === 'alert' ? `${i.unitId}|${i.channel}` : i.id;
+      // a group already tried goes again exactly as it was; otherwise alert changes for one unit
+      // and channel go together, and a silence notice or a summary goes alone
+      const key = i.notificationId ? `n|${i.notificationId}` : i.body.notice === 'alert' ? `${i.unitId}|${i.channel}` : i.id;
       groups.set(key, [...(groups.get(key) ?? []), i]);
     }
     await Promise.all([...groups.values()].map((g) => this.deliver(g, now)));
@@ -128,7 +129,10 @@ export class Outbox {
     const { unitId, channel } = items[0];
     const unit = this.deps.registry().units.get(unitId);
     const expireMs = this.deps.policy(this.enterpriseOf(items[0]) ?? '').notificationExpireH * 3_600_000;
-    const expired = items.filter((i) => !unit || now - i.createdAt >= expireMs);
+    // a group already tried expires whole: its message must not change
+    const frozen = items[0].notificationId !== null;
+    const oldest = Math.min(...items.map((i) => i.createdAt));
+    const expired = items.filter((i) => !unit || now - (frozen ? oldest : i.createdAt) >= expireMs);
     if (expired.length) await this.giveUp(expired, now, unit ? 'expired before delivery' : 'the unit is no longer in the registry');
     const live = items.filter((i) => !expired.includes(i));
     if (!live.length || !unit) return;
@@ -136,8 +140,17 @@ export class Outbox {
     // whatever comes next for this unit starts a new group
     const pace = this.pacing.get(`${unitId}|${channel}`);
     if (pace && pace.groupAt !== null && pace.groupAt <= now) pace.groupAt = null;
+    // the id is fixed with the group before the first attempt, so a resend after a crash carries
+    // the same id and the same content (receivers may drop it by id)
+    const id = live[0].notificationId ?? (live.length === 1 ? live[0].id : randomUUID());
+    if (!live[0].notificationId) {
+      await this.deps.store.update(
+        live.map((i) => i.id),
+        { notificationId: id },
+      );
+      for (const i of live) i.notificationId = id;
+    }
     try {
-      const id = live[0].id;
       await this.send(unit, channel, live, id);
       await this.deps.store.update(
         live.map((i) => i.id),

@@ -18,7 +18,8 @@ export const DEFAULT_IMMEDIATE: Record<Severity, UnitKind[]> = {
 
 export interface RoutingPolicy {
   immediate: Record<Severity, UnitKind[]>;
-  byMetric: Record<string, UnitKind[]>;
+  /** metric → unit kinds told of its alerts besides the severity's (a Map: alert metrics come from devices) */
+  byMetric: ReadonlyMap<string, UnitKind[]>;
   escalation: { afterMin: number; to: UnitKind }[];
   closeWithinH: number | null;
   reminderEveryMin: number | null;
@@ -34,7 +35,7 @@ export function policyFor(routing: RoutingConfig, industry?: Industry | string, 
   for (const l of layers) Object.assign(immediate, Object.fromEntries(Object.entries(l.immediate ?? {}).filter(([, v]) => v !== undefined)));
   return {
     immediate,
-    byMetric: Object.assign({}, ...layers.map((l) => l.byMetric ?? {})),
+    byMetric: new Map(layers.flatMap((l) => Object.entries(l.byMetric ?? {}))),
     escalation: pick('escalation') ?? [],
     closeWithinH: pick('closeWithinH') ?? null,
     reminderEveryMin: pick('reminderEveryMin') ?? null,
@@ -45,7 +46,7 @@ export function policyFor(routing: RoutingConfig, industry?: Industry | string, 
 }
 
 export function immediateKinds(policy: RoutingPolicy, severity: Severity, metric: string): UnitKind[] {
-  return [...new Set([...policy.immediate[severity], ...(policy.byMetric[metric] ?? [])])];
+  return [...new Set([...policy.immediate[severity], ...(policy.byMetric.get(metric) ?? [])])];
 }
 
 /** To whom a change goes: unit kinds to find by routing, and/or the units already told. */

@@ -1,5 +1,15 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+
+const fileSchema = z.array(
+  z.object({
+    enterpriseId: z.string(),
+    registeredAt: z.string(),
+    registeredBy: z.string(),
+    device: z.looseObject({ id: z.string(), secretHash: z.string() }),
+  }),
+);
 
 /**
  * Devices that enterprises registered through the API. They live under DATA_DIR (with their
@@ -21,13 +31,22 @@ export class RegisteredDevices {
   }
 
   async load(): Promise<RegisteredDevice[]> {
+    let text: string;
     try {
-      this.list = JSON.parse(await readFile(this.path, 'utf8')) as RegisteredDevice[];
+      text = await readFile(this.path, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.list = [];
+      return (this.list = []);
     }
-    return this.list;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${this.path} is not valid JSON (${(e as Error).message}); restore it from a backup or move it away to start without the devices registered through the API`);
+    }
+    const ok = fileSchema.safeParse(parsed);
+    if (!ok.success) throw new Error(`${this.path} does not hold registered devices (${ok.error.issues[0].path.join('.') || 'root'}: ${ok.error.issues[0].message}); restore it from a backup or move it away`);
+    return (this.list = ok.data as RegisteredDevice[]);
   }
 
   all(): readonly RegisteredDevice[] {
@@ -44,13 +63,25 @@ export class RegisteredDevices {
   }
 }
 
-/** The registry file with the registered devices added to their enterprises. */
-export function withRegisteredDevices(raw: unknown, extra: readonly RegisteredDevice[]): unknown {
-  if (!extra.length || typeof raw !== 'object' || raw === null) return raw;
-  const copy = structuredClone(raw) as { enterprises?: { id: string; devices?: unknown[] }[] };
+/**
+ * The registry file with the registered devices added to their enterprises. The file is the
+ * operator's and wins: a registered device whose id the file now uses too (or whose enterprise is
+ * gone) is set aside, named in `skipped`, instead of making the whole registry invalid.
+ */
+export function withRegisteredDevices(raw: unknown, extra: readonly RegisteredDevice[]): { raw: unknown; skipped: { id: string; why: string }[] } {
+  const skipped: { id: string; why: string }[] = [];
+  if (!extra.length || typeof raw !== 'object' || raw === null) return { raw, skipped };
+  const copy = structuredClone(raw) as { enterprises?: { id: string; devices?: { id?: unknown }[] }[] };
+  const enterprises = Array.isArray(copy.enterprises) ? copy.enterprises : [];
+  const taken = new Set<unknown>(enterprises.flatMap((e) => (Array.isArray(e?.devices) ? e.devices.map((d) => d?.id) : [])));
   for (const d of extra) {
-    const ent = copy.enterprises?.find((e) => e.id === d.enterpriseId);
-    if (ent) (ent.devices ??= []).push(d.device);
+    const ent = enterprises.find((e) => e?.id === d.enterpriseId);
+    if (!ent) skipped.push({ id: d.device.id, why: `enterprise ${d.enterpriseId} is no longer in the registry` });
+    else if (taken.has(d.device.id)) skipped.push({ id: d.device.id, why: 'the registry file now has a device with this id' });
+    else {
+      taken.add(d.device.id);
+      (ent.devices ??= []).push(d.device);
+    }
   }
-  return copy;
+  return { raw: copy, skipped };
 }

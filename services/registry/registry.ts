@@ -6,6 +6,8 @@ export interface DeviceEntry {
   device: DeviceConfig;
   enterprise: EnterpriseConfig;
   metrics: Set<string>;
+  /** the points' own physical ranges, where the registry gives one */
+  ranges: Map<string, readonly [number, number]>;
   rules: RuleDef[];
 }
 
@@ -20,7 +22,13 @@ export class Registry {
     for (const ent of loaded.file.enterprises) {
       this.enterprises.set(ent.id, ent);
       for (const device of ent.devices)
-        this.devices.set(device.id, { device, enterprise: ent, metrics: new Set(device.points.map((p) => p.metric)), rules: loaded.rules.get(device.id) ?? [] });
+        this.devices.set(device.id, {
+          device,
+          enterprise: ent,
+          metrics: new Set(device.points.map((p) => p.metric)),
+          ranges: new Map(device.points.flatMap((p) => (p.range ? [[p.metric, p.range] as const] : []))),
+          rules: loaded.rules.get(device.id) ?? [],
+        });
     }
   }
 

@@ -10,6 +10,11 @@ const regionCode = z.string().regex(/^\d{2,12}$/, 'a region code is 2–12 digit
 export const UNIT_KINDS = ['enterprise', 'township', 'regulator', 'fire'] as const;
 export type UnitKind = (typeof UNIT_KINDS)[number];
 
+/** Every number in the registry is bounded: a typo (1e300, 1e-9) is refused, not obeyed. */
+const between = (lo: number, hi: number) => z.number().min(lo).max(hi);
+const positiveUpTo = (hi: number) => z.number().positive().max(hi);
+const DAY_S = 86_400;
+
 const metric = z.string().refine((m: string): boolean => isMetric(m), { error: (iss) => `unknown metric "${String(iss.input)}"` });
 
 const webhookSchema = z
@@ -35,7 +40,7 @@ export const pointSchema = z
   .object({
     metric,
     unit: z.string().optional(),
-    range: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
+    range: z.tuple([between(-1e9, 1e9), between(-1e9, 1e9)]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
     name: z.string().optional(),
     /** the point's code on upstream platforms: one for all uplinks, or per uplink id */
     code: z.string().min(1).max(64).optional(),
@@ -52,7 +57,7 @@ const deviceSchema = z
     name: z.string().optional(),
     secret: z.string().min(8, 'a device secret needs at least 8 characters').optional(),
     secretHash: z.string().startsWith('scrypt$', 'secretHash must be made by `npm run secret`').optional(),
-    reportIntervalS: z.number().positive().default(60),
+    reportIntervalS: between(1, DAY_S).default(60),
     templates: z.array(z.enum(TEMPLATE_NAMES)).default([]),
     points: z.array(pointSchema).min(1),
     rules: z.array(ruleEntrySchema).default([]),
@@ -75,10 +80,10 @@ const uplinkCommon = {
   send: z.enum(['latest', 'all']).optional(),
   maxItemsPerBatch: z.number().int().positive().max(100_000).default(1000),
   /** an entry the platform keeps refusing goes to the dead letters after this many answers */
-  maxRefusals: z.number().int().positive().default(10),
+  maxRefusals: z.number().int().positive().max(10_000).default(10),
   /** and any entry still not delivered after this many hours */
-  giveUpAfterH: z.number().positive().default(72),
-  timeoutS: z.number().positive().default(10),
+  giveUpAfterH: positiveUpTo(24 * 365).default(72),
+  timeoutS: between(0.1, 600).default(10),
   enabled: z.boolean().default(true),
 };
 const hexOrText = (bytes: number) =>
@@ -138,7 +143,7 @@ const unitKindList = z.array(z.enum(UNIT_KINDS));
 const immediateSchema = z
   .object(Object.fromEntries(SEVERITIES.map((s) => [s, unitKindList.optional()])) as Record<(typeof SEVERITIES)[number], z.ZodOptional<typeof unitKindList>>)
   .strict();
-const escalationSchema = z.array(z.object({ afterMin: z.number().positive(), to: z.enum(UNIT_KINDS) }).strict());
+const escalationSchema = z.array(z.object({ afterMin: between(0.1, 30 * 24 * 60), to: z.enum(UNIT_KINDS) }).strict());
 
 /** What may be set per industry or per enterprise: every field overrides the one above it. */
 const routingOverrideSchema = z
@@ -147,14 +152,14 @@ const routingOverrideSchema = z
     byMetric: z.record(metric, unitKindList).optional(),
     escalation: escalationSchema.optional(),
     /** not closed this many hours after it was raised → the regulator is told */
-    closeWithinH: z.number().positive().optional(),
-    reminderEveryMin: z.number().positive().optional(),
+    closeWithinH: between(0.01, 24 * 365).optional(),
+    reminderEveryMin: between(1, 7 * 24 * 60).optional(),
     /** a unit's notifications wait this long to be grouped (a storm becomes one digest) */
-    groupWaitS: z.number().min(0).optional(),
+    groupWaitS: between(0, 3600).optional(),
     /** and after one is sent, the next group waits at least this long (critical raises do not) */
-    groupIntervalS: z.number().min(0).optional(),
+    groupIntervalS: between(0, DAY_S).optional(),
     /** a notification not delivered after this many hours is given up, and recorded as such */
-    notificationExpireH: z.number().positive().optional(),
+    notificationExpireH: between(0.01, 24 * 30).optional(),
   })
   .strict();
 
@@ -215,21 +220,25 @@ export const registrySchema = z
     gateway: z
       .object({
         /** readings stamped further in the future than this are refused (device clock skew) */
-        maxFutureSkewS: z.number().positive().default(300),
-        maxPayloadBytes: z.number().int().positive().default(256 * 1024),
-        maxReadingsPerMessage: z.number().int().positive().default(1000),
+        maxFutureSkewS: between(1, DAY_S).default(300),
+        maxPayloadBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(256 * 1024),
+        maxReadingsPerMessage: z.number().int().min(1).max(100_000).default(1000),
         /** any MQTT packet announcing more than this closes the connection before it is read */
-        maxPacketBytes: z.number().int().positive().default(2 * 1024 * 1024),
+        maxPacketBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(2 * 1024 * 1024),
         /** per device: messages per second sustained, and the burst allowed at once */
-        messagesPerS: z.number().positive().default(100),
-        messageBurst: z.number().int().positive().default(500),
-        maxConnectionsPerEnterprise: z.number().int().positive().default(500),
+        messagesPerS: between(0.01, 100_000).default(100),
+        messageBurst: z.number().int().min(1).max(1_000_000).default(500),
+        maxConnectionsPerEnterprise: z.number().int().min(1).max(1_000_000).default(500),
+        /** one device may not use up its enterprise's connections (a second fleet, a tool) */
+        maxConnectionsPerDevice: z.number().int().min(1).max(1000).default(4),
+        /** QoS 1 messages kept for an offline persistent session; beyond, dropped and counted */
+        maxOfflineQueue: z.number().int().min(1).max(1_000_000).default(1000),
         /** a client asking for no keepalive, or a longer one, gets this: silent links are closed */
-        maxKeepaliveS: z.number().int().positive().default(1200),
+        maxKeepaliveS: z.number().int().min(1).max(65_535).default(1200),
         /** failed logins before a temporary ban, per address and per device id, within a minute */
-        maxLoginFailuresPerAddress: z.number().int().positive().default(10),
-        maxLoginFailuresPerDevice: z.number().int().positive().default(5),
-        loginBanS: z.number().positive().default(300),
+        maxLoginFailuresPerAddress: z.number().int().min(1).max(1_000_000).default(10),
+        maxLoginFailuresPerDevice: z.number().int().min(1).max(1_000_000).default(5),
+        loginBanS: between(1, 7 * DAY_S).default(300),
       })
       .strict()
       .default({
@@ -240,6 +249,8 @@ export const registrySchema = z
         messagesPerS: 100,
         messageBurst: 500,
         maxConnectionsPerEnterprise: 500,
+        maxConnectionsPerDevice: 4,
+        maxOfflineQueue: 1000,
         maxKeepaliveS: 1200,
         maxLoginFailuresPerAddress: 10,
         maxLoginFailuresPerDevice: 5,

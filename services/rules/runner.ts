@@ -15,7 +15,10 @@ export class RuleRunner {
 
   constructor(
     private readonly clock: () => number,
-    private readonly onOutcomes: (o: Outcome[]) => void,
+    /** resolves when the outcomes are in the alert record */
+    private readonly onOutcomes: (o: Outcome[]) => Promise<void>,
+    /** a rule threw on this input: reported, and the other rules and readings go on */
+    private readonly onError: (err: Error, deviceId: string) => void = () => {},
   ) {
     this.state = newEngineState(clock());
   }
@@ -33,7 +36,7 @@ export class RuleRunner {
     );
     const hadRules = this.set.devices.size > 0;
     this.set = next;
-    if (hadRules) this.emit(reconcile(next, this.state, this.clock()));
+    if (hadRules) this.guarded('', () => this.emit(reconcile(next, this.state, this.clock())));
   }
 
   /** Open alerts after a restart: the rules continue them instead of raising new ones. */
@@ -41,20 +44,36 @@ export class RuleRunner {
     for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value);
   }
 
-  readings(readings: Reading[]) {
+  /** Resolves when the alert changes these readings caused are recorded (a PUBACK waits for it). */
+  readings(readings: Reading[]): Promise<void> {
     const now = this.clock();
     // a flushed buffer is evaluated in the order the device measured it
     const ordered = readings.length > 1 ? [...readings].sort((a, b) => a.ts - b.ts) : readings;
-    for (const r of ordered) this.emit(evaluate(this.set, this.state, r, now));
+    let recorded: Promise<void> | undefined;
+    for (const r of ordered) {
+      const done = this.guarded(r.deviceId, () => this.emit(evaluate(this.set, this.state, r, now)));
+      if (done) recorded = done;
+    }
     this.evaluations += readings.length;
+    // the alert book commits in order: the last batch's commit covers every earlier one
+    return recorded ?? Promise.resolve();
+  }
+
+  private guarded(deviceId: string, fn: () => Promise<void> | undefined): Promise<void> | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      this.onError(e as Error, deviceId);
+      return undefined;
+    }
   }
 
   link(deviceId: string, link: 'online' | 'offline', at: number) {
-    this.emit(linkChanged(this.set, this.state, deviceId, link, at));
+    this.guarded(deviceId, () => this.emit(linkChanged(this.set, this.state, deviceId, link, at)));
   }
 
   tick() {
-    this.emit(tick(this.set, this.state, this.clock()));
+    this.guarded('', () => this.emit(tick(this.set, this.state, this.clock())));
   }
 
   baseline(deviceId: string, metric: string, value: number) {
@@ -65,7 +84,7 @@ export class RuleRunner {
     forget(this.state, key);
   }
 
-  private emit(outcomes: Outcome[]) {
-    if (outcomes.length) this.onOutcomes(outcomes);
+  private emit(outcomes: Outcome[]): Promise<void> | undefined {
+    return outcomes.length ? this.onOutcomes(outcomes) : undefined;
   }
 }

@@ -11,7 +11,7 @@ export class BufferFull extends Error {}
 export class DiskBuffer {
   private next = 1;
   private bytes = 0;
-  private files: { name: string; size: number; at: number }[] = [];
+  private files: { name: string; size: number; at: number; suffix: string }[] = [];
 
   private constructor(
     private readonly dir: string,
@@ -21,21 +21,22 @@ export class DiskBuffer {
   static async open(dir: string, maxBytes: number): Promise<DiskBuffer> {
     await mkdir(dir, { recursive: true });
     const b = new DiskBuffer(dir, maxBytes);
-    const names = (await readdir(dir)).filter((n) => n.endsWith('.batch')).sort();
+    const names = (await readdir(dir)).filter((n) => /^\d{12}(\.[a-z]+)?\.batch$/.test(n)).sort();
     for (const name of names) {
       const s = await stat(join(dir, name));
-      b.files.push({ name, size: s.size, at: s.mtimeMs });
+      b.files.push({ name, size: s.size, at: s.mtimeMs, suffix: suffixOf(name) });
       b.bytes += s.size;
     }
     const last = names.at(-1);
-    if (last) b.next = Number(last.slice(0, -'.batch'.length)) + 1;
+    if (last) b.next = Number(last.slice(0, 12)) + 1;
     return b;
   }
 
-  async append(text: string): Promise<void> {
+  /** `suffix` marks what kind of batch it is (the shipper's business), kept in the file name */
+  async append(text: string, suffix = ''): Promise<void> {
     const size = Buffer.byteLength(text);
     if (this.bytes + size > this.maxBytes) throw new BufferFull(`the buffer holds ${this.bytes} bytes, at most ${this.maxBytes}`);
-    const name = `${String(this.next++).padStart(12, '0')}.batch`;
+    const name = `${String(this.next++).padStart(12, '0')}${suffix ? `.${suffix}` : ''}.batch`;
     const fh = await open(join(this.dir, name), 'w');
     try {
       await fh.writeFile(text);
@@ -43,22 +44,26 @@ export class DiskBuffer {
     } finally {
       await fh.close();
     }
-    this.files.push({ name, size, at: Date.now() });
+    this.files.push({ name, size, at: Date.now(), suffix });
     this.bytes += size;
   }
 
-  /** The oldest batches, up to about `maxBytes` together, in the order they were appended. */
-  async peek(maxBytes: number): Promise<{ names: string[]; text: string }> {
+  /**
+   * The oldest batches, up to about `maxBytes` together, in the order they were appended, and all
+   * of one suffix (the suffix of the first).
+   */
+  async peek(maxBytes: number): Promise<{ names: string[]; text: string; suffix: string }> {
     const names: string[] = [];
     const parts: string[] = [];
     let total = 0;
+    const suffix = this.files[0]?.suffix ?? '';
     for (const f of this.files) {
-      if (names.length && total + f.size > maxBytes) break;
+      if (names.length && (total + f.size > maxBytes || f.suffix !== suffix)) break;
       names.push(f.name);
       parts.push(await readFile(join(this.dir, f.name), 'utf8'));
       total += f.size;
     }
-    return { names, text: parts.join('') };
+    return { names, text: parts.join(''), suffix };
   }
 
   /** The oldest batches one by one, for a reader that looks without shipping. */
@@ -78,3 +83,5 @@ export class DiskBuffer {
     return { batches: this.files.length, bytes: this.bytes, oldestAt: this.files[0]?.at ?? null };
   }
 }
+
+const suffixOf = (name: string) => /^\d{12}\.([a-z]+)\.batch$/.exec(name)?.[1] ?? '';

@@ -19,12 +19,20 @@ import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, Telem
  * min/mean/max/count in `year`.`reading_1m` for 365 days.
  */
 /** Where batches go and queries come from: InfluxDB 1.x (InfluxQL) or 2.x (Flux). */
+/**
+ * Line-protocol time precision. Readings go in microseconds: readings of one point that share a
+ * millisecond (a second-resolution device clock, a whole tick stamped at once) each get their own
+ * microsecond, so InfluxDB keeps both as the embedded store does instead of overwriting one.
+ * Batches buffered in milliseconds by an older version are still shipped as such.
+ */
+export type Precision = 'ms' | 'u';
+
 export interface InfluxBackend {
   readonly kind: string;
   /** database / retention / downsampling, created when missing (where the backend can) */
   prepare(): Promise<void>;
   /** null when written; a message when InfluxDB refused it for good; throws when a retry may work */
-  write(lineProtocol: string): Promise<string | null>;
+  write(lineProtocol: string, precision: Precision): Promise<string | null>;
   raw(q: TelemetryQuery): Promise<TelemetryPoint[]>;
   windows(q: TelemetryQuery & { everyMs: number }): Promise<TelemetryWindow[]>;
   latest(): Promise<TelemetryPoint[]>;
@@ -60,6 +68,9 @@ interface Waiting {
   reject(err: Error): void;
 }
 
+/** the buffer's name for batches in microseconds (older, unmarked batches are milliseconds) */
+const MICROS = 'us';
+
 export class InfluxTelemetryStore implements TelemetryStore {
   readonly kind: string;
   private queue: Waiting[] = [];
@@ -72,6 +83,8 @@ export class InfluxTelemetryStore implements TelemetryStore {
   private refusedBatches = 0;
   private backoffMs = 500;
   private shipTimer?: NodeJS.Timeout;
+  /** per device without seqs: its last reading's ms and the sub-millisecond count used for it */
+  private readonly lastStamp = new Map<string, { ts: number; n: number }>();
 
   private constructor(
     private readonly opts: InfluxOptions,
@@ -96,20 +109,36 @@ export class InfluxTelemetryStore implements TelemetryStore {
       const tags = `enterprise=${escTag(r.enterpriseId)},device=${escTag(r.deviceId)}`;
       const where = `,region=${escTag(place.region || 'none')},industry=${escTag(place.industry || 'none')}`;
       const extra = (metric: string) => `${r.seq !== undefined ? `,seq=${r.seq}i` : ''}${r.quality?.[metric] ? `,quality=${escStr(r.quality[metric])}` : ''}`;
+      const at = this.micros(r);
       for (const [metric, v] of Object.entries(r.values)) {
         const field = typeof v === 'boolean' ? `state=${v}` : `value=${v}`;
-        lines.push(`reading,${tags},metric=${escTag(metric)}${where} ${field}${extra(metric)} ${r.ts}`);
+        lines.push(`reading,${tags},metric=${escTag(metric)}${where} ${field}${extra(metric)} ${at}`);
       }
       for (const [metric, q] of Object.entries(r.quality ?? {}))
-        if (!(metric in r.values)) lines.push(`reading,${tags},metric=${escTag(metric)}${where} quality=${escStr(q)}${r.seq !== undefined ? `,seq=${r.seq}i` : ''} ${r.ts}`);
+        if (!Object.hasOwn(r.values, metric)) lines.push(`reading,${tags},metric=${escTag(metric)}${where} quality=${escStr(q)}${r.seq !== undefined ? `,seq=${r.seq}i` : ''} ${at}`);
     }
     return this.enqueue(lines);
+  }
+
+  /**
+   * The reading's time in microseconds: its millisecond, and within it the seq (mod 1000) or, for
+   * a device without seqs, a count of its readings stamped with that same millisecond.
+   */
+  private micros(r: Reading): string {
+    let sub: number;
+    if (r.seq !== undefined) sub = r.seq % 1000;
+    else {
+      const last = this.lastStamp.get(r.deviceId);
+      sub = last && last.ts === r.ts ? (last.n + 1) % 1000 : 0;
+      this.lastStamp.set(r.deviceId, { ts: r.ts, n: sub });
+    }
+    return `${r.ts}${String(sub).padStart(3, '0')}`;
   }
 
   /** An alert transition, for Grafana annotations beside the telemetry. */
   annotate(a: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }, type: string, at: number): Promise<void> {
     const tags = `enterprise=${escTag(a.enterpriseId)},device=${escTag(a.deviceId)},rule=${escTag(a.rule)},severity=${a.severity},type=${type},metric=${escTag(a.metric || 'none')}`;
-    return this.enqueue([`alert_transition,${tags} alert_id=${escStr(a.id)},message=${escStr(a.message.slice(0, 500))} ${at}`]);
+    return this.enqueue([`alert_transition,${tags} alert_id=${escStr(a.id)},message=${escStr(a.message.slice(0, 500))} ${at}000`]);
   }
 
   private enqueue(lines: string[]): Promise<void> {
@@ -132,7 +161,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     this.writing = this.writing.then(async () => {
       if (!batch.length) return;
       try {
-        await this.buffer.append(batch.flatMap((w) => w.lines).join('\n') + '\n');
+        await this.buffer.append(batch.flatMap((w) => w.lines).join('\n') + '\n', MICROS);
         for (const w of batch) w.resolve();
         this.ship();
       } catch (e) {
@@ -151,10 +180,10 @@ export class InfluxTelemetryStore implements TelemetryStore {
     void (async () => {
       try {
         for (;;) {
-          const { names, text } = await this.buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
+          const { names, text, suffix } = await this.buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
           if (!names.length) break;
           await this.backend.prepare();
-          const refused = await this.backend.write(text);
+          const refused = await this.backend.write(text, suffix === MICROS ? 'u' : 'ms');
           // a batch InfluxDB refuses as such (points beyond retention, a field of another type)
           // will be refused again: it is logged and counted, not retried forever
           if (refused) {

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { InfluxDB } from 'influx';
-import type { InfluxBackend } from './influx-telemetry.ts';
+import type { InfluxBackend, Precision } from './influx-telemetry.ts';
 import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
 
 const gzip = promisify(gzipCb);
@@ -49,10 +49,10 @@ export class InfluxQlBackend implements InfluxBackend {
     this.ready = true;
   }
 
-  async write(text: string): Promise<string | null> {
+  async write(text: string, precision: Precision): Promise<string | null> {
     const u = new URL('/write', this.opts.url);
     u.searchParams.set('db', this.opts.database);
-    u.searchParams.set('precision', 'ms');
+    u.searchParams.set('precision', precision);
     const headers: Record<string, string> = { 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' };
     if (this.opts.username) headers.authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
     const res = await fetch(u, { method: 'POST', headers, body: await gzip(text), signal: AbortSignal.timeout(30_000) });

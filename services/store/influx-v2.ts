@@ -1,5 +1,5 @@
 import { HttpError, InfluxDB, type QueryApi, type WriteApi } from '@influxdata/influxdb-client';
-import type { InfluxBackend } from './influx-telemetry.ts';
+import type { InfluxBackend, Precision } from './influx-telemetry.ts';
 import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
 
 /**
@@ -9,22 +9,24 @@ import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetr
  */
 export class FluxBackend implements InfluxBackend {
   readonly kind = 'influxdb2';
-  private readonly writeApi: WriteApi;
+  private readonly writeApis: Record<Precision, WriteApi>;
   private readonly queryApi: QueryApi;
 
   constructor(private readonly opts: { url: string; token: string; org: string; bucket: string }) {
     const client = new InfluxDB({ url: opts.url, token: opts.token, timeout: 30_000 });
     // the disk buffer does the batching and the retrying: the client only carries a batch over
-    this.writeApi = client.getWriteApi(opts.org, opts.bucket, 'ms', { batchSize: 1_000_000, flushInterval: 0, maxRetries: 0, gzipThreshold: 1000 });
+    const writeOptions = { batchSize: 1_000_000, flushInterval: 0, maxRetries: 0, gzipThreshold: 1000 };
+    this.writeApis = { ms: client.getWriteApi(opts.org, opts.bucket, 'ms', writeOptions), u: client.getWriteApi(opts.org, opts.bucket, 'us', writeOptions) };
     this.queryApi = client.getQueryApi(opts.org);
   }
 
   async prepare() {}
 
-  async write(text: string): Promise<string | null> {
-    this.writeApi.writeRecords(text.split('\n').filter(Boolean));
+  async write(text: string, precision: Precision): Promise<string | null> {
+    const api = this.writeApis[precision];
+    api.writeRecords(text.split('\n').filter(Boolean));
     try {
-      await this.writeApi.flush();
+      await api.flush();
       return null;
     } catch (e) {
       if (e instanceof HttpError && (e.statusCode === 400 || e.statusCode === 422)) return `InfluxDB answered ${e.statusCode}: ${e.body?.slice(0, 300)}`;

@@ -7,7 +7,7 @@ import { DISPOSITIONS, alertJson, transitionJson, type Alert } from '../../alert
 import { formatCst } from '../../notify/message.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
-import { regionCode, severityList, time } from '../query.ts';
+import { MAX_TIME, regionCode, severityList, time } from '../query.ts';
 import { INDUSTRIES } from '../../../rules/indicators.ts';
 
 const filterQuery = z
@@ -47,8 +47,9 @@ function scopedFilter(req: FastifyRequest, q: z.infer<typeof filterQuery>): Omit
 const encodeCursor = (c: { raisedAt: number; id: string }) => Buffer.from(JSON.stringify([c.raisedAt, c.id])).toString('base64url');
 function decodeCursor(s: string) {
   try {
-    const [raisedAt, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [number, string];
-    if (typeof raisedAt === 'number' && typeof id === 'string') return { raisedAt, id };
+    const parsed: unknown = s.length <= 400 ? JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) : null;
+    const [raisedAt, id] = Array.isArray(parsed) ? (parsed as unknown[]) : [];
+    if (Number.isSafeInteger(raisedAt) && Math.abs(raisedAt as number) <= MAX_TIME && typeof id === 'string' && id.length <= 100) return { raisedAt: raisedAt as number, id };
   } catch {
     /* fall through */
   }

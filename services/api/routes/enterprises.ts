@@ -11,7 +11,7 @@ const baselineBody = z
   .object({
     metric: z.string().min(1),
     /** default: the device's latest value of the metric */
-    value: z.number().finite().optional(),
+    value: z.number().min(-1e9).max(1e9).optional(),
     note: z.string().max(500).optional(),
   })
   .strict();

@@ -1,0 +1,40 @@
+import { RegistryError, validateRegistry } from './load.ts';
+import { withRegisteredDevices, type RegisteredDevice } from './registered-devices.ts';
+import { Registry } from './registry.ts';
+
+/**
+ * The registry in force: the operator's file plus the devices enterprises registered through the
+ * API. The file decides: a registered device that no longer fits it (its id now in the file, its
+ * enterprise gone, a template it named removed) is set aside and reported, and never makes the
+ * operator's registry, or the next start, fail.
+ */
+export interface ComposedRegistry {
+  registry: Registry;
+  /** registered devices left out, with the reason */
+  skipped: { id: string; why: string }[];
+}
+
+export function composeRegistry(raw: unknown, extra: readonly RegisteredDevice[], source: string): ComposedRegistry {
+  const { raw: merged, skipped } = withRegisteredDevices(raw, extra);
+  try {
+    return { registry: new Registry(validateRegistry(merged, source)), skipped };
+  } catch (e) {
+    if (!(e instanceof RegistryError) || !extra.length) throw e;
+    // is it the file itself? then its own problems are the answer
+    const alone = new Registry(validateRegistry(raw, source));
+    // the file is fine: keep each registered device that still fits, one at a time
+    let kept: RegisteredDevice[] = [];
+    let registry = alone;
+    for (const d of extra) {
+      const { raw: trial, skipped: off } = withRegisteredDevices(raw, [...kept, d]);
+      if (off.some((o) => o.id === d.device.id)) continue;
+      try {
+        registry = new Registry(validateRegistry(trial, source));
+        kept = [...kept, d];
+      } catch (err) {
+        skipped.push({ id: d.device.id, why: err instanceof RegistryError ? err.problems.join('; ') : (err as Error).message });
+      }
+    }
+    return { registry, skipped };
+  }
+}

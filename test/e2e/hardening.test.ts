@@ -1,0 +1,311 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import mqtt, { type MqttClient } from 'mqtt';
+import pino from 'pino';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRegistry, RegistryError } from '../../services/registry/load.ts';
+import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { startReceiver } from '../support/receivers.ts';
+import { CAST, CHEM, MALL, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/**
+ * What an outside probe found against a running service, each tried again from outside (a real
+ * MQTT client, real HTTP): one message must not stop the service, a client id must not take over
+ * another device's session, a name like "toString" must not silence anyone's alarms, and the
+ * registry, the API and the stores must hold their promises under hostile input.
+ */
+type App = Awaited<ReturnType<typeof startTestApp>>;
+const mqttUrl = (app: App) => `mqtt://127.0.0.1:${app.ports.mqtt}`;
+const refusal = (p: Promise<MqttClient>) => p.then((c) => (c.end(), null), (e: Error & { code?: number }) => e.code ?? -1);
+/** the client's next `event` (mqtt.js clients are not typed as Node emitters) */
+const next = (c: MqttClient, event: 'close' | 'connect') => new Promise<void>((resolve) => c.once(event, () => resolve()));
+const metric = async (app: App, name: string) => {
+  const text = (await apiClient(app).get('/metrics')).text;
+  return text.split('\n').filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+};
+
+describe('one device cannot stop, impersonate or silence', () => {
+  let app: App;
+  let hooks: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    hooks = await startReceiver();
+    const reg = testRegistry({ webhookUrl: hooks.url });
+    // the mall's unit and the fire brigade hear by webhook here
+    for (const u of reg.units) if (u.id === 'ent-mall' || u.id === 'fire-b') (u as { webhooks?: object[] }).webhooks = [{ url: `${hooks.url}/${u.id}`, format: 'generic' }];
+    (reg as Record<string, unknown>).gateway = { maxConnectionsPerDevice: 2, maxOfflineQueue: 3 };
+    app = await startTestApp({ registry: reg });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await hooks?.close();
+  });
+
+  it('answers a timestamp no Date can hold (ts 1e300) with TS_INVALID and keeps running', async () => {
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    for (const ts of [1e300, -1e300, 8.64e15 + 1, '+275760-09-13T00:00:00.001Z', '9'.repeat(400)]) await dev.telemetry({ ts, values: { gas_lel: 1 } });
+    await waitFor(() => dev.rejects.filter((r) => r.error === 'TS_INVALID').length === 5, 5000, 'five TS_INVALID');
+    // numbers far outside any sensor's range are no measurement: refused, named by their path
+    await dev.telemetry({ values: { gas_lel: 1e300 } });
+    await waitFor(() => dev.rejects.find((r) => r.error === 'VALUE_OUT_OF_RANGE' && r.path === 'values.gas_lel'), 5000, 'VALUE_OUT_OF_RANGE');
+    // the service is alive and storing
+    await dev.telemetry({ seq: 1, values: { gas_lel: 2 } });
+    expect((await apiClient(app).get('/api/health')).json.status).toBe('ok');
+    const stored = await apiClient(app, 'token-operator').get(`/api/telemetry?device=gas-1&from=${Date.now() - 60_000}`);
+    expect(stored.json.points.map((p: { value: number }) => p.value)).toContain(2);
+    await dev.end();
+  });
+
+  it('refuses a client id held by another device, and a client id that is another device\'s id', async () => {
+    const will = { topic: `v1/${CHEM}/gas-1/status`, payload: Buffer.from('offline'), qos: 1 as const, retain: false };
+    const a = await mqtt.connectAsync(mqttUrl(app), { username: 'gas-1', password: 'secret-gas-1', clientId: 'plant-a-link', clean: false, will, reconnectPeriod: 0 });
+    await a.subscribeAsync(`v1/${CHEM}/gas-1/command`, { qos: 1 });
+    let aClosed = false;
+    a.on('close', () => (aClosed = true));
+    // another enterprise's device with the same client id: refused (identifier rejected), A stays
+    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'plant-a-link', reconnectPeriod: 0 }))).toBe(2);
+    // a device naming itself as another device: refused
+    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'gas-1', reconnectPeriod: 0 }))).toBe(2);
+    expect(a.connected && !aClosed).toBe(true);
+    const alerts = await apiClient(app, 'token-operator').get(`/api/alerts?enterprise=${CHEM}&state=open`);
+    expect(alerts.json.items.filter((x: { rule: string }) => x.rule === 'device-offline')).toEqual([]);
+
+    // A goes away, keeping its session (and the alarm commands queued for it): still A's
+    await a.endAsync();
+    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'plant-a-link', clean: false, reconnectPeriod: 0 }))).toBe(2);
+    // A itself gets its session back
+    const again = await mqtt.connectAsync(mqttUrl(app), { username: 'gas-1', password: 'secret-gas-1', clientId: 'plant-a-link', clean: false, reconnectPeriod: 0 });
+    expect(again.connected).toBe(true);
+    await again.endAsync();
+  });
+
+  it('does not let one device take its enterprise\'s whole connection quota', async () => {
+    const url = mqttUrl(app);
+    const c1 = await mqtt.connectAsync(url, { username: 'gas-2', password: 'secret-gas-2', reconnectPeriod: 0 });
+    const c2 = await mqtt.connectAsync(url, { username: 'gas-2', password: 'secret-gas-2', reconnectPeriod: 0 });
+    expect(await refusal(mqtt.connectAsync(url, { username: 'gas-2', password: 'secret-gas-2', reconnectPeriod: 0 }))).toBe(5);
+    // the enterprise's other devices are still served
+    const other = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await other.end();
+    await c1.endAsync();
+    await c2.endAsync();
+  });
+
+  it('ignores quality and value keys that name no point ("toString", "__proto__"), and still tells everyone of a real fire', async () => {
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const smoke = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');
+    const hostile = '{"values":{"gas_lel":1,"__proto__":{"gas_lel":99},"constructor":5},"quality":{"toString":"fault","__proto__":"fault","hasOwnProperty":"fault","valueOf":"maintenance"}}';
+    await Promise.all([dev.telemetry(hostile), smoke.telemetry({ values: { smoke_alarm: true } })]);
+    await waitFor(() => dev.rejects.filter((r) => r.error === 'UNKNOWN_METRIC').length >= 6, 5000, 'unknown names refused');
+    expect(dev.rejects.map((r) => r.path)).toEqual(expect.arrayContaining(['quality.toString', 'quality.__proto__', 'values.__proto__', 'values.constructor']));
+    const api = apiClient(app, 'token-operator');
+    const fire = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${MALL}&state=open`)).json.items.find((a: { metric: string }) => a.metric === 'smoke_alarm'), 5000, 'fire alert');
+    // the mall's unit and the fire brigade were told
+    for (const unit of ['ent-mall', 'fire-b'])
+      await waitFor(() => hooks.requests.some((r) => r.url === `/${unit}` && JSON.stringify(r.body).includes(fire.id)), 5000, `${unit} told of the fire`);
+    const chem = (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items;
+    expect(chem.filter((a: { metric: string }) => ['toString', '__proto__', 'hasOwnProperty', 'valueOf', 'constructor'].includes(a.metric))).toEqual([]);
+    expect(await metric(app, 'internal_faults_total')).toBe(0);
+    await dev.end();
+    await smoke.end();
+  });
+
+  it('routes telemetry it refused whole to no subscriber', async () => {
+    const dev = await connectDevice(app, CAST, 'caster-1', 'secret-caster-1');
+    const seen: string[] = [];
+    dev.client.on('message', (topic, payload) => topic.endsWith('/telemetry') && seen.push(payload.toString()));
+    await dev.client.subscribeAsync(`v1/${CAST}/caster-1/telemetry`, { qos: 0 });
+    await dev.telemetry('{"values":{"melt_level":"high"}}');
+    await dev.telemetry({ values: { melt_level: 0.5 } });
+    await waitFor(() => seen.length >= 1, 5000, 'the good reading routed');
+    expect(seen).toEqual([JSON.stringify({ values: { melt_level: 0.5 } })]);
+    await dev.end();
+  });
+
+  it('keeps at most maxOfflineQueue messages for a persistent session that stays away', async () => {
+    const watcher = await mqtt.connectAsync(mqttUrl(app), { username: 'operator', password: 'token-operator', clientId: 'control-room-tool', clean: false, reconnectPeriod: 0 });
+    await watcher.subscribeAsync('alerts/#', { qos: 1 });
+    await watcher.endAsync();
+    const before = await metric(app, 'gateway_offline_queue_dropped_total');
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    // 6 alert events (raise, clear) while the watcher is away
+    for (const v of [60, 1, 60, 1, 60, 1]) await dev.telemetry({ values: { gas_lel: v } });
+    await waitFor(async () => (await metric(app, 'gateway_offline_queue_dropped_total')) - before >= 3, 5000, 'drops counted');
+    const back = await mqtt.connect(mqttUrl(app), { username: 'operator', password: 'token-operator', clientId: 'control-room-tool', clean: false, reconnectPeriod: 0 });
+    const got: unknown[] = [];
+    back.on('message', (_t, p) => got.push(JSON.parse(p.toString())));
+    await next(back, 'connect');
+    await waitFor(() => got.length === 3, 5000, 'three queued');
+    await back.endAsync();
+    await dev.end();
+  });
+});
+
+describe('the API authorizes the route that runs, and keeps tokens out of logs', () => {
+  let app: App;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) });
+    app = await startTestApp({ logger: pino({ level: 'info' }, sink) });
+  });
+  afterAll(async () => app?.stop());
+
+  it('refuses percent-encoded API paths without a token, streams included', async () => {
+    const anon = apiClient(app);
+    for (const path of ['/%61pi/silences', '/%61pi/alerts', '/api/%61lerts', '/%2561pi/silences', '/%61pi/alerts/stream', '/api/alerts/%73tream']) {
+      const r = await anon.get(path);
+      expect([401, 404], path).toContain(r.status);
+      if (r.status === 401) expect(r.json.error).toBe('UNAUTHORIZED');
+    }
+    expect((await apiClient(app, 'token-operator').get('/%61pi/silences')).status).toBe(200);
+  });
+
+  it('never logs a token, in a header or in the query', async () => {
+    const res = await fetch(`http://127.0.0.1:${app.ports.http}/api/alerts/stream?token=token-operator`);
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+    await apiClient(app, 'token-regulator-a').get('/api/alerts?token=token-chem&Access_Token=secret-xyz');
+    await waitFor(() => lines.some((l) => l.includes('/api/alerts/stream')), 5000, 'request logged');
+    const all = lines.join('\n');
+    for (const secret of ['token-operator', 'token-regulator-a', 'token-chem', 'secret-xyz']) expect(all).not.toContain(secret);
+  });
+
+  it('answers bad cursors and out-of-range times with 400 naming the field, never 500', async () => {
+    const api = apiClient(app, 'token-operator');
+    const cursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const [q, field] of [
+      [`cursor=${cursor([1.5, 'x'])}`, 'cursor'],
+      [`cursor=${cursor([1e300, 'x'])}`, 'cursor'],
+      [`cursor=${cursor({ 0: 1, 1: 'x' })}`, 'cursor'],
+      ['cursor=%%%', 'cursor'],
+      ['to=99999999999999999999', 'to'],
+      ['from=-5', 'from'],
+      [`to=${'9'.repeat(300)}`, 'to'],
+    ]) {
+      const r = await api.get(`/api/alerts?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.field, q).toBe(field);
+    }
+    for (const path of ['/api/telemetry?to=99999999999999999999', '/api/reports/summary?from=1e400']) expect((await api.get(path)).status, path).toBe(400);
+  });
+});
+
+describe('failed API logins', () => {
+  it('are limited per address: after API_LOGIN_FAILURES wrong tokens a minute the address waits', async () => {
+    const app = await startTestApp({ settings: { API_LOGIN_FAILURES: 20 } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 22; i++) statuses.push((await apiClient(app, `guess-${i}-xxxxxxxx`).get('/api/alerts')).status);
+      expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+      expect(statuses.slice(20)).toEqual([429, 429]);
+      const r = await apiClient(app, 'guess-again-xxxx').get('/api/alerts');
+      expect(r.json.error).toBe('RATE_LIMITED');
+      // the health check and metrics stay open
+      expect((await apiClient(app).get('/api/health')).status).toBe(200);
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
+describe('the registry', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startTestApp({ watchRegistry: true });
+  });
+  afterAll(async () => app?.stop());
+  const reloads = async (outcome: string) => metric(app, `registry_reloads_total{outcome="${outcome}"}`);
+  const edit = async (change: (r: any) => void, viaRename = false) => {
+    const r = parse(await readFile(app.configPath, 'utf8'));
+    change(r);
+    if (!viaRename) return writeFile(app.configPath, stringify(r));
+    // as vim and `sed -i` save: a new file renamed over the old one
+    await writeFile(`${app.configPath}.new`, stringify(r));
+    await rename(`${app.configPath}.new`, app.configPath);
+  };
+
+  it('refuses an empty or comment-only file on reload, and everyone keeps being served', async () => {
+    const text = await readFile(app.configPath, 'utf8');
+    for (const empty of ['', '# nothing here\n', 'enterprises: []\nusers: []\n']) {
+      await writeFile(app.configPath, empty);
+      const r = await app.reload();
+      expect(r.ok, JSON.stringify(empty)).toBe(false);
+    }
+    await writeFile(app.configPath, text);
+    await app.reload();
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.end();
+    expect((await apiClient(app, 'token-operator').get('/api/alerts')).status).toBe(200);
+  });
+
+  it('refuses absurd numbers (groupWaitS 1e300, reminderEveryMin 1e-9) naming the field', () => {
+    const bad = (change: (r: any) => void) => {
+      const r = testRegistry() as any;
+      change(r);
+      try {
+        parseRegistry(stringify(r));
+        return null;
+      } catch (e) {
+        return (e as RegistryError).problems.join('\n');
+      }
+    };
+    expect(bad((r) => (r.routing.groupWaitS = 1e300))).toMatch(/routing\.groupWaitS/);
+    expect(bad((r) => (r.routing.reminderEveryMin = 1e-9))).toMatch(/routing\.reminderEveryMin/);
+    expect(bad((r) => (r.enterprises[0].devices[0].reportIntervalS = 1e300))).toMatch(/reportIntervalS/);
+    expect(bad((r) => (r.gateway = { messagesPerS: 1e300 }))).toMatch(/gateway\.messagesPerS/);
+    expect(bad((r) => (r.enterprises[0].devices[0].rules = [{ id: 'gas-lel', above: [{ severity: 'warning', value: 1e300 }] }]))).toMatch(/value/);
+  });
+
+  it('hears every save, including editors that save by renaming a new file over the old one', async () => {
+    for (let i = 1; i <= 3; i++) {
+      const before = await reloads('applied');
+      await edit((r) => (r.enterprises[0].name = `测试化工有限公司 ${i}`), true);
+      await waitFor(async () => (await reloads('applied')) > before, 5000, `reload after rename-save ${i}`);
+    }
+    expect(app.registry().enterprises.get(CHEM)?.name).toBe('测试化工有限公司 3');
+  });
+
+  it('ends the session of a device whose secret is rotated or that is removed, at reload', async () => {
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const closed = next(dev.client, 'close');
+    await edit((r) => (r.enterprises[0].devices[0].secret = 'rotated-secret-1'));
+    expect((await app.reload()).ok).toBe(true);
+    await closed;
+    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'gas-1', password: 'secret-gas-1', reconnectPeriod: 0 }))).toBe(4);
+    const fresh = await connectDevice(app, CHEM, 'gas-1', 'rotated-secret-1');
+
+    // removed: the live session ends and nothing more it sends is stored
+    const gone = next(fresh.client, 'close');
+    await edit((r) => (r.enterprises[0].devices = r.enterprises[0].devices.filter((d: { id: string }) => d.id !== 'gas-1')));
+    expect((await app.reload()).ok).toBe(true);
+    await gone;
+    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'gas-1', password: 'rotated-secret-1', reconnectPeriod: 0 }))).toBe(4);
+    await edit((r) => r.enterprises[0].devices.unshift(testRegistry().enterprises[0].devices[0]));
+    expect((await app.reload()).ok).toBe(true);
+  });
+
+  it('lets the operator\'s file win over a device id an enterprise registered first, at reload and at the next start', async () => {
+    const chem = apiClient(app, 'token-chem');
+    const r = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-9', points: [{ metric: 'gas_lel' }] });
+    expect(r.status).toBe(201);
+    // the operator now lists a device gas-9 of their own (another enterprise's)
+    await edit((reg) => reg.enterprises[1].devices.push({ id: 'gas-9', secret: 'operator-gas-9', points: [{ metric: 'melt_level' }] }));
+    expect((await app.reload()).ok).toBe(true);
+    expect(app.registry().devices.get('gas-9')?.enterprise.id).toBe(CAST);
+    const dev = await connectDevice(app, CAST, 'gas-9', 'operator-gas-9');
+    await dev.end();
+    // and the service starts again on the same data
+    await app.stop();
+    app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
+    expect(app.registry().devices.get('gas-9')?.enterprise.id).toBe(CAST);
+  });
+
+  it('names registered-devices.json when it is corrupt, instead of failing without a word', async () => {
+    await app.stop();
+    await writeFile(`${app.dataDir}/registered-devices.json`, '{"half": ');
+    await expect(startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')) })).rejects.toThrow(/registered-devices\.json is not valid JSON/);
+    await writeFile(`${app.dataDir}/registered-devices.json`, '[]');
+    app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')) });
+  });
+});
