@@ -228,12 +228,15 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   for (const p of await atStart('last values', () => telemetry.latest(), [])) status.seed(p.deviceId, p.metric, p.value, p.ts);
 
   const onReadings = (readings: Reading[]) => {
-    const stored = telemetry.append(readings);
     const recorded = rules.readings(readings);
+    // what readings raised is in the alert record before they are in the store: after a crash in
+    // between, the device's resend is evaluated again instead of being dropped as a duplicate of
+    // stored readings whose alarm was lost (at worst an alarm is recorded twice, never lost)
+    const stored = recorded ? recorded.then(() => telemetry.append(readings)) : telemetry.append(readings);
     isolated('live-status', () => status.onReadings(readings, clock()));
     isolated('forward', () => forwarder.readings(readings));
     metrics.ruleEvaluations.inc(readings.length);
-    return { stored, recorded };
+    return { stored, recorded: recorded ?? Promise.resolve() };
   };
 
   let stopping: Promise<void> | undefined;

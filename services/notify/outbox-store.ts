@@ -110,7 +110,16 @@ export class OutboxStore {
       if (change.lastError !== undefined) (sets.push('last_error = $err'), (params.err = change.lastError));
       if (change.deliveredAt !== undefined) (sets.push('delivered_at = $at'), (params.at = BigInt(change.deliveredAt)));
       if (change.notificationId !== undefined) (sets.push('notification_id = $nid'), (params.nid = change.notificationId));
-      for (const id of ids) await c.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
+      // one transaction: a group's items change together or not at all (a crash between two of
+      // them would split a group that must go again exactly as it went)
+      await c.run('BEGIN TRANSACTION');
+      try {
+        for (const id of ids) await c.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
+        await c.run('COMMIT');
+      } catch (e) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw e;
+      }
     });
   }
 

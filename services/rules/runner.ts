@@ -44,8 +44,11 @@ export class RuleRunner {
     for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value);
   }
 
-  /** Resolves when the alert changes these readings caused are recorded (a PUBACK waits for it). */
-  readings(readings: Reading[]): Promise<void> {
+  /**
+   * Resolves when the alert changes these readings caused are recorded (a PUBACK waits for it);
+   * undefined when they changed nothing.
+   */
+  readings(readings: Reading[]): Promise<void> | undefined {
     const now = this.clock();
     // a flushed buffer is evaluated in the order the device measured it
     const ordered = readings.length > 1 ? [...readings].sort((a, b) => a.ts - b.ts) : readings;
@@ -56,7 +59,7 @@ export class RuleRunner {
     }
     this.evaluations += readings.length;
     // the alert book commits in order: the last batch's commit covers every earlier one
-    return recorded ?? Promise.resolve();
+    return recorded;
   }
 
   private guarded(deviceId: string, fn: () => Promise<void> | undefined): Promise<void> | undefined {

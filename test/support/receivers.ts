@@ -55,7 +55,7 @@ export interface CapturedRequest {
   body: unknown;
 }
 
-export type Answer = (req: CapturedRequest) => { status: number; body: unknown };
+export type Answer = (req: CapturedRequest) => { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
 
 /** `answer` can be swapped while running (a receiver that fails, then recovers). */
 export async function startReceiver(answer: Answer = () => ({ status: 200, body: { ok: true } })) {
@@ -74,8 +74,7 @@ export async function startReceiver(answer: Answer = () => ({ status: 200, body:
       }
       const captured = { url: req.url ?? '', headers: req.headers, body };
       requests.push(captured);
-      const a = state.answer(captured);
-      res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
+      void Promise.resolve(state.answer(captured)).then((a) => res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body)));
     });
   });
   server.listen(0, '127.0.0.1');
