@@ -13,6 +13,9 @@ export type Quality = 'good' | 'fault' | 'maintenance';
  * as "toString" or "__proto__" finds nothing that was not put there.
  */
 export const bareRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
+/** A plain object's own entry for a name that may come from outside (never an inherited member). */
+export const ownEntry = <T>(r: Record<string, T> | undefined, name: string): T | undefined => (r && Object.hasOwn(r, name) ? r[name] : undefined);
 export type Value = number | boolean;
 
 /** One validated reading from one device: several metrics at one instant. */

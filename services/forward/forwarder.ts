@@ -10,6 +10,7 @@ import { alarmEventOf, samplesOf, type PointCodes } from './items.ts';
 import { mqttSender } from './mqtt-bridge.ts';
 import type { Sender } from './sender.ts';
 import { Uplink, type UplinkDeps } from './uplink.ts';
+import { ownEntry } from '../../rules/types.ts';
 
 export interface ForwarderDeps extends Omit<UplinkDeps, 'log'> {
   dataDir: string;
@@ -131,7 +132,7 @@ function coverage(u: UplinkConfig, registry: Registry): { enterprises: Set<strin
     for (const d of ent.devices) {
       const byMetric = new Map<string, string>();
       for (const p of d.points) {
-        const code = p.codes?.[u.id] ?? p.code ?? (u.kind === 'mqtt' ? p.metric : undefined);
+        const code = ownEntry(p.codes, u.id) ?? p.code ?? (u.kind === 'mqtt' ? p.metric : undefined);
         if (code !== undefined) byMetric.set(p.metric, code);
       }
       if (byMetric.size) codes.set(d.id, byMetric);

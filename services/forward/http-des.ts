@@ -5,6 +5,7 @@ import { desCbc, keyBytes } from './ciphers.ts';
 import type { Entry } from './items.ts';
 import { postJson } from './platform-answer.ts';
 import type { Sender } from './sender.ts';
+import { ownEntry } from '../../rules/types.ts';
 
 type DesUplink = Extract<UplinkConfig, { kind: 'http-des' }>;
 
@@ -33,7 +34,7 @@ export function desSender(u: DesUplink): Sender {
                 content: entry.event.content,
               },
             ];
-      const body = { qybm: u.enterpriseCodes[entry.enterpriseId] ?? entry.enterpriseId, wgbm: u.gatewayCode, data: seal(items) };
+      const body = { qybm: ownEntry(u.enterpriseCodes, entry.enterpriseId) ?? entry.enterpriseId, wgbm: u.gatewayCode, data: seal(items) };
       await postJson(entry.lane === 'alarms' ? (u.alarmUrl ?? u.url) : u.url, body, { timeoutMs: u.timeoutS * 1000, successCodes: [200] });
     },
     async close() {},

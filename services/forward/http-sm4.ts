@@ -4,6 +4,7 @@ import { keyBytes, sm4Cbc } from './ciphers.ts';
 import type { Entry } from './items.ts';
 import { postJson } from './platform-answer.ts';
 import type { Sender } from './sender.ts';
+import { ownEntry } from '../../rules/types.ts';
 
 type Sm4Uplink = Extract<UplinkConfig, { kind: 'http-sm4' }>;
 
@@ -17,7 +18,7 @@ export function sm4Sender(u: Sm4Uplink): Sender {
   const iv = keyBytes(u.iv, 16);
   return {
     async send(entry: Entry) {
-      const enterpriseCode = u.enterpriseCodes[entry.enterpriseId] ?? entry.enterpriseId;
+      const enterpriseCode = ownEntry(u.enterpriseCodes, entry.enterpriseId) ?? entry.enterpriseId;
       const batch =
         entry.lane === 'readings'
           ? { enterpriseCode, type: 'realtime', items: entry.samples.map((s) => ({ pointCode: s.code, ts: formatCst(s.ts), value: s.value })) }

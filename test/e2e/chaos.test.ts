@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -7,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/app.ts';
 import { freePort, startReceiver } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
+import { kill9, startServiceProcess } from '../support/service-process.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -19,16 +19,7 @@ import { waitFor } from '../support/wait.ts';
  */
 const ROUNDS = 4;
 
-async function service(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
-    env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent' },
-    stdio: 'ignore',
-  });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/api/health`)).ok, 20_000, 'service up');
-  return child;
-}
 
-const kill9 = (c: ChildProcess) => new Promise<void>((r) => (c.once('exit', () => r()), c.kill('SIGKILL')));
 
 /** 45 %LEL (critical) for ten readings, then 1 %LEL for ten: an alarm raised and cleared every 20 */
 const valueOf = (seq: number) => (seq % 20 < 10 ? 45 : 1);
@@ -45,7 +36,7 @@ describe('chaos: kill -9 in a loop', () => {
     const devices = ['gas-1', 'gas-2'];
     const acked = new Map(devices.map((d) => [d, new Map<number, number>()]));
     const base = Date.now() - 60_000;
-    let child = await service(dataDir, config, ports);
+    let child = await startServiceProcess(dataDir, config, ports);
     let running = true;
     const clients: MqttClient[] = await Promise.all(
       devices.map(async (id) => {
@@ -75,7 +66,7 @@ describe('chaos: kill -9 in a loop', () => {
       // kill at a different point of the work each round: after 150, 250, 350… more acknowledgements
       await waitFor(() => total() >= before + 150 + 100 * round && hooks.requests.length > round, 30_000, `round ${round}: readings and deliveries under way`);
       await kill9(child);
-      child = await service(dataDir, config, ports);
+      child = await startServiceProcess(dataDir, config, ports);
     }
     await waitFor(() => clients.every((c) => c.connected), 10_000, 'reconnected');
     await waitFor(() => total() >= ROUNDS * 300, 30_000, 'more readings after the last restart');

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -7,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/app.ts';
 import { freePort } from '../support/receivers.ts';
 import { CAST, CHEM, MALL, testRegistry } from '../support/registry.ts';
+import { kill9, startServiceProcess } from '../support/service-process.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -14,16 +14,7 @@ import { waitFor } from '../support/wait.ts';
  * at QoS 1 as fast as they can, the process is killed with SIGKILL, started again on the same
  * DATA_DIR, and every reading a device got a PUBACK for must be stored exactly once.
  */
-async function service(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
-    env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent' },
-    stdio: 'ignore',
-  });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/api/health`)).ok, 20_000, 'service up');
-  return child;
-}
 
-const kill9 = (c: ChildProcess) => new Promise<void>((r) => (c.once('exit', () => r()), c.kill('SIGKILL')));
 
 describe('crash safety', () => {
   it('stores every PUBACKed reading exactly once after kill -9 and a restart', async () => {
@@ -31,7 +22,7 @@ describe('crash safety', () => {
     const config = join(dataDir, 'registry.yaml');
     await writeFile(config, stringify(testRegistry()));
     const ports = { mqtt: await freePort(), http: await freePort(), ws: await freePort() };
-    let child = await service(dataDir, config, ports);
+    let child = await startServiceProcess(dataDir, config, ports);
 
     const devices = [
       { ent: CHEM, id: 'gas-1', secret: 'secret-gas-1', metric: 'gas_lel' },
@@ -64,7 +55,7 @@ describe('crash safety', () => {
     await waitFor(() => [...acked.values()].every((s) => s.size > 200), 20_000, 'readings flowing');
     await kill9(child);
     const ackedBeforeCrash = [...acked.values()].reduce((n, s) => n + s.size, 0);
-    child = await service(dataDir, config, ports);
+    child = await startServiceProcess(dataDir, config, ports);
     // devices reconnect and resend what was in flight; let them run a little, then stop
     await new Promise((r) => setTimeout(r, 1500));
     running = false;

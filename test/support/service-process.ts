@@ -1,0 +1,14 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { waitFor } from './wait.ts';
+
+/** The service as its own process (as `npm start` runs it), for tests that kill it with SIGKILL. */
+export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
+    env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent' },
+    stdio: 'ignore',
+  });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/api/health`)).ok, 20_000, 'service up');
+  return child;
+}
+
+export const kill9 = (c: ChildProcess) => new Promise<void>((r) => (c.once('exit', () => r()), c.kill('SIGKILL')));

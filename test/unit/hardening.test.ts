@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { SecretVerifier, hashSecret } from '../../gateway/credentials.ts';
+import { TelemetryIntake } from '../../gateway/ingest.ts';
+import { previousDayCst } from '../../services/alerts/reports.ts';
+import { loggableUrl } from '../../services/api/server.ts';
+import { immediateKinds, policyFor } from '../../services/notify/routing.ts';
+
+/** The pure pieces behind the hardening: each of them on its own, without a network. */
+const scope = { enterpriseId: 'E', deviceId: 'D', metrics: new Set(['gas_lel', 'gas_shutoff_valve_closed']), ranges: new Map([['gas_lel', [0, 100] as const]]) };
+const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 10, maxFutureSkewMs: 60_000 };
+const NOW = Date.UTC(2026, 10, 29, 0, 30);
+const take = (intake: TelemetryIntake, body: unknown) => intake.take(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), scope, NOW);
+
+describe('decoding hostile telemetry', () => {
+  it('refuses times a Date cannot hold and numbers far outside the sensor range', () => {
+    const intake = new TelemetryIntake(limits);
+    for (const ts of [1e300, 8.64e15 + 1, -1e300]) expect(take(intake, { ts, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_INVALID', path: 'ts' });
+    // within ten spans of the physical range it is still a reading (the range rule alerts on it)
+    expect(take(intake, { values: { gas_lel: 1100 } }).readings).toHaveLength(1);
+    expect(take(intake, { values: { gas_lel: 1100.5 } }).rejects[0]).toMatchObject({ code: 'VALUE_OUT_OF_RANGE', path: 'values.gas_lel' });
+    expect(take(intake, { values: { gas_lel: -1e300 } }).rejects[0]).toMatchObject({ code: 'VALUE_OUT_OF_RANGE' });
+  });
+
+  it('keeps values and qualities in objects without a prototype, and only for the device\'s points', () => {
+    const intake = new TelemetryIntake(limits);
+    const { readings, rejects } = take(intake, '{"values":{"gas_lel":1,"__proto__":{"x":1}},"quality":{"toString":"fault","gas_lel":"maintenance"}}');
+    expect(rejects.map((r) => r.path)).toEqual(['values.__proto__', 'quality.toString']);
+    const r = readings[0];
+    expect(Object.getPrototypeOf(r.values)).toBe(null);
+    expect(Object.keys(r.values)).toEqual(['gas_lel']);
+    expect('toString' in r.quality!).toBe(false);
+    expect(r.quality).toEqual({ gas_lel: 'maintenance' });
+  });
+
+  it('forgets the seqs of readings the store did not take, so their resend is accepted', () => {
+    const intake = new TelemetryIntake(limits);
+    const first = take(intake, { ts: NOW - 1000, seq: 7, values: { gas_lel: 1 } });
+    expect(take(intake, { ts: NOW - 1000, seq: 7, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'DUPLICATE_SEQ' });
+    intake.forgetSeqs('D', first.readings);
+    expect(take(intake, { ts: NOW - 1000, seq: 7, values: { gas_lel: 1 } }).readings).toHaveLength(1);
+  });
+});
+
+describe('device secrets', () => {
+  it('stop working the moment the registry rotates them, plain or hashed', async () => {
+    const v = new SecretVerifier();
+    v.remember('D', 'old-secret');
+    expect(await v.verify('D', Buffer.from('old-secret'), undefined)).toBe(true);
+    v.remember('D', 'new-secret');
+    expect(await v.verify('D', Buffer.from('old-secret'), undefined)).toBe(false);
+    const [h1, h2] = [await hashSecret('first-hash'), await hashSecret('second-hash')];
+    expect(await v.verify('D', Buffer.from('first-hash'), h1)).toBe(true);
+    expect(v.credentialOf('D', h1)).toBe(h1);
+    // the cached check for the first hash does not outlive it
+    expect(await v.verify('D', Buffer.from('first-hash'), h2)).toBe(false);
+    v.retain(() => false);
+    expect(await v.verify('D', Buffer.from('new-secret'), undefined)).toBe(false);
+  });
+});
+
+describe('routing', () => {
+  it('finds nothing for a metric named like a prototype member', () => {
+    const policy = policyFor({ immediate: {}, byMetric: { smoke_alarm: ['fire'] }, escalation: [], byIndustry: {} });
+    for (const m of ['toString', '__proto__', 'constructor', 'hasOwnProperty']) expect(immediateKinds(policy, 'critical', m)).toEqual(['enterprise', 'township']);
+    expect(immediateKinds(policy, 'critical', 'smoke_alarm')).toEqual(['enterprise', 'township', 'fire']);
+  });
+});
+
+describe('the daily summary', () => {
+  it('covers the previous calendar day in China Standard Time, whenever it runs', () => {
+    // 08:00 CST on 29 November is 00:00 UTC: the summary covers 28 November 00:00–24:00 CST
+    const day = previousDayCst(Date.UTC(2026, 10, 29, 0, 0));
+    expect(new Date(day.from).toISOString()).toBe('2026-11-27T16:00:00.000Z');
+    expect(new Date(day.to).toISOString()).toBe('2026-11-28T16:00:00.000Z');
+    // a late run at 23:59 CST still covers the day before
+    expect(previousDayCst(Date.UTC(2026, 10, 29, 15, 59))).toEqual(day);
+    expect(previousDayCst(Date.UTC(2026, 10, 29, 16, 0)).from).toBe(day.to);
+  });
+});
+
+describe('request logging', () => {
+  it('masks tokens in the query, whatever their case or encoding', () => {
+    expect(loggableUrl('/api/alerts/stream?token=abc&x=1')).toBe('/api/alerts/stream?token=[redacted]&x=1');
+    expect(loggableUrl('/api/x?Access_Token=abc')).toBe('/api/x?Access_Token=[redacted]');
+    expect(loggableUrl('/api/x?%74oken=abc')).toBe('/api/x?%74oken=[redacted]');
+    expect(loggableUrl('/api/health')).toBe('/api/health');
+  });
+});
