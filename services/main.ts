@@ -1,3 +1,6 @@
+import { Fleet } from '../simulators/fleet.ts';
+import { simDevicesFrom } from '../simulators/devices-from-registry.ts';
+import pino from 'pino';
 import { startApp } from './app.ts';
 import { RegistryError } from './registry/load.ts';
 import { SettingsError, helpText, readSettings } from './settings.ts';
@@ -18,9 +21,10 @@ async function main() {
     console.log(helpText());
     return;
   }
+  const log = pino({ level: settings.LOG_LEVEL });
   let app;
   try {
-    app = await startApp(settings);
+    app = await startApp(settings, { logger: log });
   } catch (e) {
     if (e instanceof RegistryError) {
       console.error(e.message);
@@ -28,12 +32,19 @@ async function main() {
     }
     throw e;
   }
+  // the built-in simulated plants, for trying the service out: devices like any other, over MQTT
+  let fleet: Fleet | undefined;
+  if (settings.SIMULATORS === 'on') {
+    fleet = new Fleet({ url: `mqtt://127.0.0.1:${app.ports.mqtt}`, devices: simDevicesFrom(app.registry()), log: (m) => log.info({ part: 'simulators' }, m) });
+    await fleet.start();
+  }
   console.log(
     `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}\n  Try:  curl -H 'Authorization: Bearer demo-operator' http://localhost:${app.ports.http}/api/enterprises\n`,
   );
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping`);
-    app.stop().then(
+    // the plants are not switched off, the service is: they do not say goodbye
+    (fleet?.stop(false) ?? Promise.resolve()).then(() => app.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);

@@ -14,7 +14,14 @@ export function median(xs: number[]): number | null {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export async function summarize(deps: { registry: Registry; alerts: AlertStore; telemetry: TelemetryStore }, q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]> {
+/** Where a summary reads from. */
+export interface SummarySources {
+  registry: Registry;
+  alerts: AlertStore;
+  telemetry: TelemetryStore;
+}
+
+export async function summarize(deps: SummarySources, q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]> {
   const rows: SummaryRow[] = [];
   for (const id of q.enterpriseIds) {
     const ent = deps.registry.enterprises.get(id);

@@ -1,0 +1,44 @@
+import type { Outcome } from '../../rules/types.ts';
+
+/**
+ * The service's own alarms, raised like any rule's so that they reach the operators through the
+ * same book, record and notifications: a notification channel that keeps failing, an InfluxDB
+ * buffer that is full. They belong to the pseudo-enterprise `_system`.
+ */
+export const SYSTEM = '_system';
+
+const base = { ruleKind: 'system', enterpriseId: SYSTEM, deviceId: SYSTEM } as const;
+
+/** A unit's channel failed `failuresBeforeAlert` times in a row (raise), or delivers again (clear). */
+export function channelHealth(unit: { id: string; name: string }, channel: string, failing: boolean, error: string | undefined, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/notify:${unit.id}:${channel}`,
+    change: failing ? 'raise' : 'clear',
+    ruleId: 'notification-channel',
+    metric: channel,
+    severity: failing ? 'major' : null,
+    value: null,
+    peak: null,
+    threshold: null,
+    at,
+    message: failing ? `通知渠道持续失败：${unit.name} ${channel}（${error}）/ notification channel failing: ${unit.id} ${channel}: ${error}` : `通知渠道恢复 / notification channel delivering again: ${unit.id} ${channel}`,
+  };
+}
+
+/** InfluxDB is unreachable and the disk buffer is full: readings are being refused. */
+export function storeBufferFull(depth: { batches: number; bytes: number }, maxBytes: number, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/influx-buffer`,
+    change: 'raise',
+    ruleId: 'store-buffer-full',
+    metric: 'influx_buffer',
+    severity: 'critical',
+    value: depth.bytes,
+    peak: depth.bytes,
+    threshold: maxBytes,
+    at,
+    message: `InfluxDB 不可用，磁盘缓冲已满（${depth.batches} 批）/ InfluxDB unreachable and its disk buffer is full (${depth.batches} batches): readings are being refused`,
+  };
+}

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { hashSecret } from '../../gateway/credentials.ts';
+import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
+import { ApiError } from '../api/errors.ts';
+import { RegistryError, formatPath } from '../registry/load.ts';
+import type { RegistryHolder } from '../registry/registry-holder.ts';
+import { id, pointSchema } from '../registry/schema.ts';
+
+/**
+ * An enterprise registers a device of its own: validated with the registry's own shapes, checked
+ * against the whole registry, saved with only the hash of a secret made here, and answered with
+ * that secret (shown this once) and the MQTT settings that work.
+ */
+const registrationBody = z
+  .object({
+    id,
+    name: z.string().max(100).optional(),
+    reportIntervalS: z.number().positive().max(86_400).optional(),
+    templates: z.array(z.enum(TEMPLATE_NAMES as [string, ...string[]])).optional(),
+    points: z.array(pointSchema).min(1),
+  })
+  .strict();
+
+export interface RegistrationDeps {
+  registry: RegistryHolder;
+  clock(): number;
+  publicUrl: string;
+  ports(): { mqtt?: number; ws?: number };
+  /** for the audit trail and the log */
+  onRegistered(enterpriseId: string, deviceId: string, by: string): void;
+}
+
+export async function registerDevice(deps: RegistrationDeps, enterpriseId: string, body: unknown, by: string) {
+  const input = registrationBody.safeParse(body ?? {});
+  if (!input.success) {
+    const i = input.error.issues[0];
+    const field = formatPath(i.path);
+    throw new ApiError('BAD_REQUEST', `body ${field}: ${i.message}`, field);
+  }
+  if (deps.registry.current().devices.has(input.data.id)) throw new ApiError('CONFLICT', `device id ${input.data.id} is taken`, 'id');
+  const secret = randomBytes(18).toString('base64url');
+  const device = { ...input.data, secretHash: await hashSecret(secret) };
+  try {
+    await deps.registry.register({ enterpriseId, registeredAt: new Date(deps.clock()).toISOString(), registeredBy: by, device });
+  } catch (e) {
+    if (e instanceof RegistryError) throw new ApiError('BAD_REQUEST', e.problems.join('; '));
+    throw e;
+  }
+  deps.onRegistered(enterpriseId, device.id, by);
+  const host = new URL(deps.publicUrl).hostname;
+  const ports = deps.ports();
+  return {
+    device: { id: device.id, enterpriseId, points: device.points, templates: device.templates ?? [] },
+    secret,
+    mqtt: {
+      url: `mqtt://${host}:${ports.mqtt}`,
+      wsUrl: ports.ws ? `ws://${host}:${ports.ws}` : null,
+      username: device.id,
+      password: secret,
+      telemetryTopic: `v1/${enterpriseId}/${device.id}/telemetry`,
+      statusTopic: `v1/${enterpriseId}/${device.id}/status`,
+      rejectTopic: `v1/${enterpriseId}/${device.id}/reject`,
+      commandTopic: `v1/${enterpriseId}/${device.id}/command`,
+    },
+    note: 'the secret is shown only now; the service keeps only its hash',
+  };
+}

@@ -1,0 +1,137 @@
+import { watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { composeRegistry } from './compose.ts';
+import { RegistryError, readRegistryFile } from './load.ts';
+import { RegisteredDevices, type RegisteredDevice } from './registered-devices.ts';
+import type { Registry } from './registry.ts';
+
+/**
+ * The registry in force, one value for the whole service: the operator's file (CONFIG) plus the
+ * devices enterprises registered through the API. `current()` is what everyone reads; whoever
+ * must follow changes says so with `onChange` (each listener on its own: one that throws does not
+ * keep the others from hearing). A reload that fails validation, or that would leave no devices or
+ * no users, is refused and the registry in force stays.
+ */
+export type ReloadResult = { ok: true } | { ok: false; problems: string[] };
+
+export interface RegistryHolderOptions {
+  configPath: string;
+  dataDir: string;
+  log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
+  /** a reload applied or refused, for metrics and the audit trail */
+  onReload?(outcome: 'applied' | 'refused', detail: object): void;
+}
+
+export class RegistryHolder {
+  private registry!: Registry;
+  private raw: unknown;
+  private readonly registered: RegisteredDevices;
+  private readonly listeners: ((next: Registry) => unknown)[] = [];
+
+  private constructor(private readonly opts: RegistryHolderOptions) {
+    this.registered = new RegisteredDevices(opts.dataDir);
+  }
+
+  /** Reads the file and the registered devices; throws RegistryError naming every problem. */
+  static async open(opts: RegistryHolderOptions): Promise<RegistryHolder> {
+    const holder = new RegistryHolder(opts);
+    await holder.registered.load();
+    holder.raw = await readRegistryFile(opts.configPath);
+    holder.registry = holder.compose(holder.raw, holder.registered.all(), opts.configPath);
+    return holder;
+  }
+
+  current(): Registry {
+    return this.registry;
+  }
+
+  /**
+   * Heard at every change (a reload, a registration); call `announce()` once listeners are in. A
+   * listener may return a promise (opening connections): `announce` waits for it, a reload not.
+   */
+  onChange(fn: (next: Registry) => unknown) {
+    this.listeners.push(fn);
+  }
+
+  /** Tell every listener of the registry in force (at start, once everything is wired). */
+  async announce(): Promise<void> {
+    await Promise.all(this.use(this.registry));
+  }
+
+  /**
+   * Reload when the file changes. The folder is watched, not the file: editors and `sed -i` save
+   * by renaming a new file over the old one, and a watch on the old file hears nothing after the
+   * first save. Saves come in several steps: the file must settle for 300 ms.
+   */
+  watchFile(): { close(): void } {
+    let pending: NodeJS.Timeout | undefined;
+    const file = basename(this.opts.configPath);
+    const watcher = watch(dirname(resolve(this.opts.configPath)), (_event, name) => {
+      if (name !== null && name.toString() !== file) return;
+      clearTimeout(pending);
+      pending = setTimeout(() => void this.reload(), 300);
+    });
+    watcher.on('error', (err) => this.opts.log.warn({ err: err.message }, 'registry file watch stopped'));
+    return {
+      close() {
+        clearTimeout(pending);
+        watcher.close();
+      },
+    };
+  }
+
+  /** Re-read CONFIG. */
+  async reload(): Promise<ReloadResult> {
+    const source = this.opts.configPath;
+    try {
+      const raw = await readRegistryFile(source);
+      const next = this.compose(raw, this.registered.all(), source);
+      // a half-saved or emptied file must not lock every device and user out
+      const empty = [...(next.devices.size ? [] : ['it lists no devices']), ...(next.file.users.length ? [] : ['it lists no users'])];
+      if (empty.length) throw new RegistryError(source, empty.map((e) => `(root): ${e}; a reload that would refuse everyone is not applied`));
+      this.raw = raw;
+      this.use(next);
+      this.opts.onReload?.('applied', { devices: next.devices.size, enterprises: next.enterprises.size });
+      this.opts.log.info({ devices: next.devices.size }, 'registry reloaded');
+      return { ok: true };
+    } catch (e) {
+      const problems = e instanceof RegistryError ? e.problems : [(e as Error).message];
+      this.opts.onReload?.('refused', { problems });
+      this.opts.log.error({ problems }, 'registry reload refused; the previous registry stays in force');
+      return { ok: false, problems };
+    }
+  }
+
+  /**
+   * A device an enterprise registers: the registry with it must validate (else RegistryError with
+   * the reasons); then it is saved under DATA_DIR and in force at once.
+   */
+  async register(entry: RegisteredDevice): Promise<void> {
+    const composed = composeRegistry(this.raw, [...this.registered.all(), entry], 'registration');
+    const refused = composed.skipped.find((s) => s.id === entry.device.id);
+    if (refused) throw new RegistryError('registration', [refused.why]);
+    await this.registered.add(entry);
+    this.use(composed.registry);
+  }
+
+  private compose(raw: unknown, extra: readonly RegisteredDevice[], source: string): Registry {
+    const { registry, skipped } = composeRegistry(raw, extra, source);
+    for (const s of skipped) this.opts.log.warn({ deviceId: s.id, why: s.why }, 'a device registered through the API is set aside: the registry file no longer fits it');
+    return registry;
+  }
+
+  private use(next: Registry): Promise<unknown>[] {
+    this.registry = next;
+    const failed = (e: unknown) => this.opts.log.error({ err: (e as Error)?.message ?? String(e) }, 'a part of the service could not take the new registry');
+    const pending: Promise<unknown>[] = [];
+    for (const fn of this.listeners) {
+      try {
+        const done = fn(next);
+        if (done instanceof Promise) pending.push(done.catch(failed));
+      } catch (e) {
+        failed(e);
+      }
+    }
+    return pending;
+  }
+}
