@@ -1,6 +1,9 @@
 /**
- * Brute-force protection: too many failed logins from one address, or for one device id, within a
- * window bans that address or id for a while. Plain state and the clock passed in.
+ * Brute-force protection: too many failed logins from one address, or for one device id from one
+ * address, within a window ban that address, or that id from that address, for a while. A device
+ * id is never banned everywhere: anyone can send wrong secrets for a device id, and a ban of the
+ * id itself would lock the genuine device out (an alarm silenced by whoever knows the id). Plain
+ * state and the clock passed in.
  */
 export interface LoginGuardConfig {
   windowS: number;
@@ -40,13 +43,18 @@ export class LoginGuard {
       }
     };
     if (address) note(`address:${address}`, this.cfg.maxFailuresPerAddress);
-    if (username) note(`user:${username}`, this.cfg.maxFailuresPerUsername);
+    if (username) note(userKey(username, address), this.cfg.maxFailuresPerUsername);
     // old entries go, so the map stays bounded by recent attackers
     if (this.failures.size > 100_000) for (const [k, v] of this.failures) if (now - v[v.length - 1] >= this.cfg.windowS * 1000) this.failures.delete(k);
     return banned;
   }
 
-  succeed(username: string) {
-    this.failures.delete(`user:${username}`);
+  succeed(username: string, address: string | undefined) {
+    this.failures.delete(userKey(username, address));
   }
+}
+
+/** The key of a username's failures and ban: per address the attempts come from. */
+export function userKey(username: string, address: string | undefined): string {
+  return `user:${username}@${address ?? ''}`;
 }

@@ -39,7 +39,7 @@ async function main() {
     await fleet.start();
   }
   console.log(
-    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}\n  Try:  curl -H 'Authorization: Bearer demo-operator' http://localhost:${app.ports.http}/api/enterprises\n`,
+    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}\n  Try:  curl -H 'Authorization: Bearer <an API token of the registry>' http://localhost:${app.ports.http}/api/enterprises\n`,
   );
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping`);

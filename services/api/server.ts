@@ -30,6 +30,9 @@ const DASHBOARD_DIR = resolve('dist/web');
 /** Routes anyone may call: the health check, Prometheus, and the dashboards' static files. */
 const OPEN_ROUTES = new Set(['/api/health', '/metrics']);
 
+/** Parameter names that may carry a credential, however a client spells them. */
+const SECRET_NAME = /token|secret|pass|pwd|auth|bearer|key|sign|credential/i;
+
 /** A URL as it may be logged: no token, whatever the parameter is called. */
 export function loggableUrl(url: string): string {
   const q = url.indexOf('?');
@@ -37,7 +40,7 @@ export function loggableUrl(url: string): string {
   return `${url.slice(0, q)}?${url
     .slice(q + 1)
     .split('&')
-    .map((kv) => (/^(access_?)?token|secret|password|key$/i.test(decodeSafe(kv.split('=')[0])) ? `${kv.split('=')[0]}=[redacted]` : kv))
+    .map((kv) => (SECRET_NAME.test(decodeSafe(kv.split('=')[0])) ? `${kv.split('=')[0]}=[redacted]` : kv))
     .join('&')}`;
 }
 

@@ -18,9 +18,12 @@ const registrationBody = z
     name: z.string().max(100).optional(),
     reportIntervalS: z.number().positive().max(86_400).optional(),
     templates: z.array(z.enum(TEMPLATE_NAMES as [string, ...string[]])).optional(),
-    points: z.array(pointSchema).min(1),
+    points: z.array(pointSchema).min(1).max(256),
   })
   .strict();
+
+/** Devices one enterprise may register through the API; more are the operator's to add. */
+export const MAX_REGISTERED_PER_ENTERPRISE = 500;
 
 export interface RegistrationDeps {
   registry: RegistryHolder;
@@ -39,6 +42,8 @@ export async function registerDevice(deps: RegistrationDeps, enterpriseId: strin
     throw new ApiError('BAD_REQUEST', `body ${field}: ${i.message}`, field);
   }
   if (deps.registry.current().devices.has(input.data.id)) throw new ApiError('CONFLICT', `device id ${input.data.id} is taken`, 'id');
+  if (deps.registry.registeredCount(enterpriseId) >= MAX_REGISTERED_PER_ENTERPRISE)
+    throw new ApiError('CONFLICT', `the enterprise already has ${MAX_REGISTERED_PER_ENTERPRISE} devices registered through the API; ask the operator to add more to the registry`);
   const secret = randomBytes(18).toString('base64url');
   const device = { ...input.data, secretHash: await hashSecret(secret) };
   try {

@@ -80,6 +80,11 @@ export class RegistryHolder {
     };
   }
 
+  /** How many devices this enterprise registered through the API. */
+  registeredCount(enterpriseId: string): number {
+    return this.registered.all().filter((d) => d.enterpriseId === enterpriseId).length;
+  }
+
   /** Re-read CONFIG. */
   async reload(): Promise<ReloadResult> {
     const source = this.opts.configPath;

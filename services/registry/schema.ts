@@ -39,12 +39,12 @@ const unitSchema = z
 export const pointSchema = z
   .object({
     metric,
-    unit: z.string().optional(),
+    unit: z.string().max(32).optional(),
     range: z.tuple([between(-1e9, 1e9), between(-1e9, 1e9)]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
-    name: z.string().optional(),
+    name: z.string().max(100).optional(),
     /** the point's code on upstream platforms: one for all uplinks, or per uplink id */
     code: z.string().min(1).max(64).optional(),
-    codes: z.record(z.string(), z.string().min(1).max(64)).optional(),
+    codes: z.record(z.string().max(64), z.string().min(1).max(64)).optional(),
   })
   .strict();
 

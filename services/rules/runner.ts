@@ -54,7 +54,10 @@ export class RuleRunner {
     const ordered = readings.length > 1 ? [...readings].sort((a, b) => a.ts - b.ts) : readings;
     let recorded: Promise<void> | undefined;
     for (const r of ordered) {
-      const done = this.guarded(r.deviceId, () => this.emit(evaluate(this.set, this.state, r, now)));
+      // a device clock ahead of ours (within the accepted skew) must not make the next, correctly
+      // stamped readings look late to the rules: they judge it as of now (the store keeps its ts)
+      const judged = r.ts > now ? { ...r, ts: now } : r;
+      const done = this.guarded(r.deviceId, () => this.emit(evaluate(this.set, this.state, judged, now)));
       if (done) recorded = done;
     }
     this.evaluations += readings.length;

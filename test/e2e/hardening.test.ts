@@ -1,6 +1,9 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { connect as tcpConnect } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { WebSocket } from 'ws';
 import pino from 'pino';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +38,7 @@ describe('one device cannot stop, impersonate or silence', () => {
     // the mall's unit and the fire brigade hear by webhook here
     for (const u of reg.units) if (u.id === 'ent-mall' || u.id === 'fire-b') (u as { webhooks?: object[] }).webhooks = [{ url: `${hooks.url}/${u.id}`, format: 'generic' }];
     (reg as Record<string, unknown>).gateway = { maxConnectionsPerDevice: 2, maxOfflineQueue: 3 };
+    (reg.enterprises[0] as Record<string, unknown>).alarmDevice = 'gas-2';
     app = await startTestApp({ registry: reg });
   });
   afterAll(async () => {
@@ -57,27 +61,74 @@ describe('one device cannot stop, impersonate or silence', () => {
     await dev.end();
   });
 
-  it('refuses a client id held by another device, and a client id that is another device\'s id', async () => {
-    const will = { topic: `v1/${CHEM}/gas-1/status`, payload: Buffer.from('offline'), qos: 1 as const, retain: false };
-    const a = await mqtt.connectAsync(mqttUrl(app), { username: 'gas-1', password: 'secret-gas-1', clientId: 'plant-a-link', clean: false, will, reconnectPeriod: 0 });
-    await a.subscribeAsync(`v1/${CHEM}/gas-1/command`, { qos: 1 });
+  it("keeps each device's session its own, whatever client id another device presents", async () => {
+    const url = mqttUrl(app);
+    const will = { topic: `v1/${CHEM}/gas-2/status`, payload: Buffer.from('offline'), qos: 1 as const, retain: false };
+    // gas-2 is the chemical plant's on-site alarm: its commands wait in its persistent session
+    const a = await mqtt.connectAsync(url, { username: 'gas-2', password: 'secret-gas-2', clientId: 'plant-a-link', clean: false, will, reconnectPeriod: 0 });
+    await a.subscribeAsync(`v1/${CHEM}/gas-2/command`, { qos: 1 });
     let aClosed = false;
     a.on('close', () => (aClosed = true));
-    // another enterprise's device with the same client id: refused (identifier rejected), A stays
-    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'plant-a-link', reconnectPeriod: 0 }))).toBe(2);
-    // a device naming itself as another device: refused
-    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'gas-1', reconnectPeriod: 0 }))).toBe(2);
+    // another enterprise's device presents the same client id, and gas-2's own id: each gets a
+    // session of its own, and gas-2 stays connected (no takeover, no last will, no false offline)
+    const intruders = await Promise.all(['plant-a-link', 'gas-2'].map((clientId) => mqtt.connectAsync(url, { username: 'smoke-1', password: 'secret-smoke-1', clientId, clean: false, reconnectPeriod: 0 })));
+    const stolen: string[] = [];
+    for (const c of intruders) c.on('message', (t) => stolen.push(t));
     expect(a.connected && !aClosed).toBe(true);
-    const alerts = await apiClient(app, 'token-operator').get(`/api/alerts?enterprise=${CHEM}&state=open`);
-    expect(alerts.json.items.filter((x: { rule: string }) => x.rule === 'device-offline')).toEqual([]);
+    const api = apiClient(app, 'token-operator');
+    expect((await api.get(`/api/alerts?enterprise=${CHEM}&state=open`)).json.items.filter((x: { rule: string }) => x.rule === 'device-offline')).toEqual([]);
 
-    // A goes away, keeping its session (and the alarm commands queued for it): still A's
+    // gas-2 goes away; a critical gas alarm queues alarm_on for its session; the intruder reconnects
+    // with gas-2's client id and gets nothing; gas-2 comes back and gets its command
     await a.endAsync();
-    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'plant-a-link', clean: false, reconnectPeriod: 0 }))).toBe(2);
-    // A itself gets its session back
-    const again = await mqtt.connectAsync(mqttUrl(app), { username: 'gas-1', password: 'secret-gas-1', clientId: 'plant-a-link', clean: false, reconnectPeriod: 0 });
-    expect(again.connected).toBe(true);
-    await again.endAsync();
+    const gas = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await gas.telemetry({ values: { gas_lel: 45 } });
+    await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.some((x: { metric: string; severity: string }) => x.metric === 'gas_lel' && x.severity === 'critical'), 5000, 'critical gas alert');
+    await intruders[0].endAsync();
+    const again = await mqtt.connectAsync(url, { username: 'smoke-1', password: 'secret-smoke-1', clientId: 'plant-a-link', clean: false, reconnectPeriod: 0 });
+    again.on('message', (t) => stolen.push(t));
+    const back = mqtt.connect(url, { username: 'gas-2', password: 'secret-gas-2', clientId: 'plant-a-link', clean: false, reconnectPeriod: 0 });
+    const commands: string[] = [];
+    back.on('message', (_t, p) => commands.push(JSON.parse(p.toString()).command));
+    await waitFor(() => commands.includes('alarm_on'), 5000, 'alarm_on delivered to gas-2');
+    expect(stolen).toEqual([]);
+    for (const c of [again, back, intruders[1]]) await c.endAsync();
+    await gas.end();
+  });
+
+  it("does not let wrong secrets from one address lock the device out from another", async () => {
+    const login = (username: string, password: string, localAddress: string) =>
+      new Promise<number>((resolve, reject) => {
+        const sock = tcpConnect({ port: app.ports.mqtt, host: '127.0.0.1', localAddress });
+        const parser = mqttPacket.parser();
+        parser.on('packet', (p) => (sock.destroy(), resolve((p as { returnCode: number }).returnCode)));
+        sock.on('data', (d) => parser.parse(d)).on('error', reject).on('close', () => resolve(-1));
+        sock.on('connect', () => sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: '', keepalive: 30, username, password: Buffer.from(password) })));
+      });
+    // five wrong secrets for gas-1 from 127.0.0.5: that address is barred for gas-1 (not everywhere)
+    for (let i = 0; i < 5; i++) expect(await login('gas-1', `guess-${i}`, '127.0.0.5')).toBe(4);
+    expect(await login('gas-1', 'secret-gas-1', '127.0.0.5')).toBe(5);
+    // the genuine device, elsewhere, still gets in
+    expect(await login('gas-1', 'secret-gas-1', '127.0.0.6')).toBe(0);
+  });
+
+  it('judges a reading stamped ahead of the gateway clock as of now, so correct readings after it still alarm', async () => {
+    const dev = await connectDevice(app, CAST, 'caster-1', 'secret-caster-1');
+    // within the allowed skew (300 s): accepted
+    await dev.telemetry({ ts: Date.now() + 290_000, values: { cooling_water_pressure: 0.3 } });
+    await dev.telemetry({ values: { casting_active: true, cooling_water_pressure: 0.01 } });
+    const api = apiClient(app, 'token-operator');
+    await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CAST}&state=active`)).json.items.some((x: { metric: string }) => x.metric === 'cooling_water_pressure'), 5000, 'low cooling water pressure alarm');
+    await dev.end();
+  });
+
+  it('bounds a WebSocket message as it bounds an MQTT packet (maxPacketBytes)', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${app.ports.ws}`, 'mqtt');
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.send(Buffer.alloc(3 * 1024 * 1024, 1));
+    expect(await closed).toBe(1009);
+    expect((await apiClient(app).get('/api/health')).json.status).toBe('ok');
   });
 
   it('does not let one device take its enterprise\'s whole connection quota', async () => {
@@ -299,6 +350,15 @@ describe('the registry', () => {
     await app.stop();
     app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
     expect(app.registry().devices.get('gas-9')?.enterprise.id).toBe(CAST);
+  });
+
+  it('bounds what an enterprise may register: field sizes and counts', async () => {
+    const chem = apiClient(app, 'token-chem');
+    const long = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-long', points: [{ metric: 'gas_lel', unit: 'x'.repeat(60_000) }] });
+    expect(long.status).toBe(400);
+    expect(long.json.field).toBe('points[0].unit');
+    const many = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-many', points: Array.from({ length: 300 }, () => ({ metric: 'gas_lel' })) });
+    expect(many.status).toBe(400);
   });
 
   it('names registered-devices.json when it is corrupt, instead of failing without a word', async () => {

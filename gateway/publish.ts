@@ -1,0 +1,166 @@
+import type { Client, PublishPacket } from 'aedes';
+import type { Reading } from '../rules/types.ts';
+import type { TelemetryIntake } from './ingest.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import type { Reject } from './reject-codes.ts';
+import type { GatewayDevice, Principal } from './sessions.ts';
+import { parseDeviceTopic } from './topics.ts';
+
+/**
+ * What happens to a PUBLISH from a device, step by step, as named functions:
+ *
+ *   rate ─▶ topic ─▶ telemetry: decode ─▶ durability ─▶ ack policy
+ *                └─▶ status: online/offline (a replaced session's will is not news)
+ *                └─▶ anything else: TOPIC_NOT_ALLOWED
+ *
+ * Every step answers through `done`: `done()` lets aedes route and acknowledge the packet,
+ * `refuse` sends it nowhere (acknowledged, never delivered), `done(err)` withholds the PUBACK and
+ * closes the link. Nothing may throw out of `handle`: a fault is caught, answered
+ * MESSAGE_NOT_PROCESSED, logged and counted.
+ */
+export type Done = (err?: Error | null) => void;
+
+export interface PublishDeps {
+  intake: TelemetryIntake;
+  limiter: RateLimiter;
+  limits: { messagesPerS: number; messageBurst: number };
+  clock(): number;
+  /** `stored`: the readings are durable; `recorded`: what they caused is in the alert record */
+  onReadings(readings: Reading[]): { stored: Promise<void>; recorded: Promise<void> };
+  onLink(device: GatewayDevice, link: 'online' | 'offline', at: number): void;
+  /** the device's other live connections */
+  othersOf(deviceId: string, client: Client): Client[];
+  /** publish the rejects on the device's `reject` topic, and count them */
+  answer(device: GatewayDevice, topic: string, rejects: Reject[]): void;
+  counters: {
+    messagesIn: { inc(): void };
+    readingsAccepted: { inc(n: number): void };
+    rejected: { inc(labels: { code: string }): void };
+    publishFaults: { inc(): void };
+  };
+  log: { warn(o: object, msg?: string): void; error?(o: object, msg?: string): void };
+}
+
+/** aedes has no way to refuse a QoS 0/1 PUBLISH under MQTT 3.1.1 without dropping the link; we
+ * re-address refused packets to a topic nobody may subscribe to, as mosquitto drops them. */
+const NOWHERE = '$refused';
+
+export function refuse(packet: PublishPacket, done: Done) {
+  packet.topic = NOWHERE;
+  packet.retain = false;
+  done(null);
+}
+
+export class PublishPipeline {
+  /** when each device was last told it is too fast, so the answers do not flood it either */
+  private readonly toldTooFast = new Map<string, number>();
+
+  constructor(private readonly deps: PublishDeps) {}
+
+  handle(client: Client, principal: Principal | undefined, packet: PublishPacket, cb: Done) {
+    let answered = false;
+    const done: Done = (err) => {
+      if (answered) return;
+      answered = true;
+      cb(err);
+    };
+    this.guarded(client, principal, packet, done, () => {
+      if (principal?.kind !== 'device') return refuse(packet, done);
+      this.deps.counters.messagesIn.inc();
+      this.rate(client, principal, packet, done, () => this.topic(client, principal, packet, done));
+    });
+  }
+
+  private guarded(client: Client, principal: Principal | undefined, packet: PublishPacket, done: Done, step: () => void) {
+    try {
+      step();
+    } catch (e) {
+      this.deps.counters.publishFaults.inc();
+      (this.deps.log.error ?? this.deps.log.warn)({ err: (e as Error)?.message ?? String(e), client: client.id, topic: packet.topic.slice(0, 200) }, 'message could not be processed');
+      if (principal?.kind === 'device') this.deps.answer(principal.device, packet.topic, [{ code: 'MESSAGE_NOT_PROCESSED' }]);
+      refuse(packet, done);
+    }
+  }
+
+  /**
+   * QoS 0 promises nothing: over the rate it is dropped, and said so (at most once a second).
+   * QoS 1: a PUBACK must mean stored, so excess is not dropped but slowed: the PUBACK (and the
+   * broker reading more from this client) waits until the device is back within its rate.
+   */
+  private rate(client: Client, p: Extract<Principal, { kind: 'device' }>, packet: PublishPacket, done: Done, next: () => void) {
+    const { deviceId } = p.device;
+    const now = this.deps.clock();
+    if (packet.qos === 0) {
+      if (this.deps.limiter.take(deviceId, now)) return next();
+      if (now - (this.toldTooFast.get(deviceId) ?? 0) >= 1000) {
+        this.toldTooFast.set(deviceId, now);
+        this.deps.answer(p.device, packet.topic, [{ code: 'RATE_LIMITED', detail: `at most ${this.deps.limits.messagesPerS} messages/s (burst ${this.deps.limits.messageBurst})` }]);
+      } else this.deps.counters.rejected.inc({ code: 'RATE_LIMITED' });
+      return refuse(packet, done);
+    }
+    const wait = this.deps.limiter.reserve(deviceId, now);
+    if (wait <= 0) return next();
+    if (wait > 10_000) return done(new Error('far over the message rate'));
+    this.deps.counters.rejected.inc({ code: 'RATE_LIMITED' });
+    setTimeout(() => this.guarded(client, p, packet, done, next), wait);
+  }
+
+  /** A device may publish to its own telemetry and status topics only. */
+  private topic(client: Client, p: Extract<Principal, { kind: 'device' }>, packet: PublishPacket, done: Done) {
+    const device = p.device;
+    if (packet.topic === p.telemetry) return this.telemetry(device, packet, done);
+    const topic = parseDeviceTopic(packet.topic);
+    const own = topic && topic.enterpriseId === device.enterpriseId && topic.deviceId === device.deviceId;
+    if (own && topic.kind === 'telemetry') return this.telemetry(device, packet, done);
+    if (own && topic.kind === 'status') return this.status(client, device, packet, done);
+    this.deps.answer(device, packet.topic, [{ code: 'TOPIC_NOT_ALLOWED', detail: packet.topic.slice(0, 200) }]);
+    refuse(packet, done);
+  }
+
+  private status(client: Client, device: GatewayDevice, packet: PublishPacket, done: Done) {
+    const status = packet.payload.toString('utf8').replace(/^"|"$/g, '').trim();
+    if (status !== 'online' && status !== 'offline') {
+      this.deps.answer(device, packet.topic, [{ code: 'STATUS_INVALID', detail: status.slice(0, 40) }]);
+      return refuse(packet, done);
+    }
+    // an old session's last will, fired while the device is connected again (a reconnect that
+    // took over its session), is not news: the device is there
+    if (!(status === 'offline' && this.deps.othersOf(device.deviceId, client).length)) this.deps.onLink(device, status, this.deps.clock());
+    done(null);
+  }
+
+  /** decode → durability → ack policy */
+  private telemetry(device: GatewayDevice, packet: PublishPacket, done: Done) {
+    const { readings, rejects } = this.deps.intake.take(packet.payload as Buffer, device, this.deps.clock());
+    if (rejects.length) this.deps.answer(device, packet.topic, rejects);
+    // what was refused whole goes to no subscriber either
+    if (readings.length === 0) return refuse(packet, done);
+    this.deps.counters.readingsAccepted.inc(readings.length);
+    this.ack(packet, done, this.durability(device, readings));
+  }
+
+  /** Resolves when the readings and what they caused are durable. */
+  private durability(device: GatewayDevice, readings: Reading[]): Promise<void> {
+    let taken: { stored: Promise<void>; recorded: Promise<void> };
+    try {
+      taken = this.deps.onReadings(readings);
+    } catch (e) {
+      taken = { stored: Promise.reject(e instanceof Error ? e : new Error(String(e))), recorded: Promise.resolve() };
+    }
+    // a store that did not take them: their seqs were never stored, so a resend is not a duplicate
+    const stored = taken.stored.catch((err: Error) => {
+      this.deps.intake.forgetSeqs(device.deviceId, readings);
+      throw err;
+    });
+    return Promise.all([stored, taken.recorded]).then(() => {});
+  }
+
+  /** QoS 1: the PUBACK is the promise that the reading is stored, so it waits for durability. */
+  private ack(packet: PublishPacket, done: Done, durable: Promise<void>) {
+    if (packet.qos > 0) durable.then(() => done(null), (err: Error) => done(err));
+    else {
+      durable.catch((err: Error) => this.deps.log.warn({ err: err.message }, 'store refused QoS 0 readings'));
+      done(null);
+    }
+  }
+}

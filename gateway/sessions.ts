@@ -1,0 +1,128 @@
+import type { Client } from 'aedes';
+import type { DeviceScope } from './decode.ts';
+
+/**
+ * Who is connected, as whom. Every session belongs to the principal that authenticated it (a
+ * device, or an API user following alerts): the broker keys sessions by client id, so the client id
+ * a client presents is put in its principal's namespace (`device:gas-1/<client id>`) before the
+ * broker looks it up. Another device presenting the same client id gets a session of its own: it
+ * can neither take over a session, nor receive its queued messages, nor fire its last will, nor
+ * keep the genuine device out. Plain bookkeeping; the broker decides what to do with the answers.
+ */
+export interface GatewayDevice extends DeviceScope {
+  secretHash?: string;
+}
+
+/** A non-device MQTT client (a control-room tool) that logs in with an API token to follow alerts. */
+export interface GatewayWatcher {
+  name: string;
+  /** may this watcher receive alerts of that enterprise? */
+  sees(enterpriseId: string): boolean;
+  all: boolean;
+}
+
+/**
+ * `telemetry`: the device's own telemetry topic, so the hot path compares instead of parsing;
+ * `credential`: what the device logged in against, so a rotated secret closes the session;
+ * `token`: the watcher's token, so a removed token closes the session.
+ */
+export type Principal =
+  | { kind: 'device'; device: GatewayDevice; telemetry: string; credential: string | undefined }
+  | { kind: 'watcher'; watcher: GatewayWatcher; token: string };
+
+interface Session {
+  owner: string;
+  /** the live connection, if any */
+  client: Client | null;
+  /** a persistent session outlives its connection (and keeps queued messages) */
+  persistent: boolean;
+}
+
+/** How many client ids (sessions, live or kept for a persistent client) one principal may hold. */
+const SESSIONS_PER_PRINCIPAL = 8;
+
+export interface SessionLimits {
+  maxConnectionsPerEnterprise: number;
+  maxConnectionsPerDevice: number;
+}
+
+/** Device ids have no "/"; a watcher's name is encoded so that it has none either. */
+export const ownerOf = (p: Principal) => (p.kind === 'device' ? `device:${p.device.deviceId}` : `watcher:${encodeURIComponent(p.watcher.name)}`);
+
+export class Sessions {
+  private readonly principals = new WeakMap<Client, Principal>();
+  /** client id → its session */
+  private readonly byClientId = new Map<string, Session>();
+  private readonly perEnterprise = new Map<string, Set<Client>>();
+  /** live connections per device: one going away is news only when it was the last */
+  private readonly perDevice = new Map<string, Set<Client>>();
+
+  constructor(private readonly limits: SessionLimits) {}
+
+  principalOf(client: Client): Principal | undefined {
+    return this.principals.get(client);
+  }
+
+  /**
+   * Admit an authenticated client into its principal's namespace (its `id` becomes
+   * `<owner>/<client id>`), or say which limit it reached.
+   */
+  admit(client: Client, principal: Principal): 'session_limit' | 'enterprise_connection_limit' | 'device_connection_limit' | null {
+    const owner = ownerOf(principal);
+    const id = `${owner}/${client.id}`;
+    const held = this.byClientId.get(id);
+    if (!held) {
+      let n = 0;
+      for (const s of this.byClientId.values()) if (s.owner === owner) n++;
+      if (n >= SESSIONS_PER_PRINCIPAL) return 'session_limit';
+    }
+    if (principal.kind === 'device') {
+      const { enterpriseId, deviceId } = principal.device;
+      const conns = this.perEnterprise.get(enterpriseId) ?? new Set<Client>();
+      if (conns.size >= this.limits.maxConnectionsPerEnterprise) return 'enterprise_connection_limit';
+      const live = this.perDevice.get(deviceId) ?? new Set<Client>();
+      // a reconnect under the same client id takes its own old connection over: not one more
+      if ([...live].filter((c) => c.id !== id && !c.closed).length >= this.limits.maxConnectionsPerDevice) return 'device_connection_limit';
+      this.perEnterprise.set(enterpriseId, conns.add(client));
+      this.perDevice.set(deviceId, live.add(client));
+    }
+    client.id = id;
+    this.principals.set(client, principal);
+    this.byClientId.set(id, { owner, client, persistent: !client.clean });
+    return null;
+  }
+
+  /** A connection ended; for a device: was it the device's last one? */
+  release(client: Client): { device: GatewayDevice; last: boolean } | null {
+    const session = this.byClientId.get(client.id);
+    if (session?.client === client) {
+      if (session.persistent) session.client = null;
+      else this.byClientId.delete(client.id);
+    }
+    const p = this.principals.get(client);
+    if (p?.kind !== 'device') return null;
+    this.perEnterprise.get(p.device.enterpriseId)?.delete(client);
+    const live = this.perDevice.get(p.device.deviceId);
+    live?.delete(client);
+    return { device: p.device, last: !live?.size };
+  }
+
+  /** The device's other live connections (a last will fired while one is there is not news). */
+  othersOf(deviceId: string, client: Client): Client[] {
+    return [...(this.perDevice.get(deviceId) ?? [])].filter((c) => c !== client && !c.closed);
+  }
+
+  /**
+   * Drop the sessions `stale` says are no longer allowed (given the live principal, or only the
+   * owner of a session kept for a persistent client); returns them for the broker to close.
+   */
+  drop(stale: (principal: Principal | undefined, owner: string) => boolean): { clientId: string; owner: string; client: Client | null }[] {
+    const dropped: { clientId: string; owner: string; client: Client | null }[] = [];
+    for (const [clientId, s] of [...this.byClientId]) {
+      if (!stale(s.client ? this.principals.get(s.client) : undefined, s.owner)) continue;
+      this.byClientId.delete(clientId);
+      dropped.push({ clientId, owner: s.owner, client: s.client });
+    }
+    return dropped;
+  }
+}
