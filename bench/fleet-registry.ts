@@ -1,4 +1,4 @@
-import { INDUSTRIES } from '../rules/indicators.ts';
+import { INDUSTRIES } from '../domain/indicators.ts';
 import type { TemplateName } from '../rules/templates/index.ts';
 import type { Job } from './generator.ts';
 import { deviceKinds } from './rules.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
-import type { Reading } from '../rules/types.ts';
+import type { Reading } from '../domain/types.ts';
 import { startInfluxd } from '../scripts/influxd.ts';
 import { InfluxTelemetryStore } from '../services/store/influx-telemetry.ts';
 

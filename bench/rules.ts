@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { compileRules, evaluate, newEngineState, tick } from '../rules/engine.ts';
-import { INDICATORS, type Metric } from '../rules/indicators.ts';
+import { INDICATORS, type Metric } from '../domain/indicators.ts';
 import { ruleSchema, type RuleDef } from '../rules/schema.ts';
 import { TEMPLATES, type TemplateName } from '../rules/templates/index.ts';
-import type { Reading, Value } from '../rules/types.ts';
+import type { Reading, Value } from '../domain/types.ts';
 import { ruleMetrics } from '../rules/kinds.ts';
 import { modelFor } from '../simulators/models.ts';
 

@@ -3,7 +3,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Reading } from '../rules/types.ts';
+import type { Reading } from '../domain/types.ts';
 import type { SecretVerifier } from './credentials.ts';
 import { TelemetryIntake } from './ingest.ts';
 import { guardFrames } from './frame-guard.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { INDICATORS, isMetric } from '../rules/indicators.ts';
-import { bareRecord, type Quality, type Reading, type Value } from '../rules/types.ts';
+import { INDICATORS, isMetric } from '../domain/indicators.ts';
+import { bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
 import type { Reject } from './reject-codes.ts';
 
 /**

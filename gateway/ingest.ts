@@ -1,4 +1,4 @@
-import type { Reading } from '../rules/types.ts';
+import type { Reading } from '../domain/types.ts';
 import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
 import { checkSeq, trackerFrom, unsee, type SeqTracker } from './sequence.ts';

@@ -1,5 +1,5 @@
 import type { Client, PublishPacket } from 'aedes';
-import type { Reading } from '../rules/types.ts';
+import type { Reading } from '../domain/types.ts';
 import type { TelemetryIntake } from './ingest.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Reject } from './reject-codes.ts';

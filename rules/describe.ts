@@ -1,5 +1,5 @@
-import { INDICATORS, isMetric } from './indicators.ts';
-import type { Value } from './types.ts';
+import { INDICATORS, isMetric } from '../domain/indicators.ts';
+import type { Value } from '../domain/types.ts';
 
 /** Short bilingual texts for alerts: what the point is and what it did. */
 export function metricNames(metric: string) {

@@ -1,9 +1,10 @@
-import { INDICATORS, METRICS } from './indicators.ts';
+import { INDICATORS, METRICS } from '../domain/indicators.ts';
 import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
 import type { DeviceView, LinkEvent, RuleImpl, Verdict } from './kind.ts';
 import { buildRule } from './kinds.ts';
+import { keyParts, ruleKey } from './keys.ts';
 import type { FlappingConfig, RuleDef } from './schema.ts';
-import { bareRecord, type Outcome, type Quality, type Reading, type Severity, type Value } from './types.ts';
+import { bareRecord, type Outcome, type Quality, type Reading, type Severity, type Value } from '../domain/types.ts';
 
 /**
  * The rules engine: rules compiled once per device, then run per reading, per clock tick and per
@@ -27,16 +28,12 @@ interface CompiledRule {
   signature: string;
   /** `${deviceId}/${ruleId}`, built once: the key of its state and of its alert */
   key: string;
-  /** the reading that last ran this rule, so a rule triggered by two metrics runs once */
-  lastRun: number;
   /** its place in the device's rules, and so in the device's rule states */
   index: number;
 }
 
+/** Compiled once, never changed while running: what changes lives in the EngineState. */
 interface CompiledDevice {
-  /** the runtime of this device in the engine state last used with this rule set */
-  rt?: DeviceRuntime;
-  rtOf?: EngineState;
   enterpriseId: string;
   deviceId: string;
   rules: CompiledRule[];
@@ -68,6 +65,8 @@ interface DeviceRuntime {
   faulted: boolean;
   /** each rule's state, in the order of the device's compiled rules */
   states: RuleState[];
+  /** per rule (by index): the evaluation that last ran it, so a rule triggered by two metrics of one reading runs once */
+  lastRun: number[];
 }
 
 interface RuleState {
@@ -93,22 +92,24 @@ export interface EngineState {
   active: Map<string, ActiveVerdict>;
   changes: Map<string, number[]>;
   baselines: Map<string, Record<string, number>>;
+  /** evaluations so far: the number of the one running */
+  runs: number;
 }
 
 export const newEngineState = (startedAt = 0): EngineState => ({
   startedAt,
+  runs: 0,
   devices: new Map(),
   active: new Map(),
   changes: new Map(),
   baselines: new Map(),
 });
 
-export const ruleKey = (deviceId: string, ruleId: string) => `${deviceId}/${ruleId}`;
 
 export function compileRules(devices: DeviceRules[]): RuleSet {
   const out = new Map<string, CompiledDevice>();
   for (const d of devices) {
-    const rules = d.rules.filter((r) => r.enabled).map((def, index) => ({ impl: buildRule(def), signature: JSON.stringify(def), key: ruleKey(d.deviceId, def.id), lastRun: -1, index }));
+    const rules = d.rules.filter((r) => r.enabled).map((def, index) => ({ impl: buildRule(def), signature: JSON.stringify(def), key: ruleKey(d.deviceId, def.id), index }));
     const byMetric = new Map<string, CompiledRule[]>();
     const everyReading: CompiledRule[] = [];
     for (const r of rules) {
@@ -133,15 +134,12 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
 }
 
 function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
-  if (device.rtOf === state) return device.rt!;
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
     const latest = bareRecord<Value>(), latestAt = bareRecord<number>(), quality = bareRecord<Quality>();
     const view: DeviceView = { enterpriseId: device.enterpriseId, deviceId: device.deviceId, latest, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, reportIntervalS: 0, ranges: bareRecord(), baselines: bareRecord() };
-    state.devices.set(device.deviceId, (rt = { view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [] }));
+    state.devices.set(device.deviceId, (rt = { view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
   }
-  device.rt = rt;
-  device.rtOf = state;
   return rt;
 }
 
@@ -157,7 +155,6 @@ function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): De
 }
 
 const NO_BASELINES: Record<string, number> = bareRecord();
-let runCounter = 0;
 
 /** A reading, received at `now` (its own `ts` may be older: a flushed buffer). */
 export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now: number = reading.ts): Outcome[] {
@@ -183,26 +180,26 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
 
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
-  const run = ++runCounter;
+  const run = ++state.runs;
   const every = device.everyReading;
-  for (let i = 0; i < every.length; i++) runRule(state, device, every[i], run, reading, v, now, outcomes);
+  for (let i = 0; i < every.length; i++) runRule(state, device, rt, every[i], run, reading, v, now, outcomes);
   for (const m in values) {
     const list = device.byMetric.get(m);
-    if (list) for (let i = 0; i < list.length; i++) runRule(state, device, list[i], run, reading, v, now, outcomes);
+    if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], run, reading, v, now, outcomes);
   }
   if (quality)
     for (const m in quality) {
       const list = device.byMetric.get(m);
-      if (list) for (let i = 0; i < list.length; i++) runRule(state, device, list[i], run, reading, v, now, outcomes);
+      if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], run, reading, v, now, outcomes);
     }
   return outcomes;
 }
 
-function runRule(state: EngineState, device: CompiledDevice, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
+function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
   // a rule triggered by two metrics of one reading runs once
-  if (r.lastRun === run) return;
-  r.lastRun = run;
-  const held = stateOf(device.rt!, r, now);
+  if (rt.lastRun[r.index] === run) return;
+  rt.lastRun[r.index] = run;
+  const held = stateOf(rt, r, now);
   const [s, verdicts] = r.impl.onReading!(held.s, reading, v, now);
   held.s = s;
   for (let i = 0; i < verdicts.length; i++) apply(state, device, r, verdicts[i], reading.ts, outcomes);
@@ -225,8 +222,7 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
   }
   for (const [key, a] of state.active) {
     if (a.heldClear === null) continue;
-    const deviceId = key.slice(0, key.indexOf('/'));
-    const device = set.devices.get(deviceId);
+    const device = set.devices.get(keyParts(key).deviceId);
     if (!device || !clearIsDue(a.heldClear, now, device.flapping)) continue;
     state.active.delete(key);
     outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '报警已稳定消除 / condition has stayed clear' });
@@ -261,7 +257,7 @@ export function setBaseline(state: EngineState, deviceId: string, metric: string
  * still-high value continues the open alert and the deadband keeps working.
  */
 export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null) {
-  const [deviceId, ruleId] = key.split('/');
+  const { deviceId, ruleId } = keyParts(key);
   const device = set.devices.get(deviceId);
   const r = device?.rules.find((x) => x.impl.id === ruleId);
   if (!device || !r) return;
@@ -273,7 +269,7 @@ export function seed(set: RuleSet, state: EngineState, key: string, severity: Se
 export function forget(state: EngineState, key: string) {
   state.active.delete(key);
   state.changes.delete(key);
-  const [deviceId, ruleId] = key.split('/');
+  const { deviceId, ruleId } = keyParts(key);
   const rt = state.devices.get(deviceId);
   if (!rt) return;
   const i = rt.states.findIndex((st) => st?.id === ruleId);
@@ -297,7 +293,7 @@ export function reconcile(next: RuleSet, state: EngineState, now: number): Outco
   }
   const outcomes: Outcome[] = [];
   for (const [key, a] of state.active) {
-    const [deviceId, ruleId] = key.split('/');
+    const { deviceId, ruleId } = keyParts(key);
     const device = next.devices.get(deviceId);
     const rule = device?.rules.find((r) => r.impl.id === ruleId);
     if (rule && rule.signature === a.signature) continue;
@@ -319,14 +315,15 @@ function stateOf(rt: DeviceRuntime, r: CompiledRule, now: number): RuleState {
 const text = (m: Verdict['message']) => (typeof m === 'function' ? m() : m);
 
 function outcomeBase(device: CompiledDevice, key: string, a: { peak: Value | null; value: Value | null }) {
-  const parts = key.split('/');
+  const { ruleId, metric } = keyParts(key);
+  const rule = device.rules.find((r) => r.impl.id === ruleId);
   return {
     key,
-    ruleId: parts[1],
-    ruleKind: device.rules.find((r) => r.impl.id === parts[1])?.impl.kind ?? 'unknown',
+    ruleId,
+    ruleKind: rule?.impl.kind ?? 'unknown',
     enterpriseId: device.enterpriseId,
     deviceId: device.deviceId,
-    metric: parts[2] ?? device.rules.find((r) => r.impl.id === parts[1])?.impl.metric ?? '',
+    metric: metric ?? rule?.impl.metric ?? '',
     value: a.value,
     peak: a.peak,
     threshold: null,
@@ -336,7 +333,7 @@ function outcomeBase(device: CompiledDevice, key: string, a: { peak: Value | nul
 /** Compare a verdict with what is active and say what changed. */
 function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: Verdict, at: number, out: Outcome[]) {
   const impl = r.impl;
-  const key = impl.perMetric ? `${r.key}/${v.metric}` : r.key;
+  const key = impl.perMetric ? ruleKey(device.deviceId, impl.id, v.metric) : r.key;
   const prev = state.active.get(key);
   // the common case: nothing held, nothing holds
   if (v.severity === null && (!prev || prev.heldClear !== null)) return;

@@ -1,5 +1,5 @@
 import { compileExpression } from 'filtrex';
-import type { Value } from './types.ts';
+import type { Value } from '../domain/types.ts';
 
 /**
  * Conditions over several points (`cooling_water_flow < 30 or cooling_water_pressure < 0.2`),

@@ -1,7 +1,7 @@
 import { compileCondition } from './expression.ts';
 import { type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { InterlockRuleDef } from './schema.ts';
-import type { Value } from './types.ts';
+import type { Value } from '../domain/types.ts';
 
 /**
  * Interlock verification. The gateway does not replace a local interlock: it checks that one

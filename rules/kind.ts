@@ -1,4 +1,4 @@
-import type { Quality, Reading, Severity, Value } from './types.ts';
+import type { Quality, Reading, Severity, Value } from '../domain/types.ts';
 
 /**
  * What every rule kind implements. A rule turns what it sees (a reading, time passing, the device

@@ -1,5 +1,5 @@
 import { metricNames } from './describe.ts';
-import { INDICATORS, isMetric } from './indicators.ts';
+import { INDICATORS, isMetric } from '../domain/indicators.ts';
 import { NO_VERDICTS, type RuleImpl } from './kind.ts';
 import type { RangeRuleDef } from './schema.ts';
 

@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { SEVERITIES } from './types.ts';
+import { SEVERITIES } from '../domain/types.ts';
 
 /** Rule definitions as written in the registry and in templates, validated at the edge. */
 export const severitySchema = z.enum(SEVERITIES);
 export const levelSchema = z.object({ severity: severitySchema, value: z.number().min(-1e9).max(1e9) }).strict();
 
 const common = {
-  id: z.string().min(1),
+  // the id is part of the alert's key (device/rule[/metric]): no "/"
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'rule ids are 1–64 letters, digits, "_", "." or "-"'),
   enabled: z.boolean().default(true),
   message: z.string().optional(),
 };

@@ -1,8 +1,8 @@
 import type { ThresholdRuleDef } from './schema.ts';
 import { describeMetric, numeric } from './describe.ts';
 import { none, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
-import type { Reading } from './types.ts';
-import { severityRank, type Severity } from './types.ts';
+import type { Reading } from '../domain/types.ts';
+import { severityRank, type Severity } from '../domain/types.ts';
 
 /**
  * Threshold rule: several levels above and/or below, hysteresis and a minimum duration.

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { SecretVerifier } from '../gateway/credentials.ts';
 import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
-import type { Reading } from '../rules/types.ts';
+import type { Reading } from '../domain/types.ts';
 import { AlertBook } from './alerts/alert-book.ts';
-import { sendDailySummaries } from './alerts/daily-summary.ts';
+import { sendDailySummaries } from './notify/daily-summary.ts';
 import { summarize } from './alerts/reports.ts';
 import { silencesDue, sweep as sweepAlerts } from './alerts/sweep.ts';
 import { SYSTEM, channelHealth, storeBufferFull } from './alerts/system-alerts.ts';
@@ -18,13 +18,13 @@ import { Dispatcher } from './notify/dispatcher.ts';
 import { EmailChannel } from './notify/email.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
-import { policyFor } from './notify/routing.ts';
+import { policyFor } from './alerts/routing.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
 import type { RegistryFile } from './registry/schema.ts';
 import { RuleRunner } from './rules/runner.ts';
 import { startSchedule } from './scheduler.ts';
 import type { Settings } from './settings.ts';
-import { openStores } from './store/open-stores.ts';
+import { openStores } from './open-stores.ts';
 
 /**
  * The composition root: the one place where the gateway, rules, stores, alerts, notifications
@@ -173,7 +173,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const outbox = new Outbox({
     store: stores.outbox,
     registry: current,
-    book,
+    record: (lines) => book.record(lines),
     email,
     clock,
     publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
@@ -187,7 +187,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const dispatcher = new Dispatcher({
     registry: current,
     policy,
-    book,
+    record: (lines) => book.record(lines),
+    addUnits: (alertId, units) => book.addUnits(alertId, units),
+    openAlerts: () => book.openAlerts(),
     live,
     outbox,
     silences: stores.silences,
@@ -196,6 +198,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     clock,
     log: notifyLog,
   });
+  book.onLive((c) => dispatcher.onLive(c));
+  book.onChange((c) => dispatcher.onChange(c));
   const silenceDeps = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => dispatcher.announceSilence(s, phase) };
   const sweep = () => sweepAlerts({ ...silenceDeps, book, policy });
   const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, clock, emailEnabled: email !== undefined, enqueue: (n) => outbox.enqueue(n) });

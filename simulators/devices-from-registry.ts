@@ -1,8 +1,12 @@
-import type { Registry } from '../services/registry/registry.ts';
 import type { SimDevice } from './fleet.ts';
 
+/** What simulators need of a registry: its devices with their enterprise (the service's fits). */
+export interface DeviceList {
+  devices: ReadonlyMap<string, { device: { id: string; secret?: string; points: readonly { metric: string }[]; reportIntervalS: number }; enterprise: { id: string } }>;
+}
+
 /** The registry's devices that have a plain (demo) secret, as simulated devices. */
-export function simDevicesFrom(registry: Registry): SimDevice[] {
+export function simDevicesFrom(registry: DeviceList): SimDevice[] {
   const out: SimDevice[] = [];
   for (const { device, enterprise } of registry.devices.values()) {
     if (!device.secret) continue;

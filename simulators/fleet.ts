@@ -1,5 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Value } from '../rules/types.ts';
+import type { Value } from '../domain/types.ts';
 import { createPlant, type Plant, type PlantOptions } from './plant.ts';
 import { effectAt, type Scenario } from './scenario.ts';
 

@@ -1,5 +1,5 @@
-import { INDICATORS, type Metric } from '../rules/indicators.ts';
-import type { Value } from '../rules/types.ts';
+import { INDICATORS, type Metric } from '../domain/indicators.ts';
+import type { Value } from '../domain/types.ts';
 
 /**
  * Plausible normal behaviour per indicator: a level, noise, and for switches how often they are

@@ -1,4 +1,4 @@
-import type { Value } from '../rules/types.ts';
+import type { Value } from '../domain/types.ts';
 import { modelFor, type Model } from './models.ts';
 
 /**

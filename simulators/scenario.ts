@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { Value } from '../rules/types.ts';
+import type { Value } from '../domain/types.ts';
 
 /**
  * Fault scenarios, one YAML file each in simulators/scenarios/: which devices, and a list of

@@ -1,4 +1,4 @@
-import type { Industry } from '../indicators.ts';
+import type { Industry } from '../../domain/indicators.ts';
 import type { RuleInput } from '../schema.ts';
 import { aluminumCasting } from './aluminum_casting.ts';
 import { common } from './common.ts';

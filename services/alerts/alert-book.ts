@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Outcome } from '../../rules/types.ts';
+import type { Outcome } from '../../domain/types.ts';
 import { AlertError, acknowledge, applyOutcome, close, type Step } from './lifecycle.ts';
-import type { Alert, Disposition, Transition } from './model.ts';
+import type { Alert, AlertChange, Disposition, Transition } from './model.ts';
+
+export type { AlertChange } from './model.ts';
 import type { AlertStore } from './alert-store.ts';
 
 /**
@@ -10,10 +12,6 @@ import type { AlertStore } from './alert-store.ts';
  * live board, MQTT `alerts/…`, on-site alarm devices: people and sirens must not wait for a disk),
  * `onChange` once it is committed to the record (notifications, which promise a record exists).
  */
-export interface AlertChange {
-  alert: Alert;
-  transition: Transition;
-}
 
 export interface Placement {
   region: string;

@@ -1,4 +1,4 @@
-import type { RoutingPolicy } from '../notify/routing.ts';
+import type { RoutingPolicy } from './routing.ts';
 import type { Step } from './lifecycle.ts';
 import type { Alert, Transition } from './model.ts';
 

@@ -1,5 +1,5 @@
-import type { Outcome, Severity } from '../../rules/types.ts';
-import { severityRank } from '../../rules/types.ts';
+import type { Outcome, Severity } from '../../domain/types.ts';
+import { severityRank } from '../../domain/types.ts';
 import type { Alert, Disposition, Transition } from './model.ts';
 
 /**

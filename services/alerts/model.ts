@@ -1,4 +1,4 @@
-import type { Severity, Value } from '../../rules/types.ts';
+import type { Severity, Value } from '../../domain/types.ts';
 
 /** An alert and its record, as the contract shows them. Times are epoch ms inside, ISO outside. */
 export const DISPOSITIONS = ['false_alarm', 'device_fault', 'hazard_rectified', 'drill', 'other'] as const;
@@ -78,4 +78,10 @@ export function alertJson(a: Alert) {
 
 export function transitionJson(t: Transition) {
   return { ...t, at: new Date(t.at).toISOString() };
+}
+
+/** One change of an alert, as listeners hear it. */
+export interface AlertChange {
+  alert: Alert;
+  transition: Transition;
 }

@@ -1,8 +1,8 @@
-import { SEVERITIES } from '../../rules/types.ts';
+import { SEVERITIES } from '../../domain/types.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import type { AlertStore } from './alert-store.ts';
-import { formatCst } from '../notify/message.ts';
+import { formatCst } from '../../domain/cst.ts';
 import type { SummaryRow } from './summary-row.ts';
 
 export type { SummaryRow };
@@ -60,16 +60,6 @@ export async function summarize(deps: SummarySources, q: { from: number; to: num
 }
 
 /** The daily e-mail to a regulator: yesterday's summary of its regions, China Standard Time. */
-const DAY_MS = 86_400_000;
-/** China Standard Time has no daylight saving: a day starts at 16:00 UTC of the day before. */
-const CST_OFFSET_MS = 8 * 3_600_000;
-
-/** The calendar day (CST) before the one `now` falls in: what a morning's daily summary covers. */
-export function previousDayCst(now: number): { from: number; to: number } {
-  const to = Math.floor((now + CST_OFFSET_MS) / DAY_MS) * DAY_MS - CST_OFFSET_MS;
-  return { from: to - DAY_MS, to };
-}
-
 export function renderDailySummary(unitName: string, rows: SummaryRow[], from: number, to: number) {
   const period = `${formatCst(from)} — ${formatCst(to)}`;
   const title = `【安全风险监测日报】${unitName} ${formatCst(from).slice(0, 10)} / Daily risk-monitoring summary`;

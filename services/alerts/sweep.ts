@@ -1,7 +1,7 @@
 import type { AlertBook } from './alert-book.ts';
 import { escalate } from './escalation.ts';
 import type { Silence, Silences } from './silences.ts';
-import type { RoutingPolicy } from '../notify/routing.ts';
+import type { RoutingPolicy } from './routing.ts';
 
 /**
  * What the clock alone changes, swept every few seconds: alerts nobody handled climb the chain

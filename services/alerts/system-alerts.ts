@@ -1,4 +1,4 @@
-import type { Outcome } from '../../rules/types.ts';
+import type { Outcome } from '../../domain/types.ts';
 
 /**
  * The service's own alarms, raised like any rule's so that they reach the operators through the

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SEVERITIES } from '../../rules/types.ts';
+import { SEVERITIES } from '../../domain/types.ts';
 
 /** Query-string pieces shared by the API's routes. */
 

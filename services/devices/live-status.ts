@@ -1,4 +1,4 @@
-import { bareRecord, type Reading, type Value } from '../../rules/types.ts';
+import { bareRecord, type Reading, type Value } from '../../domain/types.ts';
 
 /** What the enterprise list shows per device: is it there, when was it last heard, what did it say. */
 export interface DeviceStatus {

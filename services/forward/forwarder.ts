@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Reading } from '../../rules/types.ts';
+import type { Reading } from '../../domain/types.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
 import { coversRegion, type Registry } from '../registry/registry.ts';
 import type { UplinkConfig } from '../registry/schema.ts';
@@ -10,7 +10,7 @@ import { alarmEventOf, samplesOf, type PointCodes } from './items.ts';
 import { mqttSender } from './mqtt-bridge.ts';
 import type { Sender } from './sender.ts';
 import { Uplink, type UplinkDeps } from './uplink.ts';
-import { ownEntry } from '../../rules/types.ts';
+import { ownEntry } from '../../domain/types.ts';
 
 export interface ForwarderDeps extends Omit<UplinkDeps, 'log'> {
   dataDir: string;

@@ -1,11 +1,11 @@
-import { formatCst } from '../notify/message.ts';
-import { severityRank } from '../../rules/types.ts';
+import { formatCst } from '../../domain/cst.ts';
+import { severityRank } from '../../domain/types.ts';
 import type { UplinkConfig } from '../registry/schema.ts';
 import { desCbc, keyBytes } from './ciphers.ts';
 import type { Entry } from './items.ts';
 import { postJson } from './platform-answer.ts';
 import type { Sender } from './sender.ts';
-import { ownEntry } from '../../rules/types.ts';
+import { ownEntry } from '../../domain/types.ts';
 
 type DesUplink = Extract<UplinkConfig, { kind: 'http-des' }>;
 

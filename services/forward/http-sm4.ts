@@ -1,10 +1,10 @@
-import { formatCst } from '../notify/message.ts';
+import { formatCst } from '../../domain/cst.ts';
 import type { UplinkConfig } from '../registry/schema.ts';
 import { keyBytes, sm4Cbc } from './ciphers.ts';
 import type { Entry } from './items.ts';
 import { postJson } from './platform-answer.ts';
 import type { Sender } from './sender.ts';
-import { ownEntry } from '../../rules/types.ts';
+import { ownEntry } from '../../domain/types.ts';
 
 type Sm4Uplink = Extract<UplinkConfig, { kind: 'http-sm4' }>;
 

@@ -1,5 +1,5 @@
 import type { Alert, Transition } from '../alerts/model.ts';
-import type { Reading, Severity, Value } from '../../rules/types.ts';
+import type { Reading, Severity, Value } from '../../domain/types.ts';
 
 /** One point's value at one time, under the code an upstream platform knows it by. */
 export interface Sample {

@@ -1,11 +1,10 @@
-import type { AlertBook, AlertChange } from '../alerts/alert-book.ts';
-import { alertJson, transitionJson, type Alert, type Transition } from '../alerts/model.ts';
+import { alertJson, transitionJson, type Alert, type AlertChange, type Transition } from '../alerts/model.ts';
 import { covers, type Silence, type Silences } from '../alerts/silences.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
 import type { LiveStream } from './live-stream.ts';
 import type { Notice, Outbox } from './outbox.ts';
-import { audienceOf, immediateKinds, type Audience, type RoutingPolicy } from './routing.ts';
+import { audienceOf, immediateKinds, type Audience, type RoutingPolicy } from '../alerts/routing.ts';
 
 /**
  * Every alert change goes to the live stream and MQTT at once, and to the enterprise's on-site
@@ -16,7 +15,11 @@ import { audienceOf, immediateKinds, type Audience, type RoutingPolicy } from '.
 export interface DispatchDeps {
   registry(): Registry;
   policy(enterpriseId: string): RoutingPolicy;
-  book: AlertBook;
+  /** lines for the alert's record that do not change the alert (a notification held) */
+  record(lines: Transition[]): Promise<void>;
+  /** units about to be told of an alert: from then on its clears and closes reach them too */
+  addUnits(alertId: string, unitIds: string[]): Promise<void>;
+  openAlerts(): Alert[];
   live: LiveStream;
   outbox: Outbox;
   silences: Silences;
@@ -42,10 +45,8 @@ export class Dispatcher {
     return before;
   }
 
-  constructor(private readonly deps: DispatchDeps) {
-    deps.book.onLive((c) => this.onLive(c));
-    deps.book.onChange((c) => this.onChange(c));
-  }
+  /** The composition root has it hear the alert book: `onLive` at once, `onChange` once committed. */
+  constructor(private readonly deps: DispatchDeps) {}
 
   /** Wait until every change so far is in the outbox (tests, shutdown). */
   async idle(): Promise<void> {
@@ -58,7 +59,7 @@ export class Dispatcher {
   }
 
   /** The live board, MQTT subscribers and on-site alarm devices: at once, not after the disk. */
-  private onLive({ alert, transition }: AlertChange) {
+  onLive({ alert, transition }: AlertChange) {
     const event = { ...alertJson(alert), transition: transitionJson(transition) };
     this.deps.live.send(alert.enterpriseId, 'alert', event);
     this.deps.publishMqtt(`alerts/${alert.enterpriseId}`, JSON.stringify(event)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alert not published on MQTT'));
@@ -66,7 +67,7 @@ export class Dispatcher {
   }
 
   /** Notifications promise a record: they go once the change is committed. */
-  private onChange({ alert, transition }: AlertChange) {
+  onChange({ alert, transition }: AlertChange) {
     const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId));
     if (audience) this.track(this.tell(alert, transition, audience));
     if (alert.state === 'closed') this.toldSoFar.delete(alert.id);
@@ -81,7 +82,7 @@ export class Dispatcher {
     if (!units.length) return;
     const silence = this.deps.silences.matching({ enterpriseId: alert.enterpriseId, deviceId: alert.deviceId, rule: alert.rule }, this.deps.clock());
     if (silence) {
-      await this.deps.book.record([
+      await this.deps.record([
         { alertId: alert.id, at: this.deps.clock(), type: 'notification_held', actor: 'system', detail: { silence: silence.id, reason: silence.reason, until: new Date(silence.until).toISOString(), units: units.map((u) => u.id), for: t.type } },
       ]);
       return;
@@ -89,7 +90,7 @@ export class Dispatcher {
     const body = { notice: 'alert' as const, alert: alertJson(alert) as unknown as Record<string, unknown>, transition: transitionJson(t) as unknown as Record<string, unknown> };
     const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
     // the outbox row is what promises delivery: it need not wait for the units to be saved on the alert
-    const saved = this.deps.book.addUnits(alert.id, routed.map((u) => u.id));
+    const saved = this.deps.addUnits(alert.id, routed.map((u) => u.id));
     await this.deps.outbox.enqueue(units.flatMap((u) => this.channels(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId }))));
     await saved;
   }
@@ -109,7 +110,7 @@ export class Dispatcher {
   /** When a silence ends, alerts it held that are still open and unacknowledged go out now. */
   private releaseHeld(s: Silence) {
     const now = this.deps.clock();
-    for (const a of this.deps.book.openAlerts()) {
+    for (const a of this.deps.openAlerts()) {
       if (a.acknowledged || a.state !== 'active' || !covers({ ...s, endedAt: null, until: Infinity, from: -Infinity }, { enterpriseId: a.enterpriseId, deviceId: a.deviceId, rule: a.rule }, now)) continue;
       if (this.deps.silences.matching({ enterpriseId: a.enterpriseId, deviceId: a.deviceId, rule: a.rule }, now)) continue;
       const t: Transition = { alertId: a.id, at: now, type: 'reminded', actor: 'system', detail: { afterSilence: s.id } };
@@ -124,7 +125,7 @@ export class Dispatcher {
     const topic = `v1/${ent.id}/${ent.alarmDevice}/command`;
     const at = new Date(t.at).toISOString();
     const alarming = alert.severity === 'critical' && alert.state === 'active' && ['raised', 'reactivated', 'severity_changed'].includes(t.type);
-    const quiet = (t.type === 'cleared' || t.type === 'closed') && !this.deps.book.openAlerts().some((a) => a.enterpriseId === ent.id && a.state === 'active' && a.severity === 'critical');
+    const quiet = (t.type === 'cleared' || t.type === 'closed') && !this.deps.openAlerts().some((a) => a.enterpriseId === ent.id && a.state === 'active' && a.severity === 'critical');
     const send = (command: string) =>
       this.deps.publishMqtt(topic, JSON.stringify({ command, alertId: alert.id, severity: alert.severity, message: alert.message, at })).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alarm device command not published'));
     if (alarming) send('alarm_on');

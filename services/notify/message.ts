@@ -1,20 +1,10 @@
-import { INDICATORS, isMetric } from '../../rules/indicators.ts';
+import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
+import { formatCst } from '../../domain/cst.ts';
 
 /** What people read: Chinese first, English below, times in China Standard Time. */
-const cst = new Intl.DateTimeFormat('sv-SE', {
-  timeZone: 'Asia/Shanghai',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
-
-export const formatCst = (ms: number) => cst.format(new Date(ms));
+export { formatCst };
 
 const SEVERITY_ZH = { info: '提示', warning: '预警', major: '严重', critical: '紧急' } as const;
 const EVENT = {

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AlertBook } from '../alerts/alert-book.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
 import type { EmailChannel } from './email.ts';
 import { renderDigest, renderMessage, renderSilence, type Message, type SilenceView } from './message.ts';
 import type { NoticeBody, OutboxItem, OutboxStore } from './outbox-store.ts';
-import type { RoutingPolicy } from './routing.ts';
+import type { RoutingPolicy } from '../alerts/routing.ts';
 import { buildWebhookRequest, postWebhook } from './webhook.ts';
 
 /**
@@ -18,7 +17,8 @@ import { buildWebhookRequest, postWebhook } from './webhook.ts';
 export interface OutboxDeps {
   store: OutboxStore;
   registry(): Registry;
-  book: AlertBook;
+  /** notification outcomes for the alert's record */
+  record(lines: Transition[]): Promise<void>;
   email?: EmailChannel;
   clock(): number;
   publicUrl: string;
@@ -191,7 +191,7 @@ export class Outbox {
 
   private async recordOutcome(items: OutboxItem[], line: Pick<Transition, 'type' | 'detail'>, at: number) {
     const lines = items.filter((i) => i.alertId).map((i) => ({ alertId: i.alertId!, at, actor: 'system', ...line }));
-    if (lines.length) await this.deps.book.record(lines).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'notification record not saved'));
+    if (lines.length) await this.deps.record(lines).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'notification record not saved'));
   }
 
   private enterpriseOf(i: OutboxItem): string | undefined {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { INDICATORS, isMetric } from '../../rules/indicators.ts';
+import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import { ruleSchema, type RuleDef } from '../../rules/schema.ts';
 import { TEMPLATES } from '../../rules/templates/index.ts';
 import { compileCondition } from '../../rules/expression.ts';

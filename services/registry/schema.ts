@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { INDUSTRIES, isMetric } from '../../rules/indicators.ts';
-import { SEVERITIES } from '../../rules/types.ts';
+import { INDUSTRIES, isMetric } from '../../domain/indicators.ts';
+import { SEVERITIES } from '../../domain/types.ts';
 import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
 import { flappingSchema } from '../../rules/schema.ts';
 

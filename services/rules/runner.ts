@@ -1,5 +1,5 @@
 import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type RuleSet } from '../../rules/engine.ts';
-import type { Outcome, Reading } from '../../rules/types.ts';
+import type { Outcome, Reading } from '../../domain/types.ts';
 import type { Alert } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 

@@ -1,6 +1,6 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
-import { INDICATORS, isMetric } from '../../rules/indicators.ts';
-import type { Reading } from '../../rules/types.ts';
+import { INDICATORS, isMetric } from '../../domain/indicators.ts';
+import type { Reading } from '../../domain/types.ts';
 import type { SerialConnection } from './database.ts';
 import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 

@@ -1,9 +1,9 @@
-import type { Reading } from '../../rules/types.ts';
+import type { Reading } from '../../domain/types.ts';
 import { BufferFull, DiskBuffer } from './disk-buffer.ts';
 import { InfluxQlBackend } from './influx-v1.ts';
 import { FluxBackend } from './influx-v2.ts';
+import type { InfluxBackend } from './influx-backend.ts';
 import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
-
 
 /**
  * Time series in InfluxDB over its 1.x HTTP API (served by 1.x, and by 2.x and 3.x in
@@ -19,26 +19,6 @@ import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, Telem
  * min/mean/max/count in `year`.`reading_1m` for 365 days.
  */
 /** Where batches go and queries come from: InfluxDB 1.x (InfluxQL) or 2.x (Flux). */
-/**
- * Line-protocol time precision. Readings go in microseconds: readings of one point that share a
- * millisecond (a second-resolution device clock, a whole tick stamped at once) each get their own
- * microsecond, so InfluxDB keeps both as the embedded store does instead of overwriting one.
- * Batches buffered in milliseconds by an older version are still shipped as such.
- */
-export type Precision = 'ms' | 'u';
-
-export interface InfluxBackend {
-  readonly kind: string;
-  /** database / retention / downsampling, created when missing (where the backend can) */
-  prepare(): Promise<void>;
-  /** null when written; a message when InfluxDB refused it for good; throws when a retry may work */
-  write(lineProtocol: string, precision: Precision): Promise<string | null>;
-  raw(q: TelemetryQuery): Promise<TelemetryPoint[]>;
-  windows(q: TelemetryQuery & { everyMs: number }): Promise<TelemetryWindow[]>;
-  latest(): Promise<TelemetryPoint[]>;
-  recentSeqs(window: number): Promise<Map<string, [number, number][]>>;
-  coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
-}
 
 export interface InfluxOptions {
   url: string;

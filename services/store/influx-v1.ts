@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { InfluxDB } from 'influx';
-import type { InfluxBackend, Precision } from './influx-telemetry.ts';
+import type { InfluxBackend, Precision } from './influx-backend.ts';
 import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
 
 const gzip = promisify(gzipCb);

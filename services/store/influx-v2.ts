@@ -1,5 +1,5 @@
 import { HttpError, InfluxDB, type QueryApi, type WriteApi } from '@influxdata/influxdb-client';
-import type { InfluxBackend, Precision } from './influx-telemetry.ts';
+import type { InfluxBackend, Precision } from './influx-backend.ts';
 import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
 
 /**

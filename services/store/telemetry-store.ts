@@ -1,4 +1,4 @@
-import type { Reading } from '../../rules/types.ts';
+import type { Reading } from '../../domain/types.ts';
 
 /** What the service needs of a time-series store; the embedded store and InfluxDB both provide it. */
 export interface TelemetryQuery {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Reading } from '../../rules/types.ts';
+import type { Reading } from '../../domain/types.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
 
 /**

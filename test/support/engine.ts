@@ -1,6 +1,6 @@
 import { compileRules, evaluate, linkChanged, newEngineState, setBaseline, tick } from '../../rules/engine.ts';
 import { ruleSchema, type RuleInput } from '../../rules/schema.ts';
-import type { Outcome, Quality, Value } from '../../rules/types.ts';
+import type { Outcome, Quality, Value } from '../../domain/types.ts';
 
 /** One device's rules in the pure engine, driven by hand: readings, clock ticks, status changes. */
 export function engineWith(rules: RuleInput[], opts: { reportIntervalS?: number; ranges?: Record<string, [number, number]>; flapping?: { changes: number; windowS: number } } = {}) {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileRules, evaluate, forget, newEngineState, tick } from '../../rules/engine.ts';
 import { ruleSchema } from '../../rules/schema.ts';
-import type { Outcome } from '../../rules/types.ts';
+import type { Outcome } from '../../domain/types.ts';
 import { acknowledge, applyOutcome, close } from '../../services/alerts/lifecycle.ts';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { escalate } from '../../services/alerts/escalation.ts';
 import { applyOutcome, acknowledge, close } from '../../services/alerts/lifecycle.ts';
 import type { Alert } from '../../services/alerts/model.ts';
-import { policyFor } from '../../services/notify/routing.ts';
+import { policyFor } from '../../services/alerts/routing.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 22, 0, 0, 0);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SecretVerifier, hashSecret } from '../../gateway/credentials.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
-import { previousDayCst } from '../../services/alerts/reports.ts';
+import { previousDayCst } from '../../domain/cst.ts';
 import { loggableUrl } from '../../services/api/server.ts';
-import { immediateKinds, policyFor } from '../../services/notify/routing.ts';
+import { immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 
 /** The pure pieces behind the hardening: each of them on its own, without a network. */
 const scope = { enterpriseId: 'E', deviceId: 'D', metrics: new Set(['gas_lel', 'gas_shutoff_valve_closed']), ranges: new Map([['gas_lel', [0, 100] as const]]) };

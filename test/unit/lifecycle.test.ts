@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertError, acknowledge, applyOutcome, close } from '../../services/alerts/lifecycle.ts';
 import type { Alert } from '../../services/alerts/model.ts';
-import type { Outcome } from '../../rules/types.ts';
+import type { Outcome } from '../../domain/types.ts';
 
 let n = 0;
 const ctx = { newId: () => `a${++n}`, region: '321283103', industry: 'hazchem' };

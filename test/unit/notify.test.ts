@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderMessage } from '../../services/notify/message.ts';
-import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds, policyFor } from '../../services/notify/routing.ts';
+import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 import { buildWebhookRequest, signDingTalk } from '../../services/notify/webhook.ts';
 
 const alert: Alert = {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { INDUSTRIES } from '../../rules/indicators.ts';
+import { INDUSTRIES } from '../../domain/indicators.ts';
 import { RegistryError, parseRegistry } from '../../services/registry/load.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { testRegistry } from '../support/registry.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isMetric } from '../../rules/indicators.ts';
+import { isMetric } from '../../domain/indicators.ts';
 import { createPlant } from '../../simulators/plant.ts';
-import type { Value } from '../../rules/types.ts';
+import type { Value } from '../../domain/types.ts';
 import { effectAt, loadScenarios, scenarioSchema, type Fault } from '../../simulators/scenario.ts';
 
 /** The simulators' plant models and fault scenarios, as plain functions over time. */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileRules, evaluate, newEngineState } from '../../rules/engine.ts';
 import { thresholdRuleSchema } from '../../rules/schema.ts';
-import type { Outcome } from '../../rules/types.ts';
+import type { Outcome } from '../../domain/types.ts';
 
 /** Properties of the threshold state machine over arbitrary sequences of readings. */
 const rule = thresholdRuleSchema.parse({

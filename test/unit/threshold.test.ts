@@ -4,7 +4,7 @@ import { thresholdRuleSchema } from '../../rules/schema.ts';
 import type { z } from 'zod';
 
 type RuleInput = z.input<typeof thresholdRuleSchema>;
-import type { Outcome, Reading, Value } from '../../rules/types.ts';
+import type { Outcome, Reading, Value } from '../../domain/types.ts';
 
 /** Threshold rules as pure functions: sequences of readings with their own times, no clock. */
 function engineFor(rule: RuleInput, ranges?: Record<string, [number, number]>) {

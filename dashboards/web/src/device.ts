@@ -5,7 +5,7 @@ import { h, toast } from './dom.ts';
 import { cst, metricName, metricUnit, severityName, t, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import type { Enterprise } from './session.ts';
-import { INDICATORS, isMetric } from '../../../rules/indicators.ts';
+import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
 
 /** One device: a chart per point over the chosen range with its setpoints, and its open alerts. */
 const RANGES = [

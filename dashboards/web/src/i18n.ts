@@ -1,4 +1,4 @@
-import { INDICATORS, isMetric } from '../../../rules/indicators.ts';
+import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
 
 /** Chinese by default, English on the switch; times always in China Standard Time. */
 const zh = {

@@ -2,7 +2,7 @@ import { api } from './api.ts';
 import { h, toast } from './dom.ts';
 import { metricName, metricUnit, t } from './i18n.ts';
 import type { Enterprise } from './session.ts';
-import { METRICS } from '../../../rules/indicators.ts';
+import { METRICS } from '../../../domain/indicators.ts';
 import { TEMPLATE_NAMES } from '../../../rules/templates/index.ts';
 
 /**

@@ -4,11 +4,11 @@ import { z } from 'zod';
 import { AlertError, AlertNotFound } from '../../alerts/alert-book.ts';
 import type { AlertFilter } from '../../alerts/alert-store.ts';
 import { DISPOSITIONS, alertJson, transitionJson, type Alert } from '../../alerts/model.ts';
-import { formatCst } from '../../notify/message.ts';
+import { formatCst } from '../../../domain/cst.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { MAX_TIME, regionCode, severityList, time } from '../query.ts';
-import { INDUSTRIES } from '../../../rules/indicators.ts';
+import { INDUSTRIES } from '../../../domain/indicators.ts';
 
 const filterQuery = z
   .object({

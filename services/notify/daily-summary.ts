@@ -1,6 +1,7 @@
 import type { Registry } from '../registry/registry.ts';
-import type { Notice } from '../notify/outbox.ts';
-import { previousDayCst, renderDailySummary, summarize, type SummarySources } from './reports.ts';
+import type { Notice } from './outbox.ts';
+import { previousDayCst } from '../../domain/cst.ts';
+import { renderDailySummary, summarize, type SummarySources } from '../alerts/reports.ts';
 
 /** Each regulator unit with a channel gets the previous calendar day's summary (CST) of its regions. */
 export interface DailySummaryDeps extends Omit<SummarySources, 'registry'> {

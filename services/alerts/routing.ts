@@ -1,6 +1,6 @@
-import type { Severity } from '../../rules/types.ts';
-import type { Alert, Transition } from '../alerts/model.ts';
-import type { Industry } from '../../rules/indicators.ts';
+import type { Severity } from '../../domain/types.ts';
+import type { Alert, Transition } from './model.ts';
+import type { Industry } from '../../domain/indicators.ts';
 import type { RoutingConfig, RoutingOverride, UnitKind } from '../registry/schema.ts';
 
 /**

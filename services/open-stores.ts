@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AlertStore } from '../alerts/alert-store.ts';
-import { Silences } from '../alerts/silences.ts';
-import { AuditLog } from '../audit/audit-log.ts';
-import { OutboxStore } from '../notify/outbox-store.ts';
-import { BaselineStore } from '../rules/baselines.ts';
-import type { Settings } from '../settings.ts';
-import { Database } from './database.ts';
-import { DuckDbTelemetryStore } from './duckdb-telemetry.ts';
-import { InfluxTelemetryStore } from './influx-telemetry.ts';
-import type { TelemetryStore } from './telemetry-store.ts';
+import { AlertStore } from './alerts/alert-store.ts';
+import { Silences } from './alerts/silences.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { OutboxStore } from './notify/outbox-store.ts';
+import { BaselineStore } from './rules/baselines.ts';
+import type { Settings } from './settings.ts';
+import { Database } from './store/database.ts';
+import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
+import { InfluxTelemetryStore } from './store/influx-telemetry.ts';
+import type { TelemetryStore } from './store/telemetry-store.ts';
 
 /**
  * Every store the service keeps, opened in order and closed together. Readings go to InfluxDB

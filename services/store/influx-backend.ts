@@ -1,0 +1,22 @@
+import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
+
+/**
+ * Line-protocol time precision. Readings go in microseconds: readings of one point that share a
+ * millisecond (a second-resolution device clock, a whole tick stamped at once) each get their own
+ * microsecond, so InfluxDB keeps both as the embedded store does instead of overwriting one.
+ * Batches buffered in milliseconds by an older version are still shipped as such.
+ */
+export type Precision = 'ms' | 'u';
+
+export interface InfluxBackend {
+  readonly kind: string;
+  /** database / retention / downsampling, created when missing (where the backend can) */
+  prepare(): Promise<void>;
+  /** null when written; a message when InfluxDB refused it for good; throws when a retry may work */
+  write(lineProtocol: string, precision: Precision): Promise<string | null>;
+  raw(q: TelemetryQuery): Promise<TelemetryPoint[]>;
+  windows(q: TelemetryQuery & { everyMs: number }): Promise<TelemetryWindow[]>;
+  latest(): Promise<TelemetryPoint[]>;
+  recentSeqs(window: number): Promise<Map<string, [number, number][]>>;
+  coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
+}
