@@ -202,6 +202,14 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onChange((c) => dispatcher.onChange(c));
   const silenceDeps = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => dispatcher.announceSilence(s, phase) };
   const sweep = () => sweepAlerts({ ...silenceDeps, book, policy });
+  /** Readings and delivered notifications past their retention leave the stores. */
+  const retention = async () => {
+    const day = 86_400_000;
+    const readings = await telemetry.prune(clock() - settings.RETENTION_DAYS * day);
+    const notifications = await stores.outbox.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
+    log.info({ readings, notifications }, 'retention: old rows deleted');
+    return { readings, notifications };
+  };
   const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, clock, emailEnabled: email !== undefined, enqueue: (n) => outbox.enqueue(n) });
 
   // --- the registry in force, for everyone who follows it --------------------------------------
@@ -280,7 +288,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const httpPort = (api.server.address() as { port: number }).port;
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
   const schedule = startSchedule(
-    { tick: () => rules.tick(), sweep, dailySummaries, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
+    { tick: () => rules.tick(), sweep, dailySummaries, retention: async () => void (await retention()), onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
     { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
   );
   const watcher = (opts.watchRegistry ?? true) ? registry.watchFile() : undefined;
@@ -323,6 +331,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     /** escalation and silences now (tests drive the clock themselves) */
     sweep,
     dailySummaries,
+    /** retention now (tests drive the clock themselves) */
+    retention,
     /** run time-driven rules now (tests drive the clock themselves) */
     tick: () => rules.tick(),
     stop,

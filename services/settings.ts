@@ -30,6 +30,8 @@ export const settingsSchema = z.object({
   PUBLIC_URL: z.string().default('http://localhost:3000'),
   API_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000_000).default(3000),
   API_LOGIN_FAILURES: z.coerce.number().int().min(1).max(100_000).default(30),
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
+  OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -60,6 +62,8 @@ export const SETTING_HELP: Record<keyof Settings, string> = {
   PUBLIC_URL: 'base URL used in links to alerts',
   API_RATE_LIMIT: 'API requests a minute per caller (token, else address)',
   API_LOGIN_FAILURES: 'unknown API tokens a minute from one address before it waits 5 minutes',
+  RETENTION_DAYS: 'readings older than this are deleted from the embedded store, daily at 03:00 CST (InfluxDB: its retention policies)',
+  OUTBOX_RETENTION_DAYS: 'delivered or expired notifications older than this leave the outbox (the alert record keeps their outcome)',
   LOG_LEVEL: 'log level',
 };
 

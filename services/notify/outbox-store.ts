@@ -94,6 +94,14 @@ export class OutboxStore {
     return out;
   }
 
+  /** Forget notifications delivered or given up before `before` (their outcome is in the alert record). */
+  prune(before: number): Promise<number> {
+    return this.conn.serial(async (c) => {
+      const r = await c.run(`DELETE FROM outbox WHERE status <> 'pending' AND created_at < $before`, { before: BigInt(before) });
+      return Number(r.rowsChanged);
+    });
+  }
+
   /** The last delivery to a unit on a channel, to pace the next group. */
   async lastDelivered(unitId: string, channel: string): Promise<number | null> {
     const [r] = await this.conn.all<{ t: bigint | null }>(`SELECT max(delivered_at) AS t FROM outbox WHERE unit_id = $u AND channel = $c`, { u: unitId, c: channel });

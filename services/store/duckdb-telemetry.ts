@@ -98,6 +98,14 @@ export class DuckDbTelemetryStore implements TelemetryStore {
     return rows.map(toPoint);
   }
 
+  prune(before: number): Promise<number> {
+    // on the writer: a delete must not interleave with a group commit's appender
+    return this.writer.serial(async (c) => {
+      const r = await c.run('DELETE FROM readings WHERE ts < $before', { before: BigInt(before) });
+      return Number(r.rowsChanged);
+    });
+  }
+
   async recentSeqs(window: number): Promise<Map<string, [number, number][]>> {
     const rows = await this.reader.all<{ device: string; seq: bigint; ts: bigint }>(
       `WITH m AS (SELECT device, max(seq) AS mx FROM readings WHERE seq IS NOT NULL GROUP BY device)

@@ -192,6 +192,11 @@ export class InfluxTelemetryStore implements TelemetryStore {
     return (await this.backend.raw(q)).sort(order).slice(0, q.limit);
   }
 
+  /** InfluxDB keeps its own retention (the `raw` and `year` policies): nothing to do here */
+  async prune(): Promise<null> {
+    return null;
+  }
+
   recentSeqs(window: number) {
     return this.backend.recentSeqs(window);
   }

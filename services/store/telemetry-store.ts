@@ -56,6 +56,11 @@ export interface TelemetryStore {
   /** how many windows of `bucketMs` within [from, to) hold at least one reading of the device */
   coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
   health(): StoreHealth;
+  /**
+   * Drop readings measured before `before`; returns how many rows went. A store whose engine keeps
+   * its own retention (InfluxDB's retention policies) returns null and drops nothing.
+   */
+  prune(before: number): Promise<number | null>;
   /** until everything appended so far is visible to queries (for a forwarding store: shipped, up to `timeoutMs`) */
   flush(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
