@@ -15,7 +15,9 @@ import { LiveStatus } from './devices/live-status.ts';
 import { Forwarder } from './forward/forwarder.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
-import { EmailChannel } from './notify/email.ts';
+import { Channels } from './notify/channels/channel.ts';
+import { EmailChannel } from './notify/channels/email.ts';
+import { WebhookChannel } from './notify/channels/webhook.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
 import { policyFor } from './alerts/routing.ts';
@@ -168,13 +170,15 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
 
   // --- notifications -------------------------------------------------------------------------
   const live = new LiveStream();
-  const email = settings.SMTP_URL ? new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM) : undefined;
+  // every way to reach people; e-mail only where an SMTP server is set
+  const channels = new Channels([...(settings.SMTP_URL ? [new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []), new WebhookChannel(clock)]);
+  const channelsOf = (unit: Parameters<Channels['idsOf']>[0]) => channels.idsOf(unit);
   const notifyLog = log.child({ part: 'notify' });
   const outbox = new Outbox({
     store: stores.outbox,
     registry: current,
     record: (lines) => book.record(lines),
-    email,
+    channels,
     clock,
     publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
     policy,
@@ -193,7 +197,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     live,
     outbox,
     silences: stores.silences,
-    emailEnabled: email !== undefined,
+    channelsOf,
     publishMqtt: (topic, payload) => (gateway.broker.closed ? Promise.resolve() : gateway.publish(topic, payload, 1)),
     clock,
     log: notifyLog,
@@ -210,7 +214,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log.info({ readings, notifications }, 'retention: old rows deleted');
     return { readings, notifications };
   };
-  const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, clock, emailEnabled: email !== undefined, enqueue: (n) => outbox.enqueue(n) });
+  const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, clock, channelsOf, enqueue: (n) => outbox.enqueue(n) });
 
   // --- the registry in force, for everyone who follows it --------------------------------------
   registry.onChange((next) => (callers = buildCallers(next)));
@@ -311,7 +315,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await outbox.stop();
       await forwarder.stop();
       await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
-      email?.close();
+      channels.close();
       await stores.close();
     })());
 

@@ -1,4 +1,5 @@
 import type { Registry } from '../registry/registry.ts';
+import type { UnitConfig } from '../registry/schema.ts';
 import type { Notice } from './outbox.ts';
 import { previousDayCst } from '../../domain/cst.ts';
 import { renderDailySummary, summarize, type SummarySources } from '../alerts/reports.ts';
@@ -7,7 +8,8 @@ import { renderDailySummary, summarize, type SummarySources } from '../alerts/re
 export interface DailySummaryDeps extends Omit<SummarySources, 'registry'> {
   registry(): Registry;
   clock(): number;
-  emailEnabled: boolean;
+  /** the channel ids a unit can be reached on */
+  channelsOf(unit: UnitConfig): string[];
   enqueue(notices: Notice[]): Promise<void>;
 }
 
@@ -15,12 +17,12 @@ export async function sendDailySummaries(deps: DailySummaryDeps): Promise<void> 
   const registry = deps.registry();
   const { from, to } = previousDayCst(deps.clock());
   for (const unit of registry.units.values()) {
-    if (unit.kind !== 'regulator' || (!unit.email.length && !unit.webhooks.length)) continue;
+    const channels = deps.channelsOf(unit);
+    if (unit.kind !== 'regulator' || !channels.length) continue;
     const ids = [...registry.enterprises.values()].filter((e) => unit.regions.some((r) => e.region.startsWith(r))).map((e) => e.id);
     const rows = await summarize({ ...deps, registry }, { from, to, enterpriseIds: ids });
     const msg = renderDailySummary(unit.name, rows, from, to);
     const body = { notice: 'summary' as const, ...msg, data: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), items: rows } };
-    const channels = [...(deps.emailEnabled && unit.email.length ? ['email'] : []), ...unit.webhooks.map((_, i) => `webhook:${i}`)];
     await deps.enqueue(channels.map((channel) => ({ unitId: unit.id, channel, alertId: null, body, urgent: true, enterpriseId: ids[0] ?? '' })));
   }
 }

@@ -23,7 +23,8 @@ export interface DispatchDeps {
   live: LiveStream;
   outbox: Outbox;
   silences: Silences;
-  emailEnabled: boolean;
+  /** the channel ids a unit can be reached on */
+  channelsOf(unit: UnitConfig): string[];
   publishMqtt(topic: string, payload: string): Promise<void>;
   clock(): number;
   log: { warn(o: object, msg?: string): void };
@@ -96,7 +97,7 @@ export class Dispatcher {
   }
 
   private channels(u: UnitConfig): string[] {
-    return [...(this.deps.emailEnabled && u.email.length ? ['email'] : []), ...u.webhooks.map((_, i) => `webhook:${i}`)];
+    return this.deps.channelsOf(u);
   }
 
   /** A silence starting or ending is news for the enterprise and its township. */

@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Alert, Transition } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
-import type { EmailChannel } from './email.ts';
+import { parseChannelId, type Channels } from './channels/channel.ts';
 import { renderDigest, renderMessage, renderSilence, type Message, type SilenceView } from './message.ts';
 import type { NoticeBody, OutboxItem, OutboxStore } from './outbox-store.ts';
 import type { RoutingPolicy } from '../alerts/routing.ts';
-import { buildWebhookRequest, postWebhook } from './webhook.ts';
 
 /**
  * Sends what the outbox holds. Items for one unit and channel that are due together go as one
@@ -19,7 +18,7 @@ export interface OutboxDeps {
   registry(): Registry;
   /** notification outcomes for the alert's record */
   record(lines: Transition[]): Promise<void>;
-  email?: EmailChannel;
+  channels: Channels;
   clock(): number;
   publicUrl: string;
   policy(enterpriseId: string): RoutingPolicy;
@@ -158,7 +157,7 @@ export class Outbox {
       );
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
       if (pace) pace.lastSent = now;
-      await this.recordOutcome(live, { type: 'notified', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: target(unit, channel), attempts, digestOf: live.length, notificationId: id } }, now);
+      await this.recordOutcome(live, { type: 'notified', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: this.target(unit, channel), attempts, digestOf: live.length, notificationId: id } }, now);
       if ((this.failures.get(`${unitId}|${channel}`) ?? 0) >= (this.deps.failuresBeforeAlert ?? 3)) this.deps.onChannelHealth(unit, channel, false);
       this.failures.delete(`${unitId}|${channel}`);
     } catch (e) {
@@ -173,7 +172,7 @@ export class Outbox {
       this.deps.log.warn({ unit: unitId, channel, attempts, err: error }, 'notification failed; will retry');
       // the record gets the first failure, then every fifth, so a long outage does not drown it
       if (attempts === 1 || attempts % 5 === 0)
-        await this.recordOutcome(live, { type: 'notification_failed', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: target(unit, channel), attempts, error, retryInS: Math.round(delay / 1000) } }, now);
+        await this.recordOutcome(live, { type: 'notification_failed', detail: { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: this.target(unit, channel), attempts, error, retryInS: Math.round(delay / 1000) } }, now);
       const n = (this.failures.get(`${unitId}|${channel}`) ?? 0) + 1;
       this.failures.set(`${unitId}|${channel}`, n);
       if (n === (this.deps.failuresBeforeAlert ?? 3)) this.deps.onChannelHealth(unit, channel, true, error);
@@ -201,17 +200,15 @@ export class Outbox {
     return undefined;
   }
 
-  private async send(unit: UnitConfig, channel: string, items: OutboxItem[], notificationId: string) {
-    const message = this.render(items);
-    if (channel === 'email') {
-      if (!this.deps.email || !unit.email.length) throw new Error('no e-mail channel configured');
-      await this.deps.email.send(unit.email, message, notificationId);
-      return;
-    }
-    const hook = unit.webhooks[Number(channel.slice('webhook:'.length))];
-    if (!hook) throw new Error(`the unit has no ${channel}`);
-    const event = items.length === 1 ? items[0].body.notice === 'alert' ? { ...items[0].body.alert, transition: items[0].body.transition } : items[0].body : { digest: true, count: items.length, events: items.map((i) => (i.body.notice === 'alert' ? { ...i.body.alert, transition: i.body.transition } : i.body)) };
-    await postWebhook(hook, buildWebhookRequest(hook, message, event, this.deps.clock()), notificationId);
+  private async send(unit: UnitConfig, channelId: string, items: OutboxItem[], notificationId: string) {
+    const channel = this.deps.channels.of(channelId);
+    if (!channel) throw new Error(`no ${parseChannelId(channelId).kind} channel configured`);
+    const event = items.length === 1 ? eventOf(items[0]) : { digest: true, count: items.length, events: items.map(eventOf) };
+    await channel.send(unit, channelId, { message: this.render(items), event, notificationId });
+  }
+
+  private target(unit: UnitConfig, channelId: string): string {
+    return this.deps.channels.of(channelId)?.target(unit, channelId) ?? channelId;
   }
 
   private render(items: OutboxItem[]): Message {
@@ -233,20 +230,10 @@ export class Outbox {
   }
 }
 
-const channelKind = (channel: string) => (channel === 'email' ? 'email' : 'webhook');
+const channelKind = (channel: string) => parseChannelId(channel).kind;
 
-function target(unit: UnitConfig, channel: string): string {
-  if (channel === 'email') return unit.email.join(',');
-  const hook = unit.webhooks[Number(channel.slice('webhook:'.length))];
-  if (!hook) return channel;
-  try {
-    // webhook URLs carry robot tokens: keep only scheme, host and path in the record
-    const u = new URL(hook.url);
-    return `${hook.format} ${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return hook.format;
-  }
-}
+/** What machines read of one item: an alert change as the alert with its transition, else the notice. */
+const eventOf = (i: OutboxItem) => (i.body.notice === 'alert' ? { ...i.body.alert, transition: i.body.transition } : i.body);
 
 /** The alert as the outbox stored it (JSON times) back to the internal shape the renderers read. */
 function fromJson(a: Record<string, unknown>): Alert {

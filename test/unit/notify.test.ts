@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderMessage } from '../../services/notify/message.ts';
 import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
-import { buildWebhookRequest, signDingTalk } from '../../services/notify/webhook.ts';
+import { buildWebhookRequest, signDingTalk } from '../../services/notify/channels/webhook.ts';
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', region: '321283103', industry: 'hazchem',

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import type { WebhookConfig } from '../registry/schema.ts';
-import type { Message } from './message.ts';
+import type { UnitConfig, WebhookConfig } from '../../registry/schema.ts';
+import type { Message } from '../message.ts';
+import { parseChannelId, type Channel, type Delivery } from './channel.ts';
 
 /**
  * Webhooks: a generic JSON POST, or a DingTalk or WeCom group robot. A robot answers HTTP 200
@@ -61,4 +62,36 @@ function truncateBytes(s: string, max: number): string {
   const buf = Buffer.from(s, 'utf8');
   if (buf.length <= max) return s;
   return buf.subarray(0, max - 3).toString('utf8').replace(/\uFFFD$/, '') + '…';
+}
+
+/**
+ * The unit's webhooks, one channel id each (`webhook:0`, `webhook:1`…): generic JSON, or a
+ * DingTalk or WeCom group robot as the registry's `format` says.
+ */
+export class WebhookChannel implements Channel {
+  readonly kind = 'webhook';
+
+  constructor(private readonly clock: () => number) {}
+
+  idsOf(unit: UnitConfig): string[] {
+    return unit.webhooks.map((_, i) => `webhook:${i}`);
+  }
+
+  async send(unit: UnitConfig, id: string, d: Delivery): Promise<void> {
+    const hook = unit.webhooks[parseChannelId(id).index];
+    if (!hook) throw new Error(`the unit has no ${id}`);
+    await postWebhook(hook, buildWebhookRequest(hook, d.message, d.event, this.clock()), d.notificationId);
+  }
+
+  target(unit: UnitConfig, id: string): string {
+    const hook = unit.webhooks[parseChannelId(id).index];
+    if (!hook) return id;
+    try {
+      // webhook URLs carry robot tokens: keep only scheme, host and path in the record
+      const u = new URL(hook.url);
+      return `${hook.format} ${u.protocol}//${u.host}${u.pathname}`;
+    } catch {
+      return hook.format;
+    }
+  }
 }
