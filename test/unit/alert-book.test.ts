@@ -1,0 +1,76 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Outcome } from '../../domain/types.ts';
+import { AlertBook } from '../../services/alerts/alert-book.ts';
+import { AlertStore } from '../../services/alerts/alert-store.ts';
+import type { AlertChange } from '../../services/alerts/model.ts';
+import { Database } from '../../services/store/database.ts';
+import { tempDir } from '../support/app.ts';
+
+/**
+ * The alert book on its own: changes applied at once and committed in batches, live listeners
+ * before the commit and the others after it, every listener isolated, and nothing decided lost when
+ * a commit fails (it goes with the next one).
+ */
+const outcome = (over: Partial<Outcome> = {}): Outcome => ({
+  key: 'gas-1/gas-lel',
+  change: 'raise',
+  ruleId: 'gas-lel',
+  ruleKind: 'threshold',
+  enterpriseId: 'E',
+  deviceId: 'gas-1',
+  metric: 'gas_lel',
+  severity: 'critical',
+  value: 45,
+  peak: 45,
+  threshold: 40,
+  at: Date.UTC(2026, 10, 29, 8),
+  message: 'gas',
+  ...over,
+});
+
+describe('the alert book', () => {
+  let db: Database;
+  let store: AlertStore;
+  let errors: string[];
+  beforeEach(async () => {
+    db = await Database.open(await tempDir());
+    store = await AlertStore.create(await db.connect());
+    errors = [];
+  });
+  afterEach(() => db.close());
+  const book = (s: Pick<AlertStore, 'saveMany'> = store) => new AlertBook(s as AlertStore, () => ({ region: '321283', industry: 'hazchem' }), () => Date.UTC(2026, 10, 29, 8), () => {}, (err) => errors.push(err.message));
+
+  it('tells live listeners at once, the others once the record is committed, each of them isolated', async () => {
+    const b = book();
+    const heard: string[] = [];
+    b.onLive(() => heard.push('live'));
+    b.onChange(() => {
+      throw new Error('a broken listener');
+    });
+    let id = '';
+    b.onChange((c: AlertChange) => (heard.push('committed'), (id = c.alert.id)));
+    const done = b.handle([outcome()]);
+    expect(heard).toEqual(['live']);
+    await done;
+    expect(heard).toEqual(['live', 'committed']);
+    expect(await store.get(id)).not.toBe(null);
+    expect(errors).toEqual(['a broken listener']);
+  });
+
+  it('keeps the changes of a failed commit for the next one, and says so in health', async () => {
+    let fail = true;
+    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
+    const b = book(flaky);
+    const committed: string[] = [];
+    b.onChange((c) => committed.push(c.transition.type));
+    await expect(b.handle([outcome()])).rejects.toThrow('disk full');
+    expect(b.health()).toMatchObject({ ok: false, error: 'disk full', waiting: 1 });
+    expect(committed).toEqual([]);
+    fail = false;
+    await b.handle([outcome({ change: 'clear', severity: null, value: 1, at: Date.UTC(2026, 10, 29, 8, 1) })]);
+    expect(committed).toEqual(['raised', 'cleared']);
+    expect(b.health()).toMatchObject({ ok: true, waiting: 0 });
+    const [open] = await store.open();
+    expect(open).toMatchObject({ state: 'cleared', severity: 'critical' });
+  });
+});

@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Transition } from '../../services/alerts/model.ts';
+import { policyFor } from '../../services/alerts/routing.ts';
+import { Channels, type Channel, type Delivery } from '../../services/notify/channels/channel.ts';
+import { Outbox, type Notice } from '../../services/notify/outbox.ts';
+import { OutboxStore } from '../../services/notify/outbox-store.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { parseRegistry } from '../../services/registry/load.ts';
+import { Database } from '../../services/store/database.ts';
+import { stringify } from 'yaml';
+import { tempDir } from '../support/app.ts';
+import { testRegistry } from '../support/registry.ts';
+
+/**
+ * The outbox on its own, on the injected clock: grouping into digests, doubling retries, expiry,
+ * one notification id per content across retries and restarts, and channel health. The channel is
+ * a recording stand-in (the real ones are tested against real SMTP and HTTP receivers).
+ */
+class RecordingChannel implements Channel {
+  readonly kind = 'webhook';
+  sent: { unit: string; id: string; delivery: Delivery }[] = [];
+  failing = false;
+  attempts = 0;
+  idsOf = () => ['webhook:0'];
+  target = () => 'test';
+  async send(unit: { id: string }, id: string, delivery: Delivery) {
+    this.attempts++;
+    if (this.failing) throw new Error('receiver down');
+    this.sent.push({ unit: unit.id, id, delivery });
+  }
+}
+
+const registry = new Registry(parseRegistry(stringify(testRegistry())));
+const policy = () => policyFor({ immediate: {}, byMetric: {}, escalation: [], groupWaitS: 10, groupIntervalS: 60, notificationExpireH: 1, byIndustry: {} });
+const alertNotice = (alertId: string, type = 'raised'): Notice => ({
+  unitId: 'ent-chem',
+  channel: 'webhook:0',
+  alertId,
+  urgent: false,
+  enterpriseId: 'E',
+  body: { notice: 'alert', alert: { id: alertId, enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity: 'major', state: 'active', raisedAt: 0, value: 30, message: 'gas' }, transition: { type, at: 0, actor: 'rule:gas-lel' } },
+});
+
+describe('the outbox', () => {
+  let now: number;
+  let db: Database;
+  let store: OutboxStore;
+  let channel: RecordingChannel;
+  let recorded: Transition[];
+  let health: [string, boolean][];
+  const outbox = () =>
+    new Outbox({
+      store,
+      registry: () => registry,
+      record: async (lines) => void recorded.push(...lines),
+      channels: new Channels([channel]),
+      clock: () => now,
+      publicUrl: 'http://x',
+      policy,
+      counters: { notifications: { inc: () => {} } },
+      log: { warn: () => {} },
+      baseDelayMs: 1000,
+      maxDelayMs: 8000,
+      failuresBeforeAlert: 3,
+      onChannelHealth: (unit, ch, failing) => health.push([`${unit.id} ${ch}`, failing]),
+    });
+
+  beforeEach(async () => {
+    now = Date.UTC(2026, 10, 29, 8);
+    db = await Database.open(await tempDir());
+    store = await OutboxStore.create(await db.connect());
+    channel = new RecordingChannel();
+    recorded = [];
+    health = [];
+  });
+  afterEach(() => db.close());
+
+  it('holds notices for the group wait, then sends them together as one digest', async () => {
+    const o = outbox();
+    await o.enqueue([alertNotice('a1'), alertNotice('a2')]);
+    await o.run();
+    expect(channel.sent).toEqual([]);
+    now += 10_000;
+    await o.run();
+    expect(channel.sent).toHaveLength(1);
+    expect(channel.sent[0].delivery.event).toMatchObject({ digest: true, count: 2 });
+    expect(recorded.filter((l) => l.type === 'notified').map((l) => l.alertId).sort()).toEqual(['a1', 'a2']);
+  });
+
+  it('retries with a doubling delay under one notification id and one content, also after a restart', async () => {
+    channel.failing = true;
+    let o = outbox();
+    await o.enqueue([alertNotice('a1')]);
+    now += 10_000;
+    await o.run(); // attempt 1 fails: next in 1 s
+    now += 999;
+    await o.run(); // not yet
+    expect(channel.attempts).toBe(1);
+    now += 1;
+    await o.run(); // attempt 2 fails: next in 2 s
+    now += 1999;
+    await o.run();
+    expect(channel.attempts).toBe(2);
+    expect(recorded.filter((l) => l.type === 'notification_failed')).toHaveLength(1);
+    // a new notice for the same unit arrives while the first is being retried
+    await o.enqueue([alertNotice('a2')]);
+    // "restart": a new outbox on the same store
+    o = outbox();
+    channel.failing = false;
+    now += 1;
+    await o.run();
+    now += 60_000;
+    await o.run();
+    const first = channel.sent.find((s) => JSON.stringify(s.delivery.event).includes('"a1"'))!;
+    // the group tried first went again alone, as it was; the newcomer went in a message of its own
+    expect(first.delivery.event).toMatchObject({ id: 'a1' });
+    expect(channel.sent.map((s) => s.delivery.notificationId)).toHaveLength(2);
+    expect(new Set(channel.sent.map((s) => s.delivery.notificationId)).size).toBe(2);
+    expect(health).toEqual([]);
+  });
+
+  it('gives up after notificationExpireH, records it, and tells the operators of a channel that keeps failing', async () => {
+    channel.failing = true;
+    const o = outbox();
+    await o.enqueue([alertNotice('a1')]);
+    now += 10_000;
+    for (let i = 0; i < 4; i++) {
+      await o.run();
+      now += 8000;
+    }
+    expect(health).toEqual([['ent-chem webhook:0', true]]);
+    now += 3_600_000;
+    await o.run();
+    expect(recorded.some((l) => l.type === 'notification_expired')).toBe(true);
+    expect((await store.counts()).expired).toBe(1);
+  });
+});
