@@ -20,9 +20,9 @@ export interface DispatchDeps {
   /** units about to be told of an alert: from then on its clears and closes reach them too */
   addUnits(alertId: string, unitIds: string[]): Promise<void>;
   openAlerts(): Alert[];
-  live: LiveStream;
-  outbox: Outbox;
-  silences: Silences;
+  live: Pick<LiveStream, 'send'>;
+  outbox: Pick<Outbox, 'enqueue'>;
+  silences: Pick<Silences, 'matching'>;
   /** the channel ids a unit can be reached on */
   channelsOf(unit: UnitConfig): string[];
   publishMqtt(topic: string, payload: string): Promise<void>;
