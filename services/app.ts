@@ -130,8 +130,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     const recorded = rules.readings(readings);
     // what readings raised is in the alert record before they are in the store: after a crash in
     // between, the device's resend is evaluated again instead of being dropped as a duplicate of
-    // stored readings whose alarm was lost (at worst an alarm is recorded twice, never lost)
-    const stored = recorded ? recorded.then(() => telemetry.append(readings)) : telemetry.append(readings);
+    // stored readings whose alarm was lost (at worst an alarm is recorded twice, never lost). A
+    // record that cannot commit keeps the change for its next commit and does not hold the readings
+    // back (QoS 0 readings have no resend); the PUBACK still waits for both.
+    const append = () => telemetry.append(readings);
+    const stored = recorded ? recorded.then(append, append) : append();
     isolated('live-status', () => status.onReadings(readings, clock()));
     isolated('forward', () => forwarder.readings(readings));
     metrics.ruleEvaluations.inc(readings.length);
