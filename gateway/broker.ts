@@ -26,6 +26,9 @@ export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
  */
 export type DeviceLink = 'online' | 'offline' | 'connected' | 'disconnected';
 
+const SUBSCRIPTIONS_PER_DEVICE = 16;
+const SUBSCRIPTIONS_PER_WATCHER = 64;
+
 export interface GatewayCounters {
   messagesIn: { inc(): void };
   readingsAccepted: { inc(n: number): void };
@@ -84,6 +87,8 @@ export class Gateway {
   private readonly sessions: Sessions;
   private readonly pipeline: PublishPipeline;
   private offline?: ReturnType<typeof boundOfflineQueues>;
+  /** subscriptions granted per connection */
+  private readonly subscriptions = new WeakMap<Client, number>();
 
   constructor(private readonly opts: GatewayOptions) {
     this.intake = new TelemetryIntake(opts.limits);
@@ -232,10 +237,17 @@ export class Gateway {
       cb(null, true);
     };
     if (username && this.guard.bannedUntil(userKey(username, address), now)) return refuse('banned', 5);
+    const token = password?.toString('utf8') ?? '';
+    const watcher = () => (token ? this.opts.findWatcher(token) : undefined);
+    const asWatcher = (w: GatewayWatcher) => admit({ kind: 'watcher', watcher: w, token }, w.name, 'watcher');
     const device = username ? this.opts.findDevice(username) : undefined;
     if (device) {
       this.opts.verifier.verify(device.deviceId, password, device.secretHash).then(
         (ok) => {
+          // a control-room tool's username may have become a device id (an enterprise registered
+          // one by that name): its API token still logs it in, as what it is
+          const w = ok ? undefined : watcher();
+          if (w) return asWatcher(w);
           if (!ok) return refuse('device_secret');
           if (client.closed) return;
           this.guard.succeed(device.deviceId, address);
@@ -246,10 +258,9 @@ export class Gateway {
       );
       return;
     }
-    const token = password?.toString('utf8') ?? '';
-    const watcher = token ? this.opts.findWatcher(token) : undefined;
-    if (!watcher) return refuse(username ? 'unknown_user' : 'no_username');
-    admit({ kind: 'watcher', watcher, token }, watcher.name, 'watcher');
+    const w = watcher();
+    if (!w) return refuse(username ? 'unknown_user' : 'no_username');
+    asWatcher(w);
   }
 
   private answer(device: GatewayDevice, topic: string, rejects: Reject[]) {
@@ -264,6 +275,14 @@ export class Gateway {
   private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {
     const principal = this.sessions.principalOf(client);
     if (!principal || sub.topic.startsWith('$')) return null;
+    // a device needs a few subscriptions of its own, a control-room tool a few dozen: beyond that a
+    // session only makes the broker's work (and a persistent session's state) grow
+    const n = (this.subscriptions.get(client) ?? 0) + 1;
+    if (n > (principal.kind === 'device' ? SUBSCRIPTIONS_PER_DEVICE : SUBSCRIPTIONS_PER_WATCHER)) {
+      this.opts.counters.rejected.inc({ code: 'TOO_MANY_SUBSCRIPTIONS' });
+      return null;
+    }
+    this.subscriptions.set(client, n);
     if (principal.kind === 'device') {
       return filterWithin(sub.topic, `v1/${principal.device.enterpriseId}/${principal.device.deviceId}`) ? sub : null;
     }

@@ -3,8 +3,13 @@ import type { Duplex } from 'node:stream';
 /**
  * Watches the MQTT fixed headers on a connection: a packet that announces more than
  * `maxPacketBytes` closes the connection as soon as its header arrives, so no client can make the
- * broker collect a huge packet in memory. Call it after the broker has taken the connection.
+ * broker collect a huge packet in memory. SUBSCRIBE and UNSUBSCRIBE get a far smaller bound: the
+ * broker's work for one grows with the square of its filters (thousands of filters in one packet
+ * stall every device's alarms for a minute), and a device needs a handful. Call it after the
+ * broker has taken the connection.
  */
+export const MAX_SUBSCRIBE_BYTES = 4096;
+
 export function guardFrames(socket: Duplex, maxPacketBytes: number, onTooLarge: (size: number) => void): void {
   // parser state across chunks: where we are in the current packet
   let phase: 'type' | 'length' | 'body' = 'type';
@@ -12,12 +17,15 @@ export function guardFrames(socket: Duplex, maxPacketBytes: number, onTooLarge: 
   let multiplier = 1;
   let lengthBytes = 0;
   let remaining = 0;
+  let limit = maxPacketBytes;
 
   const check = (chunk: Buffer): boolean => {
     let i = 0;
     while (i < chunk.length) {
       if (phase === 'type') {
-        i++;
+        const type = chunk[i++] >> 4;
+        // 8 SUBSCRIBE, 10 UNSUBSCRIBE
+        limit = type === 8 || type === 10 ? Math.min(MAX_SUBSCRIBE_BYTES, maxPacketBytes) : maxPacketBytes;
         phase = 'length';
         length = 0;
         multiplier = 1;
@@ -31,7 +39,7 @@ export function guardFrames(socket: Duplex, maxPacketBytes: number, onTooLarge: 
           if (lengthBytes >= 4) return fail(length);
           continue;
         }
-        if (length > maxPacketBytes) return fail(length);
+        if (length > limit) return fail(length);
         remaining = length;
         phase = remaining === 0 ? 'type' : 'body';
       } else {

@@ -19,6 +19,7 @@ export const REJECT_CODES = {
   STATUS_INVALID: 'status must be "online" or "offline"',
   TOPIC_NOT_ALLOWED: 'a device may publish only to its own telemetry and status topics',
   MESSAGE_NOT_PROCESSED: 'the gateway could not process this message (it was not stored); the fault is logged and counted',
+  TOO_MANY_SUBSCRIPTIONS: 'a connection may hold 16 subscriptions (a device) or 64 (an API user): the rest are refused (SUBACK 128)',
   RATE_LIMITED: 'the device sends faster than it is allowed to (answered at most once a second)',
 } as const;
 

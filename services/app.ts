@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { SecretVerifier } from '../gateway/credentials.ts';
 import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
@@ -237,6 +238,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   for (const [deviceId, seqs] of await atStart('recent seqs', () => telemetry.recentSeqs(4096), new Map<string, [number, number][]>())) gateway.intake.primeSeq(deviceId, seqs);
 
   // --- API -----------------------------------------------------------------------------------
+  // a stalled event loop holds every alarm back even while each part says it is fine: the worst
+  // stall of the last 10 s window is part of health
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
+  let stallMs = 0;
+  const loopWindow = setInterval(() => ((stallMs = loop.max / 1e6), loop.reset()), 10_000).unref();
   const api = await buildApi(
     {
       registry: current,
@@ -253,7 +260,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         const broker = { closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports };
         // the alert record is part of the alarm path: a record that cannot commit is not "ok"
         const alerts = book.health();
-        return { status: store.ok && alerts.ok && !gateway.broker.closed ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, alerts, uptimeS: Math.round((clock() - started) / 1000) };
+        const eventLoop = { worstStallMs: Math.round(Math.max(stallMs, loop.max / 1e6)) };
+        const ok = store.ok && alerts.ok && !gateway.broker.closed && eventLoop.worstStallMs < 5000;
+        return { status: ok ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, alerts, eventLoop, uptimeS: Math.round((clock() - started) / 1000) };
       },
       registerDevice: (enterpriseId, body, by) =>
         registerDevice(
@@ -307,6 +316,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const stop = () =>
     (stopping ??= (async () => {
       schedule.stop();
+      clearInterval(loopWindow);
+      loop.disable();
       watcher?.close();
       process.off('SIGHUP', onHup);
       live.close();

@@ -4,7 +4,7 @@ import { hashSecret } from '../../gateway/credentials.ts';
 import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
 import { ApiError } from '../api/errors.ts';
 import { RegistryError, formatPath } from '../registry/load.ts';
-import type { RegistryHolder } from '../registry/registry-holder.ts';
+import { RegistrationConflict, type RegistryHolder } from '../registry/registry-holder.ts';
 import { id, pointSchema } from '../registry/schema.ts';
 
 /**
@@ -41,14 +41,14 @@ export async function registerDevice(deps: RegistrationDeps, enterpriseId: strin
     const field = formatPath(i.path);
     throw new ApiError('BAD_REQUEST', `body ${field}: ${i.message}`, field);
   }
+  // checked before the slow hashing, and again when the registration's turn comes
   if (deps.registry.current().devices.has(input.data.id)) throw new ApiError('CONFLICT', `device id ${input.data.id} is taken`, 'id');
-  if (deps.registry.registeredCount(enterpriseId) >= MAX_REGISTERED_PER_ENTERPRISE)
-    throw new ApiError('CONFLICT', `the enterprise already has ${MAX_REGISTERED_PER_ENTERPRISE} devices registered through the API; ask the operator to add more to the registry`);
   const secret = randomBytes(18).toString('base64url');
   const device = { ...input.data, secretHash: await hashSecret(secret) };
   try {
-    await deps.registry.register({ enterpriseId, registeredAt: new Date(deps.clock()).toISOString(), registeredBy: by, device });
+    await deps.registry.register({ enterpriseId, registeredAt: new Date(deps.clock()).toISOString(), registeredBy: by, device }, MAX_REGISTERED_PER_ENTERPRISE);
   } catch (e) {
+    if (e instanceof RegistrationConflict) throw new ApiError('CONFLICT', e.message, 'id');
     if (e instanceof RegistryError) throw new ApiError('BAD_REQUEST', e.problems.join('; '));
     throw e;
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -53,10 +54,10 @@ export class RegisteredDevices {
     return this.list;
   }
 
-  /** Write-then-rename, so a crash never leaves half a file. */
+  /** Write-then-rename, so a crash never leaves half a file. The caller runs one add at a time. */
   async add(d: RegisteredDevice): Promise<void> {
     const next = [...this.list, d];
-    const tmp = `${this.path}.tmp`;
+    const tmp = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(tmp, JSON.stringify(next, null, 2));
     await rename(tmp, this.path);
     this.list = next;

@@ -12,6 +12,9 @@ import type { Registry } from './registry.ts';
  * keep the others from hearing). A reload that fails validation, or that would leave no devices or
  * no users, is refused and the registry in force stays.
  */
+/** A registration refused for what is already there: the id is taken, or the enterprise is at its limit. */
+export class RegistrationConflict extends Error {}
+
 export type ReloadResult = { ok: true } | { ok: false; problems: string[] };
 
 export interface RegistryHolderOptions {
@@ -27,6 +30,7 @@ export class RegistryHolder {
   private raw: unknown;
   private readonly registered: RegisteredDevices;
   private readonly listeners: ((next: Registry) => unknown)[] = [];
+  private registering: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: RegistryHolderOptions) {
     this.registered = new RegisteredDevices(opts.dataDir);
@@ -108,15 +112,24 @@ export class RegistryHolder {
   }
 
   /**
-   * A device an enterprise registers: the registry with it must validate (else RegistryError with
-   * the reasons); then it is saved under DATA_DIR and in force at once.
+   * A device an enterprise registers: its id must be free and the enterprise under `maxPerEnterprise`
+   * (else RegistrationConflict), the registry with it must validate (else RegistryError with the
+   * reasons); then it is saved under DATA_DIR and in force at once. Registrations run one at a
+   * time: each one checks and writes what the one before it left.
    */
-  async register(entry: RegisteredDevice): Promise<void> {
-    const composed = composeRegistry(this.raw, [...this.registered.all(), entry], 'registration');
-    const refused = composed.skipped.find((s) => s.id === entry.device.id);
-    if (refused) throw new RegistryError('registration', [refused.why]);
-    await this.registered.add(entry);
-    this.use(composed.registry);
+  register(entry: RegisteredDevice, maxPerEnterprise: number): Promise<void> {
+    const run = this.registering.then(async () => {
+      if (this.registry.devices.has(entry.device.id)) throw new RegistrationConflict(`device id ${entry.device.id} is taken`);
+      if (this.registeredCount(entry.enterpriseId) >= maxPerEnterprise)
+        throw new RegistrationConflict(`the enterprise already has ${maxPerEnterprise} devices registered through the API; ask the operator to add more to the registry`);
+      const composed = composeRegistry(this.raw, [...this.registered.all(), entry], 'registration');
+      const refused = composed.skipped.find((s) => s.id === entry.device.id);
+      if (refused) throw new RegistryError('registration', [refused.why]);
+      await this.registered.add(entry);
+      this.use(composed.registry);
+    });
+    this.registering = run.catch(() => {});
+    return run;
   }
 
   private compose(raw: unknown, extra: readonly RegisteredDevice[], source: string): Registry {

@@ -122,6 +122,33 @@ describe('one device cannot stop, impersonate or silence', () => {
     await dev.end();
   });
 
+  it('refuses a SUBSCRIBE of thousands of filters and caps subscriptions, so no device can stall the alarms of others', async () => {
+    // one SUBSCRIBE of 6000 filters inside the device's own topics (≈ 500 KB): the broker's work for
+    // it grows with the square of its filters, a minute of every device's alarms held up
+    const sock = tcpConnect({ port: app.ports.mqtt, host: '127.0.0.1' });
+    let closed = false;
+    sock.on('close', () => (closed = true)).on('error', () => {});
+    const subscriptions = Array.from({ length: 6000 }, (_, i) => ({ topic: `v1/${MALL}/smoke-1/${i}-${'x'.repeat(60)}/+/#`, qos: 1 as const }));
+    sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: 'subs', keepalive: 30, username: 'smoke-1', password: Buffer.from('secret-smoke-1') }));
+    sock.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions }));
+    await waitFor(() => closed, 5000, 'the connection closed');
+    // another enterprise's alarm goes through as usual
+    const dev = await connectDevice(app, CAST, 'caster-1', 'secret-caster-1');
+    await dev.telemetry({ values: { casting_active: true, melt_level: 900 } });
+    const api = apiClient(app, 'token-operator');
+    await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CAST}&state=active`)).json.items.some((x: { metric: string }) => x.metric === 'melt_level'), 5000, 'melt level alarm');
+    await dev.end();
+    // subscriptions one by one: a device gets 16
+    const c = await mqtt.connectAsync(mqttUrl(app), { username: 'smoke-1', password: 'secret-smoke-1', reconnectPeriod: 0 });
+    // mqtt.js reports a SUBACK with refusals as an error that carries the SUBACK
+    const suback = await c.subscribeAsync(Array.from({ length: 20 }, (_, i) => `v1/${MALL}/smoke-1/s${i}`), { qos: 0 }).then(
+      () => null,
+      (e: { packet?: { granted: number[] } }) => e.packet,
+    );
+    expect(suback?.granted.filter((g) => g !== 128)).toHaveLength(16);
+    await c.endAsync();
+  });
+
   it('bounds a WebSocket message as it bounds an MQTT packet (maxPacketBytes)', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${app.ports.ws}`, 'mqtt');
     await new Promise((r, j) => ws.once('open', r).once('error', j));
@@ -359,6 +386,32 @@ describe('the registry', () => {
     expect(long.json.field).toBe('points[0].unit');
     const many = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-many', points: Array.from({ length: 300 }, () => ({ metric: 'gas_lel' })) });
     expect(many.status).toBe(400);
+  });
+
+  it('registers devices one at a time: concurrent registrations all land, on disk too, with the secrets they were given', async () => {
+    const chem = apiClient(app, 'token-chem');
+    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => chem.post(`/api/enterprises/${CHEM}/devices`, { id: `c-${i % 20}`, points: [{ metric: 'gas_lel' }] })));
+    expect(answers.filter((a) => a.status >= 500)).toEqual([]);
+    const created = answers.filter((a) => a.status === 201);
+    expect(created).toHaveLength(20);
+    expect(answers.filter((a) => a.status === 409)).toHaveLength(4);
+    await app.stop();
+    app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
+    for (const a of created.slice(0, 3)) {
+      const dev = await connectDevice(app, CHEM, a.json.device.id, a.json.secret);
+      await dev.end();
+    }
+    expect([...app.registry().devices.keys()].filter((id) => id.startsWith('c-'))).toHaveLength(20);
+  });
+
+  it("keeps a control-room tool logged in when an enterprise registers a device under its username", async () => {
+    const url = mqttUrl(app);
+    const before = await mqtt.connectAsync(url, { username: 'dashboard', password: 'token-operator', reconnectPeriod: 0 });
+    await before.endAsync();
+    expect((await apiClient(app, 'token-chem').post(`/api/enterprises/${CHEM}/devices`, { id: 'dashboard', points: [{ metric: 'gas_lel' }] })).status).toBe(201);
+    const after = await mqtt.connectAsync(url, { username: 'dashboard', password: 'token-operator', reconnectPeriod: 0 });
+    expect((await after.subscribeAsync('alerts/#', { qos: 0 }))[0].qos).toBe(0);
+    await after.endAsync();
   });
 
   it('names registered-devices.json when it is corrupt, instead of failing without a word', async () => {
