@@ -1,4 +1,5 @@
-// Prints `tests: N passed, N failed` from vitest's JSON report; a missing report is a failure.
+// Prints `tests: N passed, N failed` from vitest's JSON report (and the type check's result, when
+// scripts/test.sh ran it); a missing report is a failure.
 import { readFileSync } from 'node:fs';
 
 let passed = 0;
@@ -16,6 +17,14 @@ try {
   if (r.success === false && failed === 0) failed = 1;
 } catch {
   /* no report: vitest itself failed */
+}
+// the type check ran before vitest (scripts/test.sh): it counts as one test
+try {
+  const typecheck = readFileSync('.typecheck-result', 'utf8').trim();
+  if (typecheck === 'pass') passed++;
+  else failed++;
+} catch {
+  /* not run (vitest called directly) */
 }
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed ? 1 : 0);
