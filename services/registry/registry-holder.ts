@@ -85,7 +85,7 @@ export class RegistryHolder {
   }
 
   /** How many devices this enterprise registered through the API. */
-  registeredCount(enterpriseId: string): number {
+  private registeredCount(enterpriseId: string): number {
     return this.registered.all().filter((d) => d.enterpriseId === enterpriseId).length;
   }
 
