@@ -80,6 +80,20 @@ export function transitionJson(t: Transition) {
   return { ...t, at: new Date(t.at).toISOString() };
 }
 
+/** An alert and a transition as the API, the live stream and the outbox carry them (ISO times). */
+export type AlertJson = ReturnType<typeof alertJson>;
+export type TransitionJson = ReturnType<typeof transitionJson>;
+
+/** Back from what `alertJson` made (the outbox keeps notices as JSON). */
+export function alertFromJson(a: AlertJson): Alert {
+  const ms = (t: string | null) => (t === null ? null : Date.parse(t));
+  return { ...a, raisedAt: Date.parse(a.raisedAt ?? ''), ackAt: ms(a.ackAt), clearedAt: ms(a.clearedAt), closedAt: ms(a.closedAt) };
+}
+
+export function transitionFromJson(t: TransitionJson): Transition {
+  return { ...t, at: Date.parse(t.at) };
+}
+
 /** One change of an alert, as listeners hear it. */
 export interface AlertChange {
   alert: Alert;

@@ -88,7 +88,7 @@ export class Dispatcher {
       ]);
       return;
     }
-    const body = { notice: 'alert' as const, alert: alertJson(alert) as unknown as Record<string, unknown>, transition: transitionJson(t) as unknown as Record<string, unknown> };
+    const body = { notice: 'alert' as const, alert: alertJson(alert), transition: transitionJson(t) };
     const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
     // the outbox row is what promises delivery: it need not wait for the units to be saved on the alert
     const saved = this.deps.addUnits(alert.id, routed.map((u) => u.id));
@@ -99,7 +99,7 @@ export class Dispatcher {
   /** A silence starting or ending is news for the enterprise and its township. */
   announceSilence(s: Silence, phase: 'started' | 'ended') {
     const units = this.deps.registry().unitsFor(s.enterpriseId, ['enterprise', 'township']);
-    const body = { notice: 'silence' as const, phase, silence: { ...s } as unknown as Record<string, unknown> };
+    const body = { notice: 'silence' as const, phase, silence: { ...s } };
     this.track(this.deps.outbox.enqueue(units.flatMap((u) => this.deps.channelsOf(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: null, body, urgent: false, enterpriseId: s.enterpriseId })))));
     if (phase === 'ended') this.releaseHeld(s);
   }

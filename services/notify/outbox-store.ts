@@ -1,3 +1,5 @@
+import type { AlertJson, TransitionJson } from '../alerts/model.ts';
+import type { Silence } from '../alerts/silences.ts';
 import type { SerialConnection } from '../store/database.ts';
 
 /**
@@ -30,8 +32,8 @@ export interface OutboxItem {
 }
 
 export type NoticeBody =
-  | { notice: 'alert'; alert: Record<string, unknown>; transition: Record<string, unknown> }
-  | { notice: 'silence'; phase: 'started' | 'ended'; silence: Record<string, unknown> }
+  | { notice: 'alert'; alert: AlertJson; transition: TransitionJson }
+  | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
 const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';

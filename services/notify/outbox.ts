@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Alert, Transition } from '../alerts/model.ts';
+import { alertFromJson, transitionFromJson, type Transition } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
 import { parseChannelId, type Channels } from './channels/channel.ts';
-import { renderDigest, renderMessage, renderSilence, type Message, type SilenceView } from './message.ts';
+import { renderDigest, renderMessage, renderSilence, type Message } from './message.ts';
 import type { NoticeBody, OutboxItem, OutboxStore } from './outbox-store.ts';
 import type { RoutingPolicy } from '../alerts/routing.ts';
 
@@ -195,8 +195,8 @@ export class Outbox {
 
   private enterpriseOf(i: OutboxItem): string | undefined {
     const b = i.body;
-    if (b.notice === 'alert') return b.alert.enterpriseId as string;
-    if (b.notice === 'silence') return b.silence.enterpriseId as string;
+    if (b.notice === 'alert') return b.alert.enterpriseId;
+    if (b.notice === 'silence') return b.silence.enterpriseId;
     return undefined;
   }
 
@@ -219,12 +219,12 @@ export class Outbox {
     if (items.length === 1) {
       const b = bodies[0];
       if (b.notice === 'summary') return { title: b.title, text: b.text, markdown: b.markdown };
-      if (b.notice === 'silence') return renderSilence({ ...(b.silence as unknown as SilenceView), enterpriseName: name(b.silence.enterpriseId) }, b.phase);
-      const alert = fromJson(b.alert);
-      return renderMessage(alert, fromJsonT(b.transition), { enterpriseName: name(alert.enterpriseId), link: `${this.deps.publicUrl}/#/alerts/${alert.id}` });
+      if (b.notice === 'silence') return renderSilence({ ...b.silence, enterpriseName: name(b.silence.enterpriseId) }, b.phase);
+      const alert = alertFromJson(b.alert);
+      return renderMessage(alert, transitionFromJson(b.transition), { enterpriseName: name(alert.enterpriseId), link: `${this.deps.publicUrl}/#/alerts/${alert.id}` });
     }
     return renderDigest(
-      alerts.map((b) => ({ alert: fromJson(b.alert), transition: fromJsonT(b.transition), enterpriseName: name(b.alert.enterpriseId) })),
+      alerts.map((b) => ({ alert: alertFromJson(b.alert), transition: transitionFromJson(b.transition), enterpriseName: name(b.alert.enterpriseId) })),
       `${this.deps.publicUrl}/#/alerts`,
     );
   }
@@ -234,13 +234,3 @@ const channelKind = (channel: string) => parseChannelId(channel).kind;
 
 /** What machines read of one item: an alert change as the alert with its transition, else the notice. */
 const eventOf = (i: OutboxItem) => (i.body.notice === 'alert' ? { ...i.body.alert, transition: i.body.transition } : i.body);
-
-/** The alert as the outbox stored it (JSON times) back to the internal shape the renderers read. */
-function fromJson(a: Record<string, unknown>): Alert {
-  const ms = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : (v as number | null));
-  return { ...(a as unknown as Alert), raisedAt: ms(a.raisedAt)!, ackAt: ms(a.ackAt), clearedAt: ms(a.clearedAt), closedAt: ms(a.closedAt) };
-}
-
-function fromJsonT(t: Record<string, unknown>): Transition {
-  return { ...(t as unknown as Transition), at: typeof t.at === 'string' ? Date.parse(t.at) : (t.at as number) };
-}

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Transition } from '../../services/alerts/model.ts';
+import { applyOutcome } from '../../services/alerts/lifecycle.ts';
+import { alertJson, transitionJson, type Transition } from '../../services/alerts/model.ts';
 import { policyFor } from '../../services/alerts/routing.ts';
 import { Channels, type Channel, type Delivery } from '../../services/notify/channels/channel.ts';
 import { Outbox, type Notice } from '../../services/notify/outbox.ts';
@@ -32,14 +33,10 @@ class RecordingChannel implements Channel {
 
 const registry = new Registry(parseRegistry(stringify(testRegistry())));
 const policy = () => policyFor({ immediate: {}, byMetric: {}, escalation: [], groupWaitS: 10, groupIntervalS: 60, notificationExpireH: 1, byIndustry: {} });
-const alertNotice = (alertId: string, type = 'raised'): Notice => ({
-  unitId: 'ent-chem',
-  channel: 'webhook:0',
-  alertId,
-  urgent: false,
-  enterpriseId: 'E',
-  body: { notice: 'alert', alert: { id: alertId, enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity: 'major', state: 'active', raisedAt: 0, value: 30, message: 'gas' }, transition: { type, at: 0, actor: 'rule:gas-lel' } },
-});
+const alertNotice = (alertId: string): Notice => {
+  const step = applyOutcome(undefined, { key: 'gas-1/gas-lel', change: 'raise', ruleId: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity: 'major', value: 30, peak: 30, threshold: 20, at: 0, message: 'gas' }, { newId: () => alertId, region: '', industry: 'hazchem' })!;
+  return { unitId: 'ent-chem', channel: 'webhook:0', alertId, urgent: false, enterpriseId: 'E', body: { notice: 'alert', alert: alertJson(step.alert), transition: transitionJson(step.transitions[0]) } };
+};
 
 describe('the outbox', () => {
   let now: number;
