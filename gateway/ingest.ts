@@ -9,8 +9,6 @@ import { checkSeq, trackerFrom, unsee, type SeqTracker } from './sequence.ts';
  */
 export class TelemetryIntake {
   private readonly seqs = new Map<string, SeqTracker>();
-  /** the ts each accepted reading was checked with (null: the gateway stamped it) */
-  private readonly checkedTs = new WeakMap<Reading, number | null>();
   gaps = 0;
 
   constructor(private readonly limits: DecodeLimits) {}
@@ -27,7 +25,6 @@ export class TelemetryIntake {
           continue;
         }
         this.gaps += verdict.gap;
-        this.checkedTs.set(reading, deviceTs ? reading.ts : null);
       }
       readings.push(reading);
     }
@@ -36,10 +33,7 @@ export class TelemetryIntake {
 
   /** The store did not take these readings: their seqs count as never seen. */
   forgetSeqs(deviceId: string, readings: readonly Reading[]) {
-    unsee(
-      this.seqs.get(deviceId),
-      readings.flatMap((r) => (r.seq === undefined || !this.checkedTs.has(r) ? [] : [{ seq: r.seq, ts: this.checkedTs.get(r)! }])),
-    );
+    unsee(this.seqs.get(deviceId), readings.flatMap((r) => (r.seq === undefined ? [] : [{ seq: r.seq, ts: r.ts }])));
   }
 
   /** After a restart: the seqs (with their ts) already stored per device, so resends are still caught. */

@@ -45,5 +45,9 @@ export function trackerFrom(entries: [number, number | null][]): SeqTracker | un
 /** Seqs whose readings were not stored after all (the commit failed): a resend must be accepted. */
 export function unsee(t: SeqTracker | undefined, entries: { seq: number; ts: number | null }[]) {
   if (!t) return;
-  for (const { seq, ts } of entries) if (t.seen.has(seq) && t.seen.get(seq) === ts) t.seen.delete(seq);
+  // the seq was seen with this reading's ts, or with none (the gateway stamped the reading)
+  for (const { seq, ts } of entries) {
+    const was = t.seen.get(seq);
+    if (was === ts || (was === null && t.seen.has(seq))) t.seen.delete(seq);
+  }
 }

@@ -53,6 +53,8 @@ export class Sessions {
   private readonly principals = new WeakMap<Client, Principal>();
   /** client id → its session */
   private readonly byClientId = new Map<string, Session>();
+  /** sessions per owner, kept with byClientId (a fleet reconnecting must not count them one by one) */
+  private readonly perOwner = new Map<string, number>();
   private readonly perEnterprise = new Map<string, Set<Client>>();
   /** live connections per device: one going away is news only when it was the last */
   private readonly perDevice = new Map<string, Set<Client>>();
@@ -71,11 +73,7 @@ export class Sessions {
     const owner = ownerOf(principal);
     const id = `${owner}/${client.id}`;
     const held = this.byClientId.get(id);
-    if (!held) {
-      let n = 0;
-      for (const s of this.byClientId.values()) if (s.owner === owner) n++;
-      if (n >= SESSIONS_PER_PRINCIPAL) return 'session_limit';
-    }
+    if (!held && (this.perOwner.get(owner) ?? 0) >= SESSIONS_PER_PRINCIPAL) return 'session_limit';
     if (principal.kind === 'device') {
       const { enterpriseId, deviceId } = principal.device;
       const conns = this.perEnterprise.get(enterpriseId) ?? new Set<Client>();
@@ -88,6 +86,7 @@ export class Sessions {
     }
     client.id = id;
     this.principals.set(client, principal);
+    if (!held) this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     this.byClientId.set(id, { owner, client, persistent: !client.clean });
     return null;
   }
@@ -97,7 +96,7 @@ export class Sessions {
     const session = this.byClientId.get(client.id);
     if (session?.client === client) {
       if (session.persistent) session.client = null;
-      else this.byClientId.delete(client.id);
+      else this.forget(client.id, session.owner);
     }
     const p = this.principals.get(client);
     if (p?.kind !== 'device') return null;
@@ -120,9 +119,16 @@ export class Sessions {
     const dropped: { clientId: string; owner: string; client: Client | null }[] = [];
     for (const [clientId, s] of [...this.byClientId]) {
       if (!stale(s.client ? this.principals.get(s.client) : undefined, s.owner)) continue;
-      this.byClientId.delete(clientId);
+      this.forget(clientId, s.owner);
       dropped.push({ clientId, owner: s.owner, client: s.client });
     }
     return dropped;
+  }
+
+  private forget(clientId: string, owner: string) {
+    this.byClientId.delete(clientId);
+    const n = (this.perOwner.get(owner) ?? 1) - 1;
+    if (n > 0) this.perOwner.set(owner, n);
+    else this.perOwner.delete(owner);
   }
 }
