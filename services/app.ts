@@ -21,6 +21,7 @@ import { EmailChannel } from './notify/channels/email.ts';
 import { WebhookChannel } from './notify/channels/webhook.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
+import { ToldUnits } from './notify/told.ts';
 import { policyFor } from './alerts/routing.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
 import type { RegistryFile } from './registry/schema.ts';
@@ -178,7 +179,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const channels = new Channels([...(settings.SMTP_URL ? [new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []), new WebhookChannel(clock)]);
   const channelsOf = (unit: Parameters<Channels['idsOf']>[0]) => channels.idsOf(unit);
   const notifyLog = log.child({ part: 'notify' });
+  const told = new ToldUnits(stores.outbox);
   const outbox = new Outbox({
+    told,
     store: stores.outbox,
     registry: current,
     record: (lines) => book.record(lines),
@@ -196,7 +199,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     registry: current,
     policy,
     record: (lines) => book.record(lines),
-    addUnits: (alertId, units) => book.addUnits(alertId, units),
+    told,
     openAlerts: () => book.openAlerts(),
     live,
     outbox,
@@ -209,7 +212,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onLive((c) => dispatcher.onLive(c));
   book.onChange((c) => dispatcher.onChange(c));
   const silenceDeps = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => dispatcher.announceSilence(s, phase) };
-  const sweep = () => sweepAlerts({ ...silenceDeps, book, policy });
+  const sweep = () => sweepAlerts({ ...silenceDeps, book, policy, anyoneTold: (id) => told.anyone(id) });
   /** Readings and delivered notifications past their retention leave the stores. */
   const retention = async () => {
     const day = 86_400_000;
@@ -234,6 +237,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   await registry.announce();
   for (const b of await stores.baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);
   rules.restore(await book.load());
+  await told.load(book.openAlerts().map((a) => a.id));
   for (const p of await atStart('last values', () => telemetry.latest(), [])) status.seed(p.deviceId, p.metric, p.value, p.ts);
   for (const [deviceId, seqs] of await atStart('recent seqs', () => telemetry.recentSeqs(4096), new Map<string, [number, number][]>())) gateway.intake.primeSeq(deviceId, seqs);
 
@@ -281,6 +285,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       audit: { append: audited, verify: () => audit.verify() },
       announceSilences: () => silencesDue(silenceDeps),
       notificationsOf: (alertId) => stores.outbox.forAlert(alertId),
+      toldOf: (alertIds) => told.ofMany(alertIds),
       outboxCounts: () => stores.outbox.counts(),
       uplinks: forwarder,
       summary: (q) => summarize({ registry: current(), alerts: stores.alerts, telemetry }, q),

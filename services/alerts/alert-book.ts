@@ -29,8 +29,6 @@ export class AlertBook {
   private queued: Step[] = [];
   private lines: Transition[] = [];
   private nextBatch: Promise<void> | null = null;
-  /** alerts changed without a transition (units told), saved with the next batch */
-  private readonly dirty = new Map<string, Alert>();
   /** the last commit's error while commits fail */
   private failing: string | null = null;
   private retry?: NodeJS.Timeout;
@@ -82,7 +80,7 @@ export class AlertBook {
   }
 
   /**
-   * Everything waiting (steps, alerts told to new units, record lines) goes in one transaction:
+   * Everything waiting (steps and record lines) goes in one transaction:
    * under load, work piles up while a commit runs and the next commit takes all of it.
    */
   private batch(): Promise<void> {
@@ -152,17 +150,6 @@ export class AlertBook {
     return this.batch();
   }
 
-  /** Units about to be told of an alert: from now on its clears and closes reach them too. */
-  addUnits(alertId: string, unitIds: string[]): Promise<void> {
-    const open = [...this.openByKey.values()].find((a) => a.id === alertId);
-    const fresh = unitIds.filter((u) => open && !open.units.includes(u));
-    if (!open || !fresh.length) return Promise.resolve();
-    const alert = { ...open, units: [...open.units, ...fresh] };
-    this.openByKey.set(alert.key, alert);
-    this.dirty.set(alert.id, alert);
-    return this.batch();
-  }
-
   /** Apply a time-driven step (escalation) to every open alert. */
   sweep(step: (a: Alert) => Step | null): Promise<void> {
     return this.serial(async () => {
@@ -199,26 +186,21 @@ export class AlertBook {
   private place(alert: Alert) {
     if (alert.state === 'closed') this.openByKey.delete(alert.key);
     else this.openByKey.set(alert.key, alert);
-    this.dirty.delete(alert.id);
   }
 
-  /** Commit the steps (and any alert changed in between) in one transaction, then tell listeners. */
+  /** Commit the steps in one transaction, then tell listeners. */
   private async commitAll(steps: Step[], lines: Transition[] = []) {
-    const pending = [...this.dirty.values()];
-    this.dirty.clear();
-    if (!steps.length && !pending.length && !lines.length) return;
+    if (!steps.length && !lines.length) return;
     // the row saved is the alert as it is now: a change applied in memory since (an outcome
     // handled while an acknowledgement waited its turn) must not be overwritten by an older copy
     const now = (a: Alert) => {
       const open = this.openByKey.get(a.key);
       return open?.id === a.id ? open : a;
     };
-    try {
-      await this.store.saveMany([...pending.map((alert) => ({ alert: now(alert), transitions: [] })), ...steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions }))], lines);
-    } catch (e) {
-      for (const a of pending) if (!this.dirty.has(a.id)) this.dirty.set(a.id, a);
-      throw e;
-    }
+    await this.store.saveMany(
+      steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions })),
+      lines,
+    );
     for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) this.tell(fn, { alert, transition });
   }
 

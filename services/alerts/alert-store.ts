@@ -28,7 +28,11 @@ export interface AlertFilter {
 
 /** Alerts saved before a field existed read back with its neutral value. */
 const NEUTRAL = { remindedAt: null, overdueAt: null, flapping: false };
-const readAlert = (doc: string): Alert => ({ ...NEUTRAL, ...(JSON.parse(doc) as Partial<Alert>) }) as Alert;
+/** Alerts saved before who was told moved to the outbox carried `units`: that field is not the alert's. */
+const readAlert = (doc: string): Alert => {
+  const { units: _told, ...alert } = JSON.parse(doc) as Partial<Alert> & { units?: unknown };
+  return { ...NEUTRAL, ...alert } as Alert;
+};
 
 export class AlertStore {
   private n = 0;

@@ -5,10 +5,10 @@ import type { Alert, Transition } from './model.ts';
 /**
  * Escalation as a pure function of an alert, its policy and the time. While nobody has
  * acknowledged: each escalation step whose delay has passed tells the next unit kind, and a
- * reminder goes to those already told every `reminderEveryMin`. Acknowledging stops both. An alert
+ * reminder goes to those already told (if anyone was) every `reminderEveryMin`. Acknowledging stops both. An alert
  * not closed `closeWithinH` hours after it was raised is reported to the regulator, once.
  */
-export function escalate(a: Alert, policy: RoutingPolicy, now: number): Step | null {
+export function escalate(a: Alert, policy: RoutingPolicy, now: number, anyoneTold: boolean): Step | null {
   if (a.state === 'closed' || a.ruleKind === 'system') return null;
   const transitions: Transition[] = [];
   let alert = a;
@@ -23,7 +23,7 @@ export function escalate(a: Alert, policy: RoutingPolicy, now: number): Step | n
     if (level !== a.escalationLevel) alert = { ...alert, escalationLevel: level };
     const every = policy.reminderEveryMin;
     const last = a.remindedAt ?? a.raisedAt;
-    if (every && now - last >= every * 60_000 && a.units.length) {
+    if (every && now - last >= every * 60_000 && anyoneTold) {
       alert = { ...alert, remindedAt: now };
       transitions.push({ alertId: a.id, at: now, type: 'reminded', actor: 'system', detail: { everyMin: every, unacknowledgedMin: Math.floor(ageMin) } });
     }

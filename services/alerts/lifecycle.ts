@@ -65,7 +65,6 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       remindedAt: null,
       overdueAt: null,
       flapping: false,
-      units: [],
     };
     return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value }] };
   }

@@ -38,8 +38,6 @@ export interface Alert {
   overdueAt: number | null;
   /** the condition keeps coming and going: held open instead of raised and cleared again */
   flapping: boolean;
-  /** the units that have been told */
-  units: string[];
 }
 
 export type TransitionType =
@@ -71,9 +69,10 @@ export interface Transition {
   detail?: Record<string, unknown>;
 }
 
-export function alertJson(a: Alert) {
+/** `units`: who has been told of it, which the notification log knows, not the alert. */
+export function alertJson(a: Alert, units: readonly string[]) {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  return { ...a, raisedAt: iso(a.raisedAt), ackAt: iso(a.ackAt), clearedAt: iso(a.clearedAt), closedAt: iso(a.closedAt) };
+  return { ...a, raisedAt: iso(a.raisedAt), ackAt: iso(a.ackAt), clearedAt: iso(a.clearedAt), closedAt: iso(a.closedAt), units: [...units] };
 }
 
 export function transitionJson(t: Transition) {
@@ -85,7 +84,7 @@ export type AlertJson = ReturnType<typeof alertJson>;
 export type TransitionJson = ReturnType<typeof transitionJson>;
 
 /** Back from what `alertJson` made (the outbox keeps notices as JSON). */
-export function alertFromJson(a: AlertJson): Alert {
+export function alertFromJson({ units: _told, ...a }: AlertJson): Alert {
   const ms = (t: string | null) => (t === null ? null : Date.parse(t));
   return { ...a, raisedAt: Date.parse(a.raisedAt ?? ''), ackAt: ms(a.ackAt), clearedAt: ms(a.clearedAt), closedAt: ms(a.closedAt) };
 }

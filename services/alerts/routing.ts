@@ -1,5 +1,4 @@
 import type { Severity } from '../../domain/types.ts';
-import type { Alert, Transition } from './model.ts';
 import type { Industry } from '../../domain/indicators.ts';
 import type { RoutingConfig, RoutingOverride, UnitKind } from '../registry/schema.ts';
 
@@ -47,35 +46,4 @@ export function policyFor(routing: RoutingConfig, industry?: Industry | string, 
 
 export function immediateKinds(policy: RoutingPolicy, severity: Severity, metric: string): UnitKind[] {
   return [...new Set([...policy.immediate[severity], ...(policy.byMetric.get(metric) ?? [])])];
-}
-
-/** To whom a change goes: unit kinds to find by routing, and/or the units already told. */
-export interface Audience {
-  kinds: UnitKind[];
-  told: boolean;
-}
-
-export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy): Audience | null {
-  const routed = () => immediateKinds(policy, alert.severity, alert.metric);
-  switch (t.type) {
-    case 'raised':
-    case 'reactivated':
-      return { kinds: routed(), told: false };
-    case 'severity_changed':
-      return t.detail?.direction === 'rose' ? { kinds: routed(), told: true } : { kinds: [], told: true };
-    case 'escalated':
-      return { kinds: [t.detail?.to as UnitKind], told: false };
-    case 'overdue':
-      return { kinds: ['regulator'], told: false };
-    case 'cleared':
-    case 'closed':
-    case 'reminded':
-    case 'flapping':
-      return { kinds: [], told: true };
-    case 'acknowledged':
-      // an acknowledgement is news for the other units only when someone was told
-      return alert.units.length ? { kinds: [], told: true } : null;
-    default:
-      return null;
-  }
 }

@@ -12,6 +12,8 @@ export interface SweepDeps {
   silences: Silences;
   policy(enterpriseId: string): RoutingPolicy;
   clock(): number;
+  /** whether any unit has been told of the alert (the notification log knows) */
+  anyoneTold(alertId: string): boolean;
   announceSilence(s: Silence, phase: 'started' | 'ended'): void;
 }
 
@@ -24,6 +26,6 @@ export async function silencesDue(deps: Pick<SweepDeps, 'silences' | 'clock' | '
 
 export async function sweep(deps: SweepDeps): Promise<void> {
   const now = deps.clock();
-  await deps.book.sweep((a) => escalate(a, deps.policy(a.enterpriseId), now));
+  await deps.book.sweep((a) => escalate(a, deps.policy(a.enterpriseId), now, deps.anyoneTold(a.id)));
   await silencesDue(deps);
 }

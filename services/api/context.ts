@@ -34,6 +34,8 @@ export interface ApiContext {
   /** announce silences that started or ended (right after one is created or ended) */
   announceSilences(): Promise<void>;
   notificationsOf(alertId: string): Promise<OutboxItem[]>;
+  /** per alert, the units told of it (the notification log) */
+  toldOf(alertIds: string[]): Promise<Map<string, string[]>>;
   uplinks: Pick<Forwarder, 'status' | 'get'>;
   outboxCounts(): Promise<Record<'pending' | 'delivered' | 'expired', number>>;
   summary(q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]>;

@@ -1,24 +1,26 @@
 import { alertJson, transitionJson, type Alert, type AlertChange, type Transition } from '../alerts/model.ts';
+import { immediateKinds, type RoutingPolicy } from '../alerts/routing.ts';
 import { covers, type Silence, type Silences } from '../alerts/silences.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
+import { audienceOf, unitsOf, type Audience } from './audience.ts';
 import type { LiveStream } from './live-stream.ts';
+import { heldLine } from './mute.ts';
 import type { Notice, Outbox } from './outbox.ts';
-import { audienceOf, immediateKinds, type Audience, type RoutingPolicy } from '../alerts/routing.ts';
+import type { ToldUnits } from './told.ts';
 
 /**
  * Every alert change goes to the live stream and MQTT at once, and to the enterprise's on-site
- * alarm device when it concerns a critical alarm. The changes people must hear of become
- * notices in the outbox for each unit and channel, unless a silence holds them (then the record
- * says so).
+ * alarm device when it concerns a critical alarm. The changes people must hear of pass the
+ * stages: audience (who), mute (a silence holds it, and the record says so), then the outbox
+ * (group/pace, send, record). Nothing here writes to the alert: who was told is the outbox's.
  */
 export interface DispatchDeps {
   registry(): Registry;
   policy(enterpriseId: string): RoutingPolicy;
   /** lines for the alert's record that do not change the alert (a notification held) */
   record(lines: Transition[]): Promise<void>;
-  /** units about to be told of an alert: from then on its clears and closes reach them too */
-  addUnits(alertId: string, unitIds: string[]): Promise<void>;
+  told: Pick<ToldUnits, 'of' | 'anyone' | 'forget'>;
   openAlerts(): Alert[];
   live: Pick<LiveStream, 'send'>;
   outbox: Pick<Outbox, 'enqueue'>;
@@ -33,16 +35,14 @@ export interface DispatchDeps {
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   /**
-   * Per open alert, the units told so far: saved on the alert a moment later, but a raise and its
-   * clear can be committed together, and the clear must reach the units the raise went to.
+   * Per change (its transitions share one alert object): the units told before it, fixed once, so
+   * a reminder in the same step as an escalation does not reach the unit just escalated to twice.
    */
-  private readonly toldSoFar = new Map<string, Set<string>>();
-  /** per change (its transitions share one alert object): the units told before it, fixed once */
   private readonly toldBeforeChange = new WeakMap<Alert, Set<string>>();
 
   private toldBefore(alert: Alert): Set<string> {
     let before = this.toldBeforeChange.get(alert);
-    if (!before) this.toldBeforeChange.set(alert, (before = new Set([...alert.units, ...(this.toldSoFar.get(alert.id) ?? [])])));
+    if (!before) this.toldBeforeChange.set(alert, (before = new Set(this.deps.told.of(alert.id))));
     return before;
   }
 
@@ -61,7 +61,7 @@ export class Dispatcher {
 
   /** The live board, MQTT subscribers and on-site alarm devices: at once, not after the disk. */
   onLive({ alert, transition }: AlertChange) {
-    const event = { ...alertJson(alert), transition: transitionJson(transition) };
+    const event = { ...alertJson(alert, this.deps.told.of(alert.id)), transition: transitionJson(transition) };
     this.deps.live.send(alert.enterpriseId, 'alert', event);
     this.deps.publishMqtt(`alerts/${alert.enterpriseId}`, JSON.stringify(event)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alert not published on MQTT'));
     this.command(alert, transition);
@@ -69,31 +69,21 @@ export class Dispatcher {
 
   /** Notifications promise a record: they go once the change is committed. */
   onChange({ alert, transition }: AlertChange) {
-    const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId));
+    const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId), this.deps.told.anyone(alert.id));
     if (audience) this.track(this.tell(alert, transition, audience));
-    if (alert.state === 'closed') this.toldSoFar.delete(alert.id);
+    // the close's notices are queued (tell runs to the outbox before it awaits): from now on
+    // who was told of this alert is read from the outbox
+    if (alert.state === 'closed') this.deps.told.forget(alert.id);
   }
 
   private async tell(alert: Alert, t: Transition, audience: Audience) {
-    const registry = this.deps.registry();
-    const routed = registry.unitsFor(alert.enterpriseId, audience.kinds);
-    const told = audience.told ? [...this.toldBefore(alert)].flatMap((id) => registry.units.get(id) ?? []) : [];
-    if (routed.length) this.toldSoFar.set(alert.id, new Set([...(this.toldSoFar.get(alert.id) ?? this.toldBefore(alert)), ...routed.map((u) => u.id)]));
-    const units = [...new Map([...routed, ...told].map((u) => [u.id, u])).values()];
+    const { all: units } = unitsOf(alert, audience, this.deps.registry(), this.toldBefore(alert));
     if (!units.length) return;
-    const silence = this.deps.silences.matching({ enterpriseId: alert.enterpriseId, deviceId: alert.deviceId, rule: alert.rule }, this.deps.clock());
-    if (silence) {
-      await this.deps.record([
-        { alertId: alert.id, at: this.deps.clock(), type: 'notification_held', actor: 'system', detail: { silence: silence.id, reason: silence.reason, until: new Date(silence.until).toISOString(), units: units.map((u) => u.id), for: t.type } },
-      ]);
-      return;
-    }
-    const body = { notice: 'alert' as const, alert: alertJson(alert), transition: transitionJson(t) };
+    const held = heldLine(alert, t, units, this.deps.silences, this.deps.clock());
+    if (held) return this.deps.record([held]);
+    const body = { notice: 'alert' as const, alert: alertJson(alert, [...new Set([...this.toldBefore(alert), ...units.map((u) => u.id)])]), transition: transitionJson(t) };
     const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
-    // the outbox row is what promises delivery: it need not wait for the units to be saved on the alert
-    const saved = this.deps.addUnits(alert.id, routed.map((u) => u.id));
     await this.deps.outbox.enqueue(units.flatMap((u) => this.deps.channelsOf(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId }))));
-    await saved;
   }
 
   /** A silence starting or ending is news for the enterprise and its township. */

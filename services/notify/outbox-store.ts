@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AlertJson, TransitionJson } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
 import type { SerialConnection } from '../store/database.ts';
@@ -48,32 +49,48 @@ export class OutboxStore {
       status VARCHAR NOT NULL, last_error VARCHAR, delivered_at BIGINT)`);
     // outboxes written before notification ids were fixed per group
     await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS notification_id VARCHAR');
+    // who was told of each alert: written with the notices, kept when they are pruned
+    await conn.run('CREATE TABLE IF NOT EXISTS told (alert_id VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, PRIMARY KEY (alert_id, unit_id))');
+    await conn.run('INSERT OR IGNORE INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL');
     return new OutboxStore(conn);
   }
 
+  /** The notices and who they tell, in one transaction. */
   add(items: OutboxItem[]): Promise<void> {
     return this.conn.serial(async (c) => {
       if (!items.length) return;
-      const appender = await c.createAppender('outbox');
-      for (const i of items) {
-        appender.appendVarchar(i.id);
-        appender.appendVarchar(i.unitId);
-        appender.appendVarchar(i.channel);
-        i.alertId === null ? appender.appendNull() : appender.appendVarchar(i.alertId);
-        appender.appendVarchar(JSON.stringify(i.body));
-        appender.appendBigInt(BigInt(i.createdAt));
-        appender.appendBigInt(BigInt(i.notBefore));
-        appender.appendBigInt(BigInt(i.nextAttemptAt));
-        appender.appendInteger(i.attempts);
-        appender.appendVarchar(i.status);
-        appender.appendNull();
-        appender.appendNull();
-        appender.appendNull();
-        appender.endRow();
+      await c.run('BEGIN TRANSACTION');
+      try {
+        await this.append(c, items);
+        for (const i of items) if (i.alertId !== null) await c.run('INSERT OR IGNORE INTO told VALUES ($a, $u)', { a: i.alertId, u: i.unitId });
+        await c.run('COMMIT');
+      } catch (e) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw e;
       }
-      appender.flushSync();
-      appender.closeSync();
     });
+  }
+
+  private async append(c: DuckDBConnection, items: OutboxItem[]) {
+    const appender = await c.createAppender('outbox');
+    for (const i of items) {
+      appender.appendVarchar(i.id);
+      appender.appendVarchar(i.unitId);
+      appender.appendVarchar(i.channel);
+      i.alertId === null ? appender.appendNull() : appender.appendVarchar(i.alertId);
+      appender.appendVarchar(JSON.stringify(i.body));
+      appender.appendBigInt(BigInt(i.createdAt));
+      appender.appendBigInt(BigInt(i.notBefore));
+      appender.appendBigInt(BigInt(i.nextAttemptAt));
+      appender.appendInteger(i.attempts);
+      appender.appendVarchar(i.status);
+      appender.appendNull();
+      appender.appendNull();
+      appender.appendNull();
+      appender.endRow();
+    }
+    appender.flushSync();
+    appender.closeSync();
   }
 
   /** Pending items whose time has come. */
@@ -96,7 +113,23 @@ export class OutboxStore {
     return out;
   }
 
-  /** Forget notifications delivered or given up before `before` (their outcome is in the alert record). */
+  /** Per alert, the units queued a notice of it: who was told. */
+  async told(alertIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    // in slices, so a long page of alerts does not make one enormous statement
+    for (let i = 0; i < alertIds.length; i += 500) {
+      const slice = alertIds.slice(i, i + 500);
+      const params = Object.fromEntries(slice.map((id, j) => [`a${j}`, id]));
+      const rows = await this.conn.all<{ alert_id: string; unit_id: string }>(
+        `SELECT alert_id, unit_id FROM told WHERE alert_id IN (${slice.map((_, j) => `$a${j}`).join(', ')}) ORDER BY unit_id`,
+        params,
+      );
+      for (const r of rows) out.set(r.alert_id, [...(out.get(r.alert_id) ?? []), r.unit_id]);
+    }
+    return out;
+  }
+
+  /** Forget notifications delivered or given up before `before` (their outcome is in the alert record; who was told stays). */
   prune(before: number): Promise<number> {
     return this.conn.serial(async (c) => {
       const r = await c.run(`DELETE FROM outbox WHERE status <> 'pending' AND created_at < $before`, { before: BigInt(before) });

@@ -5,6 +5,7 @@ import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { policyFor } from '../../services/alerts/routing.ts';
 import type { Silence } from '../../services/alerts/silences.ts';
 import { Dispatcher } from '../../services/notify/dispatcher.ts';
+import { ToldUnits } from '../../services/notify/told.ts';
 import type { Notice } from '../../services/notify/outbox.ts';
 import { parseRegistry } from '../../services/registry/load.ts';
 import { Registry } from '../../services/registry/registry.ts';
@@ -24,21 +25,28 @@ function setup(silence?: Silence) {
   const lines: Transition[] = [];
   const mqtt: { topic: string; payload: any }[] = [];
   const live: string[] = [];
+  // the outbox notes who is told as it queues: the recorder does the same
+  const told = new ToldUnits({ told: async () => new Map() });
   const d = new Dispatcher({
     registry: () => registry,
     policy: (id) => policyFor(registry.file.routing, registry.enterprises.get(id)?.industry),
     record: async (l) => void lines.push(...l),
-    addUnits: async () => {},
+    told,
     openAlerts: () => [],
     live: { send: (e, event) => live.push(`${e} ${event}`) },
-    outbox: { enqueue: async (n) => void notices.push(...n) },
+    outbox: {
+      enqueue: async (n) => {
+        for (const x of n) if (x.alertId) told.note(x.alertId, [x.unitId]);
+        notices.push(...n);
+      },
+    },
     silences: { matching: () => silence },
     channelsOf: (u) => (u.email.length ? ['email'] : []),
     publishMqtt: async (topic, payload) => void mqtt.push({ topic, payload: JSON.parse(payload) }),
     clock: () => NOW,
     log: { warn: () => {} },
   });
-  return { d, notices, lines, mqtt, live };
+  return { d, notices, lines, mqtt, live, told };
 }
 
 const raise = (severity: 'critical' | 'warning'): { alert: Alert; transition: Transition } => {
@@ -79,5 +87,28 @@ describe('the dispatcher', () => {
     await d.idle();
     expect(notices).toEqual([]);
     expect(lines).toMatchObject([{ type: 'notification_held', alertId: 'a1', detail: { silence: 's1' } }]);
+  });
+
+  it('sends a clear heard right after its raise to the units the raise went to, and nobody else', async () => {
+    const { d, notices, told } = setup();
+    const change = raise('critical');
+    const cleared = applyOutcome(change.alert, { key: 'gas-1/gas-lel', change: 'clear', ruleId: 'gas-lel', ruleKind: 'threshold', enterpriseId: CHEM, deviceId: 'gas-1', metric: 'gas_lel', severity: 'critical', value: 10, peak: 45, threshold: 40, at: NOW + 1, message: 'gas' }, { newId: () => 'a2', region: '321283103', industry: 'hazchem' })!;
+    d.onChange(change);
+    d.onChange({ alert: cleared.alert, transition: cleared.transitions[0] });
+    await d.idle();
+    expect(notices.map((n) => `${(n.body as { transition: { type: string } }).transition.type} ${n.unitId}`).sort()).toEqual(['cleared ent-chem', 'cleared twn-a', 'raised ent-chem', 'raised twn-a']);
+    expect(told.of('a1').sort()).toEqual(['ent-chem', 'twn-a']);
+  });
+
+  it('counts as told only units whose notice was queued: a held raise leaves nobody told, and its acknowledgement tells nobody', async () => {
+    const silence: Silence = { id: 's1', enterpriseId: CHEM, deviceId: null, rule: null, reason: 'maintenance', by: 'op', from: NOW - 1000, until: NOW + 3_600_000, createdAt: NOW - 1000, endedAt: null, endedBy: null, source: 'api', startAnnounced: true, endAnnounced: false };
+    const { d, notices, told } = setup(silence);
+    const change = raise('critical');
+    d.onChange(change);
+    await d.idle();
+    expect(told.anyone('a1')).toBe(false);
+    d.onChange({ alert: { ...change.alert, acknowledged: true }, transition: { alertId: 'a1', at: NOW, type: 'acknowledged', actor: 'op' } });
+    await d.idle();
+    expect(notices).toEqual([]);
   });
 });

@@ -8,17 +8,16 @@ const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 22, 0, 0, 0);
 const policy = policyFor({ immediate: {}, byMetric: {}, escalation: [{ afterMin: 10, to: 'township' }, { afterMin: 30, to: 'regulator' }], reminderEveryMin: 15, closeWithinH: 2, byIndustry: {} });
 
-function raised(units = ['ent-chem', 'twn-a']): Alert {
-  const a = applyOutcome(undefined, { key: 'D/gas', change: 'raise', ruleId: 'gas', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'D', metric: 'gas_lel', severity: 'critical', value: 45, peak: 45, threshold: 40, at: T0, message: 'm' }, { newId: () => 'a1', region: 'R', industry: 'hazchem' })!.alert;
-  return { ...a, units };
+function raised(): Alert {
+  return applyOutcome(undefined, { key: 'D/gas', change: 'raise', ruleId: 'gas', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'D', metric: 'gas_lel', severity: 'critical', value: 45, peak: 45, threshold: 40, at: T0, message: 'm' }, { newId: () => 'a1', region: 'R', industry: 'hazchem' })!.alert;
 }
 
 /** Runs the escalation every minute up to `minutes`, returning what happened when. */
-function run(a: Alert, minutes: number, onMinute: (m: number, a: Alert) => Alert = (_, x) => x) {
+function run(a: Alert, minutes: number, onMinute: (m: number, a: Alert) => Alert = (_, x) => x, anyoneTold = true) {
   const events: string[] = [];
   for (let m = 1; m <= minutes; m++) {
     a = onMinute(m, a);
-    const step = escalate(a, policy, T0 + m * MIN);
+    const step = escalate(a, policy, T0 + m * MIN, anyoneTold);
     if (!step) continue;
     a = step.alert;
     for (const t of step.transitions) events.push(`${m}:${t.type}${t.detail?.to ? `→${t.detail.to}` : ''}`);
@@ -37,7 +36,7 @@ describe('escalation', () => {
   });
 
   it('takes steps missed while the service was down at once, each recorded', () => {
-    const step = escalate(raised(), policy, T0 + 40 * MIN)!;
+    const step = escalate(raised(), policy, T0 + 40 * MIN, true)!;
     expect(step.transitions.map((t) => [t.type, t.detail?.to ?? null])).toEqual([
       ['escalated', 'township'],
       ['escalated', 'regulator'],
@@ -54,7 +53,7 @@ describe('escalation', () => {
 
   it('does nothing with a closed alert, and reminds nobody when nobody was told', () => {
     const done = close(acknowledge(raised(), 'op', T0).alert, 'op', T0, 'other', 'x').alert;
-    expect(escalate(done, policy, T0 + 300 * MIN)).toBeNull();
-    expect(run(raised([]), 14).events).toEqual(['10:escalated→township']);
+    expect(escalate(done, policy, T0 + 300 * MIN, true)).toBeNull();
+    expect(run(raised(), 14, undefined, false).events).toEqual(['10:escalated→township']);
   });
 });

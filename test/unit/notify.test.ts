@@ -2,13 +2,14 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderMessage } from '../../services/notify/message.ts';
-import { DEFAULT_IMMEDIATE, audienceOf, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
+import { DEFAULT_IMMEDIATE, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
+import { audienceOf } from '../../services/notify/audience.ts';
 import { buildWebhookRequest, signDingTalk } from '../../services/notify/channels/webhook.ts';
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', region: '321283103', industry: 'hazchem',
   severity: 'critical', state: 'active', acknowledged: false, raisedAt: Date.UTC(2026, 10, 22, 0, 5, 0), ackAt: null, ackBy: null, clearedAt: null, closedAt: null,
-  closedBy: null, disposition: null, closeNote: null, value: 62, peak: 65, threshold: 40, message: 'm', escalationLevel: 0, remindedAt: null, overdueAt: null, flapping: false, units: [],
+  closedBy: null, disposition: null, closeNote: null, value: 62, peak: 65, threshold: 40, message: 'm', escalationLevel: 0, remindedAt: null, overdueAt: null, flapping: false,
 };
 const raisedT: Transition = { alertId: 'a1', at: alert.raisedAt, type: 'raised', actor: 'rule:gas-lel', severity: 'critical' };
 
@@ -69,15 +70,14 @@ describe('routing', () => {
     expect(immediateKinds(routing, 'critical', 'smoke_alarm')).toEqual(['enterprise', 'township', 'fire']);
   });
   it('tells newly routed units of a raise or a rise, and those already told of the rest', () => {
-    const told = { ...alert, units: ['ent-x'] };
-    expect(audienceOf(raisedT, alert, routing)).toEqual({ kinds: ['enterprise', 'township'], told: false });
-    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'rose' } }, alert, routing)).toEqual({ kinds: ['enterprise', 'township'], told: true });
-    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'fell' } }, alert, routing)).toEqual({ kinds: [], told: true });
-    expect(audienceOf({ ...raisedT, type: 'cleared' }, alert, routing)).toEqual({ kinds: [], told: true });
-    expect(audienceOf({ ...raisedT, type: 'escalated', detail: { to: 'regulator' } }, alert, routing)).toEqual({ kinds: ['regulator'], told: false });
-    expect(audienceOf({ ...raisedT, type: 'acknowledged' }, alert, routing)).toBeNull();
-    expect(audienceOf({ ...raisedT, type: 'acknowledged' }, told, routing)).toEqual({ kinds: [], told: true });
-    expect(audienceOf({ ...raisedT, type: 'notified' }, alert, routing)).toBeNull();
+    expect(audienceOf(raisedT, alert, routing, false)).toEqual({ kinds: ['enterprise', 'township'], told: false });
+    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'rose' } }, alert, routing, false)).toEqual({ kinds: ['enterprise', 'township'], told: true });
+    expect(audienceOf({ ...raisedT, type: 'severity_changed', detail: { direction: 'fell' } }, alert, routing, false)).toEqual({ kinds: [], told: true });
+    expect(audienceOf({ ...raisedT, type: 'cleared' }, alert, routing, false)).toEqual({ kinds: [], told: true });
+    expect(audienceOf({ ...raisedT, type: 'escalated', detail: { to: 'regulator' } }, alert, routing, false)).toEqual({ kinds: ['regulator'], told: false });
+    expect(audienceOf({ ...raisedT, type: 'acknowledged' }, alert, routing, false)).toBeNull();
+    expect(audienceOf({ ...raisedT, type: 'acknowledged' }, alert, routing, true)).toEqual({ kinds: [], told: true });
+    expect(audienceOf({ ...raisedT, type: 'notified' }, alert, routing, false)).toBeNull();
   });
 
   it('layers the policy: global, then the industry, then the enterprise', () => {

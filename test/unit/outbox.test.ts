@@ -35,7 +35,7 @@ const registry = new Registry(parseRegistry(stringify(testRegistry())));
 const policy = () => policyFor({ immediate: {}, byMetric: {}, escalation: [], groupWaitS: 10, groupIntervalS: 60, notificationExpireH: 1, byIndustry: {} });
 const alertNotice = (alertId: string): Notice => {
   const step = applyOutcome(undefined, { key: 'gas-1/gas-lel', change: 'raise', ruleId: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity: 'major', value: 30, peak: 30, threshold: 20, at: 0, message: 'gas' }, { newId: () => alertId, region: '', industry: 'hazchem' })!;
-  return { unitId: 'ent-chem', channel: 'webhook:0', alertId, urgent: false, enterpriseId: 'E', body: { notice: 'alert', alert: alertJson(step.alert), transition: transitionJson(step.transitions[0]) } };
+  return { unitId: 'ent-chem', channel: 'webhook:0', alertId, urgent: false, enterpriseId: 'E', body: { notice: 'alert', alert: alertJson(step.alert, []), transition: transitionJson(step.transitions[0]) } };
 };
 
 describe('the outbox', () => {
@@ -53,6 +53,7 @@ describe('the outbox', () => {
       channels: new Channels([channel]),
       clock: () => now,
       publicUrl: 'http://x',
+      told: { note: () => {} },
       policy,
       counters: { notifications: { inc: () => {} } },
       log: { warn: () => {} },

@@ -75,11 +75,17 @@ export const alertRoutes =
       throw e;
     };
 
+    /** Alerts as the contract shows them, with who was told of each. */
+    const withUnits = async (alerts: Alert[]) => {
+      const told = await ctx.toldOf(alerts.map((a) => a.id));
+      return alerts.map((a) => alertJson(a, told.get(a.id) ?? []));
+    };
+
     app.get('/alerts', async (req) => {
       const q = parseInput(listQuery, req.query, 'query');
       await ctx.book.settled();
       const { items, next } = await ctx.alerts.list({ ...scopedFilter(req, q), limit: q.limit, cursor: q.cursor ? decodeCursor(q.cursor) : undefined });
-      return { items: items.map(alertJson), nextCursor: next ? encodeCursor(next) : null };
+      return { items: await withUnits(items), nextCursor: next ? encodeCursor(next) : null };
     });
 
     app.get('/alerts/stream', async (req, reply) => {
@@ -130,22 +136,23 @@ export const alertRoutes =
         lastError: n.lastError,
         createdAt: new Date(n.createdAt).toISOString(),
         deliveredAt: n.deliveredAt === null ? null : new Date(n.deliveredAt).toISOString(),
-        event: n.body.notice === 'alert' ? (n.body.transition as { type: string }).type : n.body.notice,
+        event: n.body.notice === 'alert' ? n.body.transition.type : n.body.notice,
       }));
-      return { ...alertJson(alert), history: transitions.map(transitionJson), notifications };
+      const [json] = await withUnits([alert]);
+      return { ...json, history: transitions.map(transitionJson), notifications };
     });
 
     app.post('/alerts/:id/ack', async (req) => {
       const { id } = parseInput(idParams, req.params, 'params');
       const body = parseInput(ackBody, req.body, 'body');
       await handling(req, id);
-      return alertJson(await ctx.book.ack(id, req.caller.name, body.note).catch(conflict));
+      return (await withUnits([await ctx.book.ack(id, req.caller.name, body.note).catch(conflict)]))[0];
     });
 
     app.post('/alerts/:id/close', async (req) => {
       const { id } = parseInput(idParams, req.params, 'params');
       const body = parseInput(closeBody, req.body, 'body');
       await handling(req, id);
-      return alertJson(await ctx.book.close(id, req.caller.name, body.disposition, body.note).catch(conflict));
+      return (await withUnits([await ctx.book.close(id, req.caller.name, body.disposition, body.note).catch(conflict)]))[0];
     });
   };

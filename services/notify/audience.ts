@@ -1,0 +1,47 @@
+import type { Alert, Transition } from '../alerts/model.ts';
+import { immediateKinds, type RoutingPolicy } from '../alerts/routing.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { UnitConfig, UnitKind } from '../registry/schema.ts';
+
+/**
+ * The first stage of a notification: who hears of an alert change. Raises and rises go to the
+ * unit kinds the enterprise's routing names; clears, closes, reminders and acknowledgements go to
+ * the units already told; escalation and overdue go to the next kind up.
+ */
+/** To whom a change goes: unit kinds to find by routing, and/or the units already told. */
+export interface Audience {
+  kinds: UnitKind[];
+  told: boolean;
+}
+
+export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy, anyoneTold: boolean): Audience | null {
+  const routed = () => immediateKinds(policy, alert.severity, alert.metric);
+  switch (t.type) {
+    case 'raised':
+    case 'reactivated':
+      return { kinds: routed(), told: false };
+    case 'severity_changed':
+      return t.detail?.direction === 'rose' ? { kinds: routed(), told: true } : { kinds: [], told: true };
+    case 'escalated':
+      return { kinds: [t.detail?.to as UnitKind], told: false };
+    case 'overdue':
+      return { kinds: ['regulator'], told: false };
+    case 'cleared':
+    case 'closed':
+    case 'reminded':
+    case 'flapping':
+      return { kinds: [], told: true };
+    case 'acknowledged':
+      // an acknowledgement is news for the other units only when someone was told
+      return anyoneTold ? { kinds: [], told: true } : null;
+    default:
+      return null;
+  }
+}
+
+/** The units a change reaches: `routed` are newly found by kind, the rest were told before. */
+export function unitsOf(alert: Alert, audience: Audience, registry: Registry, toldBefore: ReadonlySet<string>): { routed: UnitConfig[]; all: UnitConfig[] } {
+  const routed = registry.unitsFor(alert.enterpriseId, audience.kinds);
+  const told = audience.told ? [...toldBefore].flatMap((id) => registry.units.get(id) ?? []) : [];
+  return { routed, all: [...new Map([...routed, ...told].map((u) => [u.id, u])).values()] };
+}

@@ -1,0 +1,37 @@
+import type { Transition } from '../alerts/model.ts';
+import type { UnitConfig } from '../registry/schema.ts';
+import type { OutboxItem } from './outbox-store.ts';
+
+/**
+ * The record stage: every outcome of a notification (delivered, failed, given up) becomes a line
+ * in the record of each alert it carried; and a unit's channel failing again and again is news
+ * for the operators, as is its recovery.
+ */
+export function outcomeLines(items: OutboxItem[], line: Pick<Transition, 'type' | 'detail'>, at: number): Transition[] {
+  return items.flatMap((i) => (i.alertId === null ? [] : [{ alertId: i.alertId, at, actor: 'system', ...line }]));
+}
+
+/** The record gets a failure's first attempt, then every fifth, so a long outage does not drown it. */
+export const worthRecording = (attempts: number) => attempts === 1 || attempts % 5 === 0;
+
+export class ChannelHealth {
+  private readonly failures = new Map<string, number>();
+
+  constructor(
+    private readonly failuresBeforeAlert: number,
+    private readonly onChange: (unit: UnitConfig, channel: string, failing: boolean, error?: string) => void,
+  ) {}
+
+  failed(unit: UnitConfig, channel: string, error: string) {
+    const key = `${unit.id}|${channel}`;
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    if (n === this.failuresBeforeAlert) this.onChange(unit, channel, true, error);
+  }
+
+  delivered(unit: UnitConfig, channel: string) {
+    const key = `${unit.id}|${channel}`;
+    if ((this.failures.get(key) ?? 0) >= this.failuresBeforeAlert) this.onChange(unit, channel, false);
+    this.failures.delete(key);
+  }
+}
