@@ -358,6 +358,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     retention,
     /** run time-driven rules now (tests drive the clock themselves) */
     tick: () => rules.tick(),
+    /** every alert change so far recorded, its notices queued, and whatever is due sent (tests) */
+    settled: async () => {
+      await book.settled();
+      await dispatcher.idle();
+      await outbox.run();
+    },
     stop,
   };
 }

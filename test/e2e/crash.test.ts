@@ -33,6 +33,8 @@ describe('crash safety', () => {
     const acked = new Map(devices.map((d) => [d.id, new Set<number>()]));
     const base = Date.now();
     let running = true;
+    /** per device, messages published and not yet answered */
+    const inFlight = new Map(devices.map((d) => [d.id, 0]));
     const clients = await Promise.all(
       devices.map(async (d) => {
         const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: d.id, password: d.secret, clientId: `crash-${d.id}`, reconnectPeriod: 200, clean: false });
@@ -42,7 +44,9 @@ describe('crash safety', () => {
           while (running && seq - acked.get(d.id)!.size < 50) {
             const s = ++seq;
             const value = d.metric === 'smoke_alarm' ? false : 10;
+            inFlight.set(d.id, inFlight.get(d.id)! + 1);
             c.publish(`v1/${d.ent}/${d.id}/telemetry`, JSON.stringify({ ts: base + s, seq: s, values: { [d.metric]: value } }), { qos: 1 }, (err) => {
+              inFlight.set(d.id, inFlight.get(d.id)! - 1);
               if (!err) acked.get(d.id)!.add(s);
               pump();
             });
@@ -55,12 +59,12 @@ describe('crash safety', () => {
     await waitFor(() => [...acked.values()].every((s) => s.size > 200), 20_000, 'readings flowing');
     await kill9(child);
     const ackedBeforeCrash = [...acked.values()].reduce((n, s) => n + s.size, 0);
+    const atCrash = new Map([...acked].map(([id, s]) => [id, s.size]));
     child = await startServiceProcess(dataDir, config, ports);
-    // devices reconnect and resend what was in flight; let them run a little, then stop
-    await new Promise((r) => setTimeout(r, 1500));
+    // devices reconnect and resend what was in flight; once each has 100 more answered, they stop
+    await waitFor(() => [...acked].every(([id, s]) => s.size >= atCrash.get(id)! + 100), 20_000, 'readings flowing again');
     running = false;
-    await waitFor(() => clients.every((c) => c.connected), 10_000, 'reconnected');
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitFor(() => clients.every((c) => c.connected) && [...inFlight.values()].every((n) => n === 0), 10_000, 'every message answered');
     await Promise.all(clients.map((c) => c.endAsync()));
 
     for (const d of devices) {

@@ -31,7 +31,8 @@ describe('notification delivery', () => {
     app = await startTestApp({ dataDir, smtpPort, registry: reg });
     const view = apiClient(app, 'token-operator');
     await waitFor(async () => (await view.get(`/api/alerts/${alert.id}`)).json.notifications.every((n: any) => n.status === 'delivered'), 15_000, 'all delivered');
-    await new Promise((r) => setTimeout(r, 1000)); // anything sent twice would arrive by now
+    // one more round of the outbox: anything it would send twice goes now
+    await app.settled();
 
     // raised and cleared: one e-mail per recipient for each (or one digest if they went together)
     const chemMails = smtp.mails.filter((m) => m.to.includes('safety@chem.test'));
@@ -55,17 +56,22 @@ describe('notification delivery', () => {
     const smtp = await startSmtp();
     const hooks = await startReceiver();
     const reg = testRegistry({ webhookUrl: hooks.url });
-    // the group waits long enough for a loaded machine to raise all 200 before it goes out
     Object.assign(reg.routing, { groupWaitS: 15, groupIntervalS: 60 });
     const many = Array.from({ length: 200 }, (_, i) => ({ id: `storm-${i}`, secret: `secret-storm-${i}`, templates: ['hazchem'], points: [{ metric: 'gas_lel' }] }));
     (reg.enterprises[0].devices as object[]).push(...many);
-    const app = await startTestApp({ smtpPort: smtp.port, registry: reg });
+    // the clock stands still while all 200 are raised, then passes the group wait
+    let now = Date.now();
+    const app = await startTestApp({ smtpPort: smtp.port, registry: reg, clock: () => now });
     const devices = await Promise.all(many.map((d) => connectDevice(app, CHEM, d.id, d.secret)));
     await Promise.all(devices.map((d) => d.telemetry({ values: { gas_lel: 30 } })));
     const api = apiClient(app, 'token-operator');
     await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}&limit=1000`)).json.items.length === 200, 14_000, '200 alerts');
-    await waitFor(() => smtp.mails.length >= 1 && hooks.requests.length >= 1, 30_000, 'digests');
-    await new Promise((r) => setTimeout(r, 1000));
+    await app.settled();
+    expect(smtp.mails.length + hooks.requests.length).toBe(0);
+    now += 15_000;
+    await app.settled();
+    await waitFor(() => smtp.mails.length >= 1 && hooks.requests.length >= 1, 10_000, 'digests');
+    await app.settled();
     // major alerts go to the enterprise only: one e-mail and one webhook call, listing all 200
     expect(smtp.mails.map((m) => m.to)).toEqual([['safety@chem.test']]);
     expect(smtp.mails[0].subject).toContain('200 条报警变化');

@@ -184,16 +184,22 @@ describe('store and forward', () => {
     chem = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     cleanups.push(() => chem.end());
     for (const v of [6, 30, 7, 8]) await send(v); // another alarm, raised and cleared
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(platform.received).toHaveLength(0);
-    const queued = (await apiClient(app, 'token-operator').get('/api/uplinks')).json.items[0];
+    const uplinkNow = async () => (await apiClient(app, 'token-operator').get('/api/uplinks')).json.items[0];
+    const queued = await waitFor(async () => {
+      const u = await uplinkNow();
+      return u.lanes.alarms.queued === 4 && u.lanes.readings.attempts > 0 && u;
+    }, 8000, 'four alarm events queued and readings tried again');
     expect(queued.lanes.alarms.queued).toBe(4);
-    expect(queued.lanes.readings.attempts).toBeGreaterThan(0);
+    expect(platform.received).toHaveLength(0);
 
     platform.mode = 'up';
     const items = () => platform.received.filter((r) => r.path === '/rt').flatMap((r) => r.plain as { val: string; ts: string }[]);
     await waitFor(() => items().length >= sent.length && platform.received.filter((r) => r.path === '/alarm').length >= 4, 15_000, 'the backlog delivered');
-    await new Promise((r) => setTimeout(r, 500));
+    // nothing left queued: nothing can be sent again
+    await waitFor(async () => {
+      const u = await uplinkNow();
+      return u.lanes.alarms.queued === 0 && u.lanes.readings.queued === 0;
+    }, 8000, 'the queues empty');
     expect(items().map((i) => Number(i.val))).toEqual(sent);
     expect(items().map((i) => i.ts)).toEqual(sent.map((_, i) => cst(T0 + i * 1000)));
     const alarms = platform.received.filter((r) => r.path === '/alarm').map((r) => (r.plain as { scd: number; avx: string }[])[0]);

@@ -39,10 +39,11 @@ describe('gateway limits', () => {
     const good = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
     let closed = false;
-    sock.on('close', () => (closed = true)).on('error', () => {}).resume();
+    let connack = false;
+    sock.on('close', () => (closed = true)).on('error', () => {}).on('data', () => (connack = true));
     await once(sock, 'connect');
     sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'x', keepalive: 30, username: 'gas-1', password: Buffer.from('secret-gas-1') }));
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => connack, 5000, 'CONNACK');
     // a PUBLISH announcing 100 MB, followed by a trickle of its body
     sock.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x30]));
     sock.write(Buffer.alloc(4096, 1));

@@ -39,8 +39,8 @@ describe('registry reload and baselines', () => {
     expect(g2alert).toMatchObject({ severity: 'warning', threshold: 5 });
 
     // gas-1 is inside its deadband: still the same open alert, not cleared, not doubled
+    // the PUBACK waits for the alert record, and the API waits for the alert book
     await g1.telemetry({ values: { gas_lel: 19 } });
-    await new Promise((r) => setTimeout(r, 300));
     const g1now = (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items.filter((a: any) => a.deviceId === 'gas-1');
     expect(g1now.map((a: any) => [a.id, a.state])).toEqual([[first.id, 'active']]);
     await g1.end();
@@ -53,8 +53,10 @@ describe('registry reload and baselines', () => {
     await waitFor(async () => (await reloads('refused')) > before, 5000, 'refused reload');
     const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     await dev.telemetry({ values: { gas_lel: 2 } });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(dev.rejects).toEqual([]);
+    // a reading the old registry refuses: its reject comes after any for the first
+    await dev.telemetry({ values: { dust_conc: 2 } });
+    await waitFor(() => dev.rejects.length > 0, 5000, 'the reject of the second reading');
+    expect(dev.rejects.map((r) => r.error)).toEqual(['UNKNOWN_METRIC']);
     await dev.end();
   });
 

@@ -40,7 +40,7 @@ describe('silences, reports and the daily summary', () => {
     const alert = await waitFor(async () => (await op().get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items[0], 5000, 'alert recorded');
     const held = await waitFor(async () => (await op().get(`/api/alerts/${alert.id}`)).json.history.find((h: any) => h.type === 'notification_held'), 5000, 'held');
     expect(held.detail).toMatchObject({ reason: '更换探测器', for: 'raised' });
-    await new Promise((r) => setTimeout(r, 500));
+    await app.settled();
     expect(smtp.mails.slice(before)).toEqual([]);
 
     const ended = await apiClient(app, 'token-chem').post(`/api/silences/${created.json.id}/end`);
