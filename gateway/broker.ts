@@ -59,6 +59,7 @@ export interface GatewayOptions {
     /** QoS 1 messages kept for one offline persistent session */
     maxOfflineQueue: number;
     maxKeepaliveS: number;
+    connectTimeoutS: number;
     login: { windowS: number; maxFailuresPerAddress: number; maxFailuresPerUsername: number; banS: number };
   };
   findDevice(deviceId: string): GatewayDevice | undefined;
@@ -106,8 +107,8 @@ export class Gateway {
       counters: opts.counters,
       log: opts.log,
     });
-    // connectTimeout: a client that dribbles its CONNECT a byte at a time is closed after 10 s
-    this.broker = new Aedes({ drainTimeout: 30_000, keepaliveLimit: opts.limits.maxKeepaliveS, maxClientsIdLength: 128, connectTimeout: 10_000 });
+    // connectTimeout: a client that dribbles its CONNECT a byte at a time is closed
+    this.broker = new Aedes({ drainTimeout: 30_000, keepaliveLimit: opts.limits.maxKeepaliveS, maxClientsIdLength: 128, connectTimeout: opts.limits.connectTimeoutS * 1000 });
     this.broker.preConnect = (c, packet, cb) => {
       const address = remoteAddress(c);
       if (address && this.guard.bannedUntil(`address:${address}`, opts.clock())) {

@@ -328,7 +328,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       live.close();
       await gateway.stop();
       await api.close();
-      await telemetry.flush();
+      // everything accepted is on disk either way; a store known to be down is not waited for
+      await telemetry.flush(telemetry.health().ok ? 10_000 : 0);
       await book.settled();
       await dispatcher.idle();
       await outbox.stop();

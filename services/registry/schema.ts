@@ -235,6 +235,8 @@ export const registrySchema = z
         maxOfflineQueue: z.number().int().min(1).max(1_000_000).default(1000),
         /** a client asking for no keepalive, or a longer one, gets this: silent links are closed */
         maxKeepaliveS: z.number().int().min(1).max(65_535).default(1200),
+        /** a CONNECT not complete within this is closed (slow clients hold a socket each); read at start */
+        connectTimeoutS: z.number().int().min(1).max(300).default(10),
         /** failed logins before a temporary ban, per address and per device id, within a minute */
         maxLoginFailuresPerAddress: z.number().int().min(1).max(1_000_000).default(10),
         maxLoginFailuresPerDevice: z.number().int().min(1).max(1_000_000).default(5),
@@ -252,6 +254,7 @@ export const registrySchema = z
         maxConnectionsPerDevice: 4,
         maxOfflineQueue: 1000,
         maxKeepaliveS: 1200,
+        connectTimeoutS: 10,
         maxLoginFailuresPerAddress: 10,
         maxLoginFailuresPerDevice: 5,
         loginBanS: 300,

@@ -84,20 +84,20 @@ describe('gateway limits', () => {
   });
 
   it('closes a client that never completes its CONNECT (slow client)', async () => {
-    const app = await startTestApp();
+    const app = await startTestApp({ registry: withGateway({ connectTimeoutS: 1 }) });
     const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
     let closed = false;
     sock.on('close', () => (closed = true)).on('error', () => {}).resume();
     await once(sock, 'connect');
     const header = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'slow', keepalive: 30 });
+    // a byte at a time, never the last one
     let i = 0;
-    const drip = setInterval(() => i < header.length - 1 && sock.write(header.subarray(i, ++i)), 1000);
-    const t0 = Date.now();
+    const drip = setInterval(() => i < header.length - 1 && sock.write(header.subarray(i, ++i)), 100);
+    // closed by the gateway: this side never hangs up
     await waitFor(() => closed, 15_000, 'slow client closed');
     clearInterval(drip);
-    expect(Date.now() - t0).toBeLessThan(14_000);
     await app.stop();
-  }, 20_000);
+  });
 
   it('takes MQTT over TLS with a certificate made here', async () => {
     const dir = await tempDir('rm-tls-');

@@ -33,19 +33,30 @@ describe('InfluxDB outage', () => {
       }),
     );
     let port = app.ports.mqtt;
+    let inFlight = 0;
     const pump = setInterval(() => {
       for (const x of clients) {
         if (!x.c.connected) continue;
         const seq = ++x.seq;
-        x.c.publish(`v1/${x.d.ent}/${x.d.id}/telemetry`, JSON.stringify({ ts: t0 + seq * 10, seq, values: { [x.d.metric]: 1 + (seq % 7) } }), { qos: 1 }, (err) => !err && acked.get(x.d.id)!.add(seq));
+        inFlight++;
+        x.c.publish(`v1/${x.d.ent}/${x.d.id}/telemetry`, JSON.stringify({ ts: t0 + seq * 10, seq, values: { [x.d.metric]: 1 + (seq % 7) } }), { qos: 1 }, (err) => {
+          inFlight--;
+          if (!err) acked.get(x.d.id)!.add(seq);
+        });
       }
     }, 25);
-    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    /** until every device has had `n` more readings acknowledged than now */
+    const more = async (n: number, what: string) => {
+      const now = new Map([...acked].map(([id, s]) => [id, s.size]));
+      await waitFor(() => [...acked].every(([id, s]) => s.size >= now.get(id)! + n), 15_000, what);
+    };
 
-    await wait(800);
+    await more(20, 'readings stored in InfluxDB');
     await influxd.stop();
-    await wait(1000);
-    const down = (await apiClient(app).get('/api/health')).json;
+    const down = await waitFor(async () => {
+      const h = (await apiClient(app).get('/api/health')).json;
+      return h.status === 'degraded' && h.store.buffered.batches > 0 && h;
+    }, 10_000, 'the outage seen and readings buffered');
     expect(down.status).toBe('degraded');
     expect(down.store.buffered.batches).toBeGreaterThan(0);
 
@@ -55,11 +66,11 @@ describe('InfluxDB outage', () => {
     app = await startTestApp({ dataDir, settings: { ...settings, MQTT_PORT: dataPort } });
     port = app.ports.mqtt;
     await waitFor(() => clients.every((x) => x.c.connected), 10_000, 'devices back');
-    await wait(800);
+    await more(20, 'readings buffered after the restart');
     await influxd.start();
-    await wait(500);
+    await more(20, 'readings accepted with InfluxDB back');
     clearInterval(pump);
-    await wait(500);
+    await waitFor(() => inFlight === 0, 10_000, 'every message answered');
     await app.telemetry.flush(20_000);
     expect(app.telemetry.health()).toMatchObject({ ok: true });
 
