@@ -1,12 +1,13 @@
-// Bundles the service into dist/ with esbuild (our code only; packages stay in node_modules),
+// Bundles the service and the simulator CLI into dist/ with esbuild (our code only; packages stay in node_modules),
 // and the dashboards into dist/web. `npm start` runs this first: it takes about a second, and
 // the bundle runs without the per-function cost that running TypeScript through a loader adds.
+import { cpSync } from 'node:fs';
 import { build } from 'esbuild';
 import { buildDashboards } from '../dashboards/build.mjs';
 
 await Promise.all([
   build({
-    entryPoints: { main: 'services/main.ts' },
+    entryPoints: { main: 'services/main.ts', simulate: 'simulators/cli.ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -19,3 +20,5 @@ await Promise.all([
   }),
   buildDashboards(),
 ]);
+// the simulator's scenarios are read next to the bundle
+cpSync('simulators/scenarios', 'dist/scenarios', { recursive: true });

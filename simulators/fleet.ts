@@ -35,7 +35,17 @@ export interface FleetOptions {
   seed?: number;
   plant?: PlantOptions;
   log?: (msg: string) => void;
+  /** the clock and timers the fleet runs on: real ones by default, a virtual one in tests */
+  time?: FleetTime;
 }
+
+export interface FleetTime {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_TIME: FleetTime = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
 
 export interface FleetSummary {
   devices: number;
@@ -61,7 +71,7 @@ interface Run {
 class Sim {
   client?: MqttClient;
   seq = 0;
-  timer?: NodeJS.Timeout;
+  timer?: unknown;
   plant: Plant;
   runs: Run[] = [];
   last: Record<string, Value> = {};
@@ -88,10 +98,14 @@ export class Fleet {
   private readonly sims: Sim[];
   private readonly rand: () => number;
   readonly summary: FleetSummary;
-  private scenarioTimer?: NodeJS.Timeout;
+  private scenarioTimer?: unknown;
   private stopped = false;
+  private readonly time: FleetTime;
+  /** publishes and logins not yet answered, for `settled()` */
+  private pending = 0;
 
   constructor(private readonly opts: FleetOptions) {
+    this.time = opts.time ?? REAL_TIME;
     this.rand = mulberry32(opts.seed ?? 42);
     this.sims = opts.devices.map((d) => new Sim(d, this.rand, opts.plant));
     this.summary = { devices: this.sims.length, connected: 0, sent: 0, acknowledged: 0, rejected: 0, rejectCodes: {}, buffered: 0, flushed: 0, malformed: 0, authRefused: 0 };
@@ -102,13 +116,13 @@ export class Fleet {
     for (let i = 0; i < this.sims.length; i += 500) await Promise.all(this.sims.slice(i, i + 500).map((s) => this.connect(s)));
     const scenarios = this.opts.scenarios ?? [];
     if (!scenarios.length) return;
-    this.scenarioTimer = setTimeout(() => {
+    this.scenarioTimer = this.time.setTimeout(() => {
       for (const sc of scenarios) {
         const targets = this.sims.filter((s) => sc.needs.every((m) => s.d.metrics.includes(m))).slice(0, sc.devices);
         if (!targets.length) this.opts.log?.(`scenario ${sc.name}: no device has ${sc.needs.join(', ')}`);
         for (const t of targets) {
           this.opts.log?.(`scenario ${sc.name} on ${t.d.deviceId}: ${sc.description}`);
-          t.runs.push({ scenario: sc, start: Date.now(), prevS: -1 });
+          t.runs.push({ scenario: sc, start: this.time.now(), prevS: -1 });
           this.schedule(t, 0);
         }
       }
@@ -130,7 +144,7 @@ export class Fleet {
       client.on('connect', () => {
         if (first) this.summary.connected++;
         client.subscribe(`${s.base}/reject`);
-        client.publish(`${s.base}/status`, 'online', { qos: 1 });
+        this.publish(s, `${s.base}/status`, 'online', 1);
         if (s.buffer.length) this.flush(s);
         if (first) {
           first = false;
@@ -164,17 +178,35 @@ export class Fleet {
     return this.opts.intervalS ?? s.d.reportIntervalS;
   }
 
+  /**
+   * Every message sent so far answered, every login tried, and every device that should be
+   * connected connected: on a virtual clock, the moment to let time move on.
+   */
+  async settled(): Promise<void> {
+    const quiet = () => this.pending === 0 && this.sims.every((s) => s.down || !s.client || s.client.connected);
+    while (!quiet()) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  /** Publish and count it pending until answered (QoS 0: until written). */
+  private publish(s: Sim, topic: string, payload: string, qos: 0 | 1, answered?: (ok: boolean) => void) {
+    this.pending++;
+    s.client!.publish(topic, payload, { qos }, (err) => {
+      this.pending--;
+      answered?.(!err);
+    });
+  }
+
   private schedule(s: Sim, delayMs: number) {
-    clearTimeout(s.timer);
+    this.time.clearTimeout(s.timer);
     if (this.stopped) return;
-    s.timer = setTimeout(() => {
+    s.timer = this.time.setTimeout(() => {
       this.tick(s);
       this.schedule(s, this.intervalOf(s) * 1000);
     }, delayMs);
   }
 
   private tick(s: Sim) {
-    const now = Date.now();
+    const now = this.time.now();
     const values = s.plant.next(now);
     let silent = false;
     let offline = false;
@@ -214,8 +246,8 @@ export class Fleet {
     if (!s.client?.connected) return;
     const qos = this.opts.qos ?? 1;
     this.summary.sent += readings;
-    s.client.publish(`${s.base}/telemetry`, payload, { qos }, (err) => {
-      if (!err && qos > 0) this.summary.acknowledged += readings;
+    this.publish(s, `${s.base}/telemetry`, payload, qos, (ok) => {
+      if (ok && qos > 0) this.summary.acknowledged += readings;
     });
   }
 
@@ -246,10 +278,19 @@ export class Fleet {
   private sendMalformed(s: Sim, i: number) {
     if (!s.client?.connected) return;
     this.summary.malformed++;
-    s.client.publish(`${s.base}/telemetry`, MALFORMED[i % MALFORMED.length], { qos: 1 });
+    this.publish(s, `${s.base}/telemetry`, MALFORMED[i % MALFORMED.length], 1);
   }
 
   private async tryWrongSecret(s: Sim, count: number) {
+    this.pending++;
+    try {
+      await this.wrongSecrets(s, count);
+    } finally {
+      this.pending--;
+    }
+  }
+
+  private async wrongSecrets(s: Sim, count: number) {
     for (let i = 0; i < count; i++) {
       const intruder = mqtt.connect(this.opts.url, { clientId: `intruder-${s.d.deviceId}-${i}-${Date.now()}`, username: s.d.deviceId, password: `not-${s.d.secret}`, reconnectPeriod: 0, connectTimeout: 5000 });
       await new Promise<void>((resolve) => {
@@ -267,10 +308,10 @@ export class Fleet {
   /** `goodbye`: each device says offline first, as a device switched off properly does. */
   async stop(goodbye = true): Promise<FleetSummary> {
     this.stopped = true;
-    clearTimeout(this.scenarioTimer);
+    this.time.clearTimeout(this.scenarioTimer);
     await Promise.all(
       this.sims.map(async (s) => {
-        clearTimeout(s.timer);
+        this.time.clearTimeout(s.timer);
         if (!s.client) return;
         // a clean goodbye first, so the gateway does not wait for a keepalive to notice
         if (goodbye && s.client.connected) s.client.publish(`${s.base}/status`, 'offline', { qos: 0 });

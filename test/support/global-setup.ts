@@ -1,7 +1,8 @@
-// The service serves the dashboards from dist/web, built from source as `npm start` builds them.
-// @ts-expect-error: a plain ES module without types
-import { buildDashboards } from '../../dashboards/build.mjs';
-
+/**
+ * Built as `npm start` builds them: the dashboards the service serves from dist/web, and the
+ * service and simulator bundles that tests run as processes of their own.
+ */
 export default async function setup() {
-  await buildDashboards();
+  // @ts-expect-error: a plain ES module without types, which builds when imported
+  await import('../../scripts/build.mjs');
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 
 /** Run `npm run simulate` as a user would: its own process, real MQTT to the app under test. */
 export function simulate(app: { ports: { mqtt: number }; configPath: string }, args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', '--url', `mqtt://127.0.0.1:${app.ports.mqtt}`, '--config', app.configPath, ...args], {
+  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/simulate.mjs', '--url', `mqtt://127.0.0.1:${app.ports.mqtt}`, '--config', app.configPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
