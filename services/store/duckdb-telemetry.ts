@@ -2,6 +2,7 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import type { Reading } from '../../domain/types.ts';
 import type { SerialConnection } from './database.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 
 /**
@@ -16,26 +17,19 @@ CREATE TABLE IF NOT EXISTS readings (
   value DOUBLE, seq BIGINT, quality VARCHAR
 )`;
 
-interface Waiting {
-  readings: Reading[];
-  since: number;
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 export class DuckDbTelemetryStore implements TelemetryStore {
   readonly kind = 'embedded';
-  private queue: Waiting[] = [];
-  private queuedReadings = 0;
-  private timer?: NodeJS.Timeout;
+  private readonly group: GroupCommit<Reading[]>;
   private appender?: DuckDBAppender;
   private lastError?: string;
 
   private constructor(
     private readonly writer: SerialConnection,
     private readonly reader: SerialConnection,
-    private readonly opts: { flushMs: number; maxBatch: number },
-  ) {}
+    opts: { flushMs: number; maxBatch: number },
+  ) {
+    this.group = new GroupCommit((batch) => this.write(batch), { maxWaitMs: opts.flushMs, maxSize: opts.maxBatch });
+  }
 
   static async create(writer: SerialConnection, reader: SerialConnection, opts = { flushMs: 20, maxBatch: 20_000 }) {
     await writer.run(SCHEMA);
@@ -43,32 +37,25 @@ export class DuckDbTelemetryStore implements TelemetryStore {
   }
 
   append(readings: Reading[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ readings, since: Date.now(), resolve, reject });
-      this.queuedReadings += readings.length;
-      if (this.queuedReadings >= this.opts.maxBatch) void this.flush();
-      else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs);
-    });
+    return this.group.add(readings, readings.length);
   }
 
+  /** Commit everything appended so far; failures are reported to the appenders, not here. */
   flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.queue;
-    this.queue = [];
-    this.queuedReadings = 0;
+    return this.group.flush();
+  }
+
+  private write(batch: Reading[][]): Promise<void> {
     return this.writer.serial(async (c) => {
-      if (batch.length === 0) return;
       try {
         this.appender ??= await c.createAppender('readings');
-        for (const w of batch) for (const r of w.readings) appendReading(this.appender, r);
+        for (const readings of batch) for (const r of readings) appendReading(this.appender, r);
         this.appender.flushSync();
         this.lastError = undefined;
-        for (const w of batch) w.resolve();
       } catch (e) {
         this.lastError = (e as Error).message;
         this.appender = undefined;
-        for (const w of batch) w.reject(e as Error);
+        throw e;
       }
     });
   }
@@ -140,8 +127,8 @@ export class DuckDbTelemetryStore implements TelemetryStore {
   }
 
   health(): StoreHealth {
-    const oldest = this.queue[0]?.since;
-    return { ok: this.lastError === undefined, pending: this.queuedReadings, lagMs: oldest ? Date.now() - oldest : 0, error: this.lastError };
+    const { size, since } = this.group.waiting;
+    return { ok: this.lastError === undefined, pending: size, lagMs: since ? Date.now() - since : 0, error: this.lastError };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Reading } from '../../domain/types.ts';
 import { BufferFull, DiskBuffer } from './disk-buffer.ts';
+import { GroupCommit } from './group-commit.ts';
 import { InfluxQlBackend } from './influx-v1.ts';
 import { FluxBackend } from './influx-v2.ts';
 import type { InfluxBackend } from './influx-backend.ts';
@@ -42,21 +43,12 @@ export interface InfluxOptions {
 const escTag = (s: string) => s.replace(/[,= \\]/g, (c) => `\\${c}`);
 const escStr = (s: string) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 
-interface Waiting {
-  lines: string[];
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 /** the buffer's name for batches in microseconds (older, unmarked batches are milliseconds) */
 const MICROS = 'us';
 
 export class InfluxTelemetryStore implements TelemetryStore {
   readonly kind: string;
-  private queue: Waiting[] = [];
-  private queuedLines = 0;
-  private timer?: NodeJS.Timeout;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly group: GroupCommit<string[]>;
   private shipping = false;
   private stopped = false;
   private lastError?: string;
@@ -72,6 +64,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     private readonly backend: InfluxBackend,
   ) {
     this.kind = backend.kind;
+    this.group = new GroupCommit((batch) => this.write(batch), { maxWaitMs: opts.batchMs ?? 20, maxSize: opts.batchLines ?? 20_000 });
   }
 
   static async create(opts: InfluxOptions): Promise<InfluxTelemetryStore> {
@@ -122,34 +115,18 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   private enqueue(lines: string[]): Promise<void> {
-    if (!lines.length) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.queue.push({ lines, resolve, reject });
-      this.queuedLines += lines.length;
-      if (this.queuedLines >= (this.opts.batchLines ?? 20_000)) void this.flushQueue();
-      else this.timer ??= setTimeout(() => void this.flushQueue(), this.opts.batchMs ?? 20);
-    });
+    return lines.length ? this.group.add(lines, lines.length) : Promise.resolve();
   }
 
-  /** One buffered (fsync'd) batch for everything queued: the group commit. */
-  private flushQueue(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.queue;
-    this.queue = [];
-    this.queuedLines = 0;
-    this.writing = this.writing.then(async () => {
-      if (!batch.length) return;
-      try {
-        await this.buffer.append(batch.flatMap((w) => w.lines).join('\n') + '\n', MICROS);
-        for (const w of batch) w.resolve();
-        this.ship();
-      } catch (e) {
-        if (e instanceof BufferFull) this.opts.onBufferFull?.(this.buffer.depth);
-        for (const w of batch) w.reject(e as Error);
-      }
-    });
-    return this.writing;
+  /** One buffered (fsync'd) batch for everything in the group. */
+  private async write(batch: string[][]): Promise<void> {
+    try {
+      await this.buffer.append(batch.flat().join('\n') + '\n', MICROS);
+    } catch (e) {
+      if (e instanceof BufferFull) this.opts.onBufferFull?.(this.buffer.depth);
+      throw e;
+    }
+    this.ship();
   }
 
   /** Ship buffered batches in order; on failure wait (doubling up to 30 s) and try again. */
@@ -213,7 +190,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     const d = this.buffer.depth;
     return {
       ok: this.lastError === undefined,
-      pending: this.queuedLines + d.batches,
+      pending: this.group.waiting.size + d.batches,
       lagMs: d.oldestAt ? Date.now() - d.oldestAt : 0,
       error: this.lastError,
       buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer.maxBytes, refusedBatches: this.refusedBatches },
@@ -222,7 +199,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
 
   /** Until everything appended so far is in InfluxDB (tests, shutdown with InfluxDB up). */
   async flush(timeoutMs = 10_000): Promise<void> {
-    await this.flushQueue();
+    await this.group.flush();
     const deadline = Date.now() + timeoutMs;
     while (this.buffer.depth.batches > 0 && Date.now() < deadline) {
       this.ship();
@@ -231,7 +208,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   async close(): Promise<void> {
-    await this.flushQueue();
+    await this.group.flush();
     this.stopped = true;
     clearTimeout(this.shipTimer);
   }
