@@ -6,9 +6,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // most end-to-end tests wait on the network and the clock rather than the CPU: two files at
-    // a time on the 2-core machine (vitest's default here is one)
-    maxWorkers: 2,
+    // end-to-end tests spend part of their time waiting on sockets and child processes: three
+    // files at a time keep both cores of the CI machine busy (vitest's default here is one)
+    maxWorkers: 3,
+    // a worker process runs file after file: a fresh process and module graph per file cost
+    // about a second each. Nothing in the code under test keeps module-level state, and no test
+    // touches process-wide settings, so files cannot see each other
+    isolate: false,
     globalSetup: ['test/support/global-setup.ts'],
   },
 });
