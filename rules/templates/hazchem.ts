@@ -2,8 +2,10 @@ import type { RuleInput } from '../schema.ts';
 
 /**
  * GB/T 50493-2019: combustible gas first-level setpoint ≤ 25 %LEL, second level ≤ 50 %LEL;
- * toxic gas first level ≤ 100 % OEL, second ≤ 200 % OEL. The template uses 20 / 40 %LEL and,
- * for toxic gas, H2S-like 10 / 20 ppm that a site overrides per gas.
+ * toxic gas first level ≤ 100 % OEL, second ≤ 200 % OEL. The template uses 20 / 40 %LEL. A toxic
+ * point that names its gas (`gas: H2S`) gets that gas's limits from domain/toxic-gases.ts in its
+ * own unit (services/registry/standards.ts); 10 / 20 ppm below is only for points of the first
+ * round that name none.
  */
 export const gasLel: RuleInput = {
   id: 'gas-lel',

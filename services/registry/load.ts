@@ -7,6 +7,7 @@ import { TEMPLATES } from '../../rules/templates/index.ts';
 import { compileCondition } from '../../rules/expression.ts';
 import { ruleMetrics } from '../../rules/kinds.ts';
 import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
+import { standardDefaults, standardLimits } from './standards.ts';
 
 /** A registry that failed validation: every problem, each named by its path. */
 export class RegistryError extends Error {
@@ -147,7 +148,7 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
     for (const rule of TEMPLATES[t]) {
       const parsed = ruleSchema.safeParse(rule);
       const fits = parsed.success && ruleMetrics(parsed.data).metrics.every((m) => points.has(m));
-      if (fits && !byId.has(rule.id)) byId.set(rule.id, { ...rule });
+      if (fits && !byId.has(rule.id)) byId.set(rule.id, { ...rule, ...standardDefaults(rule, dev.points) });
     }
   }
   const problems: string[] = [];
@@ -165,7 +166,7 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
       continue;
     }
     const rule = parsed.data;
-    const found = checkRule(rule, points).map((p) => `${formatPath(path)}${p}`);
+    const found = checkRule(rule, points, dev).map((p) => `${formatPath(path)}${p}`);
     problems.push(...found);
     if (!found.length) rules.push(rule);
   }
@@ -173,7 +174,7 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
 }
 
 /** A rule's points must be the device's, its guards switches, its condition readable. */
-function checkRule(rule: RuleDef, points: Set<string>): string[] {
+function checkRule(rule: RuleDef, points: Set<string>, dev: DeviceConfig): string[] {
   const problems: string[] = [];
   if (rule.kind === 'interlock') {
     try {
@@ -189,18 +190,7 @@ function checkRule(rule: RuleDef, points: Set<string>): string[] {
     else if (!points.has(m)) problems.push(`${field(m)}: the device has no point "${m}"`);
   }
   for (const m of switches) if (isMetric(m) && INDICATORS[m].type !== 'boolean') problems.push(`${field(m)}: "${m}" is not a switch (boolean metric)`);
-  problems.push(...standardLimits(rule).map((p) => `: ${p}`));
+  problems.push(...standardLimits(rule, dev.points).map((p) => `: ${p}`));
   return problems;
 }
 
-/** Setpoints that a standard forbids a site to exceed. */
-function standardLimits(rule: RuleDef): string[] {
-  if (rule.kind !== 'threshold' || rule.metric !== 'gas_lel' || !rule.above) return [];
-  const setpoints = rule.above.map((l) => l.value).sort((a, b) => a - b);
-  const problems: string[] = [];
-  if (setpoints[0] > 25)
-    problems.push(`gas_lel first-level setpoint ${setpoints[0]} %LEL is above 25 %LEL, which GB/T 50493-2019 forbids`);
-  if (setpoints.length > 1 && setpoints[1] > 50)
-    problems.push(`gas_lel second-level setpoint ${setpoints[1]} %LEL is above 50 %LEL, which GB/T 50493-2019 forbids`);
-  return problems;
-}

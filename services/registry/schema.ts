@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INDUSTRIES, isMetric } from '../../domain/indicators.ts';
+import { TOXIC_GAS_NAMES, isToxicGas, type ToxicGasName } from '../../domain/toxic-gases.ts';
 import { SEVERITIES } from '../../domain/types.ts';
 import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
 import { flappingSchema } from '../../rules/schema.ts';
@@ -42,11 +43,17 @@ export const pointSchema = z
     unit: z.string().max(32).optional(),
     range: z.tuple([between(-1e9, 1e9), between(-1e9, 1e9)]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
     name: z.string().max(100).optional(),
+    /** a toxic-gas point's gas: its alarm levels follow the gas's exposure limit */
+    gas: z
+      .string()
+      .refine((g: string): g is ToxicGasName => isToxicGas(g), { error: (iss) => `unknown toxic gas "${String(iss.input)}"; known: ${TOXIC_GAS_NAMES.join(', ')}` })
+      .optional(),
     /** the point's code on upstream platforms: one for all uplinks, or per uplink id */
     code: z.string().min(1).max(64).optional(),
     codes: z.record(z.string().max(64), z.string().min(1).max(64)).optional(),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.gas === undefined || p.metric === 'toxic_gas_ppm', { path: ['gas'], error: 'only a toxic_gas_ppm point names a gas' });
 
 /** A device's rule entry: a whole inline rule, or an override of a template rule by id. */
 const ruleEntrySchema = z.object({ id: z.string().min(1) }).passthrough();

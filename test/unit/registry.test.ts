@@ -70,6 +70,29 @@ describe('registry', () => {
     expect(problemsOf(atLimit)).toEqual([]);
   });
 
+  it('gives a toxic point the levels of its gas (GBZ 2.1-2019 via GB/T 50493-2019) and refuses more, citing both', () => {
+    const toxic = (point: object, rules: object[] = []) => withDevice({ id: 'g', secret: 'secret-g-123', templates: ['hazchem'], points: [point], rules });
+    const levels = (raw: unknown) => {
+      const rule = parseRegistry(stringify(raw)).rules.get('g')!.find((r) => r.id === 'toxic-gas')!;
+      return rule.kind === 'threshold' ? rule.above!.map((l) => l.value) : [];
+    };
+    // H2S: MAC 10 mg/m³ is 7.05 ppm at 20 °C (M 34.08, 24.04 l/mol), not the 10 ppm of the first round
+    expect(levels(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S' }))).toEqual([7.05, 14.1]);
+    expect(levels(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S', unit: 'mg/m³' }))).toEqual([10, 20]);
+    expect(levels(toxic({ metric: 'toxic_gas_ppm', gas: 'CO', unit: 'mg/m³' }))).toEqual([20, 40]);
+    expect(levels(toxic({ metric: 'toxic_gas_ppm', gas: 'Cl2', unit: 'mg/m³' }))).toEqual([1, 2]);
+    // a point of the first round, naming no gas, keeps its levels
+    expect(levels(toxic({ metric: 'toxic_gas_ppm' }))).toEqual([10, 20]);
+
+    expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S' }, [{ id: 'toxic-gas', above: [{ severity: 'major', value: 20 }] }]))).toEqual([
+      'enterprises[0].devices[2].rules[0]: H2S first-level setpoint 20 ppm is above 7.05 ppm, which GB/T 50493-2019 forbids (at most 100 % / 200 % of the H2S MAC of 10 mg/m³ in GBZ 2.1-2019)',
+    ]);
+    expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S' }, [{ id: 'toxic-gas', above: [{ severity: 'major', value: 5 }, { severity: 'critical', value: 14 }] }]))).toEqual([]);
+    expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S', unit: '%' }))[0]).toMatch(/measures in ppm or mg\/m³/);
+    expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'XYZ' }))[0]).toMatch(/unknown toxic gas "XYZ"; known: H2S, CO/);
+    expect(problemsOf(toxic({ metric: 'gas_lel', gas: 'H2S' }))[0]).toMatch(/only a toxic_gas_ppm point names a gas/);
+  });
+
   it('refuses a rule on a point the device does not have', () => {
     const r = withDevice({ id: 'g', secret: 'secret-g-123', points: [{ metric: 'gas_lel' }], rules: [{ id: 'x', kind: 'threshold', metric: 'co_ppm', above: [{ severity: 'major', value: 1 }] }] });
     expect(problemsOf(r)).toEqual(['enterprises[0].devices[2].rules[0].metric: the device has no point "co_ppm"']);
