@@ -94,10 +94,15 @@ export interface EngineState {
   baselines: Map<string, Record<string, number>>;
   /** evaluations so far: the number of the one running */
   runs: number;
+  /** maintenance windows and silences registered outside the engine: does one cover the device then */
+  announced: MaintenanceAnnounced;
 }
 
-export const newEngineState = (startedAt = 0): EngineState => ({
+export type MaintenanceAnnounced = (enterpriseId: string, deviceId: string, at: number) => boolean;
+
+export const newEngineState = (startedAt = 0, announced: MaintenanceAnnounced = () => false): EngineState => ({
   startedAt,
+  announced,
   runs: 0,
   devices: new Map(),
   active: new Map(),
@@ -137,7 +142,20 @@ function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
     const latest = bareRecord<Value>(), latestAt = bareRecord<number>(), quality = bareRecord<Quality>();
-    const view: DeviceView = { enterpriseId: device.enterpriseId, deviceId: device.deviceId, latest, latestAt, quality, link: 'unknown', lastHeard: state.startedAt, reportIntervalS: 0, ranges: bareRecord(), baselines: bareRecord() };
+    const { enterpriseId, deviceId } = device;
+    const view: DeviceView = {
+      enterpriseId,
+      deviceId,
+      latest,
+      latestAt,
+      quality,
+      link: 'unknown',
+      lastHeard: state.startedAt,
+      reportIntervalS: 0,
+      ranges: bareRecord(),
+      baselines: bareRecord(),
+      maintenanceAnnounced: (at) => state.announced(enterpriseId, deviceId, at),
+    };
     state.devices.set(device.deviceId, (rt = { view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
   }
   return rt;

@@ -37,6 +37,8 @@ export interface DeviceView {
   ranges: Record<string, readonly [number, number]>;
   /** baselines set through the API, per metric */
   baselines: Record<string, number>;
+  /** whether a maintenance window or silence registered for the device covers this time */
+  maintenanceAnnounced(at: number): boolean;
 }
 
 export type LinkEvent = 'online' | 'offline';

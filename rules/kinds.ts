@@ -3,6 +3,7 @@ import { faultRule } from './fault.ts';
 import { gapsRule } from './gaps.ts';
 import { interlockMetrics, interlockRule } from './interlock.ts';
 import type { RuleImpl } from './kind.ts';
+import { maintenanceRule } from './maintenance.ts';
 import { offlineRule } from './offline.ts';
 import { permissiveRule } from './permissive.ts';
 import { rangeRule } from './range.ts';
@@ -21,6 +22,7 @@ const BUILDERS: { [K in RuleDef['kind']]: (def: Extract<RuleDef, { kind: K }>) =
   stuck: stuckRule,
   range: rangeRule,
   fault: faultRule,
+  maintenance: maintenanceRule,
   gaps: gapsRule,
   interlock: interlockRule,
   permissive: permissiveRule,

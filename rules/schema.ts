@@ -105,6 +105,14 @@ export const faultRuleSchema = z
   })
   .strict();
 
+export const maintenanceRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('maintenance'),
+    severity: severitySchema.default('major'),
+  })
+  .strict();
+
 export const gapsRuleSchema = z
   .object({
     ...common,
@@ -155,6 +163,7 @@ export const ruleSchema = z.discriminatedUnion('kind', [
   stuckRuleSchema,
   rangeRuleSchema,
   faultRuleSchema,
+  maintenanceRuleSchema,
   gapsRuleSchema,
   interlockRuleSchema,
   permissiveRuleSchema,
@@ -167,6 +176,7 @@ export type OfflineRuleDef = z.infer<typeof offlineRuleSchema>;
 export type StuckRuleDef = z.infer<typeof stuckRuleSchema>;
 export type RangeRuleDef = z.infer<typeof rangeRuleSchema>;
 export type FaultRuleDef = z.infer<typeof faultRuleSchema>;
+export type MaintenanceRuleDef = z.infer<typeof maintenanceRuleSchema>;
 export type GapsRuleDef = z.infer<typeof gapsRuleSchema>;
 export type InterlockRuleDef = z.infer<typeof interlockRuleSchema>;
 export type PermissiveRuleDef = z.infer<typeof permissiveRuleSchema>;

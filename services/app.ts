@@ -106,7 +106,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   };
   const book = new AlertBook(stores.alerts, placement, clock, (key) => rules.forget(key), (err, c) => fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
   const raiseSystem = (...outcomes: Parameters<AlertBook['handle']>[0]) => void book.handle(outcomes).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
-  const rules = new RuleRunner(clock, (outcomes) => book.handle(outcomes), fault('rules'));
+  const rules = new RuleRunner(clock, (outcomes) => book.handle(outcomes), fault('rules'), (e, d, at) => stores.silences.maintenanceAnnounced(e, d, at));
   const forwarder = new Forwarder({
     dataDir: settings.DATA_DIR,
     gatewayName: 'risk-monitor',

@@ -8,5 +8,7 @@ export const dataQuality: RuleInput[] = [
   { id: 'device-offline', kind: 'offline', afterIntervals: 3, severity: 'major' },
   { id: 'impossible-value', kind: 'range', severity: 'warning' },
   { id: 'sensor-fault', kind: 'fault', severity: 'major' },
+  // marking values `maintenance` hides them from every rule: only within an announced window
+  { id: 'maintenance-unannounced', kind: 'maintenance', severity: 'major' },
   { id: 'readings-missing', kind: 'gaps', maxMissing: 10, windowS: 3600, severity: 'warning' },
 ];

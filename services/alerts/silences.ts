@@ -84,6 +84,14 @@ export class Silences {
     return this.all().find((s) => covers(s, a, now));
   }
 
+  /**
+   * Whether a device may mark its values `maintenance` at `at`: a maintenance window or a silence
+   * of the whole device (or its enterprise) covers it. A silence of one rule does not.
+   */
+  maintenanceAnnounced(enterpriseId: string, deviceId: string, at: number): boolean {
+    return this.all().some((s) => s.rule === null && covers(s, { enterpriseId, deviceId, rule: '' }, at));
+  }
+
   async add(input: Omit<Silence, 'id' | 'createdAt' | 'endedAt' | 'endedBy' | 'source' | 'startAnnounced' | 'endAnnounced'>, now: number): Promise<Silence> {
     const s: Silence = { ...input, id: randomUUID(), createdAt: now, endedAt: null, endedBy: null, source: 'api', startAnnounced: false, endAnnounced: false };
     await this.save(s);

@@ -107,6 +107,8 @@ function crossCheck(file: RegistryFile): string[] {
   file.maintenance.forEach((m, i) => {
     if (!entIds.has(m.enterprise)) problems.push(`maintenance[${i}].enterprise: no enterprise "${m.enterprise}"`);
     if (Date.parse(m.to) <= Date.parse(m.from)) problems.push(`maintenance[${i}].to: must be after from`);
+    else if (Date.parse(m.to) - Date.parse(m.from) > file.limits.maxSilenceH * 3_600_000)
+      problems.push(`maintenance[${i}].to: a maintenance window may last at most ${file.limits.maxSilenceH} h (limits.maxSilenceH); register the next one when it comes`);
   });
   return problems;
 }

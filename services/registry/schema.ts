@@ -222,6 +222,14 @@ export const registrySchema = z
     enterprises: z.array(enterpriseSchema).default([]),
     routing: routingSchema.default({ immediate: {}, byMetric: {}, escalation: [], byIndustry: {} }),
     maintenance: z.array(maintenanceSchema).default([]),
+    /** bounds on what could hide an alarm (concealment is itself a violation) */
+    limits: z
+      .object({
+        /** the longest a silence or maintenance window may last: notifications are held meanwhile */
+        maxSilenceH: between(1, 24 * 30).default(72),
+      })
+      .strict()
+      .default({ maxSilenceH: 72 }),
     uplinks: z.array(uplinkSchema).default([]),
     users: z.array(userSchema).default([]),
     gateway: z

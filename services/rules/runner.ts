@@ -1,4 +1,4 @@
-import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type RuleSet } from '../../rules/engine.ts';
+import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type MaintenanceAnnounced, type RuleSet } from '../../rules/engine.ts';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { Alert } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -19,8 +19,10 @@ export class RuleRunner {
     private readonly onOutcomes: (o: Outcome[]) => Promise<void>,
     /** a rule threw on this input: reported, and the other rules and readings go on */
     private readonly onError: (err: Error, deviceId: string) => void = () => {},
+    /** whether a maintenance window or silence covers a device at a time */
+    announced?: MaintenanceAnnounced,
   ) {
-    this.state = newEngineState(clock());
+    this.state = newEngineState(clock(), announced);
   }
 
   use(registry: Registry) {

@@ -37,4 +37,38 @@ describe('the standards a site cannot loosen', () => {
     const kept = app.registry().devices.get('gas-1')!.rules.find((x) => x.id === 'toxic-gas')!;
     expect(kept.kind === 'threshold' && kept.above!.map((l) => l.value)).toEqual([7.05, 14.1]);
   });
+
+  it('raises maintenance-unannounced when a device marks values maintenance outside any window or silence, and not inside one', async () => {
+    const api = apiClient(app, 'token-operator');
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 }, quality: { gas_lel: 'maintenance' } });
+    const hidden = (await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.filter((a: any) => a.deviceId === 'gas-2');
+    // the marked value hides the gas alarm, and that is itself the alarm
+    expect(hidden.map((a: any) => [a.rule, a.severity])).toEqual([['maintenance-unannounced', 'major']]);
+    await dev.telemetry({ seq: 2, values: { gas_lel: 1 } });
+    expect((await api.get(`/api/alerts/${hidden[0].id}`)).json.state).toBe('cleared');
+
+    // announced: a silence of the device (the enterprise's own user may set one)
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await apiClient(app, 'token-chem').post('/api/silences', { enterpriseId: CHEM, deviceId: 'gas-2', reason: '标定', until })).status).toBe(201);
+    await dev.telemetry({ seq: 3, values: { gas_lel: 45 }, quality: { gas_lel: 'maintenance' } });
+    const open = (await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.filter((a: any) => a.deviceId === 'gas-2');
+    expect(open).toEqual([]);
+    await dev.end();
+  });
+
+  it('caps silences and maintenance windows at limits.maxSilenceH (72 h by default)', async () => {
+    const chem = apiClient(app, 'token-chem');
+    const tooLong = await chem.post('/api/silences', { enterpriseId: CHEM, reason: '检修', until: new Date(Date.now() + 73 * 3_600_000).toISOString() });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.json).toMatchObject({ error: 'BAD_REQUEST', field: 'until' });
+    expect(tooLong.json.message).toMatch(/at most 72 h \(limits\.maxSilenceH\)/);
+
+    const r = parse(await readFile(app.configPath, 'utf8'));
+    delete r.enterprises[0].devices[0].rules;
+    r.maintenance = [{ enterprise: CHEM, from: '2026-12-01T00:00:00+08:00', to: '2026-12-05T00:00:00+08:00', reason: '大修', by: 'chem-user' }];
+    await writeFile(app.configPath, stringify(r));
+    const result = await app.reload();
+    expect(!result.ok && result.problems.join('\n')).toMatch(/maintenance\[0\]\.to: a maintenance window may last at most 72 h \(limits\.maxSilenceH\)/);
+  });
 });

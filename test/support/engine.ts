@@ -3,9 +3,12 @@ import { ruleSchema, type RuleInput } from '../../rules/schema.ts';
 import type { Outcome, Quality, Value } from '../../domain/types.ts';
 
 /** One device's rules in the pure engine, driven by hand: readings, clock ticks, status changes. */
-export function engineWith(rules: RuleInput[], opts: { reportIntervalS?: number; ranges?: Record<string, [number, number]>; flapping?: { changes: number; windowS: number } } = {}) {
+export function engineWith(
+  rules: RuleInput[],
+  { announced, ...opts }: { reportIntervalS?: number; ranges?: Record<string, [number, number]>; flapping?: { changes: number; windowS: number }; announced?: (at: number) => boolean } = {},
+) {
   const set = compileRules([{ enterpriseId: 'E', deviceId: 'D', rules: rules.map((r) => ruleSchema.parse(r)), ...opts }]);
-  const state = newEngineState(0);
+  const state = newEngineState(0, announced ? (_e, _d, at) => announced(at) : undefined);
   let seq = 0;
   return {
     set,

@@ -105,6 +105,7 @@ describe('registry', () => {
       ['device-offline', true],
       ['impossible-value', true],
       ['sensor-fault', true],
+      ['maintenance-unannounced', true],
       ['readings-missing', true],
       ['gas-lel', true],
       ['tank-level', false],

@@ -226,3 +226,32 @@ describe('flapping', () => {
     expect(e.tick(7000 + 60_000)).toMatchObject([{ change: 'clear', flapping: false }]);
   });
 });
+
+describe('maintenance marked without an announcement', () => {
+  const rule = { id: 'maintenance-unannounced', kind: 'maintenance' as const };
+  // a maintenance window from 10 s to 20 s
+  const e = () => engineWith([rule], { announced: (at) => at >= 10_000 && at < 20_000 });
+
+  it('raises once per device when values are marked maintenance outside a window, and clears when the marking stops', () => {
+    const x = e();
+    const [o] = x.read(0, { gas_lel: 3 }, { quality: { gas_lel: 'maintenance' } });
+    expect(o).toMatchObject({ change: 'raise', severity: 'major', metric: '_device', ruleKind: 'maintenance' });
+    expect(o.message).toMatch(/可燃气体浓度 标记为维护，但未登记维护窗口或静默/);
+    expect(x.read(1000, { gas_lel: 3 }, { quality: { gas_lel: 'maintenance' } })).toEqual([]);
+    expect(changes(x.read(2000, { gas_lel: 3 }))).toEqual(['clear']);
+  });
+
+  it('says nothing of maintenance within an announced window, judged by when the values were measured', () => {
+    const x = e();
+    expect(x.read(12_000, { gas_lel: 3 }, { quality: { gas_lel: 'maintenance' } })).toEqual([]);
+    // a buffer flushed after the window, measured inside it
+    expect(x.read(15_000, { gas_lel: 3 }, { quality: { gas_lel: 'maintenance' }, now: 60_000 })).toEqual([]);
+    expect(changes(x.read(25_000, { gas_lel: 3 }, { quality: { gas_lel: 'maintenance' } }))).toEqual(['raise:major']);
+    // the window registered late: the next marked reading inside one clears it
+    expect(changes(x.read(19_000, { gas_lel: 3 }, { quality: { gas_lel: 'maintenance' } }))).toEqual(['clear']);
+  });
+
+  it('does not take a fault for maintenance', () => {
+    expect(e().read(0, { gas_lel: 3 }, { quality: { gas_lel: 'fault' } })).toEqual([]);
+  });
+});

@@ -17,8 +17,6 @@ const createBody = z
   })
   .strict();
 
-const MAX_SILENCE_MS = 7 * 86_400_000;
-
 const view = (s: Silence, now: number) => ({
   ...s,
   from: new Date(s.from).toISOString(),
@@ -45,8 +43,9 @@ export const silenceRoutes =
       if (body.deviceId && !ent.devices.some((d) => d.id === body.deviceId)) throw new ApiError('BAD_REQUEST', `body deviceId: no device ${body.deviceId} in ${ent.id}`, 'deviceId');
       const from = body.from ?? now;
       if (body.until <= Math.max(from, now)) throw new ApiError('BAD_REQUEST', 'body until: must be in the future and after from', 'until');
-      // no open-ended silences: a week at most, renewed on purpose if need be
-      if (body.until - from > MAX_SILENCE_MS) throw new ApiError('BAD_REQUEST', 'body until: a silence may last at most 7 days', 'until');
+      // no open-ended silences: the registry's cap, renewed on purpose if need be
+      const maxH = ctx.registry().file.limits.maxSilenceH;
+      if (body.until - from > maxH * 3_600_000) throw new ApiError('BAD_REQUEST', `body until: a silence may last at most ${maxH} h (limits.maxSilenceH)`, 'until');
       const s = await ctx.silences.add({ enterpriseId: ent.id, deviceId: body.deviceId ?? null, rule: body.rule ?? null, reason: body.reason, by: req.caller.name, from, until: body.until }, now);
       ctx.audit.append(req.caller.name, 'silence.created', s.id, { enterpriseId: s.enterpriseId, deviceId: s.deviceId, rule: s.rule, reason: s.reason, until: new Date(s.until).toISOString() });
       await ctx.announceSilences();
