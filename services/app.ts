@@ -8,7 +8,7 @@ import { AlertBook } from './alerts/alert-book.ts';
 import { sendDailySummaries } from './notify/daily-summary.ts';
 import { summarize } from './alerts/reports.ts';
 import { silencesDue, sweep as sweepAlerts } from './alerts/sweep.ts';
-import { SYSTEM, channelHealth, storeBufferFull } from './alerts/system-alerts.ts';
+import { SYSTEM, channelHealth, storeBufferFull, auditTruncated } from './alerts/system-alerts.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { buildApi } from './api/server.ts';
 import { registerDevice } from './devices/registration.ts';
@@ -237,6 +237,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   await registry.announce();
   for (const b of await stores.baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);
   rules.restore(await book.load());
+  if (!(await audit.keptPublishedHead())) {
+    const head = await audit.head();
+    log.error({ head }, 'the audit trail no longer holds the head published before this start: entries were removed');
+    raiseSystem(auditTruncated(head, clock()));
+  }
   await told.load(book.openAlerts().map((a) => a.id));
   for (const p of await atStart('last values', () => telemetry.latest(), [])) status.seed(p.deviceId, p.metric, p.value, p.ts);
   for (const [deviceId, seqs] of await atStart('recent seqs', () => telemetry.recentSeqs(4096), new Map<string, [number, number][]>())) gateway.intake.primeSeq(deviceId, seqs);
@@ -282,7 +287,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
           by,
         ),
       silences: stores.silences,
-      audit: { append: audited, verify: () => audit.verify() },
+      audit: { append: audited, verify: (head) => audit.verify(head), head: () => audit.head() },
       announceSilences: () => silencesDue(silenceDeps),
       notificationsOf: (alertId) => stores.outbox.forAlert(alertId),
       toldOf: (alertIds) => told.ofMany(alertIds),

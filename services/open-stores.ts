@@ -52,7 +52,7 @@ export async function openStores(settings: Settings, log: Logger, hooks: StoreHo
     baselines: await BaselineStore.create(alertConn),
     outbox: await OutboxStore.create(outboxConn),
     silences: await Silences.create(alertConn),
-    audit: await AuditLog.create(auditConn),
+    audit: await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json')),
     /** after everything that writes has stopped */
     async close() {
       await telemetry.close();

@@ -42,3 +42,20 @@ export function storeBufferFull(depth: { batches: number; bytes: number }, maxBy
     message: `InfluxDB 不可用，磁盘缓冲已满（${depth.batches} 批）/ InfluxDB unreachable and its disk buffer is full (${depth.batches} batches): readings are being refused`,
   };
 }
+
+/** The audit trail no longer holds the head published beside the database: entries were removed. */
+export function auditTruncated(head: { n: number; hash: string }, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/audit-trail`,
+    change: 'raise',
+    ruleId: 'audit-trail-truncated',
+    metric: 'audit',
+    severity: 'critical',
+    value: head.n,
+    peak: head.n,
+    threshold: null,
+    at,
+    message: `审计记录被删改：已发布的第 ${head.n} 条不在记录中 / the audit trail lost entries: published entry ${head.n} (${head.hash.slice(0, 12)}…) is no longer in it`,
+  };
+}

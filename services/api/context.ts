@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
 import type { LiveStatus } from '../devices/live-status.ts';
@@ -27,9 +28,8 @@ export interface ApiContext {
   clock(): number;
   baselines: { history(deviceId: string): Promise<Baseline[]>; set(b: Baseline): Promise<void> };
   silences: Silences;
-  audit: {
+  audit: Pick<AuditLog, 'verify' | 'head'> & {
     append(actor: string, action: string, subject: string, detail: unknown): void;
-    verify(): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null }>;
   };
   /** announce silences that started or ended (right after one is created or ended) */
   announceSilences(): Promise<void>;

@@ -1,11 +1,21 @@
 import { createHash } from 'node:crypto';
+import { open, readFile, rename } from 'node:fs/promises';
 import type { SerialConnection } from '../store/database.ts';
 
 /**
  * A tamper-evident audit trail: every entry carries the SHA-256 of the one before it, so altering,
  * removing or inserting an entry breaks the chain from that point on. Alert transitions,
  * acknowledgements and closes, silences, registry reloads and logins are appended here.
+ *
+ * Deleting the newest entries leaves a chain that is whole, only shorter: so the head (the last
+ * entry's number and hash) is published outside the database, to a file beside it after every
+ * commit and at `GET /api/audit/head` for whoever keeps a copy. A trail behind a published head
+ * has lost entries.
  */
+export interface AuditHead {
+  n: number;
+  hash: string;
+}
 export interface AuditEntry {
   n: number;
   at: number;
@@ -29,19 +39,32 @@ export function entryHash(prevHash: string, e: Pick<AuditEntry, 'n' | 'at' | 'ac
 }
 
 export class AuditLog {
-  private last = { n: 0, hash: GENESIS };
+  private last: AuditHead = { n: 0, hash: GENESIS };
   private queue: AuditInput[] = [];
   private writing: Promise<void> | null = null;
+  /** the head published before this start: the trail must still contain it */
+  private published: AuditHead | null = null;
 
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(
+    private readonly conn: SerialConnection,
+    private readonly headFile: string | null,
+  ) {}
 
-  static async create(conn: SerialConnection): Promise<AuditLog> {
+  /** `headFile`: where the head is published outside the database (null: nowhere, for tests of the chain alone). */
+  static async create(conn: SerialConnection, headFile: string | null = null): Promise<AuditLog> {
     await conn.run(`CREATE TABLE IF NOT EXISTS audit (n BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
       subject VARCHAR NOT NULL, detail VARCHAR, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)`);
-    const log = new AuditLog(conn);
+    const log = new AuditLog(conn, headFile);
     const [row] = await conn.all<{ n: bigint; hash: string }>('SELECT n, hash FROM audit ORDER BY n DESC LIMIT 1');
     if (row) log.last = { n: Number(row.n), hash: row.hash };
+    if (headFile) log.published = await readHead(headFile);
     return log;
+  }
+
+  /** The last entry written: its number and hash. */
+  async head(): Promise<AuditHead> {
+    await this.writing;
+    return { ...this.last };
   }
 
   /** Queue an entry; entries are chained in the order they are appended and written in batches. */
@@ -72,6 +95,7 @@ export class AuditLog {
         }
         await c.run('COMMIT');
         this.last = { n, hash };
+        if (this.headFile) await writeHead(this.headFile, this.last);
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});
         throw e;
@@ -79,9 +103,35 @@ export class AuditLog {
     }));
   }
 
-  /** Walk the chain from the start; the first entry whose link or content does not match is named. */
-  async verify(): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null }> {
+  /**
+   * Walk the chain from the start; the first entry whose link or content does not match is named.
+   * The chain must also still hold the head published outside the database and, when given, a head
+   * someone kept (`head`: `n:hash` from `GET /api/audit/head`).
+   */
+  async verify(head?: AuditHead): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null; missingHead: (AuditHead & { source: string }) | null }> {
     await this.writing;
+    const result = await this.walk();
+    const heads = [
+      ...(this.published ? [{ ...this.published, source: 'the head published beside the database before this start' }] : []),
+      { ...this.last, source: 'the head this service wrote last' },
+      ...(head ? [{ ...head, source: 'the head given' }] : []),
+    ];
+    for (const h of heads) if (!(await this.holds(h))) return { ...result, ok: false, missingHead: h };
+    return { ...result, missingHead: null };
+  }
+
+  /** Whether the trail still holds the head published before this start (checked once at start). */
+  keptPublishedHead(): Promise<boolean> {
+    return this.published ? this.holds(this.published) : Promise.resolve(true);
+  }
+
+  private async holds(h: AuditHead): Promise<boolean> {
+    if (h.n === 0) return true;
+    const [row] = await this.conn.all<{ hash: string }>('SELECT hash FROM audit WHERE n = $n', { n: BigInt(h.n) });
+    return row?.hash === h.hash;
+  }
+
+  private async walk(): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null }> {
     const rows = await this.conn.all<{ n: bigint; at_ms: bigint; actor: string; action: string; subject: string; detail: string; prev_hash: string; hash: string }>('SELECT * FROM audit ORDER BY n');
     let prev = GENESIS;
     let expectN = 1;
@@ -96,5 +146,27 @@ export class AuditLog {
       expectN++;
     }
     return { ok: true, entries: rows.length, firstBroken: null };
+  }
+}
+
+/** Written whole or not at all (a temporary file renamed over the old one), and synced. */
+async function writeHead(file: string, head: AuditHead) {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(JSON.stringify(head));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+async function readHead(file: string): Promise<AuditHead | null> {
+  try {
+    const h = JSON.parse(await readFile(file, 'utf8')) as Partial<AuditHead>;
+    return Number.isSafeInteger(h.n) && typeof h.hash === 'string' && /^[0-9a-f]{64}$/.test(h.hash) ? { n: h.n!, hash: h.hash } : null;
+  } catch {
+    return null;
   }
 }

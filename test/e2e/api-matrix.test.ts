@@ -57,6 +57,7 @@ describe('role × scope matrix over every endpoint', () => {
     ['requeue dead letters', 'POST', () => '/api/uplinks/prov/dead-letters/requeue', undefined, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 403, mall: 403 }],
     ['retry an uplink', 'POST', () => '/api/uplinks/prov/retry', undefined, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 403, mall: 403 }],
     ['audit verify', 'GET', () => '/api/audit/verify', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 403, mall: 403 }],
+    ['audit head', 'GET', () => '/api/audit/head', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 403, mall: 403 }],
   ];
 
   // the less privileged callers first, so an allowed change by the operator does not hide a refusal

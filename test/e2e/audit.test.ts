@@ -60,4 +60,35 @@ describe('tamper-evident audit trail', () => {
     expect((await apiClient(app, 'token-operator').get('/api/audit/verify')).json.firstBroken).toMatchObject({ n: 3, reason: 'entry 2 is missing' });
     await app.stop();
   }, 30_000);
+
+  it('detects the newest entries deleted: the head published beside the database and a head a regulator kept are no longer in the trail', async () => {
+    let app = await startTestApp();
+    const dataDir = app.dataDir;
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    await dev.end();
+    const reg = apiClient(app, 'token-regulator-a');
+    const kept = (await reg.get('/api/audit/head')).json;
+    expect(kept).toMatchObject({ n: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await reg.get(`/api/audit/verify?head=${kept.head}`)).json).toMatchObject({ ok: true, missingHead: null });
+    expect((await reg.get('/api/audit/verify?head=nonsense')).json).toMatchObject({ error: 'BAD_REQUEST', field: 'head' });
+    expect((await apiClient(app, 'token-chem').get('/api/audit/head')).status).toBe(403);
+    await app.stop();
+
+    // the newest entries go, leaving a chain that is whole, only shorter
+    const db = await Database.open(dataDir);
+    const conn = await db.connect();
+    const [{ n: last }] = await conn.all<{ n: bigint }>('SELECT max(n) AS n FROM audit');
+    await conn.run(`DELETE FROM audit WHERE n > ${Number(last) - 3}`);
+    await conn.close();
+    db.close();
+
+    app = await startTestApp({ dataDir });
+    const op = apiClient(app, 'token-operator');
+    const verdict = (await op.get(`/api/audit/verify?head=${kept.head}`)).json;
+    expect(verdict).toMatchObject({ ok: false, firstBroken: null, missingHead: { n: Number(last), source: 'the head published beside the database before this start' } });
+    const alarm = (await op.get('/api/alerts?state=active')).json.items.find((a: any) => a.rule === 'audit-trail-truncated');
+    expect(alarm).toMatchObject({ severity: 'critical', enterpriseId: '_system' });
+    await app.stop();
+  });
 });

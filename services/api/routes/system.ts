@@ -1,6 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from '../context.ts';
-import { ApiError } from '../errors.ts';
+import { z } from 'zod';
+import { ApiError, parseInput } from '../errors.ts';
+
+const verifyQuery = z
+  .object({
+    head: z
+      .string()
+      .regex(/^\d{1,15}:[0-9a-f]{64}$/, 'a head is n:hash, as GET /api/audit/head gives it')
+      .transform((h) => ({ n: Number(h.split(':')[0]), hash: h.split(':')[1] }))
+      .optional(),
+  })
+  .strict();
 
 export const systemRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
@@ -16,10 +27,25 @@ export const systemRoutes =
       return { name: c.name, role: c.role, regions: c.regions, enterpriseId: c.enterpriseId ?? null };
     });
 
-    /** Walks the audit trail's hash chain; names the first entry that was altered, removed or inserted. */
+    const auditors = (role: string) => {
+      if (role === 'enterprise') throw new ApiError('FORBIDDEN', 'the audit trail is for operators and regulators');
+    };
+
+    /** The audit trail's head, to keep outside this service: a trail that later lacks it lost entries. */
+    app.get('/api/audit/head', async (req) => {
+      auditors(req.caller.role);
+      const head = await ctx.audit.head();
+      return { ...head, head: `${head.n}:${head.hash}`, at: new Date(ctx.clock()).toISOString() };
+    });
+
+    /**
+     * Walks the audit trail's hash chain; names the first entry that was altered, removed or
+     * inserted, and checks that the heads published before (and `head=n:hash`, if given) are still in it.
+     */
     app.get('/api/audit/verify', async (req) => {
-      if (req.caller.role === 'enterprise') throw new ApiError('FORBIDDEN', 'the audit trail is for operators and regulators');
-      return ctx.audit.verify();
+      auditors(req.caller.role);
+      const { head } = parseInput(verifyQuery, req.query, 'query');
+      return ctx.audit.verify(head);
     });
 
     app.get('/metrics', async (_req, reply) => {
