@@ -7,7 +7,7 @@ import { TEMPLATES } from '../../rules/templates/index.ts';
 import { compileCondition } from '../../rules/expression.ts';
 import { ruleMetrics } from '../../rules/kinds.ts';
 import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
-import { standardDefaults, standardLimits } from './standards.ts';
+import { standardDefaults, standardLimits, weakened } from './standards.ts';
 
 /** A registry that failed validation: every problem, each named by its path. */
 export class RegistryError extends Error {
@@ -146,11 +146,16 @@ function checkUplinks(file: RegistryFile, entIds: Set<string>): string[] {
 function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: RuleDef[]; problems: string[] } {
   const points = new Set(dev.points.map((p) => p.metric));
   const byId = new Map<string, Record<string, unknown>>();
+  /** the template's rule as the device gets it, before the site's override */
+  const fromTemplate = new Map<string, RuleDef>();
   for (const t of ['data_quality', ...dev.templates] as const) {
     for (const rule of TEMPLATES[t]) {
-      const parsed = ruleSchema.safeParse(rule);
+      const parsed = ruleSchema.safeParse({ ...rule, ...standardDefaults(rule, dev.points) });
       const fits = parsed.success && ruleMetrics(parsed.data).metrics.every((m) => points.has(m));
-      if (fits && !byId.has(rule.id)) byId.set(rule.id, { ...rule, ...standardDefaults(rule, dev.points) });
+      if (fits && !byId.has(rule.id)) {
+        byId.set(rule.id, { ...rule, ...standardDefaults(rule, dev.points) });
+        fromTemplate.set(rule.id, parsed.data);
+      }
     }
   }
   const problems: string[] = [];
@@ -168,7 +173,8 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
       continue;
     }
     const rule = parsed.data;
-    const found = checkRule(rule, points, dev).map((p) => `${formatPath(path)}${p}`);
+    const template = fromTemplate.get(ruleId);
+    const found = [...checkRule(rule, points, dev), ...(template ? weakened(template, rule).map((p) => `: ${p}`) : [])].map((p) => `${formatPath(path)}${p}`);
     problems.push(...found);
     if (!found.length) rules.push(rule);
   }

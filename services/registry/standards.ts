@@ -1,6 +1,8 @@
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import { TOXIC_GASES, toxicLimits } from '../../domain/toxic-gases.ts';
 import type { RuleDef } from '../../rules/schema.ts';
+import { REQUIRED_RULES } from '../../rules/templates/required.ts';
+import { SEVERITIES, type Severity } from '../../domain/types.ts';
 import type { PointConfig } from './schema.ts';
 
 /**
@@ -45,5 +47,34 @@ function checkLevels(setpoints: number[], first: number, second: number, unit: s
   const problems: string[] = [];
   if (setpoints[0] > first) problems.push(`${what} first-level setpoint ${setpoints[0]} ${unit} is above ${first} ${unit}, which GB/T 50493-2019 forbids${why}`);
   if (setpoints.length > 1 && setpoints[1] > second) problems.push(`${what} second-level setpoint ${setpoints[1]} ${unit} is above ${second} ${unit}, which GB/T 50493-2019 forbids${why}`);
+  return problems;
+}
+
+const rank = (s: Severity) => SEVERITIES.indexOf(s);
+/** the worst severity a rule can raise */
+function worst(r: RuleDef): Severity {
+  const levels = r.kind === 'threshold' ? [...(r.above ?? []), ...(r.below ?? [])].map((l) => l.severity) : [r.severity];
+  return levels.reduce((a, b) => (rank(b) > rank(a) ? b : a), 'info' as Severity);
+}
+
+/**
+ * How a site's override weakens a template rule the law or a standard requires (REQUIRED_RULES):
+ * switched off, another kind, another guard, a lower severity, or an interlock missing feedback
+ * or waiting longer for it. Setpoints are checked by `standardLimits`.
+ */
+export function weakened(template: RuleDef, rule: RuleDef): string[] {
+  const cite = REQUIRED_RULES.get(template.id);
+  if (!cite) return [];
+  const why = (what: string) => `rule "${template.id}" is required by ${cite}: ${what}`;
+  if (!rule.enabled) return [why('it cannot be switched off')];
+  if (rule.kind !== template.kind) return [why(`it cannot become a ${rule.kind} rule`)];
+  const problems: string[] = [];
+  const guardOf = (r: RuleDef) => ('guard' in r ? r.guard : undefined);
+  if (guardOf(rule) !== guardOf(template)) problems.push(why(`its guard stays ${guardOf(template) ?? 'none'}`));
+  if (rank(worst(rule)) < rank(worst(template))) problems.push(why(`its severity cannot be lowered below ${worst(template)}`));
+  if (template.kind === 'interlock' && rule.kind === 'interlock') {
+    for (const k of Object.keys(template.expect)) if (!Object.hasOwn(rule.expect, k)) problems.push(why(`its feedback ${k} cannot be dropped`));
+    if (rule.withinS > template.withinS) problems.push(why(`it cannot wait longer than ${template.withinS} s for its feedback`));
+  }
   return problems;
 }

@@ -86,11 +86,28 @@ describe('registry', () => {
 
     expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S' }, [{ id: 'toxic-gas', above: [{ severity: 'major', value: 20 }] }]))).toEqual([
       'enterprises[0].devices[2].rules[0]: H2S first-level setpoint 20 ppm is above 7.05 ppm, which GB/T 50493-2019 forbids (at most 100 % / 200 % of the H2S MAC of 10 mg/m³ in GBZ 2.1-2019)',
+      // and with one level left, the critical one is gone
+      'enterprises[0].devices[2].rules[0]: rule "toxic-gas" is required by GB/T 50493-2019: its severity cannot be lowered below critical',
     ]);
     expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S' }, [{ id: 'toxic-gas', above: [{ severity: 'major', value: 5 }, { severity: 'critical', value: 14 }] }]))).toEqual([]);
     expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'H2S', unit: '%' }))[0]).toMatch(/measures in ppm or mg\/m³/);
     expect(problemsOf(toxic({ metric: 'toxic_gas_ppm', gas: 'XYZ' }))[0]).toMatch(/unknown toxic gas "XYZ"; known: H2S, CO/);
     expect(problemsOf(toxic({ metric: 'gas_lel', gas: 'H2S' }))[0]).toMatch(/only a toxic_gas_ppm point names a gas/);
+  });
+
+  it('refuses switching off or weakening a rule the law or a standard requires, citing it; tuning within bounds is fine', () => {
+    const casting = (rules: object[]) =>
+      withDevice({ id: 'g', secret: 'secret-g-123', templates: ['aluminum_casting'], points: ['casting_active', 'cooling_water_flow', 'cooling_water_pressure', 'quick_shutoff_valve_closed', 'emergency_discharge_open'].map((metric) => ({ metric })), rules });
+    const at = 'enterprises[0].devices[2].rules[0]: ';
+    expect(problemsOf(casting([{ id: 'casting-cooling-interlock', enabled: false }]))).toEqual([`${at}rule "casting-cooling-interlock" is required by 工贸企业重大事故隐患判定标准 (应急管理部令第10号), 有色 (三): it cannot be switched off`]);
+    expect(problemsOf(casting([{ id: 'casting-cooling-interlock', expect: { quick_shutoff_valve_closed: true }, withinS: 60 }]))).toEqual([
+      `${at}rule "casting-cooling-interlock" is required by 工贸企业重大事故隐患判定标准 (应急管理部令第10号), 有色 (三): its feedback emergency_discharge_open cannot be dropped`,
+      `${at}rule "casting-cooling-interlock" is required by 工贸企业重大事故隐患判定标准 (应急管理部令第10号), 有色 (三): it cannot wait longer than 5 s for its feedback`,
+    ]);
+    expect(problemsOf(casting([{ id: 'cooling-flow-low', below: [{ severity: 'warning', value: 30 }] }]))[0]).toMatch(/its severity cannot be lowered below critical/);
+    expect(problemsOf(casting([{ id: 'maintenance-unannounced', enabled: false }]))).toEqual([`${at}rule "maintenance-unannounced" is required by 安全生产法 (2021) 第三十六条: it cannot be switched off`]);
+    // a site's own setpoint, a quicker interlock and a rule no standard names are its to set
+    expect(problemsOf(casting([{ id: 'cooling-flow-low', below: [{ severity: 'critical', value: 40 }] }, { id: 'casting-cooling-interlock', withinS: 3 }, { id: 'cooling-flow-stuck', enabled: false }, { id: 'device-offline', afterIntervals: 5 }]))).toEqual([]);
   });
 
   it('refuses a rule on a point the device does not have', () => {
