@@ -41,7 +41,11 @@ export interface Outcome {
   ruleKind: string;
   enterpriseId: string;
   deviceId: string;
+  /** the catalogue metric of the point (or '' / '_device' for a rule on the device as a whole) */
   metric: string;
+  /** the point: its id (a point without one is known by its metric), and its name if it has one */
+  pointId?: string | null;
+  pointName?: string | null;
   severity: Severity | null;
   value: Value | null;
   /** the worst value seen while the condition held */

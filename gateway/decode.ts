@@ -16,9 +16,12 @@ export interface DecodeLimits {
 export interface DeviceScope {
   enterpriseId: string;
   deviceId: string;
-  metrics: ReadonlySet<string>;
-  /** the points' own physical ranges where the registry narrows the catalogue's */
-  ranges?: ReadonlyMap<string, readonly [number, number]>;
+  /**
+   * The device's points by id (a point without an id is known by its metric): values and
+   * qualities are keyed by them. The metric says the type and the physical range; a point may
+   * narrow the range.
+   */
+  points: ReadonlyMap<string, { metric: string; range?: readonly [number, number] }>;
 }
 
 /** A reading before seq de-duplication, with its index in the message for error paths. */
@@ -103,16 +106,17 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
   let accepted = 0;
   for (const [metric, v] of Object.entries(rawValues)) {
     const path = join(at, `values.${clip(metric)}`);
-    if (!scope.metrics.has(metric) || !isMetric(metric)) {
+    const point = scope.points.get(metric);
+    if (!point || !isMetric(point.metric)) {
       rejects.push({ code: 'UNKNOWN_METRIC', path, detail: clip(metric) });
       continue;
     }
-    const ind: { type: string; range?: readonly [number, number] } = INDICATORS[metric];
+    const ind: { type: string; range?: readonly [number, number] } = INDICATORS[point.metric];
     if (ind.type === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'boolean') {
       rejects.push({ code: 'VALUE_INVALID', path, detail: `expected ${ind.type}, got ${clip(safeJson(v))}` });
       continue;
     }
-    const envelope = typeof v === 'number' ? envelopeOf(scope.ranges?.get(metric) ?? ind.range) : null;
+    const envelope = typeof v === 'number' ? envelopeOf(point.range ?? ind.range) : null;
     if (envelope && typeof v === 'number' && (v < envelope[0] || v > envelope[1])) {
       rejects.push({ code: 'VALUE_OUT_OF_RANGE', path, detail: `${v} is far outside the sensor range (accepted: ${envelope[0]} to ${envelope[1]})` });
       continue;
@@ -127,7 +131,7 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
       continue;
     }
     // a quality counts only for the device's own points: never for a name the registry lacks
-    if (!scope.metrics.has(metric) || !isMetric(metric)) {
+    if (!scope.points.has(metric)) {
       rejects.push({ code: 'UNKNOWN_METRIC', path: join(at, `quality.${clip(metric)}`), detail: clip(metric) });
       continue;
     }

@@ -1,4 +1,5 @@
-import { metricNames, numeric } from './describe.ts';
+import { numeric } from './describe.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 import { none, type RuleImpl } from './kind.ts';
 import type { BaselineRuleDef } from './schema.ts';
 
@@ -13,8 +14,8 @@ export interface BaselineState {
   active: boolean;
 }
 
-export function baselineRule(def: BaselineRuleDef): RuleImpl<BaselineState> {
-  const { zh, en, unit } = metricNames(def.metric);
+export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<BaselineState> {
+  const { zh, en, unit } = ctx.names(def.metric);
   const forMs = def.forS * 1000;
   return {
     id: def.id,

@@ -3,6 +3,8 @@ import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
 import type { DeviceView, LinkEvent, RuleImpl, Verdict } from './kind.ts';
 import { buildRule } from './kinds.ts';
 import { keyParts, ruleKey } from './keys.ts';
+import { compileCondition } from './expression.ts';
+import { pointContext, type PointInfo, type RuleContext } from './points.ts';
 import type { FlappingConfig, RuleDef } from './schema.ts';
 import { bareRecord, type Outcome, type Quality, type Reading, type Severity, type Value } from '../domain/types.ts';
 
@@ -16,7 +18,9 @@ export interface DeviceRules {
   enterpriseId: string;
   deviceId: string;
   rules: RuleDef[];
-  /** metric → physical range of the point */
+  /** the device's points (id, metric, name); without them every point is known by its metric */
+  points?: PointInfo[];
+  /** point id → physical range of the point */
   ranges?: Record<string, readonly [number, number]>;
   reportIntervalS?: number;
   flapping?: FlappingConfig;
@@ -26,10 +30,15 @@ interface CompiledRule {
   impl: RuleImpl;
   /** the definition as text: a changed definition means fresh state */
   signature: string;
-  /** `${deviceId}/${ruleId}`, built once: the key of its state and of its alert */
+  /**
+   * `${deviceId}/${ruleId}`, or `${deviceId}/${ruleId}/${pointId}` for the instance on a point
+   * with an id of its own: the key of its state and of its alert
+   */
   key: string;
   /** its place in the device's rules, and so in the device's rule states */
   index: number;
+  /** the point this instance judges, for rules written for a metric; null for the device's rules */
+  pointId: string | null;
 }
 
 /** Compiled once, never changed while running: what changes lives in the EngineState. */
@@ -44,6 +53,8 @@ interface CompiledDevice {
   ranges: Record<string, readonly [number, number]>;
   reportIntervalS: number;
   flapping: FlappingConfig;
+  /** what each value key (point id) is */
+  points: RuleContext;
 }
 
 export interface RuleSet {
@@ -114,7 +125,8 @@ export const newEngineState = (startedAt = 0, announced: MaintenanceAnnounced = 
 export function compileRules(devices: DeviceRules[]): RuleSet {
   const out = new Map<string, CompiledDevice>();
   for (const d of devices) {
-    const rules = d.rules.filter((r) => r.enabled).map((def, index) => ({ impl: buildRule(def), signature: JSON.stringify(def), key: ruleKey(d.deviceId, def.id), index }));
+    const points = d.points ?? [];
+    const rules = instances(d.deviceId, d.rules.filter((r) => r.enabled), points);
     const byMetric = new Map<string, CompiledRule[]>();
     const everyReading: CompiledRule[] = [];
     for (const r of rules) {
@@ -133,9 +145,55 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
       ranges: Object.assign(bareRecord<readonly [number, number]>(), d.ranges),
       reportIntervalS: d.reportIntervalS ?? 60,
       flapping: d.flapping ?? DEFAULT_FLAPPING,
+      points: pointContext(points),
     });
   }
   return { devices: out };
+}
+
+/**
+ * A rule written for a metric runs once per point of it: the threshold of `gas_lel` on a
+ * controller with gas-1 and gas-2 is two instances, two states, two alerts. Which metric a rule
+ * is "for": the one it judges (threshold, rate, baseline, stuck), or for an interlock the one in
+ * its condition that has several points. The device's own rules (offline, gaps, range, fault,
+ * maintenance, permissive) run once and see every point.
+ */
+function instances(deviceId: string, defs: RuleDef[], points: PointInfo[]): CompiledRule[] {
+  const plain = pointContext(points);
+  const out: CompiledRule[] = [];
+  for (const def of defs) {
+    const metric = judgedMetric(def, plain);
+    const only = 'point' in def ? def.point : undefined;
+    const targets = metric ? (only !== undefined ? [only] : plain.keysOf(metric)) : [null];
+    for (const pointId of targets) {
+      const ctx = metric && pointId ? pointContext(points, { metric, point: pointId }) : plain;
+      const bound = def.kind === 'threshold' || def.kind === 'rate' || def.kind === 'baseline' || def.kind === 'stuck' ? { ...def, metric: ctx.keyOf(def.metric), guard: def.guard === undefined ? undefined : ctx.keyOf(def.guard) } : def;
+      // a point known by its metric keeps the key alerts had before points had ids
+      const own = pointId !== null && pointId !== metric;
+      out.push({
+        impl: buildRule(bound, ctx),
+        signature: JSON.stringify(def) + (own ? `@${pointId}` : ''),
+        key: own ? ruleKey(deviceId, def.id, pointId) : ruleKey(deviceId, def.id),
+        index: out.length,
+        pointId,
+      });
+    }
+  }
+  return out;
+}
+
+function judgedMetric(def: RuleDef, points: RuleContext): string | null {
+  switch (def.kind) {
+    case 'threshold':
+    case 'rate':
+    case 'baseline':
+    case 'stuck':
+      return def.metric;
+    case 'interlock':
+      return compileCondition(def.when).names.find((m) => points.keysOf(m).length > 1) ?? null;
+    default:
+      return null;
+  }
 }
 
 function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
@@ -275,12 +333,19 @@ export function setBaseline(state: EngineState, deviceId: string, metric: string
  * still-high value continues the open alert and the deadband keeps working.
  */
 export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null) {
-  const { deviceId, ruleId } = keyParts(key);
-  const device = set.devices.get(deviceId);
-  const r = device?.rules.find((x) => x.impl.id === ruleId);
+  const device = set.devices.get(keyParts(key).deviceId);
+  const r = device && ruleOf(device, key);
   if (!device || !r) return;
   state.active.set(key, { signature: r.signature, severity, peak, value, flapping: false, heldClear: null });
-  if (r.impl.seed) runtime(state, device).states[r.index] = { id: ruleId, signature: r.signature, s: r.impl.seed(severity, peak) };
+  if (r.impl.seed) runtime(state, device).states[r.index] = { id: r.key, signature: r.signature, s: r.impl.seed(severity, peak) };
+}
+
+/** The rule instance an alert key belongs to: the instance with that key, or the per-point rule. */
+function ruleOf(device: CompiledDevice, key: string): CompiledRule | undefined {
+  const exact = device.rules.find((r) => r.key === key);
+  if (exact) return exact;
+  const { ruleId } = keyParts(key);
+  return device.rules.find((r) => r.impl.perMetric && r.impl.id === ruleId);
 }
 
 /** An alert closed by a person while its condition still holds: the rule starts afresh. */
@@ -290,7 +355,9 @@ export function forget(state: EngineState, key: string) {
   const { deviceId, ruleId } = keyParts(key);
   const rt = state.devices.get(deviceId);
   if (!rt) return;
-  const i = rt.states.findIndex((st) => st?.id === ruleId);
+  // the instance's own state, else (a per-point rule's key) the rule's
+  let i = rt.states.findIndex((st) => st?.id === key);
+  if (i < 0) i = rt.states.findIndex((st) => st?.id === ruleKey(deviceId, ruleId));
   if (i >= 0) delete rt.states[i];
 }
 
@@ -305,15 +372,14 @@ export function reconcile(next: RuleSet, state: EngineState, now: number): Outco
     rt.states = [];
     if (!device) continue;
     for (const r of device.rules) {
-      const st = old.get(r.impl.id);
+      const st = old.get(r.key);
       if (st && st.signature === r.signature) rt.states[r.index] = st;
     }
   }
   const outcomes: Outcome[] = [];
   for (const [key, a] of state.active) {
-    const { deviceId, ruleId } = keyParts(key);
-    const device = next.devices.get(deviceId);
-    const rule = device?.rules.find((r) => r.impl.id === ruleId);
+    const device = next.devices.get(keyParts(key).deviceId);
+    const rule = device && ruleOf(device, key);
     if (rule && rule.signature === a.signature) continue;
     state.active.delete(key);
     if (device) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
@@ -325,7 +391,7 @@ export function reconcile(next: RuleSet, state: EngineState, now: number): Outco
 function stateOf(rt: DeviceRuntime, r: CompiledRule, now: number): RuleState {
   const st = rt.states[r.index];
   if (st !== undefined && st.signature === r.signature) return st;
-  const fresh = { id: r.impl.id, signature: r.signature, s: r.impl.init(now) };
+  const fresh = { id: r.key, signature: r.signature, s: r.impl.init(now) };
   rt.states[r.index] = fresh;
   return fresh;
 }
@@ -333,19 +399,29 @@ function stateOf(rt: DeviceRuntime, r: CompiledRule, now: number): RuleState {
 const text = (m: Verdict['message']) => (typeof m === 'function' ? m() : m);
 
 function outcomeBase(device: CompiledDevice, key: string, a: { peak: Value | null; value: Value | null }) {
-  const { ruleId, metric } = keyParts(key);
-  const rule = device.rules.find((r) => r.impl.id === ruleId);
+  const { ruleId, metric: pointKey } = keyParts(key);
+  const rule = ruleOf(device, key);
   return {
     key,
     ruleId,
     ruleKind: rule?.impl.kind ?? 'unknown',
     enterpriseId: device.enterpriseId,
     deviceId: device.deviceId,
-    metric: metric ?? rule?.impl.metric ?? '',
+    ...pointOf(device, rule?.impl.perMetric ? (pointKey ?? '') : (rule?.impl.metric ?? pointKey ?? ''), rule?.pointId ?? pointKey ?? null),
     value: a.value,
     peak: a.peak,
     threshold: null,
   };
+}
+
+/**
+ * What an outcome says of its point: the catalogue metric (routing, units and texts go by it),
+ * and the point itself. `key` is the value key the rule names; `pointId` the instance's point.
+ */
+function pointOf(device: CompiledDevice, key: string, pointId: string | null): { metric: string; pointId: string | null; pointName: string | null } {
+  if (key === '' || key === '_device') return { metric: key, pointId: null, pointName: null };
+  const id = pointId ?? key;
+  return { metric: device.points.names(key).metric, pointId: id, pointName: device.points.names(id).label };
 }
 
 /** Compare a verdict with what is active and say what changed. */
@@ -355,11 +431,11 @@ function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: V
   const prev = state.active.get(key);
   // the common case: nothing held, nothing holds
   if (v.severity === null && (!prev || prev.heldClear !== null)) return;
-  const metric = impl.perMetric ? v.metric : impl.metric;
-  const isSwitch = SWITCHES.has(metric);
+  const point = impl.perMetric ? pointOf(device, v.metric, null) : pointOf(device, impl.metric, r.pointId);
+  const isSwitch = SWITCHES.has(point.metric);
   // switches are evaluated as 0/1 but reported as the booleans the device sent
   const value = asSent(v.value, isSwitch);
-  const base = { key, ruleId: impl.id, ruleKind: impl.kind, enterpriseId: device.enterpriseId, deviceId: device.deviceId, metric, threshold: v.threshold, at };
+  const base = { key, ruleId: impl.id, ruleKind: impl.kind, enterpriseId: device.enterpriseId, deviceId: device.deviceId, ...point, threshold: v.threshold, at };
 
   if (v.severity === null) {
     const { history, flapping } = noteChange(state.changes.get(key), at, device.flapping);

@@ -1,9 +1,9 @@
-import { metricNames } from './describe.ts';
 import { NO_VERDICTS, type RuleImpl, type Verdict } from './kind.ts';
 import type { FaultRuleDef } from './schema.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 
 /** A point the device itself reports as faulted (`quality: fault`): one alert per point. */
-export function faultRule(def: FaultRuleDef): RuleImpl<Set<string>> {
+export function faultRule(def: FaultRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<Set<string>> {
   return {
     id: def.id,
     kind: 'fault',
@@ -21,7 +21,7 @@ export function faultRule(def: FaultRuleDef): RuleImpl<Set<string>> {
         if (faulted) s.add(metric);
         else if (s.has(metric)) s.delete(metric);
         else continue;
-        const { zh, en } = metricNames(metric);
+        const { zh, en } = ctx.names(metric);
         verdicts.push({
           metric,
           severity: faulted ? def.severity : null,

@@ -1,6 +1,7 @@
 import { compileCondition } from './expression.ts';
 import { type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { InterlockRuleDef } from './schema.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 import type { Value } from '../domain/types.ts';
 
 /**
@@ -23,12 +24,23 @@ export interface InterlockState {
 
 export const interlockMetrics = (def: InterlockRuleDef) => [...new Set([...compileCondition(def.when).names, ...Object.keys(def.expect), ...(def.guard ? [def.guard] : [])])];
 
-export function interlockRule(def: InterlockRuleDef): RuleImpl<InterlockState> {
+export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<InterlockState> {
   const condition = compileCondition(def.when);
   const forMs = def.forS * 1000;
   const withinMs = def.withinS * 1000;
-  const expected = Object.entries(def.expect);
+  // the feedback of every point of an expected metric (e.g. each shut-off valve of a controller)
+  const expected = Object.entries(def.expect).flatMap(([m, v]) => ctx.keysOf(m).map((k) => [k, v] as const));
   const wanted = expected.map(([m, v]) => `${m}=${v}`).join(', ');
+  const guard = def.guard === undefined ? undefined : ctx.keyOf(def.guard);
+  // the condition names metrics; this instance reads its own points for them
+  const bound = condition.names.map((n) => [n, ctx.keyOf(n)] as const);
+  const identity = bound.every(([n, k]) => n === k);
+  const read = (latest: Record<string, Value>): Record<string, Value> => {
+    if (identity) return latest;
+    const out: Record<string, Value> = Object.create(null);
+    for (const [n, k] of bound) if (latest[k] !== undefined) out[n] = latest[k];
+    return out;
+  };
 
   const verdict = (severity: Verdict['severity'], latest: Record<string, Value>, message = ''): Verdict => ({
     metric: '',
@@ -40,7 +52,7 @@ export function interlockRule(def: InterlockRuleDef): RuleImpl<InterlockState> {
 
   const step = (s: InterlockState, t: number, d: DeviceView): [InterlockState, Verdict[]] => {
     const latest = d.latest;
-    const on = (!def.guard || latest[def.guard] === true) && condition(latest);
+    const on = (!guard || latest[guard] === true) && condition(read(latest));
     if (!on) return [{ phase: 'idle', since: null, trippedAt: null }, [verdict(null, latest)]];
     const since = s.since ?? t;
     if (t - since < forMs) return [{ phase: 'pending', since, trippedAt: null }, []];
@@ -54,9 +66,9 @@ export function interlockRule(def: InterlockRuleDef): RuleImpl<InterlockState> {
   return {
     id: def.id,
     kind: 'interlock',
-    metric: Object.keys(def.expect)[0],
+    metric: expected[0][0],
     perMetric: false,
-    triggers: interlockMetrics(def),
+    triggers: [...new Set(interlockMetrics(def).flatMap((m) => [ctx.keyOf(m), ...(Object.hasOwn(def.expect, m) ? ctx.keysOf(m) : [])]))],
     init: () => ({ phase: 'idle', since: null, trippedAt: null }),
     onReading: (s, r, d) => step(s, r.ts, d),
     // the deadline passes on the clock, whether or not a reading comes

@@ -3,6 +3,7 @@ import { faultRule } from './fault.ts';
 import { gapsRule } from './gaps.ts';
 import { interlockMetrics, interlockRule } from './interlock.ts';
 import type { RuleImpl } from './kind.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 import { maintenanceRule } from './maintenance.ts';
 import { offlineRule } from './offline.ts';
 import { permissiveRule } from './permissive.ts';
@@ -14,7 +15,7 @@ import { thresholdRule } from './threshold.ts';
 
 /** Every rule kind by name: one file each in rules/. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own state type
-const BUILDERS: { [K in RuleDef['kind']]: (def: Extract<RuleDef, { kind: K }>) => RuleImpl<any> } = {
+const BUILDERS: { [K in RuleDef['kind']]: (def: Extract<RuleDef, { kind: K }>, ctx: RuleContext) => RuleImpl<any> } = {
   threshold: thresholdRule,
   rate: rateRule,
   baseline: baselineRule,
@@ -28,8 +29,8 @@ const BUILDERS: { [K in RuleDef['kind']]: (def: Extract<RuleDef, { kind: K }>) =
   permissive: permissiveRule,
 };
 
-export function buildRule(def: RuleDef): RuleImpl {
-  return (BUILDERS[def.kind] as (d: RuleDef) => RuleImpl)(def);
+export function buildRule(def: RuleDef, ctx: RuleContext = BY_METRIC): RuleImpl {
+  return (BUILDERS[def.kind] as (d: RuleDef, c: RuleContext) => RuleImpl)(def, ctx);
 }
 
 /** The points a rule reads, to check them against the device and to apply templates. */

@@ -1,6 +1,6 @@
-import { metricNames } from './describe.ts';
 import { NO_VERDICTS, type RuleImpl } from './kind.ts';
 import type { MaintenanceRuleDef } from './schema.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 
 /**
  * Values marked `quality: maintenance` are kept out of every alarm rule, so marking them is a way
@@ -8,7 +8,7 @@ import type { MaintenanceRuleDef } from './schema.ts';
  * registered for the device that is what maintenance is; outside one it raises this alert, one per
  * device, cleared when the device stops marking values or the marking is announced.
  */
-export function maintenanceRule(def: MaintenanceRuleDef): RuleImpl<{ raised: boolean }> {
+export function maintenanceRule(def: MaintenanceRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<{ raised: boolean }> {
   const QUIET = { raised: false };
   const RAISED = { raised: true };
   return {
@@ -23,7 +23,7 @@ export function maintenanceRule(def: MaintenanceRuleDef): RuleImpl<{ raised: boo
       if (r.quality) for (const m in r.quality) if (r.quality[m] === 'maintenance') marked.push(m);
       const hiding = marked.length > 0 && !d.maintenanceAnnounced(r.ts);
       if (hiding === s.raised) return [s, NO_VERDICTS];
-      const names = marked.map((m) => metricNames(m));
+      const names = marked.map((m) => ctx.names(m));
       return [
         hiding ? RAISED : QUIET,
         [

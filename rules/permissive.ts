@@ -1,6 +1,6 @@
-import { metricNames } from './describe.ts';
 import { type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { PermissiveRuleDef } from './schema.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 
 /**
  * Start permissive: a run (casting_active rising) must not start while a required sensor is
@@ -12,18 +12,22 @@ export interface PermissiveState {
   violated: boolean;
 }
 
-export function permissiveRule(def: PermissiveRuleDef): RuleImpl<PermissiveState> {
+export function permissiveRule(def: PermissiveRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<PermissiveState> {
+  // every point of a sensor's metric must be in order, and of a ready metric in its ready state
+  const on = ctx.keyOf(def.on);
+  const sensors = def.sensors.flatMap((m) => ctx.keysOf(m));
+  const ready = Object.entries(def.ready).flatMap(([m, v]) => ctx.keysOf(m).map((k) => [k, v] as const));
   const problems = (d: DeviceView, now: number): string[] => {
     const out: string[] = [];
     const stale = 3 * d.reportIntervalS * 1000;
     if (d.link === 'offline') out.push('设备离线 / device offline');
-    for (const m of def.sensors) {
-      const name = metricNames(m).en;
+    for (const m of sensors) {
+      const name = ctx.names(m).en;
       if (d.quality[m] === 'fault') out.push(`${name}: fault`);
       else if (d.latest[m] === undefined) out.push(`${name}: no reading`);
       else if (now - (d.latestAt[m] ?? 0) > stale) out.push(`${name}: not reporting`);
     }
-    for (const [m, v] of Object.entries(def.ready)) if (d.latest[m] !== v) out.push(`${metricNames(m).en}: ${d.latest[m] ?? '—'} (ready is ${v})`);
+    for (const [m, v] of ready) if (d.latest[m] !== v) out.push(`${ctx.names(m).en}: ${d.latest[m] ?? '—'} (ready is ${v})`);
     return out;
   };
   const verdict = (found: string[]): Verdict => ({
@@ -36,15 +40,15 @@ export function permissiveRule(def: PermissiveRuleDef): RuleImpl<PermissiveState
   return {
     id: def.id,
     kind: 'permissive',
-    metric: def.on,
+    metric: on,
     perMetric: false,
     // the run starting, or a reading that may put a violated start back in order
-    triggers: [def.on, ...def.sensors, ...Object.keys(def.ready)],
+    triggers: [on, ...sensors, ...ready.map(([k]) => k)],
     init: () => ({ running: false, violated: false }),
     onReading(s, r, d, now) {
-      const running = d.latest[def.on] === true;
+      const running = d.latest[on] === true;
       if (!running) return [{ running, violated: false }, [verdict([])]];
-      const starting = !s.running && r.values[def.on] === true;
+      const starting = !s.running && r.values[on] === true;
       // judged at the start of the run; afterwards only the way back to normal is watched
       if (!starting && !s.violated) return [{ running, violated: false }, []];
       const found = problems(d, now);

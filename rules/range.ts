@@ -1,32 +1,34 @@
-import { metricNames } from './describe.ts';
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
 import { NO_VERDICTS, type RuleImpl } from './kind.ts';
 import type { RangeRuleDef } from './schema.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 
 /**
  * Impossible values: outside the physical range of the sensor (the point's `range`, else the
  * catalogue's). One alert per point. Such values never drive threshold rules.
  */
-export function rangeRule(def: RangeRuleDef): RuleImpl<Set<string>> {
+export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<Set<string>> {
   return {
     id: def.id,
     kind: 'range',
     metric: '',
     perMetric: true,
-    triggers: def.metrics ?? '*',
+    triggers: def.metrics ? def.metrics.flatMap((m) => ctx.keysOf(m)) : '*',
     // the points this rule has flagged: only they need a verdict when they come back in range
     init: () => new Set<string>(),
     onReading(s, r, d) {
       let verdicts = NO_VERDICTS;
       for (const [metric, v] of Object.entries(r.values)) {
-        if (typeof v !== 'number' || (def.metrics && !def.metrics.includes(metric))) continue;
-        const range = d.ranges[metric] ?? (isMetric(metric) ? INDICATORS[metric].range : undefined);
+        if (typeof v !== 'number') continue;
+        const names = ctx.names(metric);
+        if (def.metrics && !def.metrics.includes(names.metric)) continue;
+        const range = d.ranges[metric] ?? (isMetric(names.metric) ? INDICATORS[names.metric].range : undefined);
         if (!range) continue;
         const out = v < range[0] || v > range[1];
         if (!out && !s.has(metric)) continue;
         if (out) s.add(metric);
         else s.delete(metric);
-        const { zh, en, unit } = metricNames(metric);
+        const { zh, en, unit } = names;
         if (verdicts === NO_VERDICTS) verdicts = [];
         verdicts.push({
           metric,

@@ -1,4 +1,5 @@
-import { metricNames, numeric } from './describe.ts';
+import { numeric } from './describe.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 import { none, type RuleImpl } from './kind.ts';
 import type { RateRuleDef } from './schema.ts';
 
@@ -10,9 +11,9 @@ export interface RateState {
   samples: [number, number][];
 }
 
-export function rateRule(def: RateRuleDef): RuleImpl<RateState> {
+export function rateRule(def: RateRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<RateState> {
   const windowMs = def.windowS * 1000;
-  const { zh, en, unit } = metricNames(def.metric);
+  const { zh, en, unit } = ctx.names(def.metric);
   return {
     id: def.id,
     kind: 'rate',

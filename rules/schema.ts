@@ -11,6 +11,11 @@ const common = {
   enabled: z.boolean().default(true),
   message: z.string().optional(),
 };
+/** a rule for a metric judges every point of it, or only this one (by point id) */
+const point = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/)
+  .optional();
 const metricName = z.string().min(1);
 /** a boolean metric of the same device that must be true for the rule to apply */
 const guard = metricName.optional();
@@ -19,6 +24,7 @@ export const thresholdRuleSchema = z
   .object({
     ...common,
     kind: z.literal('threshold'),
+    point,
     metric: metricName,
     above: z.array(levelSchema).min(1).optional(),
     below: z.array(levelSchema).min(1).optional(),
@@ -35,6 +41,7 @@ export const rateRuleSchema = z
   .object({
     ...common,
     kind: z.literal('rate'),
+    point,
     metric: metricName,
     /** alarm when the value falls faster than this many units per second */
     fallingFaster: z.number().positive().max(1e9).optional(),
@@ -51,6 +58,7 @@ export const baselineRuleSchema = z
   .object({
     ...common,
     kind: z.literal('baseline'),
+    point,
     metric: metricName,
     /** alarm when the value is this many percent away from the baseline */
     deviationPct: z.number().positive().max(10_000).default(20),
@@ -78,6 +86,7 @@ export const stuckRuleSchema = z
   .object({
     ...common,
     kind: z.literal('stuck'),
+    point,
     metric: metricName,
     /** the value must move more than this (absolute, in the metric's unit) */
     tolerance: z.number().min(0).max(7 * 86_400).default(0),

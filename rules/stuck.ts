@@ -1,4 +1,5 @@
-import { metricNames, numeric } from './describe.ts';
+import { numeric } from './describe.ts';
+import { BY_METRIC, type RuleContext } from './points.ts';
 import { none, type RuleImpl } from './kind.ts';
 import type { StuckRuleDef } from './schema.ts';
 
@@ -11,9 +12,9 @@ export interface StuckState {
   since: number | null;
 }
 
-export function stuckRule(def: StuckRuleDef): RuleImpl<StuckState> {
+export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<StuckState> {
   const windowMs = def.windowS * 1000;
-  const { zh, en, unit } = metricNames(def.metric);
+  const { zh, en, unit } = ctx.names(def.metric);
   const cleared = { metric: '', severity: null, value: null, threshold: null, message: '' };
   return {
     id: def.id,

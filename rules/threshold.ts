@@ -1,5 +1,6 @@
 import type { ThresholdRuleDef } from './schema.ts';
 import { describeMetric, numeric } from './describe.ts';
+import { BY_METRIC, type RuleContext, type PointNames } from './points.ts';
 import { none, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { Reading } from '../domain/types.ts';
 import { severityRank, type Severity } from '../domain/types.ts';
@@ -97,7 +98,7 @@ export function tickThreshold(rule: CompiledThreshold, state: ThresholdState, no
 // --- as a rule kind -------------------------------------------------------------------------
 
 
-function verdictOf(rule: CompiledThreshold, s: ThresholdState): Verdict {
+function verdictOf(rule: CompiledThreshold, s: ThresholdState, names: PointNames): Verdict {
   const level = s.active >= 0 ? rule.levels[s.active] : undefined;
   const shown = level ?? rule.levels[0];
   return {
@@ -106,12 +107,13 @@ function verdictOf(rule: CompiledThreshold, s: ThresholdState): Verdict {
     value: s.last,
     peak: s.peak,
     threshold: level ? level.value : null,
-    message: () => rule.def.message ?? describeMetric(rule.def.metric, level ? `${level.side === 'above' ? '≥' : '≤'} ${level.value}` : null, shown.value),
+    message: () => rule.def.message ?? describeMetric(names, level ? `${level.side === 'above' ? '≥' : '≤'} ${level.value}` : null, shown.value),
   };
 }
 
-export function thresholdRule(def: ThresholdRuleDef): RuleImpl<ThresholdState> {
+export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<ThresholdState> {
   const rule = compileThreshold(def);
+  const names = ctx.names(def.metric);
   const usable = (r: Reading, d: DeviceView): number | undefined => {
     const v = numeric(r.values[def.metric] ?? (def.guard ? d.latest[def.metric] : undefined));
     if (v === undefined) return undefined;
@@ -136,7 +138,7 @@ export function thresholdRule(def: ThresholdRuleDef): RuleImpl<ThresholdState> {
       if (def.guard && d.latest[def.guard] !== true) {
         // outside the guarded operation (no casting run) the rule does not apply
         const next = { ...initialThresholdState(), lastTs: r.ts };
-        return s.active < 0 ? [next, []] : [next, [verdictOf(rule, next)]];
+        return s.active < 0 ? [next, []] : [next, [verdictOf(rule, next, names)]];
       }
       const v = usable(r, d);
       if (v === undefined) return none(s);
@@ -148,12 +150,12 @@ export function thresholdRule(def: ThresholdRuleDef): RuleImpl<ThresholdState> {
       }
       const next = stepThreshold(rule, s, v, r.ts);
       // nothing held and nothing holds: no verdict to compare (the common case, kept cheap)
-      return next.active < 0 && s.active < 0 ? [next, []] : [next, [verdictOf(rule, next)]];
+      return next.active < 0 && s.active < 0 ? [next, []] : [next, [verdictOf(rule, next, names)]];
     },
     onTime(s, now) {
       if (rule.forMs === 0) return none(s);
       const next = tickThreshold(rule, s, now);
-      return next === s ? none(s) : [next, [verdictOf(rule, next)]];
+      return next === s ? none(s) : [next, [verdictOf(rule, next, names)]];
     },
   };
 }

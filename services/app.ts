@@ -154,7 +154,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     limits: gatewayLimits(current().file.gateway),
     findDevice: (id): GatewayDevice | undefined => {
       const e = current().devices.get(id);
-      return e && { enterpriseId: e.enterprise.id, deviceId: id, metrics: e.metrics, ranges: e.ranges, secretHash: e.device.secretHash };
+      return e && { enterpriseId: e.enterprise.id, deviceId: id, points: e.points, secretHash: e.device.secretHash };
     },
     findWatcher: (token) => {
       const c = callers.get(tokenDigest(token));

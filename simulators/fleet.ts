@@ -15,6 +15,8 @@ export interface SimDevice {
   deviceId: string;
   secret: string;
   metrics: string[];
+  /** points by id when the device has several of one metric (each gets its metric's value) */
+  points?: { id: string; metric: string }[];
   reportIntervalS: number;
 }
 
@@ -233,7 +235,8 @@ export class Fleet {
     if (!offline && !outage && s.down) this.restore(s);
     if (silent || (offline && !outage)) return;
     s.last = values;
-    const reading = this.opts.seq === false ? { ts: now, values } : { ts: now, seq: ++s.seq, values };
+    const keyed = byPoint(s.d, values);
+    const reading = this.opts.seq === false ? { ts: now, values: keyed } : { ts: now, seq: ++s.seq, values: keyed };
     if (outage) {
       s.buffer.push(reading);
       this.summary.buffered++;
@@ -320,6 +323,14 @@ export class Fleet {
     );
     return this.summary;
   }
+}
+
+/** The plant's values (by metric) as the device sends them: by point id. */
+function byPoint(d: SimDevice, values: Record<string, Value>): Record<string, Value> {
+  if (!d.points || d.points.every((p) => p.id === p.metric)) return values;
+  const out: Record<string, Value> = {};
+  for (const p of d.points) if (Object.hasOwn(values, p.metric)) out[p.id] = values[p.metric];
+  return out;
 }
 
 /** A small seeded generator, so a demo or test run is the same every time. */

@@ -44,6 +44,8 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       enterpriseId: o.enterpriseId,
       deviceId: o.deviceId,
       metric: o.metric,
+      pointId: o.pointId ?? null,
+      pointName: o.pointName ?? null,
       region: ctx.region,
       industry: ctx.industry,
       severity: o.severity,

@@ -14,6 +14,9 @@ export interface Alert {
   enterpriseId: string;
   deviceId: string;
   metric: string;
+  /** the point: its id (its metric for a point without one), and its name if it has one; null for a rule on the whole device */
+  pointId: string | null;
+  pointName: string | null;
   region: string;
   industry: string;
   severity: Severity;

@@ -90,7 +90,7 @@ export class Forwarder {
   alarm(alert: Alert, t: Transition): void {
     for (const r of this.routes.values()) {
       if (!r.enterprises.has(alert.enterpriseId)) continue;
-      const code = r.codes.get(alert.deviceId)?.get(alert.metric);
+      const code = r.codes.get(alert.deviceId)?.get(alert.pointId ?? alert.metric);
       if (code === undefined) continue;
       const event = alarmEventOf(alert, t, code);
       if (event)
@@ -132,8 +132,8 @@ function coverage(u: UplinkConfig, registry: Registry): { enterprises: Set<strin
     for (const d of ent.devices) {
       const byMetric = new Map<string, string>();
       for (const p of d.points) {
-        const code = ownEntry(p.codes, u.id) ?? p.code ?? (u.kind === 'mqtt' ? p.metric : undefined);
-        if (code !== undefined) byMetric.set(p.metric, code);
+        const code = ownEntry(p.codes, u.id) ?? p.code ?? (u.kind === 'mqtt' ? p.id : undefined);
+        if (code !== undefined) byMetric.set(p.id, code);
       }
       if (byMetric.size) codes.set(d.id, byMetric);
     }

@@ -35,6 +35,13 @@ export interface Message {
   markdown: string;
 }
 
+/** The point as people name it: its own name (1号灶台) or id with the metric's, else the metric's. */
+function pointOf(a: Alert, metricName: string | undefined): string {
+  const what = metricName ?? a.metric;
+  const own = a.pointName ?? (a.pointId && a.pointId !== a.metric ? a.pointId : null);
+  return own ? `${own} ${what}` : what;
+}
+
 export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Message {
   const [zhEvent, enEvent] = EVENT[t.type];
   const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
@@ -46,7 +53,7 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
   const zh = [
     `事件：${zhEvent}（${SEVERITY_ZH[a.severity]}）`,
     `企业：${ctx.enterpriseName}（${a.enterpriseId}）`,
-    `设备/点位：${a.deviceId} / ${ind?.zh ?? a.metric}`,
+    `设备/点位：${a.deviceId} / ${pointOf(a, ind?.zh)}`,
     `当前值：${value}，报警阈值：${threshold}`,
     `时间：${when}`,
     `说明：${a.message}`,
@@ -56,7 +63,7 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
   const en = [
     `Event: ${enEvent} (${a.severity})`,
     `Enterprise: ${ctx.enterpriseName} (${a.enterpriseId})`,
-    `Device / point: ${a.deviceId} / ${ind?.en ?? a.metric}`,
+    `Device / point: ${a.deviceId} / ${pointOf(a, ind?.en)}`,
     `Value: ${value}, threshold: ${threshold}`,
     `Time: ${when}`,
     t.note ? `Note: ${t.note} (${t.actor})` : '',
@@ -76,7 +83,7 @@ export function renderDigest(items: { alert: Alert; transition: Transition; ente
   const lines = items.map(({ alert: a, transition: t, enterpriseName }) => {
     const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
     const value = a.value === null ? '' : ` ${a.value}${typeof a.value === 'number' && ind?.unit ? ` ${ind.unit}` : ''}`;
-    return `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${a.severity}] ${enterpriseName} ${a.deviceId} ${ind?.zh ?? a.metric}${value} — ${a.id}`;
+    return `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${a.severity}] ${enterpriseName} ${a.deviceId} ${pointOf(a, ind?.zh)}${value} — ${a.id}`;
   });
   const text = [`共 ${count} 条报警变化（时间为北京时间）/ ${count} alert changes (times UTC+8):`, '', ...lines, '', `详情 / Details: ${link}`].join('\n');
   const markdown = [`### ${title}`, ...lines.map((l) => `- ${l}`), '', `[详情 / Details](${link})`].join('\n');

@@ -93,8 +93,11 @@ function crossCheck(file: RegistryFile): string[] {
       deviceIds.set(dev.id, `${at}.devices[${d}]`);
       const seen = new Set<string>();
       dev.points.forEach((p, i) => {
-        if (seen.has(p.metric)) problems.push(`${at}.devices[${d}].points[${i}].metric: metric "${p.metric}" listed twice`);
-        seen.add(p.metric);
+        const where = `${at}.devices[${d}].points[${i}]`;
+        if (seen.has(p.id)) problems.push(p.id === p.metric ? `${where}.metric: metric "${p.metric}" listed twice; give each of its points an id` : `${where}.id: point id "${p.id}" listed twice`);
+        seen.add(p.id);
+        // an id that names another metric would read as that metric everywhere
+        if (p.id !== p.metric && isMetric(p.id)) problems.push(`${where}.id: "${p.id}" is the name of another metric; choose another id`);
       });
     });
     if (ent.alarmDevice && !ent.devices.some((d) => d.id === ent.alarmDevice))
@@ -181,7 +184,11 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
   return { rules, problems };
 }
 
-/** A rule's points must be the device's, its guards switches, its condition readable. */
+/**
+ * A rule's points must be the device's, its guards switches, its condition readable. A rule runs
+ * once per point of the metric it judges; the other metrics it reads (guard, switch, feedback of
+ * a condition) must each have one point, or which one it means is not said.
+ */
 function checkRule(rule: RuleDef, points: Set<string>, dev: DeviceConfig): string[] {
   const problems: string[] = [];
   if (rule.kind === 'interlock') {
@@ -198,6 +205,16 @@ function checkRule(rule: RuleDef, points: Set<string>, dev: DeviceConfig): strin
     else if (!points.has(m)) problems.push(`${field(m)}: the device has no point "${m}"`);
   }
   for (const m of switches) if (isMetric(m) && INDICATORS[m].type !== 'boolean') problems.push(`${field(m)}: "${m}" is not a switch (boolean metric)`);
+  const count = (m: string) => dev.points.filter((p) => p.metric === m).length;
+  const judged = 'metric' in rule && typeof rule.metric === 'string' ? [rule.metric] : rule.kind === 'interlock' ? compileCondition(rule.when).names : [];
+  const several = judged.filter((m) => count(m) > 1);
+  if (rule.kind === 'interlock' && several.length > 1) problems.push(`.when: the condition reads ${several.join(' and ')}, each with several points: a rule runs per point of one metric`);
+  for (const m of switches) if (count(m) > 1) problems.push(`${field(m)}: "${m}" has several points on this device; a guard or switch must be one`);
+  if ('point' in rule && rule.point !== undefined) {
+    const p = dev.points.find((x) => x.id === rule.point);
+    if (!p) problems.push(`.point: the device has no point "${rule.point}"`);
+    else if ('metric' in rule && p.metric !== rule.metric) problems.push(`.point: point "${rule.point}" measures ${p.metric}, not ${String(rule.metric)}`);
+  }
   problems.push(...standardLimits(rule, dev.points).map((p) => `: ${p}`));
   return problems;
 }

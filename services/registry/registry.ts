@@ -1,13 +1,12 @@
 import type { RuleDef } from '../../rules/schema.ts';
 import type { LoadedRegistry } from './load.ts';
-import type { DeviceConfig, EnterpriseConfig, RegistryFile, UnitConfig, UnitKind } from './schema.ts';
+import type { DeviceConfig, EnterpriseConfig, PointConfig, RegistryFile, UnitConfig, UnitKind } from './schema.ts';
 
 export interface DeviceEntry {
   device: DeviceConfig;
   enterprise: EnterpriseConfig;
-  metrics: Set<string>;
-  /** the points' own physical ranges, where the registry gives one */
-  ranges: Map<string, readonly [number, number]>;
+  /** by point id (a point without an id is known by its metric) */
+  points: Map<string, PointConfig>;
   rules: RuleDef[];
 }
 
@@ -25,8 +24,7 @@ export class Registry {
         this.devices.set(device.id, {
           device,
           enterprise: ent,
-          metrics: new Set(device.points.map((p) => p.metric)),
-          ranges: new Map(device.points.flatMap((p) => (p.range ? [[p.metric, p.range] as const] : []))),
+          points: new Map(device.points.map((p) => [p.id, p])),
           rules: loaded.rules.get(device.id) ?? [],
         });
     }

@@ -39,6 +39,8 @@ const unitSchema = z
 
 export const pointSchema = z
   .object({
+    /** unique within the device; values are keyed by it. Default: the metric (one point of it) */
+    id: id.optional(),
     metric,
     unit: z.string().max(32).optional(),
     range: z.tuple([between(-1e9, 1e9), between(-1e9, 1e9)]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
@@ -53,7 +55,9 @@ export const pointSchema = z
     codes: z.record(z.string().max(64), z.string().min(1).max(64)).optional(),
   })
   .strict()
-  .refine((p) => p.gas === undefined || p.metric === 'toxic_gas_ppm', { path: ['gas'], error: 'only a toxic_gas_ppm point names a gas' });
+  .refine((p) => p.gas === undefined || p.metric === 'toxic_gas_ppm', { path: ['gas'], error: 'only a toxic_gas_ppm point names a gas' })
+  // a point without an id is known by its metric, as every point was before points had ids
+  .transform((p) => ({ ...p, id: p.id ?? p.metric }));
 
 /** A device's rule entry: a whole inline rule, or an override of a template rule by id. */
 const ruleEntrySchema = z.object({ id: z.string().min(1) }).passthrough();

@@ -33,7 +33,8 @@ export class RuleRunner {
         rules,
         reportIntervalS: device.reportIntervalS,
         flapping: device.flapping,
-        ranges: Object.fromEntries(device.points.filter((p) => p.range).map((p) => [p.metric, p.range!])),
+        points: device.points.map((p) => ({ id: p.id, metric: p.metric, name: p.name })),
+        ranges: Object.fromEntries(device.points.filter((p) => p.range).map((p) => [p.id, p.range!])),
       })),
     );
     const hadRules = this.set.devices.size > 0;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import { checkSeq } from '../../gateway/sequence.ts';
 
-const scope = { enterpriseId: 'E', deviceId: 'D', metrics: new Set(['gas_lel', 'gas_shutoff_valve_closed', 'toxic_gas_ppm']) };
+const scope = { enterpriseId: 'E', deviceId: 'D', points: new Map(['gas_lel', 'gas_shutoff_valve_closed', 'toxic_gas_ppm'].map((metric) => [metric, { metric }])) };
 const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 3, maxFutureSkewMs: 60_000 };
 const NOW = Date.UTC(2026, 10, 22, 8, 0, 0);
 const take = (body: unknown, intake = new TelemetryIntake(limits)) => intake.take(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), scope, NOW);

@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { $, h, toast } from './dom.ts';
-import { DISPOSITIONS, cst, dispositionName, industryName, metricName, severityName, t, transitionName, valueText } from './i18n.ts';
+import { DISPOSITIONS, cst, dispositionName, industryName, metricName, pointName, severityName, t, transitionName, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import { session, type Alert } from './session.ts';
 
@@ -24,7 +24,7 @@ export function closeDialog(a: Alert): Promise<void> {
         'form',
         { method: 'dialog' },
         h('h3', {}, t('closeTitle')),
-        h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${metricName(a.metric)}`),
+        h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
         h('label', {}, h('span', {}, t('disposition')), disposition),
         h('label', {}, h('span', {}, t('note')), note),
         h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), h('button', { value: 'ok', class: 'primary', id: 'close-confirm' }, t('confirmClose'))),
@@ -75,7 +75,7 @@ export async function showDetail(id: string) {
   }
   const rows: [string, string][] = [
     [t('enterprise'), `${session.names.get(d.enterpriseId) ?? d.enterpriseId}（${industryName(d.industry)} · ${d.region}）`],
-    [t('point'), `${d.deviceId} · ${metricName(d.metric)}`],
+    [t('point'), `${d.deviceId} · ${pointName(d)}`],
     [t('value'), valueText(d.value, d.metric)],
     [t('peak'), valueText(d.peak, d.metric)],
     [t('threshold'), valueText(d.threshold, d.metric)],

@@ -1,7 +1,7 @@
 import { api, query } from './api.ts';
 import { alertActions, showDetail } from './alert-panel.ts';
 import { h, select, toast } from './dom.ts';
-import { SEVERITIES, cst, industryName, metricName, severityName, t, valueText } from './i18n.ts';
+import { SEVERITIES, cst, industryName, metricName, pointName, severityName, t, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import { session, type Alert } from './session.ts';
 
@@ -112,7 +112,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
           h('td', {}, h('span', { class: `sev ${a.severity}` }, severityName(a.severity))),
           h('td', { class: 'time' }, cst(a.raisedAt)),
           h('td', {}, session.names.get(a.enterpriseId) ?? a.enterpriseId),
-          h('td', {}, `${a.deviceId} · ${metricName(a.metric)}`),
+          h('td', {}, `${a.deviceId} · ${pointName(a)}`),
           h('td', { class: 'num' }, `${valueText(a.value, a.metric)}${a.threshold !== null ? ` / ${a.threshold}` : ''}`),
           h('td', { class: 'msg' }, a.message),
           h('td', { class: 'state' }, `${t(a.state)}${a.acknowledged ? ` · ${t('acked')}` : ''}${a.flapping ? ` · ${t('flapping')}` : ''}`),

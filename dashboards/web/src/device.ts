@@ -55,19 +55,19 @@ export function mountDevice(root: HTMLElement, enterpriseId: string, deviceId: s
     charts.replaceChildren();
     await Promise.all(
       dev.points.map(async (p) => {
-        const box = h('div', { class: 'chart', dataset: { metric: p.metric } });
+        const box = h('div', { class: 'chart', dataset: { metric: p.metric, point: p.id } });
         const boolean = isMetric(p.metric) && INDICATORS[p.metric].type === 'boolean';
         const unit = p.unit ?? metricUnit(p.metric);
         charts.append(
           h(
             'figure',
             { class: 'chart-card' },
-            h('figcaption', {}, `${p.name ?? metricName(p.metric)}${unit ? `（${unit}）` : ''}`, h('span', { class: 'muted' }, ` ${t('value')}: ${valueText(dev.lastValues[p.metric]?.value, p.metric)}`)),
+            h('figcaption', {}, `${p.name ?? metricName(p.metric)}${unit ? `（${unit}）` : ''}`, h('span', { class: 'muted' }, ` ${t('value')}: ${valueText(dev.lastValues[p.id]?.value, p.metric)}`)),
             box,
           ),
         );
         try {
-          const res = await api.get<{ columns: Columns }>(`/api/telemetry${query({ device: dev.id, metric: p.metric, from: new Date(from).toISOString(), to: new Date(to).toISOString(), shape: 'columns', limit: 100_000, every })}`);
+          const res = await api.get<{ columns: Columns }>(`/api/telemetry${query({ device: dev.id, point: p.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), shape: 'columns', limit: 100_000, every })}`);
           const c = res.columns;
           if (!c.ts.length) return void box.replaceChildren(h('p', { class: 'muted nodata' }, t('noData')));
           const num = (v: number | boolean | null | undefined) => (v === null || v === undefined ? null : typeof v === 'boolean' ? Number(v) : v);
@@ -79,7 +79,7 @@ export function mountDevice(root: HTMLElement, enterpriseId: string, deviceId: s
               band: every ? { min: c.min!, max: c.max! } : undefined,
               limits,
               unit,
-              label: metricName(p.metric),
+              label: p.name ?? metricName(p.metric),
               boolean,
             }),
           );

@@ -60,7 +60,7 @@ function deviceCard(ent: Enterprise, d: Device) {
       h(
         'tbody',
         {},
-        ...d.points.map((p) => h('tr', {}, h('th', {}, p.name ?? metricName(p.metric)), h('td', {}, valueText(d.lastValues[p.metric]?.value, p.metric)))),
+        ...d.points.map((p) => h('tr', {}, h('th', {}, p.name ?? metricName(p.metric)), h('td', {}, valueText(d.lastValues[p.id]?.value, p.metric)))),
       ),
     ),
   );

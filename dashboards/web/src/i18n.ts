@@ -240,6 +240,11 @@ export const industryName = (i: string) => (INDUSTRY[lang] as Record<string, str
 
 // `_device` is what device-wide rules (offline, data gaps) report on
 export const metricName = (m: string) => (isMetric(m) ? INDICATORS[m][lang] : m === '_device' ? (lang === 'zh' ? '设备' : 'device') : m);
+/** An alert's point as people name it: its own name, or id, beside what it measures. */
+export const pointName = (a: { metric: string; pointId?: string | null; pointName?: string | null }) => {
+  const own = a.pointName ?? (a.pointId && a.pointId !== a.metric ? a.pointId : null);
+  return own ? `${own} · ${metricName(a.metric)}` : metricName(a.metric);
+};
 export const metricUnit = (m: string) => (isMetric(m) ? INDICATORS[m].unit : '');
 
 const DISPOSITION = {

@@ -13,7 +13,8 @@ export interface Device {
   name: string | null;
   reportIntervalS: number;
   templates: string[];
-  points: { metric: string; unit?: string; range?: [number, number]; name?: string }[];
+  /** `id`: values are keyed by it (a point without an id of its own has its metric as id) */
+  points: { id: string; metric: string; unit?: string; range?: [number, number]; name?: string }[];
   limits: { metric: string; rule: string; direction: 'above' | 'below'; severity: string; value: number }[];
   online: boolean;
   connected: boolean;
@@ -37,6 +38,8 @@ export interface Alert {
   enterpriseId: string;
   deviceId: string;
   metric: string;
+  pointId?: string | null;
+  pointName?: string | null;
   rule: string;
   ruleKind: string;
   severity: string;

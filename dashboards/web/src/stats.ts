@@ -2,7 +2,7 @@ import { api, query } from './api.ts';
 import { showDetail } from './alert-panel.ts';
 import { SEVERITY_COLOURS, stackedBars } from './chart.ts';
 import { h, select, toast } from './dom.ts';
-import { SEVERITIES, cst, durationText, industryName, metricName, severityName, t } from './i18n.ts';
+import { SEVERITIES, cst, durationText, industryName, metricName, pointName, severityName, t } from './i18n.ts';
 import { session, type Alert } from './session.ts';
 import type { SummaryRow } from '../../../services/alerts/summary-row.ts';
 
@@ -72,7 +72,7 @@ export function mountStats(root: HTMLElement) {
             h('td', { class: 'time' }, cst(a.raisedAt)),
             h('td', {}, session.names.get(a.enterpriseId) ?? a.enterpriseId),
             h('td', {}, industryName(a.industry)),
-            h('td', {}, `${a.deviceId} · ${metricName(a.metric)}`),
+            h('td', {}, `${a.deviceId} · ${pointName(a)}`),
             h('td', { class: 'msg' }, a.message),
             h('td', {}, `${t(a.state)}${a.acknowledged ? ` · ${t('acked')}` : ''}`),
           ),

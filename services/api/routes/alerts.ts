@@ -109,10 +109,10 @@ export const alertRoutes =
       }
       const t = (ms: number | null) => (ms === null ? '' : formatCst(ms));
       const csv = stringify(
-        rows.map((a) => [a.id, a.enterpriseId, ctx.registry().enterprises.get(a.enterpriseId)?.name ?? '', a.region, a.industry, a.deviceId, a.metric, a.rule, a.severity, a.state, a.acknowledged, t(a.raisedAt), t(a.ackAt), a.ackBy ?? '', t(a.clearedAt), t(a.closedAt), a.closedBy ?? '', a.disposition ?? '', a.closeNote ?? '', a.value ?? '', a.peak ?? '', a.threshold ?? '', a.message]),
+        rows.map((a) => [a.id, a.enterpriseId, ctx.registry().enterprises.get(a.enterpriseId)?.name ?? '', a.region, a.industry, a.deviceId, a.metric, a.rule, a.severity, a.state, a.acknowledged, t(a.raisedAt), t(a.ackAt), a.ackBy ?? '', t(a.clearedAt), t(a.closedAt), a.closedBy ?? '', a.disposition ?? '', a.closeNote ?? '', a.value ?? '', a.peak ?? '', a.threshold ?? '', a.message, a.pointId ?? '', a.pointName ?? '']),
         {
           header: true,
-          columns: ['id', 'enterprise_id', 'enterprise', 'region', 'industry', 'device', 'metric', 'rule', 'severity', 'state', 'acknowledged', 'raised_at_cst', 'ack_at_cst', 'ack_by', 'cleared_at_cst', 'closed_at_cst', 'closed_by', 'disposition', 'close_note', 'value', 'peak', 'threshold', 'message'],
+          columns: ['id', 'enterprise_id', 'enterprise', 'region', 'industry', 'device', 'metric', 'rule', 'severity', 'state', 'acknowledged', 'raised_at_cst', 'ack_at_cst', 'ack_by', 'cleared_at_cst', 'closed_at_cst', 'closed_by', 'disposition', 'close_note', 'value', 'peak', 'threshold', 'message', 'point_id', 'point_name'],
           cast: { boolean: (b) => (b ? 'true' : 'false') },
         },
       );

@@ -9,6 +9,7 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 const deviceParams = z.object({ id: z.string().min(1).max(100), deviceId: z.string().min(1).max(100) });
 const baselineBody = z
   .object({
+    /** the point by its metric (when the device has one of it) or by its id */
     metric: z.string().min(1),
     /** default: the device's latest value of the metric */
     value: z.number().min(-1e9).max(1e9).optional(),
@@ -89,11 +90,14 @@ export const enterpriseRoutes =
       const { ent, dev } = device(req);
       if (!req.caller.handles(ent.id)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot set baselines`);
       const body = parseInput(baselineBody, req.body, 'body');
-      if (!dev.points.some((p) => p.metric === body.metric)) throw new ApiError('BAD_REQUEST', `body metric: the device has no point "${body.metric}"`, 'metric');
-      const latest = ctx.status.get(dev.id).lastValues[body.metric]?.value;
+      // baselines are per point: a point id, or a metric the device has one point of
+      const ofMetric = dev.points.filter((p) => p.metric === body.metric);
+      const point = dev.points.find((p) => p.id === body.metric) ?? (ofMetric.length === 1 ? ofMetric[0] : undefined);
+      if (!point) throw new ApiError('BAD_REQUEST', ofMetric.length ? `body metric: the device has ${ofMetric.length} ${body.metric} points; give the point's id` : `body metric: the device has no point "${body.metric}"`, 'metric');
+      const latest = ctx.status.get(dev.id).lastValues[point.id]?.value;
       const value = body.value ?? (typeof latest === 'number' ? latest : undefined);
       if (value === undefined) throw new ApiError('BAD_REQUEST', `body value: no reading of ${body.metric} yet; give the value`, 'value');
-      const b = { enterpriseId: ent.id, deviceId: dev.id, metric: body.metric, value, at: ctx.clock(), by: req.caller.name, note: body.note ?? null };
+      const b = { enterpriseId: ent.id, deviceId: dev.id, metric: point.id, value, at: ctx.clock(), by: req.caller.name, note: body.note ?? null };
       await ctx.baselines.set(b);
       return reply.status(201).send({ ...b, at: new Date(b.at).toISOString() });
     });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { duration, time } from '../query.ts';
+import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
 
 const DAY = 86_400_000;
 
@@ -11,6 +12,8 @@ const telemetryQuery = z
     enterprise: z.string().min(1).optional(),
     device: z.string().min(1).optional(),
     metric: z.string().min(1).optional(),
+    /** a point by id (a point without an id is known by its metric) */
+    point: z.string().min(1).optional(),
     from: time.optional(),
     to: time.optional(),
     every: duration.optional(),
@@ -19,6 +22,27 @@ const telemetryQuery = z
     shape: z.enum(['points', 'columns']).default('points'),
   })
   .strict();
+
+/** The stored key asked for: the point given, else the one point of the metric given on the device. */
+function pointKey(points: ReadonlyMap<string, { metric: string }> | undefined, point: string | undefined, metric: string | undefined): string | undefined {
+  if (point !== undefined) {
+    if (points && !points.has(point)) throw new ApiError('NOT_FOUND', `the device has no point ${point}`, 'point');
+    return point;
+  }
+  if (metric === undefined || !points) return metric;
+  const ofMetric = [...points.values()].filter((p) => p.metric === metric) as { id?: string; metric: string }[];
+  if (ofMetric.length > 1) throw new ApiError('BAD_REQUEST', `query metric: the device has ${ofMetric.length} ${metric} points; name one with point=`, 'metric');
+  return ofMetric[0]?.id ?? metric;
+}
+
+/** A stored row as the API shows it: its point and that point's metric, a switch as a boolean. */
+function asPoint<P extends { deviceId: string; metric: string }>(registry: ReturnType<ApiContext['registry']>, p: P): P & { point: string } {
+  const point = registry.devices.get(p.deviceId)?.points.get(p.metric);
+  if (!point || point.id === point.metric) return { ...p, point: p.metric };
+  const value = (p as { value?: unknown }).value;
+  const isSwitch = isMetric(point.metric) && INDICATORS[point.metric].type === 'boolean';
+  return { ...p, metric: point.metric, point: point.id, ...(isSwitch && typeof value === 'number' ? { value: value === 1 } : {}) };
+}
 
 export const telemetryRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
@@ -40,13 +64,15 @@ export const telemetryRoutes =
       const to = q.to ?? ctx.clock() + 60_000;
       const from = q.from ?? to - DAY;
       if (from >= to) throw new ApiError('BAD_REQUEST', 'query from: must be before to', 'from');
-      if (q.shape === 'columns' && (!q.device || !q.metric)) throw new ApiError('BAD_REQUEST', 'query shape: columns are for one device and one metric', 'shape');
-      const points = await ctx.telemetry.query({ enterpriseId, deviceId: q.device, metric: q.metric, from, to, everyMs: q.every, limit: q.limit });
+      const key = pointKey(registry.devices.get(q.device ?? '')?.points, q.point, q.metric);
+      if (q.shape === 'columns' && (!q.device || !key)) throw new ApiError('BAD_REQUEST', 'query shape: columns are for one device and one point (or metric)', 'shape');
+      // values are stored by point id: a point without an id is known by its metric
+      const points = (await ctx.telemetry.query({ enterpriseId, deviceId: q.device, metric: key, from, to, everyMs: q.every, limit: q.limit })).map((p) => asPoint(registry, p));
       const period = { enterprise: enterpriseId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, truncated: points.length === q.limit };
       if (q.shape === 'columns') {
         const sorted = [...points].sort((a, b) => a.ts - b.ts);
         const col = (k: string) => sorted.map((p) => (p as unknown as Record<string, unknown>)[k] ?? null);
-        return { ...period, device: q.device, metric: q.metric, columns: q.every ? { ts: col('ts'), min: col('min'), mean: col('mean'), max: col('max') } : { ts: col('ts'), value: col('value') } };
+        return { ...period, device: q.device, point: key, metric: q.metric ?? registry.devices.get(q.device!)?.points.get(key!)?.metric ?? key, columns: q.every ? { ts: col('ts'), min: col('min'), mean: col('mean'), max: col('max') } : { ts: col('ts'), value: col('value') } };
       }
       return { ...period, points: points.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() })) };
     });

@@ -1,0 +1,62 @@
+import { metricNames } from './describe.ts';
+
+/**
+ * A device's points as the rules see them. A point has an id (unique within its device; a point
+ * without one is known by its metric) and a metric that says what it measures. Values arrive
+ * keyed by point id, so one device may carry several points of one metric (a 16-channel gas
+ * controller, melt level at two places). A rule written for a metric runs once per point of it.
+ */
+export interface PointInfo {
+  id: string;
+  metric: string;
+  name?: string;
+}
+
+export interface PointNames {
+  /** the catalogue metric */
+  metric: string;
+  zh: string;
+  en: string;
+  unit: string;
+  isSwitch: boolean;
+  /** the point's own name, or its id when it has one of its own; null for a point known by its metric */
+  label: string | null;
+}
+
+/** What a rule instance knows of its device's points. */
+export interface RuleContext {
+  /** what a value key (a point id) is, for messages and the catalogue */
+  names(key: string): PointNames;
+  /** the point this instance reads for a metric */
+  keyOf(metric: string): string;
+  /** every point of a metric on the device */
+  keysOf(metric: string): string[];
+}
+
+/** Points known by their metrics (every device of the first round, and the engine's unit tests). */
+export const BY_METRIC: RuleContext = {
+  names: (key) => ({ ...metricNames(key), metric: key, label: null }),
+  keyOf: (m) => m,
+  keysOf: (m) => [m],
+};
+
+/** The device's points as a lookup; `bound` ties one metric to one of its points (an instance). */
+export function pointContext(points: readonly PointInfo[], bound?: { metric: string; point: string }): RuleContext {
+  if (!points.length && !bound) return BY_METRIC;
+  const byId = new Map(points.map((p) => [p.id, p]));
+  const byMetric = new Map<string, string[]>();
+  for (const p of points) byMetric.set(p.metric, [...(byMetric.get(p.metric) ?? []), p.id]);
+  const keysOf = (m: string) => byMetric.get(m) ?? [m];
+  return {
+    names(key) {
+      const p = byId.get(key);
+      const metric = p?.metric ?? key;
+      const base = metricNames(metric);
+      if (!p || p.id === p.metric) return { ...base, metric, label: p?.name ?? null };
+      const label = p.name ?? p.id;
+      return { ...base, metric, zh: `${label} ${base.zh}`, en: `${base.en} (${label})`, label };
+    },
+    keyOf: (m) => (bound && m === bound.metric ? bound.point : keysOf(m)[0]),
+    keysOf,
+  };
+}
