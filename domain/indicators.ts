@@ -37,6 +37,8 @@ export const INDICATORS = {
   melt_level: num('mm', [0, 2000], '铝液液位', 'melt level'),
   quick_shutoff_valve_closed: bool('快速切断阀关闭', 'quick shut-off valve closed'),
   emergency_discharge_open: bool('紧急排放阀打开', 'emergency discharge valve open'),
+  launder_disconnected: bool('流槽断开（隔离）装置动作', 'launder disconnect device acted'),
+  furnace_tilted_back: bool('倾动炉回倾到位', 'tilting furnace tilted back'),
   // steel and metallurgical gas
   co_ppm: num('ppm', [0, 2000], '一氧化碳浓度', 'carbon monoxide'),
   o2_percent: num('%vol', [0, 30], '氧气浓度', 'oxygen'),

@@ -164,7 +164,8 @@ function instances(deviceId: string, defs: RuleDef[], points: PointInfo[]): Comp
   for (const def of defs) {
     const metric = judgedMetric(def, plain);
     const only = 'point' in def ? def.point : undefined;
-    const targets = metric ? (only !== undefined ? [only] : plain.keysOf(metric)) : [null];
+    const place = 'at' in def ? def.at : undefined;
+    const targets = metric ? (only !== undefined ? [only] : place !== undefined ? plain.keysAt(metric, place) : plain.keysOf(metric)) : [null];
     for (const pointId of targets) {
       const ctx = metric && pointId ? pointContext(points, { metric, point: pointId }) : plain;
       const bound = def.kind === 'threshold' || def.kind === 'rate' || def.kind === 'baseline' || def.kind === 'stuck' ? { ...def, metric: ctx.keyOf(def.metric), guard: def.guard === undefined ? undefined : ctx.keyOf(def.guard) } : def;
@@ -189,8 +190,11 @@ function judgedMetric(def: RuleDef, points: RuleContext): string | null {
     case 'baseline':
     case 'stuck':
       return def.metric;
-    case 'interlock':
-      return compileCondition(def.when).names.find((m) => points.keysOf(m).length > 1) ?? null;
+    case 'interlock': {
+      const names = compileCondition(def.when).names;
+      // at a place: the metric of the condition measured there; else the one with several points
+      return (def.at !== undefined ? names[0] : names.find((m) => points.keysOf(m).length > 1)) ?? null;
+    }
     default:
       return null;
   }

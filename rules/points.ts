@@ -10,6 +10,8 @@ export interface PointInfo {
   id: string;
   metric: string;
   name?: string;
+  /** where it measures, when a template tells places apart */
+  place?: string;
 }
 
 export interface PointNames {
@@ -31,6 +33,11 @@ export interface RuleContext {
   keyOf(metric: string): string;
   /** every point of a metric on the device */
   keysOf(metric: string): string[];
+  /**
+   * the points of a metric at a place; a device that names no place for any point of that metric
+   * (the first round's) has one point that stands for every place
+   */
+  keysAt(metric: string, place: string): string[];
 }
 
 /** Points known by their metrics (every device of the first round, and the engine's unit tests). */
@@ -38,6 +45,7 @@ export const BY_METRIC: RuleContext = {
   names: (key) => ({ ...metricNames(key), metric: key, label: null }),
   keyOf: (m) => m,
   keysOf: (m) => [m],
+  keysAt: (m) => [m],
 };
 
 /** The device's points as a lookup; `bound` ties one metric to one of its points (an instance). */
@@ -58,5 +66,9 @@ export function pointContext(points: readonly PointInfo[], bound?: { metric: str
     },
     keyOf: (m) => (bound && m === bound.metric ? bound.point : keysOf(m)[0]),
     keysOf,
+    keysAt(m, place) {
+      const of = points.filter((p) => p.metric === m);
+      return of.some((p) => p.place) ? of.filter((p) => p.place === place).map((p) => p.id) : keysOf(m);
+    },
   };
 }

@@ -11,6 +11,8 @@ const common = {
   enabled: z.boolean().default(true),
   message: z.string().optional(),
 };
+/** a rule for a metric judges only the points at this place (registry `place`) */
+const at = z.enum(['launder', 'junction']).optional();
 /** a rule for a metric judges every point of it, or only this one (by point id) */
 const point = z
   .string()
@@ -25,6 +27,7 @@ export const thresholdRuleSchema = z
     ...common,
     kind: z.literal('threshold'),
     point,
+    at,
     metric: metricName,
     above: z.array(levelSchema).min(1).optional(),
     below: z.array(levelSchema).min(1).optional(),
@@ -42,6 +45,7 @@ export const rateRuleSchema = z
     ...common,
     kind: z.literal('rate'),
     point,
+    at,
     metric: metricName,
     /** alarm when the value falls faster than this many units per second */
     fallingFaster: z.number().positive().max(1e9).optional(),
@@ -59,6 +63,7 @@ export const baselineRuleSchema = z
     ...common,
     kind: z.literal('baseline'),
     point,
+    at,
     metric: metricName,
     /** alarm when the value is this many percent away from the baseline */
     deviationPct: z.number().positive().max(10_000).default(20),
@@ -87,6 +92,7 @@ export const stuckRuleSchema = z
     ...common,
     kind: z.literal('stuck'),
     point,
+    at,
     metric: metricName,
     /** the value must move more than this (absolute, in the metric's unit) */
     tolerance: z.number().min(0).max(7 * 86_400).default(0),
@@ -139,6 +145,7 @@ export const interlockRuleSchema = z
   .object({
     ...common,
     kind: z.literal('interlock'),
+    at,
     guard,
     /** the condition, over the device's points: `cooling_water_flow < 30 or cooling_water_pressure < 0.2` */
     when: z.string().min(1),

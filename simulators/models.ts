@@ -38,6 +38,8 @@ export const NORMAL: Record<Metric, () => Model> = {
   melt_level: () => analogue(600, 6),
   quick_shutoff_valve_closed: () => constant(false),
   emergency_discharge_open: () => constant(false),
+  launder_disconnected: () => constant(false),
+  furnace_tilted_back: () => constant(false),
   co_ppm: () => analogue(4, 1.5, 0),
   o2_percent: () => analogue(20.9, 0.1),
   furnace_cooling_outlet_temperature: () => analogue(38, 1),

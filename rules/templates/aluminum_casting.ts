@@ -1,8 +1,14 @@
 import type { RuleInput } from '../schema.ts';
 
 /**
- * Aluminium deep-well casting (MEM Order No. 10, non-ferrous clauses): melt level, cooling-water
- * flow, pressure and temperature are monitored while a casting run is in progress.
+ * Aluminium deep-well casting, 工贸企业重大事故隐患判定标准 (MEM Order No. 10), non-ferrous clauses:
+ * (二) water-cooled elements of the furnace: outlet temperature and inlet–outlet flow difference;
+ * (三) mould cooling water: inlet pressure and flow alarms interlocked with the quick shut-off, the
+ * emergency discharge and the launder disconnect (fixed furnace) or the tilt control (tilting);
+ * (四) melt level at the outlet launder and at the launder-to-mould junction;
+ * (五)(六) the junction level interlocked with the quick shut-off and the emergency discharge
+ * (fixed) or the tilt-back and the quick shut-off (tilting). The interlocks below are the first
+ * round's (a device that does not say its furnace); `FURNACE_FEEDBACK` gives each kind's.
  */
 const whileCasting = { guard: 'casting_active' } as const;
 
@@ -38,6 +44,8 @@ aluminumCasting.push(
   {
     id: 'casting-melt-level-interlock',
     kind: 'interlock',
+    // (五)(六): the level where the launder meets the mould
+    at: 'junction',
     guard: 'casting_active',
     when: 'melt_level > 750 or melt_level < 450',
     forS: 1,
@@ -54,3 +62,21 @@ aluminumCasting.push(
     severity: 'critical',
   },
 );
+
+/** (二): the furnace's water-cooled elements, as for metallurgy. */
+aluminumCasting.push(
+  { id: 'furnace-cooling-temperature-high', kind: 'threshold', metric: 'furnace_cooling_outlet_temperature', above: [{ severity: 'critical', value: 60 }], deadband: 2, forS: 5 },
+  { id: 'furnace-cooling-leak', kind: 'threshold', metric: 'furnace_cooling_flow_diff', above: [{ severity: 'critical', value: 2 }], deadband: 0.3, forS: 5 },
+);
+
+/** The feedback each interlock expects of each kind of casting furnace (Order No. 10 (三)(五)(六)). */
+export const FURNACE_FEEDBACK: Record<'fixed' | 'tilting', Record<'casting-cooling-interlock' | 'casting-melt-level-interlock', Record<string, boolean>>> = {
+  fixed: {
+    'casting-cooling-interlock': { quick_shutoff_valve_closed: true, emergency_discharge_open: true, launder_disconnected: true },
+    'casting-melt-level-interlock': { quick_shutoff_valve_closed: true, emergency_discharge_open: true },
+  },
+  tilting: {
+    'casting-cooling-interlock': { furnace_tilted_back: true, quick_shutoff_valve_closed: true },
+    'casting-melt-level-interlock': { furnace_tilted_back: true, quick_shutoff_valve_closed: true },
+  },
+};

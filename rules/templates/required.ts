@@ -22,6 +22,8 @@ export const REQUIRED_RULES: ReadonlyMap<string, string> = new Map([
   ['casting-cooling-interlock', `${ORDER_10}, 有色 (三)`],
   ['melt-level', `${ORDER_10}, 有色 (四)`],
   ['casting-melt-level-interlock', `${ORDER_10}, 有色 (五)(六)`],
+  ['furnace-cooling-temperature-high', `${ORDER_10} (水冷元件)`],
+  ['furnace-cooling-leak', `${ORDER_10} (水冷元件)`],
   // dust collectors: hopper temperature and the spark and temperature interlocks
   ['collector-temperature-high', 'AQ 4273-2016 5.1.4'],
   ['spark-isolation-interlock', 'AQ 4273-2016'],

@@ -7,7 +7,7 @@ import { TEMPLATES } from '../../rules/templates/index.ts';
 import { compileCondition } from '../../rules/expression.ts';
 import { ruleMetrics } from '../../rules/kinds.ts';
 import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
-import { standardDefaults, standardLimits, weakened } from './standards.ts';
+import { furnacePoints, standardDefaults, standardLimits, weakened } from './standards.ts';
 
 /** A registry that failed validation: every problem, each named by its path. */
 export class RegistryError extends Error {
@@ -153,15 +153,15 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
   const fromTemplate = new Map<string, RuleDef>();
   for (const t of ['data_quality', ...dev.templates] as const) {
     for (const rule of TEMPLATES[t]) {
-      const parsed = ruleSchema.safeParse({ ...rule, ...standardDefaults(rule, dev.points) });
+      const parsed = ruleSchema.safeParse({ ...rule, ...standardDefaults(rule, dev) });
       const fits = parsed.success && ruleMetrics(parsed.data).metrics.every((m) => points.has(m));
       if (fits && !byId.has(rule.id)) {
-        byId.set(rule.id, { ...rule, ...standardDefaults(rule, dev.points) });
+        byId.set(rule.id, { ...rule, ...standardDefaults(rule, dev) });
         fromTemplate.set(rule.id, parsed.data);
       }
     }
   }
-  const problems: string[] = [];
+  const problems: string[] = furnacePoints(dev).map((p) => `${formatPath(at)}${p}`);
   const origin = new Map<string, PropertyKey[]>();
   dev.rules.forEach((entry, i) => {
     byId.set(entry.id, { ...byId.get(entry.id), ...entry });

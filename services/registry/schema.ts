@@ -45,6 +45,11 @@ export const pointSchema = z
     unit: z.string().max(32).optional(),
     range: z.tuple([between(-1e9, 1e9), between(-1e9, 1e9)]).refine(([lo, hi]) => lo < hi, 'range must be [low, high] with low < high').optional(),
     name: z.string().max(100).optional(),
+    /**
+     * where a point measures when a template tells places apart: melt level at the furnace's
+     * outlet launder or at the launder-to-mould junction (Order No. 10, non-ferrous (四)–(六))
+     */
+    place: z.enum(['launder', 'junction']).optional(),
     /** a toxic-gas point's gas: its alarm levels follow the gas's exposure limit */
     gas: z
       .string()
@@ -70,6 +75,8 @@ const deviceSchema = z
     secretHash: z.string().startsWith('scrypt$', 'secretHash must be made by `npm run secret`').optional(),
     reportIntervalS: between(1, DAY_S).default(60),
     templates: z.array(z.enum(TEMPLATE_NAMES)).default([]),
+    /** a casting device's furnace: which feedback its interlocks expect (Order No. 10 (三)(五)(六)) */
+    furnace: z.enum(['fixed', 'tilting']).optional(),
     points: z.array(pointSchema).min(1),
     rules: z.array(ruleEntrySchema).default([]),
     /** an alert that changes this often within the window stays open, marked flapping */

@@ -3,7 +3,8 @@ import { TOXIC_GASES, toxicLimits } from '../../domain/toxic-gases.ts';
 import type { RuleDef } from '../../rules/schema.ts';
 import { REQUIRED_RULES } from '../../rules/templates/required.ts';
 import { SEVERITIES, type Severity } from '../../domain/types.ts';
-import type { PointConfig } from './schema.ts';
+import type { DeviceConfig, PointConfig } from './schema.ts';
+import { FURNACE_FEEDBACK } from '../../rules/templates/aluminum_casting.ts';
 
 /**
  * What the standards fix for a site's setpoints. GB/T 50493-2019: combustible gas at most
@@ -15,9 +16,13 @@ import type { PointConfig } from './schema.ts';
 const toxicPoint = (points: readonly PointConfig[]) => points.find((p) => p.metric === 'toxic_gas_ppm');
 const unitOf = (p: PointConfig) => p.unit ?? (isMetric(p.metric) ? INDICATORS[p.metric].unit : '');
 
-/** Template fields a standard decides for this device: the toxic levels of its gas. */
-export function standardDefaults(rule: { kind: string; metric?: string }, points: readonly PointConfig[]): Partial<RuleDef> {
-  const p = toxicPoint(points);
+/**
+ * Template fields a standard decides for this device: the toxic levels of its gas, and the
+ * feedback a casting interlock expects of the device's kind of furnace.
+ */
+export function standardDefaults(rule: { id: string; kind: string; metric?: string }, dev: Pick<DeviceConfig, 'points' | 'furnace'>): Partial<RuleDef> {
+  if (dev.furnace && (rule.id === 'casting-cooling-interlock' || rule.id === 'casting-melt-level-interlock')) return { expect: FURNACE_FEEDBACK[dev.furnace][rule.id] } as Partial<RuleDef>;
+  const p = toxicPoint(dev.points);
   if (rule.kind !== 'threshold' || rule.metric !== 'toxic_gas_ppm' || !p?.gas) return {};
   const limits = toxicLimits(p.gas, unitOf(p));
   if (!limits) return {};
@@ -76,5 +81,21 @@ export function weakened(template: RuleDef, rule: RuleDef): string[] {
     for (const k of Object.keys(template.expect)) if (!Object.hasOwn(rule.expect, k)) problems.push(why(`its feedback ${k} cannot be dropped`));
     if (rule.withinS > template.withinS) problems.push(why(`it cannot wait longer than ${template.withinS} s for its feedback`));
   }
+  return problems;
+}
+
+/**
+ * What Order No. 10 asks a casting device that says its furnace to have: the feedback points its
+ * interlocks expect, and melt level at the outlet launder and at the junction.
+ */
+export function furnacePoints(dev: Pick<DeviceConfig, 'points' | 'furnace' | 'templates'>): string[] {
+  if (!dev.furnace) return [];
+  if (!dev.templates.includes('aluminum_casting')) return ['.furnace: only a casting device (template aluminum_casting) has a furnace'];
+  const has = new Set(dev.points.map((p) => p.metric));
+  const needed = new Set([...Object.values(FURNACE_FEEDBACK[dev.furnace]).flatMap((e) => Object.keys(e))]);
+  const problems = [...needed].filter((m) => !has.has(m)).map((m) => `.points: a ${dev.furnace} casting furnace needs the point ${m} (工贸企业重大事故隐患判定标准, 有色 ${dev.furnace === 'fixed' ? '(三)(五)' : '(三)(六)'})`);
+  const places = new Set(dev.points.filter((p) => p.metric === 'melt_level').map((p) => p.place));
+  for (const place of ['launder', 'junction'] as const)
+    if (!places.has(place)) problems.push(`.points: melt level is measured at the outlet launder and at the launder-to-mould junction: a melt_level point with place: ${place} (工贸企业重大事故隐患判定标准, 有色 (四))`);
   return problems;
 }

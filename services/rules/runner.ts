@@ -33,7 +33,7 @@ export class RuleRunner {
         rules,
         reportIntervalS: device.reportIntervalS,
         flapping: device.flapping,
-        points: device.points.map((p) => ({ id: p.id, metric: p.metric, name: p.name })),
+        points: device.points.map((p) => ({ id: p.id, metric: p.metric, name: p.name, place: p.place })),
         ranges: Object.fromEntries(device.points.filter((p) => p.range).map((p) => [p.id, p.range!])),
       })),
     );
