@@ -105,15 +105,23 @@ export interface EngineState {
   baselines: Map<string, Record<string, number>>;
   /** evaluations so far: the number of the one running */
   runs: number;
-  /** maintenance windows and silences registered outside the engine: does one cover the device then */
-  announced: MaintenanceAnnounced;
+  /** what the engine is told of the world outside the readings */
+  world: World;
 }
 
-export type MaintenanceAnnounced = (enterpriseId: string, deviceId: string, at: number) => boolean;
+/** Facts kept outside the engine that rules read: announced maintenance, suspension orders. */
+export interface World {
+  /** does a maintenance window or silence cover the device then */
+  maintenanceAnnounced(enterpriseId: string, deviceId: string, at: number): boolean;
+  /** is the enterprise under a suspension order */
+  suspended(enterpriseId: string): boolean;
+}
 
-export const newEngineState = (startedAt = 0, announced: MaintenanceAnnounced = () => false): EngineState => ({
+const NOTHING_KNOWN: World = { maintenanceAnnounced: () => false, suspended: () => false };
+
+export const newEngineState = (startedAt = 0, world: Partial<World> = {}): EngineState => ({
   startedAt,
-  announced,
+  world: { ...NOTHING_KNOWN, ...world },
   runs: 0,
   devices: new Map(),
   active: new Map(),
@@ -168,7 +176,12 @@ function instances(deviceId: string, defs: RuleDef[], points: PointInfo[]): Comp
     const targets = metric ? (only !== undefined ? [only] : place !== undefined ? plain.keysAt(metric, place) : plain.keysOf(metric)) : [null];
     for (const pointId of targets) {
       const ctx = metric && pointId ? pointContext(points, { metric, point: pointId }) : plain;
-      const bound = def.kind === 'threshold' || def.kind === 'rate' || def.kind === 'baseline' || def.kind === 'stuck' ? { ...def, metric: ctx.keyOf(def.metric), guard: def.guard === undefined ? undefined : ctx.keyOf(def.guard) } : def;
+      const bound =
+        def.kind === 'threshold' || def.kind === 'rate' || def.kind === 'baseline' || def.kind === 'stuck'
+          ? { ...def, metric: ctx.keyOf(def.metric), guard: def.guard === undefined ? undefined : ctx.keyOf(def.guard) }
+          : def.kind === 'idle'
+            ? { ...def, metric: ctx.keyOf(def.metric) }
+            : def;
       // a point known by its metric keeps the key alerts had before points had ids
       const own = pointId !== null && pointId !== metric;
       out.push({
@@ -189,6 +202,7 @@ function judgedMetric(def: RuleDef, points: RuleContext): string | null {
     case 'rate':
     case 'baseline':
     case 'stuck':
+    case 'idle':
       return def.metric;
     case 'interlock': {
       const names = compileCondition(def.when).names;
@@ -216,7 +230,8 @@ function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
       reportIntervalS: 0,
       ranges: bareRecord(),
       baselines: bareRecord(),
-      maintenanceAnnounced: (at) => state.announced(enterpriseId, deviceId, at),
+      maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
+      suspended: () => state.world.suspended(enterpriseId),
     };
     state.devices.set(device.deviceId, (rt = { view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
   }

@@ -39,6 +39,8 @@ export interface DeviceView {
   baselines: Record<string, number>;
   /** whether a maintenance window or silence registered for the device covers this time */
   maintenanceAnnounced(at: number): boolean;
+  /** whether the enterprise is under a suspension order (it must not produce) */
+  suspended(): boolean;
 }
 
 export type LinkEvent = 'online' | 'offline';

@@ -5,6 +5,7 @@ import { interlockMetrics, interlockRule } from './interlock.ts';
 import type { RuleImpl } from './kind.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 import { maintenanceRule } from './maintenance.ts';
+import { idleRule } from './idle.ts';
 import { offlineRule } from './offline.ts';
 import { permissiveRule } from './permissive.ts';
 import { rangeRule } from './range.ts';
@@ -24,6 +25,7 @@ const BUILDERS: { [K in RuleDef['kind']]: (def: Extract<RuleDef, { kind: K }>, c
   range: rangeRule,
   fault: faultRule,
   maintenance: maintenanceRule,
+  idle: idleRule,
   gaps: gapsRule,
   interlock: interlockRule,
   permissive: permissiveRule,
@@ -41,6 +43,8 @@ export function ruleMetrics(def: RuleDef): { metrics: string[]; switches: string
     case 'baseline':
     case 'stuck':
       return { metrics: [def.metric, ...(def.guard ? [def.guard] : [])], switches: def.guard ? [def.guard] : [] };
+    case 'idle':
+      return { metrics: [def.metric], switches: [] };
     case 'interlock':
       return { metrics: interlockMetrics(def), switches: def.guard ? [def.guard] : [] };
     case 'permissive':

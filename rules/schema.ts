@@ -128,6 +128,21 @@ export const maintenanceRuleSchema = z
   })
   .strict();
 
+export const idleRuleSchema = z
+  .object({
+    ...common,
+    kind: z.literal('idle'),
+    point,
+    /** the power point: above its idle baseline while the enterprise is suspended */
+    metric: metricName,
+    /** above the baseline by more than this (percent) */
+    abovePct: z.number().min(0).max(10_000).default(20),
+    /** the idle level when no baseline was recorded for the point */
+    idle: z.number().min(0).max(1e9).optional(),
+    severity: severitySchema.default('major'),
+  })
+  .strict();
+
 export const gapsRuleSchema = z
   .object({
     ...common,
@@ -180,6 +195,7 @@ export const ruleSchema = z.discriminatedUnion('kind', [
   rangeRuleSchema,
   faultRuleSchema,
   maintenanceRuleSchema,
+  idleRuleSchema,
   gapsRuleSchema,
   interlockRuleSchema,
   permissiveRuleSchema,
@@ -193,6 +209,7 @@ export type StuckRuleDef = z.infer<typeof stuckRuleSchema>;
 export type RangeRuleDef = z.infer<typeof rangeRuleSchema>;
 export type FaultRuleDef = z.infer<typeof faultRuleSchema>;
 export type MaintenanceRuleDef = z.infer<typeof maintenanceRuleSchema>;
+export type IdleRuleDef = z.infer<typeof idleRuleSchema>;
 export type GapsRuleDef = z.infer<typeof gapsRuleSchema>;
 export type InterlockRuleDef = z.infer<typeof interlockRuleSchema>;
 export type PermissiveRuleDef = z.infer<typeof permissiveRuleSchema>;

@@ -106,7 +106,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   };
   const book = new AlertBook(stores.alerts, placement, clock, (key) => rules.forget(key), (err, c) => fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
   const raiseSystem = (...outcomes: Parameters<AlertBook['handle']>[0]) => void book.handle(outcomes).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
-  const rules = new RuleRunner(clock, (outcomes) => book.handle(outcomes), fault('rules'), (e, d, at) => stores.silences.maintenanceAnnounced(e, d, at));
+  const rules = new RuleRunner(clock, (outcomes) => book.handle(outcomes), fault('rules'), {
+    maintenanceAnnounced: (e, d, at) => stores.silences.maintenanceAnnounced(e, d, at),
+    suspended: (e) => stores.statuses.suspended(e),
+  });
   const forwarder = new Forwarder({
     dataDir: settings.DATA_DIR,
     gatewayName: 'risk-monitor',
@@ -290,6 +293,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       audit: { append: audited, verify: (head) => audit.verify(head), head: () => audit.head() },
       announceSilences: () => silencesDue(silenceDeps),
       notificationsOf: (alertId) => stores.outbox.forAlert(alertId),
+      statuses: stores.statuses,
       toldOf: (alertIds) => told.ofMany(alertIds),
       outboxCounts: () => stores.outbox.counts(),
       uplinks: forwarder,

@@ -5,6 +5,7 @@ import { Silences } from './alerts/silences.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { OutboxStore } from './notify/outbox-store.ts';
 import { BaselineStore } from './rules/baselines.ts';
+import { EnterpriseStatuses } from './enterprises/status.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
@@ -52,6 +53,7 @@ export async function openStores(settings: Settings, log: Logger, hooks: StoreHo
     baselines: await BaselineStore.create(alertConn),
     outbox: await OutboxStore.create(outboxConn),
     silences: await Silences.create(alertConn),
+    statuses: await EnterpriseStatuses.create(alertConn),
     audit: await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json')),
     /** after everything that writes has stopped */
     async close() {

@@ -11,4 +11,6 @@ export const dataQuality: RuleInput[] = [
   // marking values `maintenance` hides them from every rule: only within an announced window
   { id: 'maintenance-unannounced', kind: 'maintenance', severity: 'major' },
   { id: 'readings-missing', kind: 'gaps', maxMissing: 10, windowS: 3600, severity: 'warning' },
+  // power-use monitoring: a suspended enterprise drawing more than idle power is producing
+  { id: 'power-while-suspended', kind: 'idle', metric: 'power_kw', abovePct: 20, severity: 'major' },
 ];

@@ -13,6 +13,7 @@ export const REQUIRED_RULES: ReadonlyMap<string, string> = new Map([
   ['device-offline', LAW],
   ['sensor-fault', LAW],
   ['maintenance-unannounced', LAW],
+  ['power-while-suspended', LAW],
   // combustible and toxic gas detection and alarm
   ['gas-lel', 'GB/T 50493-2019'],
   ['toxic-gas', 'GB/T 50493-2019'],

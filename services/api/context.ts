@@ -1,3 +1,4 @@
+import type { EnterpriseStatuses } from '../enterprises/status.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
@@ -34,6 +35,7 @@ export interface ApiContext {
   /** announce silences that started or ended (right after one is created or ended) */
   announceSilences(): Promise<void>;
   notificationsOf(alertId: string): Promise<OutboxItem[]>;
+  statuses: Pick<EnterpriseStatuses, 'of' | 'set' | 'history'>;
   /** per alert, the units told of it (the notification log) */
   toldOf(alertIds: string[]): Promise<Map<string, string[]>>;
   uplinks: Pick<Forwarder, 'status' | 'get'>;

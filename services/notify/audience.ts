@@ -15,7 +15,8 @@ export interface Audience {
 }
 
 export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy, anyoneTold: boolean): Audience | null {
-  const routed = () => immediateKinds(policy, alert.severity, alert.metric);
+  // producing under a suspension order is the regulator's business first (power-use monitoring)
+  const routed = () => [...new Set([...immediateKinds(policy, alert.severity, alert.metric), ...(alert.ruleKind === 'idle' ? (['township', 'regulator'] as const) : [])])];
   switch (t.type) {
     case 'raised':
     case 'reactivated':

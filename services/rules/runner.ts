@@ -1,4 +1,4 @@
-import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type MaintenanceAnnounced, type RuleSet } from '../../rules/engine.ts';
+import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type RuleSet, type World } from '../../rules/engine.ts';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { Alert } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -19,10 +19,10 @@ export class RuleRunner {
     private readonly onOutcomes: (o: Outcome[]) => Promise<void>,
     /** a rule threw on this input: reported, and the other rules and readings go on */
     private readonly onError: (err: Error, deviceId: string) => void = () => {},
-    /** whether a maintenance window or silence covers a device at a time */
-    announced?: MaintenanceAnnounced,
+    /** what rules read of the world: announced maintenance, suspension orders */
+    world?: Partial<World>,
   ) {
-    this.state = newEngineState(clock(), announced);
+    this.state = newEngineState(clock(), world);
   }
 
   use(registry: Registry) {

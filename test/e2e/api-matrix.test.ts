@@ -47,6 +47,8 @@ describe('role × scope matrix over every endpoint', () => {
     ['register a device', 'POST', () => `/api/enterprises/${CHEM}/devices`, { id: `m-${Math.random().toString(36).slice(2, 8)}`, points: [{ metric: 'gas_lel' }] }, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 'ok', mall: 403 }],
     ['baselines', 'GET', () => `/api/enterprises/${CHEM}/devices/gas-1/baselines`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['set a baseline', 'POST', () => `/api/enterprises/${CHEM}/devices/gas-1/baselines`, { metric: 'gas_lel', value: 1 }, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 'ok', mall: 403 }],
+    ['operating status history', 'GET', () => `/api/enterprises/${CHEM}/status/history`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
+    ['set the operating status', 'POST', () => `/api/enterprises/${CHEM}/status`, { status: 'operating', reason: '复核' }, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 403, mall: 403 }],
     ['summary', 'GET', () => '/api/reports/summary', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
     ['summary of the plant', 'GET', () => `/api/reports/summary?enterprise=${CHEM}`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['silences', 'GET', () => '/api/silences', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],

@@ -3,6 +3,8 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
+import { startReceiver } from '../support/receivers.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * What the standards fix, end to end through MQTT and the registry: a toxic point alarms at its
@@ -70,5 +72,44 @@ describe('the standards a site cannot loosen', () => {
     await writeFile(app.configPath, stringify(r));
     const result = await app.reload();
     expect(!result.ok && result.problems.join('\n')).toMatch(/maintenance\[0\]\.to: a maintenance window may last at most 72 h \(limits\.maxSilenceH\)/);
+  });
+});
+
+describe('power-use monitoring', () => {
+  it("a suspended enterprise's power above its idle baseline reaches the regulator; lifting the order clears it", async () => {
+    const hooks = await startReceiver();
+    const reg = testRegistry();
+    (reg.enterprises[0].devices as object[]).push({ id: 'meter-1', secret: 'secret-meter-1', points: [{ metric: 'power_kw' }] });
+    for (const u of reg.units as { id: string; webhooks?: object[] }[]) if (u.id === 'reg-a') u.webhooks = [{ url: `${hooks.url}/reg-a`, format: 'generic' }];
+    Object.assign(reg.routing, { groupWaitS: 0 });
+    const app = await startTestApp({ registry: reg });
+    try {
+      const op = apiClient(app, 'token-operator');
+      const regulator = apiClient(app, 'token-regulator-a');
+      expect((await op.post(`/api/enterprises/${CHEM}/devices/meter-1/baselines`, { metric: 'power_kw', value: 50, note: '停产待机功率' })).status).toBe(201);
+      expect((await apiClient(app, 'token-chem').post(`/api/enterprises/${CHEM}/status`, { status: 'operating', reason: 'x' })).status).toBe(403);
+      const suspended = await regulator.post(`/api/enterprises/${CHEM}/status`, { status: 'suspended', reason: '停产整顿（泰应急责改〔2026〕12号）' });
+      expect(suspended.json).toMatchObject({ status: 'suspended', by: 'regulator-taixing' });
+      expect((await op.get(`/api/enterprises/${CHEM}`)).json.status).toMatchObject({ status: 'suspended', reason: '停产整顿（泰应急责改〔2026〕12号）' });
+
+      const meter = await connectDevice(app, CHEM, 'meter-1', 'secret-meter-1');
+      await meter.telemetry({ seq: 1, values: { power_kw: 55 } });
+      await meter.telemetry({ seq: 2, values: { power_kw: 400 } });
+      const alert = (await op.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.find((a: any) => a.rule === 'power-while-suspended');
+      expect(alert).toMatchObject({ severity: 'major', metric: 'power_kw', value: 400, threshold: 60 });
+      await app.settled();
+      await waitFor(() => hooks.requests.some((r) => r.url === '/reg-a' && (r.body as any).rule === 'power-while-suspended'), 5000, 'the regulator told');
+
+      // the order lifted: the alert clears on the next tick, whatever the power
+      await regulator.post(`/api/enterprises/${CHEM}/status`, { status: 'operating', reason: '整改验收合格' });
+      await app.tick();
+      await app.settled();
+      expect((await op.get(`/api/alerts/${alert.id}`)).json.state).toBe('cleared');
+      expect((await op.get(`/api/enterprises/${CHEM}/status/history`)).json.items.map((s: any) => s.status)).toEqual(['suspended', 'operating']);
+      await meter.end();
+    } finally {
+      await app.stop();
+      await hooks.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ export function engineWith(
   { announced, ...opts }: { reportIntervalS?: number; ranges?: Record<string, [number, number]>; flapping?: { changes: number; windowS: number }; announced?: (at: number) => boolean } = {},
 ) {
   const set = compileRules([{ enterpriseId: 'E', deviceId: 'D', rules: rules.map((r) => ruleSchema.parse(r)), ...opts }]);
-  const state = newEngineState(0, announced ? (_e, _d, at) => announced(at) : undefined);
+  const state = newEngineState(0, announced ? { maintenanceAnnounced: (_e, _d, at) => announced(at) } : {});
   let seq = 0;
   return {
     set,

@@ -7,6 +7,15 @@ import { ApiError, parseInput } from '../errors.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const deviceParams = z.object({ id: z.string().min(1).max(100), deviceId: z.string().min(1).max(100) });
+const statusBody = z
+  .object({
+    status: z.enum(['operating', 'suspended']),
+    reason: z.string().trim().min(1, 'say why').max(500),
+  })
+  .strict();
+
+const statusView = (s: { status: string; reason: string | null; by: string | null; at: number | null }) => ({ ...s, at: s.at === null ? null : new Date(s.at).toISOString() });
+
 const baselineBody = z
   .object({
     /** the point by its metric (when the device has one of it) or by its id */
@@ -40,6 +49,7 @@ export const enterpriseRoutes =
         region: ent.region,
         units: ctx.registry().unitsFor(ent.id, ['enterprise', 'township', 'regulator', 'fire']).map((u) => ({ id: u.id, name: u.name, kind: u.kind })),
         openAlerts: open.length,
+        status: statusView(ctx.statuses.of(ent.id)),
         devices: ent.devices.map((d) => {
           const s = ctx.status.get(d.id);
           return {
@@ -71,6 +81,26 @@ export const enterpriseRoutes =
     }));
 
     app.get('/enterprises/:id', async (req) => view(enterprise(req)));
+
+    /**
+     * A suspension (停产整顿) or its lifting, by the enterprise's regulator (or an operator), always
+     * with a reason; every change is kept and audited. A suspended enterprise's power use above
+     * its idle baseline raises `power-while-suspended` for the regulator.
+     */
+    app.post('/enterprises/:id/status', async (req) => {
+      const ent = enterprise(req);
+      if (req.caller.role === 'enterprise') throw new ApiError('FORBIDDEN', 'an enterprise cannot set its own operating status');
+      const body = parseInput(statusBody, req.body, 'body');
+      const change = { enterpriseId: ent.id, status: body.status, reason: body.reason, by: req.caller.name, at: ctx.clock() };
+      await ctx.statuses.set(change);
+      ctx.audit.append(req.caller.name, 'enterprise.status', ent.id, { status: change.status, reason: change.reason });
+      return statusView(change);
+    });
+
+    app.get('/enterprises/:id/status/history', async (req) => {
+      const ent = enterprise(req);
+      return { items: (await ctx.statuses.history(ent.id)).map(statusView) };
+    });
 
     const device = (req: FastifyRequest) => {
       const { deviceId } = parseInput(deviceParams, req.params, 'params');
