@@ -21,7 +21,11 @@ const bool = (zh: string, en: string): Indicator => ({ unit: '', type: 'boolean'
 export const INDICATORS = {
   // dust-explosion enterprises
   dust_concentration: num('mg/m³', [0, 10000], '粉尘浓度', 'dust concentration'),
-  collector_inlet_temperature: num('°C', [-40, 300], '除尘器灰斗温度', 'dust collector hopper temperature'),
+  // AQ 4273-2016 5.1.4: the inlet temperature (isolation above 70 °C) and the hopper's are two points
+  collector_inlet_temperature: num('°C', [-40, 300], '除尘器入口温度', 'dust collector inlet temperature'),
+  hopper_temperature: num('°C', [-40, 300], '除尘器灰斗温度', 'dust collector hopper temperature'),
+  collector_running: bool('除尘器运行', 'dust collector running'),
+  hydrogen_lel: num('%LEL', [0, 100], '湿式除尘氢气浓度', 'hydrogen (wet collector)'),
   filter_pressure_diff: num('Pa', [0, 10000], '除尘器进出口压差', 'filter pressure difference'),
   ash_valve_fault: bool('锁气卸灰故障', 'ash discharge valve fault'),
   spark_detected: bool('火花探测', 'spark detected'),

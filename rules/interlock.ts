@@ -30,7 +30,7 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   const withinMs = def.withinS * 1000;
   // the feedback of every point of an expected metric (e.g. each shut-off valve of a controller)
   const expected = Object.entries(def.expect).flatMap(([m, v]) => ctx.keysOf(m).map((k) => [k, v] as const));
-  const wanted = expected.map(([m, v]) => `${m}=${v}`).join(', ');
+  const wanted = expected.map(([m, v]) => `${m}=${v}`).join(def.expectAny ? ' 或/or ' : ', ');
   const guard = def.guard === undefined ? undefined : ctx.keyOf(def.guard);
   // the condition names metrics; this instance reads its own points for them
   const bound = condition.names.map((n) => [n, ctx.keyOf(n)] as const);
@@ -57,7 +57,7 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     const since = s.since ?? t;
     if (t - since < forMs) return [{ phase: 'pending', since, trippedAt: null }, []];
     const trippedAt = s.trippedAt ?? since + forMs;
-    const acted = expected.every(([m, v]) => latest[m] === v);
+    const acted = def.expectAny ? expected.some(([m, v]) => latest[m] === v) : expected.every(([m, v]) => latest[m] === v);
     if (acted) return [{ phase: 'acted', since, trippedAt }, [verdict(null, latest)]];
     if (t - trippedAt >= withinMs) return [{ phase: 'failed', since, trippedAt }, [verdict(def.severity, latest)]];
     return [{ phase: 'tripped', since, trippedAt }, []];

@@ -167,6 +167,8 @@ export const interlockRuleSchema = z
     forS: z.number().min(0).max(7 * 86_400).default(0),
     /** the feedback the local interlock must give */
     expect: expectSchema.refine((e) => Object.keys(e).length > 0, 'expect at least one point'),
+    /** any one of the expected feedbacks is enough (e.g. the spark extinguisher or the isolation valve) */
+    expectAny: z.boolean().default(false),
     withinS: z.number().min(0.1).max(86_400).default(5),
     severity: severitySchema.default('critical'),
   })

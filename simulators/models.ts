@@ -24,6 +24,9 @@ const constant = (value: Value): Model => ({ next: () => value });
 export const NORMAL: Record<Metric, () => Model> = {
   dust_concentration: () => analogue(3, 1, 0),
   collector_inlet_temperature: () => analogue(38, 1.5),
+  hopper_temperature: () => analogue(35, 1.2),
+  collector_running: () => constant(true),
+  hydrogen_lel: () => analogue(1, 0.5, 0),
   filter_pressure_diff: () => analogue(1200, 30, 0),
   ash_valve_fault: () => constant(false),
   spark_detected: () => constant(false),

@@ -59,4 +59,6 @@ export const gasUser: RuleInput[] = [
   gasLel,
   gasShutoff,
   { id: 'gas-alarm', kind: 'threshold', metric: 'gas_alarm', above: [{ severity: 'critical', value: 1 }] },
+  // a stand-alone gas alarm (a switch, no concentration) must close the shut-off valve too
+  { id: 'gas-alarm-shutoff-interlock', kind: 'interlock', when: 'gas_alarm', expect: { gas_shutoff_valve_closed: true }, withinS: 5, severity: 'critical' },
 ];

@@ -7,7 +7,7 @@ import { TEMPLATES } from '../../rules/templates/index.ts';
 import { compileCondition } from '../../rules/expression.ts';
 import { ruleMetrics } from '../../rules/kinds.ts';
 import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
-import { furnacePoints, standardDefaults, standardLimits, weakened } from './standards.ts';
+import { followSecondLevel, furnacePoints, pointRules, standardDefaults, standardLimits, weakened } from './standards.ts';
 
 /** A registry that failed validation: every problem, each named by its path. */
 export class RegistryError extends Error {
@@ -151,8 +151,8 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
   const byId = new Map<string, Record<string, unknown>>();
   /** the template's rule as the device gets it, before the site's override */
   const fromTemplate = new Map<string, RuleDef>();
-  for (const t of ['data_quality', ...dev.templates] as const) {
-    for (const rule of TEMPLATES[t]) {
+  for (const t of ['data_quality', ...dev.templates, 'points'] as const) {
+    for (const rule of t === 'points' ? pointRules(dev) : TEMPLATES[t]) {
       const parsed = ruleSchema.safeParse({ ...rule, ...standardDefaults(rule, dev) });
       const fits = parsed.success && ruleMetrics(parsed.data).metrics.every((m) => points.has(m));
       if (fits && !byId.has(rule.id)) {
@@ -167,6 +167,7 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
     byId.set(entry.id, { ...byId.get(entry.id), ...entry });
     origin.set(entry.id, [...at, 'rules', i]);
   });
+  followSecondLevel(byId, new Set(dev.rules.map((r) => r.id)));
   const rules: RuleDef[] = [];
   for (const [ruleId, candidate] of byId) {
     const path = origin.get(ruleId) ?? [...at, 'templates', `rule ${ruleId}`];

@@ -50,6 +50,8 @@ export const pointSchema = z
      * outlet launder or at the launder-to-mould junction (Order No. 10, non-ferrous (四)–(六))
      */
     place: z.enum(['launder', 'junction']).optional(),
+    /** a dust-concentration point's dust: its minimum explosible concentration, g/m³ (sets its levels) */
+    mec: z.number().gt(0).max(10_000).optional(),
     /** a toxic-gas point's gas: its alarm levels follow the gas's exposure limit */
     gas: z
       .string()
@@ -61,6 +63,7 @@ export const pointSchema = z
   })
   .strict()
   .refine((p) => p.gas === undefined || p.metric === 'toxic_gas_ppm', { path: ['gas'], error: 'only a toxic_gas_ppm point names a gas' })
+  .refine((p) => p.mec === undefined || p.metric === 'dust_concentration', { path: ['mec'], error: 'only a dust_concentration point names its dust\'s minimum explosible concentration' })
   // a point without an id is known by its metric, as every point was before points had ids
   .transform((p) => ({ ...p, id: p.id ?? p.metric }));
 

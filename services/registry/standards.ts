@@ -5,6 +5,8 @@ import { REQUIRED_RULES } from '../../rules/templates/required.ts';
 import { SEVERITIES, type Severity } from '../../domain/types.ts';
 import type { DeviceConfig, PointConfig } from './schema.ts';
 import { FURNACE_FEEDBACK } from '../../rules/templates/aluminum_casting.ts';
+import { WHILE_RUNNING, dustConcentration } from '../../rules/templates/dust.ts';
+import type { RuleInput } from '../../rules/schema.ts';
 
 /**
  * What the standards fix for a site's setpoints. GB/T 50493-2019: combustible gas at most
@@ -20,8 +22,15 @@ const unitOf = (p: PointConfig) => p.unit ?? (isMetric(p.metric) ? INDICATORS[p.
  * Template fields a standard decides for this device: the toxic levels of its gas, and the
  * feedback a casting interlock expects of the device's kind of furnace.
  */
-export function standardDefaults(rule: { id: string; kind: string; metric?: string }, dev: Pick<DeviceConfig, 'points' | 'furnace'>): Partial<RuleDef> {
+export function standardDefaults(rule: { id: string; kind: string; metric?: string; expect?: Record<string, unknown>; expectAny?: boolean }, dev: Pick<DeviceConfig, 'points' | 'furnace'>): Partial<RuleDef> {
   if (dev.furnace && (rule.id === 'casting-cooling-interlock' || rule.id === 'casting-melt-level-interlock')) return { expect: FURNACE_FEEDBACK[dev.furnace][rule.id] } as Partial<RuleDef>;
+  const has = (m: string) => dev.points.some((p) => p.metric === m);
+  // any one feedback will do: expect those the device has
+  if (rule.kind === 'interlock' && rule.expectAny && rule.expect) {
+    const own = Object.entries(rule.expect).filter(([m]) => has(m));
+    if (own.length) return { expect: Object.fromEntries(own) } as Partial<RuleDef>;
+  }
+  if (WHILE_RUNNING.has(rule.id) && has('collector_running')) return { guard: 'collector_running' } as Partial<RuleDef>;
   const p = toxicPoint(dev.points);
   if (rule.kind !== 'threshold' || rule.metric !== 'toxic_gas_ppm' || !p?.gas) return {};
   const limits = toxicLimits(p.gas, unitOf(p));
@@ -98,4 +107,39 @@ export function furnacePoints(dev: Pick<DeviceConfig, 'points' | 'furnace' | 'te
   for (const place of ['launder', 'junction'] as const)
     if (!places.has(place)) problems.push(`.points: melt level is measured at the outlet launder and at the launder-to-mould junction: a melt_level point with place: ${place} (工贸企业重大事故隐患判定标准, 有色 (四))`);
   return problems;
+}
+
+/**
+ * Rules a device's own points call for beyond its templates': dust concentration levels from its
+ * dust's minimum explosible concentration; a tank's pressure and temperature near the top of the
+ * range its point declares (its design range: 90 % major, 95 % critical).
+ */
+export function pointRules(dev: Pick<DeviceConfig, 'points' | 'templates'>): RuleInput[] {
+  const out: RuleInput[] = [];
+  const dust = dev.points.find((p) => p.metric === 'dust_concentration' && p.mec !== undefined);
+  if (dust && dev.templates.includes('dust')) out.push(dustConcentration(dust.mec!));
+  if (dev.templates.includes('hazchem'))
+    for (const [metric, id] of [
+      ['tank_pressure', 'tank-pressure-high'],
+      ['tank_temperature', 'tank-temperature-high'],
+    ] as const) {
+      const p = dev.points.find((x) => x.metric === metric && x.range);
+      if (!p) continue;
+      const [lo, hi] = p.range!;
+      const at = (f: number) => Math.round((lo + (hi - lo) * f) * 1000) / 1000;
+      out.push({ id, kind: 'threshold', metric, above: [{ severity: 'major', value: at(0.9) }, { severity: 'critical', value: at(0.95) }], deadband: Math.round((hi - lo) * 0.01 * 1000) / 1000, forS: 5 });
+    }
+  return out;
+}
+
+/**
+ * The gas shut-off interlock acts at the site's own second level: when the site sets the gas
+ * levels and not the interlock's condition, the condition follows the critical level it set.
+ */
+export function followSecondLevel(rules: Map<string, Record<string, unknown>>, overridden: ReadonlySet<string>) {
+  const lel = rules.get('gas-lel');
+  const shutoff = rules.get('gas-shutoff-interlock');
+  if (!lel || !shutoff || overridden.has('gas-shutoff-interlock') || !overridden.has('gas-lel')) return;
+  const critical = (lel.above as { severity: string; value: number }[] | undefined)?.find((l) => l.severity === 'critical')?.value;
+  if (critical !== undefined) rules.set('gas-shutoff-interlock', { ...shutoff, when: `gas_lel >= ${critical}` });
 }

@@ -110,6 +110,34 @@ describe('registry', () => {
     expect(problemsOf(casting([{ id: 'cooling-flow-low', below: [{ severity: 'critical', value: 40 }] }, { id: 'casting-cooling-interlock', withinS: 3 }, { id: 'cooling-flow-stuck', enabled: false }, { id: 'device-offline', afterIntervals: 5 }]))).toEqual([]);
   });
 
+  it('fits the dust, hazchem and gas-user rules to what each device has', () => {
+    const rulesOf = (device: object) => parseRegistry(stringify(withDevice({ id: 'g', secret: 'secret-g-123', ...device }))).rules.get('g')!;
+    const rule = (device: object, id: string) => rulesOf(device).find((r) => r.id === id) as Record<string, any> | undefined;
+    // a spark: the extinguisher or the isolation valve, whichever the device has
+    expect(rule({ templates: ['dust'], points: [{ metric: 'spark_detected' }, { metric: 'isolation_valve_closed' }] }, 'spark-isolation-interlock')).toMatchObject({ expect: { isolation_valve_closed: true }, expectAny: true });
+    expect(rule({ templates: ['dust'], points: [{ metric: 'spark_detected' }, { metric: 'spark_extinguisher_active' }, { metric: 'isolation_valve_closed' }] }, 'spark-isolation-interlock')!.expect).toEqual({ spark_extinguisher_active: true, isolation_valve_closed: true });
+    // baseline and stuck only while the collector runs, where the device reports it
+    const dp = [{ metric: 'filter_pressure_diff' }];
+    expect(rule({ templates: ['dust'], points: [...dp, { metric: 'collector_running' }] }, 'filter-pressure-stuck')).toMatchObject({ guard: 'collector_running' });
+    expect(rule({ templates: ['dust'], points: dp }, 'filter-pressure-stuck')!.guard).toBeUndefined();
+    // dust concentration at 25 % / 50 % of the dust's minimum explosible concentration (30 g/m³)
+    expect(rule({ templates: ['dust'], points: [{ metric: 'dust_concentration', mec: 30 }] }, 'dust-concentration')!.above).toEqual([
+      { severity: 'major', value: 7500 },
+      { severity: 'critical', value: 15000 },
+    ]);
+    expect(rule({ templates: ['dust'], points: [{ metric: 'dust_concentration' }] }, 'dust-concentration')).toBeUndefined();
+    // a tank's pressure and temperature near the top of its declared range
+    expect(rule({ templates: ['hazchem'], points: [{ metric: 'tank_pressure', range: [0, 1.6] }] }, 'tank-pressure-high')!.above).toEqual([
+      { severity: 'major', value: 1.44 },
+      { severity: 'critical', value: 1.52 },
+    ]);
+    // the shut-off interlock follows the site's second level; a stand-alone gas alarm has its own
+    const gas = [{ metric: 'gas_lel' }, { metric: 'gas_alarm' }, { metric: 'gas_shutoff_valve_closed' }];
+    expect(rule({ templates: ['gas_user'], points: gas, rules: [{ id: 'gas-lel', above: [{ severity: 'major', value: 15 }, { severity: 'critical', value: 30 }] }] }, 'gas-shutoff-interlock')!.when).toBe('gas_lel >= 30');
+    expect(rule({ templates: ['gas_user'], points: gas }, 'gas-shutoff-interlock')!.when).toBe('gas_lel >= 40');
+    expect(rule({ templates: ['gas_user'], points: gas }, 'gas-alarm-shutoff-interlock')).toMatchObject({ when: 'gas_alarm', expect: { gas_shutoff_valve_closed: true } });
+  });
+
   it('refuses a rule on a point the device does not have', () => {
     const r = withDevice({ id: 'g', secret: 'secret-g-123', points: [{ metric: 'gas_lel' }], rules: [{ id: 'x', kind: 'threshold', metric: 'co_ppm', above: [{ severity: 'major', value: 1 }] }] });
     expect(problemsOf(r)).toEqual(['enterprises[0].devices[2].rules[0].metric: the device has no point "co_ppm"']);

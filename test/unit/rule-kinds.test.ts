@@ -255,3 +255,18 @@ describe('maintenance marked without an announcement', () => {
     expect(e().read(0, { gas_lel: 3 }, { quality: { gas_lel: 'fault' } })).toEqual([]);
   });
 });
+
+describe('an interlock that any one feedback satisfies', () => {
+  const rule = { id: 'spark', kind: 'interlock' as const, when: 'spark_detected', expect: { spark_extinguisher_active: true, isolation_valve_closed: true }, expectAny: true, withinS: 2 };
+  it('is answered by the extinguisher alone, and fails when neither acts', () => {
+    const e = engineWith([rule]);
+    e.read(0, { spark_detected: true, spark_extinguisher_active: false, isolation_valve_closed: false });
+    e.read(1000, { spark_extinguisher_active: true });
+    expect(e.tick(5000)).toEqual([]);
+    const f = engineWith([rule]);
+    f.read(0, { spark_detected: true, spark_extinguisher_active: false, isolation_valve_closed: false });
+    const [o] = f.tick(3000);
+    expect(o).toMatchObject({ change: 'raise', severity: 'critical' });
+    expect(o.message).toMatch(/spark_extinguisher_active=true 或\/or isolation_valve_closed=true/);
+  });
+});
