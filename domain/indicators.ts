@@ -3,8 +3,8 @@
  * their unit, whether they are analogue or a switch, and the physical range a sensor of that
  * kind can report. Registry validation, rule templates and simulators all read this one table.
  */
-export type Industry = 'dust' | 'aluminum_casting' | 'steel' | 'hazchem' | 'gas_user' | 'fire';
-export const INDUSTRIES: readonly Industry[] = ['dust', 'aluminum_casting', 'steel', 'hazchem', 'gas_user', 'fire'];
+export type Industry = 'dust' | 'aluminum_casting' | 'steel' | 'hazchem' | 'gas_user' | 'fire' | 'building_materials';
+export const INDUSTRIES: readonly Industry[] = ['dust', 'aluminum_casting', 'steel', 'hazchem', 'gas_user', 'fire', 'building_materials'];
 
 export interface Indicator {
   unit: string;
@@ -48,6 +48,12 @@ export const INDICATORS = {
   o2_percent: num('%vol', [0, 30], '氧气浓度', 'oxygen'),
   furnace_cooling_outlet_temperature: num('°C', [0, 150], '炉体冷却出水温度', 'furnace cooling outlet temperature'),
   furnace_cooling_flow_diff: num('m³/h', [-50, 50], '炉体冷却进出水流量差', 'furnace cooling flow difference'),
+  oxygen_lance_raised: bool('氧枪提升到位', 'oxygen lance raised'),
+  furnace_power_off: bool('电炉断电', 'furnace power cut'),
+  // building materials (建材): coal mill and kiln gas
+  coal_mill_filter_temperature: num('°C', [-40, 300], '煤磨袋式收尘器温度', 'coal mill bag filter temperature'),
+  coal_bin_temperature: num('°C', [-40, 300], '煤粉仓温度', 'coal powder bin temperature'),
+  gas_main_pressure: num('kPa', [0, 1000], '燃气总管压力', 'gas main pressure'),
   // hazardous chemicals and gas users
   gas_lel: num('%LEL', [0, 100], '可燃气体浓度', 'combustible gas'),
   toxic_gas_ppm: num('ppm', [0, 1000], '有毒气体浓度', 'toxic gas'),

@@ -7,6 +7,7 @@ import { dust } from './dust.ts';
 import { fire } from './fire.ts';
 import { gasUser, hazchem } from './hazchem.ts';
 import { steel } from './steel.ts';
+import { buildingMaterials } from './building_materials.ts';
 
 /**
  * Industry templates: the default rules of each industry in domain.md. A device names the
@@ -20,6 +21,7 @@ export const TEMPLATES: Record<Industry | 'common' | 'data_quality', readonly Ru
   hazchem,
   gas_user: gasUser,
   fire,
+  building_materials: buildingMaterials,
   common,
   data_quality: dataQuality,
 };

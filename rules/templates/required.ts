@@ -29,4 +29,10 @@ export const REQUIRED_RULES: ReadonlyMap<string, string> = new Map([
   ['collector-temperature-high', 'AQ 4273-2016 5.1.4'],
   ['spark-isolation-interlock', 'AQ 4273-2016'],
   ['hopper-temperature-interlock', 'AQ 4273-2016 5.1.4'],
+  ['furnace-cooling-leak-interlock', `${ORDER_10}, 冶金`],
+  ['coal-mill-filter-temperature-high', `${ORDER_10} 第六条（一）`],
+  ['coal-bin-temperature-high', `${ORDER_10} 第六条（一）`],
+  ['coal-co-high', `${ORDER_10} 第六条（一）`],
+  ['gas-main-pressure-low', `${ORDER_10} 第六条（五）`],
+  ['gas-main-cutoff-interlock', `${ORDER_10} 第六条（五）`],
 ]);

@@ -136,6 +136,11 @@ describe('registry', () => {
     expect(rule({ templates: ['gas_user'], points: gas, rules: [{ id: 'gas-lel', above: [{ severity: 'major', value: 15 }, { severity: 'critical', value: 30 }] }] }, 'gas-shutoff-interlock')!.when).toBe('gas_lel >= 30');
     expect(rule({ templates: ['gas_user'], points: gas }, 'gas-shutoff-interlock')!.when).toBe('gas_lel >= 40');
     expect(rule({ templates: ['gas_user'], points: gas }, 'gas-alarm-shutoff-interlock')).toMatchObject({ when: 'gas_alarm', expect: { gas_shutoff_valve_closed: true } });
+    // metallurgy: a leaking water-cooled element must lift the lance or cut the power, whichever the furnace has
+    expect(rule({ templates: ['steel'], points: [{ metric: 'furnace_cooling_flow_diff' }, { metric: 'oxygen_lance_raised' }] }, 'furnace-cooling-leak-interlock')!.expect).toEqual({ oxygen_lance_raised: true });
+    expect(rule({ templates: ['steel'], points: [{ metric: 'furnace_cooling_flow_diff' }] }, 'furnace-cooling-leak-interlock')).toBeUndefined();
+    // building materials (Order No. 10 第六条): the kiln's gas main interlocked with the emergency cut-off
+    expect(rulesOf({ templates: ['building_materials'], points: [{ metric: 'gas_main_pressure' }, { metric: 'gas_shutoff_valve_closed' }] }).map((r) => r.id)).toEqual(expect.arrayContaining(['gas-main-pressure-low', 'gas-main-cutoff-interlock']));
   });
 
   it('refuses a rule on a point the device does not have', () => {

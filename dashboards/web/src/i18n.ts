@@ -233,8 +233,8 @@ export const SEVERITIES = ['critical', 'major', 'warning', 'info'] as const;
 export const severityName = (s: string) => (SEVERITY[lang] as Record<string, string>)[s] ?? s;
 
 const INDUSTRY = {
-  zh: { dust: '粉尘涉爆', aluminum_casting: '铝加工（深井铸造）', steel: '钢铁冶金', hazchem: '危险化学品', gas_user: '燃气使用', fire: '人员密集场所', system: '系统' },
-  en: { dust: 'dust explosion', aluminum_casting: 'aluminium casting', steel: 'steel', hazchem: 'hazardous chemicals', gas_user: 'gas users', fire: 'crowded premises', system: 'system' },
+  zh: { dust: '粉尘涉爆', aluminum_casting: '铝加工（深井铸造）', steel: '钢铁冶金', hazchem: '危险化学品', gas_user: '燃气使用', fire: '人员密集场所', building_materials: '建材', system: '系统' },
+  en: { dust: 'dust explosion', aluminum_casting: 'aluminium casting', steel: 'steel', hazchem: 'hazardous chemicals', gas_user: 'gas users', fire: 'crowded premises', building_materials: 'building materials', system: 'system' },
 } as const;
 export const industryName = (i: string) => (INDUSTRY[lang] as Record<string, string>)[i] ?? i;
 
