@@ -235,7 +235,15 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     gateway.recheck();
   });
   registry.onChange((next) => rules.use(next));
-  registry.onChange((next) => stores.silences.useRegistry(next.file.maintenance));
+  let windowsKnown = false;
+  registry.onChange((next) => {
+    // a maintenance window holds notifications: each one added by a reload goes in the audit
+    // trail, as silences do (those of the file at start came with the registry it audited before)
+    const added = stores.silences.useRegistry(next.file.maintenance);
+    if (windowsKnown)
+      for (const w of added) audited(w.by, 'maintenance.registered', w.id, { enterpriseId: w.enterpriseId, deviceId: w.deviceId, reason: w.reason, from: new Date(w.from).toISOString(), until: new Date(w.until).toISOString() });
+    windowsKnown = true;
+  });
   registry.onChange((next) => forwarder.use(next));
   await registry.announce();
   for (const b of await stores.baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);

@@ -50,10 +50,13 @@ export class Silences {
     return s;
   }
 
-  /** The registry's maintenance windows; their announcements are kept across reloads by id. */
-  useRegistry(entries: { enterprise: string; device?: string; from: string; to: string; reason: string; by: string }[]) {
+  /**
+   * The registry's maintenance windows; their announcements are kept across reloads by id.
+   * Returns the windows that are new, for the audit trail.
+   */
+  useRegistry(entries: { enterprise: string; device?: string; from: string; to: string; reason: string; by: string }[]): Silence[] {
     const before = new Map(this.fromRegistry.map((s) => [s.id, s]));
-    this.fromRegistry = entries.map((m) => {
+    const next: Silence[] = entries.map((m) => {
       const from = Date.parse(m.from);
       const id = `registry:${m.enterprise}:${m.device ?? '*'}:${from}`;
       const old = before.get(id);
@@ -74,6 +77,8 @@ export class Silences {
         endAnnounced: old?.endAnnounced ?? false,
       };
     });
+    this.fromRegistry = next;
+    return next.filter((s) => !before.has(s.id));
   }
 
   all(): Silence[] {

@@ -72,6 +72,17 @@ describe('the standards a site cannot loosen', () => {
     await writeFile(app.configPath, stringify(r));
     const result = await app.reload();
     expect(!result.ok && result.problems.join('\n')).toMatch(/maintenance\[0\]\.to: a maintenance window may last at most 72 h \(limits\.maxSilenceH\)/);
+
+    // within the cap it is taken, recorded in the audit trail, and the regulator of the region sees it
+    r.maintenance[0].to = '2026-12-03T00:00:00+08:00';
+    await writeFile(app.configPath, stringify(r));
+    const regulator = apiClient(app, 'token-regulator-a');
+    const before = (await regulator.get('/api/audit/head')).json.n;
+    expect((await app.reload()).ok).toBe(true);
+    const windows = (await regulator.get('/api/silences')).json.items.filter((w: any) => w.source === 'registry');
+    expect(windows).toMatchObject([{ enterpriseId: CHEM, reason: '大修', by: 'chem-user' }]);
+    // the reload and the window it brought: two entries
+    await waitFor(async () => (await regulator.get('/api/audit/head')).json.n >= before + 2, 5000, 'the window in the audit trail');
   });
 });
 
