@@ -224,6 +224,14 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log.info({ readings, notifications }, 'retention: old rows deleted');
     return { readings, notifications };
   };
+  /** The audit trail's head to the platforms, when it moved: a copy outside this service. */
+  let headSent = -1;
+  const publishAuditHead = async () => {
+    const head = await audit.head();
+    if (head.n === headSent) return;
+    await forwarder.auditHead({ ...head, at: clock() });
+    headSent = head.n;
+  };
   const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, clock, channelsOf, enqueue: (n) => outbox.enqueue(n) });
 
   // --- the registry in force, for everyone who follows it --------------------------------------
@@ -326,7 +334,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const httpPort = (api.server.address() as { port: number }).port;
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
   const schedule = startSchedule(
-    { tick: () => rules.tick(), sweep, dailySummaries, retention: async () => void (await retention()), onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
+    { tick: () => rules.tick(), sweep, dailySummaries, retention: async () => void (await retention()), auditHead: publishAuditHead, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
     { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
   );
   const watcher = (opts.watchRegistry ?? true) ? registry.watchFile() : undefined;
@@ -374,6 +382,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     dailySummaries,
     /** retention now (tests drive the clock themselves) */
     retention,
+    /** the audit head to the uplinks now (tests) */
+    publishAuditHead,
     /** run time-driven rules now (tests drive the clock themselves) */
     tick: () => rules.tick(),
     /** every alert change so far recorded, its notices queued, and whatever is due sent (tests) */

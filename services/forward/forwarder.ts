@@ -98,6 +98,11 @@ export class Forwarder {
     }
   }
 
+  /** The audit trail's head to every uplink whose format carries it. */
+  async auditHead(head: { n: number; hash: string; at: number }): Promise<void> {
+    await Promise.all([...this.routes.values()].map((r) => r.uplink.auditHead(head)));
+  }
+
   get(id: string): Uplink | undefined {
     return this.routes.get(id)?.uplink;
   }

@@ -10,7 +10,8 @@ type MqttUplink = Extract<UplinkConfig, { kind: 'mqtt' }>;
  * A bridge to another broker (a city platform's EMQX, say): QoS 1, one message per device and
  * instant on `{enterprise}/{device}/telemetry` (the contract's telemetry payload, with original
  * timestamps) and one per alarm event on `…/alarm`. An entry counts as sent when the other broker
- * has acknowledged every message of it.
+ * has acknowledged every message of it. The audit trail's head goes, retained, on the topic with
+ * `_gateway` as enterprise, the gateway's name as device and `audit-head` as type.
  */
 export function mqttSender(u: MqttUplink, gatewayName: string): Sender {
   const client = mqtt.connect(u.url, {
@@ -51,6 +52,10 @@ export function mqttSender(u: MqttUplink, gatewayName: string): Sender {
       for (const r of readings.values()) await publish(topic(entry.enterpriseId, r.deviceId, 'telemetry'), { ts: new Date(r.ts).toISOString(), values: r.values });
     },
     close: () => client.endAsync(true),
+    async auditHead(head) {
+      if (!client.connected) throw new Error(`not connected to ${u.url}`);
+      await withTimeout(client.publishAsync(topic('_gateway', gatewayName, 'audit-head'), JSON.stringify({ ...head, at: new Date(head.at).toISOString() }), { qos: 1, retain: true }), u.timeoutS * 1000);
+    },
   };
 }
 

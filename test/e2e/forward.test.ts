@@ -155,6 +155,12 @@ describe('an MQTT bridge to another broker', () => {
     await chem.telemetry({ values: { gas_lel: 30 } });
     const alarm = await waitFor(() => got.find((g) => g.topic === `city/${CHEM}/gas-1/alarm`), 8000, 'bridged alarm');
     expect(alarm.payload).toMatchObject({ code: 'GAS-1-GAS_LEL', state: 'alarm', severity: 'major', value: 30, threshold: 20 });
+    // the audit trail's head, retained, so the platform holds a copy a cut-short trail cannot match
+    await app.publishAuditHead();
+    const head = await waitFor(() => got.find((g) => g.topic.startsWith('city/_gateway/') && g.topic.endsWith('/audit-head')), 8000, 'audit head');
+    expect(head.payload).toMatchObject({ n: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const verified = (await apiClient(app, 'token-operator').get(`/api/audit/verify?head=${head.payload.n}:${head.payload.hash}`)).json;
+    expect(verified).toMatchObject({ ok: true, missingHead: null });
   });
 });
 
