@@ -10,6 +10,8 @@ const common = {
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'rule ids are 1–64 letters, digits, "_", "." or "-"'),
   enabled: z.boolean().default(true),
   message: z.string().optional(),
+  /** what the rule is for and what requires it (a template's rule cites its standard or clause) */
+  description: z.string().max(500).optional(),
 };
 /** a rule for a metric judges only the points at this place (registry `place`) */
 const at = z.enum(['launder', 'junction']).optional();

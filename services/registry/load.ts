@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import { ruleSchema, type RuleDef } from '../../rules/schema.ts';
 import { TEMPLATES } from '../../rules/templates/index.ts';
+import { REQUIRED_RULES } from '../../rules/templates/required.ts';
 import { compileCondition } from '../../rules/expression.ts';
 import { ruleMetrics } from '../../rules/kinds.ts';
 import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
@@ -156,7 +157,8 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
       const parsed = ruleSchema.safeParse({ ...rule, ...standardDefaults(rule, dev) });
       const fits = parsed.success && ruleMetrics(parsed.data).metrics.every((m) => points.has(m));
       if (fits && !byId.has(rule.id)) {
-        byId.set(rule.id, { ...rule, ...standardDefaults(rule, dev) });
+        const cite = REQUIRED_RULES.get(rule.id);
+        byId.set(rule.id, { ...(cite ? { description: `依据 / required by ${cite}` } : {}), ...rule, ...standardDefaults(rule, dev) });
         fromTemplate.set(rule.id, parsed.data);
       }
     }

@@ -59,6 +59,8 @@ export const enterpriseRoutes =
             templates: d.templates,
             points: d.points,
             limits: limitsOf(ctx.registry().devices.get(d.id)?.rules ?? []),
+            // the rules in force, each with what requires it
+            rules: (ctx.registry().devices.get(d.id)?.rules ?? []).filter((r) => r.enabled).map((r) => ({ id: r.id, kind: r.kind, description: r.description ?? null })),
             online: s.online,
             connected: s.connected,
             lastSeen: s.lastSeen === null ? null : new Date(s.lastSeen).toISOString(),
