@@ -40,9 +40,19 @@ export interface RuleContext {
   keysAt(metric: string, place: string): string[];
 }
 
+/** Names are read on the hot path (the range rule, per value): made once per key. */
+function memo(make: (key: string) => PointNames): (key: string) => PointNames {
+  const made = new Map<string, PointNames>();
+  return (key) => {
+    let n = made.get(key);
+    if (!n) made.set(key, (n = make(key)));
+    return n;
+  };
+}
+
 /** Points known by their metrics (every device of the first round, and the engine's unit tests). */
 export const BY_METRIC: RuleContext = {
-  names: (key) => ({ ...metricNames(key), metric: key, label: null }),
+  names: memo((key) => ({ ...metricNames(key), metric: key, label: null })),
   keyOf: (m) => m,
   keysOf: (m) => [m],
   keysAt: (m) => [m],
@@ -56,14 +66,14 @@ export function pointContext(points: readonly PointInfo[], bound?: { metric: str
   for (const p of points) byMetric.set(p.metric, [...(byMetric.get(p.metric) ?? []), p.id]);
   const keysOf = (m: string) => byMetric.get(m) ?? [m];
   return {
-    names(key) {
+    names: memo((key) => {
       const p = byId.get(key);
       const metric = p?.metric ?? key;
       const base = metricNames(metric);
       if (!p || p.id === p.metric) return { ...base, metric, label: p?.name ?? null };
       const label = p.name ?? p.id;
       return { ...base, metric, zh: `${label} ${base.zh}`, en: `${base.en} (${label})`, label };
-    },
+    }),
     keyOf: (m) => (bound && m === bound.metric ? bound.point : keysOf(m)[0]),
     keysOf,
     keysAt(m, place) {
