@@ -21,6 +21,7 @@ import { EmailChannel } from './notify/channels/email.ts';
 import { WebhookChannel } from './notify/channels/webhook.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
+import { coverage as coverageOf } from './enterprises/coverage.ts';
 import { ToldUnits } from './notify/told.ts';
 import { policyFor } from './alerts/routing.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
@@ -314,6 +315,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       outboxCounts: () => stores.outbox.counts(),
       uplinks: forwarder,
       summary: (q) => summarize({ registry: current(), alerts: stores.alerts, telemetry }, q),
+      coverage: (q) => coverageOf({ registry: current(), telemetry, status: (id) => status.get(id) }, q),
       baselines: {
         history: (deviceId) => stores.baselines.history(deviceId),
         set: async (b) => {

@@ -1,3 +1,4 @@
+import type { CoverageRow } from '../enterprises/coverage.ts';
 import type { EnterpriseStatuses } from '../enterprises/status.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
@@ -41,4 +42,5 @@ export interface ApiContext {
   uplinks: Pick<Forwarder, 'status' | 'get'>;
   outboxCounts(): Promise<Record<'pending' | 'delivered' | 'expired', number>>;
   summary(q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]>;
+  coverage(q: { from: number; to: number; enterpriseIds: string[] }): Promise<CoverageRow[]>;
 }

@@ -199,6 +199,21 @@ const enterpriseSchema = z
     region: regionCode,
     units: z.array(id).default([]),
     alarmDevice: id.optional(),
+    /** 一企一档: what the regulator knows of the enterprise */
+    profile: z
+      .object({
+        /** workers exposed to dust */
+        exposedWorkers: z.number().int().min(0).max(1_000_000).optional(),
+        /** the dust (wood, grain, aluminium, magnesium, …) */
+        dustType: z.string().min(1).max(50).optional(),
+        /** major hazard source level, 1 (highest) to 4 */
+        majorHazardLevel: z.number().int().min(1).max(4).optional(),
+        riskGrade: z.enum(['red', 'orange', 'yellow', 'blue']).optional(),
+        /** default: from the industry and the headcount (services/enterprises/profile.ts) */
+        mustConnect: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     /** this enterprise's own routing, over its industry's and the global one */
     routing: routingOverrideSchema.optional(),
     devices: z.array(deviceSchema).default([]),

@@ -126,6 +126,11 @@ export class DuckDbTelemetryStore implements TelemetryStore {
     return Number(r?.n ?? 0);
   }
 
+  async firstSeen(deviceId: string): Promise<number | null> {
+    const [r] = await this.reader.all<{ t: bigint | null }>('SELECT min(ts) AS t FROM readings WHERE device = $d', { d: deviceId });
+    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  }
+
   health(): StoreHealth {
     const { size, since } = this.group.waiting;
     return { ok: this.lastError === undefined, pending: size, lagMs: since ? Date.now() - since : 0, error: this.lastError };

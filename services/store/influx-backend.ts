@@ -19,4 +19,5 @@ export interface InfluxBackend {
   latest(): Promise<TelemetryPoint[]>;
   recentSeqs(window: number): Promise<Map<string, [number, number][]>>;
   coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
+  firstSeen(deviceId: string): Promise<number | null>;
 }

@@ -182,6 +182,10 @@ export class InfluxTelemetryStore implements TelemetryStore {
     return this.backend.latest();
   }
 
+  firstSeen(deviceId: string) {
+    return this.backend.firstSeen(deviceId);
+  }
+
   coverage(deviceId: string, bucketMs: number, from: number, to: number) {
     return this.backend.coverage(deviceId, bucketMs, from, to);
   }

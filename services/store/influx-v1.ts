@@ -124,4 +124,11 @@ export class InfluxQlBackend implements InfluxBackend {
       (await this.q(`SELECT count("${field}") FROM "reading" WHERE ${this.where({ deviceId, from, to })} GROUP BY time(${bucketMs}ms) fill(none)`)).reduce((n, s) => n + s.values.length, 0);
     return Math.max(await count('value'), await count('state'));
   }
+
+  async firstSeen(deviceId: string): Promise<number | null> {
+    let first: number | null = null;
+    for (const field of ['value', 'state'] as const)
+      for (const s of await this.q<[number, unknown]>(`SELECT first("${field}") FROM "reading" WHERE ${this.where({ deviceId, from: 0, to: Date.now() + 86_400_000 })}`)) for (const [ts] of s.values) if (first === null || ts < first) first = ts;
+    return first;
+  }
 }

@@ -96,4 +96,9 @@ export class FluxBackend implements InfluxBackend {
     );
     return rows.length;
   }
+
+  async firstSeen(deviceId: string): Promise<number | null> {
+    const rows = await this.rows<{ _time: string }>(`${this.range(0, Date.now() + 86_400_000)} ${this.filter({ deviceId }, ['value', 'state'])} |> group() |> first(column: "_time") |> keep(columns: ["_time"])`);
+    return rows.length ? Date.parse(rows[0]._time) : null;
+  }
 }

@@ -55,6 +55,8 @@ export interface TelemetryStore {
   latest(): Promise<TelemetryPoint[]>;
   /** how many windows of `bucketMs` within [from, to) hold at least one reading of the device */
   coverage(deviceId: string, bucketMs: number, from: number, to: number): Promise<number>;
+  /** when the device's earliest stored reading was measured (null: none stored) */
+  firstSeen(deviceId: string): Promise<number | null>;
   health(): StoreHealth;
   /**
    * Drop readings measured before `before`; returns how many rows went. A store whose engine keeps

@@ -31,6 +31,15 @@ export function storeContract(name: string, factory: StoreFactory) {
       await store.close();
     });
 
+    it('knows when a device was first heard of, and of a device never heard nothing', async () => {
+      const store = await factory.open();
+      await store.append([r('late', T0 + 5000, { co_ppm: 1 }, 1), r('late', T0 + 2000, { co_ppm: 2 }, 2), r('other', T0, { co_ppm: 3 }, 1)]);
+      await store.flush();
+      expect(await store.firstSeen('late')).toBe(T0 + 2000);
+      expect(await store.firstSeen('never')).toBeNull();
+      await store.close();
+    });
+
     it('keeps every reading of a point that shares a timestamp with another (with or without seq)', async () => {
       const store = await factory.open();
       // a whole tick stamped with one ts, devices with second-resolution clocks: none may overwrite another

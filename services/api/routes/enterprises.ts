@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { EnterpriseConfig } from '../../registry/schema.ts';
 import type { ApiContext } from '../context.ts';
+import { mustConnect } from '../../enterprises/profile.ts';
 import type { RuleDef } from '../../../rules/schema.ts';
 import { ApiError, parseInput } from '../errors.ts';
 
@@ -50,6 +51,7 @@ export const enterpriseRoutes =
         units: ctx.registry().unitsFor(ent.id, ['enterprise', 'township', 'regulator', 'fire']).map((u) => ({ id: u.id, name: u.name, kind: u.kind })),
         openAlerts: open.length,
         status: statusView(ctx.statuses.of(ent.id)),
+        profile: { ...ent.profile, mustConnect: mustConnect(ent).must },
         devices: ent.devices.map((d) => {
           const s = ctx.status.get(d.id);
           return {

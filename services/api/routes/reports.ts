@@ -34,6 +34,24 @@ export const reportRoutes =
       return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), items: rows };
     });
 
+    /**
+     * Coverage for operators and regulators (default the last 30 days): which enterprises must be
+     * connected, which are, which are online, last heard, online rate since first seen.
+     */
+    app.get('/reports/coverage', async (req) => {
+      if (req.caller.role === 'enterprise') throw new ApiError('FORBIDDEN', 'coverage is for operators and regulators');
+      const q = parseInput(summaryQuery, req.query, 'query');
+      const { from, to, ids } = scope(req, { ...q, from: q.from ?? (q.to ?? ctx.clock()) - 30 * 86_400_000 });
+      const items = await ctx.coverage({ from, to, enterpriseIds: ids });
+      const must = items.filter((i) => i.mustConnect);
+      return {
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        totals: { enterprises: items.length, mustConnect: must.length, connected: must.filter((i) => i.connected).length, notConnected: must.filter((i) => !i.connected).length, onlineNow: items.filter((i) => i.online > 0).length },
+        items,
+      };
+    });
+
     /** Alerts raised per hour or day (China Standard Time), by industry and severity, in the caller's scope. */
     app.get('/reports/timeline', async (req) => {
       const q = parseInput(timelineQuery, req.query, 'query');
