@@ -22,6 +22,7 @@ import { WebhookChannel } from './notify/channels/webhook.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
 import { coverage as coverageOf } from './enterprises/coverage.ts';
+import { Hazards } from './hazards/hazards.ts';
 import { ToldUnits } from './notify/told.ts';
 import { policyFor } from './alerts/routing.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
@@ -216,7 +217,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onLive((c) => dispatcher.onLive(c));
   book.onChange((c) => dispatcher.onChange(c));
   const silenceDeps = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => dispatcher.announceSilence(s, phase) };
-  const sweep = () => sweepAlerts({ ...silenceDeps, book, policy, anyoneTold: (id) => told.anyone(id) });
+  const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: (o) => raiseSystem(o) });
+  const sweep = async () => {
+    await sweepAlerts({ ...silenceDeps, book, policy, anyoneTold: (id) => told.anyone(id) });
+    await hazards.sweep();
+  };
   /** Readings and delivered notifications past their retention leave the stores. */
   const retention = async () => {
     const day = 86_400_000;
@@ -233,7 +238,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     await forwarder.auditHead({ ...head, at: clock() });
     headSent = head.n;
   };
-  const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, clock, channelsOf, enqueue: (n) => outbox.enqueue(n) });
+  const openHazards = (id: string) => stores.hazards.list({ enterpriseIds: [id], state: 'open', now: clock(), limit: 10_000 });
+  const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, openHazards, clock, channelsOf, enqueue: (n) => outbox.enqueue(n) });
 
   // --- the registry in force, for everyone who follows it --------------------------------------
   registry.onChange((next) => (callers = buildCallers(next)));
@@ -311,10 +317,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       announceSilences: () => silencesDue(silenceDeps),
       notificationsOf: (alertId) => stores.outbox.forAlert(alertId),
       statuses: stores.statuses,
+      hazards,
+      hazardStore: stores.hazards,
       toldOf: (alertIds) => told.ofMany(alertIds),
       outboxCounts: () => stores.outbox.counts(),
       uplinks: forwarder,
-      summary: (q) => summarize({ registry: current(), alerts: stores.alerts, telemetry }, q),
+      summary: (q) => summarize({ registry: current(), alerts: stores.alerts, telemetry, openHazards }, q),
       coverage: (q) => coverageOf({ registry: current(), telemetry, status: (id) => status.get(id) }, q),
       baselines: {
         history: (deviceId) => stores.baselines.history(deviceId),

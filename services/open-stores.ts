@@ -6,6 +6,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { OutboxStore } from './notify/outbox-store.ts';
 import { BaselineStore } from './rules/baselines.ts';
 import { EnterpriseStatuses } from './enterprises/status.ts';
+import { HazardStore } from './hazards/hazard-store.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
@@ -54,6 +55,7 @@ export async function openStores(settings: Settings, log: Logger, hooks: StoreHo
     outbox: await OutboxStore.create(outboxConn),
     silences: await Silences.create(alertConn),
     statuses: await EnterpriseStatuses.create(alertConn),
+    hazards: await HazardStore.create(alertConn),
     audit: await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json')),
     /** after everything that writes has stopped */
     async close() {

@@ -19,6 +19,8 @@ export interface SummarySources {
   registry: Registry;
   alerts: AlertStore;
   telemetry: TelemetryStore;
+  /** an enterprise's rectification items not signed off, with their deadlines */
+  openHazards(enterpriseId: string): Promise<{ dueAt: number }[]>;
 }
 
 export async function summarize(deps: SummarySources, q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]> {
@@ -27,6 +29,7 @@ export async function summarize(deps: SummarySources, q: { from: number; to: num
     const ent = deps.registry.enterprises.get(id);
     if (!ent) continue;
     const alerts = await deps.alerts.between(id, q.from, q.to);
+    const hazards = await deps.openHazards(id);
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
     const byRuleKind: Record<string, number> = {};
     for (const a of alerts) {
@@ -54,6 +57,8 @@ export async function summarize(deps: SummarySources, q: { from: number; to: num
       medianAckS: median(alerts.filter((a) => a.ackAt !== null).map((a) => (a.ackAt! - a.raisedAt) / 1000)),
       medianCloseS: median(alerts.filter((a) => a.closedAt !== null).map((a) => (a.closedAt! - a.raisedAt) / 1000)),
       onlineRate: ent.devices.length ? Math.min(1, Math.round((seen / expected) * 1000) / 1000) : null,
+      hazardsOpen: hazards.length,
+      hazardsOverdue: hazards.filter((h) => h.dueAt <= q.to).length,
     });
   }
   return rows;

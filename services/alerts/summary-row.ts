@@ -19,4 +19,7 @@ export interface SummaryRow {
   medianCloseS: number | null;
   /** share of reporting intervals in the period with at least one reading, over all devices */
   onlineRate: number | null;
+  /** rectification items not signed off, and those of them past their deadline */
+  hazardsOpen: number;
+  hazardsOverdue: number;
 }

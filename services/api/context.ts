@@ -1,3 +1,5 @@
+import type { Hazards } from '../hazards/hazards.ts';
+import type { HazardStore } from '../hazards/hazard-store.ts';
 import type { CoverageRow } from '../enterprises/coverage.ts';
 import type { EnterpriseStatuses } from '../enterprises/status.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -37,6 +39,8 @@ export interface ApiContext {
   announceSilences(): Promise<void>;
   notificationsOf(alertId: string): Promise<OutboxItem[]>;
   statuses: Pick<EnterpriseStatuses, 'of' | 'set' | 'history'>;
+  hazards: Pick<Hazards, 'open' | 'get' | 'rectify' | 'signOff'>;
+  hazardStore: Pick<HazardStore, 'list'>;
   /** per alert, the units told of it (the notification log) */
   toldOf(alertIds: string[]): Promise<Map<string, string[]>>;
   uplinks: Pick<Forwarder, 'status' | 'get'>;

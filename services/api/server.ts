@@ -16,6 +16,7 @@ import { telemetryRoutes } from './routes/telemetry.ts';
 import { silenceRoutes } from './routes/silences.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { uplinkRoutes } from './routes/uplinks.ts';
+import { hazardRoutes } from './routes/hazards.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -118,6 +119,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
   await app.register(silenceRoutes(ctx), { prefix: '/api' });
   await app.register(reportRoutes(ctx), { prefix: '/api' });
   await app.register(uplinkRoutes(ctx), { prefix: '/api' });
+  await app.register(hazardRoutes(ctx), { prefix: '/api' });
   if (existsSync(DASHBOARD_DIR)) await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/' });
   return app;
 }

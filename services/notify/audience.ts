@@ -15,8 +15,8 @@ export interface Audience {
 }
 
 export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy, anyoneTold: boolean): Audience | null {
-  // producing under a suspension order is the regulator's business first (power-use monitoring)
-  const routed = () => [...new Set([...immediateKinds(policy, alert.severity, alert.metric), ...(alert.ruleKind === 'idle' ? (['township', 'regulator'] as const) : [])])];
+  // producing under a suspension order, or a rectification item overdue, is the regulator's business first
+  const routed = () => [...new Set([...immediateKinds(policy, alert.severity, alert.metric), ...(alert.ruleKind === 'idle' || alert.ruleKind === 'hazard' ? (['township', 'regulator'] as const) : [])])];
   switch (t.type) {
     case 'raised':
     case 'reactivated':

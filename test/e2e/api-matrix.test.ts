@@ -18,7 +18,8 @@ describe('role × scope matrix over every endpoint', () => {
   let silence = '';
   beforeAll(async () => {
     // an uplink to a platform that is not there: its endpoints answer all the same
-    app = await startTestApp({ registry: { ...testRegistry(), uplinks: [{ id: 'prov', kind: 'http-des', url: 'http://127.0.0.1:9/', key: '12345678', gatewayCode: 'G', enterprises: [CHEM] }] } });
+    // every row tries a wrong token: more rows than the per-address ban allows in a minute
+    app = await startTestApp({ registry: { ...testRegistry(), uplinks: [{ id: 'prov', kind: 'http-des', url: 'http://127.0.0.1:9/', key: '12345678', gatewayCode: 'G', enterprises: [CHEM] }] }, settings: { API_LOGIN_FAILURES: 1000 } });
     const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     await dev.telemetry({ values: { gas_lel: 25 } });
     chemAlert = await waitFor(async () => (await apiClient(app, 'token-operator').get('/api/alerts')).json.items[0]?.id, 5000, 'alert');
@@ -49,6 +50,9 @@ describe('role × scope matrix over every endpoint', () => {
     ['set a baseline', 'POST', () => `/api/enterprises/${CHEM}/devices/gas-1/baselines`, { metric: 'gas_lel', value: 1 }, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 'ok', mall: 403 }],
     ['operating status history', 'GET', () => `/api/enterprises/${CHEM}/status/history`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['set the operating status', 'POST', () => `/api/enterprises/${CHEM}/status`, { status: 'operating', reason: '复核' }, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 403, mall: 403 }],
+    ['rectification items', 'GET', () => '/api/hazards?state=all', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
+    ['open an item from an inspection', 'POST', () => '/api/hazards', { enterpriseId: CHEM, description: '检查发现', dueAt: new Date(Date.now() + 86_400_000).toISOString() }, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 403, mall: 403 }],
+    ['coverage', 'GET', () => '/api/reports/coverage', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 403, mall: 403 }],
     ['summary', 'GET', () => '/api/reports/summary', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
     ['summary of the plant', 'GET', () => `/api/reports/summary?enterprise=${CHEM}`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['silences', 'GET', () => '/api/silences', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
