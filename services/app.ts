@@ -319,6 +319,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       statuses: stores.statuses,
       hazards,
       hazardStore: stores.hazards,
+      photos: stores.photos,
       toldOf: (alertIds) => told.ofMany(alertIds),
       outboxCounts: () => stores.outbox.counts(),
       uplinks: forwarder,

@@ -7,6 +7,7 @@ import { OutboxStore } from './notify/outbox-store.ts';
 import { BaselineStore } from './rules/baselines.ts';
 import { EnterpriseStatuses } from './enterprises/status.ts';
 import { HazardStore } from './hazards/hazard-store.ts';
+import { PhotoStore } from './photos/photo-store.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
@@ -56,6 +57,7 @@ export async function openStores(settings: Settings, log: Logger, hooks: StoreHo
     silences: await Silences.create(alertConn),
     statuses: await EnterpriseStatuses.create(alertConn),
     hazards: await HazardStore.create(alertConn),
+    photos: await PhotoStore.create(alertConn, join(settings.DATA_DIR, 'photos')),
     audit: await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json')),
     /** after everything that writes has stopped */
     async close() {

@@ -1,3 +1,4 @@
+import type { PhotoStore } from '../photos/photo-store.ts';
 import type { Hazards } from '../hazards/hazards.ts';
 import type { HazardStore } from '../hazards/hazard-store.ts';
 import type { CoverageRow } from '../enterprises/coverage.ts';
@@ -40,7 +41,8 @@ export interface ApiContext {
   notificationsOf(alertId: string): Promise<OutboxItem[]>;
   statuses: Pick<EnterpriseStatuses, 'of' | 'set' | 'history'>;
   hazards: Pick<Hazards, 'open' | 'get' | 'rectify' | 'signOff'>;
-  hazardStore: Pick<HazardStore, 'list'>;
+  hazardStore: Pick<HazardStore, 'list' | 'get'>;
+  photos: Pick<PhotoStore, 'add' | 'get' | 'read'>;
   /** per alert, the units told of it (the notification log) */
   toldOf(alertIds: string[]): Promise<Map<string, string[]>>;
   uplinks: Pick<Forwarder, 'status' | 'get'>;

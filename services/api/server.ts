@@ -17,6 +17,7 @@ import { silenceRoutes } from './routes/silences.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { uplinkRoutes } from './routes/uplinks.ts';
 import { hazardRoutes } from './routes/hazards.ts';
+import { photoRoutes } from './routes/photos.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -120,6 +121,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
   await app.register(reportRoutes(ctx), { prefix: '/api' });
   await app.register(uplinkRoutes(ctx), { prefix: '/api' });
   await app.register(hazardRoutes(ctx), { prefix: '/api' });
+  await app.register(photoRoutes(ctx), { prefix: '/api' });
   if (existsSync(DASHBOARD_DIR)) await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/' });
   return app;
 }
