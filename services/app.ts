@@ -76,13 +76,16 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     onReload: (outcome, detail) => (metrics.registryReloads.inc({ outcome }), audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail)),
   });
   const current = () => registry.current();
-  const placement = (id: string) => {
-    const ent = current().enterprises.get(id);
-    return { region: ent?.region ?? '', industry: ent?.industry ?? (id === SYSTEM ? 'system' : '') };
-  };
   const policy = (enterpriseId: string) => {
     const ent = current().enterprises.get(enterpriseId);
     return policyFor(current().file.routing, ent?.industry, ent?.routing);
+  };
+  const placement = (id: string) => {
+    const ent = current().enterprises.get(id);
+    const p = policy(id);
+    // the service's own alarms are not the enterprises' to report on
+    const review = id === SYSTEM ? { from: null, withinMs: 0 } : { from: p.reviewFrom, withinMs: p.feedbackWithinH * 3_600_000 };
+    return { region: ent?.region ?? '', industry: ent?.industry ?? (id === SYSTEM ? 'system' : ''), review };
   };
   const stores = await openStores(settings, log, {
     placement,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Outcome } from '../../domain/types.ts';
-import { AlertError, acknowledge, applyOutcome, close, type Step } from './lifecycle.ts';
+import { AlertError, acknowledge, applyOutcome, close, type Step, reportFeedback, reviewFeedback, type Feedback, type ReviewPolicy } from './lifecycle.ts';
 import type { Alert, AlertChange, Disposition, Transition } from './model.ts';
 
 export type { AlertChange } from './model.ts';
@@ -16,6 +16,7 @@ import type { AlertStore } from './alert-store.ts';
 export interface Placement {
   region: string;
   industry: string;
+  review: ReviewPolicy;
 }
 
 export class AlertNotFound extends Error {}
@@ -134,12 +135,27 @@ export class AlertBook {
   }
 
   close(id: string, actor: string, disposition: Disposition, note: string): Promise<Alert> {
+    return this.act(id, (a, now, review) => close(a, actor, now, disposition, note, review));
+  }
+
+  /** The enterprise's feedback (处置反馈). */
+  feedback(id: string, actor: string, f: Feedback): Promise<Alert> {
+    return this.act(id, (a, now, review) => reportFeedback(a, actor, now, f, review));
+  }
+
+  /** The review of the feedback (核查): accepted closes, not accepted sends it back. */
+  review(id: string, actor: string, accepted: boolean, note: string): Promise<Alert> {
+    return this.act(id, (a, now, review) => reviewFeedback(a, actor, now, accepted, note, review));
+  }
+
+  /** A person's step on one alert, under its enterprise's review policy. */
+  private act(id: string, step: (a: Alert, now: number, review: ReviewPolicy) => Step): Promise<Alert> {
     return this.serial(async () => {
       const before = await this.find(id);
-      const step = close(before, actor, this.clock(), disposition, note);
-      await this.commit(step);
-      if (before.state === 'active') this.onClosedWhileActive(before.key);
-      return step.alert;
+      const s = step(before, this.clock(), this.placement(before.enterpriseId).review);
+      await this.commit(s);
+      if (s.alert.state === 'closed' && before.state === 'active') this.onClosedWhileActive(before.key);
+      return s.alert;
     });
   }
 

@@ -27,11 +27,11 @@ export interface AlertFilter {
 }
 
 /** Alerts saved before a field existed read back with its neutral value. */
-const NEUTRAL = { remindedAt: null, overdueAt: null, flapping: false, pointId: null, pointName: null };
+const NEUTRAL = { remindedAt: null, overdueAt: null, flapping: false, pointId: null, pointName: null, feedback: null, review: null, feedbackDueAt: null, feedbackOverdueAt: null };
 /** Alerts saved before who was told moved to the outbox carried `units`: that field is not the alert's. */
 const readAlert = (doc: string): Alert => {
   const { units: _told, ...alert } = JSON.parse(doc) as Partial<Alert> & { units?: unknown };
-  return { ...NEUTRAL, ...alert } as Alert;
+  return { ...NEUTRAL, peakSeverity: alert.severity, ...alert } as Alert;
 };
 
 export class AlertStore {

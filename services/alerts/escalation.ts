@@ -28,6 +28,11 @@ export function escalate(a: Alert, policy: RoutingPolicy, now: number, anyoneTol
       transitions.push({ alertId: a.id, at: now, type: 'reminded', actor: 'system', detail: { everyMin: every, unacknowledgedMin: Math.floor(ageMin) } });
     }
   }
+  // the enterprise's feedback due and not given (or given, returned, and due again): once per deadline
+  if (a.feedbackDueAt !== null && a.feedbackOverdueAt === null && now >= a.feedbackDueAt && (a.feedback === null || a.review?.state === 'returned')) {
+    alert = { ...alert, feedbackOverdueAt: now };
+    transitions.push({ alertId: a.id, at: now, type: 'feedback_overdue', actor: 'system', detail: { feedbackDueAt: new Date(a.feedbackDueAt).toISOString() } });
+  }
   if (policy.closeWithinH !== null && a.overdueAt === null && now - a.raisedAt >= policy.closeWithinH * 3_600_000) {
     alert = { ...alert, overdueAt: now };
     transitions.push({ alertId: a.id, at: now, type: 'overdue', actor: 'system', detail: { closeWithinH: policy.closeWithinH } });

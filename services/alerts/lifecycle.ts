@@ -14,7 +14,7 @@ import type { Alert, Disposition, Transition } from './model.ts';
  */
 export class AlertError extends Error {
   constructor(
-    readonly code: 'ALERT_CLOSED' | 'ALREADY_ACKNOWLEDGED' | 'ACK_REQUIRED',
+    readonly code: 'ALERT_CLOSED' | 'ALREADY_ACKNOWLEDGED' | 'ACK_REQUIRED' | 'REVIEW_REQUIRED' | 'FEEDBACK_REQUIRED',
     message: string,
   ) {
     super(message);
@@ -25,7 +25,23 @@ export interface AlertContext {
   newId(): string;
   region: string;
   industry: string;
+  /** which alerts close only through an accepted review, and how long the enterprise has to report */
+  review?: ReviewPolicy;
 }
+
+/**
+ * The handling loop (处置反馈 → 核查 → 闭环): alerts of `from` and above close only through an
+ * accepted review of the enterprise's feedback, which is due `withinMs` after the raise (or a
+ * return). `from` null: every alert closes as before.
+ */
+export interface ReviewPolicy {
+  from: Severity | null;
+  withinMs: number;
+}
+
+export const NO_REVIEW: ReviewPolicy = { from: null, withinMs: 0 };
+
+export const needsReview = (a: Pick<Alert, 'peakSeverity'>, p: ReviewPolicy) => p.from !== null && severityRank(a.peakSeverity) >= severityRank(p.from);
 
 export interface Step {
   alert: Alert;
@@ -67,7 +83,14 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       remindedAt: null,
       overdueAt: null,
       flapping: false,
+      peakSeverity: o.severity,
+      feedback: null,
+      review: null,
+      feedbackDueAt: null,
+      feedbackOverdueAt: null,
     };
+    const review = ctx.review ?? NO_REVIEW;
+    if (needsReview(alert, review)) alert.feedbackDueAt = o.at + review.withinMs;
     return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value }] };
   }
   if (open.state === 'closed') return null;
@@ -90,8 +113,12 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   }
   if (severity !== open.severity) {
     const direction = severityRank(severity) > severityRank(open.severity) ? 'rose' : 'fell';
+    const peakSeverity = severityRank(severity) > severityRank(open.peakSeverity) ? severity : open.peakSeverity;
+    const review = ctx.review ?? NO_REVIEW;
+    // risen into the severities that need a review: from now on the enterprise's feedback is due
+    const feedbackDueAt = open.feedbackDueAt ?? (needsReview({ peakSeverity }, review) ? o.at + review.withinMs : null);
     return {
-      alert: base,
+      alert: { ...base, peakSeverity, feedbackDueAt },
       transitions: [{ alertId: open.id, at: o.at, type: 'severity_changed', actor, severity, value: o.value, detail: { from: open.severity, direction } }],
     };
   }
@@ -109,12 +136,51 @@ export function acknowledge(a: Alert, actor: string, at: number, note?: string):
   };
 }
 
-export function close(a: Alert, actor: string, at: number, disposition: Disposition, note: string): Step {
+export function close(a: Alert, actor: string, at: number, disposition: Disposition, note: string, review: ReviewPolicy = NO_REVIEW): Step {
   if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed already');
   // a critical alarm is closed only after someone has taken it on: the record must show who
   if (a.severity === 'critical' && !a.acknowledged) throw new AlertError('ACK_REQUIRED', 'a critical alert must be acknowledged before it is closed');
+  if (needsReview(a, review)) throw new AlertError('REVIEW_REQUIRED', `a ${a.peakSeverity} alert closes through an accepted review of the enterprise's feedback (POST …/feedback, then …/review)`);
+  return closed(a, actor, at, disposition, note, { stateBefore: a.state });
+}
+
+function closed(a: Alert, actor: string, at: number, disposition: Disposition, note: string, detail: Record<string, unknown>): Step {
   return {
-    alert: { ...a, state: 'closed', closedAt: at, closedBy: actor, disposition, closeNote: note },
-    transitions: [{ alertId: a.id, at, type: 'closed', actor, note, detail: { disposition, stateBefore: a.state } }],
+    alert: { ...a, state: 'closed', closedAt: at, closedBy: actor, disposition, closeNote: note, review: null },
+    transitions: [{ alertId: a.id, at, type: 'closed', actor, note, detail: { disposition, ...detail } }],
+  };
+}
+
+export interface Feedback {
+  cause: string;
+  measures: string;
+  disposition: Disposition;
+  photos: string[];
+}
+
+/** The enterprise reports what it found and did; an alert that needs a review now waits for one. */
+export function reportFeedback(a: Alert, actor: string, at: number, f: Feedback, review: ReviewPolicy = NO_REVIEW): Step {
+  if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed');
+  return {
+    alert: { ...a, feedback: { ...f, at, by: actor }, review: needsReview(a, review) ? { state: 'awaiting', note: null, at, by: null } : a.review },
+    transitions: [{ alertId: a.id, at, type: 'feedback', actor, note: `${f.cause}；${f.measures}`, detail: { ...f } }],
+  };
+}
+
+/**
+ * The township or regulator reviews the feedback (核查): accepted closes the alert with it as the
+ * disposition; not accepted sends it back, with a note and a new deadline.
+ */
+export function reviewFeedback(a: Alert, actor: string, at: number, accepted: boolean, note: string, review: ReviewPolicy): Step {
+  if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed');
+  if (!a.feedback || a.review?.state !== 'awaiting') throw new AlertError('FEEDBACK_REQUIRED', 'no feedback of the enterprise waits for a review');
+  if (accepted) {
+    if (a.severity === 'critical' && !a.acknowledged) throw new AlertError('ACK_REQUIRED', 'a critical alert must be acknowledged before it is closed');
+    return closed(a, actor, at, a.feedback.disposition, `${a.feedback.cause}；${a.feedback.measures}`, { stateBefore: a.state, review: 'accepted', reviewNote: note, feedbackBy: a.feedback.by });
+  }
+  const due = at + review.withinMs;
+  return {
+    alert: { ...a, review: { state: 'returned', note, at, by: actor }, feedbackDueAt: due, feedbackOverdueAt: null },
+    transitions: [{ alertId: a.id, at, type: 'review_returned', actor, note, detail: { feedbackDueAt: new Date(due).toISOString() } }],
   };
 }

@@ -41,6 +41,15 @@ export interface Alert {
   overdueAt: number | null;
   /** the condition keeps coming and going: held open instead of raised and cleared again */
   flapping: boolean;
+  /** the worst severity it reached: what decides whether it needs a review to close */
+  peakSeverity: Severity;
+  /** what the enterprise found and did (处置反馈), the latest report */
+  feedback: { cause: string; measures: string; disposition: Disposition; photos: string[]; at: number; by: string } | null;
+  /** the review (核查): awaiting one, or returned with a note; accepted reviews close the alert */
+  review: { state: 'awaiting' | 'returned'; note: string | null; at: number; by: string | null } | null;
+  /** when the enterprise's feedback is due (alerts that need a review), and when it was found overdue */
+  feedbackDueAt: number | null;
+  feedbackOverdueAt: number | null;
 }
 
 export type TransitionType =
@@ -57,7 +66,10 @@ export type TransitionType =
   | 'notified'
   | 'notification_failed'
   | 'notification_held'
-  | 'notification_expired';
+  | 'notification_expired'
+  | 'feedback'
+  | 'review_returned'
+  | 'feedback_overdue';
 
 /** One line of an alert's record: who or what did what, when. */
 export interface Transition {
@@ -75,7 +87,18 @@ export interface Transition {
 /** `units`: who has been told of it, which the notification log knows, not the alert. */
 export function alertJson(a: Alert, units: readonly string[]) {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  return { ...a, raisedAt: iso(a.raisedAt), ackAt: iso(a.ackAt), clearedAt: iso(a.clearedAt), closedAt: iso(a.closedAt), units: [...units] };
+  return {
+    ...a,
+    raisedAt: iso(a.raisedAt),
+    ackAt: iso(a.ackAt),
+    clearedAt: iso(a.clearedAt),
+    closedAt: iso(a.closedAt),
+    feedbackDueAt: iso(a.feedbackDueAt),
+    feedbackOverdueAt: iso(a.feedbackOverdueAt),
+    feedback: a.feedback && { ...a.feedback, at: iso(a.feedback.at)! },
+    review: a.review && { ...a.review, at: iso(a.review.at)! },
+    units: [...units],
+  };
 }
 
 export function transitionJson(t: Transition) {
@@ -89,7 +112,19 @@ export type TransitionJson = ReturnType<typeof transitionJson>;
 /** Back from what `alertJson` made (the outbox keeps notices as JSON). */
 export function alertFromJson({ units: _told, ...a }: AlertJson): Alert {
   const ms = (t: string | null) => (t === null ? null : Date.parse(t));
-  return { ...a, raisedAt: Date.parse(a.raisedAt ?? ''), ackAt: ms(a.ackAt), clearedAt: ms(a.clearedAt), closedAt: ms(a.closedAt) };
+  return {
+    ...a,
+    raisedAt: Date.parse(a.raisedAt ?? ''),
+    ackAt: ms(a.ackAt),
+    clearedAt: ms(a.clearedAt),
+    closedAt: ms(a.closedAt),
+    feedbackDueAt: ms(a.feedbackDueAt ?? null),
+    feedbackOverdueAt: ms(a.feedbackOverdueAt ?? null),
+    feedback: a.feedback ? { ...a.feedback, at: Date.parse(a.feedback.at) } : null,
+    review: a.review ? { ...a.review, at: Date.parse(a.review.at) } : null,
+    // notices queued before these fields existed
+    peakSeverity: a.peakSeverity ?? a.severity,
+  };
 }
 
 export function transitionFromJson(t: TransitionJson): Transition {

@@ -25,6 +25,9 @@ export interface RoutingPolicy {
   groupWaitS: number;
   groupIntervalS: number;
   notificationExpireH: number;
+  /** the least severity closed only through an accepted review; null: none */
+  reviewFrom: Severity | null;
+  feedbackWithinH: number;
 }
 
 export function policyFor(routing: RoutingConfig, industry?: Industry | string, own?: RoutingOverride): RoutingPolicy {
@@ -41,6 +44,8 @@ export function policyFor(routing: RoutingConfig, industry?: Industry | string, 
     groupWaitS: pick('groupWaitS') ?? 3,
     groupIntervalS: pick('groupIntervalS') ?? 30,
     notificationExpireH: pick('notificationExpireH') ?? 24,
+    reviewFrom: ((r) => (r === 'none' ? null : r))(pick('reviewFrom') ?? 'major'),
+    feedbackWithinH: pick('feedbackWithinH') ?? 24,
   };
 }
 

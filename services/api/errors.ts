@@ -8,6 +8,8 @@ export const API_ERRORS = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  /** an alert of `routing.reviewFrom` and above closes only through an accepted review */
+  REVIEW_REQUIRED: 409,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,

@@ -26,7 +26,13 @@ export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy, a
     case 'escalated':
       return { kinds: [t.detail?.to as UnitKind], told: false };
     case 'overdue':
+    case 'feedback_overdue':
       return { kinds: ['regulator'], told: false };
+    // the enterprise's report waits for the township or regulator to review it
+    case 'feedback':
+      return { kinds: ['township', 'regulator'], told: false };
+    case 'review_returned':
+      return { kinds: [], told: true };
     case 'cleared':
     case 'closed':
     case 'reminded':

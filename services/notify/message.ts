@@ -22,6 +22,9 @@ const EVENT = {
   notification_failed: ['通知失败', 'NOTIFICATION FAILED'],
   notification_held: ['通知暂缓（维护/静默）', 'NOTIFICATION HELD'],
   notification_expired: ['通知过期', 'NOTIFICATION EXPIRED'],
+  feedback: ['企业处置反馈（待核查）', 'FEEDBACK REPORTED (to review)'],
+  review_returned: ['核查未通过，退回企业', 'REVIEW: RETURNED TO THE ENTERPRISE'],
+  feedback_overdue: ['处置反馈逾期', 'FEEDBACK OVERDUE'],
 } as const;
 
 export interface MessageContext {

@@ -181,6 +181,10 @@ const routingOverrideSchema = z
     groupIntervalS: between(0, DAY_S).optional(),
     /** a notification not delivered after this many hours is given up, and recorded as such */
     notificationExpireH: between(0.01, 24 * 30).optional(),
+    /** alerts of this severity and above close only through an accepted review (none: never) */
+    reviewFrom: z.enum([...SEVERITIES, 'none']).optional(),
+    /** the enterprise's feedback is due this many hours after the raise (or a return) */
+    feedbackWithinH: between(0.01, 24 * 30).optional(),
   })
   .strict();
 

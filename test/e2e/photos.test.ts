@@ -38,7 +38,7 @@ describe('photos', () => {
   const upload = (token: string, query: string, data: Buffer, name = 'photo.jpg') => {
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(data)]), name);
-    return fetch(`http://127.0.0.1:${app.ports.http}/api/photos?${query}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form }).then(async (r) => ({ status: r.status, json: await r.json() }));
+    return fetch(`http://127.0.0.1:${app.ports.http}/api/photos?${query}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
   };
 
   beforeAll(async () => {

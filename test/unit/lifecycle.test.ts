@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AlertError, acknowledge, applyOutcome, close } from '../../services/alerts/lifecycle.ts';
+import { AlertError, acknowledge, applyOutcome, close, reportFeedback, reviewFeedback, type ReviewPolicy } from '../../services/alerts/lifecycle.ts';
+import { escalate } from '../../services/alerts/escalation.ts';
+import { policyFor } from '../../services/alerts/routing.ts';
 import type { Alert } from '../../services/alerts/model.ts';
 import type { Outcome } from '../../domain/types.ts';
 
@@ -74,5 +76,49 @@ describe('alert lifecycle', () => {
     expect(applyOutcome(closed, outcome('raise', 'critical', 3000), ctx)).toBeNull();
     expect(() => acknowledge(closed, 'op', 3000)).toThrow(AlertError);
     expect(() => close(closed, 'op', 3000, 'other', 'x')).toThrow(AlertError);
+  });
+});
+
+describe('the review loop (处置反馈 → 核查 → 闭环)', () => {
+  const H = 3_600_000;
+  const review: ReviewPolicy = { from: 'major', withinMs: 4 * H };
+  const raisedUnder = (severity: Outcome['severity']) => applyOutcome(undefined, outcome('raise', severity, 0), { ...ctx, review })!.alert;
+  const fb = { cause: 'c', measures: 'm', disposition: 'hazard_rectified' as const, photos: [] };
+
+  it('gives alerts of major and above a feedback deadline, and a warning none until it rises', () => {
+    expect(raisedUnder('critical').feedbackDueAt).toBe(4 * H);
+    const warning = raisedUnder('warning');
+    expect(warning.feedbackDueAt).toBeNull();
+    const rose = applyOutcome(warning, outcome('update', 'major', 1000), { ...ctx, review })!.alert;
+    expect(rose).toMatchObject({ peakSeverity: 'major', feedbackDueAt: 1000 + 4 * H });
+    // and falling back does not let it close without a review
+    const fell = applyOutcome(rose, outcome('update', 'warning', 2000), { ...ctx, review })!.alert;
+    expect(() => close(fell, 'op', 3000, 'other', 'x', review)).toThrow(/closes through an accepted review/);
+  });
+
+  it('closes only through an accepted review of the feedback; a return sets a new deadline', () => {
+    const a = acknowledge(raisedUnder('critical'), 'ent', 10).alert;
+    expect(() => close(a, 'ent', 20, 'other', 'x', review)).toThrow(AlertError);
+    expect(() => reviewFeedback(a, 'reg', 20, true, 'ok', review)).toThrow(/no feedback/);
+    const reported = reportFeedback(a, 'ent', 30, fb, review).alert;
+    expect(reported.review).toMatchObject({ state: 'awaiting' });
+    const returned = reviewFeedback(reported, 'reg', 40, false, 'more', review);
+    expect(returned.alert).toMatchObject({ state: 'active', review: { state: 'returned', note: 'more' }, feedbackDueAt: 40 + 4 * H });
+    expect(() => reviewFeedback(returned.alert, 'reg', 50, true, 'ok', review)).toThrow(/no feedback/);
+    const again = reportFeedback(returned.alert, 'ent', 60, fb, review).alert;
+    const accepted = reviewFeedback(again, 'reg', 70, true, 'ok', review);
+    expect(accepted.alert).toMatchObject({ state: 'closed', closedBy: 'reg', disposition: 'hazard_rectified', closeNote: 'c；m', review: null });
+    expect(accepted.transitions[0]).toMatchObject({ type: 'closed', detail: { review: 'accepted', reviewNote: 'ok', feedbackBy: 'ent' } });
+  });
+
+  it('escalates feedback not given by its deadline to the regulator, once per deadline', () => {
+    const policy = policyFor({ immediate: {}, byMetric: {}, escalation: [], byIndustry: {} });
+    const a = acknowledge(raisedUnder('critical'), 'ent', 10).alert;
+    expect(escalate(a, policy, 4 * H - 1, true)).toBeNull();
+    const step = escalate(a, policy, 4 * H, true)!;
+    expect(step.transitions.map((t) => t.type)).toEqual(['feedback_overdue']);
+    expect(escalate(step.alert, policy, 5 * H, true)).toBeNull();
+    // given in time and waiting for the regulator: not the enterprise's overdue
+    expect(escalate(reportFeedback(a, 'ent', 20, fb, review).alert, policy, 5 * H, true)).toBeNull();
   });
 });

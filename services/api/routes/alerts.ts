@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AlertError, AlertNotFound } from '../../alerts/alert-book.ts';
 import type { AlertFilter } from '../../alerts/alert-store.ts';
 import { DISPOSITIONS, alertJson, transitionJson, type Alert } from '../../alerts/model.ts';
+import { checkOwnPhotos } from './photos.ts';
 import { formatCst } from '../../../domain/cst.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
@@ -30,6 +31,16 @@ const listQuery = filterQuery.extend({
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const ackBody = z.object({ note: z.string().max(2000).optional() }).strict();
 const closeBody = z.object({ disposition: z.enum(DISPOSITIONS), note: z.string().trim().min(1, 'say what was done').max(2000) }).strict();
+const feedbackBody = z
+  .object({
+    cause: z.string().trim().min(1, 'say what caused it').max(2000),
+    measures: z.string().trim().min(1, 'say what was done').max(2000),
+    /** how it would be closed (default other) */
+    disposition: z.enum(DISPOSITIONS).default('other'),
+    photos: z.array(z.string().max(200)).max(20).default([]),
+  })
+  .strict();
+const reviewBody = z.object({ accepted: z.boolean(), note: z.string().trim().min(1, 'say why').max(1000) }).strict();
 
 /** The caller's filters, narrowed to what the caller may see; asking for more is a 403. */
 function scopedFilter(req: FastifyRequest, q: z.infer<typeof filterQuery>): Omit<AlertFilter, 'limit'> {
@@ -70,7 +81,7 @@ export const alertRoutes =
       if (!req.caller.handles(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot handle this alert`);
     };
     const conflict = (e: unknown): never => {
-      if (e instanceof AlertError) throw new ApiError('CONFLICT', e.message);
+      if (e instanceof AlertError) throw new ApiError(e.code === 'REVIEW_REQUIRED' ? 'REVIEW_REQUIRED' : 'CONFLICT', e.message);
       if (e instanceof AlertNotFound) throw new ApiError('NOT_FOUND', `no alert ${e.message}`);
       throw e;
     };
@@ -154,5 +165,24 @@ export const alertRoutes =
       const body = parseInput(closeBody, req.body, 'body');
       await handling(req, id);
       return (await withUnits([await ctx.book.close(id, req.caller.name, body.disposition, body.note).catch(conflict)]))[0];
+    });
+
+    /** What the enterprise found and did (处置反馈): the enterprise itself, or an operator. */
+    app.post('/alerts/:id/feedback', async (req) => {
+      const { id } = parseInput(idParams, req.params, 'params');
+      const body = parseInput(feedbackBody, req.body, 'body');
+      await handling(req, id);
+      const { alert } = await visible(req, id);
+      await checkOwnPhotos(ctx.photos, body.photos, alert.enterpriseId);
+      return (await withUnits([await ctx.book.feedback(id, req.caller.name, body).catch(conflict)]))[0];
+    });
+
+    /** The review (核查): the regulator of the region, or an operator. */
+    app.post('/alerts/:id/review', async (req) => {
+      const { id } = parseInput(idParams, req.params, 'params');
+      const body = parseInput(reviewBody, req.body, 'body');
+      const { alert } = await visible(req, id);
+      if (req.caller.role !== 'operator' && req.caller.role !== 'regulator') throw new ApiError('FORBIDDEN', `the township or regulator of the region reviews feedback, not ${req.caller.role} callers`);
+      return (await withUnits([await ctx.book.review(alert.id, req.caller.name, body.accepted, body.note).catch(conflict)]))[0];
     });
   };

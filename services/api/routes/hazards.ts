@@ -5,6 +5,7 @@ import { HazardNotFound } from '../../hazards/hazards.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { regionCode, time } from '../query.ts';
+import { checkOwnPhotos } from './photos.ts';
 
 /**
  * Rectification items (隐患整改): opened from an alert or an inspection by an operator or the
@@ -53,14 +54,6 @@ export const hazardRoutes =
       if (!req.caller.sees(found.hazard.enterpriseId)) throw new ApiError('FORBIDDEN', `rectification item ${id} is outside your scope`);
       return found;
     };
-    /** Photos named in a report must be ones uploaded for this enterprise. */
-    const ownPhotos = async (urls: string[], enterpriseId: string) => {
-      for (const url of urls) {
-        const id = /^\/api\/photos\/([0-9a-f-]{36})$/.exec(url)?.[1];
-        const photo = id && (await ctx.photos.get(id));
-        if (!photo || photo.enterpriseId !== enterpriseId) throw new ApiError('BAD_REQUEST', `body photos: ${url.slice(0, 80)} is not a photo uploaded for this enterprise (POST /api/photos)`, 'photos');
-      }
-    };
     const opening = async (req: FastifyRequest, enterpriseId: string, alertId: string | null, body: z.infer<typeof openBody>) => {
       const ent = ctx.registry().enterprises.get(enterpriseId);
       if (!ent) throw new ApiError('NOT_FOUND', `no enterprise ${enterpriseId}`, 'enterpriseId');
@@ -102,7 +95,7 @@ export const hazardRoutes =
       const { hazard } = await visible(req);
       if (req.caller.role !== 'enterprise') throw new ApiError('FORBIDDEN', 'the enterprise reports its own rectification');
       const body = parseInput(rectifiedBody, req.body, 'body');
-      await ownPhotos(body.photos, hazard.enterpriseId);
+      await checkOwnPhotos(ctx.photos, body.photos, hazard.enterpriseId);
       return view(await ctx.hazards.rectify(hazard.id, req.caller.name, body.measures, body.photos).catch(failed), ctx.clock());
     });
 

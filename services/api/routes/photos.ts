@@ -17,6 +17,15 @@ const idParams = z.object({ id: z.uuid() }).strict();
 
 export const photoUrl = (p: Pick<Photo, 'id'>) => `/api/photos/${p.id}`;
 
+/** Photos named in a report must be ones uploaded for this enterprise. */
+export async function checkOwnPhotos(photos: Pick<ApiContext['photos'], 'get'>, urls: readonly string[], enterpriseId: string): Promise<void> {
+  for (const url of urls) {
+    const id = /^\/api\/photos\/([0-9a-f-]{36})$/.exec(url)?.[1];
+    const photo = id && (await photos.get(id));
+    if (!photo || photo.enterpriseId !== enterpriseId) throw new ApiError('BAD_REQUEST', `body photos: ${url.slice(0, 80)} is not a photo uploaded for this enterprise (POST /api/photos)`, 'photos');
+  }
+}
+
 export const photoRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
   async (app) => {
