@@ -46,17 +46,104 @@ export function closeDialog(a: Alert): Promise<void> {
   });
 }
 
+/** The enterprise (or an operator) reports what it found and did, with photos from a phone's camera. */
+export function feedbackDialog(a: Alert): Promise<void> {
+  return new Promise((resolve) => {
+    const cause = h('textarea', { id: 'feedback-cause', required: true, rows: 2 });
+    const measures = h('textarea', { id: 'feedback-measures', required: true, rows: 3 });
+    const disposition = h('select', { id: 'feedback-disposition' }, ...DISPOSITIONS.map((d) => h('option', { value: d }, dispositionName(d))));
+    const photos = h('input', { id: 'feedback-photos', type: 'file', accept: 'image/*', capture: 'environment', multiple: true });
+    const dlg = h(
+      'dialog',
+      { class: 'close-dialog' },
+      h(
+        'form',
+        { method: 'dialog' },
+        h('h3', {}, t('feedbackTitle')),
+        h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
+        h('label', {}, h('span', {}, t('cause')), cause),
+        h('label', {}, h('span', {}, t('measures')), measures),
+        h('label', {}, h('span', {}, t('disposition')), disposition),
+        h('label', {}, h('span', {}, t('photos')), photos),
+        h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), h('button', { value: 'ok', class: 'primary', id: 'feedback-confirm' }, t('sendFeedback'))),
+      ),
+    );
+    dlg.addEventListener('close', async () => {
+      dlg.remove();
+      if (dlg.returnValue === 'ok') {
+        try {
+          const urls: string[] = [];
+          for (const f of [...(photos.files ?? [])]) urls.push((await api.upload<{ url: string }>(`/api/photos?alert=${encodeURIComponent(a.id)}`, f, f.name)).url);
+          liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/feedback`, { cause: cause.value, measures: measures.value, disposition: disposition.value, photos: urls }));
+        } catch (e) {
+          toast((e as Error).message);
+        }
+      }
+      resolve();
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
+
+/** The township or regulator accepts the feedback (closing the alert) or returns it, with a note. */
+export function reviewDialog(a: Alert): Promise<void> {
+  return new Promise((resolve) => {
+    const note = h('textarea', { id: 'review-note', required: true, rows: 3 });
+    const dlg = h(
+      'dialog',
+      { class: 'close-dialog' },
+      h(
+        'form',
+        { method: 'dialog' },
+        h('h3', {}, t('reviewTitle')),
+        h('p', {}, a.feedback ? `${t('cause')}：${a.feedback.cause}；${t('measures')}：${a.feedback.measures}` : ''),
+        h('label', {}, h('span', {}, t('note')), note),
+        h(
+          'menu',
+          {},
+          h('button', { value: 'cancel', formnovalidate: true }, t('cancel')),
+          h('button', { value: 'return', id: 'review-return' }, t('returnIt')),
+          h('button', { value: 'accept', class: 'primary', id: 'review-accept' }, t('accept')),
+        ),
+      ),
+    );
+    dlg.addEventListener('close', async () => {
+      dlg.remove();
+      if (dlg.returnValue === 'accept' || dlg.returnValue === 'return') {
+        try {
+          liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/review`, { accepted: dlg.returnValue === 'accept', note: note.value }));
+        } catch (e) {
+          toast((e as Error).message);
+        }
+      }
+      resolve();
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
+
 /** The buttons a caller may use on an alert. */
 export function alertActions(a: Alert, after: () => void = () => {}) {
-  if (a.state === 'closed' || !session.handles(a.enterpriseId)) return [];
+  if (a.state === 'closed') return [];
   const out: HTMLButtonElement[] = [];
-  if (!a.acknowledged) out.push(h('button', { type: 'button', class: 'ack', onclick: (e: Event) => (e.stopPropagation(), void acknowledge(a).then(after)) }, t('ack')));
-  const canClose = a.acknowledged || a.severity !== 'critical';
-  out.push(
-    h('button', { type: 'button', class: 'close', disabled: !canClose, title: canClose ? '' : t('criticalNeedsAck'), onclick: (e: Event) => (e.stopPropagation(), void closeDialog(a).then(after)) }, t('close')),
-  );
+  const run = (fn: () => Promise<void>) => (e: Event) => (e.stopPropagation(), void fn().then(after));
+  // alerts that close through a review: the enterprise reports, the region reviews
+  const reviewed = a.feedbackDueAt != null || a.review != null;
+  if (session.handles(a.enterpriseId)) {
+    if (!a.acknowledged) out.push(h('button', { type: 'button', class: 'ack', onclick: run(() => acknowledge(a)) }, t('ack')));
+    if (reviewed) {
+      if (a.review?.state !== 'awaiting') out.push(h('button', { type: 'button', class: 'feedback', onclick: run(() => feedbackDialog(a)) }, t('feedback')));
+    } else {
+      const canClose = a.acknowledged || a.severity !== 'critical';
+      out.push(h('button', { type: 'button', class: 'close', disabled: !canClose, title: canClose ? '' : t('criticalNeedsAck'), onclick: run(() => closeDialog(a)) }, t('close')));
+    }
+  }
+  if (reviewed && a.review?.state === 'awaiting' && session.reviews(a.enterpriseId)) out.push(h('button', { type: 'button', class: 'review', onclick: run(() => reviewDialog(a)) }, t('review')));
   return out;
 }
+
 
 interface Detail {
   history: { at: string; type: string; actor: string; note?: string; severity?: string; value?: unknown; detail?: Record<string, unknown> }[];
@@ -83,12 +170,21 @@ export async function showDetail(id: string) {
     [t('ackAt'), d.ackAt ? `${cst(d.ackAt)} · ${d.ackBy ?? ''}` : '—'],
     [t('clearedAt'), cst(d.clearedAt)],
     [t('closedAt'), d.closedAt ? `${cst(d.closedAt)} · ${d.closedBy ?? ''} · ${dispositionName(d.disposition ?? '')}` : '—'],
+    ...(d.feedbackDueAt || d.feedback || d.review
+      ? ([
+          [t('feedbackDue'), d.state === 'closed' ? '—' : `${cst(d.feedbackDueAt)}（${t('needsReview')}）`],
+          [t('feedback'), d.feedback ? `${d.feedback.cause}；${d.feedback.measures} · ${d.feedback.by} ${cst(d.feedback.at)}` : '—'],
+          [t('reviewState'), d.review ? `${t(d.review.state === 'awaiting' ? 'awaiting' : 'returned')}${d.review.note ? ` · ${d.review.note}` : ''}` : '—'],
+        ] as [string, string][])
+      : []),
   ];
+  const photos = d.feedback?.photos ?? [];
   const refresh = () => void showDetail(id);
   drawer.replaceChildren(
     h('button', { type: 'button', class: 'drawer-close', 'aria-label': 'close', onclick: () => ((drawer.hidden = true), drawer.replaceChildren()) }, '×'),
     h('h3', {}, h('span', { class: `sev ${d.severity}` }, severityName(d.severity)), ' ', d.message),
     h('dl', { class: 'facts' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    photos.length ? h('div', { class: 'photos' }, ...photos.map((url) => photoThumb(url))) : '',
     h('div', { class: 'actions' }, ...alertActions(d, refresh)),
     h('h4', {}, t('history')),
     h(
@@ -110,4 +206,14 @@ export async function showDetail(id: string) {
   );
   drawer.hidden = false;
   drawer.dataset.alert = id;
+}
+
+/** A photo fetched with the token (an <img src> cannot send it), shown small, opened full size. */
+function photoThumb(url: string): HTMLElement {
+  const img = h('img', { class: 'photo', alt: t('photos') });
+  void api
+    .blob(url)
+    .then((b) => (img.src = URL.createObjectURL(b)))
+    .catch(() => {});
+  return h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), window.open(img.src, '_blank')) }, img);
 }

@@ -28,6 +28,21 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 export const api = {
   get: <T = any>(path: string) => call<T>('GET', path),
   post: <T = any>(path: string, body: unknown = {}) => call<T>('POST', path, body),
+  /** A file the API serves (a photo), with the token. */
+  async blob(path: string): Promise<Blob> {
+    const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new ApiFailure(res.status, res.statusText);
+    return res.blob();
+  },
+  /** A file as multipart/form-data, field `file` (photos). */
+  async upload<T = any>(path: string, file: Blob, name: string): Promise<T> {
+    const form = new FormData();
+    form.append('file', file, name);
+    const res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) throw new ApiFailure(res.status, (json as { message?: string }).message ?? res.statusText);
+    return json as T;
+  },
   /** The SSE stream: EventSource cannot send headers, so the token goes in the query. */
   stream: () => new EventSource(`/api/alerts/stream?token=${encodeURIComponent(token)}`),
   /** Fetch a file with the token and hand it to the browser as a download. */

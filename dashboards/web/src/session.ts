@@ -40,6 +40,10 @@ export interface Alert {
   metric: string;
   pointId?: string | null;
   pointName?: string | null;
+  /** alerts that need a review to close have a feedback deadline */
+  feedbackDueAt?: string | null;
+  feedback?: { cause: string; measures: string; disposition: string; photos: string[]; at: string; by: string } | null;
+  review?: { state: 'awaiting' | 'returned'; note: string | null; at: string; by: string | null } | null;
   rule: string;
   ruleKind: string;
   severity: string;
@@ -77,5 +81,10 @@ export const session = {
   handles(enterpriseId: string) {
     const me = session.me;
     return !!me && (me.role === 'operator' || (me.role === 'enterprise' && me.enterpriseId === enterpriseId));
+  },
+  /** The township or regulator of the region (or an operator) reviews feedback. */
+  reviews(enterpriseId: string) {
+    const me = session.me;
+    return !!me && (me.role === 'operator' || (me.role === 'regulator' && session.names.has(enterpriseId)));
   },
 };

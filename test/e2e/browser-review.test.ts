@@ -1,0 +1,81 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { goTo, launchBrowser, screenshot } from '../support/browser.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/**
+ * The handling loop in Debian's chromium: the enterprise reports its feedback with a photo from a
+ * phone, the monitoring centre reviews it on the duty desk and the alert closes.
+ */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC', 'base64');
+
+describe('feedback and review in the browser', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>>;
+  let browser: Browser;
+  let base = '';
+  const pages: Page[] = [];
+  const open = async (token: string, hash: string, viewport: { width: number; height: number }) => {
+    const page = await browser.newPage({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    pages.push(page);
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+    await page.goto(`${base}/#token=${token}`);
+    await page.waitForSelector('#app:not([hidden])');
+    await goTo(page, hash);
+    return page;
+  };
+
+  beforeAll(async () => {
+    const reg = testRegistry();
+    delete (reg.routing as Record<string, unknown>).reviewFrom;
+    app = await startTestApp({ registry: reg });
+    base = `http://127.0.0.1:${app.ports.http}`;
+    browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    for (const p of pages) await p.close().catch(() => {});
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('the enterprise reports with a photo on a phone; the duty desk accepts it and the alert closes', async () => {
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 30 } });
+    await dev.end();
+    const api = apiClient(app, 'token-operator');
+    const alert = (await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items[0];
+    expect(alert.severity).toBe('major');
+
+    const phone = await open('token-chem', '#alerts', { width: 390, height: 844 });
+    const row = `tr[data-alert="${alert.id}"]`;
+    await phone.waitForSelector(`${row} button.feedback`);
+    // no plain close for an alert that closes through a review
+    expect(await phone.$(`${row} button.close`)).toBeNull();
+    await phone.click(`${row} button.feedback`);
+    await phone.fill('#feedback-cause', '储罐区阀门填料泄漏');
+    await phone.fill('#feedback-measures', '关闭阀门，更换填料，复测合格');
+    await phone.setInputFiles('#feedback-photos', { name: 'valve.png', mimeType: 'image/png', buffer: PNG });
+    await screenshot(phone, 'feedback-phone');
+    await phone.click('#feedback-confirm');
+    const reported = await waitFor(async () => {
+      const a = (await api.get(`/api/alerts/${alert.id}`)).json;
+      return a.review?.state === 'awaiting' && a;
+    }, 10_000, 'the feedback in the API');
+    expect(reported.feedback).toMatchObject({ cause: '储罐区阀门填料泄漏', by: 'chem-user' });
+    expect(reported.feedback.photos).toHaveLength(1);
+
+    const desk = await open('token-operator', '', { width: 1366, height: 768 });
+    await desk.waitForSelector(`#alerts ${row} button.review`);
+    await desk.click(`#alerts ${row} td.msg`);
+    await desk.waitForSelector(`#drawer[data-alert="${alert.id}"] .photos img.photo[src^="blob:"]`);
+    await desk.click(`#alerts ${row} button.review`);
+    await desk.fill('#review-note', '现场复核合格');
+    await desk.click('#review-accept');
+    const closed = await waitFor(async () => {
+      const a = (await api.get(`/api/alerts/${alert.id}`)).json;
+      return a.state === 'closed' && a;
+    }, 10_000, 'closed through the review');
+    expect(closed).toMatchObject({ closeNote: '储罐区阀门填料泄漏；关闭阀门，更换填料，复测合格', disposition: 'hazard_rectified' });
+  });
+});
