@@ -24,3 +24,8 @@ export function previousDayCst(now: number): { from: number; to: number } {
   const to = Math.floor((now + CST_OFFSET_MS) / DAY_MS) * DAY_MS - CST_OFFSET_MS;
   return { from: to - DAY_MS, to };
 }
+
+/** The month (YYYY-MM) a moment falls in, as China Standard Time counts it. */
+export function monthOfCst(ms: number): string {
+  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 7);
+}

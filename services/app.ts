@@ -23,6 +23,7 @@ import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
 import { coverage as coverageOf } from './enterprises/coverage.ts';
 import { Hazards } from './hazards/hazards.ts';
+import { sendMonthlyReports } from './notify/monthly-report.ts';
 import { ToldUnits } from './notify/told.ts';
 import { policyFor } from './alerts/routing.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
@@ -242,6 +243,20 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     headSent = head.n;
   };
   const openHazards = (id: string) => stores.hazards.list({ enterpriseIds: [id], state: 'open', now: clock(), limit: 10_000 });
+  type Period = { from: number; to: number; enterpriseIds: string[] };
+  const summary = (q: Period) => summarize({ registry: current(), alerts: stores.alerts, telemetry, openHazards }, q);
+  const coverage = (q: Period) => coverageOf({ registry: current(), telemetry, status: (id) => status.get(id) }, q);
+  const monthlyReports = () =>
+    sendMonthlyReports({
+      registry: current,
+      clock,
+      publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
+      channelsOf,
+      enqueue: (n) => outbox.enqueue(n),
+      summary,
+      coverage,
+      alertsBetween: (id, from, to) => stores.alerts.between(id, from, to),
+    });
   const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, openHazards, clock, channelsOf, enqueue: (n) => outbox.enqueue(n) });
 
   // --- the registry in force, for everyone who follows it --------------------------------------
@@ -326,8 +341,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       toldOf: (alertIds) => told.ofMany(alertIds),
       outboxCounts: () => stores.outbox.counts(),
       uplinks: forwarder,
-      summary: (q) => summarize({ registry: current(), alerts: stores.alerts, telemetry, openHazards }, q),
-      coverage: (q) => coverageOf({ registry: current(), telemetry, status: (id) => status.get(id) }, q),
+      summary,
+      coverage,
       baselines: {
         history: (deviceId) => stores.baselines.history(deviceId),
         set: async (b) => {
@@ -348,7 +363,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const httpPort = (api.server.address() as { port: number }).port;
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
   const schedule = startSchedule(
-    { tick: () => rules.tick(), sweep, dailySummaries, retention: async () => void (await retention()), auditHead: publishAuditHead, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
+    { tick: () => rules.tick(), sweep, dailySummaries, retention: async () => void (await retention()), auditHead: publishAuditHead, monthlyReports, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
     { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
   );
   const watcher = (opts.watchRegistry ?? true) ? registry.watchFile() : undefined;
@@ -398,6 +413,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     retention,
     /** the audit head to the uplinks now (tests) */
     publishAuditHead,
+    /** the monthly reports now (tests drive the clock themselves) */
+    monthlyReports,
     /** run time-driven rules now (tests drive the clock themselves) */
     tick: () => rules.tick(),
     /** every alert change so far recorded, its notices queued, and whatever is due sent (tests) */

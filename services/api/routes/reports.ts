@@ -3,6 +3,17 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { regionCode, time } from '../query.ts';
+import { monthOfCst } from '../../../domain/cst.ts';
+import { buildMonthly, monthCst, monthlyWorkbook } from '../../reports/monthly.ts';
+
+const monthQuery = z
+  .object({
+    month: z.string().regex(/^20\d\d-(0[1-9]|1[0-2])$/, 'a month is YYYY-MM').optional(),
+    region: regionCode.optional(),
+    enterprise: z.string().min(1).optional(),
+  })
+  .strict();
+const INDUSTRY_ZH: Record<string, string> = { dust: '粉尘涉爆', aluminum_casting: '铝加工（深井铸造）', steel: '钢铁冶金', hazchem: '危险化学品', gas_user: '燃气使用', fire: '人员密集场所', building_materials: '建材' };
 
 const summaryQuery = z.object({ from: time.optional(), to: time.optional(), region: regionCode.optional(), enterprise: z.string().min(1).optional() }).strict();
 const timelineQuery = summaryQuery.extend({ bucket: z.enum(['hour', 'day']).default('day') });
@@ -50,6 +61,28 @@ export const reportRoutes =
         totals: { enterprises: items.length, mustConnect: must.length, connected: must.filter((i) => i.connected).length, notConnected: must.filter((i) => !i.connected).length, onlineNow: items.filter((i) => i.online > 0).length },
         items,
       };
+    });
+
+    /** The monthly report of the caller's scope (default this month, CST), as JSON or as a workbook. */
+    const monthly = async (req: FastifyRequest) => {
+      if (req.caller.role === 'enterprise') throw new ApiError('FORBIDDEN', 'the monthly report is for operators and regulators');
+      const q = parseInput(monthQuery, req.query, 'query');
+      const month = q.month ?? monthOfCst(ctx.clock());
+      const period = monthCst(month);
+      const { ids } = scope(req, { region: q.region, enterprise: q.enterprise, from: period.from, to: period.to });
+      await ctx.book.settled();
+      return buildMonthly({ summary: ctx.summary, coverage: ctx.coverage, alertsBetween: (id, from, to) => ctx.alerts.between(id, from, to) }, month, ids);
+    };
+
+    app.get('/reports/monthly', async (req) => monthly(req));
+
+    app.get('/reports/monthly.xlsx', async (req, reply) => {
+      const report = await monthly(req);
+      const book = await monthlyWorkbook(report, { industry: (i) => `${INDUSTRY_ZH[i] ?? i} ${i}` });
+      return reply
+        .header('content-type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+        .header('content-disposition', `attachment; filename="monthly-${report.month}.xlsx"`)
+        .send(book);
     });
 
     /** Alerts raised per hour or day (China Standard Time), by industry and severity, in the caller's scope. */
