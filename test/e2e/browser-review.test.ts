@@ -78,4 +78,34 @@ describe('feedback and review in the browser', () => {
     }, 10_000, 'closed through the review');
     expect(closed).toMatchObject({ closeNote: '储罐区阀门填料泄漏；关闭阀门，更换填料，复测合格', disposition: 'hazard_rectified' });
   });
+
+  it('the region signs off a rectification item in the closed-loop view, and reads coverage and the monthly report', async () => {
+    const regulator = apiClient(app, 'token-regulator-a');
+    const item = (await regulator.post('/api/hazards', { enterpriseId: CHEM, description: '可燃气体报警器未定期标定', dueAt: new Date(Date.now() + 86_400_000).toISOString() })).json;
+    await apiClient(app, 'token-chem').post(`/api/hazards/${item.id}/rectified`, { measures: '已委托计量机构标定' });
+
+    const page = await open('token-regulator-a', '#loop', { width: 1366, height: 768 });
+    page.on('dialog', (d) => void d.accept('资料齐全，现场复核合格'));
+    await page.waitForSelector(`tr[data-hazard="${item.id}"] button.signoff`);
+    await page.click(`tr[data-hazard="${item.id}"] button.signoff`);
+    await waitFor(async () => (await regulator.get(`/api/hazards/${item.id}`)).json.state === 'closed', 10_000, 'signed off in the API');
+
+    await goTo(page, '#coverage');
+    await page.waitForSelector('#coverage tr[data-enterprise]');
+    // the casting plant in the region has never reported here: must connect, not connected, listed first
+    expect(await page.$eval('#coverage tr', (tr) => [tr.getAttribute('data-enterprise'), tr.className])).toEqual(['91321283MA1CAST0002', 'not-connected']);
+    await page.waitForFunction('document.querySelector("#monthly-totals").textContent.length > 0');
+    const download = page.waitForEvent('download');
+    await page.click('#monthly-xlsx');
+    expect((await download).suggestedFilename()).toMatch(/^monthly-\d{4}-\d{2}\.xlsx$/);
+    await screenshot(page, 'coverage');
+
+    // both views fit a phone
+    const phone = await open('token-regulator-a', '#loop', { width: 390, height: 844 });
+    await phone.waitForSelector('#hazards');
+    expect(await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+    await goTo(phone, '#coverage');
+    await phone.waitForSelector('#coverage tr[data-enterprise]');
+    expect(await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+  });
 });

@@ -119,7 +119,7 @@ describe('dashboards in a real browser', () => {
 
   it('an enterprise sees only its own: devices, charts with thresholds, alerts; another enterprise is refused', async () => {
     const page = await open('token-chem');
-    expect(await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('href')))).toEqual(['#devices', '#alerts']);
+    expect(await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('href')))).toEqual(['#devices', '#alerts', '#loop']);
     await page.waitForSelector('#enterprise .card.device');
     expect(await page.$$eval('.card.device', (cs) => cs.map((c) => c.getAttribute('data-device')).sort())).toEqual(['gas-1', 'gas-2']);
     await screenshot(page, 'enterprise-devices');

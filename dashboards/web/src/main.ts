@@ -8,16 +8,22 @@ import { lang, setLang, t, translatePage } from './i18n.ts';
 import { liveAlerts, soundOn } from './live-alerts.ts';
 import { session, type Me } from './session.ts';
 import { mountStats } from './stats.ts';
+import { mountLoop } from './loop.ts';
+import { mountCoverage } from './coverage.ts';
 
 /**
  * The dashboards: one page, the role decides the views. Operators get the duty board first,
  * regulators the statistics, enterprises their devices. Views are chosen by the address (#board,
- * #devices, #device/<enterprise>/<device>, #stats, #alerts) so that a wall screen can be pointed
+ * #devices, #device/<enterprise>/<device>, #stats, #alerts, #loop, #coverage) so that a wall screen can be pointed
  * at one, and the browser's back button works.
  */
-type View = 'board' | 'alerts' | 'devices' | 'stats';
-const VIEWS: Record<Me['role'], View[]> = { operator: ['board', 'devices', 'stats'], regulator: ['stats', 'board', 'devices'], enterprise: ['devices', 'alerts'] };
-const LABEL: Record<View, Parameters<typeof t>[0]> = { board: 'board', alerts: 'alertsMine', devices: 'devices', stats: 'stats' };
+type View = 'board' | 'alerts' | 'devices' | 'stats' | 'loop' | 'coverage';
+const VIEWS: Record<Me['role'], View[]> = {
+  operator: ['board', 'devices', 'stats', 'loop', 'coverage'],
+  regulator: ['stats', 'board', 'devices', 'loop', 'coverage'],
+  enterprise: ['devices', 'alerts', 'loop'],
+};
+const LABEL: Record<View, Parameters<typeof t>[0]> = { board: 'board', alerts: 'alertsMine', devices: 'devices', stats: 'stats', loop: 'loop', coverage: 'coverageNav' };
 
 // a wall screen can be opened once with #token=…; the token is kept and the address cleaned
 const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
@@ -43,6 +49,8 @@ function route() {
   else if (view === 'board') unmount = mountBoard(root, { regions: true });
   else if (view === 'alerts') unmount = mountBoard(root, { regions: false });
   else if (view === 'devices') unmount = mountDevices(root);
+  else if (view === 'loop') unmount = mountLoop(root);
+  else if (view === 'coverage') unmount = mountCoverage(root);
   else unmount = mountStats(root);
 }
 

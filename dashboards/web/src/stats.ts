@@ -4,6 +4,7 @@ import { SEVERITY_COLOURS, stackedBars } from './chart.ts';
 import { h, select, toast } from './dom.ts';
 import { SEVERITIES, cst, durationText, industryName, metricName, pointName, severityName, t } from './i18n.ts';
 import { session, type Alert } from './session.ts';
+import { monthlyCard } from './coverage.ts';
 import type { SummaryRow } from '../../../services/alerts/summary-row.ts';
 
 /**
@@ -170,6 +171,7 @@ export function mountStats(root: HTMLElement) {
       ),
       more,
     ),
+    monthlyCard(),
   );
   void load();
   return () => disposers.forEach((d) => d());
