@@ -36,11 +36,15 @@ export async function summarize(deps: SummarySources, q: { from: number; to: num
       bySeverity[a.severity]++;
       byRuleKind[a.ruleKind] = (byRuleKind[a.ruleKind] ?? 0) + 1;
     }
+    // counted from when each device was first seen: time before a device existed is not offline
     let expected = 0;
     let seen = 0;
     for (const d of ent.devices) {
+      const first = await deps.telemetry.firstSeen(d.id);
+      if (first === null) continue;
       const bucket = d.reportIntervalS * 1000;
-      const start = Math.max(q.from, 0);
+      const start = Math.max(q.from, first);
+      if (start >= q.to) continue;
       expected += Math.max(1, Math.floor((q.to - start) / bucket));
       seen += await deps.telemetry.coverage(d.id, bucket, start, q.to);
     }
@@ -56,7 +60,7 @@ export async function summarize(deps: SummarySources, q: { from: number; to: num
       open: alerts.filter((a) => a.state !== 'closed').length,
       medianAckS: median(alerts.filter((a) => a.ackAt !== null).map((a) => (a.ackAt! - a.raisedAt) / 1000)),
       medianCloseS: median(alerts.filter((a) => a.closedAt !== null).map((a) => (a.closedAt! - a.raisedAt) / 1000)),
-      onlineRate: ent.devices.length ? Math.min(1, Math.round((seen / expected) * 1000) / 1000) : null,
+      onlineRate: expected ? Math.min(1, Math.round((seen / expected) * 1000) / 1000) : null,
       hazardsOpen: hazards.length,
       hazardsOverdue: hazards.filter((h) => h.dueAt <= q.to).length,
     });

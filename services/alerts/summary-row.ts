@@ -17,7 +17,7 @@ export interface SummaryRow {
   open: number;
   medianAckS: number | null;
   medianCloseS: number | null;
-  /** share of reporting intervals in the period with at least one reading, over all devices */
+  /** share of reporting intervals with at least one reading, over the devices, each since it was first seen; null: none ever reported */
   onlineRate: number | null;
   /** rectification items not signed off, and those of them past their deadline */
   hazardsOpen: number;
