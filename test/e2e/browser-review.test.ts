@@ -29,6 +29,7 @@ describe('feedback and review in the browser', () => {
   beforeAll(async () => {
     const reg = testRegistry();
     delete (reg.routing as Record<string, unknown>).reviewFrom;
+    Object.assign(reg.enterprises[0], { profile: { riskGrade: 'orange', majorHazardLevel: 3 } });
     app = await startTestApp({ registry: reg });
     base = `http://127.0.0.1:${app.ports.http}`;
     browser = await launchBrowser();
@@ -99,6 +100,12 @@ describe('feedback and review in the browser', () => {
     await page.click('#monthly-xlsx');
     expect((await download).suggestedFilename()).toMatch(/^monthly-\d{4}-\d{2}\.xlsx$/);
     await screenshot(page, 'coverage');
+
+    // the enterprise's profile (一企一档) with its grade's colour
+    await goTo(page, '#devices');
+    await page.waitForSelector('p.profile');
+    expect(await page.$eval('p.profile', (p) => p.textContent)).toContain('重大危险源等级 3');
+    expect(await page.$eval('h2 span.grade', (s) => s.getAttribute('title'))).toBe('orange');
 
     // both views fit a phone
     const phone = await open('token-regulator-a', '#loop', { width: 390, height: 844 });

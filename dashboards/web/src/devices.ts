@@ -1,6 +1,7 @@
 import { h, select } from './dom.ts';
 import { cst, industryName, metricName, t, valueText } from './i18n.ts';
 import { openRegistration } from './register.ts';
+import { gradeColour } from './loop.ts';
 import { session, type Device, type Enterprise } from './session.ts';
 
 /**
@@ -40,7 +41,15 @@ function enterpriseView(ent: Enterprise, redraw: () => void) {
     h(
       'div',
       { class: 'heading' },
-      h('h2', {}, ent.name, h('small', {}, ` ${industryName(ent.industry)} · ${ent.region} · ${ent.id}`)),
+      h(
+        'h2',
+        {},
+        ent.profile?.riskGrade ? h('span', { class: 'grade', style: `background:${gradeColour(ent.profile.riskGrade)}`, title: ent.profile.riskGrade }) : '',
+        ' ',
+        ent.name,
+        h('small', {}, ` ${industryName(ent.industry)} · ${ent.region} · ${ent.id}`),
+      ),
+      ent.profile ? h('p', { class: 'muted profile' }, profileText(ent.profile)) : '',
       session.handles(ent.id) ? h('button', { type: 'button', class: 'primary', id: 'register', onclick: () => openRegistration(ent, () => void session.refresh().then(redraw)) }, `+ ${t('registerDevice')}`) : '',
     ),
     h('div', { class: 'cards' }, ...ent.devices.map((d) => deviceCard(ent, d))),
@@ -64,4 +73,16 @@ function deviceCard(ent: Enterprise, d: Device) {
       ),
     ),
   );
+}
+
+/** 一企一档 in one line: exposed workers, dust, major hazard level, whether it must be connected. */
+function profileText(p: NonNullable<Enterprise['profile']>): string {
+  return [
+    p.exposedWorkers !== undefined ? `${t('exposedWorkers')} ${p.exposedWorkers}` : '',
+    p.dustType ? `${t('dustType')} ${p.dustType}` : '',
+    p.majorHazardLevel ? `${t('majorHazardLevel')} ${p.majorHazardLevel}` : '',
+    `${t('mustConnect')} ${p.mustConnect ? t('yes') : t('no')}`,
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }

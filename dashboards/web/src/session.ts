@@ -24,6 +24,8 @@ export interface Device {
 }
 
 export interface Enterprise {
+  /** 一企一档 */
+  profile?: { exposedWorkers?: number; dustType?: string; majorHazardLevel?: number; riskGrade?: string; mustConnect: boolean };
   id: string;
   name: string;
   industry: string;
