@@ -1,7 +1,7 @@
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
-import { CHEM, testRegistry } from '../support/registry.ts';
+import { CHEM, hookUnit, testRegistry } from '../support/registry.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -17,7 +17,7 @@ describe('the monthly report', () => {
   beforeAll(async () => {
     hooks = await startReceiver();
     const reg = testRegistry();
-    for (const u of reg.units as { id: string; webhooks?: object[] }[]) if (u.id === 'reg-a') u.webhooks = [{ url: `${hooks.url}/reg-a`, format: 'generic' }];
+    hookUnit(reg, 'reg-a', hooks.url);
     app = await startTestApp({ registry: reg, clock: () => now, tickMs: 0 });
     const gas = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     await gas.telemetry({ ts: now, seq: 1, values: { gas_lel: 45 } });

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
-import { CHEM, testRegistry } from '../support/registry.ts';
+import { CHEM, hookUnit, testRegistry } from '../support/registry.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -91,7 +91,7 @@ describe('power-use monitoring', () => {
     const hooks = await startReceiver();
     const reg = testRegistry();
     (reg.enterprises[0].devices as object[]).push({ id: 'meter-1', secret: 'secret-meter-1', points: [{ metric: 'power_kw' }] });
-    for (const u of reg.units as { id: string; webhooks?: object[] }[]) if (u.id === 'reg-a') u.webhooks = [{ url: `${hooks.url}/reg-a`, format: 'generic' }];
+    hookUnit(reg, 'reg-a', hooks.url);
     Object.assign(reg.routing, { groupWaitS: 0 });
     const app = await startTestApp({ registry: reg });
     try {

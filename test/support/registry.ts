@@ -110,3 +110,9 @@ export function testRegistry(opts: { webhookUrl?: string; dingtalkUrl?: string }
     ],
   };
 }
+
+/** Give one unit of a test registry a generic webhook at `${url}/${unitId}` (a receiver in the test). */
+export function hookUnit(reg: ReturnType<typeof testRegistry>, unitId: string, url: string) {
+  for (const u of reg.units as { id: string; webhooks?: object[] }[]) if (u.id === unitId) u.webhooks = [{ url: `${url}/${unitId}`, format: 'generic' }];
+  return reg;
+}
