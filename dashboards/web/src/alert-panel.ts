@@ -13,115 +13,74 @@ export async function acknowledge(a: Alert) {
   }
 }
 
-export function closeDialog(a: Alert): Promise<void> {
+/**
+ * A modal form about one alert: its fields, and buttons whose value says what was chosen. `act`
+ * runs with that value (not for cancel); an API error is shown, and the promise resolves either way.
+ */
+function alertDialog(a: Alert, title: string, fields: HTMLElement[], buttons: HTMLButtonElement[], act: (choice: string) => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
-    const note = h('textarea', { id: 'close-note', required: true, rows: 3, placeholder: t('notePlaceholder') });
-    const disposition = h('select', { id: 'close-disposition' }, ...DISPOSITIONS.map((d) => h('option', { value: d }, dispositionName(d))));
     const dlg = h(
       'dialog',
       { class: 'close-dialog' },
       h(
         'form',
         { method: 'dialog' },
-        h('h3', {}, t('closeTitle')),
+        h('h3', {}, title),
         h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
-        h('label', {}, h('span', {}, t('disposition')), disposition),
-        h('label', {}, h('span', {}, t('note')), note),
-        h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), h('button', { value: 'ok', class: 'primary', id: 'close-confirm' }, t('confirmClose'))),
+        ...fields,
+        h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), ...buttons),
       ),
     );
     dlg.addEventListener('close', async () => {
       dlg.remove();
-      if (dlg.returnValue === 'ok') {
-        try {
-          liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/close`, { disposition: disposition.value, note: note.value }));
-        } catch (e) {
-          toast((e as Error).message);
-        }
-      }
+      if (dlg.returnValue && dlg.returnValue !== 'cancel') await act(dlg.returnValue).catch((e: Error) => toast(e.message));
       resolve();
     });
     document.body.append(dlg);
     dlg.showModal();
   });
+}
+
+const field = (label: string, input: HTMLElement) => h('label', {}, h('span', {}, label), input);
+const dispositions = (id: string) => h('select', { id }, ...DISPOSITIONS.map((d) => h('option', { value: d }, dispositionName(d))));
+
+export function closeDialog(a: Alert): Promise<void> {
+  const note = h('textarea', { id: 'close-note', required: true, rows: 3, placeholder: t('notePlaceholder') });
+  const disposition = dispositions('close-disposition');
+  return alertDialog(a, t('closeTitle'), [field(t('disposition'), disposition), field(t('note'), note)], [h('button', { value: 'ok', class: 'primary', id: 'close-confirm' }, t('confirmClose'))], async () =>
+    liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/close`, { disposition: disposition.value, note: note.value })),
+  );
 }
 
 /** The enterprise (or an operator) reports what it found and did, with photos from a phone's camera. */
 export function feedbackDialog(a: Alert): Promise<void> {
-  return new Promise((resolve) => {
-    const cause = h('textarea', { id: 'feedback-cause', required: true, rows: 2 });
-    const measures = h('textarea', { id: 'feedback-measures', required: true, rows: 3 });
-    const disposition = h('select', { id: 'feedback-disposition' }, ...DISPOSITIONS.map((d) => h('option', { value: d }, dispositionName(d))));
-    const photos = h('input', { id: 'feedback-photos', type: 'file', accept: 'image/*', capture: 'environment', multiple: true });
-    const dlg = h(
-      'dialog',
-      { class: 'close-dialog' },
-      h(
-        'form',
-        { method: 'dialog' },
-        h('h3', {}, t('feedbackTitle')),
-        h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
-        h('label', {}, h('span', {}, t('cause')), cause),
-        h('label', {}, h('span', {}, t('measures')), measures),
-        h('label', {}, h('span', {}, t('disposition')), disposition),
-        h('label', {}, h('span', {}, t('photos')), photos),
-        h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), h('button', { value: 'ok', class: 'primary', id: 'feedback-confirm' }, t('sendFeedback'))),
-      ),
-    );
-    dlg.addEventListener('close', async () => {
-      dlg.remove();
-      if (dlg.returnValue === 'ok') {
-        try {
-          const urls: string[] = [];
-          for (const f of [...(photos.files ?? [])]) urls.push((await api.upload<{ url: string }>(`/api/photos?alert=${encodeURIComponent(a.id)}`, f, f.name)).url);
-          liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/feedback`, { cause: cause.value, measures: measures.value, disposition: disposition.value, photos: urls }));
-        } catch (e) {
-          toast((e as Error).message);
-        }
-      }
-      resolve();
-    });
-    document.body.append(dlg);
-    dlg.showModal();
-  });
+  const cause = h('textarea', { id: 'feedback-cause', required: true, rows: 2 });
+  const measures = h('textarea', { id: 'feedback-measures', required: true, rows: 3 });
+  const disposition = dispositions('feedback-disposition');
+  const photos = h('input', { id: 'feedback-photos', type: 'file', accept: 'image/*', capture: 'environment', multiple: true });
+  return alertDialog(
+    a,
+    t('feedbackTitle'),
+    [field(t('cause'), cause), field(t('measures'), measures), field(t('disposition'), disposition), field(t('photos'), photos)],
+    [h('button', { value: 'ok', class: 'primary', id: 'feedback-confirm' }, t('sendFeedback'))],
+    async () => {
+      const urls: string[] = [];
+      for (const f of [...(photos.files ?? [])]) urls.push((await api.upload<{ url: string }>(`/api/photos?alert=${encodeURIComponent(a.id)}`, f, f.name)).url);
+      liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/feedback`, { cause: cause.value, measures: measures.value, disposition: disposition.value, photos: urls }));
+    },
+  );
 }
 
 /** The township or regulator accepts the feedback (closing the alert) or returns it, with a note. */
 export function reviewDialog(a: Alert): Promise<void> {
-  return new Promise((resolve) => {
-    const note = h('textarea', { id: 'review-note', required: true, rows: 3 });
-    const dlg = h(
-      'dialog',
-      { class: 'close-dialog' },
-      h(
-        'form',
-        { method: 'dialog' },
-        h('h3', {}, t('reviewTitle')),
-        h('p', {}, a.feedback ? `${t('cause')}：${a.feedback.cause}；${t('measures')}：${a.feedback.measures}` : ''),
-        h('label', {}, h('span', {}, t('note')), note),
-        h(
-          'menu',
-          {},
-          h('button', { value: 'cancel', formnovalidate: true }, t('cancel')),
-          h('button', { value: 'return', id: 'review-return' }, t('returnIt')),
-          h('button', { value: 'accept', class: 'primary', id: 'review-accept' }, t('accept')),
-        ),
-      ),
-    );
-    dlg.addEventListener('close', async () => {
-      dlg.remove();
-      if (dlg.returnValue === 'accept' || dlg.returnValue === 'return') {
-        try {
-          liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/review`, { accepted: dlg.returnValue === 'accept', note: note.value }));
-        } catch (e) {
-          toast((e as Error).message);
-        }
-      }
-      resolve();
-    });
-    document.body.append(dlg);
-    dlg.showModal();
-  });
+  const note = h('textarea', { id: 'review-note', required: true, rows: 3 });
+  return alertDialog(
+    a,
+    t('reviewTitle'),
+    [h('p', {}, a.feedback ? `${t('cause')}：${a.feedback.cause}；${t('measures')}：${a.feedback.measures}` : ''), field(t('note'), note)],
+    [h('button', { value: 'return', id: 'review-return' }, t('returnIt')), h('button', { value: 'accept', class: 'primary', id: 'review-accept' }, t('accept'))],
+    async (choice) => liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/review`, { accepted: choice === 'accept', note: note.value })),
+  );
 }
 
 /** The buttons a caller may use on an alert. */
