@@ -29,7 +29,8 @@ export async function checkOwnPhotos(photos: Pick<ApiContext['photos'], 'get'>, 
 export const photoRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
   async (app) => {
-    await app.register(multipart, { limits: { fileSize: PHOTO_MAX_BYTES, files: 1, fields: 0, parts: 1 } });
+    // one byte over the limit is read, so a file cut at the limit is told from one of exactly that size
+    await app.register(multipart, { limits: { fileSize: PHOTO_MAX_BYTES + 1, files: 1, fields: 0, parts: 1 } });
 
     app.post('/photos', async (req, reply) => {
       const q = parseInput(uploadQuery, req.query, 'query');
@@ -41,13 +42,16 @@ export const photoRoutes =
       if (!req.isMultipart()) throw new ApiError('BAD_REQUEST', 'body: send the photo as multipart/form-data, field "file"', 'file');
       const part = await req.file().catch(() => undefined);
       if (!part) throw new ApiError('BAD_REQUEST', 'body file: no file sent', 'file');
+      const tooLarge = () => new ApiError('PAYLOAD_TOO_LARGE', `body file: a photo may have at most ${PHOTO_MAX_BYTES / 1024 / 1024} MiB`, 'file');
       let data: Buffer;
       try {
         data = await part.toBuffer();
       } catch {
         // the stream stops at the size limit: what was read is dropped
-        throw new ApiError('PAYLOAD_TOO_LARGE', `body file: a photo may have at most ${PHOTO_MAX_BYTES / 1024 / 1024} MiB`, 'file');
+        throw tooLarge();
       }
+      // the limit's error can lose the race with the end of the stream: a cut file is never kept
+      if (part.file.truncated || data.length > PHOTO_MAX_BYTES) throw tooLarge();
       const photo = await ctx.photos.add(data, { enterpriseId, subject, by: req.caller.name, at: ctx.clock() }).catch((e: unknown) => {
         if (e instanceof NotAnImage) throw new ApiError('BAD_REQUEST', `body file: ${e.message}`, 'file');
         throw e;
