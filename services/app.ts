@@ -186,6 +186,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const live = new LiveStream();
   // every way to reach people; e-mail only where an SMTP server is set
   const channels = new Channels([...(settings.SMTP_URL ? [new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []), new WebhookChannel(clock)]);
+  if (!settings.SMTP_URL) log.warn('e-mail is off (SMTP_URL is not set): units are reached by their webhooks only');
   const channelsOf = (unit: Parameters<Channels['idsOf']>[0]) => channels.idsOf(unit);
   const notifyLog = log.child({ part: 'notify' });
   const told = new ToldUnits(stores.outbox);
@@ -219,6 +220,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log: notifyLog,
   });
   book.onLive((c) => dispatcher.onLive(c));
+  // what an operator reads the log for: every change of an alert, once it is in the record
+  book.onChange(({ alert: a, transition: t }) =>
+    log.info({ alert: a.id, rule: a.rule, enterpriseId: a.enterpriseId, deviceId: a.deviceId, point: a.pointId, severity: a.severity, change: t.type, actor: t.actor }, `alert ${t.type}: ${a.message}`),
+  );
   book.onChange((c) => dispatcher.onChange(c));
   const silenceDeps = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => dispatcher.announceSilence(s, phase) };
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: (o) => raiseSystem(o) });

@@ -30,6 +30,18 @@ async function main() {
       console.error(e.message);
       process.exit(2);
     }
+    // a port another program holds: say which setting to change, not a stack trace
+    const err = e as NodeJS.ErrnoException & { port?: number };
+    if (err.code === 'EADDRINUSE') {
+      const used = [
+        ['MQTT_PORT', settings.MQTT_PORT],
+        ['MQTT_WS_PORT', settings.MQTT_WS_PORT],
+        ['HTTP_PORT', settings.HTTP_PORT],
+        ['MQTTS_PORT', settings.MQTTS_PORT],
+      ].find(([, p]) => p === err.port);
+      console.error(`port ${err.port ?? '?'} is already in use${used ? ` (${used[0]})` : ''}: stop the program that holds it, or set ${used ? used[0] : 'MQTT_PORT / HTTP_PORT'} to a free port`);
+      process.exit(2);
+    }
     throw e;
   }
   // the built-in simulated plants, for trying the service out: devices like any other, over MQTT

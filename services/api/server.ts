@@ -1,7 +1,7 @@
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -63,10 +63,13 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
       { serializers: { req: (req: FastifyRequest) => ({ method: req.method, url: loggableUrl(req.url), remoteAddress: req.ip }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) } },
     ) as unknown as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // requests are logged at debug (below): at info the log is for what happens to alerts
+    logController: new LogController({ disableRequestLogging: true }),
     // the registry's ids may contain dots; keep route matching strict and simple
     routerOptions: { ignoreTrailingSlash: true },
   });
   installErrorHandler(app, (status) => ctx.metrics.apiErrors.inc({ status: String(status) }));
+  app.addHook('onResponse', async (req, reply) => req.log.debug({ req, res: reply, ms: Math.round(reply.elapsedTime) }, 'request'));
   await app.register(fastifyHelmet, {
     // the dashboards load their own scripts and styles only; SSE and the API are same-origin
     contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
@@ -14,12 +16,16 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 }
 
-export const SCREENSHOTS = 'docs/screenshots';
+/**
+ * Where screenshots go: a temporary folder, so a test run never changes tracked files;
+ * `npm run screenshots` points it at docs/screenshots to refresh the README's.
+ */
+export const SCREENSHOTS = process.env.SCREENSHOTS_DIR ?? join(tmpdir(), 'rm-screenshots');
 
-/** A screenshot for the README: the tests keep them current. */
+/** A screenshot of a page in a known state (README pictures when refreshed on purpose). */
 export async function screenshot(page: Page, name: string) {
   await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png` });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
 /** Pages must not scroll sideways: every view fits the screen it is on. */
