@@ -69,7 +69,9 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
     routerOptions: { ignoreTrailingSlash: true },
   });
   installErrorHandler(app, (status) => ctx.metrics.apiErrors.inc({ status: String(status) }));
-  app.addHook('onResponse', async (req, reply) => req.log.debug({ req, res: reply, ms: Math.round(reply.elapsedTime) }, 'request'));
+  // at its start (a hijacked live stream has no end to log), and with its answer
+  app.addHook('onRequest', async (req) => req.log.debug({ req }, 'incoming request'));
+  app.addHook('onResponse', async (req, reply) => req.log.debug({ res: reply, ms: Math.round(reply.elapsedTime) }, 'request completed'));
   await app.register(fastifyHelmet, {
     // the dashboards load their own scripts and styles only; SSE and the API are same-origin
     contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
