@@ -31,7 +31,7 @@ const NEUTRAL = { remindedAt: null, overdueAt: null, flapping: false, pointId: n
 /** Alerts saved before who was told moved to the outbox carried `units`: that field is not the alert's. */
 const readAlert = (doc: string): Alert => {
   const { units: _told, ...alert } = JSON.parse(doc) as Partial<Alert> & { units?: unknown };
-  return { ...NEUTRAL, peakSeverity: alert.severity, ...alert } as Alert;
+  return { ...NEUTRAL, peakSeverity: alert.severity, activatedAt: alert.raisedAt, ...alert } as Alert;
 };
 
 export class AlertStore {

@@ -68,6 +68,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       state: 'active',
       acknowledged: false,
       raisedAt: o.at,
+      activatedAt: o.at,
       ackAt: null,
       ackBy: null,
       clearedAt: null,
@@ -102,7 +103,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   const severity = o.severity as Severity;
   const base = { ...open, value: o.value, peak: o.peak, threshold: o.threshold, message: o.message, severity };
   if (open.state === 'cleared') {
-    const alert: Alert = { ...base, state: 'active', clearedAt: null };
+    const alert: Alert = { ...base, state: 'active', clearedAt: null, activatedAt: o.at };
     return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value }] };
   }
   if (o.flapping && !open.flapping) {

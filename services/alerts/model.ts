@@ -23,6 +23,8 @@ export interface Alert {
   state: AlertState;
   acknowledged: boolean;
   raisedAt: number;
+  /** when its condition last came (the raise, or the latest reactivation): what a duty board ranks by */
+  activatedAt: number;
   ackAt: number | null;
   ackBy: string | null;
   clearedAt: number | null;
@@ -90,6 +92,7 @@ export function alertJson(a: Alert, units: readonly string[]) {
   return {
     ...a,
     raisedAt: iso(a.raisedAt),
+    activatedAt: iso(a.activatedAt),
     ackAt: iso(a.ackAt),
     clearedAt: iso(a.clearedAt),
     closedAt: iso(a.closedAt),
@@ -115,6 +118,7 @@ export function alertFromJson({ units: _told, ...a }: AlertJson): Alert {
   return {
     ...a,
     raisedAt: Date.parse(a.raisedAt ?? ''),
+    activatedAt: ms(a.activatedAt ?? null) ?? Date.parse(a.raisedAt ?? ''),
     ackAt: ms(a.ackAt),
     clearedAt: ms(a.clearedAt),
     closedAt: ms(a.closedAt),

@@ -8,7 +8,7 @@ import { buildWebhookRequest, signDingTalk } from '../../services/notify/channel
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', pointId: 'gas_lel', pointName: null, region: '321283103', industry: 'hazchem',
-  severity: 'critical', state: 'active', acknowledged: false, raisedAt: Date.UTC(2026, 10, 22, 0, 5, 0), ackAt: null, ackBy: null, clearedAt: null, closedAt: null,
+  severity: 'critical', state: 'active', acknowledged: false, raisedAt: Date.UTC(2026, 10, 22, 0, 5, 0), activatedAt: Date.UTC(2026, 10, 22, 0, 5, 0), ackAt: null, ackBy: null, clearedAt: null, closedAt: null,
   closedBy: null, disposition: null, closeNote: null, value: 62, peak: 65, threshold: 40, message: 'm', escalationLevel: 0, remindedAt: null, overdueAt: null, flapping: false, peakSeverity: 'critical', feedback: null, review: null, feedbackDueAt: null, feedbackOverdueAt: null,
 };
 const raisedT: Transition = { alertId: 'a1', at: alert.raisedAt, type: 'raised', actor: 'rule:gas-lel', severity: 'critical' };

@@ -1,7 +1,7 @@
 import { api, query } from './api.ts';
 import { alertActions, showDetail } from './alert-panel.ts';
 import { h, select, toast } from './dom.ts';
-import { SEVERITIES, cst, industryName, metricName, pointName, severityName, t, valueText } from './i18n.ts';
+import { SEVERITIES, cst, durationText, industryName, metricName, pointName, severityName, t, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import { session, type Alert } from './session.ts';
 
@@ -11,6 +11,15 @@ import { session, type Alert } from './session.ts';
  * handles alerts here; a regulator watches; an enterprise sees its own.
  */
 const RANK: Record<string, number> = { critical: 3, major: 2, warning: 1, info: 0 };
+
+/**
+ * What needs a person now comes first: active and unacknowledged, then active and acknowledged,
+ * then cleared and waiting to be closed, then closed; within each the worst, then the newest
+ * activation (a fire alarm that came back is at the top, not below the ones that cleared).
+ */
+export const urgency = (a: Alert) => (a.state === 'active' ? (a.acknowledged ? 1 : 0) : a.state === 'cleared' ? 2 : 3);
+export const activated = (a: Alert) => a.activatedAt ?? a.raisedAt;
+export const byUrgency = (a: Alert, b: Alert) => urgency(a) - urgency(b) || RANK[b.severity] - RANK[a.severity] || activated(b).localeCompare(activated(a));
 const filters = { region: '', industry: '', severity: '', state: 'open' };
 
 const county = (region: string) => region.slice(0, 6);
@@ -34,7 +43,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
     const byId = new Map<string, Alert>();
     for (const a of past) byId.set(a.id, a);
     for (const a of liveAlerts.all()) byId.set(a.id, a);
-    return [...byId.values()].filter(matches).sort((a, b) => RANK[b.severity] - RANK[a.severity] || b.raisedAt.localeCompare(a.raisedAt));
+    return [...byId.values()].filter(matches).sort(byUrgency);
   };
 
   function renderCards() {
@@ -110,7 +119,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
           'tr',
           { class: `${a.severity} ${a.state}${alarm ? ' alarm' : ''}`, dataset: { alert: a.id }, tabindex: 0, onclick: () => void showDetail(a.id), onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && void showDetail(a.id) },
           h('td', {}, h('span', { class: `sev ${a.severity}` }, severityName(a.severity))),
-          h('td', { class: 'time' }, cst(a.raisedAt)),
+          h('td', { class: 'time' }, cst(activated(a)), h('small', { class: 'ago' }, ` ${agoText(activated(a))}`)),
           h('td', {}, session.names.get(a.enterpriseId) ?? a.enterpriseId),
           h('td', {}, `${a.deviceId} · ${pointName(a)}`),
           h('td', { class: 'num' }, `${valueText(a.value, a.metric)}${a.threshold !== null ? ` / ${a.threshold}` : ''}`),
@@ -156,4 +165,10 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
     off();
     clearInterval(timer);
   };
+}
+
+/** How long ago, as a duty officer reads it at a glance. */
+function agoText(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return `(${durationText(s)})`;
 }

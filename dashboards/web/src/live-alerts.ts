@@ -33,7 +33,8 @@ export const liveAlerts = {
       const a = JSON.parse((e as MessageEvent).data) as Alert & { transition?: { type: string } };
       const isNew = !alerts.has(a.id);
       alerts.set(a.id, a);
-      if (a.severity === 'critical' && (isNew || a.transition?.type === 'raised' || a.transition?.type === 'reactivated' || a.transition?.type === 'severity_changed') && a.state === 'active') cue();
+      const rising = isNew || a.transition?.type === 'raised' || a.transition?.type === 'reactivated' || a.transition?.type === 'severity_changed';
+      if (rising && a.state === 'active' && (a.severity === 'critical' || a.severity === 'major')) cueFor(a.severity);
       emit(a);
     });
     emit(null);
@@ -68,13 +69,20 @@ function audio(): AudioContext | undefined {
   return ctx;
 }
 
-/** Two short tones; counted on the body so that tests and wall screens can see it happened. */
-function cue() {
+/** Whether the browser holds the sound back until a click (autoplay rules). */
+export const audioBlocked = () => soundOn && (!ctx || ctx.state !== 'running');
+
+/**
+ * Tones per level (critical: high-low twice; major: one low tone); counted on the body so that
+ * tests and wall screens can see it happened.
+ */
+export function cueFor(severity: 'critical' | 'major') {
   document.body.dataset.cues = String(Number(document.body.dataset.cues ?? 0) + 1);
   if (!soundOn) return;
   const c = audio();
   if (!c) return;
-  for (const [i, f] of [880, 660].entries()) {
+  const tones = severity === 'critical' ? [880, 660, 880, 660] : [520];
+  for (const [i, f] of tones.entries()) {
     const o = c.createOscillator();
     const g = c.createGain();
     o.frequency.value = f;

@@ -5,11 +5,12 @@ import { mountDevice } from './device.ts';
 import { mountDevices } from './devices.ts';
 import { $, h } from './dom.ts';
 import { lang, setLang, t, translatePage } from './i18n.ts';
-import { liveAlerts, soundOn } from './live-alerts.ts';
+import { audioBlocked, liveAlerts, soundOn } from './live-alerts.ts';
 import { session, type Me } from './session.ts';
 import { mountStats } from './stats.ts';
 import { mountLoop } from './loop.ts';
 import { mountCoverage } from './coverage.ts';
+import { watchAlarms } from './alarm-watch.ts';
 
 /**
  * The dashboards: one page, the role decides the views. Operators get the duty board first,
@@ -59,7 +60,8 @@ function chrome() {
   $('#nav').replaceChildren(...VIEWS[me.role].map((v) => h('a', { href: `#${v}`, dataset: { view: v } }, t(LABEL[v]))));
   $('#who').textContent = me.name;
   const sound = $<HTMLButtonElement>('#sound');
-  sound.textContent = soundOn ? `♪ ${t('soundOn')}` : t('soundOff');
+  // a browser that blocks sound until a click is told so, not shown "sound on"
+  sound.textContent = !soundOn ? t('soundOff') : audioBlocked() ? `♪ ${t('soundBlocked')}` : `♪ ${t('soundOn')}`;
   sound.setAttribute('aria-pressed', String(soundOn));
   $('#lang').textContent = t('lang');
   translatePage();
@@ -82,6 +84,7 @@ async function start(token: string) {
   document.body.dataset.role = session.me.role;
   chrome();
   route();
+  watchAlarms();
 }
 
 function showLogin(error = '') {

@@ -59,6 +59,8 @@ export interface Alert {
   threshold: number | null;
   message: string;
   raisedAt: string;
+  /** the raise, or the latest reactivation */
+  activatedAt?: string;
   ackAt: string | null;
   ackBy?: string | null;
   clearedAt: string | null;

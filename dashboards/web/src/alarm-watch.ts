@@ -1,0 +1,47 @@
+import { $ } from './dom.ts';
+import { cst, pointName, t } from './i18n.ts';
+import { audioBlocked, liveAlerts, cueFor } from './live-alerts.ts';
+import { session, type Alert } from './session.ts';
+
+/**
+ * While a critical alarm is active and nobody has acknowledged it, the whole page says so: a
+ * banner under the header on every view, the tab's title flashing, and the tones again every 15 s.
+ * All of it stops when the last one is acknowledged.
+ */
+const BASE_TITLE = document.title;
+let flash: ReturnType<typeof setInterval> | undefined;
+let repeat: ReturnType<typeof setInterval> | undefined;
+let on = false;
+
+const waiting = (): Alert[] =>
+  liveAlerts
+    .all()
+    .filter((a) => a.severity === 'critical' && a.state === 'active' && !a.acknowledged)
+    .sort((a, b) => (b.activatedAt ?? b.raisedAt).localeCompare(a.activatedAt ?? a.raisedAt));
+
+function update() {
+  const list = waiting();
+  const banner = $<HTMLAnchorElement>('#critical-banner');
+  document.body.dataset.unacknowledgedCritical = String(list.length);
+  if (!list.length) {
+    banner.hidden = true;
+    clearInterval(flash);
+    clearInterval(repeat);
+    flash = repeat = undefined;
+    document.title = BASE_TITLE;
+    return;
+  }
+  const a = list[0];
+  banner.hidden = false;
+  banner.textContent = `${t('criticalBanner').replace('{n}', String(list.length))} ${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)} · ${cst(a.activatedAt ?? a.raisedAt)}${audioBlocked() ? ` · ${t('soundBlocked')}` : ''}`;
+  flash ??= setInterval(() => {
+    on = !on;
+    document.title = on ? `⚠ ${t('criticalTitle').replace('{n}', String(waiting().length))}` : BASE_TITLE;
+  }, 1000);
+  repeat ??= setInterval(() => waiting().length && cueFor('critical'), 15_000);
+}
+
+export function watchAlarms() {
+  liveAlerts.subscribe(update);
+  update();
+}

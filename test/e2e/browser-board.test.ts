@@ -1,0 +1,59 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { launchBrowser, pageValue, screenshot } from '../support/browser.ts';
+import { CHEM, MALL, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/**
+ * The duty board at 3 a.m. in Debian's chromium: what needs a person now is on top (a fire alarm
+ * that came back is first, not below cleared ones), an unacknowledged critical alarm shows on
+ * every view and in the tab's title until it is acknowledged, and blocked sound is said.
+ */
+describe('the duty board puts what needs a person first', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>>;
+  let browser: Browser;
+  let page: Page;
+  beforeAll(async () => {
+    app = await startTestApp({ registry: testRegistry() });
+    browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await page?.close().catch(() => {});
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('ranks a reactivated fire alarm first, shows the banner and the flashing title until it is acknowledged, and says sound is blocked', async () => {
+    const smoke = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');
+    const gas1 = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const gas2 = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await smoke.telemetry({ seq: 1, values: { smoke_alarm: true } });
+    await smoke.telemetry({ seq: 2, values: { smoke_alarm: false } });
+    await gas2.telemetry({ seq: 1, values: { gas_lel: 30 } });
+    await gas1.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    // the fire alarm comes back: the newest activation of a critical, unacknowledged alarm
+    await smoke.telemetry({ seq: 3, values: { smoke_alarm: true } });
+
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    await page.goto(`http://127.0.0.1:${app.ports.http}/#token=token-operator`);
+    await page.waitForSelector('#alerts tbody tr[data-alert]');
+    const order = await page.$$eval('#alerts tbody tr', (trs) => trs.map((tr) => tr.querySelector('td:nth-child(4)')?.textContent ?? ''));
+    expect(order.slice(0, 3).map((x) => x.split(' · ')[0])).toEqual(['smoke-1', 'gas-1', 'gas-2']);
+
+    // the banner on every view, the title flashing
+    await page.waitForSelector('#critical-banner:not([hidden])');
+    expect(await page.$eval('#critical-banner', (b) => b.textContent)).toMatch(/2 条紧急报警未确认/);
+    await waitFor(async () => (await page.title()).startsWith('⚠'), 5000, 'the title flashing');
+    expect(await page.$eval('#sound', (b) => b.textContent)).toContain('点击启用声音');
+    await screenshot(page, 'board-critical');
+
+    // acknowledged, both: the page is quiet again
+    const api = apiClient(app, 'token-operator');
+    for (const a of (await api.get('/api/alerts?state=active&severity=critical')).json.items) await api.post(`/api/alerts/${a.id}/ack`, {});
+    await page.waitForSelector('#critical-banner[hidden]', { state: 'attached' });
+    await waitFor(async () => !(await page.title()).startsWith('⚠'), 5000, 'the title back');
+    expect(await pageValue<string>(page, 'document.body.dataset.unacknowledgedCritical')).toBe('0');
+    await Promise.all([smoke.end(), gas1.end(), gas2.end()]);
+  });
+});
