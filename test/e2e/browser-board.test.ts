@@ -56,4 +56,21 @@ describe('the duty board puts what needs a person first', () => {
     expect(await pageValue<string>(page, 'document.body.dataset.unacknowledgedCritical')).toBe('0');
     await Promise.all([smoke.end(), gas1.end(), gas2.end()]);
   });
+
+  it('says so on the whole page when the link to the server is lost', async () => {
+    const other = await startTestApp({ registry: testRegistry() });
+    const p = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    try {
+      await p.goto(`http://127.0.0.1:${other.ports.http}/#token=token-operator`);
+      await p.waitForSelector('#alerts');
+      expect(await p.$eval('#link-banner', (b) => (b as HTMLElement).hidden)).toBe(true);
+      await other.stop();
+      await p.waitForSelector('#link-banner:not([hidden])', { timeout: 15_000 });
+      expect(await p.$eval('#link-banner', (b) => b.textContent)).toContain('连接已中断');
+      expect(await pageValue<string>(p, 'document.body.dataset.stale')).toBe('true');
+      await screenshot(p, 'board-link-lost');
+    } finally {
+      await p.close();
+    }
+  });
 });

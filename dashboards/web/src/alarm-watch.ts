@@ -41,7 +41,38 @@ function update() {
   repeat ??= setInterval(() => waiting().length && cueFor('critical'), 15_000);
 }
 
+/**
+ * Losing the server is a state of the whole page, not a small red word: after a few seconds
+ * without the live stream, a banner says the data may be stale, the counts grey out, and one tone
+ * sounds. It all goes when the stream is back.
+ */
+const STALE_AFTER_MS = 3000;
+let lostSince: number | null = null;
+let staleTimer: ReturnType<typeof setTimeout> | undefined;
+
+function link() {
+  const banner = $('#link-banner');
+  if (liveAlerts.connected()) {
+    lostSince = null;
+    clearTimeout(staleTimer);
+    staleTimer = undefined;
+    banner.hidden = true;
+    delete document.body.dataset.stale;
+    return;
+  }
+  if (lostSince !== null) return;
+  lostSince = Date.now();
+  staleTimer = setTimeout(() => {
+    if (liveAlerts.connected()) return;
+    document.body.dataset.stale = 'true';
+    banner.textContent = `${t('linkLost')} ${cst(lostSince!)}`;
+    banner.hidden = false;
+    cueFor('major');
+  }, STALE_AFTER_MS);
+}
+
 export function watchAlarms() {
   liveAlerts.subscribe(update);
+  liveAlerts.subscribe(link);
   update();
 }
