@@ -92,9 +92,12 @@ describe('dashboards in a real browser', () => {
     const target = (await api.get(`/api/alerts?state=open&enterprise=${CHEM}&severity=critical`)).json.items[0];
     const row = `#alerts tr[data-alert="${target.id}"]`;
     await page.click(`${row} button.ack`);
+    await page.fill('#ack-note', '值班长赶赴现场');
+    await page.click('#ack-confirm');
     const acked = await waitFor(async () => (await api.get(`/api/alerts/${target.id}`)).json, 5000, 'ack');
     await waitFor(async () => (await api.get(`/api/alerts/${target.id}`)).json.acknowledged, 5000, 'acknowledged in the API');
     expect((await api.get(`/api/alerts/${target.id}`)).json.ackBy).toBe(OPERATOR);
+    expect((await api.get(`/api/alerts/${target.id}`)).json.history.find((x: any) => x.type === 'acknowledged').note).toBe('值班长赶赴现场');
     expect(acked.id).toBe(target.id);
 
     await page.click(`${row} td.msg`);

@@ -5,12 +5,12 @@ import { liveAlerts } from './live-alerts.ts';
 import { session, type Alert } from './session.ts';
 
 /** Acknowledge, close (with the disposition dialog), and the detail drawer with record and notifications. */
-export async function acknowledge(a: Alert) {
-  try {
-    liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/ack`, {}));
-  } catch (e) {
-    toast((e as Error).message);
-  }
+/** Acknowledge, with a note if the person has one (who is on the way, what was seen). */
+export function acknowledge(a: Alert): Promise<void> {
+  const note = h('textarea', { id: 'ack-note', rows: 2, placeholder: t('ackNote') });
+  return alertDialog(a, t('ack'), [field(t('note'), note)], [h('button', { value: 'ok', class: 'primary', id: 'ack-confirm' }, t('ack'))], async () =>
+    liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/ack`, note.value.trim() ? { note: note.value.trim() } : {})),
+  );
 }
 
 /**
