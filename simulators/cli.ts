@@ -8,7 +8,8 @@ import { loadScenarios } from './scenario.ts';
 /** `npm run simulate -- [--scenario gas-leak[,smoke]] [--url mqtt://host:1883] …` */
 const { values } = parseArgs({
   options: {
-    url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+    // the service's own setting, as `npm start` reads it from the same shell
+    url: { type: 'string', default: `mqtt://127.0.0.1:${process.env.MQTT_PORT ?? 1883}` },
     config: { type: 'string', default: process.env.CONFIG ?? 'config/example.yaml' },
     scenario: { type: 'string' },
     'scenario-delay': { type: 'string', default: '2' },
@@ -26,7 +27,7 @@ const { values } = parseArgs({
 const scenarios = loadScenarios();
 if (values.help || values.list) {
   console.log(`Usage: npm run simulate -- [options]
-  --url URL             broker (default mqtt://127.0.0.1:1883)
+  --url URL             broker (default mqtt://127.0.0.1:$MQTT_PORT, else 1883)
   --config FILE         registry with the devices and their demo secrets (default config/example.yaml)
   --devices N           only the first N devices of the registry
   --interval S          every device reports every S seconds instead of its own interval
@@ -67,6 +68,12 @@ const fleet = new Fleet({
 });
 const t0 = Date.now();
 await fleet.start();
+// nothing connected: not a gateway of this registry (wrong port, another broker, other secrets)
+if (devices.length && fleet.summary.connected === 0) {
+  console.error(`no device could log in at ${values.url}: is the service running there (MQTT_PORT), with the registry ${values.config}?`);
+  await fleet.stop(false);
+  process.exit(1);
+}
 console.log(`${fleet.summary.connected}/${devices.length} devices connected to ${values.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s${chosen.length ? `; scenario ${chosen.join(' + ')} in ${values['scenario-delay']} s` : ''}`);
 
 const finish = async () => {

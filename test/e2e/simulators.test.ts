@@ -35,4 +35,12 @@ describe('simulators', () => {
     expect(alert).toMatchObject({ enterpriseId: MALL, metric: 'smoke_alarm', severity: 'critical', value: true });
     expect(await sim.stop()).toBe(0);
   });
+
+  it('fails, saying where it looked, when no device can log in (nothing listens there)', async () => {
+    const { freePort } = await import('../support/receivers.ts');
+    const port = await freePort();
+    const sim = simulate({ ...app, ports: { ...app.ports, mqtt: port } }, ['--devices', '2']);
+    expect(await sim.done).toBe(1);
+    expect(sim.output()).toContain(`no device could log in at mqtt://127.0.0.1:${port}`);
+  });
 });
