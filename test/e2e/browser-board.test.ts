@@ -74,4 +74,22 @@ describe('the duty board puts what needs a person first', () => {
       await p.close();
     }
   });
+
+  it('statistics over a chosen range of days (China Standard Time)', async () => {
+    const p = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    try {
+      await p.goto(`http://127.0.0.1:${app.ports.http}/#token=token-regulator-a`);
+      await p.waitForSelector('#history tbody tr');
+      await p.selectOption('select[aria-label="统计期间"]', 'range');
+      expect(await p.$eval('#range-from', (i) => i.hasAttribute('hidden'))).toBe(false);
+      // a range long before any alert: the history is empty
+      await p.fill('#range-from', '2020-01-01');
+      await p.dispatchEvent('#range-from', 'change');
+      await p.fill('#range-to', '2020-01-02');
+      await p.dispatchEvent('#range-to', 'change');
+      await p.waitForSelector('#history tbody tr', { state: 'detached' });
+    } finally {
+      await p.close();
+    }
+  });
 });

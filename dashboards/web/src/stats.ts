@@ -22,7 +22,7 @@ interface Bucket {
 }
 
 const INDUSTRY_COLOURS: Record<string, string> = { dust: '#8d6e63', aluminum_casting: '#78909c', steel: '#455a64', hazchem: '#7b1fa2', gas_user: '#00897b', fire: '#d84315', system: '#9e9e9e' };
-const f = { days: '7', region: '', industry: '', severity: '' };
+const f = { days: '7', from: '', to: '', region: '', industry: '', severity: '' };
 
 export function mountStats(root: HTMLElement) {
   let disposers: (() => void)[] = [];
@@ -34,10 +34,18 @@ export function mountStats(root: HTMLElement) {
   const history = h('tbody');
   const more = h('button', { type: 'button', id: 'more', onclick: () => void loadHistory(false) }, t('loadMore'));
 
+  // a chosen range counts whole days of China Standard Time, the last one included
+  const cstDay = (d: string) => Date.parse(`${d}T00:00:00+08:00`);
   const period = () => {
+    if (f.days === 'range' && f.from && f.to && cstDay(f.from) <= cstDay(f.to)) return { from: new Date(cstDay(f.from)).toISOString(), to: new Date(cstDay(f.to) + 86_400_000).toISOString() };
     const to = Date.now();
-    return { from: new Date(to - Number(f.days) * 86_400_000).toISOString(), to: new Date(to).toISOString() };
+    return { from: new Date(to - Number(f.days === 'range' ? 7 : f.days) * 86_400_000).toISOString(), to: new Date(to).toISOString() };
   };
+  const spanDays = () => (Date.parse(period().to) - Date.parse(period().from)) / 86_400_000;
+  const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+  const fromInput = h('input', { type: 'date', id: 'range-from', value: f.from || today, 'aria-label': t('from'), onchange: () => ((f.from = fromInput.value), void load()) });
+  const toInput = h('input', { type: 'date', id: 'range-to', value: f.to || today, 'aria-label': t('to'), onchange: () => ((f.to = toInput.value), void load()) });
+  const showRange = () => ((fromInput.hidden = toInput.hidden = f.days !== 'range'), (f.from ||= fromInput.value), (f.to ||= toInput.value));
   const historyQuery = (extra: Record<string, string | number | undefined> = {}) =>
     query({ state: 'all', ...period(), region: f.region || undefined, industry: f.industry || undefined, severity: f.severity || undefined, ...extra });
 
@@ -47,16 +55,21 @@ export function mountStats(root: HTMLElement) {
       [
         { value: '7', label: t('days7') },
         { value: '30', label: t('days30') },
+        { value: 'range', label: t('customRange') },
       ],
       f.days,
-      (v) => ((f.days = v), void load()),
+      (v) => ((f.days = v), showRange(), void load()),
       t('period'),
     ),
+    fromInput,
+    toInput,
     select([{ value: '', label: `${t('region')}：${t('all')}` }, ...regions().map((r) => ({ value: r, label: r }))], f.region, (v) => ((f.region = v), void load()), t('region')),
     select([{ value: '', label: `${t('industry')}：${t('all')}` }, ...[...new Set(session.enterprises.map((e) => e.industry))].map((i) => ({ value: i, label: industryName(i) }))], f.industry, (v) => ((f.industry = v), void loadHistory(true)), t('industry')),
     select([{ value: '', label: `${t('severity')}：${t('all')}` }, ...SEVERITIES.map((s) => ({ value: s, label: severityName(s) }))], f.severity, (v) => ((f.severity = v), void loadHistory(true)), t('severity')),
     h('button', { type: 'button', id: 'export', class: 'primary', onclick: () => void api.download(`/api/alerts/export.csv${historyQuery()}`, `alerts-${new Date().toISOString().slice(0, 10)}.csv`).catch((e: Error) => toast(e.message)) }, t('exportCsv')),
   );
+
+  showRange();
 
   async function loadHistory(fresh: boolean) {
     if (fresh) (cursor = null), history.replaceChildren();
@@ -88,7 +101,7 @@ export function mountStats(root: HTMLElement) {
     disposers.forEach((d) => d());
     disposers = [];
     const p = { ...period(), region: f.region || undefined };
-    const bucket = Number(f.days) <= 2 ? 'hour' : 'day';
+    const bucket = spanDays() <= 2 ? 'hour' : 'day';
     try {
       const [summary, timeline] = await Promise.all([api.get<{ items: Row[] }>(`/api/reports/summary${query(p)}`), api.get<{ items: Bucket[] }>(`/api/reports/timeline${query({ ...p, bucket })}`)]);
       // every bucket of the period, empty ones too, so that quiet days show as quiet
