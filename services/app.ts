@@ -19,6 +19,9 @@ import { Dispatcher } from './notify/dispatcher.ts';
 import { Channels } from './notify/channels/channel.ts';
 import { EmailChannel } from './notify/channels/email.ts';
 import { WebhookChannel } from './notify/channels/webhook.ts';
+import { PhoneChannel } from './notify/channels/phone.ts';
+import { AckLinks } from './notify/ack-links.ts';
+import { ackLinkSecret } from './notify/ack-link-secret.ts';
 import { LiveStream } from './notify/live-stream.ts';
 import { Outbox } from './notify/outbox.ts';
 import { coverage as coverageOf } from './enterprises/coverage.ts';
@@ -185,9 +188,18 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // --- notifications -------------------------------------------------------------------------
   const live = new LiveStream();
   // every way to reach people; e-mail only where an SMTP server is set
-  const channels = new Channels([...(settings.SMTP_URL ? [new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []), new WebhookChannel(clock)]);
-  if (!settings.SMTP_URL) log.warn('e-mail is off (SMTP_URL is not set): units are reached by their webhooks only');
+  const channels = new Channels([
+    ...(settings.SMTP_URL ? [new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []),
+    new WebhookChannel(clock),
+    new PhoneChannel('sms', current, clock),
+    new PhoneChannel('voice', current, clock),
+  ]);
+  if (!settings.SMTP_URL) log.warn('e-mail is off (SMTP_URL is not set): units are reached by their webhooks, SMS and calls only');
   const channelsOf = (unit: Parameters<Channels['idsOf']>[0]) => channels.idsOf(unit);
+  // reports and summaries are for reading at a desk, not for phones
+  const writtenChannelsOf = (unit: Parameters<Channels['idsOf']>[0]) => channels.idsOf(unit).filter((c) => !/^(sms|voice):/.test(c));
+  const publicUrl = settings.PUBLIC_URL.replace(/\/$/, '');
+  const ackLinks = new AckLinks({ store: stores.ackLinks, secret: await ackLinkSecret(settings), publicUrl, ttlMs: settings.ACK_LINK_HOURS * 3_600_000, clock });
   const notifyLog = log.child({ part: 'notify' });
   const told = new ToldUnits(stores.outbox);
   const outbox = new Outbox({
@@ -197,7 +209,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     record: (lines) => book.record(lines),
     channels,
     clock,
-    publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
+    publicUrl,
+    ...(settings.ACK_LINK_HOURS > 0 ? { ackLinks } : {}),
     policy,
     counters: metrics,
     log: notifyLog,
@@ -236,6 +249,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     const day = 86_400_000;
     const readings = await telemetry.prune(clock() - settings.RETENTION_DAYS * day);
     const notifications = await stores.outbox.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
+    await stores.ackLinks.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
     log.info({ readings, notifications }, 'retention: old rows deleted');
     return { readings, notifications };
   };
@@ -255,14 +269,14 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     sendMonthlyReports({
       registry: current,
       clock,
-      publicUrl: settings.PUBLIC_URL.replace(/\/$/, ''),
-      channelsOf,
+      publicUrl,
+      channelsOf: writtenChannelsOf,
       enqueue: (n) => outbox.enqueue(n),
       summary,
       coverage,
       alertsBetween: (id, from, to) => stores.alerts.between(id, from, to),
     });
-  const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, openHazards, clock, channelsOf, enqueue: (n) => outbox.enqueue(n) });
+  const dailySummaries = () => sendDailySummaries({ registry: current, alerts: stores.alerts, telemetry, openHazards, clock, channelsOf: writtenChannelsOf, enqueue: (n) => outbox.enqueue(n) });
 
   // --- the registry in force, for everyone who follows it --------------------------------------
   registry.onChange((next) => (callers = buildCallers(next)));
@@ -313,6 +327,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       status,
       metrics,
       clock,
+      ackLinks,
       health: () => {
         const store = telemetry.health();
         const broker = { closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports };

@@ -18,6 +18,8 @@ export function createMetrics() {
     ruleEvaluations: c('rules_evaluations_total', 'readings run through the rules engine'),
     alertTransitions: c('alerts_transitions_total', 'alert transitions', ['type', 'severity']),
     notifications: c('notifications_total', 'notification deliveries', ['channel', 'outcome']),
+    ackLinks: c('ack_links_total', 'acknowledge links tapped, by outcome (ok, used, expired, invalid)', ['outcome']),
+    firePanelFrames: c('fire_panel_frames_total', 'GB/T 26875.3 frames from fire alarm panels, by outcome', ['outcome']),
     apiErrors: c('api_errors_total', 'API requests refused', ['status']),
     registryReloads: c('registry_reloads_total', 'registry reloads, applied or refused', ['outcome']),
     forwarded: c('forward_entries_total', 'queue entries sent to upstream platforms, by outcome (sent, refused, failed, dead)', ['uplink', 'lane', 'outcome']),

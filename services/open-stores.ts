@@ -4,6 +4,7 @@ import { AlertStore } from './alerts/alert-store.ts';
 import { Silences } from './alerts/silences.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { OutboxStore } from './notify/outbox-store.ts';
+import { AckLinkStore } from './notify/ack-link-store.ts';
 import { BaselineStore } from './rules/baselines.ts';
 import { EnterpriseStatuses } from './enterprises/status.ts';
 import { HazardStore } from './hazards/hazard-store.ts';
@@ -54,6 +55,7 @@ export async function openStores(settings: Settings, log: Logger, hooks: StoreHo
     alerts: await AlertStore.create(alertConn),
     baselines: await BaselineStore.create(alertConn),
     outbox: await OutboxStore.create(outboxConn),
+    ackLinks: await AckLinkStore.create(outboxConn),
     silences: await Silences.create(alertConn),
     statuses: await EnterpriseStatuses.create(alertConn),
     hazards: await HazardStore.create(alertConn),

@@ -18,7 +18,7 @@ export function escalate(a: Alert, policy: RoutingPolicy, now: number, anyoneTol
     while (level < policy.escalation.length && ageMin >= policy.escalation[level].afterMin) {
       const step = policy.escalation[level];
       level++;
-      transitions.push({ alertId: a.id, at: now, type: 'escalated', actor: 'system', detail: { to: step.to, afterMin: step.afterMin, level } });
+      transitions.push({ alertId: a.id, at: now, type: 'escalated', actor: 'system', detail: { to: step.to, afterMin: step.afterMin, level, ...(step.via ? { via: step.via } : {}) } });
     }
     if (level !== a.escalationLevel) alert = { ...alert, escalationLevel: level };
     const every = policy.reminderEveryMin;

@@ -19,7 +19,7 @@ export interface RoutingPolicy {
   immediate: Record<Severity, UnitKind[]>;
   /** metric → unit kinds told of its alerts besides the severity's (a Map: alert metrics come from devices) */
   byMetric: ReadonlyMap<string, UnitKind[]>;
-  escalation: { afterMin: number; to: UnitKind }[];
+  escalation: { afterMin: number; to: UnitKind; via?: string[] }[];
   closeWithinH: number | null;
   reminderEveryMin: number | null;
   groupWaitS: number;
@@ -28,6 +28,8 @@ export interface RoutingPolicy {
   /** the least severity closed only through an accepted review; null: none */
   reviewFrom: Severity | null;
   feedbackWithinH: number;
+  /** the least severity whose raise calls the units' phones; null: only steps with `via: [voice]` */
+  voiceFrom: Severity | null;
 }
 
 export function policyFor(routing: RoutingConfig, industry?: Industry | string, own?: RoutingOverride): RoutingPolicy {
@@ -46,6 +48,7 @@ export function policyFor(routing: RoutingConfig, industry?: Industry | string, 
     notificationExpireH: pick('notificationExpireH') ?? 24,
     reviewFrom: ((r) => (r === 'none' ? null : r))(pick('reviewFrom') ?? 'major'),
     feedbackWithinH: pick('feedbackWithinH') ?? 24,
+    voiceFrom: ((v) => (v === 'none' ? null : v))(pick('voiceFrom') ?? 'critical'),
   };
 }
 

@@ -17,6 +17,7 @@ import type { OutboxItem } from '../notify/outbox-store.ts';
 import type { SummaryRow } from '../alerts/reports.ts';
 import type { Caller } from './callers.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
+import type { AckLinks } from '../notify/ack-links.ts';
 
 /** What the HTTP API reads and acts on; the composition root provides it. */
 export interface ApiContext {
@@ -46,6 +47,7 @@ export interface ApiContext {
   /** per alert, the units told of it (the notification log) */
   toldOf(alertIds: string[]): Promise<Map<string, string[]>>;
   uplinks: Pick<Forwarder, 'status' | 'get'>;
+  ackLinks: Pick<AckLinks, 'look' | 'use'>;
   outboxCounts(): Promise<Record<'pending' | 'delivered' | 'expired', number>>;
   summary(q: { from: number; to: number; enterpriseIds: string[] }): Promise<SummaryRow[]>;
   coverage(q: { from: number; to: number; enterpriseIds: string[] }): Promise<CoverageRow[]>;

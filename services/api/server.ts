@@ -18,6 +18,7 @@ import { reportRoutes } from './routes/reports.ts';
 import { uplinkRoutes } from './routes/uplinks.ts';
 import { hazardRoutes } from './routes/hazards.ts';
 import { photoRoutes } from './routes/photos.ts';
+import { ackLinkRoutes } from './routes/ack-links.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,6 +38,8 @@ const SECRET_NAME = /token|secret|pass|pwd|auth|bearer|key|sign|credential/i;
 
 /** A URL as it may be logged: no token, whatever the parameter is called. */
 export function loggableUrl(url: string): string {
+  // an acknowledge link's token is in its path
+  if (/^\/ack\//.test(url)) return '/ack/[redacted]';
   const q = url.indexOf('?');
   if (q < 0) return url;
   return `${url.slice(0, q)}?${url
@@ -127,6 +130,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
   await app.register(uplinkRoutes(ctx), { prefix: '/api' });
   await app.register(hazardRoutes(ctx), { prefix: '/api' });
   await app.register(photoRoutes(ctx), { prefix: '/api' });
+  await app.register(ackLinkRoutes(ctx));
   if (existsSync(DASHBOARD_DIR)) await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/' });
   return app;
 }

@@ -12,6 +12,8 @@ import type { UnitConfig, UnitKind } from '../registry/schema.ts';
 export interface Audience {
   kinds: UnitKind[];
   told: boolean;
+  /** the channel kinds an escalation step names (default: the unit's, voice as policy says) */
+  via?: string[];
 }
 
 export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy, anyoneTold: boolean): Audience | null {
@@ -23,8 +25,10 @@ export function audienceOf(t: Transition, alert: Alert, policy: RoutingPolicy, a
       return { kinds: routed(), told: false };
     case 'severity_changed':
       return t.detail?.direction === 'rose' ? { kinds: routed(), told: true } : { kinds: [], told: true };
-    case 'escalated':
-      return { kinds: [t.detail?.to as UnitKind], told: false };
+    case 'escalated': {
+      const via = t.detail?.via;
+      return { kinds: [t.detail?.to as UnitKind], told: false, ...(Array.isArray(via) ? { via: via.map(String) } : {}) };
+    }
     case 'overdue':
     case 'feedback_overdue':
       return { kinds: ['regulator'], told: false };

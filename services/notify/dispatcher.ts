@@ -6,6 +6,8 @@ import type { UnitConfig } from '../registry/schema.ts';
 import { audienceOf, unitsOf, type Audience } from './audience.ts';
 import type { LiveStream } from './live-stream.ts';
 import { heldLine } from './mute.ts';
+import { channelKindsFor } from './reach.ts';
+import { parseChannelId } from './channels/channel.ts';
 import type { Notice, Outbox } from './outbox.ts';
 import type { ToldUnits } from './told.ts';
 
@@ -83,14 +85,24 @@ export class Dispatcher {
     if (held) return this.deps.record([held]);
     const body = { notice: 'alert' as const, alert: alertJson(alert, [...new Set([...this.toldBefore(alert), ...units.map((u) => u.id)])]), transition: transitionJson(t) };
     const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
-    await this.deps.outbox.enqueue(units.flatMap((u) => this.deps.channelsOf(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId }))));
+    const over = channelKindsFor(alert, t, this.deps.policy(alert.enterpriseId), audience.via);
+    await this.deps.outbox.enqueue(
+      units.flatMap((u) =>
+        this.deps
+          .channelsOf(u)
+          .filter((channel) => over(parseChannelId(channel).kind))
+          .map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId })),
+      ),
+    );
   }
 
   /** A silence starting or ending is news for the enterprise and its township. */
   announceSilence(s: Silence, phase: 'started' | 'ended') {
     const units = this.deps.registry().unitsFor(s.enterpriseId, ['enterprise', 'township']);
     const body = { notice: 'silence' as const, phase, silence: { ...s } };
-    this.track(this.deps.outbox.enqueue(units.flatMap((u) => this.deps.channelsOf(u).map((channel): Notice => ({ unitId: u.id, channel, alertId: null, body, urgent: false, enterpriseId: s.enterpriseId })))));
+    // nobody is called about a silence
+    const notices = units.flatMap((u) => this.deps.channelsOf(u).filter((c) => parseChannelId(c).kind !== 'voice').map((channel): Notice => ({ unitId: u.id, channel, alertId: null, body, urgent: false, enterpriseId: s.enterpriseId })));
+    this.track(this.deps.outbox.enqueue(notices));
     if (phase === 'ended') this.releaseHeld(s);
   }
 

@@ -2,6 +2,7 @@ import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
 import { formatCst } from '../../domain/cst.ts';
+import type { PhoneParams } from './channels/providers/phone-provider.ts';
 
 /** What people read: Chinese first, English below, times in China Standard Time. */
 export { formatCst };
@@ -114,4 +115,34 @@ export function renderSilence(s: SilenceView, phase: 'started' | 'ended'): Messa
     `Time: ${formatCst(s.from)} — ${formatCst(s.until)} (UTC+8)`,
   ];
   return { title, text: body.join('\n'), markdown: [`### ${title}`, ...body.filter((l) => l && l !== '----').map((l) => `- ${l}`)].join('\n') };
+}
+
+/** MM-DD HH:mm, China Standard Time: what fits a template variable */
+const shortCst = (ms: number) => formatCst(ms).slice(5, 16);
+
+/**
+ * What fits an SMS or a call: the template variables the cloud providers fill in, and a short
+ * text for gateways taking free text. Chinese only: an SMS is 70 characters a part.
+ */
+export function renderPhone(items: { alert: Alert; transition: Transition; enterpriseName: string }[], ackLink?: string): { params: PhoneParams; text: string } {
+  const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w.alert.severity] ? i : w), items[0]);
+  const a = worst.alert;
+  const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
+  const value = a.value === null ? '' : ` ${a.value}${typeof a.value === 'number' && ind?.unit ? ind.unit : ''}`;
+  const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
+  const params: PhoneParams = {
+    level: SEVERITY_ZH[a.severity],
+    enterprise: enterprises.length > 1 ? `${enterprises[0]}等${enterprises.length}家` : enterprises[0],
+    point: items.length > 1 ? `${pointOf(a, ind?.zh)}等${items.length}处` : `${pointOf(a, ind?.zh)}${value}`,
+    event: items.length > 1 ? '报警汇总' : EVENT[worst.transition.type][0],
+    time: shortCst(worst.transition.at),
+    code: ackLink ? ackLink.slice(ackLink.lastIndexOf('/') + 1) : '-',
+  };
+  const text = `【${params.level}${params.event}】${params.enterprise} ${params.point} ${params.time}${ackLink ? ` 一键确认：${ackLink}` : ''}`;
+  return { params, text };
+}
+
+/** A silence or summary by SMS: its title. */
+export function phoneOf(m: Message): { params: PhoneParams; text: string } {
+  return { params: { level: '提示', enterprise: m.title.slice(0, 30), point: '-', event: '通知', time: '-', code: '-' }, text: m.title };
 }

@@ -3,7 +3,8 @@ import type { Transition } from '../alerts/model.ts';
 import type { RoutingPolicy } from '../alerts/routing.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
-import { parseChannelId, type Channels } from './channels/channel.ts';
+import { parseChannelId, RetryLater, type Channels } from './channels/channel.ts';
+import type { AckLinks } from './ack-links.ts';
 import type { NoticeBody, OutboxItem, OutboxStore } from './outbox-store.ts';
 import { groupTime, messagesOf, retryDelay, type Pace } from './pace.ts';
 import { ChannelHealth, outcomeLines, worthRecording } from './record.ts';
@@ -25,6 +26,7 @@ export interface OutboxDeps {
   channels: Channels;
   clock(): number;
   publicUrl: string;
+  ackLinks?: Pick<AckLinks, 'issue'>;
   policy(enterpriseId: string): RoutingPolicy;
   counters: { notifications: { inc(labels: { channel: string; outcome: string }): void } };
   /** notes who is told as notices are queued */
@@ -146,13 +148,14 @@ export class Outbox {
     }
     const about = { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: targetOf(this.deps.channels, unit, channel), attempts };
     try {
-      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl }, unit, channel, live, id);
+      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id);
       await this.deps.store.update(ids, { status: 'delivered', attempts, deliveredAt: now, lastError: null });
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
       if (pace) pace.lastSent = now;
       await this.record(outcomeLines(live, { type: 'notified', detail: { ...about, digestOf: live.length, notificationId: id } }, now));
       this.health.delivered(unit, channel);
     } catch (e) {
+      if (e instanceof RetryLater) return this.postpone(live, e, attempts, about, now);
       const error = (e as Error).message.slice(0, 300);
       const delay = retryDelay(attempts, this.deps.baseDelayMs ?? 5000, this.deps.maxDelayMs ?? 600_000);
       await this.deps.store.update(ids, { attempts, nextAttemptAt: now + delay, lastError: error });
@@ -161,6 +164,16 @@ export class Outbox {
       if (worthRecording(attempts)) await this.record(outcomeLines(live, { type: 'notification_failed', detail: { ...about, error, retryInS: Math.round(delay / 1000) } }, now));
       this.health.failed(unit, channel, error);
     }
+  }
+
+  /** Not sent, not failed: the channel said when it may go (the record says so, once per message). */
+  private async postpone(items: OutboxItem[], e: RetryLater, attempts: number, about: object, now: number) {
+    await this.deps.store.update(
+      items.map((i) => i.id),
+      { attempts, nextAttemptAt: Math.max(e.retryAt, now + 1000), lastError: e.message.slice(0, 300) },
+    );
+    this.deps.counters.notifications.inc({ channel: channelKind(items[0].channel), outcome: 'postponed' });
+    if (attempts === 1) await this.record(outcomeLines(items, { type: 'notification_failed', detail: { ...about, error: e.message.slice(0, 300), postponed: true, retryInS: Math.round((e.retryAt - now) / 1000) } }, now));
   }
 
   private async giveUp(items: OutboxItem[], now: number, why: string) {

@@ -2,7 +2,8 @@ import { alertFromJson, transitionFromJson } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
 import { parseChannelId, type Channels } from './channels/channel.ts';
-import { renderDigest, renderMessage, renderSilence, type Message } from './message.ts';
+import { ackable, type AckLinks } from './ack-links.ts';
+import { phoneOf, renderDigest, renderMessage, renderPhone, renderSilence, type Message } from './message.ts';
 import type { NoticeBody, OutboxItem } from './outbox-store.ts';
 
 /**
@@ -13,13 +14,38 @@ export interface SendContext {
   channels: Channels;
   registry: Registry;
   publicUrl: string;
+  /** absent: notifications carry no acknowledge links */
+  ackLinks?: Pick<AckLinks, 'issue'>;
 }
+
+/** The changes that ask someone to act: their notifications carry an acknowledge link. */
+const CALLS_TO_ACT = new Set(['raised', 'reactivated', 'severity_changed', 'escalated', 'reminded', 'flapping']);
 
 export async function sendMessage(ctx: SendContext, unit: UnitConfig, channelId: string, items: OutboxItem[], notificationId: string): Promise<void> {
   const channel = ctx.channels.of(channelId);
   if (!channel) throw new Error(`no ${parseChannelId(channelId).kind} channel configured`);
   const event = items.length === 1 ? eventOf(items[0]) : { digest: true, count: items.length, events: items.map(eventOf) };
-  await channel.send(unit, channelId, { message: render(ctx, items), event, notificationId });
+  const alerts = alertItems(ctx, items);
+  const toAck = [...new Set(alerts.filter((i) => CALLS_TO_ACT.has(i.transition.type) && ackable(i.alert)).map((i) => i.alert.id))];
+  // a voice call cannot carry a link
+  const ackLink =
+    ctx.ackLinks && toAck.length && parseChannelId(channelId).kind !== 'voice'
+      ? await ctx.ackLinks.issue(notificationId, { unitId: unit.id, channel: channelId, recipient: channel.target(unit, channelId) }, toAck)
+      : undefined;
+  const message = withLink(render(ctx, items), ackLink);
+  const phone = alerts.length ? renderPhone(alerts, ackLink) : phoneOf(message);
+  await channel.send(unit, channelId, { message, event, notificationId, phone, ...(ackLink ? { ackLink } : {}) });
+}
+
+function alertItems({ registry }: SendContext, items: OutboxItem[]) {
+  return items.flatMap((i) =>
+    i.body.notice === 'alert' ? [{ alert: alertFromJson(i.body.alert), transition: transitionFromJson(i.body.transition), enterpriseName: registry.enterprises.get(i.body.alert.enterpriseId)?.name ?? i.body.alert.enterpriseId }] : [],
+  );
+}
+
+function withLink(m: Message, link: string | undefined): Message {
+  if (!link) return m;
+  return { title: m.title, text: `${m.text}\n\n一键确认（无需登录，仅一次）/ Acknowledge (one tap, once): ${link}`, markdown: `${m.markdown}\n\n[一键确认 / Acknowledge](${link})` };
 }
 
 /** Where a channel reaches a unit, for the record (an address, a host), never a secret. */

@@ -26,6 +26,15 @@ const webhookSchema = z
   })
   .strict();
 
+/** A mainland mobile (11 digits) or an international number (+ and up to 15 digits, E.164). */
+const phoneNumber = z.string().regex(/^(1[3-9]\d{9}|\+[1-9]\d{6,14})$/, 'a phone number is an 11-digit mainland mobile or +<country code><number>');
+const phoneSchema = z
+  .union([phoneNumber, z.object({ number: phoneNumber, name: z.string().min(1).max(50).optional() }).strict()])
+  .transform((p) => (typeof p === 'string' ? { number: p, name: undefined } : p));
+
+/** `false`: not by this channel; a provider id: this unit's provider instead of the global one. */
+const providerChoice = z.union([z.literal(false), id]);
+
 const unitSchema = z
   .object({
     id,
@@ -34,8 +43,86 @@ const unitSchema = z
     regions: z.array(regionCode).default([]),
     email: z.array(z.email()).default([]),
     webhooks: z.array(webhookSchema).default([]),
+    /** the people on duty: SMS and voice calls go to each number */
+    phones: z.array(phoneSchema).max(20).default([]),
+    sms: providerChoice.optional(),
+    voice: providerChoice.optional(),
   })
   .strict();
+
+/** Per number, what the provider lets through (its flow control); beyond it, messages wait. */
+const perNumberSchema = z
+  .object({
+    perMinute: z.number().int().min(1).max(1000).optional(),
+    perHour: z.number().int().min(1).max(10_000).optional(),
+    perDay: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+const providerCommon = {
+  id,
+  /** per number and channel: default the provider's documented defaults (services/notify/channels/phone-limits.ts) */
+  perNumber: perNumberSchema.optional(),
+  timeoutS: between(0.1, 60).default(10),
+};
+export const providerSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...providerCommon,
+      /** any SMS/voice gateway taking a signed JSON POST (README: "SMS and voice") */
+      kind: z.literal('http'),
+      url: z.url(),
+      voiceUrl: z.url().optional(),
+      secret: z.string().min(16, 'an HTTP gateway secret needs at least 16 characters'),
+      /** the gateway's longest message, in characters */
+      maxChars: z.number().int().min(20).max(2000).default(500),
+    })
+    .strict(),
+  z
+    .object({
+      ...providerCommon,
+      /** Alibaba Cloud SMS (Dysmsapi SendSms) and voice (Dyvmsapi SingleCallByTts), RPC signature */
+      kind: z.literal('aliyun'),
+      accessKeyId: z.string().min(1),
+      accessKeySecret: z.string().min(1),
+      signName: z.string().min(1).max(50),
+      smsTemplate: z.string().min(1).max(64),
+      voiceTemplate: z.string().min(1).max(64).optional(),
+      /** the caller number shown for voice calls (bought with the voice service) */
+      calledShowNumber: z.string().min(1).max(32).optional(),
+      regionId: z.string().min(1).max(32).default('cn-hangzhou'),
+      endpoint: z.url().default('https://dysmsapi.aliyuncs.com'),
+      voiceEndpoint: z.url().default('https://dyvmsapi.aliyuncs.com'),
+    })
+    .strict(),
+  z
+    .object({
+      ...providerCommon,
+      /** Tencent Cloud SMS (SendSms 2021-01-11) and voice (SendTtsVoice 2020-09-02), TC3-HMAC-SHA256 */
+      kind: z.literal('tencent'),
+      secretId: z.string().min(1),
+      secretKey: z.string().min(1),
+      smsSdkAppId: z.string().min(1).max(32),
+      signName: z.string().min(1).max(50),
+      smsTemplate: z.string().min(1).max(32),
+      voiceSdkAppId: z.string().min(1).max(32).optional(),
+      voiceTemplate: z.string().min(1).max(32).optional(),
+      region: z.string().min(1).max(32).default('ap-guangzhou'),
+      endpoint: z.url().default('https://sms.tencentcloudapi.com'),
+      voiceEndpoint: z.url().default('https://vms.tencentcloudapi.com'),
+    })
+    .strict(),
+]);
+
+const messagingSchema = z
+  .object({
+    providers: z.array(providerSchema).max(20).default([]),
+    /** the provider for units that do not name their own; none: no SMS (or voice) unless a unit names one */
+    sms: id.optional(),
+    voice: id.optional(),
+  })
+  .strict()
+  .refine((m) => new Set(m.providers.map((p) => p.id)).size === m.providers.length, { path: ['providers'], error: 'provider ids must be unique' })
+  .refine((m) => [m.sms, m.voice].every((p) => p === undefined || m.providers.some((q) => q.id === p)), { error: 'messaging.sms and messaging.voice name a provider in messaging.providers' });
 
 export const pointSchema = z
   .object({
@@ -56,6 +143,19 @@ export const pointSchema = z
     gas: z
       .string()
       .refine((g: string): g is ToxicGasName => isToxicGas(g), { error: (iss) => `unknown toxic gas "${String(iss.input)}"; known: ${TOXIC_GAS_NAMES.join(', ')}` })
+      .optional(),
+    /**
+     * a fire panel's component (or system) this point stands for, matched on what is given: the
+     * most specific match wins, and `{}` takes every component nothing else matches
+     */
+    panel: z
+      .object({
+        systemType: z.number().int().min(0).max(255).optional(),
+        systemAddress: z.number().int().min(0).max(255).optional(),
+        componentType: z.number().int().min(0).max(255).optional(),
+        componentAddress: z.number().int().min(0).max(0xffffffff).optional(),
+      })
+      .strict()
       .optional(),
     /** the point's code on upstream platforms: one for all uplinks, or per uplink id */
     code: z.string().min(1).max(64).optional(),
@@ -84,6 +184,12 @@ const deviceSchema = z
     rules: z.array(ruleEntrySchema).default([]),
     /** an alert that changes this often within the window stays open, marked flapping */
     flapping: flappingSchema.optional(),
+    /** a fire panel's user information transmission device: its GB/T 26875.3 address (decimal, 6 bytes) */
+    panelAddress: z
+      .string()
+      .regex(/^\d{1,15}$/, 'a panel address is the decimal value of its 6 address bytes')
+      .refine((a) => Number(a) < 2 ** 48, 'a panel address fits 6 bytes')
+      .optional(),
   })
   .strict()
   .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined), { message: 'give exactly one of secret or secretHash' });
@@ -164,7 +270,9 @@ const unitKindList = z.array(z.enum(UNIT_KINDS));
 const immediateSchema = z
   .object(Object.fromEntries(SEVERITIES.map((s) => [s, unitKindList.optional()])) as Record<(typeof SEVERITIES)[number], z.ZodOptional<typeof unitKindList>>)
   .strict();
-const escalationSchema = z.array(z.object({ afterMin: between(0.1, 30 * 24 * 60), to: z.enum(UNIT_KINDS) }).strict());
+export const CHANNEL_KINDS = ['email', 'webhook', 'sms', 'voice'] as const;
+/** `via`: this step reaches the unit by these channels only (default: all of its channels but voice, which follows `voiceFrom`) */
+const escalationSchema = z.array(z.object({ afterMin: between(0.1, 30 * 24 * 60), to: z.enum(UNIT_KINDS), via: z.array(z.enum(CHANNEL_KINDS)).min(1).optional() }).strict());
 
 /** What may be set per industry or per enterprise: every field overrides the one above it. */
 const routingOverrideSchema = z
@@ -185,6 +293,8 @@ const routingOverrideSchema = z
     reviewFrom: z.enum([...SEVERITIES, 'none']).optional(),
     /** the enterprise's feedback is due this many hours after the raise (or a return) */
     feedbackWithinH: between(0.01, 24 * 30).optional(),
+    /** alerts of this severity and above call the units' phones when they are raised (none: only steps with `via: [voice]`) */
+    voiceFrom: z.enum([...SEVERITIES, 'none']).optional(),
   })
   .strict();
 
@@ -264,6 +374,8 @@ export const registrySchema = z
       .strict()
       .default({ maxSilenceH: 72 }),
     uplinks: z.array(uplinkSchema).default([]),
+    /** SMS and voice providers (units list `phones`) */
+    messaging: messagingSchema.default({ providers: [] }),
     users: z.array(userSchema).default([]),
     gateway: z
       .object({
@@ -320,3 +432,5 @@ export type RoutingConfig = z.infer<typeof routingSchema>;
 export type RoutingOverride = z.infer<typeof routingOverrideSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;
 export type UplinkConfig = z.infer<typeof uplinkSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type PhoneConfig = UnitConfig['phones'][number];

@@ -1,13 +1,13 @@
 import type { UnitConfig } from '../../registry/schema.ts';
 import type { Message } from '../message.ts';
+import type { PhoneParams } from './providers/phone-provider.ts';
 
 /**
- * A way to reach a unit: e-mail, a webhook (generic JSON, DingTalk or WeCom robot), and the ones
- * to come (SMS, voice). The outbox knows channels only through this interface; adding one is a
+ * A way to reach a unit: e-mail, a webhook (generic JSON, DingTalk or WeCom robot), SMS, voice. The outbox knows channels only through this interface; adding one is a
  * file in this folder and a line in the composition root.
  *
  * A unit's channel is named by an id that the outbox stores with each notification: the kind, and
- * for kinds a unit can have several of, which one (`email`, `webhook:0`, `webhook:1`).
+ * for kinds a unit can have several of, which one (`email`, `webhook:0`, `webhook:1`, `sms:0`).
  */
 export interface Delivery {
   /** what people read */
@@ -16,6 +16,20 @@ export interface Delivery {
   event: unknown;
   /** the same for every attempt at the same notification: receivers drop resends by it */
   notificationId: string;
+  /** what fits an SMS or a call: template variables and a short text (with the acknowledge link) */
+  phone: { params: PhoneParams; text: string };
+  /** the link that acknowledges this notification's alerts without a login, when it has one */
+  ackLink?: string;
+}
+
+/** Not a failure: the channel may not send yet (a provider's per-number limit); try at `retryAt`. */
+export class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly retryAt: number,
+  ) {
+    super(message);
+  }
 }
 
 export interface Channel {

@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { formatCst } from '../../../domain/cst.ts';
+import type { Alert } from '../../alerts/model.ts';
+import { ackable, type LinkUse } from '../../notify/ack-links.ts';
+import type { ApiContext } from '../context.ts';
+
+/**
+ * The page an acknowledge link opens, outside /api and without a login. Opening it (GET) only
+ * shows the alerts and a button: messengers and SMS apps fetch links to preview them, and a
+ * preview must not acknowledge anything. The button (POST) acknowledges, once.
+ */
+const SEVERITY_ZH = { info: '提示', warning: '预警', major: '严重', critical: '紧急' } as const;
+
+export function ackLinkRoutes(ctx: ApiContext) {
+  return async (app: FastifyInstance) => {
+    app.get('/ack/:token', async (req, reply) => {
+      const { token } = req.params as { token: string };
+      const seen = await ctx.ackLinks.look(token);
+      return page(reply, seen, await alertsOf(ctx, seen), null);
+    });
+
+    app.post('/ack/:token', async (req, reply) => {
+      const { token } = req.params as { token: string };
+      const used = await ctx.ackLinks.use(token);
+      ctx.metrics.ackLinks.inc({ outcome: used.outcome });
+      if (used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null);
+      const { link } = used;
+      const unit = ctx.registry().units.get(link.unitId);
+      const actor = `ack-link:${link.unitId}`;
+      const note = `确认链接 / acknowledge link: ${unit?.name ?? link.unitId} ${link.recipient} (${link.channel})`;
+      const done: string[] = [];
+      for (const id of link.alertIds) {
+        // an alert someone else acknowledged or closed meanwhile stays as it is
+        const a = await ctx.book.ack(id, actor, note).catch(() => null);
+        if (a) done.push(a.id);
+      }
+      ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: done, unit: link.unitId, recipient: link.recipient });
+      return page(reply, used, await alertsOf(ctx, used), done);
+    });
+  };
+}
+
+async function alertsOf(ctx: ApiContext, u: LinkUse): Promise<Alert[]> {
+  if (u.outcome === 'invalid') return [];
+  const found = await Promise.all(u.link.alertIds.map((id) => ctx.alerts.get(id)));
+  return found.flatMap((f) => (f ? [f.alert] : []));
+}
+
+function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null) {
+  const status = u.outcome === 'invalid' ? 404 : u.outcome === 'expired' ? 410 : u.outcome === 'used' ? 409 : 200;
+  const open = alerts.filter(ackable);
+  const head =
+    u.outcome === 'invalid'
+      ? ['链接无效', 'This link is not valid.']
+      : u.outcome === 'expired'
+        ? [`链接已于 ${formatCst(u.link.expiresAt)} 过期，请登录值班台确认`, `This link expired at ${formatCst(u.link.expiresAt)} (UTC+8). Acknowledge on the duty board.`]
+        : u.outcome === 'used'
+          ? [`链接已于 ${formatCst(u.link.usedAt!)} 使用过`, `This link was used at ${formatCst(u.link.usedAt!)} (UTC+8).`]
+          : acknowledged
+            ? [`已确认 ${acknowledged.length} 条报警`, `${acknowledged.length} alert(s) acknowledged.`]
+            : open.length
+              ? ['确认收到以下报警？', 'Acknowledge these alerts?']
+              : ['这些报警已有人确认或已关闭', 'These alerts are acknowledged or closed already.'];
+  const rows = alerts
+    .map(
+      (a) =>
+        `<li><b>${esc(SEVERITY_ZH[a.severity])} ${esc(a.severity)}</b> ${esc(a.pointName ?? a.pointId ?? a.metric)} — ${esc(a.message)}<br><small>${esc(a.enterpriseId)} / ${esc(a.deviceId)} · ${esc(formatCst(a.raisedAt))} · ${
+          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(a.ackBy ?? '')}` : '未确认 not acknowledged'
+        }</small></li>`,
+    )
+    .join('');
+  const button = u.outcome === 'ok' && !acknowledged && open.length ? `<form method="post"><button type="submit">确认收到 / Acknowledge</button></form>` : '';
+  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${esc(head[0])}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:1.5em;max-width:40em}h1{font-size:1.3em}li{margin:.6em 0}button{font-size:1.2em;padding:.7em 1.4em;background:#c62828;color:#fff;border:0;border-radius:6px}</style></head>
+<body><h1>${esc(head[0])}</h1><p>${esc(head[1])}</p><ul>${rows}</ul>${button}</body></html>`;
+  // never cached or shared: each link is one person's
+  return reply.code(status).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
