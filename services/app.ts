@@ -3,12 +3,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { SecretVerifier } from '../gateway/credentials.ts';
 import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
+import { FirePanelReceiver } from '../gateway/fire-panel/receiver.ts';
+import { panelAt } from './devices/panels.ts';
 import type { Reading } from '../domain/types.ts';
 import { AlertBook } from './alerts/alert-book.ts';
 import { sendDailySummaries } from './notify/daily-summary.ts';
 import { summarize } from './alerts/reports.ts';
 import { silencesDue, sweep as sweepAlerts } from './alerts/sweep.ts';
-import { SYSTEM, channelHealth, storeBufferFull, auditTruncated } from './alerts/system-alerts.ts';
+import { SYSTEM, channelHealth, storeBufferFull, auditTruncated, panelUnmapped } from './alerts/system-alerts.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { buildApi } from './api/server.ts';
 import { registerDevice } from './devices/registration.ts';
@@ -184,6 +186,28 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     log: log.child({ part: 'gateway' }),
     onLogin: (who, ok, reason, address) => audited(who, ok ? 'login.mqtt' : 'login.mqtt.refused', who, { reason, address }),
   });
+
+  // fire alarm panels speak GB/T 26875.3 over TCP; their reports are readings like any device's
+  const panels = settings.FIRE_PANEL_PORT === undefined
+    ? undefined
+    : new FirePanelReceiver({
+        port: settings.FIRE_PANEL_PORT,
+        host: settings.HOST,
+        address: settings.FIRE_PANEL_ADDRESS,
+        findPanel: (address) => panelAt(current(), address),
+        onReadings,
+        onHeartbeat: (d, at) => isolated('fire-panel', () => onReadings([{ enterpriseId: d.enterpriseId, deviceId: d.deviceId, ts: at, values: Object.create(null) }])),
+        onLink: (d, link, at) => status.onLink(d.deviceId, link, at),
+        onUnmapped: (d, u, at) => {
+          const where = u.item.type === 2 ? `系统 ${u.item.systemType}/${u.item.systemAddress} 部件 ${u.item.componentType}/${u.item.componentAddress}${u.item.description ? ` ${u.item.description}` : ''}` : `系统 ${u.item.systemType}/${u.item.systemAddress}`;
+          log.warn({ panel: d.deviceId, where, fire: u.fire, fault: u.fault }, 'fire panel report from a component no point stands for');
+          raiseSystem(panelUnmapped(d, where, u.fire, u.fault, at));
+        },
+        counters: { frames: metrics.firePanelFrames },
+        maxFutureSkewMs: current().file.gateway.maxFutureSkewS * 1000,
+        clock,
+        log: log.child({ part: 'fire-panel' }),
+      });
 
   // --- notifications -------------------------------------------------------------------------
   const live = new LiveStream();
@@ -379,6 +403,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
 
   // --- start ---------------------------------------------------------------------------------
   await gateway.start();
+  await panels?.listen();
   await api.listen({ port: settings.HTTP_PORT, host: settings.HOST });
   const httpPort = (api.server.address() as { port: number }).port;
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
@@ -390,7 +415,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const onHup = () => void registry.reload();
   process.on('SIGHUP', onHup);
   audited('system', 'service.started', 'service', { devices: current().devices.size });
-  log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size }, 'risk monitor started');
+  log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size }, 'risk monitor started');
 
   const stop = () =>
     (stopping ??= (async () => {
@@ -401,6 +426,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       process.off('SIGHUP', onHup);
       live.close();
       await gateway.stop();
+      await panels?.close();
       await api.close();
       // everything accepted is on disk either way; a store known to be down is not waited for
       await telemetry.flush(telemetry.health().ok ? 10_000 : 0);
@@ -414,7 +440,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     })());
 
   return {
-    ports: { mqtt: gateway.ports.mqtt!, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, http: httpPort },
+    ports: { mqtt: gateway.ports.mqtt!, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, http: httpPort, firePanel: panels?.port },
     registry: current,
     book,
     dispatcher,

@@ -59,3 +59,26 @@ export function auditTruncated(head: { n: number; hash: string }, at: number): O
     message: `审计记录被删改：已发布的第 ${head.n} 条不在记录中 / the audit trail lost entries: published entry ${head.n} (${head.hash.slice(0, 12)}…) is no longer in it`,
   };
 }
+
+/**
+ * A fire panel reported a fire (or a fault) from a component no point of its device stands for:
+ * the operators hear of it at once rather than it being dropped; a recovery of that component clears it.
+ */
+export function panelUnmapped(device: { enterpriseId: string; deviceId: string }, where: string, fire: boolean, fault: boolean, at: number): Outcome {
+  const alarming = fire || fault;
+  return {
+    ...base,
+    key: `${SYSTEM}/panel:${device.deviceId}:${where}`,
+    change: alarming ? 'raise' : 'clear',
+    ruleId: 'fire-panel-unmapped',
+    metric: 'fire_panel',
+    severity: fire ? 'critical' : fault ? 'major' : null,
+    value: null,
+    peak: null,
+    threshold: null,
+    at,
+    message: alarming
+      ? `消防主机 ${device.deviceId}（${device.enterpriseId}）未登记部件${fire ? '火警' : '故障'}：${where} / fire panel ${device.deviceId} reports ${fire ? 'FIRE' : 'a fault'} from a component no point stands for: ${where}`
+      : `消防主机未登记部件恢复：${where} / unregistered component back to normal: ${device.deviceId} ${where}`,
+  };
+}

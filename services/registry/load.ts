@@ -78,8 +78,16 @@ function crossCheck(file: RegistryFile): string[] {
     unitIds.add(u.id);
     if (u.kind !== 'enterprise' && u.regions.length === 0) problems.push(`units[${i}].regions: a ${u.kind} unit needs the regions it covers`);
   });
+  const providers = new Set(file.messaging.providers.map((p) => p.id));
+  file.units.forEach((u, i) => {
+    for (const k of ['sms', 'voice'] as const) {
+      const choice = u[k];
+      if (typeof choice === 'string' && !providers.has(choice)) problems.push(`units[${i}].${k}: no provider "${choice}" in messaging.providers`);
+    }
+  });
   const entIds = new Set<string>();
   const deviceIds = new Map<string, string>();
+  const panels = new Map<string, string>();
   file.enterprises.forEach((ent, e) => {
     const at = `enterprises[${e}]`;
     if (entIds.has(ent.id)) problems.push(`${at}.id: duplicate enterprise id "${ent.id}"`);
@@ -92,6 +100,12 @@ function crossCheck(file: RegistryFile): string[] {
       const other = deviceIds.get(dev.id);
       if (other) problems.push(`${at}.devices[${d}].id: device id "${dev.id}" is already used in ${other}`);
       deviceIds.set(dev.id, `${at}.devices[${d}]`);
+      if (dev.panelAddress !== undefined) {
+        const address = String(Number(dev.panelAddress));
+        const taken = panels.get(address);
+        if (taken) problems.push(`${at}.devices[${d}].panelAddress: panel address ${address} is already used in ${taken}`);
+        panels.set(address, `${at}.devices[${d}]`);
+      }
       const seen = new Set<string>();
       dev.points.forEach((p, i) => {
         const where = `${at}.devices[${d}].points[${i}]`;
@@ -99,6 +113,8 @@ function crossCheck(file: RegistryFile): string[] {
         seen.add(p.id);
         // an id that names another metric would read as that metric everywhere
         if (p.id !== p.metric && isMetric(p.id)) problems.push(`${where}.id: "${p.id}" is the name of another metric; choose another id`);
+        if (p.panel && dev.panelAddress === undefined) problems.push(`${where}.panel: only a device with a panelAddress (a fire panel) has points on a panel`);
+        if (p.panel && isMetric(p.metric) && INDICATORS[p.metric].type !== 'boolean') problems.push(`${where}.panel: a panel reports alarms and faults: the point's metric must be a yes/no one (smoke_alarm, gas_alarm, fire_panel_fault)`);
       });
     });
     if (ent.alarmDevice && !ent.devices.some((d) => d.id === ent.alarmDevice))

@@ -190,9 +190,14 @@ const deviceSchema = z
       .regex(/^\d{1,15}$/, 'a panel address is the decimal value of its 6 address bytes')
       .refine((a) => Number(a) < 2 ** 48, 'a panel address fits 6 bytes')
       .optional(),
+    /** the addresses a panel may connect from: GB/T 26875.3 carries no credentials (none: any) */
+    panelHosts: z.array(z.union([z.ipv4(), z.ipv6()])).max(16).optional(),
   })
   .strict()
-  .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined), { message: 'give exactly one of secret or secretHash' });
+  // a fire panel speaks GB/T 26875.3, not MQTT: it needs no secret (and has none to give)
+  .refine((d) => (d.secret === undefined) !== (d.secretHash === undefined) || (d.panelAddress !== undefined && d.secret === undefined && d.secretHash === undefined), {
+    message: 'give exactly one of secret or secretHash',
+  });
 
 /** What every uplink says: whom it covers, how often readings go, when to give up on an entry. */
 const uplinkCommon = {

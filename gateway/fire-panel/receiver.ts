@@ -1,0 +1,189 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Reading } from '../../domain/types.ts';
+import { decodeData } from './application.ts';
+import { answer, COMMAND, scan, type Frame } from './frame.ts';
+import { readingsOf, type PanelDevice, type Unmapped } from './panel-points.ts';
+
+/**
+ * The TCP listener for fire alarm panels' transmission devices (GB/T 26875.3-2011, FIRE_PANEL_PORT).
+ * A connection belongs to the panel whose address its first good frame carries. Every "send data"
+ * frame is confirmed (command 3) once what it reported is stored and its alarms recorded, and
+ * denied (command 6) when it is bad or could not be stored, so the device sends it again. Bytes
+ * that are not frames are skipped and counted; nothing on the wire can stop the listener.
+ */
+export type FrameOutcome =
+  | 'accepted'
+  | 'heartbeat'
+  | 'garbage'
+  | 'bad_length'
+  | 'bad_checksum'
+  | 'bad_end'
+  | 'truncated'
+  | 'bad_data'
+  | 'unknown_panel'
+  | 'host_refused'
+  | 'other_panel'
+  | 'not_stored'
+  | 'unmapped'
+  | 'unsupported_type'
+  | 'ignored_command'
+  | 'overflow';
+
+export interface RegisteredPanel extends PanelDevice {
+  /** addresses the panel may connect from (none: any) */
+  hosts?: readonly string[];
+}
+
+export interface FirePanelOptions {
+  port: number;
+  host?: string;
+  /** this centre's address in the frames it sends */
+  address?: number;
+  findPanel(address: number): RegisteredPanel | undefined;
+  onReadings(readings: Reading[]): { stored: Promise<void>; recorded: Promise<void> };
+  /** a frame without readings (a heartbeat, a type only recognised): the panel is alive */
+  onHeartbeat(device: PanelDevice, at: number): void;
+  onLink(device: PanelDevice, link: 'connected' | 'disconnected', at: number): void;
+  /** a report that no point stands for: a fire from it must still reach someone */
+  onUnmapped(device: PanelDevice, u: Unmapped, at: number): void;
+  counters: { frames: { inc(labels: { outcome: FrameOutcome }): void } };
+  maxConnections?: number;
+  /** a connection silent this long is closed (a panel sends heartbeats) */
+  idleTimeoutS?: number;
+  maxFutureSkewMs: number;
+  clock(): number;
+  log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void };
+}
+
+/** Bytes a connection may hold that are not yet a frame: two of the largest frames. */
+const MAX_PENDING = 2 * (30 + 1024);
+const MAX_IN_FLIGHT = 32;
+
+export class FirePanelReceiver {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  port?: number;
+
+  constructor(private readonly o: FirePanelOptions) {}
+
+  async listen(): Promise<number> {
+    const server = createServer((s) => this.connection(s));
+    server.maxConnections = this.o.maxConnections ?? 2000;
+    server.on('error', (err) => this.o.log.warn({ err: err.message }, 'fire panel listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => (server.off('error', reject), resolve()));
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  async close() {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  private count(outcome: FrameOutcome) {
+    this.o.counters.frames.inc({ outcome });
+  }
+
+  private connection(socket: Socket) {
+    this.sockets.add(socket);
+    socket.setTimeout((this.o.idleTimeoutS ?? 300) * 1000, () => socket.destroy());
+    socket.setNoDelay(true);
+    let pending: Buffer = Buffer.alloc(0);
+    let inFlight = 0;
+    let panel: RegisteredPanel | undefined;
+    // frames are handled one after another: a fire and its recovery must not swap places
+    let queue = Promise.resolve();
+    const remote = socket.remoteAddress?.replace(/^::ffff:/, '');
+
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let at = 0;
+      for (;;) {
+        const s = scan(pending, at);
+        if (s.kind === 'partial') break;
+        at = s.next;
+        if (s.kind === 'bad') {
+          this.count(s.reason);
+          // a frame whose control unit could be read is answered, so the device resends it
+          if (s.header && s.reason === 'bad_checksum') queue = queue.then(() => this.reply(socket, s.header!, COMMAND.deny));
+          continue;
+        }
+        const frame = s.frame;
+        // a device sending faster than its frames are stored is read no further until they are
+        if (++inFlight === MAX_IN_FLIGHT) socket.pause();
+        queue = queue.then(async () => {
+          const outcome = await this.frame(socket, frame, panel, remote).catch((err: Error) => (this.o.log.warn({ err: err.message }, 'fire panel frame not handled'), 'not_stored' as const));
+          if (typeof outcome === 'object') {
+            if (!panel) this.o.onLink(outcome, 'connected', this.o.clock());
+            panel = outcome;
+          }
+          if (--inFlight === MAX_IN_FLIGHT - 1) socket.resume();
+        });
+      }
+      pending = pending.subarray(at);
+      if (pending.length > MAX_PENDING) {
+        this.count('overflow');
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (panel) this.o.onLink(panel, 'disconnected', this.o.clock());
+    });
+  }
+
+  /** One good frame: the panel it belongs to when it was taken, else its outcome. */
+  private async frame(socket: Socket, f: Frame, bound: RegisteredPanel | undefined, remote: string | undefined): Promise<RegisteredPanel | FrameOutcome> {
+    // answers and confirms from the device, requests we never asked for: nothing to do
+    if (f.command !== COMMAND.send) return this.refused(socket, f, 'ignored_command', false);
+    const panel = this.o.findPanel(f.source);
+    if (!panel) return this.refused(socket, f, 'unknown_panel');
+    if (panel.hosts?.length && !(remote && panel.hosts.includes(remote))) return this.refused(socket, f, 'host_refused');
+    // one connection speaks for one panel: another address on it is someone else's claim
+    if (bound && bound.deviceId !== panel.deviceId) return this.refused(socket, f, 'other_panel');
+    const decoded = decodeData(f.data);
+    if (!decoded.ok) {
+      this.o.log.warn({ panel: panel.deviceId, reason: decoded.reason }, 'fire panel frame refused');
+      return this.refused(socket, f, 'bad_data');
+    }
+    const now = this.o.clock();
+    const { readings, unmapped } = readingsOf(panel, decoded.items, now, this.o.maxFutureSkewMs);
+    for (const u of unmapped) {
+      this.count('unmapped');
+      this.o.onUnmapped(panel, u, now);
+    }
+    if (!decoded.known) this.count('unsupported_type');
+    if (!readings.length) {
+      this.o.onHeartbeat(panel, now);
+      this.count('heartbeat');
+      await this.reply(socket, f, COMMAND.confirm);
+      return panel;
+    }
+    try {
+      const { stored, recorded } = this.o.onReadings(readings);
+      await Promise.all([stored, recorded]);
+    } catch (err) {
+      this.o.log.warn({ panel: panel.deviceId, err: (err as Error).message }, 'fire panel readings not stored: denied, the device sends them again');
+      return this.refused(socket, f, 'not_stored');
+    }
+    this.count('accepted');
+    await this.reply(socket, f, COMMAND.confirm);
+    return panel;
+  }
+
+  private async refused(socket: Socket, f: Frame, outcome: FrameOutcome, deny = true): Promise<FrameOutcome> {
+    this.count(outcome);
+    if (deny) await this.reply(socket, f, COMMAND.deny);
+    return outcome;
+  }
+
+  private reply(socket: Socket, to: Pick<Frame, 'serial' | 'version' | 'source' | 'destination'>, command: typeof COMMAND.confirm | typeof COMMAND.deny): Promise<void> {
+    if (socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => socket.write(answer(to, command, this.o.clock()), () => resolve()));
+  }
+}
