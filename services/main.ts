@@ -1,5 +1,6 @@
 import { Fleet } from '../simulators/fleet.ts';
 import { simDevicesFrom } from '../simulators/devices-from-registry.ts';
+import { runPanels, simPanelsFrom } from '../simulators/panel-fleet.ts';
 import pino from 'pino';
 import { startApp } from './app.ts';
 import { RegistryError } from './registry/load.ts';
@@ -38,6 +39,7 @@ async function main() {
         ['MQTT_WS_PORT', settings.MQTT_WS_PORT],
         ['HTTP_PORT', settings.HTTP_PORT],
         ['MQTTS_PORT', settings.MQTTS_PORT],
+        ['FIRE_PANEL_PORT', settings.FIRE_PANEL_PORT],
       ].find(([, p]) => p === err.port);
       console.error(`port ${err.port ?? '?'} is already in use${used ? ` (${used[0]})` : ''}: stop the program that holds it, or set ${used ? used[0] : 'MQTT_PORT / HTTP_PORT'} to a free port`);
       process.exit(2);
@@ -46,16 +48,20 @@ async function main() {
   }
   // the built-in simulated plants, for trying the service out: devices like any other, over MQTT
   let fleet: Fleet | undefined;
+  let panels: Awaited<ReturnType<typeof runPanels>> | undefined;
   if (settings.SIMULATORS === 'on') {
     fleet = new Fleet({ url: `mqtt://127.0.0.1:${app.ports.mqtt}`, devices: simDevicesFrom(app.registry()), log: (m) => log.info({ part: 'simulators' }, m) });
     await fleet.start();
+    // the registry's fire panels, when the GB/T 26875.3 listener is on
+    if (app.ports.firePanel !== undefined) panels = await runPanels(simPanelsFrom(app.registry()), { host: '127.0.0.1', port: app.ports.firePanel, log: (m) => log.info({ part: 'simulators' }, m) });
   }
   console.log(
-    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}\n  Try:  curl -H 'Authorization: Bearer <an API token of the registry>' http://localhost:${app.ports.http}/api/enterprises\n`,
+    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}${app.ports.firePanel !== undefined ? `\n  Fire panels (GB/T 26875.3)  tcp://localhost:${app.ports.firePanel}` : ''}\n  Try:  curl -H 'Authorization: Bearer <an API token of the registry>' http://localhost:${app.ports.http}/api/enterprises\n`,
   );
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping`);
     // the plants are not switched off, the service is: they do not say goodbye
+    panels?.stop();
     (fleet?.stop(false) ?? Promise.resolve()).then(() => app.stop()).then(
       () => process.exit(0),
       (err: unknown) => {

@@ -4,6 +4,7 @@ import { Registry } from '../services/registry/registry.ts';
 import { simDevicesFrom } from './devices-from-registry.ts';
 import { Fleet } from './fleet.ts';
 import { loadScenarios } from './scenario.ts';
+import { runPanels, simPanelsFrom } from './panel-fleet.ts';
 
 /** `npm run simulate -- [--scenario gas-leak[,smoke]] [--url mqtt://host:1883] …` */
 const { values } = parseArgs({
@@ -20,6 +21,9 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     seed: { type: 'string', default: '42' },
     list: { type: 'boolean' },
+    // fire panels (GB/T 26875.3): the service's own setting, as for MQTT
+    'panel-port': { type: 'string', default: process.env.FIRE_PANEL_PORT },
+    'panel-demo': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -37,6 +41,9 @@ if (values.help || values.list) {
   --scenario-delay S    seconds of normal operation first (default 2)
   --duration S          stop after S seconds and print the summary
   --seed N              the random seed (the same run every time)
+  --panel-port P        the service's FIRE_PANEL_PORT: the registry's fire panels connect there
+                        (GB/T 26875.3) and send heartbeats (default $FIRE_PANEL_PORT; none: no panels)
+  --panel-demo          and after the scenario delay: a fire, a fault, a bad frame, the recoveries
 Scenarios:
 ${[...scenarios.values()].map((s) => `  ${s.name.padEnd(26)} ${s.description}`).join('\n')}`);
   process.exit(0);
@@ -76,7 +83,13 @@ if (devices.length && fleet.summary.connected === 0) {
 }
 console.log(`${fleet.summary.connected}/${devices.length} devices connected to ${values.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s${chosen.length ? `; scenario ${chosen.join(' + ')} in ${values['scenario-delay']} s` : ''}`);
 
+const panelList = simPanelsFrom(registry);
+const host = new URL(values.url).hostname;
+const panels = values['panel-port'] && panelList.length ? await runPanels(panelList, { host, port: Number(values['panel-port']), demoAfterS: values['panel-demo'] ? Number(values['scenario-delay']) : undefined, log: (m) => console.log(m) }) : undefined;
+if (panels) console.log(`${panels.connected}/${panelList.length} fire panels connected to ${host}:${values['panel-port']}`);
+
 const finish = async () => {
+  panels?.stop();
   const s = await fleet.stop();
   console.log(`summary: ${JSON.stringify(s)}`);
   process.exit(0);

@@ -16,7 +16,8 @@ export interface PanelComponent {
   description?: string;
 }
 
-export type Answer = 'confirmed' | 'denied';
+/** `closed`: the connection ended before an answer came */
+export type Answer = 'confirmed' | 'denied' | 'closed';
 
 export class FirePanelSimulator {
   private socket?: Socket;
@@ -40,7 +41,7 @@ export class FirePanelSimulator {
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('close', () => {
-      for (const w of this.waiting.values()) w('denied');
+      for (const w of this.waiting.values()) w('closed');
       this.waiting.clear();
     });
     this.socket = socket;

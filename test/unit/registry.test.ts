@@ -174,3 +174,47 @@ describe('registry', () => {
     expect(reg.unitsFor('91320582MA1MALL0003', ['township', 'fire']).map((u) => u.id)).toEqual(['fire-b']);
   });
 });
+
+describe('registry: phones, providers and fire panels', () => {
+  const provider = { id: 'ali', kind: 'aliyun', accessKeyId: 'k', accessKeySecret: 's', signName: '安全监测', smsTemplate: 'SMS_1' };
+
+  it('takes phones as numbers or with a name, and refuses what is no phone number', () => {
+    const r = testRegistry() as any;
+    r.units[0].phones = ['13800001111', { number: '+85291234567', name: '值班员' }];
+    r.messaging = { providers: [provider], sms: 'ali' };
+    expect(problemsOf(r)).toEqual([]);
+    r.units[0].phones = ['12345', { number: '138-0000-1111' }];
+    expect(problemsOf(r).filter((p) => p.includes('phones'))).toHaveLength(2);
+  });
+
+  it('refuses a provider nobody defined, per unit and globally, and duplicate provider ids', () => {
+    const r = testRegistry() as any;
+    r.units[0].sms = 'tencent';
+    r.messaging = { providers: [provider, provider], voice: 'nobody' };
+    const problems = problemsOf(r);
+    expect(problems.some((p) => p.includes('provider ids must be unique'))).toBe(true);
+    expect(problems.some((p) => p.includes('messaging.sms and messaging.voice name a provider'))).toBe(true);
+  });
+
+  it('an escalation step says its channels with known names only', () => {
+    const r = testRegistry() as any;
+    r.routing = { escalation: [{ afterMin: 5, to: 'enterprise', via: ['voice', 'pager'] }] };
+    expect(problemsOf(r).some((p) => p.startsWith('routing.escalation[0].via[1]'))).toBe(true);
+  });
+
+  it('a panel device needs no secret; its address is unique; only panel devices have panel points, and only yes/no ones', () => {
+    const panel = (id: string, address: string, points: object[]) => ({ id, panelAddress: address, templates: ['fire'], points });
+    const r = testRegistry() as any;
+    r.enterprises[2].devices.push(panel('p1', '88888', [{ id: 's', metric: 'smoke_alarm', panel: { componentType: 40 } }]));
+    expect(problemsOf(r)).toEqual([]);
+    r.enterprises[2].devices.push(panel('p2', '88888', [{ id: 's', metric: 'smoke_alarm', panel: {} }, { id: 't', metric: 'gas_lel', panel: {} }]));
+    r.enterprises[2].devices[0].points.push({ id: 'x', metric: 'smoke_alarm', panel: {} });
+    const problems = problemsOf(r);
+    expect(problems.some((p) => p.includes('panel address 88888 is already used'))).toBe(true);
+    expect(problems.some((p) => p.includes("the point's metric must be a yes/no one"))).toBe(true);
+    expect(problems.some((p) => p.includes('only a device with a panelAddress'))).toBe(true);
+    const big = testRegistry() as any;
+    big.enterprises[2].devices.push(panel('p3', '281474976710656', [{ metric: 'smoke_alarm' }]));
+    expect(problemsOf(big).some((p) => p.includes('a panel address fits 6 bytes'))).toBe(true);
+  });
+});
