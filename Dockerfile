@@ -7,5 +7,5 @@ COPY . .
 RUN node scripts/build.mjs
 ENV DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 1883 8083 3000
+EXPOSE 1883 8083 3000 8600
 CMD ["node", "--enable-source-maps", "dist/main.mjs"]
