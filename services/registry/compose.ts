@@ -1,4 +1,5 @@
 import { RegistryError, validateRegistry } from './load.ts';
+import { sameSource } from './problems.ts';
 import { withRegisteredDevices, type RegisteredDevice } from './registered-devices.ts';
 import { Registry } from './registry.ts';
 
@@ -16,6 +17,7 @@ export interface ComposedRegistry {
 
 export function composeRegistry(raw: unknown, extra: readonly RegisteredDevice[], source: string): ComposedRegistry {
   const { raw: merged, skipped } = withRegisteredDevices(raw, extra);
+  sameSource(merged, raw);
   try {
     return { registry: new Registry(validateRegistry(merged, source)), skipped };
   } catch (e) {

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { annotate, didYouMean, formatPath, readYamlDocument, zodProblems } from './problems.ts';
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import { ruleSchema, type RuleDef } from '../../rules/schema.ts';
 import { TEMPLATES } from '../../rules/templates/index.ts';
 import { REQUIRED_RULES } from '../../rules/templates/required.ts';
 import { compileCondition } from '../../rules/expression.ts';
 import { ruleMetrics } from '../../rules/kinds.ts';
-import { registrySchema, type DeviceConfig, type RegistryFile } from './schema.ts';
+import { deviceSchema, enterpriseSchema, maintenanceSchema, registrySchema, unitSchema, uplinkSchema, userSchema, type DeviceConfig, type RegistryFile } from './schema.ts';
 import { followSecondLevel, furnacePoints, pointRules, standardDefaults, standardLimits, weakened } from './standards.ts';
 
 /** A registry that failed validation: every problem, each named by its path. */
@@ -21,12 +21,7 @@ export class RegistryError extends Error {
   }
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
-}
-
-const issuesAt = (prefix: readonly PropertyKey[], err: z.ZodError) =>
-  err.issues.map((i) => `${formatPath([...prefix, ...i.path]) || '(root)'}: ${i.message}`);
+export { formatPath };
 
 export interface LoadedRegistry {
   file: RegistryFile;
@@ -43,18 +38,24 @@ export function parseRegistry(text: string, source = 'registry'): LoadedRegistry
 }
 
 export function readYaml(text: string, source: string): unknown {
-  try {
-    return parseYaml(text);
-  } catch (e) {
-    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
-    throw new RegistryError(source, [`not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`]);
-  }
+  const { raw, errors } = readYamlDocument(text);
+  if (errors.length) throw new RegistryError(source, errors);
+  return raw;
 }
 
 /** Validate a registry already read from YAML (or built in code, as registered devices are added). */
 export function validateRegistry(raw: unknown, source: string): LoadedRegistry {
+  try {
+    return validate(raw, source);
+  } catch (e) {
+    throw e instanceof RegistryError ? new RegistryError(source, annotate(e.problems, raw)) : e;
+  }
+}
+
+function validate(raw: unknown, source: string): LoadedRegistry {
   const parsed = registrySchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new RegistryError(source, issuesAt([], parsed.error));
+  // every problem at once: what the well-formed rest of the file has is found too
+  if (!parsed.success) throw new RegistryError(source, [...zodProblems([], parsed.error, registrySchema, raw), ...salvagedProblems(raw, source)]);
   const file = parsed.data;
   const problems = crossCheck(file);
   const rules = new Map<string, RuleDef[]>();
@@ -67,6 +68,61 @@ export function validateRegistry(raw: unknown, source: string): LoadedRegistry {
   );
   if (problems.length) throw new RegistryError(source, problems);
   return { file, rules };
+}
+
+/**
+ * With the file not well formed: the problems the rest of it has (references, rules), found by
+ * checking what is well formed, so that the operator sees every problem at once, not one stage
+ * at a time. Items that are not well formed are left out; the others keep their positions.
+ */
+const ITEMS = { units: unitSchema, enterprises: enterpriseSchema, users: userSchema, uplinks: uplinkSchema, maintenance: maintenanceSchema } as const;
+
+function salvagedProblems(raw: unknown, source: string): string[] {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return [];
+  const kept: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  const positions = new Map<string, number[]>();
+  for (const [key, schema] of Object.entries(ITEMS)) {
+    const list = kept[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      delete kept[key];
+      continue;
+    }
+    const at: number[] = [];
+    const good: unknown[] = [];
+    list.forEach((item, i) => {
+      // an enterprise is kept with its well-formed devices
+      const candidate = key === 'enterprises' ? withGoodDevices(item, i, positions) : item;
+      if ((schema as z.ZodType).safeParse(candidate).success) (at.push(i), good.push(candidate));
+    });
+    kept[key] = good;
+    positions.set(key, at);
+  }
+  for (const key of ['routing', 'gateway', 'limits', 'messaging'] as const)
+    if (kept[key] !== undefined && !(registrySchema.shape[key] as z.ZodType).safeParse(kept[key]).success) delete kept[key];
+  try {
+    validate(kept, source);
+    return [];
+  } catch (e) {
+    if (!(e instanceof RegistryError)) return [];
+    return e.problems.map((p) => back(p, positions)).filter((p): p is string => p !== null);
+  }
+}
+
+function withGoodDevices(ent: unknown, e: number, positions: Map<string, number[]>): unknown {
+  const devices = (ent as { devices?: unknown } | null)?.devices;
+  if (!ent || typeof ent !== 'object' || !Array.isArray(devices)) return ent;
+  const at: number[] = [];
+  const good = devices.filter((d, i) => deviceSchema.safeParse(d).success && at.push(i) > 0);
+  positions.set(`enterprises.${e}.devices`, at);
+  return { ...(ent as object), devices: good };
+}
+
+/** A problem found in the kept items, at its position in the file (null: not placeable). */
+function back(problem: string, positions: Map<string, number[]>): string | null {
+  let out = problem.replace(/^(units|enterprises|users|uplinks|maintenance)\[(\d+)\]/, (_, key: string, k: string) => `${key}[${positions.get(key)?.[Number(k)] ?? '?'}]`);
+  out = out.replace(/^enterprises\[(\d+)\]\.devices\[(\d+)\]/, (_, e: string, d: string) => `enterprises[${e}].devices[${positions.get(`enterprises.${e}.devices`)?.[Number(d)] ?? '?'}]`);
+  return out.includes('[?]') ? null : out;
 }
 
 /** References between parts of the registry that a schema of one part cannot see. */
@@ -93,7 +149,7 @@ function crossCheck(file: RegistryFile): string[] {
     if (entIds.has(ent.id)) problems.push(`${at}.id: duplicate enterprise id "${ent.id}"`);
     entIds.add(ent.id);
     ent.units.forEach((u, i) => {
-      if (!unitIds.has(u)) problems.push(`${at}.units[${i}]: no unit "${u}"`);
+      if (!unitIds.has(u)) problems.push(`${at}.units[${i}]: no unit "${u}"${didYouMean(u, [...unitIds])}`);
     });
     ent.devices.forEach((dev, d) => {
       // the device id is the MQTT username, so it must be unique across the whole registry
@@ -121,11 +177,11 @@ function crossCheck(file: RegistryFile): string[] {
       problems.push(`${at}.alarmDevice: no device "${ent.alarmDevice}" in this enterprise`);
   });
   file.users.forEach((u, i) => {
-    if (u.role === 'enterprise' && u.enterprise && !entIds.has(u.enterprise)) problems.push(`users[${i}].enterprise: no enterprise "${u.enterprise}"`);
+    if (u.role === 'enterprise' && u.enterprise && !entIds.has(u.enterprise)) problems.push(`users[${i}].enterprise: no enterprise "${u.enterprise}"${didYouMean(u.enterprise, [...entIds])}`);
   });
   problems.push(...checkUplinks(file, entIds));
   file.maintenance.forEach((m, i) => {
-    if (!entIds.has(m.enterprise)) problems.push(`maintenance[${i}].enterprise: no enterprise "${m.enterprise}"`);
+    if (!entIds.has(m.enterprise)) problems.push(`maintenance[${i}].enterprise: no enterprise "${m.enterprise}"${didYouMean(m.enterprise, [...entIds])}`);
     if (Date.parse(m.to) <= Date.parse(m.from)) problems.push(`maintenance[${i}].to: must be after from`);
     else if (Date.parse(m.to) - Date.parse(m.from) > file.limits.maxSilenceH * 3_600_000)
       problems.push(`maintenance[${i}].to: a maintenance window may last at most ${file.limits.maxSilenceH} h (limits.maxSilenceH); register the next one when it comes`);
@@ -141,7 +197,7 @@ function checkUplinks(file: RegistryFile, entIds: Set<string>): string[] {
     if (ids.has(u.id)) problems.push(`uplinks[${i}].id: duplicate uplink id "${u.id}"`);
     ids.add(u.id);
     u.enterprises.forEach((e, j) => {
-      if (!entIds.has(e)) problems.push(`uplinks[${i}].enterprises[${j}]: no enterprise "${e}"`);
+      if (!entIds.has(e)) problems.push(`uplinks[${i}].enterprises[${j}]: no enterprise "${e}"${didYouMean(e, [...entIds])}`);
     });
     if (!u.enterprises.length && !u.regions.length) problems.push(`uplinks[${i}]: say which enterprises it covers (enterprises or regions)`);
     if (u.kind !== 'mqtt')
@@ -191,7 +247,7 @@ function resolveDeviceRules(dev: DeviceConfig, at: PropertyKey[]): { rules: Rule
     const path = origin.get(ruleId) ?? [...at, 'templates', `rule ${ruleId}`];
     const parsed = ruleSchema.safeParse(candidate);
     if (!parsed.success) {
-      problems.push(...issuesAt(path, parsed.error));
+      problems.push(...zodProblems(path, parsed.error, ruleSchema, candidate));
       continue;
     }
     const rule = parsed.data;

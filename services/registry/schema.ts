@@ -35,7 +35,7 @@ const phoneSchema = z
 /** `false`: not by this channel; a provider id: this unit's provider instead of the global one. */
 const providerChoice = z.union([z.literal(false), id]);
 
-const unitSchema = z
+export const unitSchema = z
   .object({
     id,
     name: z.string().min(1),
@@ -170,7 +170,7 @@ export const pointSchema = z
 /** A device's rule entry: a whole inline rule, or an override of a template rule by id. */
 const ruleEntrySchema = z.object({ id: z.string().min(1) }).passthrough();
 
-const deviceSchema = z
+export const deviceSchema = z
   .object({
     id,
     name: z.string().optional(),
@@ -310,7 +310,7 @@ const routingSchema = routingOverrideSchema.extend({
   byIndustry: z.partialRecord(z.enum(INDUSTRIES), routingOverrideSchema).default({}),
 });
 
-const enterpriseSchema = z
+export const enterpriseSchema = z
   .object({
     id,
     name: z.string().min(1),
@@ -339,7 +339,7 @@ const enterpriseSchema = z
   })
   .strict();
 
-const maintenanceSchema = z
+export const maintenanceSchema = z
   .object({
     enterprise: z.string(),
     device: z.string().optional(),
@@ -350,7 +350,7 @@ const maintenanceSchema = z
   })
   .strict();
 
-const userSchema = z
+export const userSchema = z
   .object({
     name: z.string().min(1),
     token: z.string().min(8, 'an API token needs at least 8 characters').optional(),

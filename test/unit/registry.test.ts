@@ -10,7 +10,8 @@ function problemsOf(raw: unknown): string[] {
   try {
     parseRegistry(typeof raw === 'string' ? raw : stringify(raw));
   } catch (e) {
-    if (e instanceof RegistryError) return e.problems;
+    // where each problem is (line, ids) has a test of its own: the others read the problem alone
+    if (e instanceof RegistryError) return e.problems.map((p) => p.replace(/ \((?:line \d+)?(?:; )?(?:(?:enterprise|device|point|unit|user|uplink|rule|provider) [^()]*)?\)$/, ''));
     throw e;
   }
   return [];
@@ -164,7 +165,9 @@ describe('registry', () => {
 
   it('explains a device with neither secret nor hash, bad YAML, and wrong types', () => {
     expect(problemsOf(withDevice({ id: 'g', points: [{ metric: 'gas_lel' }] }))).toEqual(['enterprises[0].devices[2]: give exactly one of secret or secretHash']);
-    expect(problemsOf('units: [\n  - {')[0]).toMatch(/^not valid YAML at line \d+/);
+    const yaml = problemsOf('units: [\n  - {');
+    expect(yaml[0]).toMatch(/^line 2, column \d+: not valid YAML: .*[^:]$/);
+    expect(yaml.length).toBeGreaterThan(1);
     expect(problemsOf({ enterprises: 'many' })).toEqual(['enterprises: Invalid input: expected array, received string']);
   });
 
@@ -216,5 +219,61 @@ describe('registry: phones, providers and fire panels', () => {
     const big = testRegistry() as any;
     big.enterprises[2].devices.push(panel('p3', '281474976710656', [{ metric: 'smoke_alarm' }]));
     expect(problemsOf(big).some((p) => p.includes('a panel address fits 6 bytes'))).toBe(true);
+  });
+});
+
+describe('registry problems an operator can act on', () => {
+  const text = `units:
+  - { id: ent-a, name: A, kind: enterprise, emial: [a@b.c] }
+enterprises:
+  - id: E1
+    name: 测试
+    industry: hazchem
+    region: "321283103"
+    units: [ent-b]
+    devices:
+      - id: gas-1
+        secret: "secret-gas-1"
+        templates: [hazchem]
+        points:
+          - { metric: gas_lell }
+      - id: gas-2
+        secret: "secret-gas-2"
+        templates: [hazchem]
+        points:
+          - { metric: gas_lel }
+        rules:
+          - { id: gas-lel, above: [{ severity: critical, value: 200 }] }
+  - { id: E2, name: 二, industry: hazchemm, region: "321283103" }
+users:
+  - { name: x, token: "12345678", role: enterprise, enterprise: E3 }
+`;
+  const problems = (() => {
+    try {
+      parseRegistry(text, 'site.yaml');
+    } catch (e) {
+      return (e as RegistryError).problems;
+    }
+    return [];
+  })();
+
+  it('lists every problem at once: the file\'s form, its references and its rules', () => {
+    expect(problems).toHaveLength(6);
+  });
+
+  it('gives each its line, the ids it is in, and the name meant', () => {
+    expect(problems).toEqual([
+      'units[0].emial: unknown setting "emial"; did you mean "email"? (line 2; unit ent-a)',
+      'enterprises[0].devices[0].points[0].metric: unknown metric "gas_lell"; did you mean "gas_lel"? (line 14; enterprise E1, device gas-1, point gas_lell)',
+      expect.stringMatching(/^enterprises\[1\]\.industry: Invalid option: .*; did you mean "hazchem"\? \(line 22; enterprise E2\)$/),
+      'enterprises[0].units[0]: no unit "ent-b" (line 8; enterprise E1)',
+      'users[0].enterprise: no enterprise "E3"; did you mean "E1"? (line 24; user x)',
+      'enterprises[0].devices[1].rules[0]: gas_lel first-level setpoint 200 %LEL is above 25 %LEL, which GB/T 50493-2019 forbids (line 21; enterprise E1, device gas-2, rule gas-lel)',
+    ]);
+  });
+
+  it('suggests only what is near, and lists the settings when nothing is', () => {
+    const far = problemsOf({ units: [{ id: 'u', name: 'U', kind: 'enterprise', qqq: 1 }] });
+    expect(far[0]).toMatch(/^units\[0\]\.qqq: unknown setting "qqq" \(known: id, name, kind, regions, email, webhooks, phones, sms, voice\)$/);
   });
 });
