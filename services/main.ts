@@ -2,7 +2,7 @@ import { Fleet } from '../simulators/fleet.ts';
 import { simDevicesFrom } from '../simulators/devices-from-registry.ts';
 import { runPanels, simPanelsFrom } from '../simulators/panel-fleet.ts';
 import pino from 'pino';
-import { startApp } from './app.ts';
+import { startApp, type App } from './app.ts';
 import { RegistryError } from './registry/load.ts';
 import { SettingsError, helpText, readSettings } from './settings.ts';
 
@@ -52,6 +52,7 @@ async function main() {
   if (settings.SIMULATORS === 'on') {
     fleet = new Fleet({ url: `mqtt://127.0.0.1:${app.ports.mqtt}`, devices: simDevicesFrom(app.registry()), log: (m) => log.info({ part: 'simulators' }, m) });
     await fleet.start();
+    yieldToOtherConnections(app, fleet, log);
     // the registry's fire panels, when the GB/T 26875.3 listener is on
     if (app.ports.firePanel !== undefined) panels = await runPanels(simPanelsFrom(app.registry()), { host: '127.0.0.1', port: app.ports.firePanel, log: (m) => log.info({ part: 'simulators' }, m) });
   }
@@ -72,6 +73,35 @@ async function main() {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/**
+ * A device that another program also reports for (a scenario from `npm run simulate`) is left to
+ * it: the built-in plant pauses while any other connection of that device is open.
+ */
+function yieldToOtherConnections(app: App, fleet: Fleet, log: { info(o: object, m: string): void }) {
+  const others = new Map<string, number>();
+  // client ids live in their owner's namespace: device:<id>/<the client's own id>
+  const external = (id: string) => {
+    const m = /^device:([^/]+)\/(.*)$/.exec(id);
+    return m && m[2] !== `sim-${m[1]}` ? m[1] : null;
+  };
+  app.gateway.broker.on('client', (c) => {
+    const d = external(c.id);
+    if (!d) return;
+    others.set(d, (others.get(d) ?? 0) + 1);
+    fleet.yieldDevice(d, true);
+    log.info({ part: 'simulators', device: d }, `built-in plant ${d} pauses: another connection reports for it`);
+  });
+  app.gateway.broker.on('clientDisconnect', (c) => {
+    const d = external(c.id);
+    if (!d) return;
+    const left = (others.get(d) ?? 1) - 1;
+    if (left > 0) return void others.set(d, left);
+    others.delete(d);
+    fleet.yieldDevice(d, false);
+    log.info({ part: 'simulators', device: d }, `built-in plant ${d} resumes`);
+  });
 }
 
 void main();

@@ -105,6 +105,8 @@ export class Fleet {
   private readonly time: FleetTime;
   /** publishes and logins not yet answered, for `settled()` */
   private pending = 0;
+  /** devices another program reports for now (a scenario run): their plants keep quiet */
+  private readonly yielded = new Set<string>();
 
   constructor(private readonly opts: FleetOptions) {
     this.time = opts.time ?? REAL_TIME;
@@ -233,7 +235,7 @@ export class Fleet {
     // a dropped connection (offline, or an outage) is a real one: the last will tells the gateway
     if ((offline || outage) && !s.down) this.drop(s);
     if (!offline && !outage && s.down) this.restore(s);
-    if (silent || (offline && !outage)) return;
+    if (silent || (offline && !outage) || this.yielded.has(s.d.deviceId)) return;
     s.last = values;
     const keyed = byPoint(s.d, values);
     const reading = this.opts.seq === false ? { ts: now, values: keyed } : { ts: now, seq: ++s.seq, values: keyed };
@@ -243,6 +245,15 @@ export class Fleet {
       return;
     }
     this.send(s, JSON.stringify(reading), 1);
+  }
+
+  /**
+   * Another connection reports for the device (`npm run simulate -- --scenario …` beside the
+   * built-in plants): this plant stops publishing until it is gone, so the two do not take turns.
+   */
+  yieldDevice(deviceId: string, yieldIt: boolean) {
+    if (yieldIt) this.yielded.add(deviceId);
+    else this.yielded.delete(deviceId);
   }
 
   private send(s: Sim, payload: string, readings: number) {

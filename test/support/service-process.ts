@@ -2,11 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { waitFor } from './wait.ts';
 
 /** The service as its own process (as `npm start` runs it), for tests that kill it with SIGKILL. */
-export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }): Promise<ChildProcess> {
+export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }, env: Record<string, string> = {}, onOutput?: (line: string) => void): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.mjs'], {
-    env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent' },
-    stdio: 'ignore',
+    env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'ignore'],
   });
+  if (onOutput) {
+    let rest = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      const lines = (rest + c.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) onOutput(l);
+    });
+  }
   await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/api/health`)).ok, 20_000, 'service up');
   return child;
 }
