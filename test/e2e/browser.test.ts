@@ -143,7 +143,7 @@ describe('dashboards in a real browser', () => {
 
     await goTo(page, '#alerts');
     await page.waitForSelector('#alerts');
-    const enterprises = await page.$$eval('#alerts tbody tr td:nth-child(3)', (tds) => [...new Set(tds.map((t) => t.textContent))]);
+    const enterprises = await page.$$eval('#alerts tbody tr td.enterprise', (tds) => [...new Set(tds.map((t) => t.textContent))]);
     expect(enterprises.every((n) => n === '测试化工有限公司')).toBe(true);
   });
 

@@ -17,7 +17,7 @@ export function acknowledge(a: Alert): Promise<void> {
  * A modal form about one alert: its fields, and buttons whose value says what was chosen. `act`
  * runs with that value (not for cancel); an API error is shown, and the promise resolves either way.
  */
-function alertDialog(a: Alert, title: string, fields: HTMLElement[], buttons: HTMLButtonElement[], act: (choice: string) => Promise<void>): Promise<void> {
+function alertDialog(a: Alert | string, title: string, fields: HTMLElement[], buttons: HTMLButtonElement[], act: (choice: string) => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     const dlg = h(
       'dialog',
@@ -26,7 +26,7 @@ function alertDialog(a: Alert, title: string, fields: HTMLElement[], buttons: HT
         'form',
         { method: 'dialog' },
         h('h3', {}, title),
-        h('p', { class: 'muted' }, `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
+        h('p', { class: 'muted' }, typeof a === 'string' ? a : `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
         ...fields,
         h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), ...buttons),
       ),
@@ -49,6 +49,23 @@ export function closeDialog(a: Alert): Promise<void> {
   const disposition = dispositions('close-disposition');
   return alertDialog(a, t('closeTitle'), [field(t('disposition'), disposition), field(t('note'), note)], [h('button', { value: 'ok', class: 'primary', id: 'close-confirm' }, t('confirmClose'))], async () =>
     liveAlerts.put(await api.post<Alert>(`/api/alerts/${a.id}/close`, { disposition: disposition.value, note: note.value })),
+  );
+}
+
+interface BulkAnswer {
+  done: number;
+  failed: number;
+  results: { id: string; ok: boolean; error?: { code: string; message: string } }[];
+}
+
+/** Acknowledge or close several alerts at once; each is handled as if alone, and the toast says how many were not. */
+export async function bulkHandle(ids: string[], action: 'ack' | 'close'): Promise<void> {
+  const report = (r: BulkAnswer) => toast(`${t(action === 'ack' ? 'bulkAck' : 'bulkClose')}：${t('bulkDone')} ${r.done}${r.failed ? `，${t('bulkFailed')} ${r.failed}（${r.results.find((x) => !x.ok)?.error?.message ?? ''}）` : ''}`, r.failed ? 'error' : 'ok');
+  if (action === 'ack') return report(await api.post<BulkAnswer>('/api/alerts/bulk', { ids, action }));
+  const note = h('textarea', { id: 'bulk-close-note', required: true, rows: 3, placeholder: t('notePlaceholder') });
+  const disposition = dispositions('bulk-close-disposition');
+  return alertDialog(`${t('selectedN')} ${ids.length}`, t('bulkCloseTitle'), [field(t('disposition'), disposition), field(t('note'), note)], [h('button', { value: 'ok', class: 'primary', id: 'bulk-close-confirm' }, t('confirmClose'))], async () =>
+    report(await api.post<BulkAnswer>('/api/alerts/bulk', { ids, action, disposition: disposition.value, note: note.value })),
   );
 }
 

@@ -1,5 +1,5 @@
 import { api, query } from './api.ts';
-import { alertActions, showDetail } from './alert-panel.ts';
+import { alertActions, bulkHandle, showDetail } from './alert-panel.ts';
 import { h, select, toast } from './dom.ts';
 import { SEVERITIES, cst, durationText, industryName, metricName, pointName, severityName, t, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
@@ -32,6 +32,10 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
   const liveDot = h('span', { class: 'live', id: 'live' }, t('live'));
   const filterBar = h('div', { class: 'filters' });
   const empty = h('p', { class: 'muted empty' }, t('noAlerts'));
+  /** alerts ticked for a bulk acknowledge or close */
+  const selected = new Set<string>();
+  const bulkBar = h('div', { class: 'bulk', id: 'bulk' });
+  const selectable = (a: Alert) => a.state !== 'closed' && session.handles(a.enterpriseId);
 
   const matches = (a: Alert) =>
     (!filters.region || a.region.startsWith(filters.region)) &&
@@ -106,8 +110,28 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
     }
   }
 
+  function renderBulk(list: Alert[]) {
+    const shown = new Set(list.map((a) => a.id));
+    for (const id of selected) if (!shown.has(id) || list.find((a) => a.id === id)?.state === 'closed') selected.delete(id);
+    const cleared = list.filter((a) => a.state === 'cleared' && selectable(a));
+    const ids = [...selected];
+    bulkBar.replaceChildren(
+      ...(cleared.length ? [h('button', { type: 'button', id: 'select-cleared', onclick: () => (cleared.forEach((a) => selected.add(a.id)), render()) }, `${t('selectCleared')} (${cleared.length})`)] : []),
+      ...(ids.length
+        ? [
+            h('span', { class: 'pill' }, `${t('selectedN')} ${ids.length}`),
+            h('button', { type: 'button', id: 'bulk-ack', onclick: () => void bulkHandle(ids, 'ack').then(() => (selected.clear(), render())) }, t('bulkAck')),
+            h('button', { type: 'button', id: 'bulk-close', onclick: () => void bulkHandle(ids, 'close').then(() => (selected.clear(), render())) }, t('bulkClose')),
+            h('button', { type: 'button', id: 'bulk-clear', onclick: () => (selected.clear(), render()) }, t('clearSelection')),
+          ]
+        : []),
+    );
+    bulkBar.hidden = !cleared.length && !ids.length;
+  }
+
   function render() {
     const list = rows();
+    renderBulk(list);
     count.textContent = String(list.filter((a) => a.state !== 'closed').length);
     liveDot.classList.toggle('off', !liveAlerts.connected());
     liveDot.textContent = liveAlerts.connected() ? t('live') : t('offlineStream');
@@ -118,10 +142,17 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
         return h(
           'tr',
           { class: `${a.severity} ${a.state}${alarm ? ' alarm' : ''}`, dataset: { alert: a.id }, tabindex: 0, onclick: () => void showDetail(a.id), onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && void showDetail(a.id) },
+          h(
+            'td',
+            { class: 'select', onclick: (e: Event) => e.stopPropagation() },
+            selectable(a)
+              ? h('input', { type: 'checkbox', 'aria-label': t('select'), checked: selected.has(a.id), onchange: (e: Event) => ((e.target as HTMLInputElement).checked ? selected.add(a.id) : selected.delete(a.id), renderBulk(rows())) })
+              : '',
+          ),
           h('td', {}, h('span', { class: `sev ${a.severity}` }, severityName(a.severity))),
           h('td', { class: 'time' }, cst(activated(a)), h('small', { class: 'ago' }, ` ${agoText(activated(a))}`)),
-          h('td', {}, session.names.get(a.enterpriseId) ?? a.enterpriseId),
-          h('td', {}, `${a.deviceId} · ${pointName(a)}`),
+          h('td', { class: 'enterprise' }, session.names.get(a.enterpriseId) ?? a.enterpriseId),
+          h('td', { class: 'point' }, `${a.deviceId} · ${pointName(a)}`),
           h('td', { class: 'num' }, `${valueText(a.value, a.metric)}${a.threshold !== null ? ` / ${a.threshold}` : ''}`),
           h('td', { class: 'msg' }, a.message),
           h('td', { class: 'state' }, `${t(a.state)}${a.acknowledged ? ` · ${t('acked')}` : ''}${a.flapping ? ` · ${t('flapping')}` : ''}`),
@@ -139,6 +170,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
       { class: 'panel' },
       h('h2', {}, t('openAlerts'), ' ', count, ' ', liveDot),
       filterBar,
+      bulkBar,
       h(
         'div',
         { class: 'scroll' },
@@ -148,7 +180,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
           h(
             'thead',
             {},
-            h('tr', {}, ...(['severity', 'time', 'enterprise', 'point', 'value', 'message', 'state', 'actions'] as const).map((k) => h('th', { class: k }, `${t(k)}${k === 'value' ? ` / ${t('threshold')}` : ''}`))),
+            h('tr', {}, h('th', { class: 'select' }, ''), ...(['severity', 'time', 'enterprise', 'point', 'value', 'message', 'state', 'actions'] as const).map((k) => h('th', { class: k }, `${t(k)}${k === 'value' ? ` / ${t('threshold')}` : ''}`))),
           ),
           tbody,
         ),

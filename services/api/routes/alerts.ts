@@ -40,6 +40,16 @@ const feedbackBody = z
     photos: z.array(z.string().max(200)).max(20).default([]),
   })
   .strict();
+/** Several alerts handled in one go (a storm's cleared alerts closed together), each on its own. */
+const bulkBody = z
+  .object({
+    ids: z.array(z.string().min(1).max(100)).min(1).max(200),
+    action: z.enum(['ack', 'close']),
+    disposition: z.enum(DISPOSITIONS).optional(),
+    note: z.string().trim().max(2000).optional(),
+  })
+  .strict()
+  .refine((b) => b.action !== 'close' || (b.disposition && b.note), { path: ['note'], error: 'closing needs a disposition and a note saying what was done' });
 const reviewBody = z.object({ accepted: z.boolean(), note: z.string().trim().min(1, 'say why').max(1000) }).strict();
 
 /** The caller's filters, narrowed to what the caller may see; asking for more is a 403. */
@@ -165,6 +175,26 @@ export const alertRoutes =
       const body = parseInput(closeBody, req.body, 'body');
       await handling(req, id);
       return (await withUnits([await ctx.book.close(id, req.caller.name, body.disposition, body.note).catch(conflict)]))[0];
+    });
+
+    /**
+     * Acknowledge or close several alerts: each is checked and handled as if alone (scope, review,
+     * a critical one acknowledged first), and the answer says, per alert, done or why not.
+     */
+    app.post('/alerts/bulk', async (req) => {
+      const body = parseInput(bulkBody, req.body, 'body');
+      const results: ({ id: string; ok: true; state: string; acknowledged: boolean } | { id: string; ok: false; error: { code: string; message: string } })[] = [];
+      for (const id of new Set(body.ids)) {
+        try {
+          await handling(req, id);
+          const a = await (body.action === 'ack' ? ctx.book.ack(id, req.caller.name, body.note || undefined) : ctx.book.close(id, req.caller.name, body.disposition!, body.note!)).catch(conflict);
+          results.push({ id, ok: true, state: a.state, acknowledged: a.acknowledged });
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          results.push({ id, ok: false, error: { code: e.code, message: e.message } });
+        }
+      }
+      return { done: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length, results };
     });
 
     /** What the enterprise found and did (处置反馈): the enterprise itself, or an operator. */
