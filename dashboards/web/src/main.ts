@@ -33,6 +33,13 @@ if (fromHash) {
   history.replaceState(null, '', location.pathname + location.search);
 }
 
+// a wall screen (?wall): the board only, large, dark, read-only; a theme chosen here is remembered
+const wall = new URLSearchParams(location.search).has('wall');
+if (wall) document.body.dataset.wall = '1';
+const savedTheme = localStorage.getItem('theme');
+const applyTheme = (theme: string) => (document.documentElement.dataset.theme = theme);
+applyTheme(wall ? 'dark' : (savedTheme ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')));
+
 let unmount: (() => void) | undefined;
 
 function route() {
@@ -40,7 +47,7 @@ function route() {
   if (!me) return;
   const [name, ...args] = location.hash.slice(1).split('/').map(decodeURIComponent);
   const allowed = VIEWS[me.role];
-  const view = (name === 'device' ? 'devices' : allowed.includes(name as View) ? name : allowed[0]) as View;
+  const view = (wall && allowed.includes('board') ? 'board' : name === 'device' ? 'devices' : allowed.includes(name as View) ? name : allowed[0]) as View;
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('chosen', a.dataset.view === view);
   unmount?.();
   $('#drawer').hidden = true;
@@ -64,6 +71,7 @@ function chrome() {
   sound.textContent = !soundOn ? t('soundOff') : audioBlocked() ? `♪ ${t('soundBlocked')}` : `♪ ${t('soundOn')}`;
   sound.setAttribute('aria-pressed', String(soundOn));
   $('#lang').textContent = t('lang');
+  $('#theme').textContent = document.documentElement.dataset.theme === 'dark' ? t('themeLight') : t('themeDark');
   translatePage();
 }
 
@@ -108,6 +116,12 @@ $('#lang').addEventListener('click', () => {
   setLang(lang === 'zh' ? 'en' : 'zh');
   if (session.me) chrome(), route();
   else translatePage();
+});
+$('#theme').addEventListener('click', () => {
+  const next = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
+  localStorage.setItem('theme', next);
+  applyTheme(next);
+  if (session.me) chrome();
 });
 $('#sound').addEventListener('click', () => {
   liveAlerts.setSound(!soundOn);
