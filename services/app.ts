@@ -199,8 +199,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         onHeartbeat: (d, at) => isolated('fire-panel', () => onReadings([{ enterpriseId: d.enterpriseId, deviceId: d.deviceId, ts: at, values: Object.create(null) }])),
         onLink: (d, link, at) => status.onLink(d.deviceId, link, at),
         onUnmapped: (d, u, at) => {
-          const where = u.item.type === 2 ? `系统 ${u.item.systemType}/${u.item.systemAddress} 部件 ${u.item.componentType}/${u.item.componentAddress}${u.item.description ? ` ${u.item.description}` : ''}` : `系统 ${u.item.systemType}/${u.item.systemAddress}`;
-          log.warn({ panel: d.deviceId, where, fire: u.fire, fault: u.fault }, 'fire panel report from a component no point stands for');
+          const it = u.item;
+          const where = u.device ? '用户信息传输装置 / the transmission device' : it.type === 2 ? `系统 ${it.systemType}/${it.systemAddress} 部件 ${it.componentType}/${it.componentAddress}${it.description ? ` ${it.description}` : ''}` : `系统 ${it.systemType}/${it.systemAddress}`;
+          if (u.fire || u.fault) log.warn({ panel: d.deviceId, where, fire: u.fire, fault: u.fault }, 'fire panel report from a component no point stands for');
           raiseSystem(panelUnmapped(d, where, u.fire, u.fault, at));
         },
         counters: { frames: metrics.firePanelFrames },

@@ -57,6 +57,7 @@ const SIZES = new Map<number, number>([
   [28, 0],
 ]);
 const TIMED = new Set([1, 2, 3, 4, 8, 21, 24, 28]);
+const VARIABLE = new Set([6, 7, 26]);
 
 export const BIT = { fire: 1 << 1, fault: 1 << 2, mainPower: 1 << 8, backupPower: 1 << 9, bus: 1 << 10, componentPower: 1 << 8 } as const;
 export const DEVICE_BIT = { fire: 1 << 1, fault: 1 << 2, mainPower: 1 << 3, backupPower: 1 << 4, link: 1 << 5 } as const;
@@ -70,11 +71,17 @@ export function decodeData(data: Buffer): Decoded {
   const type = data[0];
   const count = data[1];
   const size = SIZES.get(type);
-  // types 6, 7, 26 and the user-defined ones (128–255) carry lengths of their own: taken as life
-  if (size === undefined) return { ok: true, type, items: [], known: false };
+  if (size === undefined) {
+    // types 6, 7, 26 and the user-defined ones (128–255) carry lengths of their own: taken as
+    // life; a reserved type is no report a device of the standard sends
+    if (VARIABLE.has(type) || type >= 128) return { ok: true, type, items: [], known: false };
+    return { ok: false, reason: `type ${type} is reserved` };
+  }
   const body = data.length - 2;
+  if (count === 0) return body === 0 ? { ok: true, type, items: [], known: true } : { ok: false, reason: `type ${type}: no objects, yet ${body} bytes` };
   const timed = TIMED.has(type) && body === count * (size + 6);
-  if (!timed && body !== count * size) return { ok: false, reason: `type ${type}: ${count} objects do not fill ${body} bytes` };
+  // an object of no size but its time label must have it
+  if (!timed && (size === 0 || body !== count * size)) return { ok: false, reason: `type ${type}: ${count} objects do not fill ${body} bytes` };
   const step = size + (timed ? 6 : 0);
   const items: Item[] = [];
   for (let i = 0, at = 2; i < count; i++, at += step) {

@@ -1,5 +1,5 @@
 import { bareRecord, type Quality, type Reading, type Value } from '../../domain/types.ts';
-import { BIT, type ComponentStatus, type Item, type SystemStatus } from './application.ts';
+import { BIT, DEVICE_BIT, type ComponentStatus, type Item, type SystemStatus } from './application.ts';
 import { timeOf } from './frame.ts';
 
 /**
@@ -32,6 +32,8 @@ export interface Unmapped {
   item: SystemStatus | ComponentStatus;
   fire: boolean;
   fault: boolean;
+  /** the transmission device's own state (type 21) */
+  device?: boolean;
 }
 
 const FAULT_METRIC = 'fire_panel_fault';
@@ -75,22 +77,41 @@ const bits = (it: SystemStatus | ComponentStatus) => ({
  * Readings for the items of one frame. `now` stands in for a time label that is not a real date
  * or lies beyond `maxSkewMs` in the future (a panel's clock must not hide a fire in the future).
  */
-export function readingsOf(device: PanelDevice, items: readonly Item[], now: number, maxSkewMs: number): { readings: Reading[]; unmapped: Unmapped[]; badTimes: number } {
+/** A panel's clock further behind than this is not believed either (a reset clock says 2000-01-01). */
+export const MAX_PAST_MS = 10 * 60_000;
+
+/**
+ * `after`: the time of the device's last report. A panel reports events as they happen, in order,
+ * so each gets a time after the last one: a fire stamped a little earlier than a normal report
+ * (two clocks in the panel) must not be taken for an old reading and dropped.
+ */
+export function readingsOf(device: PanelDevice, items: readonly Item[], now: number, maxSkewMs: number, after = -Infinity): { readings: Reading[]; unmapped: Unmapped[]; badTimes: number } {
   const readings: Reading[] = [];
   const unmapped: Unmapped[] = [];
   let badTimes = 0;
+  let last = after;
   for (const it of items) {
-    if (it.type === 21) continue;
+    if (it.type === 21) {
+      // the transmission device's own state: never a point's (its "normal" would clear a
+      // component's fire), but a fire or fault it reports reaches the operators
+      const fire = (it.status & DEVICE_BIT.fire) !== 0;
+      const fault = (it.status & (DEVICE_BIT.fault | DEVICE_BIT.mainPower | DEVICE_BIT.backupPower | DEVICE_BIT.link)) !== 0;
+      unmapped.push({ item: { type: 1, systemType: 0, systemAddress: 0, status: it.status, time: it.time }, fire, fault, device: true });
+      continue;
+    }
     const { fire, fault } = bits(it);
     const stamped = it.time ? timeOf(it.time) : null;
-    const ts = stamped !== null && stamped <= now + maxSkewMs ? stamped : now;
-    if (it.time && ts === now && stamped !== now) badTimes++;
+    const believable = stamped !== null && stamped <= now + maxSkewMs && stamped >= now - MAX_PAST_MS;
+    if (it.time && !believable) badTimes++;
+    const ts = Math.max(believable ? stamped : now, last + 1);
+    last = ts;
     const reading = (values: Record<string, Value>, quality?: Record<string, Quality>): Reading => ({ enterpriseId: device.enterpriseId, deviceId: device.deviceId, ts, values, ...(quality ? { quality } : {}) });
     const faultPoint = pointFor(device.points, it, true);
     const point = pointFor(device.points, it);
     if (faultPoint) readings.push(reading(one(faultPoint.id, fault)));
-    // a component's fault is the quality of its point; a system's goes to its fault point
-    if (point) readings.push(reading(one(point.id, fire), fault && !faultPoint ? one<Quality>(point.id, 'fault') : undefined));
+    // a component's fault is the quality of its point, a system's goes to its fault point; a fire
+    // reported with a fault (a detector burning out in the fire it reports) is a fire
+    if (point) readings.push(reading(one(point.id, fire), fault && !fire && !faultPoint ? one<Quality>(point.id, 'fault') : undefined));
     if (!point && (fire || !faultPoint)) unmapped.push({ item: it, fire, fault });
   }
   return { readings, unmapped, badTimes };

@@ -27,7 +27,8 @@ export type FrameOutcome =
   | 'unmapped'
   | 'unsupported_type'
   | 'ignored_command'
-  | 'overflow';
+  | 'overflow'
+  | 'too_many_connections';
 
 export interface RegisteredPanel extends PanelDevice {
   /** addresses the panel may connect from (none: any) */
@@ -48,7 +49,11 @@ export interface FirePanelOptions {
   onUnmapped(device: PanelDevice, u: Unmapped, at: number): void;
   counters: { frames: { inc(labels: { outcome: FrameOutcome }): void } };
   maxConnections?: number;
-  /** a connection silent this long is closed (a panel sends heartbeats) */
+  /** connections from one address (a panel's network, a NAT): idle sockets from one place cannot lock others out */
+  maxConnectionsPerAddress?: number;
+  /** a connection without a good frame this long after it opened is closed */
+  firstFrameS?: number;
+  /** a connection without a good frame this long is closed (a panel sends heartbeats); noise does not keep it open */
   idleTimeoutS?: number;
   maxFutureSkewMs: number;
   clock(): number;
@@ -58,10 +63,17 @@ export interface FirePanelOptions {
 /** Bytes a connection may hold that are not yet a frame: two of the largest frames. */
 const MAX_PENDING = 2 * (30 + 1024);
 const MAX_IN_FLIGHT = 32;
+/** answers a device has not read: beyond this it is not reading them, and the connection ends */
+const MAX_UNREAD_ANSWERS = 64 * 1024;
+/** bad frames in a row before the connection ends: a device of the standard resends 3 times */
+const MAX_BAD_STREAK = 64;
 
 export class FirePanelReceiver {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly perAddress = new Map<string, number>();
+  /** per panel, the time of its last report: events are kept in the order they came */
+  private readonly lastTs = new Map<string, number>();
   port?: number;
 
   constructor(private readonly o: FirePanelOptions) {}
@@ -89,15 +101,35 @@ export class FirePanelReceiver {
   }
 
   private connection(socket: Socket) {
+    const remote = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '?';
+    const fromThere = (this.perAddress.get(remote) ?? 0) + 1;
+    if (fromThere > (this.o.maxConnectionsPerAddress ?? 16)) {
+      this.count('too_many_connections');
+      socket.destroy();
+      return;
+    }
+    this.perAddress.set(remote, fromThere);
     this.sockets.add(socket);
-    socket.setTimeout((this.o.idleTimeoutS ?? 300) * 1000, () => socket.destroy());
     socket.setNoDelay(true);
     let pending: Buffer = Buffer.alloc(0);
     let inFlight = 0;
+    let badStreak = 0;
     let panel: RegisteredPanel | undefined;
     // frames are handled one after another: a fire and its recovery must not swap places
     let queue = Promise.resolve();
-    const remote = socket.remoteAddress?.replace(/^::ffff:/, '');
+    // only good frames keep a connection open: first within firstFrameS, then within idleTimeoutS
+    let timer = setTimeout(() => socket.destroy(), (this.o.firstFrameS ?? 30) * 1000).unref();
+    const alive = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.destroy(), (this.o.idleTimeoutS ?? 300) * 1000).unref();
+    };
+    const tooMuch = () => {
+      // a device that does not read its answers, or sends nothing but bad frames
+      if (socket.writableLength <= MAX_UNREAD_ANSWERS && badStreak <= MAX_BAD_STREAK) return false;
+      this.count('overflow');
+      socket.destroy();
+      return true;
+    };
 
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -108,10 +140,13 @@ export class FirePanelReceiver {
         at = s.next;
         if (s.kind === 'bad') {
           this.count(s.reason);
+          badStreak++;
+          if (tooMuch()) return;
           // a frame whose control unit could be read is answered, so the device resends it
           if (s.header && s.reason === 'bad_checksum') queue = queue.then(() => this.reply(socket, s.header!, COMMAND.deny));
           continue;
         }
+        if (tooMuch()) return;
         const frame = s.frame;
         // a device sending faster than its frames are stored is read no further until they are
         if (++inFlight === MAX_IN_FLIGHT) socket.pause();
@@ -120,7 +155,9 @@ export class FirePanelReceiver {
           if (typeof outcome === 'object') {
             if (!panel) this.o.onLink(outcome, 'connected', this.o.clock());
             panel = outcome;
-          }
+            badStreak = 0;
+            alive();
+          } else if (outcome !== 'not_stored') badStreak++;
           if (--inFlight === MAX_IN_FLIGHT - 1) socket.resume();
         });
       }
@@ -132,18 +169,22 @@ export class FirePanelReceiver {
     });
     socket.on('error', () => {});
     socket.on('close', () => {
+      clearTimeout(timer);
+      const left = (this.perAddress.get(remote) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(remote, left);
+      else this.perAddress.delete(remote);
       this.sockets.delete(socket);
       if (panel) this.o.onLink(panel, 'disconnected', this.o.clock());
     });
   }
 
   /** One good frame: the panel it belongs to when it was taken, else its outcome. */
-  private async frame(socket: Socket, f: Frame, bound: RegisteredPanel | undefined, remote: string | undefined): Promise<RegisteredPanel | FrameOutcome> {
+  private async frame(socket: Socket, f: Frame, bound: RegisteredPanel | undefined, remote: string): Promise<RegisteredPanel | FrameOutcome> {
     // answers and confirms from the device, requests we never asked for: nothing to do
     if (f.command !== COMMAND.send) return this.refused(socket, f, 'ignored_command', false);
     const panel = this.o.findPanel(f.source);
     if (!panel) return this.refused(socket, f, 'unknown_panel');
-    if (panel.hosts?.length && !(remote && panel.hosts.includes(remote))) return this.refused(socket, f, 'host_refused');
+    if (panel.hosts?.length && !panel.hosts.includes(remote)) return this.refused(socket, f, 'host_refused');
     // one connection speaks for one panel: another address on it is someone else's claim
     if (bound && bound.deviceId !== panel.deviceId) return this.refused(socket, f, 'other_panel');
     const decoded = decodeData(f.data);
@@ -152,9 +193,9 @@ export class FirePanelReceiver {
       return this.refused(socket, f, 'bad_data');
     }
     const now = this.o.clock();
-    const { readings, unmapped } = readingsOf(panel, decoded.items, now, this.o.maxFutureSkewMs);
+    const { readings, unmapped } = readingsOf(panel, decoded.items, now, this.o.maxFutureSkewMs, this.lastTs.get(panel.deviceId));
     for (const u of unmapped) {
-      this.count('unmapped');
+      if (!u.device) this.count('unmapped');
       this.o.onUnmapped(panel, u, now);
     }
     if (!decoded.known) this.count('unsupported_type');
@@ -171,6 +212,7 @@ export class FirePanelReceiver {
       this.o.log.warn({ panel: panel.deviceId, err: (err as Error).message }, 'fire panel readings not stored: denied, the device sends them again');
       return this.refused(socket, f, 'not_stored');
     }
+    this.lastTs.set(panel.deviceId, Math.max(this.lastTs.get(panel.deviceId) ?? -Infinity, ...readings.map((r) => r.ts)));
     this.count('accepted');
     await this.reply(socket, f, COMMAND.confirm);
     return panel;
@@ -184,6 +226,11 @@ export class FirePanelReceiver {
 
   private reply(socket: Socket, to: Pick<Frame, 'serial' | 'version' | 'source' | 'destination'>, command: typeof COMMAND.confirm | typeof COMMAND.deny): Promise<void> {
     if (socket.destroyed) return Promise.resolve();
+    if (socket.writableLength > MAX_UNREAD_ANSWERS) {
+      this.count('overflow');
+      socket.destroy();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => socket.write(answer(to, command, this.o.clock()), () => resolve()));
   }
 }

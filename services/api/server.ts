@@ -38,8 +38,8 @@ const SECRET_NAME = /token|secret|pass|pwd|auth|bearer|key|sign|credential/i;
 
 /** A URL as it may be logged: no token, whatever the parameter is called. */
 export function loggableUrl(url: string): string {
-  // an acknowledge link's token is in its path
-  if (/^\/ack\//.test(url)) return '/ack/[redacted]';
+  // an acknowledge link's token is in its path, however the path is spelt (/%61ck/, /ACK/)
+  if (/^\/ack\//i.test(decodeSafe(url.split('?')[0]))) return '/ack/[redacted]';
   const q = url.indexOf('?');
   if (q < 0) return url;
   return `${url.slice(0, q)}?${url
@@ -77,7 +77,9 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
   app.addHook('onResponse', async (req, reply) => req.log.debug({ res: reply, ms: Math.round(reply.elapsedTime) }, 'request completed'));
   await app.register(fastifyHelmet, {
     // the dashboards load their own scripts and styles only; SSE and the API are same-origin
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
+    // no upgrade-insecure-requests: on a plain-HTTP LAN address it would send the dashboards' own
+    // scripts and forms to an https:// that does not exist (TLS is a reverse proxy's, with HSTS)
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], upgradeInsecureRequests: null } },
   });
   await app.register(fastifyRateLimit, {
     max: rateLimitPerMin,

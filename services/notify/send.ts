@@ -34,7 +34,16 @@ export async function sendMessage(ctx: SendContext, unit: UnitConfig, channelId:
       : undefined;
   const message = withLink(render(ctx, items), ackLink);
   const phone = alerts.length ? renderPhone(alerts, ackLink) : phoneOf(message);
-  await channel.send(unit, channelId, { message, event, notificationId, phone, ...(ackLink ? { ackLink } : {}) });
+  try {
+    await channel.send(unit, channelId, { message, event, notificationId, phone, ...(ackLink ? { ackLink } : {}) });
+  } catch (e) {
+    // a receiver's error page may echo what it was sent: the link is a key, and the error goes to
+    // the log and the alert's record
+    if (!ackLink || !(e instanceof Error)) throw e;
+    const token = ackLink.slice(ackLink.lastIndexOf('/') + 1);
+    e.message = e.message.replaceAll(ackLink, '[acknowledge link]').replaceAll(token, '[token]');
+    throw e;
+  }
 }
 
 function alertItems({ registry }: SendContext, items: OutboxItem[]) {

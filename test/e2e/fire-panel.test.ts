@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scan } from '../../gateway/fire-panel/frame.ts';
+import { encodeData } from '../../gateway/fire-panel/application.ts';
+import { COMMAND, encode, scan, timeLabel } from '../../gateway/fire-panel/frame.ts';
 import { FirePanelSimulator } from '../../simulators/fire-panel.ts';
 import { apiClient, startTestApp } from '../support/app.ts';
 import { MALL, testRegistry } from '../support/registry.ts';
@@ -141,11 +142,61 @@ describe('GB/T 26875.3 fire panels', () => {
       s.on('error', () => {});
       await new Promise((r) => s.once('connect', r));
       const bytes = Buffer.from(Array.from({ length: 200 + Math.floor(rand() * 3000) }, () => (rand() < 0.1 ? 0x40 : Math.floor(rand() * 256))));
+      // one at a time: connections from one address are limited
+      const closed = new Promise((r) => s.once('close', r));
       s.end(bytes);
+      s.resume();
+      await closed;
     }
     expect(await panel.heartbeat()).toBe('confirmed');
     const health = (await api().get('/api/health')).json;
     expect(health.broker.closed).toBe(false);
+  });
+
+  it('a fire reported with a fault is a fire; a fire stamped before the last report is not dropped', async () => {
+    expect(await panel.component(GAS_KITCHEN, { fire: true, fault: true })).toBe('confirmed');
+    expect((await alerts()).find((a) => a.deviceId === 'panel-1' && a.rule === 'gas-alarm' && a.state === 'active')).toMatchObject({ severity: 'critical', pointId: 'gas-kitchen' });
+    expect(await panel.recover(GAS_KITCHEN)).toBe('confirmed');
+    // the panel's clock runs 30 s behind the report before it
+    now += 60_000;
+    expect(await panel.heartbeat()).toBe('confirmed');
+    expect(await panel.recover(SMOKE_3F)).toBe('confirmed');
+    const late = encodeData([{ type: 2, systemType: 1, systemAddress: 1, componentType: 40, componentAddress: SMOKE_3F.componentAddress, status: 0b11, description: '', time: timeLabel(now - 30_000) }]);
+    expect(await panel.send(late)).toBe('confirmed');
+    expect((await alerts()).some((a) => a.deviceId === 'panel-1' && a.rule === 'smoke-alarm' && a.state === 'active')).toBe(true);
+    expect(await panel.recover(SMOKE_3F)).toBe('confirmed');
+  });
+
+  it('closes a connection that does not read its answers, and one address cannot take every connection', async () => {
+    const before = await metric('overflow');
+    // bad checksums as fast as possible, never reading a deny
+    const flood = connect({ port: app.ports.firePanel!, host: '127.0.0.1' });
+    flood.on('error', () => {});
+    await new Promise((r) => flood.once('connect', r));
+    flood.pause();
+    const bad = encode({ serial: 1, version: [1, 0], time: timeLabel(now), source: 88888, destination: 889, command: COMMAND.send, data: Buffer.alloc(0) });
+    bad[27] ^= 0xff;
+    const closed = new Promise((r) => flood.once('close', r));
+    for (let i = 0; i < 5000 && !flood.destroyed; i++) flood.write(bad);
+    await closed;
+    expect(await metric('overflow')).toBeGreaterThan(before);
+    // the panel is served all along
+    expect(await panel.heartbeat()).toBe('confirmed');
+
+    const idle: ReturnType<typeof connect>[] = [];
+    for (let i = 0; i < 15; i++) {
+      const c = connect({ port: app.ports.firePanel!, host: '127.0.0.1' });
+      c.on('error', () => {});
+      await new Promise((r) => c.once('connect', r));
+      idle.push(c);
+    }
+    // the panel holds one connection from this address, the idle ones 15: the next is refused
+    const extra = connect({ port: app.ports.firePanel!, host: '127.0.0.1' });
+    extra.on('error', () => {});
+    await new Promise((r) => extra.once('close', r));
+    expect(await metric('too_many_connections')).toBe(1);
+    for (const c of idle) c.destroy();
+    expect(await panel.heartbeat()).toBe('confirmed');
   });
 
   it('goes offline like any device when its heartbeats stop', async () => {

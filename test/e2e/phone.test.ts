@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
 import { SECRETS, startPhoneProviders } from '../support/phone-providers.ts';
-import { CHEM, testRegistry } from '../support/registry.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -35,6 +36,7 @@ describe('SMS, voice and acknowledge links', () => {
       voice: 'gw',
     };
     reg.units.find((u: any) => u.id === 'ent-chem').phones = [{ number: '13800001111', name: '张三' }];
+    reg.units.find((u: any) => u.id === 'ent-mall').phones = ['13700003333'];
     Object.assign(reg.units.find((u: any) => u.id === 'twn-a'), { phones: ['13900002222'], sms: 'tencent', voice: 'tencent' });
     Object.assign(reg.routing, {
       groupWaitS: 0,
@@ -136,6 +138,33 @@ describe('SMS, voice and acknowledge links', () => {
     expect((await api().get(`/api/alerts/${alert.id}`)).json.acknowledged).toBe(false);
     await dev.end();
   });
+
+  it('a phone\'s browser: the page\'s button acknowledges (a real form post), under a policy of its own', async () => {
+    const dev = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');
+    await dev.telemetry({ ts: now, values: { smoke_alarm: true } });
+    await app.settled();
+    await waitFor(() => sent('aliyun', 'SendSms', '13700003333').length === 1, 5000, 'SMS with a link');
+    const link = (sent('aliyun', 'SendSms', '13700003333')[0].params as { code: string }).code;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+      const res = await page.goto(`http://127.0.0.1:${app.ports.http}/ack/${link}`);
+      const csp = res!.headers()['content-security-policy'];
+      expect(csp).toContain("form-action 'self'");
+      expect(csp).not.toContain('upgrade-insecure-requests');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('text=已确认');
+      await page.close();
+    } finally {
+      await browser.close();
+    }
+    const a = (await api().get(`/api/alerts?enterprise=${MALL}&state=active`)).json.items.find((x: any) => x.deviceId === 'smoke-1');
+    expect(a).toMatchObject({ acknowledged: true, ackBy: 'ack-link:ent-mall' });
+    // the dashboards too: nothing sends a plain-HTTP LAN address's own scripts to https
+    const dash = await fetch(`http://127.0.0.1:${app.ports.http}/`);
+    expect(dash.headers.get('content-security-policy') ?? '').not.toContain('upgrade-insecure-requests');
+    await dev.end();
+  }, 60_000);
 
   it('holds a message the provider would refuse (its per-number limit, or its flow-control answer) and sends it later', async () => {
     // aliyun here allows one SMS a minute per number: a second change within the minute waits

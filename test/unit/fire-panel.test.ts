@@ -129,9 +129,10 @@ describe('panel reports as readings', () => {
   it('fire is the value, a fault the quality, a report with neither the recovery', () => {
     const { readings } = readingsOf(device, [item(40, 0x0002000a, 0b011), item(11, 9, 0b101), item(40, 0x0002000a, 0b001)], now, 300_000);
     expect(readings.map((r) => ({ ...r, values: { ...r.values }, quality: r.quality && { ...r.quality } }))).toEqual([
+      // one after another, in the order they came, though stamped in the same second
       { enterpriseId: 'E', deviceId: 'panel-1', ts: now - 1000, values: { 'smoke-3f': true } },
-      { enterpriseId: 'E', deviceId: 'panel-1', ts: now - 1000, values: { 'gas-kitchen': false }, quality: { 'gas-kitchen': 'fault' } },
-      { enterpriseId: 'E', deviceId: 'panel-1', ts: now - 1000, values: { 'smoke-3f': false } },
+      { enterpriseId: 'E', deviceId: 'panel-1', ts: now - 999, values: { 'gas-kitchen': false }, quality: { 'gas-kitchen': 'fault' } },
+      { enterpriseId: 'E', deviceId: 'panel-1', ts: now - 998, values: { 'smoke-3f': false } },
     ]);
   });
 
@@ -152,7 +153,7 @@ describe('panel reports as readings', () => {
     const future = { ...item(40, 0x0002000a, 2), time: timeLabel(now + 3_600_000) };
     const bogus = { ...item(40, 0x0002000a, 2), time: { second: 0, minute: 0, hour: 0, day: 31, month: 2, year: 26 } };
     const r = readingsOf(device, [future, bogus], now, 300_000);
-    expect(r.readings.map((x) => x.ts)).toEqual([now, now]);
+    expect(r.readings.map((x) => x.ts)).toEqual([now, now + 1]);
     expect(r.badTimes).toBe(2);
   });
 
@@ -163,3 +164,43 @@ describe('panel reports as readings', () => {
 });
 
 export type { Frame };
+
+describe('what a panel may not slip past', () => {
+  const device = { enterpriseId: 'E', deviceId: 'p', points: [{ id: 'gas', metric: 'gas_alarm', panel: { componentType: 11 } }] };
+  const now = Date.UTC(2026, 10, 22, 16, 0, 0);
+  const gas = (status: number, at: number) => ({ type: 2 as const, systemType: 1, systemAddress: 1, componentType: 11, componentAddress: 1, status, description: '', time: timeLabel(at) });
+
+  it('a fire reported with a fault (or a power fault) is a fire, not a sensor fault', () => {
+    for (const status of [0b111, 0x107]) {
+      const [r] = readingsOf(device, [gas(status, now)], now, 0).readings;
+      expect({ ...r.values }).toEqual({ gas: true });
+      expect(r.quality).toBeUndefined();
+    }
+  });
+
+  it('keeps reports in the order they came: a fire stamped before the last report still comes after it', () => {
+    const { readings } = readingsOf(device, [gas(0b011, now - 5000)], now, 0, now - 1000);
+    expect(readings[0].ts).toBe(now - 999);
+  });
+
+  it('a clock far behind (a reset to 2000) is not believed: the report is stamped on receipt', () => {
+    const reset = { ...gas(0b011, 0), time: { second: 0, minute: 0, hour: 0, day: 1, month: 1, year: 0 } };
+    const r = readingsOf(device, [reset, gas(0b011, now - 11 * 60_000)], now, 0);
+    expect(r.readings.map((x) => x.ts)).toEqual([now, now + 1]);
+    expect(r.badTimes).toBe(2);
+  });
+
+  it("the transmission device's own fire or fault goes aside to the operators, never to a point", () => {
+    const r = readingsOf(device, [{ type: 21, status: 0b0011, time: null }], now, 0);
+    expect(r.readings).toEqual([]);
+    expect(r.unmapped).toMatchObject([{ device: true, fire: true, fault: false }]);
+  });
+
+  it('refuses reserved types and objects that are only a count', () => {
+    expect(decodeData(Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(1022)]))).toMatchObject({ ok: false });
+    expect(decodeData(Buffer.from([28, 255]))).toMatchObject({ ok: false });
+    expect(decodeData(Buffer.from([2, 0, 1]))).toMatchObject({ ok: false });
+    expect(decodeData(Buffer.from([2, 0]))).toMatchObject({ ok: true, items: [] });
+    expect(decodeData(Buffer.concat([Buffer.from([28, 1]), Buffer.alloc(6)]))).toMatchObject({ ok: true });
+  });
+});

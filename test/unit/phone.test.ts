@@ -132,4 +132,24 @@ describe('acknowledge link tokens', () => {
 it('keeps acknowledge tokens out of the request log', () => {
   expect(loggableUrl('/ack/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
   expect(loggableUrl('/ack/abc?x=1')).toBe('/ack/[redacted]');
+  expect(loggableUrl('/%61ck/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
+  expect(loggableUrl('/ACK/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
+});
+
+describe('an acknowledge link never leaves through an error', () => {
+  it('a receiver echoing what it got: the link and its token are cut from the error the record and log get', async () => {
+    const { sendMessage } = await import('../../services/notify/send.ts');
+    const { Channels } = await import('../../services/notify/channels/channel.ts');
+    const { alertJson, transitionJson } = await import('../../services/alerts/model.ts');
+    const link = 'https://x.example/ack/abcdefghijklmnopqrstuvwxyz12';
+    const echoing = { kind: 'sms', idsOf: () => ['sms:0'], target: () => '138****0000', send: async (_u: unknown, _id: string, d: { phone: { text: string; params: { code: string } } }) => {
+      throw new Error(`gateway HTTP 500: bad request ${d.phone.text} code=${d.phone.params.code}`);
+    } };
+    const item = { id: 'i1', unitId: 'u1', channel: 'sms:0', alertId: 'a1', body: { notice: 'alert' as const, alert: alertJson(alert, []), transition: transitionJson(t('raised')) }, createdAt: 0, notBefore: 0, nextAttemptAt: 0, attempts: 0, status: 'pending' as const, lastError: null, deliveredAt: null, notificationId: 'n1' };
+    const ctx = { channels: new Channels([echoing as never]), registry: { enterprises: new Map() } as never, publicUrl: 'https://x.example', ackLinks: { issue: async () => link } };
+    const err = await sendMessage(ctx, { id: 'u1' } as never, 'sms:0', [item], 'n1').catch((e: Error) => e);
+    expect((err as Error).message).toContain('[acknowledge link]');
+    expect((err as Error).message).toContain('code=[token]');
+    expect((err as Error).message).not.toContain('abcdefghijklmnopqrstuvwxyz12');
+  });
 });

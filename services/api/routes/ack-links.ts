@@ -13,6 +13,8 @@ const SEVERITY_ZH = { info: '提示', warning: '预警', major: '严重', critic
 
 export function ackLinkRoutes(ctx: ApiContext) {
   return async (app: FastifyInstance) => {
+    // the page's button posts an empty form: accepted here (only here), its body not read
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, _body, done) => done(null, {}));
     app.get('/ack/:token', async (req, reply) => {
       const { token } = req.params as { token: string };
       const seen = await ctx.ackLinks.look(token);
@@ -73,8 +75,15 @@ function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: st
   const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${esc(head[0])}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;margin:1.5em;max-width:40em}h1{font-size:1.3em}li{margin:.6em 0}button{font-size:1.2em;padding:.7em 1.4em;background:#c62828;color:#fff;border:0;border-radius:6px}</style></head>
 <body><h1>${esc(head[0])}</h1><p>${esc(head[1])}</p><ul>${rows}</ul>${button}</body></html>`;
-  // never cached or shared: each link is one person's
-  return reply.code(status).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
+  // never cached or shared: each link is one person's. Its own policy: no scripts at all, and the
+  // form posts to this same address over whatever scheme the page came by
+  return reply
+    .code(status)
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .type('text/html; charset=utf-8')
+    .send(html);
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
