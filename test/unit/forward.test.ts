@@ -69,7 +69,7 @@ describe('uplinks in the registry', () => {
       validateRegistry(raw, 't');
       return [];
     } catch (e) {
-      return (e as { problems: string[] }).problems;
+      return (e as { problems: string[] }).problems.map((p) => p.replace(/ \((?:line \d+)?(?:; )?(?:(?:enterprise|device|point|unit|user|uplink|rule|provider) [^()]*)?\)$/, ''));
     }
   };
   const des = { id: 'p', kind: 'http-des', url: 'http://x/', key: '12345678', gatewayCode: 'G', enterprises: [CHEM] };
