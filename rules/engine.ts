@@ -462,7 +462,8 @@ function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: V
     if (flapping) {
       // hold the clear: the alert stays open, marked flapping, until it settles
       state.active.set(key, { ...prev!, flapping: true, heldClear: at });
-      if (!prev!.flapping) out.push({ ...base, change: 'update', severity: prev!.severity, value, peak: prev!.peak, flapping: true, message: `报警频繁跳变 / alert is flapping: ${text(v.message)}` });
+      // the clear's own words ("back to normal") would misdescribe an alert held open
+      if (!prev!.flapping) out.push({ ...base, change: 'update', severity: prev!.severity, value, peak: prev!.peak, flapping: true, message: '报警频繁跳变，保持打开直至稳定 / alert is flapping: held open until it settles' });
       return;
     }
     state.active.delete(key);
@@ -480,7 +481,8 @@ function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: V
   if (resumed) state.changes.set(key, noteChange(state.changes.get(key), at, device.flapping).history);
   if (prev.severity === v.severity && prev.peak === peak && !resumed) return;
   state.active.set(key, { signature: r.signature, severity: v.severity, peak, value, flapping: prev.flapping, heldClear: null });
-  if (prev.severity !== v.severity || prev.peak !== peak) out.push({ ...base, change: 'update', severity: v.severity, value, peak, flapping: prev.flapping, message: text(v.message) });
+  // back in alarm after a held clear: the alert says the condition again
+  if (prev.severity !== v.severity || prev.peak !== peak || resumed) out.push({ ...base, change: 'update', severity: v.severity, value, peak, flapping: prev.flapping, message: text(v.message) });
 }
 
 const SWITCHES = new Set<string>(METRICS.filter((m) => INDICATORS[m].type === 'boolean'));

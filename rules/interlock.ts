@@ -3,6 +3,22 @@ import { type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { InterlockRuleDef } from './schema.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 import type { Value } from '../domain/types.ts';
+import { isMetric } from '../domain/indicators.ts';
+import { metricNames } from './describe.ts';
+
+const yesNo = (v: Value, lang: 'zh' | 'en') => (typeof v === 'boolean' ? (v ? (lang === 'zh' ? '是' : 'yes') : lang === 'zh' ? '否' : 'no') : String(v));
+
+/** `cooling_water_flow < 30 or cooling_water_pressure < 0.2` → 冷却水流量 < 30 或 冷却水压力 < 0.2 */
+export function conditionWords(expr: string, lang: 'zh' | 'en'): string {
+  const words = lang === 'zh' ? { and: '且', or: '或', not: '非', true: '是', false: '否' } : { and: 'and', or: 'or', not: 'not', true: 'yes', false: 'no' };
+  return expr
+    .replace(/[A-Za-z_][A-Za-z0-9_]*/g, (id) => {
+      if (Object.hasOwn(words, id)) return words[id as keyof typeof words];
+      const n = isMetric(id) ? metricNames(id) : undefined;
+      return n ? (lang === 'zh' ? n.zh : n.en) : id;
+    })
+    .replace(/==/g, '=');
+}
 
 /**
  * Interlock verification. The gateway does not replace a local interlock: it checks that one
@@ -30,7 +46,6 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   const withinMs = def.withinS * 1000;
   // the feedback of every point of an expected metric (e.g. each shut-off valve of a controller)
   const expected = Object.entries(def.expect).flatMap(([m, v]) => ctx.keysOf(m).map((k) => [k, v] as const));
-  const wanted = expected.map(([m, v]) => `${m}=${v}`).join(def.expectAny ? ' 或/or ' : ', ');
   const guard = def.guard === undefined ? undefined : ctx.keyOf(def.guard);
   // the condition names metrics; this instance reads its own points for them
   const bound = condition.names.map((n) => [n, ctx.keyOf(n)] as const);
@@ -42,23 +57,37 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     return out;
   };
 
+  // in words, with the points' names: an operator at 3 a.m. reads no expressions
+  const metricOfKey = new Map(Object.keys(def.expect).flatMap((m) => ctx.keysOf(m).map((k) => [k, m] as const)));
+  const metricOf = (key: string) => metricOfKey.get(key) ?? key;
+  const when = { zh: conditionWords(def.when, 'zh'), en: conditionWords(def.when, 'en') };
+  const fact = (key: string, v: Value | undefined, lang: 'zh' | 'en') => {
+    const names = metricNames(metricOf(key));
+    const value = v === undefined ? (lang === 'zh' ? '无数据' : 'no reading') : yesNo(v, lang);
+    return `${lang === 'zh' ? names.zh : names.en}${key !== metricOf(key) ? ` (${key})` : ''} ${lang === 'zh' ? '为' : '='} ${value}`;
+  };
+  const joiner = { zh: def.expectAny ? ' 或 ' : '、', en: def.expectAny ? ' or ' : ', ' };
+  const failed = (latest: Record<string, Value>) =>
+    `联锁未在 ${def.withinS} 秒内动作：「${when.zh}」成立，应 ${expected.map(([k, v]) => fact(k, v, 'zh')).join(joiner.zh)}，实际 ${expected.map(([k]) => fact(k, latest[k], 'zh')).join('、')}` +
+    ` / interlock did not act within ${def.withinS} s: while ${when.en}, expected ${expected.map(([k, v]) => fact(k, v, 'en')).join(joiner.en)}; actual ${expected.map(([k]) => fact(k, latest[k], 'en')).join(', ')}`;
   const verdict = (severity: Verdict['severity'], latest: Record<string, Value>, message = ''): Verdict => ({
     metric: '',
     severity,
     value: null,
-    threshold: def.withinS,
-    message: () => message || (def.message ?? `联锁未在 ${def.withinS} 秒内动作（条件：${def.when}；应为 ${wanted}；实际 ${expected.map(([m]) => `${m}=${latest[m] ?? '—'}`).join(', ')}）/ interlock did not act within ${def.withinS} s`),
+    // the deadline is in the words; it is no threshold of a value
+    threshold: null,
+    message: () => message || (def.message ?? failed(latest)),
   });
 
   const step = (s: InterlockState, t: number, d: DeviceView): [InterlockState, Verdict[]] => {
     const latest = d.latest;
     const on = (!guard || latest[guard] === true) && condition(read(latest));
-    if (!on) return [{ phase: 'idle', since: null, trippedAt: null }, [verdict(null, latest)]];
+    if (!on) return [{ phase: 'idle', since: null, trippedAt: null }, [verdict(null, latest, `联锁条件已消除：「${when.zh}」不再成立 / the interlock's condition no longer holds`)]];
     const since = s.since ?? t;
     if (t - since < forMs) return [{ phase: 'pending', since, trippedAt: null }, []];
     const trippedAt = s.trippedAt ?? since + forMs;
     const acted = def.expectAny ? expected.some(([m, v]) => latest[m] === v) : expected.every(([m, v]) => latest[m] === v);
-    if (acted) return [{ phase: 'acted', since, trippedAt }, [verdict(null, latest)]];
+    if (acted) return [{ phase: 'acted', since, trippedAt }, [verdict(null, latest, `联锁已动作：${expected.map(([k]) => fact(k, latest[k], 'zh')).join('、')} / the interlock acted`)]];
     if (t - trippedAt >= withinMs) return [{ phase: 'failed', since, trippedAt }, [verdict(def.severity, latest)]];
     return [{ phase: 'tripped', since, trippedAt }, []];
   };

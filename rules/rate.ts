@@ -43,7 +43,13 @@ export function rateRule(def: RateRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
             severity: limit !== null ? def.severity : null,
             value: rounded,
             threshold: limit,
-            message: () => def.message ?? (falling ? `${zh}下降过快 ${rounded}${unit}/s / ${en} falling at ${rounded}${unit}/s` : `${zh}上升过快 ${rounded}${unit}/s / ${en} rising at ${rounded}${unit}/s`),
+            message: () =>
+              def.message ??
+              (falling
+                ? `${zh}下降过快 ${rounded}${unit}/s / ${en} falling at ${rounded}${unit}/s`
+                : rising
+                  ? `${zh}上升过快 ${rounded}${unit}/s / ${en} rising at ${rounded}${unit}/s`
+                  : `${zh}变化速率恢复正常 / ${en} changing at a normal rate again`),
           },
         ],
       ];

@@ -48,7 +48,7 @@ describe('casting furnaces (Order No. 10)', () => {
     ]);
     const failure = alerts.find((a: any) => a.rule === 'casting-melt-level-interlock');
     expect(failure).toMatchObject({ severity: 'critical', pointName: '流槽与模盘接口液位' });
-    expect(failure.message).toMatch(/emergency_discharge_open=false/);
+    expect(failure.message).toContain('紧急排放阀打开 为 否');
     // each rule says what requires it
     const device = (await apiClient(app, 'token-operator').get(`/api/enterprises/${CAST}`)).json.devices.find((d: any) => d.id === 'fixed-1');
     expect(device.rules.find((r: any) => r.id === 'casting-melt-level-interlock').description).toBe('依据 / required by 工贸企业重大事故隐患判定标准 (应急管理部令第10号), 有色 (五)(六)');

@@ -159,7 +159,11 @@ describe('interlock', () => {
     expect(e.tick(6999)).toEqual([]);
     const [o] = e.tick(7000);
     expect(o).toMatchObject({ change: 'raise', severity: 'critical', key: 'D/cool', ruleKind: 'interlock' });
-    expect(o.message).toMatch(/quick_shutoff_valve_closed=false/);
+    // in words, with the points' names, not as an expression
+    expect(o.message).toContain('快速切断阀关闭 为 否');
+    expect(o.message).toContain('「结晶器冷却水流量 < 30 或');
+    expect(o.message).not.toMatch(/quick_shutoff_valve_closed|cooling_water_flow/);
+    expect(o.threshold).toBeNull();
     // one valve alone is not enough
     expect(e.read(8000, { quick_shutoff_valve_closed: true })).toEqual([]);
     expect(changes(e.read(9000, { emergency_discharge_open: true }))).toEqual(['clear']);
@@ -221,7 +225,12 @@ describe('flapping', () => {
     const e = engineWith([{ id: 'smoke', kind: 'threshold', metric: 'smoke_alarm', above: [{ severity: 'critical', value: 1 }] }], { flapping: { changes: 4, windowS: 60 } });
     const seen: string[] = [];
     for (let i = 0; i < 8; i++) seen.push(...e.read(i * 1000, { smoke_alarm: i % 2 === 0 }).map((o) => `${o.change}${o.flapping ? '+flapping' : ''}`));
-    expect(seen).toEqual(['raise', 'clear', 'raise', 'update+flapping']);
+    // held open; each return to alarm says the alarm again (not the clear's "back to normal")
+    expect(seen).toEqual(['raise', 'clear', 'raise', 'update+flapping', 'update+flapping', 'update+flapping']);
+    const again = engineWith([{ id: 'smoke', kind: 'threshold', metric: 'smoke_alarm', above: [{ severity: 'critical', value: 1 }] }], { flapping: { changes: 4, windowS: 60 } });
+    const messages = Array.from({ length: 8 }, (_, i) => again.read(i * 1000, { smoke_alarm: i % 2 === 0 })).flat().map((o) => o.message);
+    expect(messages.at(-1)).not.toMatch(/恢复|back to normal/);
+    expect(messages[3]).toBe('报警频繁跳变，保持打开直至稳定 / alert is flapping: held open until it settles');
     expect(e.tick(7000 + 59_999)).toEqual([]);
     expect(e.tick(7000 + 60_000)).toMatchObject([{ change: 'clear', flapping: false }]);
   });
@@ -267,6 +276,6 @@ describe('an interlock that any one feedback satisfies', () => {
     f.read(0, { spark_detected: true, spark_extinguisher_active: false, isolation_valve_closed: false });
     const [o] = f.tick(3000);
     expect(o).toMatchObject({ change: 'raise', severity: 'critical' });
-    expect(o.message).toMatch(/spark_extinguisher_active=true 或\/or isolation_valve_closed=true/);
+    expect(o.message).toMatch(/应 火花熄灭装置动作 为 是 或 .* 为 是/);
   });
 });
