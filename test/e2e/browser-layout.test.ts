@@ -126,6 +126,23 @@ describe('every view fits every screen, in both languages', () => {
       await page.close();
     }, 60_000);
 
+  it('one language per page: the alert\'s words in the page\'s language, values with their units and sensible digits', async () => {
+    for (const lang of ['zh', 'en'] as const) {
+      const page = await open('token-operator', '#board', { width: 1366, height: 768 }, lang);
+      await page.waitForSelector('#alerts tbody tr[data-alert]');
+      const rows = await page.$$eval('#alerts tbody tr[data-alert]', (trs) => trs.map((tr) => ({ msg: tr.querySelector('td.msg')!.textContent!, num: tr.querySelector('td.num')!.textContent! })));
+      const gas = rows.find((r) => r.num.includes('%LEL'))!;
+      // the threshold has its unit too
+      expect(gas.num).toMatch(/^[\d.]+ %LEL \/ [\d.]+ %LEL$/);
+      for (const r of rows) {
+        expect(r.msg).not.toContain(' / ');
+        if (lang === 'en') expect(r.msg).not.toMatch(/[\u4e00-\u9fff]/);
+        else expect(r.msg).toMatch(/[\u4e00-\u9fff]/);
+      }
+      await page.close();
+    }
+  }, 60_000);
+
   it('a wall screen: the board, dark, large, nothing to click; the theme a duty screen chose is kept', async () => {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     await page.goto(`http://127.0.0.1:${app.ports.http}/?wall#token=token-operator`);

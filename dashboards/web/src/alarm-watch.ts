@@ -1,7 +1,7 @@
 import { $ } from './dom.ts';
 import { cst, pointName, t } from './i18n.ts';
 import { audioBlocked, liveAlerts, cueFor } from './live-alerts.ts';
-import { session, type Alert } from './session.ts';
+import { deviceName, session, type Alert } from './session.ts';
 
 /**
  * While a critical alarm is active and nobody has acknowledged it, the whole page says so: a
@@ -33,7 +33,7 @@ function update() {
   }
   const a = list[0];
   banner.hidden = false;
-  banner.textContent = `${t('criticalBanner').replace('{n}', String(list.length))} ${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)} · ${cst(a.activatedAt ?? a.raisedAt)}${audioBlocked() ? ` · ${t('soundBlocked')}` : ''}`;
+  banner.textContent = `${t('criticalBanner').replace('{n}', String(list.length))} ${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)} · ${cst(a.activatedAt ?? a.raisedAt)}${audioBlocked() ? ` · ${t('soundBlocked')}` : ''}`;
   flash ??= setInterval(() => {
     on = !on;
     document.title = on ? `⚠ ${t('criticalTitle').replace('{n}', String(waiting().length))}` : BASE_TITLE;

@@ -1,8 +1,8 @@
 import { api } from './api.ts';
 import { $, h, toast } from './dom.ts';
-import { DISPOSITIONS, cst, dispositionName, industryName, metricName, pointName, severityName, t, transitionName, valueText } from './i18n.ts';
+import { DISPOSITIONS, cst, dispositionName, industryName, messageText, metricName, pointName, severityName, t, transitionName, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
-import { session, type Alert } from './session.ts';
+import { deviceName, regionName, session, type Alert } from './session.ts';
 
 /** Acknowledge, close (with the disposition dialog), and the detail drawer with record and notifications. */
 /** Acknowledge, with a note if the person has one (who is on the way, what was seen). */
@@ -26,7 +26,7 @@ function alertDialog(a: Alert | string, title: string, fields: HTMLElement[], bu
         'form',
         { method: 'dialog' },
         h('h3', {}, title),
-        h('p', { class: 'muted' }, typeof a === 'string' ? a : `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${a.deviceId} · ${pointName(a)}`),
+        h('p', { class: 'muted' }, typeof a === 'string' ? a : `${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)}`),
         ...fields,
         h('menu', {}, h('button', { value: 'cancel', formnovalidate: true }, t('cancel')), ...buttons),
       ),
@@ -137,8 +137,8 @@ export async function showDetail(id: string) {
     return;
   }
   const rows: [string, string][] = [
-    [t('enterprise'), `${session.names.get(d.enterpriseId) ?? d.enterpriseId}（${industryName(d.industry)} · ${d.region}）`],
-    [t('point'), `${d.deviceId} · ${pointName(d)}`],
+    [t('enterprise'), `${session.names.get(d.enterpriseId) ?? d.enterpriseId}（${industryName(d.industry)} · ${regionName(d.region.slice(0, 6))}）`],
+    [t('point'), `${deviceName(d.enterpriseId, d.deviceId)} · ${pointName(d)}`],
     [t('value'), valueText(d.value, d.metric)],
     [t('peak'), valueText(d.peak, d.metric)],
     [t('threshold'), valueText(d.threshold, d.metric)],
@@ -158,7 +158,7 @@ export async function showDetail(id: string) {
   const refresh = () => void showDetail(id);
   drawer.replaceChildren(
     h('button', { type: 'button', class: 'drawer-close', 'aria-label': 'close', onclick: () => ((drawer.hidden = true), drawer.replaceChildren()) }, '×'),
-    h('h3', {}, h('span', { class: `sev ${d.severity}` }, severityName(d.severity)), ' ', d.message),
+    h('h3', {}, h('span', { class: `sev ${d.severity}` }, severityName(d.severity)), ' ', messageText(d.message)),
     h('dl', { class: 'facts' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     photos.length ? h('div', { class: 'photos' }, ...photos.map((url) => photoThumb(url))) : '',
     h('div', { class: 'actions' }, ...alertActions(d, refresh)),

@@ -1,9 +1,9 @@
 import { api, query } from './api.ts';
 import { alertActions, bulkHandle, showDetail } from './alert-panel.ts';
 import { h, select, toast } from './dom.ts';
-import { SEVERITIES, cst, durationText, industryName, metricName, pointName, severityName, t, valueText } from './i18n.ts';
+import { SEVERITIES, cst, durationText, industryName, messageText, metricName, pointName, severityName, t, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
-import { session, type Alert } from './session.ts';
+import { deviceName, regionName, session, type Alert } from './session.ts';
 
 /**
  * The duty board: alerts of the caller's scope, live, worst and newest first, with filters; above
@@ -23,6 +23,7 @@ export const byUrgency = (a: Alert, b: Alert) => urgency(a) - urgency(b) || RANK
 const filters = { region: '', industry: '', severity: '', state: 'open' };
 
 const county = (region: string) => region.slice(0, 6);
+
 
 export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
   let past: Alert[] = []; // closed alerts fetched for state=closed|all; open ones come from the live copy
@@ -57,8 +58,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
       const key = county(e.region);
       let g = groups.get(key);
       if (!g) {
-        const reg = e.units.find((u) => u.kind === 'regulator');
-        groups.set(key, (g = { label: reg ? `${reg.name.replace(/应急管理局$/, '')} ${key}` : key, online: 0, offline: 0, open: 0, critical: 0 }));
+        groups.set(key, (g = { label: regionName(key), online: 0, offline: 0, open: 0, critical: 0 }));
       }
       for (const d of e.devices) d.online ? g.online++ : g.offline++;
     }
@@ -85,7 +85,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
     const regions = [...new Set(session.enterprises.map((e) => county(e.region)))].sort();
     const industries = [...new Set(session.enterprises.map((e) => e.industry))];
     filterBar.replaceChildren(
-      select([{ value: '', label: `${t('region')}：${t('all')}` }, ...regions.map((r) => ({ value: r, label: r }))], filters.region, (v) => ((filters.region = v), render()), t('region')),
+      select([{ value: '', label: `${t('region')}：${t('all')}` }, ...regions.map((r) => ({ value: r, label: regionName(r) }))], filters.region, (v) => ((filters.region = v), render()), t('region')),
       select([{ value: '', label: `${t('industry')}：${t('all')}` }, ...industries.map((i) => ({ value: i, label: industryName(i) }))], filters.industry, (v) => ((filters.industry = v), render()), t('industry')),
       select([{ value: '', label: `${t('severity')}：${t('all')}` }, ...SEVERITIES.map((s) => ({ value: s, label: severityName(s) }))], filters.severity, (v) => ((filters.severity = v), render()), t('severity')),
       select(
@@ -152,9 +152,9 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
           h('td', {}, h('span', { class: `sev ${a.severity}` }, severityName(a.severity))),
           h('td', { class: 'time' }, cst(activated(a)), h('small', { class: 'ago' }, ` ${agoText(activated(a))}`)),
           h('td', { class: 'enterprise' }, session.names.get(a.enterpriseId) ?? a.enterpriseId),
-          h('td', { class: 'point' }, `${a.deviceId} · ${pointName(a)}`),
-          h('td', { class: 'num' }, `${valueText(a.value, a.metric)}${a.threshold !== null ? ` / ${a.threshold}` : ''}`),
-          h('td', { class: 'msg' }, a.message),
+          h('td', { class: 'point' }, `${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)}`),
+          h('td', { class: 'num' }, `${valueText(a.value, a.metric)}${a.threshold !== null ? ` / ${valueText(a.threshold, a.metric)}` : ''}`),
+          h('td', { class: 'msg' }, messageText(a.message)),
           h('td', { class: 'state' }, `${t(a.state)}${a.acknowledged ? ` · ${t('acked')}` : ''}${a.flapping ? ` · ${t('flapping')}` : ''}`),
           h('td', { class: 'actions' }, ...alertActions(a)),
         );

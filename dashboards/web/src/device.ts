@@ -2,7 +2,7 @@ import { api, ApiFailure, query } from './api.ts';
 import { alertActions, showDetail } from './alert-panel.ts';
 import { pointChart } from './chart.ts';
 import { h, toast } from './dom.ts';
-import { cst, metricName, metricUnit, severityName, t, valueText } from './i18n.ts';
+import { cst, messageText, metricName, metricUnit, severityName, t, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import type { Enterprise } from './session.ts';
 import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
@@ -95,7 +95,7 @@ export function mountDevice(root: HTMLElement, enterpriseId: string, deviceId: s
         ? h(
             'ul',
             { class: 'alert-list' },
-            ...open.map((a) => h('li', { class: a.severity, onclick: () => void showDetail(a.id) }, h('span', { class: `sev ${a.severity}` }, severityName(a.severity)), ` ${cst(a.raisedAt)} ${a.message} `, ...alertActions(a, () => void load()))),
+            ...open.map((a) => h('li', { class: a.severity, onclick: () => void showDetail(a.id) }, h('span', { class: `sev ${a.severity}` }, severityName(a.severity)), ` ${cst(a.raisedAt)} ${messageText(a.message)} `, ...alertActions(a, () => void load()))),
           )
         : h('p', { class: 'muted' }, t('noAlerts')),
     );

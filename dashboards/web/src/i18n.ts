@@ -399,8 +399,32 @@ export function durationText(s: number | null | undefined): string {
   return `${(s / 3600).toFixed(1)} ${t('hours')}`;
 }
 
+/** A measured number as people read it: no more digits than a sensor resolves (1 234.5, 62.35, 0.0235). */
+export const numberText = (v: number) =>
+  Math.abs(v) >= 100 ? String(Math.round(v * 10) / 10) : Math.abs(v) >= 1 || v === 0 ? String(Math.round(v * 100) / 100) : String(Number(v.toPrecision(3)));
+
 export const valueText = (v: unknown, metric?: string) =>
-  v === null || v === undefined ? '—' : typeof v === 'boolean' ? (v ? (lang === 'zh' ? '是' : 'yes') : lang === 'zh' ? '否' : 'no') : `${v}${metric && metricUnit(metric) ? ` ${metricUnit(metric)}` : ''}`;
+  v === null || v === undefined
+    ? '—'
+    : typeof v === 'boolean'
+      ? v
+        ? lang === 'zh'
+          ? '是'
+          : 'yes'
+        : lang === 'zh'
+          ? '否'
+          : 'no'
+      : `${typeof v === 'number' ? numberText(v) : String(v)}${metric && metricUnit(metric) ? ` ${metricUnit(metric)}` : ''}`;
+
+/**
+ * An alert's text in the page's language: the service writes "中文 / English" (its e-mails show
+ * both); a page shows one.
+ */
+export function messageText(message: string): string {
+  const at = message.indexOf(' / ');
+  if (at < 0) return message;
+  return lang === 'zh' ? message.slice(0, at) : message.slice(at + 3);
+}
 
 /** Fill in every element that names its text with data-i18n. */
 export function translatePage() {

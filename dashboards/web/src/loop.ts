@@ -3,7 +3,7 @@ import { reviewDialog, showDetail } from './alert-panel.ts';
 import { h, toast } from './dom.ts';
 import { cst, industryName, pointName, t } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
-import { session } from './session.ts';
+import { deviceName, session } from './session.ts';
 
 /**
  * The closed loop (闭环): feedback waiting for a review, and rectification items (隐患整改) with
@@ -34,7 +34,7 @@ export function mountLoop(root: HTMLElement) {
               'tr',
               { dataset: { alert: a.id } },
               h('td', {}, session.names.get(a.enterpriseId) ?? a.enterpriseId),
-              h('td', { class: 'msg', onclick: () => void showDetail(a.id) }, `${a.deviceId} · ${pointName(a)}`),
+              h('td', { class: 'msg', onclick: () => void showDetail(a.id) }, `${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)}`),
               h('td', {}, a.feedback ? `${a.feedback.cause}；${a.feedback.measures}` : ''),
               h('td', {}, session.reviews(a.enterpriseId) ? h('button', { type: 'button', class: 'review', onclick: () => void reviewDialog(a) }, t('review')) : t('awaiting')),
             ),

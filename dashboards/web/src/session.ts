@@ -92,3 +92,18 @@ export const session = {
     return !!me && (me.role === 'operator' || (me.role === 'regulator' && session.names.has(enterpriseId)));
   },
 };
+
+/** A county as people name it: by its regulator (泰兴市应急管理局 → 泰兴市), the code beside. */
+export function regionName(code: string): string {
+  for (const e of session.enterprises) {
+    if (e.region.slice(0, 6) !== code) continue;
+    const reg = e.units.find((u) => u.kind === 'regulator');
+    if (reg) return `${reg.name.replace(/应急管理局$/, '')} ${code}`;
+  }
+  return code;
+}
+
+/** A device as people name it: its name, else its id. */
+export function deviceName(enterpriseId: string, deviceId: string): string {
+  return session.enterprises.find((e) => e.id === enterpriseId)?.devices.find((d) => d.id === deviceId)?.name ?? deviceId;
+}

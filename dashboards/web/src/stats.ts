@@ -3,7 +3,7 @@ import { showDetail } from './alert-panel.ts';
 import { SEVERITY_COLOURS, stackedBars } from './chart.ts';
 import { h, select, toast } from './dom.ts';
 import { SEVERITIES, cst, durationText, industryName, metricName, pointName, severityName, t } from './i18n.ts';
-import { session, type Alert } from './session.ts';
+import { deviceName, regionName, session, type Alert } from './session.ts';
 import { monthlyCard } from './coverage.ts';
 import type { SummaryRow } from '../../../services/alerts/summary-row.ts';
 
@@ -63,7 +63,7 @@ export function mountStats(root: HTMLElement) {
     ),
     fromInput,
     toInput,
-    select([{ value: '', label: `${t('region')}：${t('all')}` }, ...regions().map((r) => ({ value: r, label: r }))], f.region, (v) => ((f.region = v), void load()), t('region')),
+    select([{ value: '', label: `${t('region')}：${t('all')}` }, ...regions().map((r) => ({ value: r, label: regionName(r) }))], f.region, (v) => ((f.region = v), void load()), t('region')),
     select([{ value: '', label: `${t('industry')}：${t('all')}` }, ...[...new Set(session.enterprises.map((e) => e.industry))].map((i) => ({ value: i, label: industryName(i) }))], f.industry, (v) => ((f.industry = v), void loadHistory(true)), t('industry')),
     select([{ value: '', label: `${t('severity')}：${t('all')}` }, ...SEVERITIES.map((s) => ({ value: s, label: severityName(s) }))], f.severity, (v) => ((f.severity = v), void loadHistory(true)), t('severity')),
     h('button', { type: 'button', id: 'export', class: 'primary', onclick: () => void api.download(`/api/alerts/export.csv${historyQuery()}`, `alerts-${new Date().toISOString().slice(0, 10)}.csv`).catch((e: Error) => toast(e.message)) }, t('exportCsv')),
@@ -86,7 +86,7 @@ export function mountStats(root: HTMLElement) {
             h('td', { class: 'time' }, cst(a.raisedAt)),
             h('td', {}, session.names.get(a.enterpriseId) ?? a.enterpriseId),
             h('td', {}, industryName(a.industry)),
-            h('td', {}, `${a.deviceId} · ${pointName(a)}`),
+            h('td', {}, `${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)}`),
             h('td', { class: 'msg' }, a.message),
             h('td', {}, `${t(a.state)}${a.acknowledged ? ` · ${t('acked')}` : ''}`),
           ),
@@ -152,7 +152,7 @@ export function mountStats(root: HTMLElement) {
               {},
               h('td', {}, r.name),
               h('td', {}, industryName(r.industry)),
-              h('td', {}, r.region),
+              h('td', {}, regionName(r.region.slice(0, 6))),
               h('td', { class: 'num' }, r.alerts),
               h('td', { class: `num${r.unacknowledged ? ' alarm' : ''}` }, r.unacknowledged),
               h('td', { class: 'num' }, durationText(r.medianAckS)),
