@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import { SecretVerifier } from '../gateway/credentials.ts';
 import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
 import { FirePanelReceiver } from '../gateway/fire-panel/receiver.ts';
+import { componentKey } from '../gateway/fire-panel/panel-points.ts';
 import { panelAt } from './devices/panels.ts';
 import type { Reading } from '../domain/types.ts';
 import { AlertBook } from './alerts/alert-book.ts';
@@ -202,7 +203,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
           const it = u.item;
           const where = u.device ? '用户信息传输装置 / the transmission device' : it.type === 2 ? `系统 ${it.systemType}/${it.systemAddress} 部件 ${it.componentType}/${it.componentAddress}${it.description ? ` ${it.description}` : ''}` : `系统 ${it.systemType}/${it.systemAddress}`;
           if (u.fire || u.fault) log.warn({ panel: d.deviceId, where, fire: u.fire, fault: u.fault }, 'fire panel report from a component no point stands for');
-          raiseSystem(panelUnmapped(d, where, u.fire, u.fault, at));
+          raiseSystem(panelUnmapped(d, u.device ? 'device' : componentKey(it), where, u.fire, u.fault, at));
         },
         counters: { frames: metrics.firePanelFrames },
         maxFutureSkewMs: current().file.gateway.maxFutureSkewS * 1000,

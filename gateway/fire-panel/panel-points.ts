@@ -73,19 +73,42 @@ const bits = (it: SystemStatus | ComponentStatus) => ({
   fault: (it.status & BIT.fault) !== 0 || (it.type === 1 ? (it.status & (BIT.mainPower | BIT.backupPower | BIT.bus)) !== 0 : (it.status & BIT.componentPower) !== 0),
 });
 
-/**
- * Readings for the items of one frame. `now` stands in for a time label that is not a real date
- * or lies beyond `maxSkewMs` in the future (a panel's clock must not hide a fire in the future).
- */
 /** A panel's clock further behind than this is not believed either (a reset clock says 2000-01-01). */
 export const MAX_PAST_MS = 10 * 60_000;
+
+/**
+ * What each component behind a shared point last said. A point may stand for many detectors (a
+ * catch-all, "every gas detector"): it is in fire while any of them is, so one detector's normal
+ * report, or a system's, never clears another's fire. Only components in fire or fault are kept.
+ */
+export class PanelMemory {
+  private readonly byPoint = new Map<string, Map<string, { fire: boolean; fault: boolean }>>();
+
+  /** Notes what one component says and answers what the point says now. */
+  note(deviceId: string, pointId: string, component: string, state: { fire: boolean; fault: boolean }): { fire: boolean; fault: boolean } {
+    const key = `${deviceId}\n${pointId}`;
+    let parts = this.byPoint.get(key);
+    if (!parts) this.byPoint.set(key, (parts = new Map()));
+    if (state.fire || state.fault) parts.set(component, state);
+    else parts.delete(component);
+    if (!parts.size) this.byPoint.delete(key);
+    let fire = false;
+    let fault = false;
+    for (const p of parts.values()) (fire ||= p.fire), (fault ||= p.fault);
+    return { fire, fault };
+  }
+}
+
+/** Which system or component a report is from (its addresses, never its description). */
+export const componentKey = (it: SystemStatus | ComponentStatus) =>
+  it.type === 2 ? `component ${it.systemType}/${it.systemAddress}/${it.componentType}/${it.componentAddress}` : `system ${it.systemType}/${it.systemAddress}`;
 
 /**
  * `after`: the time of the device's last report. A panel reports events as they happen, in order,
  * so each gets a time after the last one: a fire stamped a little earlier than a normal report
  * (two clocks in the panel) must not be taken for an old reading and dropped.
  */
-export function readingsOf(device: PanelDevice, items: readonly Item[], now: number, maxSkewMs: number, after = -Infinity): { readings: Reading[]; unmapped: Unmapped[]; badTimes: number } {
+export function readingsOf(device: PanelDevice, items: readonly Item[], now: number, maxSkewMs: number, after = -Infinity, memory = new PanelMemory()): { readings: Reading[]; unmapped: Unmapped[]; badTimes: number } {
   const readings: Reading[] = [];
   const unmapped: Unmapped[] = [];
   let badTimes = 0;
@@ -108,10 +131,14 @@ export function readingsOf(device: PanelDevice, items: readonly Item[], now: num
     const reading = (values: Record<string, Value>, quality?: Record<string, Quality>): Reading => ({ enterpriseId: device.enterpriseId, deviceId: device.deviceId, ts, values, ...(quality ? { quality } : {}) });
     const faultPoint = pointFor(device.points, it, true);
     const point = pointFor(device.points, it);
-    if (faultPoint) readings.push(reading(one(faultPoint.id, fault)));
-    // a component's fault is the quality of its point, a system's goes to its fault point; a fire
-    // reported with a fault (a detector burning out in the fire it reports) is a fire
-    if (point) readings.push(reading(one(point.id, fire), fault && !fire && !faultPoint ? one<Quality>(point.id, 'fault') : undefined));
+    const from = componentKey(it);
+    if (faultPoint) readings.push(reading(one(faultPoint.id, memory.note(device.deviceId, faultPoint.id, from, { fire: false, fault }).fault)));
+    if (point) {
+      // a component's fault is the quality of its point, a system's goes to its fault point; a
+      // fire reported with a fault (a detector burning out in the fire it reports) is a fire
+      const now = memory.note(device.deviceId, point.id, from, { fire, fault: fault && !fire && !faultPoint });
+      readings.push(reading(one(point.id, now.fire), now.fault && !now.fire ? one<Quality>(point.id, 'fault') : undefined));
+    }
     if (!point && (fire || !faultPoint)) unmapped.push({ item: it, fire, fault });
   }
   return { readings, unmapped, badTimes };

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Reading } from '../../domain/types.ts';
 import { decodeData } from './application.ts';
 import { answer, COMMAND, scan, type Frame } from './frame.ts';
-import { readingsOf, type PanelDevice, type Unmapped } from './panel-points.ts';
+import { PanelMemory, readingsOf, type PanelDevice, type Unmapped } from './panel-points.ts';
 
 /**
  * The TCP listener for fire alarm panels' transmission devices (GB/T 26875.3-2011, FIRE_PANEL_PORT).
@@ -28,7 +28,8 @@ export type FrameOutcome =
   | 'unsupported_type'
   | 'ignored_command'
   | 'overflow'
-  | 'too_many_connections';
+  | 'too_many_connections'
+  | 'evicted';
 
 export interface RegisteredPanel extends PanelDevice {
   /** addresses the panel may connect from (none: any) */
@@ -74,13 +75,18 @@ export class FirePanelReceiver {
   private readonly perAddress = new Map<string, number>();
   /** per panel, the time of its last report: events are kept in the order they came */
   private readonly lastTs = new Map<string, number>();
+  /** what each component behind a shared point last said */
+  private readonly memory = new PanelMemory();
+  /** open connections per panel: it is disconnected only when the last one closes (a reconnect overlaps the old socket) */
+  private readonly linksOf = new Map<string, number>();
+  /** connections that have not yet sent a good frame, oldest first: the first to go when the limits are reached */
+  private readonly unproven = new Set<Socket>();
   port?: number;
 
   constructor(private readonly o: FirePanelOptions) {}
 
   async listen(): Promise<number> {
     const server = createServer((s) => this.connection(s));
-    server.maxConnections = this.o.maxConnections ?? 2000;
     server.on('error', (err) => this.o.log.warn({ err: err.message }, 'fire panel listener error'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -100,16 +106,36 @@ export class FirePanelReceiver {
     this.o.counters.frames.inc({ outcome });
   }
 
+  /**
+   * At a limit (per address, or in all), the oldest connection that has not yet sent a good frame
+   * makes room: idle sockets, from one address or from many, cannot lock a real panel out. Only
+   * when every connection there has proven itself is the new one refused.
+   */
+  private makeRoom(remote: string): boolean {
+    const perAddress = this.o.maxConnectionsPerAddress ?? 16;
+    const atAddress = (this.perAddress.get(remote) ?? 0) >= perAddress;
+    const atAll = this.sockets.size >= (this.o.maxConnections ?? 2000);
+    if (!atAddress && !atAll) return true;
+    for (const s of this.unproven) {
+      if (atAddress && !atAll && s.remoteAddress?.replace(/^::ffff:/, '') !== remote) continue;
+      this.unproven.delete(s);
+      this.count('evicted');
+      s.destroy();
+      return true;
+    }
+    return false;
+  }
+
   private connection(socket: Socket) {
     const remote = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '?';
-    const fromThere = (this.perAddress.get(remote) ?? 0) + 1;
-    if (fromThere > (this.o.maxConnectionsPerAddress ?? 16)) {
+    if (!this.makeRoom(remote)) {
       this.count('too_many_connections');
       socket.destroy();
       return;
     }
-    this.perAddress.set(remote, fromThere);
+    this.perAddress.set(remote, (this.perAddress.get(remote) ?? 0) + 1);
     this.sockets.add(socket);
+    this.unproven.add(socket);
     socket.setNoDelay(true);
     let pending: Buffer = Buffer.alloc(0);
     let inFlight = 0;
@@ -153,7 +179,12 @@ export class FirePanelReceiver {
         queue = queue.then(async () => {
           const outcome = await this.frame(socket, frame, panel, remote).catch((err: Error) => (this.o.log.warn({ err: err.message }, 'fire panel frame not handled'), 'not_stored' as const));
           if (typeof outcome === 'object') {
-            if (!panel) this.o.onLink(outcome, 'connected', this.o.clock());
+            if (!panel) {
+              this.unproven.delete(socket);
+              const n = (this.linksOf.get(outcome.deviceId) ?? 0) + 1;
+              this.linksOf.set(outcome.deviceId, n);
+              if (n === 1) this.o.onLink(outcome, 'connected', this.o.clock());
+            }
             panel = outcome;
             badStreak = 0;
             alive();
@@ -174,7 +205,15 @@ export class FirePanelReceiver {
       if (left > 0) this.perAddress.set(remote, left);
       else this.perAddress.delete(remote);
       this.sockets.delete(socket);
-      if (panel) this.o.onLink(panel, 'disconnected', this.o.clock());
+      this.unproven.delete(socket);
+      if (panel) {
+        const n = (this.linksOf.get(panel.deviceId) ?? 1) - 1;
+        if (n > 0) this.linksOf.set(panel.deviceId, n);
+        else {
+          this.linksOf.delete(panel.deviceId);
+          this.o.onLink(panel, 'disconnected', this.o.clock());
+        }
+      }
     });
   }
 
@@ -193,7 +232,9 @@ export class FirePanelReceiver {
       return this.refused(socket, f, 'bad_data');
     }
     const now = this.o.clock();
-    const { readings, unmapped } = readingsOf(panel, decoded.items, now, this.o.maxFutureSkewMs, this.lastTs.get(panel.deviceId));
+    const { readings, unmapped } = readingsOf(panel, decoded.items, now, this.o.maxFutureSkewMs, this.lastTs.get(panel.deviceId), this.memory);
+    // noted before the store is awaited: a frame on another connection of the panel comes after
+    if (readings.length) this.lastTs.set(panel.deviceId, Math.max(this.lastTs.get(panel.deviceId) ?? -Infinity, ...readings.map((r) => r.ts)));
     for (const u of unmapped) {
       if (!u.device) this.count('unmapped');
       this.o.onUnmapped(panel, u, now);
@@ -212,7 +253,6 @@ export class FirePanelReceiver {
       this.o.log.warn({ panel: panel.deviceId, err: (err as Error).message }, 'fire panel readings not stored: denied, the device sends them again');
       return this.refused(socket, f, 'not_stored');
     }
-    this.lastTs.set(panel.deviceId, Math.max(this.lastTs.get(panel.deviceId) ?? -Infinity, ...readings.map((r) => r.ts)));
     this.count('accepted');
     await this.reply(socket, f, COMMAND.confirm);
     return panel;

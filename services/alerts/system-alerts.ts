@@ -64,11 +64,12 @@ export function auditTruncated(head: { n: number; hash: string }, at: number): O
  * A fire panel reported a fire (or a fault) from a component no point of its device stands for:
  * the operators hear of it at once rather than it being dropped; a recovery of that component clears it.
  */
-export function panelUnmapped(device: { enterpriseId: string; deviceId: string }, where: string, fire: boolean, fault: boolean, at: number): Outcome {
+export function panelUnmapped(device: { enterpriseId: string; deviceId: string }, from: string, where: string, fire: boolean, fault: boolean, at: number): Outcome {
   const alarming = fire || fault;
   return {
     ...base,
-    key: `${SYSTEM}/panel:${device.deviceId}:${where}`,
+    // by the component's addresses: its recovery clears it whatever description it carries
+    key: `${SYSTEM}/panel:${device.deviceId}:${from}`,
     change: alarming ? 'raise' : 'clear',
     ruleId: 'fire-panel-unmapped',
     metric: 'fire_panel',

@@ -38,16 +38,22 @@ const SECRET_NAME = /token|secret|pass|pwd|auth|bearer|key|sign|credential/i;
 
 /** A URL as it may be logged: no token, whatever the parameter is called. */
 export function loggableUrl(url: string): string {
-  // an acknowledge link's token is in its path, however the path is spelt (/%61ck/, /ACK/)
-  if (/^\/ack\//i.test(decodeSafe(url.split('?')[0]))) return '/ack/[redacted]';
+  // an acknowledge link's token is in its path, however the request spells it (/%61ck/,
+  // http://host/ack/…, a path that is not even routed): any run of exactly a token's length goes
+  const decoded = decodeSafe(url);
+  if (/\/ack\//i.test(decoded)) return '/ack/[redacted]';
   const q = url.indexOf('?');
-  if (q < 0) return url;
-  return `${url.slice(0, q)}?${url
+  const path = (q < 0 ? url : url.slice(0, q)).replace(ACK_TOKEN, '[redacted]');
+  if (q < 0) return path;
+  return `${path}?${url
     .slice(q + 1)
     .split('&')
-    .map((kv) => (SECRET_NAME.test(decodeSafe(kv.split('=')[0])) ? `${kv.split('=')[0]}=[redacted]` : kv))
+    .map((kv) => (SECRET_NAME.test(decodeSafe(kv.split('=')[0])) ? `${kv.split('=')[0]}=[redacted]` : kv.replace(ACK_TOKEN, '[redacted]')))
     .join('&')}`;
 }
+
+/** 28 characters of base64url standing alone: the shape of an acknowledge token. */
+const ACK_TOKEN = /(?<![A-Za-z0-9_%-])[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])/g;
 
 function decodeSafe(s: string): string {
   try {

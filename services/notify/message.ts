@@ -128,13 +128,15 @@ export function renderPhone(items: { alert: Alert; transition: Transition; enter
   const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w.alert.severity] ? i : w), items[0]);
   const a = worst.alert;
   const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
-  const value = a.value === null ? '' : ` ${a.value}${typeof a.value === 'number' && ind?.unit ? ind.unit : ''}`;
+  // a switch says what it is by its name (烟感火灾报警): "true" is no word for an SMS
+  const value = a.value === null || typeof a.value === 'boolean' ? '' : ` ${a.value}${ind?.unit ?? ''}`;
   const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
+  const alerts = new Set(items.map((i) => i.alert.id)).size;
   const params: PhoneParams = {
     level: SEVERITY_ZH[a.severity],
     enterprise: enterprises.length > 1 ? `${enterprises[0]}等${enterprises.length}家` : enterprises[0],
-    point: items.length > 1 ? `${pointOf(a, ind?.zh)}等${items.length}处` : `${pointOf(a, ind?.zh)}${value}`,
-    event: items.length > 1 ? '报警汇总' : EVENT[worst.transition.type][0],
+    point: alerts > 1 ? `${pointOf(a, ind?.zh)}等${alerts}处` : `${pointOf(a, ind?.zh)}${value}`,
+    event: alerts > 1 ? '报警汇总' : EVENT[items.at(-1)!.transition.type][0],
     time: shortCst(worst.transition.at),
     code: ackLink ? ackLink.slice(ackLink.lastIndexOf('/') + 1) : '-',
   };

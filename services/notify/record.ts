@@ -8,7 +8,9 @@ import type { OutboxItem } from './outbox-store.ts';
  * for the operators, as is its recovery.
  */
 export function outcomeLines(items: OutboxItem[], line: Pick<Transition, 'type' | 'detail'>, at: number): Transition[] {
-  return items.flatMap((i) => (i.alertId === null ? [] : [{ alertId: i.alertId, at, actor: 'system', ...line }]));
+  // one line per alert: a message carrying two changes of one alert (raised, then rose) was one message
+  const alerts = [...new Set(items.flatMap((i) => (i.alertId === null ? [] : [i.alertId])))];
+  return alerts.map((alertId) => ({ alertId, at, actor: 'system', ...line }));
 }
 
 /** The record gets a failure's first attempt, then every fifth, so a long outage does not drown it. */

@@ -30,7 +30,10 @@ export interface LoadedRegistry {
 }
 
 export async function readRegistryFile(path: string): Promise<unknown> {
-  return readYaml(await readFile(path, 'utf8'), path);
+  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new RegistryError(path, [e.code === 'ENOENT' ? `there is no file ${path}: set CONFIG (or --config) to the site registry` : `cannot read ${path}: ${e.code ?? e.message}`]);
+  });
+  return readYaml(text, path);
 }
 
 export function parseRegistry(text: string, source = 'registry'): LoadedRegistry {

@@ -152,8 +152,11 @@ describe('SMS, voice and acknowledge links', () => {
       const csp = res!.headers()['content-security-policy'];
       expect(csp).toContain("form-action 'self'");
       expect(csp).not.toContain('upgrade-insecure-requests');
+      // named as the SMS named them, not by ids
+      expect(await page.textContent('body')).toContain('测试商城 · smoke-1');
       await page.click('button[type=submit]');
       await page.waitForSelector('text=已确认');
+      expect(await page.textContent('body')).toContain('acknowledged: 测试商城消控室 137****3333');
       await page.close();
     } finally {
       await browser.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeData, encodeData } from '../../gateway/fire-panel/application.ts';
 import { answer, COMMAND, encode, scan, timeOf, timeLabel, type Frame } from '../../gateway/fire-panel/frame.ts';
-import { pointFor, readingsOf } from '../../gateway/fire-panel/panel-points.ts';
+import { PanelMemory, pointFor, readingsOf } from '../../gateway/fire-panel/panel-points.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 /** the byte sum mod 256 written out here, not taken from the code under test */
@@ -202,5 +202,20 @@ describe('what a panel may not slip past', () => {
     expect(decodeData(Buffer.from([2, 0, 1]))).toMatchObject({ ok: false });
     expect(decodeData(Buffer.from([2, 0]))).toMatchObject({ ok: true, items: [] });
     expect(decodeData(Buffer.concat([Buffer.from([28, 1]), Buffer.alloc(6)]))).toMatchObject({ ok: true });
+  });
+});
+
+describe('a point standing for several components', () => {
+  const device = { enterpriseId: 'E', deviceId: 'p', points: [{ id: 'any', metric: 'smoke_alarm', panel: {} }] };
+  const now = Date.UTC(2026, 10, 22, 16, 0, 0);
+  const comp = (address: number, status: number) => ({ type: 2 as const, systemType: 1, systemAddress: 1, componentType: 42, componentAddress: address, status, description: '', time: null });
+  it('stays in fire while any of them is: another detector\'s normal, or the system\'s, clears nothing', () => {
+    const memory = new PanelMemory();
+    const read = (items: Parameters<typeof readingsOf>[1]) => readingsOf(device, items, now, 0, -Infinity, memory).readings.map((r) => r.values.any);
+    expect(read([comp(1, 0b11)])).toEqual([true]);
+    expect(read([comp(2, 0b01)])).toEqual([true]);
+    expect(read([{ type: 1, systemType: 1, systemAddress: 1, status: 0b01, time: null }])).toEqual([true]);
+    expect(read([comp(3, 0b11), comp(1, 0b01)])).toEqual([true, true]);
+    expect(read([comp(3, 0b01)])).toEqual([false]);
   });
 });

@@ -94,9 +94,19 @@ describe('what an SMS says', () => {
     expect(params).toEqual({ level: '紧急', enterprise: '测试餐饮', point: '1号灶台 可燃气体浓度 62%LEL', event: '报警', time: '11-22 08:05', code: 'abcdefghijklmnopqrstuvwxyz12' });
     expect(text).toBe('【紧急报警】测试餐饮 1号灶台 可燃气体浓度 62%LEL 11-22 08:05 一键确认：https://x/ack/abcdefghijklmnopqrstuvwxyz12');
   });
+  it('one alert\'s two changes are one alert: its latest event, no digest', () => {
+    const { params } = renderPhone([
+      { alert, transition: t('raised'), enterpriseName: 'A' },
+      { alert, transition: t('severity_changed', { direction: 'rose' }), enterpriseName: 'A' },
+    ]);
+    expect(params).toMatchObject({ enterprise: 'A', event: '报警级别变化', point: '1号灶台 可燃气体浓度 62%LEL' });
+    const smoke = renderPhone([{ alert: { ...alert, metric: 'smoke_alarm', pointName: null, pointId: 'smoke_alarm', value: true }, transition: t('raised'), enterpriseName: 'A' }]);
+    expect(smoke.text).not.toContain('true');
+  });
+
   it('sums several changes up', () => {
     const { params } = renderPhone([
-      { alert: { ...alert, severity: 'major' }, transition: t('raised'), enterpriseName: 'A' },
+      { alert: { ...alert, id: 'a2', severity: 'major' }, transition: t('raised'), enterpriseName: 'A' },
       { alert, transition: t('raised'), enterpriseName: 'B' },
     ]);
     expect(params).toMatchObject({ level: '紧急', enterprise: 'A等2家', event: '报警汇总', code: '-' });
@@ -134,6 +144,12 @@ it('keeps acknowledge tokens out of the request log', () => {
   expect(loggableUrl('/ack/abc?x=1')).toBe('/ack/[redacted]');
   expect(loggableUrl('/%61ck/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
   expect(loggableUrl('/ACK/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
+  expect(loggableUrl('http://127.0.0.1:3000/ack/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
+  expect(loggableUrl('//ack/abcdefghijklmnopqrstuvwxyz12')).toBe('/ack/[redacted]');
+  expect(loggableUrl('/x/abcdefghijklmnopqrstuvwxyz12')).toBe('/x/[redacted]');
+  expect(loggableUrl('/?x=abcdefghijklmnopqrstuvwxyz12')).toBe('/?x=[redacted]');
+  // alert ids (UUIDs) stay readable
+  expect(loggableUrl('/api/alerts/4f1c2a9e-8b7d-4e2a-9c1b-3d5e6f7a8b9c')).toBe('/api/alerts/4f1c2a9e-8b7d-4e2a-9c1b-3d5e6f7a8b9c');
 });
 
 describe('an acknowledge link never leaves through an error', () => {

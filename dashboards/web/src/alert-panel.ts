@@ -58,15 +58,34 @@ interface BulkAnswer {
   results: { id: string; ok: boolean; error?: { code: string; message: string } }[];
 }
 
-/** Acknowledge or close several alerts at once; each is handled as if alone, and the toast says how many were not. */
-export async function bulkHandle(ids: string[], action: 'ack' | 'close'): Promise<void> {
-  const report = (r: BulkAnswer) => toast(`${t(action === 'ack' ? 'bulkAck' : 'bulkClose')}：${t('bulkDone')} ${r.done}${r.failed ? `，${t('bulkFailed')} ${r.failed}（${r.results.find((x) => !x.ok)?.error?.message ?? ''}）` : ''}`, r.failed ? 'error' : 'ok');
+/**
+ * Acknowledge or close several alerts at once; each is handled as if alone. Resolves with the ids
+ * not done, so they stay ticked; the toast says how many were done and, by reason, why not.
+ */
+export async function bulkHandle(ids: string[], action: 'ack' | 'close'): Promise<string[]> {
+  const report = (r: BulkAnswer) => {
+    const failed = r.results.filter((x) => !x.ok);
+    const reasons = [...new Set(failed.map((x) => bulkReason(x.error?.code ?? '', x.error?.message ?? '')))];
+    toast(`${t(action === 'ack' ? 'bulkAck' : 'bulkClose')}：${t('bulkDone')} ${r.done}${failed.length ? `，${t('bulkFailed')} ${failed.length}（${reasons.join('；')}）` : ''}`, failed.length ? 'error' : 'ok');
+    return failed.map((x) => x.id);
+  };
   if (action === 'ack') return report(await api.post<BulkAnswer>('/api/alerts/bulk', { ids, action }));
   const note = h('textarea', { id: 'bulk-close-note', required: true, rows: 3, placeholder: t('notePlaceholder') });
   const disposition = dispositions('bulk-close-disposition');
-  return alertDialog(`${t('selectedN')} ${ids.length}`, t('bulkCloseTitle'), [field(t('disposition'), disposition), field(t('note'), note)], [h('button', { value: 'ok', class: 'primary', id: 'bulk-close-confirm' }, t('confirmClose'))], async () =>
-    report(await api.post<BulkAnswer>('/api/alerts/bulk', { ids, action, disposition: disposition.value, note: note.value })),
-  );
+  let left = ids;
+  await alertDialog(`${t('selectedN')} ${ids.length}`, t('bulkCloseTitle'), [field(t('disposition'), disposition), field(t('note'), note)], [h('button', { value: 'ok', class: 'primary', id: 'bulk-close-confirm' }, t('confirmClose'))], async () => {
+    left = report(await api.post<BulkAnswer>('/api/alerts/bulk', { ids, action, disposition: disposition.value, note: note.value }));
+  });
+  return left;
+}
+
+/** Why an alert of a bulk action was not done, in the page's language. */
+function bulkReason(code: string, message: string): string {
+  if (code === 'REVIEW_REQUIRED') return t('bulkNeedsReview');
+  if (code === 'CONFLICT' && /acknowledged before/.test(message)) return t('criticalNeedsAck');
+  if (code === 'CONFLICT' && /acknowledged already/.test(message)) return t('bulkAlreadyAcked');
+  if (code === 'FORBIDDEN') return t('forbidden');
+  return message;
 }
 
 /** The enterprise (or an operator) reports what it found and did, with photos from a phone's camera. */

@@ -110,6 +110,13 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
     }
   }
 
+  /** what was not done stays ticked, to be handled another way (a review, an acknowledgement first) */
+  const keepTicked = (left: string[]) => {
+    selected.clear();
+    for (const id of left) selected.add(id);
+    render();
+  };
+
   function renderBulk(list: Alert[]) {
     const shown = new Set(list.map((a) => a.id));
     for (const id of selected) if (!shown.has(id) || list.find((a) => a.id === id)?.state === 'closed') selected.delete(id);
@@ -120,8 +127,8 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
       ...(ids.length
         ? [
             h('span', { class: 'pill' }, `${t('selectedN')} ${ids.length}`),
-            h('button', { type: 'button', id: 'bulk-ack', onclick: () => void bulkHandle(ids, 'ack').then(() => (selected.clear(), render())) }, t('bulkAck')),
-            h('button', { type: 'button', id: 'bulk-close', onclick: () => void bulkHandle(ids, 'close').then(() => (selected.clear(), render())) }, t('bulkClose')),
+            h('button', { type: 'button', id: 'bulk-ack', onclick: () => void bulkHandle(ids, 'ack').then(keepTicked) }, t('bulkAck')),
+            h('button', { type: 'button', id: 'bulk-close', onclick: () => void bulkHandle(ids, 'close').then(keepTicked) }, t('bulkClose')),
             h('button', { type: 'button', id: 'bulk-clear', onclick: () => (selected.clear(), render()) }, t('clearSelection')),
           ]
         : []),

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatCst } from '../../../domain/cst.ts';
+import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
 import type { Alert } from '../../alerts/model.ts';
 import { ackable, type LinkUse } from '../../notify/ack-links.ts';
 import type { ApiContext } from '../context.ts';
@@ -18,14 +19,14 @@ export function ackLinkRoutes(ctx: ApiContext) {
     app.get('/ack/:token', async (req, reply) => {
       const { token } = req.params as { token: string };
       const seen = await ctx.ackLinks.look(token);
-      return page(reply, seen, await alertsOf(ctx, seen), null);
+      return page(reply, seen, await alertsOf(ctx, seen), null, namer(ctx, seen));
     });
 
     app.post('/ack/:token', async (req, reply) => {
       const { token } = req.params as { token: string };
       const used = await ctx.ackLinks.use(token);
       ctx.metrics.ackLinks.inc({ outcome: used.outcome });
-      if (used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null);
+      if (used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null, namer(ctx, used));
       const { link } = used;
       const unit = ctx.registry().units.get(link.unitId);
       const actor = `ack-link:${link.unitId}`;
@@ -37,8 +38,35 @@ export function ackLinkRoutes(ctx: ApiContext) {
         if (a) done.push(a.id);
       }
       ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: done, unit: link.unitId, recipient: link.recipient });
-      return page(reply, used, await alertsOf(ctx, used), done);
+      return page(reply, used, await alertsOf(ctx, used), done, namer(ctx, used));
     });
+  };
+}
+
+/** Names as the SMS used them: enterprise, device and point; who acknowledged, by name. */
+interface Namer {
+  enterprise(id: string): string;
+  device(id: string): string;
+  point(a: Alert): string;
+  who(ackBy: string | null): string;
+}
+
+function namer(ctx: ApiContext, u: LinkUse): Namer {
+  const reg = ctx.registry();
+  return {
+    enterprise: (id) => reg.enterprises.get(id)?.name ?? id,
+    device: (id) => reg.devices.get(id)?.device.name ?? id,
+    point: (a) => {
+      const metric = isMetric(a.metric) ? INDICATORS[a.metric].zh : a.metric;
+      return a.pointName ? `${a.pointName}（${metric}）` : metric;
+    },
+    who: (ackBy) => {
+      if (!ackBy) return '';
+      const m = /^ack-link:(.+)$/.exec(ackBy);
+      if (!m) return ackBy;
+      const unit = reg.units.get(m[1])?.name ?? m[1];
+      return u.outcome !== 'invalid' && u.link.unitId === m[1] ? `${unit} ${u.link.recipient}` : unit;
+    },
   };
 }
 
@@ -48,7 +76,7 @@ async function alertsOf(ctx: ApiContext, u: LinkUse): Promise<Alert[]> {
   return found.flatMap((f) => (f ? [f.alert] : []));
 }
 
-function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null) {
+function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null, names: Namer) {
   const status = u.outcome === 'invalid' ? 404 : u.outcome === 'expired' ? 410 : u.outcome === 'used' ? 409 : 200;
   const open = alerts.filter(ackable);
   const head =
@@ -66,8 +94,8 @@ function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: st
   const rows = alerts
     .map(
       (a) =>
-        `<li><b>${esc(SEVERITY_ZH[a.severity])} ${esc(a.severity)}</b> ${esc(a.pointName ?? a.pointId ?? a.metric)} — ${esc(a.message)}<br><small>${esc(a.enterpriseId)} / ${esc(a.deviceId)} · ${esc(formatCst(a.raisedAt))} · ${
-          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(a.ackBy ?? '')}` : '未确认 not acknowledged'
+        `<li><b>${esc(SEVERITY_ZH[a.severity])} ${esc(a.severity)}</b> ${esc(names.point(a))} — ${esc(a.message)}<br><small>${esc(names.enterprise(a.enterpriseId))} · ${esc(names.device(a.deviceId))} · ${esc(formatCst(a.raisedAt))} · ${
+          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(names.who(a.ackBy))}` : '未确认 not acknowledged'
         }</small></li>`,
     )
     .join('');
