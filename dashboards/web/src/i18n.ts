@@ -425,9 +425,10 @@ export const valueText = (v: unknown, metric?: string) =>
  * both); a page shows one.
  */
 export function messageText(message: string): string {
-  const at = message.indexOf(' / ');
-  if (at < 0) return message;
-  return lang === 'zh' ? message.slice(0, at) : message.slice(at + 3);
+  // the separator is "/ " after a space or a Chinese character or bracket: "… / …", "…）/ …"
+  const m = /(?: |(?<=[^\x00-\x7f]))\/ /.exec(message);
+  if (!m) return message;
+  return lang === 'zh' ? message.slice(0, m.index).trim() : message.slice(m.index + m[0].length).trim();
 }
 
 /** Fill in every element that names its text with data-i18n. */
