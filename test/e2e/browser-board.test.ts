@@ -86,20 +86,35 @@ describe('the duty board puts what needs a person first', () => {
     await Promise.all([gas.end(), smoke.end(), gas1.end()]);
   }, 60_000);
 
-  it('says so on the whole page when the link to the server is lost', async () => {
-    const other = await startTestApp({ registry: testRegistry() });
+  it('says so on the whole page when the link to the server is lost, and shows what it missed once it is back', async () => {
+    let other = await startTestApp({ registry: testRegistry() });
+    const port = other.ports.http;
     const p = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     try {
-      await p.goto(`http://127.0.0.1:${other.ports.http}/#token=token-operator`);
+      await p.goto(`http://127.0.0.1:${port}/#token=token-operator`);
       await p.waitForSelector('#alerts');
       expect(await p.$eval('#link-banner', (b) => b.hasAttribute('hidden'))).toBe(true);
+      // the page may not reach the stream until the test says so
+      await p.route('**/api/alerts/stream*', (route) => route.abort());
       await other.stop();
       await p.waitForSelector('#link-banner:not([hidden])', { timeout: 15_000 });
       expect(await p.$eval('#link-banner', (b) => b.textContent)).toContain('连接已中断');
       expect(await pageValue<string>(p, 'document.body.dataset.stale')).toBe('true');
       await screenshot(p, 'board-link-lost');
+
+      // the service is back on its port, and a fire alarm comes while the page has no stream yet
+      other = await startTestApp({ registry: testRegistry(), dataDir: other.dataDir, settings: { HTTP_PORT: port } });
+      const smoke = await connectDevice(other, MALL, 'smoke-1', 'secret-smoke-1');
+      await smoke.telemetry({ seq: 1, values: { smoke_alarm: true } });
+      await smoke.end();
+      await p.unroute('**/api/alerts/stream*');
+      await p.waitForSelector('#link-banner[hidden]', { state: 'attached' });
+      await p.waitForSelector('#alerts tbody tr[data-alert]');
+      expect(await p.$$eval('#alerts tbody tr[data-alert] td.point', (tds) => tds.map((td) => td.textContent ?? ''))).toEqual([expect.stringContaining('smoke-1')]);
+      await p.waitForSelector('#critical-banner:not([hidden])');
     } finally {
       await p.close();
+      await other.stop();
     }
   });
 

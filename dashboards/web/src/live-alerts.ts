@@ -21,23 +21,62 @@ export const liveAlerts = {
     listeners.add(fn);
     return () => listeners.delete(fn);
   },
+  /**
+   * The stream has no replay: whatever changed while it was down (or before it first opened) is
+   * read again from the API each time it opens. Changes the stream brings while that copy is on
+   * its way are applied over it, in order, so the newest word on each alert wins.
+   */
   async start() {
-    const { items } = await api.get<{ items: Alert[] }>('/api/alerts?state=open&limit=1000');
-    alerts.clear();
-    for (const a of items) alerts.set(a.id, a);
-    source?.close();
-    source = api.stream();
-    source.onopen = () => ((connected = true), emit(null));
-    source.onerror = () => ((connected = false), emit(null));
-    source.addEventListener('alert', (e) => {
-      const a = JSON.parse((e as MessageEvent).data) as Alert & { transition?: { type: string } };
-      const isNew = !alerts.has(a.id);
-      alerts.set(a.id, a);
-      const rising = isNew || a.transition?.type === 'raised' || a.transition?.type === 'reactivated' || a.transition?.type === 'severity_changed';
-      if (rising && a.state === 'active' && (a.severity === 'critical' || a.severity === 'major')) cueFor(a.severity);
-      emit(a);
-    });
-    emit(null);
+    // one list per copy on its way (the first copy and an open can overlap)
+    const inFlight = new Set<Alert[]>();
+    let started = 0;
+    let applied = 0;
+    const resync = async () => {
+      const pending: Alert[] = [];
+      const mine = ++started;
+      inFlight.add(pending);
+      try {
+        const { items } = await api.get<{ items: Alert[] }>('/api/alerts?state=open&limit=1000');
+        // a copy asked for earlier that answers later is older than the one already shown
+        if (mine < applied) return;
+        applied = mine;
+        alerts.clear();
+        for (const a of items) alerts.set(a.id, a);
+        for (const a of pending) alerts.set(a.id, a);
+      } catch {
+        // the next open tries again; meanwhile the page shows what it had, marked stale
+      } finally {
+        inFlight.delete(pending);
+        emit(null);
+      }
+    };
+    const open = () => {
+      source?.close();
+      const s = (source = api.stream());
+      s.onopen = () => {
+        connected = true;
+        void resync();
+      };
+      s.onerror = () => {
+        connected = false;
+        emit(null);
+        // a network error is retried by the browser; an answer that is not a stream (a proxy's
+        // 502 while the service restarts) ends the EventSource for good, so a new one is made
+        if (s.readyState === EventSource.CLOSED && source === s) setTimeout(() => source === s && open(), 3000);
+      };
+      s.addEventListener('alert', (e) => {
+        const a = JSON.parse((e as MessageEvent).data) as Alert & { transition?: { type: string } };
+        const isNew = !alerts.has(a.id);
+        alerts.set(a.id, a);
+        for (const list of inFlight) list.push(a);
+        const rising = isNew || a.transition?.type === 'raised' || a.transition?.type === 'reactivated' || a.transition?.type === 'severity_changed';
+        if (rising && a.state === 'active' && (a.severity === 'critical' || a.severity === 'major')) cueFor(a.severity);
+        emit(a);
+      });
+    };
+    open();
+    // the first copy, before the stream is up, so the board is not empty meanwhile
+    await resync();
   },
   /** After an action of this page: the stream will say it too, but the page should not wait. */
   put(a: Alert) {
@@ -51,6 +90,7 @@ export const liveAlerts = {
   },
   stop() {
     source?.close();
+    source = undefined;
   },
 };
 
