@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
-import { goTo, launchBrowser, overflowX, pageValue, screenshot, watchAlertRows } from '../support/browser.ts';
+import { goTo, launchBrowser, pageValue, screenshot, watchAlertRows } from '../support/browser.ts';
 import { CAST, CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { simulate } from '../support/simulate.ts';
 import { startSmtp } from '../support/receivers.ts';
@@ -186,25 +186,8 @@ describe('dashboards in a real browser', () => {
     expect(csv.toString('utf8')).not.toContain(MALL);
   });
 
-  it('fits a 1366×768 duty screen and a phone without sideways scrolling, in Chinese and in English', async () => {
-    for (const viewport of [
-      { width: 1366, height: 768 },
-      { width: 390, height: 844 },
-    ]) {
-      for (const [token, hash, ready] of [
-        ['token-operator', '#board', '#alerts tbody tr'],
-        ['token-operator', `#device/${CHEM}/gas-1`, '.chart canvas'],
-        ['token-regulator-a', '#stats', '#per-enterprise tbody tr'],
-        ['token-chem', '#devices', '.card.device'],
-      ] as const) {
-        const page = await open(token, hash, viewport);
-        await page.waitForSelector(ready);
-        expect(await overflowX(page), `${token} ${hash} at ${viewport.width}px`).toBeLessThanOrEqual(0);
-        if (viewport.width < 500 && hash === '#board') await screenshot(page, 'phone-board');
-        if (viewport.width < 500 && hash === '#devices') await screenshot(page, 'phone-enterprise');
-        await page.close();
-      }
-    }
+  // (every view at three screen sizes in both languages: browser-layout.test.ts)
+  it('switches between Chinese and English in place', async () => {
     const page = await open('token-operator', '#board');
     await page.click('#lang');
     expect(await page.textContent('nav a[data-view="board"]')).toBe('Duty board');

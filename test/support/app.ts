@@ -36,7 +36,10 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
     ...(o.smtpPort ? { SMTP_URL: `smtp://127.0.0.1:${o.smtpPort}` } : {}),
     ...o.settings,
   });
-  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, ...o });
+  // time-driven rules (offline, an interlock's deadline) run when a test calls `tick()`: on a
+  // machine busy with other tests, real seconds pass between two steps and would raise alerts
+  // the test is not about
+  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, ...o });
   return Object.assign(app, { dataDir, configPath });
 }
 
