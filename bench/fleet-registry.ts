@@ -31,7 +31,7 @@ export function benchRegistry(devices: number, opts: { webhookUrl?: string; prob
     templates: ['hazchem'],
     points: [{ metric: 'gas_lel' }],
     // the probes raise and clear on purpose: no flapping hold
-    flapping: { changes: 1_000_000, windowS: 1 },
+    flapping: { changes: 1000, windowS: 1 },
   }));
   if (probes.length)
     enterprises.push({ id: 'PROBE', name: '时延探针', industry: 'hazchem', region: '321283001', units: ['probe-unit'], devices: probes, routing: { groupWaitS: 0, groupIntervalS: 0 } });

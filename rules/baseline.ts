@@ -1,6 +1,6 @@
 import { numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
-import { none, type RuleImpl } from './kind.ts';
+import { reusableVerdict, type RuleImpl } from './kind.ts';
 import type { BaselineRuleDef } from './schema.ts';
 
 /**
@@ -17,6 +17,9 @@ export interface BaselineState {
 export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<BaselineState> {
   const { zh, en, unit } = ctx.names(def.metric);
   const forMs = def.forS * 1000;
+  let rounded = 0;
+  const verdict = reusableVerdict(() => def.message ?? `${zh}偏离基线 ${rounded}%（基线 ${verdict.threshold}${unit}）/ ${en} ${rounded} % away from its baseline ${verdict.threshold}${unit}`);
+  const off = reusableVerdict(() => '');
   return {
     id: def.id,
     kind: 'baseline',
@@ -24,30 +27,30 @@ export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC)
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: () => ({ since: null, active: false }),
-    onReading(s, r, d) {
+    onReading(s, r, d, _now, out) {
       const base = d.baselines[def.metric];
       const v = numeric(r.values[def.metric] ?? d.latest[def.metric]);
       const q = r.quality?.[def.metric];
-      const off = (def.guard && d.latest[def.guard] !== true) || base === undefined || base === 0;
-      if (off) return [{ since: null, active: false }, [{ metric: '', severity: null, value: v ?? null, threshold: base ?? null, message: '' }]];
-      if (v === undefined || q === 'fault' || q === 'maintenance') return none(s);
+      if ((def.guard && d.latest[def.guard] !== true) || base === undefined || base === 0) {
+        // no baseline yet, or outside the guarded operation: nothing to judge
+        s.since = null;
+        s.active = false;
+        off.value = v ?? null;
+        off.threshold = base ?? null;
+        out.push(off);
+        return s;
+      }
+      if (v === undefined || q === 'fault' || q === 'maintenance') return s;
       const pct = (Math.abs(v - base) / Math.abs(base)) * 100;
-      const out = s.active ? pct > def.deviationPct - def.deadbandPct : pct >= def.deviationPct;
-      const since = out ? (s.since ?? r.ts) : null;
-      const active = out && r.ts - since! >= forMs;
-      const rounded = Math.round(pct * 10) / 10;
-      return [
-        { since, active },
-        [
-          {
-            metric: '',
-            severity: active ? def.severity : null,
-            value: v,
-            threshold: base,
-            message: () => def.message ?? `${zh}偏离基线 ${rounded}%（基线 ${base}${unit}）/ ${en} ${rounded} % away from its baseline ${base}${unit}`,
-          },
-        ],
-      ];
+      const outside = s.active ? pct > def.deviationPct - def.deadbandPct : pct >= def.deviationPct;
+      s.since = outside ? (s.since ?? r.ts) : null;
+      s.active = outside && r.ts - s.since! >= forMs;
+      rounded = Math.round(pct * 10) / 10;
+      verdict.severity = s.active ? def.severity : null;
+      verdict.value = v;
+      verdict.threshold = base;
+      out.push(verdict);
+      return s;
     },
   };
 }

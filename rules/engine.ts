@@ -290,14 +290,24 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   return outcomes;
 }
 
+/** The verdicts of the rule that just ran: one list for the engine, emptied after each rule. */
+const verdicts: Verdict[] = [];
+
 function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
   // a rule triggered by two metrics of one reading runs once
   if (rt.lastRun[r.index] === run) return;
   rt.lastRun[r.index] = run;
   const held = stateOf(rt, r, now);
-  const [s, verdicts] = r.impl.onReading!(held.s, reading, v, now);
-  held.s = s;
-  for (let i = 0; i < verdicts.length; i++) apply(state, device, r, verdicts[i], reading.ts, outcomes);
+  // (a rule that threw last time may have left some behind)
+  verdicts.length = 0;
+  held.s = r.impl.onReading!(held.s, reading, v, now, verdicts);
+  applyAll(state, device, r, reading.ts, outcomes);
+}
+
+function applyAll(state: EngineState, device: CompiledDevice, r: CompiledRule, at: number, outcomes: Outcome[]) {
+  const n = verdicts.length;
+  for (let i = 0; i < n; i++) apply(state, device, r, verdicts[i], at, outcomes);
+  verdicts.length = 0;
 }
 
 /** Time passing: durations, deadlines, silence, and flapping alerts that have settled. */
@@ -309,9 +319,9 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
       const v = view(device, rt, state);
       for (const r of device.timed) {
         const held = stateOf(rt, r, now);
-        const [s, verdicts] = r.impl.onTime!(held.s, now, v);
-        held.s = s;
-        for (let i = 0; i < verdicts.length; i++) apply(state, device, r, verdicts[i], now, outcomes);
+        verdicts.length = 0;
+        held.s = r.impl.onTime!(held.s, now, v, verdicts);
+        applyAll(state, device, r, now, outcomes);
       }
     }
   }
@@ -336,9 +346,9 @@ export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, 
   const v = view(device, rt, state);
   for (const r of device.linked) {
     const held = stateOf(rt, r, at);
-    const [s, verdicts] = r.impl.onLink!(held.s, link, at, v);
-    held.s = s;
-    for (const verdict of verdicts) apply(state, device, r, verdict, at, outcomes);
+    verdicts.length = 0;
+    held.s = r.impl.onLink!(held.s, link, at, v, verdicts);
+    applyAll(state, device, r, at, outcomes);
   }
   return outcomes;
 }

@@ -1,4 +1,4 @@
-import { NO_VERDICTS, type RuleImpl, type Verdict } from './kind.ts';
+import type { RuleImpl } from './kind.ts';
 import type { FaultRuleDef } from './schema.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 
@@ -12,9 +12,8 @@ export function faultRule(def: FaultRuleDef, ctx: RuleContext = BY_METRIC): Rule
     triggers: '*',
     // the points reported faulted: only they need a verdict when they report good again
     init: () => new Set<string>(),
-    onReading(s, r) {
-      if (!r.quality && s.size === 0) return [s, NO_VERDICTS];
-      const verdicts: Verdict[] = [];
+    onReading(s, r, _d, _now, out) {
+      if (!r.quality && s.size === 0) return s;
       const metrics = new Set([...Object.keys(r.quality ?? {}), ...[...s].filter((m) => m in r.values)]);
       for (const metric of metrics) {
         const faulted = r.quality?.[metric] === 'fault';
@@ -22,7 +21,7 @@ export function faultRule(def: FaultRuleDef, ctx: RuleContext = BY_METRIC): Rule
         else if (s.has(metric)) s.delete(metric);
         else continue;
         const { zh, en } = ctx.names(metric);
-        verdicts.push({
+        out.push({
           metric,
           severity: faulted ? def.severity : null,
           value: r.values[metric] ?? null,
@@ -30,7 +29,7 @@ export function faultRule(def: FaultRuleDef, ctx: RuleContext = BY_METRIC): Rule
           message: () => def.message ?? `${zh}传感器故障 / ${en} sensor reports a fault`,
         });
       }
-      return [s, verdicts];
+      return s;
     },
   };
 }

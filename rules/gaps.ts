@@ -1,4 +1,4 @@
-import { none, type RuleImpl } from './kind.ts';
+import type { RuleImpl } from './kind.ts';
 import type { GapsRuleDef } from './schema.ts';
 
 /**
@@ -20,12 +20,12 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
     perMetric: false,
     triggers: '*',
     init: () => ({ lastSeq: null, gaps: [] }),
-    onReading(s, r, _d, now) {
-      if (r.seq === undefined) return none(s);
+    onReading(s, r, _d, now, out) {
+      if (r.seq === undefined) return s;
       if (s.gaps.length === 0 && s.lastSeq !== null && r.seq === s.lastSeq + 1) {
         // in sequence with nothing missing: the common case, updated in place
         s.lastSeq = r.seq;
-        return none(s);
+        return s;
       }
       let gaps = s.gaps.filter(([t]) => now - t <= windowMs);
       let lastSeq = s.lastSeq;
@@ -38,18 +38,14 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
         gaps = n > 1 ? [...gaps.slice(0, -1), [t, n - 1]] : gaps.slice(0, -1);
       }
       const missing = gaps.reduce((sum, [, n]) => sum + n, 0);
-      return [
-        { lastSeq, gaps },
-        [
-          {
-            metric: '',
-            severity: missing > def.maxMissing ? def.severity : null,
-            value: missing,
-            threshold: def.maxMissing,
-            message: () => def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
-          },
-        ],
-      ];
+      out.push({
+        metric: '',
+        severity: missing > def.maxMissing ? def.severity : null,
+        value: missing,
+        threshold: def.maxMissing,
+        message: () => def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
+      });
+      return { lastSeq, gaps };
     },
   };
 }

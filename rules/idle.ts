@@ -1,5 +1,5 @@
 import { numeric } from './describe.ts';
-import { NO_VERDICTS, type RuleImpl, type Verdict } from './kind.ts';
+import type { RuleImpl, Verdict } from './kind.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 import type { IdleRuleDef } from './schema.ts';
 
@@ -12,26 +12,22 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
   const { zh, en, unit } = ctx.names(def.metric);
   const QUIET = { raised: false };
   const RAISED = { raised: true };
-  const judge = (s: { raised: boolean }, v: number | undefined, idle: number | undefined, suspended: boolean): [{ raised: boolean }, Verdict[]] => {
+  const judge = (s: { raised: boolean }, v: number | undefined, idle: number | undefined, suspended: boolean, out: Verdict[]): { raised: boolean } => {
     const limit = idle === undefined ? undefined : idle * (1 + def.abovePct / 100);
     const producing = suspended && v !== undefined && limit !== undefined && v > limit;
-    if (producing === s.raised && !producing) return [s, NO_VERDICTS];
-    return [
-      producing ? RAISED : QUIET,
-      [
-        {
-          metric: '',
-          severity: producing ? def.severity : null,
-          value: v ?? null,
-          threshold: limit ?? null,
-          message: () =>
-            def.message ??
-            (producing
-              ? `停产整顿期间${zh} ${v}${unit} 高于待机基线 ${idle}${unit}：疑似违法生产 / ${en} ${v}${unit} above its idle baseline ${idle}${unit} while suspended: producing under a suspension order?`
-              : `${zh}回到待机水平或已恢复生产许可 / ${en} back to idle, or the suspension was lifted`),
-        },
-      ],
-    ];
+    if (producing === s.raised && !producing) return s;
+    out.push({
+      metric: '',
+      severity: producing ? def.severity : null,
+      value: v ?? null,
+      threshold: limit ?? null,
+      message: () =>
+        def.message ??
+        (producing
+          ? `停产整顿期间${zh} ${v}${unit} 高于待机基线 ${idle}${unit}：疑似违法生产 / ${en} ${v}${unit} above its idle baseline ${idle}${unit} while suspended: producing under a suspension order?`
+          : `${zh}回到待机水平或已恢复生产许可 / ${en} back to idle, or the suspension was lifted`),
+    });
+    return producing ? RAISED : QUIET;
   };
   return {
     id: def.id,
@@ -41,15 +37,15 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
     triggers: [def.metric],
     init: () => QUIET,
     seed: () => RAISED,
-    onReading(s, r, d) {
+    onReading(s, r, d, _now, out) {
       const q = r.quality?.[def.metric];
-      if (q === 'fault' || q === 'maintenance') return [s, NO_VERDICTS];
-      return judge(s, numeric(r.values[def.metric]), d.baselines[def.metric] ?? def.idle, d.suspended());
+      if (q === 'fault' || q === 'maintenance') return s;
+      return judge(s, numeric(r.values[def.metric]), d.baselines[def.metric] ?? def.idle, d.suspended(), out);
     },
     // the order lifted (or set) between readings
-    onTime(s, _now, d) {
-      if (!s.raised || d.suspended()) return [s, NO_VERDICTS];
-      return judge(s, numeric(d.latest[def.metric]), d.baselines[def.metric] ?? def.idle, false);
+    onTime(s, _now, d, out) {
+      if (!s.raised || d.suspended()) return s;
+      return judge(s, numeric(d.latest[def.metric]), d.baselines[def.metric] ?? def.idle, false, out);
     },
   };
 }

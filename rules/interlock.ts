@@ -50,11 +50,16 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   // the condition names metrics; this instance reads its own points for them
   const bound = condition.names.map((n) => [n, ctx.keyOf(n)] as const);
   const identity = bound.every(([n, k]) => n === k);
+  // what the condition reads, refilled in place: no object per reading
+  const seen: Record<string, Value> = Object.create(null);
   const read = (latest: Record<string, Value>): Record<string, Value> => {
     if (identity) return latest;
-    const out: Record<string, Value> = Object.create(null);
-    for (const [n, k] of bound) if (latest[k] !== undefined) out[n] = latest[k];
-    return out;
+    for (const [n, k] of bound) {
+      const v = latest[k];
+      if (v !== undefined) seen[n] = v;
+      else delete seen[n];
+    }
+    return seen;
   };
 
   // in words, with the points' names: an operator at 3 a.m. reads no expressions
@@ -70,26 +75,44 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   const failed = (latest: Record<string, Value>) =>
     `联锁未在 ${def.withinS} 秒内动作：「${when.zh}」成立，应 ${expected.map(([k, v]) => fact(k, v, 'zh')).join(joiner.zh)}，实际 ${expected.map(([k]) => fact(k, latest[k], 'zh')).join('、')}` +
     ` / interlock did not act within ${def.withinS} s: while ${when.en}, expected ${expected.map(([k, v]) => fact(k, v, 'en')).join(joiner.en)}; actual ${expected.map(([k]) => fact(k, latest[k], 'en')).join(', ')}`;
-  const verdict = (severity: Verdict['severity'], latest: Record<string, Value>, message = ''): Verdict => ({
+  // the latest values the words were about: read only when a verdict becomes an outcome
+  let at: Record<string, Value> = Object.create(null);
+  const verdictSaying = (severity: Verdict['severity'], message: () => string): Verdict => ({
     metric: '',
     severity,
     value: null,
     // the deadline is in the words; it is no threshold of a value
     threshold: null,
-    message: () => message || (def.message ?? failed(latest)),
+    message,
   });
+  const gone = verdictSaying(null, () => `联锁条件已消除：「${when.zh}」不再成立 / the interlock's condition no longer holds`);
+  const acted = verdictSaying(null, () => `联锁已动作：${expected.map(([k]) => fact(k, at[k], 'zh')).join('、')} / the interlock acted`);
+  const failure = verdictSaying(def.severity, () => def.message ?? failed(at));
 
-  const step = (s: InterlockState, t: number, d: DeviceView): [InterlockState, Verdict[]] => {
-    const latest = d.latest;
+  const step = (s: InterlockState, t: number, d: DeviceView, out: Verdict[]): InterlockState => {
+    const latest = (at = d.latest);
     const on = (!guard || latest[guard] === true) && condition(read(latest));
-    if (!on) return [{ phase: 'idle', since: null, trippedAt: null }, [verdict(null, latest, `联锁条件已消除：「${when.zh}」不再成立 / the interlock's condition no longer holds`)]];
-    const since = s.since ?? t;
-    if (t - since < forMs) return [{ phase: 'pending', since, trippedAt: null }, []];
-    const trippedAt = s.trippedAt ?? since + forMs;
-    const acted = def.expectAny ? expected.some(([m, v]) => latest[m] === v) : expected.every(([m, v]) => latest[m] === v);
-    if (acted) return [{ phase: 'acted', since, trippedAt }, [verdict(null, latest, `联锁已动作：${expected.map(([k]) => fact(k, latest[k], 'zh')).join('、')} / the interlock acted`)]];
-    if (t - trippedAt >= withinMs) return [{ phase: 'failed', since, trippedAt }, [verdict(def.severity, latest)]];
-    return [{ phase: 'tripped', since, trippedAt }, []];
+    if (!on) {
+      s.phase = 'idle';
+      s.since = s.trippedAt = null;
+      out.push(gone);
+      return s;
+    }
+    const since = (s.since ??= t);
+    if (t - since < forMs) {
+      s.phase = 'pending';
+      s.trippedAt = null;
+      return s;
+    }
+    const trippedAt = (s.trippedAt ??= since + forMs);
+    if (def.expectAny ? expected.some(([m, v]) => latest[m] === v) : expected.every(([m, v]) => latest[m] === v)) {
+      s.phase = 'acted';
+      out.push(acted);
+    } else if (t - trippedAt >= withinMs) {
+      s.phase = 'failed';
+      out.push(failure);
+    } else s.phase = 'tripped';
+    return s;
   };
 
   return {
@@ -99,8 +122,8 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     perMetric: false,
     triggers: [...new Set(interlockMetrics(def).flatMap((m) => [ctx.keyOf(m), ...(Object.hasOwn(def.expect, m) ? ctx.keysOf(m) : [])]))],
     init: () => ({ phase: 'idle', since: null, trippedAt: null }),
-    onReading: (s, r, d) => step(s, r.ts, d),
+    onReading: (s, r, d, _now, out) => step(s, r.ts, d, out),
     // the deadline passes on the clock, whether or not a reading comes
-    onTime: (s, now, d) => (s.phase === 'pending' || s.phase === 'tripped' ? step(s, now, d) : [s, []]),
+    onTime: (s, now, d, out) => (s.phase === 'pending' || s.phase === 'tripped' ? step(s, now, d, out) : s),
   };
 }

@@ -1,4 +1,4 @@
-import { NO_VERDICTS, none, type RuleImpl, type Verdict } from './kind.ts';
+import type { RuleImpl, Verdict } from './kind.ts';
 import type { OfflineRuleDef } from './schema.ts';
 
 /**
@@ -31,18 +31,27 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
     perMetric: false,
     triggers: '*',
     init: () => QUIET,
-    onReading: (s) => (s.raised ? [QUIET, [back]] : [s, NO_VERDICTS]),
-    onLink(s, link) {
-      if (link === 'offline') return [{ saidOffline: true, raised: true }, [verdict(def.severity, () => '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0)]];
-      return [QUIET, [verdict(null, () => '设备上线 / device online', 0)]];
+    onReading(s, _r, _d, _now, out) {
+      if (!s.raised) return s;
+      out.push(back);
+      return QUIET;
     },
-    onTime(s, now, d) {
-      if (s.saidOffline) return none(s);
+    onLink(s, link, _at, _d, out) {
+      if (link === 'offline') {
+        out.push(verdict(def.severity, () => '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0));
+        return { saidOffline: true, raised: true };
+      }
+      out.push(verdict(null, () => '设备上线 / device online', 0));
+      return QUIET;
+    },
+    onTime(s, now, d, out) {
+      if (s.saidOffline) return s;
       const silent = now - d.lastHeard;
       const limit = limitMs(d.reportIntervalS);
-      if (silent < limit) return none(s);
+      if (silent < limit) return s;
       const silentS = Math.round(silent / 1000);
-      return [s.raised ? s : { saidOffline: false, raised: true }, [{ ...verdict(def.severity, () => `设备 ${silentS} 秒无数据（上报周期 ${d.reportIntervalS} 秒）/ no reading for ${silentS} s (reports every ${d.reportIntervalS} s)`, silentS), threshold: limit / 1000 }]];
+      out.push({ ...verdict(def.severity, () => `设备 ${silentS} 秒无数据（上报周期 ${d.reportIntervalS} 秒）/ no reading for ${silentS} s (reports every ${d.reportIntervalS} s)`, silentS), threshold: limit / 1000 });
+      return s.raised ? s : { saidOffline: false, raised: true };
     },
   };
 }

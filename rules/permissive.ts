@@ -37,6 +37,8 @@ export function permissiveRule(def: PermissiveRuleDef, ctx: RuleContext = BY_MET
     threshold: null,
     message: () => def.message ?? `开始作业时条件不满足 / run started while not permitted: ${found.join('; ')}`,
   });
+  // no run, nothing to judge: one verdict for every such reading
+  const fine = verdict([]);
   return {
     id: def.id,
     kind: 'permissive',
@@ -45,14 +47,21 @@ export function permissiveRule(def: PermissiveRuleDef, ctx: RuleContext = BY_MET
     // the run starting, or a reading that may put a violated start back in order
     triggers: [on, ...sensors, ...ready.map(([k]) => k)],
     init: () => ({ running: false, violated: false }),
-    onReading(s, r, d, now) {
+    onReading(s, r, d, now, out) {
       const running = d.latest[on] === true;
-      if (!running) return [{ running, violated: false }, [verdict([])]];
+      if (!running) {
+        s.running = s.violated = false;
+        out.push(fine);
+        return s;
+      }
       const starting = !s.running && r.values[on] === true;
+      s.running = true;
       // judged at the start of the run; afterwards only the way back to normal is watched
-      if (!starting && !s.violated) return [{ running, violated: false }, []];
+      if (!starting && !s.violated) return s;
       const found = problems(d, now);
-      return [{ running, violated: found.length > 0 }, [verdict(found)]];
+      s.violated = found.length > 0;
+      out.push(verdict(found));
+      return s;
     },
   };
 }

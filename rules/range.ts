@@ -1,5 +1,5 @@
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
-import { NO_VERDICTS, type RuleImpl } from './kind.ts';
+import type { RuleImpl } from './kind.ts';
 import type { RangeRuleDef } from './schema.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 
@@ -16,29 +16,30 @@ export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): Rule
     triggers: def.metrics ? def.metrics.flatMap((m) => ctx.keysOf(m)) : '*',
     // the points this rule has flagged: only they need a verdict when they come back in range
     init: () => new Set<string>(),
-    onReading(s, r, d) {
-      let verdicts = NO_VERDICTS;
-      for (const [metric, v] of Object.entries(r.values)) {
+    onReading(s, r, d, _now, out) {
+      const values = r.values;
+      for (const metric in values) {
+        const v = values[metric];
         if (typeof v !== 'number') continue;
         const names = ctx.names(metric);
         if (def.metrics && !def.metrics.includes(names.metric)) continue;
         const range = d.ranges[metric] ?? (isMetric(names.metric) ? INDICATORS[names.metric].range : undefined);
         if (!range) continue;
-        const out = v < range[0] || v > range[1];
-        if (!out && !s.has(metric)) continue;
-        if (out) s.add(metric);
+        const outside = v < range[0] || v > range[1];
+        if (!outside && !s.has(metric)) continue;
+        if (outside) s.add(metric);
         else s.delete(metric);
         const { zh, en, unit } = names;
-        if (verdicts === NO_VERDICTS) verdicts = [];
-        verdicts.push({
+        // rare: a verdict of its own, since one reading may move several points
+        out.push({
           metric,
-          severity: out ? def.severity : null,
+          severity: outside ? def.severity : null,
           value: v,
-          threshold: out ? (v < range[0] ? range[0] : range[1]) : null,
+          threshold: outside ? (v < range[0] ? range[0] : range[1]) : null,
           message: () => def.message ?? `${zh} ${v}${unit} 超出量程 [${range[0]}, ${range[1]}] / ${en} ${v}${unit} is outside the sensor range [${range[0]}, ${range[1]}]`,
         });
       }
-      return [s, verdicts];
+      return s;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
-import { none, type RuleImpl } from './kind.ts';
+import { reusableVerdict, type RuleImpl } from './kind.ts';
 import type { RateRuleDef } from './schema.ts';
 
 /**
@@ -8,51 +8,63 @@ import type { RateRuleDef } from './schema.ts';
  * change from the oldest reading within the window to the newest, per second.
  */
 export interface RateState {
-  samples: [number, number][];
+  /** the readings within the window, oldest first: their times and values side by side */
+  ts: number[];
+  values: number[];
 }
 
 export function rateRule(def: RateRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<RateState> {
   const windowMs = def.windowS * 1000;
   const { zh, en, unit } = ctx.names(def.metric);
+  let falling = false;
+  let rising = false;
+  let rounded = 0;
+  const verdict = reusableVerdict(
+    () =>
+      def.message ??
+      (falling
+        ? `${zh}下降过快 ${rounded}${unit}/s / ${en} falling at ${rounded}${unit}/s`
+        : rising
+          ? `${zh}上升过快 ${rounded}${unit}/s / ${en} rising at ${rounded}${unit}/s`
+          : `${zh}变化速率恢复正常 / ${en} changing at a normal rate again`),
+  );
+  const off = reusableVerdict(() => '');
   return {
     id: def.id,
     kind: 'rate',
     metric: def.metric,
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
-    init: () => ({ samples: [] }),
-    onReading(s, r, d) {
-      if (def.guard && d.latest[def.guard] !== true) return [{ samples: [] }, [{ metric: '', severity: null, value: null, threshold: null, message: '' }]];
+    init: () => ({ ts: [], values: [] }),
+    onReading(s, r, d, _now, out) {
+      if (def.guard && d.latest[def.guard] !== true) {
+        s.ts.length = 0;
+        s.values.length = 0;
+        out.push(off);
+        return s;
+      }
       const v = numeric(r.values[def.metric]);
       const q = r.quality?.[def.metric];
-      if (v === undefined || q === 'fault' || q === 'maintenance') return none(s);
-      const last = s.samples.at(-1);
-      if (last && r.ts <= last[0]) return none(s);
-      const samples = [...s.samples.filter(([t]) => r.ts - t <= windowMs), [r.ts, v] as [number, number]];
-      const [t0, v0] = samples[0];
-      const rate = r.ts > t0 ? ((v - v0) * 1000) / (r.ts - t0) : 0;
-      const falling = def.fallingFaster !== undefined && rate <= -def.fallingFaster;
-      const rising = def.risingFaster !== undefined && rate >= def.risingFaster;
+      if (v === undefined || q === 'fault' || q === 'maintenance') return s;
+      const n = s.ts.length;
+      if (n && r.ts <= s.ts[n - 1]) return s;
+      // the window is kept in place: the oldest leave from the front
+      let drop = 0;
+      while (drop < n && r.ts - s.ts[drop] > windowMs) drop++;
+      if (drop) (s.ts.splice(0, drop), s.values.splice(0, drop));
+      s.ts.push(r.ts);
+      s.values.push(v);
+      const t0 = s.ts[0];
+      const rate = r.ts > t0 ? ((v - s.values[0]) * 1000) / (r.ts - t0) : 0;
+      falling = def.fallingFaster !== undefined && rate <= -def.fallingFaster;
+      rising = def.risingFaster !== undefined && rate >= def.risingFaster;
       const limit = falling ? -def.fallingFaster! : rising ? def.risingFaster! : null;
-      const rounded = Math.round(rate * 1e4) / 1e4;
-      return [
-        { samples },
-        [
-          {
-            metric: '',
-            severity: limit !== null ? def.severity : null,
-            value: rounded,
-            threshold: limit,
-            message: () =>
-              def.message ??
-              (falling
-                ? `${zh}下降过快 ${rounded}${unit}/s / ${en} falling at ${rounded}${unit}/s`
-                : rising
-                  ? `${zh}上升过快 ${rounded}${unit}/s / ${en} rising at ${rounded}${unit}/s`
-                  : `${zh}变化速率恢复正常 / ${en} changing at a normal rate again`),
-          },
-        ],
-      ];
+      rounded = Math.round(rate * 1e4) / 1e4;
+      verdict.severity = limit !== null ? def.severity : null;
+      verdict.value = rounded;
+      verdict.threshold = limit;
+      out.push(verdict);
+      return s;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
-import { none, type RuleImpl } from './kind.ts';
+import { reusableVerdict, type RuleImpl, type Verdict } from './kind.ts';
 import type { StuckRuleDef } from './schema.ts';
 
 /**
@@ -15,7 +15,16 @@ export interface StuckState {
 export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<StuckState> {
   const windowMs = def.windowS * 1000;
   const { zh, en, unit } = ctx.names(def.metric);
-  const cleared = { metric: '', severity: null, value: null, threshold: null, message: '' };
+  let heldS = 0;
+  const verdict = reusableVerdict(() => def.message ?? `${zh}数值 ${heldS} 秒未变化（${verdict.value}${unit}），疑似传感器卡滞 / ${en} has not moved from ${verdict.value}${unit} for ${heldS} s: sensor stuck?`);
+  // moving again (or outside the guarded operation) is a clear with no words of its own
+  const moved = reusableVerdict(() => '');
+  const tell = (v: Verdict, severity: StuckRuleDef['severity'] | null, value: number | null, threshold: number | null, out: Verdict[]) => {
+    v.severity = severity;
+    v.value = value;
+    v.threshold = threshold;
+    out.push(v);
+  };
   return {
     id: def.id,
     kind: 'stuck',
@@ -23,26 +32,24 @@ export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): Rule
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: () => ({ ref: null, since: null }),
-    onReading(s, r, d) {
-      if (def.guard && d.latest[def.guard] !== true) return [{ ref: null, since: null }, [cleared]];
+    onReading(s, r, d, _now, out) {
+      if (def.guard && d.latest[def.guard] !== true) {
+        s.ref = s.since = null;
+        tell(moved, null, null, null, out);
+        return s;
+      }
       const v = numeric(r.values[def.metric]);
-      if (v === undefined || r.quality?.[def.metric] === 'maintenance') return none(s);
-      if (s.ref === null || s.since === null || Math.abs(v - s.ref) > def.tolerance) return [{ ref: v, since: r.ts }, [{ ...cleared, value: v }]];
-      if (r.ts < s.since) return none(s);
-      const heldS = Math.round((r.ts - s.since) / 1000);
-      const stuck = r.ts - s.since >= windowMs;
-      return [
-        s,
-        [
-          {
-            metric: '',
-            severity: stuck ? def.severity : null,
-            value: v,
-            threshold: def.windowS,
-            message: () => def.message ?? `${zh}数值 ${heldS} 秒未变化（${v}${unit}），疑似传感器卡滞 / ${en} has not moved from ${v}${unit} for ${heldS} s: sensor stuck?`,
-          },
-        ],
-      ];
+      if (v === undefined || r.quality?.[def.metric] === 'maintenance') return s;
+      if (s.ref === null || s.since === null || Math.abs(v - s.ref) > def.tolerance) {
+        s.ref = v;
+        s.since = r.ts;
+        tell(moved, null, v, null, out);
+        return s;
+      }
+      if (r.ts < s.since) return s;
+      heldS = Math.round((r.ts - s.since) / 1000);
+      tell(verdict, r.ts - s.since >= windowMs ? def.severity : null, v, def.windowS, out);
+      return s;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { ThresholdRuleDef } from './schema.ts';
 import { describeMetric, numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext, type PointNames } from './points.ts';
-import { none, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
+import { reusableVerdict, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { Reading } from '../domain/types.ts';
 import { severityRank, type Severity } from '../domain/types.ts';
 
@@ -97,23 +97,20 @@ export function tickThreshold(rule: CompiledThreshold, state: ThresholdState, no
 
 // --- as a rule kind -------------------------------------------------------------------------
 
-
-function verdictOf(rule: CompiledThreshold, s: ThresholdState, names: PointNames): Verdict {
-  const level = s.active >= 0 ? rule.levels[s.active] : undefined;
-  const shown = level ?? rule.levels[0];
-  return {
-    metric: '',
-    severity: level?.severity ?? null,
-    value: s.last,
-    peak: s.peak,
-    threshold: level ? level.value : null,
-    message: () => rule.def.message ?? describeMetric(names, level ? `${level.side === 'above' ? '≥' : '≤'} ${level.value}` : null, shown.value),
-  };
-}
-
 export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<ThresholdState> {
   const rule = compileThreshold(def);
   const names = ctx.names(def.metric);
+  // one verdict for this rule, filled in each time: the level in force decides its words
+  let said: Level | undefined;
+  const verdict = reusableVerdict(() => rule.def.message ?? describeMetric(names, said ? `${said.side === 'above' ? '≥' : '≤'} ${said.value}` : null, (said ?? rule.levels[0]).value));
+  const tell = (s: ThresholdState, out: Verdict[]) => {
+    said = s.active >= 0 ? rule.levels[s.active] : undefined;
+    verdict.severity = said?.severity ?? null;
+    verdict.value = s.last;
+    verdict.peak = s.peak;
+    verdict.threshold = said ? said.value : null;
+    out.push(verdict);
+  };
   const usable = (r: Reading, d: DeviceView): number | undefined => {
     const v = numeric(r.values[def.metric] ?? (def.guard ? d.latest[def.metric] : undefined));
     if (v === undefined) return undefined;
@@ -133,29 +130,35 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
       const active = rule.levels.findLastIndex((l) => l.severity === severity);
       return { ...initialThresholdState(), active, peak: typeof peak === 'number' ? peak : peak === true ? 1 : null };
     },
-    onReading(s, r, d) {
-      if (r.ts < s.lastTs) return none(s);
+    onReading(s, r, d, _now, out) {
+      if (r.ts < s.lastTs) return s;
       if (def.guard && d.latest[def.guard] !== true) {
         // outside the guarded operation (no casting run) the rule does not apply
-        const next = { ...initialThresholdState(), lastTs: r.ts };
-        return s.active < 0 ? [next, []] : [next, [verdictOf(rule, next, names)]];
+        const was = s.active;
+        if (was >= 0 || s.pendingCount > 0) s = initialThresholdState();
+        else (s.last = null), (s.peak = null);
+        s.lastTs = r.ts;
+        if (was >= 0) tell(s, out);
+        return s;
       }
       const v = usable(r, d);
-      if (v === undefined) return none(s);
+      if (v === undefined) return s;
       if (s.active < 0 && s.pendingCount === 0 && !rule.levels.some((l) => enters(l, v))) {
         // idle and staying idle: the common case, updated in place
         s.last = v;
         s.lastTs = r.ts;
-        return none(s);
+        return s;
       }
       const next = stepThreshold(rule, s, v, r.ts);
       // nothing held and nothing holds: no verdict to compare (the common case, kept cheap)
-      return next.active < 0 && s.active < 0 ? [next, []] : [next, [verdictOf(rule, next, names)]];
+      if (!(next.active < 0 && s.active < 0)) tell(next, out);
+      return next;
     },
-    onTime(s, now) {
-      if (rule.forMs === 0) return none(s);
+    onTime(s, now, _d, out) {
+      if (rule.forMs === 0) return s;
       const next = tickThreshold(rule, s, now);
-      return next === s ? none(s) : [next, [verdictOf(rule, next, names)]];
+      if (next !== s) tell(next, out);
+      return next;
     },
   };
 }
