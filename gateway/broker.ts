@@ -3,13 +3,11 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Reading } from '../domain/types.ts';
 import type { SecretVerifier } from './credentials.ts';
-import { TelemetryIntake } from './ingest.ts';
 import { guardFrames } from './frame-guard.ts';
 import { LoginGuard, userKey } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
-import { PublishPipeline } from './publish.ts';
+import { PublishPipeline, type TelemetryTaken } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject } from './reject-codes.ts';
 import { Sessions, type GatewayDevice, type GatewayWatcher, type Principal } from './sessions.ts';
@@ -21,8 +19,8 @@ export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
  * The MQTT edge, laid out as aedes is: the listeners (TCP, WebSocket, TLS) here, and one hook per
  * packet the broker asks about: `preConnect` (bans, keepalive), `authenticate` (credentials, then
  * the session: sessions.ts), `authorizePublish` (the publish pipeline: publish.ts),
- * `authorizeSubscribe` (a device's own topics, a watcher's alerts). Accepted readings leave
- * through `onReadings`; the gateway knows nothing of rules or alerts.
+ * `authorizeSubscribe` (a device's own topics, a watcher's alerts). Telemetry leaves through
+ * `onTelemetry`, as received, and is answered from there; the gateway knows nothing of rules or alerts.
  */
 export type DeviceLink = 'online' | 'offline' | 'connected' | 'disconnected';
 
@@ -66,10 +64,11 @@ export interface GatewayOptions {
   findWatcher(token: string): GatewayWatcher | undefined;
   verifier: SecretVerifier;
   /**
-   * `stored`: the readings are durable; `recorded`: what they caused (alert changes) is durable
-   * too. A QoS 1 PUBACK waits for both, so an acknowledged reading's alarm survives kill -9.
+   * A device's telemetry message: decoded, de-duplicated, judged and stored on the other side.
+   * `durable` covers the readings and what they caused (alert changes): a QoS 1 PUBACK waits for
+   * it, so an acknowledged reading's alarm survives kill -9.
    */
-  onReadings(readings: Reading[]): { stored: Promise<void>; recorded: Promise<void> };
+  onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
   onLink(device: GatewayDevice, link: DeviceLink, at: number): void;
   /** every MQTT login, accepted or refused, for the audit trail */
   onLogin?(who: string, ok: boolean, reason: string, address: string | undefined): void;
@@ -80,7 +79,6 @@ export interface GatewayOptions {
 
 export class Gateway {
   readonly broker: Aedes;
-  readonly intake: TelemetryIntake;
   private readonly servers: (NetServer | HttpServer)[] = [];
   private wss?: WebSocketServer;
   ports: { mqtt?: number; ws?: number; mqtts?: number } = {};
@@ -92,15 +90,13 @@ export class Gateway {
   private readonly subscriptions = new WeakMap<Client, number>();
 
   constructor(private readonly opts: GatewayOptions) {
-    this.intake = new TelemetryIntake(opts.limits);
     this.guard = new LoginGuard(opts.limits.login);
     this.sessions = new Sessions(opts.limits);
     this.pipeline = new PublishPipeline({
-      intake: this.intake,
       limiter: new RateLimiter(opts.limits.messagesPerS, opts.limits.messageBurst),
       limits: opts.limits,
       clock: opts.clock,
-      onReadings: (r) => opts.onReadings(r),
+      onTelemetry: (d, payload, at) => opts.onTelemetry(d, payload, at),
       onLink: (d, link, at) => opts.onLink(d, link, at),
       othersOf: (deviceId, client) => this.sessions.othersOf(deviceId, client),
       answer: (d, topic, rejects) => this.answer(d, topic, rejects),

@@ -11,7 +11,8 @@ export class TelemetryIntake {
   private readonly seqs = new Map<string, SeqTracker>();
   gaps = 0;
 
-  constructor(private readonly limits: DecodeLimits) {}
+  /** the registry's limits: they may change with a reload */
+  constructor(public limits: DecodeLimits) {}
 
   take(payload: Buffer, scope: DeviceScope, now: number): { readings: Reading[]; rejects: Reject[] } {
     const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits);

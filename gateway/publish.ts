@@ -1,6 +1,4 @@
 import type { Client, PublishPacket } from 'aedes';
-import type { Reading } from '../domain/types.ts';
-import type { TelemetryIntake } from './ingest.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Reject } from './reject-codes.ts';
 import type { GatewayDevice, Principal } from './sessions.ts';
@@ -9,7 +7,7 @@ import { parseDeviceTopic } from './topics.ts';
 /**
  * What happens to a PUBLISH from a device, step by step, as named functions:
  *
- *   rate ─▶ topic ─▶ telemetry: decode ─▶ durability ─▶ ack policy
+ *   rate ─▶ topic ─▶ telemetry: handed on (decoded there) ─▶ answer ─▶ ack policy
  *                └─▶ status: online/offline (a replaced session's will is not news)
  *                └─▶ anything else: TOPIC_NOT_ALLOWED
  *
@@ -20,13 +18,22 @@ import { parseDeviceTopic } from './topics.ts';
  */
 export type Done = (err?: Error | null) => void;
 
+/**
+ * What became of a telemetry message: what to answer the device, how many readings were kept,
+ * and `durable`, which resolves once they and what they caused are committed.
+ */
+export interface TelemetryTaken {
+  rejects: Reject[];
+  accepted: number;
+  durable: Promise<void>;
+}
+
 export interface PublishDeps {
-  intake: TelemetryIntake;
   limiter: RateLimiter;
   limits: { messagesPerS: number; messageBurst: number };
   clock(): number;
-  /** `stored`: the readings are durable; `recorded`: what they caused is in the alert record */
-  onReadings(readings: Reading[]): { stored: Promise<void>; recorded: Promise<void> };
+  /** decode, de-duplicate, judge and store: the other side of the gateway */
+  onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
   onLink(device: GatewayDevice, link: 'online' | 'offline', at: number): void;
   /** the device's other live connections */
   othersOf(deviceId: string, client: Client): Client[];
@@ -129,30 +136,22 @@ export class PublishPipeline {
     done(null);
   }
 
-  /** decode → durability → ack policy */
+  /** handed on → answer → ack policy */
   private telemetry(device: GatewayDevice, packet: PublishPacket, done: Done) {
-    const { readings, rejects } = this.deps.intake.take(packet.payload as Buffer, device, this.deps.clock());
-    if (rejects.length) this.deps.answer(device, packet.topic, rejects);
-    // what was refused whole goes to no subscriber either
-    if (readings.length === 0) return refuse(packet, done);
-    this.deps.counters.readingsAccepted.inc(readings.length);
-    this.ack(packet, done, this.durability(device, readings));
-  }
-
-  /** Resolves when the readings and what they caused are durable. */
-  private durability(device: GatewayDevice, readings: Reading[]): Promise<void> {
-    let taken: { stored: Promise<void>; recorded: Promise<void> };
-    try {
-      taken = this.deps.onReadings(readings);
-    } catch (e) {
-      taken = { stored: Promise.reject(e instanceof Error ? e : new Error(String(e))), recorded: Promise.resolve() };
-    }
-    // a store that did not take them: their seqs were never stored, so a resend is not a duplicate
-    const stored = taken.stored.catch((err: Error) => {
-      this.deps.intake.forgetSeqs(device.deviceId, readings);
-      throw err;
-    });
-    return Promise.all([stored, taken.recorded]).then(() => {});
+    this.deps.onTelemetry(device, packet.payload as Buffer, this.deps.clock()).then(
+      ({ rejects, accepted, durable }) => {
+        if (rejects.length) this.deps.answer(device, packet.topic, rejects);
+        // what was refused whole goes to no subscriber either
+        if (accepted === 0) return refuse(packet, done);
+        this.deps.counters.readingsAccepted.inc(accepted);
+        this.ack(packet, done, durable);
+      },
+      // nothing was taken (the pipeline is not running): no PUBACK, the device sends it again
+      (err: Error) => {
+        this.deps.log.warn({ err: err.message, device: device.deviceId }, 'telemetry not taken');
+        done(err);
+      },
+    );
   }
 
   /** QoS 1: the PUBACK is the promise that the reading is stored, so it waits for durability. */

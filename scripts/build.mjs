@@ -7,7 +7,8 @@ import { buildDashboards } from '../dashboards/build.mjs';
 
 await Promise.all([
   build({
-    entryPoints: { main: 'services/main.ts', simulate: 'simulators/cli.ts' },
+    // the reading pipeline's thread is a bundle of its own, beside main.mjs (services/pipeline/client.ts)
+    entryPoints: { main: 'services/main.ts', simulate: 'simulators/cli.ts', 'pipeline-thread': 'services/pipeline/thread.ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',

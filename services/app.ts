@@ -6,16 +6,17 @@ import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
 import { FirePanelReceiver } from '../gateway/fire-panel/receiver.ts';
 import { componentKey } from '../gateway/fire-panel/panel-points.ts';
 import { panelAt } from './devices/panels.ts';
-import type { Reading } from '../domain/types.ts';
 import { AlertBook } from './alerts/alert-book.ts';
 import { sendDailySummaries } from './notify/daily-summary.ts';
 import { summarize } from './alerts/reports.ts';
 import { silencesDue, sweep as sweepAlerts } from './alerts/sweep.ts';
-import { SYSTEM, channelHealth, storeBufferFull, auditTruncated, panelUnmapped } from './alerts/system-alerts.ts';
+import { SYSTEM, channelHealth, storeBufferFull, auditTruncated, panelUnmapped, pipelineDown } from './alerts/system-alerts.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { buildApi } from './api/server.ts';
 import { registerDevice } from './devices/registration.ts';
 import { LiveStatus } from './devices/live-status.ts';
+import { DeviceStatuses } from './devices/device-status.ts';
+import { PipelineClient } from './pipeline/client.ts';
 import { Forwarder } from './forward/forwarder.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
@@ -34,10 +35,9 @@ import { ToldUnits } from './notify/told.ts';
 import { policyFor } from './alerts/routing.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
 import type { RegistryFile } from './registry/schema.ts';
-import { RuleRunner } from './rules/runner.ts';
 import { startSchedule } from './scheduler.ts';
 import type { Settings } from './settings.ts';
-import { openStores } from './open-stores.ts';
+import { openStores, telemetrySettings } from './open-stores.ts';
 
 /**
  * The composition root: the one place where the gateway, rules, stores, alerts, notifications
@@ -57,6 +57,11 @@ export interface AppOptions {
   forward?: { baseDelayMs?: number; maxDelayMs?: number };
   /** run the scheduled jobs (escalation, silences, daily summary) on their own; tests drive them */
   schedule?: boolean;
+  /**
+   * where the reading pipeline runs: a worker thread (default), or this thread; `entry` is the
+   * thread's code when it is not beside this file (tests run the bundle `npm start` runs)
+   */
+  pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number };
 }
 
 export type App = Awaited<ReturnType<typeof startApp>>;
@@ -94,12 +99,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     const review = id === SYSTEM ? { from: null, withinMs: 0 } : { from: p.reviewFrom, withinMs: p.feedbackWithinH * 3_600_000 };
     return { region: ent?.region ?? '', industry: ent?.industry ?? (id === SYSTEM ? 'system' : ''), review };
   };
-  const stores = await openStores(settings, log, {
-    placement,
-    // a full buffer refuses readings (QoS 1 devices then retry): operators must know at once
-    onBufferFull: (d) => raiseSystem(storeBufferFull(d, settings.INFLUX_BUFFER_MB * 1024 * 1024, clock())),
-  });
-  const { telemetry, audit } = stores;
+  const stores = await openStores(settings);
+  const { audit } = stores;
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
 
@@ -116,12 +117,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       fault(part)(e as Error);
     }
   };
-  const book = new AlertBook(stores.alerts, placement, clock, (key) => rules.forget(key), (err, c) => fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
+  const book = new AlertBook(stores.alerts, placement, clock, (key) => pipeline.forget(key), (err, c) => fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
   const raiseSystem = (...outcomes: Parameters<AlertBook['handle']>[0]) => void book.handle(outcomes).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
-  const rules = new RuleRunner(clock, (outcomes) => book.handle(outcomes), fault('rules'), {
-    maintenanceAnnounced: (e, d, at) => stores.silences.maintenanceAnnounced(e, d, at),
-    suspended: (e) => stores.statuses.suspended(e),
-  });
+  /** what the rules read of the world besides readings, for the pipeline */
+  const world = () => ({ maintenance: stores.silences.maintenanceSpans(), suspended: stores.statuses.suspendedIds() });
   const forwarder = new Forwarder({
     dataDir: settings.DATA_DIR,
     gatewayName: 'risk-monitor',
@@ -134,29 +133,37 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   });
   book.onChange(({ alert, transition }) => forwarder.alarm(alert, transition));
   book.onChange(({ alert, transition }) => metrics.alertTransitions.inc({ type: transition.type, severity: alert.severity }));
-  book.onChange(({ alert, transition }) => void telemetry.annotate?.(alert, transition.type, transition.at).catch((err: Error) => log.warn({ err: err.message }, 'alert annotation not written')));
+  book.onChange(({ alert, transition }) => void telemetry.annotate(alert, transition.type, transition.at));
   book.onChange(({ alert, transition: t }) =>
     audited(t.actor, `alert.${t.type}`, alert.id, { rule: alert.rule, enterpriseId: alert.enterpriseId, deviceId: alert.deviceId, severity: alert.severity, ...(t.note ? { note: t.note } : {}), ...(t.detail ? { detail: t.detail } : {}) }),
   );
   const status = new LiveStatus();
-  // the service starts even while a deployment store is unreachable: it buffers, and catches up
-  const atStart = async <T>(what: string, fn: () => Promise<T>, fallback: T): Promise<T> =>
-    fn().catch((err: Error) => (log.warn({ err: err.message }, `${what} not read at start: the store is unreachable`), fallback));
 
-  const onReadings = (readings: Reading[]) => {
-    const recorded = rules.readings(readings);
-    // what readings raised is in the alert record before they are in the store: after a crash in
-    // between, the device's resend is evaluated again instead of being dropped as a duplicate of
-    // stored readings whose alarm was lost (at worst an alarm is recorded twice, never lost). A
-    // record that cannot commit keeps the change for its next commit and does not hold the readings
-    // back (QoS 0 readings have no resend); the PUBACK still waits for both.
-    const append = () => telemetry.append(readings);
-    const stored = recorded ? recorded.then(append, append) : append();
-    isolated('live-status', () => status.onReadings(readings, clock()));
-    isolated('forward', () => forwarder.readings(readings));
-    metrics.ruleEvaluations.inc(readings.length);
-    return { stored, recorded: recorded ?? Promise.resolve() };
-  };
+  // --- the reading pipeline: decode, rules and the time-series store, on a thread of its own ------
+  // what readings raised is in the alert record before they are in the store (the pipeline waits
+  // for it): after a crash in between, the device's resend is evaluated again instead of being
+  // dropped as a duplicate of stored readings whose alarm was lost. The PUBACK waits for both.
+  const pipeline = new PipelineClient({
+    settings: telemetrySettings(settings),
+    mode: opts.pipeline?.mode ?? (settings.PIPELINE_THREAD === 'on' ? 'thread' : 'inline'),
+    entry: opts.pipeline?.entry,
+    maxInFlight: opts.pipeline?.maxInFlight,
+    onOutcomes: (outcomes) => book.handle(outcomes),
+    onForward: (readings) => forwarder.readings(readings),
+    onEvaluated: (n) => metrics.ruleEvaluations.inc(n),
+    onFault: (part, err, about) => fault(part)(err, about),
+    // a full buffer refuses readings (QoS 1 devices then retry): operators must know at once
+    onBufferFull: (d) => raiseSystem(storeBufferFull(d, settings.INFLUX_BUFFER_MB * 1024 * 1024, clock())),
+    onExit: (code) => {
+      log.error({ code }, 'the reading pipeline stopped unasked: restarting it');
+      raiseSystem(pipelineDown(`exit ${code}`, clock()));
+    },
+    onRestarted: () => raiseSystem(pipelineDown(null, clock())),
+    log: log.child({ part: 'pipeline' }),
+  });
+  const telemetry = pipeline.telemetry;
+  const onReadings = (readings: Parameters<PipelineClient['readings']>[0]) => pipeline.readings(readings, clock());
+  const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids));
 
   // --- gateway -------------------------------------------------------------------------------
   const verifier = new SecretVerifier();
@@ -176,11 +183,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       return c && { name: c.name, sees: c.sees, all: c.role === 'operator' };
     },
     verifier,
-    onReadings,
+    onTelemetry: (d, payload, at) => pipeline.take(d.deviceId, payload, at),
     onLink: (d, link, at) => {
       status.onLink(d.deviceId, link, at);
       // while the service itself shuts down, devices losing their connection is not news
-      if ((link === 'online' || link === 'offline') && !stopping) rules.link(d.deviceId, link, at);
+      if ((link === 'online' || link === 'offline') && !stopping) pipeline.link(d.deviceId, link, at);
     },
     counters: metrics,
     clock,
@@ -290,7 +297,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const openHazards = (id: string) => stores.hazards.list({ enterpriseIds: [id], state: 'open', now: clock(), limit: 10_000 });
   type Period = { from: number; to: number; enterpriseIds: string[] };
   const summary = (q: Period) => summarize({ registry: current(), alerts: stores.alerts, telemetry, openHazards }, q);
-  const coverage = (q: Period) => coverageOf({ registry: current(), telemetry, status: (id) => status.get(id) }, q);
+  const coverage = (q: Period) => coverageOf({ registry: current(), telemetry, status: (ids) => devices.many(ids) }, q);
   const monthlyReports = () =>
     sendMonthlyReports({
       registry: current,
@@ -312,7 +319,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     // sessions of removed devices, rotated secrets and withdrawn tokens end now
     gateway.recheck();
   });
-  registry.onChange((next) => rules.use(next));
+  // the pipeline follows the registry once it runs (it starts with the one in force)
+  let pipelineRunning = false;
+  registry.onChange((next) => pipelineRunning && pipeline.useRegistry(next.loaded, clock()));
   let windowsKnown = false;
   registry.onChange((next) => {
     // a maintenance window holds notifications: each one added by a reload goes in the audit
@@ -324,16 +333,25 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   });
   registry.onChange((next) => forwarder.use(next));
   await registry.announce();
-  for (const b of await stores.baselines.current()) rules.baseline(b.deviceId, b.metric, b.value);
-  rules.restore(await book.load());
+  const openAtStart = await book.load();
+  // the pipeline starts from the registry, the world, the baselines and the open alerts (and again
+  // so, should its thread ever end unasked)
+  await pipeline.start(async () => ({
+    registry: current().loaded,
+    world: world(),
+    baselines: (await stores.baselines.current()).map((b) => ({ deviceId: b.deviceId, metric: b.metric, value: b.value })),
+    open: (pipelineRunning ? book.openAlerts() : openAtStart).map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value })),
+    now: clock(),
+  }));
+  pipelineRunning = true;
+  stores.silences.onChange(() => pipeline.world(world()));
+  stores.statuses.onChange(() => pipeline.world(world()));
   if (!(await audit.keptPublishedHead())) {
     const head = await audit.head();
     log.error({ head }, 'the audit trail no longer holds the head published before this start: entries were removed');
     raiseSystem(auditTruncated(head, clock()));
   }
   await told.load(book.openAlerts().map((a) => a.id));
-  for (const p of await atStart('last values', () => telemetry.latest(), [])) status.seed(p.deviceId, p.metric, p.value, p.ts);
-  for (const [deviceId, seqs] of await atStart('recent seqs', () => telemetry.recentSeqs(4096), new Map<string, [number, number][]>())) gateway.intake.primeSeq(deviceId, seqs);
 
   // --- API -----------------------------------------------------------------------------------
   // a stalled event loop holds every alarm back even while each part says it is fine: the worst
@@ -350,7 +368,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       alerts: stores.alerts,
       telemetry,
       live,
-      status,
+      status: devices,
       metrics,
       clock,
       ackLinks,
@@ -394,7 +412,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         set: async (b) => {
           await stores.baselines.add(b);
           audited(b.by, 'baseline.set', b.deviceId, { metric: b.metric, value: b.value, note: b.note });
-          rules.baseline(b.deviceId, b.metric, b.value);
+          pipeline.baseline(b.deviceId, b.metric, b.value);
         },
       },
     },
@@ -410,7 +428,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const httpPort = (api.server.address() as { port: number }).port;
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
   const schedule = startSchedule(
-    { tick: () => rules.tick(), sweep, dailySummaries, retention: async () => void (await retention()), auditHead: publishAuditHead, monthlyReports, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
+    { tick: () => pipeline.tick(clock()), sweep, dailySummaries, retention: async () => void (await retention()), auditHead: publishAuditHead, monthlyReports, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
     { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
   );
   const watcher = (opts.watchRegistry ?? true) ? registry.watchFile() : undefined;
@@ -431,7 +449,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       await panels?.close();
       await api.close();
       // everything accepted is on disk either way; a store known to be down is not waited for
-      await telemetry.flush(telemetry.health().ok ? 10_000 : 0);
+      await pipeline.stop();
       await book.settled();
       await dispatcher.idle();
       await outbox.stop();
@@ -449,7 +467,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     telemetry,
     gateway,
     metrics,
-    rules,
+    pipeline,
     reload: () => registry.reload(),
     outbox,
     silences: stores.silences,
@@ -463,10 +481,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     publishAuditHead,
     /** the monthly reports now (tests drive the clock themselves) */
     monthlyReports,
-    /** run time-driven rules now (tests drive the clock themselves) */
-    tick: () => rules.tick(),
+    /** run time-driven rules now (tests drive the clock themselves); resolves once their changes are with the alert book */
+    tick: () => pipeline.tick(clock()),
     /** every alert change so far recorded, its notices queued, and whatever is due sent (tests) */
     settled: async () => {
+      await pipeline.idle();
       await book.settled();
       await dispatcher.idle();
       await outbox.run();

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { AlertStore } from './alerts/alert-store.ts';
 import { Silences } from './alerts/silences.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -11,47 +10,44 @@ import { HazardStore } from './hazards/hazard-store.ts';
 import { PhotoStore } from './photos/photo-store.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
-import { DuckDbTelemetryStore } from './store/duckdb-telemetry.ts';
-import { InfluxTelemetryStore } from './store/influx-telemetry.ts';
+import type { InfluxTelemetryStore } from './store/influx-telemetry.ts';
+import type { PipelineSettings } from './pipeline/protocol.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
 
 /**
- * Every store the service keeps, opened in order and closed together. Readings go to InfluxDB
- * when INFLUX_URL is set (deployments) and to the embedded `telemetry.duckdb` otherwise; the
- * service's own state (alerts and their record, outbox, silences, baselines, audit trail) is in
- * `gateway.duckdb`, a connection per job so that none queues behind another under load.
+ * The stores of the service's own state, opened in order and closed together: alerts and their
+ * record, outbox, silences, baselines, audit trail, in `gateway.duckdb`, a connection per job so
+ * that none queues behind another under load. The readings' store belongs to the reading
+ * pipeline (store/open-telemetry.ts), which opens it on its own thread.
  */
-export interface StoreHooks {
-  /** the region and industry of an enterprise, for InfluxDB tags */
-  placement(enterpriseId: string): { region: string; industry: string };
-  /** InfluxDB is unreachable and its disk buffer is full: readings are being refused */
-  onBufferFull(depth: { batches: number; bytes: number }): void;
-}
-
 export type Telemetry = TelemetryStore & { annotate?: InfluxTelemetryStore['annotate'] };
 
-export async function openStores(settings: Settings, log: Logger, hooks: StoreHooks) {
+/** What the reading pipeline is told of the time-series store from the settings. */
+export function telemetrySettings(settings: Settings): PipelineSettings {
+  return {
+    dataDir: settings.DATA_DIR,
+    seqWindow: 4096,
+    ...(settings.INFLUX_URL
+      ? {
+          influx: {
+            url: settings.INFLUX_URL,
+            database: settings.INFLUX_DB,
+            username: settings.INFLUX_USER,
+            password: settings.INFLUX_PASSWORD,
+            v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
+            maxBufferBytes: settings.INFLUX_BUFFER_MB * 1024 * 1024,
+          },
+        }
+      : {}),
+  };
+}
+
+export async function openStores(settings: Settings) {
   // readings first: an older data folder's readings move to their own file before the rest opens
-  const tsdb = settings.INFLUX_URL ? undefined : await Database.openTelemetry(settings.DATA_DIR);
+  if (!settings.INFLUX_URL) (await Database.openTelemetry(settings.DATA_DIR)).close();
   const db = await Database.open(settings.DATA_DIR);
   const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
-  const telemetryConns = tsdb ? [await tsdb.connect(), await tsdb.connect()] : [];
-  const telemetry: Telemetry = settings.INFLUX_URL
-    ? await InfluxTelemetryStore.create({
-        url: settings.INFLUX_URL,
-        database: settings.INFLUX_DB,
-        username: settings.INFLUX_USER,
-        password: settings.INFLUX_PASSWORD,
-        v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
-        bufferDir: join(settings.DATA_DIR, 'influx-buffer'),
-        maxBufferBytes: settings.INFLUX_BUFFER_MB * 1024 * 1024,
-        placement: hooks.placement,
-        onBufferFull: hooks.onBufferFull,
-        log: log.child({ part: 'influx' }),
-      })
-    : await DuckDbTelemetryStore.create(telemetryConns[0], telemetryConns[1]);
   return {
-    telemetry,
     alerts: await AlertStore.create(alertConn),
     baselines: await BaselineStore.create(alertConn),
     outbox: await OutboxStore.create(outboxConn),
@@ -63,10 +59,8 @@ export async function openStores(settings: Settings, log: Logger, hooks: StoreHo
     audit: await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json')),
     /** after everything that writes has stopped */
     async close() {
-      await telemetry.close();
-      await Promise.all([...telemetryConns, alertConn, outboxConn, auditConn].map((c) => c.close()));
+      await Promise.all([alertConn, outboxConn, auditConn].map((c) => c.close()));
       db.close();
-      tsdb?.close();
     },
   };
 }

@@ -37,6 +37,7 @@ export const settingsSchema = z.object({
   RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
   OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PIPELINE_THREAD: onOff.default('on'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -73,6 +74,7 @@ export const SETTING_HELP: Record<keyof Settings, string> = {
   RETENTION_DAYS: 'readings older than this are deleted from the embedded store, daily at 03:00 CST (InfluxDB: its retention policies)',
   OUTBOX_RETENTION_DAYS: 'delivered or expired notifications older than this leave the outbox (the alert record keeps their outcome)',
   LOG_LEVEL: 'log level',
+  PIPELINE_THREAD: '"off" runs decoding, the rules and the readings\' store on the main thread (no worker thread)',
 };
 
 const flagOf = (key: string) => key.toLowerCase().replace(/_/g, '-');

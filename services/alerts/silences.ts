@@ -40,6 +40,7 @@ export const endOf = (s: Silence) => s.endedAt ?? s.until;
 export class Silences {
   private api: Silence[] = [];
   private fromRegistry: Silence[] = [];
+  private readonly listeners: (() => void)[] = [];
 
   private constructor(private readonly conn: SerialConnection) {}
 
@@ -48,6 +49,21 @@ export class Silences {
     const s = new Silences(conn);
     s.api = (await conn.all<{ doc: string }>('SELECT doc FROM silences')).map((r) => JSON.parse(r.doc) as Silence);
     return s;
+  }
+
+  /** Heard after every change: a silence added or ended, the registry's windows replaced. */
+  onChange(fn: () => void) {
+    this.listeners.push(fn);
+  }
+
+  private changed() {
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch {
+        // a listener's trouble is its own; the silence stands
+      }
+    }
   }
 
   /**
@@ -78,6 +94,7 @@ export class Silences {
       };
     });
     this.fromRegistry = next;
+    this.changed();
     return next.filter((s) => !before.has(s.id));
   }
 
@@ -97,10 +114,18 @@ export class Silences {
     return this.all().some((s) => s.rule === null && covers(s, { enterpriseId, deviceId, rule: '' }, at));
   }
 
+  /** The silences and windows of whole devices or enterprises, as plain spans (for the rules). */
+  maintenanceSpans(): { enterpriseId: string; deviceId: string | null; from: number; until: number }[] {
+    return this.all()
+      .filter((s) => s.rule === null)
+      .map((s) => ({ enterpriseId: s.enterpriseId, deviceId: s.deviceId, from: s.from, until: endOf(s) }));
+  }
+
   async add(input: Omit<Silence, 'id' | 'createdAt' | 'endedAt' | 'endedBy' | 'source' | 'startAnnounced' | 'endAnnounced'>, now: number): Promise<Silence> {
     const s: Silence = { ...input, id: randomUUID(), createdAt: now, endedAt: null, endedBy: null, source: 'api', startAnnounced: false, endAnnounced: false };
     await this.save(s);
     this.api.push(s);
+    this.changed();
     return s;
   }
 
@@ -110,6 +135,7 @@ export class Silences {
     s.endedAt = now;
     s.endedBy = by;
     await this.save(s);
+    this.changed();
     return s;
   }
 

@@ -83,3 +83,23 @@ export function panelUnmapped(device: { enterpriseId: string; deviceId: string }
       : `消防主机未登记部件恢复：${where} / unregistered component back to normal: ${device.deviceId} ${where}`,
   };
 }
+
+/** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
+export function pipelineDown(error: string | null, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/pipeline`,
+    change: error === null ? 'clear' : 'raise',
+    ruleId: 'reading-pipeline',
+    metric: 'pipeline',
+    severity: error === null ? null : 'critical',
+    value: null,
+    peak: null,
+    threshold: null,
+    at,
+    message:
+      error === null
+        ? '数据处理线程已恢复 / the reading pipeline is running again'
+        : `数据处理线程意外停止，正在重启；期间不确认设备数据 / the reading pipeline stopped (${error}) and is restarting; telemetry is not acknowledged meanwhile`,
+  };
+}

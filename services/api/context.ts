@@ -6,7 +6,7 @@ import type { EnterpriseStatuses } from '../enterprises/status.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
-import type { LiveStatus } from '../devices/live-status.ts';
+import type { DeviceStatuses } from '../devices/device-status.ts';
 import type { Metrics } from '../metrics.ts';
 import type { LiveStream } from '../notify/live-stream.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -27,7 +27,7 @@ export interface ApiContext {
   alerts: AlertStore;
   telemetry: TelemetryStore;
   live: LiveStream;
-  status: LiveStatus;
+  status: Pick<DeviceStatuses, 'many' | 'get' | 'onlineCount'>;
   metrics: Metrics;
   health(): { status: 'ok' | 'degraded'; broker: object; store: object; alerts: object; eventLoop: object; uptimeS: number };
   registerDevice(enterpriseId: string, body: unknown, by: string): Promise<object>;

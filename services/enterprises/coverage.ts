@@ -26,11 +26,13 @@ export interface CoverageRow {
 export interface CoverageDeps {
   registry: Registry;
   telemetry: Pick<TelemetryStore, 'coverage' | 'firstSeen'>;
-  status(deviceId: string): { online: boolean; lastSeen: number | null };
+  /** each device's status now: connected, and when it was last heard */
+  status(deviceIds: string[]): Promise<Map<string, { online: boolean; lastSeen: number | null }>>;
 }
 
 export async function coverage(deps: CoverageDeps, q: { from: number; to: number; enterpriseIds: string[] }): Promise<CoverageRow[]> {
   const rows: CoverageRow[] = [];
+  const statuses = await deps.status(q.enterpriseIds.flatMap((id) => deps.registry.enterprises.get(id)?.devices.map((d) => d.id) ?? []));
   for (const id of q.enterpriseIds) {
     const ent = deps.registry.enterprises.get(id);
     if (!ent) continue;
@@ -40,7 +42,7 @@ export async function coverage(deps: CoverageDeps, q: { from: number; to: number
     let online = 0;
     let last: number | null = null;
     for (const d of ent.devices) {
-      const s = deps.status(d.id);
+      const s = statuses.get(d.id) ?? { online: false, lastSeen: null };
       if (s.online) online++;
       if (s.lastSeen !== null && (last === null || s.lastSeen > last)) last = s.lastSeen;
       const first = await deps.telemetry.firstSeen(d.id);

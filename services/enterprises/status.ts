@@ -18,6 +18,8 @@ export interface StatusChange {
 export class EnterpriseStatuses {
   private readonly current = new Map<string, StatusChange>();
 
+  private readonly listeners: (() => void)[] = [];
+
   private constructor(private readonly conn: SerialConnection) {}
 
   static async create(conn: SerialConnection): Promise<EnterpriseStatuses> {
@@ -41,6 +43,23 @@ export class EnterpriseStatuses {
   async set(change: StatusChange): Promise<void> {
     await this.conn.run('INSERT INTO enterprise_status VALUES ($e, $s, $r, $b, $at)', { e: change.enterpriseId, s: change.status, r: change.reason, b: change.by, at: BigInt(change.at) });
     this.current.set(change.enterpriseId, change);
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch {
+        // the change stands whatever a listener does with it
+      }
+    }
+  }
+
+  /** Heard after every change of status. */
+  onChange(fn: () => void) {
+    this.listeners.push(fn);
+  }
+
+  /** The enterprises under a suspension order now. */
+  suspendedIds(): string[] {
+    return [...this.current.values()].filter((c) => c.status === 'suspended').map((c) => c.enterpriseId);
   }
 
   async history(enterpriseId: string): Promise<StatusChange[]> {

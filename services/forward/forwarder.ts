@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Reading } from '../../domain/types.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
-import { coversRegion, type Registry } from '../registry/registry.ts';
+import type { Registry } from '../registry/registry.ts';
+import { coverage } from './coverage.ts';
 import type { UplinkConfig } from '../registry/schema.ts';
 import { desSender } from './http-des.ts';
 import { sm4Sender } from './http-sm4.ts';
@@ -10,7 +11,6 @@ import { alarmEventOf, samplesOf, type PointCodes } from './items.ts';
 import { mqttSender } from './mqtt-bridge.ts';
 import type { Sender } from './sender.ts';
 import { Uplink, type UplinkDeps } from './uplink.ts';
-import { ownEntry } from '../../domain/types.ts';
 
 export interface ForwarderDeps extends Omit<UplinkDeps, 'log'> {
   dataDir: string;
@@ -121,27 +121,4 @@ export class Forwarder {
     await Promise.all([...this.routes.values()].map((r) => r.uplink.stop()));
     this.routes.clear();
   }
-}
-
-/**
- * Whom an uplink covers and under which codes. A point goes up under its code for this uplink,
- * or its general code; an MQTT bridge also takes points with no code, under their metric name
- * (another broker of the same kind reads our metric names), an HTTP platform does not.
- */
-function coverage(u: UplinkConfig, registry: Registry): { enterprises: Set<string>; codes: PointCodes } {
-  const enterprises = new Set<string>();
-  const codes: PointCodes = new Map();
-  for (const ent of registry.enterprises.values()) {
-    if (!u.enterprises.includes(ent.id) && !coversRegion(u.regions, ent.region)) continue;
-    enterprises.add(ent.id);
-    for (const d of ent.devices) {
-      const byMetric = new Map<string, string>();
-      for (const p of d.points) {
-        const code = ownEntry(p.codes, u.id) ?? p.code ?? (u.kind === 'mqtt' ? p.id : undefined);
-        if (code !== undefined) byMetric.set(p.id, code);
-      }
-      if (byMetric.size) codes.set(d.id, byMetric);
-    }
-  }
-  return { enterprises, codes };
 }

@@ -43,7 +43,7 @@ export class RuleRunner {
   }
 
   /** Open alerts after a restart: the rules continue them instead of raising new ones. */
-  restore(open: Alert[]) {
+  restore(open: readonly Pick<Alert, 'key' | 'state' | 'severity' | 'peak' | 'value'>[]) {
     for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value);
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { EnterpriseConfig } from '../../registry/schema.ts';
+import type { DeviceStatusNow } from '../../devices/device-status.ts';
 import type { ApiContext } from '../context.ts';
 import { mustConnect } from '../../enterprises/profile.ts';
 import type { RuleDef } from '../../../rules/schema.ts';
@@ -41,7 +42,7 @@ function limitsOf(rules: readonly RuleDef[]) {
 export const enterpriseRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
   async (app) => {
-    const view = (ent: EnterpriseConfig) => {
+    const view = (ent: EnterpriseConfig, statuses: Map<string, DeviceStatusNow>) => {
       const open = ctx.book.openAlerts().filter((a) => a.enterpriseId === ent.id);
       return {
         id: ent.id,
@@ -53,7 +54,7 @@ export const enterpriseRoutes =
         status: statusView(ctx.statuses.of(ent.id)),
         profile: { ...ent.profile, mustConnect: mustConnect(ent).must },
         devices: ent.devices.map((d) => {
-          const s = ctx.status.get(d.id);
+          const s = statuses.get(d.id)!;
           return {
             id: d.id,
             name: d.name ?? null,
@@ -80,11 +81,17 @@ export const enterpriseRoutes =
       return ent;
     };
 
+    /** the enterprises with their devices' status, asked for in one go */
+    const views = async (ents: EnterpriseConfig[]) => {
+      const statuses = await ctx.status.many(ents.flatMap((e) => e.devices.map((d) => d.id)));
+      return ents.map((e) => view(e, statuses));
+    };
+
     app.get('/enterprises', async (req) => ({
-      items: [...ctx.registry().enterprises.values()].filter((e) => req.caller.sees(e.id)).map(view),
+      items: await views([...ctx.registry().enterprises.values()].filter((e) => req.caller.sees(e.id))),
     }));
 
-    app.get('/enterprises/:id', async (req) => view(enterprise(req)));
+    app.get('/enterprises/:id', async (req) => (await views([enterprise(req)]))[0]);
 
     /**
      * A suspension (停产整顿) or its lifting, by the enterprise's regulator (or an operator), always
@@ -128,7 +135,7 @@ export const enterpriseRoutes =
       const ofMetric = dev.points.filter((p) => p.metric === body.metric);
       const point = dev.points.find((p) => p.id === body.metric) ?? (ofMetric.length === 1 ? ofMetric[0] : undefined);
       if (!point) throw new ApiError('BAD_REQUEST', ofMetric.length ? `body metric: the device has ${ofMetric.length} ${body.metric} points; give the point's id` : `body metric: the device has no point "${body.metric}"`, 'metric');
-      const latest = ctx.status.get(dev.id).lastValues[point.id]?.value;
+      const latest = (await ctx.status.get(dev.id)).lastValues[point.id]?.value;
       const value = body.value ?? (typeof latest === 'number' ? latest : undefined);
       if (value === undefined) throw new ApiError('BAD_REQUEST', `body value: no reading of ${body.metric} yet; give the value`, 'value');
       const b = { enterpriseId: ent.id, deviceId: dev.id, metric: point.id, value, at: ctx.clock(), by: req.caller.name, note: body.note ?? null };

@@ -1,0 +1,457 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Outcome, Reading } from '../../domain/types.ts';
+import type { LoadedRegistry } from '../registry/load.ts';
+import { openTelemetry } from '../store/open-telemetry.ts';
+import type { StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
+import { PipelineCore } from './core.ts';
+import { bareReading, type FromPipeline, type OpenSeed, type PipelineSettings, type StoreCall, type TelemetryAnswer, type TelemetryItem, type ToPipeline, type WorldSnapshot } from './protocol.ts';
+
+/**
+ * The main thread's side of the reading pipeline. Telemetry is gathered into batches (everything
+ * that arrived in one turn of the event loop, up to a size) and handed across with its bytes
+ * transferred, not copied; each message's answer comes back with the batch's outcomes, which go
+ * to the alert book at once, and its durability once the batch is committed.
+ *
+ * Bounded: while more than `maxInFlight` messages are on the other side and not yet committed,
+ * new ones wait here unanswered, so the broker reads no more from their connections (TCP pushes
+ * back on the devices) instead of this process buffering without end.
+ */
+export interface PipelineInit {
+  registry: LoadedRegistry;
+  world: WorldSnapshot;
+  baselines: { deviceId: string; metric: string; value: number }[];
+  open: OpenSeed[];
+  now: number;
+}
+
+export interface TelemetryDecision extends TelemetryAnswer {
+  /** the readings and what they caused are committed (a QoS 1 PUBACK waits for it) */
+  durable: Promise<void>;
+}
+
+export interface PipelineClientOptions {
+  settings: PipelineSettings;
+  /**
+   * Where the pipeline runs: `thread` (default) a worker thread, `inline` this thread (the store
+   * and the rules share the event loop with everything else, as before the seam).
+   */
+  mode?: 'thread' | 'inline';
+  /** the thread's entry when not beside this file (the bundle `npm start` runs, tests) */
+  entry?: string;
+  /** outcomes of readings, ticks and reloads, in order: resolves when they are in the record */
+  onOutcomes(outcomes: Outcome[]): Promise<void>;
+  onForward(readings: Reading[]): void;
+  onEvaluated(n: number): void;
+  onFault(part: string, err: Error, about?: unknown): void;
+  onBufferFull(depth: { batches: number; bytes: number }): void;
+  /** the pipeline ended without being asked (it crashed): everything in flight was refused; it restarts */
+  onExit(code: number): void;
+  /** it runs again after such an end */
+  onRestarted(): void;
+  log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
+  maxBatch?: number;
+  maxInFlight?: number;
+}
+
+interface Pending {
+  item: TelemetryItem;
+  payload: Buffer;
+  answer(a: TelemetryDecision): void;
+  fail(err: Error): void;
+}
+
+interface InFlight {
+  size: number;
+  /** per message (telemetry) or one for the whole batch (readings); `recorded`: the outcomes are in the record */
+  answer(answers: TelemetryAnswer[], recorded: Promise<void>): void;
+  fail(err: Error): void;
+  stored: { promise: Promise<void>; resolve(): void; reject(e: Error): void };
+}
+
+export type PipelineTelemetry = TelemetryStore & {
+  annotate(a: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }, type: string, at: number): Promise<void>;
+};
+
+interface Side {
+  post(m: ToPipeline, transfer?: ArrayBuffer[]): void;
+  stop(): Promise<void>;
+}
+
+const defer = () => {
+  let resolve!: () => void, reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  // a durability nobody waits for (QoS 0) must not be an unhandled rejection
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+};
+
+export class PipelineClient {
+  private side!: Side;
+  private batch = 0;
+  private call = 0;
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+  private readonly inFlight = new Map<number, InFlight>();
+  private inFlightMessages = 0;
+  private readonly calls = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly ticks = new Map<number, () => void>();
+  private lastHealth: StoreHealth = { ok: true, pending: 0, lagMs: 0 };
+  private kind = 'embedded';
+  private stopping = false;
+  private ended = false;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  /** The time-series store as the API and reports see it: questions go to the pipeline that owns it. */
+  readonly telemetry: PipelineTelemetry;
+
+  constructor(private readonly o: PipelineClientOptions) {
+    const client = this;
+    this.telemetry = {
+      get kind() {
+        return client.kind;
+      },
+      append: () => Promise.reject(new Error('readings are appended by the pipeline')),
+      query: (q) => this.rpc({ method: 'query', args: [q] }),
+      recentSeqs: () => Promise.resolve(new Map()),
+      latest: () => this.rpc({ method: 'latest', args: [] }),
+      coverage: (deviceId, bucketMs, from, to) => this.rpc({ method: 'coverage', args: [deviceId, bucketMs, from, to] }),
+      firstSeen: (deviceId) => this.rpc({ method: 'firstSeen', args: [deviceId] }),
+      health: () => this.lastHealth,
+      prune: (before) => this.rpc({ method: 'prune', args: [before] }),
+      // committed here first: what was handed over before the flush is in it
+      flush: async (timeoutMs) => {
+        await this.idle();
+        await this.rpc({ method: 'flush', args: [timeoutMs] });
+      },
+      close: async () => {},
+      annotate: async (alert, type, at) => {
+        if (!this.ended) this.side.post({ kind: 'annotate', alert, type, at });
+      },
+    };
+  }
+
+  private init!: () => Promise<PipelineInit>;
+  private restarting?: Promise<void>;
+
+  /** `init` says what the pipeline starts from: asked again should it ever have to restart. */
+  async start(init: () => Promise<PipelineInit>): Promise<void> {
+    this.init = init;
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
+    this.ended = false;
+    const ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (m: FromPipeline) => {
+        if (m.kind === 'ready') {
+          this.kind = m.store;
+          resolve();
+        } else this.receive(m);
+      };
+      this.side = this.o.mode === 'inline' ? this.inline(onMessage) : this.thread(onMessage, reject);
+    });
+    this.side.post({ kind: 'start', settings: this.o.settings, ...(await this.init()) });
+    await ready;
+  }
+
+  /**
+   * The thread ended unasked: what was in flight was refused (devices resend what was not
+   * acknowledged); a new one starts from the registry, the world and the alerts open now.
+   */
+  private restart() {
+    this.restarting ??= (async () => {
+      for (let wait = 100; !this.stopping; wait = Math.min(wait * 2, 10_000)) {
+        try {
+          await this.launch();
+          this.restarting = undefined;
+          this.o.onRestarted();
+          if (this.queue.length) this.send();
+          return;
+        } catch (e) {
+          this.o.log.error({ err: (e as Error).message }, 'the reading pipeline did not start again; trying once more');
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+    })();
+  }
+
+  private thread(onMessage: (m: FromPipeline) => void, failedToStart: (e: Error) => void): Side {
+    const { file, boot } = workerEntry(this.o.entry);
+    const worker = boot ? new Worker(boot, { workerData: { entry: file } }) : new Worker(file);
+    worker.on('message', onMessage);
+    worker.on('error', (err) => this.o.log.error({ err: err.message, stack: err.stack }, 'the reading pipeline failed'));
+    let ready = false;
+    worker.on('message', (m: FromPipeline) => m.kind === 'ready' && (ready = true));
+    worker.on('exit', (code) => {
+      this.ended = true;
+      this.refuseAll(new Error('the reading pipeline stopped'));
+      if (!ready) return failedToStart(new Error(`the reading pipeline ended (exit ${code}) before it was ready; see the log above`));
+      if (this.stopping) return;
+      this.o.onExit(code);
+      this.restart();
+    });
+    let stopped: Promise<void> | undefined;
+    return {
+      post: (m, transfer) => worker.postMessage(m, transfer ?? []),
+      stop: () =>
+        (stopped ??= new Promise<void>((resolve) => {
+          if (this.ended) return resolve();
+          const id = ++this.call;
+          const onStopped = (m: FromPipeline) => m.kind === 'stopped' && m.id === id && (worker.off('message', onStopped), void worker.terminate().then(() => resolve()));
+          worker.on('message', onStopped);
+          worker.once('exit', () => resolve());
+          worker.postMessage({ kind: 'stop', id } satisfies ToPipeline);
+        })),
+    };
+  }
+
+  private inline(onMessage: (m: FromPipeline) => void): Side {
+    // answers are queued, never given inside the call that asked: the same order as a thread
+    const core = new PipelineCore(openTelemetry, (m) => queueMicrotask(() => onMessage(m)));
+    let started: Promise<void> = Promise.resolve();
+    return {
+      post: (m) => {
+        if (m.kind === 'start') started = core.start(m);
+        else if (m.kind !== 'stop') void started.then(() => core.handle(m));
+      },
+      stop: () => started.then(() => core.stop()),
+    };
+  }
+
+  /** One telemetry message of a device, as received. */
+  take(deviceId: string, payload: Buffer, at: number): Promise<TelemetryDecision> {
+    if ((this.ended && !this.restarting) || this.stopping) return Promise.reject(new Error('the reading pipeline is not running'));
+    return new Promise((answer, fail) => {
+      this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, answer, fail });
+      this.queuedBytes += payload.length;
+      if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        // what arrived in this turn of the event loop goes as one batch
+        setImmediate(() => this.send());
+      }
+    });
+  }
+
+  /** Readings made here (fire panels, heartbeats): stored and judged as one batch. */
+  readings(readings: Reading[], at: number): { stored: Promise<void>; recorded: Promise<void> } {
+    const stored = defer();
+    const recorded = defer();
+    if (this.ended || this.stopping) {
+      const err = new Error('the reading pipeline is not running');
+      stored.reject(err);
+      recorded.resolve();
+      return { stored: stored.promise, recorded: recorded.promise };
+    }
+    const batch = ++this.batch;
+    this.inFlight.set(batch, {
+      size: 1,
+      answer: (_a, changes) => void changes.then(recorded.resolve, (e: Error) => recorded.reject(e)),
+      fail: (e) => (stored.reject(e), recorded.resolve()),
+      stored,
+    });
+    this.inFlightMessages++;
+    this.side.post({ kind: 'readings', batch, readings, at });
+    return { stored: stored.promise, recorded: recorded.promise };
+  }
+
+  private send() {
+    this.scheduled = false;
+    // while a new thread starts, messages wait here (their devices unanswered)
+    if (!this.queue.length || this.ended) return;
+    // over the bound: wait for commits to make room (see `receive`, stored)
+    if (this.inFlightMessages >= (this.o.maxInFlight ?? 20_000)) return;
+    const take = this.queue.splice(0, this.o.maxBatch ?? 2000);
+    let bytes = 0;
+    for (const p of take) bytes += p.payload.length;
+    this.queuedBytes -= bytes;
+    const buf = new Uint8Array(bytes);
+    let offset = 0;
+    const items = take.map((p) => {
+      buf.set(p.payload, offset);
+      const item = { ...p.item, offset };
+      offset += p.payload.length;
+      return item;
+    });
+    const batch = ++this.batch;
+    const stored = defer();
+    this.inFlight.set(batch, {
+      size: take.length,
+      answer: (answers, recorded) => {
+        const durable = Promise.all([stored.promise, recorded]).then(() => {});
+        durable.catch(() => {});
+        for (let i = 0; i < take.length; i++) take[i].answer({ ...(answers[i] ?? { rejects: [{ code: 'MESSAGE_NOT_PROCESSED' }], accepted: 0 }), durable });
+      },
+      fail: (err) => take.forEach((p) => p.fail(err)),
+      stored,
+    });
+    this.inFlightMessages += take.length;
+    this.side.post({ kind: 'telemetry', batch, items, bytes: buf.buffer }, [buf.buffer]);
+    if (this.queue.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.send());
+    }
+  }
+
+  private receive(m: FromPipeline) {
+    switch (m.kind) {
+      case 'decoded': {
+        const f = this.inFlight.get(m.batch);
+        if (m.evaluated) this.o.onEvaluated(m.evaluated);
+        if (m.forward.length) this.isolated('forward', () => this.o.onForward(m.forward.map(bareReading)));
+        // the alert book hears of the changes now, in the order they were decided
+        let recorded: Promise<void> = Promise.resolve();
+        if (m.outcomes.length) {
+          recorded = this.o.onOutcomes(m.outcomes);
+          const tell = () => !this.ended && this.side.post({ kind: 'recorded', batch: m.batch });
+          recorded.then(tell, tell);
+        }
+        f?.answer(m.answers, recorded);
+        return;
+      }
+      case 'stored': {
+        this.lastHealth = m.health;
+        const f = this.inFlight.get(m.batch);
+        if (!f) return;
+        this.inFlight.delete(m.batch);
+        this.inFlightMessages -= f.size;
+        if (m.error === null) f.stored.resolve();
+        else f.stored.reject(new Error(m.error));
+        if (this.queue.length && !this.scheduled) this.send();
+        if (!this.inFlight.size) this.idleWaiters.splice(0).forEach((w) => w());
+        return;
+      }
+      case 'outcomes': {
+        const done = m.outcomes.length ? this.o.onOutcomes(m.outcomes).catch(() => {}) : Promise.resolve();
+        if (m.id !== null) {
+          const t = this.ticks.get(m.id);
+          this.ticks.delete(m.id);
+          if (t) void done.then(t);
+        }
+        return;
+      }
+      case 'result': {
+        const c = this.calls.get(m.id);
+        this.calls.delete(m.id);
+        if (m.error !== undefined) c?.reject(new Error(m.error));
+        else c?.resolve(m.value);
+        return;
+      }
+      case 'health':
+        this.lastHealth = m.health;
+        return;
+      case 'fault': {
+        const err = Object.assign(new Error(m.err), { stack: m.stack });
+        return this.o.onFault(m.part, err, m.about);
+      }
+      case 'log':
+        return this.o.log[m.level](m.obj, m.msg);
+      case 'bufferFull':
+        return this.o.onBufferFull(m.depth);
+      case 'ready':
+      case 'stopped':
+        return;
+    }
+  }
+
+  private isolated(part: string, fn: () => void) {
+    try {
+      fn();
+    } catch (e) {
+      this.o.onFault(part, e as Error);
+    }
+  }
+
+  private refuseAll(err: Error) {
+    for (const p of this.queue.splice(0)) p.fail(err);
+    for (const f of this.inFlight.values()) f.fail(err);
+    this.inFlight.clear();
+    this.inFlightMessages = 0;
+    for (const c of this.calls.values()) c.reject(err);
+    this.calls.clear();
+    for (const t of this.ticks.values()) t();
+    this.ticks.clear();
+    this.idleWaiters.splice(0).forEach((w) => w());
+  }
+
+  /** Time-driven rules at `now`; resolves once what they changed is with the alert book. */
+  tick(now: number): Promise<void> {
+    return this.ask((id) => ({ kind: 'tick', id, now }));
+  }
+
+  /** A new registry: resolves once what it changed (rules removed or redefined) is with the alert book. */
+  useRegistry(registry: LoadedRegistry, now: number): Promise<void> {
+    return this.ask((id) => ({ kind: 'registry', id, registry, now }));
+  }
+
+  private ask(make: (id: number) => ToPipeline): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    const id = ++this.call;
+    return new Promise((resolve) => {
+      this.ticks.set(id, resolve);
+      this.side.post(make(id));
+    });
+  }
+
+  link(deviceId: string, link: 'online' | 'offline', at: number) {
+    if (!this.ended) this.side.post({ kind: 'link', deviceId, link, at });
+  }
+
+  world(world: WorldSnapshot) {
+    if (!this.ended) this.side.post({ kind: 'world', world });
+  }
+
+  baseline(deviceId: string, metric: string, value: number) {
+    if (!this.ended) this.side.post({ kind: 'baseline', deviceId, metric, value });
+  }
+
+  forget(key: string) {
+    if (!this.ended) this.side.post({ kind: 'forget', key });
+  }
+
+  private rpc<T = never>(c: StoreCall): Promise<T> {
+    if (this.ended) return Promise.reject(new Error('the reading pipeline is not running'));
+    const id = ++this.call;
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.side.post({ kind: 'call', id, ...c } as ToPipeline);
+    });
+  }
+
+  /** Each device's last values and when it was last heard, from the readings. */
+  lastValues(deviceIds: string[]) {
+    return this.rpc<{ deviceId: string; lastSeen: number | null; lastValues: Record<string, { value: number | boolean; ts: number }> }[]>({ method: 'lastValues', args: [deviceIds] });
+  }
+
+  /** Every batch handed over so far is committed (or refused). */
+  idle(): Promise<void> {
+    if (!this.inFlight.size && !this.queue.length) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Stop taking telemetry, let what was handed over commit, then end the pipeline. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const p of this.queue.splice(0)) p.fail(new Error('the service is stopping'));
+    await this.side?.stop();
+    this.ended = true;
+    this.refuseAll(new Error('the reading pipeline stopped'));
+  }
+}
+
+/**
+ * The thread's code: the bundle beside this one (`npm start` runs dist/), or this folder's
+ * TypeScript, loaded through tsx (tests and `npm run start:dev`).
+ */
+function workerEntry(given?: string): { file: string; boot?: URL } {
+  if (given) return { file: given };
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.mjs') || here.endsWith('.js')) return { file: new URL('./pipeline-thread.mjs', import.meta.url).pathname };
+  const ts = new URL('./thread.ts', import.meta.url).href;
+  const boot = new URL('./tsx-boot.mjs', import.meta.url);
+  if (!existsSync(boot)) throw new Error('services/pipeline/tsx-boot.mjs is missing');
+  return { file: ts, boot };
+}
