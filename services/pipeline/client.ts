@@ -77,6 +77,8 @@ export type PipelineTelemetry = TelemetryStore & {
 interface Side {
   post(m: ToPipeline, transfer?: ArrayBuffer[]): void;
   stop(): Promise<void>;
+  /** end it as a crash would (chaos drills and tests) */
+  interrupt(): Promise<void>;
 }
 
 const defer = () => {
@@ -101,7 +103,11 @@ export class PipelineClient {
   private lastHealth: StoreHealth = { ok: true, pending: 0, lagMs: 0 };
   private kind = 'embedded';
   private stopping = false;
+  /** no thread (it ended, or was stopped): messages are refused */
   private ended = false;
+  /** the thread has started (said `ready`): until then messages wait in `held` */
+  private ready = false;
+  private held: { m: ToPipeline; transfer?: ArrayBuffer[] }[] = [];
   private readonly idleWaiters: (() => void)[] = [];
 
   /** The time-series store as the API and reports see it: questions go to the pipeline that owns it. */
@@ -128,7 +134,7 @@ export class PipelineClient {
       },
       close: async () => {},
       annotate: async (alert, type, at) => {
-        if (!this.ended) this.side.post({ kind: 'annotate', alert, type, at });
+        this.post({ kind: 'annotate', alert, type, at });
       },
     };
   }
@@ -144,10 +150,13 @@ export class PipelineClient {
 
   private async launch(): Promise<void> {
     this.ended = false;
+    this.ready = false;
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: FromPipeline) => {
         if (m.kind === 'ready') {
           this.kind = m.store;
+          this.ready = true;
+          for (const h of this.held.splice(0)) this.side.post(h.m, h.transfer);
           resolve();
         } else this.receive(m);
       };
@@ -155,6 +164,18 @@ export class PipelineClient {
     });
     this.side.post({ kind: 'start', settings: this.o.settings, ...(await this.init()) });
     await ready;
+    if (this.queue.length) this.send();
+  }
+
+  /** Running, or starting again after it ended unasked: what is asked now waits for it. */
+  private running(): boolean {
+    return !this.stopping && (!this.ended || this.restarting !== undefined);
+  }
+
+  /** To the pipeline, once it has started (meanwhile in order, held here). */
+  private post(m: ToPipeline, transfer?: ArrayBuffer[]) {
+    if (this.ready) this.side.post(m, transfer);
+    else if (!this.ended) this.held.push({ m, transfer });
   }
 
   /**
@@ -168,7 +189,6 @@ export class PipelineClient {
           await this.launch();
           this.restarting = undefined;
           this.o.onRestarted();
-          if (this.queue.length) this.send();
           return;
         } catch (e) {
           this.o.log.error({ err: (e as Error).message }, 'the reading pipeline did not start again; trying once more');
@@ -187,6 +207,9 @@ export class PipelineClient {
     worker.on('message', (m: FromPipeline) => m.kind === 'ready' && (ready = true));
     worker.on('exit', (code) => {
       this.ended = true;
+      this.ready = false;
+      // what waited for this thread is refused with the rest (a new one starts from the state now)
+      this.held = [];
       this.refuseAll(new Error('the reading pipeline stopped'));
       if (!ready) return failedToStart(new Error(`the reading pipeline ended (exit ${code}) before it was ready; see the log above`));
       if (this.stopping) return;
@@ -196,6 +219,7 @@ export class PipelineClient {
     let stopped: Promise<void> | undefined;
     return {
       post: (m, transfer) => worker.postMessage(m, transfer ?? []),
+      interrupt: async () => void (await worker.terminate()),
       stop: () =>
         (stopped ??= new Promise<void>((resolve) => {
           if (this.ended) return resolve();
@@ -218,12 +242,13 @@ export class PipelineClient {
         else if (m.kind !== 'stop') void started.then(() => core.handle(m));
       },
       stop: () => started.then(() => core.stop()),
+      interrupt: () => Promise.reject(new Error('an inline pipeline cannot be interrupted')),
     };
   }
 
   /** One telemetry message of a device, as received. */
   take(deviceId: string, payload: Buffer, at: number): Promise<TelemetryDecision> {
-    if ((this.ended && !this.restarting) || this.stopping) return Promise.reject(new Error('the reading pipeline is not running'));
+    if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
     return new Promise((answer, fail) => {
       this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, answer, fail });
       this.queuedBytes += payload.length;
@@ -240,7 +265,7 @@ export class PipelineClient {
   readings(readings: Reading[], at: number): { stored: Promise<void>; recorded: Promise<void> } {
     const stored = defer();
     const recorded = defer();
-    if (this.ended || this.stopping) {
+    if (!this.running()) {
       const err = new Error('the reading pipeline is not running');
       stored.reject(err);
       recorded.resolve();
@@ -254,14 +279,14 @@ export class PipelineClient {
       stored,
     });
     this.inFlightMessages++;
-    this.side.post({ kind: 'readings', batch, readings, at });
+    this.post({ kind: 'readings', batch, readings, at });
     return { stored: stored.promise, recorded: recorded.promise };
   }
 
   private send() {
     this.scheduled = false;
     // while a new thread starts, messages wait here (their devices unanswered)
-    if (!this.queue.length || this.ended) return;
+    if (!this.queue.length || !this.ready) return;
     // over the bound: wait for commits to make room (see `receive`, stored)
     if (this.inFlightMessages >= (this.o.maxInFlight ?? 20_000)) return;
     const take = this.queue.splice(0, this.o.maxBatch ?? 2000);
@@ -289,7 +314,7 @@ export class PipelineClient {
       stored,
     });
     this.inFlightMessages += take.length;
-    this.side.post({ kind: 'telemetry', batch, items, bytes: buf.buffer }, [buf.buffer]);
+    this.post({ kind: 'telemetry', batch, items, bytes: buf.buffer }, [buf.buffer]);
     if (this.queue.length && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.send());
@@ -306,7 +331,7 @@ export class PipelineClient {
         let recorded: Promise<void> = Promise.resolve();
         if (m.outcomes.length) {
           recorded = this.o.onOutcomes(m.outcomes);
-          const tell = () => !this.ended && this.side.post({ kind: 'recorded', batch: m.batch });
+          const tell = () => this.post({ kind: 'recorded', batch: m.batch });
           recorded.then(tell, tell);
         }
         f?.answer(m.answers, recorded);
@@ -334,6 +359,7 @@ export class PipelineClient {
         return;
       }
       case 'result': {
+        this.lastHealth = m.health;
         const c = this.calls.get(m.id);
         this.calls.delete(m.id);
         if (m.error !== undefined) c?.reject(new Error(m.error));
@@ -388,36 +414,36 @@ export class PipelineClient {
   }
 
   private ask(make: (id: number) => ToPipeline): Promise<void> {
-    if (this.ended) return Promise.resolve();
+    if (!this.running()) return Promise.resolve();
     const id = ++this.call;
     return new Promise((resolve) => {
       this.ticks.set(id, resolve);
-      this.side.post(make(id));
+      this.post(make(id));
     });
   }
 
   link(deviceId: string, link: 'online' | 'offline', at: number) {
-    if (!this.ended) this.side.post({ kind: 'link', deviceId, link, at });
+    this.post({ kind: 'link', deviceId, link, at });
   }
 
   world(world: WorldSnapshot) {
-    if (!this.ended) this.side.post({ kind: 'world', world });
+    this.post({ kind: 'world', world });
   }
 
   baseline(deviceId: string, metric: string, value: number) {
-    if (!this.ended) this.side.post({ kind: 'baseline', deviceId, metric, value });
+    this.post({ kind: 'baseline', deviceId, metric, value });
   }
 
   forget(key: string) {
-    if (!this.ended) this.side.post({ kind: 'forget', key });
+    this.post({ kind: 'forget', key });
   }
 
   private rpc<T = never>(c: StoreCall): Promise<T> {
-    if (this.ended) return Promise.reject(new Error('the reading pipeline is not running'));
+    if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
     const id = ++this.call;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.side.post({ kind: 'call', id, ...c } as ToPipeline);
+      this.post({ kind: 'call', id, ...c } as ToPipeline);
     });
   }
 
@@ -430,6 +456,14 @@ export class PipelineClient {
   idle(): Promise<void> {
     if (!this.inFlight.size && !this.queue.length) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /**
+   * End the pipeline's thread as a crash would, without letting it commit what it holds: what
+   * follows is what follows a crash (tests and chaos drills; nothing in the service calls it).
+   */
+  interrupt(): Promise<void> {
+    return this.side.interrupt();
   }
 
   /** Stop taking telemetry, let what was handed over commit, then end the pipeline. */

@@ -139,8 +139,8 @@ export class PipelineCore {
         return;
       case 'call':
         void this.call(m).then(
-          (value) => this.post({ kind: 'result', id: m.id, value }),
-          (err: Error) => this.post({ kind: 'result', id: m.id, error: err?.message ?? String(err) }),
+          (value) => this.post({ kind: 'result', id: m.id, value, health: this.stores.telemetry.health() }),
+          (err: Error) => this.post({ kind: 'result', id: m.id, error: err?.message ?? String(err), health: this.stores.telemetry.health() }),
         );
         return;
       case 'start':

@@ -98,7 +98,8 @@ export type FromPipeline =
   /** the batch's readings are committed (error: they are not, and their seqs were forgotten) */
   | { kind: 'stored'; batch: number; error: string | null; health: StoreHealth }
   | { kind: 'outcomes'; id: number | null; outcomes: Outcome[] }
-  | { kind: 'result'; id: number; value?: unknown; error?: string }
+  /** with the store's health as it is after the call (a flush may have changed it) */
+  | { kind: 'result'; id: number; value?: unknown; error?: string; health: StoreHealth }
   | { kind: 'health'; health: StoreHealth }
   | { kind: 'fault'; part: string; err: string; stack?: string; about?: unknown }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }

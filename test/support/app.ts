@@ -2,10 +2,13 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startApp, type App, type AppOptions } from '../../services/app.ts';
 import { settingsSchema } from '../../services/settings.ts';
 import { testRegistry } from './registry.ts';
+
+export const PIPELINE_BUNDLE = fileURLToPath(new URL('../../dist/pipeline-thread.mjs', import.meta.url));
 
 /** The whole service on free ports and a fresh DATA_DIR, as `npm start` would run it. */
 export interface TestAppOptions extends AppOptions {
@@ -39,7 +42,9 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
   // time-driven rules (offline, an interlock's deadline) run when a test calls `tick()`: on a
   // machine busy with other tests, real seconds pass between two steps and would raise alerts
   // the test is not about
-  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, ...o });
+  // the pipeline's thread runs the bundle global-setup built (as `npm start` does): loading its
+  // TypeScript through tsx for every app would cost a second each
+  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, pipeline: { entry: PIPELINE_BUNDLE }, ...o });
   return Object.assign(app, { dataDir, configPath });
 }
 

@@ -1,0 +1,62 @@
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { CHEM } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/**
+ * The reading pipeline (decode, rules, the readings' store) runs on a thread of its own. If that
+ * thread ends unasked, nothing acknowledged is lost and nothing unacknowledged is claimed: devices
+ * resend what got no PUBACK, a new thread starts from the open alerts, and the operators are told.
+ */
+describe('the reading pipeline on its own thread', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  const open = async () => (await apiClient(app!, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { id: string; rule: string; deviceId: string; severity: string; state: string }[];
+
+  it('restarts a thread that ended unasked: the resend is stored once, the open alert goes on, operators were told', async () => {
+    app = await startTestApp();
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-2', password: 'secret-gas-2', clientId: 'gas-2-pipeline', clean: false, reconnectPeriod: 100 });
+    const topic = `v1/${CHEM}/gas-2/telemetry`;
+    await dev.publishAsync(topic, JSON.stringify({ seq: 1, values: { gas_lel: 30 } }), { qos: 1 });
+    const [raised] = (await open()).filter((a) => a.deviceId === 'gas-2');
+    expect(raised).toMatchObject({ severity: 'major', state: 'active' });
+
+    await app.pipeline.interrupt();
+    // sent while no thread runs: no PUBACK until one does, and then it is stored and judged
+    await dev.publishAsync(topic, JSON.stringify({ seq: 2, values: { gas_lel: 45 } }), { qos: 1 });
+    await waitFor(async () => (await open()).some((a) => a.id === raised.id && a.severity === 'critical'), 10_000, 'the same alert, risen to critical');
+
+    // the operators heard the pipeline was down, and that it is back
+    const system = await waitFor(async () => {
+      const all = (await apiClient(app!, 'token-operator').get('/api/alerts?limit=100')).json.items as { rule: string; state: string; peakSeverity: string }[];
+      return all.find((a) => a.rule === 'reading-pipeline' && a.state !== 'active');
+    }, 10_000, 'the pipeline alert raised and cleared');
+    expect(system.peakSeverity).toBe('critical');
+
+    await app.telemetry.flush();
+    const stored = (await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: Date.now() + 1000, limit: 100 })).map((p) => ('seq' in p ? p.seq : -1));
+    expect(stored.sort()).toEqual([1, 2]);
+    // the seq window survived the restart: seq 2 again is a duplicate
+    const again = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await again.telemetry({ seq: 2, values: { gas_lel: 45 } });
+    await waitFor(() => again.rejects.some((r) => r.error === 'DUPLICATE_SEQ'), 5000, 'a duplicate after the restart');
+    await Promise.all([dev.endAsync(), again.end()]);
+  });
+
+  it('runs in the service\'s own thread with PIPELINE_THREAD=off, the same way', async () => {
+    app = await startTestApp({ settings: { PIPELINE_THREAD: 'off' } });
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    expect((await open()).find((a) => a.deviceId === 'gas-2')).toMatchObject({ severity: 'critical', state: 'active' });
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    await waitFor(() => dev.rejects.some((r) => r.error === 'DUPLICATE_SEQ'), 5000, 'a duplicate');
+    await app.telemetry.flush();
+    expect(await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: Date.now() + 1000, limit: 100 })).toHaveLength(1);
+    await dev.end();
+  });
+});
