@@ -7,10 +7,11 @@ import { FirePanelReceiver } from '../gateway/fire-panel/receiver.ts';
 import { componentKey } from '../gateway/fire-panel/panel-points.ts';
 import { panelAt } from './devices/panels.ts';
 import { AlertBook } from './alerts/alert-book.ts';
+import { UnmappedAlarms } from './alerts/panel-unmapped.ts';
 import { sendDailySummaries } from './notify/daily-summary.ts';
 import { summarize } from './alerts/reports.ts';
 import { silencesDue, sweep as sweepAlerts } from './alerts/sweep.ts';
-import { SYSTEM, channelHealth, storeBufferFull, auditTruncated, panelUnmapped, pipelineDown } from './alerts/system-alerts.ts';
+import { SYSTEM, channelHealth, storeBufferFull, auditTruncated, pipelineDown } from './alerts/system-alerts.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { buildApi } from './api/server.ts';
 import { registerDevice } from './devices/registration.ts';
@@ -196,6 +197,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   });
 
   // fire alarm panels speak GB/T 26875.3 over TCP; their reports are readings like any device's
+  const unmapped = new UnmappedAlarms();
   const panels = settings.FIRE_PANEL_PORT === undefined
     ? undefined
     : new FirePanelReceiver({
@@ -206,11 +208,16 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         onReadings,
         onHeartbeat: (d, at) => isolated('fire-panel', () => onReadings([{ enterpriseId: d.enterpriseId, deviceId: d.deviceId, ts: at, values: Object.create(null) }])),
         onLink: (d, link, at) => status.onLink(d.deviceId, link, at),
-        onUnmapped: (d, u, at) => {
-          const it = u.item;
-          const where = u.device ? '用户信息传输装置 / the transmission device' : it.type === 2 ? `系统 ${it.systemType}/${it.systemAddress} 部件 ${it.componentType}/${it.componentAddress}${it.description ? ` ${it.description}` : ''}` : `系统 ${it.systemType}/${it.systemAddress}`;
-          if (u.fire || u.fault) log.warn({ panel: d.deviceId, where, fire: u.fire, fault: u.fault }, 'fire panel report from a component no point stands for');
-          raiseSystem(panelUnmapped(d, u.device ? 'device' : componentKey(it), where, u.fire, u.fault, at));
+        onUnmapped: (d, reports, at) => {
+          const described = reports.map((u) => {
+            const it = u.item;
+            const where = u.device ? '用户信息传输装置 / the transmission device' : it.type === 2 ? `系统 ${it.systemType}/${it.systemAddress} 部件 ${it.componentType}/${it.componentAddress}${it.description ? ` ${it.description}` : ''}` : `系统 ${it.systemType}/${it.systemAddress}`;
+            return { from: u.device ? 'device' : componentKey(it), where, fire: u.fire, fault: u.fault };
+          });
+          const alarming = described.filter((u) => u.fire || u.fault);
+          if (alarming.length) log.warn({ panel: d.deviceId, reports: alarming.length, first: alarming[0].where }, 'fire panel reports from components no point stands for');
+          const outcomes = unmapped.report(d, described, at);
+          return outcomes.length ? book.handle(outcomes) : Promise.resolve();
         },
         counters: { frames: metrics.firePanelFrames },
         maxFutureSkewMs: current().file.gateway.maxFutureSkewS * 1000,
@@ -375,11 +382,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       health: () => {
         const store = telemetry.health();
         const broker = { closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports };
-        // the alert record is part of the alarm path: a record that cannot commit is not "ok"
+        // the alert record is part of the alarm path: a record that cannot commit, or that has
+        // thousands of changes waiting (a storm it is not keeping up with), is not "ok"
         const alerts = book.health();
+        const behind = alerts.waiting >= 10_000;
         const eventLoop = { worstStallMs: Math.round(Math.max(stallMs, loop.max / 1e6)) };
-        const ok = store.ok && alerts.ok && !gateway.broker.closed && eventLoop.worstStallMs < 5000;
-        return { status: ok ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, alerts, eventLoop, uptimeS: Math.round((clock() - started) / 1000) };
+        const ok = store.ok && alerts.ok && !behind && !gateway.broker.closed && eventLoop.worstStallMs < 5000;
+        return { status: ok ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, alerts: { ...alerts, ...(behind ? { ok: false, error: `${alerts.waiting} changes waiting for the record` } : {}) }, eventLoop, uptimeS: Math.round((clock() - started) / 1000) };
       },
       registerDevice: (enterpriseId, body, by) =>
         registerDevice(

@@ -87,18 +87,25 @@ export class FirePanelSimulator {
   }
 
   component(c: PanelComponent, state: { fire?: boolean; fault?: boolean }): Promise<Answer> {
-    const item: ComponentStatus = {
-      type: 2,
-      systemType: c.systemType ?? 1,
-      systemAddress: c.systemAddress ?? 1,
-      componentType: c.componentType,
-      componentAddress: c.componentAddress,
-      // bit 0: normal operation; 1 fire; 2 fault
-      status: 1 | (state.fire ? 1 << 1 : 0) | (state.fault ? 1 << 2 : 0),
-      description: c.description ?? '',
-      time: timeLabel(this.now()),
-    };
-    return this.send(encodeData([item]));
+    return this.components([c], state);
+  }
+
+  /** Several components in one frame (a panel reports what changed together: a fault storm). */
+  components(list: readonly PanelComponent[], state: { fire?: boolean; fault?: boolean }): Promise<Answer> {
+    const items = list.map(
+      (c): ComponentStatus => ({
+        type: 2,
+        systemType: c.systemType ?? 1,
+        systemAddress: c.systemAddress ?? 1,
+        componentType: c.componentType,
+        componentAddress: c.componentAddress,
+        // bit 0: normal operation; 1 fire; 2 fault
+        status: 1 | (state.fire ? 1 << 1 : 0) | (state.fault ? 1 << 2 : 0),
+        description: c.description ?? '',
+        time: timeLabel(this.now()),
+      }),
+    );
+    return this.send(encodeData(items));
   }
 
   fire(c: PanelComponent) {

@@ -46,12 +46,18 @@ export interface FirePanelOptions {
   /** a frame without readings (a heartbeat, a type only recognised): the panel is alive */
   onHeartbeat(device: PanelDevice, at: number): void;
   onLink(device: PanelDevice, link: 'connected' | 'disconnected', at: number): void;
-  /** a report that no point stands for: a fire from it must still reach someone */
-  onUnmapped(device: PanelDevice, u: Unmapped, at: number): void;
+  /**
+   * reports that no point stands for (a frame's, together): a fire from them must still reach
+   * someone. The frame is confirmed once this resolves (they are in the alert record), so a
+   * panel reporting faster than that is slowed, as by its readings.
+   */
+  onUnmapped(device: PanelDevice, u: Unmapped[], at: number): Promise<void>;
   counters: { frames: { inc(labels: { outcome: FrameOutcome }): void } };
   maxConnections?: number;
   /** connections from one address (a panel's network, a NAT): idle sockets from one place cannot lock others out */
   maxConnectionsPerAddress?: number;
+  /** connections one panel may hold (a reconnect overlaps its old socket): beyond, its oldest goes */
+  maxConnectionsPerPanel?: number;
   /** a connection without a good frame this long after it opened is closed */
   firstFrameS?: number;
   /** a connection without a good frame this long is closed (a panel sends heartbeats); noise does not keep it open */
@@ -81,6 +87,9 @@ export class FirePanelReceiver {
   private readonly linksOf = new Map<string, number>();
   /** connections that have not yet sent a good frame, oldest first: the first to go when the limits are reached */
   private readonly unproven = new Set<Socket>();
+  /** each panel's connections, oldest first, and where each comes from */
+  private readonly socketsOf = new Map<string, Socket[]>();
+  private readonly remoteOf = new WeakMap<Socket, string>();
   port?: number;
 
   constructor(private readonly o: FirePanelOptions) {}
@@ -107,23 +116,45 @@ export class FirePanelReceiver {
   }
 
   /**
-   * At a limit (per address, or in all), the oldest connection that has not yet sent a good frame
-   * makes room: idle sockets, from one address or from many, cannot lock a real panel out. Only
-   * when every connection there has proven itself is the new one refused.
+   * At a limit (per address, or in all), room is made: first the oldest connection that has not
+   * yet sent a good frame goes, then the oldest of the panel holding the most connections there
+   * (when it holds more than one). Idle sockets, or many sockets speaking for one panel address
+   * (a panel's frames carry no secret), cannot lock the other panels out; only when every panel
+   * there holds a single connection is the new one refused.
    */
   private makeRoom(remote: string): boolean {
     const perAddress = this.o.maxConnectionsPerAddress ?? 16;
     const atAddress = (this.perAddress.get(remote) ?? 0) >= perAddress;
     const atAll = this.sockets.size >= (this.o.maxConnections ?? 2000);
     if (!atAddress && !atAll) return true;
+    const inScope = (s: Socket) => atAll || this.remoteOf.get(s) === remote;
     for (const s of this.unproven) {
-      if (atAddress && !atAll && s.remoteAddress?.replace(/^::ffff:/, '') !== remote) continue;
+      if (!inScope(s)) continue;
       this.unproven.delete(s);
-      this.count('evicted');
-      s.destroy();
+      this.evict(s);
       return true;
     }
-    return false;
+    let most: Socket[] = [];
+    for (const list of this.socketsOf.values()) {
+      const here = list.filter(inScope);
+      if (here.length > most.length) most = here;
+    }
+    if (most.length < 2) return false;
+    this.evict(most[0]);
+    return true;
+  }
+
+  private evict(s: Socket) {
+    this.count('evicted');
+    s.destroy();
+  }
+
+  /** A connection has shown which panel it speaks for: the panel's oldest beyond its share go. */
+  private bind(socket: Socket, deviceId: string) {
+    const list = this.socketsOf.get(deviceId) ?? [];
+    list.push(socket);
+    this.socketsOf.set(deviceId, list);
+    while (list.length > (this.o.maxConnectionsPerPanel ?? 4)) this.evict(list.shift()!);
   }
 
   private connection(socket: Socket) {
@@ -134,6 +165,7 @@ export class FirePanelReceiver {
       return;
     }
     this.perAddress.set(remote, (this.perAddress.get(remote) ?? 0) + 1);
+    this.remoteOf.set(socket, remote);
     this.sockets.add(socket);
     this.unproven.add(socket);
     socket.setNoDelay(true);
@@ -181,6 +213,7 @@ export class FirePanelReceiver {
           if (typeof outcome === 'object') {
             if (!panel) {
               this.unproven.delete(socket);
+              this.bind(socket, outcome.deviceId);
               const n = (this.linksOf.get(outcome.deviceId) ?? 0) + 1;
               this.linksOf.set(outcome.deviceId, n);
               if (n === 1) this.o.onLink(outcome, 'connected', this.o.clock());
@@ -207,6 +240,12 @@ export class FirePanelReceiver {
       this.sockets.delete(socket);
       this.unproven.delete(socket);
       if (panel) {
+        const list = this.socketsOf.get(panel.deviceId);
+        if (list) {
+          const i = list.indexOf(socket);
+          if (i >= 0) list.splice(i, 1);
+          if (!list.length) this.socketsOf.delete(panel.deviceId);
+        }
         const n = (this.linksOf.get(panel.deviceId) ?? 1) - 1;
         if (n > 0) this.linksOf.set(panel.deviceId, n);
         else {
@@ -235,20 +274,19 @@ export class FirePanelReceiver {
     const { readings, unmapped } = readingsOf(panel, decoded.items, now, this.o.maxFutureSkewMs, this.lastTs.get(panel.deviceId), this.memory);
     // noted before the store is awaited: a frame on another connection of the panel comes after
     if (readings.length) this.lastTs.set(panel.deviceId, Math.max(this.lastTs.get(panel.deviceId) ?? -Infinity, ...readings.map((r) => r.ts)));
-    for (const u of unmapped) {
-      if (!u.device) this.count('unmapped');
-      this.o.onUnmapped(panel, u, now);
-    }
+    for (const u of unmapped) if (!u.device) this.count('unmapped');
     if (!decoded.known) this.count('unsupported_type');
-    if (!readings.length) {
-      this.o.onHeartbeat(panel, now);
-      this.count('heartbeat');
-      await this.reply(socket, f, COMMAND.confirm);
-      return panel;
-    }
     try {
+      const kept = unmapped.length ? this.o.onUnmapped(panel, unmapped, now) : undefined;
+      if (!readings.length) {
+        await kept;
+        this.o.onHeartbeat(panel, now);
+        this.count('heartbeat');
+        await this.reply(socket, f, COMMAND.confirm);
+        return panel;
+      }
       const { stored, recorded } = this.o.onReadings(readings);
-      await Promise.all([stored, recorded]);
+      await Promise.all([stored, recorded, kept]);
     } catch (err) {
       this.o.log.warn({ panel: panel.deviceId, err: (err as Error).message }, 'fire panel readings not stored: denied, the device sends them again');
       return this.refused(socket, f, 'not_stored');

@@ -21,6 +21,10 @@ export interface Placement {
 
 export class AlertNotFound extends Error {}
 
+/** the most steps and record lines one transaction of the record takes */
+const MAX_STEPS = 2000;
+const MAX_LINES = 5000;
+
 export class AlertBook {
   private readonly openByKey = new Map<string, Alert>();
   private readonly listeners: ((c: AlertChange) => void)[] = [];
@@ -81,29 +85,30 @@ export class AlertBook {
   }
 
   /**
-   * Everything waiting (steps and record lines) goes in one transaction:
-   * under load, work piles up while a commit runs and the next commit takes all of it.
+   * What is waiting (steps and record lines) goes in as few transactions as it takes: under load,
+   * work piles up while a commit runs and the next commit takes it, at most `MAX_STEPS` steps a
+   * transaction, so that one transaction of a storm is never so large that it stalls the record.
    */
   private batch(): Promise<void> {
     return (this.nextBatch ??= this.serial(async () => {
       this.nextBatch = null;
-      const steps = this.queued;
-      const lines = this.lines;
-      this.queued = [];
-      this.lines = [];
-      try {
-        await this.commitAll(steps, lines);
-        this.failing = null;
-      } catch (e) {
-        // nothing decided is dropped: the changes wait for the next commit, tried again shortly
-        this.queued = [...steps, ...this.queued];
-        this.lines = [...lines, ...this.lines];
-        this.failing = (e as Error).message;
-        this.retry ??= setTimeout(() => {
-          this.retry = undefined;
-          void this.batch().catch(() => {});
-        }, 1000).unref();
-        throw e;
+      while (this.queued.length || this.lines.length) {
+        const steps = this.queued.splice(0, MAX_STEPS);
+        const lines = this.lines.splice(0, MAX_LINES);
+        try {
+          await this.commitAll(steps, lines);
+          this.failing = null;
+        } catch (e) {
+          // nothing decided is dropped: the changes wait for the next commit, tried again shortly
+          this.queued = [...steps, ...this.queued];
+          this.lines = [...lines, ...this.lines];
+          this.failing = (e as Error).message;
+          this.retry ??= setTimeout(() => {
+            this.retry = undefined;
+            void this.batch().catch(() => {});
+          }, 1000).unref();
+          throw e;
+        }
       }
     }));
   }

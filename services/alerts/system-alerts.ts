@@ -84,6 +84,26 @@ export function panelUnmapped(device: { enterpriseId: string; deviceId: string }
   };
 }
 
+/** More unregistered components of one panel alarming at once than get an alert each: counted in one. */
+export function panelUnmappedMore(device: { enterpriseId: string; deviceId: string }, count: number, shown: number, fire: boolean, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/panel:${device.deviceId}:more`,
+    change: count > 0 ? 'raise' : 'clear',
+    ruleId: 'fire-panel-unmapped',
+    metric: 'fire_panel',
+    severity: count === 0 ? null : fire ? 'critical' : 'major',
+    value: count,
+    peak: count,
+    threshold: shown,
+    at,
+    message:
+      count > 0
+        ? `消防主机 ${device.deviceId}（${device.enterpriseId}）另有 ${count} 个未登记部件${fire ? '报火警或故障' : '报故障'}（已单独报警 ${shown} 个）/ fire panel ${device.deviceId} reports ${fire ? 'FIRE or faults' : 'faults'} from ${count} more unregistered components (besides the ${shown} alerted one by one)`
+        : `消防主机 ${device.deviceId} 其余未登记部件均已恢复 / the other unregistered components of fire panel ${device.deviceId} are back to normal`,
+  };
+}
+
 /** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
 export function pipelineDown(error: string | null, at: number): Outcome {
   return {

@@ -46,6 +46,8 @@ describe('GB/T 26875.3 fire panels', () => {
       templates: ['fire'],
       points: [{ id: 'smoke-any', metric: 'smoke_alarm', panel: {} }],
     });
+    // a panel with no hosts of its own and one point that no storm detector is: whatever they report is unregistered
+    reg.enterprises.find((e: any) => e.id === MALL).devices.push({ id: 'panel-3', panelAddress: '66666', templates: ['fire'], points: [{ id: 'lobby-smoke', metric: 'smoke_alarm', panel: { componentType: 40, componentAddress: 1 } }] });
     app = await startTestApp({ registry: reg, clock, schedule: false, tickMs: 0, settings: { FIRE_PANEL_PORT: 0, FIRE_PANEL_ADDRESS: 889 } });
     panel = new FirePanelSimulator({ host: '127.0.0.1', port: app.ports.firePanel!, address: 88888, centre: 889, clock });
     await panel.connect();
@@ -100,6 +102,50 @@ describe('GB/T 26875.3 fire panels', () => {
     expect(a.message).toContain('B1-77');
     expect(await panel.recover(UNREGISTERED)).toBe('confirmed');
     await waitFor(async () => (await api().get(`/api/alerts/${a.id}`)).json.state === 'cleared', 5000, 'unmapped cleared');
+  });
+
+  it('a storm of reports from unregistered components is a few dozen alerts, confirmed as fast as they are recorded; the real panel\'s fire goes through', async () => {
+    const storm = new FirePanelSimulator({ host: '127.0.0.1', port: app.ports.firePanel!, address: 66666, centre: 889, clock });
+    await storm.connect();
+    // 60 frames of 20 detectors each, as fast as the centre answers, next to the real panel
+    const frames = Array.from({ length: 60 }, (_, f) => storm.components(Array.from({ length: 20 }, (_, i) => ({ componentType: 11, componentAddress: 1000 + f * 20 + i, description: `D${f * 20 + i}` })), { fire: true }));
+    const fire = panel.fire(SMOKE_3F);
+    expect(await fire).toBe('confirmed');
+    expect((await Promise.all(frames)).every((a) => a === 'confirmed')).toBe(true);
+    const fromStorm = (await alerts()).filter((a) => a.rule === 'fire-panel-unmapped' && a.deviceId === '_system' && a.key.includes('panel-3'));
+    // 32 detectors one by one, the other 1168 counted in one alert (its count said as it doubles)
+    expect(fromStorm.length).toBe(33);
+    const more = fromStorm.find((a) => a.key.endsWith(':more'));
+    expect(more).toMatchObject({ severity: 'critical', state: 'active' });
+    expect(more.peak).toBeGreaterThanOrEqual(1024);
+    expect(more.message).toContain(String(more.peak));
+    expect((await alerts()).find((a) => a.deviceId === 'panel-1' && a.pointId === 'smoke-3f-12' && a.state === 'active')).toBeTruthy();
+    // all back to normal: every one of them clears
+    await Promise.all(Array.from({ length: 60 }, (_, f) => storm.components(Array.from({ length: 20 }, (_, i) => ({ componentType: 11, componentAddress: 1000 + f * 20 + i })), {})));
+    expect((await alerts()).filter((a) => a.key.includes('panel-3') && a.state === 'active')).toEqual([]);
+    storm.close();
+    expect(await panel.recover(SMOKE_3F)).toBe('confirmed');
+  });
+
+  it('connections speaking for one panel address cannot take every slot: each panel keeps a place', async () => {
+    const before = await metric('evicted');
+    // 20 connections from this address, each proven with a heartbeat as panel-3
+    const posers: FirePanelSimulator[] = [];
+    for (let i = 0; i < 20; i++) {
+      const p = new FirePanelSimulator({ host: '127.0.0.1', port: app.ports.firePanel!, address: 66666, centre: 889, clock });
+      await p.connect();
+      await p.heartbeat();
+      posers.push(p);
+    }
+    // panel-3 holds at most 4; the real panel, from the same address, is served
+    expect(await metric('evicted')).toBeGreaterThanOrEqual(before + 16);
+    const late = new FirePanelSimulator({ host: '127.0.0.1', port: app.ports.firePanel!, address: 88888, centre: 889, clock });
+    await late.connect();
+    expect(await late.heartbeat()).toBe('confirmed');
+    expect(await panel.heartbeat()).toBe('confirmed');
+    for (const p of posers) p.close();
+    late.close();
+    expect(await panel.heartbeat()).toBe('confirmed');
   });
 
   it('denies a bad checksum, skips a cut frame and random bytes, and keeps serving the panel', async () => {
@@ -169,6 +215,7 @@ describe('GB/T 26875.3 fire panels', () => {
 
   it('closes a connection that does not read its answers, and one address cannot take every connection', async () => {
     const before = await metric('overflow');
+    const evictedBefore = await metric('evicted');
     // bad checksums as fast as possible, never reading a deny
     const flood = connect({ port: app.ports.firePanel!, host: '127.0.0.1' });
     flood.on('error', () => {});
@@ -196,7 +243,7 @@ describe('GB/T 26875.3 fire panels', () => {
     const extra = new FirePanelSimulator({ host: '127.0.0.1', port: app.ports.firePanel!, address: 88888, centre: 889, clock });
     await extra.connect();
     await firstClosed;
-    expect(await metric('evicted')).toBe(1);
+    expect(await metric('evicted')).toBe(evictedBefore + 1);
     expect(await extra.heartbeat()).toBe('confirmed');
     for (const c of idle) c.destroy();
     expect(await panel.heartbeat()).toBe('confirmed');

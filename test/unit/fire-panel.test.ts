@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UnmappedAlarms } from '../../services/alerts/panel-unmapped.ts';
 import { decodeData, encodeData } from '../../gateway/fire-panel/application.ts';
 import { answer, COMMAND, encode, scan, timeOf, timeLabel, type Frame } from '../../gateway/fire-panel/frame.ts';
 import { PanelMemory, pointFor, readingsOf } from '../../gateway/fire-panel/panel-points.ts';
@@ -217,5 +218,37 @@ describe('a point standing for several components', () => {
     expect(read([{ type: 1, systemType: 1, systemAddress: 1, status: 0b01, time: null }])).toEqual([true]);
     expect(read([comp(3, 0b11), comp(1, 0b01)])).toEqual([true, true]);
     expect(read([comp(3, 0b01)])).toEqual([false]);
+  });
+});
+
+describe('unregistered components as system alerts (UnmappedAlarms)', () => {
+  const dev = { enterpriseId: 'E', deviceId: 'p' };
+  const r = (n: number, alarm: boolean) => ({ from: `c${n}`, where: `c${n}`, fire: alarm, fault: false });
+
+  it('one alert each for the first few at once, the rest counted in one that speaks when the count doubles or halves', () => {
+    const u = new UnmappedAlarms(2, 10);
+    const first = u.report(dev, [r(1, true), r(2, true), r(3, true)], 0);
+    expect(first.map((o) => [o.key, o.change, o.value])).toEqual([
+      ['_system/panel:p:c1', 'raise', null],
+      ['_system/panel:p:c2', 'raise', null],
+      ['_system/panel:p:more', 'raise', 1],
+    ]);
+    // 4 and 5 more: said at 2 and at 4, not at 3 or 5
+    expect(u.report(dev, [r(4, true)], 1).map((o) => o.value)).toEqual([2]);
+    expect(u.report(dev, [r(5, true)], 2)).toEqual([]);
+    expect(u.report(dev, [r(6, true)], 3).map((o) => o.value)).toEqual([4]);
+    // a counted one recovers: said again as the count halves; an own one recovers: its alert clears
+    expect(u.report(dev, [r(3, false)], 4).map((o) => o.value)).toEqual([3]);
+    expect(u.report(dev, [r(1, false)], 5).map((o) => [o.key, o.change])).toEqual([['_system/panel:p:c1', 'clear']]);
+    // the freed place goes to the next new one; when the last counted one recovers, the summary clears
+    expect(u.report(dev, [r(7, true)], 6).map((o) => o.key)).toEqual(['_system/panel:p:c7']);
+    const end = u.report(dev, [r(4, false), r(5, false), r(6, false)], 7);
+    expect(end.map((o) => [o.key, o.change])).toEqual([['_system/panel:p:more', 'clear']]);
+  });
+
+  it('keeps at most `trackedMore` of them in memory, whatever a storm sends', () => {
+    const u = new UnmappedAlarms(1, 100);
+    u.report(dev, Array.from({ length: 10_000 }, (_, i) => r(i, true)), 0);
+    expect(u.report(dev, [r(20_000, true)], 1)).toEqual([]);
   });
 });
