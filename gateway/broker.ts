@@ -5,7 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
-import { LoginGuard, userKey } from './login-guard.ts';
+import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
 import { PublishPipeline, type TelemetryTaken } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -105,12 +105,7 @@ export class Gateway {
     });
     // connectTimeout: a client that dribbles its CONNECT a byte at a time is closed
     this.broker = new Aedes({ drainTimeout: 30_000, keepaliveLimit: opts.limits.maxKeepaliveS, maxClientsIdLength: 128, connectTimeout: opts.limits.connectTimeoutS * 1000 });
-    this.broker.preConnect = (c, packet, cb) => {
-      const address = remoteAddress(c);
-      if (address && this.guard.bannedUntil(`address:${address}`, opts.clock())) {
-        opts.counters.connectionsRefused.inc({ reason: 'address_banned' });
-        return cb(null, false);
-      }
+    this.broker.preConnect = (_c, packet, cb) => {
       // no keepalive, or a longer one than allowed, becomes the maximum: silent links get closed
       if (!packet.keepalive || packet.keepalive > opts.limits.maxKeepaliveS) packet.keepalive = opts.limits.maxKeepaliveS;
       cb(null, true);
@@ -233,10 +228,18 @@ export class Gateway {
       if (principal.kind === 'device') this.opts.onLink(principal.device, 'connected', this.opts.clock());
       cb(null, true);
     };
-    if (username && this.guard.bannedUntil(userKey(username, address), now)) return refuse('banned', 5);
+    // a ban answers before any secret is checked: a banned place costs no hashing
+    const admitted = this.guard.admits(username, address, now);
+    if (!admitted.ok) {
+      if (admitted.reason === 'address_banned') this.opts.counters.connectionsRefused.inc({ reason: 'address_banned' });
+      return refuse(admitted.reason, 5);
+    }
     const token = password?.toString('utf8') ?? '';
     const watcher = () => (token ? this.opts.findWatcher(token) : undefined);
-    const asWatcher = (w: GatewayWatcher) => admit({ kind: 'watcher', watcher: w, token }, w.name, 'watcher');
+    const asWatcher = (w: GatewayWatcher) => {
+      if (username) this.guard.succeed(username, address, this.opts.clock());
+      admit({ kind: 'watcher', watcher: w, token }, w.name, 'watcher');
+    };
     const device = username ? this.opts.findDevice(username) : undefined;
     if (device) {
       this.opts.verifier.verify(device.deviceId, password, device.secretHash).then(
@@ -247,7 +250,7 @@ export class Gateway {
           if (w) return asWatcher(w);
           if (!ok) return refuse('device_secret');
           if (client.closed) return;
-          this.guard.succeed(device.deviceId, address);
+          this.guard.succeed(device.deviceId, address, this.opts.clock());
           const telemetry = deviceTopic(device.enterpriseId, device.deviceId, 'telemetry');
           admit({ kind: 'device', device, telemetry, credential: this.opts.verifier.credentialOf(device.deviceId, device.secretHash) }, device.deviceId, 'device');
         },

@@ -2,8 +2,13 @@
  * Brute-force protection: too many failed logins from one address, or for one device id from one
  * address, within a window ban that address, or that id from that address, for a while. A device
  * id is never banned everywhere: anyone can send wrong secrets for a device id, and a ban of the
- * id itself would lock the genuine device out (an alarm silenced by whoever knows the id). Plain
- * state and the clock passed in.
+ * id itself would lock the genuine device out (an alarm silenced by whoever knows the id).
+ *
+ * An address ban does not lock out those who have logged in from that address before (`trusted`):
+ * the sensors behind a plant's NAT, the duty board behind a centre's, which whoever else is behind
+ * it could otherwise keep offline by failing ten logins every five minutes. A name trusted there
+ * still has its own ban after its own failures, so guessing its secret stays as slow as ever.
+ * Plain state and the clock passed in.
  */
 export interface LoginGuardConfig {
   windowS: number;
@@ -12,11 +17,16 @@ export interface LoginGuardConfig {
   banS: number;
 }
 
+const TRUST_MS = 7 * 86_400_000;
+const MAX_TRUSTED = 200_000;
+
 export const DEFAULT_LOGIN_GUARD: LoginGuardConfig = { windowS: 60, maxFailuresPerAddress: 10, maxFailuresPerUsername: 5, banS: 300 };
 
 export class LoginGuard {
   private readonly failures = new Map<string, number[]>();
   private readonly bans = new Map<string, number>();
+  /** username@address → when it last logged in there */
+  private readonly trusted = new Map<string, number>();
 
   constructor(private readonly cfg: LoginGuardConfig = DEFAULT_LOGIN_GUARD) {}
 
@@ -49,8 +59,28 @@ export class LoginGuard {
     return banned;
   }
 
-  succeed(username: string, address: string | undefined) {
-    this.failures.delete(userKey(username, address));
+  succeed(username: string, address: string | undefined, now: number) {
+    const key = userKey(username, address);
+    this.failures.delete(key);
+    // re-inserted, so the oldest are first to go when the map is full
+    this.trusted.delete(key);
+    this.trusted.set(key, now);
+    if (this.trusted.size > MAX_TRUSTED) for (const k of this.trusted.keys()) if (this.trusted.size > MAX_TRUSTED) this.trusted.delete(k);
+  }
+
+  /**
+   * May this name log in from this address now? Not while the name is banned there; not while
+   * the address is, unless the name logged in from it within the last week.
+   */
+  admits(username: string | undefined, address: string | undefined, now: number): { ok: true } | { ok: false; until: number; reason: 'banned' | 'address_banned' } {
+    const key = userKey(username ?? '', address);
+    const own = username ? this.bannedUntil(key, now) : null;
+    if (own) return { ok: false, until: own, reason: 'banned' };
+    const addressBan = address ? this.bannedUntil(`address:${address}`, now) : null;
+    if (!addressBan) return { ok: true };
+    const last = username ? this.trusted.get(key) : undefined;
+    if (last !== undefined && now - last < TRUST_MS) return { ok: true };
+    return { ok: false, until: addressBan, reason: 'address_banned' };
   }
 }
 

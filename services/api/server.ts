@@ -111,8 +111,6 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
     const route = req.routeOptions.url;
     if (route === undefined || OPEN_ROUTES.has(route) || !route.startsWith('/api/')) return;
     const now = ctx.clock();
-    const banned = guard.bannedUntil(`address:${req.ip}`, now);
-    if (banned) throw new ApiError('RATE_LIMITED', `too many failed logins from this address; try again in ${Math.ceil((banned - now) / 1000)} s`);
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     // EventSource cannot send headers: the live stream also takes ?token=
@@ -120,12 +118,17 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
     const fromQuery = route === '/api/alerts/stream' && typeof query?.token === 'string' ? query.token : null;
     const token = m?.[1] ?? fromQuery;
     if (!token) throw new ApiError('UNAUTHORIZED', 'send Authorization: Bearer <token>');
-    const caller = ctx.caller(tokenDigest(token));
+    const digest = tokenDigest(token);
+    // a banned address keeps those who used their token from it before (a centre behind one NAT)
+    const admitted = guard.admits(digest, req.ip, now);
+    if (!admitted.ok) throw new ApiError('RATE_LIMITED', `too many failed logins from this address; try again in ${Math.ceil((admitted.until - now) / 1000)} s`);
+    const caller = ctx.caller(digest);
     if (!caller) {
       for (const key of guard.fail(req.ip, undefined, now)) req.log.warn({ key }, 'too many failed API logins: address banned for a while');
       ctx.audit.append('anonymous', 'login.api.refused', req.ip, { route });
       throw new ApiError('UNAUTHORIZED', 'unknown token');
     }
+    guard.succeed(digest, req.ip, now);
     req.caller = caller;
   });
 

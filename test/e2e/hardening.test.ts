@@ -272,17 +272,22 @@ describe('the API authorizes the route that runs, and keeps tokens out of logs',
 });
 
 describe('failed API logins', () => {
-  it('are limited per address: after API_LOGIN_FAILURES wrong tokens a minute the address waits', async () => {
+  it('are limited per address: after API_LOGIN_FAILURES wrong tokens a minute the address waits, all but the tokens used from it before', async () => {
     const app = await startTestApp({ settings: { API_LOGIN_FAILURES: 20 } });
     try {
+      // the duty board, behind the same address, has used its token before
+      expect((await apiClient(app, 'token-operator').get('/api/alerts')).status).toBe(200);
       const statuses: number[] = [];
       for (let i = 0; i < 22; i++) statuses.push((await apiClient(app, `guess-${i}-xxxxxxxx`).get('/api/alerts')).status);
       expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
       expect(statuses.slice(20)).toEqual([429, 429]);
       const r = await apiClient(app, 'guess-again-xxxx').get('/api/alerts');
       expect(r.json.error).toBe('RATE_LIMITED');
-      // the health check and metrics stay open
+      // the health check and metrics stay open, and so does the duty board: whoever shares its
+      // address cannot lock it out by failing logins; a token new to the address waits
       expect((await apiClient(app).get('/api/health')).status).toBe(200);
+      expect((await apiClient(app, 'token-operator').get('/api/alerts')).status).toBe(200);
+      expect((await apiClient(app, 'token-regulator-a').get('/api/alerts')).status).toBe(429);
     } finally {
       await app.stop();
     }
