@@ -36,30 +36,53 @@ const OPEN_ROUTES = new Set(['/api/health', '/metrics']);
 /** Parameter names that may carry a credential, however a client spells them. */
 const SECRET_NAME = /token|secret|pass|pwd|auth|bearer|key|sign|credential/i;
 
-/** A URL as it may be logged: no token, whatever the parameter is called. */
+/**
+ * A URL as it may be logged: no token, whatever the parameter is called and however the request
+ * spells it. Each part is decoded on its own, so one bad escape elsewhere (`%E0`) cannot keep a
+ * percent-encoded token (`/%61ck/%33GLD…`) from being seen for what it is.
+ */
 export function loggableUrl(url: string): string {
-  // an acknowledge link's token is in its path, however the request spells it (/%61ck/,
-  // http://host/ack/…, a path that is not even routed): any run of exactly a token's length goes
-  const decoded = decodeSafe(url);
-  if (/\/ack\//i.test(decoded)) return '/ack/[redacted]';
   const q = url.indexOf('?');
-  const path = (q < 0 ? url : url.slice(0, q)).replace(ACK_TOKEN, '[redacted]');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const segments = rawPath.split('/');
+  // an acknowledge link's token is in its path (/ack/…, http://host/ack/…, //ack/…)
+  if (segments.some((seg) => decodeSafe(seg).toLowerCase() === 'ack')) return '/ack/[redacted]';
+  const path = segments.map((seg) => redacted(seg)).join('/');
   if (q < 0) return path;
-  return `${path}?${url
+  const query = url
     .slice(q + 1)
     .split('&')
-    .map((kv) => (SECRET_NAME.test(decodeSafe(kv.split('=')[0])) ? `${kv.split('=')[0]}=[redacted]` : kv.replace(ACK_TOKEN, '[redacted]')))
-    .join('&')}`;
+    .map((kv) => {
+      const eq = kv.indexOf('=');
+      const key = eq < 0 ? kv : kv.slice(0, eq);
+      if (SECRET_NAME.test(decodeSafe(key.replace(/\+/g, ' ')))) return `${key}=[redacted]`;
+      return eq < 0 ? redacted(kv) : `${key}=${redacted(kv.slice(eq + 1))}`;
+    });
+  return `${path}?${query.join('&')}`;
+}
+
+/** A part of a URL, or `[redacted]` where its decoded form holds something shaped like a token. */
+function redacted(part: string): string {
+  const decoded = decodeSafe(part.replace(/\+/g, ' '));
+  ACK_TOKEN.lastIndex = 0;
+  return ACK_TOKEN.test(decoded) ? decoded.replace(ACK_TOKEN, '[redacted]') : part;
 }
 
 /** 28 characters of base64url standing alone: the shape of an acknowledge token. */
-const ACK_TOKEN = /(?<![A-Za-z0-9_%-])[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])/g;
+const ACK_TOKEN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])/g;
 
 function decodeSafe(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    // decoded escape by escape, what cannot be decoded kept as it is
+    return s.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => (parseInt(h, 16) < 0x80 ? String.fromCharCode(parseInt(h, 16)) : `%${h}`));
+      }
+    });
   }
 }
 

@@ -43,7 +43,8 @@ export class PhotoStore {
 
   /** Keep an image (on disk, synced, before it is listed); anything else is refused. */
   async add(data: Buffer, meta: Omit<Photo, 'id' | 'mime' | 'bytes'>): Promise<Photo> {
-    const type = await fileTypeFromBuffer(data);
+    // a file cut short inside its header (eight bytes of a PNG signature) is not an image either
+    const type = await fileTypeFromBuffer(data).catch(() => undefined);
     const ext = type && PHOTO_TYPES.get(type.mime);
     if (!type || !ext) throw new NotAnImage(type ? `${type.mime} is not an accepted image (JPEG, PNG, WebP, HEIC)` : 'the content is not an image');
     const photo: Photo = { ...meta, id: randomUUID(), mime: type.mime, bytes: data.length };

@@ -46,7 +46,8 @@ describe('role × scope matrix over every endpoint', () => {
     ['open an item from an alert', 'POST', () => `/api/alerts/${chemAlert}/hazard`, { description: '隐患', dueAt: new Date(Date.now() + 86_400_000).toISOString() }, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 403, mall: 403 }],
     ['monthly report', 'GET', () => '/api/reports/monthly', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 403, mall: 403 }],
     ['export', 'GET', () => `/api/alerts/export.csv?enterprise=${CHEM}`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
-    ['telemetry', 'GET', () => '/api/telemetry?device=gas-1', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
+    // a device outside the scope is answered as an unknown one: its owner is not given away
+    ['telemetry', 'GET', () => '/api/telemetry?device=gas-1', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 404, chem: 'ok', mall: 404 }],
     ['enterprises', 'GET', () => '/api/enterprises', undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 'ok', chem: 'ok', mall: 'ok' }],
     ['one enterprise', 'GET', () => `/api/enterprises/${CHEM}`, undefined, { ...authed, operator: 'ok', regA: 'ok', regB: 403, chem: 'ok', mall: 403 }],
     ['register a device', 'POST', () => `/api/enterprises/${CHEM}/devices`, { id: `m-${Math.random().toString(36).slice(2, 8)}`, points: [{ metric: 'gas_lel' }] }, { ...authed, operator: 'ok', regA: 403, regB: 403, chem: 'ok', mall: 403 }],

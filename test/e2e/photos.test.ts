@@ -70,6 +70,9 @@ describe('photos', () => {
   it('refuses a non-image renamed .jpg, an oversized file, and another enterprise\'s alert', async () => {
     const fake = await upload('token-chem', `alert=${alertId}`, Buffer.from('#!/bin/sh\necho not a photo\n'), 'evil.jpg');
     expect(fake).toMatchObject({ status: 400, json: { error: 'BAD_REQUEST', field: 'file' } });
+    // only the eight bytes of a PNG signature (from an outside probe: answered 500 before)
+    const cut = await upload('token-chem', `alert=${alertId}`, png().subarray(0, 8), 'cut.png');
+    expect(cut).toMatchObject({ status: 400, json: { error: 'BAD_REQUEST', field: 'file' } });
     const big = await upload('token-chem', `alert=${alertId}`, Buffer.concat([png(), Buffer.alloc(6 * 1024 * 1024)]));
     expect(big).toMatchObject({ status: 413, json: { error: 'PAYLOAD_TOO_LARGE', field: 'file' } });
     expect((await upload('token-chem', `alert=${mallAlert}`, png())).status).toBe(403);

@@ -150,6 +150,11 @@ it('keeps acknowledge tokens out of the request log', () => {
   expect(loggableUrl('/?x=abcdefghijklmnopqrstuvwxyz12')).toBe('/?x=[redacted]');
   // alert ids (UUIDs) stay readable
   expect(loggableUrl('/api/alerts/4f1c2a9e-8b7d-4e2a-9c1b-3d5e6f7a8b9c')).toBe('/api/alerts/4f1c2a9e-8b7d-4e2a-9c1b-3d5e6f7a8b9c');
+  // from an outside probe: a bad escape elsewhere in the line, an escaped token, an escaped value
+  expect(loggableUrl('/%61ck/%33GLDhn8ZJz7RaO4EH5t-z9TrTONS?%E0')).toBe('/ack/[redacted]');
+  expect(loggableUrl('/x?q=%33GLDhn8ZJz7RaO4EH5t-z9TrTONS&%ZZ')).toBe('/x?q=[redacted]&%ZZ');
+  expect(loggableUrl('/%E0/%33GLDhn8ZJz7RaO4EH5t-z9TrTONS')).toBe('/%E0/[redacted]');
+  expect(loggableUrl('/api/x?Tok%65n=%E0abc')).toBe('/api/x?Tok%65n=[redacted]');
 });
 
 describe('an acknowledge link never leaves through an error', () => {

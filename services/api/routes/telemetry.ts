@@ -53,7 +53,9 @@ export const telemetryRoutes =
       let enterpriseId = q.enterprise;
       if (q.device) {
         const entry = registry.devices.get(q.device);
-        if (!entry) throw new ApiError('NOT_FOUND', `no device ${q.device}`, 'device');
+        // a device outside the caller's scope is answered as one that does not exist: its
+        // owner is not the caller's to learn by guessing device ids
+        if (!entry || !req.caller.sees(entry.enterprise.id)) throw new ApiError('NOT_FOUND', `no device ${q.device}`, 'device');
         if (enterpriseId && entry.enterprise.id !== enterpriseId) throw new ApiError('BAD_REQUEST', `device ${q.device} is not in enterprise ${enterpriseId}`, 'device');
         enterpriseId = entry.enterprise.id;
       }
