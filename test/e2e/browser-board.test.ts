@@ -86,6 +86,30 @@ describe('the duty board puts what needs a person first', () => {
     await Promise.all([gas.end(), smoke.end(), gas1.end()]);
   }, 60_000);
 
+  it('keeps the banner for a critical alarm that came and went unacknowledged, in the page\'s language, until someone acknowledges it', async () => {
+    const api = apiClient(app, 'token-operator');
+    const gas = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    // a gas alarm of a few seconds: raised to critical and cleared before anyone looked
+    await gas.telemetry({ seq: 10, values: { gas_lel: 45 } });
+    await gas.telemetry({ seq: 11, values: { gas_lel: 1 } });
+    await gas.end();
+    const p = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'en-GB', timezoneId: 'Asia/Shanghai' });
+    try {
+      await p.addInitScript(`localStorage.setItem('lang', 'en')`);
+      await p.goto(`http://127.0.0.1:${app.ports.http}/#token=token-operator`);
+      await p.waitForSelector('#critical-banner:not([hidden])');
+      expect(await p.$eval('#critical-banner', (b) => b.textContent)).toMatch(/\[CRITICAL\] 1 unacknowledged: \(1 of them cleared, still to acknowledge\)/);
+      // switched to Chinese, the banner speaks Chinese at once
+      await p.click('#lang');
+      await waitFor(async () => /1 条紧急报警未确认/.test((await p.$eval('#critical-banner', (b) => b.textContent)) ?? ''), 5000, 'the banner in Chinese');
+      const [a] = (await api.get(`/api/alerts?state=cleared&enterprise=${CHEM}`)).json.items.filter((x: { acknowledged: boolean; severity: string }) => !x.acknowledged && x.severity === 'critical');
+      await api.post(`/api/alerts/${a.id}/ack`, {});
+      await p.waitForSelector('#critical-banner[hidden]', { state: 'attached' });
+    } finally {
+      await p.close();
+    }
+  });
+
   it('says so on the whole page when the link to the server is lost, and shows what it missed once it is back', async () => {
     let other = await startTestApp({ registry: testRegistry() });
     const port = other.ports.http;

@@ -13,11 +13,15 @@ let flash: ReturnType<typeof setInterval> | undefined;
 let repeat: ReturnType<typeof setInterval> | undefined;
 let on = false;
 
+/**
+ * Critical alarms nobody has acknowledged, active ones first: one that came and went (a smoke
+ * alarm of twenty seconds) is still unacknowledged, and the page keeps saying so until someone does.
+ */
 const waiting = (): Alert[] =>
   liveAlerts
     .all()
-    .filter((a) => a.severity === 'critical' && a.state === 'active' && !a.acknowledged)
-    .sort((a, b) => (b.activatedAt ?? b.raisedAt).localeCompare(a.activatedAt ?? a.raisedAt));
+    .filter((a) => (a.severity === 'critical' || a.peakSeverity === 'critical') && a.state !== 'closed' && !a.acknowledged)
+    .sort((a, b) => Number(b.state === 'active') - Number(a.state === 'active') || (b.activatedAt ?? b.raisedAt).localeCompare(a.activatedAt ?? a.raisedAt));
 
 function update() {
   const list = waiting();
@@ -33,7 +37,8 @@ function update() {
   }
   const a = list[0];
   banner.hidden = false;
-  banner.textContent = `${t('criticalBanner').replace('{n}', String(list.length))} ${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)} · ${cst(a.activatedAt ?? a.raisedAt)}${audioBlocked() ? ` · ${t('soundBlocked')}` : ''}`;
+  const cleared = list.filter((x) => x.state !== 'active').length;
+  banner.textContent = `${t('criticalBanner').replace('{n}', String(list.length))}${cleared ? ` ${t('criticalCleared').replace('{n}', String(cleared))}` : ''} ${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)} · ${cst(a.activatedAt ?? a.raisedAt)}${a.state !== 'active' ? ` (${t('cleared')})` : ''}${audioBlocked() ? ` · ${t('soundBlocked')}` : ''}`;
   flash ??= setInterval(() => {
     on = !on;
     document.title = on ? `⚠ ${t('criticalTitle').replace('{n}', String(waiting().length))}` : BASE_TITLE;
@@ -74,5 +79,10 @@ function link() {
 export function watchAlarms() {
   liveAlerts.subscribe(update);
   liveAlerts.subscribe(link);
+  update();
+}
+
+/** Said again in the page's language (after the language is switched). */
+export function retellAlarms() {
   update();
 }

@@ -10,7 +10,7 @@ import { session, type Me } from './session.ts';
 import { mountStats } from './stats.ts';
 import { mountLoop } from './loop.ts';
 import { mountCoverage } from './coverage.ts';
-import { watchAlarms } from './alarm-watch.ts';
+import { retellAlarms, watchAlarms } from './alarm-watch.ts';
 
 /**
  * The dashboards: one page, the role decides the views. Operators get the duty board first,
@@ -114,7 +114,7 @@ $('#logout').addEventListener('click', () => {
 });
 $('#lang').addEventListener('click', () => {
   setLang(lang === 'zh' ? 'en' : 'zh');
-  if (session.me) chrome(), route();
+  if (session.me) chrome(), route(), retellAlarms();
   else translatePage();
 });
 $('#theme').addEventListener('click', () => {

@@ -49,6 +49,8 @@ export interface Alert {
   rule: string;
   ruleKind: string;
   severity: string;
+  /** the worst it reached */
+  peakSeverity?: string;
   state: 'active' | 'cleared' | 'closed';
   region: string;
   industry: string;
