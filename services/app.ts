@@ -275,7 +275,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onLive((c) => dispatcher.onLive(c));
   // what an operator reads the log for: every change of an alert, once it is in the record
   book.onChange(({ alert: a, transition: t }) =>
-    log.info({ alert: a.id, rule: a.rule, enterpriseId: a.enterpriseId, deviceId: a.deviceId, point: a.pointId, severity: a.severity, change: t.type, actor: t.actor }, `alert ${t.type}: ${a.message}`),
+    log.info({ alert: a.id, rule: a.rule, enterpriseId: a.enterpriseId, deviceId: a.deviceId, point: a.pointId, severity: a.severity, change: t.type, actor: t.actor }, `alert ${t.type}: ${t.message ?? a.message}`),
   );
   book.onChange((c) => dispatcher.onChange(c));
   const silenceDeps = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => dispatcher.announceSilence(s, phase) };

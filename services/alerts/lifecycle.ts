@@ -92,19 +92,21 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
     };
     const review = ctx.review ?? NO_REVIEW;
     if (needsReview(alert, review)) alert.feedbackDueAt = o.at + review.withinMs;
-    return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value }] };
+    return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value, message: o.message }] };
   }
   if (open.state === 'closed') return null;
   if (o.change === 'clear') {
     if (open.state !== 'active') return null;
-    const alert: Alert = { ...open, state: 'cleared', clearedAt: o.at, value: o.value ?? open.value, peak: o.peak ?? open.peak, message: o.message, flapping: false };
-    return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'cleared', actor, value: o.value }] };
+    // the alert keeps the words of its alarm (an interlock's "did not act…" is what a reviewer
+    // must read); the clear's own words are in the record
+    const alert: Alert = { ...open, state: 'cleared', clearedAt: o.at, value: o.value ?? open.value, peak: o.peak ?? open.peak, flapping: false };
+    return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'cleared', actor, value: o.value, ...(o.message ? { message: o.message } : {}) }] };
   }
   const severity = o.severity as Severity;
   const base = { ...open, value: o.value, peak: o.peak, threshold: o.threshold, message: o.message, severity };
   if (open.state === 'cleared') {
     const alert: Alert = { ...base, state: 'active', clearedAt: null, activatedAt: o.at };
-    return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value }] };
+    return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value, message: o.message }] };
   }
   if (o.flapping && !open.flapping) {
     return {
@@ -120,7 +122,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
     const feedbackDueAt = open.feedbackDueAt ?? (needsReview({ peakSeverity }, review) ? o.at + review.withinMs : null);
     return {
       alert: { ...base, peakSeverity, feedbackDueAt },
-      transitions: [{ alertId: open.id, at: o.at, type: 'severity_changed', actor, severity, value: o.value, detail: { from: open.severity, direction } }],
+      transitions: [{ alertId: open.id, at: o.at, type: 'severity_changed', actor, severity, value: o.value, message: o.message, detail: { from: open.severity, direction } }],
     };
   }
   // a worse peak: kept on the alert, not worth a line of its own in the record; `value` stays

@@ -83,6 +83,8 @@ export interface Transition {
   severity?: Severity;
   value?: Value | null;
   note?: string;
+  /** what the rule said at this change (a raise, a rise, a clear): kept, so the record reads as it happened */
+  message?: string;
   detail?: Record<string, unknown>;
 }
 

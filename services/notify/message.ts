@@ -60,7 +60,7 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
     `设备/点位：${a.deviceId} / ${pointOf(a, ind?.zh)}`,
     `当前值：${value}，报警阈值：${threshold}`,
     `时间：${when}`,
-    `说明：${a.message}`,
+    `说明：${t.message ?? a.message}`,
     t.note ? `备注：${t.note}（${t.actor}）` : '',
     `详情：${ctx.link}`,
   ].filter(Boolean);

@@ -31,7 +31,7 @@ describe('alert lifecycle', () => {
   it('opens an active, unacknowledged alert on a raise', () => {
     const step = applyOutcome(undefined, outcome('raise', 'critical', 1000), ctx)!;
     expect(step.alert).toMatchObject({ state: 'active', acknowledged: false, severity: 'critical', raisedAt: 1000, region: '321283103', escalationLevel: 0 });
-    expect(step.transitions).toEqual([{ alertId: step.alert.id, at: 1000, type: 'raised', actor: 'rule:gas', severity: 'critical', value: 50 }]);
+    expect(step.transitions).toEqual([{ alertId: step.alert.id, at: 1000, type: 'raised', actor: 'rule:gas', severity: 'critical', value: 50, message: 'm' }]);
   });
 
   it('ignores a clear or an update with no open alert', () => {
@@ -55,6 +55,13 @@ describe('alert lifecycle', () => {
     const again = applyOutcome(cleared.alert, outcome('raise', 'critical', 3000), ctx)!;
     expect(again.alert).toMatchObject({ id: a.id, state: 'active', clearedAt: null });
     expect(again.transitions[0].type).toBe('reactivated');
+  });
+
+  it('keeps the alarm words on a cleared alert and puts the clear words in its record', () => {
+    const a = raised();
+    const cleared = applyOutcome(a, { ...outcome('clear', null, 2000, 3), message: 'back to normal' }, ctx)!;
+    expect(cleared.alert.message).toBe('m');
+    expect(cleared.transitions[0]).toMatchObject({ type: 'cleared', message: 'back to normal' });
   });
 
   it('acknowledges independently of the state, once', () => {

@@ -141,7 +141,7 @@ export function alertActions(a: Alert, after: () => void = () => {}) {
 
 
 interface Detail {
-  history: { at: string; type: string; actor: string; note?: string; severity?: string; value?: unknown; detail?: Record<string, unknown> }[];
+  history: { at: string; type: string; actor: string; note?: string; message?: string; severity?: string; value?: unknown; detail?: Record<string, unknown> }[];
   notifications: { unit: string; channel: string; status: string; attempts: number; lastError: string | null; event: string; deliveredAt: string | null }[];
 }
 
@@ -186,7 +186,7 @@ export async function showDetail(id: string) {
       'ol',
       { class: 'history' },
       ...d.history.map((x) =>
-        h('li', { class: x.type }, h('time', {}, cst(x.at)), ' ', h('b', {}, transitionName(x.type)), ` · ${x.actor}`, x.note ? ` · ${x.note}` : '', x.detail?.unit ? ` · ${String(x.detail.unit)}` : ''),
+        h('li', { class: x.type }, h('time', {}, cst(x.at)), ' ', h('b', {}, transitionName(x.type)), ` · ${x.actor}`, x.message ? ` · ${messageText(x.message)}` : '', x.note ? ` · ${x.note}` : '', x.detail?.unit ? ` · ${String(x.detail.unit)}` : ''),
       ),
     ),
     h('h4', {}, t('notifications')),
