@@ -129,14 +129,19 @@ export function renderPhone(items: { alert: Alert; transition: Transition; enter
   const a = worst.alert;
   const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
   // a switch says what it is by its name (烟感火灾报警): "true" is no word for an SMS
-  const value = a.value === null || typeof a.value === 'boolean' ? '' : ` ${a.value}${ind?.unit ?? ''}`;
+  const said = (v: Alert['value']) => (v === null || typeof v === 'boolean' ? '' : ` ${v}${ind?.unit ?? ''}`);
+  // an alarm that came and went before the message left is still an alarm: a phone that only
+  // says "cleared" hides from the person on duty that something happened
+  const last = items.at(-1)!.transition.type;
+  const cameAndWent = last === 'cleared' && items.some((i) => i.transition.type === 'raised' || i.transition.type === 'reactivated' || i.transition.type === 'severity_changed');
+  const value = cameAndWent && a.peak !== null && typeof a.peak !== 'boolean' ? ` 峰值${said(a.peak)}` : said(a.value);
   const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
   const alerts = new Set(items.map((i) => i.alert.id)).size;
   const params: PhoneParams = {
     level: SEVERITY_ZH[a.severity],
     enterprise: enterprises.length > 1 ? `${enterprises[0]}等${enterprises.length}家` : enterprises[0],
     point: alerts > 1 ? `${pointOf(a, ind?.zh)}等${alerts}处` : `${pointOf(a, ind?.zh)}${value}`,
-    event: alerts > 1 ? '报警汇总' : EVENT[items.at(-1)!.transition.type][0],
+    event: alerts > 1 ? '报警汇总' : cameAndWent ? '报警（已消除）' : EVENT[last][0],
     time: shortCst(worst.transition.at),
     code: ackLink ? ackLink.slice(ackLink.lastIndexOf('/') + 1) : '-',
   };

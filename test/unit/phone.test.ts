@@ -104,6 +104,16 @@ describe('what an SMS says', () => {
     expect(smoke.text).not.toContain('true');
   });
 
+  it('an alarm that cleared before the message left is said as an alarm, with its peak', () => {
+    const { params } = renderPhone([
+      { alert: { ...alert, peak: 75 }, transition: t('raised'), enterpriseName: 'A' },
+      { alert: { ...alert, peak: 75, value: 3, state: 'cleared' }, transition: t('cleared'), enterpriseName: 'A' },
+    ]);
+    expect(params).toMatchObject({ event: '报警（已消除）', point: '1号灶台 可燃气体浓度 峰值 75%LEL' });
+    const onlyClear = renderPhone([{ alert: { ...alert, value: 3, state: 'cleared' }, transition: t('cleared'), enterpriseName: 'A' }]);
+    expect(onlyClear.params).toMatchObject({ event: '报警消除', point: '1号灶台 可燃气体浓度 3%LEL' });
+  });
+
   it('sums several changes up', () => {
     const { params } = renderPhone([
       { alert: { ...alert, id: 'a2', severity: 'major' }, transition: t('raised'), enterpriseName: 'A' },
