@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
 import { SECRETS, startPhoneProviders } from '../support/phone-providers.ts';
 import { launchBrowser } from '../support/browser.ts';
-import { CHEM, MALL, testRegistry } from '../support/registry.ts';
+import { CHEM, MALL, hookUnit, testRegistry } from '../support/registry.ts';
+import { startReceiver } from '../support/receivers.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -14,6 +15,7 @@ describe('SMS, voice and acknowledge links', () => {
   let now = Date.UTC(2026, 10, 22, 16, 0, 0); // 00:00 in Beijing: the night shift
   const clock = () => now;
   let providers: Awaited<ReturnType<typeof startPhoneProviders>>;
+  let hooks: Awaited<ReturnType<typeof startReceiver>>;
   let app: Awaited<ReturnType<typeof startTestApp>>;
   const api = () => apiClient(app, 'token-operator');
   const pass = async (minutes: number) => {
@@ -25,7 +27,8 @@ describe('SMS, voice and acknowledge links', () => {
 
   beforeAll(async () => {
     providers = await startPhoneProviders();
-    const reg = testRegistry() as any;
+    hooks = await startReceiver();
+    const reg = hookUnit(testRegistry(), 'twn-a', hooks.url) as any;
     reg.messaging = {
       providers: [
         { id: 'aliyun', kind: 'aliyun', accessKeyId: SECRETS.aliyun.keyId, accessKeySecret: SECRETS.aliyun.secret, signName: '安全监测', smsTemplate: 'SMS_1', voiceTemplate: 'TTS_1', endpoint: providers.urls.aliyun, voiceEndpoint: providers.urls.aliyun, perNumber: { perMinute: 1 } },
@@ -51,6 +54,7 @@ describe('SMS, voice and acknowledge links', () => {
   afterAll(async () => {
     await app?.stop();
     await providers?.close();
+    await hooks?.close();
   });
 
   let alertId = '';
@@ -74,6 +78,14 @@ describe('SMS, voice and acknowledge links', () => {
     expect(providers.requests.filter((r) => /Voice|Tts|voice/.test(r.action))).toEqual([]);
     const history = (await api().get(`/api/alerts/${alertId}`)).json.history;
     expect(history.find((h: any) => h.type === 'notified' && h.detail.channel === 'sms' && h.detail.unit === 'ent-chem').detail.target).toBe('张三 138****1111 via aliyun');
+    // a generic webhook carries a link of its own, for whatever pages someone behind it
+    const hook = await waitFor(() => hooks.requests.find((r) => (r.body as any)?.id === alertId), 5000, `township webhook (${JSON.stringify(hooks.requests.map((r) => r.body)).slice(0, 400)})`);
+    const ackUrl = (hook.body as { ackUrl?: string }).ackUrl!;
+    expect(ackUrl).toMatch(/\/ack\/[A-Za-z0-9_-]{28}$/);
+    expect(ackUrl.endsWith(code)).toBe(false);
+    const page = await fetch(`http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('确认收到 / Acknowledge');
     await dev.end();
   });
 

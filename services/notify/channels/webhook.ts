@@ -14,7 +14,7 @@ export interface WebhookRequest {
   body: unknown;
 }
 
-export function buildWebhookRequest(hook: WebhookConfig, m: Message, event: unknown, now: number): WebhookRequest {
+export function buildWebhookRequest(hook: WebhookConfig, m: Message, event: unknown, now: number, ackLink?: string): WebhookRequest {
   switch (hook.format) {
     case 'dingtalk':
       return {
@@ -25,7 +25,8 @@ export function buildWebhookRequest(hook: WebhookConfig, m: Message, event: unkn
       // WeCom markdown content is limited to 4096 bytes
       return { url: hook.url, body: { msgtype: 'markdown', markdown: { content: truncateBytes(m.markdown, 4096) } } };
     default:
-      return { url: hook.url, body: event };
+      // a receiver that pages someone can hand on the same one-tap acknowledge as an SMS
+      return { url: hook.url, body: ackLink && event !== null && typeof event === 'object' ? { ...event, ackUrl: ackLink } : event };
   }
 }
 
@@ -80,7 +81,7 @@ export class WebhookChannel implements Channel {
   async send(unit: UnitConfig, id: string, d: Delivery): Promise<void> {
     const hook = unit.webhooks[parseChannelId(id).index];
     if (!hook) throw new Error(`the unit has no ${id}`);
-    await postWebhook(hook, buildWebhookRequest(hook, d.message, d.event, this.clock()), d.notificationId);
+    await postWebhook(hook, buildWebhookRequest(hook, d.message, d.event, this.clock(), d.ackLink), d.notificationId);
   }
 
   target(unit: UnitConfig, id: string): string {
