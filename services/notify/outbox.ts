@@ -130,8 +130,12 @@ export class Outbox {
     // a group already tried expires whole: its message must not change
     const frozen = items[0].notificationId !== null;
     const oldest = Math.min(...items.map((i) => i.createdAt));
-    const expired = items.filter((i) => !unit || now - (frozen ? oldest : i.createdAt) >= expireMs);
-    if (expired.length) await this.giveUp(expired, now, unit ? 'expired before delivery' : 'the unit is no longer in the registry');
+    // a channel taken out of the registry (a webhook removed) is not retried until it expires:
+    // its failures would keep a channel alert up for a receiver nobody uses any more
+    const removed = unit !== undefined && !this.deps.channels.idsOf(unit).includes(channel);
+    if (removed) this.health.gone(unit, channel);
+    const expired = items.filter((i) => !unit || removed || now - (frozen ? oldest : i.createdAt) >= expireMs);
+    if (expired.length) await this.giveUp(expired, now, !unit ? 'the unit is no longer in the registry' : removed ? 'the unit no longer has this channel' : 'expired before delivery');
     const live = items.filter((i) => !expired.includes(i));
     if (!live.length || !unit) return;
     const attempts = Math.max(...live.map((i) => i.attempts)) + 1;
@@ -182,7 +186,7 @@ export class Outbox {
       { status: 'expired' },
     );
     this.deps.counters.notifications.inc({ channel: channelKind(items[0].channel), outcome: 'expired' });
-    await this.record(outcomeLines(items, { type: 'notification_expired', detail: { channel: channelKind(items[0].channel), unit: items[0].unitId, attempts: items[0].attempts, error: items[0].lastError ?? why } }, now));
+    await this.record(outcomeLines(items, { type: 'notification_expired', detail: { channel: channelKind(items[0].channel), unit: items[0].unitId, attempts: items[0].attempts, error: items[0].lastError ?? why, reason: why } }, now));
   }
 
   private async record(lines: Transition[]) {

@@ -31,6 +31,11 @@ export class ChannelHealth {
     if (n === this.failuresBeforeAlert) this.onChange(unit, channel, true, error);
   }
 
+  /** the channel is no longer the unit's: whatever it was failing, it no longer is anybody's problem */
+  gone(unit: UnitConfig, channel: string) {
+    this.delivered(unit, channel);
+  }
+
   delivered(unit: UnitConfig, channel: string) {
     const key = `${unit.id}|${channel}`;
     if ((this.failures.get(key) ?? 0) >= this.failuresBeforeAlert) this.onChange(unit, channel, false);

@@ -22,7 +22,8 @@ class RecordingChannel implements Channel {
   sent: { unit: string; id: string; delivery: Delivery }[] = [];
   failing = false;
   attempts = 0;
-  idsOf = () => ['webhook:0'];
+  ids = ['webhook:0'];
+  idsOf = () => this.ids;
   target = () => 'test';
   async send(unit: { id: string }, id: string, delivery: Delivery) {
     this.attempts++;
@@ -130,6 +131,25 @@ describe('the outbox', () => {
     now += 3_600_000;
     await o.run();
     expect(recorded.some((l) => l.type === 'notification_expired')).toBe(true);
+    expect((await store.counts()).expired).toBe(1);
+  });
+
+  it('stops retrying a channel the unit no longer has, and takes its channel alert down', async () => {
+    channel.failing = true;
+    const o = outbox();
+    await o.enqueue([alertNotice('a1')]);
+    now += 10_000;
+    for (let i = 0; i < 3; i++) {
+      await o.run();
+      now += 8000;
+    }
+    expect(health).toEqual([['ent-chem webhook:0', true]]);
+    channel.ids = [];
+    const tried = channel.attempts;
+    await o.run();
+    expect(channel.attempts).toBe(tried);
+    expect(health).toEqual([['ent-chem webhook:0', true], ['ent-chem webhook:0', false]]);
+    expect(recorded.find((l) => l.type === 'notification_expired')?.detail).toMatchObject({ error: 'receiver down', reason: 'the unit no longer has this channel' });
     expect((await store.counts()).expired).toBe(1);
   });
 });
