@@ -5,6 +5,7 @@ import pino from 'pino';
 import { startApp, type App } from './app.ts';
 import { RegistryError } from './registry/load.ts';
 import { SettingsError, helpText, readSettings } from './settings.ts';
+import { StartError, explainLock } from './start-error.ts';
 
 /** `npm start`: settings from the environment and flags, then the whole service. */
 async function main() {
@@ -27,8 +28,13 @@ async function main() {
   try {
     app = await startApp(settings, { logger: log });
   } catch (e) {
-    if (e instanceof RegistryError) {
+    if (e instanceof RegistryError || e instanceof StartError) {
       console.error(e.message);
+      process.exit(2);
+    }
+    const locked = explainLock(e, settings.DATA_DIR);
+    if (locked) {
+      console.error(locked);
       process.exit(2);
     }
     // a port another program holds: say which setting to change, not a stack trace

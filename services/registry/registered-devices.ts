@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { StartError } from '../start-error.ts';
 
 const fileSchema = z.array(
   z.object({
@@ -43,10 +44,10 @@ export class RegisteredDevices {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new Error(`${this.path} is not valid JSON (${(e as Error).message}); restore it from a backup or move it away to start without the devices registered through the API`);
+      throw new StartError(`${this.path} is not valid JSON (${(e as Error).message}); restore it from a backup or move it away to start without the devices registered through the API`);
     }
     const ok = fileSchema.safeParse(parsed);
-    if (!ok.success) throw new Error(`${this.path} does not hold registered devices (${ok.error.issues[0].path.join('.') || 'root'}: ${ok.error.issues[0].message}); restore it from a backup or move it away`);
+    if (!ok.success) throw new StartError(`${this.path} does not hold registered devices (${ok.error.issues[0].path.join('.') || 'root'}: ${ok.error.issues[0].message}); restore it from a backup or move it away`);
     return (this.list = ok.data as RegisteredDevice[]);
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tempDir } from '../support/app.ts';
 import { freePort } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
@@ -36,4 +36,49 @@ describe('the built-in plants and a scenario run', () => {
     // only that device was paused
     expect(lines.filter((l) => /built-in plant \S+ pauses/.test(l)).every((l) => /gas-1/.test(l))).toBe(true);
   });
+});
+
+/**
+ * What stops `npm start` and the person at the terminal can fix is said in a line that names the
+ * fix, with exit code 2 and no stack trace.
+ */
+describe('a start that cannot go on', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => children.forEach((c) => c.kill('SIGTERM')));
+
+  const failedStart = (dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['dist/main.mjs'], {
+        env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+  const ports = async () => ({ mqtt: await freePort(), http: await freePort(), ws: await freePort() });
+
+  it('a second instance on the same DATA_DIR, a busy port, a damaged registered-devices.json', async () => {
+    const dataDir = await tempDir();
+    const config = join(dataDir, 'registry.yaml');
+    await writeFile(config, stringify(testRegistry()));
+    const first = await ports();
+    children.push(await startServiceProcess(dataDir, config, first));
+
+    const second = await failedStart(dataDir, config, await ports());
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain(`only one service can use DATA_DIR=${dataDir} at a time`);
+    expect(second.stderr).not.toMatch(/\n\s+at /);
+
+    const busy = await failedStart(await tempDir(), config, { ...(await ports()), http: first.http });
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toContain(`port ${first.http} is already in use (HTTP_PORT)`);
+
+    const damaged = await tempDir();
+    await writeFile(join(damaged, 'registered-devices.json'), '{"devices": [');
+    const bad = await failedStart(damaged, config, await ports());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('registered-devices.json is not valid JSON');
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });
