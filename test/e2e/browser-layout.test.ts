@@ -65,6 +65,24 @@ const BUTTONS_REACHABLE = `(() => {
   return bad.slice(0, 8);
 })()`;
 
+/** The open detail: its top and its close button in sight and on top, its buttons reachable. */
+const DETAIL_IN_SIGHT = `(() => {
+  const bad = [];
+  const d = document.querySelector('#drawer');
+  const r = d.getBoundingClientRect();
+  if (r.top < 0 || r.top > innerHeight * 0.5) bad.push('the detail starts at ' + Math.round(r.top) + 'px');
+  const x = d.querySelector('.drawer-close').getBoundingClientRect();
+  const hit = document.elementFromPoint(x.left + x.width / 2, x.top + x.height / 2);
+  if (x.top < 0 || x.bottom > innerHeight || !hit || !hit.classList.contains('drawer-close')) bad.push('× not in sight or covered');
+  for (const b of d.querySelectorAll('button')) {
+    b.scrollIntoView({ block: 'center' });
+    const br = b.getBoundingClientRect();
+    const top = document.elementFromPoint(br.left + br.width / 2, br.top + br.height / 2);
+    if (br.right > innerWidth + 1 || !top || !(top === b || b.contains(top))) bad.push((b.className || b.textContent.trim()).slice(0, 30));
+  }
+  return bad.slice(0, 8);
+})()`;
+
 describe('every view fits every screen, in both languages', () => {
   let app: Awaited<ReturnType<typeof startTestApp>>;
   let browser: Browser;
@@ -120,6 +138,15 @@ describe('every view fits every screen, in both languages', () => {
               expect(await overflowX(page), where).toBeLessThanOrEqual(0);
               expect(JSON.stringify(await pageValue<string[]>(page, OUT_OF_PLACE)), where).toBe("[]");
               expect(JSON.stringify(await pageValue<string[]>(page, BUTTONS_REACHABLE)), where).toBe("[]");
+              if (hash === '#board') {
+                // the detail of an alert, opened from the list
+                await page.click('#alerts tbody tr[data-alert] td.msg');
+                await page.waitForSelector('#drawer:not([hidden]) .history');
+                expect(JSON.stringify(await pageValue<string[]>(page, DETAIL_IN_SIGHT)), `${where}, detail open`).toBe('[]');
+                expect(JSON.stringify(await pageValue<string[]>(page, OUT_OF_PLACE)), `${where}, detail open`).toBe('[]');
+                if (size.width < 500 && lang === 'zh') await screenshot(page, 'phone-alert-detail');
+                await page.click('#drawer .drawer-close');
+              }
               if (hash === '#board' && size.width === 1920 && lang === 'en') await screenshot(page, 'board-1920-en');
               if (size.width < 500 && lang === 'zh' && hash === '#board') await screenshot(page, 'phone-board');
               if (size.width < 500 && lang === 'zh' && hash === '#devices') await screenshot(page, 'phone-enterprise');
