@@ -30,6 +30,11 @@ export interface Job {
   waitForGo?: boolean;
   /** connect, report, and hold the connections idle until "stop" */
   holdOnly?: boolean;
+  /** the first seq of every connection: runs use bands of their own, so what was acknowledged in
+   * one can be looked up in the store by seq */
+  seqBase?: number;
+  /** QoS 1: report each device's acknowledged seqs as ranges (`acked` in "done") */
+  reportAcked?: boolean;
 }
 
 interface Conn {
@@ -42,6 +47,10 @@ interface Conn {
   blocked: boolean;
   values: string;
   models: Map<string, Model>;
+  /** packet id → the seq it carried, until acknowledged */
+  seqOf: Float64Array | null;
+  /** acknowledged seqs as [lo, hi] pairs, flat */
+  acked: number[];
 }
 
 import { readFileSync } from 'node:fs';
@@ -130,7 +139,7 @@ function frameScanner(onFrame: (type: number, flags: number, body: Buffer) => vo
 function open(client: Job['clients'][number], onFrame: (type: number, flags: number, body: Buffer, c: Conn) => void): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: job.host, port: job.port, noDelay: true });
-    const c: Conn = { socket, client, topicBytes: Buffer.from(client.topic), seq: 0, inflight: 0, nextId: 1, blocked: false, values: '{}', models: new Map(client.metrics.map((m) => [m, modelFor(m)])) };
+    const c: Conn = { socket, client, topicBytes: Buffer.from(client.topic), seq: job.seqBase ?? 0, inflight: 0, nextId: 1, blocked: false, values: '{}', models: new Map(client.metrics.map((m) => [m, modelFor(m)])), seqOf: job.reportAcked ? new Float64Array(65536) : null, acked: [] };
     c.values = valuesOf(c);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     let connected = false;
@@ -185,7 +194,9 @@ function pump(c: Conn) {
     if (job.qos) c.inflight++;
     counts.sent++;
     counts.valuesSent += c.client.metrics.length;
-    if (!c.socket.write(publishPacket(c, reading(c), job.qos, id))) c.blocked = true;
+    const packet = publishPacket(c, reading(c), job.qos, id);
+    if (c.seqOf) c.seqOf[id] = c.seq;
+    if (!c.socket.write(packet)) c.blocked = true;
     // a flood gives the event loop back now and then, so acknowledgements and deliveries are read
     if (++n >= (paced ? perTick : 256)) {
       if (!paced && job.qos === 0) setImmediate(() => pump(c));
@@ -199,6 +210,7 @@ const PUBLISH = 3;
 const PUBACK = 4;
 const onFrame = (type: number, flags: number, body: Buffer, c: Conn) => {
   if (type === PUBACK) {
+    if (c.seqOf) ackedSeq(c, c.seqOf[body.readUInt16BE(0)]);
     counts.acked++;
     counts.valuesAcked += c.client.metrics.length;
     c.inflight--;
@@ -218,6 +230,12 @@ const onFrame = (type: number, flags: number, body: Buffer, c: Conn) => {
   }
 };
 let lastReceived = 0;
+
+function ackedSeq(c: Conn, seq: number) {
+  const a = c.acked;
+  if (a.length && a[a.length - 1] === seq - 1) a[a.length - 1] = seq;
+  else a.push(seq, seq);
+}
 
 async function main() {
   const t0 = performance.now();
@@ -288,7 +306,8 @@ async function main() {
     }
   }
   const deliveryS = lastReceived ? (lastReceived - start) / 1000 : elapsed;
-  emit({ event: 'done', elapsedS: elapsed, ...counts, sentAtEnd, sentPerS: sentAtEnd / elapsed, receivedPerS: counts.received / Math.max(elapsed, deliveryS), samples });
+  const acked = job.reportAcked ? conns.filter((c) => c.acked.length).map((c) => ({ device: c.client.username ?? c.client.id, ranges: c.acked })) : undefined;
+  emit({ event: 'done', elapsedS: elapsed, ...counts, sentAtEnd, sentPerS: sentAtEnd / elapsed, receivedPerS: counts.received / Math.max(elapsed, deliveryS), samples, acked });
   for (const c of conns) c.socket.end();
   setTimeout(() => process.exit(0), 200).unref();
 }

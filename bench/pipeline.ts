@@ -17,12 +17,27 @@ import { cpuMs, freePort, generate, rssKb, startService } from './processes.ts';
 export interface PipelineFigures {
   store: string;
   devices: number;
-  qos1: { maxBurstPerS: number; sustainedPerS: number; cpuUsPerReading: number };
-  qos0: { sustainedPerS: number; cpuUsPerReading: number };
+  qos1: { maxBurstPerS: number; sustainedPerS: number } & CpuFigures;
+  qos0: { sustainedPerS: number } & CpuFigures;
   latency: { at: string; ratePerS: number; sse: Stats; webhook: Stats }[];
   overload: { targetPerS: number; sentPerS: number; ackedPerS: number; rssStartMb: number; rssPeakMb: number; rssEndMb: number; drainS: number; crashed: boolean };
   qos0Flood: { devices: number; sentPerS: number; rssPeakMb: number; crashed: boolean };
-  stored: { expectedValues: number; storedValues: number; lost: number };
+  stored: { expectedValues: number; storedValues: number; lost: number; bySeq: BySeq };
+}
+/** CPU per reading: the whole process, its main thread (MQTT, API, alerts) and the pipeline thread */
+export interface CpuFigures {
+  cpuUsPerReading: number;
+  mainUsPerReading: number;
+  pipelineUsPerReading: number;
+}
+/** every QoS 1 reading acknowledged, looked up in the store by device and seq */
+export interface BySeq {
+  acknowledged: number;
+  found: number;
+  missing: number;
+  /** values stored more than once (device, seq, point) */
+  duplicated: number;
+  examples: string[];
 }
 export interface Stats {
   n: number;
@@ -43,39 +58,50 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
   const service = await startService({ CONFIG: config, DATA_DIR: join(o.dir, 'data'), ...(o.influx ? { INFLUX_URL: o.influx.url, INFLUX_DB: o.influx.db } : {}) });
   const base = `http://127.0.0.1:${service.http}`;
   let expectedValues = 0;
-  const job = (qos: 0 | 1, rate: number, durationS: number): Job => ({ host: '127.0.0.1', port: service.port, clients, qos, rate, durationS, inflight: 20, connectConcurrency: 300 });
-  /** one generator run, with the service's CPU time over the publishing part */
+  // each generator run publishes in a seq band of its own; what QoS 1 runs had acknowledged is
+  // looked up in the store by (device, seq) at the end
+  let band = 0;
+  const acked: { device: string; ranges: number[] }[] = [];
+  const job = (qos: 0 | 1, rate: number, durationS: number): Job => ({ host: '127.0.0.1', port: service.port, clients, qos, rate, durationS, inflight: 20, connectConcurrency: 300, seqBase: ++band * 1e9, reportAcked: qos === 1 });
+  const keepAcked = (done: { acked?: { device: string; ranges: number[] }[] } | null) => void (done?.acked && acked.push(...done.acked));
+  /** one generator run, with the service's CPU time (whole and per thread) over the publishing part */
   const run = async (j: Job) => {
     const g = generate({ ...j, waitForGo: true });
     await g.connected;
     const cpu0 = await cpuMs(service.pid);
-    const accepted0 = await accepted(base);
+    const before = await scrape(base);
     g.go();
     const done = await g.done;
     const cpu = (await cpuMs(service.pid)) - cpu0;
-    const acc = (await accepted(base)) - accepted0;
+    const after = await scrape(base);
     expectedValues += j.qos === 1 ? done.valuesAcked : done.valuesSent;
-    return { ...done, cpuMs: cpu, accepted: acc };
+    keepAcked(done);
+    return { ...done, cpuMs: cpu, mainMs: (after.main - before.main) * 1000, pipelineMs: (after.pipeline - before.pipeline) * 1000, accepted: after.accepted - before.accepted };
   };
+  const perReading = (r: { cpuMs: number; mainMs: number; pipelineMs: number }, n: number): CpuFigures => ({
+    cpuUsPerReading: round((r.cpuMs * 1000) / n, 1),
+    mainUsPerReading: round((r.mainMs * 1000) / n, 1),
+    pipelineUsPerReading: round((r.pipelineMs * 1000) / n, 1),
+  });
   try {
     // QoS 1: as fast as it acknowledges, then the highest rate it keeps up with for a while
     const burst = await run(job(1, 0, 5));
     const maxBurstPerS = Math.round(burst.acked / burst.elapsedS);
     o.log(`  QoS 1 burst: ${maxBurstPerS}/s`);
     let rate = Math.round(maxBurstPerS * 0.95);
-    let q1 = { sustainedPerS: 0, cpuUsPerReading: 0 };
+    let q1 = { sustainedPerS: 0, ...perReading({ cpuMs: 0, mainMs: 0, pipelineMs: 0 }, 1) };
     for (let i = 0; i < 5; i++) {
       const r = await run(job(1, rate, o.steadyS));
       const kept = r.sentAtEnd >= rate * o.steadyS * 0.97 && r.acked === r.sentAtEnd;
       o.log(`  QoS 1 at ${rate}/s: sent ${Math.round(r.sentPerS)}/s, acked ${r.acked}/${r.sentAtEnd} → ${kept ? 'kept up' : 'fell behind'}`);
       if (kept) {
-        q1 = { sustainedPerS: rate, cpuUsPerReading: round((r.cpuMs * 1000) / r.acked, 1) };
+        q1 = { sustainedPerS: rate, ...perReading(r, r.acked) };
         break;
       }
       rate = Math.round(rate * 0.85);
     }
     // QoS 0 at the same rates: accepted (not dropped by the gateway) and stored
-    let q0 = { sustainedPerS: 0, cpuUsPerReading: 0 };
+    let q0 = { sustainedPerS: 0, ...perReading({ cpuMs: 0, mainMs: 0, pipelineMs: 0 }, 1) };
     rate = Math.round(Math.max(q1.sustainedPerS, maxBurstPerS) * 1.1);
     for (let i = 0; i < 5; i++) {
       const r = await run(job(0, rate, o.steadyS));
@@ -83,7 +109,7 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
       const kept = r.sentAtEnd >= rate * o.steadyS * 0.97 && r.accepted >= r.sentAtEnd;
       o.log(`  QoS 0 at ${rate}/s: sent ${Math.round(r.sentPerS)}/s, accepted ${r.accepted}/${r.sentAtEnd} → ${kept ? 'kept up' : 'fell behind'}`);
       if (kept) {
-        q0 = { sustainedPerS: rate, cpuUsPerReading: round((r.cpuMs * 1000) / r.accepted, 1) };
+        q0 = { sustainedPerS: rate, ...perReading(r, r.accepted) };
         break;
       }
       rate = Math.round(rate * 0.85);
@@ -99,6 +125,7 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
       await g.connected;
       const probe = await probeLatency(service.port, base, hooks, Math.max(6, o.steadyS - 2));
       const done = await g.done;
+      keepAcked(done);
       expectedValues += done.valuesAcked + probe.values;
       latency.push({ at, ratePerS, sse: probe.sse, webhook: probe.webhook });
       o.log(`  latency at ${at} (${ratePerS}/s): SSE p50 ${probe.sse.p50} p99 ${probe.sse.p99} ms; webhook p50 ${probe.webhook.p50} p99 ${probe.webhook.p99} ms`);
@@ -122,6 +149,7 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
       crashed = true;
     }
     if (over) expectedValues += over.valuesAcked;
+    keepAcked(over);
     rss.push(await rssKb(service.pid).catch(() => 0));
     const overload = {
       targetPerS: target,
@@ -139,7 +167,7 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
     // devices publishing QoS 0 as fast as the link takes it; the gateway drops what is over their
     // rate and answers, and must stay up
     const beforeFlood = await accepted(base);
-    const flood = generate({ host: '127.0.0.1', port: service.port, clients: clients.slice(0, 4), qos: 0, rate: 0, durationS: 10, connectConcurrency: 4 });
+    const flood = generate({ host: '127.0.0.1', port: service.port, clients: clients.slice(0, 4), qos: 0, rate: 0, durationS: 10, connectConcurrency: 4, seqBase: ++band * 1e9 });
     await flood.connected;
     const floodRss: number[] = [];
     const floodSampler = setInterval(() => void rssKb(service.pid).then((k) => floodRss.push(k), () => {}), 1000);
@@ -160,8 +188,9 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
 
     await service.stop();
     const storedValues = o.influx ? await influxCount(o.influx) : await duckCount(join(o.dir, 'data'));
-    const stored = { expectedValues, storedValues, lost: Math.max(0, expectedValues - storedValues) };
-    o.log(`  stored ${storedValues} values of ${expectedValues} acknowledged or accepted`);
+    const bySeq = await checkBySeq(acked, o.influx ?? null, join(o.dir, 'data'), new Map(clients.map((c) => [c.username ?? c.id, c.metrics.length])));
+    const stored = { expectedValues, storedValues, lost: Math.max(0, expectedValues - storedValues), bySeq };
+    o.log(`  stored ${storedValues} values of ${expectedValues} acknowledged or accepted; by seq: ${bySeq.found} of ${bySeq.acknowledged} acknowledged readings found, ${bySeq.missing} missing, ${bySeq.duplicated} values stored twice ${bySeq.examples.join(', ')}`);
     return { store: o.influx ? 'influxdb' : 'embedded', devices: o.devices, qos1: { maxBurstPerS, ...q1 }, qos0: q0, latency, overload, qos0Flood, stored };
   } finally {
     await service.stop();
@@ -172,8 +201,14 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function accepted(base: string): Promise<number> {
+  return (await scrape(base)).accepted;
+}
+
+/** the service's own counters: readings accepted, CPU seconds of its main and pipeline threads */
+async function scrape(base: string) {
   const text = await (await fetch(`${base}/metrics`)).text();
-  return Number(/^gateway_readings_accepted_total (\d+)/m.exec(text)?.[1] ?? 0);
+  const thread = (name: string) => Number(new RegExp(`^process_thread_cpu_seconds\\{thread="${name}"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { accepted: Number(/^gateway_readings_accepted_total (\d+)/m.exec(text)?.[1] ?? 0), main: thread('main'), pipeline: thread('pipeline') };
 }
 
 /** Until nothing accepted waits for the store (InfluxDB: its disk buffer is shipped too). */
@@ -271,6 +306,89 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
   await Promise.all(probes.map((p) => p.endAsync()));
   const webhook = hooks.arrivals.slice(hooked).map((a) => a.at - a.raisedAt);
   return { sse: stats(sse), webhook: stats(webhook), values };
+}
+
+/**
+ * Every acknowledged reading, found once: the acknowledged ranges go into an in-memory DuckDB
+ * table beside the stored (device, seq, point) rows (the embedded store's file attached read-only,
+ * or InfluxDB's rows read out), and are joined by device and seq.
+ */
+async function checkBySeq(acked: { device: string; ranges: number[] }[], influx: { url: string; db: string } | null, dataDir: string, points: Map<string, number>): Promise<BySeq> {
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  await conn.run('CREATE TABLE acked (device VARCHAR, lo BIGINT, hi BIGINT)');
+  const a = await conn.createAppender('acked');
+  for (const d of acked)
+    for (let i = 0; i < d.ranges.length; i += 2) {
+      a.appendVarchar(d.device);
+      a.appendBigInt(BigInt(d.ranges[i]));
+      a.appendBigInt(BigInt(d.ranges[i + 1]));
+      a.endRow();
+    }
+  a.closeSync();
+  if (influx) {
+    await conn.run('CREATE TABLE stored (device VARCHAR, metric VARCHAR, seq BIGINT)');
+    const s = await conn.createAppender('stored');
+    const res = await fetch(`${influx.url}/query?db=${influx.db}&chunked=true&chunk_size=50000&q=${encodeURIComponent('SELECT "seq" FROM "raw"."reading" GROUP BY "device","metric"')}`);
+    let buf = '';
+    const take = (line: string) => {
+      if (!line.trim()) return;
+      const body = JSON.parse(line) as { results: { series?: { tags: { device: string; metric: string }; values: [string, number | null][] }[] }[] };
+      for (const series of body.results[0]?.series ?? [])
+        for (const [, seq] of series.values)
+          if (seq !== null) {
+            s.appendVarchar(series.tags.device);
+            s.appendVarchar(series.tags.metric);
+            s.appendBigInt(BigInt(seq));
+            s.endRow();
+          }
+    };
+    const dec = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        take(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    }
+    take(buf);
+    s.closeSync();
+  } else {
+    await conn.run(`ATTACH '${join(dataDir, 'telemetry.duckdb')}' AS t (READ_ONLY)`);
+    await conn.run('CREATE VIEW stored AS SELECT device, metric, seq FROM t.readings');
+  }
+  await conn.run('CREATE TABLE pts (device VARCHAR, n INTEGER)');
+  const p = await conn.createAppender('pts');
+  for (const [device, n] of points) {
+    p.appendVarchar(device);
+    p.appendInteger(n);
+    p.endRow();
+  }
+  p.closeSync();
+  const rows = (
+    await conn.runAndReadAll(`
+      WITH hits AS (
+        SELECT s.device, s.seq, s.metric, count(*) AS n FROM stored s JOIN acked a ON s.device = a.device AND s.seq BETWEEN a.lo AND a.hi GROUP BY ALL
+      ), readings AS (SELECT device, seq, count(*) AS points FROM hits GROUP BY ALL)
+      SELECT
+        (SELECT coalesce(sum(hi - lo + 1), 0) FROM acked) AS acknowledged,
+        (SELECT count(*) FROM readings r JOIN pts USING (device) WHERE r.points >= pts.n) AS found,
+        (SELECT coalesce(sum(n - 1), 0) FROM hits WHERE n > 1) AS duplicated`)
+  ).getRowObjects()[0];
+  const acknowledged = Number(rows.acknowledged);
+  const found = Number(rows.found);
+  const examples =
+    found < acknowledged
+      ? (
+          await conn.runAndReadAll(`
+            SELECT a.device, a.lo, a.hi FROM acked a WHERE (a.hi - a.lo + 1) > (SELECT count(DISTINCT s.seq) FROM stored s WHERE s.device = a.device AND s.seq BETWEEN a.lo AND a.hi) LIMIT 5`)
+        )
+          .getRowObjects()
+          .map((r) => `${r.device} ${r.lo}–${r.hi}`)
+      : [];
+  conn.closeSync();
+  return { acknowledged, found, missing: acknowledged - found, duplicated: Number(rows.duplicated), examples };
 }
 
 async function duckCount(dataDir: string): Promise<number> {

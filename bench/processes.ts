@@ -16,7 +16,8 @@ import type { Job } from './generator.ts';
 const TASKSET = existsSync('/usr/bin/taskset') ? '/usr/bin/taskset' : null;
 export const BUILD = 'bench/.build';
 
-export function pinned(core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+/** `cores`: a core or a taskset list ("0,1") */
+export function pinned(core: number | string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   return TASKSET ? spawn(TASKSET, ['-c', String(core), cmd, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
@@ -71,10 +72,14 @@ export async function startAedes(): Promise<Running> {
   return { pid: child.pid!, port, stop: () => stopChild(child) };
 }
 
-/** The whole service as `npm start` runs it (the bundle in dist/), on its own core. */
+/**
+ * The whole service as `npm start` runs it (the bundle in dist/). It has two threads that work
+ * (MQTT and the reading pipeline), so it may use both cores; the generator shares core 1 with it.
+ */
+export const SERVICE_CORES = '0,1';
 export async function startService(env: Record<string, string>, nodeArgs: string[] = []): Promise<Running & { http: number; output: () => string }> {
   const [mqtt, http] = [await freePort(), await freePort()];
-  const child = pinned(0, process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.mjs'], {
+  const child = pinned(SERVICE_CORES, process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.mjs'], {
     ...process.env,
     MQTT_PORT: String(mqtt),
     MQTT_WS_PORT: '0',

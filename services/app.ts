@@ -19,7 +19,8 @@ import { LiveStatus } from './devices/live-status.ts';
 import { DeviceStatuses } from './devices/device-status.ts';
 import { PipelineClient } from './pipeline/client.ts';
 import { Forwarder } from './forward/forwarder.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, threadCpu } from './metrics.ts';
+import { thisThreadTid } from './thread-cpu.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { Channels } from './notify/channels/channel.ts';
 import { EmailChannel } from './notify/channels/email.ts';
@@ -162,6 +163,11 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     onRestarted: () => raiseSystem(pipelineDown(null, clock())),
     log: log.child({ part: 'pipeline' }),
   });
+  const mainTid = thisThreadTid();
+  threadCpu(metrics.registry, () => [
+    ['main', mainTid],
+    ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.tid] as [string, number | undefined]] : []),
+  ]);
   const telemetry = pipeline.telemetry;
   const onReadings = (readings: Parameters<PipelineClient['readings']>[0]) => pipeline.readings(readings, clock());
   const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids));

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { threadCpuSeconds } from './thread-cpu.ts';
 
 /** The service's Prometheus metrics, one registry per service instance. */
 export function createMetrics() {
@@ -35,3 +36,20 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** `process_thread_cpu_seconds{thread}`: CPU used by each named thread (Linux), read when scraped. */
+export function threadCpu(registry: Registry, threads: () => [name: string, tid: number | undefined][]) {
+  new Gauge({
+    name: 'process_thread_cpu_seconds',
+    help: 'user and system CPU seconds used by each thread of the service (main: MQTT, API, alerts; pipeline: decode, rules, store)',
+    labelNames: ['thread'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [thread, tid] of threads()) {
+        const s = tid === undefined ? undefined : threadCpuSeconds(tid);
+        if (s !== undefined) this.set({ thread }, s);
+      }
+    },
+  });
+}

@@ -102,6 +102,8 @@ export class PipelineClient {
   private readonly ticks = new Map<number, () => void>();
   private lastHealth: StoreHealth = { ok: true, pending: 0, lagMs: 0 };
   private kind = 'embedded';
+  /** the kernel's id of the thread the pipeline runs on (the main thread's when inline) */
+  tid: number | undefined;
   private stopping = false;
   /** no thread (it ended, or was stopped): messages are refused */
   private ended = false;
@@ -155,6 +157,7 @@ export class PipelineClient {
       const onMessage = (m: FromPipeline) => {
         if (m.kind === 'ready') {
           this.kind = m.store;
+          this.tid = m.tid;
           this.ready = true;
           for (const h of this.held.splice(0)) this.side.post(h.m, h.transfer);
           resolve();

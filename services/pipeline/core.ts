@@ -1,3 +1,4 @@
+import { thisThreadTid } from '../thread-cpu.ts';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
@@ -107,7 +108,7 @@ export class PipelineCore {
     this.collected = [];
     this.healthTimer = setInterval(() => this.post({ kind: 'health', health: t.health() }), 250);
     (this.healthTimer as { unref?(): void }).unref?.();
-    this.post({ kind: 'ready', store: t.kind });
+    this.post({ kind: 'ready', store: t.kind, tid: thisThreadTid() });
   }
 
   handle(m: ToPipeline): void {

@@ -83,7 +83,7 @@ export interface TelemetryAnswer {
 }
 
 export type FromPipeline =
-  | { kind: 'ready'; store: string }
+  | { kind: 'ready'; store: string; tid?: number }
   | {
       kind: 'decoded';
       batch: number;
