@@ -33,7 +33,7 @@ export interface Job {
   /** the first seq of every connection: runs use bands of their own, so what was acknowledged in
    * one can be looked up in the store by seq */
   seqBase?: number;
-  /** QoS 1: report each device's acknowledged seqs as ranges (`acked` in "done") */
+  /** QoS 1: report each device's acknowledged seqs as ranges (`ackedSeqs` in "done") */
   reportAcked?: boolean;
 }
 
@@ -307,7 +307,7 @@ async function main() {
   }
   const deliveryS = lastReceived ? (lastReceived - start) / 1000 : elapsed;
   const acked = job.reportAcked ? conns.filter((c) => c.acked.length).map((c) => ({ device: c.client.username ?? c.client.id, ranges: c.acked })) : undefined;
-  emit({ event: 'done', elapsedS: elapsed, ...counts, sentAtEnd, sentPerS: sentAtEnd / elapsed, receivedPerS: counts.received / Math.max(elapsed, deliveryS), samples, acked });
+  emit({ event: 'done', elapsedS: elapsed, ...counts, sentAtEnd, sentPerS: sentAtEnd / elapsed, receivedPerS: counts.received / Math.max(elapsed, deliveryS), samples, ackedSeqs: acked });
   for (const c of conns) c.socket.end();
   setTimeout(() => process.exit(0), 200).unref();
 }

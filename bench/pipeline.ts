@@ -63,7 +63,7 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
   let band = 0;
   const acked: { device: string; ranges: number[] }[] = [];
   const job = (qos: 0 | 1, rate: number, durationS: number): Job => ({ host: '127.0.0.1', port: service.port, clients, qos, rate, durationS, inflight: 20, connectConcurrency: 300, seqBase: ++band * 1e9, reportAcked: qos === 1 });
-  const keepAcked = (done: { acked?: { device: string; ranges: number[] }[] } | null) => void (done?.acked && acked.push(...done.acked));
+  const keepAcked = (done: { ackedSeqs?: { device: string; ranges: number[] }[] } | null) => void (done?.ackedSeqs && acked.push(...done.ackedSeqs));
   /** one generator run, with the service's CPU time (whole and per thread) over the publishing part */
   const run = async (j: Job) => {
     const g = generate({ ...j, waitForGo: true });
@@ -72,6 +72,8 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
     const before = await scrape(base);
     g.go();
     const done = await g.done;
+    // what was accepted is processed on the pipeline thread, maybe a little later: its CPU counts
+    await drained(base);
     const cpu = (await cpuMs(service.pid)) - cpu0;
     const after = await scrape(base);
     expectedValues += j.qos === 1 ? done.valuesAcked : done.valuesSent;
@@ -105,7 +107,6 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
     rate = Math.round(Math.max(q1.sustainedPerS, maxBurstPerS) * 1.1);
     for (let i = 0; i < 5; i++) {
       const r = await run(job(0, rate, o.steadyS));
-      await drained(base);
       const kept = r.sentAtEnd >= rate * o.steadyS * 0.97 && r.accepted >= r.sentAtEnd;
       o.log(`  QoS 0 at ${rate}/s: sent ${Math.round(r.sentPerS)}/s, accepted ${r.accepted}/${r.sentAtEnd} → ${kept ? 'kept up' : 'fell behind'}`);
       if (kept) {
@@ -215,8 +216,8 @@ async function scrape(base: string) {
 async function drained(base: string, ms = 120_000) {
   const until = Date.now() + ms;
   for (;;) {
-    const h = (await (await fetch(`${base}/api/health`)).json()) as { store: { pending: number; buffered?: { batches: number } } };
-    if (h.store.pending === 0 && !h.store.buffered?.batches) return;
+    const h = (await (await fetch(`${base}/api/health`)).json()) as { store: { pending: number; handedOver?: number; buffered?: { batches: number } } };
+    if (h.store.pending === 0 && !h.store.handedOver && !h.store.buffered?.batches) return;
     if (Date.now() > until) throw new Error('the store did not catch up');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -228,6 +229,11 @@ function stats(xs: number[]): Stats {
   return { n: s.length, p50: at(0.5), p99: at(0.99), max: s.at(-1) ?? 0 };
 }
 
+/** a probe's alarm is raised the first time and reactivated after (its alert cleared, not closed) */
+const ALARMS = new Set(['raised', 'reactivated']);
+/** the probes' threshold rule (their interlock alerts come from the clock, not from a publish) */
+const PROBE_RULE = 'gas-lel';
+
 async function webhookReceiver() {
   const arrivals: { alertId: string; raisedAt: number; at: number }[] = [];
   const server = createServer((req, res) => {
@@ -236,8 +242,8 @@ async function webhookReceiver() {
     req.on('end', () => {
       const at = Date.now();
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: string; raisedAt?: string; transition?: { type: string }; events?: { id: string; raisedAt: string; transition: { type: string } }[] };
-        for (const e of body.events ?? [body]) if (e.transition?.type === 'raised' && e.raisedAt) arrivals.push({ alertId: e.id!, raisedAt: Date.parse(e.raisedAt), at });
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: string; rule?: string; transition?: { type: string; at: string }; events?: { id: string; rule: string; transition: { type: string; at: string } }[] };
+        for (const e of body.events ?? [body]) if (e.rule === PROBE_RULE && e.transition && ALARMS.has(e.transition.type)) arrivals.push({ alertId: e.id!, raisedAt: Date.parse(e.transition.at), at });
       } catch {
         /* not a probe */
       }
@@ -274,8 +280,8 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
           buf = buf.slice(i + 2);
           const data = /^data: (.*)$/m.exec(frame)?.[1];
           if (!data) continue;
-          const a = JSON.parse(data) as { deviceId: string; raisedAt: string; transition?: { type: string } };
-          if (a.deviceId.startsWith('probe-') && a.transition?.type === 'raised') sse.push(at - Date.parse(a.raisedAt));
+          const a = JSON.parse(data) as { deviceId: string; rule: string; transition?: { type: string; at: string } };
+          if (a.deviceId.startsWith('probe-') && a.rule === PROBE_RULE && a.transition && ALARMS.has(a.transition.type)) sse.push(at - Date.parse(a.transition.at));
         }
       }
     } catch {
@@ -295,7 +301,8 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
     const i = k++ % PROBES;
     const topic = `v1/PROBE/probe-${i}/telemetry`;
     // QoS 0: the alert is raised on receipt; a probe must not wait for the store to acknowledge
-    probes[i].publish(topic, JSON.stringify({ ts: Date.now(), seq: ++seqs[i], values: { gas_lel: 30 } }), { qos: 0 });
+    // at the template's critical level (40 %LEL): the alarm the webhook target is about
+    probes[i].publish(topic, JSON.stringify({ ts: Date.now(), seq: ++seqs[i], values: { gas_lel: 45 } }), { qos: 0 });
     await new Promise((r) => setTimeout(r, 100));
     probes[i].publish(topic, JSON.stringify({ ts: Date.now(), seq: ++seqs[i], values: { gas_lel: 1 } }), { qos: 0 });
     await new Promise((r) => setTimeout(r, 100));

@@ -127,7 +127,7 @@ export class PipelineClient {
       latest: () => this.rpc({ method: 'latest', args: [] }),
       coverage: (deviceId, bucketMs, from, to) => this.rpc({ method: 'coverage', args: [deviceId, bucketMs, from, to] }),
       firstSeen: (deviceId) => this.rpc({ method: 'firstSeen', args: [deviceId] }),
-      health: () => this.lastHealth,
+      health: () => ({ ...this.lastHealth, handedOver: this.inFlightMessages + this.queue.length }),
       prune: (before) => this.rpc({ method: 'prune', args: [before] }),
       // committed here first: what was handed over before the flush is in it
       flush: async (timeoutMs) => {

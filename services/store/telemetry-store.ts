@@ -40,6 +40,8 @@ export interface StoreHealth {
   /** age of the oldest uncommitted reading, ms */
   lagMs: number;
   error?: string;
+  /** messages handed to the reading pipeline and not yet answered (decoded, ruled, committed) */
+  handedOver?: number;
   /** store and forward: what waits on disk for the downstream store */
   buffered?: { batches: number; bytes: number; maxBytes: number; refusedBatches?: number };
 }
