@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { SecretVerifier } from '../gateway/credentials.ts';
 import { Gateway, type GatewayDevice } from '../gateway/broker.ts';
 import { FirePanelReceiver } from '../gateway/fire-panel/receiver.ts';
-import { componentKey } from '../gateway/fire-panel/panel-points.ts';
+import { describeUnmapped } from '../gateway/fire-panel/panel-points.ts';
 import { panelAt } from './devices/panels.ts';
 import { AlertBook } from './alerts/alert-book.ts';
 import { UnmappedAlarms } from './alerts/panel-unmapped.ts';
@@ -21,6 +20,7 @@ import { PipelineClient } from './pipeline/client.ts';
 import { Forwarder } from './forward/forwarder.ts';
 import { createMetrics, threadCpu } from './metrics.ts';
 import { thisThreadTid } from './thread-cpu.ts';
+import { ServiceHealth } from './health.ts';
 import { Dispatcher } from './notify/dispatcher.ts';
 import { Channels } from './notify/channels/channel.ts';
 import { EmailChannel } from './notify/channels/email.ts';
@@ -215,11 +215,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
         onHeartbeat: (d, at) => isolated('fire-panel', () => onReadings([{ enterpriseId: d.enterpriseId, deviceId: d.deviceId, ts: at, values: Object.create(null) }])),
         onLink: (d, link, at) => status.onLink(d.deviceId, link, at),
         onUnmapped: (d, reports, at) => {
-          const described = reports.map((u) => {
-            const it = u.item;
-            const where = u.device ? '用户信息传输装置 / the transmission device' : it.type === 2 ? `系统 ${it.systemType}/${it.systemAddress} 部件 ${it.componentType}/${it.componentAddress}${it.description ? ` ${it.description}` : ''}` : `系统 ${it.systemType}/${it.systemAddress}`;
-            return { from: u.device ? 'device' : componentKey(it), where, fire: u.fire, fault: u.fault };
-          });
+          const described = reports.map(describeUnmapped);
           const alarming = described.filter((u) => u.fire || u.fault);
           if (alarming.length) log.warn({ panel: d.deviceId, reports: alarming.length, first: alarming[0].where }, 'fire panel reports from components no point stands for');
           const outcomes = unmapped.report(d, described, at);
@@ -367,12 +363,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   await told.load(book.openAlerts().map((a) => a.id));
 
   // --- API -----------------------------------------------------------------------------------
-  // a stalled event loop holds every alarm back even while each part says it is fine: the worst
-  // stall of the last 10 s window is part of health
-  const loop = monitorEventLoopDelay({ resolution: 20 });
-  loop.enable();
-  let stallMs = 0;
-  const loopWindow = setInterval(() => ((stallMs = loop.max / 1e6), loop.reset()), 10_000).unref();
+  const health = new ServiceHealth({
+    store: () => ({ kind: telemetry.kind, ...telemetry.health() }),
+    broker: () => ({ closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports }),
+    alerts: () => book.health(),
+    clock,
+    started,
+  });
   const api = await buildApi(
     {
       registry: current,
@@ -385,17 +382,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       metrics,
       clock,
       ackLinks,
-      health: () => {
-        const store = telemetry.health();
-        const broker = { closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports };
-        // the alert record is part of the alarm path: a record that cannot commit, or that has
-        // thousands of changes waiting (a storm it is not keeping up with), is not "ok"
-        const alerts = book.health();
-        const behind = alerts.waiting >= 10_000;
-        const eventLoop = { worstStallMs: Math.round(Math.max(stallMs, loop.max / 1e6)) };
-        const ok = store.ok && alerts.ok && !behind && !gateway.broker.closed && eventLoop.worstStallMs < 5000;
-        return { status: ok ? 'ok' : 'degraded', broker, store: { kind: telemetry.kind, ...store }, alerts: { ...alerts, ...(behind ? { ok: false, error: `${alerts.waiting} changes waiting for the record` } : {}) }, eventLoop, uptimeS: Math.round((clock() - started) / 1000) };
-      },
+      health: () => health.now(),
       registerDevice: (enterpriseId, body, by) =>
         registerDevice(
           {
@@ -455,8 +442,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const stop = () =>
     (stopping ??= (async () => {
       schedule.stop();
-      clearInterval(loopWindow);
-      loop.disable();
+      health.stop();
       watcher?.close();
       process.off('SIGHUP', onHup);
       live.close();

@@ -36,6 +36,17 @@ export interface Unmapped {
   device?: boolean;
 }
 
+/** An unmapped report as people read it: which component (its addresses), where, in words. */
+export function describeUnmapped(u: Unmapped): { from: string; where: string; fire: boolean; fault: boolean } {
+  const it = u.item;
+  const where = u.device
+    ? '用户信息传输装置 / the transmission device'
+    : it.type === 2
+      ? `系统 ${it.systemType}/${it.systemAddress} 部件 ${it.componentType}/${it.componentAddress}${it.description ? ` ${it.description}` : ''}`
+      : `系统 ${it.systemType}/${it.systemAddress}`;
+  return { from: u.device ? 'device' : componentKey(it), where, fire: u.fire, fault: u.fault };
+}
+
 const FAULT_METRIC = 'fire_panel_fault';
 
 function specificity(m: PanelMatch): number {

@@ -1,0 +1,50 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { StoreHealth } from './store/telemetry-store.ts';
+
+/**
+ * `GET /api/health`: the service is "ok" only while every part of the alarm path is. A stalled
+ * event loop holds every alarm back even while each part says it is fine, so the worst stall of
+ * the last 10 s window counts; so does an alert record that cannot commit or is falling behind.
+ */
+export class ServiceHealth {
+  private readonly loop = monitorEventLoopDelay({ resolution: 20 });
+  private stallMs = 0;
+  private readonly window: NodeJS.Timeout;
+
+  constructor(
+    private readonly parts: {
+      store: () => StoreHealth & { kind: string };
+      broker: () => { closed: boolean; clients: number; ports: object };
+      alerts: () => { ok: boolean; error?: string; waiting: number };
+      clock: () => number;
+      started: number;
+    },
+  ) {
+    this.loop.enable();
+    this.window = setInterval(() => ((this.stallMs = this.loop.max / 1e6), this.loop.reset()), 10_000).unref();
+  }
+
+  now() {
+    const { store: s, broker: b, alerts: a, clock, started } = this.parts;
+    const store = s();
+    const broker = b();
+    const alerts = a();
+    // thousands of changes waiting: a storm the record is not keeping up with
+    const behind = alerts.waiting >= 10_000;
+    const eventLoop = { worstStallMs: Math.round(Math.max(this.stallMs, this.loop.max / 1e6)) };
+    const ok = store.ok && alerts.ok && !behind && !broker.closed && eventLoop.worstStallMs < 5000;
+    return {
+      status: ok ? ('ok' as const) : ('degraded' as const),
+      broker,
+      store,
+      alerts: { ...alerts, ...(behind ? { ok: false, error: `${alerts.waiting} changes waiting for the record` } : {}) },
+      eventLoop,
+      uptimeS: Math.round((clock() - started) / 1000),
+    };
+  }
+
+  stop() {
+    clearInterval(this.window);
+    this.loop.disable();
+  }
+}
