@@ -55,14 +55,48 @@ export class OutboxStore {
     return new OutboxStore(conn);
   }
 
-  /** The notices and who they tell, in one transaction. */
+  /** adds waiting while a write runs: the next write takes them all */
+  private waiting: { items: OutboxItem[]; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private writing = false;
+
+  /**
+   * The notices and who they tell, in one transaction. Adds that arrive while a write runs go
+   * together in the next one: in an alarm storm each change's notices would otherwise cost a
+   * transaction of their own, and the notifications of the last wait behind all of them.
+   */
   add(items: OutboxItem[]): Promise<void> {
+    if (!items.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ items, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain() {
+    this.writing = true;
+    while (this.waiting.length) {
+      const group = this.waiting.splice(0);
+      try {
+        await this.write(group.flatMap((g) => g.items));
+        for (const g of group) g.resolve();
+      } catch (e) {
+        for (const g of group) g.reject(e as Error);
+      }
+    }
+    this.writing = false;
+  }
+
+  private write(items: OutboxItem[]): Promise<void> {
     return this.conn.serial(async (c) => {
-      if (!items.length) return;
       await c.run('BEGIN TRANSACTION');
       try {
         await this.append(c, items);
-        for (const i of items) if (i.alertId !== null) await c.run('INSERT OR IGNORE INTO told VALUES ($a, $u)', { a: i.alertId, u: i.unitId });
+        const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
+        // one statement for every (alert, unit) of the group, in slices the parser takes easily
+        for (let k = 0; k < told.length; k += 500) {
+          const part = told.slice(k, k + 500);
+          await c.run(`INSERT OR IGNORE INTO told VALUES ${part.map((_, j) => `($a${j}, $u${j})`).join(', ')}`, Object.fromEntries(part.flatMap(([a, u], j) => [[`a${j}`, a], [`u${j}`, u]])));
+        }
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});

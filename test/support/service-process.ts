@@ -5,8 +5,13 @@ import { waitFor } from './wait.ts';
 export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }, env: Record<string, string> = {}, onOutput?: (line: string) => void): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.mjs'], {
     env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'ignore'],
+    stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'],
   });
+  // what the process said on stderr, for the message should it not come up
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-2000)));
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
   if (onOutput) {
     let rest = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -15,7 +20,10 @@ export async function startServiceProcess(dataDir: string, config: string, ports
       for (const l of lines) onOutput(l);
     });
   }
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.http}/api/health`)).ok, 20_000, 'service up');
+  // a start after kill -9 replays the databases' logs: on a loaded machine that can take a while
+  await waitFor(async () => exited === undefined && (await fetch(`http://127.0.0.1:${ports.http}/api/health`)).ok, 60_000, 'service up').catch((e: Error) => {
+    throw new Error(`${e.message}${exited !== undefined ? ` (it exited with ${exited})` : ''}\n${stderr}`);
+  });
   return child;
 }
 
