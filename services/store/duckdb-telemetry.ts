@@ -47,13 +47,23 @@ export class DuckDbTelemetryStore implements TelemetryStore {
 
   private write(batch: Reading[][]): Promise<void> {
     return this.writer.serial(async (c) => {
+      // inside a transaction the appender's flush only hands the rows over, and the commit (the
+      // log write, the sync to disk, a checkpoint now and then) runs off this thread: the thread
+      // that runs the rules is not held by the disk, so alarms do not wait behind readings
+      let open = false;
       try {
         this.appender ??= await c.createAppender('readings');
+        await c.run('BEGIN TRANSACTION');
+        open = true;
         for (const readings of batch) for (const r of readings) appendReading(this.appender, r);
         this.appender.flushSync();
+        await c.run('COMMIT');
+        open = false;
         this.lastError = undefined;
       } catch (e) {
         this.lastError = (e as Error).message;
+        // nothing of the batch is kept: its readings are refused and come again
+        if (open) await c.run('ROLLBACK').catch(() => {});
         this.appender = undefined;
         throw e;
       }
