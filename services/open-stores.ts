@@ -26,6 +26,7 @@ export type Telemetry = TelemetryStore & { annotate?: InfluxTelemetryStore['anno
 export function telemetrySettings(settings: Settings): PipelineSettings {
   return {
     dataDir: settings.DATA_DIR,
+    storeMemoryMb: settings.STORE_MEMORY_MB,
     seqWindow: 4096,
     ...(settings.INFLUX_URL
       ? {
@@ -44,8 +45,8 @@ export function telemetrySettings(settings: Settings): PipelineSettings {
 
 export async function openStores(settings: Settings) {
   // readings first: an older data folder's readings move to their own file before the rest opens
-  if (!settings.INFLUX_URL) (await Database.openTelemetry(settings.DATA_DIR)).close();
-  const db = await Database.open(settings.DATA_DIR);
+  if (!settings.INFLUX_URL) (await Database.openTelemetry(settings.DATA_DIR, settings.STORE_MEMORY_MB)).close();
+  const db = await Database.open(settings.DATA_DIR, 'gateway.duckdb', Math.max(64, Math.round(settings.STORE_MEMORY_MB / 4)));
   const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
   return {
     alerts: await AlertStore.create(alertConn),

@@ -30,8 +30,13 @@ const EVENT = {
 
 export interface MessageContext {
   enterpriseName: string;
+  /** the device's name in the registry, when it has one */
+  deviceName?: string;
   link: string;
 }
+
+/** a device as people know it: its name, with the id beside it for the record */
+const deviceLabel = (id: string, name?: string) => (name ? `${name}（${id}）` : id);
 
 export interface Message {
   title: string;
@@ -57,7 +62,7 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
   const zh = [
     `事件：${zhEvent}（${SEVERITY_ZH[a.severity]}）`,
     `企业：${ctx.enterpriseName}（${a.enterpriseId}）`,
-    `设备/点位：${a.deviceId} / ${pointOf(a, ind?.zh)}`,
+    `设备/点位：${deviceLabel(a.deviceId, ctx.deviceName)} / ${pointOf(a, ind?.zh)}`,
     `当前值：${value}，报警阈值：${threshold}`,
     `时间：${when}`,
     `说明：${t.message ?? a.message}`,
@@ -79,18 +84,19 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
 }
 
 /** A storm in one message: one line per change, newest last. */
-export function renderDigest(items: { alert: Alert; transition: Transition; enterpriseName: string }[], link: string): Message {
+export function renderDigest(items: { alert: Alert; transition: Transition; enterpriseName: string; deviceName?: string }[], link: string): Message {
   const count = items.length;
   const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
   const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w] ? i.alert.severity : w), 'info' as Alert['severity']);
   const title = `【报警汇总·${SEVERITY_ZH[worst]}】${enterprises.slice(0, 2).join('、')}${enterprises.length > 2 ? '等' : ''} ${count} 条报警变化 / [DIGEST] ${count} alert changes`;
-  const lines = items.map(({ alert: a, transition: t, enterpriseName }) => {
+  // each line names the place as people know it and links to the alert (not its id)
+  const lines = items.map(({ alert: a, transition: t, enterpriseName, deviceName }) => {
     const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
-    const value = a.value === null ? '' : ` ${a.value}${typeof a.value === 'number' && ind?.unit ? ` ${ind.unit}` : ''}`;
-    return `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${a.severity}] ${enterpriseName} ${a.deviceId} ${pointOf(a, ind?.zh)}${value} — ${a.id}`;
+    const value = a.value === null || typeof a.value === 'boolean' ? '' : ` ${a.value}${ind?.unit ? ` ${ind.unit}` : ''}`;
+    return { line: `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${SEVERITY_ZH[a.severity]}] ${enterpriseName} ${deviceName ?? a.deviceId} ${pointOf(a, ind?.zh)}${value}`, href: `${link}/${a.id}` };
   });
-  const text = [`共 ${count} 条报警变化（时间为北京时间）/ ${count} alert changes (times UTC+8):`, '', ...lines, '', `详情 / Details: ${link}`].join('\n');
-  const markdown = [`### ${title}`, ...lines.map((l) => `- ${l}`), '', `[详情 / Details](${link})`].join('\n');
+  const text = [`共 ${count} 条报警变化（时间为北京时间）/ ${count} alert changes (times UTC+8):`, '', ...lines.map((l) => `${l.line} ${l.href}`), '', `详情 / Details: ${link}`].join('\n');
+  const markdown = [`### ${title}`, ...lines.map((l) => `- ${l.line} [查看 / view](${l.href})`), '', `[详情 / Details](${link})`].join('\n');
   return { title, text, markdown };
 }
 

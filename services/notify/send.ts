@@ -64,17 +64,18 @@ export function targetOf(channels: Channels, unit: UnitConfig, channelId: string
 
 function render({ registry, publicUrl }: SendContext, items: OutboxItem[]): Message {
   const name = (id: string) => registry.enterprises.get(id)?.name ?? id;
+  const deviceName = (id: string) => registry.devices.get(id)?.device.name;
   const bodies = items.map((i) => i.body);
   if (bodies.length === 1) {
     const b = bodies[0];
     if (b.notice === 'summary') return { title: b.title, text: b.text, markdown: b.markdown };
     if (b.notice === 'silence') return renderSilence({ ...b.silence, enterpriseName: name(b.silence.enterpriseId) }, b.phase);
     const alert = alertFromJson(b.alert);
-    return renderMessage(alert, transitionFromJson(b.transition), { enterpriseName: name(alert.enterpriseId), link: `${publicUrl}/#/alerts/${alert.id}` });
+    return renderMessage(alert, transitionFromJson(b.transition), { enterpriseName: name(alert.enterpriseId), deviceName: deviceName(alert.deviceId), link: `${publicUrl}/#/alerts/${alert.id}` });
   }
   const alerts = bodies.filter((b): b is Extract<NoticeBody, { notice: 'alert' }> => b.notice === 'alert');
   return renderDigest(
-    alerts.map((b) => ({ alert: alertFromJson(b.alert), transition: transitionFromJson(b.transition), enterpriseName: name(b.alert.enterpriseId) })),
+    alerts.map((b) => ({ alert: alertFromJson(b.alert), transition: transitionFromJson(b.transition), enterpriseName: name(b.alert.enterpriseId), deviceName: deviceName(b.alert.deviceId) })),
     `${publicUrl}/#/alerts`,
   );
 }

@@ -47,6 +47,8 @@ export type StoreCall =
 
 export interface PipelineSettings {
   dataDir: string;
+  /** the embedded readings database's memory limit (MiB) */
+  storeMemoryMb: number;
   influx?: {
     url: string;
     database: string;

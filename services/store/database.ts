@@ -18,10 +18,15 @@ export class Database {
     readonly path: string,
   ) {}
 
-  static async open(dataDir: string, file = 'gateway.duckdb'): Promise<Database> {
+  /**
+   * `memoryMb` bounds DuckDB's cache and working memory (by default it may take 80 % of the
+   * machine, and its cache of a growing readings table is what made the service's memory grow
+   * under load); past it, large queries spill to a temporary folder beside the file.
+   */
+  static async open(dataDir: string, file = 'gateway.duckdb', memoryMb = 512): Promise<Database> {
     await mkdir(dataDir, { recursive: true });
     const path = join(dataDir, file);
-    return new Database(await DuckDBInstance.create(path), path);
+    return new Database(await DuckDBInstance.create(path, { memory_limit: `${memoryMb}MB`, temp_directory: `${path}.tmp` }), path);
   }
 
   /**
@@ -30,9 +35,9 @@ export class Database {
    * and the audit trail must not share a file with tens of thousands of readings a second.
    * Readings that an older version kept in `gateway.duckdb` are moved over once, at the first start.
    */
-  static async openTelemetry(dataDir: string): Promise<Database> {
+  static async openTelemetry(dataDir: string, memoryMb = 512): Promise<Database> {
     const fresh = !existsSync(join(dataDir, TELEMETRY_FILE));
-    const db = await Database.open(dataDir, TELEMETRY_FILE);
+    const db = await Database.open(dataDir, TELEMETRY_FILE, memoryMb);
     const legacy = join(dataDir, 'gateway.duckdb');
     if (fresh && existsSync(legacy)) {
       const c = await db.instance.connect();

@@ -27,7 +27,7 @@ export async function openTelemetry(settings: PipelineSettings, hooks: StoreHook
     });
     return { telemetry, close: () => telemetry.close() };
   }
-  const db = await Database.openTelemetry(settings.dataDir);
+  const db = await Database.openTelemetry(settings.dataDir, settings.storeMemoryMb);
   const conns = [await db.connect(), await db.connect()];
   const telemetry = await DuckDbTelemetryStore.create(conns[0], conns[1]);
   return {

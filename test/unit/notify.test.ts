@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
-import { formatCst, renderMessage } from '../../services/notify/message.ts';
+import { formatCst, renderDigest, renderMessage } from '../../services/notify/message.ts';
 import { DEFAULT_IMMEDIATE, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 import { audienceOf } from '../../services/notify/audience.ts';
 import { buildWebhookRequest, signDingTalk } from '../../services/notify/channels/webhook.ts';
@@ -26,6 +26,20 @@ describe('messages people read', () => {
     expect(zh).toContain('时间：2026-11-22 08:05:00 (UTC+8)');
     expect(en).toContain('Value: 62 %LEL, threshold: 40 %LEL');
     expect(en).toContain('Details: http://x/#/alerts/a1');
+  });
+
+  it('names devices by their registry name, and a digest links each alert instead of printing its id', () => {
+    expect(renderMessage(alert, raisedT, { enterpriseName: '测试化工', deviceName: '1号罐区探测器', link: 'http://x' }).text).toContain('设备/点位：1号罐区探测器（gas-1）');
+    const d = renderDigest(
+      [
+        { alert, transition: raisedT, enterpriseName: '测试化工', deviceName: '1号罐区探测器' },
+        { alert: { ...alert, id: 'a2', deviceId: 'gas-2' }, transition: { ...raisedT, alertId: 'a2' }, enterpriseName: '测试化工' },
+      ],
+      'http://x/#/alerts',
+    );
+    expect(d.markdown).toContain('[紧急] 测试化工 1号罐区探测器 可燃气体浓度 62 %LEL [查看 / view](http://x/#/alerts/a1)');
+    expect(d.text).toContain('测试化工 gas-2 可燃气体浓度 62 %LEL http://x/#/alerts/a2');
+    expect(d.markdown).not.toMatch(/— a1/);
   });
 });
 
