@@ -30,9 +30,10 @@ export interface Job {
   waitForGo?: boolean;
   /** connect, report, and hold the connections idle until "stop" */
   holdOnly?: boolean;
-  /** the first seq of every connection: runs use bands of their own, so what was acknowledged in
-   * one can be looked up in the store by seq */
-  seqBase?: number;
+  /** where each device's seq goes on from (its last of the previous run): seqs never repeat across
+   * runs, so what was acknowledged can be looked up in the store by seq, and never jump (a jump
+   * is readings missing, a data-quality alarm for every device) */
+  seqFrom?: Record<string, number>;
   /** QoS 1: report each device's acknowledged seqs as ranges (`ackedSeqs` in "done") */
   reportAcked?: boolean;
 }
@@ -139,7 +140,7 @@ function frameScanner(onFrame: (type: number, flags: number, body: Buffer) => vo
 function open(client: Job['clients'][number], onFrame: (type: number, flags: number, body: Buffer, c: Conn) => void): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: job.host, port: job.port, noDelay: true });
-    const c: Conn = { socket, client, topicBytes: Buffer.from(client.topic), seq: job.seqBase ?? 0, inflight: 0, nextId: 1, blocked: false, values: '{}', models: new Map(client.metrics.map((m) => [m, modelFor(m)])), seqOf: job.reportAcked ? new Float64Array(65536) : null, acked: [] };
+    const c: Conn = { socket, client, topicBytes: Buffer.from(client.topic), seq: (client.username && job.seqFrom?.[client.username]) || 0, inflight: 0, nextId: 1, blocked: false, values: '{}', models: new Map(client.metrics.map((m) => [m, modelFor(m)])), seqOf: job.reportAcked ? new Float64Array(65536) : null, acked: [] };
     c.values = valuesOf(c);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     let connected = false;
@@ -307,7 +308,8 @@ async function main() {
   }
   const deliveryS = lastReceived ? (lastReceived - start) / 1000 : elapsed;
   const acked = job.reportAcked ? conns.filter((c) => c.acked.length).map((c) => ({ device: c.client.username ?? c.client.id, ranges: c.acked })) : undefined;
-  emit({ event: 'done', elapsedS: elapsed, ...counts, sentAtEnd, sentPerS: sentAtEnd / elapsed, receivedPerS: counts.received / Math.max(elapsed, deliveryS), samples, ackedSeqs: acked });
+  const lastSeqs = Object.fromEntries(conns.filter((c) => c.client.username).map((c) => [c.client.username!, c.seq]));
+  emit({ event: 'done', elapsedS: elapsed, ...counts, sentAtEnd, sentPerS: sentAtEnd / elapsed, receivedPerS: counts.received / Math.max(elapsed, deliveryS), samples, ackedSeqs: acked, lastSeqs });
   for (const c of conns) c.socket.end();
   setTimeout(() => process.exit(0), 200).unref();
 }

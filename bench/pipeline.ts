@@ -58,12 +58,15 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
   const service = await startService({ CONFIG: config, DATA_DIR: join(o.dir, 'data'), ...(o.influx ? { INFLUX_URL: o.influx.url, INFLUX_DB: o.influx.db } : {}) });
   const base = `http://127.0.0.1:${service.http}`;
   let expectedValues = 0;
-  // each generator run publishes in a seq band of its own; what QoS 1 runs had acknowledged is
-  // looked up in the store by (device, seq) at the end
-  let band = 0;
+  // each device's seq goes on from run to run; what QoS 1 runs had acknowledged is looked up in
+  // the store by (device, seq) at the end
+  const seqFrom: Record<string, number> = Object.create(null);
   const acked: { device: string; ranges: number[] }[] = [];
-  const job = (qos: 0 | 1, rate: number, durationS: number): Job => ({ host: '127.0.0.1', port: service.port, clients, qos, rate, durationS, inflight: 20, connectConcurrency: 300, seqBase: ++band * 1e9, reportAcked: qos === 1 });
-  const keepAcked = (done: { ackedSeqs?: { device: string; ranges: number[] }[] } | null) => void (done?.ackedSeqs && acked.push(...done.ackedSeqs));
+  const job = (qos: 0 | 1, rate: number, durationS: number): Job => ({ host: '127.0.0.1', port: service.port, clients, qos, rate, durationS, inflight: 20, connectConcurrency: 300, seqFrom: { ...seqFrom }, reportAcked: qos === 1 });
+  const keepAcked = (done: { ackedSeqs?: { device: string; ranges: number[] }[]; lastSeqs?: Record<string, number> } | null) => {
+    if (done?.ackedSeqs) acked.push(...done.ackedSeqs);
+    if (done?.lastSeqs) Object.assign(seqFrom, done.lastSeqs);
+  };
   /** one generator run, with the service's CPU time (whole and per thread) over the publishing part */
   const run = async (j: Job) => {
     const g = generate({ ...j, waitForGo: true });
@@ -168,7 +171,7 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
     // devices publishing QoS 0 as fast as the link takes it; the gateway drops what is over their
     // rate and answers, and must stay up
     const beforeFlood = await accepted(base);
-    const flood = generate({ host: '127.0.0.1', port: service.port, clients: clients.slice(0, 4), qos: 0, rate: 0, durationS: 10, connectConcurrency: 4, seqBase: ++band * 1e9 });
+    const flood = generate({ host: '127.0.0.1', port: service.port, clients: clients.slice(0, 4), qos: 0, rate: 0, durationS: 10, connectConcurrency: 4, seqFrom: { ...seqFrom } });
     await flood.connected;
     const floodRss: number[] = [];
     const floodSampler = setInterval(() => void rssKb(service.pid).then((k) => floodRss.push(k), () => {}), 1000);
