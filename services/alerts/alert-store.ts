@@ -62,20 +62,33 @@ export class AlertStore {
     return this.conn.serial(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
-        for (const alert of latest.values())
-          await c.run('INSERT OR REPLACE INTO alerts VALUES ($id, $key, $ent, $dev, $region, $industry, $severity, $state, $raised, $doc)', {
-            id: alert.id,
-            key: alert.key,
-            ent: alert.enterpriseId,
-            dev: alert.deviceId,
-            region: alert.region,
-            industry: alert.industry,
-            severity: alert.severity,
-            state: alert.state,
-            raised: BigInt(alert.raisedAt),
-            doc: JSON.stringify(alert),
+        // a storm is thousands of changes: a statement per 200 alerts and one appender for the
+        // record, not a statement each (each costs a parse and a plan on the main thread)
+        const alerts = [...latest.values()];
+        for (let k = 0; k < alerts.length; k += 200) {
+          const part = alerts.slice(k, k + 200);
+          const params: Record<string, string | bigint> = {};
+          const rows = part.map((a, j) => {
+            Object.assign(params, { [`id${j}`]: a.id, [`k${j}`]: a.key, [`e${j}`]: a.enterpriseId, [`d${j}`]: a.deviceId, [`r${j}`]: a.region, [`i${j}`]: a.industry, [`s${j}`]: a.severity, [`st${j}`]: a.state, [`t${j}`]: BigInt(a.raisedAt), [`doc${j}`]: JSON.stringify(a) });
+            return `($id${j}, $k${j}, $e${j}, $d${j}, $r${j}, $i${j}, $s${j}, $st${j}, $t${j}, $doc${j})`;
           });
-        for (const t of lines) await c.run('INSERT INTO transitions VALUES ($id, $at, $n, $doc)', { id: t.alertId, at: BigInt(t.at), n: BigInt(++this.n), doc: JSON.stringify(t) });
+          await c.run(`INSERT OR REPLACE INTO alerts VALUES ${rows.join(', ')}`, params);
+        }
+        if (lines.length) {
+          const a = await c.createAppender('transitions');
+          try {
+            for (const t of lines) {
+              a.appendVarchar(t.alertId);
+              a.appendBigInt(BigInt(t.at));
+              a.appendBigInt(BigInt(++this.n));
+              a.appendVarchar(JSON.stringify(t));
+              a.endRow();
+            }
+            a.flushSync();
+          } finally {
+            a.closeSync();
+          }
+        }
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});

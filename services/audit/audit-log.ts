@@ -77,21 +77,27 @@ export class AuditLog {
       await c.run('BEGIN TRANSACTION');
       try {
         let { n, hash } = this.last;
-        for (const input of batch) {
-          const entry = { n: n + 1, ...input };
-          const h = entryHash(hash, entry);
-          await c.run('INSERT INTO audit VALUES ($n, $at, $actor, $action, $subject, $detail, $prev, $hash)', {
-            n: BigInt(entry.n),
-            at: BigInt(entry.at),
-            actor: entry.actor,
-            action: entry.action,
-            subject: entry.subject,
-            detail: JSON.stringify(entry.detail ?? null),
-            prev: hash,
-            hash: h,
-          });
-          n = entry.n;
-          hash = h;
+        // one appender for the batch (an alarm storm is thousands of entries), in the transaction
+        const a = await c.createAppender('audit');
+        try {
+          for (const input of batch) {
+            const entry = { n: n + 1, ...input };
+            const h = entryHash(hash, entry);
+            a.appendBigInt(BigInt(entry.n));
+            a.appendBigInt(BigInt(entry.at));
+            a.appendVarchar(entry.actor);
+            a.appendVarchar(entry.action);
+            a.appendVarchar(entry.subject);
+            a.appendVarchar(JSON.stringify(entry.detail ?? null));
+            a.appendVarchar(hash);
+            a.appendVarchar(h);
+            a.endRow();
+            n = entry.n;
+            hash = h;
+          }
+          a.flushSync();
+        } finally {
+          a.closeSync();
         }
         await c.run('COMMIT');
         this.last = { n, hash };
