@@ -367,6 +367,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     store: () => ({ kind: telemetry.kind, ...telemetry.health() }),
     broker: () => ({ closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports }),
     alerts: () => book.health(),
+    notifications: () => stores.outbox.health(),
     clock,
     started,
   });
@@ -452,6 +453,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
       // everything accepted is on disk either way; a store known to be down is not waited for
       await pipeline.stop();
       await book.settled();
+      // notices that cannot be written now are not waited for without end
+      stores.outbox.stop();
       await dispatcher.idle();
       await outbox.stop();
       await forwarder.stop();

@@ -16,6 +16,7 @@ export class ServiceHealth {
       store: () => StoreHealth & { kind: string };
       broker: () => { closed: boolean; clients: number; ports: object };
       alerts: () => { ok: boolean; error?: string; waiting: number };
+      notifications: () => { ok: boolean; error?: string; waiting: number };
       clock: () => number;
       started: number;
     },
@@ -25,19 +26,21 @@ export class ServiceHealth {
   }
 
   now() {
-    const { store: s, broker: b, alerts: a, clock, started } = this.parts;
+    const { store: s, broker: b, alerts: a, notifications: n, clock, started } = this.parts;
     const store = s();
     const broker = b();
     const alerts = a();
+    const notifications = n();
     // thousands of changes waiting: a storm the record is not keeping up with
     const behind = alerts.waiting >= 10_000;
     const eventLoop = { worstStallMs: Math.round(Math.max(this.stallMs, this.loop.max / 1e6)) };
-    const ok = store.ok && alerts.ok && !behind && !broker.closed && eventLoop.worstStallMs < 5000;
+    const ok = store.ok && alerts.ok && notifications.ok && !behind && !broker.closed && eventLoop.worstStallMs < 5000;
     return {
       status: ok ? ('ok' as const) : ('degraded' as const),
       broker,
       store,
       alerts: { ...alerts, ...(behind ? { ok: false, error: `${alerts.waiting} changes waiting for the record` } : {}) },
+      notifications,
       eventLoop,
       uptimeS: Math.round((clock() - started) / 1000),
     };

@@ -58,6 +58,9 @@ export class OutboxStore {
   /** adds waiting while a write runs: the next write takes them all */
   private waiting: { items: OutboxItem[]; resolve: () => void; reject: (e: Error) => void }[] = [];
   private writing = false;
+  /** why the last write failed, while its notices wait to be written again */
+  private failing: string | null = null;
+  private stopped = false;
 
   /**
    * The notices and who they tell, in one transaction. Adds that arrive while a write runs go
@@ -72,18 +75,43 @@ export class OutboxStore {
     });
   }
 
+  /**
+   * A write that fails (a full disk, a database that cannot commit) is tried again every second
+   * with everything that came meanwhile: the alert changes behind these notices are already in
+   * the record, and their notifications must not be dropped. Only a stopping service gives up.
+   */
   private async drain() {
     this.writing = true;
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {
         await this.write(group.flatMap((g) => g.items));
+        this.failing = null;
         for (const g of group) g.resolve();
       } catch (e) {
-        for (const g of group) g.reject(e as Error);
+        this.failing = (e as Error).message;
+        if (this.stopped) {
+          for (const g of group) g.reject(e as Error);
+          continue;
+        }
+        this.waiting.unshift(...group);
+        await new Promise((r) => setTimeout(r, this.retryMs));
       }
     }
     this.writing = false;
+  }
+
+  retryMs = 1000;
+
+  /** For health: notices not yet written because writing fails. */
+  health(): { ok: boolean; waiting: number; error?: string } {
+    const waiting = this.waiting.reduce((n, g) => n + g.items.length, 0);
+    return this.failing === null ? { ok: true, waiting } : { ok: false, waiting, error: this.failing };
+  }
+
+  /** No more tries after a failure: what cannot be written now is given up (the service stops). */
+  stop() {
+    this.stopped = true;
   }
 
   private write(items: OutboxItem[]): Promise<void> {

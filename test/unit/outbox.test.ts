@@ -11,6 +11,7 @@ import { Database } from '../../services/store/database.ts';
 import { stringify } from 'yaml';
 import { tempDir } from '../support/app.ts';
 import { testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The outbox on its own, on the injected clock: grouping into digests, doubling retries, expiry,
@@ -151,5 +152,36 @@ describe('the outbox', () => {
     expect(health).toEqual([['ent-chem webhook:0', true], ['ent-chem webhook:0', false]]);
     expect(recorded.find((l) => l.type === 'notification_expired')?.detail).toMatchObject({ error: 'receiver down', reason: 'the unit no longer has this channel' });
     expect((await store.counts()).expired).toBe(1);
+  });
+
+  it('keeps notices whose write failed and writes them once it can (their alert is already in the record)', async () => {
+    const o = outbox();
+    const write = (store as unknown as { write: (items: unknown[]) => Promise<void> }).write.bind(store);
+    let failures = 2;
+    (store as unknown as { write: (items: unknown[]) => Promise<void> }).write = async (items) => {
+      if (failures-- > 0) throw new Error('IO Error: No space left on device');
+      return write(items);
+    };
+    store.retryMs = 5;
+    const queued = o.enqueue([alertNotice('a1')]);
+    const second = o.enqueue([alertNotice('a2')]);
+    expect(store.health()).toMatchObject({ ok: true });
+    await Promise.all([queued, second]);
+    expect(failures).toBe(-1);
+    expect((await store.counts()).pending).toBe(2);
+    expect(store.health()).toEqual({ ok: true, waiting: 0 });
+  });
+
+  it('says so in health while it cannot write, and gives up only when stopped', async () => {
+    const o = outbox();
+    (store as unknown as { write: () => Promise<void> }).write = async () => {
+      throw new Error('IO Error: No space left on device');
+    };
+    store.retryMs = 5;
+    const queued = o.enqueue([alertNotice('a1')]).catch((e: Error) => e);
+    await waitFor(() => !store.health().ok, 5000, 'the failure in health');
+    expect(store.health()).toMatchObject({ ok: false, waiting: 1, error: 'IO Error: No space left on device' });
+    store.stop();
+    expect(await queued).toBeInstanceOf(Error);
   });
 });
