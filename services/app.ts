@@ -368,6 +368,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     broker: () => ({ closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports }),
     alerts: () => book.health(),
     notifications: () => stores.outbox.health(),
+    audit: () => (audit.failing === null ? { ok: true } : { ok: false, error: audit.failing }),
     clock,
     started,
   });

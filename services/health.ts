@@ -17,6 +17,7 @@ export class ServiceHealth {
       broker: () => { closed: boolean; clients: number; ports: object };
       alerts: () => { ok: boolean; error?: string; waiting: number };
       notifications: () => { ok: boolean; error?: string; waiting: number };
+      audit: () => { ok: boolean; error?: string };
       clock: () => number;
       started: number;
     },
@@ -26,21 +27,23 @@ export class ServiceHealth {
   }
 
   now() {
-    const { store: s, broker: b, alerts: a, notifications: n, clock, started } = this.parts;
+    const { store: s, broker: b, alerts: a, notifications: n, audit: au, clock, started } = this.parts;
     const store = s();
     const broker = b();
     const alerts = a();
     const notifications = n();
+    const audit = au();
     // thousands of changes waiting: a storm the record is not keeping up with
     const behind = alerts.waiting >= 10_000;
     const eventLoop = { worstStallMs: Math.round(Math.max(this.stallMs, this.loop.max / 1e6)) };
-    const ok = store.ok && alerts.ok && notifications.ok && !behind && !broker.closed && eventLoop.worstStallMs < 5000;
+    const ok = store.ok && alerts.ok && notifications.ok && audit.ok && !behind && !broker.closed && eventLoop.worstStallMs < 5000;
     return {
       status: ok ? ('ok' as const) : ('degraded' as const),
       broker,
       store,
       alerts: { ...alerts, ...(behind ? { ok: false, error: `${alerts.waiting} changes waiting for the record` } : {}) },
       notifications,
+      audit,
       eventLoop,
       uptimeS: Math.round((clock() - started) / 1000),
     };

@@ -48,6 +48,7 @@ export async function openStores(settings: Settings) {
   if (!settings.INFLUX_URL) (await Database.openTelemetry(settings.DATA_DIR, settings.STORE_MEMORY_MB)).close();
   const db = await Database.open(settings.DATA_DIR, 'gateway.duckdb', Math.max(64, Math.round(settings.STORE_MEMORY_MB / 4)));
   const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
+  const audit = await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json'));
   return {
     alerts: await AlertStore.create(alertConn),
     baselines: await BaselineStore.create(alertConn),
@@ -57,9 +58,10 @@ export async function openStores(settings: Settings) {
     statuses: await EnterpriseStatuses.create(alertConn),
     hazards: await HazardStore.create(alertConn),
     photos: await PhotoStore.create(alertConn, join(settings.DATA_DIR, 'photos')),
-    audit: await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json')),
+    audit,
     /** after everything that writes has stopped */
     async close() {
+      audit.close();
       await Promise.all([alertConn, outboxConn, auditConn].map((c) => c.close()));
       db.close();
     },

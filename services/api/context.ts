@@ -29,7 +29,7 @@ export interface ApiContext {
   live: LiveStream;
   status: Pick<DeviceStatuses, 'many' | 'get' | 'onlineCount'>;
   metrics: Metrics;
-  health(): { status: 'ok' | 'degraded'; broker: object; store: object; alerts: object; notifications: object; eventLoop: object; uptimeS: number };
+  health(): { status: 'ok' | 'degraded'; broker: object; store: object; alerts: object; notifications: object; audit: object; eventLoop: object; uptimeS: number };
   registerDevice(enterpriseId: string, body: unknown, by: string): Promise<object>;
   clock(): number;
   baselines: { history(deviceId: string): Promise<Baseline[]>; set(b: Baseline): Promise<void> };

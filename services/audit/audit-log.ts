@@ -70,13 +70,28 @@ export class AuditLog {
   /** Queue an entry; entries are chained in the order they are appended and written in batches. */
   append(e: AuditInput): Promise<void> {
     this.queue.push(e);
+    return this.write();
+  }
+
+  private retry?: NodeJS.Timeout;
+  private closed = false;
+  /** why the last write failed, while its entries wait to be written again */
+  failing: string | null = null;
+
+  /** No more tries: the service is stopping and its database closes. */
+  close() {
+    this.closed = true;
+    clearTimeout(this.retry);
+  }
+
+  private write(): Promise<void> {
     return (this.writing ??= this.conn.serial(async (c) => {
       this.writing = null;
       const batch = this.queue;
       this.queue = [];
-      await c.run('BEGIN TRANSACTION');
+      let { n, hash } = this.last;
       try {
-        let { n, hash } = this.last;
+        await c.run('BEGIN TRANSACTION');
         // one appender for the batch (an alarm storm is thousands of entries), in the transaction
         const a = await c.createAppender('audit');
         try {
@@ -100,12 +115,18 @@ export class AuditLog {
           a.closeSync();
         }
         await c.run('COMMIT');
-        this.last = { n, hash };
-        if (this.headFile) await writeHead(this.headFile, this.last);
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});
+        // the trail must not lose what happened (a full disk, a failing commit): the batch goes
+        // back in front, in its order, and is tried again with whatever came meanwhile
+        this.queue = [...batch, ...this.queue];
+        this.failing = (e as Error).message;
+        if (!this.closed) this.retry ??= setTimeout(() => ((this.retry = undefined), void this.write().catch(() => {})), 1000).unref();
         throw e;
       }
+      this.last = { n, hash };
+      this.failing = null;
+      if (this.headFile) await writeHead(this.headFile, this.last);
     }));
   }
 
