@@ -74,6 +74,11 @@ const DETAIL_IN_SIGHT = `(() => {
   const x = d.querySelector('.drawer-close').getBoundingClientRect();
   const hit = document.elementFromPoint(x.left + x.width / 2, x.top + x.height / 2);
   if (x.top < 0 || x.bottom > innerHeight || !hit || !hit.classList.contains('drawer-close')) bad.push('× not in sight or covered');
+  // nothing (the critical banner, the header) lies over the sheet's first screenful
+  for (let y = r.top + 30; y < Math.min(r.bottom, innerHeight) - 10; y += 40) {
+    const at = document.elementFromPoint(r.left + 40, y);
+    if (at && !d.contains(at)) { bad.push('covered at ' + Math.round(y) + 'px by ' + (at.id || at.tagName)); break; }
+  }
   for (const b of d.querySelectorAll('button')) {
     b.scrollIntoView({ block: 'center' });
     const br = b.getBoundingClientRect();
@@ -182,6 +187,8 @@ describe('every view fits every screen, in both languages', () => {
       const gas = rows.find((r) => r.num.includes('%LEL'))!;
       // the threshold has its unit too
       expect(gas.num).toMatch(/^[\d.]+ %LEL \/ [\d.]+ %LEL$/);
+      // a smoke alarm alarms by its state: yes, and no "/ 1"
+      expect(rows.find((r) => r.msg.includes(lang === 'zh' ? '烟感' : 'smoke'))?.num).toBe(lang === 'zh' ? '是' : 'yes');
       for (const r of rows) {
         expect(r.msg).not.toContain(' / ');
         if (lang === 'en') expect(r.msg).not.toMatch(/[\u4e00-\u9fff]/);

@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { $, h, toast } from './dom.ts';
-import { DISPOSITIONS, cst, dispositionName, industryName, messageText, metricName, pointName, severityName, t, transitionName, valueText } from './i18n.ts';
+import { DISPOSITIONS, cst, dispositionName, industryName, messageText, metricName, pointName, severityName, t, thresholdText, transitionName, valueText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import { deviceName, regionName, session, type Alert } from './session.ts';
 
@@ -160,7 +160,7 @@ export async function showDetail(id: string) {
     [t('point'), `${deviceName(d.enterpriseId, d.deviceId)} · ${pointName(d)}`],
     [t('value'), valueText(d.value, d.metric)],
     [t('peak'), valueText(d.peak, d.metric)],
-    [t('threshold'), valueText(d.threshold, d.metric)],
+    [t('threshold'), thresholdText(d.threshold, d.metric) ?? '—'],
     [t('raisedAt'), cst(d.raisedAt)],
     [t('ackAt'), d.ackAt ? `${cst(d.ackAt)} · ${d.ackBy ?? ''}` : '—'],
     [t('clearedAt'), cst(d.clearedAt)],
@@ -201,6 +201,18 @@ export async function showDetail(id: string) {
   );
   drawer.hidden = false;
   drawer.dataset.alert = id;
+  placeSheet(drawer);
+}
+
+/**
+ * On a narrow screen the detail is a sheet over the page: it starts below the banner of
+ * unacknowledged critical alarms (or the header), so neither covers the other.
+ */
+function placeSheet(drawer: HTMLElement) {
+  if (!matchMedia('(max-width: 1100px)').matches) return void (drawer.style.top = '');
+  const banner = document.querySelector<HTMLElement>('#critical-banner');
+  const above = banner && !banner.hidden ? banner : document.querySelector('header');
+  drawer.style.top = `${Math.max(0, Math.round(above?.getBoundingClientRect().bottom ?? 48))}px`;
 }
 
 /** A photo fetched with the token (an <img src> cannot send it), shown small, opened full size. */

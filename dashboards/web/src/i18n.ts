@@ -409,6 +409,9 @@ export function durationText(s: number | null | undefined): string {
 export const numberText = (v: number) =>
   Math.abs(v) >= 100 ? String(Math.round(v * 10) / 10) : Math.abs(v) >= 1 || v === 0 ? String(Math.round(v * 100) / 100) : String(Number(v.toPrecision(3)));
 
+/** A switch (a smoke alarm, a valve's end position) alarms by its state: it has no threshold to show. */
+export const thresholdText = (v: number | null, metric: string) => (v === null || (isMetric(metric) && INDICATORS[metric].type === 'boolean') ? null : valueText(v, metric));
+
 export const valueText = (v: unknown, metric?: string) =>
   v === null || v === undefined
     ? '—'
