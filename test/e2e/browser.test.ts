@@ -194,6 +194,15 @@ describe('dashboards in a real browser', () => {
     expect(await page.textContent('#alerts thead')).toContain('Severity');
     await page.click('#lang');
     expect(await page.textContent('nav a[data-view="board"]')).toBe('值班台');
+    // the login page, before anyone is known
+    const login = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+    pages.push(login);
+    await login.goto(base);
+    await login.waitForSelector('#login:not([hidden])');
+    expect(await login.textContent('#login button[type=submit]')).toBe('登录');
+    await login.click('#login-lang');
+    expect(await login.textContent('#login button[type=submit]')).toBe('Log in');
+    expect(await login.textContent('#login-lang')).toBe('中文');
   }, 60_000);
 });
 

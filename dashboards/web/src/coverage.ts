@@ -60,7 +60,7 @@ export function mountCoverage(root: HTMLElement) {
       h(
         'div',
         { class: 'scroll' },
-        h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('enterprise')), h('th', {}, t('industry')), h('th', {}, t('mustConnect')), h('th', {}, t('connected')), h('th', {}, t('online')), h('th', {}, t('lastSeen')), h('th', {}, t('onlineRate')))), rows),
+        h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('enterprise')), h('th', {}, t('industry')), h('th', {}, t('mustConnect')), h('th', {}, t('connected')), h('th', {}, t('onlineNow')), h('th', {}, t('lastSeen')), h('th', {}, t('onlineRate')))), rows),
       ),
     ),
   );

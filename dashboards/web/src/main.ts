@@ -112,11 +112,14 @@ $('#logout').addEventListener('click', () => {
   location.hash = '';
   location.reload();
 });
-$('#lang').addEventListener('click', () => {
+const switchLanguage = () => {
   setLang(lang === 'zh' ? 'en' : 'zh');
   if (session.me) chrome(), route(), retellAlarms();
   else translatePage();
-});
+};
+$('#lang').addEventListener('click', switchLanguage);
+// a first-time user meets the login page first: it speaks either language too
+$('#login-lang').addEventListener('click', switchLanguage);
 $('#theme').addEventListener('click', () => {
   const next = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
   localStorage.setItem('theme', next);
