@@ -150,6 +150,8 @@ describe('dashboards in a real browser', () => {
   it('an enterprise registers a device: the secret is shown once with MQTT settings that work', async () => {
     const page = await open('token-chem', '#devices');
     await page.click('#register');
+    // templates by what they are for, the registry's word beside
+    expect(await page.textContent('#register-dialog fieldset')).toContain('危险化学品 hazchem');
     await page.fill('#reg-id', 'gas-new-1');
     await page.fill('#reg-name', '新增可燃气体探测器');
     await page.selectOption('.point-row select[name=metric]', 'gas_lel');

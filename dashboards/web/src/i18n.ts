@@ -358,6 +358,13 @@ const INDUSTRY = {
 } as const;
 export const industryName = (i: string) => (INDUSTRY[lang] as Record<string, string>)[i] ?? i;
 
+const TEMPLATE = {
+  zh: { fire: '消防报警', common: '通用' },
+  en: { fire: 'fire alarms', common: 'general' },
+} as const;
+/** A rule template as people choose it: by what it is for (its id is the registry's word). */
+export const templateName = (n: string) => (TEMPLATE[lang] as Record<string, string>)[n] ?? industryName(n);
+
 // `_device` is what device-wide rules (offline, data gaps) report on
 export const metricName = (m: string) => (isMetric(m) ? INDICATORS[m][lang] : m === '_device' ? (lang === 'zh' ? '设备' : 'device') : m);
 /** An alert's point as people name it: its own name, or id, beside what it measures. */

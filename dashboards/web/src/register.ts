@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { h, toast } from './dom.ts';
-import { metricName, metricUnit, t } from './i18n.ts';
+import { metricName, metricUnit, t, templateName } from './i18n.ts';
 import type { Enterprise } from './session.ts';
 import { METRICS } from '../../../domain/indicators.ts';
 import { TEMPLATE_NAMES } from '../../../rules/templates/index.ts';
@@ -25,7 +25,7 @@ export function openRegistration(ent: Enterprise, registered: () => void) {
   const id = h('input', { name: 'id', id: 'reg-id', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}' });
   const name = h('input', { name: 'name', id: 'reg-name' });
   const interval = h('input', { name: 'interval', type: 'number', min: 1, value: '60' });
-  const templates = TEMPLATE_NAMES.map((n) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: n, checked: ent.industry === n || (ent.industry === 'hazchem' && n === 'hazchem') }), n));
+  const templates = TEMPLATE_NAMES.map((n) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: n, checked: ent.industry === n || (ent.industry === 'hazchem' && n === 'hazchem') }), templateName(n), ' ', h('small', { class: 'muted' }, n)));
   const result = h('div', { class: 'result' });
   const form: HTMLFormElement = h(
     'form',
