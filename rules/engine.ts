@@ -361,11 +361,14 @@ export function setBaseline(state: EngineState, deviceId: string, metric: string
  * After a restart, the alerts that were open tell the engine where each rule stood, so a
  * still-high value continues the open alert and the deadband keeps working.
  */
-export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null) {
+export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null, flapping?: { at: number }) {
   const device = set.devices.get(keyParts(key).deviceId);
   const r = device && ruleOf(device, key);
   if (!device || !r) return;
-  state.active.set(key, { signature: r.signature, severity, peak, value, flapping: false, heldClear: null });
+  state.active.set(key, { signature: r.signature, severity, peak, value, flapping: flapping !== undefined, heldClear: null });
+  // an alert held open for flapping stays held across a restart: its next clear is held as if
+  // the changes that made it flap had just been seen, instead of clearing (and alarming again)
+  if (flapping) state.changes.set(key, Array.from({ length: Math.max(0, device.flapping.changes - 1) }, () => flapping.at));
   if (r.impl.seed) runtime(state, device).states[r.index] = { id: r.key, signature: r.signature, s: r.impl.seed(severity, peak) };
 }
 

@@ -349,7 +349,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     registry: current().loaded,
     world: world(),
     baselines: (await stores.baselines.current()).map((b) => ({ deviceId: b.deviceId, metric: b.metric, value: b.value })),
-    open: (pipelineRunning ? book.openAlerts() : openAtStart).map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value })),
+    open: (pipelineRunning ? book.openAlerts() : openAtStart).map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value, flapping: a.flapping })),
     now: clock(),
   }));
   pipelineRunning = true;

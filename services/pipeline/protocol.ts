@@ -29,6 +29,8 @@ export interface WorldSnapshot {
 /** An alert still open at start: where its rule stood. */
 export interface OpenSeed {
   key: string;
+  /** held open for flapping: stays held after a restart */
+  flapping?: boolean;
   state: 'active' | 'cleared' | 'closed';
   severity: Severity;
   peak: Value | null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { changes, engineWith } from '../support/engine.ts';
+import { seed } from '../../rules/engine.ts';
 
 /** Each rule kind as a pure function over readings, ticks and status changes. */
 
@@ -233,6 +234,22 @@ describe('flapping', () => {
     expect(messages[3]).toBe('报警频繁跳变，保持打开直至稳定 / alert is flapping: held open until it settles');
     expect(e.tick(7000 + 59_999)).toEqual([]);
     expect(e.tick(7000 + 60_000)).toMatchObject([{ change: 'clear', flapping: false }]);
+  });
+
+  it('keeps a flapping alert held across a restart (restored from the open alerts)', () => {
+    const rules = [{ id: 'smoke', kind: 'threshold' as const, metric: 'smoke_alarm', above: [{ severity: 'critical' as const, value: 1 }] }];
+    const e = engineWith(rules, { flapping: { changes: 4, windowS: 60 } });
+    seed(e.set, e.state, 'D/smoke', 'critical', true, true, { at: 100_000 });
+    // the first clear after the restart is held, not a clear and a new alarm: the return to
+    // alarm says the alarm again within the same alert, as before the restart
+    expect(e.read(101_000, { smoke_alarm: false })).toEqual([]);
+    expect(e.read(102_000, { smoke_alarm: true })).toMatchObject([{ change: 'update', flapping: true }]);
+    expect(e.read(103_000, { smoke_alarm: false })).toEqual([]);
+    expect(e.tick(103_000 + 60_000)).toMatchObject([{ change: 'clear', flapping: false }]);
+    // without the flag, as before: a restored alert clears on its first normal reading
+    const plain = engineWith(rules, { flapping: { changes: 4, windowS: 60 } });
+    seed(plain.set, plain.state, 'D/smoke', 'critical', true, true);
+    expect(plain.read(101_000, { smoke_alarm: false })).toMatchObject([{ change: 'clear' }]);
   });
 });
 
