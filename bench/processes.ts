@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { freePort } from '../scripts/free-port.ts';
 import { createInterface } from 'node:readline';
 import type { Job } from './generator.ts';
+import { statCpuSeconds } from '../services/thread-cpu.ts';
 
 /**
  * The processes a bench run starts and stops: the broker under test (Debian's mosquitto, bare
@@ -123,12 +124,9 @@ export function generate(job: Job) {
   return { connected, done, go: () => child.stdin!.write('go\n'), stop: () => (child.stdin!.write('stop\n'), done), pid: child.pid! };
 }
 
-const CLK_TCK = 100;
 /** CPU time a process has used, user and system, in milliseconds. */
 export async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  return statCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8')) * 1000;
 }
 
 export async function rssKb(pid: number): Promise<number> {

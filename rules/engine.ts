@@ -290,7 +290,7 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   return outcomes;
 }
 
-/** The verdicts of the rule that just ran: one list for the engine, emptied after each rule. */
+/** The verdicts of the rule that just ran: one list for the engine, emptied before each rule runs (also after one that threw). */
 const verdicts: Verdict[] = [];
 
 function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
@@ -298,7 +298,6 @@ function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, 
   if (rt.lastRun[r.index] === run) return;
   rt.lastRun[r.index] = run;
   const held = stateOf(rt, r, now);
-  // (a rule that threw last time may have left some behind)
   verdicts.length = 0;
   held.s = r.impl.onReading!(held.s, reading, v, now, verdicts);
   applyAll(state, device, r, reading.ts, outcomes);
@@ -307,7 +306,6 @@ function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, 
 function applyAll(state: EngineState, device: CompiledDevice, r: CompiledRule, at: number, outcomes: Outcome[]) {
   const n = verdicts.length;
   for (let i = 0; i < n; i++) apply(state, device, r, verdicts[i], at, outcomes);
-  verdicts.length = 0;
 }
 
 /** Time passing: durations, deadlines, silence, and flapping alerts that have settled. */

@@ -10,9 +10,7 @@ import { HazardStore } from './hazards/hazard-store.ts';
 import { PhotoStore } from './photos/photo-store.ts';
 import type { Settings } from './settings.ts';
 import { Database } from './store/database.ts';
-import type { InfluxTelemetryStore } from './store/influx-telemetry.ts';
 import type { PipelineSettings } from './pipeline/protocol.ts';
-import type { TelemetryStore } from './store/telemetry-store.ts';
 
 /**
  * The stores of the service's own state, opened in order and closed together: alerts and their
@@ -20,8 +18,6 @@ import type { TelemetryStore } from './store/telemetry-store.ts';
  * that none queues behind another under load. The readings' store belongs to the reading
  * pipeline (store/open-telemetry.ts), which opens it on its own thread.
  */
-export type Telemetry = TelemetryStore & { annotate?: InfluxTelemetryStore['annotate'] };
-
 /** What the reading pipeline is told of the time-series store from the settings. */
 export function telemetrySettings(settings: Settings): PipelineSettings {
   return {
@@ -44,8 +40,9 @@ export function telemetrySettings(settings: Settings): PipelineSettings {
 }
 
 export async function openStores(settings: Settings) {
-  // readings first: an older data folder's readings move to their own file before the rest opens
-  if (!settings.INFLUX_URL) (await Database.openTelemetry(settings.DATA_DIR, settings.STORE_MEMORY_MB)).close();
+  // an older data folder's readings move to their own file before the rest opens (the pipeline
+  // opens that file on its thread; here only when there is something to move)
+  if (!settings.INFLUX_URL && Database.readingsToMove(settings.DATA_DIR)) (await Database.openTelemetry(settings.DATA_DIR, settings.STORE_MEMORY_MB)).close();
   const db = await Database.open(settings.DATA_DIR, 'gateway.duckdb', Math.max(64, Math.round(settings.STORE_MEMORY_MB / 4)));
   const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
   const audit = await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json'));

@@ -16,12 +16,16 @@ export function thisThreadTid(): number | undefined {
 
 const CLK_TCK = 100;
 
+/** User and system CPU seconds in a /proc `stat` line (of a process or of one of its threads). */
+export function statCpuSeconds(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
 /** User and system CPU seconds of one thread of this process. */
 export function threadCpuSeconds(tid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    return statCpuSeconds(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }

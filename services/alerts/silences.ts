@@ -110,10 +110,6 @@ export class Silences {
    * Whether a device may mark its values `maintenance` at `at`: a maintenance window or a silence
    * of the whole device (or its enterprise) covers it. A silence of one rule does not.
    */
-  maintenanceAnnounced(enterpriseId: string, deviceId: string, at: number): boolean {
-    return this.all().some((s) => s.rule === null && covers(s, { enterpriseId, deviceId, rule: '' }, at));
-  }
-
   /** The silences and windows of whole devices or enterprises, as plain spans (for the rules). */
   maintenanceSpans(): { enterpriseId: string; deviceId: string | null; from: number; until: number }[] {
     return this.all()

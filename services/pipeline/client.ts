@@ -94,7 +94,6 @@ export class PipelineClient {
   private batch = 0;
   private call = 0;
   private queue: Pending[] = [];
-  private queuedBytes = 0;
   private scheduled = false;
   private readonly inFlight = new Map<number, InFlight>();
   private inFlightMessages = 0;
@@ -254,7 +253,6 @@ export class PipelineClient {
     if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
     return new Promise((answer, fail) => {
       this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, answer, fail });
-      this.queuedBytes += payload.length;
       if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -295,7 +293,6 @@ export class PipelineClient {
     const take = this.queue.splice(0, this.o.maxBatch ?? 2000);
     let bytes = 0;
     for (const p of take) bytes += p.payload.length;
-    this.queuedBytes -= bytes;
     const buf = new Uint8Array(bytes);
     let offset = 0;
     const items = take.map((p) => {

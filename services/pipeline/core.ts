@@ -7,7 +7,7 @@ import { forwardedEnterprises } from '../forward/coverage.ts';
 import { Registry } from '../registry/registry.ts';
 import { RuleRunner } from '../rules/runner.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import type { Telemetry } from '../open-stores.ts';
+import type { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { bareReading, type FromPipeline, type PipelineSettings, type StoreCall, type TelemetryAnswer, type TelemetryItem, type ToPipeline, type WorldSnapshot } from './protocol.ts';
 
 /**
@@ -22,7 +22,8 @@ import { bareReading, type FromPipeline, type PipelineSettings, type StoreCall, 
  * dropped as a duplicate of stored readings whose alarm was lost.
  */
 export interface PipelineStores {
-  telemetry: TelemetryStore & { annotate?(a: Parameters<NonNullable<Telemetry['annotate']>>[0], type: string, at: number): Promise<void> };
+  /** InfluxDB also keeps alert changes beside the readings (annotations for its dashboards) */
+  telemetry: TelemetryStore & { annotate?: InfluxTelemetryStore['annotate'] };
   close(): Promise<void>;
 }
 
@@ -231,7 +232,11 @@ export class PipelineCore {
       (err: Error) => {
         // never stored: a resend of these seqs is not a duplicate
         const byDevice = new Map<string, Reading[]>();
-        for (const r of readings) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r]);
+        for (const r of readings) {
+          const list = byDevice.get(r.deviceId);
+          if (list) list.push(r);
+          else byDevice.set(r.deviceId, [r]);
+        }
         for (const [deviceId, list] of byDevice) this.intake.forgetSeqs(deviceId, list);
         // health says so before the device hears of it
         this.post({ kind: 'stored', batch, error: err?.message ?? String(err), health: this.stores.telemetry.health() });

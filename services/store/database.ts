@@ -36,10 +36,10 @@ export class Database {
    * Readings that an older version kept in `gateway.duckdb` are moved over once, at the first start.
    */
   static async openTelemetry(dataDir: string, memoryMb = 512): Promise<Database> {
-    const fresh = !existsSync(join(dataDir, TELEMETRY_FILE));
+    const move = Database.readingsToMove(dataDir);
     const db = await Database.open(dataDir, TELEMETRY_FILE, memoryMb);
     const legacy = join(dataDir, 'gateway.duckdb');
-    if (fresh && existsSync(legacy)) {
+    if (move) {
       const c = await db.instance.connect();
       try {
         await c.run(`ATTACH '${legacy.replaceAll("'", "''")}' AS legacy`);
@@ -54,6 +54,11 @@ export class Database {
       }
     }
     return db;
+  }
+
+  /** A data folder from before readings had a file of their own: they may be in gateway.duckdb. */
+  static readingsToMove(dataDir: string): boolean {
+    return !existsSync(join(dataDir, TELEMETRY_FILE)) && existsSync(join(dataDir, 'gateway.duckdb'));
   }
 
   async connect(): Promise<SerialConnection> {

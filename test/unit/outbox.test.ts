@@ -65,6 +65,19 @@ describe('the outbox', () => {
       onChannelHealth: (unit, ch, failing) => health.push([`${unit.id} ${ch}`, failing]),
     });
 
+  /** one notice queued to a failing receiver, past its group wait, tried `rounds` times */
+  const failingFor = async (rounds: number) => {
+    channel.failing = true;
+    const o = outbox();
+    await o.enqueue([alertNotice('a1')]);
+    now += 10_000;
+    for (let i = 0; i < rounds; i++) {
+      await o.run();
+      now += 8000;
+    }
+    return o;
+  };
+
   beforeEach(async () => {
     now = Date.UTC(2026, 10, 29, 8);
     db = await Database.open(await tempDir());
@@ -120,14 +133,7 @@ describe('the outbox', () => {
   });
 
   it('gives up after notificationExpireH, records it, and tells the operators of a channel that keeps failing', async () => {
-    channel.failing = true;
-    const o = outbox();
-    await o.enqueue([alertNotice('a1')]);
-    now += 10_000;
-    for (let i = 0; i < 4; i++) {
-      await o.run();
-      now += 8000;
-    }
+    const o = await failingFor(4);
     expect(health).toEqual([['ent-chem webhook:0', true]]);
     now += 3_600_000;
     await o.run();
@@ -136,14 +142,7 @@ describe('the outbox', () => {
   });
 
   it('stops retrying a channel the unit no longer has, and takes its channel alert down', async () => {
-    channel.failing = true;
-    const o = outbox();
-    await o.enqueue([alertNotice('a1')]);
-    now += 10_000;
-    for (let i = 0; i < 3; i++) {
-      await o.run();
-      now += 8000;
-    }
+    const o = await failingFor(3);
     expect(health).toEqual([['ent-chem webhook:0', true]]);
     channel.ids = [];
     const tried = channel.attempts;
