@@ -235,11 +235,17 @@ export class PipelineClient {
   }
 
   private inline(onMessage: (m: FromPipeline) => void): Side {
-    // answers are queued, never given inside the call that asked: the same order as a thread
-    const core = new PipelineCore(openTelemetry, (m) => queueMicrotask(() => onMessage(m)));
+    // answers are queued, never given inside the call that asked: the same order as a thread.
+    // Messages are copied (and their bytes moved) as a thread's would be, so that neither side
+    // can lean on sharing an object with the other: both modes see the same data
+    const core = new PipelineCore(openTelemetry, (m) => {
+      const copy = structuredClone(m);
+      queueMicrotask(() => onMessage(copy));
+    });
     let started: Promise<void> = Promise.resolve();
     return {
-      post: (m) => {
+      post: (sent, transfer) => {
+        const m = structuredClone(sent, { transfer: transfer ?? [] });
         if (m.kind === 'start') started = core.start(m);
         else if (m.kind !== 'stop') void started.then(() => core.handle(m));
       },
