@@ -66,3 +66,5 @@ export async function openStores(settings: Settings) {
     },
   };
 }
+
+export type Stores = Awaited<ReturnType<typeof openStores>>;

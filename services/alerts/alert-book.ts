@@ -42,8 +42,6 @@ export class AlertBook {
     private readonly store: AlertStore,
     private readonly placement: (enterpriseId: string) => Placement,
     private readonly clock: () => number,
-    /** told when a person closes an alert whose condition still held, so the rule starts afresh */
-    private readonly onClosedWhileActive: (key: string) => void = () => {},
     /** a listener threw: logged and counted by the caller, never passed on */
     private readonly onListenerError: (err: Error, change: AlertChange) => void = () => {},
   ) {}
@@ -61,6 +59,12 @@ export class AlertBook {
   onLive(fn: (c: AlertChange) => void) {
     this.liveListeners.push(fn);
   }
+
+  /** Told when a person closes an alert whose condition still held, so its rule starts afresh. */
+  onClosedWhileActive(fn: (key: string) => void) {
+    this.closedWhileActive.push(fn);
+  }
+  private readonly closedWhileActive: ((key: string) => void)[] = [];
 
   openAlerts(): Alert[] {
     return [...this.openByKey.values()];
@@ -159,7 +163,14 @@ export class AlertBook {
       const before = await this.find(id);
       const s = step(before, this.clock(), this.placement(before.enterpriseId).review);
       await this.commit(s);
-      if (s.alert.state === 'closed' && before.state === 'active') this.onClosedWhileActive(before.key);
+      if (s.alert.state === 'closed' && before.state === 'active')
+        for (const fn of this.closedWhileActive) {
+          try {
+            fn(before.key);
+          } catch (err) {
+            this.onListenerError(err as Error, { alert: s.alert, transition: s.transitions[s.transitions.length - 1] });
+          }
+        }
       return s.alert;
     });
   }

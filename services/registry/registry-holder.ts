@@ -21,15 +21,17 @@ export interface RegistryHolderOptions {
   configPath: string;
   dataDir: string;
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
-  /** a reload applied or refused, for metrics and the audit trail */
-  onReload?(outcome: 'applied' | 'refused', detail: object): void;
 }
+
+/** A reload applied or refused, for metrics and the audit trail. */
+export type ReloadListener = (outcome: 'applied' | 'refused', detail: object) => void;
 
 export class RegistryHolder {
   private registry!: Registry;
   private raw: unknown;
   private readonly registered: RegisteredDevices;
   private readonly listeners: ((next: Registry) => unknown)[] = [];
+  private readonly reloadListeners: ReloadListener[] = [];
   private registering: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: RegistryHolderOptions) {
@@ -55,6 +57,21 @@ export class RegistryHolder {
    */
   onChange(fn: (next: Registry) => unknown) {
     this.listeners.push(fn);
+  }
+
+  /** Heard after every reload of the file, applied or refused. */
+  onReload(fn: ReloadListener) {
+    this.reloadListeners.push(fn);
+  }
+
+  private reloaded(outcome: 'applied' | 'refused', detail: object) {
+    for (const fn of this.reloadListeners) {
+      try {
+        fn(outcome, detail);
+      } catch (err) {
+        this.opts.log.error({ err: (err as Error).message }, 'a reload listener failed');
+      }
+    }
   }
 
   /** Tell every listener of the registry in force (at start, once everything is wired). */
@@ -100,12 +117,12 @@ export class RegistryHolder {
       if (empty.length) throw new RegistryError(source, empty.map((e) => `(root): ${e}; a reload that would refuse everyone is not applied`));
       this.raw = raw;
       this.use(next);
-      this.opts.onReload?.('applied', { devices: next.devices.size, enterprises: next.enterprises.size });
+      this.reloaded('applied', { devices: next.devices.size, enterprises: next.enterprises.size });
       this.opts.log.info({ devices: next.devices.size }, 'registry reloaded');
       return { ok: true };
     } catch (e) {
       const problems = e instanceof RegistryError ? e.problems : [(e as Error).message];
-      this.opts.onReload?.('refused', { problems });
+      this.reloaded('refused', { problems });
       this.opts.log.error({ problems }, 'registry reload refused; the previous registry stays in force');
       return { ok: false, problems };
     }

@@ -38,7 +38,7 @@ describe('the alert book', () => {
     errors = [];
   });
   afterEach(() => db.close());
-  const book = (s: Pick<AlertStore, 'saveMany'> = store) => new AlertBook(s as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), () => {}, (err) => errors.push(err.message));
+  const book = (s: Pick<AlertStore, 'saveMany'> = store) => new AlertBook(s as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), (err) => errors.push(err.message));
 
   it('tells live listeners at once, the others once the record is committed, each of them isolated', async () => {
     const b = book();

@@ -64,6 +64,11 @@ export class Channels {
     return [...this.byKind.values()].flatMap((c) => c.idsOf(unit));
   }
 
+  /** the channel ids of the unit for what is read at a desk (reports, summaries): not phones */
+  writtenIdsOf(unit: UnitConfig): string[] {
+    return [...this.byKind.values()].filter((c) => c.kind !== 'sms' && c.kind !== 'voice').flatMap((c) => c.idsOf(unit));
+  }
+
   /** the channel behind an id, or undefined for a kind the service does not have (any longer) */
   of(id: string): Channel | undefined {
     return this.byKind.get(parseChannelId(id).kind);

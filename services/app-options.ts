@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+
+/** How a caller of `startApp` (npm start, the tests, the bench) may run the service. */
+export interface AppOptions {
+  clock?: () => number;
+  logger?: Logger;
+  /** how often time-driven rules are re-checked; 0 leaves it to the caller of `tick()` */
+  tickMs?: number;
+  /** reload the registry when its file changes (SIGHUP always reloads) */
+  watchRegistry?: boolean;
+  /** the outbox's first retry delay (doubling each time) and how often it looks for due work */
+  outbox?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number; failuresBeforeAlert?: number };
+  /** upstream platforms: first retry delay (doubling) and the longest wait between tries */
+  forward?: { baseDelayMs?: number; maxDelayMs?: number };
+  /** run the scheduled jobs (escalation, silences, daily summary) on their own; tests drive them */
+  schedule?: boolean;
+  /**
+   * where the reading pipeline runs: a worker thread (default), or this thread; `entry` is the
+   * thread's code when it is not beside this file (tests run the bundle `npm start` runs)
+   */
+  pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number };
+}

@@ -1,0 +1,90 @@
+import type { Logger } from 'pino';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import { silencesDue } from '../alerts/sweep.ts';
+import type { Caller } from '../api/callers.ts';
+import { buildApi } from '../api/server.ts';
+import type { DeviceStatuses } from '../devices/device-status.ts';
+import { registerDevice } from '../devices/registration.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
+import type { Hazards } from '../hazards/hazards.ts';
+import type { Metrics } from '../metrics.ts';
+import type { AckLinks } from '../notify/ack-links.ts';
+import type { LiveStream } from '../notify/live-stream.ts';
+import type { ToldUnits } from '../notify/told.ts';
+import type { Stores } from '../open-stores.ts';
+import type { PipelineClient } from '../pipeline/client.ts';
+import type { RegistryHolder } from '../registry/registry-holder.ts';
+import type { Settings } from '../settings.ts';
+import type { composeJobs } from './jobs.ts';
+
+/** The HTTP API (REST, SSE, the dashboards) over the service's parts. */
+export function composeApi(d: {
+  settings: Settings;
+  registry: RegistryHolder;
+  caller: (digest: string) => Caller | undefined;
+  stores: Stores;
+  book: AlertBook;
+  pipeline: PipelineClient;
+  devices: DeviceStatuses;
+  live: LiveStream;
+  ackLinks: AckLinks;
+  told: ToldUnits;
+  hazards: Hazards;
+  forwarder: Forwarder;
+  jobs: ReturnType<typeof composeJobs>;
+  health: () => ReturnType<Parameters<typeof buildApi>[0]['health']>;
+  ports: () => { mqtt?: number; ws?: number; mqtts?: number };
+  audited: (actor: string, action: string, subject: string, detail: unknown) => void;
+  metrics: Metrics;
+  clock: () => number;
+  log: Logger;
+}) {
+  const { settings, stores, pipeline, audited, clock, log } = d;
+  const registration = {
+    registry: d.registry,
+    clock,
+    publicUrl: settings.PUBLIC_URL,
+    ports: d.ports,
+    onRegistered: (ent: string, id: string, who: string) => (audited(who, 'device.registered', id, { enterpriseId: ent }), log.info({ enterpriseId: ent, deviceId: id, by: who }, 'device registered')),
+  };
+  return buildApi(
+    {
+      registry: () => d.registry.current(),
+      caller: d.caller,
+      book: d.book,
+      alerts: stores.alerts,
+      telemetry: pipeline.telemetry,
+      live: d.live,
+      status: d.devices,
+      metrics: d.metrics,
+      clock,
+      ackLinks: d.ackLinks,
+      hazards: d.hazards,
+      silences: stores.silences,
+      statuses: stores.statuses,
+      hazardStore: stores.hazards,
+      photos: stores.photos,
+      uplinks: d.forwarder,
+      summary: d.jobs.summary,
+      coverage: d.jobs.coverage,
+      health: d.health,
+      registerDevice: (enterpriseId, body, by) => registerDevice(registration, enterpriseId, body, by),
+      audit: { append: audited, verify: (head) => stores.audit.verify(head), head: () => stores.audit.head() },
+      announceSilences: () => silencesDue(d.jobs.silences),
+      notificationsOf: (alertId) => stores.outbox.forAlert(alertId),
+      toldOf: (alertIds) => d.told.ofMany(alertIds),
+      outboxCounts: () => stores.outbox.counts(),
+      baselines: {
+        history: (deviceId) => stores.baselines.history(deviceId),
+        set: async (b) => {
+          await stores.baselines.add(b);
+          audited(b.by, 'baseline.set', b.deviceId, { metric: b.metric, value: b.value, note: b.note });
+          pipeline.baseline(b.deviceId, b.metric, b.value);
+        },
+      },
+    },
+    log,
+    settings.API_RATE_LIMIT,
+    settings.API_LOGIN_FAILURES,
+  );
+}

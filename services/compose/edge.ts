@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Outcome, Reading } from '../../domain/types.ts';
+import type { SecretVerifier } from '../../gateway/credentials.ts';
+import { Gateway, type GatewayDevice } from '../../gateway/broker.ts';
+import { FirePanelReceiver } from '../../gateway/fire-panel/receiver.ts';
+import { describeUnmapped } from '../../gateway/fire-panel/panel-points.ts';
+import { UnmappedAlarms } from '../alerts/panel-unmapped.ts';
+import type { Caller } from '../api/callers.ts';
+import type { LiveStatus } from '../devices/live-status.ts';
+import { panelAt } from '../devices/panels.ts';
+import type { Faults } from '../faults.ts';
+import type { Metrics } from '../metrics.ts';
+import type { PipelineClient } from '../pipeline/client.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { RegistryFile } from '../registry/schema.ts';
+import type { Settings } from '../settings.ts';
+
+/** The gateway's limits, as the registry's `gateway` section gives them. */
+const gatewayLimits = (g: RegistryFile['gateway']) => ({
+  ...g,
+  maxFutureSkewMs: g.maxFutureSkewS * 1000,
+  login: { windowS: 60, maxFailuresPerAddress: g.maxLoginFailuresPerAddress, maxFailuresPerUsername: g.maxLoginFailuresPerDevice, banS: g.loginBanS },
+});
+
+interface EdgeDeps {
+  settings: Settings;
+  registry: () => Registry;
+  pipeline: PipelineClient;
+  status: LiveStatus;
+  metrics: Metrics;
+  clock: () => number;
+  log: Logger;
+}
+
+/** The MQTT listeners (TCP, WebSocket, TLS): devices by their registry entry, watchers by token. */
+export async function composeGateway(
+  d: EdgeDeps & {
+    verifier: SecretVerifier;
+    caller: (tokenDigestOf: string) => Caller | undefined;
+    tokenDigest: (token: string) => string;
+    /** the service itself is shutting down: devices losing their connection is not news */
+    stopping: () => boolean;
+    audited: (actor: string, action: string, subject: string, detail: unknown) => void;
+  },
+): Promise<Gateway> {
+  const { settings, registry, pipeline } = d;
+  return new Gateway({
+    mqttPort: settings.MQTT_PORT,
+    wsPort: settings.MQTT_WS_PORT,
+    tls: settings.MQTTS_PORT !== undefined ? { port: settings.MQTTS_PORT, cert: await readFile(settings.TLS_CERT!), key: await readFile(settings.TLS_KEY!) } : undefined,
+    host: settings.HOST,
+    limits: gatewayLimits(registry().file.gateway),
+    findDevice: (id): GatewayDevice | undefined => {
+      const e = registry().devices.get(id);
+      return e && { enterpriseId: e.enterprise.id, deviceId: id, points: e.points, secretHash: e.device.secretHash };
+    },
+    findWatcher: (token) => {
+      const c = d.caller(d.tokenDigest(token));
+      return c && { name: c.name, sees: c.sees, all: c.role === 'operator' };
+    },
+    verifier: d.verifier,
+    onTelemetry: (device, payload, at) => pipeline.take(device.deviceId, payload, at),
+    onLink: (device, link, at) => {
+      d.status.onLink(device.deviceId, link, at);
+      if ((link === 'online' || link === 'offline') && !d.stopping()) pipeline.link(device.deviceId, link, at);
+    },
+    counters: d.metrics,
+    clock: d.clock,
+    log: d.log.child({ part: 'gateway' }),
+    onLogin: (who, ok, reason, address) => d.audited(who, ok ? 'login.mqtt' : 'login.mqtt.refused', who, { reason, address }),
+  });
+}
+
+/**
+ * Fire alarm panels speak GB/T 26875.3 over TCP; their reports are readings like any device's.
+ * Reports from components no point stands for are alerts of their own, for the operators.
+ */
+export function composeFirePanels(d: EdgeDeps & { faults: Faults; handle: (outcomes: Outcome[]) => Promise<void> }): FirePanelReceiver | undefined {
+  const { settings, registry, clock, log } = d;
+  if (settings.FIRE_PANEL_PORT === undefined) return undefined;
+  const unmapped = new UnmappedAlarms();
+  const onReadings = (readings: Reading[]) => d.pipeline.readings(readings, clock());
+  return new FirePanelReceiver({
+    port: settings.FIRE_PANEL_PORT,
+    host: settings.HOST,
+    address: settings.FIRE_PANEL_ADDRESS,
+    findPanel: (address) => panelAt(registry(), address),
+    onReadings,
+    onHeartbeat: (p, at) => d.faults.isolated('fire-panel', () => void onReadings([{ enterpriseId: p.enterpriseId, deviceId: p.deviceId, ts: at, values: Object.create(null) }])),
+    onLink: (p, link, at) => d.status.onLink(p.deviceId, link, at),
+    onUnmapped: (p, reports, at) => {
+      const described = reports.map(describeUnmapped);
+      const alarming = described.filter((u) => u.fire || u.fault);
+      if (alarming.length) log.warn({ panel: p.deviceId, reports: alarming.length, first: alarming[0].where }, 'fire panel reports from components no point stands for');
+      const outcomes = unmapped.report(p, described, at);
+      return outcomes.length ? d.handle(outcomes) : Promise.resolve();
+    },
+    counters: { frames: d.metrics.firePanelFrames },
+    maxFutureSkewMs: registry().file.gateway.maxFutureSkewS * 1000,
+    clock,
+    log: log.child({ part: 'fire-panel' }),
+  });
+}

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import { summarize } from '../alerts/reports.ts';
+import type { RoutingPolicy } from '../alerts/routing.ts';
+import { sweep as sweepAlerts } from '../alerts/sweep.ts';
+import type { DeviceStatuses } from '../devices/device-status.ts';
+import { coverage as coverageOf } from '../enterprises/coverage.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
+import type { Hazards } from '../hazards/hazards.ts';
+import type { Channels } from '../notify/channels/channel.ts';
+import { sendDailySummaries } from '../notify/daily-summary.ts';
+import type { Dispatcher } from '../notify/dispatcher.ts';
+import { sendMonthlyReports } from '../notify/monthly-report.ts';
+import type { Outbox } from '../notify/outbox.ts';
+import type { ToldUnits } from '../notify/told.ts';
+import type { Stores } from '../open-stores.ts';
+import type { PipelineTelemetry } from '../pipeline/client.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { Settings } from '../settings.ts';
+
+type Period = { from: number; to: number; enterpriseIds: string[] };
+
+/**
+ * What the scheduler runs (services/scheduler.ts) and the reports the API also serves: the
+ * escalation and silence sweep, hazard deadlines, retention, the audit head to the platforms,
+ * daily summaries and monthly reports, each over the registry in force.
+ */
+export function composeJobs(d: {
+  settings: Settings;
+  registry: () => Registry;
+  policy: (enterpriseId: string) => RoutingPolicy;
+  stores: Stores;
+  telemetry: PipelineTelemetry;
+  devices: DeviceStatuses;
+  book: AlertBook;
+  hazards: Hazards;
+  told: ToldUnits;
+  dispatcher: Dispatcher;
+  outbox: Outbox;
+  channels: Channels;
+  forwarder: Forwarder;
+  publicUrl: string;
+  clock: () => number;
+  log: Logger;
+}) {
+  const { settings, registry, stores, telemetry, clock, log } = d;
+  const silences = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => d.dispatcher.announceSilence(s, phase) };
+  const openHazards = (id: string) => stores.hazards.list({ enterpriseIds: [id], state: 'open', now: clock(), limit: 10_000 });
+  const summary = (q: Period) => summarize({ registry: registry(), alerts: stores.alerts, telemetry, openHazards }, q);
+  const coverage = (q: Period) => coverageOf({ registry: registry(), telemetry, status: (ids) => d.devices.many(ids) }, q);
+  const writtenChannelsOf = (unit: Parameters<Channels['writtenIdsOf']>[0]) => d.channels.writtenIdsOf(unit);
+  const enqueue = (n: Parameters<Outbox['enqueue']>[0]) => d.outbox.enqueue(n);
+  /** the audit head sent last, so that only a moved head goes out */
+  let headSent = -1;
+  return {
+    silences,
+    summary,
+    coverage,
+    /** escalation, reminders, silences that start or end, overdue rectification items */
+    async sweep() {
+      await sweepAlerts({ ...silences, book: d.book, policy: d.policy, anyoneTold: (id) => d.told.anyone(id) });
+      await d.hazards.sweep();
+    },
+    /** readings and delivered notifications past their retention leave the stores */
+    async retention() {
+      const day = 86_400_000;
+      const readings = await telemetry.prune(clock() - settings.RETENTION_DAYS * day);
+      const notifications = await stores.outbox.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
+      await stores.ackLinks.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
+      log.info({ readings, notifications }, 'retention: old rows deleted');
+      return { readings, notifications };
+    },
+    /** the audit trail's head to the platforms, when it moved: a copy outside this service */
+    async publishAuditHead() {
+      const head = await stores.audit.head();
+      if (head.n === headSent) return;
+      await d.forwarder.auditHead({ ...head, at: clock() });
+      headSent = head.n;
+    },
+    monthlyReports: () =>
+      sendMonthlyReports({ registry, clock, publicUrl: d.publicUrl, channelsOf: writtenChannelsOf, enqueue, summary, coverage, alertsBetween: (id, from, to) => stores.alerts.between(id, from, to) }),
+    dailySummaries: () => sendDailySummaries({ registry, alerts: stores.alerts, telemetry, openHazards, clock, channelsOf: writtenChannelsOf, enqueue }),
+  };
+}

@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import type { Outcome } from '../../domain/types.ts';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import { pipelineDown, storeBufferFull } from '../alerts/system-alerts.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
+import type { Faults } from '../faults.ts';
+import { threadCpu, type Metrics } from '../metrics.ts';
+import { telemetrySettings } from '../open-stores.ts';
+import { PipelineClient } from '../pipeline/client.ts';
+import type { Settings } from '../settings.ts';
+import { thisThreadTid } from '../thread-cpu.ts';
+import type { AppOptions } from '../app-options.ts';
+
+/**
+ * The reading pipeline (decode, rules and the time-series store) on a thread of its own, and
+ * where its answers go. What readings raised is in the alert record before they are in the
+ * store (the pipeline waits for it): after a crash in between, the device's resend is evaluated
+ * again instead of being dropped as a duplicate of stored readings whose alarm was lost. The
+ * PUBACK waits for both.
+ */
+export function composePipeline(d: {
+  settings: Settings;
+  options: AppOptions['pipeline'];
+  book: AlertBook;
+  forwarder: Forwarder;
+  metrics: Metrics;
+  faults: Faults;
+  raiseSystem: (o: Outcome) => void;
+  clock: () => number;
+  log: Logger;
+}): PipelineClient {
+  const { settings, clock, log } = d;
+  const pipeline = new PipelineClient({
+    settings: telemetrySettings(settings),
+    mode: d.options?.mode ?? (settings.PIPELINE_THREAD === 'on' ? 'thread' : 'inline'),
+    entry: d.options?.entry,
+    maxInFlight: d.options?.maxInFlight,
+    onOutcomes: (outcomes) => d.book.handle(outcomes),
+    onForward: (readings) => d.forwarder.readings(readings),
+    onEvaluated: (n) => d.metrics.ruleEvaluations.inc(n),
+    onFault: (part, err, about) => d.faults.fault(part)(err, about),
+    // a full buffer refuses readings (QoS 1 devices then retry): operators must know at once
+    onBufferFull: (depth) => d.raiseSystem(storeBufferFull(depth, settings.INFLUX_BUFFER_MB * 1024 * 1024, clock())),
+    onExit: (code) => {
+      log.error({ code }, 'the reading pipeline stopped unasked: restarting it');
+      d.raiseSystem(pipelineDown(`exit ${code}`, clock()));
+    },
+    onRestarted: () => d.raiseSystem(pipelineDown(null, clock())),
+    log: log.child({ part: 'pipeline' }),
+  });
+  const mainTid = thisThreadTid();
+  threadCpu(d.metrics.registry, () => [
+    ['main', mainTid],
+    ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.tid] as [string, number | undefined]] : []),
+  ]);
+  return pipeline;
+}
