@@ -40,11 +40,9 @@ export function telemetrySettings(settings: Settings): PipelineSettings {
 }
 
 export async function openStores(settings: Settings) {
-  // readings first: an older data folder's readings move to their own file before the rest opens,
-  // and the log a crash left in it is replayed and checkpointed here, before the pipeline opens it
-  // on its thread (without this, the kill -9 test finds acknowledged alarms missing; a second
-  // instance on the same DATA_DIR is also told so here)
-  if (!settings.INFLUX_URL) (await Database.openTelemetry(settings.DATA_DIR, settings.STORE_MEMORY_MB)).close();
+  // readings of an older data folder move to their own file before gateway.duckdb is opened here
+  // (the pipeline opens telemetry.duckdb on its thread and touches no other file)
+  if (!settings.INFLUX_URL) await Database.moveLegacyReadings(settings.DATA_DIR, settings.STORE_MEMORY_MB);
   const db = await Database.open(settings.DATA_DIR, 'gateway.duckdb', Math.max(64, Math.round(settings.STORE_MEMORY_MB / 4)));
   const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
   const audit = await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json'));

@@ -13,6 +13,9 @@ import { join } from 'node:path';
 export const TELEMETRY_FILE = 'telemetry.duckdb';
 
 export class Database {
+  /** the files this thread has open (a file must not be attached by a second instance while open) */
+  private static readonly openHere = new Set<string>();
+
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly path: string,
@@ -26,20 +29,36 @@ export class Database {
   static async open(dataDir: string, file = 'gateway.duckdb', memoryMb = 512): Promise<Database> {
     await mkdir(dataDir, { recursive: true });
     const path = join(dataDir, file);
-    return new Database(await DuckDBInstance.create(path, { memory_limit: `${memoryMb}MB`, temp_directory: `${path}.tmp` }), path);
+    const db = new Database(await DuckDBInstance.create(path, { memory_limit: `${memoryMb}MB`, temp_directory: `${path}.tmp` }), path);
+    Database.openHere.add(path);
+    return db;
   }
 
   /**
    * The readings live in a file of their own (`telemetry.duckdb`): a commit waits for the other
    * commits of its file, and for the checkpoint one of them may run, so alert records, the outbox
    * and the audit trail must not share a file with tens of thousands of readings a second.
-   * Readings that an older version kept in `gateway.duckdb` are moved over once, at the first start.
+   * Opening it touches no other file: the reading pipeline opens it on its own thread while the
+   * main thread has `gateway.duckdb` open (readings of an older version: `moveLegacyReadings`).
    */
-  static async openTelemetry(dataDir: string, memoryMb = 512): Promise<Database> {
-    const move = Database.readingsToMove(dataDir);
-    const db = await Database.open(dataDir, TELEMETRY_FILE, memoryMb);
+  static openTelemetry(dataDir: string, memoryMb = 512): Promise<Database> {
+    return Database.open(dataDir, TELEMETRY_FILE, memoryMb);
+  }
+
+  /**
+   * Readings that an older version kept in `gateway.duckdb` are moved to `telemetry.duckdb` once,
+   * at the first start, before this process opens `gateway.duckdb` itself (services/open-stores.ts,
+   * on the main thread). Never while it is open: DuckDB's lock on a file is held by the process,
+   * so a second instance in the same process (another thread) is not stopped by it, and that
+   * instance's checkpoint at DETACH rewrites the file and deletes the log the first instance goes
+   * on writing to: everything the first commits after that is gone after a crash.
+   */
+  static async moveLegacyReadings(dataDir: string, memoryMb = 512): Promise<void> {
+    if (!Database.readingsToMove(dataDir)) return;
     const legacy = join(dataDir, 'gateway.duckdb');
-    if (move) {
+    if (Database.openHere.has(legacy)) throw new Error(`${legacy} is open in this process: readings are moved out of it only before it is opened`);
+    const db = await Database.open(dataDir, TELEMETRY_FILE, memoryMb);
+    try {
       const c = await db.instance.connect();
       try {
         await c.run(`ATTACH '${legacy.replaceAll("'", "''")}' AS legacy`);
@@ -52,8 +71,9 @@ export class Database {
       } finally {
         c.closeSync();
       }
+    } finally {
+      db.close();
     }
-    return db;
   }
 
   /** A data folder from before readings had a file of their own: they may be in gateway.duckdb. */
@@ -67,6 +87,7 @@ export class Database {
 
   close() {
     this.instance.closeSync();
+    Database.openHere.delete(this.path);
   }
 }
 

@@ -78,4 +78,28 @@ describe('crash safety', () => {
     expect(ackedBeforeCrash).toBeGreaterThan(800);
     await kill9(child);
   }, 90_000);
+
+  it('keeps an alarm PUBACKed in the first run of a fresh DATA_DIR in the record after kill -9', async () => {
+    // at a first start gateway.duckdb is open before the reading pipeline creates telemetry.duckdb:
+    // nothing the pipeline does to its file may cost the alert record what it commits afterwards
+    const dataDir = await tempDir();
+    const config = join(dataDir, 'registry.yaml');
+    await writeFile(config, stringify(testRegistry()));
+    const ports = { mqtt: await freePort(), http: await freePort(), ws: await freePort() };
+    let child = await startServiceProcess(dataDir, config, ports);
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'gas-2', password: 'secret-gas-2', clientId: 'first-run-gas-2', reconnectPeriod: 0 });
+    const ts = Date.now() - 1000;
+    // the PUBACK: the reading is stored and the alert it raised is in the record
+    await c.publishAsync(`v1/${CHEM}/gas-2/telemetry`, JSON.stringify({ ts, seq: 1, values: { gas_lel: 45 } }), { qos: 1 });
+    await c.endAsync(true);
+    await kill9(child);
+    child = await startServiceProcess(dataDir, config, ports);
+    try {
+      const r = await fetch(`http://127.0.0.1:${ports.http}/api/alerts?enterprise=${CHEM}&limit=100`, { headers: { authorization: 'Bearer token-operator' } });
+      const alerts = ((await r.json()) as { items: { deviceId: string; rule: string; raisedAt: string }[] }).items;
+      expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'gas-lel').map((a) => Date.parse(a.raisedAt))).toEqual([ts]);
+    } finally {
+      await kill9(child);
+    }
+  }, 90_000);
 });

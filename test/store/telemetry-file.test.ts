@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apiClient, startTestApp, tempDir } from '../support/app.ts';
 import { CHEM } from '../support/registry.ts';
+import { Database } from '../../services/store/database.ts';
 
 /** Readings live in telemetry.duckdb; a data folder of an older version has them moved there once. */
 describe('the telemetry file', () => {
@@ -32,5 +33,29 @@ describe('the telemetry file', () => {
     expect(tables).toContain('alerts');
     c2.closeSync();
     again.closeSync();
+  });
+
+  it('is opened without touching gateway.duckdb, which the main thread has open meanwhile', async () => {
+    // a fresh data folder at its first start: the main thread has gateway.duckdb open and its log
+    // growing when the reading pipeline opens telemetry.duckdb, which does not exist yet
+    const dataDir = await tempDir();
+    const main = await Database.open(dataDir, 'gateway.duckdb');
+    const c = await main.connect();
+    await c.run('CREATE TABLE alerts (id VARCHAR PRIMARY KEY)');
+    await c.run(`INSERT INTO alerts VALUES ('raised-at-seq-1')`);
+    const log = join(dataDir, 'gateway.duckdb.wal');
+    expect(existsSync(log)).toBe(true);
+    (await Database.openTelemetry(dataDir)).close();
+    // a second instance in this process, attaching gateway.duckdb, would checkpoint it and delete
+    // the log this one goes on writing to: what it commits next would be gone after kill -9
+    expect(existsSync(log), 'the log of gateway.duckdb is still there').toBe(true);
+    // and moving an older folder's readings is refused while gateway.duckdb is open here
+    const other = await tempDir();
+    const open = await Database.open(other, 'gateway.duckdb');
+    await expect(Database.moveLegacyReadings(other)).rejects.toThrow(/is open in this process/);
+    expect(existsSync(join(other, 'telemetry.duckdb'))).toBe(false);
+    open.close();
+    await c.close();
+    main.close();
   });
 });
