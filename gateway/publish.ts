@@ -141,7 +141,13 @@ export class PublishPipeline {
     this.deps.onTelemetry(device, packet.payload as Buffer, this.deps.clock()).then(
       ({ rejects, accepted, durable }) => {
         if (rejects.length) this.deps.answer(device, packet.topic, rejects);
-        // what was refused whole goes to no subscriber either
+        // what was refused whole goes to no subscriber either; a resend of readings still on their
+        // way to the disk (a duplicate) is acknowledged when they are, not before
+        if (accepted === 0 && rejects.some((r) => r.code === 'DUPLICATE_SEQ')) {
+          packet.topic = NOWHERE;
+          packet.retain = false;
+          return this.ack(packet, done, durable);
+        }
         if (accepted === 0) return refuse(packet, done);
         this.deps.counters.readingsAccepted.inc(accepted);
         this.ack(packet, done, durable);

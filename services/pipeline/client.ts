@@ -314,7 +314,18 @@ export class PipelineClient {
       answer: (answers, recorded) => {
         const durable = Promise.all([stored.promise, recorded]).then(() => {});
         durable.catch(() => {});
-        for (let i = 0; i < take.length; i++) take[i].answer({ ...(answers[i] ?? { rejects: [{ code: 'MESSAGE_NOT_PROCESSED' }], accepted: 0 }), durable });
+        // a resend of readings still on their way to the disk is a duplicate: its PUBACK waits for
+        // theirs (and fails with them), or a kill -9 in between would lose readings acknowledged
+        const before = new Map(take.map((p) => [p.item.deviceId, [...(this.unsettled.get(p.item.deviceId) ?? [])]]));
+        for (const p of take) this.unsettledUntil(p.item.deviceId, durable);
+        for (let i = 0; i < take.length; i++) {
+          const a = answers[i] ?? { rejects: [{ code: 'MESSAGE_NOT_PROCESSED' }], accepted: 0 };
+          const duplicate = a.rejects.some((r) => r.code === 'DUPLICATE_SEQ');
+          const earlier = duplicate ? before.get(take[i].item.deviceId)! : [];
+          const waits = earlier.length ? Promise.all([durable, ...earlier]).then(() => {}) : durable;
+          waits.catch(() => {});
+          take[i].answer({ ...a, durable: waits });
+        }
       },
       fail: (err) => take.forEach((p) => p.fail(err)),
       stored,
@@ -325,6 +336,21 @@ export class PipelineClient {
       this.scheduled = true;
       setImmediate(() => this.send());
     }
+  }
+
+  /** per device, the durability of its messages answered and not yet on disk */
+  private readonly unsettled = new Map<string, Set<Promise<void>>>();
+
+  private unsettledUntil(deviceId: string, durable: Promise<void>) {
+    let set = this.unsettled.get(deviceId);
+    if (!set) this.unsettled.set(deviceId, (set = new Set()));
+    if (set.has(durable)) return;
+    set.add(durable);
+    const done = () => {
+      set.delete(durable);
+      if (!set.size && this.unsettled.get(deviceId) === set) this.unsettled.delete(deviceId);
+    };
+    durable.then(done, done);
   }
 
   private receive(m: FromPipeline) {

@@ -60,3 +60,38 @@ describe('the reading pipeline on its own thread', () => {
     await dev.end();
   });
 });
+
+describe('a resend of readings still on their way to the disk', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  it('is acknowledged only once they are stored and their alarm recorded, never before', async () => {
+    app = await startTestApp();
+    // the alert record's commit held: the first copy's alarm is decided but not yet on disk
+    const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
+    const save = store.saveMany.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    store.saveMany = async (...a) => (await gate, save(...a));
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    const reading = { seq: 1, values: { gas_lel: 45 } };
+    const events: string[] = [];
+    const first = dev.telemetry(reading).then(() => events.push('first acknowledged'));
+    await waitFor(() => app!.book.openAlerts().some((a) => a.deviceId === 'gas-2'), 5000, 'the alarm decided');
+    // the device did not hear back and sends the same reading again (as after a reconnect)
+    const again = dev.telemetry(reading).then(() => events.push('resend acknowledged'));
+    await waitFor(() => dev.rejects.some((r) => r.error === 'DUPLICATE_SEQ'), 5000, 'the resend judged a duplicate');
+    // a round trip on the same connection: a PUBACK sent with the duplicate's answer would be here by now
+    await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/ping`, { qos: 1 }).catch(() => undefined);
+    events.push('record written');
+    open();
+    await Promise.all([first, again]);
+    expect(events).toEqual(['record written', 'first acknowledged', 'resend acknowledged']);
+    const alerts = (await apiClient(app, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { deviceId: string; rule: string }[];
+    expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'gas-lel')).toHaveLength(1);
+    await dev.end();
+  });
+});
