@@ -47,6 +47,14 @@ describe('the duty board puts what needs a person first', () => {
     await waitFor(async () => (await page.title()).startsWith('⚠'), 5000, 'the title flashing');
     expect(await page.$eval('#sound', (b) => b.textContent)).toContain('点击启用声音');
     await screenshot(page, 'board-critical');
+    // the banner pulses; for someone who asked for less motion it stays still, as red and as worded
+    expect(await pageValue<string>(page, "getComputedStyle(document.querySelector('#critical-banner')).animationName")).toBe('banner-pulse');
+    const still = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', reducedMotion: 'reduce' });
+    await still.goto(`http://127.0.0.1:${app.ports.http}/#token=token-operator`);
+    await still.waitForSelector('#critical-banner:not([hidden])');
+    expect(await pageValue<string>(still, "getComputedStyle(document.querySelector('#critical-banner')).animationName")).toBe('none');
+    expect(await pageValue<string>(still, "getComputedStyle(document.querySelector('#critical-banner')).backgroundColor")).toBe('rgb(198, 40, 40)');
+    await still.close();
 
     // acknowledged, both: the page is quiet again
     const api = apiClient(app, 'token-operator');
