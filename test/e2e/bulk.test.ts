@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
 import { CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -8,7 +8,7 @@ describe('bulk acknowledge and close', () => {
   let app: Awaited<ReturnType<typeof startTestApp>>;
   const ids: Record<string, string> = {};
   beforeAll(async () => {
-    app = await startTestApp({ registry: testRegistry() });
+    app = await startTestApp({ ...THREADED, registry: testRegistry() });
     const api = apiClient(app, 'token-operator');
     const gas = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     const smoke = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
 import { CHEM } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -28,7 +28,7 @@ describe('a full disk', () => {
   it('withholds the PUBACK, then stores the resend once the disk has room again', async () => {
     const dataDir = join(mountPoint, 'data');
     await mkdir(dataDir);
-    const app = await startTestApp({ dataDir });
+    const app = await startTestApp({ ...THREADED, dataDir });
     try {
       const api = apiClient(app);
       const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp, type DeviceClient } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, THREADED, type DeviceClient } from '../support/app.ts';
 import { CHEM } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -20,7 +20,7 @@ describe('fuzzing the MQTT port and the API', () => {
   const rssBefore = process.memoryUsage().rss;
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTestApp(THREADED);
     good = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     pump = setInterval(() => {
       const seq = ++goodSeq;

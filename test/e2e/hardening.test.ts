@@ -8,7 +8,7 @@ import pino from 'pino';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRegistry, RegistryError } from '../../services/registry/load.ts';
-import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { CAST, CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -40,7 +40,7 @@ describe('one device cannot stop, impersonate or silence', () => {
     (reg as Record<string, unknown>).gateway = { maxConnectionsPerDevice: 2, maxOfflineQueue: 3 };
     (reg.enterprises[0] as Record<string, unknown>).alarmDevice = 'gas-2';
     // casting alarms hold for seconds before they raise: the rules are re-checked as time passes
-    app = await startTestApp({ registry: reg, tickMs: 250 });
+    app = await startTestApp({ ...THREADED, registry: reg, tickMs: 250 });
   });
   afterAll(async () => {
     await app?.stop();
@@ -227,7 +227,7 @@ describe('the API authorizes the route that runs, and keeps tokens out of logs',
   beforeAll(async () => {
     const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) });
     // requests are logged at debug: that is the log whose lines must not carry a token
-    app = await startTestApp({ logger: pino({ level: 'debug' }, sink) });
+    app = await startTestApp({ ...THREADED, logger: pino({ level: 'debug' }, sink) });
   });
   afterAll(async () => app?.stop());
 
@@ -273,7 +273,7 @@ describe('the API authorizes the route that runs, and keeps tokens out of logs',
 
 describe('failed API logins', () => {
   it('are limited per address: after API_LOGIN_FAILURES wrong tokens a minute the address waits, all but the tokens used from it before', async () => {
-    const app = await startTestApp({ settings: { API_LOGIN_FAILURES: 20 } });
+    const app = await startTestApp({ ...THREADED, settings: { API_LOGIN_FAILURES: 20 } });
     try {
       // the duty board, behind the same address, has used its token before
       expect((await apiClient(app, 'token-operator').get('/api/alerts')).status).toBe(200);
@@ -297,7 +297,7 @@ describe('failed API logins', () => {
 describe('the registry', () => {
   let app: App;
   beforeAll(async () => {
-    app = await startTestApp({ watchRegistry: true });
+    app = await startTestApp({ ...THREADED, watchRegistry: true });
   });
   afterAll(async () => app?.stop());
   const reloads = async (outcome: string) => metric(app, `registry_reloads_total{outcome="${outcome}"}`);
@@ -382,7 +382,7 @@ describe('the registry', () => {
     await dev.end();
     // and the service starts again on the same data
     await app.stop();
-    app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
+    app = await startTestApp({ ...THREADED, dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
     expect(app.registry().devices.get('gas-9')?.enterprise.id).toBe(CAST);
   });
 
@@ -403,7 +403,7 @@ describe('the registry', () => {
     expect(created).toHaveLength(20);
     expect(answers.filter((a) => a.status === 409)).toHaveLength(4);
     await app.stop();
-    app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
+    app = await startTestApp({ ...THREADED, dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')), watchRegistry: true });
     for (const a of created.slice(0, 3)) {
       const dev = await connectDevice(app, CHEM, a.json.device.id, a.json.secret);
       await dev.end();
@@ -424,8 +424,8 @@ describe('the registry', () => {
   it('names registered-devices.json when it is corrupt, instead of failing without a word', async () => {
     await app.stop();
     await writeFile(`${app.dataDir}/registered-devices.json`, '{"half": ');
-    await expect(startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')) })).rejects.toThrow(/registered-devices\.json is not valid JSON/);
+    await expect(startTestApp({ ...THREADED, dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')) })).rejects.toThrow(/registered-devices\.json is not valid JSON/);
     await writeFile(`${app.dataDir}/registered-devices.json`, '[]');
-    app = await startTestApp({ dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')) });
+    app = await startTestApp({ ...THREADED, dataDir: app.dataDir, registry: parse(await readFile(app.configPath, 'utf8')) });
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp, type DeviceClient } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, THREADED, type DeviceClient } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -53,7 +53,7 @@ describe('hostile telemetry, property-based', () => {
     for (const u of reg.units) if (u.id === 'ent-mall' || u.id === 'fire-b') (u as { webhooks?: object[] }).webhooks = [{ url: `${hooks.url}/${u.id}`, format: 'generic' }];
     // the fuzzing device may send as fast as the property runs
     (reg as Record<string, unknown>).gateway = { messagesPerS: 10_000, messageBurst: 10_000 };
-    app = await startTestApp({ registry: reg });
+    app = await startTestApp({ ...THREADED, registry: reg });
     dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
   });
   afterAll(async () => {

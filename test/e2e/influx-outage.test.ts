@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, startTestApp, tempDir } from '../support/app.ts';
+import { apiClient, startTestApp, THREADED, tempDir } from '../support/app.ts';
 import { startInfluxd, type Influxd } from '../support/influxd.ts';
 import { CAST, CHEM } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -19,7 +19,7 @@ describe('InfluxDB outage', () => {
   it('keeps every accepted reading across an outage and a restart, and replays it in order', async () => {
     const dataDir = await tempDir();
     const settings = { INFLUX_URL: influxd.url, INFLUX_DB: 'outage' };
-    let app = await startTestApp({ dataDir, settings });
+    let app = await startTestApp({ ...THREADED, dataDir, settings });
     const devices = [
       { ent: CHEM, id: 'gas-1', secret: 'secret-gas-1', metric: 'gas_lel' },
       { ent: CAST, id: 'caster-1', secret: 'secret-caster-1', metric: 'melt_level' },
@@ -63,7 +63,7 @@ describe('InfluxDB outage', () => {
     // the service restarts while InfluxDB is still down; devices reconnect to the same port
     const dataPort = port;
     await app.stop();
-    app = await startTestApp({ dataDir, settings: { ...settings, MQTT_PORT: dataPort } });
+    app = await startTestApp({ ...THREADED, dataDir, settings: { ...settings, MQTT_PORT: dataPort } });
     port = app.ports.mqtt;
     await waitFor(() => clients.every((x) => x.c.connected), 10_000, 'devices back');
     await more(20, 'readings buffered after the restart');

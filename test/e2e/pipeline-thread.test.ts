@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
 import { CHEM } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -19,7 +19,7 @@ describe('the reading pipeline on its own thread', () => {
   const open = async () => (await apiClient(app!, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { id: string; rule: string; deviceId: string; severity: string; state: string }[];
 
   it('restarts a thread that ended unasked: the resend is stored once, the open alert goes on, operators were told', async () => {
-    app = await startTestApp();
+    app = await startTestApp(THREADED);
     const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-2', password: 'secret-gas-2', clientId: 'gas-2-pipeline', clean: false, reconnectPeriod: 100 });
     const topic = `v1/${CHEM}/gas-2/telemetry`;
     await dev.publishAsync(topic, JSON.stringify({ seq: 1, values: { gas_lel: 30 } }), { qos: 1 });
@@ -69,7 +69,7 @@ describe('a resend of readings still on their way to the disk', () => {
   });
 
   it('is acknowledged only once they are stored and their alarm recorded, never before', async () => {
-    app = await startTestApp();
+    app = await startTestApp(THREADED);
     // the alert record's commit held: the first copy's alarm is decided but not yet on disk
     const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
     const save = store.saveMany.bind(store);

@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, followStream, startTestApp } from '../support/app.ts';
+import { apiClient, connectDevice, followStream, startTestApp, THREADED } from '../support/app.ts';
 import { startReceiver, startSmtp } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -19,7 +19,7 @@ describe('a gas leak travels from a device to the people responsible', () => {
   beforeAll(async () => {
     smtp = await startSmtp();
     hooks = await startReceiver();
-    app = await startTestApp({ smtpPort: smtp.port, registry: testRegistry({ webhookUrl: hooks.url }) });
+    app = await startTestApp({ ...THREADED, smtpPort: smtp.port, registry: testRegistry({ webhookUrl: hooks.url }) });
   });
   afterAll(async () => {
     await app?.stop();
@@ -119,7 +119,7 @@ describe('a gas leak travels from a device to the people responsible', () => {
 
     const dataDir = app.dataDir;
     await app.stop();
-    app = await startTestApp({ dataDir, smtpPort: smtp.port, registry: testRegistry({ webhookUrl: hooks.url }) });
+    app = await startTestApp({ ...THREADED, dataDir, smtpPort: smtp.port, registry: testRegistry({ webhookUrl: hooks.url }) });
     const after = apiClient(app, 'token-operator');
     const still = await after.get(`/api/alerts?state=open&enterprise=${CHEM}`);
     expect(still.json.items.map((a: any) => a.id)).toEqual([open.id]);

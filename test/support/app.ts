@@ -10,6 +10,9 @@ import { testRegistry } from './registry.ts';
 
 export const PIPELINE_BUNDLE = fileURLToPath(new URL('../../dist/pipeline-thread.mjs', import.meta.url));
 
+/** Options that run the reading pipeline on its own thread, as `npm start` does. */
+export const THREADED = { pipeline: { mode: 'thread' } } as const;
+
 /** The whole service on free ports and a fresh DATA_DIR, as `npm start` would run it. */
 export interface TestAppOptions extends AppOptions {
   dataDir?: string;
@@ -43,8 +46,15 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
   // machine busy with other tests, real seconds pass between two steps and would raise alerts
   // the test is not about
   // the pipeline's thread runs the bundle global-setup built (as `npm start` does): loading its
-  // TypeScript through tsx for every app would cost a second each
-  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, pipeline: { entry: PIPELINE_BUNDLE }, ...o });
+  // TypeScript through tsx for every app would cost a second each.
+  // Where the pipeline runs: on this thread unless a test asks for its own thread (`THREADED`,
+  // or PIPELINE_THREAD in its settings). A thread costs about 0.6 s of CPU to start (DuckDB
+  // loaded again in a new isolate), a third of the suite's CPU over its hundred apps; the two
+  // modes run the same core and exchange the same copied messages (services/pipeline/client.ts).
+  // The files about readings, durability and hostile payloads, and every test that runs the
+  // service as a process, run it on its thread.
+  const mode = o.pipeline?.mode ?? (o.settings?.PIPELINE_THREAD === undefined ? 'inline' : undefined);
+  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, ...o, pipeline: { entry: PIPELINE_BUNDLE, ...(mode ? { mode } : {}), ...o.pipeline } });
   return Object.assign(app, { dataDir, configPath });
 }
 
