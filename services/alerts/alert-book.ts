@@ -37,6 +37,10 @@ export class AlertBook {
   /** the last commit's error while commits fail */
   private failing: string | null = null;
   private retry?: NodeJS.Timeout;
+  /** steps taken by `handle` so far, and how many of them are in the record (they commit in order) */
+  private handled = 0;
+  private recorded = 0;
+  private readonly recordWaiters: { upTo: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly store: AlertStore,
@@ -82,6 +86,7 @@ export class AlertBook {
       this.place(step.alert);
       // queued for the record before anyone hears of it: nothing a listener does can lose it
       this.queued.push(step);
+      this.handled++;
       this.announce(step);
     }
     if (!this.queued.length) return this.nextBatch ?? Promise.resolve();
@@ -102,6 +107,7 @@ export class AlertBook {
         try {
           await this.commitAll(steps, lines);
           this.failing = null;
+          this.countRecorded(steps.length);
         } catch (e) {
           // nothing decided is dropped: the changes wait for the next commit, tried again shortly
           this.queued = [...steps, ...this.queued];
@@ -115,6 +121,25 @@ export class AlertBook {
         }
       }
     }));
+  }
+
+  /**
+   * Resolves once every change handled so far is in the record, however many tries it takes (a
+   * failed commit is tried again): what readings raised must be on disk before they are stored or
+   * acknowledged, or a kill -9 loses an alarm whose reading the device was told is safe.
+   */
+  whenRecorded(): Promise<void> {
+    if (this.recorded >= this.handled) return Promise.resolve();
+    return new Promise((resolve) => this.recordWaiters.push({ upTo: this.handled, resolve }));
+  }
+
+  private countRecorded(n: number) {
+    this.recorded += n;
+    for (let i = this.recordWaiters.length - 1; i >= 0; i--) {
+      if (this.recordWaiters[i].upTo > this.recorded) continue;
+      this.recordWaiters[i].resolve();
+      this.recordWaiters.splice(i, 1);
+    }
   }
 
   /** Can the record be written? (health says degraded while it cannot) */

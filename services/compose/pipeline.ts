@@ -35,7 +35,8 @@ export function composePipeline(d: {
     mode: d.options?.mode ?? (settings.PIPELINE_THREAD === 'on' ? 'thread' : 'inline'),
     entry: d.options?.entry,
     maxInFlight: d.options?.maxInFlight,
-    onOutcomes: (outcomes) => d.book.handle(outcomes),
+    // a failed commit is tried again: the readings (and their PUBACK) wait for it, not for the first try
+    onOutcomes: (outcomes) => d.book.handle(outcomes).catch(() => d.book.whenRecorded()),
     onForward: (readings) => d.forwarder.readings(readings),
     onEvaluated: (n) => d.metrics.ruleEvaluations.inc(n),
     onFault: (part, err, about) => d.faults.fault(part)(err, about),

@@ -94,4 +94,40 @@ describe('a resend of readings still on their way to the disk', () => {
     expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'gas-lel')).toHaveLength(1);
     await dev.end();
   });
+
+  it('waits, when the record cannot be written, until a later try has written the alarm', async () => {
+    app = await startTestApp(THREADED);
+    // every commit of the alert record fails until the disk comes back; the book tries again
+    const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
+    const save = store.saveMany.bind(store);
+    let diskBack = false;
+    let refused = 0;
+    store.saveMany = async (...a) => {
+      if (!diskBack) {
+        refused++;
+        throw new Error('IO Error: No space left on device');
+      }
+      return save(...a);
+    };
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    const reading = { seq: 1, values: { gas_lel: 45 } };
+    const events: string[] = [];
+    const first = dev.telemetry(reading).then(() => events.push('first acknowledged'), (e: Error) => events.push(`first refused: ${e.message}`));
+    await waitFor(() => refused >= 1, 5000, 'the first commit refused');
+    const again = dev.telemetry(reading).then(() => events.push('resend acknowledged'), (e: Error) => events.push(`resend refused: ${e.message}`));
+    await waitFor(() => dev.rejects.some((r) => r.error === 'DUPLICATE_SEQ'), 5000, 'the resend judged a duplicate');
+    // the book's next try fails too: still nothing acknowledged, and the reading is not stored
+    await waitFor(() => refused >= 2, 5000, 'a second commit refused');
+    await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/ping`, { qos: 1 }).catch(() => undefined);
+    expect(events).toEqual([]);
+    expect((await app.telemetry.query({ deviceId: 'gas-2', metric: 'gas_lel', from: 0, to: Date.now() + 86_400_000, limit: 100 })).length).toBe(0);
+    events.push('disk back');
+    diskBack = true;
+    await Promise.all([first, again]);
+    expect(events).toEqual(['disk back', 'first acknowledged', 'resend acknowledged']);
+    const alerts = (await apiClient(app, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { deviceId: string; rule: string }[];
+    expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'gas-lel')).toHaveLength(1);
+    await waitFor(async () => (await app!.telemetry.query({ deviceId: 'gas-2', metric: 'gas_lel', from: 0, to: Date.now() + 86_400_000, limit: 100 })).length === 1, 5000, 'the reading stored once');
+    await dev.end();
+  });
 });

@@ -5,6 +5,7 @@ import { AlertStore } from '../../services/alerts/alert-store.ts';
 import type { AlertChange } from '../../services/alerts/model.ts';
 import { Database } from '../../services/store/database.ts';
 import { tempDir } from '../support/app.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The alert book on its own: changes applied at once and committed in batches, live listeners
@@ -72,5 +73,23 @@ describe('the alert book', () => {
     expect(b.health()).toMatchObject({ ok: true, waiting: 0 });
     const [open] = await store.open();
     expect(open).toMatchObject({ state: 'cleared', severity: 'critical' });
+  });
+
+  it('says when everything handled so far is in the record, however many tries that took', async () => {
+    let fail = true;
+    let tries = 0;
+    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (tries++, fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
+    const b = book(flaky);
+    await b.whenRecorded(); // nothing handled: nothing to wait for
+    let recorded = false;
+    await expect(b.handle([outcome()])).rejects.toThrow('disk full');
+    const waiting = b.whenRecorded().then(() => (recorded = true));
+    // the book's own retry (a second later) fails as well: still not recorded
+    await waitFor(() => tries >= 2, 5000, 'the retry refused');
+    expect(recorded).toBe(false);
+    fail = false;
+    await waiting;
+    expect(await store.open()).toHaveLength(1);
+    await b.whenRecorded();
   });
 });
