@@ -44,7 +44,7 @@ export async function openStores(settings: Settings) {
   // (the pipeline opens telemetry.duckdb on its thread and touches no other file)
   if (!settings.INFLUX_URL) await Database.moveLegacyReadings(settings.DATA_DIR, settings.STORE_MEMORY_MB);
   const db = await Database.open(settings.DATA_DIR, 'gateway.duckdb', Math.max(64, Math.round(settings.STORE_MEMORY_MB / 4)));
-  const [alertConn, outboxConn, auditConn] = [await db.connect(), await db.connect(), await db.connect()];
+  const [alertConn, outboxConn, auditConn] = [await db.sql(), await db.sql(), await db.sql()];
   const audit = await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json'));
   return {
     alerts: await AlertStore.create(alertConn),

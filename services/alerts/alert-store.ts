@@ -1,4 +1,4 @@
-import type { SerialConnection } from '../store/database.ts';
+import { intDiv, type Sql, type SqlParams, type SqlRunner } from '../store/sql.ts';
 import type { Alert, Transition } from './model.ts';
 
 /**
@@ -34,17 +34,30 @@ const readAlert = (doc: string): Alert => {
   return { ...NEUTRAL, peakSeverity: alert.severity, activatedAt: alert.raisedAt, ...alert } as Alert;
 };
 
+/** an alert saved again replaces its row (the row is the alert as it is now) */
+const UPDATE_ALL = ['key', 'enterprise', 'device', 'region', 'industry', 'severity', 'state', 'raised_at', 'doc'].map((c) => `${c} = excluded.${c}`).join(', ');
+const LINE_TYPES = ['varchar', 'bigint', 'bigint', 'varchar'] as const;
+
 export class AlertStore {
   private n = 0;
 
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection): Promise<AlertStore> {
+  static async create(conn: Sql): Promise<AlertStore> {
     for (const s of SCHEMA) await conn.run(s);
     const store = new AlertStore(conn);
-    const [row] = await conn.all<{ n: bigint | null }>('SELECT max(n) AS n FROM transitions');
-    store.n = Number(row?.n ?? 0);
+    await store.resume();
     return store;
+  }
+
+  /**
+   * Record lines are numbered in the order they are written (an alert's record is read in that
+   * order): numbering goes on from the highest number written so far. A cluster's worker asks
+   * again when it takes over a partition, since other workers wrote meanwhile.
+   */
+  async resume() {
+    const [row] = await this.conn.all<{ n: number | null }>('SELECT max(n) AS n FROM transitions');
+    this.n = Math.max(this.n, Number(row?.n ?? 0));
   }
 
   /** The alert's new state and its new record lines, in one transaction. */
@@ -56,44 +69,27 @@ export class AlertStore {
    * Several alerts' changes in one transaction: the latest state of each, every record line, and
    * lines that change no alert (notification outcomes), after them.
    */
-  saveMany(changes: { alert: Alert; transitions: Transition[] }[], extra: Transition[] = []): Promise<void> {
+  saveMany(changes: { alert: Alert; transitions: Transition[] }[], extra: Transition[] = [], within?: (t: SqlRunner) => Promise<void>): Promise<void> {
     const latest = new Map(changes.map((c) => [c.alert.id, c.alert]));
     const lines = [...changes.flatMap((c) => c.transitions), ...extra];
-    return this.conn.serial(async (c) => {
-      await c.run('BEGIN TRANSACTION');
-      try {
-        // a storm is thousands of changes: a statement per 200 alerts and one appender for the
-        // record, not a statement each (each costs a parse and a plan on the main thread)
-        const alerts = [...latest.values()];
-        for (let k = 0; k < alerts.length; k += 200) {
-          const part = alerts.slice(k, k + 200);
-          const params: Record<string, string | bigint> = {};
-          const rows = part.map((a, j) => {
-            Object.assign(params, { [`id${j}`]: a.id, [`k${j}`]: a.key, [`e${j}`]: a.enterpriseId, [`d${j}`]: a.deviceId, [`r${j}`]: a.region, [`i${j}`]: a.industry, [`s${j}`]: a.severity, [`st${j}`]: a.state, [`t${j}`]: BigInt(a.raisedAt), [`doc${j}`]: JSON.stringify(a) });
-            return `($id${j}, $k${j}, $e${j}, $d${j}, $r${j}, $i${j}, $s${j}, $st${j}, $t${j}, $doc${j})`;
-          });
-          await c.run(`INSERT OR REPLACE INTO alerts VALUES ${rows.join(', ')}`, params);
-        }
-        if (lines.length) {
-          const a = await c.createAppender('transitions');
-          try {
-            for (const t of lines) {
-              a.appendVarchar(t.alertId);
-              a.appendBigInt(BigInt(t.at));
-              a.appendBigInt(BigInt(++this.n));
-              a.appendVarchar(JSON.stringify(t));
-              a.endRow();
-            }
-            a.flushSync();
-          } finally {
-            a.closeSync();
-          }
-        }
-        await c.run('COMMIT');
-      } catch (e) {
-        await c.run('ROLLBACK').catch(() => {});
-        throw e;
+    return this.conn.tx(async (t) => {
+      // a storm is thousands of changes: a statement per 200 alerts and one bulk insert for the
+      // record, not a statement each (each costs a parse and a plan on the main thread)
+      const alerts = [...latest.values()];
+      for (let k = 0; k < alerts.length; k += 200) {
+        const part = alerts.slice(k, k + 200);
+        const params: SqlParams = {};
+        const rows = part.map((a, j) => {
+          Object.assign(params, { [`id${j}`]: a.id, [`k${j}`]: a.key, [`e${j}`]: a.enterpriseId, [`d${j}`]: a.deviceId, [`r${j}`]: a.region, [`i${j}`]: a.industry, [`s${j}`]: a.severity, [`st${j}`]: a.state, [`t${j}`]: BigInt(a.raisedAt), [`doc${j}`]: JSON.stringify(a) });
+          return `($id${j}, $k${j}, $e${j}, $d${j}, $r${j}, $i${j}, $s${j}, $st${j}, $t${j}, $doc${j})`;
+        });
+        await t.run(`INSERT INTO alerts VALUES ${rows.join(', ')} ON CONFLICT (id) DO UPDATE SET ${UPDATE_ALL}`, params);
       }
+      const first = this.n;
+      await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, first + i + 1, JSON.stringify(l)]));
+      // what else must hold or be written with these changes (a cluster's partition: its owner's epoch)
+      await within?.(t);
+      this.n = first + lines.length;
     });
   }
 
@@ -113,9 +109,10 @@ export class AlertStore {
    * `offsetMs` past a multiple of `bucketMs` (days start at midnight China Standard Time).
    */
   async countsOverTime(q: { from: number; to: number; bucketMs: number; offsetMs: number }) {
-    const rows = await this.conn.all<{ bucket: bigint; enterprise: string; industry: string; severity: string; n: bigint }>(
-      `SELECT ((raised_at + $off) // $b) * $b - $off AS bucket, enterprise, industry, severity, count(*) AS n
-         FROM alerts WHERE raised_at >= $from AND raised_at < $to GROUP BY ALL ORDER BY bucket`,
+    const bucket = `${intDiv(this.conn, 'raised_at + $off', '$b')} * $b - $off`;
+    const rows = await this.conn.all<{ bucket: number; enterprise: string; industry: string; severity: string; n: number }>(
+      `SELECT ${bucket} AS bucket, enterprise, industry, severity, count(*) AS n
+         FROM alerts WHERE raised_at >= $from AND raised_at < $to GROUP BY ${bucket}, enterprise, industry, severity ORDER BY bucket`,
       { b: BigInt(q.bucketMs), off: BigInt(q.offsetMs), from: BigInt(q.from), to: BigInt(q.to) },
     );
     return rows.map((r) => ({ bucket: Number(r.bucket), enterpriseId: r.enterprise, industry: r.industry, severity: r.severity, count: Number(r.n) }));
@@ -130,7 +127,7 @@ export class AlertStore {
 
   async list(f: AlertFilter): Promise<{ items: Alert[]; next: { raisedAt: number; id: string } | null }> {
     const where: string[] = [];
-    const params: Record<string, string | bigint | number> = { limit: f.limit + 1 };
+    const params: SqlParams = { limit: f.limit + 1 };
     const state = f.state ?? 'all';
     if (state === 'open') where.push(`state <> 'closed'`);
     else if (state !== 'all') (where.push('state = $state'), (params.state = state));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql } from '../store/sql.ts';
 
 /**
  * Maintenance windows and silences: for a while, an enterprise's (or one device's, or one rule's)
@@ -42,9 +42,9 @@ export class Silences {
   private fromRegistry: Silence[] = [];
   private readonly listeners: (() => void)[] = [];
 
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection) {
+  static async create(conn: Sql) {
     await conn.run(`CREATE TABLE IF NOT EXISTS silences (id VARCHAR PRIMARY KEY, doc VARCHAR NOT NULL)`);
     const s = new Silences(conn);
     s.api = (await conn.all<{ doc: string }>('SELECT doc FROM silences')).map((r) => JSON.parse(r.doc) as Silence);
@@ -149,6 +149,6 @@ export class Silences {
   }
 
   private save(s: Silence) {
-    return this.conn.run('INSERT OR REPLACE INTO silences VALUES ($id, $doc)', { id: s.id, doc: JSON.stringify(s) });
+    return this.conn.run('INSERT INTO silences VALUES ($id, $doc) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc', { id: s.id, doc: JSON.stringify(s) });
   }
 }

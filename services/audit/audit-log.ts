@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, rename } from 'node:fs/promises';
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql, SqlRunner } from '../store/sql.ts';
 
 /**
  * A tamper-evident audit trail: every entry carries the SHA-256 of the one before it, so altering,
@@ -30,6 +30,13 @@ export interface AuditEntry {
 export type AuditInput = Pick<AuditEntry, 'at' | 'actor' | 'action' | 'subject' | 'detail'>;
 
 const GENESIS = '0'.repeat(64);
+const ENTRY_TYPES = ['bigint', 'bigint', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar'] as const;
+
+/** The newest entry of a trail (the genesis of an empty one). */
+export async function lastEntry(conn: Pick<SqlRunner, 'all'>): Promise<AuditHead> {
+  const [row] = await conn.all<{ n: number; hash: string }>('SELECT n, hash FROM audit ORDER BY n DESC LIMIT 1');
+  return row ? { n: Number(row.n), hash: row.hash } : { n: 0, hash: GENESIS };
+}
 
 export function entryHash(prevHash: string, e: Pick<AuditEntry, 'n' | 'at' | 'actor' | 'action' | 'subject' | 'detail'>): string {
   return createHash('sha256')
@@ -46,17 +53,16 @@ export class AuditLog {
   private published: AuditHead | null = null;
 
   private constructor(
-    private readonly conn: SerialConnection,
+    private readonly conn: Sql,
     private readonly headFile: string | null,
   ) {}
 
   /** `headFile`: where the head is published outside the database (null: nowhere, for tests of the chain alone). */
-  static async create(conn: SerialConnection, headFile: string | null = null): Promise<AuditLog> {
+  static async create(conn: Sql, headFile: string | null = null): Promise<AuditLog> {
     await conn.run(`CREATE TABLE IF NOT EXISTS audit (n BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
       subject VARCHAR NOT NULL, detail VARCHAR, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)`);
     const log = new AuditLog(conn, headFile);
-    const [row] = await conn.all<{ n: bigint; hash: string }>('SELECT n, hash FROM audit ORDER BY n DESC LIMIT 1');
-    if (row) log.last = { n: Number(row.n), hash: row.hash };
+    log.last = await lastEntry(conn);
     if (headFile) log.published = await readHead(headFile);
     return log;
   }
@@ -84,50 +90,55 @@ export class AuditLog {
     clearTimeout(this.retry);
   }
 
+  /**
+   * Several writers (a cluster's workers and API nodes) share one trail: `chain` is where a writer
+   * takes its turn and reads the head as it is now. Set by whoever opens the store; a single
+   * process is the only writer, and the head it keeps is the head.
+   */
+  chain?: (t: SqlRunner) => Promise<AuditHead>;
+
   private write(): Promise<void> {
-    return (this.writing ??= this.conn.serial(async (c) => {
-      this.writing = null;
-      const batch = this.queue;
-      this.queue = [];
-      let { n, hash } = this.last;
-      try {
-        await c.run('BEGIN TRANSACTION');
-        // one appender for the batch (an alarm storm is thousands of entries), in the transaction
-        const a = await c.createAppender('audit');
-        try {
-          for (const input of batch) {
-            const entry = { n: n + 1, ...input };
-            const h = entryHash(hash, entry);
-            a.appendBigInt(BigInt(entry.n));
-            a.appendBigInt(BigInt(entry.at));
-            a.appendVarchar(entry.actor);
-            a.appendVarchar(entry.action);
-            a.appendVarchar(entry.subject);
-            a.appendVarchar(JSON.stringify(entry.detail ?? null));
-            a.appendVarchar(hash);
-            a.appendVarchar(h);
-            a.endRow();
-            n = entry.n;
-            hash = h;
-          }
-          a.flushSync();
-        } finally {
-          a.closeSync();
-        }
-        await c.run('COMMIT');
-      } catch (e) {
-        await c.run('ROLLBACK').catch(() => {});
-        // the trail must not lose what happened (a full disk, a failing commit): the batch goes
-        // back in front, in its order, and is tried again with whatever came meanwhile
-        this.queue = [...batch, ...this.queue];
-        this.failing = (e as Error).message;
-        if (!this.closed) this.retry ??= setTimeout(() => ((this.retry = undefined), void this.write().catch(() => {})), 1000).unref();
-        throw e;
-      }
-      this.last = { n, hash };
-      this.failing = null;
-      if (this.headFile) await writeHead(this.headFile, this.last);
-    }));
+    if (this.writing) return this.writing;
+    const w = this.tail.then(() => this.flush());
+    this.writing = w;
+    this.tail = w.catch(() => {});
+    return w;
+  }
+
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** The batch waiting, written when its turn comes (whatever is appended meanwhile goes with it). */
+  private async flush() {
+    this.writing = null;
+    const batch = this.queue;
+    this.queue = [];
+    let head = this.last;
+    try {
+      await this.conn.tx(async (t) => {
+        let { n, hash } = this.chain ? await this.chain(t) : this.last;
+        const rows = batch.map((input) => {
+          const entry = { n: n + 1, ...input };
+          const h = entryHash(hash, entry);
+          const row = [entry.n, entry.at, entry.actor, entry.action, entry.subject, JSON.stringify(entry.detail ?? null), hash, h];
+          n = entry.n;
+          hash = h;
+          return row;
+        });
+        // one bulk insert for the batch (an alarm storm is thousands of entries), in the transaction
+        await t.insert('audit', ENTRY_TYPES, rows);
+        head = { n, hash };
+      });
+    } catch (e) {
+      // the trail must not lose what happened (a full disk, a failing commit): the batch goes
+      // back in front, in its order, and is tried again with whatever came meanwhile
+      this.queue = [...batch, ...this.queue];
+      this.failing = (e as Error).message;
+      if (!this.closed) this.retry ??= setTimeout(() => ((this.retry = undefined), void this.write().catch(() => {})), 1000).unref();
+      throw e;
+    }
+    this.last = head;
+    this.failing = null;
+    if (this.headFile) await writeHead(this.headFile, this.last);
   }
 
   /**
@@ -159,7 +170,7 @@ export class AuditLog {
   }
 
   private async walk(): Promise<{ ok: boolean; entries: number; firstBroken: { n: number; at: string; action: string; reason: string } | null }> {
-    const rows = await this.conn.all<{ n: bigint; at_ms: bigint; actor: string; action: string; subject: string; detail: string; prev_hash: string; hash: string }>('SELECT * FROM audit ORDER BY n');
+    const rows = await this.conn.all<{ n: number; at_ms: number; actor: string; action: string; subject: string; detail: string; prev_hash: string; hash: string }>('SELECT * FROM audit ORDER BY n');
     let prev = GENESIS;
     let expectN = 1;
     for (const r of rows) {

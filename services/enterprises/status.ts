@@ -1,4 +1,4 @@
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql } from '../store/sql.ts';
 
 /**
  * An enterprise's operating status as its regulator sets it: `suspended` under a suspension or
@@ -20,13 +20,13 @@ export class EnterpriseStatuses {
 
   private readonly listeners: (() => void)[] = [];
 
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection): Promise<EnterpriseStatuses> {
+  static async create(conn: Sql): Promise<EnterpriseStatuses> {
     await conn.run(`CREATE TABLE IF NOT EXISTS enterprise_status (enterprise VARCHAR NOT NULL, status VARCHAR NOT NULL,
       reason VARCHAR NOT NULL, by_whom VARCHAR NOT NULL, at_ms BIGINT NOT NULL)`);
     const s = new EnterpriseStatuses(conn);
-    for (const r of await conn.all<{ enterprise: string; status: EnterpriseStatus; reason: string; by_whom: string; at_ms: bigint }>('SELECT * FROM enterprise_status ORDER BY at_ms'))
+    for (const r of await conn.all<{ enterprise: string; status: EnterpriseStatus; reason: string; by_whom: string; at_ms: number }>('SELECT * FROM enterprise_status ORDER BY at_ms'))
       s.current.set(r.enterprise, { enterpriseId: r.enterprise, status: r.status, reason: r.reason, by: r.by_whom, at: Number(r.at_ms) });
     return s;
   }
@@ -63,7 +63,7 @@ export class EnterpriseStatuses {
   }
 
   async history(enterpriseId: string): Promise<StatusChange[]> {
-    const rows = await this.conn.all<{ status: EnterpriseStatus; reason: string; by_whom: string; at_ms: bigint }>('SELECT * FROM enterprise_status WHERE enterprise = $e ORDER BY at_ms', { e: enterpriseId });
+    const rows = await this.conn.all<{ status: EnterpriseStatus; reason: string; by_whom: string; at_ms: number }>('SELECT * FROM enterprise_status WHERE enterprise = $e ORDER BY at_ms', { e: enterpriseId });
     return rows.map((r) => ({ enterpriseId, status: r.status, reason: r.reason, by: r.by_whom, at: Number(r.at_ms) }));
   }
 }

@@ -1,11 +1,11 @@
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql, SqlParams } from '../store/sql.ts';
 import type { Hazard, HazardEvent, HazardStep } from './hazard.ts';
 
 /** Rectification items and their record, beside the alerts in the service's own database. */
 export class HazardStore {
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection): Promise<HazardStore> {
+  static async create(conn: Sql): Promise<HazardStore> {
     await conn.run(`CREATE TABLE IF NOT EXISTS hazards (id VARCHAR PRIMARY KEY, enterprise VARCHAR NOT NULL, region VARCHAR NOT NULL,
       state VARCHAR NOT NULL, due_at BIGINT NOT NULL, opened_at BIGINT NOT NULL, doc VARCHAR NOT NULL)`);
     await conn.run('CREATE TABLE IF NOT EXISTS hazard_events (hazard_id VARCHAR NOT NULL, at_ms BIGINT NOT NULL, doc VARCHAR NOT NULL)');
@@ -14,16 +14,12 @@ export class HazardStore {
 
   /** The item's new state and its record line, in one transaction. */
   save({ hazard: h, event }: HazardStep): Promise<void> {
-    return this.conn.serial(async (c) => {
-      await c.run('BEGIN TRANSACTION');
-      try {
-        await c.run('INSERT OR REPLACE INTO hazards VALUES ($id, $e, $r, $s, $due, $opened, $doc)', { id: h.id, e: h.enterpriseId, r: h.region, s: h.state, due: BigInt(h.dueAt), opened: BigInt(h.openedAt), doc: JSON.stringify(h) });
-        await c.run('INSERT INTO hazard_events VALUES ($id, $at, $doc)', { id: h.id, at: BigInt(event.at), doc: JSON.stringify(event) });
-        await c.run('COMMIT');
-      } catch (e) {
-        await c.run('ROLLBACK').catch(() => {});
-        throw e;
-      }
+    return this.conn.tx(async (t) => {
+      await t.run(
+        'INSERT INTO hazards VALUES ($id, $e, $r, $s, $due, $opened, $doc) ON CONFLICT (id) DO UPDATE SET enterprise = excluded.enterprise, region = excluded.region, state = excluded.state, due_at = excluded.due_at, opened_at = excluded.opened_at, doc = excluded.doc',
+        { id: h.id, e: h.enterpriseId, r: h.region, s: h.state, due: BigInt(h.dueAt), opened: BigInt(h.openedAt), doc: JSON.stringify(h) },
+      );
+      await t.run('INSERT INTO hazard_events VALUES ($id, $at, $doc)', { id: h.id, at: BigInt(event.at), doc: JSON.stringify(event) });
     });
   }
 
@@ -37,7 +33,7 @@ export class HazardStore {
   /** Items of these enterprises, newest first; `state` open (not closed), overdue, closed or all. */
   async list(q: { enterpriseIds: string[]; state: 'open' | 'overdue' | 'closed' | 'all'; now: number; limit: number }): Promise<Hazard[]> {
     if (!q.enterpriseIds.length) return [];
-    const params: Record<string, string | bigint | number> = Object.fromEntries(q.enterpriseIds.map((id, i) => [`e${i}`, id]));
+    const params: SqlParams = Object.fromEntries(q.enterpriseIds.map((id, i) => [`e${i}`, id]));
     const where = [`enterprise IN (${q.enterpriseIds.map((_, i) => `$e${i}`).join(', ')})`];
     if (q.state === 'open') where.push(`state <> 'closed'`);
     if (q.state === 'closed') where.push(`state = 'closed'`);

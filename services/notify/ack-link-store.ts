@@ -1,4 +1,4 @@
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql } from '../store/sql.ts';
 
 /**
  * Acknowledge links handed out in notifications: which alerts a link acknowledges, to whom it was
@@ -17,9 +17,9 @@ export interface AckLinkRow {
 }
 
 export class AckLinkStore {
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection) {
+  static async create(conn: Sql) {
     await conn.run(`CREATE TABLE IF NOT EXISTS ack_links (
       id VARCHAR PRIMARY KEY, alert_ids VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, recipient VARCHAR NOT NULL,
       channel VARCHAR NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)`);
@@ -28,37 +28,31 @@ export class AckLinkStore {
 
   /** A link is made once per notification and recipient: a resend keeps the first one (and its expiry). */
   add(r: Omit<AckLinkRow, 'usedAt'>): Promise<void> {
-    return this.conn.serial(async (c) => {
-      await c.run('INSERT OR IGNORE INTO ack_links VALUES ($id, $a, $u, $r, $ch, $c, $e, NULL)', {
+    return this.conn
+      .run('INSERT INTO ack_links VALUES ($id, $a, $u, $r, $ch, $c, $e, NULL) ON CONFLICT DO NOTHING', {
         id: r.id,
         a: JSON.stringify(r.alertIds),
         u: r.unitId,
         r: r.recipient,
         ch: r.channel,
-        c: r.createdAt,
-        e: r.expiresAt,
-      });
-    });
+        c: BigInt(r.createdAt),
+        e: BigInt(r.expiresAt),
+      })
+      .then(() => {});
   }
 
   get(id: string): Promise<AckLinkRow | undefined> {
-    return this.conn.serial(async (c) => {
-      const rows = (await c.runAndReadAll('SELECT * FROM ack_links WHERE id = $id', { id })).getRowObjects();
-      return rows.length ? rowOf(rows[0]) : undefined;
-    });
+    return this.conn.all('SELECT * FROM ack_links WHERE id = $id', { id }).then((rows) => (rows.length ? rowOf(rows[0]) : undefined));
   }
 
   /** Marks the link used; false when it was used already (two taps at once: one wins). */
   markUsed(id: string, at: number): Promise<boolean> {
-    return this.conn.serial(async (c) => {
-      const rows = (await c.runAndReadAll('UPDATE ack_links SET used_at = $at WHERE id = $id AND used_at IS NULL RETURNING id', { id, at })).getRowObjects();
-      return rows.length === 1;
-    });
+    return this.conn.all('UPDATE ack_links SET used_at = $at WHERE id = $id AND used_at IS NULL RETURNING id', { id, at: BigInt(at) }).then((rows) => rows.length === 1);
   }
 
   /** Links long expired leave with the outbox's retention. */
   prune(before: number): Promise<void> {
-    return this.conn.serial(async (c) => void (await c.run('DELETE FROM ack_links WHERE expires_at < $b', { b: before })));
+    return this.conn.run('DELETE FROM ack_links WHERE expires_at < $b', { b: BigInt(before) }).then(() => {});
   }
 }
 

@@ -1,7 +1,6 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AlertJson, TransitionJson } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
-import type { SerialConnection } from '../store/database.ts';
+import type { ColumnType, Sql, SqlParams, SqlRunner } from '../store/sql.ts';
 
 /**
  * The notification outbox: every notification is written here before anything is sent, and
@@ -37,12 +36,13 @@ export type NoticeBody =
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
+const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar'];
 const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';
 
 export class OutboxStore {
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection) {
+  static async create(conn: Sql) {
     await conn.run(`CREATE TABLE IF NOT EXISTS outbox (
       id VARCHAR PRIMARY KEY, unit_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, alert_id VARCHAR, body VARCHAR NOT NULL,
       created_at BIGINT NOT NULL, not_before BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts INTEGER NOT NULL,
@@ -51,7 +51,7 @@ export class OutboxStore {
     await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS notification_id VARCHAR');
     // who was told of each alert: written with the notices, kept when they are pruned
     await conn.run('CREATE TABLE IF NOT EXISTS told (alert_id VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, PRIMARY KEY (alert_id, unit_id))');
-    await conn.run('INSERT OR IGNORE INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL');
+    await conn.run('INSERT INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL ON CONFLICT DO NOTHING');
     return new OutboxStore(conn);
   }
 
@@ -115,45 +115,23 @@ export class OutboxStore {
   }
 
   private write(items: OutboxItem[]): Promise<void> {
-    return this.conn.serial(async (c) => {
-      await c.run('BEGIN TRANSACTION');
-      try {
-        await this.append(c, items);
-        const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
-        // one statement for every (alert, unit) of the group, in slices the parser takes easily
-        for (let k = 0; k < told.length; k += 500) {
-          const part = told.slice(k, k + 500);
-          await c.run(`INSERT OR IGNORE INTO told VALUES ${part.map((_, j) => `($a${j}, $u${j})`).join(', ')}`, Object.fromEntries(part.flatMap(([a, u], j) => [[`a${j}`, a], [`u${j}`, u]])));
-        }
-        await c.run('COMMIT');
-      } catch (e) {
-        await c.run('ROLLBACK').catch(() => {});
-        throw e;
+    return this.conn.tx(async (t) => {
+      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, null]));
+      const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
+      // one statement for every (alert, unit) of the group, in slices the parser takes easily
+      for (let k = 0; k < told.length; k += 500) {
+        const part = told.slice(k, k + 500);
+        await t.run(`INSERT INTO told VALUES ${part.map((_, j) => `($a${j}, $u${j})`).join(', ')} ON CONFLICT DO NOTHING`, Object.fromEntries(part.flatMap(([a, u], j) => [[`a${j}`, a], [`u${j}`, u]])));
       }
+      await this.within?.(t, items);
     });
   }
 
-  private async append(c: DuckDBConnection, items: OutboxItem[]) {
-    const appender = await c.createAppender('outbox');
-    for (const i of items) {
-      appender.appendVarchar(i.id);
-      appender.appendVarchar(i.unitId);
-      appender.appendVarchar(i.channel);
-      i.alertId === null ? appender.appendNull() : appender.appendVarchar(i.alertId);
-      appender.appendVarchar(JSON.stringify(i.body));
-      appender.appendBigInt(BigInt(i.createdAt));
-      appender.appendBigInt(BigInt(i.notBefore));
-      appender.appendBigInt(BigInt(i.nextAttemptAt));
-      appender.appendInteger(i.attempts);
-      appender.appendVarchar(i.status);
-      appender.appendNull();
-      appender.appendNull();
-      appender.appendNull();
-      appender.endRow();
-    }
-    appender.flushSync();
-    appender.closeSync();
-  }
+  /**
+   * What else must hold or be written with a group of notices (a cluster's partition: that its
+   * owner still owns it). Set once, by whoever opens the store.
+   */
+  within?: (t: SqlRunner, items: OutboxItem[]) => Promise<void>;
 
   /** Pending items whose time has come. */
   async due(now: number): Promise<OutboxItem[]> {
@@ -169,7 +147,7 @@ export class OutboxStore {
   }
 
   async counts(): Promise<Record<OutboxStatus, number>> {
-    const rows = await this.conn.all<{ status: OutboxStatus; n: bigint }>('SELECT status, count(*) AS n FROM outbox GROUP BY status');
+    const rows = await this.conn.all<{ status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM outbox GROUP BY status');
     const out = { pending: 0, delivered: 0, expired: 0 };
     for (const r of rows) out[r.status] = Number(r.n);
     return out;
@@ -193,42 +171,32 @@ export class OutboxStore {
 
   /** Forget notifications delivered or given up before `before` (their outcome is in the alert record; who was told stays). */
   prune(before: number): Promise<number> {
-    return this.conn.serial(async (c) => {
-      const r = await c.run(`DELETE FROM outbox WHERE status <> 'pending' AND created_at < $before`, { before: BigInt(before) });
-      return Number(r.rowsChanged);
-    });
+    return this.conn.run(`DELETE FROM outbox WHERE status <> 'pending' AND created_at < $before`, { before: BigInt(before) });
   }
 
   /** The last delivery to a unit on a channel, to pace the next group. */
   async lastDelivered(unitId: string, channel: string): Promise<number | null> {
-    const [r] = await this.conn.all<{ t: bigint | null }>(`SELECT max(delivered_at) AS t FROM outbox WHERE unit_id = $u AND channel = $c`, { u: unitId, c: channel });
+    const [r] = await this.conn.all<{ t: number | null }>(`SELECT max(delivered_at) AS t FROM outbox WHERE unit_id = $u AND channel = $c`, { u: unitId, c: channel });
     return r?.t === null || r?.t === undefined ? null : Number(r.t);
   }
 
   update(ids: string[], change: { status?: OutboxStatus; attempts?: number; nextAttemptAt?: number; lastError?: string | null; deliveredAt?: number; notificationId?: string }): Promise<void> {
-    return this.conn.serial(async (c) => {
-      const sets: string[] = [];
-      const params: Record<string, string | bigint | number | null> = {};
-      if (change.status) (sets.push('status = $status'), (params.status = change.status));
-      if (change.attempts !== undefined) (sets.push('attempts = $attempts'), (params.attempts = change.attempts));
-      if (change.nextAttemptAt !== undefined) (sets.push('next_attempt_at = $next'), (params.next = BigInt(change.nextAttemptAt)));
-      if (change.lastError !== undefined) (sets.push('last_error = $err'), (params.err = change.lastError));
-      if (change.deliveredAt !== undefined) (sets.push('delivered_at = $at'), (params.at = BigInt(change.deliveredAt)));
-      if (change.notificationId !== undefined) (sets.push('notification_id = $nid'), (params.nid = change.notificationId));
-      // one transaction: a group's items change together or not at all (a crash between two of
-      // them would split a group that must go again exactly as it went)
-      await c.run('BEGIN TRANSACTION');
-      try {
-        for (const id of ids) await c.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
-        await c.run('COMMIT');
-      } catch (e) {
-        await c.run('ROLLBACK').catch(() => {});
-        throw e;
-      }
+    const sets: string[] = [];
+    const params: SqlParams = {};
+    if (change.status) (sets.push('status = $status'), (params.status = change.status));
+    if (change.attempts !== undefined) (sets.push('attempts = $attempts'), (params.attempts = change.attempts));
+    if (change.nextAttemptAt !== undefined) (sets.push('next_attempt_at = $next'), (params.next = BigInt(change.nextAttemptAt)));
+    if (change.lastError !== undefined) (sets.push('last_error = $err'), (params.err = change.lastError));
+    if (change.deliveredAt !== undefined) (sets.push('delivered_at = $at'), (params.at = BigInt(change.deliveredAt)));
+    if (change.notificationId !== undefined) (sets.push('notification_id = $nid'), (params.nid = change.notificationId));
+    // one transaction: a group's items change together or not at all (a crash between two of
+    // them would split a group that must go again exactly as it went)
+    return this.conn.tx(async (t) => {
+      for (const id of ids) await t.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
     });
   }
 
-  private async rows(sql: string, params: Record<string, string | bigint>): Promise<OutboxItem[]> {
+  private async rows(sql: string, params: SqlParams): Promise<OutboxItem[]> {
     const rows = await this.conn.all<Record<string, unknown>>(sql, params);
     return rows.map((r) => ({
       id: r.id as string,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileTypeFromBuffer } from 'file-type';
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql } from '../store/sql.ts';
 
 /**
  * Photos of what was found and done (处置反馈, 整改): kept under DATA_DIR/photos, one file each,
@@ -31,11 +31,11 @@ export class NotAnImage extends Error {}
 
 export class PhotoStore {
   private constructor(
-    private readonly conn: SerialConnection,
+    private readonly conn: Sql,
     private readonly dir: string,
   ) {}
 
-  static async create(conn: SerialConnection, dir: string): Promise<PhotoStore> {
+  static async create(conn: Sql, dir: string): Promise<PhotoStore> {
     await mkdir(dir, { recursive: true });
     await conn.run(`CREATE TABLE IF NOT EXISTS photos (id VARCHAR PRIMARY KEY, enterprise VARCHAR NOT NULL, doc VARCHAR NOT NULL)`);
     return new PhotoStore(conn, dir);

@@ -1,4 +1,4 @@
-import type { SerialConnection } from '../store/database.ts';
+import type { Sql, SqlParams } from '../store/sql.ts';
 
 /**
  * Baselines for deviation rules (the filter pressure difference after a bag change), set through
@@ -16,11 +16,11 @@ export interface Baseline {
 }
 
 export class BaselineStore {
-  private constructor(private readonly conn: SerialConnection) {}
+  private constructor(private readonly conn: Sql) {}
 
-  static async create(conn: SerialConnection) {
+  static async create(conn: Sql) {
     await conn.run(`CREATE TABLE IF NOT EXISTS baselines (enterprise VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
-      value DOUBLE NOT NULL, at_ms BIGINT NOT NULL, by_whom VARCHAR NOT NULL, note VARCHAR)`);
+      value FLOAT8 NOT NULL, at_ms BIGINT NOT NULL, by_whom VARCHAR NOT NULL, note VARCHAR)`);
     return new BaselineStore(conn);
   }
 
@@ -38,15 +38,15 @@ export class BaselineStore {
 
   /** The baseline in force per device and metric. */
   async current(): Promise<Baseline[]> {
-    return this.rows(`SELECT * FROM baselines QUALIFY row_number() OVER (PARTITION BY device, metric ORDER BY at_ms DESC) = 1`);
+    return this.rows(`SELECT DISTINCT ON (device, metric) * FROM baselines ORDER BY device, metric, at_ms DESC`);
   }
 
   async history(deviceId: string): Promise<Baseline[]> {
     return this.rows('SELECT * FROM baselines WHERE device = $d ORDER BY at_ms DESC', { d: deviceId });
   }
 
-  private async rows(sql: string, params?: Record<string, string>): Promise<Baseline[]> {
-    const rows = await this.conn.all<{ enterprise: string; device: string; metric: string; value: number; at_ms: bigint; by_whom: string; note: string | null }>(sql, params);
+  private async rows(sql: string, params?: SqlParams): Promise<Baseline[]> {
+    const rows = await this.conn.all<{ enterprise: string; device: string; metric: string; value: number; at_ms: number; by_whom: string; note: string | null }>(sql, params);
     return rows.map((r) => ({ enterpriseId: r.enterprise, deviceId: r.device, metric: r.metric, value: r.value, at: Number(r.at_ms), by: r.by_whom, note: r.note }));
   }
 }

@@ -2,6 +2,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DuckSql } from './duckdb-sql.ts';
 
 /**
  * The embedded database under DATA_DIR: one DuckDB file. DuckDB is a columnar engine, so the
@@ -83,6 +84,11 @@ export class Database {
 
   async connect(): Promise<SerialConnection> {
     return new SerialConnection(await this.instance.connect());
+  }
+
+  /** A connection as the stores use it (store/sql.ts). */
+  async sql(): Promise<DuckSql> {
+    return new DuckSql(await this.connect());
   }
 
   close() {

@@ -35,7 +35,7 @@ describe('the alert book', () => {
   let errors: string[];
   beforeEach(async () => {
     db = await Database.open(await tempDir());
-    store = await AlertStore.create(await db.connect());
+    store = await AlertStore.create(await db.sql());
     errors = [];
   });
   afterEach(() => db.close());

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../services/audit/audit-log.ts';
 import { Database, type SerialConnection } from '../../services/store/database.ts';
+import { DuckSql } from '../../services/store/duckdb-sql.ts';
 import { tempDir } from '../support/app.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -18,7 +19,7 @@ describe('the audit trail under a failing write', () => {
   afterEach(() => db.close());
 
   it('writes a batch again after its write failed, before what came after it', async () => {
-    const log = await AuditLog.create(conn);
+    const log = await AuditLog.create(new DuckSql(conn));
     const serial = conn.serial.bind(conn);
     let failures = 1;
     // the next write's appender cannot be made, as on a full disk

@@ -13,7 +13,7 @@ const H = 3_600_000;
 describe('silences', () => {
   it('cover their enterprise, device and rule for their time only, and end early when a person ends them', async () => {
     const db = await Database.open(await tempDir());
-    const s = await Silences.create(await db.connect());
+    const s = await Silences.create(await db.sql());
     const one = await s.add({ enterpriseId: 'E', deviceId: 'd1', rule: null, reason: 'calibration', by: 'op', from: T, until: T + H }, T);
     const at = (deviceId: string, rule = 'gas-lel', now = T + 1) => s.matching({ enterpriseId: 'E', deviceId, rule }, now)?.id;
     expect(at('d1')).toBe(one.id);
@@ -29,14 +29,14 @@ describe('silences', () => {
   it('announce each start and each end once, also after a restart', async () => {
     const dir = await tempDir();
     let db = await Database.open(dir);
-    let s = await Silences.create(await db.connect());
+    let s = await Silences.create(await db.sql());
     await s.add({ enterpriseId: 'E', deviceId: null, rule: null, reason: 'shutdown', by: 'op', from: T + H, until: T + 2 * H }, T);
     expect(await s.due(T)).toEqual({ started: [], ended: [] });
     expect((await s.due(T + H)).started).toHaveLength(1);
     expect((await s.due(T + H + 1)).started).toEqual([]);
     db.close();
     db = await Database.open(dir);
-    s = await Silences.create(await db.connect());
+    s = await Silences.create(await db.sql());
     expect(await s.due(T + H + 2)).toEqual({ started: [], ended: [] });
     expect((await s.due(T + 2 * H)).ended).toHaveLength(1);
     expect((await s.due(T + 3 * H)).ended).toEqual([]);
@@ -45,7 +45,7 @@ describe('silences', () => {
 
   it("keep a registry maintenance window's announcements across reloads", async () => {
     const db = await Database.open(await tempDir());
-    const s = await Silences.create(await db.connect());
+    const s = await Silences.create(await db.sql());
     const window = [{ enterprise: 'E', from: new Date(T).toISOString(), to: new Date(T + H).toISOString(), reason: 'maintenance', by: 'operator' }];
     s.useRegistry(window);
     expect((await s.due(T + 1)).started).toHaveLength(1);

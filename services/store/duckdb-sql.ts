@@ -1,0 +1,86 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { ColumnType, Row, Sql, SqlParams, SqlRunner, SqlValue } from './sql.ts';
+
+/**
+ * The stores' SQL over one connection to the embedded DuckDB file. Statements on a connection run
+ * one after another (SerialConnection); a transaction holds the connection until it ends, so
+ * nothing of another caller lands inside it.
+ */
+/** A connection whose work runs one piece at a time (database.ts's SerialConnection). */
+export interface SerialDuckConnection {
+  serial<T>(fn: (c: DuckDBConnection) => Promise<T> | T): Promise<T>;
+  close(): Promise<void>;
+}
+
+export class DuckSql implements Sql {
+  readonly dialect = 'duckdb' as const;
+
+  constructor(private readonly conn: SerialDuckConnection) {}
+
+  all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    return this.conn.serial((c) => on(c).all<T>(sql, params));
+  }
+
+  run(sql: string, params?: SqlParams): Promise<number> {
+    return this.conn.serial((c) => on(c).run(sql, params));
+  }
+
+  insert(table: string, types: readonly ColumnType[], rows: readonly SqlValue[][]): Promise<void> {
+    return this.conn.serial((c) => on(c).insert(table, types, rows));
+  }
+
+  tx<T>(fn: (t: SqlRunner) => Promise<T>): Promise<T> {
+    return this.conn.serial(async (c) => {
+      await c.run('BEGIN TRANSACTION');
+      try {
+        const out = await fn(on(c));
+        await c.run('COMMIT');
+        return out;
+      } catch (e) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+/** Statements straight on the connection (the caller holds it). */
+function on(c: DuckDBConnection): SqlRunner {
+  return {
+    async all<T>(sql: string, params?: SqlParams) {
+      const rows = (await c.runAndReadAll(sql, params as Record<string, DuckDBValue> | undefined)).getRowObjectsJS();
+      for (const r of rows) for (const k in r) if (typeof r[k] === 'bigint') (r as Record<string, unknown>)[k] = Number(r[k]);
+      return rows as T[];
+    },
+    async run(sql: string, params?: SqlParams) {
+      return Number((await c.run(sql, params as Record<string, DuckDBValue> | undefined)).rowsChanged);
+    },
+    async insert(table: string, types: readonly ColumnType[], rows: readonly SqlValue[][]) {
+      if (!rows.length) return;
+      // the appender takes a batch of thousands of rows in a few milliseconds, where a parsed
+      // statement per row would cost a parse and a plan each
+      const a = await c.createAppender(table);
+      try {
+        for (const row of rows) {
+          for (let i = 0; i < types.length; i++) {
+            const v = row[i];
+            if (v === null || v === undefined) a.appendNull();
+            else if (types[i] === 'varchar') a.appendVarchar(String(v));
+            else if (types[i] === 'bigint') a.appendBigInt(BigInt(v as number | bigint));
+            else if (types[i] === 'integer') a.appendInteger(Number(v));
+            else if (types[i] === 'double') a.appendDouble(Number(v));
+            else a.appendBoolean(Boolean(v));
+          }
+          a.endRow();
+        }
+        a.flushSync();
+      } finally {
+        a.closeSync();
+      }
+    },
+  };
+}
