@@ -11,7 +11,8 @@ declare -A NEEDS=()
   NEEDS[$cmd]=$pkg
 done < scripts/system-packages.txt
 missing=()
-present() { if [[ "$1" == /* ]]; then [ -e "$1" ]; else command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; fi; }
+# a path may hold a glob (PostgreSQL's programs live under its version: /usr/lib/postgresql/15/bin)
+present() { if [[ "$1" == /* ]]; then compgen -G "$1" >/dev/null; else command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; fi; }
 for cmd in "${!NEEDS[@]}"; do present "$cmd" || missing+=("${NEEDS[$cmd]}"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
