@@ -42,4 +42,14 @@ export class TelemetryIntake {
     const t = trackerFrom(entries);
     if (t) this.seqs.set(deviceId, t);
   }
+
+  /** Every device's seq window as data (a cluster's partition snapshot), and taken back. */
+  exportSeqs(): [string, SeqTracker][] {
+    return [...this.seqs];
+  }
+
+  importSeqs(seqs: [string, SeqTracker][]) {
+    this.seqs.clear();
+    for (const [deviceId, t] of seqs) this.seqs.set(deviceId, { max: t.max, seen: new Map(t.seen) });
+  }
 }

@@ -62,6 +62,7 @@ export interface RuleSet {
 }
 
 interface DeviceRuntime {
+  enterpriseId: string;
   /** what rules read, kept as one object and updated in place */
   view: DeviceView;
   latest: Record<string, Value>;
@@ -129,6 +130,64 @@ export const newEngineState = (startedAt = 0, world: Partial<World> = {}): Engin
   baselines: new Map(),
 });
 
+
+/**
+ * The engine state as plain data, to be kept and restored elsewhere (a cluster's partition
+ * snapshot): everything the rules remember, without the compiled rules or the world, which the
+ * restoring side has of its own. What a rule keeps is data (numbers, arrays, sets, plain objects).
+ */
+export interface EngineData {
+  startedAt: number;
+  runs: number;
+  devices: [string, Omit<DeviceRuntime, 'view' | 'lastRun'>][];
+  active: [string, ActiveVerdict][];
+  changes: [string, number[]][];
+  baselines: [string, Record<string, number>][];
+}
+
+export function exportState(state: EngineState): EngineData {
+  return {
+    startedAt: state.startedAt,
+    runs: state.runs,
+    devices: [...state.devices].map(([id, { view: _view, lastRun: _lastRun, ...rt }]) => [id, rt]),
+    active: [...state.active],
+    changes: [...state.changes],
+    baselines: [...state.baselines],
+  };
+}
+
+/**
+ * Take over the state `data` describes, in place (the world and the views' closures keep pointing
+ * at `state`). Values keyed by point names from outside are made bare again: data that went
+ * through a serializer comes back with prototypes.
+ */
+export function importState(state: EngineState, data: EngineData) {
+  state.startedAt = data.startedAt;
+  state.runs = data.runs;
+  state.active = new Map(data.active);
+  state.changes = new Map(data.changes);
+  state.baselines = new Map(data.baselines.map(([id, b]) => [id, Object.assign(bareRecord<number>(), b)]));
+  state.devices = new Map();
+  for (const [deviceId, rt] of data.devices) {
+    const latest = Object.assign(bareRecord<Value>(), rt.latest), latestAt = Object.assign(bareRecord<number>(), rt.latestAt), quality = Object.assign(bareRecord<Quality>(), rt.quality);
+    const enterpriseId = rt.enterpriseId;
+    const view: DeviceView = {
+      enterpriseId,
+      deviceId,
+      latest,
+      latestAt,
+      quality,
+      link: rt.link,
+      lastHeard: rt.lastHeard,
+      reportIntervalS: 0,
+      ranges: bareRecord(),
+      baselines: bareRecord(),
+      maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
+      suspended: () => state.world.suspended(enterpriseId),
+    };
+    state.devices.set(deviceId, { ...rt, view, latest, latestAt, quality, latestTs: Object.assign(bareRecord<number>(), rt.latestTs), lastRun: [] });
+  }
+}
 
 export function compileRules(devices: DeviceRules[]): RuleSet {
   const out = new Map<string, CompiledDevice>();
@@ -233,7 +292,7 @@ function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
       maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
       suspended: () => state.world.suspended(enterpriseId),
     };
-    state.devices.set(device.deviceId, (rt = { view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
+    state.devices.set(device.deviceId, (rt = { enterpriseId, view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
   }
   return rt;
 }

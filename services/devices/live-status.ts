@@ -45,6 +45,16 @@ export class LiveStatus {
     s.lastSeen = Math.max(s.lastSeen ?? 0, ts);
   }
 
+  /** Every device's status as data (a cluster's partition snapshot), and taken back. */
+  export(): [string, DeviceStatus][] {
+    return [...this.devices];
+  }
+
+  import(devices: [string, DeviceStatus][]) {
+    this.devices.clear();
+    for (const [id, s] of devices) this.devices.set(id, { ...s, lastValues: Object.assign(bareRecord<{ value: Value; ts: number }>(), s.lastValues) });
+  }
+
   get(deviceId: string) {
     const s = this.of(deviceId);
     return { online: s.connected && s.reported !== 'offline', ...s };
