@@ -1,4 +1,4 @@
-import { compileRules, evaluate, forget, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type RuleSet, type World } from '../../rules/engine.ts';
+import { compileRules, evaluate, exportState, forget, importState, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type EngineData, type RuleSet, type World } from '../../rules/engine.ts';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { Alert } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -92,6 +92,15 @@ export class RuleRunner {
 
   forget(key: string) {
     forget(this.state, key);
+  }
+
+  /** What the rules remember, as data (a cluster partition's snapshot), and taken back. */
+  exportState(): EngineData {
+    return exportState(this.state);
+  }
+
+  importState(data: EngineData) {
+    importState(this.state, data);
   }
 
   private emit(outcomes: Outcome[]): Promise<void> | undefined {
