@@ -263,7 +263,8 @@ export class Gateway {
     asWatcher(w);
   }
 
-  private answer(device: GatewayDevice, topic: string, rejects: Reject[]) {
+  /** Tell a device what was wrong with a message it sent (on its `reject` topic), and count it. */
+  answer(device: Pick<GatewayDevice, 'enterpriseId' | 'deviceId'>, topic: string, rejects: Reject[]) {
     const at = new Date(this.opts.clock()).toISOString();
     for (const r of rejects) {
       this.opts.counters.rejected.inc({ code: r.code });

@@ -3,11 +3,12 @@ import type { Outcome } from '../domain/types.ts';
 import { SecretVerifier } from '../gateway/credentials.ts';
 import { AlertBook } from './alerts/alert-book.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
+import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy, placementOf } from './alerts/placement.ts';
 import { auditTruncated } from './alerts/system-alerts.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { composeApi } from './compose/api.ts';
-import { composeGateway, composeFirePanels } from './compose/edge.ts';
+import { composeGateway, composeFirePanels, followCredentials, pipelineInput } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
 import { composeNotifications } from './compose/notifications.ts';
 import { composePipeline } from './compose/pipeline.ts';
@@ -74,11 +75,17 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const verifier = new SecretVerifier();
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
-  const gateway = await composeGateway({ ...edge, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited });
+  const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
+  const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited });
   const panels = composeFirePanels({ ...edge, faults, handle: (outcomes) => book.handle(outcomes) });
 
   // --- people: notifications and the scheduled jobs ---------------------------------------------
-  const { live, channels, ackLinks, told, outbox, dispatcher, publicUrl } = await composeNotifications({ settings, options: opts.outbox, registry: current, policy, stores, book, gateway, metrics, raiseSystem, clock, log });
+  const { live, channels, ackLinks, told, outbox, dispatcher, publicUrl } = await composeNotifications({
+    ...{ settings, options: opts.outbox, registry: current, policy, stores, metrics, raiseSystem, clock, log },
+    record: (lines) => book.record(lines),
+    openAlerts: () => book.openAlerts(),
+    publishMqtt: (topic, payload) => (gateway.broker.closed ? Promise.resolve() : gateway.publish(topic, payload, 1)),
+  });
   const jobs = composeJobs({ settings, registry: current, policy, stores, telemetry, devices, book, hazards, told, dispatcher, outbox, channels, forwarder, publicUrl, clock, log });
 
   // --- who hears what ------------------------------------------------------------------------------
@@ -92,12 +99,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onChange((c) => dispatcher.onChange(c));
   book.onClosedWhileActive((key) => pipeline.forget(key));
   registry.onChange((next) => (callers = buildCallers(next)));
-  registry.onChange((next) => {
-    verifier.retain((id) => next.devices.has(id));
-    for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
-    // sessions of removed devices, rotated secrets and withdrawn tokens end now
-    gateway.recheck();
-  });
+  registry.onChange((next) => followCredentials(next, verifier, gateway));
   // the pipeline follows the registry once it runs (it starts with the one in force)
   let pipelineRunning = false;
   registry.onChange((next) => pipelineRunning && pipeline.useRegistry(next.loaded, clock()));
@@ -146,7 +148,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     clock,
     started,
   });
-  const api = await composeApi({ settings, registry, caller: (digest) => callers.get(digest), stores, book, pipeline, devices, live, ackLinks, told, hazards, forwarder, jobs, health: () => health.now(), ports: () => gateway.ports, audited, metrics, clock, log });
+  const api = await composeApi({
+    ...{ settings, registry, caller: (digest) => callers.get(digest), stores, book, telemetry, devices, live, ackLinks, told, hazards, uplinks: forwarder, reports: jobs },
+    useBaseline: (b) => pipeline.baseline(b.deviceId, b.metric, b.value),
+    announceSilences: () => silencesDue(jobs.silences),
+    ...{ health: () => health.now(), ports: () => gateway.ports, audited, metrics, clock, log },
+  });
 
   // --- start ---------------------------------------------------------------------------------------
   await gateway.start();

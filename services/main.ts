@@ -4,7 +4,8 @@ import { runPanels, simPanelsFrom } from '../simulators/panel-fleet.ts';
 import pino from 'pino';
 import { startApp, type App } from './app.ts';
 import { RegistryError } from './registry/load.ts';
-import { SettingsError, helpText, readSettings } from './settings.ts';
+import { ClusterSetupError } from './cluster/partition-table.ts';
+import { SettingsError, helpText, readSettings, type Settings } from './settings.ts';
 import { StartError, explainLock } from './start-error.ts';
 
 /** `npm start`: settings from the environment and flags, then the whole service. */
@@ -24,6 +25,7 @@ async function main() {
     return;
   }
   const log = pino({ level: settings.LOG_LEVEL });
+  if (settings.ROLE !== 'all') return role(settings, log);
   let app;
   try {
     app = await startApp(settings, { logger: log });
@@ -75,6 +77,34 @@ async function main() {
         console.error(err);
         process.exit(1);
       },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** A cluster role (ROLE=edge | worker | api): one part of the service, over NATS and PostgreSQL. */
+async function role(settings: Settings, log: pino.Logger) {
+  let node: { stop(): Promise<void> };
+  try {
+    node =
+      settings.ROLE === 'edge'
+        ? await (await import('./cluster/edge.ts')).startEdge(settings, { logger: log })
+        : settings.ROLE === 'worker'
+          ? await (await import('./cluster/worker.ts')).startWorker(settings, { logger: log })
+          : await (await import('./cluster/api.ts')).startApiNode(settings, { logger: log });
+  } catch (e) {
+    if (e instanceof RegistryError || e instanceof StartError || e instanceof ClusterSetupError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const shutdown = (signal: string) => {
+    log.info({ signal, role: settings.ROLE }, 'stopping');
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => (console.error(err), process.exit(1)),
     );
   };
   process.once('SIGINT', () => shutdown('SIGINT'));

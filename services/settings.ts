@@ -39,6 +39,16 @@ export const settingsSchema = z.object({
   OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PIPELINE_THREAD: onOff.default('on'),
+  ROLE: z.enum(['all', 'edge', 'worker', 'api']).default('all'),
+  NATS_URL: z
+    .string()
+    .refine((v) => v.split(',').every((u) => /^(nats|tls):\/\/[^\s,]+$/.test(u.trim())), 'NATS_URL is one or more nats://host:port, separated by commas')
+    .optional(),
+  PG_URL: z.string().regex(/^postgres(ql)?:\/\//, 'PG_URL must start with postgres://').optional(),
+  CLUSTER_PARTITIONS: z.coerce.number().int().min(1).max(4096).default(64),
+  CLUSTER_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
+  NODE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'NODE_ID is 1-64 letters, digits, _ . -').optional(),
+  LEASE_S: z.coerce.number().min(1).max(300).default(10),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -77,6 +87,13 @@ export const SETTING_HELP: Record<keyof Settings, string> = {
   OUTBOX_RETENTION_DAYS: 'delivered or expired notifications older than this leave the outbox (the alert record keeps their outcome)',
   LOG_LEVEL: 'log level',
   PIPELINE_THREAD: '"off" runs decoding, the rules and the readings\' store on the main thread (no worker thread)',
+  ROLE: 'all (one process, the default) | edge (MQTT) | worker (rules, alerts, notifications) | api (REST, live stream, dashboards): cluster roles need NATS_URL and PG_URL',
+  NATS_URL: 'cluster mode: the NATS servers (JetStream), nats://host:port separated by commas',
+  PG_URL: 'cluster mode: the PostgreSQL the cluster keeps its state in, postgres://user:password@host:port/db',
+  CLUSTER_PARTITIONS: 'cluster mode: the number of partitions, fixed for the life of the data (the NATS mapping must say the same)',
+  CLUSTER_REPLICAS: 'cluster mode: JetStream replicas of each partition stream',
+  NODE_ID: 'cluster mode: this process\'s name among the workers (default: host name and process id)',
+  LEASE_S: 'cluster mode: a worker silent this long loses its partitions to the others',
 };
 
 const flagOf = (key: string) => key.toLowerCase().replace(/_/g, '-');
@@ -101,6 +118,10 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings |
   const s = parsed.data;
   if (s.MQTTS_PORT !== undefined && (!s.TLS_CERT || !s.TLS_KEY)) throw new SettingsError('MQTTS_PORT needs TLS_CERT and TLS_KEY');
   if (s.INFLUX_TOKEN && (!s.INFLUX_URL || !s.INFLUX_ORG || !s.INFLUX_BUCKET)) throw new SettingsError('INFLUX_TOKEN (InfluxDB 2.x) needs INFLUX_URL, INFLUX_ORG and INFLUX_BUCKET');
+  if (s.ROLE !== 'all') {
+    const missing = [...(s.NATS_URL ? [] : ['NATS_URL']), ...(s.PG_URL ? [] : ['PG_URL']), ...(s.ROLE !== 'edge' && !s.INFLUX_URL ? ['INFLUX_URL'] : [])];
+    if (missing.length) throw new SettingsError(`ROLE=${s.ROLE} (cluster mode) needs ${missing.join(', ')}: readings go to InfluxDB, state to PostgreSQL, and the log is NATS JetStream`);
+  }
   return s;
 }
 

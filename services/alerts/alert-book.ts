@@ -5,6 +5,7 @@ import type { Alert, AlertChange, Disposition, Transition } from './model.ts';
 
 export type { AlertChange } from './model.ts';
 import type { AlertStore } from './alert-store.ts';
+import type { SqlRunner } from '../store/sql.ts';
 
 /**
  * The open alerts and every change to them, applied one at a time so two hands on one alert
@@ -20,6 +21,22 @@ export interface Placement {
 }
 
 export class AlertNotFound extends Error {}
+
+/**
+ * How a book commits. `auto` (a single process): every change handled is committed as soon as
+ * the commit before it ends, and a failed commit is tried again every second. `explicit` (a
+ * cluster partition): changes handled wait for `commitHandled()`, which its owner calls once the log's
+ * readings they came from are stored (`commitHandled`), and `within` writes the partition's progress (and checks
+ * its epoch) in the same transaction: a commit is all of a stretch of the log, or nothing.
+ */
+export interface BookCommits {
+  mode: 'auto' | 'explicit';
+  /**
+   * What else goes in every commit's transaction; `complete`: nothing handled is left out of this
+   * commit (so progress may be written with it).
+   */
+  within?: (t: SqlRunner, complete: boolean) => Promise<void>;
+}
 
 /** the most steps and record lines one transaction of the record takes */
 const MAX_STEPS = 2000;
@@ -48,10 +65,25 @@ export class AlertBook {
     private readonly clock: () => number,
     /** a listener threw: logged and counted by the caller, never passed on */
     private readonly onListenerError: (err: Error, change: AlertChange) => void = () => {},
+    private readonly commits: BookCommits = { mode: 'auto' },
   ) {}
 
-  async load(): Promise<Alert[]> {
-    const open = await this.store.open();
+  private closed = false;
+
+  /** No more commits or retries (a cluster partition given up: another owner goes on from the record). */
+  shut() {
+    this.closed = true;
+    clearTimeout(this.retry);
+  }
+
+  /** Commit what was handled since the last commit (explicit mode); rejects if it could not be written. */
+  commitHandled(): Promise<void> {
+    return this.batch();
+  }
+
+  /** The alerts still open, from the record (`only`: a cluster partition's own). */
+  async load(only?: (a: Alert) => boolean): Promise<Alert[]> {
+    const open = (await this.store.open()).filter((a) => !only || only(a));
     for (const a of open) this.openByKey.set(a.key, a);
     return open;
   }
@@ -90,6 +122,7 @@ export class AlertBook {
       this.announce(step);
     }
     if (!this.queued.length) return this.nextBatch ?? Promise.resolve();
+    if (this.commits.mode === 'explicit') return Promise.resolve();
     return this.batch();
   }
 
@@ -101,11 +134,13 @@ export class AlertBook {
   private batch(): Promise<void> {
     return (this.nextBatch ??= this.serial(async () => {
       this.nextBatch = null;
-      while (this.queued.length || this.lines.length) {
-        const steps = this.queued.splice(0, MAX_STEPS);
+      // a partition's commit is a whole stretch of its log: never split
+      const most = this.commits.mode === 'explicit' ? Infinity : MAX_STEPS;
+      while ((this.queued.length || this.lines.length) && !this.closed) {
+        const steps = this.queued.splice(0, most);
         const lines = this.lines.splice(0, MAX_LINES);
         try {
-          await this.commitAll(steps, lines);
+          await this.commitAll(steps, lines, this.queued.length === 0);
           this.failing = null;
           this.countRecorded(steps.length);
         } catch (e) {
@@ -113,10 +148,11 @@ export class AlertBook {
           this.queued = [...steps, ...this.queued];
           this.lines = [...lines, ...this.lines];
           this.failing = (e as Error).message;
-          this.retry ??= setTimeout(() => {
-            this.retry = undefined;
-            void this.batch().catch(() => {});
-          }, 1000).unref();
+          if (this.commits.mode === 'auto' && !this.closed)
+            this.retry ??= setTimeout(() => {
+              this.retry = undefined;
+              void this.batch().catch(() => {});
+            }, 1000).unref();
           throw e;
         }
       }
@@ -246,17 +282,20 @@ export class AlertBook {
   }
 
   /** Commit the steps in one transaction, then tell listeners. */
-  private async commitAll(steps: Step[], lines: Transition[] = []) {
+  private async commitAll(steps: Step[], lines: Transition[] = [], complete = this.queued.length === 0) {
     if (!steps.length && !lines.length) return;
+    if (this.closed) throw new Error('the alert book is closed');
     // the row saved is the alert as it is now: a change applied in memory since (an outcome
     // handled while an acknowledgement waited its turn) must not be overwritten by an older copy
     const now = (a: Alert) => {
       const open = this.openByKey.get(a.key);
       return open?.id === a.id ? open : a;
     };
+    const within = this.commits.within;
     await this.store.saveMany(
       steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions })),
       lines,
+      within && ((t) => within(t, complete)),
     );
     for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) this.tell(fn, { alert, transition });
   }

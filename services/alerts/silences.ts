@@ -40,26 +40,32 @@ export const endOf = (s: Silence) => s.endedAt ?? s.until;
 export class Silences {
   private api: Silence[] = [];
   private fromRegistry: Silence[] = [];
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: ((s?: Silence) => void)[] = [];
 
   private constructor(private readonly conn: Sql) {}
 
   static async create(conn: Sql) {
     await conn.run(`CREATE TABLE IF NOT EXISTS silences (id VARCHAR PRIMARY KEY, doc VARCHAR NOT NULL)`);
     const s = new Silences(conn);
-    s.api = (await conn.all<{ doc: string }>('SELECT doc FROM silences')).map((r) => JSON.parse(r.doc) as Silence);
+    await s.reload();
     return s;
   }
 
-  /** Heard after every change: a silence added or ended, the registry's windows replaced. */
-  onChange(fn: () => void) {
+  /** Read the silences again (cluster mode: another node added or ended one). */
+  async reload() {
+    this.api = (await this.conn.all<{ doc: string }>('SELECT doc FROM silences')).map((r) => JSON.parse(r.doc) as Silence);
+    this.changed();
+  }
+
+  /** Heard after every change: a silence added or ended (that one), the registry's windows replaced or all read again. */
+  onChange(fn: (s?: Silence) => void) {
     this.listeners.push(fn);
   }
 
-  private changed() {
+  private changed(s?: Silence) {
     for (const fn of this.listeners) {
       try {
-        fn();
+        fn(s);
       } catch {
         // a listener's trouble is its own; the silence stands
       }
@@ -121,7 +127,7 @@ export class Silences {
     const s: Silence = { ...input, id: randomUUID(), createdAt: now, endedAt: null, endedBy: null, source: 'api', startAnnounced: false, endAnnounced: false };
     await this.save(s);
     this.api.push(s);
-    this.changed();
+    this.changed(s);
     return s;
   }
 
@@ -131,7 +137,7 @@ export class Silences {
     s.endedAt = now;
     s.endedBy = by;
     await this.save(s);
-    this.changed();
+    this.changed(s);
     return s;
   }
 

@@ -23,7 +23,8 @@ import type { AckLinks } from '../notify/ack-links.ts';
 export interface ApiContext {
   registry(): Registry;
   caller(tokenDigest: string): Caller | undefined;
-  book: AlertBook;
+  /** a person's steps on alerts, and the open ones (a cluster's API node: through the partitions' owners) */
+  book: Pick<AlertBook, 'ack' | 'close' | 'feedback' | 'review' | 'settled' | 'openAlerts'>;
   alerts: AlertStore;
   telemetry: TelemetryStore;
   live: LiveStream;

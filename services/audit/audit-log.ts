@@ -67,10 +67,10 @@ export class AuditLog {
     return log;
   }
 
-  /** The last entry written: its number and hash. */
+  /** The last entry written: its number and hash (with several writers, as the database has it). */
   async head(): Promise<AuditHead> {
     await this.writing;
-    return { ...this.last };
+    return this.chain ? lastEntry(this.conn) : { ...this.last };
   }
 
   /** Queue an entry; entries are chained in the order they are appended and written in batches. */

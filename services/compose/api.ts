@@ -1,37 +1,38 @@
 import type { Logger } from 'pino';
-import type { AlertBook } from '../alerts/alert-book.ts';
-import { silencesDue } from '../alerts/sweep.ts';
 import type { Caller } from '../api/callers.ts';
+import type { ApiContext } from '../api/context.ts';
 import { buildApi } from '../api/server.ts';
 import type { DeviceStatuses } from '../devices/device-status.ts';
 import { registerDevice } from '../devices/registration.ts';
-import type { Forwarder } from '../forward/forwarder.ts';
 import type { Hazards } from '../hazards/hazards.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AckLinks } from '../notify/ack-links.ts';
 import type { LiveStream } from '../notify/live-stream.ts';
 import type { ToldUnits } from '../notify/told.ts';
 import type { Stores } from '../open-stores.ts';
-import type { PipelineClient } from '../pipeline/client.ts';
 import type { RegistryHolder } from '../registry/registry-holder.ts';
 import type { Settings } from '../settings.ts';
-import type { composeJobs } from './jobs.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { composeReports } from './reports.ts';
 
 /** The HTTP API (REST, SSE, the dashboards) over the service's parts. */
 export function composeApi(d: {
   settings: Settings;
   registry: RegistryHolder;
   caller: (digest: string) => Caller | undefined;
-  stores: Stores;
-  book: AlertBook;
-  pipeline: PipelineClient;
-  devices: DeviceStatuses;
+  stores: Omit<Stores, 'close'>;
+  book: ApiContext['book'];
+  telemetry: TelemetryStore;
+  /** a baseline set: the rules take it (the pipeline, or the enterprise's partition) */
+  useBaseline(b: { enterpriseId: string; deviceId: string; metric: string; value: number }): void;
+  devices: Pick<DeviceStatuses, 'many' | 'get' | 'onlineCount'>;
   live: LiveStream;
   ackLinks: AckLinks;
   told: ToldUnits;
   hazards: Hazards;
-  forwarder: Forwarder;
-  jobs: ReturnType<typeof composeJobs>;
+  uplinks: ApiContext['uplinks'];
+  reports: Pick<ReturnType<typeof composeReports>, 'summary' | 'coverage'>;
+  announceSilences(): Promise<void>;
   health: () => ReturnType<Parameters<typeof buildApi>[0]['health']>;
   ports: () => { mqtt?: number; ws?: number; mqtts?: number };
   audited: (actor: string, action: string, subject: string, detail: unknown) => void;
@@ -39,7 +40,7 @@ export function composeApi(d: {
   clock: () => number;
   log: Logger;
 }) {
-  const { settings, stores, pipeline, audited, clock, log } = d;
+  const { settings, stores, audited, clock, log } = d;
   const registration = {
     registry: d.registry,
     clock,
@@ -53,7 +54,7 @@ export function composeApi(d: {
       caller: d.caller,
       book: d.book,
       alerts: stores.alerts,
-      telemetry: pipeline.telemetry,
+      telemetry: d.telemetry,
       live: d.live,
       status: d.devices,
       metrics: d.metrics,
@@ -64,13 +65,13 @@ export function composeApi(d: {
       statuses: stores.statuses,
       hazardStore: stores.hazards,
       photos: stores.photos,
-      uplinks: d.forwarder,
-      summary: d.jobs.summary,
-      coverage: d.jobs.coverage,
+      uplinks: d.uplinks,
+      summary: d.reports.summary,
+      coverage: d.reports.coverage,
       health: d.health,
       registerDevice: (enterpriseId, body, by) => registerDevice(registration, enterpriseId, body, by),
       audit: { append: audited, verify: (head) => stores.audit.verify(head), head: () => stores.audit.head() },
-      announceSilences: () => silencesDue(d.jobs.silences),
+      announceSilences: d.announceSilences,
       notificationsOf: (alertId) => stores.outbox.forAlert(alertId),
       toldOf: (alertIds) => d.told.ofMany(alertIds),
       outboxCounts: () => stores.outbox.counts(),
@@ -79,7 +80,7 @@ export function composeApi(d: {
         set: async (b) => {
           await stores.baselines.add(b);
           audited(b.by, 'baseline.set', b.deviceId, { metric: b.metric, value: b.value, note: b.note });
-          pipeline.baseline(b.deviceId, b.metric, b.value);
+          d.useBaseline(b);
         },
       },
     },

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { SecretVerifier } from '../../gateway/credentials.ts';
-import { Gateway, type GatewayDevice } from '../../gateway/broker.ts';
+import { Gateway, type GatewayDevice, type GatewayOptions } from '../../gateway/broker.ts';
 import { FirePanelReceiver } from '../../gateway/fire-panel/receiver.ts';
 import { describeUnmapped } from '../../gateway/fire-panel/panel-points.ts';
 import { UnmappedAlarms } from '../alerts/panel-unmapped.ts';
@@ -33,9 +33,37 @@ interface EdgeDeps {
   log: Logger;
 }
 
+/** Where a device's messages go: the reading pipeline of this process, or (cluster mode) the log. */
+export interface DeviceInput {
+  onTelemetry: GatewayOptions['onTelemetry'];
+  onLink: GatewayOptions['onLink'];
+}
+
+/** A single process: telemetry to its reading pipeline; links to the live status and the rules. */
+export function pipelineInput(d: Pick<EdgeDeps, 'pipeline' | 'status'> & { stopping: () => boolean }): DeviceInput {
+  return {
+    onTelemetry: (device, payload, at) => d.pipeline.take(device.deviceId, payload, at),
+    onLink: (device, link, at) => {
+      d.status.onLink(device.deviceId, link, at);
+      if ((link === 'online' || link === 'offline') && !d.stopping()) d.pipeline.link(device.deviceId, link, at);
+    },
+  };
+}
+
+/**
+ * Device secrets follow the registry: a removed device or a rotated secret is forgotten, and the
+ * sessions of removed devices, rotated secrets and withdrawn tokens end now.
+ */
+export function followCredentials(next: Registry, verifier: SecretVerifier, gateway: Gateway) {
+  verifier.retain((id) => next.devices.has(id));
+  for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
+  gateway.recheck();
+}
+
 /** The MQTT listeners (TCP, WebSocket, TLS): devices by their registry entry, watchers by token. */
 export async function composeGateway(
-  d: EdgeDeps & {
+  d: Pick<EdgeDeps, 'settings' | 'registry' | 'metrics' | 'clock' | 'log'> & {
+    input: DeviceInput;
     verifier: SecretVerifier;
     caller: (tokenDigestOf: string) => Caller | undefined;
     tokenDigest: (token: string) => string;
@@ -44,7 +72,7 @@ export async function composeGateway(
     audited: (actor: string, action: string, subject: string, detail: unknown) => void;
   },
 ): Promise<Gateway> {
-  const { settings, registry, pipeline } = d;
+  const { settings, registry } = d;
   return new Gateway({
     mqttPort: settings.MQTT_PORT,
     wsPort: settings.MQTT_WS_PORT,
@@ -60,11 +88,8 @@ export async function composeGateway(
       return c && { name: c.name, sees: c.sees, all: c.role === 'operator' };
     },
     verifier: d.verifier,
-    onTelemetry: (device, payload, at) => pipeline.take(device.deviceId, payload, at),
-    onLink: (device, link, at) => {
-      d.status.onLink(device.deviceId, link, at);
-      if ((link === 'online' || link === 'offline') && !d.stopping()) pipeline.link(device.deviceId, link, at);
-    },
+    onTelemetry: d.input.onTelemetry,
+    onLink: d.input.onLink,
     counters: d.metrics,
     clock: d.clock,
     log: d.log.child({ part: 'gateway' }),

@@ -1,24 +1,19 @@
 import type { Logger } from 'pino';
 import type { AlertBook } from '../alerts/alert-book.ts';
-import { summarize } from '../alerts/reports.ts';
 import type { RoutingPolicy } from '../alerts/routing.ts';
 import { sweep as sweepAlerts } from '../alerts/sweep.ts';
 import type { DeviceStatuses } from '../devices/device-status.ts';
-import { coverage as coverageOf } from '../enterprises/coverage.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Hazards } from '../hazards/hazards.ts';
 import type { Channels } from '../notify/channels/channel.ts';
-import { sendDailySummaries } from '../notify/daily-summary.ts';
 import type { Dispatcher } from '../notify/dispatcher.ts';
-import { sendMonthlyReports } from '../notify/monthly-report.ts';
 import type { Outbox } from '../notify/outbox.ts';
 import type { ToldUnits } from '../notify/told.ts';
 import type { Stores } from '../open-stores.ts';
 import type { PipelineTelemetry } from '../pipeline/client.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { Settings } from '../settings.ts';
-
-type Period = { from: number; to: number; enterpriseIds: string[] };
+import { composeReports } from './reports.ts';
 
 /**
  * What the scheduler runs (services/scheduler.ts) and the reports the API also serves: the
@@ -45,17 +40,13 @@ export function composeJobs(d: {
 }) {
   const { settings, registry, stores, telemetry, clock, log } = d;
   const silences = { silences: stores.silences, clock, announceSilence: (s: Parameters<Dispatcher['announceSilence']>[0], phase: 'started' | 'ended') => d.dispatcher.announceSilence(s, phase) };
-  const openHazards = (id: string) => stores.hazards.list({ enterpriseIds: [id], state: 'open', now: clock(), limit: 10_000 });
-  const summary = (q: Period) => summarize({ registry: registry(), alerts: stores.alerts, telemetry, openHazards }, q);
-  const coverage = (q: Period) => coverageOf({ registry: registry(), telemetry, status: (ids) => d.devices.many(ids) }, q);
-  const writtenChannelsOf = (unit: Parameters<Channels['writtenIdsOf']>[0]) => d.channels.writtenIdsOf(unit);
-  const enqueue = (n: Parameters<Outbox['enqueue']>[0]) => d.outbox.enqueue(n);
+  const reports = composeReports({ registry, alerts: stores.alerts, hazards: stores.hazards, telemetry, status: (ids) => d.devices.many(ids), send: { channels: d.channels, outbox: d.outbox, publicUrl: d.publicUrl }, clock });
   /** the audit head sent last, so that only a moved head goes out */
   let headSent = -1;
   return {
     silences,
-    summary,
-    coverage,
+    summary: reports.summary,
+    coverage: reports.coverage,
     /** escalation, reminders, silences that start or end, overdue rectification items */
     async sweep() {
       await sweepAlerts({ ...silences, book: d.book, policy: d.policy, anyoneTold: (id) => d.told.anyone(id) });
@@ -77,8 +68,7 @@ export function composeJobs(d: {
       await d.forwarder.auditHead({ ...head, at: clock() });
       headSent = head.n;
     },
-    monthlyReports: () =>
-      sendMonthlyReports({ registry, clock, publicUrl: d.publicUrl, channelsOf: writtenChannelsOf, enqueue, summary, coverage, alertsBetween: (id, from, to) => stores.alerts.between(id, from, to) }),
-    dailySummaries: () => sendDailySummaries({ registry, alerts: stores.alerts, telemetry, openHazards, clock, channelsOf: writtenChannelsOf, enqueue }),
+    monthlyReports: async () => void (await reports.monthlyReports()),
+    dailySummaries: async () => void (await reports.dailySummaries()),
   };
 }

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { AlertBook } from '../alerts/alert-book.ts';
+import type { Alert, Transition } from '../alerts/model.ts';
 import { channelHealth } from '../alerts/system-alerts.ts';
 import type { Outcome } from '../../domain/types.ts';
-import type { Gateway } from '../../gateway/broker.ts';
 import type { Metrics } from '../metrics.ts';
 import { AckLinks } from '../notify/ack-links.ts';
 import { ackLinkSecret } from '../notify/ack-link-secret.ts';
@@ -30,15 +29,22 @@ export async function composeNotifications(d: {
   options: AppOptions['outbox'];
   registry: () => Registry;
   policy: (enterpriseId: string) => RoutingPolicy;
-  stores: Stores;
-  book: AlertBook;
-  gateway: Gateway;
+  stores: Pick<Stores, 'ackLinks' | 'outbox' | 'silences'>;
+  /** record lines that change no alert (notification outcomes) */
+  record(lines: Transition[]): Promise<void>;
+  openAlerts(): Alert[];
+  /** to MQTT subscribers and on-site alarm devices */
+  publishMqtt(topic: string, payload: string): Promise<void>;
+  /** where live alert events go (a cluster's worker: to the API nodes, over NATS) */
+  live?: Pick<LiveStream, 'send'>;
+  /** the key signing acknowledge links (a cluster's nodes share one); default: ACK_LINK_SECRET or DATA_DIR's */
+  ackSecret?: Buffer;
   metrics: Metrics;
   raiseSystem: (o: Outcome) => void;
   clock: () => number;
   log: Logger;
 }) {
-  const { settings, registry, policy, stores, book, clock } = d;
+  const { settings, registry, policy, stores, clock } = d;
   const log = d.log.child({ part: 'notify' });
   const live = new LiveStream();
   const channels = new Channels([
@@ -49,13 +55,13 @@ export async function composeNotifications(d: {
   ]);
   if (!settings.SMTP_URL) d.log.warn('e-mail is off (SMTP_URL is not set): units are reached by their webhooks, SMS and calls only');
   const publicUrl = settings.PUBLIC_URL.replace(/\/$/, '');
-  const ackLinks = new AckLinks({ store: stores.ackLinks, secret: await ackLinkSecret(settings), publicUrl, ttlMs: settings.ACK_LINK_HOURS * 3_600_000, clock });
+  const ackLinks = new AckLinks({ store: stores.ackLinks, secret: d.ackSecret ?? (await ackLinkSecret(settings)), publicUrl, ttlMs: settings.ACK_LINK_HOURS * 3_600_000, clock });
   const told = new ToldUnits(stores.outbox);
   const outbox = new Outbox({
     told,
     store: stores.outbox,
     registry,
-    record: (lines) => book.record(lines),
+    record: d.record,
     channels,
     clock,
     publicUrl,
@@ -70,14 +76,14 @@ export async function composeNotifications(d: {
   const dispatcher = new Dispatcher({
     registry,
     policy,
-    record: (lines) => book.record(lines),
+    record: d.record,
     told,
-    openAlerts: () => book.openAlerts(),
-    live,
+    openAlerts: d.openAlerts,
+    live: d.live ?? live,
     outbox,
     silences: stores.silences,
     channelsOf: (unit) => channels.idsOf(unit),
-    publishMqtt: (topic, payload) => (d.gateway.broker.closed ? Promise.resolve() : d.gateway.publish(topic, payload, 1)),
+    publishMqtt: d.publishMqtt,
     clock,
     log,
   });

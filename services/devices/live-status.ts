@@ -8,6 +8,8 @@ export interface DeviceStatus {
   reported: 'online' | 'offline' | null;
   lastSeen: number | null;
   lastValues: Record<string, { value: Value; ts: number }>;
+  /** the connection it is connected over (cluster mode) */
+  via?: string;
 }
 
 export class LiveStatus {
@@ -30,11 +32,17 @@ export class LiveStatus {
     }
   }
 
-  onLink(deviceId: string, link: 'online' | 'offline' | 'connected' | 'disconnected', at: number) {
+  /**
+   * `via`: the connection it came over (cluster mode: an edge and its client). A device that moved
+   * to another edge is connected there: the first edge noticing late that it went is not news.
+   */
+  onLink(deviceId: string, link: 'online' | 'offline' | 'connected' | 'disconnected', at: number, via?: string) {
     const s = this.of(deviceId);
-    if (link === 'connected') (s.connected = true), (s.reported = null);
-    else if (link === 'disconnected') s.connected = false;
-    else s.reported = link;
+    if (link === 'connected') (s.connected = true), (s.reported = null), (s.via = via);
+    else if (link === 'disconnected') {
+      if (via !== undefined && s.via !== undefined && via !== s.via) return;
+      s.connected = false;
+    } else s.reported = link;
     s.lastSeen = at;
   }
 

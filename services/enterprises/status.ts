@@ -18,7 +18,7 @@ export interface StatusChange {
 export class EnterpriseStatuses {
   private readonly current = new Map<string, StatusChange>();
 
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: ((change?: StatusChange) => void)[] = [];
 
   private constructor(private readonly conn: Sql) {}
 
@@ -26,9 +26,22 @@ export class EnterpriseStatuses {
     await conn.run(`CREATE TABLE IF NOT EXISTS enterprise_status (enterprise VARCHAR NOT NULL, status VARCHAR NOT NULL,
       reason VARCHAR NOT NULL, by_whom VARCHAR NOT NULL, at_ms BIGINT NOT NULL)`);
     const s = new EnterpriseStatuses(conn);
-    for (const r of await conn.all<{ enterprise: string; status: EnterpriseStatus; reason: string; by_whom: string; at_ms: number }>('SELECT * FROM enterprise_status ORDER BY at_ms'))
-      s.current.set(r.enterprise, { enterpriseId: r.enterprise, status: r.status, reason: r.reason, by: r.by_whom, at: Number(r.at_ms) });
+    await s.reload();
     return s;
+  }
+
+  /** Read the statuses again (cluster mode: another node changed one). */
+  async reload() {
+    this.current.clear();
+    for (const r of await this.conn.all<{ enterprise: string; status: EnterpriseStatus; reason: string; by_whom: string; at_ms: number }>('SELECT * FROM enterprise_status ORDER BY at_ms'))
+      this.current.set(r.enterprise, { enterpriseId: r.enterprise, status: r.status, reason: r.reason, by: r.by_whom, at: Number(r.at_ms) });
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch {
+        // the statuses stand whatever a listener does with them
+      }
+    }
   }
 
   /** The status in force (operating until a regulator says otherwise). */
@@ -45,7 +58,7 @@ export class EnterpriseStatuses {
     this.current.set(change.enterpriseId, change);
     for (const fn of this.listeners) {
       try {
-        fn();
+        fn(change);
       } catch {
         // the change stands whatever a listener does with it
       }
@@ -53,7 +66,8 @@ export class EnterpriseStatuses {
   }
 
   /** Heard after every change of status. */
-  onChange(fn: () => void) {
+  /** Heard after every change (that one), or after all were read again. */
+  onChange(fn: (change?: StatusChange) => void) {
     this.listeners.push(fn);
   }
 

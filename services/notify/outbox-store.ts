@@ -36,7 +36,7 @@ export type NoticeBody =
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
-const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar'];
+const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer'];
 const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';
 
 export class OutboxStore {
@@ -49,6 +49,8 @@ export class OutboxStore {
       status VARCHAR NOT NULL, last_error VARCHAR, delivered_at BIGINT)`);
     // outboxes written before notification ids were fixed per group
     await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS notification_id VARCHAR');
+    // a cluster's partition whose owner sends the notice (null in a single process)
+    await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS part INTEGER');
     // who was told of each alert: written with the notices, kept when they are pruned
     await conn.run('CREATE TABLE IF NOT EXISTS told (alert_id VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, PRIMARY KEY (alert_id, unit_id))');
     await conn.run('INSERT INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL ON CONFLICT DO NOTHING');
@@ -116,7 +118,7 @@ export class OutboxStore {
 
   private write(items: OutboxItem[]): Promise<void> {
     return this.conn.tx(async (t) => {
-      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, null]));
+      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, null, this.partOf?.(i) ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
       // one statement for every (alert, unit) of the group, in slices the parser takes easily
       for (let k = 0; k < told.length; k += 500) {
@@ -128,18 +130,35 @@ export class OutboxStore {
   }
 
   /**
-   * What else must hold or be written with a group of notices (a cluster's partition: that its
-   * owner still owns it). Set once, by whoever opens the store.
+   * What else must hold or be written with a group of notices. Set once, by whoever opens the store.
    */
   within?: (t: SqlRunner, items: OutboxItem[]) => Promise<void>;
 
+  /**
+   * In a cluster: the partition whose owner sends a notice (`partOf`), and the partitions this
+   * process owns now (`scope`): it sends only theirs. Unset in a single process: it sends all.
+   */
+  partOf?: (item: OutboxItem) => number;
+  scope?: () => readonly number[];
+
+  /** `AND part IN (…)` for a cluster's worker: its own partitions' notices only */
+  private mine(params: SqlParams): string {
+    if (!this.scope) return '';
+    const parts = this.scope();
+    if (!parts.length) return ' AND false';
+    parts.forEach((p, i) => (params[`part${i}`] = p));
+    return ` AND part IN (${parts.map((_, i) => `$part${i}`).join(', ')})`;
+  }
+
   /** Pending items whose time has come. */
   async due(now: number): Promise<OutboxItem[]> {
-    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now ORDER BY created_at, id`, { now: BigInt(now) });
+    const params: SqlParams = { now: BigInt(now) };
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${this.mine(params)} ORDER BY created_at, id`, params);
   }
 
   async pending(unitId: string, channel: string): Promise<OutboxItem[]> {
-    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND unit_id = $u AND channel = $c`, { u: unitId, c: channel });
+    const params: SqlParams = { u: unitId, c: channel };
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND unit_id = $u AND channel = $c${this.mine(params)}`, params);
   }
 
   async forAlert(alertId: string): Promise<OutboxItem[]> {

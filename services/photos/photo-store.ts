@@ -32,12 +32,14 @@ export class NotAnImage extends Error {}
 export class PhotoStore {
   private constructor(
     private readonly conn: Sql,
-    private readonly dir: string,
+    /** the folder the images are kept in; null: in the database (a cluster's API nodes share it) */
+    private readonly dir: string | null,
   ) {}
 
-  static async create(conn: Sql, dir: string): Promise<PhotoStore> {
-    await mkdir(dir, { recursive: true });
+  static async create(conn: Sql, dir: string | null): Promise<PhotoStore> {
+    if (dir !== null) await mkdir(dir, { recursive: true });
     await conn.run(`CREATE TABLE IF NOT EXISTS photos (id VARCHAR PRIMARY KEY, enterprise VARCHAR NOT NULL, doc VARCHAR NOT NULL)`);
+    if (dir === null) await conn.run(`CREATE TABLE IF NOT EXISTS photo_bytes (id VARCHAR PRIMARY KEY, data TEXT NOT NULL)`);
     return new PhotoStore(conn, dir);
   }
 
@@ -48,6 +50,13 @@ export class PhotoStore {
     const ext = type && PHOTO_TYPES.get(type.mime);
     if (!type || !ext) throw new NotAnImage(type ? `${type.mime} is not an accepted image (JPEG, PNG, WebP, HEIC)` : 'the content is not an image');
     const photo: Photo = { ...meta, id: randomUUID(), mime: type.mime, bytes: data.length };
+    if (this.dir === null) {
+      await this.conn.tx(async (t) => {
+        await t.run('INSERT INTO photo_bytes VALUES ($id, $data)', { id: photo.id, data: data.toString('base64') });
+        await t.run('INSERT INTO photos VALUES ($id, $e, $doc)', { id: photo.id, e: photo.enterpriseId, doc: JSON.stringify(photo) });
+      });
+      return photo;
+    }
     const file = join(this.dir, `${photo.id}.${ext}`);
     const fh = await open(`${file}.tmp`, 'w');
     try {
@@ -67,6 +76,11 @@ export class PhotoStore {
   }
 
   async read(photo: Photo): Promise<Buffer> {
+    if (this.dir === null) {
+      const [row] = await this.conn.all<{ data: string }>('SELECT data FROM photo_bytes WHERE id = $id', { id: photo.id });
+      if (!row) throw Object.assign(new Error(`photo ${photo.id} has no content`), { code: 'ENOENT' });
+      return Buffer.from(row.data, 'base64');
+    }
     return readFile(join(this.dir, `${photo.id}.${PHOTO_TYPES.get(photo.mime)}`));
   }
 }

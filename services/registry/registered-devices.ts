@@ -3,6 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StartError } from '../start-error.ts';
+import type { Sql } from '../store/sql.ts';
 
 const fileSchema = z.array(
   z.object({
@@ -24,7 +25,14 @@ export interface RegisteredDevice {
   device: Record<string, unknown> & { id: string; secretHash: string };
 }
 
-export class RegisteredDevices {
+/** Where registered devices are kept: a file under DATA_DIR, or (cluster mode) the shared database. */
+export interface RegisteredDeviceStore {
+  load(): Promise<RegisteredDevice[]>;
+  all(): readonly RegisteredDevice[];
+  add(d: RegisteredDevice): Promise<void>;
+}
+
+export class RegisteredDevices implements RegisteredDeviceStore {
   private list: RegisteredDevice[] = [];
   private readonly path: string;
 
@@ -86,4 +94,32 @@ export function withRegisteredDevices(raw: unknown, extra: readonly RegisteredDe
     }
   }
   return { raw: copy, skipped };
+}
+
+/** Registered devices in the database a cluster shares, so every node composes the same registry. */
+export class RegisteredDevicesTable implements RegisteredDeviceStore {
+  private list: RegisteredDevice[] = [];
+
+  private constructor(private readonly sql: Sql) {}
+
+  static async open(sql: Sql): Promise<RegisteredDevicesTable> {
+    await sql.run('CREATE TABLE IF NOT EXISTS registered_devices (id VARCHAR PRIMARY KEY, registered_at VARCHAR NOT NULL, doc TEXT NOT NULL)');
+    return new RegisteredDevicesTable(sql);
+  }
+
+  async load(): Promise<RegisteredDevice[]> {
+    const rows = await this.sql.all<{ doc: string }>('SELECT doc FROM registered_devices ORDER BY registered_at, id');
+    const ok = fileSchema.safeParse(rows.map((r) => JSON.parse(r.doc) as unknown));
+    if (!ok.success) throw new Error(`registered_devices does not hold registered devices (${ok.error.issues[0].path.join('.')}: ${ok.error.issues[0].message})`);
+    return (this.list = ok.data as RegisteredDevice[]);
+  }
+
+  all(): readonly RegisteredDevice[] {
+    return this.list;
+  }
+
+  async add(d: RegisteredDevice): Promise<void> {
+    await this.sql.run('INSERT INTO registered_devices VALUES ($id, $at, $doc)', { id: d.device.id, at: d.registeredAt, doc: JSON.stringify(d) });
+    this.list = [...this.list, d];
+  }
 }

@@ -2,7 +2,7 @@ import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { composeRegistry } from './compose.ts';
 import { RegistryError, readRegistryFile } from './load.ts';
-import { RegisteredDevices, type RegisteredDevice } from './registered-devices.ts';
+import { RegisteredDevices, type RegisteredDevice, type RegisteredDeviceStore } from './registered-devices.ts';
 import type { Registry } from './registry.ts';
 
 /**
@@ -20,6 +20,8 @@ export type ReloadResult = { ok: true } | { ok: false; problems: string[] };
 export interface RegistryHolderOptions {
   configPath: string;
   dataDir: string;
+  /** where registered devices are kept (default: DATA_DIR/registered-devices.json) */
+  registered?: RegisteredDeviceStore;
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
 }
 
@@ -29,13 +31,13 @@ export type ReloadListener = (outcome: 'applied' | 'refused', detail: object) =>
 export class RegistryHolder {
   private registry!: Registry;
   private raw: unknown;
-  private readonly registered: RegisteredDevices;
+  private readonly registered: RegisteredDeviceStore;
   private readonly listeners: ((next: Registry) => unknown)[] = [];
   private readonly reloadListeners: ReloadListener[] = [];
   private registering: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: RegistryHolderOptions) {
-    this.registered = new RegisteredDevices(opts.dataDir);
+    this.registered = opts.registered ?? new RegisteredDevices(opts.dataDir);
   }
 
   /** Reads the file and the registered devices; throws RegistryError naming every problem. */
@@ -111,6 +113,8 @@ export class RegistryHolder {
     const source = this.opts.configPath;
     try {
       const raw = await readRegistryFile(source);
+      // devices registered elsewhere (another API node of a cluster) are read again too
+      await this.registered.load();
       const next = this.compose(raw, this.registered.all(), source);
       // a half-saved or emptied file must not lock every device and user out
       const empty = [...(next.devices.size ? [] : ['it lists no devices']), ...(next.file.users.length ? [] : ['it lists no users'])];

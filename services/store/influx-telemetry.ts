@@ -28,7 +28,12 @@ export interface InfluxOptions {
   password?: string;
   /** InfluxDB 2.x native API instead of 1.x: token, organisation and bucket */
   v2?: { token: string; org: string; bucket: string };
-  bufferDir: string;
+  /**
+   * Where batches wait for InfluxDB (store and forward). Without it (cluster mode: the log keeps
+   * what is not stored yet) an append resolves only once InfluxDB has the batch, and fails when
+   * it cannot be written.
+   */
+  bufferDir?: string;
   maxBufferBytes?: number;
   /** readings are grouped this long (or up to `batchLines`) into one buffered batch */
   batchMs?: number;
@@ -60,7 +65,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
 
   private constructor(
     private readonly opts: InfluxOptions,
-    private readonly buffer: DiskBuffer,
+    private readonly buffer: DiskBuffer | null,
     private readonly backend: InfluxBackend,
   ) {
     this.kind = backend.kind;
@@ -68,7 +73,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   static async create(opts: InfluxOptions): Promise<InfluxTelemetryStore> {
-    const buffer = await DiskBuffer.open(opts.bufferDir, opts.maxBufferBytes ?? 512 * 1024 * 1024);
+    const buffer = opts.bufferDir === undefined ? null : await DiskBuffer.open(opts.bufferDir, opts.maxBufferBytes ?? 512 * 1024 * 1024);
     const backend = opts.v2 ? new FluxBackend({ url: opts.url, ...opts.v2 }) : new InfluxQlBackend(opts);
     const store = new InfluxTelemetryStore(opts, buffer, backend);
     store.ship();
@@ -118,8 +123,9 @@ export class InfluxTelemetryStore implements TelemetryStore {
     return lines.length ? this.group.add(lines, lines.length) : Promise.resolve();
   }
 
-  /** One buffered (fsync'd) batch for everything in the group. */
+  /** One buffered (fsync'd) batch for everything in the group; or, without a buffer, straight to InfluxDB. */
   private async write(batch: string[][]): Promise<void> {
+    if (!this.buffer) return this.writeThrough(batch.flat().join('\n') + '\n');
     try {
       await this.buffer.append(batch.flat().join('\n') + '\n', MICROS);
     } catch (e) {
@@ -129,15 +135,31 @@ export class InfluxTelemetryStore implements TelemetryStore {
     this.ship();
   }
 
+  private async writeThrough(text: string) {
+    try {
+      await this.backend.prepare();
+      const refused = await this.backend.write(text, 'u');
+      if (refused) {
+        this.refusedBatches++;
+        this.opts.log?.warn({ refused }, 'InfluxDB refused (part of) a batch; it is not retried');
+      }
+      this.lastError = undefined;
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      throw e;
+    }
+  }
+
   /** Ship buffered batches in order; on failure wait (doubling up to 30 s) and try again. */
   private ship() {
-    if (this.shipping || this.stopped) return;
+    const buffer = this.buffer;
+    if (!buffer || this.shipping || this.stopped) return;
     this.shipping = true;
     clearTimeout(this.shipTimer);
     void (async () => {
       try {
         for (;;) {
-          const { names, text, suffix } = await this.buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
+          const { names, text, suffix } = await buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
           if (!names.length) break;
           await this.backend.prepare();
           const refused = await this.backend.write(text, suffix === MICROS ? 'u' : 'ms');
@@ -147,13 +169,13 @@ export class InfluxTelemetryStore implements TelemetryStore {
             this.refusedBatches++;
             this.opts.log?.warn({ refused, batches: names.length }, 'InfluxDB refused (part of) a batch; it is not retried');
           }
-          await this.buffer.remove(names);
+          await buffer.remove(names);
           this.lastError = undefined;
           this.backoffMs = 500;
         }
       } catch (e) {
         this.lastError = (e as Error).message;
-        this.opts.log?.warn({ err: this.lastError, buffered: this.buffer.depth }, 'InfluxDB write failed; readings wait on disk');
+        this.opts.log?.warn({ err: this.lastError, buffered: buffer.depth }, 'InfluxDB write failed; readings wait on disk');
         this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
         this.shipTimer = setTimeout(() => this.ship(), this.backoffMs);
         this.shipTimer.unref();
@@ -191,13 +213,13 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   health(): StoreHealth {
-    const d = this.buffer.depth;
+    const d = this.buffer?.depth ?? { batches: 0, bytes: 0, oldestAt: undefined };
     return {
       ok: this.lastError === undefined,
       pending: this.group.waiting.size + d.batches,
       lagMs: d.oldestAt ? Date.now() - d.oldestAt : 0,
       error: this.lastError,
-      buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer.maxBytes, refusedBatches: this.refusedBatches },
+      buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer?.maxBytes ?? 0, refusedBatches: this.refusedBatches },
     };
   }
 
@@ -205,7 +227,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
   async flush(timeoutMs = 10_000): Promise<void> {
     await this.group.flush();
     const deadline = Date.now() + timeoutMs;
-    while (this.buffer.depth.batches > 0 && Date.now() < deadline) {
+    while (this.buffer && this.buffer.depth.batches > 0 && Date.now() < deadline) {
       this.ship();
       await new Promise((r) => setTimeout(r, 20));
     }

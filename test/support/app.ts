@@ -59,7 +59,7 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
 }
 
 /** Call the HTTP API as a given token. */
-export function apiClient(app: App, token?: string) {
+export function apiClient(app: { ports: { http: number } }, token?: string) {
   const base = `http://127.0.0.1:${app.ports.http}`;
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(base + path, {
@@ -88,7 +88,7 @@ export interface DeviceClient {
   end(): Promise<void>;
 }
 
-export async function connectDevice(app: App, enterpriseId: string, deviceId: string, secret: string): Promise<DeviceClient> {
+export async function connectDevice(app: { ports: { mqtt: number } }, enterpriseId: string, deviceId: string, secret: string): Promise<DeviceClient> {
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: deviceId, password: secret, clientId: `test-${deviceId}-${Math.random()}`, reconnectPeriod: 0 });
   const rejects: DeviceClient['rejects'] = [];
   client.on('message', (topic, payload) => {
@@ -106,7 +106,7 @@ export async function connectDevice(app: App, enterpriseId: string, deviceId: st
 }
 
 /** Follow the SSE stream, collecting events. */
-export async function followStream(app: App, token: string) {
+export async function followStream(app: { ports: { http: number } }, token: string) {
   const events: { event: string; data: any }[] = [];
   const ctrl = new AbortController();
   const res = await fetch(`http://127.0.0.1:${app.ports.http}/api/alerts/stream`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });

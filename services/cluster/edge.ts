@@ -1,0 +1,118 @@
+import { hostname } from 'node:os';
+import pino from 'pino';
+import { SecretVerifier } from '../../gateway/credentials.ts';
+import type { Reject } from '../../gateway/reject-codes.ts';
+import { deviceTopic } from '../../gateway/topics.ts';
+import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
+import type { AppOptions } from '../app-options.ts';
+import { composeGateway, followCredentials, type DeviceInput } from '../compose/edge.ts';
+import { createMetrics } from '../metrics.ts';
+import { RegisteredDevicesTable } from '../registry/registered-devices.ts';
+import { RegistryHolder } from '../registry/registry-holder.ts';
+import type { Settings } from '../settings.ts';
+import { PgSql } from '../store/postgres-sql.ts';
+import { ClusterLog } from './log.ts';
+import { nodeHttp } from './node-http.ts';
+import { changed, inbound, TO_DEVICES } from './subjects.ts';
+
+/**
+ * The composition root of an MQTT edge (ROLE=edge): the gateway as in a single process (the
+ * listeners, logins, topics, rates), with its other side the log: a device's telemetry is appended
+ * to its enterprise's partition and the PUBACK waits for JetStream's acknowledgement (the message
+ * is then on a majority of the stream's replicas, whoever reads it later); connections and status
+ * go into the same partition, so they stay in order with the readings. What the workers send
+ * devices and watchers (rejects, alerts/…, alarm-device commands) reaches every edge, which
+ * publishes it to its own clients. Several edges run behind a TCP load balancer; a device that
+ * loses one reconnects to another.
+ */
+export type EdgeMessage = { kind: 'reject'; enterpriseId: string; deviceId: string; rejects: Reject[] } | { kind: 'publish'; topic: string; payload: string };
+
+export interface EdgeOptions {
+  clock?: () => number;
+  logger?: AppOptions['logger'];
+  /** messages appended and not yet acknowledged by the log, past which devices wait for their PUBACKs */
+  maxInFlight?: number;
+}
+
+export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
+  const clock = opts.clock ?? Date.now;
+  const log = opts.logger ?? pino({ level: settings.LOG_LEVEL });
+  const node = settings.NODE_ID ?? `${hostname()}-${process.pid}`;
+  const metrics = createMetrics();
+  let stopping = false;
+
+  const sql = PgSql.connect(settings.PG_URL!, { max: 4, application: `risk-monitor-edge-${node}` });
+  const registered = await RegisteredDevicesTable.open(sql);
+  const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log, registered });
+  const current = () => registry.current();
+  const nats = await ClusterLog.connect(settings.NATS_URL!.split(',').map((u) => u.trim()), `edge-${node}`, log);
+  await nats.ensureStreams(settings.CLUSTER_PARTITIONS, settings.CLUSTER_REPLICAS);
+
+  // at most so many messages wait for the log's acknowledgement: past that, the next waits here,
+  // and the broker reads no more from its connection (TCP pushes back on the device)
+  const maxInFlight = opts.maxInFlight ?? 20_000;
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+  const slot = () => (inFlight < maxInFlight ? (inFlight++, Promise.resolve()) : new Promise<void>((r) => waiting.push(() => (inFlight++, r()))));
+  const done = () => {
+    inFlight--;
+    waiting.shift()?.();
+  };
+  const input: DeviceInput = {
+    async onTelemetry(device, payload, at) {
+      await slot();
+      const durable = nats.append(inbound(device.enterpriseId, device.deviceId, 't'), payload, at).then(() => undefined);
+      void durable.then(done, done);
+      // what is wrong with the message is said by the worker that reads it (a reject, later)
+      return { rejects: [], accepted: 1, durable };
+    },
+    onLink(device, link, at) {
+      if (stopping) return;
+      const body = new TextEncoder().encode(JSON.stringify({ link, via: node }));
+      nats.append(inbound(device.enterpriseId, device.deviceId, 'l'), body, at).catch((err: Error) => log.warn({ err: err.message, device: device.deviceId, link }, 'device link not put in the log'));
+    },
+  };
+  const verifier = new SecretVerifier();
+  let callers = new Map<string, Caller>();
+  const gateway = await composeGateway({
+    ...{ settings, registry: current, metrics, clock, log, input, verifier, tokenDigest },
+    caller: (digest) => callers.get(digest),
+    stopping: () => stopping,
+    audited: () => {},
+  });
+  registry.onChange((next) => (callers = buildCallers(next)));
+  registry.onChange((next) => followCredentials(next, verifier, gateway));
+  await registry.announce();
+
+  const subs = [
+    nats.subscribe(TO_DEVICES, (_s, data) => {
+      const m = JSON.parse(new TextDecoder().decode(data)) as EdgeMessage;
+      if (m.kind === 'reject') gateway.answer(m, deviceTopic(m.enterpriseId, m.deviceId, 'telemetry'), m.rejects);
+      else if (!gateway.broker.closed) void gateway.publish(m.topic, m.payload, 1).catch(() => {});
+    }),
+    nats.subscribe(changed('registry'), () => void registry.reload()),
+  ];
+  await gateway.start();
+  const http = await nodeHttp({
+    port: settings.HTTP_PORT,
+    host: settings.HOST,
+    metrics: metrics.registry,
+    health: () => ({ status: gateway.broker.closed ? 'down' : 'ok', role: 'edge', node, clients: gateway.broker.connectedClients, inFlight }),
+  });
+  log.info({ node, mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, http: http.port }, 'edge started');
+
+  return {
+    node,
+    ports: { ...gateway.ports, http: http.port },
+    gateway,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      for (const s of subs) s.unsubscribe();
+      await gateway.stop();
+      await http.close();
+      await nats.close();
+      await sql.close();
+    },
+  };
+}

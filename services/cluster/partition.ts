@@ -1,0 +1,381 @@
+import { deserialize, serialize } from 'node:v8';
+import type { Outcome, Reading } from '../../domain/types.ts';
+import type { Reject } from '../../gateway/reject-codes.ts';
+import { AlertBook, type Placement } from '../alerts/alert-book.ts';
+import { AlertStore } from '../alerts/alert-store.ts';
+import { escalate } from '../alerts/escalation.ts';
+import type { RoutingPolicy } from '../alerts/routing.ts';
+import { ReadingJudge, type JudgeSnapshot } from '../pipeline/judge.ts';
+import { bareReading, type WorldSnapshot } from '../pipeline/protocol.ts';
+import type { LoadedRegistry } from '../registry/load.ts';
+import type { Sql } from '../store/sql.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+import { answerOf, decodeCommand, type Command, type CommandAnswer } from './commands.ts';
+import type { DeviceStatusTable } from './device-status-table.ts';
+import { LogGap, type ClusterLog, type LogMessage, type PartitionReader } from './log.ts';
+import { Fenced, type PartitionTable, type Takeover } from './partition-table.ts';
+import type { RegistryVersions } from './registry-versions.ts';
+import { parseLogSubject, partitionOf } from './subjects.ts';
+
+/**
+ * One partition, run by the worker that holds its lease: its log is read in order and each
+ * message applied to the partition's judge (decode, seqs, rules) and alert book, exactly as the
+ * previous owner did, so that a takeover changes nothing anyone can see.
+ *
+ * Start: the judge comes back from the last snapshot, then the log from the snapshot up to the
+ * committed progress is read again for the judge alone (what it caused is in the record already);
+ * from there on every stretch of the log read is applied whole: its readings stored in InfluxDB,
+ * then its alert changes and the new progress committed in one transaction under the owner's
+ * epoch. A crash anywhere in between leaves progress where it was, and the next owner applies the
+ * same stretch again: readings overwrite themselves in InfluxDB (a point is its tags and time),
+ * and the alert changes were never committed. A person's step (a command in the log) is a stretch
+ * of its own, committed with its progress.
+ */
+export interface PartitionDeps {
+  takeover: Takeover;
+  partitions: number;
+  log: ClusterLog;
+  table: PartitionTable;
+  versions: RegistryVersions;
+  statuses: DeviceStatusTable;
+  sql: Sql;
+  telemetry: TelemetryStore;
+  /** what the rules read of the world and the baselines, for a partition without a snapshot */
+  startWorld(): WorldSnapshot;
+  startBaselines(): Promise<{ deviceId: string; metric: string; value: number }[]>;
+  placement(enterpriseId: string): Placement;
+  policy(enterpriseId: string): RoutingPolicy;
+  anyoneTold(alertId: string): boolean;
+  /** the worker hears the book (live events, notifications, the record's log lines) */
+  listen(book: AlertBook): void;
+  /** a person's step came to this: to the API node waiting */
+  answer(commandId: string, a: CommandAnswer): void;
+  /** what a device must be told of its message */
+  reject(enterpriseId: string, deviceId: string, rejects: Reject[]): void;
+  /** an alert closed while its condition held: its rule starts afresh, at this place in the log */
+  forget(enterpriseId: string, key: string): void;
+  onFault(part: string, err: Error, about?: unknown): void;
+  /** the partition stopped on its own (another owner, messages lost from the log, a fault) */
+  onStopped(partition: number, why: string): void;
+  log$: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
+  clock(): number;
+  snapshotEveryMs?: number;
+  escalateEveryMs?: number;
+}
+
+/** The part of a registry a partition runs: the enterprises the NATS mapping puts in it. */
+export function forPartition(loaded: LoadedRegistry, partition: number, partitions: number): LoadedRegistry {
+  const enterprises = loaded.file.enterprises.filter((e) => partitionOf(e.id, partitions) === partition);
+  const devices = new Set(enterprises.flatMap((e) => e.devices.map((d) => d.id)));
+  return { file: { ...loaded.file, enterprises }, rules: new Map([...loaded.rules].filter(([id]) => devices.has(id))) };
+}
+
+interface Stretch {
+  outcomes: Outcome[];
+  kept: Reading[];
+  last: number;
+}
+
+const decoder = new TextDecoder();
+
+export class PartitionRun {
+  readonly partition: number;
+  readonly epoch: number;
+  private judge!: ReadingJudge;
+  private book!: AlertBook;
+  private reader?: PartitionReader;
+  private registryHash!: string;
+  /** the last log sequence whose effects are committed, and the one being applied */
+  private progress: number;
+  private mark = 0;
+  private stopped = false;
+  private running?: Promise<void>;
+  private lastSnapshot = 0;
+  private lastSnapshotSeq = 0;
+  private lastEscalation = 0;
+  /** the time of the message being applied: the book's clock */
+  private now = 0;
+  private dirtyDevices = new Set<string>();
+  private statusWrite?: Promise<void>;
+
+  constructor(private readonly d: PartitionDeps) {
+    this.partition = d.takeover.partition;
+    this.epoch = d.takeover.epoch;
+    this.progress = d.takeover.progress;
+  }
+
+  /** The judge back where the previous owner left it, the book from the record; then the log. */
+  async start(): Promise<void> {
+    const { takeover: t, versions } = this.d;
+    const store = await AlertStore.create(this.d.sql);
+    this.book = new AlertBook(store, (id) => this.d.placement(id), () => this.now || this.d.clock(), (err, c) => this.d.onFault('alert-listener', err, { alert: c.alert.id }), {
+      mode: 'explicit',
+      within: async (tx, complete) => {
+        await this.d.table.fence(tx, this.partition, this.epoch, complete ? this.mark : undefined);
+        if (complete) this.progress = Math.max(this.progress, this.mark);
+      },
+    });
+    const open = await this.book.load((a) => partitionOf(a.enterpriseId, this.d.partitions) === this.partition);
+    const hash = t.snapshot?.registry ?? (await versions.current()) ?? (await versions.first());
+    if (!hash) throw new Error('the cluster has no registry yet');
+    this.registryHash = hash;
+    const registry = forPartition(await versions.get(hash), this.partition, this.d.partitions);
+    let from = 1;
+    if (t.snapshot) {
+      const snap = deserialize(t.snapshot.data) as JudgeSnapshot;
+      this.judge = new ReadingJudge({ registry, world: snap.world, now: snap.now }, this.d.onFault);
+      this.judge.restore(snap);
+      from = t.snapshot.seq + 1;
+      this.lastSnapshotSeq = t.snapshot.seq;
+    } else {
+      // never snapshotted: from the start of the log, the rules seeded from the alerts still open
+      const bounds = await this.d.log.bounds(this.partition);
+      from = Math.max(1, bounds.first);
+      this.judge = new ReadingJudge({ registry, world: this.d.startWorld(), now: this.d.clock() }, this.d.onFault);
+      for (const b of await this.d.startBaselines()) if (partitionOf(this.enterpriseOfDevice(b.deviceId) ?? '', this.d.partitions) === this.partition) this.judge.baseline(b.deviceId, b.metric, b.value);
+      if (from > 1 || this.progress > 0) this.judge.seed(open.map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value, flapping: a.flapping })));
+    }
+    this.d.listen(this.book);
+    this.reader = this.d.log.reader(this.partition, from);
+    this.running = this.loop();
+  }
+
+  private enterpriseOfDevice(deviceId: string): string | undefined {
+    return this.judge.registry.devices.get(deviceId)?.enterprise.id;
+  }
+
+  /** The alerts of this partition still open (the dispatcher's view of "open now"). */
+  openAlerts() {
+    return this.book?.openAlerts() ?? [];
+  }
+
+  /** Stop reading; what is under way finishes (or is left uncommitted, for the next owner). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.reader?.stop();
+    await this.running?.catch(() => {});
+    this.book?.shut();
+  }
+
+  private async loop() {
+    try {
+      while (!this.stopped) {
+        let batch: LogMessage[];
+        try {
+          batch = await this.reader!.read(1000, 500);
+        } catch (e) {
+          if (!(e instanceof LogGap)) throw e;
+          // readings that aged out unread are gone: say so loudly, and go on from what is there
+          this.d.log$.error({ partition: this.partition, from: e.from, to: e.to }, 'messages of the partition were lost from the log before they were read');
+          this.d.onFault('log-gap', e, { partition: this.partition });
+          continue;
+        }
+        if (!batch.length) {
+          await this.housekeeping();
+          continue;
+        }
+        await this.apply(batch);
+        await this.housekeeping();
+      }
+    } catch (e) {
+      if (this.stopped) return;
+      const why = e instanceof Fenced ? 'another worker owns it now' : (e as Error).message;
+      if (!(e instanceof Fenced)) this.d.log$.error({ partition: this.partition, err: (e as Error).message, stack: (e as Error).stack }, 'the partition stopped on a fault');
+      this.stopped = true;
+      this.reader?.stop();
+      this.book?.shut();
+      this.d.onStopped(this.partition, why);
+    }
+  }
+
+  /** A stretch of the log, in order. Messages at or before the progress are the judge's alone. */
+  private async apply(batch: LogMessage[]) {
+    let stretch: Stretch = { outcomes: [], kept: [], last: this.progress };
+    for (const m of batch) {
+      if (this.stopped) return;
+      this.now = m.at;
+      const replay = m.seq <= this.progress;
+      const addr = parseLogSubject(m.subject);
+      if (!addr || addr.partition !== this.partition) {
+        stretch.last = m.seq;
+        continue;
+      }
+      try {
+        if (addr.kind === 't') {
+          const body = Buffer.from(m.data);
+          const j = this.judge.telemetry([{ deviceId: addr.deviceId!, at: m.at, offset: 0, length: body.length }], body);
+          if (!replay) {
+            const rejects = j.answers[0]?.rejects ?? [];
+            if (rejects.length) this.d.reject(addr.enterpriseId, addr.deviceId!, rejects);
+            this.collect(stretch, j.outcomes, j.kept, addr.deviceId!);
+          }
+        } else if (addr.kind === 'r') {
+          const readings = (JSON.parse(decoder.decode(m.data)) as Reading[]).map(bareReading);
+          const j = this.judge.readings(readings, m.at);
+          if (!replay) this.collect(stretch, j.outcomes, j.kept, addr.deviceId!);
+        } else if (addr.kind === 'l') {
+          const { link, via } = JSON.parse(decoder.decode(m.data)) as { link: 'connected' | 'disconnected' | 'online' | 'offline'; via?: string };
+          this.judge.seen.onLink(addr.deviceId!, link, m.at, via);
+          const outcomes = link === 'online' || link === 'offline' ? this.judge.link(addr.deviceId!, link, m.at) : [];
+          if (!replay) this.collect(stretch, outcomes, [], addr.deviceId!);
+        } else if (addr.kind === 'registry') {
+          const { hash } = JSON.parse(decoder.decode(m.data)) as { hash: string };
+          const outcomes = this.judge.useRegistry(forPartition(await this.d.versions.get(hash), this.partition, this.d.partitions), m.at);
+          this.registryHash = hash;
+          if (!replay) this.collect(stretch, outcomes, []);
+        } else if (addr.kind === 'tick') {
+          const outcomes = this.judge.tick(m.at);
+          if (!replay) {
+            this.collect(stretch, outcomes, []);
+            stretch.last = m.seq;
+            await this.commit(stretch);
+            stretch = { outcomes: [], kept: [], last: m.seq };
+            await this.escalation(m.at, m.seq);
+          }
+        } else if (addr.kind === 'c') {
+          const c = decodeCommand(m.data);
+          if (!c) this.d.log$.warn({ partition: this.partition, seq: m.seq }, 'a command in the log could not be read; skipped');
+          else if (!replay) {
+            // a command is a stretch of its own: what came before it is committed first
+            await this.commit(stretch);
+            stretch = { outcomes: [], kept: [], last: m.seq };
+            await this.command(c, m.seq);
+          } else this.judged(c);
+        }
+      } catch (e) {
+        if (e instanceof Fenced) throw e;
+        // a message that cannot be applied is skipped, never the ones after it
+        this.d.onFault('partition', e as Error, { partition: this.partition, seq: m.seq });
+      }
+      stretch.last = Math.max(stretch.last, m.seq);
+    }
+    if (!this.stopped && stretch.last > this.progress) await this.commit(stretch);
+  }
+
+  private collect(s: Stretch, outcomes: Outcome[], kept: Reading[], deviceId?: string) {
+    for (const o of outcomes) s.outcomes.push(o);
+    for (const r of kept) s.kept.push(r);
+    if (deviceId !== undefined) this.dirtyDevices.add(deviceId);
+  }
+
+  /**
+   * A stretch's effects: the alert book hears its outcomes at once (the live board and sirens do
+   * not wait), its readings are stored (until InfluxDB takes them: the progress must not pass
+   * readings that are not stored), then its alert changes and progress are committed together.
+   */
+  private async commit(s: Stretch) {
+    if (s.last <= this.progress && !s.outcomes.length) return;
+    if (s.outcomes.length) this.book.handle(s.outcomes);
+    if (s.kept.length) await this.stored(s.kept);
+    this.mark = s.last;
+    await this.retried(() => this.book.commitHandled());
+    // nothing to commit with it: the progress alone
+    if (this.progress < s.last) await this.retried(() => this.d.sql.tx((t) => this.d.table.fence(t, this.partition, this.epoch, s.last)));
+    this.progress = Math.max(this.progress, s.last);
+  }
+
+  private async stored(readings: Reading[]) {
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      if (this.stopped) throw new Error('stopped before the readings were stored');
+      try {
+        return await this.d.telemetry.append(readings);
+      } catch (e) {
+        this.d.log$.warn({ partition: this.partition, err: (e as Error).message, readings: readings.length }, 'readings not stored yet (InfluxDB); the partition waits and tries again');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** PostgreSQL unreachable: wait and try again; another owner: stop. */
+  private async retried(fn: () => Promise<void>) {
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      if (this.stopped) throw new Error('stopped before the commit');
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof Fenced) throw e;
+        this.d.log$.warn({ partition: this.partition, err: (e as Error).message }, 'commit failed; the partition waits and tries again');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** What a command changes of the rules (applied on replay too). */
+  private judged(c: Command) {
+    if (c.op === 'baseline') this.judge.baseline(c.deviceId, c.metric, c.value);
+    else if (c.op === 'forget') this.judge.forget(c.key);
+    else if (c.op === 'world') {
+      const w = this.judge.snapshot().world;
+      this.judge.useWorld({
+        maintenance: [...w.maintenance.filter((s) => s.enterpriseId !== c.enterpriseId), ...c.maintenance],
+        suspended: [...w.suspended.filter((id) => id !== c.enterpriseId), ...(c.suspended ? [c.enterpriseId] : [])],
+      });
+    }
+  }
+
+  private async command(c: Command, seq: number) {
+    this.judged(c);
+    this.mark = seq;
+    if (c.op === 'outcomes') {
+      this.book.handle(c.outcomes);
+      await this.retried(() => this.book.commitHandled());
+    } else if (c.op === 'ack' || c.op === 'close' || c.op === 'feedback' || c.op === 'review') {
+      let result: Awaited<ReturnType<AlertBook['ack']>> | Error;
+      try {
+        result =
+          c.op === 'ack'
+            ? await this.book.ack(c.alertId, c.actor, c.note)
+            : c.op === 'close'
+              ? await this.book.close(c.alertId, c.actor, c.disposition, c.note)
+              : c.op === 'feedback'
+                ? await this.book.feedback(c.alertId, c.actor, c.feedback)
+                : await this.book.review(c.alertId, c.actor, c.accepted, c.note);
+      } catch (e) {
+        if (e instanceof Fenced) throw e;
+        result = e as Error;
+      }
+      this.d.answer(c.id, answerOf(result));
+    }
+    if (this.progress < seq) await this.retried(() => this.d.sql.tx((t) => this.d.table.fence(t, this.partition, this.epoch, seq)));
+    this.progress = Math.max(this.progress, seq);
+  }
+
+  /** Alerts nobody handled climb the chain, by the log's clock, every so often. */
+  private async escalation(now: number, seq: number) {
+    if (now - this.lastEscalation < (this.d.escalateEveryMs ?? 10_000)) return;
+    this.lastEscalation = now;
+    this.mark = seq;
+    await this.retried(() => this.book.sweep((a) => escalate(a, this.d.policy(a.enterpriseId), now, this.d.anyoneTold(a.id))));
+  }
+
+  /** Device statuses for the API, and a snapshot now and then. */
+  private async housekeeping() {
+    if (this.stopped) return;
+    if (this.dirtyDevices.size && !this.statusWrite) {
+      const ids = [...this.dirtyDevices];
+      this.dirtyDevices.clear();
+      const rows = ids.map((id) => [id, this.judge.seen.get(id)] as [string, ReturnType<ReadingJudge['seen']['get']>]);
+      this.statusWrite = this.d.sql
+        .tx(async (t) => {
+          await this.d.table.fence(t, this.partition, this.epoch);
+          await this.d.statuses.write(t, rows);
+        })
+        .catch((e: Error) => {
+          for (const id of ids) this.dirtyDevices.add(id);
+          if (!(e instanceof Fenced)) this.d.log$.warn({ partition: this.partition, err: e.message }, 'device statuses not written');
+        })
+        .finally(() => (this.statusWrite = undefined));
+    }
+    const now = this.d.clock();
+    if (now - this.lastSnapshot < (this.d.snapshotEveryMs ?? 5000) || this.progress <= this.lastSnapshotSeq) return;
+    this.lastSnapshot = now;
+    const seq = this.progress;
+    await this.d.table.snapshot(this.partition, this.epoch, seq, serialize(this.judge.snapshot()), this.registryHash).then(
+      () => (this.lastSnapshotSeq = seq),
+      (e: Error) => {
+        if (e instanceof Fenced) throw e;
+        this.d.log$.warn({ partition: this.partition, err: e.message }, 'snapshot not written');
+      },
+    );
+  }
+}

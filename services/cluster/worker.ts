@@ -1,0 +1,288 @@
+import { hostname } from 'node:os';
+import pino from 'pino';
+import type { Outcome } from '../../domain/types.ts';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import { auditEntryOf, logLineOf } from '../alerts/change-notes.ts';
+import { enterprisePolicy, placementOf } from '../alerts/placement.ts';
+import { silencesDue } from '../alerts/sweep.ts';
+import type { AppOptions } from '../app-options.ts';
+import { composeNotifications } from '../compose/notifications.ts';
+import { composeReports } from '../compose/reports.ts';
+import { faultReporter } from '../faults.ts';
+import { Hazards } from '../hazards/hazards.ts';
+import { createMetrics } from '../metrics.ts';
+import type { OutboxItem } from '../notify/outbox-store.ts';
+import { RegistryHolder } from '../registry/registry-holder.ts';
+import { startSchedule } from '../scheduler.ts';
+import type { Settings } from '../settings.ts';
+import { PgSql } from '../store/postgres-sql.ts';
+import { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
+import { encodeCommand, type Command } from './commands.ts';
+import { Leases } from './leases.ts';
+import { ClusterLog } from './log.ts';
+import { nodeHttp } from './node-http.ts';
+import { PartitionRun } from './partition.ts';
+import { clusterAckSecret, openSharedStores } from './shared-stores.ts';
+import { changed, inbound, liveAlerts, partitionOf, reply, TO_DEVICES } from './subjects.ts';
+import type { EdgeMessage } from './edge.ts';
+
+/**
+ * The composition root of a worker (ROLE=worker): it holds leases on a fair share of the
+ * partitions and runs each one (partition.ts); it sends the notifications of the partitions it
+ * owns; the owner of partition 0 also runs the cluster's scheduled jobs (silence announcements,
+ * rectification deadlines, daily and monthly reports). Workers share nothing but PostgreSQL and
+ * the log, and any of them may die at any time: its partitions go to the others after its lease.
+ */
+export interface WorkerOptions {
+  clock?: () => number;
+  logger?: AppOptions['logger'];
+  /** how often the worker marks time in each of its partitions' logs (their rules' clock) */
+  tickMs?: number;
+  /** how often it looks at the other workers and its share */
+  balanceMs?: number;
+  snapshotEveryMs?: number;
+  outbox?: AppOptions['outbox'];
+  /** run the cluster's scheduled jobs when owning partition 0 (tests drive them) */
+  schedule?: boolean;
+}
+
+export async function startWorker(settings: Settings, opts: WorkerOptions = {}) {
+  const clock = opts.clock ?? Date.now;
+  const log = opts.logger ?? pino({ level: settings.LOG_LEVEL });
+  const node = settings.NODE_ID ?? `${hostname()}-${process.pid}`;
+  const P = settings.CLUSTER_PARTITIONS;
+  const metrics = createMetrics();
+  const faults = faultReporter(metrics, log);
+  let stopping = false;
+
+  // --- shared state, the registry, the log, InfluxDB ----------------------------------------------
+  const sql = PgSql.connect(settings.PG_URL!, { max: 16, application: `risk-monitor-worker-${node}` });
+  const stores = await openSharedStores(sql, P);
+  const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log, registered: stores.registered });
+  const current = () => registry.current();
+  const policy = (enterpriseId: string) => enterprisePolicy(current(), enterpriseId);
+  const nats = await ClusterLog.connect(settings.NATS_URL!.split(',').map((u) => u.trim()), `worker-${node}`, log);
+  await nats.ensureStreams(P, settings.CLUSTER_REPLICAS);
+  const telemetry = await InfluxTelemetryStore.create({
+    url: settings.INFLUX_URL!,
+    database: settings.INFLUX_DB,
+    username: settings.INFLUX_USER,
+    password: settings.INFLUX_PASSWORD,
+    v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
+    placement: (id) => {
+      const e = current().enterprises.get(id);
+      return { region: e?.region ?? '', industry: e?.industry ?? '' };
+    },
+    log: log.child({ part: 'influx' }),
+  });
+  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
+    void stores.audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
+  /** a message into an enterprise's partition, in order with its readings */
+  const command = (enterpriseId: string, c: Command) => nats.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), clock());
+  const raiseSystem = (o: Outcome) => void command(o.enterpriseId, { op: 'outcomes', outcomes: [o] }).catch((err: Error) => log.error({ err: err.message, key: o.key }, 'system alert not put in the log'));
+  const toEdges = (m: EdgeMessage) => nats.publish(TO_DEVICES, JSON.stringify(m));
+
+  // --- notifications of the partitions this worker owns ----------------------------------------------
+  const partitions = new Map<number, PartitionRun>();
+  const leases = new Leases(settings.PG_URL!, settings.LEASE_S, (lost, why) => {
+    log.error({ partitions: lost, why }, 'leases lost: stopping those partitions (their new owners go on from the record)');
+    for (const p of lost) void disown(p, false);
+  });
+  stores.outbox.partOf = (item) => partitionOf(enterpriseOfNotice(item) ?? '_system', P);
+  stores.outbox.scope = () => leases.partitions;
+  const notes = await composeNotifications({
+    ...{ settings, options: opts.outbox, registry: current, policy, stores, metrics, raiseSystem, clock, log },
+    // notification outcomes change no alert: straight to the record, whoever owns the alert now
+    record: (lines) => stores.alerts.saveMany([], lines),
+    openAlerts: () => [...partitions.values()].flatMap((r) => r.openAlerts()),
+    publishMqtt: async (topic, payload) => toEdges({ kind: 'publish', topic, payload }),
+    live: { send: (enterpriseId, kind, data) => nats.publish(liveAlerts(enterpriseId), JSON.stringify({ kind, data })) },
+    ackSecret: await clusterAckSecret(sql, settings.ACK_LINK_SECRET),
+  });
+  const { dispatcher, outbox, told } = notes;
+  const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
+  const reports = composeReports({
+    ...{ registry: current, alerts: stores.alerts, hazards: stores.hazards, telemetry, clock },
+    status: (ids) => stores.deviceStatus.many(ids),
+    send: { channels: notes.channels, outbox, publicUrl: notes.publicUrl },
+  });
+
+  /** Everyone who hears a partition's alert book, as in the single process. */
+  const listen = (book: AlertBook) => {
+    book.onLive((c) => dispatcher.onLive(c));
+    book.onChange((c) => metrics.alertTransitions.inc({ type: c.transition.type, severity: c.alert.severity }));
+    book.onChange((c) => void telemetry.annotate(c.alert, c.transition.type, c.transition.at).catch(() => {}));
+    book.onChange((c) => audited(...auditEntryOf(c)));
+    book.onChange((c) => log.info(...logLineOf(c)));
+    book.onChange((c) => dispatcher.onChange(c));
+    // the rule starts afresh at this place in the log, for whoever replays it
+    book.onClosedWhileActive((key) => {
+      const a = book.openAlerts().find((x) => x.key === key);
+      const enterpriseId = a?.enterpriseId ?? current().devices.get(key.split('/')[0])?.enterprise.id;
+      if (enterpriseId) void command(enterpriseId, { op: 'forget', key }).catch((err: Error) => log.warn({ err: err.message, key }, 'forget not put in the log'));
+    });
+  };
+
+  // --- partitions: taken, run, given up --------------------------------------------------------------
+  const own = async (p: number) => {
+    if (stopping || partitions.has(p) || !(await leases.take(p))) return;
+    const takeover = await stores.partitions.takeOver(p, node);
+    const run = new PartitionRun({
+      takeover,
+      partitions: P,
+      log: nats,
+      table: stores.partitions,
+      versions: stores.versions,
+      statuses: stores.deviceStatus,
+      sql,
+      telemetry,
+      startWorld: () => ({ maintenance: stores.silences.maintenanceSpans(), suspended: stores.statuses.suspendedIds() }),
+      startBaselines: async () => (await stores.baselines.current()).map((b) => ({ deviceId: b.deviceId, metric: b.metric, value: b.value })),
+      placement: (id) => placementOf(current(), id),
+      policy,
+      anyoneTold: (id) => told.anyone(id),
+      listen,
+      answer: (id, a) => nats.publish(reply(id), JSON.stringify(a)),
+      reject: (enterpriseId, deviceId, rejects) => toEdges({ kind: 'reject', enterpriseId, deviceId, rejects }),
+      forget: (enterpriseId, key) => void command(enterpriseId, { op: 'forget', key }),
+      onFault: (part, err, about) => faults.fault(part)(err, about),
+      onStopped: (partition, why) => {
+        log.warn({ partition, why }, 'partition stopped; giving it up');
+        void disown(partition, true);
+      },
+      log$: log.child({ part: 'partition' }),
+      clock,
+      snapshotEveryMs: opts.snapshotEveryMs,
+    });
+    partitions.set(p, run);
+    try {
+      await run.start();
+      await told.load(run.openAlerts().map((a) => a.id));
+      log.info({ partition: p, epoch: takeover.epoch, progress: takeover.progress, snapshot: takeover.snapshot?.seq ?? null }, 'partition taken');
+    } catch (e) {
+      log.error({ partition: p, err: (e as Error).message }, 'partition could not start; giving it up');
+      await disown(p, true);
+    }
+  };
+  const disown = async (p: number, release: boolean) => {
+    const run = partitions.get(p);
+    partitions.delete(p);
+    await run?.stop();
+    if (release) await leases.release(p);
+  };
+
+  /** A fair share each: the oldest workers take one more where the partitions do not divide evenly. */
+  const balance = async () => {
+    if (stopping) return;
+    const workers = await stores.partitions.heartbeat(node, settings.LEASE_S);
+    const me = Math.max(0, workers.indexOf(node));
+    const n = Math.max(1, workers.length);
+    const share = Math.floor(P / n) + (me < P % n ? 1 : 0);
+    const owned = leases.partitions;
+    if (owned.length > share) {
+      for (const p of owned.slice(share)) await disown(p, true);
+      return;
+    }
+    if (owned.length === share) return;
+    const taken = await leases.taken();
+    for (let p = 0, want = share - owned.length; p < P && want > 0; p++) {
+      if (taken.has(p) || partitions.has(p)) continue;
+      await own(p);
+      if (partitions.has(p)) want--;
+    }
+  };
+
+  // --- the registry: every node composes it alike; a new one is marked in every partition -----------
+  const adopt = async () => {
+    const { hash, changed: isNew } = await stores.versions.adopt(current().loaded);
+    if (!isNew) return;
+    for (let p = 0; p < P; p++) await nats.mark(p, 'registry', { hash }, clock());
+    log.info({ hash }, 'a new registry marked in every partition');
+  };
+  registry.onChange(() => void adopt().catch((err: Error) => log.error({ err: err.message }, 'registry not adopted')));
+  registry.onReload((outcome, detail) => audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail));
+  await registry.announce();
+  await adopt();
+  const subs = [
+    nats.subscribe(changed('registry'), () => void registry.reload()),
+    nats.subscribe(changed('silences'), () => void stores.silences.reload().catch(() => {})),
+    nats.subscribe(changed('statuses'), () => void stores.statuses.reload().catch(() => {})),
+  ];
+
+  // --- the clock: ticks into owned partitions; the cluster's jobs by the owner of partition 0 -------
+  const leader = () => partitions.has(0);
+  const tick = () => {
+    for (const p of leases.partitions) void nats.mark(p, 'tick', {}, clock()).catch(() => {});
+  };
+  const schedule = startSchedule(
+    {
+      tick,
+      sweep: async () => {
+        await balance();
+        if (!leader()) return;
+        await silencesDue({ silences: stores.silences, clock, announceSilence: (s, phase) => dispatcher.announceSilence(s, phase) });
+        await hazards.sweep();
+      },
+      dailySummaries: async () => void (leader() && (await reports.dailySummaries())),
+      monthlyReports: async () => void (leader() && (await reports.monthlyReports())),
+      retention: async () => {
+        if (!leader()) return;
+        const day = 86_400_000;
+        await stores.outbox.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
+        await stores.ackLinks.prune(clock() - settings.OUTBOX_RETENTION_DAYS * day);
+      },
+      auditHead: async () => {},
+      onError: (job, err) => log.error({ err, job }, 'scheduled job failed'),
+    },
+    { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
+  );
+  const balancer = setInterval(() => void balance().catch((err: Error) => log.warn({ err: err.message }, 'balancing failed')), opts.balanceMs ?? 1000);
+  balancer.unref();
+  if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
+  await balance();
+
+  const http = await nodeHttp({
+    port: settings.HTTP_PORT,
+    host: settings.HOST,
+    metrics: metrics.registry,
+    health: () => ({ status: 'ok', role: 'worker', node, partitions: leases.partitions, store: { kind: telemetry.kind, ...telemetry.health() }, notifications: stores.outbox.health() }),
+  });
+  log.info({ node, http: http.port, partitions: leases.partitions }, 'worker started');
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    schedule.stop();
+    clearInterval(balancer);
+    for (const s of subs) s.unsubscribe();
+    await Promise.all([...partitions.keys()].map((p) => disown(p, true)));
+    await stores.partitions.leave(node).catch(() => {});
+    await leases.close();
+    stores.outbox.stop();
+    await dispatcher.idle();
+    await outbox.stop();
+    await telemetry.close();
+    notes.channels.close();
+    await http.close();
+    await nats.close();
+    await stores.close();
+  };
+  return {
+    node,
+    ports: { http: http.port },
+    partitions: () => leases.partitions,
+    outbox,
+    dispatcher,
+    balance,
+    /** every partition owned has applied all the log it has read */
+    stop,
+  };
+}
+
+/** The enterprise a notice is about (its partition's owner sends it); summaries belong to none. */
+function enterpriseOfNotice(i: OutboxItem): string | undefined {
+  const b = i.body;
+  if (b.notice === 'alert') return b.alert.enterpriseId;
+  if (b.notice === 'silence') return b.silence.enterpriseId;
+  return undefined;
+}

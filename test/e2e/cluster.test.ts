@@ -1,0 +1,85 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiNode } from '../../services/cluster/api.ts';
+import { startEdge } from '../../services/cluster/edge.ts';
+import { startWorker } from '../../services/cluster/worker.ts';
+import { settingsSchema } from '../../services/settings.ts';
+import { apiClient, connectDevice, followStream, tempDir } from '../support/app.ts';
+import { startInfluxd, type Influxd } from '../support/influxd.ts';
+import { startNats, type TestNats } from '../support/nats.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { startReceiver } from '../support/receivers.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/**
+ * Cluster mode, one process of each role in this test process, on a real NATS, PostgreSQL and
+ * InfluxDB: a device's alarm reaches the live stream, the webhook and the API through the log;
+ * a person's acknowledgement goes to the partition's owner and back; what is wrong with a message
+ * reaches the device; the readings are in InfluxDB.
+ */
+const P = 4;
+
+describe('cluster mode: edge, worker and API node', () => {
+  let nats: TestNats;
+  let pg: TestPostgres;
+  let influx: Influxd;
+  let hooks: Awaited<ReturnType<typeof startReceiver>>;
+  let edge: Awaited<ReturnType<typeof startEdge>>;
+  let worker: Awaited<ReturnType<typeof startWorker>>;
+  let api: Awaited<ReturnType<typeof startApiNode>>;
+
+  beforeAll(async () => {
+    [nats, pg, influx, hooks] = await Promise.all([startNats({ partitions: P }), startPostgres(), startInfluxd(), startReceiver()]);
+    const dir = await tempDir();
+    const config = join(dir, 'registry.yaml');
+    await writeFile(config, stringify(testRegistry({ webhookUrl: hooks.url })));
+    const pgUrl = await pg.database('cluster');
+    const settings = (role: string, extra: Record<string, string | number> = {}) =>
+      settingsSchema.parse({
+        ...{ ROLE: role, CONFIG: config, DATA_DIR: dir, HOST: '127.0.0.1', MQTT_PORT: 0, MQTT_WS_PORT: 0, HTTP_PORT: 0, LOG_LEVEL: 'silent' },
+        ...{ NATS_URL: nats.url, PG_URL: pgUrl, INFLUX_URL: influx.url, CLUSTER_PARTITIONS: P, CLUSTER_REPLICAS: 1, LEASE_S: 2 },
+        ...extra,
+      });
+    const logger = pino({ level: 'silent' });
+    worker = await startWorker(settings('worker', { NODE_ID: 'w1' }), { logger, tickMs: 200, outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 } });
+    [edge, api] = await Promise.all([startEdge(settings('edge', { NODE_ID: 'e1' }), { logger }), startApiNode(settings('api', { NODE_ID: 'a1' }), { logger })]);
+    await waitFor(() => worker.partitions().length === P, 20_000, 'the worker owns every partition');
+  }, 120_000);
+  afterAll(async () => {
+    await edge?.stop();
+    await api?.stop();
+    await worker?.stop();
+    await Promise.all([nats?.stop(), pg?.stop(), influx?.stop(), hooks?.close()]);
+  });
+
+  it('takes a device\'s alarm through the log to the live stream, the webhook and the API, and an acknowledgement back', async () => {
+    const stream = await followStream({ ports: { http: api.ports.http } }, 'token-operator');
+    const device = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-1', 'secret-gas-1');
+    await device.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
+    const alert = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${CHEM}`)).json.items.find((a: { rule: string }) => a.rule === 'gas-lel'), 20_000, 'the alarm in the API');
+    expect(alert).toMatchObject({ deviceId: 'gas-1', severity: 'critical', state: 'active', acknowledged: false });
+    await waitFor(() => stream.events.some((e) => e.data.id === alert.id && e.data.transition?.type === 'raised'), 10_000, 'the raise on the live stream');
+    await waitFor(() => hooks.requests.some((r: any) => (r.body.digest ? r.body.events : [r.body]).some((e: { id: string }) => e.id === alert.id)), 15_000, 'the webhook told');
+
+    const acked = await op.post(`/api/alerts/${alert.id}/ack`, { note: '已派人' });
+    expect(acked.status).toBe(200);
+    expect(acked.json).toMatchObject({ id: alert.id, acknowledged: true });
+    expect((await op.post(`/api/alerts/${alert.id}/ack`, {})).status).toBe(409);
+    const detail = (await op.get(`/api/alerts/${alert.id}`)).json;
+    expect(detail.history.map((t: { type: string }) => t.type)).toEqual(expect.arrayContaining(['raised', 'acknowledged']));
+
+    // a message the worker refuses is answered to the device through its edge
+    await device.telemetry({ seq: 2, values: { no_such_point: 1 } });
+    await waitFor(() => device.rejects.some((r) => r.error === 'UNKNOWN_METRIC' || r.error === 'UNKNOWN_POINT'), 10_000, 'the reject at the device');
+    // the readings are in InfluxDB
+    const points = await waitFor(async () => (await op.get(`/api/telemetry?device=gas-1&metric=gas_lel&from=0`)).json.points, 10_000, 'readings stored');
+    expect(points.map((p: { seq: number; value: number }) => [p.seq, p.value])).toEqual([[1, 45]]);
+    await device.end();
+    stream.close();
+  }, 60_000);
+});
