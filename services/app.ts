@@ -166,9 +166,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     { tick, sweep: jobs.sweep, dailySummaries: jobs.dailySummaries, retention: async () => void (await jobs.retention()), auditHead: jobs.publishAuditHead, monthlyReports: jobs.monthlyReports, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
     { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
   );
-  const watcher = (opts.watchRegistry ?? true) ? registry.watchFile() : undefined;
-  const onHup = () => void registry.reload();
-  process.on('SIGHUP', onHup);
+  const following = registry.follow(opts.watchRegistry ?? true);
   audited('system', 'service.started', 'service', { devices: current().devices.size });
   log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size }, 'risk monitor started');
 
@@ -176,8 +174,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     (stopping ??= (async () => {
       schedule.stop();
       health.stop();
-      watcher?.close();
-      process.off('SIGHUP', onHup);
+      following.close();
       live.close();
       await gateway.stop();
       await panels?.close();

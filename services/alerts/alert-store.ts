@@ -52,12 +52,23 @@ export class AlertStore {
 
   /**
    * Record lines are numbered in the order they are written (an alert's record is read in that
-   * order): numbering goes on from the highest number written so far. A cluster's worker asks
-   * again when it takes over a partition, since other workers wrote meanwhile.
+   * order). A single process numbers them itself, on from the highest number written so far; the
+   * processes of a cluster all write, so there a database sequence numbers them.
    */
   async resume() {
     const [row] = await this.conn.all<{ n: number | null }>('SELECT max(n) AS n FROM transitions');
     this.n = Math.max(this.n, Number(row?.n ?? 0));
+    if (this.conn.dialect === 'postgres') {
+      await this.conn.run('CREATE SEQUENCE IF NOT EXISTS transitions_n');
+      await this.conn.run(`SELECT setval('transitions_n', greatest($n, (SELECT last_value FROM transitions_n)))`, { n: Math.max(1, this.n) });
+    }
+  }
+
+  /** Numbers for `count` lines about to be written, in order. */
+  private async numbers(t: SqlRunner, count: number): Promise<number[]> {
+    if (this.conn.dialect !== 'postgres') return Array.from({ length: count }, (_, i) => this.n + i + 1);
+    const rows = await t.all<{ n: number }>(`SELECT nextval('transitions_n') AS n FROM generate_series(1, $k)`, { k: count });
+    return rows.map((r) => Number(r.n)).sort((a, b) => a - b);
   }
 
   /** The alert's new state and its new record lines, in one transaction. */
@@ -85,11 +96,11 @@ export class AlertStore {
         });
         await t.run(`INSERT INTO alerts VALUES ${rows.join(', ')} ON CONFLICT (id) DO UPDATE SET ${UPDATE_ALL}`, params);
       }
-      const first = this.n;
-      await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, first + i + 1, JSON.stringify(l)]));
+      const numbers = lines.length ? await this.numbers(t, lines.length) : [];
+      await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, numbers[i], JSON.stringify(l)]));
       // what else must hold or be written with these changes (a cluster's partition: its owner's epoch)
       await within?.(t);
-      this.n = first + lines.length;
+      if (numbers.length) this.n = Math.max(this.n, numbers[numbers.length - 1]);
     });
   }
 

@@ -87,6 +87,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
   registry.onChange(() => announced && nats.publish(changed('registry'), ''));
   await registry.announce();
   announced = true;
+  const following = registry.follow();
 
   const subs = [
     nats.subscribe(LIVE_ALERTS_ALL, (_s, data) => {
@@ -137,6 +138,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
     ports: { http: port },
     async stop() {
       clearInterval(refresher);
+      following.close();
       for (const s of subs) s.unsubscribe();
       live.close();
       await api.close();

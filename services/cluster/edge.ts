@@ -83,6 +83,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
   registry.onChange((next) => (callers = buildCallers(next)));
   registry.onChange((next) => followCredentials(next, verifier, gateway));
   await registry.announce();
+  const following = registry.follow();
 
   const subs = [
     nats.subscribe(TO_DEVICES, (_s, data) => {
@@ -109,6 +110,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
       if (stopping) return;
       stopping = true;
       for (const s of subs) s.unsubscribe();
+      following.close();
       await gateway.stop();
       await http.close();
       await nats.close();

@@ -5,25 +5,24 @@ import { AlertBook, type Placement } from '../alerts/alert-book.ts';
 import { AlertStore } from '../alerts/alert-store.ts';
 import { escalate } from '../alerts/escalation.ts';
 import type { RoutingPolicy } from '../alerts/routing.ts';
-import { ReadingJudge, type JudgeSnapshot } from '../pipeline/judge.ts';
-import { bareReading, type WorldSnapshot } from '../pipeline/protocol.ts';
-import type { LoadedRegistry } from '../registry/load.ts';
+import type { WorldSnapshot } from '../pipeline/protocol.ts';
 import type { Sql } from '../store/sql.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import { answerOf, decodeCommand, type Command, type CommandAnswer } from './commands.ts';
+import { answerOf, type Command, type CommandAnswer } from './commands.ts';
 import type { DeviceStatusTable } from './device-status-table.ts';
 import { LogGap, type ClusterLog, type LogMessage, type PartitionReader } from './log.ts';
+import { PartitionEngine, type EngineSnapshot } from './partition-engine.ts';
 import { Fenced, type PartitionTable, type Takeover } from './partition-table.ts';
 import type { RegistryVersions } from './registry-versions.ts';
-import { parseLogSubject, partitionOf } from './subjects.ts';
+import { partitionOf } from './subjects.ts';
 
 /**
  * One partition, run by the worker that holds its lease: its log is read in order and each
- * message applied to the partition's judge (decode, seqs, rules) and alert book, exactly as the
- * previous owner did, so that a takeover changes nothing anyone can see.
+ * message applied to the partition's engine (partition-engine.ts: decode, seqs, rules) and alert
+ * book, exactly as the previous owner did, so that a takeover changes nothing anyone can see.
  *
- * Start: the judge comes back from the last snapshot, then the log from the snapshot up to the
- * committed progress is read again for the judge alone (what it caused is in the record already);
+ * Start: the engine comes back from the last snapshot, then the log from the snapshot up to the
+ * committed progress is read again for the engine alone (what it caused is in the record already);
  * from there on every stretch of the log read is applied whole: its readings stored in InfluxDB,
  * then its alert changes and the new progress committed in one transaction under the owner's
  * epoch. A crash anywhere in between leaves progress where it was, and the next owner applies the
@@ -52,8 +51,6 @@ export interface PartitionDeps {
   answer(commandId: string, a: CommandAnswer): void;
   /** what a device must be told of its message */
   reject(enterpriseId: string, deviceId: string, rejects: Reject[]): void;
-  /** an alert closed while its condition held: its rule starts afresh, at this place in the log */
-  forget(enterpriseId: string, key: string): void;
   onFault(part: string, err: Error, about?: unknown): void;
   /** the partition stopped on its own (another owner, messages lost from the log, a fault) */
   onStopped(partition: number, why: string): void;
@@ -63,28 +60,18 @@ export interface PartitionDeps {
   escalateEveryMs?: number;
 }
 
-/** The part of a registry a partition runs: the enterprises the NATS mapping puts in it. */
-export function forPartition(loaded: LoadedRegistry, partition: number, partitions: number): LoadedRegistry {
-  const enterprises = loaded.file.enterprises.filter((e) => partitionOf(e.id, partitions) === partition);
-  const devices = new Set(enterprises.flatMap((e) => e.devices.map((d) => d.id)));
-  return { file: { ...loaded.file, enterprises }, rules: new Map([...loaded.rules].filter(([id]) => devices.has(id))) };
-}
-
 interface Stretch {
   outcomes: Outcome[];
   kept: Reading[];
   last: number;
 }
 
-const decoder = new TextDecoder();
-
 export class PartitionRun {
   readonly partition: number;
   readonly epoch: number;
-  private judge!: ReadingJudge;
+  private engine!: PartitionEngine;
   private book!: AlertBook;
   private reader?: PartitionReader;
-  private registryHash!: string;
   /** the last log sequence whose effects are committed, and the one being applied */
   private progress: number;
   private mark = 0;
@@ -104,7 +91,7 @@ export class PartitionRun {
     this.progress = d.takeover.progress;
   }
 
-  /** The judge back where the previous owner left it, the book from the record; then the log. */
+  /** The engine back where the previous owner left it, the book from the record; then the log. */
   async start(): Promise<void> {
     const { takeover: t, versions } = this.d;
     const store = await AlertStore.create(this.d.sql);
@@ -116,32 +103,29 @@ export class PartitionRun {
       },
     });
     const open = await this.book.load((a) => partitionOf(a.enterpriseId, this.d.partitions) === this.partition);
-    const hash = t.snapshot?.registry ?? (await versions.current()) ?? (await versions.first());
+    const hash = t.snapshot?.registry ?? (await versions.first());
     if (!hash) throw new Error('the cluster has no registry yet');
-    this.registryHash = hash;
-    const registry = forPartition(await versions.get(hash), this.partition, this.d.partitions);
+    this.engine = new PartitionEngine(this.partition, this.d.partitions, (h) => versions.get(h), hash, this.d.onFault);
     let from = 1;
     if (t.snapshot) {
-      const snap = deserialize(t.snapshot.data) as JudgeSnapshot;
-      this.judge = new ReadingJudge({ registry, world: snap.world, now: snap.now }, this.d.onFault);
-      this.judge.restore(snap);
+      await this.engine.restore(deserialize(t.snapshot.data) as EngineSnapshot);
       from = t.snapshot.seq + 1;
       this.lastSnapshotSeq = t.snapshot.seq;
     } else {
-      // never snapshotted: from the start of the log, the rules seeded from the alerts still open
-      const bounds = await this.d.log.bounds(this.partition);
-      from = Math.max(1, bounds.first);
-      this.judge = new ReadingJudge({ registry, world: this.d.startWorld(), now: this.d.clock() }, this.d.onFault);
-      for (const b of await this.d.startBaselines()) if (partitionOf(this.enterpriseOfDevice(b.deviceId) ?? '', this.d.partitions) === this.partition) this.judge.baseline(b.deviceId, b.metric, b.value);
-      if (from > 1 || this.progress > 0) this.judge.seed(open.map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value, flapping: a.flapping })));
+      // never snapshotted: from the start of the log, which carries every change since; only a
+      // log whose start aged out is resumed from the world as it is now and the alerts still open
+      from = Math.max(1, (await this.d.log.bounds(this.partition)).first);
+      if (from > 1)
+        await this.engine.resume({
+          now: this.d.clock(),
+          world: this.d.startWorld(),
+          baselines: await this.d.startBaselines(),
+          open: open.map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value, flapping: a.flapping })),
+        });
     }
     this.d.listen(this.book);
     this.reader = this.d.log.reader(this.partition, from);
     this.running = this.loop();
-  }
-
-  private enterpriseOfDevice(deviceId: string): string | undefined {
-    return this.judge.registry.devices.get(deviceId)?.enterprise.id;
   }
 
   /** The alerts of this partition still open (the dispatcher's view of "open now"). */
@@ -188,59 +172,29 @@ export class PartitionRun {
     }
   }
 
-  /** A stretch of the log, in order. Messages at or before the progress are the judge's alone. */
+  /** A stretch of the log, in order. Messages at or before the progress are the engine's alone. */
   private async apply(batch: LogMessage[]) {
     let stretch: Stretch = { outcomes: [], kept: [], last: this.progress };
     for (const m of batch) {
       if (this.stopped) return;
       this.now = m.at;
-      const replay = m.seq <= this.progress;
-      const addr = parseLogSubject(m.subject);
-      if (!addr || addr.partition !== this.partition) {
-        stretch.last = m.seq;
-        continue;
-      }
       try {
-        if (addr.kind === 't') {
-          const body = Buffer.from(m.data);
-          const j = this.judge.telemetry([{ deviceId: addr.deviceId!, at: m.at, offset: 0, length: body.length }], body);
-          if (!replay) {
-            const rejects = j.answers[0]?.rejects ?? [];
-            if (rejects.length) this.d.reject(addr.enterpriseId, addr.deviceId!, rejects);
-            this.collect(stretch, j.outcomes, j.kept, addr.deviceId!);
-          }
-        } else if (addr.kind === 'r') {
-          const readings = (JSON.parse(decoder.decode(m.data)) as Reading[]).map(bareReading);
-          const j = this.judge.readings(readings, m.at);
-          if (!replay) this.collect(stretch, j.outcomes, j.kept, addr.deviceId!);
-        } else if (addr.kind === 'l') {
-          const { link, via } = JSON.parse(decoder.decode(m.data)) as { link: 'connected' | 'disconnected' | 'online' | 'offline'; via?: string };
-          this.judge.seen.onLink(addr.deviceId!, link, m.at, via);
-          const outcomes = link === 'online' || link === 'offline' ? this.judge.link(addr.deviceId!, link, m.at) : [];
-          if (!replay) this.collect(stretch, outcomes, [], addr.deviceId!);
-        } else if (addr.kind === 'registry') {
-          const { hash } = JSON.parse(decoder.decode(m.data)) as { hash: string };
-          const outcomes = this.judge.useRegistry(forPartition(await this.d.versions.get(hash), this.partition, this.d.partitions), m.at);
-          this.registryHash = hash;
-          if (!replay) this.collect(stretch, outcomes, []);
-        } else if (addr.kind === 'tick') {
-          const outcomes = this.judge.tick(m.at);
-          if (!replay) {
-            this.collect(stretch, outcomes, []);
+        const a = await this.engine.apply(m);
+        if (m.seq <= this.progress) continue;
+        if (a.rejects) this.d.reject(a.rejects.enterpriseId, a.rejects.deviceId, a.rejects.rejects);
+        if (a.command) {
+          // a command is a stretch of its own: what came before it is committed first
+          await this.commit(stretch);
+          stretch = { outcomes: [], kept: [], last: m.seq };
+          await this.command(a.command, a.outcomes, m.seq);
+        } else {
+          this.collect(stretch, a.outcomes, a.kept, a.deviceId);
+          if (a.tick) {
             stretch.last = m.seq;
             await this.commit(stretch);
             stretch = { outcomes: [], kept: [], last: m.seq };
             await this.escalation(m.at, m.seq);
           }
-        } else if (addr.kind === 'c') {
-          const c = decodeCommand(m.data);
-          if (!c) this.d.log$.warn({ partition: this.partition, seq: m.seq }, 'a command in the log could not be read; skipped');
-          else if (!replay) {
-            // a command is a stretch of its own: what came before it is committed first
-            await this.commit(stretch);
-            stretch = { outcomes: [], kept: [], last: m.seq };
-            await this.command(c, m.seq);
-          } else this.judged(c);
         }
       } catch (e) {
         if (e instanceof Fenced) throw e;
@@ -300,24 +254,11 @@ export class PartitionRun {
     }
   }
 
-  /** What a command changes of the rules (applied on replay too). */
-  private judged(c: Command) {
-    if (c.op === 'baseline') this.judge.baseline(c.deviceId, c.metric, c.value);
-    else if (c.op === 'forget') this.judge.forget(c.key);
-    else if (c.op === 'world') {
-      const w = this.judge.snapshot().world;
-      this.judge.useWorld({
-        maintenance: [...w.maintenance.filter((s) => s.enterpriseId !== c.enterpriseId), ...c.maintenance],
-        suspended: [...w.suspended.filter((id) => id !== c.enterpriseId), ...(c.suspended ? [c.enterpriseId] : [])],
-      });
-    }
-  }
-
-  private async command(c: Command, seq: number) {
-    this.judged(c);
+  /** A person's step, or the service's own outcomes, committed with its place in the log. */
+  private async command(c: Command, outcomes: Outcome[], seq: number) {
     this.mark = seq;
-    if (c.op === 'outcomes') {
-      this.book.handle(c.outcomes);
+    if (outcomes.length) {
+      this.book.handle(outcomes);
       await this.retried(() => this.book.commitHandled());
     } else if (c.op === 'ack' || c.op === 'close' || c.op === 'feedback' || c.op === 'review') {
       let result: Awaited<ReturnType<AlertBook['ack']>> | Error;
@@ -354,7 +295,8 @@ export class PartitionRun {
     if (this.dirtyDevices.size && !this.statusWrite) {
       const ids = [...this.dirtyDevices];
       this.dirtyDevices.clear();
-      const rows = ids.map((id) => [id, this.judge.seen.get(id)] as [string, ReturnType<ReadingJudge['seen']['get']>]);
+      const seen = this.engine.seen;
+      const rows = seen ? ids.map((id) => [id, seen.get(id)] as [string, ReturnType<typeof seen.get>]) : [];
       this.statusWrite = this.d.sql
         .tx(async (t) => {
           await this.d.table.fence(t, this.partition, this.epoch);
@@ -368,9 +310,11 @@ export class PartitionRun {
     }
     const now = this.d.clock();
     if (now - this.lastSnapshot < (this.d.snapshotEveryMs ?? 5000) || this.progress <= this.lastSnapshotSeq) return;
+    const snap = this.engine.snapshot();
+    if (!snap) return;
     this.lastSnapshot = now;
     const seq = this.progress;
-    await this.d.table.snapshot(this.partition, this.epoch, seq, serialize(this.judge.snapshot()), this.registryHash).then(
+    await this.d.table.snapshot(this.partition, this.epoch, seq, serialize(snap), snap.registry).then(
       () => (this.lastSnapshotSeq = seq),
       (e: Error) => {
         if (e instanceof Fenced) throw e;

@@ -144,7 +144,6 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
       listen,
       answer: (id, a) => nats.publish(reply(id), JSON.stringify(a)),
       reject: (enterpriseId, deviceId, rejects) => toEdges({ kind: 'reject', enterpriseId, deviceId, rejects }),
-      forget: (enterpriseId, key) => void command(enterpriseId, { op: 'forget', key }),
       onFault: (part, err, about) => faults.fault(part)(err, about),
       onStopped: (partition, why) => {
         log.warn({ partition, why }, 'partition stopped; giving it up');
@@ -203,6 +202,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   registry.onReload((outcome, detail) => audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail));
   await registry.announce();
   await adopt();
+  const following = registry.follow();
   const subs = [
     nats.subscribe(changed('registry'), () => void registry.reload()),
     nats.subscribe(changed('silences'), () => void stores.silences.reload().catch(() => {})),
@@ -253,6 +253,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     if (stopping) return;
     stopping = true;
     schedule.stop();
+    following.close();
     clearInterval(balancer);
     for (const s of subs) s.unsubscribe();
     await Promise.all([...partitions.keys()].map((p) => disown(p, true)));

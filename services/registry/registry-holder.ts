@@ -103,6 +103,19 @@ export class RegistryHolder {
     };
   }
 
+  /** Reload on SIGHUP, and (`watch`) when the file changes; `close` stops both. */
+  follow(watch = true): { close(): void } {
+    const watcher = watch ? this.watchFile() : undefined;
+    const onHup = () => void this.reload();
+    process.on('SIGHUP', onHup);
+    return {
+      close() {
+        watcher?.close();
+        process.off('SIGHUP', onHup);
+      },
+    };
+  }
+
   /** How many devices this enterprise registered through the API. */
   private registeredCount(enterpriseId: string): number {
     return this.registered.all().filter((d) => d.enterpriseId === enterpriseId).length;
