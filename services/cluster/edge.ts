@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
 import { SecretVerifier } from '../../gateway/credentials.ts';
-import type { Reject } from '../../gateway/reject-codes.ts';
 import { deviceTopic } from '../../gateway/topics.ts';
 import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
@@ -13,7 +12,7 @@ import type { Settings } from '../settings.ts';
 import { PgSql } from '../store/postgres-sql.ts';
 import { ClusterLog } from './log.ts';
 import { nodeHttp } from './node-http.ts';
-import { changed, inbound, TO_DEVICES } from './subjects.ts';
+import { changed, inbound, TO_DEVICES, type EdgeMessage } from './subjects.ts';
 
 /**
  * The composition root of an MQTT edge (ROLE=edge): the gateway as in a single process (the
@@ -25,7 +24,6 @@ import { changed, inbound, TO_DEVICES } from './subjects.ts';
  * publishes it to its own clients. Several edges run behind a TCP load balancer; a device that
  * loses one reconnects to another.
  */
-export type EdgeMessage = { kind: 'reject'; enterpriseId: string; deviceId: string; rejects: Reject[] } | { kind: 'publish'; topic: string; payload: string };
 
 export interface EdgeOptions {
   clock?: () => number;

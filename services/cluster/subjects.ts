@@ -1,3 +1,5 @@
+import type { Reject } from '../../gateway/reject-codes.ts';
+
 /**
  * The names things have on NATS in cluster mode, in one place.
  *
@@ -88,6 +90,7 @@ export const LIVE_ALERTS_ALL = 'rm.live.alert.>';
 
 /** An MQTT message for devices and watchers (a reject, a command): every edge publishes it to its own. */
 export const TO_DEVICES = 'rm.out';
+export type EdgeMessage = { kind: 'reject'; enterpriseId: string; deviceId: string; rejects: Reject[] } | { kind: 'publish'; topic: string; payload: string };
 
 /** The answer to a command, to the one waiting for it. */
 export const reply = (id: string) => `rm.reply.${id}`;

@@ -23,8 +23,7 @@ import { ClusterLog } from './log.ts';
 import { nodeHttp } from './node-http.ts';
 import { PartitionRun } from './partition.ts';
 import { clusterAckSecret, openSharedStores } from './shared-stores.ts';
-import { changed, inbound, liveAlerts, partitionOf, reply, TO_DEVICES } from './subjects.ts';
-import type { EdgeMessage } from './edge.ts';
+import { changed, inbound, liveAlerts, partitionOf, reply, TO_DEVICES, type EdgeMessage } from './subjects.ts';
 
 /**
  * The composition root of a worker (ROLE=worker): it holds leases on a fair share of the

@@ -105,6 +105,7 @@ describe('cluster mode under faults', () => {
     expect(v.owners, `${what}: two owners in one epoch`).toEqual([]);
     expect(v.differences, `${what}: the record differs from the engine replaying the logs`).toEqual([]);
     expect(v.transitions, `${what}: alerts were raised and cleared`).toBeGreaterThan(0);
+    if (process.env.CLUSTER_TEST_VERBOSE) console.log(what, { readings: v.readings, transitions: v.transitions, owners: await ownersNow() });
     return v;
   };
 
