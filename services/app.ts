@@ -77,7 +77,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
   const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
   const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited });
-  const panels = composeFirePanels({ ...edge, faults, handle: (outcomes) => book.handle(outcomes) });
+  const panels = composeFirePanels({
+    ...{ settings, registry: current, metrics, clock, log, faults },
+    readings: (readings) => pipeline.readings(readings, clock()),
+    link: (deviceId, link, at) => status.onLink(deviceId, link, at),
+    handle: (outcomes) => book.handle(outcomes),
+  });
 
   // --- people: notifications and the scheduled jobs ---------------------------------------------
   const { live, channels, ackLinks, told, outbox, dispatcher, publicUrl } = await composeNotifications({

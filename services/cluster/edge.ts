@@ -4,7 +4,9 @@ import { SecretVerifier } from '../../gateway/credentials.ts';
 import { deviceTopic } from '../../gateway/topics.ts';
 import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
-import { composeGateway, followCredentials, type DeviceInput } from '../compose/edge.ts';
+import type { Reading } from '../../domain/types.ts';
+import { composeFirePanels, composeGateway, followCredentials, type DeviceInput } from '../compose/edge.ts';
+import { faultReporter } from '../faults.ts';
 import { createMetrics } from '../metrics.ts';
 import { RegisteredDevicesTable } from '../registry/registered-devices.ts';
 import { RegistryHolder } from '../registry/registry-holder.ts';
@@ -91,7 +93,27 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
     }),
     nats.subscribe(changed('registry'), () => void registry.reload()),
   ];
+  // fire alarm panels (GB/T 26875.3): their reports are readings of their device, into its partition;
+  // a frame is confirmed once the log has them
+  const append = (enterpriseId: string, deviceId: string, kind: 'r' | 'l' | 'c', body: unknown) => nats.append(inbound(enterpriseId, kind === 'c' ? null : deviceId, kind), new TextEncoder().encode(JSON.stringify(body)), clock());
+  const panels = composeFirePanels({
+    ...{ settings, registry: current, metrics, clock, log, faults: faultReporter(metrics, log) },
+    readings: (readings) => {
+      const byDevice = new Map<string, Reading[]>();
+      for (const r of readings) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r]);
+      const stored = Promise.all([...byDevice].map(([deviceId, list]) => append(list[0].enterpriseId, deviceId, 'r', list))).then(() => undefined);
+      return { stored, recorded: stored };
+    },
+    link: (deviceId, link) => {
+      const e = current().devices.get(deviceId)?.enterprise.id;
+      if (e && !stopping) append(e, deviceId, 'l', { link, via: node }).catch((err: Error) => log.warn({ err: err.message, deviceId }, 'panel link not put in the log'));
+    },
+    handle: async (outcomes) => {
+      for (const o of outcomes) await append(o.enterpriseId, o.deviceId, 'c', { op: 'outcomes', outcomes: [o] });
+    },
+  });
   await gateway.start();
+  await panels?.listen();
   const http = await nodeHttp({
     port: settings.HTTP_PORT,
     host: settings.HOST,
@@ -102,7 +124,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
 
   return {
     node,
-    ports: { ...gateway.ports, http: http.port },
+    ports: { ...gateway.ports, http: http.port, firePanel: panels?.port },
     gateway,
     async stop() {
       if (stopping) return;
@@ -110,6 +132,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
       for (const s of subs) s.unsubscribe();
       following.close();
       await gateway.stop();
+      await panels?.close();
       await http.close();
       await nats.close();
       await sql.close();

@@ -22,6 +22,7 @@ import { Leases } from './leases.ts';
 import { ClusterLog } from './log.ts';
 import { nodeHttp } from './node-http.ts';
 import { PartitionRun } from './partition.ts';
+import type { Takeover } from './partition-table.ts';
 import { clusterAckSecret, openSharedStores } from './shared-stores.ts';
 import { changed, inbound, liveAlerts, partitionOf, reply, TO_DEVICES, type EdgeMessage } from './subjects.ts';
 
@@ -123,18 +124,10 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   };
 
   // --- partitions: taken, run, given up --------------------------------------------------------------
-  const own = async (p: number) => {
-    if (stopping || partitions.has(p) || !(await leases.take(p))) return;
-    const takeover = await stores.partitions.takeOver(p, node);
-    const run = new PartitionRun({
-      takeover,
-      partitions: P,
-      log: nats,
-      table: stores.partitions,
-      versions: stores.versions,
-      statuses: stores.deviceStatus,
-      sql,
-      telemetry,
+  /** What a partition's run is given: the worker's shared parts. */
+  const runOf = (takeover: Takeover): PartitionRun => {
+    const run: PartitionRun = new PartitionRun({
+      ...{ takeover, partitions: P, log: nats, table: stores.partitions, versions: stores.versions, statuses: stores.deviceStatus, sql, telemetry },
       startWorld: () => ({ maintenance: stores.silences.maintenanceSpans(), suspended: stores.statuses.suspendedIds() }),
       startBaselines: async () => (await stores.baselines.current()).map((b) => ({ deviceId: b.deviceId, metric: b.metric, value: b.value })),
       placement: (id) => placementOf(current(), id),
@@ -146,18 +139,23 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
       onFault: (part, err, about) => faults.fault(part)(err, about),
       onStopped: (partition, why) => {
         log.warn({ partition, why }, 'partition stopped; giving it up');
-        void disown(partition, true);
+        if (partitions.get(partition) === run) void disown(partition, true);
       },
-      log$: log.child({ part: 'partition' }),
-      clock,
-      snapshotEveryMs: opts.snapshotEveryMs,
+      ...{ log$: log.child({ part: 'partition' }), clock, snapshotEveryMs: opts.snapshotEveryMs },
     });
-    partitions.set(p, run);
+    return run;
+  };
+  const own = async (p: number) => {
+    if (stopping || partitions.has(p) || !(await leases.take(p))) return;
     try {
+      const takeover = await stores.partitions.takeOver(p, node);
+      const run = runOf(takeover);
+      partitions.set(p, run);
       await run.start();
       await told.load(run.openAlerts().map((a) => a.id));
       log.info({ partition: p, epoch: takeover.epoch, progress: takeover.progress, snapshot: takeover.snapshot?.seq ?? null }, 'partition taken');
     } catch (e) {
+      // a lease held with nothing running it would leave the partition unread for good
       log.error({ partition: p, err: (e as Error).message }, 'partition could not start; giving it up');
       await disown(p, true);
     }
@@ -169,8 +167,10 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     if (release) await leases.release(p);
   };
 
-  /** A fair share each: the oldest workers take one more where the partitions do not divide evenly. */
-  const balance = async () => {
+  /** A fair share each: the oldest workers take one more where the partitions do not divide evenly. One look at a time. */
+  let balancing: Promise<void> | null = null;
+  const balance = () => (balancing ??= share().finally(() => (balancing = null)));
+  const share = async () => {
     if (stopping) return;
     const workers = await stores.partitions.heartbeat(node, settings.LEASE_S);
     const me = Math.max(0, workers.indexOf(node));

@@ -101,11 +101,19 @@ export async function composeGateway(
  * Fire alarm panels speak GB/T 26875.3 over TCP; their reports are readings like any device's.
  * Reports from components no point stands for are alerts of their own, for the operators.
  */
-export function composeFirePanels(d: EdgeDeps & { faults: Faults; handle: (outcomes: Outcome[]) => Promise<void> }): FirePanelReceiver | undefined {
+export function composeFirePanels(
+  d: Pick<EdgeDeps, 'settings' | 'registry' | 'metrics' | 'clock' | 'log'> & {
+    faults: Faults;
+    /** a panel's readings: stored, and what they caused recorded (the confirm waits for both) */
+    readings: (readings: Reading[]) => { stored: Promise<void>; recorded: Promise<void> };
+    link: (deviceId: string, link: 'connected' | 'disconnected', at: number) => void;
+    handle: (outcomes: Outcome[]) => Promise<void>;
+  },
+): FirePanelReceiver | undefined {
   const { settings, registry, clock, log } = d;
   if (settings.FIRE_PANEL_PORT === undefined) return undefined;
   const unmapped = new UnmappedAlarms();
-  const onReadings = (readings: Reading[]) => d.pipeline.readings(readings, clock());
+  const onReadings = d.readings;
   return new FirePanelReceiver({
     port: settings.FIRE_PANEL_PORT,
     host: settings.HOST,
@@ -113,7 +121,7 @@ export function composeFirePanels(d: EdgeDeps & { faults: Faults; handle: (outco
     findPanel: (address) => panelAt(registry(), address),
     onReadings,
     onHeartbeat: (p, at) => d.faults.isolated('fire-panel', () => void onReadings([{ enterpriseId: p.enterpriseId, deviceId: p.deviceId, ts: at, values: Object.create(null) }])),
-    onLink: (p, link, at) => d.status.onLink(p.deviceId, link, at),
+    onLink: (p, link, at) => d.link(p.deviceId, link, at),
     onUnmapped: (p, reports, at) => {
       const described = reports.map(describeUnmapped);
       const alarming = described.filter((u) => u.fire || u.fault);

@@ -12,7 +12,8 @@ import { startInfluxd, type Influxd } from '../support/influxd.ts';
 import { startNats, type TestNats } from '../support/nats.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { startReceiver } from '../support/receivers.ts';
-import { CHEM, testRegistry } from '../support/registry.ts';
+import { FirePanelSimulator } from '../../simulators/fire-panel.ts';
+import { CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -36,7 +37,10 @@ describe('cluster mode: edge, worker and API node', () => {
     [nats, pg, influx, hooks] = await Promise.all([startNats({ partitions: P }), startPostgres(), startInfluxd(), startReceiver()]);
     const dir = await tempDir();
     const config = join(dir, 'registry.yaml');
-    await writeFile(config, stringify(testRegistry({ webhookUrl: hooks.url })));
+    const reg = testRegistry({ webhookUrl: hooks.url });
+    // a fire panel's transmission device (GB/T 26875.3) of the mall, connecting to the edge
+    reg.enterprises.find((e) => e.id === MALL)!.devices.push({ id: 'panel-1', panelAddress: '88888', templates: ['fire'], points: [{ id: 'smoke-3f', metric: 'smoke_alarm', panel: { componentType: 40, componentAddress: 10 } }] } as never);
+    await writeFile(config, stringify(reg));
     const pgUrl = await pg.database('cluster');
     const settings = (role: string, extra: Record<string, string | number> = {}) =>
       settingsSchema.parse({
@@ -46,7 +50,7 @@ describe('cluster mode: edge, worker and API node', () => {
       });
     const logger = pino({ level: 'silent' });
     worker = await startWorker(settings('worker', { NODE_ID: 'w1' }), { logger, tickMs: 200, outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 } });
-    [edge, api] = await Promise.all([startEdge(settings('edge', { NODE_ID: 'e1' }), { logger }), startApiNode(settings('api', { NODE_ID: 'a1' }), { logger })]);
+    [edge, api] = await Promise.all([startEdge(settings('edge', { NODE_ID: 'e1', FIRE_PANEL_PORT: 0, FIRE_PANEL_ADDRESS: 889 }), { logger }), startApiNode(settings('api', { NODE_ID: 'a1' }), { logger })]);
     await waitFor(() => worker.partitions().length === P, 20_000, 'the worker owns every partition');
   }, 120_000);
   afterAll(async () => {
@@ -81,5 +85,15 @@ describe('cluster mode: edge, worker and API node', () => {
     expect(points.map((p: { seq: number; value: number }) => [p.seq, p.value])).toEqual([[1, 45]]);
     await device.end();
     stream.close();
+  }, 60_000);
+
+  it('takes a fire panel\'s fire through the edge and the log to an alert, confirmed once the log has it', async () => {
+    const panel = new FirePanelSimulator({ host: '127.0.0.1', port: edge.ports.firePanel!, address: 88888, centre: 889, clock: Date.now });
+    await panel.connect();
+    expect(await panel.fire({ componentType: 40, componentAddress: 10 })).toBe('confirmed');
+    const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
+    const alert = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${MALL}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'panel-1'), 20_000, 'the fire alarm in the API');
+    expect(alert).toMatchObject({ severity: 'critical', pointId: 'smoke-3f', rule: 'smoke-alarm' });
+    panel.close();
   }, 60_000);
 });

@@ -1,16 +1,2 @@
-/** Poll until `fn` returns something truthy (or stops throwing); fail with the last reason after `ms`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The tests' condition waits: the same helper the bench and the test servers use. */
+export { waitFor } from '../../scripts/wait.ts';
