@@ -155,11 +155,12 @@ export class PartitionReader {
   }
 
   /**
-   * Up to `max` messages from the position on, waiting up to `waitMs` for the first; an empty
-   * batch when there is nothing new. Throws `LogGap` when the partition lost messages for good
-   * (they aged out before anyone read them).
+   * Up to `max` messages from the position on, waiting up to `waitMs` for the first and then up
+   * to `lingerMs` for more (a stretch applied, stored and committed at once costs the same
+   * whether it is one message or a thousand); an empty batch when there is nothing new. Throws
+   * `LogGap` when the partition lost messages for good (they aged out before anyone read them).
    */
-  async read(max: number, waitMs: number): Promise<LogMessage[]> {
+  async read(max: number, waitMs: number, lingerMs = 0): Promise<LogMessage[]> {
     if (this.lost) {
       const gap = this.lost;
       this.lost = undefined;
@@ -167,10 +168,15 @@ export class PartitionReader {
     }
     if (this.stopped) return [];
     if (!this.consumer) await this.open().catch((e: Error) => this.failed(e));
-    if (!this.queue.length) await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, waitMs);
-      this.wake = () => (clearTimeout(t), resolve());
-    });
+    const until = (ms: number, enough: () => boolean) =>
+      enough() || this.stopped
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, ms);
+            this.wake = () => (enough() || this.stopped || this.lost ? (clearTimeout(t), resolve()) : undefined);
+          });
+    await until(waitMs, () => this.queue.length > 0);
+    if (lingerMs > 0 && this.queue.length) await until(lingerMs, () => this.queue.length >= max);
     this.wake = undefined;
     return this.queue.splice(0, max);
   }

@@ -83,12 +83,17 @@ export class PartitionRun {
   /** the time of the message being applied: the book's clock */
   private now = 0;
   private dirtyDevices = new Set<string>();
+  /** the last log sequence applied to the engine (at or past the committed progress) */
+  private applied: number;
+  private lastCommit = 0;
+  private lastStatusWrite = 0;
   private statusWrite?: Promise<void>;
 
   constructor(private readonly d: PartitionDeps) {
     this.partition = d.takeover.partition;
     this.epoch = d.takeover.epoch;
     this.progress = d.takeover.progress;
+    this.applied = d.takeover.progress;
   }
 
   /** The engine back where the previous owner left it, the book from the record; then the log. */
@@ -146,7 +151,8 @@ export class PartitionRun {
       while (!this.stopped) {
         let batch: LogMessage[];
         try {
-          batch = await this.reader!.read(1000, 500);
+          // a few milliseconds more for a fuller stretch: its commit costs the same
+          batch = await this.reader!.read(1000, 500, 20);
         } catch (e) {
           if (!(e instanceof LogGap)) throw e;
           // readings that aged out unread are gone: say so loudly, and go on from what is there
@@ -189,9 +195,9 @@ export class PartitionRun {
           await this.command(a.command, a.outcomes, m.seq);
         } else {
           this.collect(stretch, a.outcomes, a.kept, a.deviceId);
-          if (a.tick) {
+          if (a.tick && this.escalationDue(m.at)) {
             stretch.last = m.seq;
-            await this.commit(stretch);
+            await this.commit(stretch, true);
             stretch = { outcomes: [], kept: [], last: m.seq };
             await this.escalation(m.at, m.seq);
           }
@@ -202,6 +208,7 @@ export class PartitionRun {
         this.d.onFault('partition', e as Error, { partition: this.partition, seq: m.seq });
       }
       stretch.last = Math.max(stretch.last, m.seq);
+      this.applied = Math.max(this.applied, m.seq);
     }
     if (!this.stopped && stretch.last > this.progress) await this.commit(stretch);
   }
@@ -216,9 +223,13 @@ export class PartitionRun {
    * A stretch's effects: the alert book hears its outcomes at once (the live board and sirens do
    * not wait), its readings are stored (until InfluxDB takes them: the progress must not pass
    * readings that are not stored), then its alert changes and progress are committed together.
+   * A stretch with no effects (ticks, connections) moves the progress at most once a second
+   * (`force`: now): reading a second of it again after a crash costs nothing.
    */
-  private async commit(s: Stretch) {
+  private async commit(s: Stretch, force = false) {
     if (s.last <= this.progress && !s.outcomes.length) return;
+    if (!force && !s.outcomes.length && !s.kept.length && this.d.clock() - this.lastCommit < 1000) return;
+    this.lastCommit = this.d.clock();
     if (s.outcomes.length) this.book.handle(s.outcomes);
     if (s.kept.length) await this.stored(s.kept);
     this.mark = s.last;
@@ -281,9 +292,12 @@ export class PartitionRun {
     this.progress = Math.max(this.progress, seq);
   }
 
+  private escalationDue(now: number) {
+    return now - this.lastEscalation >= (this.d.escalateEveryMs ?? 10_000);
+  }
+
   /** Alerts nobody handled climb the chain, by the log's clock, every so often. */
   private async escalation(now: number, seq: number) {
-    if (now - this.lastEscalation < (this.d.escalateEveryMs ?? 10_000)) return;
     this.lastEscalation = now;
     this.mark = seq;
     await this.retried(() => this.book.sweep((a) => escalate(a, this.d.policy(a.enterpriseId), now, this.d.anyoneTold(a.id))));
@@ -292,7 +306,8 @@ export class PartitionRun {
   /** Device statuses for the API, and a snapshot now and then. */
   private async housekeeping() {
     if (this.stopped) return;
-    if (this.dirtyDevices.size && !this.statusWrite) {
+    if (this.dirtyDevices.size && !this.statusWrite && this.d.clock() - this.lastStatusWrite >= 2000) {
+      this.lastStatusWrite = this.d.clock();
       const ids = [...this.dirtyDevices];
       this.dirtyDevices.clear();
       const seen = this.engine.seen;
@@ -309,9 +324,15 @@ export class PartitionRun {
         .finally(() => (this.statusWrite = undefined));
     }
     const now = this.d.clock();
-    if (now - this.lastSnapshot < (this.d.snapshotEveryMs ?? 5000) || this.progress <= this.lastSnapshotSeq) return;
+    if (now - this.lastSnapshot < (this.d.snapshotEveryMs ?? 15_000) || this.applied <= this.lastSnapshotSeq) return;
+    // the snapshot is the engine as it is now: the progress must say so first
+    if (this.applied > this.progress) {
+      const seq = this.applied;
+      await this.retried(() => this.d.sql.tx((t) => this.d.table.fence(t, this.partition, this.epoch, seq)));
+      this.progress = Math.max(this.progress, seq);
+    }
     const snap = this.engine.snapshot();
-    if (!snap) return;
+    if (!snap || this.applied !== this.progress) return;
     this.lastSnapshot = now;
     const seq = this.progress;
     await this.d.table.snapshot(this.partition, this.epoch, seq, serialize(snap), snap.registry).then(
