@@ -8,12 +8,12 @@ import { deviceKinds } from './rules.ts';
  * device has every point its template reads, so every rule is live), 50 to an enterprise, plain
  * secrets. Probe devices (gas detectors whose enterprise has a webhook) measure publish → alert.
  */
-export function benchRegistry(devices: number, opts: { webhookUrl?: string; probes?: number } = {}) {
+export function benchRegistry(devices: number, opts: { webhookUrl?: string; probes?: number; perEnterprise?: number } = {}) {
   const kinds = deviceKinds();
   const enterprises: any[] = [];
   const clients: Job['clients'] = [];
   for (let i = 0; i < devices; i++) {
-    const e = Math.floor(i / 50);
+    const e = Math.floor(i / (opts.perEnterprise ?? 50));
     if (!enterprises[e]) {
       const kind = kinds[e % kinds.length].template as TemplateName;
       const industry = (INDUSTRIES as readonly string[]).includes(kind) ? kind : 'hazchem';

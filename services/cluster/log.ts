@@ -35,7 +35,9 @@ export class ClusterLog {
 
   static async connect(servers: string[], name: string, log: LogLog): Promise<ClusterLog> {
     // reconnects for ever: a NATS node that goes away is replaced by the others of the cluster
-    const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5000 });
+    // noAsyncTraces: the client would make an Error (a stack trace) for every request it sends, in
+    // case it fails: a third of an edge's CPU per message
+    const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5000, noAsyncTraces: true });
     void (async () => {
       for await (const s of nc.status()) if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ nats: s.type, server: 'server' in s ? s.server : undefined }, 'NATS connection');
     })().catch(() => {});
@@ -70,12 +72,28 @@ export class ClusterLog {
     }
   }
 
-  /** Append to the log; resolves with the partition's sequence once JetStream has it. */
-  async append(subject: string, data: Uint8Array, at: number): Promise<number> {
-    const h = natsHeaders();
-    h.set(AT, String(at));
-    const ack = await this.js.publish(subject, data, { headers: h });
-    return ack.seq;
+  /**
+   * Append to the log; resolves with the partition's sequence once JetStream has it. Appends made
+   * within one turn of the event loop go out together, in one write to the socket (a message at a
+   * time, a write each, was most of an edge's CPU).
+   */
+  append(subject: string, data: Uint8Array, at: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ subject, data, at, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private pending: { subject: string; data: Uint8Array; at: number; resolve(seq: number): void; reject(e: Error): void }[] = [];
+
+  private flush() {
+    const batch = this.pending;
+    this.pending = [];
+    for (const p of batch) {
+      const h = natsHeaders();
+      h.set(AT, String(p.at));
+      this.js.publish(p.subject, p.data, { headers: h }).then((ack) => p.resolve(ack.seq), p.reject);
+    }
   }
 
   /** A partition-wide marker (time passing, a new registry), with its time. */

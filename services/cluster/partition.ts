@@ -223,15 +223,16 @@ export class PartitionRun {
    * A stretch's effects: the alert book hears its outcomes at once (the live board and sirens do
    * not wait), its readings are stored (until InfluxDB takes them: the progress must not pass
    * readings that are not stored), then its alert changes and progress are committed together.
-   * A stretch with no effects (ticks, connections) moves the progress at most once a second
-   * (`force`: now): reading a second of it again after a crash costs nothing.
+   * A stretch that changed no alert moves the progress at most once a second (`force`: now):
+   * applying a second of the log again after a crash writes the same readings again (a point is
+   * its tags and time) and changes nothing else.
    */
   private async commit(s: Stretch, force = false) {
     if (s.last <= this.progress && !s.outcomes.length) return;
-    if (!force && !s.outcomes.length && !s.kept.length && this.d.clock() - this.lastCommit < 1000) return;
-    this.lastCommit = this.d.clock();
     if (s.outcomes.length) this.book.handle(s.outcomes);
     if (s.kept.length) await this.stored(s.kept);
+    if (!force && !s.outcomes.length && this.d.clock() - this.lastCommit < 1000) return;
+    this.lastCommit = this.d.clock();
     this.mark = s.last;
     await this.retried(() => this.book.commitHandled());
     // nothing to commit with it: the progress alone

@@ -74,7 +74,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
 
   static async create(opts: InfluxOptions): Promise<InfluxTelemetryStore> {
     const buffer = opts.bufferDir === undefined ? null : await DiskBuffer.open(opts.bufferDir, opts.maxBufferBytes ?? 512 * 1024 * 1024);
-    const backend = opts.v2 ? new FluxBackend({ url: opts.url, ...opts.v2 }) : new InfluxQlBackend(opts);
+    const backend = opts.v2 ? new FluxBackend({ url: opts.url, ...opts.v2 }) : new InfluxQlBackend({ ...opts, gzip: buffer !== null });
     const store = new InfluxTelemetryStore(opts, buffer, backend);
     store.ship();
     return store;

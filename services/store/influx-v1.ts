@@ -16,7 +16,8 @@ export class InfluxQlBackend implements InfluxBackend {
   private readonly influx: InfluxDB;
   private ready = false;
 
-  constructor(private readonly opts: { url: string; database: string; username?: string; password?: string }) {
+  /** `gzip`: compress writes (a buffered batch shipped over a WAN); a cluster's workers write small batches on the LAN, where compressing costs more CPU than it saves */
+  constructor(private readonly opts: { url: string; database: string; username?: string; password?: string; gzip?: boolean }) {
     const u = new URL(opts.url);
     this.influx = new InfluxDB({
       host: u.hostname,
@@ -53,9 +54,10 @@ export class InfluxQlBackend implements InfluxBackend {
     const u = new URL('/write', this.opts.url);
     u.searchParams.set('db', this.opts.database);
     u.searchParams.set('precision', precision);
-    const headers: Record<string, string> = { 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' };
+    const zipped = this.opts.gzip ?? true;
+    const headers: Record<string, string> = { ...(zipped ? { 'content-encoding': 'gzip' } : {}), 'content-type': 'text/plain; charset=utf-8' };
     if (this.opts.username) headers.authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
-    const res = await fetch(u, { method: 'POST', headers, body: await gzip(text), signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(u, { method: 'POST', headers, body: zipped ? await gzip(text) : text, signal: AbortSignal.timeout(30_000) });
     if (res.status === 204) return null;
     const answer = `InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 300)}`;
     if (res.status === 400) return answer;
