@@ -11,11 +11,12 @@ import { composeApi } from './compose/api.ts';
 import { composeGateway, composeFirePanels, followCredentials, pipelineInput } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
 import { composeNotifications } from './compose/notifications.ts';
-import { composePipeline } from './compose/pipeline.ts';
+import { composeForwarder } from './compose/forward.ts';
+import { composePipeline, pipelineInit, worldOf } from './compose/pipeline.ts';
+import { maintenanceWindows } from './alerts/maintenance-windows.ts';
 import { DeviceStatuses } from './devices/device-status.ts';
 import { LiveStatus } from './devices/live-status.ts';
 import { faultReporter } from './faults.ts';
-import { Forwarder } from './forward/forwarder.ts';
 import { Hazards } from './hazards/hazards.ts';
 import { ServiceHealth } from './health.ts';
 import { createMetrics } from './metrics.ts';
@@ -56,16 +57,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const book = new AlertBook(stores.alerts, (id) => placementOf(current(), id), clock, (err, c) => faults.fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
   const raiseSystem = (o: Outcome) => void book.handle([o]).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
-  const forwarder = new Forwarder({
-    dataDir: settings.DATA_DIR,
-    gatewayName: 'risk-monitor',
-    clock,
-    log: log.child({ part: 'forward' }),
-    baseDelayMs: opts.forward?.baseDelayMs ?? 5000,
-    maxDelayMs: opts.forward?.maxDelayMs ?? 300_000,
-    maxQueueBytes: settings.FORWARD_QUEUE_MB * 1024 * 1024,
-    onOutcome: (uplink, lane, outcome) => metrics.forwarded.inc({ uplink, lane, outcome }),
-  });
+  const forwarder = composeForwarder({ settings, options: opts.forward, metrics, clock, log });
 
   // --- readings in: the pipeline (its own thread), the MQTT gateway, fire panels ------------------
   const pipeline = composePipeline({ settings, options: opts.pipeline, book, forwarder, metrics, faults, raiseSystem, clock, log });
@@ -108,18 +100,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // the pipeline follows the registry once it runs (it starts with the one in force)
   let pipelineRunning = false;
   registry.onChange((next) => pipelineRunning && pipeline.useRegistry(next.loaded, clock()));
-  let windowsKnown = false;
-  registry.onChange((next) => {
-    // a maintenance window holds notifications: each one added by a reload goes in the audit
-    // trail, as silences do (those of the file at start came with the registry it audited before)
-    const added = stores.silences.useRegistry(next.file.maintenance);
-    if (windowsKnown)
-      for (const w of added) audited(w.by, 'maintenance.registered', w.id, { enterpriseId: w.enterpriseId, deviceId: w.deviceId, reason: w.reason, from: new Date(w.from).toISOString(), until: new Date(w.until).toISOString() });
-    windowsKnown = true;
-  });
+  registry.onChange(maintenanceWindows(stores.silences, audited));
   registry.onChange((next) => forwarder.use(next));
-  /** what the rules read of the world besides readings */
-  const world = () => ({ maintenance: stores.silences.maintenanceSpans(), suspended: stores.statuses.suspendedIds() });
+  const world = () => worldOf(stores);
   stores.silences.onChange(() => pipelineRunning && pipeline.world(world()));
   stores.statuses.onChange(() => pipelineRunning && pipeline.world(world()));
 
@@ -128,13 +111,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const openAtStart = await book.load();
   // the pipeline starts from the registry, the world, the baselines and the open alerts (and again
   // so, should its thread ever end unasked)
-  await pipeline.start(async () => ({
-    registry: current().loaded,
-    world: world(),
-    baselines: (await stores.baselines.current()).map((b) => ({ deviceId: b.deviceId, metric: b.metric, value: b.value })),
-    open: (pipelineRunning ? book.openAlerts() : openAtStart).map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value, flapping: a.flapping })),
-    now: clock(),
-  }));
+  await pipeline.start(() => pipelineInit({ registry: current(), stores, open: pipelineRunning ? book.openAlerts() : openAtStart, now: clock() }));
   pipelineRunning = true;
   if (!(await audit.keptPublishedHead())) {
     const head = await audit.head();

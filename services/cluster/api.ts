@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
 import type { Alert } from '../alerts/model.ts';
+import { maintenanceWindows } from '../alerts/maintenance-windows.ts';
 import { buildCallers, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
 import { composeApi } from '../compose/api.ts';
@@ -82,6 +83,8 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
 
   let callers = new Map<string, Caller>();
   registry.onChange((next) => (callers = buildCallers(next)));
+  // the registry's maintenance windows are shown with the silences (a worker audits new ones)
+  registry.onChange(maintenanceWindows(stores.silences, () => {}));
   // a device registered here: every node composes the registry again (a worker marks it in the log)
   let announced = false;
   registry.onChange(() => announced && nats.publish(changed('registry'), ''));

@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Outcome } from '../../domain/types.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import { auditEntryOf, logLineOf } from '../alerts/change-notes.ts';
+import { maintenanceWindows } from '../alerts/maintenance-windows.ts';
 import { enterprisePolicy, placementOf } from '../alerts/placement.ts';
 import { silencesDue } from '../alerts/sweep.ts';
 import type { AppOptions } from '../app-options.ts';
@@ -198,6 +199,8 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     log.info({ hash }, 'a new registry marked in every partition');
   };
   registry.onChange(() => void adopt().catch((err: Error) => log.error({ err: err.message }, 'registry not adopted')));
+  // the registry's maintenance windows hold notifications; the owner of partition 0 audits new ones
+  registry.onChange(maintenanceWindows(stores.silences, (...entry) => partitions.has(0) && audited(...entry)));
   registry.onReload((outcome, detail) => audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail));
   await registry.announce();
   await adopt();

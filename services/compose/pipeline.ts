@@ -6,10 +6,31 @@ import type { Forwarder } from '../forward/forwarder.ts';
 import type { Faults } from '../faults.ts';
 import { threadCpu, type Metrics } from '../metrics.ts';
 import { telemetrySettings } from '../open-stores.ts';
-import { PipelineClient } from '../pipeline/client.ts';
+import { PipelineClient, type PipelineInit } from '../pipeline/client.ts';
+import type { WorldSnapshot } from '../pipeline/protocol.ts';
+import type { Alert } from '../alerts/model.ts';
+import type { Stores } from '../open-stores.ts';
+import type { Registry } from '../registry/registry.ts';
 import type { Settings } from '../settings.ts';
 import { thisThreadTid } from '../thread-cpu.ts';
 import type { AppOptions } from '../app-options.ts';
+
+/** What the rules read of the world besides readings: maintenance windows and silences, suspension orders. */
+export const worldOf = (stores: Pick<Stores, 'silences' | 'statuses'>): WorldSnapshot => ({ maintenance: stores.silences.maintenanceSpans(), suspended: stores.statuses.suspendedIds() });
+
+/**
+ * Where the pipeline starts from (at start, and again should its thread ever end unasked): the
+ * registry, the world, the baselines, and where each rule stood for the alerts still open.
+ */
+export async function pipelineInit(d: { registry: Registry; stores: Pick<Stores, 'silences' | 'statuses' | 'baselines'>; open: Alert[]; now: number }): Promise<PipelineInit> {
+  return {
+    registry: d.registry.loaded,
+    world: worldOf(d.stores),
+    baselines: (await d.stores.baselines.current()).map((b) => ({ deviceId: b.deviceId, metric: b.metric, value: b.value })),
+    open: d.open.map((a) => ({ key: a.key, state: a.state, severity: a.severity, peak: a.peak, value: a.value, flapping: a.flapping })),
+    now: d.now,
+  };
+}
 
 /**
  * The reading pipeline (decode, rules and the time-series store) on a thread of its own, and
