@@ -170,23 +170,27 @@ export function importState(state: EngineState, data: EngineData) {
   state.devices = new Map();
   for (const [deviceId, rt] of data.devices) {
     const latest = Object.assign(bareRecord<Value>(), rt.latest), latestAt = Object.assign(bareRecord<number>(), rt.latestAt), quality = Object.assign(bareRecord<Quality>(), rt.quality);
-    const enterpriseId = rt.enterpriseId;
-    const view: DeviceView = {
-      enterpriseId,
-      deviceId,
-      latest,
-      latestAt,
-      quality,
-      link: rt.link,
-      lastHeard: rt.lastHeard,
-      reportIntervalS: 0,
-      ranges: bareRecord(),
-      baselines: bareRecord(),
-      maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
-      suspended: () => state.world.suspended(enterpriseId),
-    };
+    const view = viewOf(state, rt.enterpriseId, deviceId, latest, latestAt, quality);
     state.devices.set(deviceId, { ...rt, view, latest, latestAt, quality, latestTs: Object.assign(bareRecord<number>(), rt.latestTs), lastRun: [] });
   }
+}
+
+/** What a device's rules read: one object, kept with its runtime and updated in place. */
+function viewOf(state: EngineState, enterpriseId: string, deviceId: string, latest: Record<string, Value>, latestAt: Record<string, number>, quality: Record<string, Quality>): DeviceView {
+  return {
+    enterpriseId,
+    deviceId,
+    latest,
+    latestAt,
+    quality,
+    link: 'unknown',
+    lastHeard: state.startedAt,
+    reportIntervalS: 0,
+    ranges: bareRecord(),
+    baselines: bareRecord(),
+    maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
+    suspended: () => state.world.suspended(enterpriseId),
+  };
 }
 
 export function compileRules(devices: DeviceRules[]): RuleSet {
@@ -278,20 +282,7 @@ function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
   if (!rt) {
     const latest = bareRecord<Value>(), latestAt = bareRecord<number>(), quality = bareRecord<Quality>();
     const { enterpriseId, deviceId } = device;
-    const view: DeviceView = {
-      enterpriseId,
-      deviceId,
-      latest,
-      latestAt,
-      quality,
-      link: 'unknown',
-      lastHeard: state.startedAt,
-      reportIntervalS: 0,
-      ranges: bareRecord(),
-      baselines: bareRecord(),
-      maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
-      suspended: () => state.world.suspended(enterpriseId),
-    };
+    const view = viewOf(state, enterpriseId, deviceId, latest, latestAt, quality);
     state.devices.set(device.deviceId, (rt = { enterpriseId, view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
   }
   return rt;

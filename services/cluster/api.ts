@@ -13,11 +13,10 @@ import { LiveStream } from '../notify/live-stream.ts';
 import { ToldUnits } from '../notify/told.ts';
 import { RegistryHolder } from '../registry/registry-holder.ts';
 import type { Settings } from '../settings.ts';
-import { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { PgSql } from '../store/postgres-sql.ts';
 import { encodeCommand, RemoteBook, type Command } from './commands.ts';
 import { ClusterLog } from './log.ts';
-import { clusterAckSecret, openSharedStores } from './shared-stores.ts';
+import { clusterAckSecret, clusterTelemetry, natsServers, openSharedStores } from './shared-stores.ts';
 import { changed, inbound, LIVE_ALERTS_ALL } from './subjects.ts';
 
 /**
@@ -44,16 +43,8 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
   const stores = await openSharedStores(sql, settings.CLUSTER_PARTITIONS);
   const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log, registered: stores.registered });
   const current = () => registry.current();
-  const nats = await ClusterLog.connect(settings.NATS_URL!.split(',').map((u) => u.trim()), `api-${node}`, log);
-  const telemetry = await InfluxTelemetryStore.create({
-    url: settings.INFLUX_URL!,
-    database: settings.INFLUX_DB,
-    username: settings.INFLUX_USER,
-    password: settings.INFLUX_PASSWORD,
-    v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
-    placement: () => ({ region: '', industry: '' }),
-    log: log.child({ part: 'influx' }),
-  });
+  const nats = await ClusterLog.connect(natsServers(settings), `api-${node}`, log);
+  const telemetry = await clusterTelemetry(settings, () => ({ region: '', industry: '' }), log);
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void stores.audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
   const command = (enterpriseId: string, c: Command) => nats.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), clock());

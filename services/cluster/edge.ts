@@ -13,6 +13,7 @@ import { RegistryHolder } from '../registry/registry-holder.ts';
 import type { Settings } from '../settings.ts';
 import { PgSql } from '../store/postgres-sql.ts';
 import { ClusterLog } from './log.ts';
+import { natsServers } from './shared-stores.ts';
 import { nodeHttp } from './node-http.ts';
 import { changed, inbound, TO_DEVICES, type EdgeMessage } from './subjects.ts';
 
@@ -45,7 +46,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
   const registered = await RegisteredDevicesTable.open(sql);
   const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log, registered });
   const current = () => registry.current();
-  const nats = await ClusterLog.connect(settings.NATS_URL!.split(',').map((u) => u.trim()), `edge-${node}`, log);
+  const nats = await ClusterLog.connect(natsServers(settings), `edge-${node}`, log);
   await nats.ensureStreams(settings.CLUSTER_PARTITIONS, settings.CLUSTER_REPLICAS);
 
   // at most so many messages wait for the log's acknowledgement: past that, the next waits here,

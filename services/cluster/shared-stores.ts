@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Settings } from '../settings.ts';
+import { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { AlertStore } from '../alerts/alert-store.ts';
 import { Silences } from '../alerts/silences.ts';
 import { AuditLog, lastEntry } from '../audit/audit-log.ts';
@@ -75,5 +78,21 @@ export async function clusterAckSecret(sql: PgSql, configured: string | undefine
   const [row] = await sql.all<{ value: string }>(`SELECT value FROM cluster_meta WHERE key = 'ack-link-key'`);
   return Buffer.from(row.value, 'base64');
 }
+
+/** Readings in a cluster: InfluxDB, written through (the log keeps what is not written yet). */
+export function clusterTelemetry(settings: Settings, placement: (enterpriseId: string) => { region: string; industry: string }, log: Logger) {
+  return InfluxTelemetryStore.create({
+    url: settings.INFLUX_URL!,
+    database: settings.INFLUX_DB,
+    username: settings.INFLUX_USER,
+    password: settings.INFLUX_PASSWORD,
+    v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
+    placement,
+    log: log.child({ part: 'influx' }),
+  });
+}
+
+/** NATS_URL's servers. */
+export const natsServers = (settings: Settings) => settings.NATS_URL!.split(',').map((u) => u.trim());
 
 export type SharedStores = Awaited<ReturnType<typeof open>>;

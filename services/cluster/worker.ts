@@ -17,14 +17,13 @@ import { RegistryHolder } from '../registry/registry-holder.ts';
 import { startSchedule } from '../scheduler.ts';
 import type { Settings } from '../settings.ts';
 import { PgSql } from '../store/postgres-sql.ts';
-import { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { encodeCommand, type Command } from './commands.ts';
 import { Leases } from './leases.ts';
 import { ClusterLog } from './log.ts';
 import { nodeHttp } from './node-http.ts';
 import { PartitionRun } from './partition.ts';
 import type { Takeover } from './partition-table.ts';
-import { clusterAckSecret, openSharedStores } from './shared-stores.ts';
+import { clusterAckSecret, clusterTelemetry, natsServers, openSharedStores } from './shared-stores.ts';
 import { changed, inbound, liveAlerts, partitionOf, reply, TO_DEVICES, type EdgeMessage } from './subjects.ts';
 
 /**
@@ -62,20 +61,12 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log, registered: stores.registered });
   const current = () => registry.current();
   const policy = (enterpriseId: string) => enterprisePolicy(current(), enterpriseId);
-  const nats = await ClusterLog.connect(settings.NATS_URL!.split(',').map((u) => u.trim()), `worker-${node}`, log);
+  const nats = await ClusterLog.connect(natsServers(settings), `worker-${node}`, log);
   await nats.ensureStreams(P, settings.CLUSTER_REPLICAS);
-  const telemetry = await InfluxTelemetryStore.create({
-    url: settings.INFLUX_URL!,
-    database: settings.INFLUX_DB,
-    username: settings.INFLUX_USER,
-    password: settings.INFLUX_PASSWORD,
-    v2: settings.INFLUX_TOKEN ? { token: settings.INFLUX_TOKEN, org: settings.INFLUX_ORG ?? '', bucket: settings.INFLUX_BUCKET ?? settings.INFLUX_DB } : undefined,
-    placement: (id) => {
-      const e = current().enterprises.get(id);
-      return { region: e?.region ?? '', industry: e?.industry ?? '' };
-    },
-    log: log.child({ part: 'influx' }),
-  });
+  const telemetry = await clusterTelemetry(settings, (id) => {
+    const e = current().enterprises.get(id);
+    return { region: e?.region ?? '', industry: e?.industry ?? '' };
+  }, log);
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void stores.audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
   /** a message into an enterprise's partition, in order with its readings */
