@@ -24,6 +24,17 @@ export interface LogLog {
 }
 
 const AT = 'Rm-At';
+/** how long an append is tried again before its caller hears it failed */
+const RETRY_APPENDS_MS = 5000;
+
+interface Pending {
+  subject: string;
+  data: Uint8Array;
+  at: number;
+  since: number;
+  resolve(seq: number): void;
+  reject(e: Error): void;
+}
 
 export class ClusterLog {
   private constructor(
@@ -79,21 +90,35 @@ export class ClusterLog {
    */
   append(subject: string, data: Uint8Array, at: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ subject, data, at, resolve, reject });
+      this.pending.push({ subject, data, at, since: Date.now(), resolve, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
 
-  private pending: { subject: string; data: Uint8Array; at: number; resolve(seq: number): void; reject(e: Error): void }[] = [];
+  private pending: Pending[] = [];
 
   private flush() {
     const batch = this.pending;
     this.pending = [];
-    for (const p of batch) {
-      const h = natsHeaders();
-      h.set(AT, String(p.at));
-      this.js.publish(p.subject, p.data, { headers: h }).then((ack) => p.resolve(ack.seq), p.reject);
-    }
+    for (const p of batch) this.publish1(p);
+  }
+
+  /**
+   * A stream whose leader just went away, or a server that restarted and has not rejoined
+   * JetStream yet, refuses for a moment: the append is tried again for a few seconds before its
+   * caller hears of it (and an MQTT device then sends it again: it may be in the log twice, and
+   * the worker drops the second by its seq).
+   */
+  private publish1(p: Pending) {
+    const h = natsHeaders();
+    h.set(AT, String(p.at));
+    this.js.publish(p.subject, p.data, { headers: h }).then(
+      (ack) => p.resolve(ack.seq),
+      (err: Error) => {
+        if (Date.now() - p.since > RETRY_APPENDS_MS || this.nc.isClosed()) return p.reject(err);
+        setTimeout(() => this.publish1(p), 250);
+      },
+    );
   }
 
   /** A partition-wide marker (time passing, a new registry), with its time. */
