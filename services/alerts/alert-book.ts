@@ -22,6 +22,9 @@ export interface Placement {
 
 export class AlertNotFound extends Error {}
 
+/** A step taken but not yet answered (cluster mode: the alert's partition has no owner this moment); it is applied when one takes it. */
+export class AlertStepPending extends Error {}
+
 /**
  * How a book commits. `auto` (a single process): every change handled is committed as soon as
  * the commit before it ends, and a failed commit is tried again every second. `explicit` (a

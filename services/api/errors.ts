@@ -13,6 +13,8 @@ export const API_ERRORS = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** cluster mode: the step was taken, but no worker answered in time; it is applied when one does */
+  UNAVAILABLE: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Outcome } from '../../domain/types.ts';
-import { AlertError, AlertNotFound } from '../alerts/alert-book.ts';
+import { AlertError, AlertNotFound, AlertStepPending } from '../alerts/alert-book.ts';
 import type { Alert, Disposition } from '../alerts/model.ts';
 import { DISPOSITIONS } from '../alerts/model.ts';
 import type { Feedback } from '../alerts/lifecycle.ts';
@@ -76,8 +76,6 @@ export function answerOf(result: Alert | Error): CommandAnswer {
   return { ok: false, error: 'failed', message: result.message };
 }
 
-/** A worker that did not answer in time: the step is in the log and will be applied when one does. */
-export class NoWorkerAnswered extends Error {}
 
 /**
  * The alert book as an API node sees it in cluster mode: a person's step goes into the alert's
@@ -139,7 +137,7 @@ export class RemoteBook {
         clearTimeout(timer);
         resolve(JSON.parse(new TextDecoder().decode(data)) as CommandAnswer);
       });
-      const timer = setTimeout(() => (sub.unsubscribe(), reject(new NoWorkerAnswered('no worker answered in time: the step is in the log and will be applied when the partition has an owner again'))), this.timeoutMs);
+      const timer = setTimeout(() => (sub.unsubscribe(), reject(new AlertStepPending('no worker answered in time: the step is in the log and is applied when the partition has an owner again'))), this.timeoutMs);
     });
     await this.log.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), this.clock());
     const a = await answered;

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AlertError, AlertNotFound } from '../../alerts/alert-book.ts';
+import { AlertError, AlertNotFound, AlertStepPending } from '../../alerts/alert-book.ts';
 import type { AlertFilter } from '../../alerts/alert-store.ts';
 import { DISPOSITIONS, alertJson, transitionJson, type Alert } from '../../alerts/model.ts';
 import { checkOwnPhotos } from './photos.ts';
@@ -93,6 +93,7 @@ export const alertRoutes =
     const conflict = (e: unknown): never => {
       if (e instanceof AlertError) throw new ApiError(e.code === 'REVIEW_REQUIRED' ? 'REVIEW_REQUIRED' : 'CONFLICT', e.message);
       if (e instanceof AlertNotFound) throw new ApiError('NOT_FOUND', `no alert ${e.message}`);
+      if (e instanceof AlertStepPending) throw new ApiError('UNAVAILABLE', e.message);
       throw e;
     };
 
