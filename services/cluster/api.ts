@@ -30,6 +30,8 @@ import { changed, inbound, LIVE_ALERTS_ALL } from './subjects.ts';
 export interface ApiNodeOptions {
   clock?: () => number;
   logger?: AppOptions['logger'];
+  /** how long a person's step waits for the partition's owner to answer (default 10 s) */
+  commandTimeoutMs?: number;
 }
 
 export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}) {
@@ -51,7 +53,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
   const commandLater = (enterpriseId: string, c: Command) => void command(enterpriseId, c).catch((err: Error) => log.error({ err: err.message, enterpriseId, op: c.op }, 'command not put in the log'));
 
   // --- alerts: steps through the partitions' owners; the open ones from the record and the live events
-  const book = new RemoteBook(nats, async (id) => (await stores.alerts.get(id))?.alert.enterpriseId ?? null, clock);
+  const book = new RemoteBook(nats, async (id) => (await stores.alerts.get(id))?.alert.enterpriseId ?? null, clock, opts.commandTimeoutMs);
   const refreshOpen = async () => book.useOpen(await stores.alerts.open());
   await refreshOpen();
   const live = new LiveStream();

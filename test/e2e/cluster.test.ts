@@ -32,6 +32,7 @@ describe('cluster mode: edge, worker and API node', () => {
   let edge: Awaited<ReturnType<typeof startEdge>>;
   let worker: Awaited<ReturnType<typeof startWorker>>;
   let api: Awaited<ReturnType<typeof startApiNode>>;
+  let workerSettings: () => ReturnType<typeof settingsSchema.parse>;
 
   beforeAll(async () => {
     [nats, pg, influx, hooks] = await Promise.all([startNats({ partitions: P }), startPostgres(), startInfluxd(), startReceiver()]);
@@ -49,8 +50,9 @@ describe('cluster mode: edge, worker and API node', () => {
         ...extra,
       });
     const logger = pino({ level: 'silent' });
-    worker = await startWorker(settings('worker', { NODE_ID: 'w1' }), { logger, tickMs: 200, outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 } });
-    [edge, api] = await Promise.all([startEdge(settings('edge', { NODE_ID: 'e1', FIRE_PANEL_PORT: 0, FIRE_PANEL_ADDRESS: 889 }), { logger }), startApiNode(settings('api', { NODE_ID: 'a1' }), { logger })]);
+    workerSettings = () => settings('worker', { NODE_ID: 'w1' });
+    worker = await startWorker(workerSettings(), { logger, tickMs: 200, outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 } });
+    [edge, api] = await Promise.all([startEdge(settings('edge', { NODE_ID: 'e1', FIRE_PANEL_PORT: 0, FIRE_PANEL_ADDRESS: 889 }), { logger }), startApiNode(settings('api', { NODE_ID: 'a1' }), { logger, commandTimeoutMs: 2000 })]);
     await waitFor(() => worker.partitions().length === P, 20_000, 'the worker owns every partition');
   }, 120_000);
   afterAll(async () => {
@@ -95,5 +97,17 @@ describe('cluster mode: edge, worker and API node', () => {
     const alert = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${MALL}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'panel-1'), 20_000, 'the fire alarm in the API');
     expect(alert).toMatchObject({ severity: 'critical', pointId: 'smoke-3f', rule: 'smoke-alarm' });
     panel.close();
+  }, 60_000);
+
+  it('answers a step no worker can take now with 503 UNAVAILABLE, and a worker that comes takes it from the log', async () => {
+    const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
+    const alert = (await op.get(`/api/alerts?state=active&enterprise=${MALL}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'panel-1');
+    await worker.stop();
+    const asked = await op.post(`/api/alerts/${alert.id}/ack`, { note: '无人值守时' });
+    expect(asked.status).toBe(503);
+    expect(asked.json).toMatchObject({ error: 'UNAVAILABLE' });
+    expect(asked.text).not.toContain('postgres://');
+    worker = await startWorker(workerSettings(), { logger: pino({ level: 'silent' }), tickMs: 200 });
+    await waitFor(async () => (await op.get(`/api/alerts/${alert.id}`)).json.acknowledged === true, 30_000, 'the step applied by the worker that came');
   }, 60_000);
 });
