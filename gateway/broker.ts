@@ -69,7 +69,8 @@ export interface GatewayOptions {
    * it, so an acknowledged reading's alarm survives kill -9.
    */
   onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
-  onLink(device: GatewayDevice, link: DeviceLink, at: number): void;
+  /** `via`: the MQTT client it came over (a cluster tells its edges' connections apart by it) */
+  onLink(device: GatewayDevice, link: DeviceLink, at: number, via: string): void;
   /** every MQTT login, accepted or refused, for the audit trail */
   onLogin?(who: string, ok: boolean, reason: string, address: string | undefined): void;
   counters: GatewayCounters;
@@ -97,7 +98,7 @@ export class Gateway {
       limits: opts.limits,
       clock: opts.clock,
       onTelemetry: (d, payload, at) => opts.onTelemetry(d, payload, at),
-      onLink: (d, link, at) => opts.onLink(d, link, at),
+      onLink: (d, link, at, via) => opts.onLink(d, link, at, via),
       othersOf: (deviceId, client) => this.sessions.othersOf(deviceId, client),
       answer: (d, topic, rejects) => this.answer(d, topic, rejects),
       counters: opts.counters,
@@ -115,7 +116,7 @@ export class Gateway {
     this.broker.authorizeSubscribe = (c, s, cb) => cb(null, this.authorizeSubscribe(c, s));
     this.broker.on('clientDisconnect', (c) => {
       const gone = this.sessions.release(c);
-      if (gone?.last) opts.onLink(gone.device, 'disconnected', opts.clock());
+      if (gone?.last) opts.onLink(gone.device, 'disconnected', opts.clock(), c.id);
     });
     this.broker.on('clientError', (c, err) => opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error'));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
@@ -225,7 +226,7 @@ export class Gateway {
       const refusal = this.sessions.admit(client, principal);
       if (refusal) return refuse(refusal, 5);
       this.opts.onLogin?.(who, true, kind, address);
-      if (principal.kind === 'device') this.opts.onLink(principal.device, 'connected', this.opts.clock());
+      if (principal.kind === 'device') this.opts.onLink(principal.device, 'connected', this.opts.clock(), client.id);
       cb(null, true);
     };
     // a ban answers before any secret is checked: a banned place costs no hashing

@@ -34,7 +34,7 @@ export interface PublishDeps {
   clock(): number;
   /** decode, de-duplicate, judge and store: the other side of the gateway */
   onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
-  onLink(device: GatewayDevice, link: 'online' | 'offline', at: number): void;
+  onLink(device: GatewayDevice, link: 'online' | 'offline', at: number, via: string): void;
   /** the device's other live connections */
   othersOf(deviceId: string, client: Client): Client[];
   /** publish the rejects on the device's `reject` topic, and count them */
@@ -132,7 +132,7 @@ export class PublishPipeline {
     }
     // an old session's last will, fired while the device is connected again (a reconnect that
     // took over its session), is not news: the device is there
-    if (!(status === 'offline' && this.deps.othersOf(device.deviceId, client).length)) this.deps.onLink(device, status, this.deps.clock());
+    if (!(status === 'offline' && this.deps.othersOf(device.deviceId, client).length)) this.deps.onLink(device, status, this.deps.clock(), client.id);
     done(null);
   }
 

@@ -39,19 +39,7 @@ async function main() {
       console.error(locked);
       process.exit(2);
     }
-    // a port another program holds: say which setting to change, not a stack trace
-    const err = e as NodeJS.ErrnoException & { port?: number };
-    if (err.code === 'EADDRINUSE') {
-      const used = [
-        ['MQTT_PORT', settings.MQTT_PORT],
-        ['MQTT_WS_PORT', settings.MQTT_WS_PORT],
-        ['HTTP_PORT', settings.HTTP_PORT],
-        ['MQTTS_PORT', settings.MQTTS_PORT],
-        ['FIRE_PANEL_PORT', settings.FIRE_PANEL_PORT],
-      ].find(([, p]) => p === err.port);
-      console.error(`port ${err.port ?? '?'} is already in use${used ? ` (${used[0]})` : ''}: stop the program that holds it, or set ${used ? used[0] : 'MQTT_PORT / HTTP_PORT'} to a free port`);
-      process.exit(2);
-    }
+    exitOnBusyPort(e, settings);
     throw e;
   }
   // the built-in simulated plants, for trying the service out: devices like any other, over MQTT
@@ -83,6 +71,21 @@ async function main() {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** A port another program holds: say which setting to change, not a stack trace. */
+function exitOnBusyPort(e: unknown, settings: Settings) {
+  const err = e as NodeJS.ErrnoException & { port?: number };
+  if (err?.code !== 'EADDRINUSE') return;
+  const used = [
+    ['MQTT_PORT', settings.MQTT_PORT],
+    ['MQTT_WS_PORT', settings.MQTT_WS_PORT],
+    ['HTTP_PORT', settings.HTTP_PORT],
+    ['MQTTS_PORT', settings.MQTTS_PORT],
+    ['FIRE_PANEL_PORT', settings.FIRE_PANEL_PORT],
+  ].find(([, p]) => p === err.port);
+  console.error(`port ${err.port ?? '?'} is already in use${used ? ` (${used[0]})` : ''}: stop the program that holds it, or set ${used ? used[0] : 'MQTT_PORT / HTTP_PORT'} to a free port`);
+  process.exit(2);
+}
+
 /** A cluster role (ROLE=edge | worker | api): one part of the service, over NATS and PostgreSQL. */
 async function role(settings: Settings, log: pino.Logger) {
   let node: { stop(): Promise<void> };
@@ -98,6 +101,7 @@ async function role(settings: Settings, log: pino.Logger) {
       console.error(e.message);
       process.exit(2);
     }
+    exitOnBusyPort(e, settings);
     throw e;
   }
   const shutdown = (signal: string) => {

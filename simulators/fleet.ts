@@ -329,7 +329,13 @@ export class Fleet {
         if (!s.client) return;
         // a clean goodbye first, so the gateway does not wait for a keepalive to notice
         if (goodbye && s.client.connected) s.client.publish(`${s.base}/status`, 'offline', { qos: 0 });
-        await s.client.endAsync().catch(() => {});
+        // a gateway that never acknowledges would keep the end waiting for ever (and the summary
+        // unsaid): after a few seconds what is still unacknowledged is given up
+        const client = s.client;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([client.endAsync(), new Promise<void>((r) => (timer = setTimeout(r, 5000)))]).catch(() => {});
+        clearTimeout(timer);
+        if (!client.disconnected) await client.endAsync(true).catch(() => {});
       }),
     );
     return this.summary;

@@ -103,6 +103,11 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
   installErrorHandler(app, (status) => ctx.metrics.apiErrors.inc({ status: String(status) }));
   // at its start (a hijacked live stream has no end to log), and with its answer
   app.addHook('onRequest', async (req) => req.log.debug({ req }, 'incoming request'));
+  // a control character in the path (%00) names nothing, and a database refuses to look it up
+  app.addHook('onRequest', async (req) => {
+    const params = req.params as Record<string, unknown> | undefined;
+    if (params && Object.values(params).some((v) => typeof v === 'string' && /[\u0000-\u001f\u007f]/.test(v))) throw new ApiError('BAD_REQUEST', 'the path holds a control character', 'path');
+  });
   app.addHook('onResponse', async (req, reply) => req.log.debug({ res: reply, ms: Math.round(reply.elapsedTime) }, 'request completed'));
   await app.register(fastifyHelmet, {
     // the dashboards load their own scripts and styles only; SSE and the API are same-origin

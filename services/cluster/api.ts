@@ -76,13 +76,10 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
 
   let callers = new Map<string, Caller>();
   registry.onChange((next) => (callers = buildCallers(next)));
+  registry.onReload((outcome) => metrics.registryReloads.inc({ outcome }));
   // the registry's maintenance windows are shown with the silences (a worker audits new ones)
   registry.onChange(maintenanceWindows(stores.silences, () => {}));
-  // a device registered here: every node composes the registry again (a worker marks it in the log)
-  let announced = false;
-  registry.onChange(() => announced && nats.publish(changed('registry'), ''));
   await registry.announce();
-  announced = true;
   const following = registry.follow();
 
   const subs = [
@@ -96,9 +93,11 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
     nats.subscribe(changed('statuses'), () => void stores.statuses.reload().catch(() => {})),
   ];
   // what the live events missed (a node that just started, a NATS node that went away)
+  let unowned = 0;
   const refresher = setInterval(() => {
     void refreshOpen().catch(() => {});
     void stores.deviceStatus.count().catch(() => {});
+    void stores.partitions.unowned(settings.LEASE_S * 2).then((n) => (unowned = n), () => {});
   }, 5000);
   refresher.unref();
 
@@ -107,12 +106,19 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
     devices: stores.deviceStatus,
     // forwarding to upstream platforms runs in the single process only (see the README)
     uplinks: { status: () => [], get: () => undefined },
+    // a device registered here: the new registry goes into every partition's log before the
+    // answer (with the device's secret) goes out, then every node reads it again
+    registered: async () => {
+      await stores.versions.adoptEverywhere(registry.current().loaded, settings.CLUSTER_PARTITIONS, (p, hash) => nats.mark(p, 'registry', { hash }, clock()));
+      nats.publish(changed('registry'), '');
+    },
     useBaseline: (b) => commandLater(b.enterpriseId, { op: 'baseline', deviceId: b.deviceId, metric: b.metric, value: b.value }),
     // the worker that owns partition 0 announces silences within 10 s
     announceSilences: async () => {},
+    // no worker owning a partition is an alarm path down: readings wait in the log, steps are not answered
     health: () => ({
-      status: 'ok' as const,
-      broker: { role: 'api', node },
+      status: unowned ? ('degraded' as const) : ('ok' as const),
+      broker: { role: 'api', node, partitionsWithoutOwner: unowned },
       store: { kind: telemetry.kind, ...telemetry.health() },
       alerts: { ok: true, waiting: 0 },
       notifications: stores.outbox.health(),

@@ -131,15 +131,26 @@ export class RemoteBook {
     const enterpriseId = await this.enterpriseOf(c.alertId);
     if (enterpriseId === null) throw new AlertNotFound(c.alertId);
     // listen for the answer before the command can be applied
+    let timer: NodeJS.Timeout | undefined;
+    let sub: { unsubscribe(): void } | undefined;
     const answered = new Promise<CommandAnswer>((resolve, reject) => {
-      const sub = this.log.subscribe(reply(c.id), (_s, data) => {
-        sub.unsubscribe();
+      sub = this.log.subscribe(reply(c.id), (_s, data) => {
+        sub?.unsubscribe();
         clearTimeout(timer);
         resolve(JSON.parse(new TextDecoder().decode(data)) as CommandAnswer);
       });
-      const timer = setTimeout(() => (sub.unsubscribe(), reject(new AlertStepPending('no worker answered in time: the step is in the log and is applied when the partition has an owner again'))), this.timeoutMs);
+      timer = setTimeout(() => (sub?.unsubscribe(), reject(new AlertStepPending('no worker answered in time: the step is in the log and is applied when the partition has an owner again'))), this.timeoutMs);
     });
-    await this.log.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), this.clock());
+    try {
+      await this.log.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), this.clock());
+    } catch (e) {
+      sub?.unsubscribe();
+      clearTimeout(timer);
+      answered.catch(() => {});
+      // the log may or may not have kept it (it did not say): a second try of the same step is
+      // refused as done already, so the person looks before trying again
+      throw new AlertStepPending(`the log did not confirm the step (${(e as Error).message}): it may still be applied; look at the alert before trying again`);
+    }
     const a = await answered;
     if (a.ok) return a.alert;
     if (a.error === 'not_found') throw new AlertNotFound(c.alertId);

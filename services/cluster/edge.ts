@@ -61,15 +61,19 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
   };
   const input: DeviceInput = {
     async onTelemetry(device, payload, at) {
+      // what the worker would refuse whole does not go into the log (it would only fill it)
+      const most = current().file.gateway.maxPayloadBytes;
+      if (payload.length > most) return { rejects: [{ code: 'PAYLOAD_TOO_LARGE', detail: `${payload.length} bytes; at most ${most}` }], accepted: 0, durable: Promise.resolve() };
       await slot();
       const durable = nats.append(inbound(device.enterpriseId, device.deviceId, 't'), payload, at).then(() => undefined);
       void durable.then(done, done);
       // what is wrong with the message is said by the worker that reads it (a reject, later)
       return { rejects: [], accepted: 1, durable };
     },
-    onLink(device, link, at) {
+    onLink(device, link, at, via) {
       if (stopping) return;
-      const body = new TextEncoder().encode(JSON.stringify({ link, via: node }));
+      // the connection is this edge's and its client's: another edge's late news of an old one is not news
+      const body = new TextEncoder().encode(JSON.stringify({ link, via: `${node}/${via}` }));
       nats.append(inbound(device.enterpriseId, device.deviceId, 'l'), body, at).catch((err: Error) => log.warn({ err: err.message, device: device.deviceId, link }, 'device link not put in the log'));
     },
   };
@@ -82,6 +86,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
     audited: () => {},
   });
   registry.onChange((next) => (callers = buildCallers(next)));
+  registry.onReload((outcome) => metrics.registryReloads.inc({ outcome }));
   registry.onChange((next) => followCredentials(next, verifier, gateway));
   await registry.announce();
   const following = registry.follow();

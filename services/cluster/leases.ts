@@ -41,10 +41,18 @@ export class Leases {
       this.client = c;
       clearInterval(this.beat);
       // a third of the lease: two missed beats still keep it
-      this.beat = setInterval(() => void c.query('SELECT 1').catch(() => {}), Math.max(200, (this.leaseS * 1000) / 3));
+      this.beat = setInterval(() => void this.query(c, 'SELECT 1').catch(() => {}), Math.max(200, (this.leaseS * 1000) / 3));
       this.beat.unref();
       return c;
     })().finally(() => (this.connecting = undefined)));
+  }
+
+  /** One statement at a time on the session (the driver queues them, but will not from pg 9 on). */
+  private tail: Promise<unknown> = Promise.resolve();
+  private query<R extends pg.QueryResultRow>(c: pg.Client, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const next = this.tail.then(() => c.query<R>(text, values));
+    this.tail = next.catch(() => {});
+    return next;
   }
 
   private lose(c: pg.Client, why: string) {
@@ -60,7 +68,7 @@ export class Leases {
   async take(partition: number): Promise<boolean> {
     if (this.held.has(partition)) return true;
     const c = await this.session();
-    const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [LOCK_CLASS, partition]);
+    const r = await this.query<{ ok: boolean }>(c, 'SELECT pg_try_advisory_lock($1, $2) AS ok', [LOCK_CLASS, partition]);
     if (r.rows[0]?.ok && this.client === c) this.held.add(partition);
     return this.held.has(partition);
   }
@@ -68,13 +76,19 @@ export class Leases {
   /** Give a partition up (its work is stopped and committed first). */
   async release(partition: number): Promise<void> {
     if (!this.held.delete(partition)) return;
-    await this.client?.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, partition]).catch(() => {});
+    const c = this.client;
+    if (c) await this.query(c, 'SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, partition]).catch(() => {});
   }
 
   /** The partitions some worker holds a lease on now. */
   async taken(): Promise<Set<number>> {
     const c = await this.session();
-    const r = await c.query<{ objid: number }>(`SELECT objid::int AS objid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2 AND granted`, [LOCK_CLASS]);
+    // advisory locks are per database: another cluster's, in another database of the same server, are not ours
+    const r = await this.query<{ objid: number }>(
+      c,
+      `SELECT objid::int AS objid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [LOCK_CLASS],
+    );
     return new Set(r.rows.map((x) => Number(x.objid)));
   }
 
@@ -84,6 +98,7 @@ export class Leases {
     const c = this.client;
     this.client = undefined;
     this.held.clear();
+    await Promise.race([this.tail, new Promise((r) => setTimeout(r, 1000).unref())]);
     await c?.end().catch(() => {});
   }
 }

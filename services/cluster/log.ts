@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { marker, streamName, streamSubjects } from './subjects.ts';
+import { ClusterSetupError } from './partition-table.ts';
+import { mappingConfig, marker, partitionOf, probe, PROBE_ENTERPRISE, streamName, streamSubjects } from './subjects.ts';
 
 /**
  * Cluster mode's log: NATS JetStream, one stream per partition. Edges append (and a device's
@@ -64,8 +65,9 @@ export class ClusterLog {
   async ensureStreams(partitions: number, replicas: number, keepDays = 7): Promise<void> {
     const have = new Set<string>();
     for await (const name of this.jsm.streams.names()) have.add(name);
-    for (let p = 0; p < partitions; p++) {
-      if (have.has(streamName(p))) continue;
+    const missing = Array.from({ length: partitions }, (_, p) => p).filter((p) => !have.has(streamName(p)));
+    if (missing.length) this.log.info({ streams: missing.length, replicas }, 'making the partition streams (the first start of a cluster: this takes a while)');
+    for (const p of missing) {
       try {
         await this.jsm.streams.add({
           name: streamName(p),
@@ -77,10 +79,30 @@ export class ClusterLog {
           discard: DiscardPolicy.New,
         });
       } catch (e) {
+        const msg = (e as Error).message;
         // another process made it meanwhile
-        if (!/already in use|exists/i.test((e as Error).message)) throw e;
+        if (/already in use|exists/i.test(msg)) continue;
+        if (/replicas > 1 not supported/i.test(msg)) throw new ClusterSetupError(`CLUSTER_REPLICAS is ${replicas}, but NATS runs as a single server: set CLUSTER_REPLICAS=1, or run a NATS cluster of ${replicas} or more`);
+        throw e;
       }
     }
+    await this.checkMapping(partitions);
+  }
+
+  /**
+   * The servers must map `rm.in.<enterprise>.…` into the partitions by the same hash and count as
+   * this process: a probe goes in (no partition's reader takes it for anything) and must land in
+   * the partition computed here.
+   */
+  private async checkMapping(partitions: number) {
+    const expected = streamName(partitionOf(PROBE_ENTERPRISE, partitions));
+    let landed: string;
+    try {
+      landed = (await this.js.publish(probe(), new Uint8Array(0))).stream;
+    } catch (e) {
+      throw new ClusterSetupError(`the NATS servers do not put rm.in.… into the partition streams (${(e as Error).message}): add this to their configuration and restart them:\n${mappingConfig(partitions)}`);
+    }
+    if (landed !== expected) throw new ClusterSetupError(`the NATS servers map rm.in.… into another number of partitions than CLUSTER_PARTITIONS=${partitions} (a probe landed in ${landed}, not ${expected}): their mapping must be\n${mappingConfig(partitions)}`);
   }
 
   /**

@@ -146,8 +146,8 @@ export class PartitionEngine {
       }
       case 'l': {
         const { link, via } = JSON.parse(decoder.decode(m.data)) as { link: 'connected' | 'disconnected' | 'online' | 'offline'; via?: string };
-        judge.seen.onLink(addr.deviceId!, link, m.at, via);
-        return { outcomes: link === 'online' || link === 'offline' ? judge.link(addr.deviceId!, link, m.at) : [], kept: [], deviceId: addr.deviceId! };
+        const news = judge.seen.onLink(addr.deviceId!, link, m.at, via);
+        return { outcomes: news && (link === 'online' || link === 'offline') ? judge.link(addr.deviceId!, link, m.at) : [], kept: [], deviceId: addr.deviceId! };
       }
       case 'registry': {
         const { hash } = JSON.parse(decoder.decode(m.data)) as { hash: string };

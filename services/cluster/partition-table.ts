@@ -110,6 +110,12 @@ export class PartitionTable {
     await this.sql.run('DELETE FROM cluster_workers WHERE id = $w', { w: worker });
   }
 
+  /** Partitions no live worker owns (none has started, or its owner went silent): nobody reads their readings now. */
+  async unowned(withinS: number): Promise<number> {
+    const [r] = await this.sql.all<{ n: number }>(`SELECT count(*) AS n FROM partitions WHERE owner IS NULL OR owner NOT IN (SELECT id FROM cluster_workers WHERE seen > now() - make_interval(secs => $s))`, { s: withinS });
+    return Number(r?.n ?? 0);
+  }
+
   async owners(): Promise<{ partition: number; epoch: number; owner: string }[]> {
     return (await this.sql.all<{ partition: number; epoch: number; owner: string }>('SELECT partition, epoch, owner FROM partition_owners ORDER BY partition, epoch')).map((r) => ({ ...r, epoch: Number(r.epoch) }));
   }

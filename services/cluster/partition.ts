@@ -204,6 +204,8 @@ export class PartitionRun {
         }
       } catch (e) {
         if (e instanceof Fenced) throw e;
+        // stopped on purpose (given to another worker): what was under way is the next owner's
+        if (this.stopped) return;
         // a message that cannot be applied is skipped, never the ones after it
         this.d.onFault('partition', e as Error, { partition: this.partition, seq: m.seq });
       }

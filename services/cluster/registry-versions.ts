@@ -36,7 +36,7 @@ export class RegistryVersions {
    */
   async adopt(loaded: LoadedRegistry): Promise<{ hash: string; changed: boolean }> {
     const hash = RegistryVersions.hashOf(loaded);
-    this.cache.set(hash, loaded);
+    this.remember(hash, loaded);
     return this.sql.tx(async (t) => {
       await t.run(`INSERT INTO registry_versions (hash, raw) VALUES ($h, $r) ON CONFLICT DO NOTHING`, { h: hash, r: RegistryVersions.textOf(loaded) });
       const [row] = await t.all<{ value: string }>(`SELECT value FROM cluster_meta WHERE key = 'registry' FOR UPDATE`);
@@ -44,6 +44,17 @@ export class RegistryVersions {
       await t.run(`INSERT INTO cluster_meta VALUES ('registry', $h) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, { h: hash });
       return { hash, changed: true };
     });
+  }
+
+  /**
+   * Make this registry the one in force and, when it was not, put its marker in every partition's
+   * log (before anything a device could send because of it: a device registered now is in the
+   * registry of its partition before its first reading).
+   */
+  async adoptEverywhere(loaded: LoadedRegistry, partitions: number, mark: (partition: number, hash: string) => Promise<unknown>): Promise<{ hash: string; changed: boolean }> {
+    const r = await this.adopt(loaded);
+    if (r.changed) for (let p = 0; p < partitions; p++) await mark(p, r.hash);
+    return r;
   }
 
   /** The hash in force, and the first one the cluster ran under (what a log before any marker ran under). */
@@ -57,6 +68,13 @@ export class RegistryVersions {
     return row?.hash ?? null;
   }
 
+  /** A few registries by hash (a replay meets the last few); every registration makes one more. */
+  private remember(hash: string, loaded: LoadedRegistry) {
+    this.cache.delete(hash);
+    this.cache.set(hash, loaded);
+    while (this.cache.size > 8) this.cache.delete(this.cache.keys().next().value!);
+  }
+
   /** A registry by its hash. */
   async get(hash: string): Promise<LoadedRegistry> {
     const hit = this.cache.get(hash);
@@ -65,7 +83,7 @@ export class RegistryVersions {
     if (!row) throw new Error(`no registry ${hash} in the cluster's database`);
     const kept = JSON.parse(row.raw) as { file: LoadedRegistry['file']; rules: [string, LoadedRegistry['rules'] extends Map<string, infer R> ? R : never][] };
     const loaded: LoadedRegistry = { file: kept.file, rules: new Map(kept.rules) };
-    this.cache.set(hash, loaded);
+    this.remember(hash, loaded);
     return loaded;
   }
 }

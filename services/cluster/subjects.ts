@@ -48,6 +48,10 @@ export const inbound = (enterpriseId: string, deviceId: string | null, kind: Log
 
 export const marker = (partition: number, kind: MarkerKind) => `rm.p.${partition}.${kind}`;
 
+/** A message that checks the servers' mapping at start: its kind is none a reader takes. */
+export const PROBE_ENTERPRISE = '_probe_';
+export const probe = () => `rm.in.${PROBE_ENTERPRISE}.${PROBE_ENTERPRISE}.probe`;
+
 export const streamName = (partition: number) => `RM_P_${partition}`;
 
 export const streamSubjects = (partition: number) => [`rm.p.${partition}.>`];

@@ -184,15 +184,13 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
 
   // --- the registry: every node composes it alike; a new one is marked in every partition -----------
   const adopt = async () => {
-    const { hash, changed: isNew } = await stores.versions.adopt(current().loaded);
-    if (!isNew) return;
-    for (let p = 0; p < P; p++) await nats.mark(p, 'registry', { hash }, clock());
-    log.info({ hash }, 'a new registry marked in every partition');
+    const { hash, changed: isNew } = await stores.versions.adoptEverywhere(current().loaded, P, (p, h) => nats.mark(p, 'registry', { hash: h }, clock()));
+    if (isNew) log.info({ hash }, 'a new registry marked in every partition');
   };
   registry.onChange(() => void adopt().catch((err: Error) => log.error({ err: err.message }, 'registry not adopted')));
   // the registry's maintenance windows hold notifications; the owner of partition 0 audits new ones
   registry.onChange(maintenanceWindows(stores.silences, (...entry) => partitions.has(0) && audited(...entry)));
-  registry.onReload((outcome, detail) => audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail));
+  registry.onReload((outcome, detail) => (metrics.registryReloads.inc({ outcome }), audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail)));
   await registry.announce();
   await adopt();
   const following = registry.follow();
@@ -202,6 +200,13 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     nats.subscribe(changed('statuses'), () => void stores.statuses.reload().catch(() => {})),
   ];
 
+  // health and metrics first: a port in use stops the worker before it takes any partition
+  const http = await nodeHttp({
+    port: settings.HTTP_PORT,
+    host: settings.HOST,
+    metrics: metrics.registry,
+    health: () => ({ status: 'ok', role: 'worker', node, partitions: leases.partitions, store: { kind: telemetry.kind, ...telemetry.health() }, notifications: stores.outbox.health() }),
+  });
   // --- the clock: ticks into owned partitions; the cluster's jobs by the owner of partition 0 -------
   const leader = () => partitions.has(0);
   const tick = () => {
@@ -234,12 +239,6 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
   await balance();
 
-  const http = await nodeHttp({
-    port: settings.HTTP_PORT,
-    host: settings.HOST,
-    metrics: metrics.registry,
-    health: () => ({ status: 'ok', role: 'worker', node, partitions: leases.partitions, store: { kind: telemetry.kind, ...telemetry.health() }, notifications: stores.outbox.health() }),
-  });
   log.info({ node, http: http.port, partitions: leases.partitions }, 'worker started');
 
   const stop = async () => {

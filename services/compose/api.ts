@@ -33,6 +33,8 @@ export function composeApi(d: {
   uplinks: ApiContext['uplinks'];
   reports: Pick<ReturnType<typeof composeReports>, 'summary' | 'coverage'>;
   announceSilences(): Promise<void>;
+  /** a device was registered here (a cluster's API node puts the new registry in the log and tells the other nodes) */
+  registered?: () => Promise<void>;
   health: () => ReturnType<Parameters<typeof buildApi>[0]['health']>;
   ports: () => { mqtt?: number; ws?: number; mqtts?: number };
   audited: (actor: string, action: string, subject: string, detail: unknown) => void;
@@ -46,7 +48,11 @@ export function composeApi(d: {
     clock,
     publicUrl: settings.PUBLIC_URL,
     ports: d.ports,
-    onRegistered: (ent: string, id: string, who: string) => (audited(who, 'device.registered', id, { enterpriseId: ent }), log.info({ enterpriseId: ent, deviceId: id, by: who }, 'device registered')),
+    onRegistered: async (ent: string, id: string, who: string) => {
+      audited(who, 'device.registered', id, { enterpriseId: ent });
+      log.info({ enterpriseId: ent, deviceId: id, by: who }, 'device registered');
+      await d.registered?.();
+    },
   };
   return buildApi(
     {

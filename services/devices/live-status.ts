@@ -34,16 +34,19 @@ export class LiveStatus {
 
   /**
    * `via`: the connection it came over (cluster mode: an edge and its client). A device that moved
-   * to another edge is connected there: the first edge noticing late that it went is not news.
+   * to another edge is connected there: the first edge noticing late that it went (its
+   * disconnection, its last will) is not news. True when the news counts.
    */
-  onLink(deviceId: string, link: 'online' | 'offline' | 'connected' | 'disconnected', at: number, via?: string) {
+  onLink(deviceId: string, link: 'online' | 'offline' | 'connected' | 'disconnected', at: number, via?: string): boolean {
     const s = this.of(deviceId);
     if (link === 'connected') (s.connected = true), (s.reported = null), (s.via = via);
-    else if (link === 'disconnected') {
-      if (via !== undefined && s.via !== undefined && via !== s.via) return;
-      s.connected = false;
-    } else s.reported = link;
+    else {
+      if ((link === 'disconnected' || link === 'offline') && via !== undefined && s.via !== undefined && via !== s.via) return false;
+      if (link === 'disconnected') s.connected = false;
+      else s.reported = link;
+    }
     s.lastSeen = at;
+    return true;
   }
 
   /** After a restart: the last values stored, so the list is not empty until devices report. */

@@ -31,7 +31,7 @@ export interface RegistrationDeps {
   publicUrl: string;
   ports(): { mqtt?: number; ws?: number };
   /** for the audit trail and the log */
-  onRegistered(enterpriseId: string, deviceId: string, by: string): void;
+  onRegistered(enterpriseId: string, deviceId: string, by: string): void | Promise<void>;
 }
 
 export async function registerDevice(deps: RegistrationDeps, enterpriseId: string, body: unknown, by: string) {
@@ -52,7 +52,8 @@ export async function registerDevice(deps: RegistrationDeps, enterpriseId: strin
     if (e instanceof RegistryError) throw new ApiError('BAD_REQUEST', e.problems.join('; '));
     throw e;
   }
-  deps.onRegistered(enterpriseId, device.id, by);
+  // awaited: in a cluster the new registry is in every partition's log before the device hears its secret
+  await deps.onRegistered(enterpriseId, device.id, by);
   const host = new URL(deps.publicUrl).hostname;
   const ports = deps.ports();
   return {

@@ -125,9 +125,10 @@ export class InfluxTelemetryStore implements TelemetryStore {
 
   /** One buffered (fsync'd) batch for everything in the group; or, without a buffer, straight to InfluxDB. */
   private async write(batch: string[][]): Promise<void> {
-    if (!this.buffer) return this.writeThrough(batch.flat().join('\n') + '\n');
+    if (!this.buffer) return this.writeThrough(batch.flat());
     try {
-      await this.buffer.append(batch.flat().join('\n') + '\n', MICROS);
+      // a batch InfluxDB takes in one request: a larger one would be refused as too large at every try
+      for (const chunk of this.chunks(batch.flat())) await this.buffer.append(chunk, MICROS);
     } catch (e) {
       if (e instanceof BufferFull) this.opts.onBufferFull?.(this.buffer.depth);
       throw e;
@@ -135,18 +136,37 @@ export class InfluxTelemetryStore implements TelemetryStore {
     this.ship();
   }
 
-  private async writeThrough(text: string) {
+  /**
+   * Straight to InfluxDB, in requests of at most `shipBytes` (4 MiB): one request for a stretch of
+   * hundreds of thousands of readings would be refused as too large (InfluxDB takes 25 MB), again
+   * at every try, and hold its partition for ever.
+   */
+  private async writeThrough(lines: string[]) {
     try {
       await this.backend.prepare();
-      const refused = await this.backend.write(text, 'u');
-      if (refused) {
-        this.refusedBatches++;
-        this.opts.log?.warn({ refused }, 'InfluxDB refused (part of) a batch; it is not retried');
+      for (const chunk of this.chunks(lines)) {
+        const refused = await this.backend.write(chunk, 'u');
+        if (refused) {
+          this.refusedBatches++;
+          this.opts.log?.warn({ refused }, 'InfluxDB refused (part of) a batch; it is not retried');
+        }
       }
       this.lastError = undefined;
     } catch (e) {
       this.lastError = (e as Error).message;
       throw e;
+    }
+  }
+
+  /** Line protocol in pieces of at most `shipBytes` (4 MiB) each. */
+  private *chunks(lines: string[]): Generator<string> {
+    const most = this.opts.shipBytes ?? 4 * 1024 * 1024;
+    for (let i = 0; i < lines.length; ) {
+      let bytes = 0;
+      let j = i;
+      while (j < lines.length && (j === i || bytes + lines[j].length + 1 <= most)) bytes += lines[j++].length + 1;
+      yield lines.slice(i, j).join('\n') + '\n';
+      i = j;
     }
   }
 

@@ -66,6 +66,11 @@ describe('HTTP API', () => {
     expect((await api.post(`/api/alerts/${chemAlert}/ack`, '{"note":')).status).toBe(400);
     expect((await api.post(`/api/alerts/${chemAlert}/ack`, { note: 5 })).json.field).toBe('note');
     expect((await api.post(`/api/alerts/${chemAlert}/ack`, { note: 'x'.repeat(200_000) })).status).toBe(413);
+    // a control character in the path names nothing (and PostgreSQL refuses to look a NUL up)
+    for (const path of ['/api/alerts/%00/ack', '/api/alerts/a%0Ab', '/api/hazards/%7F']) {
+      const r = path.endsWith('/ack') ? await api.post(path, {}) : await api.get(path);
+      expect([r.status, r.json.error], path).toEqual([400, 'BAD_REQUEST']);
+    }
   });
 
   it('shows a regulator only its regions and refuses it any handling', async () => {

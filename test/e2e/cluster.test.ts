@@ -82,6 +82,9 @@ describe('cluster mode: edge, worker and API node', () => {
     // a message the worker refuses is answered to the device through its edge
     await device.telemetry({ seq: 2, values: { no_such_point: 1 } });
     await waitFor(() => device.rejects.some((r) => r.error === 'UNKNOWN_METRIC' || r.error === 'UNKNOWN_POINT'), 10_000, 'the reject at the device');
+    // a payload the worker would refuse whole never goes into the log: the edge says so itself
+    await device.telemetry(JSON.stringify({ seq: 3, values: { gas_lel: 1 }, pad: 'x'.repeat(300_000) }));
+    await waitFor(() => device.rejects.some((r) => r.error === 'PAYLOAD_TOO_LARGE'), 10_000, 'PAYLOAD_TOO_LARGE at the device');
     // the readings are in InfluxDB
     const points = await waitFor(async () => (await op.get(`/api/telemetry?device=gas-1&metric=gas_lel&from=0`)).json.points, 10_000, 'readings stored');
     expect(points.map((p: { seq: number; value: number }) => [p.seq, p.value])).toEqual([[1, 45]]);
@@ -97,6 +100,26 @@ describe('cluster mode: edge, worker and API node', () => {
     const alert = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${MALL}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'panel-1'), 20_000, 'the fire alarm in the API');
     expect(alert).toMatchObject({ severity: 'critical', pointId: 'smoke-3f', rule: 'smoke-alarm' });
     panel.close();
+  }, 60_000);
+
+  it('registers a device through an API node: every node takes the registry once, and the device reports through the edge', async () => {
+    const chem = apiClient({ ports: { http: api.ports.http } }, 'token-chem');
+    const made = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-new', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] });
+    expect(made.status).toBe(201);
+    const device = await waitFor(() => connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-new', made.json.secret).catch(() => null), 20_000, 'the edge knows the new device');
+    await device.telemetry({ seq: 1, values: { gas_lel: 46 } });
+    const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
+    await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${CHEM}`)).json.items.some((a: { deviceId: string }) => a.deviceId === 'gas-new'), 20_000, 'the new device\'s alarm');
+    // one reload per node for the registration, not a storm: a second registration costs one more each
+    const reloads = async (port: number) => Number(/registry_reloads_total\{outcome="applied"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
+    const before = await Promise.all([api.ports.http, edge.ports.http, worker.ports.http].map(reloads));
+    const second = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-new-2', points: [{ metric: 'gas_lel' }] });
+    expect(second.status).toBe(201);
+    const again = await waitFor(() => connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-new-2', second.json.secret).catch(() => null), 20_000, 'the edge knows the second device');
+    await again.end();
+    const after = await Promise.all([api.ports.http, edge.ports.http, worker.ports.http].map(reloads));
+    expect(after.map((n, i) => n - before[i]).every((d) => d <= 2), `reloads per node: ${before} → ${after}`).toBe(true);
+    await device.end();
   }, 60_000);
 
   it('answers a step no worker can take now with 503 UNAVAILABLE, and a worker that comes takes it from the log', async () => {

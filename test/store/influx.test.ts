@@ -74,3 +74,20 @@ describe('InfluxDB refusals', () => {
     await store.close();
   });
 });
+
+describe('InfluxDB requests of a bounded size', () => {
+  it('writes a batch larger than one request may be in several, buffered or written through (cluster mode), and keeps every point', async () => {
+    const ts0 = Date.now() - 60_000;
+    const many = Array.from({ length: 3000 }, (_, i) => ({ enterpriseId: 'E', deviceId: 'big', ts: ts0 + i, seq: i, values: { co_ppm: i, gas_lel: i % 50 } }));
+    for (const buffered of [true, false]) {
+      const dir = await tempDir('rm-influx-chunks-');
+      // a request holds at most 16 KiB here: the 3 000 readings take a few dozen
+      const store = await InfluxTelemetryStore.create({ url: influxd.url, database: `chunks_${buffered}`, ...(buffered ? { bufferDir: join(dir, 'buffer') } : {}), shipBytes: 16 * 1024, placement: () => ({ region: '321283', industry: 'hazchem' }) });
+      await store.append(many);
+      await store.flush(10_000);
+      const points = await store.query({ deviceId: 'big', metric: 'co_ppm', from: ts0 - 1, to: ts0 + 10_000, limit: 10_000 });
+      expect(points.length, buffered ? 'buffered' : 'written through').toBe(3000);
+      await store.close();
+    }
+  }, 60_000);
+});
