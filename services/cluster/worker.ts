@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 import type { Outcome } from '../../domain/types.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
+import { keyParts } from '../../rules/keys.ts';
 import { auditEntryOf, logLineOf } from '../alerts/change-notes.ts';
 import { maintenanceWindows } from '../alerts/maintenance-windows.ts';
 import { enterprisePolicy, placementOf } from '../alerts/placement.ts';
@@ -109,8 +110,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     book.onChange((c) => dispatcher.onChange(c));
     // the rule starts afresh at this place in the log, for whoever replays it
     book.onClosedWhileActive((key) => {
-      const a = book.openAlerts().find((x) => x.key === key);
-      const enterpriseId = a?.enterpriseId ?? current().devices.get(key.split('/')[0])?.enterprise.id;
+      const enterpriseId = current().devices.get(keyParts(key).deviceId)?.enterprise.id;
       if (enterpriseId) void command(enterpriseId, { op: 'forget', key }).catch((err: Error) => log.warn({ err: err.message, key }, 'forget not put in the log'));
     });
   };

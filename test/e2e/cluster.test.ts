@@ -88,6 +88,12 @@ describe('cluster mode: edge, worker and API node', () => {
     // the readings are in InfluxDB
     const points = await waitFor(async () => (await op.get(`/api/telemetry?device=gas-1&metric=gas_lel&from=0`)).json.points, 10_000, 'readings stored');
     expect(points.map((p: { seq: number; value: number }) => [p.seq, p.value])).toEqual([[1, 45]]);
+    // closed while the gas is still high: its rule starts afresh (a forget in the log), so the next
+    // high reading is a new alarm, not the closed one going on
+    expect((await op.post(`/api/alerts/${alert.id}/close`, { disposition: 'drill', note: '演练' })).status).toBe(200);
+    await device.telemetry({ seq: 4, values: { gas_lel: 47 } });
+    const next = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${CHEM}`)).json.items.find((a: { rule: string; deviceId: string }) => a.rule === 'gas-lel' && a.deviceId === 'gas-1'), 20_000, 'a new alarm after the close');
+    expect(next.id).not.toBe(alert.id);
     await device.end();
     stream.close();
   }, 60_000);
