@@ -54,10 +54,12 @@ export class InfluxQlBackend implements InfluxBackend {
     const u = new URL('/write', this.opts.url);
     u.searchParams.set('db', this.opts.database);
     u.searchParams.set('precision', precision);
+    // the fastest level: a batch is compressed on the service's thread, and level 1 takes a third
+    // of the default's time for a body a little larger
     const zipped = this.opts.gzip ?? true;
     const headers: Record<string, string> = { ...(zipped ? { 'content-encoding': 'gzip' } : {}), 'content-type': 'text/plain; charset=utf-8' };
     if (this.opts.username) headers.authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
-    const res = await fetch(u, { method: 'POST', headers, body: zipped ? await gzip(text) : text, signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(u, { method: 'POST', headers, body: zipped ? await gzip(text, { level: 1 }) : text, signal: AbortSignal.timeout(30_000) });
     if (res.status === 204) return null;
     const answer = `InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 300)}`;
     if (res.status === 400) return answer;
