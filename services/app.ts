@@ -109,6 +109,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // --- state at start: the registry in force, the open alerts, the pipeline from them --------------
   await registry.announce();
   const openAtStart = await book.load();
+  const owed = await stores.alerts.owed();
   // the pipeline starts from the registry, the world, the baselines and the open alerts (and again
   // so, should its thread ever end unasked)
   await pipeline.start(() => pipelineInit({ registry: current(), stores, open: pipelineRunning ? book.openAlerts() : openAtStart, now: clock() }));
@@ -119,6 +120,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     raiseSystem(auditTruncated(head, clock()));
   }
   await told.load(book.openAlerts().map((a) => a.id));
+  dispatcher.tellOwed(owed);
 
   // --- API -----------------------------------------------------------------------------------------
   const health = new ServiceHealth({

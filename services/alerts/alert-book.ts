@@ -295,12 +295,16 @@ export class AlertBook {
       return open?.id === a.id ? open : a;
     };
     const within = this.commits.within;
-    await this.store.saveMany(
+    const numbers = await this.store.saveMany(
       steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions })),
       lines,
       within && ((t) => within(t, complete)),
     );
-    for (const { alert, transitions } of steps) for (const transition of transitions) for (const fn of this.listeners) this.tell(fn, { alert, transition });
+    let i = 0;
+    for (const { alert, transitions } of steps) for (const transition of transitions) {
+      const line = numbers[i++];
+      for (const fn of this.listeners) this.tell(fn, { alert, transition, line });
+    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

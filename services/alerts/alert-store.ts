@@ -2,6 +2,22 @@ import { intDiv, type Sql, type SqlParams, type SqlRunner } from '../store/sql.t
 import type { Alert, Transition } from './model.ts';
 
 /**
+ * The changes whose notices are not yet in the outbox: written with the change, in its
+ * transaction, and deleted in the transaction that queues its notices (or finds there are none).
+ * A kill -9 between the two leaves the line here, and the next start (or a partition's next
+ * owner) tells what it owes: a change in the record never loses its notification.
+ */
+export const OWED_TABLE = 'CREATE TABLE IF NOT EXISTS notices_owed (n BIGINT PRIMARY KEY, alert_id VARCHAR NOT NULL, line VARCHAR NOT NULL)';
+
+/** A change committed whose notices were never queued. */
+export interface OwedChange {
+  /** its line in the record */
+  n: number;
+  alert: Alert;
+  transition: Transition;
+}
+
+/**
  * Alerts and their records, in the embedded database whatever the time-series store is: the
  * record is what a regulator reconstructs an incident from, so it lives with the service.
  */
@@ -11,6 +27,7 @@ const SCHEMA = [
      region VARCHAR NOT NULL, industry VARCHAR NOT NULL, severity VARCHAR NOT NULL, state VARCHAR NOT NULL,
      raised_at BIGINT NOT NULL, doc VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS transitions (alert_id VARCHAR NOT NULL, at_ms BIGINT NOT NULL, n BIGINT NOT NULL, doc VARCHAR NOT NULL)`,
+  OWED_TABLE,
 ];
 
 export interface AlertFilter {
@@ -37,6 +54,7 @@ const readAlert = (doc: string): Alert => {
 /** an alert saved again replaces its row (the row is the alert as it is now) */
 const UPDATE_ALL = ['key', 'enterprise', 'device', 'region', 'industry', 'severity', 'state', 'raised_at', 'doc'].map((c) => `${c} = excluded.${c}`).join(', ');
 const LINE_TYPES = ['varchar', 'bigint', 'bigint', 'varchar'] as const;
+const OWED_TYPES = ['bigint', 'varchar', 'varchar'] as const;
 
 export class AlertStore {
   private n = 0;
@@ -72,15 +90,16 @@ export class AlertStore {
   }
 
   /** The alert's new state and its new record lines, in one transaction. */
-  save(alert: Alert, transitions: Transition[]): Promise<void> {
-    return this.saveMany([{ alert, transitions }]);
+  async save(alert: Alert, transitions: Transition[]): Promise<void> {
+    await this.saveMany([{ alert, transitions }]);
   }
 
   /**
    * Several alerts' changes in one transaction: the latest state of each, every record line, and
-   * lines that change no alert (notification outcomes), after them.
+   * lines that change no alert (notification outcomes), after them. Resolves with the changes'
+   * line numbers, in order: each is owed its notices until the outbox settles it.
    */
-  saveMany(changes: { alert: Alert; transitions: Transition[] }[], extra: Transition[] = [], within?: (t: SqlRunner) => Promise<void>): Promise<void> {
+  saveMany(changes: { alert: Alert; transitions: Transition[] }[], extra: Transition[] = [], within?: (t: SqlRunner) => Promise<void>): Promise<number[]> {
     const latest = new Map(changes.map((c) => [c.alert.id, c.alert]));
     const lines = [...changes.flatMap((c) => c.transitions), ...extra];
     return this.conn.tx(async (t) => {
@@ -97,11 +116,23 @@ export class AlertStore {
         await t.run(`INSERT INTO alerts VALUES ${rows.join(', ')} ON CONFLICT (id) DO UPDATE SET ${UPDATE_ALL}`, params);
       }
       const numbers = lines.length ? await this.numbers(t, lines.length) : [];
-      await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, numbers[i], JSON.stringify(l)]));
+      const docs = lines.map((l) => JSON.stringify(l));
+      await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, numbers[i], docs[i]]));
+      const changed = lines.length - extra.length;
+      await t.insert('notices_owed', OWED_TYPES, lines.slice(0, changed).map((l, i) => [numbers[i], l.alertId, docs[i]]));
       // what else must hold or be written with these changes (a cluster's partition: its owner's epoch)
       await within?.(t);
       if (numbers.length) this.n = Math.max(this.n, numbers[numbers.length - 1]);
+      return numbers.slice(0, changed);
     });
+  }
+
+  /** The changes still owed their notices, in the order they were committed. */
+  async owed(): Promise<OwedChange[]> {
+    const rows = await this.conn.all<{ n: number; alert: string; line: string }>('SELECT o.n AS n, a.doc AS alert, o.line AS line FROM notices_owed o JOIN alerts a ON a.id = o.alert_id ORDER BY o.n');
+    // an object per line: a line owed is told as a change of its own (who was told before it is
+    // fixed per change object: the dispatcher's toldBefore)
+    return rows.map((r) => ({ n: Number(r.n), alert: readAlert(r.alert), transition: JSON.parse(r.line) as Transition }));
   }
 
   async open(): Promise<Alert[]> {

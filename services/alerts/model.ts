@@ -141,4 +141,6 @@ export function transitionFromJson(t: TransitionJson): Transition {
 export interface AlertChange {
   alert: Alert;
   transition: Transition;
+  /** its line in the record, once committed: owed its notices until the outbox settles it */
+  line?: number;
 }

@@ -86,7 +86,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   const notes = await composeNotifications({
     ...{ settings, options: opts.outbox, registry: current, policy, stores, metrics, raiseSystem, clock, log },
     // notification outcomes change no alert: straight to the record, whoever owns the alert now
-    record: (lines) => stores.alerts.saveMany([], lines),
+    record: async (lines) => void (await stores.alerts.saveMany([], lines)),
     openAlerts: () => [...partitions.values()].flatMap((r) => r.openAlerts()),
     publishMqtt: async (topic, payload) => toEdges({ kind: 'publish', topic, payload }),
     live: { send: (enterpriseId, kind, data) => nats.publish(liveAlerts(enterpriseId), JSON.stringify({ kind, data })) },
@@ -141,10 +141,13 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     if (stopping || partitions.has(p) || !(await leases.take(p))) return;
     try {
       const takeover = await stores.partitions.takeOver(p, node);
+      // read before this owner commits anything: what the previous one committed and never queued
+      const owed = (await stores.alerts.owed()).filter((o) => partitionOf(o.alert.enterpriseId, P) === p);
       const run = runOf(takeover);
       partitions.set(p, run);
       await run.start();
       await told.load(run.openAlerts().map((a) => a.id));
+      dispatcher.tellOwed(owed);
       log.info({ partition: p, epoch: takeover.epoch, progress: takeover.progress, snapshot: takeover.snapshot?.seq ?? null }, 'partition taken');
     } catch (e) {
       // a lease held with nothing running it would leave the partition unread for good
@@ -156,6 +159,8 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     const run = partitions.get(p);
     partitions.delete(p);
     await run?.stop();
+    // its notices queued before the next owner looks for what is owed (not waited for without end)
+    if (release) await Promise.race([dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
     if (release) await leases.release(p);
   };
 

@@ -1,3 +1,4 @@
+import type { OwedChange } from '../alerts/alert-store.ts';
 import { alertJson, transitionJson, type Alert, type AlertChange, type Transition } from '../alerts/model.ts';
 import { immediateKinds, type RoutingPolicy } from '../alerts/routing.ts';
 import { covers, type Silence, type Silences } from '../alerts/silences.ts';
@@ -69,20 +70,37 @@ export class Dispatcher {
     this.command(alert, transition);
   }
 
-  /** Notifications promise a record: they go once the change is committed. */
-  onChange({ alert, transition }: AlertChange) {
+  /**
+   * Notifications promise a record: they go once the change is committed. The change's line is
+   * owed its notices until they are in the outbox (or there is nobody to tell): a change whose
+   * notices a crash kept from the outbox is told at the next start (`tellOwed`).
+   */
+  onChange({ alert, transition, line }: AlertChange) {
     const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId), this.deps.told.anyone(alert.id));
-    if (audience) this.track(this.tell(alert, transition, audience));
+    const settles = line === undefined ? [] : [line];
+    this.track(audience ? this.tell(alert, transition, audience, settles) : this.deps.outbox.enqueue([], settles));
     // the close's notices are queued (tell runs to the outbox before it awaits): from now on
     // who was told of this alert is read from the outbox
     if (alert.state === 'closed') this.deps.told.forget(alert.id);
   }
 
-  private async tell(alert: Alert, t: Transition, audience: Audience) {
+  /**
+   * Changes committed before a crash (or a partition's owner lost) whose notices never reached
+   * the outbox: told now, in the order they were committed, to whoever the registry names today.
+   */
+  tellOwed(owed: OwedChange[]) {
+    for (const { n, alert, transition } of owed) this.onChange({ alert, transition, line: n });
+    if (owed.length) this.deps.log.warn({ changes: owed.length, alerts: new Set(owed.map((o) => o.alert.id)).size }, 'notifications owed by changes committed before the last stop: queued now');
+  }
+
+  private async tell(alert: Alert, t: Transition, audience: Audience, settles: number[] = []) {
     const { all: units } = unitsOf(alert, audience, this.deps.registry(), this.toldBefore(alert));
-    if (!units.length) return;
+    if (!units.length) return this.deps.outbox.enqueue([], settles);
     const held = heldLine(alert, t, units, this.deps.silences, this.deps.clock());
-    if (held) return this.deps.record([held]);
+    if (held) {
+      await this.deps.record([held]);
+      return this.deps.outbox.enqueue([], settles);
+    }
     const body = { notice: 'alert' as const, alert: alertJson(alert, [...new Set([...this.toldBefore(alert), ...units.map((u) => u.id)])]), transition: transitionJson(t) };
     const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
     const over = channelKindsFor(alert, t, this.deps.policy(alert.enterpriseId), audience.via);
@@ -93,6 +111,7 @@ export class Dispatcher {
           .filter((channel) => over(parseChannelId(channel).kind))
           .map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId })),
       ),
+      settles,
     );
   }
 

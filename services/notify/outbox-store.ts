@@ -1,5 +1,6 @@
 import type { AlertJson, TransitionJson } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
+import { OWED_TABLE } from '../alerts/alert-store.ts';
 import type { ColumnType, Sql, SqlParams, SqlRunner } from '../store/sql.ts';
 
 /**
@@ -54,11 +55,13 @@ export class OutboxStore {
     // who was told of each alert: written with the notices, kept when they are pruned
     await conn.run('CREATE TABLE IF NOT EXISTS told (alert_id VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, PRIMARY KEY (alert_id, unit_id))');
     await conn.run('INSERT INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL ON CONFLICT DO NOTHING');
+    // the record's changes owed their notices: this store settles them (alert-store.ts writes them)
+    await conn.run(OWED_TABLE);
     return new OutboxStore(conn);
   }
 
   /** adds waiting while a write runs: the next write takes them all */
-  private waiting: { items: OutboxItem[]; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiting: { items: OutboxItem[]; settles: number[]; resolve: () => void; reject: (e: Error) => void }[] = [];
   private writing = false;
   /** why the last write failed, while its notices wait to be written again */
   private failing: string | null = null;
@@ -68,11 +71,13 @@ export class OutboxStore {
    * The notices and who they tell, in one transaction. Adds that arrive while a write runs go
    * together in the next one: in an alarm storm each change's notices would otherwise cost a
    * transaction of their own, and the notifications of the last wait behind all of them.
+   * `settles`: the record's changes (line numbers) these notices are owed for, no longer owed
+   * once they are written (a change with nobody to tell settles with no items).
    */
-  add(items: OutboxItem[]): Promise<void> {
-    if (!items.length) return Promise.resolve();
+  add(items: OutboxItem[], settles: number[] = []): Promise<void> {
+    if (!items.length && !settles.length) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.waiting.push({ items, resolve, reject });
+      this.waiting.push({ items, settles, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -87,7 +92,7 @@ export class OutboxStore {
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {
-        await this.write(group.flatMap((g) => g.items));
+        await this.write(group.flatMap((g) => g.items), group.flatMap((g) => g.settles));
         this.failing = null;
         for (const g of group) g.resolve();
       } catch (e) {
@@ -116,8 +121,12 @@ export class OutboxStore {
     this.stopped = true;
   }
 
-  private write(items: OutboxItem[]): Promise<void> {
+  private write(items: OutboxItem[], settles: number[]): Promise<void> {
     return this.conn.tx(async (t) => {
+      for (let k = 0; k < settles.length; k += 500) {
+        const part = settles.slice(k, k + 500);
+        await t.run(`DELETE FROM notices_owed WHERE n IN (${part.map((_, j) => `$n${j}`).join(', ')})`, Object.fromEntries(part.map((n, j) => [`n${j}`, n])));
+      }
       await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, null, this.partOf?.(i) ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
       // one statement for every (alert, unit) of the group, in slices the parser takes easily

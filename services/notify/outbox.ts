@@ -75,8 +75,11 @@ export class Outbox {
     await this.busy;
   }
 
-  /** Persist first; the time each item may go is set so a unit's items group. */
-  async enqueue(notices: Notice[]): Promise<void> {
+  /**
+   * Persist first; the time each item may go is set so a unit's items group. `settles`: the
+   * record's changes these notices are owed for (written off in the same transaction).
+   */
+  async enqueue(notices: Notice[], settles: number[] = []): Promise<void> {
     // before any await: a clear queued right after its raise must reach the units the raise did
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
     const now = this.deps.clock();
@@ -87,7 +90,8 @@ export class Outbox {
       const notBefore = pace.groupAt;
       items.push({ id: randomUUID(), unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: null });
     }
-    await this.deps.store.add(items);
+    await this.deps.store.add(items, settles);
+    if (!items.length) return;
     const wake = Math.min(...items.map((i) => i.notBefore));
     if (wake <= now) void this.run();
   }

@@ -128,6 +128,26 @@ describe('cluster mode: edge, worker and API node', () => {
     await device.end();
   }, 60_000);
 
+  it("tells, as a partition's next owner, what its last owner committed and never queued", async () => {
+    // the worker's outbox cannot write: the alarm is committed, its notices never queued
+    const store = (worker.outbox as unknown as { deps: { store: { write: () => Promise<void>; retryMs: number } } }).deps.store;
+    store.retryMs = 20;
+    store.write = async () => Promise.reject(new Error('connection to the database lost'));
+    const device = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-2', 'secret-gas-2');
+    await device.telemetry({ seq: 1, values: { gas_lel: 48 } });
+    const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
+    const alert = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${CHEM}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'gas-2'), 20_000, 'the alarm in the API');
+    await device.end();
+    await worker.stop();
+    const told = () => hooks.requests.filter((r: any) => (r.body.digest ? r.body.events : [r.body]).some((e: { id: string; transition?: { type: string } }) => e.id === alert.id && e.transition?.type === 'raised'));
+    expect(told()).toEqual([]);
+    worker = await startWorker(workerSettings(), { logger: pino({ level: 'silent' }), tickMs: 200, outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 } });
+    await waitFor(() => told().length > 0, 30_000, 'the owed notice delivered by the next owner');
+    await worker.dispatcher.idle();
+    await worker.outbox.run();
+    expect(told().length).toBe(1);
+  }, 60_000);
+
   it('answers a step no worker can take now with 503 UNAVAILABLE, and a worker that comes takes it from the log', async () => {
     const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
     const alert = (await op.get(`/api/alerts?state=active&enterprise=${MALL}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'panel-1');

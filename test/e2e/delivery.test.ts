@@ -52,6 +52,43 @@ describe('notification delivery', () => {
     await hooks.close();
   }, 60_000);
 
+  it("tells after a restart what changes committed before the stop were owed (their notices never reached the outbox), once", async () => {
+    const hooks = await startReceiver();
+    const dataDir = await tempDir();
+    const reg = testRegistry({ webhookUrl: hooks.url });
+    let app = await startTestApp({ dataDir, registry: reg });
+    // the outbox cannot write (a disk that fills between the record's commit and the notices'):
+    // the alert is in the record, its notices are not in the outbox when the service stops
+    const outboxStore = (app.outbox as unknown as { deps: { store: { write: () => Promise<void>; retryMs: number } } }).deps.store;
+    outboxStore.retryMs = 20;
+    outboxStore.write = async () => Promise.reject(new Error('IO Error: No space left on device'));
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    const api = apiClient(app, 'token-operator');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items[0], 5000, 'alert');
+    await waitFor(async () => (await api.get('/api/health')).json.notifications?.ok === false, 5000, 'the outbox failing in health');
+    await dev.end();
+    await app.stop();
+    expect(hooks.requests).toEqual([]);
+
+    app = await startTestApp({ dataDir, registry: reg });
+    await waitFor(() => hooks.requests.length > 0, 10_000, 'the owed notice delivered');
+    await app.settled();
+    const raised = (r: (typeof hooks.requests)[number]) => (r.body as any).transition?.type === 'raised' && (r.body as any).id === alert.id;
+    expect(hooks.requests.filter(raised).length, JSON.stringify(hooks.requests.map((r) => r.body))).toBe(1);
+    const history = (await apiClient(app, 'token-operator').get(`/api/alerts/${alert.id}`)).json.history;
+    expect(history.filter((h: any) => h.type === 'notified').length).toBeGreaterThanOrEqual(1);
+    await app.stop();
+
+    // owed no longer: a third start tells nobody again
+    const before = hooks.requests.length;
+    app = await startTestApp({ dataDir, registry: reg });
+    await app.settled();
+    expect(hooks.requests.length).toBe(before);
+    await app.stop();
+    await hooks.close();
+  }, 60_000);
+
   it('turns an alarm storm into one digest per unit', async () => {
     const smtp = await startSmtp();
     const hooks = await startReceiver();

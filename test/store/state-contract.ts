@@ -191,6 +191,37 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       await sql.close();
     });
 
+    it('owed notices: every change committed is owed until the outbox settles it, with its notices or alone; a failed commit owes nothing', async () => {
+      const sql = await db.open();
+      const alerts = await AlertStore.create(sql);
+      const outbox = await OutboxStore.create(sql);
+      const a = alert();
+      const b = alert({ key: 'gas-2/gas-lel', deviceId: 'gas-2' });
+      const [ra] = await alerts.saveMany([{ alert: a, transitions: [line(a, 'raised', T0)] }]);
+      // a commit's lines that change no alert (a notification's outcome) owe nothing
+      const owedNext = await alerts.saveMany([{ alert: { ...a, severity: 'warning' }, transitions: [line(a, 'severity_changed', T0 + 1000)] }, { alert: b, transitions: [line(b, 'raised', T0 + 1500)] }], [line(a, 'notified', T0 + 1001)]);
+      expect(owedNext).toHaveLength(2);
+      const [sa, rb] = owedNext;
+      expect(ra).toBeLessThan(sa);
+      await expect(alerts.saveMany([{ alert: b, transitions: [line(b, 'cleared', T0 + 2000)] }], [], async () => Promise.reject(new Error('fenced')))).rejects.toThrow('fenced');
+      const owed = await alerts.owed();
+      expect(owed.map((o) => [o.n, o.transition.type, o.alert.id])).toEqual([[ra, 'raised', a.id], [sa, 'severity_changed', a.id], [rb, 'raised', b.id]]);
+      // the alert as it is now
+      expect(owed[0].alert.severity).toBe('warning');
+      // with the notices it was owed, in their transaction: both or neither
+      const failing = await OutboxStore.create(sql);
+      failing.within = async () => Promise.reject(new Error('disk full'));
+      failing.stop();
+      await expect(failing.add([item({ alertId: a.id })], [ra])).rejects.toThrow('disk full');
+      expect((await alerts.owed()).map((o) => o.n)).toEqual([ra, sa, rb]);
+      await outbox.add([item({ alertId: a.id })], [ra]);
+      // nobody to tell: settled alone
+      await outbox.add([], [sa]);
+      expect((await alerts.owed()).map((o) => o.n)).toEqual([rb]);
+      expect((await outbox.forAlert(a.id)).length).toBe(1);
+      await sql.close();
+    });
+
     it('silences: kept across a restart with what was announced; the registry windows beside them', async () => {
       const sql = await db.open();
       const s = await Silences.create(sql);

@@ -22,6 +22,7 @@ const NOW = Date.UTC(2026, 10, 29, 8);
 
 function setup(silence?: Silence) {
   const notices: Notice[] = [];
+  const settled: number[] = [];
   const lines: Transition[] = [];
   const mqtt: { topic: string; payload: any }[] = [];
   const live: string[] = [];
@@ -35,9 +36,10 @@ function setup(silence?: Silence) {
     openAlerts: () => [],
     live: { send: (e, event) => live.push(`${e} ${event}`) },
     outbox: {
-      enqueue: async (n) => {
+      enqueue: async (n, settles = []) => {
         for (const x of n) if (x.alertId) told.note(x.alertId, [x.unitId]);
         notices.push(...n);
+        settled.push(...settles);
       },
     },
     silences: { matching: () => silence },
@@ -46,7 +48,7 @@ function setup(silence?: Silence) {
     clock: () => NOW,
     log: { warn: () => {} },
   });
-  return { d, notices, lines, mqtt, live, told };
+  return { d, notices, lines, mqtt, live, told, settled };
 }
 
 const raise = (severity: 'critical' | 'warning'): { alert: Alert; transition: Transition } => {
@@ -110,5 +112,34 @@ describe('the dispatcher', () => {
     d.onChange({ alert: { ...change.alert, acknowledged: true }, transition: { alertId: 'a1', at: NOW, type: 'acknowledged', actor: 'op' } });
     await d.idle();
     expect(notices).toEqual([]);
+  });
+
+  it("settles each committed change's line with its notices, or alone when nobody is told or a silence holds it", async () => {
+    const silence: Silence = { id: 's1', enterpriseId: CHEM, deviceId: null, rule: null, reason: 'maintenance', by: 'op', from: NOW - 1000, until: NOW + 3_600_000, createdAt: NOW - 1000, endedAt: null, endedBy: null, source: 'api', startAnnounced: true, endAnnounced: false };
+    const told = setup();
+    told.d.onChange({ ...raise('critical'), line: 7 });
+    // an acknowledgement of an alert nobody was told of has no audience
+    told.d.onChange({ alert: { ...raise('warning').alert, id: 'b1', acknowledged: true }, transition: { alertId: 'b1', at: NOW, type: 'acknowledged', actor: 'op' }, line: 8 });
+    await told.d.idle();
+    expect(told.settled.sort()).toEqual([7, 8]);
+    const held = setup(silence);
+    held.d.onChange({ ...raise('critical'), line: 9 });
+    await held.d.idle();
+    expect(held.lines.map((l) => l.type)).toEqual(['notification_held']);
+    expect(held.settled).toEqual([9]);
+  });
+
+  it('tells what changes committed before a crash still owe, in order, as it would have then', async () => {
+    const { d, notices, settled } = setup();
+    const change = raise('critical');
+    const cleared: Transition = { alertId: 'a1', at: NOW + 1, type: 'cleared', actor: 'rule:gas-lel' };
+    const alert = { ...change.alert, state: 'cleared' as const };
+    d.tellOwed([
+      { n: 3, alert: { ...alert }, transition: change.transition },
+      { n: 4, alert: { ...alert }, transition: cleared },
+    ]);
+    await d.idle();
+    expect(notices.map((n) => `${(n.body as { transition: { type: string } }).transition.type} ${n.unitId}`).sort()).toEqual(['cleared ent-chem', 'cleared twn-a', 'raised ent-chem', 'raised twn-a']);
+    expect(settled.sort()).toEqual([3, 4]);
   });
 });

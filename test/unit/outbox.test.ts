@@ -155,11 +155,12 @@ describe('the outbox', () => {
 
   it('keeps notices whose write failed and writes them once it can (their alert is already in the record)', async () => {
     const o = outbox();
-    const write = (store as unknown as { write: (items: unknown[]) => Promise<void> }).write.bind(store);
+    type Write = (...a: unknown[]) => Promise<void>;
+    const write = (store as unknown as { write: Write }).write.bind(store);
     let failures = 2;
-    (store as unknown as { write: (items: unknown[]) => Promise<void> }).write = async (items) => {
+    (store as unknown as { write: Write }).write = async (...a) => {
       if (failures-- > 0) throw new Error('IO Error: No space left on device');
-      return write(items);
+      return write(...a);
     };
     store.retryMs = 5;
     const queued = o.enqueue([alertNotice('a1')]);
