@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/app.ts';
-import { freePort } from '../support/receivers.ts';
+import { freePort, startReceiver } from '../support/receivers.ts';
 import { CAST, CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { kill9, startServiceProcess } from '../support/service-process.ts';
 import { waitFor } from '../support/wait.ts';
@@ -79,12 +79,13 @@ describe('crash safety', () => {
     await kill9(child);
   }, 90_000);
 
-  it('keeps an alarm PUBACKed in the first run of a fresh DATA_DIR in the record after kill -9', async () => {
+  it('keeps an alarm PUBACKed in the first run of a fresh DATA_DIR in the record after kill -9, and tells it once', async () => {
     // at a first start gateway.duckdb is open before the reading pipeline creates telemetry.duckdb:
     // nothing the pipeline does to its file may cost the alert record what it commits afterwards
     const dataDir = await tempDir();
     const config = join(dataDir, 'registry.yaml');
-    await writeFile(config, stringify(testRegistry()));
+    const hooks = await startReceiver();
+    await writeFile(config, stringify(testRegistry({ webhookUrl: hooks.url })));
     const ports = { mqtt: await freePort(), http: await freePort(), ws: await freePort() };
     let child = await startServiceProcess(dataDir, config, ports);
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'gas-2', password: 'secret-gas-2', clientId: 'first-run-gas-2', reconnectPeriod: 0 });
@@ -96,10 +97,17 @@ describe('crash safety', () => {
     child = await startServiceProcess(dataDir, config, ports);
     try {
       const r = await fetch(`http://127.0.0.1:${ports.http}/api/alerts?enterprise=${CHEM}&limit=100`, { headers: { authorization: 'Bearer token-operator' } });
-      const alerts = ((await r.json()) as { items: { deviceId: string; rule: string; raisedAt: string }[] }).items;
+      const alerts = ((await r.json()) as { items: { id: string; deviceId: string; rule: string; raisedAt: string }[] }).items;
       expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'gas-lel').map((a) => Date.parse(a.raisedAt))).toEqual([ts]);
+      // killed right after the PUBACK, whether its notices were queued yet or not: the raise
+      // reaches the webhook, under one notification id (a resend after a crash keeps its id)
+      const id = alerts.find((a) => a.deviceId === 'gas-2')!.id;
+      const raises = () => hooks.requests.filter((q: any) => (q.body.digest ? q.body.events : [q.body]).some((e: { id: string; transition?: { type: string } }) => e.id === id && e.transition?.type === 'raised'));
+      await waitFor(() => raises().length > 0, 20_000, 'the raise told');
+      expect(new Set(raises().map((q) => q.headers['x-notification-id'])).size).toBe(1);
     } finally {
       await kill9(child);
+      await hooks.close();
     }
   }, 90_000);
 });
