@@ -57,7 +57,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const book = new AlertBook(stores.alerts, (id) => placementOf(current(), id), clock, (err, c) => faults.fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
   const raiseSystem = (o: Outcome) => void book.handle([o]).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
-  const forwarder = composeForwarder({ settings, options: opts.forward, metrics, clock, log });
+  const forwarder = composeForwarder({ settings, options: opts.forward, settle: (lines) => stores.alerts.settle('forward', lines), metrics, clock, log });
+  stores.alerts.owedTo = () => (forwarder.forwarding ? ['notify', 'forward'] : ['notify']);
 
   // --- readings in: the pipeline (its own thread), the MQTT gateway, fire panels ------------------
   const pipeline = composePipeline({ settings, options: opts.pipeline, book, forwarder, metrics, faults, raiseSystem, clock, log });
@@ -88,7 +89,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // --- who hears what ------------------------------------------------------------------------------
   registry.onReload((outcome, detail) => (metrics.registryReloads.inc({ outcome }), audited('system', `registry.${outcome === 'applied' ? 'reloaded' : 'refused'}`, settings.CONFIG, detail)));
   book.onLive((c) => dispatcher.onLive(c));
-  book.onChange((c) => forwarder.alarm(c.alert, c.transition));
+  book.onChange((c) => forwarder.alarm(c.alert, c.transition, c.line));
   book.onChange((c) => metrics.alertTransitions.inc({ type: c.transition.type, severity: c.alert.severity }));
   book.onChange((c) => void telemetry.annotate(c.alert, c.transition.type, c.transition.at));
   book.onChange((c) => audited(...auditEntryOf(c)));
@@ -109,7 +110,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // --- state at start: the registry in force, the open alerts, the pipeline from them --------------
   await registry.announce();
   const openAtStart = await book.load();
-  const owed = await stores.alerts.owed();
+  const owed = { notify: await stores.alerts.owed('notify'), forward: await stores.alerts.owed('forward') };
   // the pipeline starts from the registry, the world, the baselines and the open alerts (and again
   // so, should its thread ever end unasked)
   await pipeline.start(() => pipelineInit({ registry: current(), stores, open: pipelineRunning ? book.openAlerts() : openAtStart, now: clock() }));
@@ -120,7 +121,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
     raiseSystem(auditTruncated(head, clock()));
   }
   await told.load(book.openAlerts().map((a) => a.id));
-  dispatcher.tellOwed(owed);
+  dispatcher.tellOwed(owed.notify);
+  await forwarder.alarmOwed(owed.forward);
 
   // --- API -----------------------------------------------------------------------------------------
   const health = new ServiceHealth({

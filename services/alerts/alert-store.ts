@@ -2,12 +2,24 @@ import { intDiv, type Sql, type SqlParams, type SqlRunner } from '../store/sql.t
 import type { Alert, Transition } from './model.ts';
 
 /**
- * The changes whose notices are not yet in the outbox: written with the change, in its
- * transaction, and deleted in the transaction that queues its notices (or finds there are none).
- * A kill -9 between the two leaves the line here, and the next start (or a partition's next
- * owner) tells what it owes: a change in the record never loses its notification.
+ * The changes whose notices are not yet queued, per listener that owes them (`notify`: people,
+ * through the outbox; `forward`: upstream platforms, through their uplinks' queues): written with
+ * the change, in its transaction, and deleted once its notices are queued (the outbox deletes its
+ * own in the transaction that queues them). A kill -9 between the two leaves the line here, and
+ * the next start (or a partition's next owner) tells what it owes: a change in the record never
+ * loses its notification.
  */
-export const OWED_TABLE = 'CREATE TABLE IF NOT EXISTS notices_owed (n BIGINT PRIMARY KEY, alert_id VARCHAR NOT NULL, line VARCHAR NOT NULL)';
+export const OWED_TABLE = 'CREATE TABLE IF NOT EXISTS notices_owed (owed_to VARCHAR NOT NULL, n BIGINT NOT NULL, alert_id VARCHAR NOT NULL, line VARCHAR NOT NULL, PRIMARY KEY (owed_to, n))';
+
+export type OwedTo = 'notify' | 'forward';
+
+/** Delete what `to` owed for these lines, in the caller's transaction. */
+export async function settleOwed(t: SqlRunner, to: OwedTo, lines: readonly number[]) {
+  for (let k = 0; k < lines.length; k += 500) {
+    const part = lines.slice(k, k + 500);
+    await t.run(`DELETE FROM notices_owed WHERE owed_to = $to AND n IN (${part.map((_, j) => `$n${j}`).join(', ')})`, { to, ...Object.fromEntries(part.map((n, j) => [`n${j}`, n])) });
+  }
+}
 
 /** A change committed whose notices were never queued. */
 export interface OwedChange {
@@ -54,7 +66,7 @@ const readAlert = (doc: string): Alert => {
 /** an alert saved again replaces its row (the row is the alert as it is now) */
 const UPDATE_ALL = ['key', 'enterprise', 'device', 'region', 'industry', 'severity', 'state', 'raised_at', 'doc'].map((c) => `${c} = excluded.${c}`).join(', ');
 const LINE_TYPES = ['varchar', 'bigint', 'bigint', 'varchar'] as const;
-const OWED_TYPES = ['bigint', 'varchar', 'varchar'] as const;
+const OWED_TYPES = ['varchar', 'bigint', 'varchar', 'varchar'] as const;
 
 export class AlertStore {
   private n = 0;
@@ -119,7 +131,8 @@ export class AlertStore {
       const docs = lines.map((l) => JSON.stringify(l));
       await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, numbers[i], docs[i]]));
       const changed = lines.length - extra.length;
-      await t.insert('notices_owed', OWED_TYPES, lines.slice(0, changed).map((l, i) => [numbers[i], l.alertId, docs[i]]));
+      const owedTo = this.owedTo();
+      await t.insert('notices_owed', OWED_TYPES, owedTo.flatMap((to) => lines.slice(0, changed).map((l, i) => [to, numbers[i], l.alertId, docs[i]])));
       // what else must hold or be written with these changes (a cluster's partition: its owner's epoch)
       await within?.(t);
       if (numbers.length) this.n = Math.max(this.n, numbers[numbers.length - 1]);
@@ -127,12 +140,20 @@ export class AlertStore {
     });
   }
 
-  /** The changes still owed their notices, in the order they were committed. */
-  async owed(): Promise<OwedChange[]> {
-    const rows = await this.conn.all<{ n: number; alert: string; line: string }>('SELECT o.n AS n, a.doc AS alert, o.line AS line FROM notices_owed o JOIN alerts a ON a.id = o.alert_id ORDER BY o.n');
+  /** Who is owed each change's notices (set by whoever opens the store: uplinks only in a single process). */
+  owedTo: () => readonly OwedTo[] = () => ['notify'];
+
+  /** The changes still owed their notices by `to`, in the order they were committed. */
+  async owed(to: OwedTo): Promise<OwedChange[]> {
+    const rows = await this.conn.all<{ n: number; alert: string; line: string }>('SELECT o.n AS n, a.doc AS alert, o.line AS line FROM notices_owed o JOIN alerts a ON a.id = o.alert_id WHERE o.owed_to = $to ORDER BY o.n', { to });
     // an object per line: a line owed is told as a change of its own (who was told before it is
     // fixed per change object: the dispatcher's toldBefore)
     return rows.map((r) => ({ n: Number(r.n), alert: readAlert(r.alert), transition: JSON.parse(r.line) as Transition }));
+  }
+
+  /** Changes whose notices `to` has queued (in batches: what a crash loses is told again, once more). */
+  settle(to: OwedTo, lines: readonly number[]): Promise<void> {
+    return this.conn.tx((t) => settleOwed(t, to, lines));
   }
 
   async open(): Promise<Alert[]> {

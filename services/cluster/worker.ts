@@ -142,7 +142,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     try {
       const takeover = await stores.partitions.takeOver(p, node);
       // read before this owner commits anything: what the previous one committed and never queued
-      const owed = (await stores.alerts.owed()).filter((o) => partitionOf(o.alert.enterpriseId, P) === p);
+      const owed = (await stores.alerts.owed('notify')).filter((o) => partitionOf(o.alert.enterpriseId, P) === p);
       const run = runOf(takeover);
       partitions.set(p, run);
       await run.start();

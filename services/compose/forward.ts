@@ -5,8 +5,9 @@ import type { Metrics } from '../metrics.ts';
 import type { Settings } from '../settings.ts';
 
 /** Forwarding to upstream platforms: a durable queue per uplink and lane under DATA_DIR/forward. */
-export function composeForwarder(d: { settings: Settings; options: AppOptions['forward']; metrics: Metrics; clock: () => number; log: Logger }): Forwarder {
+export function composeForwarder(d: { settings: Settings; options: AppOptions['forward']; settle?: (lines: number[]) => Promise<void>; metrics: Metrics; clock: () => number; log: Logger }): Forwarder {
   return new Forwarder({
+    settle: d.settle,
     dataDir: d.settings.DATA_DIR,
     gatewayName: 'risk-monitor',
     clock: d.clock,

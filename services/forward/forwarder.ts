@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Reading } from '../../domain/types.ts';
+import type { OwedChange } from '../alerts/alert-store.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 import { coverage } from './coverage.ts';
@@ -17,6 +18,8 @@ export interface ForwarderDeps extends Omit<UplinkDeps, 'log'> {
   log: Logger;
   /** the MQTT client id prefix on other brokers */
   gatewayName: string;
+  /** the record's changes whose alarm events are queued for every uplink (no longer owed) */
+  settle?: (lines: number[]) => Promise<void>;
 }
 
 interface Route {
@@ -87,15 +90,52 @@ export class Forwarder {
     }
   }
 
-  alarm(alert: Alert, t: Transition): void {
+  /** Whether any uplink is open (only then is a change owed to the platforms). */
+  get forwarding(): boolean {
+    return this.routes.size > 0;
+  }
+
+  /**
+   * An alert change to every uplink covering its enterprise, queued on disk. `line`: its line in
+   * the record, owed to the platforms until every queue has it (a queue that cannot take it
+   * leaves it owed, for the next start).
+   */
+  alarm(alert: Alert, t: Transition, line?: number): void {
+    const queued: Promise<void>[] = [];
     for (const r of this.routes.values()) {
       if (!r.enterprises.has(alert.enterpriseId)) continue;
       const code = r.codes.get(alert.deviceId)?.get(alert.pointId ?? alert.metric);
       if (code === undefined) continue;
       const event = alarmEventOf(alert, t, code);
-      if (event)
-        r.uplink.alarm(alert.enterpriseId, event).catch((err: Error) => this.deps.log.error({ uplink: r.uplink.id, alertId: alert.id, err: err.message }, 'alarm event not queued for the platform'));
+      if (event) queued.push(r.uplink.alarm(alert.enterpriseId, event).catch((err: Error) => (this.deps.log.error({ uplink: r.uplink.id, alertId: alert.id, err: err.message }, 'alarm event not queued for the platform'), Promise.reject(err))));
     }
+    if (line === undefined) return;
+    void Promise.all(queued).then(
+      () => this.settleSoon(line),
+      () => {},
+    );
+  }
+
+  /** Changes committed before the last stop whose alarm events never reached the uplinks' queues. */
+  async alarmOwed(owed: OwedChange[]): Promise<void> {
+    await this.changing;
+    for (const o of owed) this.alarm(o.alert, o.transition, o.n);
+    if (owed.length) this.deps.log.warn({ changes: owed.length }, 'alarm events owed to upstream platforms by changes committed before the last stop: queued now');
+  }
+
+  private settling: number[] = [];
+  private settleTimer?: NodeJS.Timeout;
+  private settleSoon(line: number) {
+    this.settling.push(line);
+    this.settleTimer ??= setTimeout(() => void this.flushSettled(), 100);
+  }
+
+  /** in batches: a crash before a batch is written sends those events once more, never none */
+  private async flushSettled() {
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    const lines = this.settling.splice(0);
+    if (lines.length) await this.deps.settle?.(lines).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alarm events queued, not yet marked so (sent again after a restart)'));
   }
 
   /** The audit trail's head to every uplink whose format carries it. */
@@ -119,6 +159,9 @@ export class Forwarder {
   async stop(): Promise<void> {
     await this.changing;
     await Promise.all([...this.routes.values()].map((r) => r.uplink.stop()));
+    // what the queues took before they stopped is no longer owed (once their promises have settled)
+    await new Promise((r) => setImmediate(r));
+    await this.flushSettled();
     this.routes.clear();
   }
 }

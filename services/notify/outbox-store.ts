@@ -1,6 +1,6 @@
 import type { AlertJson, TransitionJson } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
-import { OWED_TABLE } from '../alerts/alert-store.ts';
+import { OWED_TABLE, settleOwed } from '../alerts/alert-store.ts';
 import type { ColumnType, Sql, SqlParams, SqlRunner } from '../store/sql.ts';
 
 /**
@@ -123,10 +123,7 @@ export class OutboxStore {
 
   private write(items: OutboxItem[], settles: number[]): Promise<void> {
     return this.conn.tx(async (t) => {
-      for (let k = 0; k < settles.length; k += 500) {
-        const part = settles.slice(k, k + 500);
-        await t.run(`DELETE FROM notices_owed WHERE n IN (${part.map((_, j) => `$n${j}`).join(', ')})`, Object.fromEntries(part.map((n, j) => [`n${j}`, n])));
-      }
+      await settleOwed(t, 'notify', settles);
       await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, null, this.partOf?.(i) ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
       // one statement for every (alert, unit) of the group, in slices the parser takes easily

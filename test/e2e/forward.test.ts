@@ -217,6 +217,36 @@ describe('store and forward', () => {
     ]);
   });
 
+  it('queues after a restart the alarm events that changes committed before the stop still owed the platform, once', async () => {
+    const platform = await startDesPlatform('owed-key');
+    cleanups.push(platform.close);
+    const uplink = { id: 'prov', kind: 'http-des', url: `${platform.url}/rt`, alarmUrl: `${platform.url}/alarm`, key: 'owed-key', gatewayCode: 'WG', enterprises: [CHEM], send: 'all', readingsEveryS: 3600 };
+    const registry = registryWith([uplink]);
+    const dataDir = await tempDir();
+    let app = await startTestApp({ registry, dataDir, ...FAST });
+    // the uplink's queue cannot take the alarm (its disk fails between the record's commit and the queue)
+    (app.forwarder.get('prov') as unknown as { alarm: () => Promise<void> }).alarm = async () => Promise.reject(new Error('ENOSPC: no space left on device'));
+    const chem = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await chem.telemetry({ values: { gas_lel: 27 } });
+    await chem.end();
+    await waitFor(async () => (await apiClient(app, 'token-operator').get(`/api/alerts?enterprise=${CHEM}&state=open`)).json.items.length > 0, 5000, 'the alarm in the record');
+    await app.settled();
+    await app.stop();
+    const alarms = () => platform.received.filter((r) => r.path === '/alarm');
+    expect(alarms()).toEqual([]);
+
+    app = await startTestApp({ registry, dataDir, ...FAST });
+    await waitFor(() => alarms().length > 0, 10_000, 'the owed alarm event at the platform');
+    expect((alarms()[0].plain as { scd: number; avx: string }[])[0]).toMatchObject({ scd: 3, avx: '27' });
+    await app.stop();
+    // no longer owed: a third start sends nothing again
+    app = await startTestApp({ registry, dataDir, ...FAST });
+    cleanups.push(() => app.stop());
+    await app.settled();
+    await waitFor(async () => (await apiClient(app, 'token-operator').get('/api/uplinks')).json.items[0]?.lanes.alarms.queued === 0, 5000, 'nothing queued');
+    expect(alarms().length).toBe(1);
+  });
+
   it('never lets a wrong key or a failing platform hold up the local pipeline; what is refused becomes a dead letter', async () => {
     const platform = await startDesPlatform('right-ky');
     cleanups.push(platform.close);

@@ -204,7 +204,7 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       const [sa, rb] = owedNext;
       expect(ra).toBeLessThan(sa);
       await expect(alerts.saveMany([{ alert: b, transitions: [line(b, 'cleared', T0 + 2000)] }], [], async () => Promise.reject(new Error('fenced')))).rejects.toThrow('fenced');
-      const owed = await alerts.owed();
+      const owed = await alerts.owed('notify');
       expect(owed.map((o) => [o.n, o.transition.type, o.alert.id])).toEqual([[ra, 'raised', a.id], [sa, 'severity_changed', a.id], [rb, 'raised', b.id]]);
       // the alert as it is now
       expect(owed[0].alert.severity).toBe('warning');
@@ -213,12 +213,19 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       failing.within = async () => Promise.reject(new Error('disk full'));
       failing.stop();
       await expect(failing.add([item({ alertId: a.id })], [ra])).rejects.toThrow('disk full');
-      expect((await alerts.owed()).map((o) => o.n)).toEqual([ra, sa, rb]);
+      expect((await alerts.owed('notify')).map((o) => o.n)).toEqual([ra, sa, rb]);
       await outbox.add([item({ alertId: a.id })], [ra]);
       // nobody to tell: settled alone
       await outbox.add([], [sa]);
-      expect((await alerts.owed()).map((o) => o.n)).toEqual([rb]);
+      expect((await alerts.owed('notify')).map((o) => o.n)).toEqual([rb]);
       expect((await outbox.forAlert(a.id)).length).toBe(1);
+      // owed to the platforms too while uplinks are open: each settles its own
+      alerts.owedTo = () => ['notify', 'forward'];
+      const [cb] = await alerts.saveMany([{ alert: { ...b, state: 'cleared' }, transitions: [line(b, 'cleared', T0 + 3000)] }]);
+      expect((await alerts.owed('forward')).map((o) => [o.n, o.transition.type])).toEqual([[cb, 'cleared']]);
+      await alerts.settle('forward', [cb]);
+      expect(await alerts.owed('forward')).toEqual([]);
+      expect((await alerts.owed('notify')).map((o) => o.n)).toEqual([rb, cb]);
       await sql.close();
     });
 
