@@ -124,7 +124,7 @@ export class OutboxStore {
   private write(items: OutboxItem[], settles: number[]): Promise<void> {
     return this.conn.tx(async (t) => {
       await settleOwed(t, 'notify', settles);
-      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, null, this.partOf?.(i) ?? null]));
+      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, i.notificationId, this.partOf?.(i) ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
       // one statement for every (alert, unit) of the group, in slices the parser takes easily
       for (let k = 0; k < told.length; k += 500) {

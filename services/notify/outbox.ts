@@ -17,6 +17,12 @@ import type { ToldUnits } from './told.ts';
  * runs are in their own files: group/pace (pace.ts), send (send.ts), record (record.ts). A
  * message not delivered is tried again with a growing delay, and given up after the policy's
  * expiry.
+ *
+ * Deliveries go in lanes, one per unit and channel: a receiver hears a unit's news one message
+ * at a time and in the order it was queued. A critical raise with no group to wait for goes
+ * express: alone, under its own id fixed as it is written, straight into its lane the moment it
+ * is stored, without waiting for a round (in an alarm storm a round can be thousands of
+ * deliveries long) or for a query to find it.
  */
 export interface OutboxDeps {
   store: OutboxStore;
@@ -59,13 +65,22 @@ export class Outbox {
   private readonly health: ChannelHealth;
   /** per unit and channel */
   private readonly pacing = new Map<string, Pace>();
+  /** unit|channel → when the last message queued there has gone: a lane sends one at a time */
+  private readonly lanes = new Map<string, Promise<void>>();
+  /** deliveries not finished, their bookkeeping included */
+  private readonly working = new Set<Promise<void>>();
+  /** items a delivery has taken (a round leaves them to it) */
+  private readonly taken = new Set<string>();
+  private readonly idleWaiters: (() => void)[] = [];
+  /** a round found items for a lane still sending */
+  private waitingForLane = false;
 
   constructor(private readonly deps: OutboxDeps) {
     this.health = new ChannelHealth(deps.failuresBeforeAlert ?? 3, deps.onChannelHealth);
   }
 
   start(pollMs = 500) {
-    this.timer = setInterval(() => void this.run(), pollMs);
+    this.timer = setInterval(() => void this.rounds(), pollMs);
     this.timer.unref();
   }
 
@@ -73,6 +88,7 @@ export class Outbox {
     this.stopped = true;
     clearInterval(this.timer);
     await this.busy;
+    await this.lanesDone();
   }
 
   /**
@@ -88,12 +104,56 @@ export class Outbox {
       const pace = await this.pace(n.unitId, n.channel);
       pace.groupAt = groupTime(pace, now, n.urgent, this.deps.policy(n.enterpriseId));
       const notBefore = pace.groupAt;
-      items.push({ id: randomUUID(), unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: null });
+      const id = randomUUID();
+      // express: nothing to group with, so its message (and id) is known now
+      const express = n.urgent && notBefore <= now && !this.lanes.has(laneOf(n));
+      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null });
     }
     await this.deps.store.add(items, settles);
-    if (!items.length) return;
-    const wake = Math.min(...items.map((i) => i.notBefore));
-    if (wake <= now) void this.run();
+    // at once, before anything else can run: a round's query that found these has taken them
+    for (const i of items) if (i.notificationId !== null && !this.taken.has(i.id)) void this.inLane([i]);
+    if (items.some((i) => i.notificationId === null && i.notBefore <= now)) void this.rounds();
+  }
+
+  /**
+   * A message into its unit's and channel's lane: sent once the message before it there has gone
+   * (its bookkeeping may still run). Its items are taken at once, so a round leaves them alone,
+   * and given back when the attempt has been written down.
+   */
+  private inLane(items: OutboxItem[]): Promise<void> {
+    const lane = laneOf(items[0]);
+    for (const i of items) this.taken.add(i.id);
+    let gone!: () => void;
+    const turn = new Promise<void>((r) => (gone = r));
+    const before = this.lanes.get(lane) ?? Promise.resolve();
+    this.lanes.set(lane, turn);
+    void turn.then(() => {
+      if (this.lanes.get(lane) === turn) this.lanes.delete(lane);
+      // what a round left for this lane goes now, as one message
+      if (this.waitingForLane) {
+        this.waitingForLane = false;
+        void this.rounds();
+      }
+    });
+    const work: Promise<void> = before
+      .then(() => (this.stopped ? undefined : this.deliver(items, this.deps.clock(), gone)))
+      .catch((err: Error) => this.deps.log.warn({ err: err.message, unit: items[0].unitId, channel: items[0].channel }, 'delivery failed'))
+      .finally(() => {
+        gone();
+        for (const i of items) this.taken.delete(i.id);
+        this.working.delete(work);
+        if (!this.working.size) for (const r of this.idleWaiters.splice(0)) r();
+      });
+    this.working.add(work);
+    return work;
+  }
+
+  /** Resolves once no round runs and no delivery is under way, express ones included. */
+  private async lanesDone() {
+    while (this.busy || this.working.size) {
+      if (this.busy) await this.busy;
+      else await new Promise<void>((r) => this.idleWaiters.push(r));
+    }
   }
 
   /** The pacing of a unit's channel, read from the outbox once after a start. */
@@ -108,8 +168,17 @@ export class Outbox {
     return p;
   }
 
-  /** Send everything due now; resolves when nothing asked for before it is left undone. */
+  /**
+   * Send everything due now; resolves when nothing asked for before it is left undone, express
+   * deliveries under way included. A round only finds what is due and hands it to the lanes: the
+   * next round need not wait for a slow receiver, only that receiver's lane does.
+   */
   run(): Promise<void> {
+    return this.rounds().then(() => this.lanesDone());
+  }
+
+  /** Find what is due and hand it to the lanes, again while asked to. */
+  private rounds(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.requested = true;
     return (this.busy ??= (async () => {
@@ -122,11 +191,17 @@ export class Outbox {
   }
 
   private async round() {
-    const now = this.deps.clock();
-    await Promise.all(messagesOf(await this.deps.store.due(now)).map((g) => this.deliver(g, now)));
+    const due = await this.deps.store.due(this.deps.clock());
+    // into the lanes in the same turn the query answered: before an express item stored later.
+    // A lane still sending is left to fill: what waits for it goes as one message when it is free
+    for (const g of messagesOf(due.filter((i) => !this.taken.has(i.id)))) {
+      if (this.lanes.has(laneOf(g[0]))) this.waitingForLane = true;
+      else void this.inLane(g);
+    }
   }
 
-  private async deliver(items: OutboxItem[], now: number) {
+  /** `gone`: called once the channel has taken the message or refused it (the lane may go on). */
+  private async deliver(items: OutboxItem[], now: number, gone: () => void = () => {}) {
     const { unitId, channel } = items[0];
     const registry = this.deps.registry();
     const unit = registry.units.get(unitId);
@@ -156,7 +231,7 @@ export class Outbox {
     }
     const about = { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: targetOf(this.deps.channels, unit, channel), attempts };
     try {
-      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id);
+      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id).finally(gone);
       await this.deps.store.update(ids, { status: 'delivered', attempts, deliveredAt: now, lastError: null });
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
       if (pace) pace.lastSent = now;
@@ -199,6 +274,8 @@ export class Outbox {
 }
 
 const channelKind = (channel: string) => parseChannelId(channel).kind;
+
+const laneOf = (i: { unitId: string; channel: string }) => `${i.unitId}|${i.channel}`;
 
 function enterpriseOf(i: OutboxItem): string | undefined {
   const b: NoticeBody = i.body;

@@ -24,21 +24,33 @@ class RecordingChannel implements Channel {
   failing = false;
   attempts = 0;
   ids = ['webhook:0'];
+  /** units whose receiver hangs until released */
+  hanging = new Map<string, () => void>();
   idsOf = () => this.ids;
   target = () => 'test';
   async send(unit: { id: string }, id: string, delivery: Delivery) {
     this.attempts++;
     if (this.failing) throw new Error('receiver down');
+    if (this.hanging.has(unit.id)) await new Promise<void>((r) => this.hanging.set(unit.id, r));
     this.sent.push({ unit: unit.id, id, delivery });
+  }
+  /** a hanging receiver answers (the messages it held arrive) and no longer hangs */
+  release(unitId: string) {
+    const answer = this.hanging.get(unitId)!;
+    this.hanging.delete(unitId);
+    answer();
   }
 }
 
 const registry = new Registry(parseRegistry(stringify(testRegistry())));
-const policy = () => policyFor({ immediate: {}, byMetric: {}, escalation: [], groupWaitS: 10, groupIntervalS: 60, notificationExpireH: 1, byIndustry: {} });
-const alertNotice = (alertId: string): Notice => {
-  const step = applyOutcome(undefined, { key: 'gas-1/gas-lel', change: 'raise', ruleId: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity: 'major', value: 30, peak: 30, threshold: 20, at: 0, message: 'gas' }, { newId: () => alertId, region: '', industry: 'hazchem' })!;
-  return { unitId: 'ent-chem', channel: 'webhook:0', alertId, urgent: false, enterpriseId: 'E', body: { notice: 'alert', alert: alertJson(step.alert, []), transition: transitionJson(step.transitions[0]) } };
+let groupWaitS = 10;
+const policy = () => policyFor({ immediate: {}, byMetric: {}, escalation: [], groupWaitS, groupIntervalS: 60, notificationExpireH: 1, byIndustry: {} });
+const alertNotice = (alertId: string, o: { unitId?: string; critical?: boolean } = {}): Notice => {
+  const severity = o.critical ? 'critical' : 'major';
+  const step = applyOutcome(undefined, { key: 'gas-1/gas-lel', change: 'raise', ruleId: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity, value: 30, peak: 30, threshold: 20, at: 0, message: 'gas' }, { newId: () => alertId, region: '', industry: 'hazchem' })!;
+  return { unitId: o.unitId ?? 'ent-chem', channel: 'webhook:0', alertId, urgent: !!o.critical, enterpriseId: 'E', body: { notice: 'alert', alert: alertJson(step.alert, []), transition: transitionJson(step.transitions[0]) } };
 };
+const alertIdsOf = (d: Delivery) => JSON.stringify(d.event).match(/"id":"a\d+"/g)!.map((m) => m.slice(6, -1));
 
 describe('the outbox', () => {
   let now: number;
@@ -85,6 +97,7 @@ describe('the outbox', () => {
     channel = new RecordingChannel();
     recorded = [];
     health = [];
+    groupWaitS = 10;
   });
   afterEach(() => db.close());
 
@@ -151,6 +164,52 @@ describe('the outbox', () => {
     expect(health).toEqual([['ent-chem webhook:0', true], ['ent-chem webhook:0', false]]);
     expect(recorded.find((l) => l.type === 'notification_expired')?.detail).toMatchObject({ error: 'receiver down', reason: 'the unit no longer has this channel' });
     expect((await store.counts()).expired).toBe(1);
+  });
+
+  it('sends a critical raise with no group to wait for at once, alone, under the id it was written with, without a round', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    // no run(): the express lane takes it as soon as it is stored
+    await waitFor(() => channel.sent.length === 1, 5000, 'the express delivery');
+    const [item] = await store.forAlert('a1');
+    expect(channel.sent[0].delivery.notificationId).toBe(item.id);
+    await o.run();
+    expect((await store.forAlert('a1'))[0]).toMatchObject({ status: 'delivered', notificationId: item.id, attempts: 1 });
+    expect(recorded.filter((l) => l.type === 'notified')).toHaveLength(1);
+  });
+
+  it('lets a receiver that hangs hold up only its own lane: another unit\'s critical alarm goes meanwhile', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    channel.hanging.set('ent-chem', () => {});
+    await o.enqueue([alertNotice('a1')]);
+    const first = o.run();
+    await waitFor(() => channel.attempts === 1, 5000, 'the hanging delivery under way');
+    // the township's alarm, critical and not: neither waits for the enterprise's receiver
+    await o.enqueue([alertNotice('a2', { unitId: 'twn-a', critical: true })]);
+    await o.enqueue([alertNotice('a3', { unitId: 'twn-a' })]);
+    await waitFor(() => channel.sent.length === 2, 5000, 'the township told while the enterprise\'s receiver hangs');
+    expect(channel.sent.map((s) => [s.unit, alertIdsOf(s.delivery)])).toEqual([['twn-a', ['a2']], ['twn-a', ['a3']]]);
+    channel.release('ent-chem');
+    await first;
+    expect(channel.sent.map((s) => s.unit)).toEqual(['twn-a', 'twn-a', 'ent-chem']);
+  });
+
+  it('sends a lane\'s messages one at a time and in order: what queues behind one still sending goes after it, as one message', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    channel.hanging.set('ent-chem', () => {});
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    await waitFor(() => channel.attempts === 1, 5000, 'the first message under way');
+    // a critical raise behind a message still sending is not express: it waits, and groups
+    await o.enqueue([alertNotice('a2')]);
+    await o.enqueue([alertNotice('a3', { critical: true })]);
+    expect(channel.attempts).toBe(1);
+    channel.release('ent-chem');
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).sort())).toEqual([['a1'], ['a2', 'a3']]);
+    expect((await store.counts()).delivered).toBe(3);
   });
 
   it('keeps notices whose write failed and writes them once it can (their alert is already in the record)', async () => {
