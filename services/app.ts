@@ -5,7 +5,6 @@ import { AlertBook } from './alerts/alert-book.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy, placementOf } from './alerts/placement.ts';
-import { auditTruncated } from './alerts/system-alerts.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { composeApi } from './compose/api.ts';
 import { composeGateway, composeFirePanels, followCredentials, pipelineInput } from './compose/edge.ts';
@@ -18,11 +17,10 @@ import { DeviceStatuses } from './devices/device-status.ts';
 import { LiveStatus } from './devices/live-status.ts';
 import { faultReporter } from './faults.ts';
 import { Hazards } from './hazards/hazards.ts';
-import { ServiceHealth } from './health.ts';
+import { serviceHealth } from './compose/api.ts';
 import { createMetrics } from './metrics.ts';
 import { openStores } from './open-stores.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
-import { startSchedule } from './scheduler.ts';
 import type { Settings } from './settings.ts';
 import type { AppOptions } from './app-options.ts';
 
@@ -115,25 +113,13 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // so, should its thread ever end unasked)
   await pipeline.start(() => pipelineInit({ registry: current(), stores, open: pipelineRunning ? book.openAlerts() : openAtStart, now: clock() }));
   pipelineRunning = true;
-  if (!(await audit.keptPublishedHead())) {
-    const head = await audit.head();
-    log.error({ head }, 'the audit trail no longer holds the head published before this start: entries were removed');
-    raiseSystem(auditTruncated(head, clock()));
-  }
+  await jobs.checkAuditKept(raiseSystem);
   await told.load(book.openAlerts().map((a) => a.id));
   dispatcher.tellOwed(owed.notify);
   await forwarder.alarmOwed(owed.forward);
 
   // --- API -----------------------------------------------------------------------------------------
-  const health = new ServiceHealth({
-    store: () => ({ kind: telemetry.kind, ...telemetry.health() }),
-    broker: () => ({ closed: gateway.broker.closed, clients: gateway.broker.connectedClients, ports: gateway.ports }),
-    alerts: () => book.health(),
-    notifications: () => stores.outbox.health(),
-    audit: () => (audit.failing === null ? { ok: true } : { ok: false, error: audit.failing }),
-    clock,
-    started,
-  });
+  const health = serviceHealth({ telemetry, gateway, book, stores, clock, started });
   const api = await composeApi({
     ...{ settings, registry, caller: (digest) => callers.get(digest), stores, book, telemetry, devices, live, ackLinks, told, hazards, uplinks: forwarder, reports: jobs },
     useBaseline: (b) => pipeline.baseline(b.deviceId, b.metric, b.value),
@@ -148,10 +134,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const httpPort = (api.server.address() as { port: number }).port;
   if (opts.schedule ?? true) outbox.start(opts.outbox?.pollMs);
   const tick = () => pipeline.tick(clock());
-  const schedule = startSchedule(
-    { tick, sweep: jobs.sweep, dailySummaries: jobs.dailySummaries, retention: async () => void (await jobs.retention()), auditHead: jobs.publishAuditHead, monthlyReports: jobs.monthlyReports, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
-    { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true },
-  );
+  const schedule = jobs.schedule(tick, { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true });
   const following = registry.follow(opts.watchRegistry ?? true);
   audited('system', 'service.started', 'service', { devices: current().devices.size });
   log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size }, 'risk monitor started');

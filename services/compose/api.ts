@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Caller } from '../api/callers.ts';
 import type { ApiContext } from '../api/context.ts';
 import { buildApi } from '../api/server.ts';
+import { ServiceHealth } from '../health.ts';
+import type { composeGateway } from './edge.ts';
 import type { DeviceStatuses } from '../devices/device-status.ts';
 import { registerDevice } from '../devices/registration.ts';
 import type { Hazards } from '../hazards/hazards.ts';
@@ -94,4 +96,17 @@ export function composeApi(d: {
     settings.API_RATE_LIMIT,
     settings.API_LOGIN_FAILURES,
   );
+}
+
+/** `GET /api/health` of a single process: every part of the alarm path, from the readings' store to the audit trail. */
+export function serviceHealth(d: { telemetry: Pick<TelemetryStore, 'kind' | 'health'>; gateway: Pick<Awaited<ReturnType<typeof composeGateway>>, 'broker' | 'ports'>; book: { health(): { ok: boolean; error?: string; waiting: number } }; stores: Pick<Stores, 'outbox' | 'audit'>; clock: () => number; started: number }) {
+  return new ServiceHealth({
+    store: () => ({ kind: d.telemetry.kind, ...d.telemetry.health() }),
+    broker: () => ({ closed: d.gateway.broker.closed, clients: d.gateway.broker.connectedClients, ports: d.gateway.ports }),
+    alerts: () => d.book.health(),
+    notifications: () => d.stores.outbox.health(),
+    audit: () => (d.stores.audit.failing === null ? { ok: true } : { ok: false, error: d.stores.audit.failing }),
+    clock: d.clock,
+    started: d.started,
+  });
 }

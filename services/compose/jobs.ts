@@ -13,6 +13,9 @@ import type { Stores } from '../open-stores.ts';
 import type { PipelineTelemetry } from '../pipeline/client.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { Settings } from '../settings.ts';
+import { startSchedule } from '../scheduler.ts';
+import { auditTruncated } from '../alerts/system-alerts.ts';
+import type { Outcome } from '../../domain/types.ts';
 import { composeReports } from './reports.ts';
 
 /**
@@ -70,5 +73,19 @@ export function composeJobs(d: {
     },
     monthlyReports: async () => void (await reports.monthlyReports()),
     dailySummaries: async () => void (await reports.dailySummaries()),
+    /** At start: the audit trail still holds the head published before it, or a system alert says entries were removed. */
+    async checkAuditKept(raise: (o: Outcome) => void) {
+      if (await stores.audit.keptPublishedHead()) return;
+      const head = await stores.audit.head();
+      log.error({ head }, 'the audit trail no longer holds the head published before this start: entries were removed');
+      raise(auditTruncated(head, clock()));
+    },
+    /** These jobs on the clock (services/scheduler.ts), with `tick` every `tickMs`; `cron` off in tests. */
+    schedule(tick: () => void, o: { tickMs: number; cron: boolean }) {
+      return startSchedule(
+        { tick, sweep: this.sweep, dailySummaries: this.dailySummaries, retention: async () => void (await this.retention()), auditHead: this.publishAuditHead, monthlyReports: this.monthlyReports, onError: (job, err) => log.error({ err, job }, 'scheduled job failed') },
+        o,
+      );
+    },
   };
 }
