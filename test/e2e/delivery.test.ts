@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp, tempDir } from '../support/app.ts';
 import { freePort, startReceiver, startSmtp } from '../support/receivers.ts';
-import { CHEM, testRegistry } from '../support/registry.ts';
+import { CHEM, MALL, hookUnit, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** Notifications are never lost: receivers that are down, restarts, storms, robots that refuse. */
@@ -170,4 +172,45 @@ describe('notification delivery', () => {
     await app.stop();
     await hooks.close();
   }, 30_000);
+
+  it("goes on telling everyone else while one unit's receiver hangs: another enterprise's alarm arrives while the hung request is still open", async () => {
+    // one receiver for every unit: the chemical plant's hangs (no answer, connection open) until
+    // told to answer; the others answer at once
+    const seen: { url: string; at: number; heldOpen?: boolean }[] = [];
+    const held: ServerResponse[] = [];
+    let hungClosedBy: string | null = null;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push({ url: req.url ?? '', at: seen.length, heldOpen: held.some((r) => !r.writableEnded && !r.destroyed) });
+        if (req.url === '/ent-chem' && held.length === 0) {
+          held.push(res);
+          // the service giving up on it (its timeout) would close it: record who closed it first
+          res.on('close', () => (hungClosedBy ??= res.writableEnded ? 'answered' : 'the service'));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const reg = hookUnit(hookUnit(testRegistry(), 'ent-chem', url), 'ent-mall', url);
+    const app = await startTestApp({ registry: reg });
+    const gas = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await gas.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    await waitFor(() => held.length === 1, 10_000, "the chemical plant's receiver holding its alarm");
+    const smoke = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');
+    await smoke.telemetry({ seq: 1, values: { smoke_alarm: true } });
+    const mall = await waitFor(() => seen.find((r) => r.url === '/ent-mall'), 20_000, "the mall's alarm");
+    // it came while the chemical plant's request was still open: nothing waited for that receiver
+    expect(mall.heldOpen).toBe(true);
+    expect(hungClosedBy).toBeNull();
+    held[0].writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    await app.settled();
+    expect(hungClosedBy).toBe('answered');
+    await Promise.all([gas.end(), smoke.end()]);
+    await app.stop();
+    await new Promise((r) => server.close(r));
+  }, 60_000);
 });
