@@ -17,6 +17,8 @@ export async function postJson(url: string, body: unknown, opts: { headers?: Rec
     headers: { 'content-type': 'application/json; charset=utf-8', ...opts.headers },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(opts.timeoutMs),
+    // a redirect is not followed: a POST turned into a GET would lose the event while the platform says 200
+    redirect: 'manual',
   });
   const text = await res.text();
   if (res.status >= 500) throw new Error(`platform answered HTTP ${res.status}`);

@@ -162,6 +162,12 @@ export class OutboxStore {
     return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${this.mine(params)} ORDER BY created_at, id`, params);
   }
 
+  /** Pending items that were tried and wait for their next attempt. */
+  async retrying(now: number): Promise<OutboxItem[]> {
+    const params: SqlParams = { now: BigInt(now) };
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > $now${this.mine(params)} ORDER BY created_at, id`, params);
+  }
+
   async pending(unitId: string, channel: string): Promise<OutboxItem[]> {
     const params: SqlParams = { u: unitId, c: channel };
     return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND unit_id = $u AND channel = $c${this.mine(params)}`, params);
@@ -217,7 +223,12 @@ export class OutboxStore {
     // one transaction: a group's items change together or not at all (a crash between two of
     // them would split a group that must go again exactly as it went)
     return this.conn.tx(async (t) => {
-      for (const id of ids) await t.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id = $id`, { ...params, id });
+      // a statement per slice of ids, not per row: a digest of thousands must not hold the
+      // connection (and every other unit's notices behind it) for seconds
+      for (let k = 0; k < ids.length; k += 500) {
+        const slice = ids.slice(k, k + 500);
+        await t.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id IN (${slice.map((_, j) => `$id${j}`).join(', ')})`, { ...params, ...Object.fromEntries(slice.map((id, j) => [`id${j}`, id])) });
+      }
     });
   }
 

@@ -74,6 +74,13 @@ export class Outbox {
   private readonly idleWaiters: (() => void)[] = [];
   /** a round found items for a lane still sending */
   private waitingForLane = false;
+  /** lanes held for an express notice being written */
+  private readonly reserved = new Set<string>();
+  /** lanes with a message that failed and waits for its next attempt (nothing may overtake it) */
+  private failedLanes = new Set<string>();
+  /** lane → when (in failures counted) its last failure was written; a round's query started before it cannot have seen it */
+  private readonly failedAt = new Map<string, number>();
+  private failures = 0;
 
   constructor(private readonly deps: OutboxDeps) {
     this.health = new ChannelHealth(deps.failuresBeforeAlert ?? 3, deps.onChannelHealth);
@@ -105,13 +112,21 @@ export class Outbox {
       pace.groupAt = groupTime(pace, now, n.urgent, this.deps.policy(n.enterpriseId));
       const notBefore = pace.groupAt;
       const id = randomUUID();
-      // express: nothing to group with, so its message (and id) is known now
-      const express = n.urgent && notBefore <= now && !this.lanes.has(laneOf(n));
+      // express: nothing to group with and nothing before it in its lane, so its message (and id)
+      // is known now; the lane is held for it from here, so the next notice cannot also go express
+      const lane = laneOf(n);
+      const express = n.urgent && notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane);
+      if (express) this.reserved.add(lane);
       items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null });
     }
-    await this.deps.store.add(items, settles);
-    // at once, before anything else can run: a round's query that found these has taken them
-    for (const i of items) if (i.notificationId !== null && !this.taken.has(i.id)) void this.inLane([i]);
+    const express = items.filter((i) => i.notificationId !== null);
+    try {
+      await this.deps.store.add(items, settles);
+      // at once, before anything else can run: a round's query that found these has taken them
+      for (const i of express) if (!this.taken.has(i.id)) void this.inLane([i]);
+    } finally {
+      for (const i of express) this.reserved.delete(laneOf(i));
+    }
     if (items.some((i) => i.notificationId === null && i.notBefore <= now)) void this.rounds();
   }
 
@@ -148,6 +163,12 @@ export class Outbox {
     return work;
   }
 
+  /** A message of the lane failed (its retry is written): nothing of the lane goes before it, nor express. */
+  private failed(lane: string) {
+    this.failedLanes.add(lane);
+    this.failedAt.set(lane, ++this.failures);
+  }
+
   /** Resolves once no round runs and no delivery is under way, express ones included. */
   private async lanesDone() {
     while (this.busy || this.working.size) {
@@ -161,7 +182,9 @@ export class Outbox {
     const key = `${unitId}|${channel}`;
     let p = this.pacing.get(key);
     if (!p) {
-      const waiting = (await this.deps.store.pending(unitId, channel)).filter((w) => w.attempts === 0).map((w) => w.notBefore);
+      const pending = await this.deps.store.pending(unitId, channel);
+      if (pending.some((w) => w.attempts > 0)) this.failed(key);
+      const waiting = pending.filter((w) => w.attempts === 0).map((w) => w.notBefore);
       p = { groupAt: waiting.length ? Math.min(...waiting) : null, lastSent: await this.deps.store.lastDelivered(unitId, channel) };
       this.pacing.set(key, p);
     }
@@ -190,12 +213,31 @@ export class Outbox {
     })().finally(() => (this.busy = null)));
   }
 
+  /**
+   * What is due, into the lanes. A lane's messages never overtake one of its own that failed: a
+   * lane with something due and a failed message waiting for its retry tries that one again
+   * first, now, then the rest, whatever its outcome (a receiver refusing one message for good
+   * holds the others up by one attempt, not until it expires).
+   */
   private async round() {
-    const due = await this.deps.store.due(this.deps.clock());
-    // into the lanes in the same turn the query answered: before an express item stored later.
-    // A lane still sending is left to fill: what waits for it goes as one message when it is free
-    for (const g of messagesOf(due.filter((i) => !this.taken.has(i.id)))) {
-      if (this.lanes.has(laneOf(g[0]))) this.waitingForLane = true;
+    const now = this.deps.clock();
+    const failuresBefore = this.failures;
+    const retrying = await this.deps.store.retrying(now);
+    const due = (await this.deps.store.due(now)).filter((i) => !this.taken.has(i.id));
+    const failed = retrying.filter((i) => !this.taken.has(i.id));
+    const failedLanes = new Set(retrying.map(laneOf));
+    for (const [lane, n] of this.failedAt) if (n > failuresBefore) failedLanes.add(lane);
+    for (const lane of this.failedAt.keys()) if (!failedLanes.has(lane)) this.failedAt.delete(lane);
+    this.failedLanes = failedLanes;
+    const lanesDue = new Set(due.map(laneOf));
+    // what failed was queued before anything new of its lane: it goes first
+    const all = [...failed.filter((i) => lanesDue.has(laneOf(i))), ...due];
+    // into the lanes in the same turn the last query answered: before an express item stored
+    // later. A lane still sending is left to fill: what waits for it goes as one message when it
+    // is free; a free lane takes this round's messages in order, one after another
+    const busy = new Set([...this.lanes.keys(), ...this.reserved]);
+    for (const g of messagesOf(all)) {
+      if (busy.has(laneOf(g[0]))) this.waitingForLane = true;
       else void this.inLane(g);
     }
   }
@@ -231,17 +273,21 @@ export class Outbox {
     }
     const about = { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: targetOf(this.deps.channels, unit, channel), attempts };
     try {
-      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id).finally(gone);
+      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id);
+      gone();
       await this.deps.store.update(ids, { status: 'delivered', attempts, deliveredAt: now, lastError: null });
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
       if (pace) pace.lastSent = now;
       await this.record(outcomeLines(live, { type: 'notified', detail: { ...about, digestOf: live.length, notificationId: id } }, now));
       this.health.delivered(unit, channel);
     } catch (e) {
-      if (e instanceof RetryLater) return this.postpone(live, e, attempts, about, now);
+      if (e instanceof RetryLater) return this.postpone(live, e, attempts, about, now, gone);
       const error = (e as Error).message.slice(0, 300);
       const delay = retryDelay(attempts, this.deps.baseDelayMs ?? 5000, this.deps.maxDelayMs ?? 600_000);
       await this.deps.store.update(ids, { attempts, nextAttemptAt: now + delay, lastError: error });
+      // the lane goes on once it is known (and written) that this message waits for a retry
+      this.failed(laneOf(live[0]));
+      gone();
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'failed' });
       this.deps.log.warn({ unit: unitId, channel, attempts, err: error }, 'notification failed; will retry');
       if (worthRecording(attempts)) await this.record(outcomeLines(live, { type: 'notification_failed', detail: { ...about, error, retryInS: Math.round(delay / 1000) } }, now));
@@ -250,11 +296,13 @@ export class Outbox {
   }
 
   /** Not sent, not failed: the channel said when it may go (the record says so, once per message). */
-  private async postpone(items: OutboxItem[], e: RetryLater, attempts: number, about: object, now: number) {
+  private async postpone(items: OutboxItem[], e: RetryLater, attempts: number, about: object, now: number, gone: () => void) {
     await this.deps.store.update(
       items.map((i) => i.id),
       { attempts, nextAttemptAt: Math.max(e.retryAt, now + 1000), lastError: e.message.slice(0, 300) },
     );
+    this.failed(laneOf(items[0]));
+    gone();
     this.deps.counters.notifications.inc({ channel: channelKind(items[0].channel), outcome: 'postponed' });
     if (attempts === 1) await this.record(outcomeLines(items, { type: 'notification_failed', detail: { ...about, error: e.message.slice(0, 300), postponed: true, retryInS: Math.round((e.retryAt - now) / 1000) } }, now));
   }

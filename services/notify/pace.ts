@@ -29,7 +29,9 @@ export function messagesOf(due: OutboxItem[]): OutboxItem[][] {
   const groups = new Map<string, OutboxItem[]>();
   for (const i of due) {
     const key = i.notificationId ? `n|${i.notificationId}` : i.body.notice === 'alert' ? `${i.unitId}|${i.channel}` : i.id;
-    groups.set(key, [...(groups.get(key) ?? []), i]);
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
   }
   return [...groups.values()];
 }

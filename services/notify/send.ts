@@ -1,7 +1,7 @@
 import { alertFromJson, transitionFromJson } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
-import { parseChannelId, type Channels } from './channels/channel.ts';
+import { parseChannelId, RetryLater, type Channels } from './channels/channel.ts';
 import { ackable, type AckLinks } from './ack-links.ts';
 import { phoneOf, renderDigest, renderMessage, renderPhone, renderSilence, type Message } from './message.ts';
 import type { NoticeBody, OutboxItem } from './outbox-store.ts';
@@ -41,8 +41,11 @@ export async function sendMessage(ctx: SendContext, unit: UnitConfig, channelId:
     // the log and the alert's record
     if (!ackLink || !(e instanceof Error)) throw e;
     const token = ackLink.slice(ackLink.lastIndexOf('/') + 1);
-    e.message = e.message.replaceAll(ackLink, '[acknowledge link]').replaceAll(token, '[token]');
-    throw e;
+    // a new error: some errors' messages cannot be set (a fetch timeout's DOMException), and the
+    // timeout must be what the record says, not a TypeError about a getter
+    const message = e.message.replaceAll(ackLink, '[acknowledge link]').replaceAll(token, '[token]');
+    if (e instanceof RetryLater) throw Object.assign(e, { message });
+    throw new Error(message, { cause: e });
   }
 }
 

@@ -212,6 +212,32 @@ describe('the outbox', () => {
     expect((await store.counts()).delivered).toBe(3);
   });
 
+  it('never lets a lane\'s newer message overtake one that failed: that one is tried again first, then the rest (express ones too)', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    channel.failing = true;
+    await o.enqueue([alertNotice('a1')]);
+    await o.run(); // fails: its next attempt in 1 s
+    channel.failing = false;
+    await o.enqueue([alertNotice('a2')]);
+    await o.enqueue([alertNotice('a3', { critical: true })]);
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).sort())).toEqual([['a1'], ['a2', 'a3']]);
+    expect((await store.forAlert('a1'))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
+  it('takes one express notice per free lane: critical raises queued at once go first the first, then the rest in one message', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    channel.hanging.set('ent-chem', () => {});
+    await Promise.all(['a1', 'a2', 'a3', 'a4'].map((id) => o.enqueue([alertNotice(id, { critical: true })])));
+    await waitFor(() => channel.attempts === 1, 5000, 'the first under way');
+    channel.release('ent-chem');
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).length)).toEqual([1, 3]);
+    expect(channel.sent[0].delivery.notificationId).toBe((await store.forAlert(alertIdsOf(channel.sent[0].delivery)[0]))[0].id);
+  });
+
   it('keeps notices whose write failed and writes them once it can (their alert is already in the record)', async () => {
     const o = outbox();
     type Write = (...a: unknown[]) => Promise<void>;

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { UnitConfig, WebhookConfig } from '../../registry/schema.ts';
 import type { Message } from '../message.ts';
+import { answerText, redirectError } from './answer.ts';
 import { parseChannelId, type Channel, type Delivery } from './channel.ts';
 
 /**
@@ -44,8 +45,11 @@ export async function postWebhook(hook: WebhookConfig, req: WebhookRequest, noti
     headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'risk-monitor-gateway', ...(notificationId ? { 'x-notification-id': notificationId } : {}) },
     body: JSON.stringify(req.body),
     signal: AbortSignal.timeout(timeoutMs),
+    redirect: 'manual',
   });
-  const text = await res.text();
+  const redirect = redirectError(res);
+  if (redirect) throw new WebhookError(redirect);
+  const text = await answerText(res);
   if (!res.ok) throw new WebhookError(`HTTP ${res.status}: ${text.slice(0, 200)}`);
   if (hook.format !== 'generic') {
     let errcode: unknown;

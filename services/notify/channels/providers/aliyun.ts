@@ -77,6 +77,7 @@ export class AliyunProvider implements PhoneProvider {
       headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
       body,
       signal: AbortSignal.timeout(this.cfg.timeoutS * 1000),
+      redirect: 'manual',
     });
     const answer = (await answerOf(res)) as { Code?: unknown; Message?: unknown };
     if (answer?.Code === 'OK') return;

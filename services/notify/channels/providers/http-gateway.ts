@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { ProviderConfig } from '../../../registry/schema.ts';
+import { answerText, redirectError } from '../answer.ts';
 import { clip, ProviderError, type PhoneMessage, type PhoneProvider } from './phone-provider.ts';
 
 /**
@@ -36,8 +37,11 @@ export class HttpGatewayProvider implements PhoneProvider {
       headers: { 'content-type': 'application/json; charset=utf-8', 'x-timestamp': timestamp, 'x-signature': signGateway(this.cfg.secret, timestamp, body), 'x-notification-id': m.notificationId },
       body,
       signal: AbortSignal.timeout(this.cfg.timeoutS * 1000),
+      redirect: 'manual',
     });
-    const text = await res.text();
+    const redirect = redirectError(res);
+    if (redirect) throw new ProviderError(redirect);
+    const text = await answerText(res);
     if (!res.ok) throw new ProviderError(`gateway HTTP ${res.status}: ${text.slice(0, 120)}`, res.status === 429);
   }
 }

@@ -1,3 +1,5 @@
+import { answerText, redirectError } from '../answer.ts';
+
 /**
  * What an SMS or voice provider is given: the template's variables (cloud providers send only
  * pre-approved templates), and the whole text for gateways that take free text.
@@ -51,7 +53,9 @@ export function clipParams(p: PhoneParams, max: number): PhoneParams {
 
 /** A provider's answer, read as JSON whatever it is (a proxy's HTML error page included). */
 export async function answerOf(res: Response): Promise<unknown> {
-  const text = await res.text();
+  const redirect = redirectError(res);
+  if (redirect) throw new ProviderError(redirect);
+  const text = await answerText(res);
   try {
     return JSON.parse(text);
   } catch {

@@ -87,6 +87,7 @@ export class TencentProvider implements PhoneProvider {
       },
       body,
       signal: AbortSignal.timeout(this.cfg.timeoutS * 1000),
+      redirect: 'manual',
     });
     const answer = ((await answerOf(res)) as { Response?: Record<string, unknown> })?.Response;
     if (!answer || typeof answer !== 'object') throw new ProviderError(`tencent ${action}: HTTP ${res.status} without a Response`);
