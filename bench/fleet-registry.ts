@@ -7,8 +7,9 @@ import { deviceKinds } from './rules.ts';
  * A registry for a bench fleet: `devices` devices spread over every industry template (each
  * device has every point its template reads, so every rule is live), 50 to an enterprise, plain
  * secrets. Probe devices (gas detectors whose enterprise has a webhook) measure publish → alert.
+ * `fleetWebhookUrl`: every fleet enterprise tells one more unit, at that webhook.
  */
-export function benchRegistry(devices: number, opts: { webhookUrl?: string; probes?: number; perEnterprise?: number } = {}) {
+export function benchRegistry(devices: number, opts: { webhookUrl?: string; probes?: number; perEnterprise?: number; fleetWebhookUrl?: string } = {}) {
   const kinds = deviceKinds();
   const enterprises: any[] = [];
   const clients: Job['clients'] = [];
@@ -17,7 +18,7 @@ export function benchRegistry(devices: number, opts: { webhookUrl?: string; prob
     if (!enterprises[e]) {
       const kind = kinds[e % kinds.length].template as TemplateName;
       const industry = (INDUSTRIES as readonly string[]).includes(kind) ? kind : 'hazchem';
-      enterprises[e] = { id: `E${String(e).padStart(5, '0')}`, name: `压测企业 ${e}`, industry, region: `3212830${String(e % 99).padStart(2, '0')}`, devices: [] };
+      enterprises[e] = { id: `E${String(e).padStart(5, '0')}`, name: `压测企业 ${e}`, industry, region: `3212830${String(e % 99).padStart(2, '0')}`, devices: [], ...(opts.fleetWebhookUrl ? { units: ['fleet-unit'] } : {}) };
     }
     const kind = kinds[e % kinds.length];
     const id = `b${i}`;
@@ -36,7 +37,10 @@ export function benchRegistry(devices: number, opts: { webhookUrl?: string; prob
   if (probes.length)
     enterprises.push({ id: 'PROBE', name: '时延探针', industry: 'hazchem', region: '321283001', units: ['probe-unit'], devices: probes, routing: { groupWaitS: 0, groupIntervalS: 0 } });
   const registry = {
-    units: opts.webhookUrl ? [{ id: 'probe-unit', name: '探针接收', kind: 'enterprise', webhooks: [{ url: opts.webhookUrl, format: 'generic' }] }] : [],
+    units: [
+      ...(opts.webhookUrl ? [{ id: 'probe-unit', name: '探针接收', kind: 'enterprise', webhooks: [{ url: opts.webhookUrl, format: 'generic' }] }] : []),
+      ...(opts.fleetWebhookUrl ? [{ id: 'fleet-unit', name: '压测接收', kind: 'enterprise', webhooks: [{ url: opts.fleetWebhookUrl, format: 'generic' }] }] : []),
+    ],
     enterprises,
     users: [{ name: 'bench', token: 'bench-operator-token', role: 'operator' }],
     gateway: { maxConnectionsPerEnterprise: 1000 },
