@@ -162,10 +162,23 @@ export class OutboxStore {
     return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${this.mine(params)} ORDER BY created_at, id`, params);
   }
 
-  /** Pending items that were tried and wait for their next attempt. */
-  async retrying(now: number): Promise<OutboxItem[]> {
+  /** The units and channels with an item that was tried and waits for its next attempt. */
+  async retryingLanes(now: number): Promise<{ unitId: string; channel: string }[]> {
     const params: SqlParams = { now: BigInt(now) };
-    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > $now${this.mine(params)} ORDER BY created_at, id`, params);
+    const rows = await this.conn.all<{ unit_id: string; channel: string }>(`SELECT DISTINCT unit_id, channel FROM outbox WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > $now${this.mine(params)}`, params);
+    return rows.map((r) => ({ unitId: r.unit_id, channel: r.channel }));
+  }
+
+  /** Those items, of some units and channels. */
+  async retryingIn(lanes: { unitId: string; channel: string }[], now: number): Promise<OutboxItem[]> {
+    const out: OutboxItem[] = [];
+    for (let k = 0; k < lanes.length; k += 200) {
+      const slice = lanes.slice(k, k + 200);
+      const params: SqlParams = { now: BigInt(now), ...Object.fromEntries(slice.flatMap((l, j) => [[`u${j}`, l.unitId], [`c${j}`, l.channel]])) };
+      const which = slice.map((_, j) => `(unit_id = $u${j} AND channel = $c${j})`).join(' OR ');
+      out.push(...(await this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > $now AND (${which})${this.mine(params)} ORDER BY created_at, id`, params)));
+    }
+    return out;
   }
 
   async pending(unitId: string, channel: string): Promise<OutboxItem[]> {

@@ -222,21 +222,30 @@ export class Outbox {
   private async round() {
     const now = this.deps.clock();
     const failuresBefore = this.failures;
-    const retrying = await this.deps.store.retrying(now);
+    const retrying = await this.deps.store.retryingLanes(now);
     const due = (await this.deps.store.due(now)).filter((i) => !this.taken.has(i.id));
-    const failed = retrying.filter((i) => !this.taken.has(i.id));
     const failedLanes = new Set(retrying.map(laneOf));
     for (const [lane, n] of this.failedAt) if (n > failuresBefore) failedLanes.add(lane);
     for (const lane of this.failedAt.keys()) if (!failedLanes.has(lane)) this.failedAt.delete(lane);
     this.failedLanes = failedLanes;
-    const lanesDue = new Set(due.map(laneOf));
+    // into the lanes in the same turn the query answered: before an express item stored later
+    // (none can be for a lane with a failed message, whose turn comes after one more query)
+    const held = due.filter((i) => failedLanes.has(laneOf(i)));
+    this.dispatch(due.filter((i) => !failedLanes.has(laneOf(i))));
+    if (!held.length) return;
+    const lanes = [...new Map(held.map((i) => [laneOf(i), { unitId: i.unitId, channel: i.channel }])).values()];
     // what failed was queued before anything new of its lane: it goes first
-    const all = [...failed.filter((i) => lanesDue.has(laneOf(i))), ...due];
-    // into the lanes in the same turn the last query answered: before an express item stored
-    // later. A lane still sending is left to fill: what waits for it goes as one message when it
-    // is free; a free lane takes this round's messages in order, one after another
+    const failed = (await this.deps.store.retryingIn(lanes, now)).filter((i) => !this.taken.has(i.id));
+    this.dispatch([...failed, ...held]);
+  }
+
+  /**
+   * A lane still sending is left to fill: what waits for it goes as one message when it is free.
+   * A free lane takes the messages in order, one after another.
+   */
+  private dispatch(items: OutboxItem[]) {
     const busy = new Set([...this.lanes.keys(), ...this.reserved]);
-    for (const g of messagesOf(all)) {
+    for (const g of messagesOf(items)) {
       if (busy.has(laneOf(g[0]))) this.waitingForLane = true;
       else void this.inLane(g);
     }

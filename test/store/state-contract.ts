@@ -176,6 +176,16 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       expect(await store.prune(T0 + 1)).toBe(2);
       expect(await store.counts()).toEqual({ pending: 1, delivered: 0, expired: 0 });
       expect(await store.told(['a1', 'a2'])).toEqual(new Map([['a1', ['ent-chem', 'twn-a']]]));
+      // tried and waiting for the next attempt: found by unit and channel (an express row keeps its id)
+      const failed = item({ alertId: 'a3', notificationId: 'n-3' });
+      await store.add([failed]);
+      await store.update([a2.id, failed.id], { attempts: 1, nextAttemptAt: T0 + 90_000, lastError: 'down' });
+      expect((await store.retryingLanes(T0 + 60_000)).sort((x, y) => x.unitId.localeCompare(y.unitId))).toEqual([
+        { unitId: 'ent-chem', channel: 'webhook:0' },
+        { unitId: 'twn-a', channel: 'email' },
+      ]);
+      expect(await store.retryingLanes(T0 + 90_000)).toEqual([]);
+      expect((await store.retryingIn([{ unitId: 'ent-chem', channel: 'webhook:0' }], T0 + 60_000)).map((i) => [i.id, i.notificationId])).toEqual([[failed.id, 'n-3']]);
       await sql.close();
     });
 
