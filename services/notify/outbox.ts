@@ -223,7 +223,7 @@ export class Outbox {
     const now = this.deps.clock();
     const failuresBefore = this.failures;
     const retrying = await this.deps.store.retryingLanes(now);
-    const due = (await this.deps.store.due(now)).filter((i) => !this.taken.has(i.id));
+    const due = await this.deps.store.due(now, (id) => this.taken.has(id));
     const failedLanes = new Set(retrying.map(laneOf));
     for (const [lane, n] of this.failedAt) if (n > failuresBefore) failedLanes.add(lane);
     for (const lane of this.failedAt.keys()) if (!failedLanes.has(lane)) this.failedAt.delete(lane);
