@@ -74,6 +74,7 @@ export class Outbox {
   private readonly idleWaiters: (() => void)[] = [];
   /** a round found items for a lane still sending */
   private waitingForLane = false;
+  private wake?: { at: number; timer: NodeJS.Timeout };
   /** lanes held for an express notice being written */
   private readonly reserved = new Set<string>();
   /** lanes with a message that failed and waits for its next attempt (nothing may overtake it) */
@@ -94,6 +95,7 @@ export class Outbox {
   async stop() {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.wake?.timer);
     await this.busy;
     await this.lanesDone();
   }
@@ -223,7 +225,9 @@ export class Outbox {
     const now = this.deps.clock();
     const failuresBefore = this.failures;
     const retrying = await this.deps.store.retryingLanes(now);
-    const due = await this.deps.store.due(now, (id) => this.taken.has(id));
+    const found = await this.deps.store.due(now, (id) => this.taken.has(id));
+    // a message tried before goes before its lane's news (rows of one millisecond have no order)
+    const due = [...found.filter((i) => i.attempts > 0), ...found.filter((i) => i.attempts === 0)];
     const failedLanes = new Set(retrying.map(laneOf));
     for (const [lane, n] of this.failedAt) if (n > failuresBefore) failedLanes.add(lane);
     for (const lane of this.failedAt.keys()) if (!failedLanes.has(lane)) this.failedAt.delete(lane);
@@ -234,9 +238,30 @@ export class Outbox {
     this.dispatch(due.filter((i) => !failedLanes.has(laneOf(i))));
     if (!held.length) return;
     const lanes = [...new Map(held.map((i) => [laneOf(i), { unitId: i.unitId, channel: i.channel }])).values()];
-    // what failed was queued before anything new of its lane: it goes first
     const failed = (await this.deps.store.retryingIn(lanes, now)).filter((i) => !this.taken.has(i.id));
-    this.dispatch([...failed, ...held]);
+    // what failed was queued before anything new of its lane: it goes first, but no sooner than
+    // the first retry delay after its last attempt (news for a receiver that is down must not
+    // make it hammered); until then the lane's news waits for it
+    const base = this.deps.baseDelayMs ?? 5000;
+    const lastTried = (i: OutboxItem) => i.nextAttemptAt - retryDelay(i.attempts, base, this.deps.maxDelayMs ?? 600_000);
+    let wake = Infinity;
+    const waiting = new Set<string>();
+    for (const i of failed) {
+      const from = lastTried(i) + base;
+      if (from > now) (waiting.add(laneOf(i)), (wake = Math.min(wake, from)));
+    }
+    this.dispatch([...failed, ...held].filter((i) => !waiting.has(laneOf(i))));
+    if (wake < Infinity) this.wakeAt(wake - now);
+  }
+
+  /** A round again in `ms` (one timer at a time: the earliest asked for). */
+  private wakeAt(ms: number) {
+    const at = this.deps.clock() + ms;
+    if (this.wake && this.wake.at <= at) return;
+    clearTimeout(this.wake?.timer);
+    const timer = setTimeout(() => ((this.wake = undefined), void this.rounds()), Math.max(0, ms));
+    timer.unref?.();
+    this.wake = { at, timer };
   }
 
   /**

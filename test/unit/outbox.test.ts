@@ -212,7 +212,7 @@ describe('the outbox', () => {
     expect((await store.counts()).delivered).toBe(3);
   });
 
-  it('never lets a lane\'s newer message overtake one that failed: that one is tried again first, then the rest (express ones too)', async () => {
+  it('never lets a lane\'s newer message overtake one that failed: it waits for that one, tried again first (no sooner than the first retry delay), then goes (express ones too)', async () => {
     groupWaitS = 0;
     const o = outbox();
     channel.failing = true;
@@ -221,6 +221,11 @@ describe('the outbox', () => {
     channel.failing = false;
     await o.enqueue([alertNotice('a2')]);
     await o.enqueue([alertNotice('a3', { critical: true })]);
+    await o.run();
+    // news for a receiver that just failed does not make it tried again at once
+    expect(channel.attempts).toBe(1);
+    expect(channel.sent).toEqual([]);
+    now += 1000;
     await o.run();
     expect(channel.sent.map((s) => alertIdsOf(s.delivery).sort())).toEqual([['a1'], ['a2', 'a3']]);
     expect((await store.forAlert('a1'))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
