@@ -181,7 +181,7 @@ export class Outbox {
 
   /** The pacing of a unit's channel, read from the outbox once after a start. */
   private async pace(unitId: string, channel: string): Promise<Pace> {
-    const key = `${unitId}|${channel}`;
+    const key = laneOf({ unitId, channel });
     let p = this.pacing.get(key);
     if (!p) {
       const pending = await this.deps.store.pending(unitId, channel);
@@ -218,8 +218,9 @@ export class Outbox {
   /**
    * What is due, into the lanes. A lane's messages never overtake one of its own that failed: a
    * lane with something due and a failed message waiting for its retry tries that one again
-   * first, now, then the rest, whatever its outcome (a receiver refusing one message for good
-   * holds the others up by one attempt, not until it expires).
+   * first (no sooner than the first retry delay after its last attempt), then the rest, whatever
+   * its outcome (a receiver refusing one message for good holds the others up by one attempt, not
+   * until it expires).
    */
   private async round() {
     const now = this.deps.clock();
@@ -295,7 +296,7 @@ export class Outbox {
     if (!live.length || !unit) return;
     const attempts = Math.max(...live.map((i) => i.attempts)) + 1;
     // whatever comes next for this unit starts a new group
-    const pace = this.pacing.get(`${unitId}|${channel}`);
+    const pace = this.pacing.get(laneOf(items[0]));
     if (pace && pace.groupAt !== null && pace.groupAt <= now) pace.groupAt = null;
     // the id is fixed with the group before the first attempt, so a resend after a crash carries
     // the same id and the same content (receivers may drop it by id)
