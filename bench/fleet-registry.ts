@@ -47,3 +47,15 @@ export function benchRegistry(devices: number, opts: { webhookUrl?: string; prob
   };
   return { registry, clients };
 }
+
+/**
+ * One more enterprise of `n` gas detectors reporting every 3 s, telling a unit of its own at
+ * `webhookUrl`: run them for a while, then stop, and all go offline at once.
+ */
+export function offlineWave(registry: ReturnType<typeof benchRegistry>['registry'], n: number, webhookUrl: string): Job['clients'] {
+  const devices = Array.from({ length: n }, (_, i) => ({ id: `w${i}`, secret: `wave-secret-${i}`, reportIntervalS: 3, templates: ['hazchem'], points: [{ metric: 'gas_lel' }] }));
+  registry.units.push({ id: 'wave-unit', name: '离线潮接收', kind: 'enterprise', webhooks: [{ url: webhookUrl, format: 'generic' }] });
+  registry.enterprises.push({ id: 'WAVE', name: '离线潮企业', industry: 'hazchem', region: '321283002', units: ['wave-unit'], devices });
+  registry.gateway.maxConnectionsPerEnterprise = Math.max(registry.gateway.maxConnectionsPerEnterprise, n + 100);
+  return devices.map((d) => ({ id: `g-${d.id}`, username: d.id, password: d.secret, topic: `v1/WAVE/${d.id}/telemetry`, metrics: ['gas_lel'] }));
+}

@@ -243,6 +243,22 @@ describe('the outbox', () => {
     expect(channel.sent[0].delivery.notificationId).toBe((await store.forAlert(alertIdsOf(channel.sent[0].delivery)[0]))[0].id);
   });
 
+  it('reads a lane\'s pacing once however many notices for it arrive at once (a plant going offline together), and groups them', async () => {
+    const o = outbox();
+    const reads = { pending: 0, lastDelivered: 0 };
+    const { pending, lastDelivered } = store;
+    store.pending = (u, c) => (reads.pending++, pending.call(store, u, c));
+    store.lastDelivered = (u, c) => (reads.lastDelivered++, lastDelivered.call(store, u, c));
+    await Promise.all(Array.from({ length: 200 }, (_, i) => o.enqueue([alertNotice(`a${i}`)])));
+    expect(reads).toEqual({ pending: 1, lastDelivered: 1 });
+    now += 10_000;
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).length)).toEqual([200]);
+    // another lane's first notice reads its own
+    await o.enqueue([alertNotice('b1', { unitId: 'twn-a' })]);
+    expect(reads).toEqual({ pending: 2, lastDelivered: 2 });
+  });
+
   it('keeps notices whose write failed and writes them once it can (their alert is already in the record)', async () => {
     const o = outbox();
     type Write = (...a: unknown[]) => Promise<void>;
