@@ -44,13 +44,15 @@ export async function openStores(settings: Settings) {
   // (the pipeline opens telemetry.duckdb on its thread and touches no other file)
   if (!settings.INFLUX_URL) await Database.moveLegacyReadings(settings.DATA_DIR, settings.STORE_MEMORY_MB);
   const db = await Database.open(settings.DATA_DIR, 'gateway.duckdb', Math.max(64, Math.round(settings.STORE_MEMORY_MB / 4)));
-  const [alertConn, outboxConn, auditConn] = [await db.sql(), await db.sql(), await db.sql()];
+  // the alert record, the outbox, the audit chain each on a connection of their own; and the
+  // alarm's path out (an express notice, its acknowledge link) on one that no bulk work queues on
+  const [alertConn, outboxConn, auditConn, urgentConn] = [await db.sql(), await db.sql(), await db.sql(), await db.sql()];
   const audit = await AuditLog.create(auditConn, join(settings.DATA_DIR, 'audit-head.json'));
   return {
     alerts: await AlertStore.create(alertConn),
     baselines: await BaselineStore.create(alertConn),
-    outbox: await OutboxStore.create(outboxConn),
-    ackLinks: await AckLinkStore.create(outboxConn),
+    outbox: await OutboxStore.create(outboxConn, urgentConn),
+    ackLinks: await AckLinkStore.create(urgentConn),
     silences: await Silences.create(alertConn),
     statuses: await EnterpriseStatuses.create(alertConn),
     hazards: await HazardStore.create(alertConn),
@@ -59,7 +61,7 @@ export async function openStores(settings: Settings) {
     /** after everything that writes has stopped */
     async close() {
       audit.close();
-      await Promise.all([alertConn, outboxConn, auditConn].map((c) => c.close()));
+      await Promise.all([alertConn, outboxConn, auditConn, urgentConn].map((c) => c.close()));
       db.close();
     },
   };

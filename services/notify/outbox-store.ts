@@ -37,13 +37,24 @@ export type NoticeBody =
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
+/** what a commit says when another connection's commit took the same key first (DuckDB, PostgreSQL) */
+const RACED = /constraint violation|conflict|could not serialize/i;
+
 const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer'];
 const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';
 
 export class OutboxStore {
-  private constructor(private readonly conn: Sql) {}
+  private constructor(
+    private readonly conn: Sql,
+    private readonly urgentConn: Sql,
+  ) {}
 
-  static async create(conn: Sql) {
+  /**
+   * `urgentConn`: a connection of its own for notices that go the moment they are written (a
+   * critical raise with nothing to wait for), so they do not queue behind the outbox's other
+   * work: the wave of 16 000 notices of a plant gone offline, the reads and updates of its digest.
+   */
+  static async create(conn: Sql, urgentConn: Sql = conn) {
     await conn.run(`CREATE TABLE IF NOT EXISTS outbox (
       id VARCHAR PRIMARY KEY, unit_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, alert_id VARCHAR, body VARCHAR NOT NULL,
       created_at BIGINT NOT NULL, not_before BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts INTEGER NOT NULL,
@@ -57,7 +68,7 @@ export class OutboxStore {
     await conn.run('INSERT INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL ON CONFLICT DO NOTHING');
     // the record's changes owed their notices: this store settles them (alert-store.ts writes them)
     await conn.run(OWED_TABLE);
-    return new OutboxStore(conn);
+    return new OutboxStore(conn, urgentConn);
   }
 
   /** adds waiting while a write runs: the next write takes them all */
@@ -74,8 +85,11 @@ export class OutboxStore {
    * `settles`: the record's changes (line numbers) these notices are owed for, no longer owed
    * once they are written (a change with nobody to tell settles with no items).
    */
-  add(items: OutboxItem[], settles: number[] = []): Promise<void> {
+  add(items: OutboxItem[], settles: number[] = [], o: { urgent?: boolean } = {}): Promise<void> {
     if (!items.length && !settles.length) return Promise.resolve();
+    // at once on a connection of its own; should that fail, it joins the others and their retries
+    if (o.urgent && this.urgentConn !== this.conn && !this.failing)
+      return this.write(this.urgentConn, items, settles).catch(() => this.add(items, settles));
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, settles, resolve, reject });
       if (!this.writing) void this.drain();
@@ -89,13 +103,21 @@ export class OutboxStore {
    */
   private async drain() {
     this.writing = true;
+    let raced = 0;
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {
-        await this.write(group.flatMap((g) => g.items), group.flatMap((g) => g.settles));
+        await this.write(this.conn, group.flatMap((g) => g.items), group.flatMap((g) => g.settles));
         this.failing = null;
+        raced = 0;
         for (const g of group) g.resolve();
       } catch (e) {
+        // a write that lost a race with an urgent one (both told a unit of the same alert) goes
+        // again at once: nothing is wrong with the database
+        if (RACED.test((e as Error).message) && raced++ < 3 && !this.stopped) {
+          this.waiting.unshift(...group);
+          continue;
+        }
         this.failing = (e as Error).message;
         if (this.stopped) {
           for (const g of group) g.reject(e as Error);
@@ -121,8 +143,8 @@ export class OutboxStore {
     this.stopped = true;
   }
 
-  private write(items: OutboxItem[], settles: number[]): Promise<void> {
-    return this.conn.tx(async (t) => {
+  private write(conn: Sql, items: OutboxItem[], settles: number[]): Promise<void> {
+    return conn.tx(async (t) => {
       await settleOwed(t, 'notify', settles);
       await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, i.notificationId, this.partOf?.(i) ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
@@ -158,9 +180,11 @@ export class OutboxStore {
 
   /** Pending items whose time has come. */
   /** `skip`: rows the caller has in hand already (being delivered), left out before they are read. */
-  async due(now: number, skip?: (id: string) => boolean): Promise<OutboxItem[]> {
+  /** `except`: units' channels left out (up to 200 of them; beyond, `skip` sorts them out). */
+  async due(now: number, skip?: (id: string) => boolean, except: { unitId: string; channel: string }[] = []): Promise<OutboxItem[]> {
     const params: SqlParams = { now: BigInt(now) };
-    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${this.mine(params)} ORDER BY created_at, id`, params, skip);
+    const out = except.length && except.length <= 200 ? ` AND NOT (${except.map((l, j) => ((params[`xu${j}`] = l.unitId), (params[`xc${j}`] = l.channel), `(unit_id = $xu${j} AND channel = $xc${j})`)).join(' OR ')})` : '';
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${out}${this.mine(params)} ORDER BY created_at, id`, params, skip);
   }
 
   /** The units and channels with an item that was tried and waits for its next attempt. */

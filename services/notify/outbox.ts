@@ -79,6 +79,8 @@ export class Outbox {
   private wake?: { at: number; timer: NodeJS.Timeout };
   /** lanes held for an express notice being written */
   private readonly reserved = new Set<string>();
+  /** lane → its unit and channel */
+  private readonly laneParts = new Map<string, { unitId: string; channel: string }>();
   /** lanes with a message that failed and waits for its next attempt (nothing may overtake it) */
   private failedLanes = new Set<string>();
   /** lane → when (in failures counted) its last failure was written; a round's query started before it cannot have seen it */
@@ -120,12 +122,13 @@ export class Outbox {
       // is known now; the lane is held for it from here, so the next notice cannot also go express
       const lane = laneOf(n);
       const express = n.urgent && notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane);
-      if (express) this.reserved.add(lane);
+      if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
       items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null });
     }
     const express = items.filter((i) => i.notificationId !== null);
     try {
-      await this.deps.store.add(items, settles);
+      // an alarm to be told now (express or not) is written on the store's urgent connection
+      await this.deps.store.add(items, settles, { urgent: notices.some((n, k) => n.urgent && items[k].notBefore <= now) });
       // at once, before anything else can run: a round's query that found these has taken them
       for (const i of express) if (!this.taken.has(i.id)) void this.inLane([i]);
     } finally {
@@ -141,6 +144,7 @@ export class Outbox {
    */
   private inLane(items: OutboxItem[]): Promise<void> {
     const lane = laneOf(items[0]);
+    this.laneParts.set(lane, { unitId: items[0].unitId, channel: items[0].channel });
     for (const i of items) this.taken.add(i.id);
     let gone!: () => void;
     const turn = new Promise<void>((r) => (gone = r));
@@ -240,7 +244,11 @@ export class Outbox {
     const now = this.deps.clock();
     const failuresBefore = this.failures;
     const retrying = await this.deps.store.retryingLanes(now);
-    const found = await this.deps.store.due(now, (id) => this.taken.has(id));
+    // lanes still sending are left out of the query (a digest of thousands being delivered is not
+    // read again every round); what is due for them is found by the round their end calls
+    const sending = [...new Map([...this.lanes.keys(), ...this.reserved].map((l) => [l, this.laneParts.get(l)!])).values()].filter(Boolean);
+    if (sending.length) this.waitingForLane = true;
+    const found = await this.deps.store.due(now, (id) => this.taken.has(id), sending);
     // a message tried before goes before its lane's news (rows of one millisecond have no order)
     const due = [...found.filter((i) => i.attempts > 0), ...found.filter((i) => i.attempts === 0)];
     const failedLanes = new Set(retrying.map(laneOf));

@@ -8,6 +8,7 @@ import { OutboxStore } from '../../services/notify/outbox-store.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { parseRegistry } from '../../services/registry/load.ts';
 import { Database } from '../../services/store/database.ts';
+import type { Sql } from '../../services/store/sql.ts';
 import { stringify } from 'yaml';
 import { tempDir } from '../support/app.ts';
 import { testRegistry } from '../support/registry.ts';
@@ -203,8 +204,19 @@ describe('the outbox', () => {
     await o.enqueue([alertNotice('a1', { critical: true })]);
     await waitFor(() => channel.attempts === 1, 5000, 'the first message under way');
     // a critical raise behind a message still sending is not express: it waits, and groups
+    // rounds meanwhile leave the sending lane out of their query (a digest of thousands being
+    // sent is not read again every round)
+    const found: string[][] = [];
+    const due = store.due.bind(store);
+    store.due = async (...a) => {
+      const rows = await due(...a);
+      found.push(rows.map((r) => r.alertId!));
+      return rows;
+    };
     await o.enqueue([alertNotice('a2')]);
     await o.enqueue([alertNotice('a3', { critical: true })]);
+    await waitFor(() => found.length > 0, 5000, 'a round');
+    expect(found.flat()).toEqual([]);
     expect(channel.attempts).toBe(1);
     channel.release('ent-chem');
     await o.run();
@@ -277,6 +289,62 @@ describe('the outbox', () => {
     // second add arrives depends on the machine's load)
     expect(failures).toBeLessThan(0);
     expect((await store.counts()).pending).toBe(2);
+    expect(store.health()).toEqual({ ok: true, waiting: 0 });
+  });
+
+  /** a connection whose transactions wait for `held` (a big write under way) or fail with `fail` */
+  const slowed = (sql: Sql, o: { held?: Promise<void>; fail?: string }): Sql => ({
+    dialect: sql.dialect,
+    all: (q, p) => sql.all(q, p),
+    run: (q, p) => sql.run(q, p),
+    insert: (t, c, r) => sql.insert(t, c, r),
+    close: () => sql.close(),
+    tx: (fn) => sql.tx(async (t) => {
+      await o.held;
+      if (o.fail) throw new Error(o.fail);
+      return fn(t);
+    }),
+  });
+
+  it('writes an alarm to be told now on a connection of its own: it does not wait behind a big write under way', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store = await OutboxStore.create(slowed(await db.sql(), { held }), await db.sql());
+    groupWaitS = 0;
+    const o = outbox();
+    // a plant's thousand notices being written (held), then another unit's critical alarm
+    const wave = o.enqueue(Array.from({ length: 1000 }, (_, i) => alertNotice(`w${i}`)));
+    await o.enqueue([alertNotice('a7777', { unitId: 'twn-a', critical: true })]);
+    await waitFor(() => channel.sent.length === 1, 5000, 'the alarm sent');
+    expect(alertIdsOf(channel.sent[0].delivery)).toEqual(['a7777']);
+    release();
+    await wave;
+    expect((await store.counts()).pending + (await store.counts()).delivered).toBe(1001);
+  });
+
+  it('writes an alarm with the others when its own connection fails, and still tells it', async () => {
+    store = await OutboxStore.create(await db.sql(), slowed(await db.sql(), { fail: 'IO Error: could not write' }));
+    groupWaitS = 0;
+    const o = outbox();
+    await o.enqueue([alertNotice('a7777', { critical: true })]);
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a7777']]);
+    expect(store.health()).toEqual({ ok: true, waiting: 0 });
+  });
+
+  it('writes again at once a group that lost a race with an alarm\'s write (both told a unit of one alert): no retry delay, nothing said in health', async () => {
+    const o = outbox();
+    type Write = (...a: unknown[]) => Promise<void>;
+    const write = (store as unknown as { write: Write }).write.bind(store);
+    let races = 1;
+    (store as unknown as { write: Write }).write = async (...a) => {
+      if (races-- > 0) throw new Error('TransactionContext Error: Failed to commit: PRIMARY KEY or UNIQUE constraint violation: duplicate key "a1, ent-chem"');
+      return write(...a);
+    };
+    store.retryMs = 3_600_000;
+    await o.enqueue([alertNotice('a1')]);
+    expect(races).toBeLessThan(0);
+    expect((await store.counts()).pending).toBe(1);
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
