@@ -6,18 +6,18 @@ import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy, placementOf } from './alerts/placement.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
-import { composeApi } from './compose/api.ts';
+import { composeApi, serviceHealth } from './compose/api.ts';
 import { composeGateway, composeFirePanels, followCredentials, pipelineInput } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
 import { composeNotifications } from './compose/notifications.ts';
 import { composeForwarder } from './compose/forward.ts';
 import { composePipeline, pipelineInit, worldOf } from './compose/pipeline.ts';
+import { shutdown } from './compose/shutdown.ts';
 import { maintenanceWindows } from './alerts/maintenance-windows.ts';
 import { DeviceStatuses } from './devices/device-status.ts';
 import { LiveStatus } from './devices/live-status.ts';
 import { faultReporter } from './faults.ts';
 import { Hazards } from './hazards/hazards.ts';
-import { serviceHealth } from './compose/api.ts';
 import { createMetrics } from './metrics.ts';
 import { openStores } from './open-stores.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
@@ -140,26 +140,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size }, 'risk monitor started');
 
   const stop = () =>
-    (stopping ??= (async () => {
-      schedule.stop();
-      health.stop();
-      following.close();
-      live.close();
-      await gateway.stop();
-      await panels?.close();
-      await api.close();
-      // everything accepted is on disk either way; a store known to be down is not waited for
-      await pipeline.stop();
-      await book.settled();
-      // notices that cannot be written now are not waited for without end
-      stores.outbox.stop();
-      await dispatcher.idle();
-      await outbox.stop();
-      await forwarder.stop();
-      await audit.append({ at: clock(), actor: 'system', action: 'service.stopped', subject: 'service', detail: null });
-      channels.close();
-      await stores.close();
-    })());
+    (stopping ??= shutdown({
+      ...{ quiet: [schedule, health], following, live, inputs: [() => gateway.stop(), () => panels?.close(), () => api.close()] },
+      ...{ pipeline, book, stores, dispatcher, outbox, forwarder, channels, clock },
+    }));
 
   // what tests drive by hand (they move the clock themselves); `npm start` uses ports and stop
   return {
