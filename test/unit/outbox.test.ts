@@ -78,6 +78,18 @@ describe('the outbox', () => {
       onChannelHealth: (unit, ch, failing) => health.push([`${unit.id} ${ch}`, failing]),
     });
 
+  /** the store's next `n` writes fail with `message` (`left` below 0: every one was met) */
+  const failWrites = (n: number, message: string) => {
+    type Write = (...a: unknown[]) => Promise<void>;
+    const write = (store as unknown as { write: Write }).write.bind(store);
+    const count = { left: n };
+    (store as unknown as { write: Write }).write = async (...a) => {
+      if (count.left-- > 0) throw new Error(message);
+      return write(...a);
+    };
+    return count;
+  };
+
   /** one notice queued to a failing receiver, past its group wait, tried `rounds` times */
   const failingFor = async (rounds: number) => {
     channel.failing = true;
@@ -273,13 +285,7 @@ describe('the outbox', () => {
 
   it('keeps notices whose write failed and writes them once it can (their alert is already in the record)', async () => {
     const o = outbox();
-    type Write = (...a: unknown[]) => Promise<void>;
-    const write = (store as unknown as { write: Write }).write.bind(store);
-    let failures = 2;
-    (store as unknown as { write: Write }).write = async (...a) => {
-      if (failures-- > 0) throw new Error('IO Error: No space left on device');
-      return write(...a);
-    };
+    const failures = failWrites(2, 'IO Error: No space left on device');
     store.retryMs = 5;
     const queued = o.enqueue([alertNotice('a1')]);
     const second = o.enqueue([alertNotice('a2')]);
@@ -287,7 +293,7 @@ describe('the outbox', () => {
     await Promise.all([queued, second]);
     // both failures were met and the notices written after them (in one write or two: when the
     // second add arrives depends on the machine's load)
-    expect(failures).toBeLessThan(0);
+    expect(failures.left).toBeLessThan(0);
     expect((await store.counts()).pending).toBe(2);
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
@@ -334,16 +340,10 @@ describe('the outbox', () => {
 
   it('writes again at once a group that lost a race with an alarm\'s write (both told a unit of one alert): no retry delay, nothing said in health', async () => {
     const o = outbox();
-    type Write = (...a: unknown[]) => Promise<void>;
-    const write = (store as unknown as { write: Write }).write.bind(store);
-    let races = 1;
-    (store as unknown as { write: Write }).write = async (...a) => {
-      if (races-- > 0) throw new Error('TransactionContext Error: Failed to commit: PRIMARY KEY or UNIQUE constraint violation: duplicate key "a1, ent-chem"');
-      return write(...a);
-    };
+    const races = failWrites(1, 'TransactionContext Error: Failed to commit: PRIMARY KEY or UNIQUE constraint violation: duplicate key "a1, ent-chem"');
     store.retryMs = 3_600_000;
     await o.enqueue([alertNotice('a1')]);
-    expect(races).toBeLessThan(0);
+    expect(races.left).toBeLessThan(0);
     expect((await store.counts()).pending).toBe(1);
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
