@@ -50,14 +50,14 @@ export class AlertBook {
   private readonly listeners: ((c: AlertChange) => void)[] = [];
   private readonly liveListeners: ((c: AlertChange) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
-  /** steps waiting for the next batch: a storm is committed in a few transactions, not hundreds */
-  private queued: Step[] = [];
+  /** steps waiting for the next batch (a storm is committed in a few transactions, not hundreds), each numbered as handled */
+  private queued: { step: Step; n: number }[] = [];
   private lines: Transition[] = [];
   private nextBatch: Promise<void> | null = null;
   /** the last commit's error while commits fail */
   private failing: string | null = null;
   private retry?: NodeJS.Timeout;
-  /** steps taken by `handle` so far, and how many of them are in the record (they commit in order) */
+  /** steps taken by `handle` so far, and up to which of them every one is in the record */
   private handled = 0;
   private recorded = 0;
   private readonly recordWaiters: { upTo: number; resolve: () => void }[] = [];
@@ -120,8 +120,7 @@ export class AlertBook {
       if (!step) continue;
       this.place(step.alert);
       // queued for the record before anyone hears of it: nothing a listener does can lose it
-      this.queued.push(step);
-      this.handled++;
+      this.queued.push({ step, n: ++this.handled });
       this.announce(step);
     }
     if (!this.queued.length) return this.nextBatch ?? Promise.resolve();
@@ -133,6 +132,8 @@ export class AlertBook {
    * What is waiting (steps and record lines) goes in as few transactions as it takes: under load,
    * work piles up while a commit runs and the next commit takes it, at most `MAX_STEPS` steps a
    * transaction, so that one transaction of a storm is never so large that it stalls the record.
+   * When more is waiting than one transaction takes, critical alarms go in the next one, ahead of
+   * the rest (`alarmsFirst`).
    */
   private batch(): Promise<void> {
     return (this.nextBatch ??= this.serial(async () => {
@@ -140,15 +141,16 @@ export class AlertBook {
       // a partition's commit is a whole stretch of its log: never split
       const most = this.commits.mode === 'explicit' ? Infinity : MAX_STEPS;
       while ((this.queued.length || this.lines.length) && !this.closed) {
-        const steps = this.queued.splice(0, most);
+        const taken = this.queued.length > most ? this.alarmsFirst(most) : this.queued.splice(0);
+        const steps = taken.map((q) => q.step);
         const lines = this.lines.splice(0, MAX_LINES);
         try {
           await this.commitAll(steps, lines, this.queued.length === 0);
           this.failing = null;
-          this.countRecorded(steps.length);
+          this.countRecorded();
         } catch (e) {
           // nothing decided is dropped: the changes wait for the next commit, tried again shortly
-          this.queued = [...steps, ...this.queued];
+          this.queued = [...taken, ...this.queued];
           this.lines = [...lines, ...this.lines];
           this.failing = (e as Error).message;
           if (this.commits.mode === 'auto' && !this.closed)
@@ -172,8 +174,29 @@ export class AlertBook {
     return new Promise((resolve) => this.recordWaiters.push({ upTo: this.handled, resolve }));
   }
 
-  private countRecorded(n: number) {
-    this.recorded += n;
+  /**
+   * The next transaction's steps out of more than it takes: the critical alarms' first, then the
+   * others in the order they came. A plant's 16 000 devices going offline together must not hold
+   * another enterprise's gas alarm for eight transactions. One alert's steps keep their order: a
+   * step goes ahead only if no earlier step of its alert still waits.
+   */
+  private alarmsFirst(most: number): { step: Step; n: number }[] {
+    const ahead: { step: Step; n: number }[] = [];
+    const rest: { step: Step; n: number }[] = [];
+    const waiting = new Set<string>();
+    for (const q of this.queued) {
+      const key = q.step.alert.key;
+      if (ahead.length < most && q.step.alert.severity === 'critical' && !waiting.has(key)) ahead.push(q);
+      else (rest.push(q), waiting.add(key));
+    }
+    this.queued = rest;
+    // the rest in order, as far as the transaction takes them (an alert's later steps after its first)
+    return [...ahead, ...this.queued.splice(0, most - ahead.length)];
+  }
+
+  /** Every step handled before the first that still waits is in the record now. */
+  private countRecorded() {
+    this.recorded = this.queued.reduce((low, q) => Math.min(low, q.n - 1), this.handled);
     for (let i = this.recordWaiters.length - 1; i >= 0; i--) {
       if (this.recordWaiters[i].upTo > this.recorded) continue;
       this.recordWaiters[i].resolve();

@@ -92,4 +92,40 @@ describe('the alert book', () => {
     expect(await store.open()).toHaveLength(1);
     await b.whenRecorded();
   });
+
+  it('commits critical alarms ahead of a storm larger than one transaction, keeps each alert\'s steps in order, and counts a step recorded only once every step before it is', async () => {
+    const calls: string[][] = [];
+    const gates: (() => void)[] = [];
+    const gated = {
+      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
+        calls.push(args[0].map((c) => `${c.alert.key} ${c.transitions.map((t) => t.type).join()}`));
+        await new Promise<void>((r) => gates.push(r));
+        return store.saveMany(...args);
+      },
+    };
+    const b = book(gated);
+    const first = b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]);
+    await waitFor(() => calls.length === 1, 5000, 'the first commit under way');
+    // meanwhile: a plant's 2 500 devices offline, one of them worse, then a gas alarm elsewhere
+    const storm = b.handle(Array.from({ length: 2500 }, (_, i) => outcome({ key: `m${i}/offline`, deviceId: `m${i}`, severity: 'major' })));
+    const worse = b.handle([outcome({ key: 'm1/offline', deviceId: 'm1', severity: 'critical', value: 50, peak: 50 })]);
+    const alarm = b.handle([outcome()]);
+    let all = false;
+    void b.whenRecorded().then(() => (all = true));
+    gates.shift()!();
+    await waitFor(() => calls.length === 2 && gates.length === 1, 5000, 'the next commit');
+    // the gas alarm first; m1's change waits behind m1's raise, which is still in order
+    expect(calls[1].slice(0, 3)).toEqual(['gas-1/gas-lel raised', 'm0/offline raised', 'm1/offline raised']);
+    expect(calls[1]).toHaveLength(2000);
+    gates.shift()!();
+    await waitFor(() => calls.length === 3 && gates.length === 1, 5000, 'the last commit');
+    expect(calls[2].at(-1)).toMatch(/^m1\/offline /);
+    expect(calls[2]).toHaveLength(502);
+    // the alarm is in the record, but 502 steps handled before the last are not yet
+    expect(all).toBe(false);
+    gates.shift()!();
+    await Promise.all([first, storm, worse, alarm]);
+    await waitFor(() => all, 5000, 'everything recorded');
+    expect(await store.open()).toHaveLength(2502);
+  });
 });
