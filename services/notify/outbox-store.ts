@@ -37,8 +37,13 @@ export type NoticeBody =
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
-/** what a commit says when another connection's commit took the same key first (DuckDB, PostgreSQL) */
-const RACED = /constraint violation|conflict|could not serialize/i;
+/**
+ * What a write says when another connection's commit took the same key first: DuckDB says it as
+ * the statement runs when the other committed after this transaction began ("Duplicate key …
+ * violates primary key constraint"), at COMMIT when both were open ("… constraint violation");
+ * PostgreSQL waits and then does nothing, or cannot serialize.
+ */
+const RACED = /duplicate key|violates primary key|constraint violation|conflict|could not serialize/i;
 
 const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer'];
 const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';

@@ -298,14 +298,18 @@ describe('the outbox', () => {
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
-  /** a connection whose transactions wait for `held` (a big write under way) or fail with `fail` */
-  const slowed = (sql: Sql, o: { held?: Promise<void>; fail?: string }): Sql => ({
+  /**
+   * A connection whose transactions wait for `held` (a big write under way) or fail with `fail`;
+   * `begun`: they read the `told` table before they wait (their snapshot is taken then).
+   */
+  const slowed = (sql: Sql, o: { held?: Promise<void>; fail?: string; begun?: boolean }): Sql => ({
     dialect: sql.dialect,
     all: (q, p) => sql.all(q, p),
     run: (q, p) => sql.run(q, p),
     insert: (t, c, r) => sql.insert(t, c, r),
     close: () => sql.close(),
     tx: (fn) => sql.tx(async (t) => {
+      if (o.begun) await t.all('SELECT count(*) FROM told');
       await o.held;
       if (o.fail) throw new Error(o.fail);
       return fn(t);
@@ -335,6 +339,23 @@ describe('the outbox', () => {
     await o.enqueue([alertNotice('a7777', { critical: true })]);
     await o.run();
     expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a7777']]);
+    expect(store.health()).toEqual({ ok: true, waiting: 0 });
+  });
+
+  it('writes again at once a group whose transaction began before an alarm\'s write of the same alert committed (DuckDB says so as the statement runs)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store = await OutboxStore.create(slowed(await db.sql(), { held, begun: true }), await db.sql());
+    store.retryMs = 3_600_000;
+    groupWaitS = 0;
+    const o = outbox();
+    // the alert's earlier notice: its transaction begins, then waits
+    const earlier = o.enqueue([alertNotice('a1')]);
+    // the same alert, critical now, to the same unit: written on the urgent connection first
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    release();
+    await earlier;
+    expect((await store.counts()).pending + (await store.counts()).delivered).toBe(2);
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
