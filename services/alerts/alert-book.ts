@@ -178,7 +178,9 @@ export class AlertBook {
    * The next transaction's steps out of more than it takes: the critical alarms' first, then the
    * others in the order they came. A plant's 16 000 devices going offline together must not hold
    * another enterprise's gas alarm for eight transactions. One alert's steps keep their order: a
-   * step goes ahead only if no earlier step of its alert still waits.
+   * step goes ahead only if no earlier step of its alert still waits. At most half a transaction
+   * goes ahead, so a storm of critical alarms cannot keep the others (and every PUBACK after
+   * them) waiting for ever.
    */
   private alarmsFirst(most: number): { step: Step; n: number }[] {
     const ahead: { step: Step; n: number }[] = [];
@@ -186,7 +188,7 @@ export class AlertBook {
     const waiting = new Set<string>();
     for (const q of this.queued) {
       const key = q.step.alert.key;
-      if (ahead.length < most && q.step.alert.severity === 'critical' && !waiting.has(key)) ahead.push(q);
+      if (ahead.length < most / 2 && q.step.alert.severity === 'critical' && !waiting.has(key)) ahead.push(q);
       else (rest.push(q), waiting.add(key));
     }
     this.queued = rest;

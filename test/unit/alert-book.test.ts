@@ -128,4 +128,31 @@ describe('the alert book', () => {
     await waitFor(() => all, 5000, 'everything recorded');
     expect(await store.open()).toHaveLength(2502);
   });
+
+  it('lets critical alarms take at most half of a transaction: the others go on during a storm of them', async () => {
+    const calls: number[] = [];
+    const gates: (() => void)[] = [];
+    let free = false;
+    const gated = {
+      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
+        calls.push(args[0].filter((c) => c.alert.severity === 'critical').length);
+        if (!free) await new Promise<void>((r) => gates.push(r));
+        return store.saveMany(...args);
+      },
+    };
+    const b = book(gated);
+    const first = b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]);
+    await waitFor(() => calls.length === 1, 5000, 'the first commit under way');
+    const majors = b.handle(Array.from({ length: 3000 }, (_, i) => outcome({ key: `m${i}/offline`, deviceId: `m${i}`, severity: 'major' })));
+    const criticals = b.handle(Array.from({ length: 3000 }, (_, i) => outcome({ key: `g${i}/gas-lel`, deviceId: `g${i}` })));
+    for (let k = 1; k <= 3; k++) {
+      gates.shift()!();
+      await waitFor(() => calls.length === k + 1 && gates.length === 1, 5000, `commit ${k + 1}`);
+    }
+    expect(calls.slice(1, 4)).toEqual([1000, 1000, 1000]);
+    free = true;
+    gates.shift()!();
+    await Promise.all([first, majors, criticals]);
+    expect(await store.open()).toHaveLength(6001);
+  });
 });
