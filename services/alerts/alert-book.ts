@@ -141,7 +141,7 @@ export class AlertBook {
       // a partition's commit is a whole stretch of its log: never split
       const most = this.commits.mode === 'explicit' ? Infinity : MAX_STEPS;
       while ((this.queued.length || this.lines.length) && !this.closed) {
-        const taken = this.queued.length > most ? this.alarmsFirst(most) : this.queued.splice(0);
+        const taken = this.withTheirLater(this.queued.length > most ? this.alarmsFirst(most) : this.queued.splice(0));
         const steps = taken.map((q) => q.step);
         const lines = this.lines.splice(0, MAX_LINES);
         try {
@@ -194,6 +194,23 @@ export class AlertBook {
     this.queued = rest;
     // the rest in order, as far as the transaction takes them (an alert's later steps after its first)
     return [...ahead, ...this.queued.splice(0, most - ahead.length)];
+  }
+
+  /**
+   * The steps taken, and the later steps of their alerts still waiting: an alert is saved as it is
+   * now (`commitAll`), so its changes since must be in the same transaction. Split across two, a
+   * kill -9 between them left thousands of alerts `cleared` with no `cleared` line and nobody told,
+   * and the device's resent reading no longer cleared anything.
+   */
+  private withTheirLater(taken: { step: Step; n: number }[]): { step: Step; n: number }[] {
+    if (!this.queued.length) return taken;
+    const ids = new Set(taken.map((q) => q.step.alert.id));
+    const later: { step: Step; n: number }[] = [];
+    const rest: { step: Step; n: number }[] = [];
+    for (const q of this.queued) (ids.has(q.step.alert.id) ? later : rest).push(q);
+    if (!later.length) return taken;
+    this.queued = rest;
+    return [...taken, ...later];
   }
 
   /** Every step handled before the first that still waits is in the record now. */
