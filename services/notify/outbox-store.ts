@@ -30,6 +30,11 @@ export interface OutboxItem {
    * (after a failure or a restart) sends the same items as the same message under the same id.
    */
   notificationId: string | null;
+  /**
+   * The order notices were queued in, within one run: rows of one millisecond (a raise and its
+   * clear) go in that order, not in the order of their random ids.
+   */
+  seq?: number;
 }
 
 export type NoticeBody =
@@ -45,7 +50,7 @@ export type NoticeBody =
  */
 const RACED = /duplicate key|violates primary key|constraint violation|conflict|could not serialize/i;
 
-const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer'];
+const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer', 'bigint'];
 const COLUMNS = 'id, unit_id, channel, alert_id, body, created_at, not_before, next_attempt_at, attempts, status, last_error, delivered_at, notification_id';
 
 export class OutboxStore {
@@ -68,6 +73,8 @@ export class OutboxStore {
     await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS notification_id VARCHAR');
     // a cluster's partition whose owner sends the notice (null in a single process)
     await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS part INTEGER');
+    // the order notices were queued in (older rows have none: they sort after, by id)
+    await conn.run('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS seq BIGINT');
     // who was told of each alert: written with the notices, kept when they are pruned
     await conn.run('CREATE TABLE IF NOT EXISTS told (alert_id VARCHAR NOT NULL, unit_id VARCHAR NOT NULL, PRIMARY KEY (alert_id, unit_id))');
     await conn.run('INSERT INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL ON CONFLICT DO NOTHING');
@@ -151,7 +158,7 @@ export class OutboxStore {
   private write(conn: Sql, items: OutboxItem[], settles: number[]): Promise<void> {
     return conn.tx(async (t) => {
       await settleOwed(t, 'notify', settles);
-      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, i.notificationId, this.partOf?.(i) ?? null]));
+      await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, i.notificationId, this.partOf?.(i) ?? null, i.seq ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
       // one statement for every (alert, unit) of the group, in slices the parser takes easily
       for (let k = 0; k < told.length; k += 500) {
@@ -189,7 +196,7 @@ export class OutboxStore {
   async due(now: number, skip?: (id: string) => boolean, except: { unitId: string; channel: string }[] = []): Promise<OutboxItem[]> {
     const params: SqlParams = { now: BigInt(now) };
     const out = except.length && except.length <= 200 ? ` AND NOT (${except.map((l, j) => ((params[`xu${j}`] = l.unitId), (params[`xc${j}`] = l.channel), `(unit_id = $xu${j} AND channel = $xc${j})`)).join(' OR ')})` : '';
-    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${out}${this.mine(params)} ORDER BY created_at, id`, params, skip);
+    return this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= $now AND next_attempt_at <= $now${out}${this.mine(params)} ORDER BY created_at, seq, id`, params, skip);
   }
 
   /** The units and channels with an item that was tried and waits for its next attempt. */
@@ -206,7 +213,7 @@ export class OutboxStore {
       const slice = lanes.slice(k, k + 200);
       const params: SqlParams = { now: BigInt(now), ...Object.fromEntries(slice.flatMap((l, j) => [[`u${j}`, l.unitId], [`c${j}`, l.channel]])) };
       const which = slice.map((_, j) => `(unit_id = $u${j} AND channel = $c${j})`).join(' OR ');
-      out.push(...(await this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > $now AND (${which})${this.mine(params)} ORDER BY created_at, id`, params)));
+      out.push(...(await this.rows(`SELECT ${COLUMNS} FROM outbox WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > $now AND (${which})${this.mine(params)} ORDER BY created_at, seq, id`, params)));
     }
     return out;
   }

@@ -79,6 +79,12 @@ export class Outbox {
   private wake?: { at: number; timer: NodeJS.Timeout };
   /** lanes held for an express notice being written */
   private readonly reserved = new Set<string>();
+  /**
+   * lane → its notices queued (being written, or written) and not yet in the lane, in the order
+   * they were queued (rows found pending at a start count as before everything)
+   */
+  private readonly unsent = new Map<string, Map<string, number>>();
+  private queuedCount = 0;
   /** lane → its unit and channel */
   private readonly laneParts = new Map<string, { unitId: string; channel: string }>();
   /** lanes with a message that failed and waits for its next attempt (nothing may overtake it) */
@@ -111,24 +117,35 @@ export class Outbox {
   async enqueue(notices: Notice[], settles: number[] = []): Promise<void> {
     // before any await: a clear queued right after its raise must reach the units the raise did
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
+    // and each notice takes its place in its lane's order, in the order enqueue was called
+    const ids = notices.map((n) => this.unsentIn(laneOf(n), randomUUID()));
+    const seq = this.queuedCount;
     const now = this.deps.clock();
     const items: OutboxItem[] = [];
-    for (const n of notices) {
+    // the lanes of this call whose notices have nothing unsent before them (asked only when an
+    // alarm could go ahead: a wave of thousands of warnings for one lane must not ask each time)
+    const first = new Map<string, boolean>();
+    const alarm = notices.some((n) => n.urgent);
+    for (const [k, n] of notices.entries()) {
       const pace = await this.pace(n.unitId, n.channel);
       pace.groupAt = groupTime(pace, now, n.urgent, this.deps.policy(n.enterpriseId));
       const notBefore = pace.groupAt;
-      const id = randomUUID();
-      // express: nothing to group with and nothing before it in its lane, so its message (and id)
-      // is known now; the lane is held for it from here, so the next notice cannot also go express
+      const id = ids[k];
       const lane = laneOf(n);
-      const express = n.urgent && notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane);
+      if (alarm) first.set(lane, this.firstUnsent(lane, id));
+      // express: nothing to group with and nothing before it in its lane (in flight, held for an
+      // express write, failed, or queued and not yet sent), so its message (and id) is known now;
+      // the lane is held for it from here, so the next notice cannot also go express
+      const express = n.urgent && notBefore <= now && first.get(lane) === true && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane);
       if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
-      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null });
+      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: seq - notices.length + k + 1 });
     }
     const express = items.filter((i) => i.notificationId !== null);
     try {
-      // an alarm to be told now (express or not) is written on the store's urgent connection
-      await this.deps.store.add(items, settles, { urgent: notices.some((n, k) => n.urgent && items[k].notBefore <= now) });
+      // an alarm to be told now is written on the store's urgent connection, unless something of
+      // one of its lanes is still to be written or sent before it (then it keeps its place)
+      const urgent = notices.some((n, k) => n.urgent && items[k].notBefore <= now) && [...first.values()].every(Boolean);
+      await this.deps.store.add(items, settles, { urgent });
       // at once, before anything else can run: a round's query that found these has taken them
       for (const i of express) if (!this.taken.has(i.id)) void this.inLane([i]);
     } finally {
@@ -144,6 +161,9 @@ export class Outbox {
    */
   private inLane(items: OutboxItem[]): Promise<void> {
     const lane = laneOf(items[0]);
+    const unsent = this.unsent.get(lane);
+    if (unsent) for (const i of items) unsent.delete(i.id);
+    if (unsent?.size === 0) this.unsent.delete(lane);
     this.laneParts.set(lane, { unitId: items[0].unitId, channel: items[0].channel });
     for (const i of items) this.taken.add(i.id);
     let gone!: () => void;
@@ -169,6 +189,22 @@ export class Outbox {
       });
     this.working.add(work);
     return work;
+  }
+
+  /** Note a notice of a lane as queued and not yet sent; its id. */
+  private unsentIn(lane: string, id: string, order = ++this.queuedCount): string {
+    let m = this.unsent.get(lane);
+    if (!m) this.unsent.set(lane, (m = new Map()));
+    m.set(id, order);
+    return id;
+  }
+
+  /** Nothing queued before this notice in its lane is still unsent. */
+  private firstUnsent(lane: string, id: string): boolean {
+    const m = this.unsent.get(lane);
+    const mine = m?.get(id) ?? Infinity;
+    if (m) for (const order of m.values()) if (order < mine) return false;
+    return true;
   }
 
   /** A message of the lane failed (its retry is written): nothing of the lane goes before it, nor express. */
@@ -201,6 +237,8 @@ export class Outbox {
       read = (async () => {
         const pending = await this.deps.store.pending(unitId, channel);
         if (pending.some((w) => w.attempts > 0)) this.failed(key);
+        // rows left pending by the last run go before anything queued in this one
+        for (const w of pending) if (w.attempts === 0 && !this.taken.has(w.id)) this.unsentIn(key, w.id, 0);
         const waiting = pending.filter((w) => w.attempts === 0).map((w) => w.notBefore);
         const p: Pace = { groupAt: waiting.length ? Math.min(...waiting) : null, lastSent: await this.deps.store.lastDelivered(unitId, channel) };
         this.pacing.set(key, p);

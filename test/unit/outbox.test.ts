@@ -332,6 +332,21 @@ describe('the outbox', () => {
     expect((await store.counts()).pending + (await store.counts()).delivered).toBe(1001);
   });
 
+  it('keeps a lane\'s order when an alarm comes while the lane\'s earlier notice is still being written: it neither goes express nor jumps the write', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store = await OutboxStore.create(slowed(await db.sql(), { held }), await db.sql());
+    groupWaitS = 0;
+    const o = outbox();
+    // the clear of an earlier alarm, being written; the next raise of the unit comes meanwhile
+    const clear = o.enqueue([alertNotice('a1')]);
+    const raise = o.enqueue([alertNotice('a2', { critical: true })]);
+    release();
+    await Promise.all([clear, raise]);
+    await o.run();
+    expect(channel.sent.flatMap((s) => alertIdsOf(s.delivery))).toEqual(['a1', 'a2']);
+  });
+
   it('writes an alarm with the others when its own connection fails, and still tells it', async () => {
     store = await OutboxStore.create(await db.sql(), slowed(await db.sql(), { fail: 'IO Error: could not write' }));
     groupWaitS = 0;
@@ -351,11 +366,12 @@ describe('the outbox', () => {
     const o = outbox();
     // the alert's earlier notice: its transaction begins, then waits
     const earlier = o.enqueue([alertNotice('a1')]);
-    // the same alert, critical now, to the same unit: written on the urgent connection first
-    await o.enqueue([alertNotice('a1', { critical: true })]);
+    // the same alert, critical now, to the same unit by another channel (a lane with nothing
+    // before it): written on the urgent connection first
+    await o.enqueue([{ ...alertNotice('a1', { critical: true }), channel: 'webhook:1' }]);
     release();
     await earlier;
-    expect((await store.counts()).pending + (await store.counts()).delivered).toBe(2);
+    expect(Object.values(await store.counts()).reduce((a, b) => a + b)).toBe(2);
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
