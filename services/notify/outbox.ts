@@ -85,6 +85,10 @@ export class Outbox {
    */
   private readonly unsent = new Map<string, Map<string, number>>();
   private queuedCount = 0;
+  /** notices being written (their enqueue has not yet stored them) */
+  private readonly unwritten = new Set<string>();
+  /** a round held a message back until something queued before it in its lane is written */
+  private heldForWrites = false;
   /** lane → its unit and channel */
   private readonly laneParts = new Map<string, { unitId: string; channel: string }>();
   /** lanes with a message that failed and waits for its next attempt (nothing may overtake it) */
@@ -119,6 +123,7 @@ export class Outbox {
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
     // and each notice takes its place in its lane's order, in the order enqueue was called
     const ids = notices.map((n) => this.unsentIn(laneOf(n), randomUUID()));
+    for (const id of ids) this.unwritten.add(id);
     const seq = this.queuedCount;
     const now = this.deps.clock();
     const items: OutboxItem[] = [];
@@ -142,16 +147,17 @@ export class Outbox {
     }
     const express = items.filter((i) => i.notificationId !== null);
     try {
-      // an alarm to be told now is written on the store's urgent connection, unless something of
-      // one of its lanes is still to be written or sent before it (then it keeps its place)
-      const urgent = notices.some((n, k) => n.urgent && items[k].notBefore <= now) && [...first.values()].every(Boolean);
+      // an alarm to be told now is written on the store's urgent connection; should it commit
+      // before something queued earlier in its lane, rounds hold it until that one is written
+      const urgent = notices.some((n, k) => n.urgent && items[k].notBefore <= now);
       await this.deps.store.add(items, settles, { urgent });
       // at once, before anything else can run: a round's query that found these has taken them
       for (const i of express) if (!this.taken.has(i.id)) void this.inLane([i]);
     } finally {
+      for (const id of ids) this.unwritten.delete(id);
       for (const i of express) this.reserved.delete(laneOf(i));
     }
-    if (items.some((i) => i.notificationId === null && i.notBefore <= now)) void this.rounds();
+    if (items.some((i) => i.notificationId === null && i.notBefore <= now) || this.heldForWrites) void this.rounds();
   }
 
   /**
@@ -280,6 +286,7 @@ export class Outbox {
    */
   private async round() {
     const now = this.deps.clock();
+    this.heldForWrites = false;
     const failuresBefore = this.failures;
     const retrying = await this.deps.store.retryingLanes(now);
     // lanes still sending are left out of the query (a digest of thousands being delivered is not
@@ -333,8 +340,19 @@ export class Outbox {
     const busy = new Set([...this.lanes.keys(), ...this.reserved]);
     for (const g of messagesOf(items)) {
       if (busy.has(laneOf(g[0]))) this.waitingForLane = true;
+      else if (this.behindUnwritten(g)) this.heldForWrites = true;
       else void this.inLane(g);
     }
+  }
+
+  /** Something queued before this message in its lane is still being written (it must go first). */
+  private behindUnwritten(g: OutboxItem[]): boolean {
+    if (!this.unwritten.size) return false;
+    const queued = this.unsent.get(laneOf(g[0]));
+    if (!queued) return false;
+    const from = g.reduce((low, i) => Math.min(low, queued.get(i.id) ?? 0), Infinity);
+    for (const [id, order] of queued) if (order < from && this.unwritten.has(id)) return true;
+    return false;
   }
 
   /** `gone`: called once the channel has taken the message or refused it (the lane may go on). */
