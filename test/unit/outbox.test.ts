@@ -316,12 +316,17 @@ describe('the outbox', () => {
     }),
   });
 
-  it('writes an alarm to be told now on a connection of its own: it does not wait behind a big write under way', async () => {
+  /** An outbox (no group wait) whose store writes on an urgent connection and on one held until `release`. */
+  const heldWrites = async (o: { begun?: boolean } = {}) => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    store = await OutboxStore.create(slowed(await db.sql(), { held }), await db.sql());
+    store = await OutboxStore.create(slowed(await db.sql(), { held, ...o }), await db.sql());
     groupWaitS = 0;
-    const o = outbox();
+    return { o: outbox(), release };
+  };
+
+  it('writes an alarm to be told now on a connection of its own: it does not wait behind a big write under way', async () => {
+    const { o, release } = await heldWrites();
     // a plant's thousand notices being written (held), then another unit's critical alarm
     const wave = o.enqueue(Array.from({ length: 1000 }, (_, i) => alertNotice(`w${i}`)));
     await o.enqueue([alertNotice('a7777', { unitId: 'twn-a', critical: true })]);
@@ -332,12 +337,8 @@ describe('the outbox', () => {
     expect((await store.counts()).pending + (await store.counts()).delivered).toBe(1001);
   });
 
-  it('keeps a lane\'s order when an alarm comes while the lane\'s earlier notice is still being written: it neither goes express nor jumps the write', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    store = await OutboxStore.create(slowed(await db.sql(), { held }), await db.sql());
-    groupWaitS = 0;
-    const o = outbox();
+  it('keeps a lane\'s order when an alarm comes while the lane\'s earlier notice is still being written: it neither goes express nor is sent before that one', async () => {
+    const { o, release } = await heldWrites();
     // the clear of an earlier alarm, being written; the next raise of the unit comes meanwhile
     const clear = o.enqueue([alertNotice('a1')]);
     const raise = o.enqueue([alertNotice('a2', { critical: true })]);
@@ -358,12 +359,8 @@ describe('the outbox', () => {
   });
 
   it('writes again at once a group whose transaction began before an alarm\'s write of the same alert committed (DuckDB says so as the statement runs)', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    store = await OutboxStore.create(slowed(await db.sql(), { held, begun: true }), await db.sql());
+    const { o, release } = await heldWrites({ begun: true });
     store.retryMs = 3_600_000;
-    groupWaitS = 0;
-    const o = outbox();
     // the alert's earlier notice: its transaction begins, then waits
     const earlier = o.enqueue([alertNotice('a1')]);
     // the same alert, critical now, to the same unit by another channel (a lane with nothing
