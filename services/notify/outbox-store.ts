@@ -37,6 +37,9 @@ export interface OutboxItem {
   seq?: number;
 }
 
+/** A unit's channel: its notices go in one lane, one message at a time, in the order queued. */
+export const laneOf = (i: { unitId: string; channel: string }) => `${i.unitId}|${i.channel}`;
+
 export type NoticeBody =
   | { notice: 'alert'; alert: AlertJson; transition: TransitionJson }
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
@@ -99,9 +102,21 @@ export class OutboxStore {
    */
   add(items: OutboxItem[], settles: number[] = [], o: { urgent?: boolean } = {}): Promise<void> {
     if (!items.length && !settles.length) return Promise.resolve();
-    // at once on a connection of its own; should that fail, it joins the others and their retries
-    if (o.urgent && this.urgentConn !== this.conn && !this.failing)
-      return this.write(this.urgentConn, items, settles).catch(() => this.add(items, settles));
+    // at once on a connection of its own; should that fail, it joins the others and their retries.
+    // The earlier notices of its lanes still waiting for the queue's next write go with it: the
+    // alarm is sent after them (a lane keeps its order), so it would otherwise wait for that write
+    if (o.urgent && this.urgentConn !== this.conn && !this.failing) {
+      const lanes = new Set(items.map(laneOf));
+      const along = this.waiting.filter((g) => g.items.some((i) => lanes.has(laneOf(i))));
+      if (along.length) this.waiting = this.waiting.filter((g) => !along.includes(g));
+      return this.write(this.urgentConn, [...along.flatMap((g) => g.items), ...items], [...along.flatMap((g) => g.settles), ...settles]).then(
+        () => along.forEach((g) => g.resolve()),
+        () => {
+          this.waiting.unshift(...along);
+          return this.add(items, settles);
+        },
+      );
+    }
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, settles, resolve, reject });
       if (!this.writing) void this.drain();

@@ -5,7 +5,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
 import { parseChannelId, RetryLater, type Channels } from './channels/channel.ts';
 import type { AckLinks } from './ack-links.ts';
-import type { NoticeBody, OutboxItem, OutboxStore } from './outbox-store.ts';
+import { laneOf, type NoticeBody, type OutboxItem, type OutboxStore } from './outbox-store.ts';
 import { groupTime, messagesOf, retryDelay, type Pace } from './pace.ts';
 import { ChannelHealth, outcomeLines, worthRecording } from './record.ts';
 import { sendMessage, targetOf } from './send.ts';
@@ -436,7 +436,6 @@ export class Outbox {
 
 const channelKind = (channel: string) => parseChannelId(channel).kind;
 
-const laneOf = (i: { unitId: string; channel: string }) => `${i.unitId}|${i.channel}`;
 
 function enterpriseOf(i: OutboxItem): string | undefined {
   const b: NoticeBody = i.body;

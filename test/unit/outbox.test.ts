@@ -4,7 +4,7 @@ import { alertJson, transitionJson, type Transition } from '../../services/alert
 import { policyFor } from '../../services/alerts/routing.ts';
 import { Channels, type Channel, type Delivery } from '../../services/notify/channels/channel.ts';
 import { Outbox, type Notice } from '../../services/notify/outbox.ts';
-import { OutboxStore } from '../../services/notify/outbox-store.ts';
+import { OutboxStore, type OutboxItem } from '../../services/notify/outbox-store.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { parseRegistry } from '../../services/registry/load.ts';
 import { Database } from '../../services/store/database.ts';
@@ -346,6 +346,33 @@ describe('the outbox', () => {
     await Promise.all([clear, raise]);
     await o.run();
     expect(channel.sent.flatMap((s) => alertIdsOf(s.delivery))).toEqual(['a1', 'a2']);
+  });
+
+  it('writes a lane\'s earlier notices still waiting for the queue together with its alarm, so the alarm need not wait for the queue', async () => {
+    store = await OutboxStore.create(await db.sql(), await db.sql());
+    groupWaitS = 0;
+    const o = outbox();
+    // another unit's notice being written (held before its transaction), this unit's clear
+    // waiting in the queue behind it
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    type Write = (conn: unknown, items: OutboxItem[], settles: number[]) => Promise<void>;
+    const write = (store as unknown as { write: Write }).write.bind(store);
+    (store as unknown as { write: Write }).write = async (conn, items, settles) => {
+      if (items.some((i) => i.unitId === 'twn-a')) await held;
+      return write(conn, items, settles);
+    };
+    const other = o.enqueue([alertNotice('a9', { unitId: 'twn-a' })]);
+    await waitFor(() => (store as unknown as { writing: boolean }).writing, 5000, 'the first write under way');
+    const clear = o.enqueue([alertNotice('a1')]);
+    await waitFor(() => store.health().waiting === 1, 5000, 'the clear in the queue');
+    await o.enqueue([alertNotice('a2', { critical: true })]);
+    await clear;
+    await o.run();
+    expect(channel.sent.flatMap((s) => alertIdsOf(s.delivery))).toEqual(['a1', 'a2']);
+    release();
+    await other;
+    expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
   it('writes an alarm with the others when its own connection fails, and still tells it', async () => {
