@@ -41,6 +41,9 @@ export interface BookCommits {
   within?: (t: SqlRunner, complete: boolean) => Promise<void>;
 }
 
+/** a step waiting for the record, numbered in the order it was handled */
+type Queued = { step: Step; n: number };
+
 /** the most steps and record lines one transaction of the record takes */
 const MAX_STEPS = 2000;
 const MAX_LINES = 5000;
@@ -51,7 +54,7 @@ export class AlertBook {
   private readonly liveListeners: ((c: AlertChange) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   /** steps waiting for the next batch (a storm is committed in a few transactions, not hundreds), each numbered as handled */
-  private queued: { step: Step; n: number }[] = [];
+  private queued: Queued[] = [];
   private lines: Transition[] = [];
   private nextBatch: Promise<void> | null = null;
   /** the last commit's error while commits fail */
@@ -182,9 +185,9 @@ export class AlertBook {
    * goes ahead, so a storm of critical alarms cannot keep the others (and every PUBACK after
    * them) waiting for ever.
    */
-  private alarmsFirst(most: number): { step: Step; n: number }[] {
-    const ahead: { step: Step; n: number }[] = [];
-    const rest: { step: Step; n: number }[] = [];
+  private alarmsFirst(most: number): Queued[] {
+    const ahead: Queued[] = [];
+    const rest: Queued[] = [];
     const waiting = new Set<string>();
     for (const q of this.queued) {
       const key = q.step.alert.key;
@@ -202,11 +205,11 @@ export class AlertBook {
    * kill -9 between them left thousands of alerts `cleared` with no `cleared` line and nobody told,
    * and the device's resent reading no longer cleared anything.
    */
-  private withTheirLater(taken: { step: Step; n: number }[]): { step: Step; n: number }[] {
+  private withTheirLater(taken: Queued[]): Queued[] {
     if (!this.queued.length) return taken;
     const ids = new Set(taken.map((q) => q.step.alert.id));
-    const later: { step: Step; n: number }[] = [];
-    const rest: { step: Step; n: number }[] = [];
+    const later: Queued[] = [];
+    const rest: Queued[] = [];
     for (const q of this.queued) (ids.has(q.step.alert.id) ? later : rest).push(q);
     if (!later.length) return taken;
     this.queued = rest;

@@ -205,9 +205,11 @@ export class OutboxStore {
     return ` AND part IN (${parts.map((_, i) => `$part${i}`).join(', ')})`;
   }
 
-  /** Pending items whose time has come. */
-  /** `skip`: rows the caller has in hand already (being delivered), left out before they are read. */
-  /** `except`: units' channels left out (up to 200 of them; beyond, `skip` sorts them out). */
+  /**
+   * Pending items whose time has come. `skip`: rows the caller has in hand already (being
+   * delivered), left out before they are read; `except`: units' channels left out (up to 200 of
+   * them; beyond, `skip` sorts them out).
+   */
   async due(now: number, skip?: (id: string) => boolean, except: { unitId: string; channel: string }[] = []): Promise<OutboxItem[]> {
     const params: SqlParams = { now: BigInt(now) };
     const out = except.length && except.length <= 200 ? ` AND NOT (${except.map((l, j) => ((params[`xu${j}`] = l.unitId), (params[`xc${j}`] = l.channel), `(unit_id = $xu${j} AND channel = $xc${j})`)).join(' OR ')})` : '';

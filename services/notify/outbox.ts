@@ -122,28 +122,23 @@ export class Outbox {
     // before any await: a clear queued right after its raise must reach the units the raise did
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
     // and each notice takes its place in its lane's order, in the order enqueue was called
-    const ids = notices.map((n) => this.unsentIn(laneOf(n), randomUUID()));
+    const places = notices.map((n) => this.unsentIn(laneOf(n), randomUUID()));
+    const ids = places.map((p) => p.id);
     for (const id of ids) this.unwritten.add(id);
-    const seq = this.queuedCount;
     const now = this.deps.clock();
     const items: OutboxItem[] = [];
-    // the lanes of this call whose notices have nothing unsent before them (asked only when an
-    // alarm could go ahead: a wave of thousands of warnings for one lane must not ask each time)
-    const first = new Map<string, boolean>();
-    const alarm = notices.some((n) => n.urgent);
     for (const [k, n] of notices.entries()) {
       const pace = await this.pace(n.unitId, n.channel);
       pace.groupAt = groupTime(pace, now, n.urgent, this.deps.policy(n.enterpriseId));
       const notBefore = pace.groupAt;
-      const id = ids[k];
+      const { id, order } = places[k];
       const lane = laneOf(n);
-      if (alarm) first.set(lane, this.firstUnsent(lane, id));
       // express: nothing to group with and nothing before it in its lane (in flight, held for an
       // express write, failed, or queued and not yet sent), so its message (and id) is known now;
       // the lane is held for it from here, so the next notice cannot also go express
-      const express = n.urgent && notBefore <= now && first.get(lane) === true && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane);
+      const express = n.urgent && notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane) && this.firstUnsent(lane, id);
       if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
-      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: seq - notices.length + k + 1 });
+      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order });
     }
     const express = items.filter((i) => i.notificationId !== null);
     try {
@@ -197,12 +192,12 @@ export class Outbox {
     return work;
   }
 
-  /** Note a notice of a lane as queued and not yet sent; its id. */
-  private unsentIn(lane: string, id: string, order = ++this.queuedCount): string {
+  /** Note a notice of a lane as queued and not yet sent; its id and its place. */
+  private unsentIn(lane: string, id: string, order = ++this.queuedCount): { id: string; order: number } {
     let m = this.unsent.get(lane);
     if (!m) this.unsent.set(lane, (m = new Map()));
     m.set(id, order);
-    return id;
+    return { id, order };
   }
 
   /** Nothing queued before this notice in its lane is still unsent. */
@@ -435,7 +430,6 @@ export class Outbox {
 }
 
 const channelKind = (channel: string) => parseChannelId(channel).kind;
-
 
 function enterpriseOf(i: OutboxItem): string | undefined {
   const b: NoticeBody = i.body;
