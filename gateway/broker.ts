@@ -69,8 +69,12 @@ export interface GatewayOptions {
    * it, so an acknowledged reading's alarm survives kill -9.
    */
   onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
-  /** `via`: the MQTT client it came over (a cluster tells its edges' connections apart by it) */
-  onLink(device: GatewayDevice, link: DeviceLink, at: number, via: string): void;
+  /**
+   * `via`: the MQTT client it came over (a cluster tells its edges' connections apart by it).
+   * For a device's own `online`/`offline`, the promise resolves once what it changed is durable
+   * (the status message's PUBACK waits for it, as a reading's does).
+   */
+  onLink(device: GatewayDevice, link: DeviceLink, at: number, via: string): Promise<void> | undefined;
   /** every MQTT login, accepted or refused, for the audit trail */
   onLogin?(who: string, ok: boolean, reason: string, address: string | undefined): void;
   counters: GatewayCounters;
@@ -116,7 +120,7 @@ export class Gateway {
     this.broker.authorizeSubscribe = (c, s, cb) => cb(null, this.authorizeSubscribe(c, s));
     this.broker.on('clientDisconnect', (c) => {
       const gone = this.sessions.release(c);
-      if (gone?.last) opts.onLink(gone.device, 'disconnected', opts.clock(), c.id);
+      if (gone?.last) void opts.onLink(gone.device, 'disconnected', opts.clock(), c.id)?.catch(() => {});
     });
     this.broker.on('clientError', (c, err) => opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error'));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
@@ -226,7 +230,7 @@ export class Gateway {
       const refusal = this.sessions.admit(client, principal);
       if (refusal) return refuse(refusal, 5);
       this.opts.onLogin?.(who, true, kind, address);
-      if (principal.kind === 'device') this.opts.onLink(principal.device, 'connected', this.opts.clock(), client.id);
+      if (principal.kind === 'device') void this.opts.onLink(principal.device, 'connected', this.opts.clock(), client.id)?.catch(() => {});
       cb(null, true);
     };
     // a ban answers before any secret is checked: a banned place costs no hashing

@@ -8,7 +8,7 @@ import { parseDeviceTopic } from './topics.ts';
  * What happens to a PUBLISH from a device, step by step, as named functions:
  *
  *   rate ─▶ topic ─▶ telemetry: handed on (decoded there) ─▶ answer ─▶ ack policy
- *                └─▶ status: online/offline (a replaced session's will is not news)
+ *                └─▶ status: online/offline (a replaced session's will is not news) ─▶ ack policy
  *                └─▶ anything else: TOPIC_NOT_ALLOWED
  *
  * Every step answers through `done`: `done()` lets aedes route and acknowledge the packet,
@@ -34,7 +34,8 @@ export interface PublishDeps {
   clock(): number;
   /** decode, de-duplicate, judge and store: the other side of the gateway */
   onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
-  onLink(device: GatewayDevice, link: 'online' | 'offline', at: number, via: string): void;
+  /** resolves once what the device's word changed (its offline alarm) is durable */
+  onLink(device: GatewayDevice, link: 'online' | 'offline', at: number, via: string): Promise<void> | undefined;
   /** the device's other live connections */
   othersOf(deviceId: string, client: Client): Client[];
   /** publish the rejects on the device's `reject` topic, and count them */
@@ -132,8 +133,9 @@ export class PublishPipeline {
     }
     // an old session's last will, fired while the device is connected again (a reconnect that
     // took over its session), is not news: the device is there
-    if (!(status === 'offline' && this.deps.othersOf(device.deviceId, client).length)) this.deps.onLink(device, status, this.deps.clock(), client.id);
-    done(null);
+    if (status === 'offline' && this.deps.othersOf(device.deviceId, client).length) return done(null);
+    // the offline alarm it raises (or the one it clears) is in the record before the PUBACK
+    this.ack(packet, done, this.deps.onLink(device, status, this.deps.clock(), client.id) ?? Promise.resolve());
   }
 
   /** handed on → answer → ack policy */
@@ -160,11 +162,11 @@ export class PublishPipeline {
     );
   }
 
-  /** QoS 1: the PUBACK is the promise that the reading is stored, so it waits for durability. */
+  /** QoS 1: the PUBACK is the promise that the message and what it caused are stored, so it waits for durability. */
   private ack(packet: PublishPacket, done: Done, durable: Promise<void>) {
     if (packet.qos > 0) durable.then(() => done(null), (err: Error) => done(err));
     else {
-      durable.catch((err: Error) => this.deps.log.warn({ err: err.message }, 'store refused QoS 0 readings'));
+      durable.catch((err: Error) => this.deps.log.warn({ err: err.message, topic: packet.topic.slice(0, 200) }, 'QoS 0 message not stored'));
       done(null);
     }
   }

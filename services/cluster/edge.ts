@@ -71,10 +71,13 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
       return { rejects: [], accepted: 1, durable };
     },
     onLink(device, link, at, via) {
-      if (stopping) return;
+      if (stopping) return Promise.reject(new Error('the edge is stopping'));
       // the connection is this edge's and its client's: another edge's late news of an old one is not news
       const body = new TextEncoder().encode(JSON.stringify({ link, via: `${node}/${via}` }));
-      nats.append(inbound(device.enterpriseId, device.deviceId, 'l'), body, at).catch((err: Error) => log.warn({ err: err.message, device: device.deviceId, link }, 'device link not put in the log'));
+      // in the log is durable, as a reading is: a status message's PUBACK waits for it
+      const logged = nats.append(inbound(device.enterpriseId, device.deviceId, 'l'), body, at).then(() => undefined);
+      logged.catch((err: Error) => log.warn({ err: err.message, device: device.deviceId, link }, 'device link not put in the log'));
+      return logged;
     },
   };
   const verifier = new SecretVerifier();

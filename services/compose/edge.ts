@@ -45,7 +45,10 @@ export function pipelineInput(d: Pick<EdgeDeps, 'pipeline' | 'status'> & { stopp
     onTelemetry: (device, payload, at) => d.pipeline.take(device.deviceId, payload, at),
     onLink: (device, link, at) => {
       d.status.onLink(device.deviceId, link, at);
-      if ((link === 'online' || link === 'offline') && !d.stopping()) d.pipeline.link(device.deviceId, link, at);
+      if (link !== 'online' && link !== 'offline') return undefined;
+      // shutting down, the will of each closed link is not news, and it has no PUBACK to answer
+      if (d.stopping()) return Promise.reject(new Error('the service is stopping'));
+      return d.pipeline.link(device.deviceId, link, at);
     },
   };
 }

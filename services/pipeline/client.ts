@@ -98,7 +98,8 @@ export class PipelineClient {
   private readonly inFlight = new Map<number, InFlight>();
   private inFlightMessages = 0;
   private readonly calls = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private readonly ticks = new Map<number, () => void>();
+  /** questions whose outcomes are on their way to the record: told once they are (or could not be) */
+  private readonly asked = new Map<number, (err?: Error) => void>();
   private lastHealth: StoreHealth = { ok: true, pending: 0, lagMs: 0 };
   private kind = 'embedded';
   /** the kernel's id of the thread the pipeline runs on (the main thread's when inline) */
@@ -174,10 +175,12 @@ export class PipelineClient {
     return !this.stopping && (!this.ended || this.restarting !== undefined);
   }
 
-  /** To the pipeline, once it has started (meanwhile in order, held here). */
-  private post(m: ToPipeline, transfer?: ArrayBuffer[]) {
+  /** To the pipeline, once it has started (meanwhile in order, held here); false: no pipeline to take it. */
+  private post(m: ToPipeline, transfer?: ArrayBuffer[]): boolean {
     if (this.ready) this.side.post(m, transfer);
     else if (!this.ended) this.held.push({ m, transfer });
+    else return false;
+    return true;
   }
 
   /**
@@ -382,12 +385,10 @@ export class PipelineClient {
         return;
       }
       case 'outcomes': {
-        const done = m.outcomes.length ? this.o.onOutcomes(m.outcomes).catch(() => {}) : Promise.resolve();
-        if (m.id !== null) {
-          const t = this.ticks.get(m.id);
-          this.ticks.delete(m.id);
-          if (t) void done.then(t);
-        }
+        const done = m.outcomes.length ? this.o.onOutcomes(m.outcomes) : Promise.resolve();
+        const told = this.asked.get(m.id);
+        this.asked.delete(m.id);
+        done.then(() => told?.(), (err: Error) => told?.(err));
         return;
       }
       case 'result': {
@@ -430,32 +431,40 @@ export class PipelineClient {
     this.inFlightMessages = 0;
     for (const c of this.calls.values()) c.reject(err);
     this.calls.clear();
-    for (const t of this.ticks.values()) t();
-    this.ticks.clear();
+    for (const t of this.asked.values()) t(err);
+    this.asked.clear();
     this.idleWaiters.splice(0).forEach((w) => w());
   }
 
   /** Time-driven rules at `now`; resolves once what they changed is with the alert book. */
   tick(now: number): Promise<void> {
-    return this.ask((id) => ({ kind: 'tick', id, now }));
+    return this.ask((id) => ({ kind: 'tick', id, now })).catch(() => {});
   }
 
   /** A new registry: resolves once what it changed (rules removed or redefined) is with the alert book. */
   useRegistry(registry: LoadedRegistry, now: number): Promise<void> {
-    return this.ask((id) => ({ kind: 'registry', id, registry, now }));
+    return this.ask((id) => ({ kind: 'registry', id, registry, now })).catch(() => {});
+  }
+
+  /**
+   * A device said it is online or offline: resolves once what that changed is in the record, so
+   * the status message's PUBACK can wait for it as a reading's does; rejects when it is not.
+   */
+  link(deviceId: string, link: 'online' | 'offline', at: number): Promise<void> {
+    if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
+    return this.ask((id) => ({ kind: 'link', id, deviceId, link, at }));
   }
 
   private ask(make: (id: number) => ToPipeline): Promise<void> {
     if (!this.running()) return Promise.resolve();
     const id = ++this.call;
-    return new Promise((resolve) => {
-      this.ticks.set(id, resolve);
-      this.post(make(id));
+    return new Promise((resolve, reject) => {
+      this.asked.set(id, (err) => (err ? reject(err) : resolve()));
+      if (!this.post(make(id))) {
+        this.asked.delete(id);
+        reject(new Error('the reading pipeline is starting again'));
+      }
     });
-  }
-
-  link(deviceId: string, link: 'online' | 'offline', at: number) {
-    this.post({ kind: 'link', deviceId, link, at });
   }
 
   world(world: WorldSnapshot) {

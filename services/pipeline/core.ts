@@ -95,7 +95,7 @@ export class PipelineCore {
         return;
       }
       case 'link':
-        return this.post({ kind: 'outcomes', id: null, outcomes: this.judge.link(m.deviceId, m.link, m.at) });
+        return this.post({ kind: 'outcomes', id: m.id, outcomes: this.judge.link(m.deviceId, m.link, m.at) });
       case 'tick':
         return this.post({ kind: 'outcomes', id: m.id, outcomes: this.judge.tick(m.now) });
       case 'registry':

@@ -69,7 +69,7 @@ export type ToPipeline =
   | { kind: 'readings'; batch: number; readings: Reading[]; at: number }
   /** the alert changes a batch caused are in the record (or could not be written yet) */
   | { kind: 'recorded'; batch: number }
-  | { kind: 'link'; deviceId: string; link: 'online' | 'offline'; at: number }
+  | { kind: 'link'; id: number; deviceId: string; link: 'online' | 'offline'; at: number }
   | { kind: 'tick'; id: number; now: number }
   | { kind: 'registry'; id: number; registry: LoadedRegistry; now: number }
   | { kind: 'world'; world: WorldSnapshot }
@@ -101,7 +101,7 @@ export type FromPipeline =
     }
   /** the batch's readings are committed (error: they are not, and their seqs were forgotten) */
   | { kind: 'stored'; batch: number; error: string | null; health: StoreHealth }
-  | { kind: 'outcomes'; id: number | null; outcomes: Outcome[] }
+  | { kind: 'outcomes'; id: number; outcomes: Outcome[] }
   /** with the store's health as it is after the call (a flush may have changed it) */
   | { kind: 'result'; id: number; value?: unknown; error?: string; health: StoreHealth }
   | { kind: 'health'; health: StoreHealth }

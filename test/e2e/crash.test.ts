@@ -93,12 +93,17 @@ describe('crash safety', () => {
     // the PUBACK: the reading is stored and the alert it raised is in the record
     await c.publishAsync(`v1/${CHEM}/gas-2/telemetry`, JSON.stringify({ ts, seq: 1, values: { gas_lel: 45 } }), { qos: 1 });
     await c.endAsync(true);
+    // a device saying it goes offline: the PUBACK means its offline alarm is in the record too
+    const said = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'first-run-gas-1', reconnectPeriod: 0 });
+    await said.publishAsync(`v1/${CHEM}/gas-1/status`, 'offline', { qos: 1 });
+    await said.endAsync(true);
     await kill9(child);
     child = await startServiceProcess(dataDir, config, ports);
     try {
       const r = await fetch(`http://127.0.0.1:${ports.http}/api/alerts?enterprise=${CHEM}&limit=100`, { headers: { authorization: 'Bearer token-operator' } });
-      const alerts = ((await r.json()) as { items: { id: string; deviceId: string; rule: string; raisedAt: string }[] }).items;
+      const alerts = ((await r.json()) as { items: { id: string; deviceId: string; rule: string; raisedAt: string; message: string }[] }).items;
       expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'gas-lel').map((a) => Date.parse(a.raisedAt))).toEqual([ts]);
+      expect(alerts.filter((a) => a.deviceId === 'gas-1' && a.rule === 'device-offline').map((a) => a.message)).toEqual([expect.stringContaining('status or last will')]);
       // killed right after the PUBACK, whether its notices were queued yet or not: the raise
       // reaches the webhook, under one notification id (a resend after a crash keeps its id)
       const id = alerts.find((a) => a.deviceId === 'gas-2')!.id;

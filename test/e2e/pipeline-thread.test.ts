@@ -131,3 +131,70 @@ describe('a resend of readings still on their way to the disk', () => {
     await dev.end();
   });
 });
+
+describe("a device's own status message", () => {
+  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  /** the alert record's commits, held or failing as the test says */
+  const recordCommits = (a: NonNullable<typeof app>) => {
+    const store = (a.book as unknown as { store: { saveMany: (...args: unknown[]) => Promise<void> } }).store;
+    const save = store.saveMany.bind(store);
+    return (wrap: (save: () => Promise<void>) => Promise<void>) => (store.saveMany = (...args) => wrap(() => save(...args)));
+  };
+  const offlineAlarm = (a: NonNullable<typeof app>) => a.book.openAlerts().find((x) => x.deviceId === 'gas-2' && x.rule === 'device-offline');
+
+  it('"offline" is acknowledged only once its offline alarm is in the record', async () => {
+    app = await startTestApp(THREADED);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    recordCommits(app)(async (save) => (await gate, save()));
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    const events: string[] = [];
+    const said = dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'offline', { qos: 1 }).then(() => events.push('offline acknowledged'));
+    await waitFor(() => offlineAlarm(app!) !== undefined, 5000, 'the offline alarm decided');
+    // a round trip on the same connection: a PUBACK sent before the record would be here by now
+    await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/ping`, { qos: 1 }).catch(() => undefined);
+    events.push('record written');
+    open();
+    await said;
+    expect(events).toEqual(['record written', 'offline acknowledged']);
+    const alerts = (await apiClient(app, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { deviceId: string; rule: string }[];
+    expect(alerts.filter((a) => a.deviceId === 'gas-2' && a.rule === 'device-offline')).toHaveLength(1);
+    await dev.end();
+  });
+
+  it('"online" is acknowledged only once the offline alarm it clears is cleared in the record; a record that cannot be written withholds it', async () => {
+    app = await startTestApp(THREADED);
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'offline', { qos: 1 });
+    expect(offlineAlarm(app)).toBeDefined();
+    let diskBack = false;
+    let refused = 0;
+    recordCommits(app)(async (save) => {
+      if (!diskBack) {
+        refused++;
+        throw new Error('IO Error: No space left on device');
+      }
+      return save();
+    });
+    const events: string[] = [];
+    const said = dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'online', { qos: 1 }).then(
+      () => events.push('online acknowledged'),
+      (e: Error) => events.push(`online refused: ${e.message}`),
+    );
+    await waitFor(() => refused >= 2, 5000, 'two commits refused');
+    await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/ping`, { qos: 1 }).catch(() => undefined);
+    expect(events).toEqual([]);
+    events.push('disk back');
+    diskBack = true;
+    await said;
+    expect(events).toEqual(['disk back', 'online acknowledged']);
+    // cleared, and open until someone closes it in the loop
+    expect(offlineAlarm(app)?.clearedAt).toEqual(expect.any(Number));
+    await dev.end();
+  });
+});
