@@ -134,6 +134,33 @@ describe('the alert book', () => {
     expect(await store.open()).toHaveLength(2502);
   });
 
+  it('answers a handle once its changes and those before them are recorded, not when the commits run dry', async () => {
+    const gates: (() => void)[] = [];
+    const gated = {
+      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
+        await new Promise<void>((r) => gates.push(r));
+        return store.saveMany(...args);
+      },
+    };
+    const b = book(gated);
+    const heard: string[] = [];
+    const first = b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]).then(() => heard.push('first'));
+    await waitFor(() => gates.length === 1, 5000, 'the first commit under way');
+    // handled while the first commit runs: the next commit takes it
+    const second = b.handle([outcome()]).then(() => heard.push('second'));
+    gates.shift()!();
+    await waitFor(() => gates.length === 1, 5000, 'the second commit under way');
+    await waitFor(() => heard.includes('first'), 5000, 'the first answered while the second commit is held');
+    await first;
+    // an outcome that changes nothing (a clear of no alert) still waits for what was handled before it
+    const again = b.handle([outcome({ key: 'y/gas-lel', deviceId: 'y', change: 'clear', severity: null })]).then(() => heard.push('again'));
+    await Promise.resolve();
+    expect(heard).toEqual(['first']);
+    gates.shift()!();
+    await Promise.all([second, again]);
+    expect(heard).toEqual(['first', 'second', 'again']);
+  });
+
   it('lets critical alarms take at most half of a transaction: the others go on during a storm of them', async () => {
     const calls: number[] = [];
     const gates: (() => void)[] = [];
