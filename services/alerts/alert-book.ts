@@ -44,6 +44,9 @@ export interface BookCommits {
 /** a step waiting for the record, numbered in the order it was handled */
 type Queued = { step: Step; n: number };
 
+/** answered once the first `steps` steps handled and the first `lines` lines queued are in the record */
+type Waiter = { steps: number; lines: number; resolve: () => void };
+
 /** the most steps and record lines one transaction of the record takes */
 const MAX_STEPS = 2000;
 const MAX_LINES = 5000;
@@ -63,7 +66,10 @@ export class AlertBook {
   /** steps taken by `handle` so far, and up to which of them every one is in the record */
   private handled = 0;
   private recorded = 0;
-  private recordWaiters: { upTo: number; resolve: () => void }[] = [];
+  /** record lines queued so far, and how many of them (the first, in order) are in the record */
+  private linesIn = 0;
+  private linesOut = 0;
+  private recordWaiters: Waiter[] = [];
 
   constructor(
     private readonly store: AlertStore,
@@ -132,12 +138,18 @@ export class AlertBook {
       this.announce(step);
     }
     if (this.commits.mode === 'explicit') return Promise.resolve();
-    if (this.recorded >= this.handled) return Promise.resolve();
-    // nothing new queued: what this waits for is in a commit under way (or waiting for its retry)
-    const commits = this.queued.length ? this.batch() : undefined;
-    const upTo = this.handled;
+    return this.answered({ steps: this.handled, lines: 0 }, this.queued.length ? this.batch() : undefined);
+  }
+
+  /**
+   * Resolves once `upTo` is in the record. Rejects if `commits` (the next transaction) fails
+   * first: the changes are kept and tried again, and `whenRecorded` waits for that. Without
+   * `commits`, what it waits for is in a transaction under way (or waiting for its retry).
+   */
+  private answered(upTo: Omit<Waiter, 'resolve'>, commits?: Promise<void>): Promise<void> {
+    if (this.recorded >= upTo.steps && this.linesOut >= upTo.lines) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const waiter = { upTo, resolve };
+      const waiter = { ...upTo, resolve };
       this.recordWaiters.push(waiter);
       commits?.then(undefined, (err: Error) => {
         const i = this.recordWaiters.indexOf(waiter);
@@ -153,34 +165,40 @@ export class AlertBook {
    * work piles up while a commit runs and the next commit takes it, at most `MAX_STEPS` steps a
    * transaction, so that one transaction of a storm is never so large that it stalls the record.
    * When more is waiting than one transaction takes, critical alarms go in the next one, ahead of
-   * the rest (`alarmsFirst`).
+   * the rest (`alarmsFirst`). Each transaction takes its own turn: a person's acknowledgement, an
+   * escalation sweep, waiting for theirs, go between two transactions of a storm, not after it.
    */
   private batch(): Promise<void> {
     return (this.nextBatch ??= this.serial(async () => {
       this.nextBatch = null;
       // a partition's commit is a whole stretch of its log: never split
-      const most = this.commits.mode === 'explicit' ? Infinity : MAX_STEPS;
-      while ((this.queued.length || this.lines.length) && !this.closed) {
+      const explicit = this.commits.mode === 'explicit';
+      const most = explicit ? Infinity : MAX_STEPS;
+      do {
+        if ((!this.queued.length && !this.lines.length) || this.closed) return;
         const taken = this.withTheirLater(this.queued.length > most ? this.alarmsFirst(most) : this.queued.splice(0));
         const steps = taken.map((q) => q.step);
         const lines = this.lines.splice(0, MAX_LINES);
         try {
           await this.commitAll(steps, lines, this.queued.length === 0);
           this.failing = null;
+          this.linesOut += lines.length;
           this.countRecorded();
         } catch (e) {
           // nothing decided is dropped: the changes wait for the next commit, tried again shortly
           this.queued = [...taken, ...this.queued];
           this.lines = [...lines, ...this.lines];
           this.failing = (e as Error).message;
-          if (this.commits.mode === 'auto' && !this.closed)
+          if (!explicit && !this.closed)
             this.retry ??= setTimeout(() => {
               this.retry = undefined;
               void this.batch().catch(() => {});
             }, 1000).unref();
           throw e;
         }
-      }
+      } while (explicit);
+      // the rest in the next transaction, in its turn
+      if (this.queued.length || this.lines.length) void this.batch().catch(() => {});
     }));
   }
 
@@ -190,8 +208,7 @@ export class AlertBook {
    * acknowledged, or a kill -9 loses an alarm whose reading the device was told is safe.
    */
   whenRecorded(): Promise<void> {
-    if (this.recorded >= this.handled) return Promise.resolve();
-    return new Promise((resolve) => this.recordWaiters.push({ upTo: this.handled, resolve }));
+    return this.answered({ steps: this.handled, lines: 0 });
   }
 
   /**
@@ -236,10 +253,11 @@ export class AlertBook {
   /** Every step handled before the first that still waits is in the record now. */
   private countRecorded() {
     this.recorded = this.queued.reduce((low, q) => Math.min(low, q.n - 1), this.handled);
+    const isDue = (w: Waiter) => w.steps <= this.recorded && w.lines <= this.linesOut;
     // in the order they came: the PUBACKs go out in the order their messages were handled
-    const due = this.recordWaiters.filter((w) => w.upTo <= this.recorded);
+    const due = this.recordWaiters.filter(isDue);
     if (!due.length) return;
-    this.recordWaiters = this.recordWaiters.filter((w) => w.upTo > this.recorded);
+    this.recordWaiters = this.recordWaiters.filter((w) => !isDue(w));
     for (const w of due) w.resolve();
   }
 
@@ -305,7 +323,8 @@ export class AlertBook {
   record(transitions: Transition[]): Promise<void> {
     if (!transitions.length) return Promise.resolve();
     this.lines.push(...transitions);
-    return this.batch();
+    this.linesIn += transitions.length;
+    return this.answered({ steps: 0, lines: this.linesIn }, this.batch());
   }
 
   /** Apply a time-driven step (escalation) to every open alert. */
@@ -319,13 +338,17 @@ export class AlertBook {
         steps.push(s);
         this.announce(s);
       }
-      await this.commitAll(steps);
+      await this.withTheirQueued(steps);
     });
   }
 
-  /** Wait for every change queued so far (API reads after writes, shutdown). */
-  settled(): Promise<void> {
-    return this.serial(async () => {});
+  /**
+   * Wait for every change queued so far (API reads after writes, shutdown), or until a commit
+   * fails (health says so; the changes are kept and tried again).
+   */
+  async settled(): Promise<void> {
+    await this.serial(async () => {});
+    while ((this.queued.length || this.lines.length) && !this.closed && this.failing === null) await this.batch().catch(() => {});
   }
 
   private async find(id: string): Promise<Alert> {
@@ -338,7 +361,26 @@ export class AlertBook {
   private async commit(step: Step) {
     this.place(step.alert);
     this.announce(step);
-    await this.commitAll([step]);
+    await this.withTheirQueued([step]);
+  }
+
+  /**
+   * A person's or the sweep's steps, committed with their alerts' changes still waiting for the
+   * record (ahead of them, as they were handled): the row saved is the alert as it is now, so its
+   * record must not lag behind it, as in `withTheirLater`. (A cluster partition's changes are
+   * committed only with the stretch of its log they came from: there they stay queued.)
+   */
+  private async withTheirQueued(steps: Step[]) {
+    const ids = new Set(steps.map((st) => st.alert.id));
+    const theirs = this.commits.mode === 'auto' ? this.queued.filter((q) => ids.has(q.step.alert.id)) : [];
+    if (theirs.length) this.queued = this.queued.filter((q) => !ids.has(q.step.alert.id));
+    try {
+      await this.commitAll([...theirs.map((q) => q.step), ...steps]);
+    } catch (e) {
+      if (theirs.length) this.queued = [...theirs, ...this.queued].sort((a, b) => a.n - b.n);
+      throw e;
+    }
+    if (theirs.length) this.countRecorded();
   }
 
   private place(alert: Alert) {

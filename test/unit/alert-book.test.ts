@@ -161,6 +161,73 @@ describe('the alert book', () => {
     expect(heard).toEqual(['first', 'second', 'again']);
   });
 
+  it('gives a person\'s acknowledgement its turn between two transactions of a storm, with the alert\'s waiting change in its own', async () => {
+    const calls: string[][] = [];
+    const gates: (() => void)[] = [];
+    const gated = {
+      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
+        calls.push(args[0].flatMap((c) => c.transitions.map((t) => `${c.alert.key} ${t.type}`)));
+        await new Promise<void>((r) => gates.push(r));
+        return store.saveMany(...args);
+      },
+    };
+    const b = book(gated);
+    const raised = b.handle([outcome()]);
+    await waitFor(() => gates.length === 1, 5000, 'the raise under way');
+    gates.shift()!();
+    await raised;
+    const id = b.openAlerts()[0].id;
+    // a storm: a commit under way when an operator acknowledges the gas alarm; more changes are
+    // handled while it runs, among them the gas alarm's clear
+    void b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]);
+    await waitFor(() => gates.length === 1, 5000, 'a storm commit under way');
+    const acked = b.ack(id, 'operator:li');
+    void b.handle([outcome({ change: 'clear', severity: null, value: 1 })]);
+    void b.handle([outcome({ key: 'y/offline', deviceId: 'y', severity: 'major' })]);
+    gates.shift()!();
+    // the acknowledgement goes next, before the storm's next transaction, and takes the clear along:
+    // the row saved (cleared, acknowledged) and its record agree
+    await waitFor(() => calls.length === 3 && gates.length === 1, 5000, 'the acknowledgement under way');
+    expect(calls[2]).toEqual(['gas-1/gas-lel cleared', 'gas-1/gas-lel acknowledged']);
+    gates.shift()!();
+    await acked;
+    await waitFor(() => calls.length === 4 && gates.length === 1, 5000, 'the storm goes on');
+    expect(calls[3]).toEqual(['y/offline raised']);
+    gates.shift()!();
+    await b.settled();
+    const saved = (await store.get(id))!;
+    expect(saved.alert).toMatchObject({ state: 'cleared', acknowledged: true });
+    expect(saved.transitions.map((t) => t.type)).toEqual(['raised', 'cleared', 'acknowledged']);
+  });
+
+  it('answers record lines once they are written, while the storm after them still commits', async () => {
+    const gates: (() => void)[] = [];
+    const gated = {
+      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
+        await new Promise<void>((r) => gates.push(r));
+        return store.saveMany(...args);
+      },
+    };
+    const b = book(gated);
+    void b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]);
+    await waitFor(() => gates.length === 1, 5000, 'a commit under way');
+    const id = b.openAlerts()[0].id;
+    let told = false;
+    const notified = b.record([{ alertId: id, at: Date.UTC(2026, 10, 29, 8), type: 'notified', actor: 'system' }]).then(() => (told = true));
+    gates.shift()!();
+    await waitFor(() => gates.length === 1, 5000, 'the line\'s commit under way');
+    // the storm goes on: a change handled while the line is being written
+    void b.handle([outcome()]);
+    gates.shift()!();
+    await waitFor(() => gates.length === 1, 5000, 'the next commit under way');
+    // answered while the storm's next transaction is still held
+    await waitFor(() => told, 5000, 'the line answered');
+    await notified;
+    gates.shift()!();
+    await b.settled();
+    expect((await store.get(id))!.transitions.map((t) => t.type)).toEqual(['raised', 'notified']);
+  });
+
   it('lets critical alarms take at most half of a transaction: the others go on during a storm of them', async () => {
     const calls: number[] = [];
     const gates: (() => void)[] = [];
