@@ -41,8 +41,8 @@ export interface BookCommits {
   within?: (t: SqlRunner, complete: boolean) => Promise<void>;
 }
 
-/** a step waiting for the record, numbered in the order it was handled */
-type Queued = { step: Step; n: number };
+/** a step waiting for the record, numbered in the order it was handled; a person's is answered once recorded */
+type Queued = { step: Step; n: number; answer?: { resolve(): void; reject(e: Error): void } };
 
 /** answered once the first `steps` steps handled and the first `lines` lines queued are in the record */
 type Waiter = { steps: number; lines: number; resolve: () => void };
@@ -70,6 +70,8 @@ export class AlertBook {
   private linesIn = 0;
   private linesOut = 0;
   private recordWaiters: Waiter[] = [];
+  /** alerts whose latest change is not yet in the record, as they are now (a closed one is no longer open) */
+  private readonly unrecorded = new Map<string, Alert>();
 
   constructor(
     private readonly store: AlertStore,
@@ -133,12 +135,33 @@ export class AlertBook {
       const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
       if (!step) continue;
       this.place(step.alert);
-      // queued for the record before anyone hears of it: nothing a listener does can lose it
-      this.queued.push({ step, n: ++this.handled });
-      this.announce(step);
+      this.queue(step);
     }
     if (this.commits.mode === 'explicit') return Promise.resolve();
     return this.answered({ steps: this.handled, lines: 0 }, this.queued.length ? this.batch() : undefined);
+  }
+
+  /** Queued for the record before anyone hears of it: nothing a listener does can lose it. */
+  private queue(step: Step, answer?: Queued['answer']) {
+    this.queued.push({ step, n: ++this.handled, answer });
+    this.unrecorded.set(step.alert.id, step.alert);
+    this.announce(step);
+  }
+
+  /** These steps are in the record: their people are answered. */
+  private wereRecorded(taken: Queued[]) {
+    for (const q of taken) {
+      q.answer?.resolve();
+      if (this.unrecorded.get(q.step.alert.id) === q.step.alert) this.unrecorded.delete(q.step.alert.id);
+    }
+  }
+
+  /** A transaction with these steps failed: their people hear why (the steps wait for the next). */
+  private wereRefused(taken: Queued[], err: Error) {
+    for (const q of taken) {
+      q.answer?.reject(err);
+      q.answer = undefined;
+    }
   }
 
   /**
@@ -176,17 +199,19 @@ export class AlertBook {
       const most = explicit ? Infinity : MAX_STEPS;
       do {
         if ((!this.queued.length && !this.lines.length) || this.closed) return;
-        const taken = this.withTheirLater(this.queued.length > most ? this.alarmsFirst(most) : this.queued.splice(0));
+        const taken = this.withPeople(this.withTheirLater(this.queued.length > most ? this.alarmsFirst(most) : this.queued.splice(0)));
         const steps = taken.map((q) => q.step);
         const lines = this.lines.splice(0, MAX_LINES);
         try {
           await this.commitAll(steps, lines, this.queued.length === 0);
           this.failing = null;
           this.linesOut += lines.length;
+          this.wereRecorded(taken);
           this.countRecorded();
         } catch (e) {
+          this.wereRefused(taken, e as Error);
           // nothing decided is dropped: the changes wait for the next commit, tried again shortly
-          this.queued = [...taken, ...this.queued];
+          this.queued = [...taken, ...this.queued].sort((a, b) => a.n - b.n);
           this.lines = [...lines, ...this.lines];
           this.failing = (e as Error).message;
           if (!explicit && !this.closed)
@@ -250,6 +275,20 @@ export class AlertBook {
     return [...taken, ...later];
   }
 
+  /**
+   * People's steps still waiting go in this transaction, each with its alert's changes before it:
+   * a person waits for one transaction, not for a storm's backlog.
+   */
+  private withPeople(taken: Queued[]): Queued[] {
+    if (!this.queued.some((q) => q.answer)) return taken;
+    const ids = new Set(this.queued.filter((q) => q.answer).map((q) => q.step.alert.id));
+    const theirs: Queued[] = [];
+    const rest: Queued[] = [];
+    for (const q of this.queued) (ids.has(q.step.alert.id) ? theirs : rest).push(q);
+    this.queued = rest;
+    return [...taken, ...theirs];
+  }
+
   /** Every step handled before the first that still waits is in the record now. */
   private countRecorded() {
     this.recorded = this.queued.reduce((low, q) => Math.min(low, q.n - 1), this.handled);
@@ -280,11 +319,7 @@ export class AlertBook {
   }
 
   ack(id: string, actor: string, note?: string): Promise<Alert> {
-    return this.serial(async () => {
-      const step = acknowledge(await this.find(id), actor, this.clock(), note);
-      await this.commit(step);
-      return step.alert;
-    });
+    return this.act(id, (a, now) => acknowledge(a, actor, now, note));
   }
 
   close(id: string, actor: string, disposition: Disposition, note: string): Promise<Alert> {
@@ -301,22 +336,53 @@ export class AlertBook {
     return this.act(id, (a, now, review) => reviewFeedback(a, actor, now, accepted, note, review));
   }
 
-  /** A person's step on one alert, under its enterprise's review policy. */
+  /**
+   * A person's step on one alert, under its enterprise's review policy: applied at once, and
+   * answered once it is in the record. It goes in the record's next transaction with its alert's
+   * changes still waiting (ahead of it, as they were handled), not after a storm's backlog, and
+   * costs no transaction of its own. Should that transaction fail, the answer is the error and the
+   * step stays queued, written when the record can be (as the book keeps every change).
+   */
   private act(id: string, step: (a: Alert, now: number, review: ReviewPolicy) => Step): Promise<Alert> {
-    return this.serial(async () => {
-      const before = await this.find(id);
+    // a cluster partition's person steps are committed at their place in its log, one by one
+    if (this.commits.mode === 'explicit')
+      return this.serial(async () => {
+        const before = await this.find(id);
+        const s = step(before, this.clock(), this.placement(before.enterpriseId).review);
+        await this.commit(s);
+        this.closedIfActive(before, s);
+        return s.alert;
+      });
+    return (async () => {
+      const stored = this.latest(id) ? undefined : await this.find(id);
+      // looked at again after the wait: another step may have come meanwhile
+      const before = this.latest(id) ?? stored!;
       const s = step(before, this.clock(), this.placement(before.enterpriseId).review);
-      await this.commit(s);
-      if (s.alert.state === 'closed' && before.state === 'active')
-        for (const fn of this.closedWhileActive) {
-          try {
-            fn(before.key);
-          } catch (err) {
-            this.onListenerError(err as Error, { alert: s.alert, transition: s.transitions[s.transitions.length - 1] });
-          }
-        }
+      this.place(s.alert);
+      const recorded = new Promise<void>((resolve, reject) => this.queue(s, { resolve, reject }));
+      this.closedIfActive(before, s);
+      void this.batch().catch(() => {});
+      await recorded;
       return s.alert;
-    });
+    })();
+  }
+
+  /** The alert as it is now, if the book holds it: open, or changed and not yet recorded. */
+  private latest(id: string): Alert | undefined {
+    for (const a of this.openByKey.values()) if (a.id === id) return a;
+    return this.unrecorded.get(id);
+  }
+
+  /** Closed by a person while its condition still held: its rule starts afresh. */
+  private closedIfActive(before: Alert, s: Step) {
+    if (s.alert.state !== 'closed' || before.state !== 'active') return;
+    for (const fn of this.closedWhileActive) {
+      try {
+        fn(before.key);
+      } catch (err) {
+        this.onListenerError(err as Error, { alert: s.alert, transition: s.transitions[s.transitions.length - 1] });
+      }
+    }
   }
 
   /** Notification outcomes and other lines that do not change the alerts themselves. */
@@ -377,10 +443,13 @@ export class AlertBook {
     try {
       await this.commitAll([...theirs.map((q) => q.step), ...steps]);
     } catch (e) {
+      this.wereRefused(theirs, e as Error);
       if (theirs.length) this.queued = [...theirs, ...this.queued].sort((a, b) => a.n - b.n);
       throw e;
     }
-    if (theirs.length) this.countRecorded();
+    if (!theirs.length) return;
+    this.wereRecorded(theirs);
+    this.countRecorded();
   }
 
   private place(alert: Alert) {
