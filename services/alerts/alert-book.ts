@@ -156,10 +156,11 @@ export class AlertBook {
     }
   }
 
-  /** A transaction with these steps failed: their people hear why (the steps wait for the next). */
-  private wereRefused(taken: Queued[], err: Error) {
+  /** A transaction with these steps failed: their people hear so (the steps wait for the next). */
+  private wereRefused(taken: Queued[]) {
     for (const q of taken) {
-      q.answer?.reject(err);
+      // why is in health and the log, not in a person's answer (it may name files)
+      q.answer?.reject(new AlertStepPending('the alert record cannot be written now: the step is kept and written as soon as it can be (see /api/health)'));
       q.answer = undefined;
     }
   }
@@ -209,7 +210,7 @@ export class AlertBook {
           this.wereRecorded(taken);
           this.countRecorded();
         } catch (e) {
-          this.wereRefused(taken, e as Error);
+          this.wereRefused(taken);
           // nothing decided is dropped: the changes wait for the next commit, tried again shortly
           this.queued = [...taken, ...this.queued].sort((a, b) => a.n - b.n);
           this.lines = [...lines, ...this.lines];
@@ -443,7 +444,7 @@ export class AlertBook {
     try {
       await this.commitAll([...theirs.map((q) => q.step), ...steps]);
     } catch (e) {
-      this.wereRefused(theirs, e as Error);
+      this.wereRefused(theirs);
       if (theirs.length) this.queued = [...theirs, ...this.queued].sort((a, b) => a.n - b.n);
       throw e;
     }
