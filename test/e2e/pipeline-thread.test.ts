@@ -132,6 +132,38 @@ describe('a resend of readings still on their way to the disk', () => {
   });
 });
 
+describe('an operator acting while the alert record cannot be written', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  it('is answered 503 UNAVAILABLE, and the acknowledgement reaches the record once it can be written', async () => {
+    app = await startTestApp(THREADED);
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    const id = app.book.openAlerts().find((a) => a.deviceId === 'gas-2')!.id;
+    const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
+    const save = store.saveMany.bind(store);
+    let diskBack = false;
+    store.saveMany = async (...a) => {
+      if (!diskBack) throw new Error('IO Error: No space left on device (/data/gateway.duckdb)');
+      return save(...a);
+    };
+    const api = apiClient(app, 'token-operator');
+    const r = await api.post(`/api/alerts/${id}/ack`, { note: 'on my way' });
+    expect(r.status).toBe(503);
+    expect(r.json.error).toBe('UNAVAILABLE');
+    // what the store said (a path) stays in health and the log
+    expect(JSON.stringify(r.json)).not.toContain('/data/');
+    diskBack = true;
+    await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some((t: { type: string }) => t.type === 'acknowledged'), 10_000, 'the acknowledgement recorded');
+    expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true });
+    await dev.end();
+  });
+});
+
 describe("a device's own status message", () => {
   let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
   afterEach(async () => {
