@@ -4,18 +4,38 @@ import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app
 import { CHEM } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
+type TestApp = Awaited<ReturnType<typeof startTestApp>>;
+
+let app: TestApp | undefined;
+afterEach(async () => {
+  await app?.stop();
+  app = undefined;
+});
+
+/** The alert record's commits, each going through `wrap` (held, or failing as the test says). */
+const wrapRecordCommits = (running: TestApp, wrap: (save: () => Promise<void>) => Promise<void>) => {
+  const store = (running.book as unknown as { store: { saveMany: (...args: unknown[]) => Promise<void> } }).store;
+  const save = store.saveMany.bind(store);
+  store.saveMany = (...args) => wrap(() => save(...args));
+};
+
+/** The alert record's disk full until `full` is set false: every commit fails, and is counted. */
+const recordDiskFull = (running: TestApp, where = '') => {
+  const disk = { full: true, refused: 0 };
+  wrapRecordCommits(running, async (save) => {
+    if (!disk.full) return save();
+    disk.refused++;
+    throw new Error(`IO Error: No space left on device${where}`);
+  });
+  return disk;
+};
+
 /**
  * The reading pipeline (decode, rules, the readings' store) runs on a thread of its own. If that
  * thread ends unasked, nothing acknowledged is lost and nothing unacknowledged is claimed: devices
  * resend what got no PUBACK, a new thread starts from the open alerts, and the operators are told.
  */
 describe('the reading pipeline on its own thread', () => {
-  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
-  afterEach(async () => {
-    await app?.stop();
-    app = undefined;
-  });
-
   const open = async () => (await apiClient(app!, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { id: string; rule: string; deviceId: string; severity: string; state: string }[];
 
   it('restarts a thread that ended unasked: the resend is stored once, the open alert goes on, operators were told', async () => {
@@ -62,20 +82,12 @@ describe('the reading pipeline on its own thread', () => {
 });
 
 describe('a resend of readings still on their way to the disk', () => {
-  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
-  afterEach(async () => {
-    await app?.stop();
-    app = undefined;
-  });
-
   it('is acknowledged only once they are stored and their alarm recorded, never before', async () => {
     app = await startTestApp(THREADED);
     // the alert record's commit held: the first copy's alarm is decided but not yet on disk
-    const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
-    const save = store.saveMany.bind(store);
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    store.saveMany = async (...a) => (await gate, save(...a));
+    wrapRecordCommits(app, async (save) => (await gate, save()));
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     const reading = { seq: 1, values: { gas_lel: 45 } };
     const events: string[] = [];
@@ -98,31 +110,21 @@ describe('a resend of readings still on their way to the disk', () => {
   it('waits, when the record cannot be written, until a later try has written the alarm', async () => {
     app = await startTestApp(THREADED);
     // every commit of the alert record fails until the disk comes back; the book tries again
-    const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
-    const save = store.saveMany.bind(store);
-    let diskBack = false;
-    let refused = 0;
-    store.saveMany = async (...a) => {
-      if (!diskBack) {
-        refused++;
-        throw new Error('IO Error: No space left on device');
-      }
-      return save(...a);
-    };
+    const disk = recordDiskFull(app);
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     const reading = { seq: 1, values: { gas_lel: 45 } };
     const events: string[] = [];
     const first = dev.telemetry(reading).then(() => events.push('first acknowledged'), (e: Error) => events.push(`first refused: ${e.message}`));
-    await waitFor(() => refused >= 1, 5000, 'the first commit refused');
+    await waitFor(() => disk.refused >= 1, 5000, 'the first commit refused');
     const again = dev.telemetry(reading).then(() => events.push('resend acknowledged'), (e: Error) => events.push(`resend refused: ${e.message}`));
     await waitFor(() => dev.rejects.some((r) => r.error === 'DUPLICATE_SEQ'), 5000, 'the resend judged a duplicate');
     // the book's next try fails too: still nothing acknowledged, and the reading is not stored
-    await waitFor(() => refused >= 2, 5000, 'a second commit refused');
+    await waitFor(() => disk.refused >= 2, 5000, 'a second commit refused');
     await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/ping`, { qos: 1 }).catch(() => undefined);
     expect(events).toEqual([]);
     expect((await app.telemetry.query({ deviceId: 'gas-2', metric: 'gas_lel', from: 0, to: Date.now() + 86_400_000, limit: 100 })).length).toBe(0);
     events.push('disk back');
-    diskBack = true;
+    disk.full = false;
     await Promise.all([first, again]);
     expect(events).toEqual(['disk back', 'first acknowledged', 'resend acknowledged']);
     const alerts = (await apiClient(app, 'token-operator').get('/api/alerts?state=open&limit=100')).json.items as { deviceId: string; rule: string }[];
@@ -133,31 +135,19 @@ describe('a resend of readings still on their way to the disk', () => {
 });
 
 describe('an operator acting while the alert record cannot be written', () => {
-  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
-  afterEach(async () => {
-    await app?.stop();
-    app = undefined;
-  });
-
   it('is answered 503 UNAVAILABLE, and the acknowledgement reaches the record once it can be written', async () => {
     app = await startTestApp(THREADED);
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
     const id = app.book.openAlerts().find((a) => a.deviceId === 'gas-2')!.id;
-    const store = (app.book as unknown as { store: { saveMany: (...a: unknown[]) => Promise<void> } }).store;
-    const save = store.saveMany.bind(store);
-    let diskBack = false;
-    store.saveMany = async (...a) => {
-      if (!diskBack) throw new Error('IO Error: No space left on device (/data/gateway.duckdb)');
-      return save(...a);
-    };
+    const disk = recordDiskFull(app, ' (/data/gateway.duckdb)');
     const api = apiClient(app, 'token-operator');
     const r = await api.post(`/api/alerts/${id}/ack`, { note: 'on my way' });
     expect(r.status).toBe(503);
     expect(r.json.error).toBe('UNAVAILABLE');
     // what the store said (a path) stays in health and the log
     expect(JSON.stringify(r.json)).not.toContain('/data/');
-    diskBack = true;
+    disk.full = false;
     await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some((t: { type: string }) => t.type === 'acknowledged'), 10_000, 'the acknowledgement recorded');
     expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true });
     await dev.end();
@@ -165,25 +155,13 @@ describe('an operator acting while the alert record cannot be written', () => {
 });
 
 describe("a device's own status message", () => {
-  let app: Awaited<ReturnType<typeof startTestApp>> | undefined;
-  afterEach(async () => {
-    await app?.stop();
-    app = undefined;
-  });
-
-  /** the alert record's commits, held or failing as the test says */
-  const recordCommits = (a: NonNullable<typeof app>) => {
-    const store = (a.book as unknown as { store: { saveMany: (...args: unknown[]) => Promise<void> } }).store;
-    const save = store.saveMany.bind(store);
-    return (wrap: (save: () => Promise<void>) => Promise<void>) => (store.saveMany = (...args) => wrap(() => save(...args)));
-  };
-  const offlineAlarm = (a: NonNullable<typeof app>) => a.book.openAlerts().find((x) => x.deviceId === 'gas-2' && x.rule === 'device-offline');
+  const offlineAlarm = (a: TestApp) => a.book.openAlerts().find((x) => x.deviceId === 'gas-2' && x.rule === 'device-offline');
 
   it('"offline" is acknowledged only once its offline alarm is in the record', async () => {
     app = await startTestApp(THREADED);
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    recordCommits(app)(async (save) => (await gate, save()));
+    wrapRecordCommits(app, async (save) => (await gate, save()));
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     const events: string[] = [];
     const said = dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'offline', { qos: 1 }).then(() => events.push('offline acknowledged'));
@@ -204,25 +182,17 @@ describe("a device's own status message", () => {
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     await dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'offline', { qos: 1 });
     expect(offlineAlarm(app)).toBeDefined();
-    let diskBack = false;
-    let refused = 0;
-    recordCommits(app)(async (save) => {
-      if (!diskBack) {
-        refused++;
-        throw new Error('IO Error: No space left on device');
-      }
-      return save();
-    });
+    const disk = recordDiskFull(app);
     const events: string[] = [];
     const said = dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'online', { qos: 1 }).then(
       () => events.push('online acknowledged'),
       (e: Error) => events.push(`online refused: ${e.message}`),
     );
-    await waitFor(() => refused >= 2, 5000, 'two commits refused');
+    await waitFor(() => disk.refused >= 2, 5000, 'two commits refused');
     await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/ping`, { qos: 1 }).catch(() => undefined);
     expect(events).toEqual([]);
     events.push('disk back');
-    diskBack = true;
+    disk.full = false;
     await said;
     expect(events).toEqual(['disk back', 'online acknowledged']);
     // cleared, and open until someone closes it in the loop

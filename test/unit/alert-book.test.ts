@@ -39,6 +39,18 @@ describe('the alert book', () => {
     errors = [];
   });
   afterEach(() => db.close());
+  /** The record's commits, each held until the test lets it go (`gates`); `seen` hears each one's changes first. */
+  const heldCommits = (seen: (changes: Parameters<AlertStore['saveMany']>[0]) => void = () => {}) => {
+    const gates: (() => void)[] = [];
+    const gated = {
+      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
+        seen(args[0]);
+        await new Promise<void>((r) => gates.push(r));
+        return store.saveMany(...args);
+      },
+    };
+    return { gates, gated };
+  };
   const book = (s: Pick<AlertStore, 'saveMany'> = store) => new AlertBook(s as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), (err) => errors.push(err.message));
 
   it('tells live listeners at once, the others once the record is committed, each of them isolated', async () => {
@@ -95,14 +107,7 @@ describe('the alert book', () => {
 
   it('commits critical alarms ahead of a storm larger than one transaction, keeps each alert\'s steps in order, and counts a step recorded only once every step before it is', async () => {
     const calls: string[][] = [];
-    const gates: (() => void)[] = [];
-    const gated = {
-      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
-        calls.push(args[0].map((c) => `${c.alert.key} ${c.transitions.map((t) => t.type).join()}`));
-        await new Promise<void>((r) => gates.push(r));
-        return store.saveMany(...args);
-      },
-    };
+    const { gates, gated } = heldCommits((changes) => calls.push(changes.map((c) => `${c.alert.key} ${c.transitions.map((t) => t.type).join()}`)));
     const b = book(gated);
     const first = b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]);
     await waitFor(() => calls.length === 1, 20_000, 'the first commit under way');
@@ -135,13 +140,7 @@ describe('the alert book', () => {
   });
 
   it('answers a handle once its changes and those before them are recorded, not when the commits run dry', async () => {
-    const gates: (() => void)[] = [];
-    const gated = {
-      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
-        await new Promise<void>((r) => gates.push(r));
-        return store.saveMany(...args);
-      },
-    };
+    const { gates, gated } = heldCommits();
     const b = book(gated);
     const heard: string[] = [];
     const first = b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]).then(() => heard.push('first'));
@@ -163,14 +162,7 @@ describe('the alert book', () => {
 
   it('records a person\'s acknowledgement in the next transaction, not after a storm\'s backlog, with its alert\'s waiting change before it', async () => {
     const calls: string[][] = [];
-    const gates: (() => void)[] = [];
-    const gated = {
-      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
-        calls.push(args[0].flatMap((c) => c.transitions.map((t) => `${c.alert.key} ${t.type}`)));
-        await new Promise<void>((r) => gates.push(r));
-        return store.saveMany(...args);
-      },
-    };
+    const { gates, gated } = heldCommits((changes) => calls.push(changes.flatMap((c) => c.transitions.map((t) => `${c.alert.key} ${t.type}`))));
     const b = book(gated);
     const z = { key: 'z/offline', deviceId: 'z', severity: 'major' as const };
     const raised = b.handle([outcome(z)]);
@@ -221,13 +213,7 @@ describe('the alert book', () => {
   });
 
   it('answers record lines once they are written, while the storm after them still commits', async () => {
-    const gates: (() => void)[] = [];
-    const gated = {
-      saveMany: async (...args: Parameters<AlertStore['saveMany']>) => {
-        await new Promise<void>((r) => gates.push(r));
-        return store.saveMany(...args);
-      },
-    };
+    const { gates, gated } = heldCommits();
     const b = book(gated);
     void b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]);
     await waitFor(() => gates.length === 1, 20_000, 'a commit under way');
