@@ -189,8 +189,9 @@ export class AlertBook {
    * work piles up while a commit runs and the next commit takes it, at most `MAX_STEPS` steps a
    * transaction, so that one transaction of a storm is never so large that it stalls the record.
    * When more is waiting than one transaction takes, critical alarms go in the next one, ahead of
-   * the rest (`alarmsFirst`). Each transaction takes its own turn: a person's acknowledgement, an
-   * escalation sweep, waiting for theirs, go between two transactions of a storm, not after it.
+   * the rest (`alarmsFirst`), and people's steps go in the next one whatever waits (`withPeople`).
+   * Each transaction takes its own turn: what waits for the book's turn (a cluster partition's
+   * person step, `settled`) goes between two transactions of a storm, not after it.
    */
   private batch(): Promise<void> {
     return (this.nextBatch ??= this.serial(async () => {
@@ -394,19 +395,32 @@ export class AlertBook {
     return this.answered({ steps: 0, lines: this.linesIn }, this.batch());
   }
 
-  /** Apply a time-driven step (escalation) to every open alert. */
+  /**
+   * Apply a time-driven step (escalation) to every open alert. Its changes join the others in the
+   * record's queue (kept and tried again should a commit fail); resolves once they are recorded.
+   */
   sweep(step: (a: Alert) => Step | null): Promise<void> {
-    return this.serial(async () => {
-      const steps: Step[] = [];
-      for (const a of [...this.openByKey.values()]) {
-        const s = step(a);
-        if (!s) continue;
-        this.place(s.alert);
-        steps.push(s);
-        this.announce(s);
-      }
-      await this.withTheirQueued(steps);
-    });
+    // a cluster partition commits its sweep at its place in the log, in a transaction of its own
+    if (this.commits.mode === 'explicit')
+      return this.serial(async () => {
+        const steps = this.swept(step);
+        steps.forEach((s) => this.announce(s));
+        await this.commitAll(steps);
+      });
+    const steps = this.swept(step);
+    steps.forEach((s) => this.queue(s));
+    return steps.length ? this.answered({ steps: this.handled, lines: 0 }, this.batch()) : Promise.resolve();
+  }
+
+  private swept(step: (a: Alert) => Step | null): Step[] {
+    const steps: Step[] = [];
+    for (const a of [...this.openByKey.values()]) {
+      const s = step(a);
+      if (!s) continue;
+      this.place(s.alert);
+      steps.push(s);
+    }
+    return steps;
   }
 
   /**
@@ -428,29 +442,7 @@ export class AlertBook {
   private async commit(step: Step) {
     this.place(step.alert);
     this.announce(step);
-    await this.withTheirQueued([step]);
-  }
-
-  /**
-   * A person's or the sweep's steps, committed with their alerts' changes still waiting for the
-   * record (ahead of them, as they were handled): the row saved is the alert as it is now, so its
-   * record must not lag behind it, as in `withTheirLater`. (A cluster partition's changes are
-   * committed only with the stretch of its log they came from: there they stay queued.)
-   */
-  private async withTheirQueued(steps: Step[]) {
-    const ids = new Set(steps.map((st) => st.alert.id));
-    const theirs = this.commits.mode === 'auto' ? this.queued.filter((q) => ids.has(q.step.alert.id)) : [];
-    if (theirs.length) this.queued = this.queued.filter((q) => !ids.has(q.step.alert.id));
-    try {
-      await this.commitAll([...theirs.map((q) => q.step), ...steps]);
-    } catch (e) {
-      this.wereRefused(theirs);
-      if (theirs.length) this.queued = [...theirs, ...this.queued].sort((a, b) => a.n - b.n);
-      throw e;
-    }
-    if (!theirs.length) return;
-    this.wereRecorded(theirs);
-    this.countRecorded();
+    await this.commitAll([step]);
   }
 
   private place(alert: Alert) {

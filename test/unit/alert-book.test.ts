@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Outcome } from '../../domain/types.ts';
 import { AlertBook } from '../../services/alerts/alert-book.ts';
 import { AlertStore } from '../../services/alerts/alert-store.ts';
-import type { AlertChange } from '../../services/alerts/model.ts';
+import type { Alert, AlertChange } from '../../services/alerts/model.ts';
 import { Database } from '../../services/store/database.ts';
 import { tempDir } from '../support/app.ts';
 import { waitFor } from '../support/wait.ts';
@@ -210,6 +210,21 @@ describe('the alert book', () => {
     fail = false;
     await waitFor(async () => ((await store.get(id))?.transitions.length ?? 0) === 2, 20_000, 'written on the retry');
     expect((await store.get(id))!.alert.acknowledged).toBe(true);
+  });
+
+  it('keeps an escalation whose commit failed and records it on the retry (the sweep does not escalate twice)', async () => {
+    let fail = false;
+    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
+    const b = book(flaky);
+    await b.handle([outcome()]);
+    const id = b.openAlerts()[0].id;
+    const escalate = (a: Alert) => (a.escalationLevel > 0 ? null : { alert: { ...a, escalationLevel: 1 }, transitions: [{ alertId: a.id, at: Date.UTC(2026, 10, 29, 8, 5), type: 'escalated' as const, actor: 'system' }] });
+    fail = true;
+    await expect(b.sweep(escalate)).rejects.toThrow('disk full');
+    await b.sweep(escalate).catch(() => {});
+    fail = false;
+    await waitFor(async () => ((await store.get(id))?.transitions ?? []).map((t) => t.type).join() === 'raised,escalated', 20_000, 'the escalation recorded on the retry');
+    expect((await store.get(id))!.alert.escalationLevel).toBe(1);
   });
 
   it('answers record lines once they are written, while the storm after them still commits', async () => {
