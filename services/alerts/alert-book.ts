@@ -45,7 +45,7 @@ export interface BookCommits {
 type Queued = { step: Step; n: number; answer?: { resolve(): void; reject(e: Error): void } };
 
 /** answered once the first `steps` steps handled and the first `lines` lines queued are in the record */
-type Waiter = { steps: number; lines: number; resolve: () => void };
+type Waiter = { steps: number; lines: number; resolve: () => void; reject: (e: Error) => void };
 
 /** the most steps and record lines one transaction of the record takes */
 const MAX_STEPS = 2000;
@@ -88,6 +88,10 @@ export class AlertBook {
   shut() {
     this.closed = true;
     clearTimeout(this.retry);
+    // nothing waiting here will be written by this book: whoever waits hears so
+    const closed = new Error('the alert book is closed');
+    for (const w of this.recordWaiters.splice(0)) w.reject(closed);
+    for (const q of this.queued) q.answer?.reject(closed);
   }
 
   /** Commit what was handled since the last commit (explicit mode); rejects if it could not be written. */
@@ -170,10 +174,11 @@ export class AlertBook {
    * first: the changes are kept and tried again, and `whenRecorded` waits for that. Without
    * `commits`, what it waits for is in a transaction under way (or waiting for its retry).
    */
-  private answered(upTo: Omit<Waiter, 'resolve'>, commits?: Promise<void>): Promise<void> {
+  private answered(upTo: Omit<Waiter, 'resolve' | 'reject'>, commits?: Promise<void>): Promise<void> {
     if (this.recorded >= upTo.steps && this.linesOut >= upTo.lines) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('the alert book is closed'));
     return new Promise((resolve, reject) => {
-      const waiter = { ...upTo, resolve };
+      const waiter = { ...upTo, resolve, reject };
       this.recordWaiters.push(waiter);
       commits?.then(undefined, (err: Error) => {
         const i = this.recordWaiters.indexOf(waiter);

@@ -227,6 +227,20 @@ describe('the alert book', () => {
     expect((await store.get(id))!.alert.escalationLevel).toBe(1);
   });
 
+  it('tells whoever waits for the record that a book shut will not write it', async () => {
+    const { gates, gated } = heldCommits();
+    const b = book(gated);
+    void b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })]).catch(() => {});
+    await waitFor(() => gates.length === 1, 20_000, 'a commit under way');
+    const waiting = b.handle([outcome()]);
+    const line = b.record([{ alertId: b.openAlerts()[0].id, at: Date.UTC(2026, 10, 29, 8), type: 'notified', actor: 'system' }]);
+    b.shut();
+    await expect(waiting).rejects.toThrow('closed');
+    await expect(line).rejects.toThrow('closed');
+    await expect(b.whenRecorded()).rejects.toThrow('closed');
+    gates.shift()!();
+  });
+
   it('answers record lines once they are written, while the storm after them still commits', async () => {
     const { gates, gated } = heldCommits();
     const b = book(gated);
