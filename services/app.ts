@@ -52,7 +52,10 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const { audit } = stores;
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
-  const book = new AlertBook(stores.alerts, (id) => placementOf(current(), id), clock, (err, c) => faults.fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }));
+  const book = new AlertBook(stores.alerts, (id) => placementOf(current(), id), clock, (err, c) => faults.fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }), {
+    mode: 'auto',
+    onFailing: (err, waiting) => (err ? log.error({ err: err.message, waiting }, 'the alert record cannot be written: its changes are kept and tried again every second') : log.warn({ waiting }, 'the alert record is written again')),
+  });
   const raiseSystem = (o: Outcome) => void book.handle([o]).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
   const forwarder = composeForwarder({ settings, options: opts.forward, settle: (lines) => stores.alerts.settle('forward', lines), metrics, clock, log });

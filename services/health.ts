@@ -54,3 +54,19 @@ export class ServiceHealth {
     this.loop.disable();
   }
 }
+
+/**
+ * An error as anyone asking for health may read it (the route takes no token): no file paths
+ * and no addresses, which the log keeps whole. "Could not write file <file>: No space left on
+ * device" still says what is wrong.
+ */
+export const withoutPlaces = (e: string) =>
+  e.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, '<address>').replace(/(?:[A-Za-z]:)?(?:[\\/][^\s"'\\/:]+){2,}[\\/]?/g, '<file>');
+
+/** The health answer with each part's error stripped of places. */
+export function publicHealth<H extends Record<string, unknown>>(h: H): H {
+  const out: Record<string, unknown> = { ...h };
+  for (const [k, v] of Object.entries(h))
+    if (v && typeof v === 'object' && typeof (v as { error?: unknown }).error === 'string') out[k] = { ...v, error: withoutPlaces((v as { error: string }).error) };
+  return out as H;
+}

@@ -39,6 +39,8 @@ export interface BookCommits {
    * commit (so progress may be written with it).
    */
   within?: (t: SqlRunner, complete: boolean) => Promise<void>;
+  /** the record could not be written (`err`), or can be again (`null`): told once per change of state */
+  onFailing?: (err: Error | null, waiting: number) => void;
 }
 
 /** a step waiting for the record, numbered in the order it was handled; a person's is answered once recorded */
@@ -211,6 +213,7 @@ export class AlertBook {
         const lines = this.lines.splice(0, MAX_LINES);
         try {
           await this.commitAll(steps, lines, this.queued.length === 0);
+          if (this.failing !== null) this.commits.onFailing?.(null, this.queued.length + this.lines.length);
           this.failing = null;
           this.linesOut += lines.length;
           this.wereRecorded(taken);
@@ -220,6 +223,7 @@ export class AlertBook {
           // nothing decided is dropped: the changes wait for the next commit, tried again shortly
           this.queued = [...taken, ...this.queued].sort((a, b) => a.n - b.n);
           this.lines = [...lines, ...this.lines];
+          if (this.failing === null) this.commits.onFailing?.(e as Error, this.queued.length + this.lines.length);
           this.failing = (e as Error).message;
           if (!explicit && !this.closed)
             this.retry ??= setTimeout(() => {
@@ -374,7 +378,15 @@ export class AlertBook {
     })();
   }
 
-  /** The alert as it is now, if the book holds it: open, or changed and not yet recorded. */
+  /**
+   * The alert as it is now, if the book holds it: open, or changed and not yet recorded. (Who may
+   * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
+   * before its raise is written.)
+   */
+  current(id: string): Alert | undefined {
+    return this.latest(id);
+  }
+
   private latest(id: string): Alert | undefined {
     for (const a of this.openByKey.values()) if (a.id === id) return a;
     return this.unrecorded.get(id);
@@ -429,12 +441,14 @@ export class AlertBook {
   }
 
   /**
-   * Wait for every change queued so far (API reads after writes, shutdown), or until a commit
-   * fails (health says so; the changes are kept and tried again).
+   * Wait for every change handled and line queued so far to be recorded (API reads after writes,
+   * shutdown), or until a commit fails (health says so; the changes are kept and tried again).
    */
   async settled(): Promise<void> {
     await this.serial(async () => {});
-    while ((this.queued.length || this.lines.length) && !this.closed && this.failing === null) await this.batch().catch(() => {});
+    if (this.failing !== null || this.closed) return;
+    // what was handled before now, not what a storm hands in meanwhile
+    await this.answered({ steps: this.handled, lines: this.linesIn }, this.batch()).catch(() => {});
   }
 
   private async find(id: string): Promise<Alert> {

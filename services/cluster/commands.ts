@@ -108,6 +108,11 @@ export class RemoteBook {
     return [...this.open.values()];
   }
 
+  /** An open alert as the live events last showed it. */
+  current(id: string): Alert | undefined {
+    return this.open.get(id);
+  }
+
   /** Reads go to the database, which the owners commit to before they answer: nothing to wait for. */
   async settled(): Promise<void> {}
 
@@ -128,7 +133,8 @@ export class RemoteBook {
   }
 
   private async send(c: AlertCommand): Promise<Alert> {
-    const enterpriseId = await this.enterpriseOf(c.alertId);
+    // an alarm on the board may not be in the database yet
+    const enterpriseId = this.open.get(c.alertId)?.enterpriseId ?? (await this.enterpriseOf(c.alertId));
     if (enterpriseId === null) throw new AlertNotFound(c.alertId);
     // listen for the answer before the command can be applied
     let timer: NodeJS.Timeout | undefined;

@@ -145,11 +145,40 @@ describe('an operator acting while the alert record cannot be written', () => {
     const r = await api.post(`/api/alerts/${id}/ack`, { note: 'on my way' });
     expect(r.status).toBe(503);
     expect(r.json.error).toBe('UNAVAILABLE');
-    // what the store said (a path) stays in health and the log
+    // what the store said stays in the log: the answer and health (which takes no token) name no file
     expect(JSON.stringify(r.json)).not.toContain('/data/');
+    const health = await apiClient(app).get('/api/health');
+    expect(health.json.alerts).toMatchObject({ ok: false, error: expect.stringContaining('No space left on device') });
+    expect(JSON.stringify(health.json)).not.toContain('/data/');
     disk.full = false;
     await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some((t: { type: string }) => t.type === 'acknowledged'), 10_000, 'the acknowledgement recorded');
     expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true });
+    await dev.end();
+  });
+});
+
+describe('an alarm on the board whose raise is not yet recorded', () => {
+  it('is acknowledged (not "no alert"), answered once the raise and the acknowledgement are recorded', async () => {
+    app = await startTestApp(THREADED);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    wrapRecordCommits(app, async (save) => (await gate, save()));
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    void dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    await waitFor(() => app!.book.openAlerts().some((a) => a.deviceId === 'gas-2'), 5000, 'the alarm decided (on the board)');
+    const id = app.book.openAlerts().find((a) => a.deviceId === 'gas-2')!.id;
+    let answered = false;
+    const ack = apiClient(app, 'token-operator')
+      .post(`/api/alerts/${id}/ack`, { note: 'seen on the board' })
+      .then((r) => ((answered = true), r));
+    await waitFor(() => app!.book.current(id)?.acknowledged === true, 5000, 'the acknowledgement applied');
+    expect(answered).toBe(false);
+    open();
+    const r = await ack;
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ id, acknowledged: true });
+    const history = (await apiClient(app, 'token-operator').get(`/api/alerts/${id}`)).json.history.map((t: { type: string }) => t.type);
+    expect(history).toEqual(['raised', 'acknowledged']);
     await dev.end();
   });
 });

@@ -227,6 +227,21 @@ describe('the alert book', () => {
     expect((await store.get(id))!.alert.escalationLevel).toBe(1);
   });
 
+  it('says once that the record cannot be written, and once that it can again', async () => {
+    let fail = true;
+    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
+    const said: string[] = [];
+    const b = new AlertBook(flaky as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), () => {}, {
+      mode: 'auto',
+      onFailing: (err, waiting) => said.push(err ? `failing: ${err.message} (${waiting} waiting)` : `written again (${waiting} waiting)`),
+    });
+    await expect(b.handle([outcome()])).rejects.toThrow('disk full');
+    await expect(b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })])).rejects.toThrow('disk full');
+    fail = false;
+    await b.whenRecorded();
+    expect(said).toEqual(['failing: disk full (1 waiting)', 'written again (0 waiting)']);
+  });
+
   it('tells whoever waits for the record that a book shut will not write it', async () => {
     const { gates, gated } = heldCommits();
     const b = book(gated);

@@ -86,9 +86,17 @@ export const alertRoutes =
       if (!req.caller.sees(found.alert.enterpriseId)) throw new ApiError('FORBIDDEN', `alert ${id} is outside your scope`);
       return found;
     };
+    /** The alert a step is for, as it is now: the book's (an alarm on the board may not be recorded yet), else the record's. */
+    const handled = async (req: FastifyRequest, id: string): Promise<Alert> => {
+      const alert = ctx.book.current(id) ?? (await ctx.alerts.get(id))?.alert;
+      if (!alert) throw new ApiError('NOT_FOUND', `no alert ${id}`);
+      if (!req.caller.sees(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `alert ${id} is outside your scope`);
+      return alert;
+    };
     const handling = async (req: FastifyRequest, id: string) => {
-      const { alert } = await visible(req, id);
+      const alert = await handled(req, id);
       if (!req.caller.handles(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot handle this alert`);
+      return alert;
     };
     const conflict = (e: unknown): never => {
       if (e instanceof AlertError) throw new ApiError(e.code === 'REVIEW_REQUIRED' ? 'REVIEW_REQUIRED' : 'CONFLICT', e.message);
@@ -202,8 +210,7 @@ export const alertRoutes =
     app.post('/alerts/:id/feedback', async (req) => {
       const { id } = parseInput(idParams, req.params, 'params');
       const body = parseInput(feedbackBody, req.body, 'body');
-      await handling(req, id);
-      const { alert } = await visible(req, id);
+      const alert = await handling(req, id);
       await checkOwnPhotos(ctx.photos, body.photos, alert.enterpriseId);
       return (await withUnits([await ctx.book.feedback(id, req.caller.name, body).catch(conflict)]))[0];
     });
@@ -212,7 +219,7 @@ export const alertRoutes =
     app.post('/alerts/:id/review', async (req) => {
       const { id } = parseInput(idParams, req.params, 'params');
       const body = parseInput(reviewBody, req.body, 'body');
-      const { alert } = await visible(req, id);
+      const alert = await handled(req, id);
       if (req.caller.role !== 'operator' && req.caller.role !== 'regulator') throw new ApiError('FORBIDDEN', `the township or regulator of the region reviews feedback, not ${req.caller.role} callers`);
       return (await withUnits([await ctx.book.review(alert.id, req.caller.name, body.accepted, body.note).catch(conflict)]))[0];
     });

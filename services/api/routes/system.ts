@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from '../context.ts';
 import { z } from 'zod';
 import { ApiError, parseInput } from '../errors.ts';
+import { publicHealth } from '../../health.ts';
 
 const verifyQuery = z
   .object({
@@ -18,7 +19,7 @@ export const systemRoutes =
   async (app) => {
     app.get('/api/health', async (_req, reply) => {
       const h = ctx.health();
-      return reply.status(h.status === 'ok' ? 200 : 503).send(h);
+      return reply.status(h.status === 'ok' ? 200 : 503).send(publicHealth(h));
     });
 
     /** Who the token belongs to: the dashboards choose their views from this. */
