@@ -39,6 +39,11 @@ describe('the alert book', () => {
     errors = [];
   });
   afterEach(() => db.close());
+  /** The record's disk, full while `full`: every commit fails with 'disk full'. */
+  const fullDisk = (full: boolean) => {
+    const disk = { full, store: { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (disk.full ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) } };
+    return disk;
+  };
   /** The record's commits, each held until the test lets it go (`gates`); `seen` hears each one's changes first. */
   const heldCommits = (seen: (changes: Parameters<AlertStore['saveMany']>[0]) => void = () => {}) => {
     const gates: (() => void)[] = [];
@@ -71,15 +76,14 @@ describe('the alert book', () => {
   });
 
   it('keeps the changes of a failed commit for the next one, and says so in health', async () => {
-    let fail = true;
-    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
-    const b = book(flaky);
+    const disk = fullDisk(true);
+    const b = book(disk.store);
     const committed: string[] = [];
     b.onChange((c) => committed.push(c.transition.type));
     await expect(b.handle([outcome()])).rejects.toThrow('disk full');
     expect(b.health()).toMatchObject({ ok: false, error: 'disk full', waiting: 1 });
     expect(committed).toEqual([]);
-    fail = false;
+    disk.full = false;
     await b.handle([outcome({ change: 'clear', severity: null, value: 1, at: Date.UTC(2026, 10, 29, 8, 1) })]);
     expect(committed).toEqual(['raised', 'cleared']);
     expect(b.health()).toMatchObject({ ok: true, waiting: 0 });
@@ -198,46 +202,43 @@ describe('the alert book', () => {
   });
 
   it('keeps a person\'s step whose transaction failed, says so, and writes it when the record can be', async () => {
-    let fail = false;
-    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
-    const b = book(flaky);
+    const disk = fullDisk(false);
+    const b = book(disk.store);
     await b.handle([outcome()]);
     const id = b.openAlerts()[0].id;
-    fail = true;
+    disk.full = true;
     await expect(b.ack(id, 'operator:li')).rejects.toThrow(/cannot be written now: the step is kept/);
     // applied, and kept for the record: asking again is a conflict, not a second acknowledgement
     await expect(b.ack(id, 'operator:li')).rejects.toThrow(/acknowledged already/);
-    fail = false;
+    disk.full = false;
     await waitFor(async () => ((await store.get(id))?.transitions.length ?? 0) === 2, 20_000, 'written on the retry');
     expect((await store.get(id))!.alert.acknowledged).toBe(true);
   });
 
   it('keeps an escalation whose commit failed and records it on the retry (the sweep does not escalate twice)', async () => {
-    let fail = false;
-    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
-    const b = book(flaky);
+    const disk = fullDisk(false);
+    const b = book(disk.store);
     await b.handle([outcome()]);
     const id = b.openAlerts()[0].id;
     const escalate = (a: Alert) => (a.escalationLevel > 0 ? null : { alert: { ...a, escalationLevel: 1 }, transitions: [{ alertId: a.id, at: Date.UTC(2026, 10, 29, 8, 5), type: 'escalated' as const, actor: 'system' }] });
-    fail = true;
+    disk.full = true;
     await expect(b.sweep(escalate)).rejects.toThrow('disk full');
     await b.sweep(escalate).catch(() => {});
-    fail = false;
+    disk.full = false;
     await waitFor(async () => ((await store.get(id))?.transitions ?? []).map((t) => t.type).join() === 'raised,escalated', 20_000, 'the escalation recorded on the retry');
     expect((await store.get(id))!.alert.escalationLevel).toBe(1);
   });
 
   it('says once that the record cannot be written, and once that it can again', async () => {
-    let fail = true;
-    const flaky = { saveMany: (...args: Parameters<AlertStore['saveMany']>) => (fail ? Promise.reject(new Error('disk full')) : store.saveMany(...args)) };
+    const disk = fullDisk(true);
     const said: string[] = [];
-    const b = new AlertBook(flaky as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), () => {}, {
+    const b = new AlertBook(disk.store as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), () => {}, {
       mode: 'auto',
       onFailing: (err, waiting) => said.push(err ? `failing: ${err.message} (${waiting} waiting)` : `written again (${waiting} waiting)`),
     });
     await expect(b.handle([outcome()])).rejects.toThrow('disk full');
     await expect(b.handle([outcome({ key: 'x/offline', deviceId: 'x', severity: 'major' })])).rejects.toThrow('disk full');
-    fail = false;
+    disk.full = false;
     await b.whenRecorded();
     expect(said).toEqual(['failing: disk full (1 waiting)', 'written again (0 waiting)']);
   });
