@@ -276,14 +276,7 @@ export class AlertBook {
    * and the device's resent reading no longer cleared anything.
    */
   private withTheirLater(taken: Queued[]): Queued[] {
-    if (!this.queued.length) return taken;
-    const ids = new Set(taken.map((q) => q.step.alert.id));
-    const later: Queued[] = [];
-    const rest: Queued[] = [];
-    for (const q of this.queued) (ids.has(q.step.alert.id) ? later : rest).push(q);
-    if (!later.length) return taken;
-    this.queued = rest;
-    return [...taken, ...later];
+    return [...taken, ...this.takeQueuedOf(new Set(taken.map((q) => q.step.alert.id)))];
   }
 
   /**
@@ -292,12 +285,16 @@ export class AlertBook {
    */
   private withPeople(taken: Queued[]): Queued[] {
     if (!this.queued.some((q) => q.answer)) return taken;
-    const ids = new Set(this.queued.filter((q) => q.answer).map((q) => q.step.alert.id));
+    return [...taken, ...this.takeQueuedOf(new Set(this.queued.filter((q) => q.answer).map((q) => q.step.alert.id)))];
+  }
+
+  /** The waiting steps of these alerts, in the order they were handled, out of the queue. */
+  private takeQueuedOf(ids: Set<string>): Queued[] {
     const theirs: Queued[] = [];
     const rest: Queued[] = [];
     for (const q of this.queued) (ids.has(q.step.alert.id) ? theirs : rest).push(q);
-    this.queued = rest;
-    return [...taken, ...theirs];
+    if (theirs.length) this.queued = rest;
+    return theirs;
   }
 
   /** Every step handled before the first that still waits is in the record now. */
@@ -365,9 +362,9 @@ export class AlertBook {
         return s.alert;
       });
     return (async () => {
-      const stored = this.latest(id) ? undefined : await this.find(id);
+      const stored = this.current(id) ? undefined : await this.find(id);
       // looked at again after the wait: another step may have come meanwhile
-      const before = this.latest(id) ?? stored!;
+      const before = this.current(id) ?? stored!;
       const s = step(before, this.clock(), this.placement(before.enterpriseId).review);
       this.place(s.alert);
       const recorded = new Promise<void>((resolve, reject) => this.queue(s, { resolve, reject }));
@@ -384,10 +381,6 @@ export class AlertBook {
    * before its raise is written.)
    */
   current(id: string): Alert | undefined {
-    return this.latest(id);
-  }
-
-  private latest(id: string): Alert | undefined {
     for (const a of this.openByKey.values()) if (a.id === id) return a;
     return this.unrecorded.get(id);
   }

@@ -286,7 +286,7 @@ export class Outbox {
     const retrying = await this.deps.store.retryingLanes(now);
     // lanes still sending are left out of the query (a digest of thousands being delivered is not
     // read again every round); what is due for them is found by the round their end calls
-    const sending = [...new Map([...this.lanes.keys(), ...this.reserved].map((l) => [l, this.laneParts.get(l)!])).values()].filter(Boolean);
+    const sending = [...new Set([...this.lanes.keys(), ...this.reserved])].flatMap((l) => this.laneParts.get(l) ?? []);
     if (sending.length) this.waitingForLane = true;
     const found = await this.deps.store.due(now, (id) => this.taken.has(id), sending);
     // a message tried before goes before its lane's news (rows of one millisecond have no order)

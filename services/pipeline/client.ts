@@ -451,12 +451,11 @@ export class PipelineClient {
    * the status message's PUBACK can wait for it as a reading's does; rejects when it is not.
    */
   link(deviceId: string, link: 'online' | 'offline', at: number): Promise<void> {
-    if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
     return this.ask((id) => ({ kind: 'link', id, deviceId, link, at }));
   }
 
   private ask(make: (id: number) => ToPipeline): Promise<void> {
-    if (!this.running()) return Promise.resolve();
+    if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
     const id = ++this.call;
     return new Promise((resolve, reject) => {
       this.asked.set(id, (err) => (err ? reject(err) : resolve()));

@@ -80,19 +80,19 @@ function decodeCursor(s: string) {
 export const alertRoutes =
   (ctx: ApiContext): FastifyPluginAsync =>
   async (app) => {
-    const visible = async (req: FastifyRequest, id: string) => {
-      const found = await ctx.alerts.get(id);
-      if (!found) throw new ApiError('NOT_FOUND', `no alert ${id}`);
-      if (!req.caller.sees(found.alert.enterpriseId)) throw new ApiError('FORBIDDEN', `alert ${id} is outside your scope`);
-      return found;
-    };
-    /** The alert a step is for, as it is now: the book's (an alarm on the board may not be recorded yet), else the record's. */
-    const handled = async (req: FastifyRequest, id: string): Promise<Alert> => {
-      const alert = ctx.book.current(id) ?? (await ctx.alerts.get(id))?.alert;
+    const inScope = (req: FastifyRequest, id: string, alert: Alert | undefined): Alert => {
       if (!alert) throw new ApiError('NOT_FOUND', `no alert ${id}`);
       if (!req.caller.sees(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `alert ${id} is outside your scope`);
       return alert;
     };
+    /** The alert and its record. */
+    const visible = async (req: FastifyRequest, id: string) => {
+      const found = await ctx.alerts.get(id);
+      inScope(req, id, found?.alert);
+      return found!;
+    };
+    /** The alert a step is for, as it is now: the book's (an alarm on the board may not be recorded yet), else the record's. */
+    const handled = async (req: FastifyRequest, id: string): Promise<Alert> => inScope(req, id, ctx.book.current(id) ?? (await ctx.alerts.get(id))?.alert);
     const handling = async (req: FastifyRequest, id: string) => {
       const alert = await handled(req, id);
       if (!req.caller.handles(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot handle this alert`);
