@@ -1,11 +1,10 @@
 import pino from 'pino';
-import type { Outcome } from '../domain/types.ts';
 import { SecretVerifier } from '../gateway/credentials.ts';
-import { AlertBook } from './alerts/alert-book.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
-import { enterprisePolicy, placementOf } from './alerts/placement.ts';
+import { enterprisePolicy } from './alerts/placement.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
+import { composeAlertBook } from './compose/alerts.ts';
 import { composeApi, serviceHealth } from './compose/api.ts';
 import { composeGateway, composeFirePanels, followCredentials, pipelineInput } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
@@ -52,11 +51,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const { audit } = stores;
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
-  const book = new AlertBook(stores.alerts, (id) => placementOf(current(), id), clock, (err, c) => faults.fault('alert-listener')(err, { alert: c.alert.id, transition: c.transition.type }), {
-    mode: 'auto',
-    onFailing: (err, waiting) => (err ? log.error({ err: err.message, waiting }, 'the alert record cannot be written: its changes are kept and tried again every second') : log.warn({ waiting }, 'the alert record is written again')),
-  });
-  const raiseSystem = (o: Outcome) => void book.handle([o]).catch((err: Error) => log.error({ err: err.message }, 'system alert not saved yet; kept for the next commit'));
+  const { book, raiseSystem } = composeAlertBook({ stores, registry: current, faults, clock, log });
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
   const forwarder = composeForwarder({ settings, options: opts.forward, settle: (lines) => stores.alerts.settle('forward', lines), metrics, clock, log });
   stores.alerts.owedTo = () => (forwarder.forwarding ? ['notify', 'forward'] : ['notify']);
