@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import type { ColumnType, Row, Sql, SqlParams, SqlRunner, SqlValue } from './sql.ts';
 
 /**
@@ -14,26 +14,27 @@ export interface SerialDuckConnection {
 
 export class DuckSql implements Sql {
   readonly dialect = 'duckdb' as const;
+  private readonly prepared = new PreparedStatements();
 
   constructor(private readonly conn: SerialDuckConnection) {}
 
   all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.conn.serial((c) => on(c).all<T>(sql, params));
+    return this.conn.serial((c) => on(c, this.prepared).all<T>(sql, params));
   }
 
   run(sql: string, params?: SqlParams): Promise<number> {
-    return this.conn.serial((c) => on(c).run(sql, params));
+    return this.conn.serial((c) => on(c, this.prepared).run(sql, params));
   }
 
   insert(table: string, types: readonly ColumnType[], rows: readonly SqlValue[][]): Promise<void> {
-    return this.conn.serial((c) => on(c).insert(table, types, rows));
+    return this.conn.serial((c) => on(c, this.prepared).insert(table, types, rows));
   }
 
   tx<T>(fn: (t: SqlRunner) => Promise<T>): Promise<T> {
     return this.conn.serial(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
-        const out = await fn(on(c));
+        const out = await fn(on(c, this.prepared));
         await c.run('COMMIT');
         return out;
       } catch (e) {
@@ -44,20 +45,56 @@ export class DuckSql implements Sql {
   }
 
   close(): Promise<void> {
+    // the connection destroys what was prepared on it as it closes (node-api keeps their list)
     return this.conn.close();
   }
 }
 
+/**
+ * Statements with parameters, kept prepared per connection: the stores repeat a few dozen of them
+ * (an alert record's commit runs the same upserts each time), and parsing and planning one again
+ * cost about as much as running it. Bounded, since a statement built for a list of ids has a text
+ * of its own for each length; the one used longest ago goes first.
+ */
+class PreparedStatements {
+  private readonly kept = new Map<string, DuckDBPreparedStatement>();
+
+  constructor(private readonly max = 200) {}
+
+  async of(c: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+    let p = this.kept.get(sql);
+    if (p) {
+      this.kept.delete(sql);
+    } else {
+      p = await c.prepare(sql);
+      if (this.kept.size >= this.max) {
+        const [oldest, statement] = this.kept.entries().next().value!;
+        this.kept.delete(oldest);
+        statement.destroySync();
+      }
+    }
+    this.kept.set(sql, p);
+    return p;
+  }
+}
+
 /** Statements straight on the connection (the caller holds it). */
-function on(c: DuckDBConnection): SqlRunner {
+function on(c: DuckDBConnection, prepared: PreparedStatements): SqlRunner {
+  const execute = async (sql: string, params?: SqlParams) => {
+    if (!params) return c.run(sql);
+    const p = await prepared.of(c, sql);
+    p.clearBindings();
+    p.bind(params as Record<string, DuckDBValue>);
+    return p.run();
+  };
   return {
     async all<T>(sql: string, params?: SqlParams) {
-      const rows = (await c.runAndReadAll(sql, params as Record<string, DuckDBValue> | undefined)).getRowObjectsJS();
+      const rows = await (await execute(sql, params)).getRowObjectsJS();
       for (const r of rows) for (const k in r) if (typeof r[k] === 'bigint') (r as Record<string, unknown>)[k] = Number(r[k]);
       return rows as T[];
     },
     async run(sql: string, params?: SqlParams) {
-      return Number((await c.run(sql, params as Record<string, DuckDBValue> | undefined)).rowsChanged);
+      return Number((await execute(sql, params)).rowsChanged);
     },
     async insert(table: string, types: readonly ColumnType[], rows: readonly SqlValue[][]) {
       if (!rows.length) return;
