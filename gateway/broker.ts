@@ -52,7 +52,7 @@ export interface GatewayOptions {
     maxPacketBytes: number;
     messagesPerS: number;
     messageBurst: number;
-    maxConnectionsPerEnterprise: number;
+    connectionsPerEnterprise(enterpriseId: string): number;
     maxConnectionsPerDevice: number;
     /** QoS 1 messages kept for one offline persistent session */
     maxOfflineQueue: number;

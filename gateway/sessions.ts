@@ -42,7 +42,8 @@ interface Session {
 const SESSIONS_PER_PRINCIPAL = 8;
 
 export interface SessionLimits {
-  maxConnectionsPerEnterprise: number;
+  /** how many connections the enterprise's devices may hold at once (it may grow with its fleet) */
+  connectionsPerEnterprise(enterpriseId: string): number;
   maxConnectionsPerDevice: number;
 }
 
@@ -77,10 +78,14 @@ export class Sessions {
     if (principal.kind === 'device') {
       const { enterpriseId, deviceId } = principal.device;
       const conns = this.perEnterprise.get(enterpriseId) ?? new Set<Client>();
-      if (conns.size >= this.limits.maxConnectionsPerEnterprise) return 'enterprise_connection_limit';
       const live = this.perDevice.get(deviceId) ?? new Set<Client>();
-      // a reconnect under the same client id takes its own old connection over: not one more
-      if ([...live].filter((c) => c.id !== id && !c.closed).length >= this.limits.maxConnectionsPerDevice) return 'device_connection_limit';
+      // a reconnect under the same client id takes its own old connection over: not one more. After
+      // a plant's network blip its devices come back before their old links have timed out; counted
+      // twice, they were refused until then
+      const others = [...live].filter((c) => c.id !== id && !c.closed).length;
+      const replaced = live.size - others;
+      if (conns.size - replaced >= this.limits.connectionsPerEnterprise(enterpriseId)) return 'enterprise_connection_limit';
+      if (others >= this.limits.maxConnectionsPerDevice) return 'device_connection_limit';
       this.perEnterprise.set(enterpriseId, conns.add(client));
       this.perDevice.set(deviceId, live.add(client));
     }

@@ -16,9 +16,10 @@ import type { Registry } from '../registry/registry.ts';
 import type { RegistryFile } from '../registry/schema.ts';
 import type { Settings } from '../settings.ts';
 
-/** The gateway's limits, as the registry's `gateway` section gives them. */
-const gatewayLimits = (g: RegistryFile['gateway']) => ({
+/** The gateway's limits, as the registry's `gateway` section gives them at start; an enterprise's connections as the registry in force says (its fleet grows). */
+const gatewayLimits = (g: RegistryFile['gateway'], registry: () => Registry) => ({
   ...g,
+  connectionsPerEnterprise: (enterpriseId: string) => registry().connectionLimitOf(enterpriseId),
   maxFutureSkewMs: g.maxFutureSkewS * 1000,
   login: { windowS: 60, maxFailuresPerAddress: g.maxLoginFailuresPerAddress, maxFailuresPerUsername: g.maxLoginFailuresPerDevice, banS: g.loginBanS },
 });
@@ -81,7 +82,7 @@ export async function composeGateway(
     wsPort: settings.MQTT_WS_PORT,
     tls: settings.MQTTS_PORT !== undefined ? { port: settings.MQTTS_PORT, cert: await readFile(settings.TLS_CERT!), key: await readFile(settings.TLS_KEY!) } : undefined,
     host: settings.HOST,
-    limits: gatewayLimits(registry().file.gateway),
+    limits: gatewayLimits(registry().file.gateway, registry),
     findDevice: (id): GatewayDevice | undefined => {
       const e = registry().devices.get(id);
       return e && { enterpriseId: e.enterprise.id, deviceId: id, points: e.points, secretHash: e.device.secretHash };

@@ -35,6 +35,16 @@ export class Registry {
   }
 
   /**
+   * How many MQTT connections the enterprise's devices may hold at once: as the registry's
+   * `gateway` section says, or else twice its devices and at least 500. A plant's devices coming
+   * back after a network blip under new client ids, before their old links have timed out, must
+   * all get in: a device kept out is a monitoring gap.
+   */
+  connectionLimitOf(enterpriseId: string): number {
+    return this.file.gateway.maxConnectionsPerEnterprise ?? Math.max(500, 2 * (this.enterprises.get(enterpriseId)?.devices.length ?? 0));
+  }
+
+  /**
    * The units responsible for an enterprise, of the given kinds: its own units as listed, plus
    * every township, regulator or fire unit whose regions cover the enterprise's region.
    */

@@ -393,7 +393,12 @@ export const registrySchema = z
         /** per device: messages per second sustained, and the burst allowed at once */
         messagesPerS: between(0.01, 100_000).default(100),
         messageBurst: z.number().int().min(1).max(1_000_000).default(500),
-        maxConnectionsPerEnterprise: z.number().int().min(1).max(1_000_000).default(500),
+        /**
+         * connections one enterprise's devices may hold at once; unset: twice its devices, at
+         * least 500 (a plant's devices reconnecting after a network blip, under new client ids,
+         * before their old links have timed out, must all get in)
+         */
+        maxConnectionsPerEnterprise: z.number().int().min(1).max(1_000_000).optional(),
         /** one device may not use up its enterprise's connections (a second fleet, a tool) */
         maxConnectionsPerDevice: z.number().int().min(1).max(1000).default(4),
         /** QoS 1 messages kept for an offline persistent session; beyond, dropped and counted */
@@ -415,7 +420,6 @@ export const registrySchema = z
         maxPacketBytes: 2 * 1024 * 1024,
         messagesPerS: 100,
         messageBurst: 500,
-        maxConnectionsPerEnterprise: 500,
         maxConnectionsPerDevice: 4,
         maxOfflineQueue: 1000,
         maxKeepaliveS: 1200,

@@ -87,6 +87,22 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it('takes a device back under its own client id at its enterprise\'s limit (its old link not yet timed out)', async () => {
+    const app = await startTestApp({ registry: withGateway({ maxConnectionsPerEnterprise: 1 }) });
+    const old = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'gas-1-link', reconnectPeriod: 0 });
+    let oldClosed = false;
+    old.on('close', () => (oldClosed = true));
+    // the link is still open (a network blip leaves it so until its keepalive runs out): the
+    // device's reconnect under the same client id replaces it, it is not one connection more
+    const back = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'gas-1-link', reconnectPeriod: 0 });
+    await waitFor(() => oldClosed, 5000, 'the old link taken over');
+    expect(back.connected).toBe(true);
+    // and the limit still holds for one more
+    expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(5);
+    await back.endAsync();
+    await app.stop();
+  });
+
   it('closes a client that never completes its CONNECT (slow client)', async () => {
     const app = await startTestApp({ registry: withGateway({ connectTimeoutS: 1 }) });
     const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');

@@ -171,6 +171,22 @@ describe('registry', () => {
     expect(problemsOf({ enterprises: 'many' })).toEqual(['enterprises: Invalid input: expected array, received string']);
   });
 
+  it('lets an enterprise\'s devices hold twice their number of connections, at least 500, unless the file says how many', () => {
+    const big = testRegistry();
+    const ent = big.enterprises[0] as { id: string; devices: object[] };
+    const template = ent.devices[0] as { id: string; secret?: string };
+    for (let i = 0; i < 400; i++) ent.devices.push({ ...structuredClone(template), id: `extra-${i}`, secret: `secret-extra-${i}` });
+    const reg = new Registry(parseRegistry(stringify(big)));
+    const own = reg.enterprises.get(ent.id)!.devices.length;
+    expect(own).toBeGreaterThan(400);
+    // a plant's every device reconnecting under a new client id while its old link lingers
+    expect(reg.connectionLimitOf(ent.id)).toBe(2 * own);
+    expect(reg.connectionLimitOf(big.enterprises[1].id)).toBe(500);
+    expect(reg.connectionLimitOf('no-such-enterprise')).toBe(500);
+    const said = new Registry(parseRegistry(stringify({ ...big, gateway: { maxConnectionsPerEnterprise: 50 } })));
+    expect(said.connectionLimitOf(ent.id)).toBe(50);
+  });
+
   it('covers a region and everything under it', () => {
     const reg = new Registry(parseRegistry(stringify(testRegistry())));
     expect(reg.unitsFor('91321283MA1CHEM0001', ['township', 'regulator']).map((u) => u.id)).toEqual(['twn-a', 'reg-a']);
