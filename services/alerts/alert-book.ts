@@ -74,6 +74,8 @@ export class AlertBook {
   private recordWaiters: Waiter[] = [];
   /** alerts whose latest change is not yet in the record, as they are now (a closed one is no longer open) */
   private readonly unrecorded = new Map<string, Alert>();
+  /** steps handled and not yet in the record (waiting, or in a transaction under way), in the order handled */
+  private readonly notRecorded = new Set<Queued>();
 
   constructor(
     private readonly store: AlertStore,
@@ -149,7 +151,9 @@ export class AlertBook {
 
   /** Queued for the record before anyone hears of it: nothing a listener does can lose it. */
   private queue(step: Step, answer?: Queued['answer']) {
-    this.queued.push({ step, n: ++this.handled, answer });
+    const q = { step, n: ++this.handled, answer };
+    this.queued.push(q);
+    this.notRecorded.add(q);
     this.unrecorded.set(step.alert.id, step.alert);
     this.announce(step);
   }
@@ -158,6 +162,7 @@ export class AlertBook {
   private wereRecorded(taken: Queued[]) {
     for (const q of taken) {
       q.answer?.resolve();
+      this.notRecorded.delete(q);
       if (this.unrecorded.get(q.step.alert.id) === q.step.alert) this.unrecorded.delete(q.step.alert.id);
     }
   }
@@ -380,6 +385,16 @@ export class AlertBook {
    * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
    * before its raise is written.)
    */
+  /**
+   * An alert's changes handled but not yet in the record, in order: while the record cannot be
+   * written (a full disk) they are kept, and whoever reads the alert is shown them as such.
+   */
+  unrecordedOf(id: string): Transition[] {
+    const out: Transition[] = [];
+    for (const q of this.notRecorded) if (q.step.alert.id === id) out.push(...q.step.transitions);
+    return out;
+  }
+
   current(id: string): Alert | undefined {
     for (const a of this.openByKey.values()) if (a.id === id) return a;
     return this.unrecorded.get(id);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Outcome } from '../../domain/types.ts';
 import { AlertError, AlertNotFound, AlertStepPending } from '../alerts/alert-book.ts';
-import type { Alert, Disposition } from '../alerts/model.ts';
+import type { Alert, Disposition, Transition } from '../alerts/model.ts';
 import { DISPOSITIONS } from '../alerts/model.ts';
 import type { Feedback } from '../alerts/lifecycle.ts';
 import type { ClusterLog } from './log.ts';
@@ -111,6 +111,11 @@ export class RemoteBook {
   /** An open alert as the live events last showed it. */
   current(id: string): Alert | undefined {
     return this.open.get(id);
+  }
+
+  /** An owner answers a step once it is in the record: an API node holds none waiting for it. */
+  unrecordedOf(_id: string): Transition[] {
+    return [];
   }
 
   /** Reads go to the database, which the owners commit to before they answer: nothing to wait for. */

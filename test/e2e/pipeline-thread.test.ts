@@ -1,7 +1,8 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
-import { CHEM } from '../support/registry.ts';
+import { apiClient, connectDevice, recordDiskFull, startTestApp, THREADED, wrapRecordCommits } from '../support/app.ts';
+import { startReceiver } from '../support/receivers.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
@@ -11,24 +12,6 @@ afterEach(async () => {
   await app?.stop();
   app = undefined;
 });
-
-/** The alert record's commits, each going through `wrap` (held, or failing as the test says). */
-const wrapRecordCommits = (running: TestApp, wrap: (save: () => Promise<void>) => Promise<void>) => {
-  const store = (running.book as unknown as { store: { saveMany: (...args: unknown[]) => Promise<void> } }).store;
-  const save = store.saveMany.bind(store);
-  store.saveMany = (...args) => wrap(() => save(...args));
-};
-
-/** The alert record's disk full until `full` is set false: every commit fails, and is counted. */
-const recordDiskFull = (running: TestApp, where = '') => {
-  const disk = { full: true, refused: 0 };
-  wrapRecordCommits(running, async (save) => {
-    if (!disk.full) return save();
-    disk.refused++;
-    throw new Error(`IO Error: No space left on device${where}`);
-  });
-  return disk;
-};
 
 /**
  * The reading pipeline (decode, rules, the readings' store) runs on a thread of its own. If that
@@ -150,10 +133,42 @@ describe('an operator acting while the alert record cannot be written', () => {
     const health = await apiClient(app).get('/api/health');
     expect(health.json.alerts).toMatchObject({ ok: false, error: expect.stringContaining('No space left on device') });
     expect(JSON.stringify(health.json)).not.toContain('/data/');
+    // meanwhile whoever opens the alert sees it acknowledged, the step marked as not yet recorded
+    const meanwhile = (await api.get(`/api/alerts/${id}`)).json;
+    expect(meanwhile).toMatchObject({ acknowledged: true });
+    expect(meanwhile.history.map((t: { type: string; recorded?: boolean }) => [t.type, t.recorded ?? true])).toEqual([['raised', true], ['acknowledged', false]]);
     disk.full = false;
-    await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some((t: { type: string }) => t.type === 'acknowledged'), 10_000, 'the acknowledgement recorded');
-    expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true });
+    const recorded = (t: { type: string; recorded?: boolean }) => t.type === 'acknowledged' && t.recorded !== false;
+    await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some(recorded), 10_000, 'the acknowledgement recorded');
+    const after = (await api.get(`/api/alerts/${id}`)).json;
+    expect(after).toMatchObject({ acknowledged: true });
+    expect(after.history.filter((t: { type: string }) => t.type === 'acknowledged')).toHaveLength(1);
     await dev.end();
+  });
+});
+
+describe('an acknowledge link used while the alert record cannot be written', () => {
+  it('acknowledges all the same (the step is kept) and says so, and the record follows', async () => {
+    const hooks = await startReceiver();
+    app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
+    const { id, ackUrl } = told.body as { id: string; ackUrl: string };
+    const disk = recordDiskFull(app);
+    const page = await fetch(`http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`, { method: 'POST' });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    // the person is told it is acknowledged (it is), not shown the alert unacknowledged
+    expect(html).toContain('已确认 1 条报警');
+    expect(html).toContain('已确认 acknowledged');
+    expect(html).not.toContain('未确认');
+    const api = apiClient(app, 'token-operator');
+    disk.full = false;
+    await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some((t: { type: string; recorded?: boolean }) => t.type === 'acknowledged' && t.recorded !== false), 10_000, 'the acknowledgement recorded');
+    expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true, ackBy: 'ack-link:ent-chem' });
+    await dev.end();
+    await hooks.close();
   });
 });
 

@@ -58,6 +58,24 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
   return Object.assign(app, { dataDir, configPath });
 }
 
+/** The alert record's commits, each going through `wrap` (held, or failing as the test says). */
+export const wrapRecordCommits = (running: App, wrap: (save: () => Promise<void>) => Promise<void>) => {
+  const store = (running.book as unknown as { store: { saveMany: (...args: unknown[]) => Promise<void> } }).store;
+  const save = store.saveMany.bind(store);
+  store.saveMany = (...args) => wrap(() => save(...args));
+};
+
+/** The alert record's disk full until `full` is set false: every commit fails, and is counted. */
+export const recordDiskFull = (running: App, where = '') => {
+  const disk = { full: true, refused: 0 };
+  wrapRecordCommits(running, async (save) => {
+    if (!disk.full) return save();
+    disk.refused++;
+    throw new Error(`IO Error: No space left on device${where}`);
+  });
+  return disk;
+};
+
 /** Call the HTTP API as a given token. */
 export function apiClient(app: { ports: { http: number } }, token?: string) {
   const base = `http://127.0.0.1:${app.ports.http}`;

@@ -210,9 +210,12 @@ describe('the alert book', () => {
     await expect(b.ack(id, 'operator:li')).rejects.toThrow(/cannot be written now: the step is kept/);
     // applied, and kept for the record: asking again is a conflict, not a second acknowledgement
     await expect(b.ack(id, 'operator:li')).rejects.toThrow(/acknowledged already/);
+    // and shown as waiting for the record, the raise before it being recorded
+    expect(b.unrecordedOf(id).map((t) => [t.type, t.actor])).toEqual([['acknowledged', 'operator:li']]);
     disk.full = false;
     await waitFor(async () => ((await store.get(id))?.transitions.length ?? 0) === 2, 20_000, 'written on the retry');
     expect((await store.get(id))!.alert.acknowledged).toBe(true);
+    expect(b.unrecordedOf(id)).toEqual([]);
   });
 
   it('keeps an escalation whose commit failed and records it on the retry (the sweep does not escalate twice)', async () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatCst } from '../../../domain/cst.ts';
 import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
 import type { Alert } from '../../alerts/model.ts';
+import { AlertStepPending } from '../../alerts/alert-book.ts';
 import { ackable, type LinkUse } from '../../notify/ack-links.ts';
 import type { ApiContext } from '../context.ts';
 
@@ -33,8 +34,9 @@ export function ackLinkRoutes(ctx: ApiContext) {
       const note = `确认链接 / acknowledge link: ${unit?.name ?? link.unitId} ${link.recipient} (${link.channel})`;
       const done: string[] = [];
       for (const id of link.alertIds) {
-        // an alert someone else acknowledged or closed meanwhile stays as it is
-        const a = await ctx.book.ack(id, actor, note).catch(() => null);
+        // an alert someone else acknowledged or closed meanwhile stays as it is; one whose record
+        // cannot be written now is acknowledged all the same (the step is kept and written later)
+        const a = await ctx.book.ack(id, actor, note).catch((e: Error) => (e instanceof AlertStepPending ? (ctx.book.current(id) ?? null) : null));
         if (a) done.push(a.id);
       }
       ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: done, unit: link.unitId, recipient: link.recipient });
@@ -72,8 +74,9 @@ function namer(ctx: ApiContext, u: LinkUse): Namer {
 
 async function alertsOf(ctx: ApiContext, u: LinkUse): Promise<Alert[]> {
   if (u.outcome === 'invalid') return [];
-  const found = await Promise.all(u.link.alertIds.map((id) => ctx.alerts.get(id)));
-  return found.flatMap((f) => (f ? [f.alert] : []));
+  // as the book holds them: a step taken may not be in the record yet
+  const found = await Promise.all(u.link.alertIds.map(async (id) => ctx.book.current(id) ?? (await ctx.alerts.get(id))?.alert));
+  return found.flatMap((a) => (a ? [a] : []));
 }
 
 function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null, names: Namer) {

@@ -85,12 +85,6 @@ export const alertRoutes =
       if (!req.caller.sees(alert.enterpriseId)) throw new ApiError('FORBIDDEN', `alert ${id} is outside your scope`);
       return alert;
     };
-    /** The alert and its record. */
-    const visible = async (req: FastifyRequest, id: string) => {
-      const found = await ctx.alerts.get(id);
-      inScope(req, id, found?.alert);
-      return found!;
-    };
     /** The alert a step is for, as it is now: the book's (an alarm on the board may not be recorded yet), else the record's. */
     const handled = async (req: FastifyRequest, id: string): Promise<Alert> => inScope(req, id, ctx.book.current(id) ?? (await ctx.alerts.get(id))?.alert);
     const handling = async (req: FastifyRequest, id: string) => {
@@ -155,7 +149,13 @@ export const alertRoutes =
     app.get('/alerts/:id', async (req) => {
       const { id } = parseInput(idParams, req.params, 'params');
       await ctx.book.settled();
-      const { alert, transitions } = await visible(req, id);
+      const found = await ctx.alerts.get(id);
+      // what the book has handled and the record could not take yet (a full disk): the alert as
+      // the book holds it, and those steps in its history marked as not yet recorded. An operator
+      // whose acknowledgement was kept must not be shown the alert unacknowledged
+      const waiting = ctx.book.unrecordedOf(id);
+      const alert = inScope(req, id, (waiting.length ? ctx.book.current(id) : undefined) ?? found?.alert);
+      const transitions = [...(found?.transitions ?? []).map(transitionJson), ...waiting.map((t) => ({ ...transitionJson(t), recorded: false }))];
       // the notification log: every notice for this alert, by channel and unit, with its outcome
       const notifications = (await ctx.notificationsOf(id)).map((n) => ({
         id: n.id,
@@ -169,7 +169,7 @@ export const alertRoutes =
         event: n.body.notice === 'alert' ? n.body.transition.type : n.body.notice,
       }));
       const [json] = await withUnits([alert]);
-      return { ...json, history: transitions.map(transitionJson), notifications };
+      return { ...json, history: transitions, notifications };
     });
 
     app.post('/alerts/:id/ack', async (req) => {
