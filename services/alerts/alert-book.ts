@@ -55,6 +55,8 @@ const MAX_LINES = 5000;
 
 export class AlertBook {
   private readonly openByKey = new Map<string, Alert>();
+  /** the same alerts by id: a person's step looks its alert up by id, and a plant gone offline is 16 000 open alerts */
+  private readonly openById = new Map<string, Alert>();
   private readonly listeners: ((c: AlertChange) => void)[] = [];
   private readonly liveListeners: ((c: AlertChange) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
@@ -106,7 +108,7 @@ export class AlertBook {
   /** The alerts still open, from the record (`only`: a cluster partition's own). */
   async load(only?: (a: Alert) => boolean): Promise<Alert[]> {
     const open = (await this.store.open()).filter((a) => !only || only(a));
-    for (const a of open) this.openByKey.set(a.key, a);
+    for (const a of open) this.place(a);
     return open;
   }
 
@@ -396,8 +398,7 @@ export class AlertBook {
   }
 
   current(id: string): Alert | undefined {
-    for (const a of this.openByKey.values()) if (a.id === id) return a;
-    return this.unrecorded.get(id);
+    return this.openById.get(id) ?? this.unrecorded.get(id);
   }
 
   /** Closed by a person while its condition still held: its rule starts afresh. */
@@ -473,8 +474,8 @@ export class AlertBook {
   }
 
   private place(alert: Alert) {
-    if (alert.state === 'closed') this.openByKey.delete(alert.key);
-    else this.openByKey.set(alert.key, alert);
+    if (alert.state === 'closed') (this.openByKey.delete(alert.key), this.openById.delete(alert.id));
+    else (this.openByKey.set(alert.key, alert), this.openById.set(alert.id, alert));
   }
 
   /** Commit the steps in one transaction, then tell listeners. */
