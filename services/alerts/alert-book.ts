@@ -383,11 +383,6 @@ export class AlertBook {
   }
 
   /**
-   * The alert as it is now, if the book holds it: open, or changed and not yet recorded. (Who may
-   * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
-   * before its raise is written.)
-   */
-  /**
    * An alert's changes handled but not yet in the record, in order: while the record cannot be
    * written (a full disk) they are kept, and whoever reads the alert is shown them as such.
    */
@@ -397,6 +392,11 @@ export class AlertBook {
     return out;
   }
 
+  /**
+   * The alert as it is now, if the book holds it: open, or changed and not yet recorded. (Who may
+   * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
+   * before its raise is written.)
+   */
   current(id: string): Alert | undefined {
     return this.openById.get(id) ?? this.unrecorded.get(id);
   }

@@ -153,9 +153,12 @@ export const alertRoutes =
       // what the book has handled and the record could not take yet (a full disk): the alert as
       // the book holds it, and those steps in its history marked as not yet recorded. An operator
       // whose acknowledgement was kept must not be shown the alert unacknowledged
-      const waiting = ctx.book.unrecordedOf(id);
+      const recorded = found?.transitions ?? [];
+      // (a retry that has just committed may not have told the book yet: a line is shown once)
+      const inRecord = new Set(recorded.map((t) => JSON.stringify(t)));
+      const waiting = ctx.book.unrecordedOf(id).filter((t) => !inRecord.has(JSON.stringify(t)));
       const alert = inScope(req, id, (waiting.length ? ctx.book.current(id) : undefined) ?? found?.alert);
-      const transitions = [...(found?.transitions ?? []).map(transitionJson), ...waiting.map((t) => ({ ...transitionJson(t), recorded: false }))];
+      const transitions = [...recorded.map(transitionJson), ...waiting.map((t) => ({ ...transitionJson(t), recorded: false }))];
       // the notification log: every notice for this alert, by channel and unit, with its outcome
       const notifications = (await ctx.notificationsOf(id)).map((n) => ({
         id: n.id,
