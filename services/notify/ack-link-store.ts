@@ -45,9 +45,13 @@ export class AckLinkStore {
     return this.conn.all('SELECT * FROM ack_links WHERE id = $id', { id }).then((rows) => (rows.length ? rowOf(rows[0]) : undefined));
   }
 
-  /** Marks the link used; false when it was used already (two taps at once: one wins). */
+  /**
+   * Marks the link used; false when it was used already (two taps at once: one wins). Counted by
+   * rows changed, not `RETURNING`: DuckDB 1.5 aborts the whole process when an `UPDATE … RETURNING`
+   * on a table with a key fails to commit (a full disk), and takes the gateway with it.
+   */
   markUsed(id: string, at: number): Promise<boolean> {
-    return this.conn.all('UPDATE ack_links SET used_at = $at WHERE id = $id AND used_at IS NULL RETURNING id', { id, at: BigInt(at) }).then((rows) => rows.length === 1);
+    return this.conn.run('UPDATE ack_links SET used_at = $at WHERE id = $id AND used_at IS NULL', { id, at: BigInt(at) }).then((n) => n === 1);
   }
 
   /** Links long expired leave with the outbox's retention. */

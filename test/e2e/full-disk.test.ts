@@ -3,8 +3,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AckLinkStore } from '../../services/notify/ack-link-store.ts';
+import { Database } from '../../services/store/database.ts';
 import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
-import { CHEM } from '../support/registry.ts';
+import { startReceiver } from '../support/receivers.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -67,6 +70,65 @@ describe('a full disk', () => {
       await dev.end();
     } finally {
       await app.stop();
+    }
+  });
+
+  it('acknowledges through a link tapped on a full disk, and uses the link up only once the acknowledgement is written', async () => {
+    const dataDir = join(mountPoint, 'data-link');
+    await mkdir(dataDir);
+    const hooks = await startReceiver();
+    const app = await startTestApp({ dataDir, registry: testRegistry({ webhookUrl: hooks.url }) });
+    try {
+      const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+      await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+      const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
+      const { id, ackUrl } = told.body as { id: string; ackUrl: string };
+      const link = `http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`;
+      await writeFile(join(mountPoint, 'junk'), Buffer.alloc(40 * 1024 * 1024)).catch(() => {});
+      const api = apiClient(app, 'token-operator');
+      const first = await fetch(link, { method: 'POST' });
+      expect(first.status).toBe(200);
+      const page = await first.text();
+      expect(page).toContain('已确认 1 条报警');
+      // the service still answers: the gateway and the API are up
+      expect((await apiClient(app).get('/api/health')).status).toBeLessThan(600);
+      expect(dev.client.connected).toBe(true);
+      await rm(join(mountPoint, 'junk'));
+      await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some((t: { type: string; recorded?: boolean }) => t.type === 'acknowledged' && t.recorded !== false), 15_000, 'the acknowledgement recorded');
+      expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true, ackBy: 'ack-link:ent-chem' });
+      // tapped again: nothing more to acknowledge; once what it did is recorded, the link is used
+      const again = await fetch(link, { method: 'POST' });
+      expect([200, 409]).toContain(again.status);
+      expect((await fetch(link, { method: 'POST' })).status).toBe(409);
+      await dev.end();
+    } finally {
+      await app.stop();
+      await hooks.close();
+    }
+  });
+
+  it('marks an acknowledge link used or says it could not, without taking the process down', async () => {
+    // DuckDB 1.5 aborted the whole process (the gateway with it) when an `UPDATE … RETURNING` on a
+    // table with a key could not commit; marking a link used was one
+    const dir = join(mountPoint, 'data-store');
+    await mkdir(dir);
+    const db = await Database.open(dir);
+    const sql = await db.sql();
+    try {
+      const links = await AckLinkStore.create(sql);
+      await links.add({ id: 'link-1', alertIds: ['a'], unitId: 'u', recipient: 'r', channel: 'sms', createdAt: 0, expiresAt: 10 });
+      await sql.run('CREATE TABLE scratch (x VARCHAR)');
+      await writeFile(join(mountPoint, 'junk'), Buffer.alloc(40 * 1024 * 1024)).catch(() => {});
+      // the last page of the log may still take a write or two: until one is refused
+      await waitFor(async () => sql.run('INSERT INTO scratch VALUES ($x)', { x: '' }).then(() => false, () => true), 20_000, 'a write refused');
+      await expect(links.markUsed('link-1', 5)).rejects.toThrow(/space/);
+      await rm(join(mountPoint, 'junk'));
+      expect(await links.markUsed('link-1', 6)).toBe(true);
+      expect(await links.markUsed('link-1', 7)).toBe(false);
+      expect((await links.get('link-1'))?.usedAt).toBe(6);
+    } finally {
+      await sql.close();
+      db.close();
     }
   });
 });

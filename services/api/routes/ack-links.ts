@@ -25,22 +25,31 @@ export function ackLinkRoutes(ctx: ApiContext) {
 
     app.post('/ack/:token', async (req, reply) => {
       const { token } = req.params as { token: string };
-      const used = await ctx.ackLinks.use(token);
-      ctx.metrics.ackLinks.inc({ outcome: used.outcome });
-      if (used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null, namer(ctx, used));
-      const { link } = used;
+      const seen = await ctx.ackLinks.look(token);
+      if (seen.outcome !== 'ok') {
+        ctx.metrics.ackLinks.inc({ outcome: seen.outcome });
+        return page(reply, seen, await alertsOf(ctx, seen), null, namer(ctx, seen));
+      }
+      const { link } = seen;
       const unit = ctx.registry().units.get(link.unitId);
       const actor = `ack-link:${link.unitId}`;
       const note = `确认链接 / acknowledge link: ${unit?.name ?? link.unitId} ${link.recipient} (${link.channel})`;
       const done: string[] = [];
+      const kept: string[] = [];
       for (const id of link.alertIds) {
         // an alert someone else acknowledged or closed meanwhile stays as it is; one whose record
         // cannot be written now is acknowledged all the same (the step is kept and written later)
-        const a = await ctx.book.ack(id, actor, note).catch((e: Error) => (e instanceof AlertStepPending ? (ctx.book.current(id) ?? null) : null));
+        const a = await ctx.book.ack(id, actor, note).catch((e: Error) => (e instanceof AlertStepPending ? (kept.push(id), null) : null));
         if (a) done.push(a.id);
       }
-      ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: done, unit: link.unitId, recipient: link.recipient });
-      return page(reply, used, await alertsOf(ctx, used), done, namer(ctx, used));
+      // the link is used up once what it did is in the record: a service stopped before a kept
+      // step was written (a full disk, then kill -9) lost the step, and the link must still work.
+      // Two taps at once: both acknowledge what is still open (the second finds nothing), one uses it
+      const used = kept.length ? seen : await ctx.ackLinks.use(token);
+      ctx.metrics.ackLinks.inc({ outcome: used.outcome });
+      if (!done.length && !kept.length && used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null, namer(ctx, used));
+      ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: [...done, ...kept], unit: link.unitId, recipient: link.recipient, ...(kept.length ? { notYetRecorded: kept } : {}) });
+      return page(reply, seen, await alertsOf(ctx, seen), done.length || kept.length ? [...done, ...kept] : null, namer(ctx, seen), kept.length > 0);
     });
   };
 }
@@ -79,7 +88,7 @@ async function alertsOf(ctx: ApiContext, u: LinkUse): Promise<Alert[]> {
   return found.flatMap((a) => (a ? [a] : []));
 }
 
-function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null, names: Namer) {
+function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null, names: Namer, notYetRecorded = false) {
   const status = u.outcome === 'invalid' ? 404 : u.outcome === 'expired' ? 410 : u.outcome === 'used' ? 409 : 200;
   const open = alerts.filter(ackable);
   const head =
@@ -89,6 +98,8 @@ function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: st
         ? [`链接已于 ${formatCst(u.link.expiresAt)} 过期，请登录值班台确认`, `This link expired at ${formatCst(u.link.expiresAt)} (UTC+8). Acknowledge on the duty board.`]
         : u.outcome === 'used'
           ? [`链接已于 ${formatCst(u.link.usedAt!)} 使用过`, `This link was used at ${formatCst(u.link.usedAt!)} (UTC+8).`]
+          : acknowledged && notYetRecorded
+            ? [`已确认 ${acknowledged.length} 条报警（记录暂时无法写入，已保留，恢复后写入；如服务重启后仍显示未确认，请再点一次）`, `${acknowledged.length} alert(s) acknowledged. The record cannot be written right now: the acknowledgement is kept and written as soon as it can be (should the alert show unacknowledged after a restart, tap again).`]
           : acknowledged
             ? [`已确认 ${acknowledged.length} 条报警`, `${acknowledged.length} alert(s) acknowledged.`]
             : open.length
