@@ -4,7 +4,7 @@ import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderDigest, renderMessage } from '../../services/notify/message.ts';
 import { DEFAULT_IMMEDIATE, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 import { audienceOf } from '../../services/notify/audience.ts';
-import { buildWebhookRequest, signDingTalk } from '../../services/notify/channels/webhook.ts';
+import { buildWebhookRequest, signDingTalk, WebhookChannel } from '../../services/notify/channels/webhook.ts';
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', pointId: 'gas_lel', pointName: null, region: '321283103', industry: 'hazchem',
@@ -44,6 +44,14 @@ describe('messages people read', () => {
 });
 
 describe('webhook formats', () => {
+  it('names a receiver in the record by scheme and host only: its token may be in the path or the query', () => {
+    const channel = new WebhookChannel(() => 0);
+    const unit = (url: string, format = 'generic') => ({ webhooks: [{ url, format }] }) as never;
+    expect(channel.target(unit('https://open.feishu.cn/open-apis/bot/v2/hook/6f1c-secret-token', 'feishu'), 'webhook:0')).toBe('feishu https://open.feishu.cn/…');
+    expect(channel.target(unit('https://oapi.dingtalk.com/robot/send?access_token=abc', 'dingtalk'), 'webhook:0')).toBe('dingtalk https://oapi.dingtalk.com/…');
+    expect(channel.target(unit('http://10.0.0.5:8080'), 'webhook:0')).toBe('generic http://10.0.0.5:8080');
+  });
+
   const m = renderMessage(alert, raisedT, { enterpriseName: '测试化工', link: 'http://x' });
 
   it('signs DingTalk robot calls: HMAC-SHA256 over "timestamp\\nsecret", Base64, URL-encoded', () => {

@@ -92,9 +92,10 @@ export class WebhookChannel implements Channel {
     const hook = unit.webhooks[parseChannelId(id).index];
     if (!hook) return id;
     try {
-      // webhook URLs carry robot tokens: keep only scheme, host and path in the record
+      // webhook URLs carry robot tokens, in the query (DingTalk, WeCom) or in the path (Feishu,
+      // many generic receivers): the record, which other callers read, keeps scheme and host only
       const u = new URL(hook.url);
-      return `${hook.format} ${u.protocol}//${u.host}${u.pathname}`;
+      return `${hook.format} ${u.protocol}//${u.host}${u.pathname.length > 1 ? '/…' : ''}`;
     } catch {
       return hook.format;
     }
