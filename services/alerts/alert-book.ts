@@ -397,6 +397,11 @@ export class AlertBook {
    * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
    * before its raise is written.)
    */
+  /** The alert as the book holds it when its latest change is not yet in the record, else undefined. */
+  unrecordedAlert(id: string): Alert | undefined {
+    return this.unrecorded.get(id);
+  }
+
   current(id: string): Alert | undefined {
     return this.openById.get(id) ?? this.unrecorded.get(id);
   }

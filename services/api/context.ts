@@ -24,7 +24,7 @@ export interface ApiContext {
   registry(): Registry;
   caller(tokenDigest: string): Caller | undefined;
   /** a person's steps on alerts, and the open ones (a cluster's API node: through the partitions' owners) */
-  book: Pick<AlertBook, 'ack' | 'close' | 'feedback' | 'review' | 'settled' | 'openAlerts' | 'current' | 'unrecordedOf'>;
+  book: Pick<AlertBook, 'ack' | 'close' | 'feedback' | 'review' | 'settled' | 'openAlerts' | 'current' | 'unrecordedOf' | 'unrecordedAlert'>;
   alerts: AlertStore;
   telemetry: TelemetryStore;
   live: LiveStream;

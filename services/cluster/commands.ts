@@ -118,6 +118,10 @@ export class RemoteBook {
     return [];
   }
 
+  unrecordedAlert(_id: string): Alert | undefined {
+    return undefined;
+  }
+
   /** Reads go to the database, which the owners commit to before they answer: nothing to wait for. */
   async settled(): Promise<void> {}
 

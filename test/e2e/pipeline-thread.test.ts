@@ -137,12 +137,18 @@ describe('an operator acting while the alert record cannot be written', () => {
     const meanwhile = (await api.get(`/api/alerts/${id}`)).json;
     expect(meanwhile).toMatchObject({ acknowledged: true });
     expect(meanwhile.history.map((t: { type: string; recorded?: boolean }) => [t.type, t.recorded ?? true])).toEqual([['raised', true], ['acknowledged', false]]);
+    // and so does the list a duty board reloads from
+    const listed = (await api.get(`/api/alerts?enterprise=${CHEM}&state=open`)).json.items.find((a: { id: string }) => a.id === id);
+    expect(listed).toMatchObject({ acknowledged: true, recorded: false });
     disk.full = false;
     const recorded = (t: { type: string; recorded?: boolean }) => t.type === 'acknowledged' && t.recorded !== false;
     await waitFor(async () => ((await api.get(`/api/alerts/${id}`)).json.history ?? []).some(recorded), 10_000, 'the acknowledgement recorded');
     const after = (await api.get(`/api/alerts/${id}`)).json;
     expect(after).toMatchObject({ acknowledged: true });
     expect(after.history.filter((t: { type: string }) => t.type === 'acknowledged')).toHaveLength(1);
+    const listedAfter = (await api.get(`/api/alerts?enterprise=${CHEM}&state=open`)).json.items.find((a: { id: string }) => a.id === id);
+    expect(listedAfter.acknowledged).toBe(true);
+    expect(listedAfter.recorded).toBeUndefined();
     await dev.end();
   });
 });
