@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { Sql, SqlRunner } from '../store/sql.ts';
 
 /**
@@ -190,14 +190,20 @@ export class AuditLog {
 /** Written whole or not at all (a temporary file renamed over the old one), and synced. */
 async function writeHead(file: string, head: AuditHead) {
   const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(JSON.stringify(head));
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(head));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    // a full disk: no half-written file is left beside the head (the next write makes it whole)
+    await rm(tmp, { force: true }).catch(() => {});
+    throw e;
   }
-  await rename(tmp, file);
 }
 
 async function readHead(file: string): Promise<AuditHead | null> {

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../services/audit/audit-log.ts';
 import { AckLinkStore } from '../../services/notify/ack-link-store.ts';
 import { Database } from '../../services/store/database.ts';
-import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
+import { apiClient, connectDevice, startTestApp, tempDir, THREADED } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -104,6 +105,26 @@ describe('a full disk', () => {
     } finally {
       await app.stop();
       await hooks.close();
+    }
+  });
+
+  it('leaves no half-written audit head beside the published one when the disk is full', async () => {
+    const headDir = join(mountPoint, 'head');
+    await mkdir(headDir);
+    const db = await Database.open(await tempDir());
+    const sql = await db.sql();
+    try {
+      const log = await AuditLog.create(sql, join(headDir, 'audit-head.json'));
+      await log.append({ at: 1, actor: 'system', action: 'test', subject: 's', detail: {} });
+      await writeFile(join(mountPoint, 'junk'), Buffer.alloc(40 * 1024 * 1024)).catch(() => {});
+      await log.append({ at: 2, actor: 'system', action: 'test', subject: 's', detail: {} }).catch(() => {});
+      expect(await readdir(headDir)).toEqual(['audit-head.json']);
+      await rm(join(mountPoint, 'junk'));
+      await log.append({ at: 3, actor: 'system', action: 'test', subject: 's', detail: {} });
+      expect(JSON.parse(await readFile(join(headDir, 'audit-head.json'), 'utf8')).n).toBe(3);
+    } finally {
+      await sql.close();
+      db.close();
     }
   });
 
