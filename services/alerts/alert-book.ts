@@ -392,16 +392,16 @@ export class AlertBook {
     return out;
   }
 
-  /**
-   * The alert as it is now, if the book holds it: open, or changed and not yet recorded. (Who may
-   * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
-   * before its raise is written.)
-   */
   /** The alert as the book holds it when its latest change is not yet in the record, else undefined. */
   unrecordedAlert(id: string): Alert | undefined {
     return this.unrecorded.get(id);
   }
 
+  /**
+   * The alert as it is now, if the book holds it: open, or changed and not yet recorded. (Who may
+   * handle an alert is asked of it, not of the record: an alarm on the board is acknowledged
+   * before its raise is written.)
+   */
   current(id: string): Alert | undefined {
     return this.openById.get(id) ?? this.unrecorded.get(id);
   }
@@ -466,7 +466,8 @@ export class AlertBook {
   }
 
   private async find(id: string): Promise<Alert> {
-    for (const a of this.openByKey.values()) if (a.id === id) return a;
+    const open = this.openById.get(id);
+    if (open) return open;
     const found = await this.store.get(id);
     if (!found) throw new AlertNotFound(id);
     return found.alert;

@@ -76,10 +76,8 @@ export class AckLinks {
     return { outcome: 'ok', link };
   }
 
-  /** Uses the link: `ok` once, `used` ever after. */
-  async use(token: string): Promise<LinkUse> {
-    const seen = await this.look(token);
-    if (seen.outcome !== 'ok') return seen;
+  /** Uses a link `look` found usable: `ok` once, `used` ever after (two taps at once: one wins). */
+  async use(seen: Extract<LinkUse, { outcome: 'ok' }>): Promise<LinkUse> {
     const now = this.deps.clock();
     if (!(await this.deps.store.markUsed(seen.link.id, now))) return { outcome: 'used', link: (await this.deps.store.get(seen.link.id)) ?? seen.link };
     return { outcome: 'ok', link: { ...seen.link, usedAt: now } };

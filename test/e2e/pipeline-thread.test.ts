@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, recordDiskFull, startTestApp, THREADED, wrapRecordCommits } from '../support/app.ts';
+import { apiClient, connectDevice, holdRecordCommits, recordDiskFull, startTestApp, THREADED } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -68,9 +68,7 @@ describe('a resend of readings still on their way to the disk', () => {
   it('is acknowledged only once they are stored and their alarm recorded, never before', async () => {
     app = await startTestApp(THREADED);
     // the alert record's commit held: the first copy's alarm is decided but not yet on disk
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    wrapRecordCommits(app, async (save) => (await gate, save()));
+    const open = holdRecordCommits(app);
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     const reading = { seq: 1, values: { gas_lel: 45 } };
     const events: string[] = [];
@@ -161,8 +159,9 @@ describe('an acknowledge link used while the alert record cannot be written', ()
     await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
     const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
     const { id, ackUrl } = told.body as { id: string; ackUrl: string };
+    const link = `http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`;
     const disk = recordDiskFull(app);
-    const page = await fetch(`http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`, { method: 'POST' });
+    const page = await fetch(link, { method: 'POST' });
     expect(page.status).toBe(200);
     const html = await page.text();
     // the person is told it is acknowledged (it is), not shown the alert unacknowledged
@@ -176,10 +175,10 @@ describe('an acknowledge link used while the alert record cannot be written', ()
     expect((await api.get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true, ackBy: 'ack-link:ent-chem' });
     // the link was not used up by a step that was not yet written (a kill -9 then would have lost
     // the step and left the link dead): tapped again it finds the alert acknowledged, and is used
-    const again = await fetch(`http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`, { method: 'POST' });
+    const again = await fetch(link, { method: 'POST' });
     expect(again.status).toBe(200);
     expect(await again.text()).toContain('这些报警已有人确认或已关闭');
-    expect((await fetch(`http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`, { method: 'POST' })).status).toBe(409);
+    expect((await fetch(link, { method: 'POST' })).status).toBe(409);
     await dev.end();
     await hooks.close();
   });
@@ -188,9 +187,7 @@ describe('an acknowledge link used while the alert record cannot be written', ()
 describe('an alarm on the board whose raise is not yet recorded', () => {
   it('is acknowledged (not "no alert"), answered once the raise and the acknowledgement are recorded', async () => {
     app = await startTestApp(THREADED);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    wrapRecordCommits(app, async (save) => (await gate, save()));
+    const open = holdRecordCommits(app);
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     void dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
     await waitFor(() => app!.book.openAlerts().some((a) => a.deviceId === 'gas-2'), 5000, 'the alarm decided (on the board)');
@@ -216,9 +213,7 @@ describe("a device's own status message", () => {
 
   it('"offline" is acknowledged only once its offline alarm is in the record', async () => {
     app = await startTestApp(THREADED);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    wrapRecordCommits(app, async (save) => (await gate, save()));
+    const open = holdRecordCommits(app);
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     const events: string[] = [];
     const said = dev.client.publishAsync(`v1/${CHEM}/gas-2/status`, 'offline', { qos: 1 }).then(() => events.push('offline acknowledged'));

@@ -59,10 +59,18 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
 }
 
 /** The alert record's commits, each going through `wrap` (held, or failing as the test says). */
-export const wrapRecordCommits = (running: App, wrap: (save: () => Promise<void>) => Promise<void>) => {
+const wrapRecordCommits = (running: App, wrap: (save: () => Promise<void>) => Promise<void>) => {
   const store = (running.book as unknown as { store: { saveMany: (...args: unknown[]) => Promise<void> } }).store;
   const save = store.saveMany.bind(store);
   store.saveMany = (...args) => wrap(() => save(...args));
+};
+
+/** The alert record's commits held until `release()` is called (a commit under way, as long as a test needs). */
+export const holdRecordCommits = (running: App) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  wrapRecordCommits(running, async (save) => (await gate, save()));
+  return release;
 };
 
 /** The alert record's disk full until `full` is set false: every commit fails, and is counted. */

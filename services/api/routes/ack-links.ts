@@ -45,7 +45,7 @@ export function ackLinkRoutes(ctx: ApiContext) {
       // the link is used up once what it did is in the record: a service stopped before a kept
       // step was written (a full disk, then kill -9) lost the step, and the link must still work.
       // Two taps at once: both acknowledge what is still open (the second finds nothing), one uses it
-      const used = kept.length ? seen : await ctx.ackLinks.use(token);
+      const used = kept.length ? seen : await ctx.ackLinks.use(seen);
       ctx.metrics.ackLinks.inc({ outcome: used.outcome });
       if (!done.length && !kept.length && used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null, namer(ctx, used));
       ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: [...done, ...kept], unit: link.unitId, recipient: link.recipient, ...(kept.length ? { notYetRecorded: kept } : {}) });

@@ -111,9 +111,9 @@ export const alertRoutes =
       const { items, next } = await ctx.alerts.list({ ...scopedFilter(req, q), limit: q.limit, cursor: q.cursor ? decodeCursor(q.cursor) : undefined });
       // an alert whose latest steps the record could not take yet (a full disk) as the book holds
       // it, marked so: the duty board after a reload must not show an acknowledged alarm as new
-      const now = items.map((a) => ctx.book.unrecordedAlert(a.id) ?? a);
-      const json = await withUnits(now);
-      return { items: json.map((a, i) => (now[i] !== items[i] ? { ...a, recorded: false } : a)), nextCursor: next ? encodeCursor(next) : null };
+      const held = items.map((a) => ctx.book.unrecordedAlert(a.id) ?? a);
+      const json = await withUnits(held);
+      return { items: json.map((a, i) => (held[i] !== items[i] ? { ...a, recorded: false } : a)), nextCursor: next ? encodeCursor(next) : null };
     });
 
     app.get('/alerts/stream', async (req, reply) => {
