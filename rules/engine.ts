@@ -1,6 +1,6 @@
 import { INDICATORS, METRICS } from '../domain/indicators.ts';
 import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
-import type { DeviceView, LinkEvent, RuleImpl, Verdict } from './kind.ts';
+import type { DeviceView, LinkEvent, PointTimes, RuleImpl, Verdict } from './kind.ts';
 import { buildRule } from './kinds.ts';
 import { keyParts, ruleKey } from './keys.ts';
 import { compileCondition } from './expression.ts';
@@ -31,31 +31,43 @@ interface CompiledRule {
   /** the definition as text: a changed definition means fresh state */
   signature: string;
   /**
-   * `${deviceId}/${ruleId}`, or `${deviceId}/${ruleId}/${pointId}` for the instance on a point
-   * with an id of its own: the key of its state and of its alert
+   * the point in its key, `${deviceId}/${ruleId}/${pointId}`, for the instance on a point with an
+   * id of its own; null for the plain `${deviceId}/${ruleId}`: the key of its state and its alert
    */
-  key: string;
+  keyPoint: string | null;
   /** its place in the device's rules, and so in the device's rule states */
   index: number;
   /** the point this instance judges, for rules written for a metric; null for the device's rules */
   pointId: string | null;
 }
 
-/** Compiled once, never changed while running: what changes lives in the EngineState. */
-interface CompiledDevice {
-  enterpriseId: string;
-  deviceId: string;
+/**
+ * A device's rules as compiled, with nothing of the device in them: one for every device with the
+ * same rules and points (a template over a fleet), so at ten thousand devices the rules' code and
+ * constants stay in cache and only each device's own state is a memory load away.
+ */
+interface Layout {
   rules: CompiledRule[];
   byMetric: Map<string, CompiledRule[]>;
   everyReading: CompiledRule[];
   timed: CompiledRule[];
   linked: CompiledRule[];
-  ranges: Record<string, readonly [number, number]>;
-  reportIntervalS: number;
-  flapping: FlappingConfig;
   /** what each value key (point id) is */
   points: RuleContext;
 }
+
+/** Compiled once, never changed while running: what changes lives in the EngineState. */
+interface CompiledDevice {
+  enterpriseId: string;
+  deviceId: string;
+  layout: Layout;
+  ranges: Record<string, readonly [number, number]>;
+  reportIntervalS: number;
+  flapping: FlappingConfig;
+}
+
+/** The key of a rule instance on a device: of its state, and of its alert. */
+const keyOf = (device: CompiledDevice, r: CompiledRule) => (r.keyPoint === null ? ruleKey(device.deviceId, r.impl.id) : ruleKey(device.deviceId, r.impl.id, r.keyPoint));
 
 export interface RuleSet {
   devices: Map<string, CompiledDevice>;
@@ -66,21 +78,31 @@ interface DeviceRuntime {
   /** what rules read, kept as one object and updated in place */
   view: DeviceView;
   latest: Record<string, Value>;
-  /** the device's own time of each latest value */
-  latestTs: Record<string, number>;
-  /** when each latest value arrived */
-  latestAt: Record<string, number>;
+  /** when each latest value was measured and arrived: one object per point, updated in place */
+  times: Record<string, PointTimes>;
   quality: Record<string, Quality>;
   link: 'online' | 'offline' | 'unknown';
   lastHeard: number;
   /** the device has reported a quality at some time (so good values must reset it) */
   faulted: boolean;
-  /** each rule's state, in the order of the device's compiled rules */
-  states: RuleState[];
+  /**
+   * each rule's state, by its place in `rules`: held bare, so a rule's run reaches its state in
+   * one load (at ten thousand devices, every extra object per rule was a cache miss per reading)
+   */
+  states: unknown[];
+  /** the compiled rules `states` is laid out for; another set (a reload) lays it out again */
+  rules: CompiledDevice | null;
+  /** states taken from a snapshot, laid out once the device's compiled rules are known */
+  imported: (RuleState | null)[] | null;
   /** per rule (by index): the evaluation that last ran it, so a rule triggered by two metrics of one reading runs once */
   lastRun: number[];
+  /** how many of its keys have an active verdict: none (nearly every device) lets "fine" verdicts pass untouched */
+  activeKeys: number;
+  /** its rules' keys, made when first needed (by index) */
+  keys: string[];
 }
 
+/** A rule's state as kept outside the engine: whose it is and for which definition. */
 interface RuleState {
   id: string;
   signature: string;
@@ -104,6 +126,8 @@ export interface EngineState {
   active: Map<string, ActiveVerdict>;
   changes: Map<string, number[]>;
   baselines: Map<string, Record<string, number>>;
+  /** active keys of devices the engine has no runtime for yet (restored alerts): counted once it has */
+  activeUncounted: Map<string, number>;
   /** evaluations so far: the number of the one running */
   runs: number;
   /** what the engine is told of the world outside the readings */
@@ -128,6 +152,7 @@ export const newEngineState = (startedAt = 0, world: Partial<World> = {}): Engin
   active: new Map(),
   changes: new Map(),
   baselines: new Map(),
+  activeUncounted: new Map(),
 });
 
 
@@ -139,17 +164,47 @@ export const newEngineState = (startedAt = 0, world: Partial<World> = {}): Engin
 export interface EngineData {
   startedAt: number;
   runs: number;
-  devices: [string, Omit<DeviceRuntime, 'view' | 'lastRun'>][];
+  devices: [string, DeviceData][];
   active: [string, ActiveVerdict][];
   changes: [string, number[]][];
   baselines: [string, Record<string, number>][];
+}
+
+/** What a snapshot keeps of a device. */
+interface DeviceData {
+  enterpriseId: string;
+  latest: Record<string, Value>;
+  /** the device's own time of each latest value */
+  latestTs: Record<string, number>;
+  /** when each latest value arrived */
+  latestAt: Record<string, number>;
+  quality: Record<string, Quality>;
+  link: DeviceRuntime['link'];
+  lastHeard: number;
+  faulted: boolean;
+  states: (RuleState | null)[];
 }
 
 export function exportState(state: EngineState): EngineData {
   return {
     startedAt: state.startedAt,
     runs: state.runs,
-    devices: [...state.devices].map(([id, { view: _view, lastRun: _lastRun, ...rt }]) => [id, rt]),
+    devices: [...state.devices].map(([id, rt]) => {
+      const times = Object.entries(rt.times);
+      const { enterpriseId, latest, quality, link, lastHeard, faulted } = rt;
+      const data: DeviceData = {
+        enterpriseId,
+        latest,
+        latestTs: Object.fromEntries(times.map(([k, t]) => [k, t.ts])),
+        latestAt: Object.fromEntries(times.map(([k, t]) => [k, t.at])),
+        quality,
+        link,
+        lastHeard,
+        faulted,
+        states: keptStates(rt),
+      };
+      return [id, data];
+    }),
     active: [...state.active],
     changes: [...state.changes],
     baselines: [...state.baselines],
@@ -168,20 +223,50 @@ export function importState(state: EngineState, data: EngineData) {
   state.changes = new Map(data.changes);
   state.baselines = new Map(data.baselines.map(([id, b]) => [id, Object.assign(bareRecord<number>(), b)]));
   state.devices = new Map();
-  for (const [deviceId, rt] of data.devices) {
-    const latest = Object.assign(bareRecord<Value>(), rt.latest), latestAt = Object.assign(bareRecord<number>(), rt.latestAt), quality = Object.assign(bareRecord<Quality>(), rt.quality);
-    const view = viewOf(state, rt.enterpriseId, deviceId, latest, latestAt, quality);
-    state.devices.set(deviceId, { ...rt, view, latest, latestAt, quality, latestTs: Object.assign(bareRecord<number>(), rt.latestTs), lastRun: [] });
+  for (const [deviceId, d] of data.devices) {
+    const latest = Object.assign(bareRecord<Value>(), d.latest), quality = Object.assign(bareRecord<Quality>(), d.quality);
+    const times = bareRecord<PointTimes>();
+    for (const k of Object.keys(d.latestTs)) times[k] = { ts: d.latestTs[k], at: d.latestAt[k] ?? d.latestTs[k] };
+    const view = viewOf(state, d.enterpriseId, deviceId, latest, times, quality);
+    const { link, lastHeard, faulted, enterpriseId } = d;
+    state.devices.set(deviceId, { enterpriseId, view, latest, times, quality, link, lastHeard, faulted, states: [], rules: null, imported: d.states, lastRun: [], activeKeys: 0, keys: [] });
+  }
+  state.activeUncounted = new Map();
+  for (const key of state.active.keys()) countActive(state, key, 1);
+}
+
+/** A device's rule states with whose they are, as a snapshot keeps them. */
+function keptStates(rt: DeviceRuntime): (RuleState | null)[] {
+  if (!rt.rules) return rt.imported ?? [];
+  const device = rt.rules;
+  return device.layout.rules.map((r) => (rt.states[r.index] === undefined ? null : { id: keyOf(device, r), signature: r.signature, s: rt.states[r.index] }));
+}
+
+/**
+ * Lay a device's states out for `device`'s compiled rules: a rule keeps its state when its key and
+ * definition are unchanged; a new or changed rule starts afresh.
+ */
+function layOut(rt: DeviceRuntime, device: CompiledDevice) {
+  const old = new Map<string, RuleState>();
+  for (const st of keptStates(rt)) if (st) old.set(st.id, st);
+  rt.states = [];
+  rt.lastRun = [];
+  rt.keys = [];
+  rt.imported = null;
+  rt.rules = device;
+  for (const r of device.layout.rules) {
+    const st = old.get(keyOf(device, r));
+    if (st && st.signature === r.signature) rt.states[r.index] = st.s;
   }
 }
 
 /** What a device's rules read: one object, kept with its runtime and updated in place. */
-function viewOf(state: EngineState, enterpriseId: string, deviceId: string, latest: Record<string, Value>, latestAt: Record<string, number>, quality: Record<string, Quality>): DeviceView {
+function viewOf(state: EngineState, enterpriseId: string, deviceId: string, latest: Record<string, Value>, times: Record<string, PointTimes>, quality: Record<string, Quality>): DeviceView {
   return {
     enterpriseId,
     deviceId,
     latest,
-    latestAt,
+    times,
     quality,
     link: 'unknown',
     lastHeard: state.startedAt,
@@ -195,31 +280,35 @@ function viewOf(state: EngineState, enterpriseId: string, deviceId: string, late
 
 export function compileRules(devices: DeviceRules[]): RuleSet {
   const out = new Map<string, CompiledDevice>();
+  const layouts = new Map<string, Layout>();
   for (const d of devices) {
     const points = d.points ?? [];
-    const rules = instances(d.deviceId, d.rules.filter((r) => r.enabled), points);
-    const byMetric = new Map<string, CompiledRule[]>();
-    const everyReading: CompiledRule[] = [];
-    for (const r of rules) {
-      if (!r.impl.onReading) continue;
-      if (r.impl.triggers === '*') everyReading.push(r);
-      else for (const m of r.impl.triggers) byMetric.set(m, [...(byMetric.get(m) ?? []), r]);
-    }
+    const defs = d.rules.filter((r) => r.enabled);
+    const same = JSON.stringify([defs, points]);
+    let layout = layouts.get(same);
+    if (!layout) layouts.set(same, (layout = layOutRules(defs, points)));
     out.set(d.deviceId, {
       enterpriseId: d.enterpriseId,
       deviceId: d.deviceId,
-      rules,
-      byMetric,
-      everyReading,
-      timed: rules.filter((r) => r.impl.onTime),
-      linked: rules.filter((r) => r.impl.onLink),
+      layout,
       ranges: Object.assign(bareRecord<readonly [number, number]>(), d.ranges),
       reportIntervalS: d.reportIntervalS ?? 60,
       flapping: d.flapping ?? DEFAULT_FLAPPING,
-      points: pointContext(points),
     });
   }
   return { devices: out };
+}
+
+function layOutRules(defs: RuleDef[], points: PointInfo[]): Layout {
+  const rules = instances(defs, points);
+  const byMetric = new Map<string, CompiledRule[]>();
+  const everyReading: CompiledRule[] = [];
+  for (const r of rules) {
+    if (!r.impl.onReading) continue;
+    if (r.impl.triggers === '*') everyReading.push(r);
+    else for (const m of r.impl.triggers) byMetric.set(m, [...(byMetric.get(m) ?? []), r]);
+  }
+  return { rules, byMetric, everyReading, timed: rules.filter((r) => r.impl.onTime), linked: rules.filter((r) => r.impl.onLink), points: pointContext(points) };
 }
 
 /**
@@ -229,7 +318,7 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
  * its condition that has several points. The device's own rules (offline, gaps, range, fault,
  * maintenance, permissive) run once and see every point.
  */
-function instances(deviceId: string, defs: RuleDef[], points: PointInfo[]): CompiledRule[] {
+function instances(defs: RuleDef[], points: PointInfo[]): CompiledRule[] {
   const plain = pointContext(points);
   const out: CompiledRule[] = [];
   for (const def of defs) {
@@ -237,26 +326,22 @@ function instances(deviceId: string, defs: RuleDef[], points: PointInfo[]): Comp
     const only = 'point' in def ? def.point : undefined;
     const place = 'at' in def ? def.at : undefined;
     const targets = metric ? (only !== undefined ? [only] : place !== undefined ? plain.keysAt(metric, place) : plain.keysOf(metric)) : [null];
+    const text = JSON.stringify(def);
     for (const pointId of targets) {
-      const ctx = metric && pointId ? pointContext(points, { metric, point: pointId }) : plain;
-      const bound =
-        def.kind === 'threshold' || def.kind === 'rate' || def.kind === 'baseline' || def.kind === 'stuck'
-          ? { ...def, metric: ctx.keyOf(def.metric), guard: def.guard === undefined ? undefined : ctx.keyOf(def.guard) }
-          : def.kind === 'idle'
-            ? { ...def, metric: ctx.keyOf(def.metric) }
-            : def;
       // a point known by its metric keeps the key alerts had before points had ids
       const own = pointId !== null && pointId !== metric;
-      out.push({
-        impl: buildRule(bound, ctx),
-        signature: JSON.stringify(def) + (own ? `@${pointId}` : ''),
-        key: own ? ruleKey(deviceId, def.id, pointId) : ruleKey(deviceId, def.id),
-        index: out.length,
-        pointId,
-      });
+      const ctx = metric && pointId ? pointContext(points, { metric, point: pointId }) : plain;
+      out.push({ impl: buildRule(bound(def, ctx), ctx), signature: text + (own ? `@${pointId}` : ''), keyPoint: own ? pointId : null, index: out.length, pointId });
     }
   }
   return out;
+}
+
+/** The definition with the metrics it names replaced by the points this instance reads. */
+function bound(def: RuleDef, ctx: RuleContext): RuleDef {
+  if (def.kind === 'threshold' || def.kind === 'rate' || def.kind === 'baseline' || def.kind === 'stuck')
+    return { ...def, metric: ctx.keyOf(def.metric), guard: def.guard === undefined ? undefined : ctx.keyOf(def.guard) };
+  return def.kind === 'idle' ? { ...def, metric: ctx.keyOf(def.metric) } : def;
 }
 
 function judgedMetric(def: RuleDef, points: RuleContext): string | null {
@@ -280,11 +365,14 @@ function judgedMetric(def: RuleDef, points: RuleContext): string | null {
 function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
-    const latest = bareRecord<Value>(), latestAt = bareRecord<number>(), quality = bareRecord<Quality>();
+    const latest = bareRecord<Value>(), times = bareRecord<PointTimes>(), quality = bareRecord<Quality>();
     const { enterpriseId, deviceId } = device;
-    const view = viewOf(state, enterpriseId, deviceId, latest, latestAt, quality);
-    state.devices.set(device.deviceId, (rt = { enterpriseId, view, latest, latestTs: bareRecord<number>(), latestAt, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], lastRun: [] }));
+    const view = viewOf(state, enterpriseId, deviceId, latest, times, quality);
+    state.devices.set(device.deviceId, (rt = { enterpriseId, view, latest, times, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, imported: null, lastRun: [], activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
+    state.activeUncounted.delete(deviceId);
   }
+  // a new rule set (a reload) or a snapshot taken over since the device was last seen
+  if (rt.rules !== device) layOut(rt, device);
   return rt;
 }
 
@@ -310,11 +398,14 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   const quality = reading.quality;
   for (const m in values) {
     // a late (buffered) reading must not overwrite a newer value
-    const ts = rt.latestTs[m];
-    if (ts === undefined || reading.ts >= ts) {
+    const t = rt.times[m];
+    if (t === undefined) {
+      rt.times[m] = { ts: reading.ts, at: now };
       rt.latest[m] = values[m];
-      rt.latestTs[m] = reading.ts;
-      rt.latestAt[m] = now;
+    } else if (reading.ts >= t.ts) {
+      rt.latest[m] = values[m];
+      t.ts = reading.ts;
+      t.at = now;
     }
     // a value sent without a quality is a good one
     if (rt.faulted && !quality?.[m] && m in rt.quality) delete rt.quality[m];
@@ -326,15 +417,15 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
   const run = ++state.runs;
-  const every = device.everyReading;
+  const every = device.layout.everyReading;
   for (let i = 0; i < every.length; i++) runRule(state, device, rt, every[i], run, reading, v, now, outcomes);
   for (const m in values) {
-    const list = device.byMetric.get(m);
+    const list = device.layout.byMetric.get(m);
     if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], run, reading, v, now, outcomes);
   }
   if (quality)
     for (const m in quality) {
-      const list = device.byMetric.get(m);
+      const list = device.layout.byMetric.get(m);
       if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], run, reading, v, now, outcomes);
     }
   return outcomes;
@@ -342,34 +433,36 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
 
 /** The verdicts of the rule that just ran: one list for the engine, emptied before each rule runs (also after one that threw). */
 const verdicts: Verdict[] = [];
+// setting an array's length is a call into the runtime: skipped when there is nothing to clear
+const clearVerdicts = () => {
+  if (verdicts.length) verdicts.length = 0;
+};
 
 function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
   // a rule triggered by two metrics of one reading runs once
   if (rt.lastRun[r.index] === run) return;
   rt.lastRun[r.index] = run;
-  const held = stateOf(rt, r, now);
-  verdicts.length = 0;
-  held.s = r.impl.onReading!(held.s, reading, v, now, verdicts);
-  applyAll(state, device, r, reading.ts, outcomes);
+  clearVerdicts();
+  rt.states[r.index] = r.impl.onReading!(stateOf(rt, r, now), reading, v, now, verdicts);
+  applyAll(state, device, rt, r, reading.ts, outcomes);
 }
 
-function applyAll(state: EngineState, device: CompiledDevice, r: CompiledRule, at: number, outcomes: Outcome[]) {
+function applyAll(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, at: number, outcomes: Outcome[]) {
   const n = verdicts.length;
-  for (let i = 0; i < n; i++) apply(state, device, r, verdicts[i], at, outcomes);
+  for (let i = 0; i < n; i++) apply(state, device, rt, r, verdicts[i], at, outcomes);
 }
 
 /** Time passing: durations, deadlines, silence, and flapping alerts that have settled. */
 export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
   const outcomes: Outcome[] = [];
   for (const device of set.devices.values()) {
-    if (device.timed.length) {
+    if (device.layout.timed.length) {
       const rt = runtime(state, device);
       const v = view(device, rt, state);
-      for (const r of device.timed) {
-        const held = stateOf(rt, r, now);
-        verdicts.length = 0;
-        held.s = r.impl.onTime!(held.s, now, v, verdicts);
-        applyAll(state, device, r, now, outcomes);
+      for (const r of device.layout.timed) {
+        clearVerdicts();
+        rt.states[r.index] = r.impl.onTime!(stateOf(rt, r, now), now, v, verdicts);
+        applyAll(state, device, rt, r, now, outcomes);
       }
     }
   }
@@ -377,7 +470,7 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
     if (a.heldClear === null) continue;
     const device = set.devices.get(keyParts(key).deviceId);
     if (!device || !clearIsDue(a.heldClear, now, device.flapping)) continue;
-    state.active.delete(key);
+    deleteActive(state, key);
     outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '报警已稳定消除 / condition has stayed clear' });
   }
   return outcomes;
@@ -392,11 +485,10 @@ export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, 
   rt.lastHeard = at;
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
-  for (const r of device.linked) {
-    const held = stateOf(rt, r, at);
-    verdicts.length = 0;
-    held.s = r.impl.onLink!(held.s, link, at, v, verdicts);
-    applyAll(state, device, r, at, outcomes);
+  for (const r of device.layout.linked) {
+    clearVerdicts();
+    rt.states[r.index] = r.impl.onLink!(stateOf(rt, r, at), link, at, v, verdicts);
+    applyAll(state, device, rt, r, at, outcomes);
   }
   return outcomes;
 }
@@ -413,32 +505,39 @@ export function seed(set: RuleSet, state: EngineState, key: string, severity: Se
   const device = set.devices.get(keyParts(key).deviceId);
   const r = device && ruleOf(device, key);
   if (!device || !r) return;
-  state.active.set(key, { signature: r.signature, severity, peak, value, flapping: flapping !== undefined, heldClear: null });
+  const rt = runtime(state, device);
+  setActive(state, key, { signature: r.signature, severity, peak, value, flapping: flapping !== undefined, heldClear: null });
   // an alert held open for flapping stays held across a restart: its next clear is held as if
   // the changes that made it flap had just been seen, instead of clearing (and alarming again)
   if (flapping) state.changes.set(key, Array.from({ length: Math.max(0, device.flapping.changes - 1) }, () => flapping.at));
-  if (r.impl.seed) runtime(state, device).states[r.index] = { id: r.key, signature: r.signature, s: r.impl.seed(severity, peak) };
+  if (r.impl.seed) rt.states[r.index] = r.impl.seed(severity, peak);
 }
 
 /** The rule instance an alert key belongs to: the instance with that key, or the per-point rule. */
 function ruleOf(device: CompiledDevice, key: string): CompiledRule | undefined {
-  const exact = device.rules.find((r) => r.key === key);
+  const exact = device.layout.rules.find((r) => keyOf(device, r) === key);
   if (exact) return exact;
   const { ruleId } = keyParts(key);
-  return device.rules.find((r) => r.impl.perMetric && r.impl.id === ruleId);
+  return device.layout.rules.find((r) => r.impl.perMetric && r.impl.id === ruleId);
 }
 
 /** An alert closed by a person while its condition still holds: the rule starts afresh. */
 export function forget(state: EngineState, key: string) {
-  state.active.delete(key);
+  deleteActive(state, key);
   state.changes.delete(key);
   const { deviceId, ruleId } = keyParts(key);
   const rt = state.devices.get(deviceId);
   if (!rt) return;
-  // the instance's own state, else (a per-point rule's key) the rule's
-  let i = rt.states.findIndex((st) => st?.id === key);
-  if (i < 0) i = rt.states.findIndex((st) => st?.id === ruleKey(deviceId, ruleId));
-  if (i >= 0) delete rt.states[i];
+  if (rt.rules) {
+    const r = ruleOf(rt.rules, key);
+    if (r) rt.states[r.index] = undefined;
+    return;
+  }
+  // taken from a snapshot and not laid out yet: the instance's own state, else (a per-point
+  // rule's key) the rule's
+  const own = rt.imported?.findIndex((st) => st?.id === key) ?? -1;
+  const i = own >= 0 ? own : (rt.imported?.findIndex((st) => st?.id === ruleKey(deviceId, ruleId)) ?? -1);
+  if (i >= 0) rt.imported![i] = null;
 }
 
 /**
@@ -448,32 +547,24 @@ export function forget(state: EngineState, key: string) {
 export function reconcile(next: RuleSet, state: EngineState, now: number): Outcome[] {
   for (const [deviceId, rt] of state.devices) {
     const device = next.devices.get(deviceId);
-    const old = new Map(rt.states.filter(Boolean).map((st) => [st.id, st]));
-    rt.states = [];
-    if (!device) continue;
-    for (const r of device.rules) {
-      const st = old.get(r.key);
-      if (st && st.signature === r.signature) rt.states[r.index] = st;
-    }
+    if (device) layOut(rt, device);
+    else (rt.states = []), (rt.rules = null), (rt.imported = null);
   }
   const outcomes: Outcome[] = [];
   for (const [key, a] of state.active) {
     const device = next.devices.get(keyParts(key).deviceId);
     const rule = device && ruleOf(device, key);
     if (rule && rule.signature === a.signature) continue;
-    state.active.delete(key);
+    deleteActive(state, key);
     if (device) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
   }
   return outcomes;
 }
 
-/** The rule's state holder, made fresh when the rule is new or its definition changed. */
-function stateOf(rt: DeviceRuntime, r: CompiledRule, now: number): RuleState {
+/** The rule's state, made fresh when the rule is new or its definition changed (laid out afresh). */
+function stateOf(rt: DeviceRuntime, r: CompiledRule, now: number): unknown {
   const st = rt.states[r.index];
-  if (st !== undefined && st.signature === r.signature) return st;
-  const fresh = { id: r.key, signature: r.signature, s: r.impl.init(now) };
-  rt.states[r.index] = fresh;
-  return fresh;
+  return st !== undefined ? st : (rt.states[r.index] = r.impl.init(now));
 }
 
 const text = (m: Verdict['message']) => (typeof m === 'function' ? m() : m);
@@ -501,15 +592,16 @@ function outcomeBase(device: CompiledDevice, key: string, a: { peak: Value | nul
 function pointOf(device: CompiledDevice, key: string, pointId: string | null): { metric: string; pointId: string | null; pointName: string | null } {
   if (key === '' || key === '_device') return { metric: key, pointId: null, pointName: null };
   const id = pointId ?? key;
-  return { metric: device.points.names(key).metric, pointId: id, pointName: device.points.names(id).label };
+  return { metric: device.layout.points.names(key).metric, pointId: id, pointName: device.layout.points.names(id).label };
 }
 
 /** Compare a verdict with what is active and say what changed. */
-function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: Verdict, at: number, out: Outcome[]) {
+function apply(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, v: Verdict, at: number, out: Outcome[]) {
+  // the common case: nothing holds on a device with nothing held, decided without a key
+  if (v.severity === null && rt.activeKeys === 0) return;
   const impl = r.impl;
-  const key = impl.perMetric ? ruleKey(device.deviceId, impl.id, v.metric) : r.key;
+  const key = impl.perMetric ? ruleKey(device.deviceId, impl.id, v.metric) : (rt.keys[r.index] ??= keyOf(device, r));
   const prev = state.active.get(key);
-  // the common case: nothing held, nothing holds
   if (v.severity === null && (!prev || prev.heldClear !== null)) return;
   const point = impl.perMetric ? pointOf(device, v.metric, null) : pointOf(device, impl.metric, r.pointId);
   const isSwitch = SWITCHES.has(point.metric);
@@ -522,28 +614,45 @@ function apply(state: EngineState, device: CompiledDevice, r: CompiledRule, v: V
     state.changes.set(key, history);
     if (flapping) {
       // hold the clear: the alert stays open, marked flapping, until it settles
-      state.active.set(key, { ...prev!, flapping: true, heldClear: at });
+      setActive(state, key, { ...prev!, flapping: true, heldClear: at });
       // the clear's own words ("back to normal") would misdescribe an alert held open
       if (!prev!.flapping) out.push({ ...base, change: 'update', severity: prev!.severity, value, peak: prev!.peak, flapping: true, message: '报警频繁跳变，保持打开直至稳定 / alert is flapping: held open until it settles' });
       return;
     }
-    state.active.delete(key);
+    deleteActive(state, key);
     out.push({ ...base, change: 'clear', severity: null, value, peak: prev!.peak, flapping: false, message: text(v.message) });
     return;
   }
   const peak = v.peak !== undefined ? asSent(v.peak, isSwitch) : (prev?.peak ?? value);
   if (!prev) {
     state.changes.set(key, noteChange(state.changes.get(key), at, device.flapping).history);
-    state.active.set(key, { signature: r.signature, severity: v.severity, peak, value, flapping: false, heldClear: null });
+    setActive(state, key, { signature: r.signature, severity: v.severity, peak, value, flapping: false, heldClear: null });
     out.push({ ...base, change: 'raise', severity: v.severity, value, peak, flapping: false, message: text(v.message) });
     return;
   }
   const resumed = prev.heldClear !== null;
   if (resumed) state.changes.set(key, noteChange(state.changes.get(key), at, device.flapping).history);
   if (prev.severity === v.severity && prev.peak === peak && !resumed) return;
-  state.active.set(key, { signature: r.signature, severity: v.severity, peak, value, flapping: prev.flapping, heldClear: null });
+  setActive(state, key, { signature: r.signature, severity: v.severity, peak, value, flapping: prev.flapping, heldClear: null });
   // back in alarm after a held clear: the alert says the condition again
   if (prev.severity !== v.severity || prev.peak !== peak || resumed) out.push({ ...base, change: 'update', severity: v.severity, value, peak, flapping: prev.flapping, message: text(v.message) });
+}
+
+/** Set a key's active verdict, counted on its device (apply's fast path reads the count). */
+function setActive(state: EngineState, key: string, a: ActiveVerdict) {
+  if (!state.active.has(key)) countActive(state, key, 1);
+  state.active.set(key, a);
+}
+
+function deleteActive(state: EngineState, key: string) {
+  if (state.active.delete(key)) countActive(state, key, -1);
+}
+
+function countActive(state: EngineState, key: string, by: 1 | -1) {
+  const { deviceId } = keyParts(key);
+  const rt = state.devices.get(deviceId);
+  if (rt) rt.activeKeys += by;
+  else state.activeUncounted.set(deviceId, (state.activeUncounted.get(deviceId) ?? 0) + by);
 }
 
 const SWITCHES = new Set<string>(METRICS.filter((m) => INDICATORS[m].type === 'boolean'));

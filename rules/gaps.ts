@@ -1,4 +1,4 @@
-import type { RuleImpl } from './kind.ts';
+import type { RuleImpl, Verdict } from './kind.ts';
 import type { GapsRuleDef } from './schema.ts';
 
 /**
@@ -12,7 +12,6 @@ export interface GapsState {
 }
 
 export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
-  const windowMs = def.windowS * 1000;
   return {
     id: def.id,
     kind: 'gaps',
@@ -27,25 +26,36 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
         s.lastSeq = r.seq;
         return s;
       }
-      let gaps = s.gaps.filter(([t]) => now - t <= windowMs);
-      let lastSeq = s.lastSeq;
-      if (lastSeq === null || r.seq > lastSeq) {
-        if (lastSeq !== null && r.seq > lastSeq + 1) gaps = [...gaps, [now, r.seq - lastSeq - 1]];
-        lastSeq = r.seq;
-      } else if (gaps.length) {
-        // a late reading fills one missing number of the newest gap
-        const [t, n] = gaps.at(-1)!;
-        gaps = n > 1 ? [...gaps.slice(0, -1), [t, n - 1]] : gaps.slice(0, -1);
-      }
-      const missing = gaps.reduce((sum, [, n]) => sum + n, 0);
-      out.push({
-        metric: '',
-        severity: missing > def.maxMissing ? def.severity : null,
-        value: missing,
-        threshold: def.maxMissing,
-        message: () => def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
-      });
-      return { lastSeq, gaps };
+      return regap(def, s, r.seq, now, out);
     },
+  };
+}
+
+/**
+ * A reading out of sequence: the gaps within the window, and a verdict on them. Apart from the
+ * handler: a closure over its arguments would cost an allocation on every reading, in sequence or not.
+ */
+function regap(def: GapsRuleDef, s: GapsState, seq: number, now: number, out: Verdict[]): GapsState {
+  let gaps = s.gaps.filter(([t]) => now - t <= def.windowS * 1000);
+  let lastSeq = s.lastSeq;
+  if (lastSeq === null || seq > lastSeq) {
+    if (lastSeq !== null && seq > lastSeq + 1) gaps = [...gaps, [now, seq - lastSeq - 1]];
+    lastSeq = seq;
+  } else if (gaps.length) {
+    // a late reading fills one missing number of the newest gap
+    const [t, n] = gaps.at(-1)!;
+    gaps = n > 1 ? [...gaps.slice(0, -1), [t, n - 1]] : gaps.slice(0, -1);
+  }
+  out.push(missingVerdict(def, gaps.reduce((sum, [, n]) => sum + n, 0)));
+  return { lastSeq, gaps };
+}
+
+function missingVerdict(def: GapsRuleDef, missing: number): Verdict {
+  return {
+    metric: '',
+    severity: missing > def.maxMissing ? def.severity : null,
+    value: missing,
+    threshold: def.maxMissing,
+    message: () => def.message ?? `${def.windowS} 秒内缺失 ${missing} 条数据（按序号）/ ${missing} readings missing (by seq) within ${def.windowS} s`,
   };
 }

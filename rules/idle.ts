@@ -16,7 +16,11 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
     const limit = idle === undefined ? undefined : idle * (1 + def.abovePct / 100);
     const producing = suspended && v !== undefined && limit !== undefined && v > limit;
     if (producing === s.raised && !producing) return s;
-    out.push({
+    out.push(said(producing, v, idle, limit));
+    return producing ? RAISED : QUIET;
+  };
+  // built apart from judge: a closure over its locals would cost an allocation on every reading
+  const said = (producing: boolean, v: number | undefined, idle: number | undefined, limit: number | undefined): Verdict => ({
       metric: '',
       severity: producing ? def.severity : null,
       value: v ?? null,
@@ -26,9 +30,7 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
         (producing
           ? `停产整顿期间${zh} ${v}${unit} 高于待机基线 ${idle}${unit}：疑似违法生产 / ${en} ${v}${unit} above its idle baseline ${idle}${unit} while suspended: producing under a suspension order?`
           : `${zh}回到待机水平或已恢复生产许可 / ${en} back to idle, or the suspension was lifted`),
-    });
-    return producing ? RAISED : QUIET;
-  };
+  });
   return {
     id: def.id,
     kind: 'idle',

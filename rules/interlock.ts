@@ -38,6 +38,15 @@ export interface InterlockState {
   trippedAt: number | null;
 }
 
+/** Does the feedback show the interlock acted (every expected value, or any with `expectAny`)? */
+function feedbackSeen(expected: readonly (readonly [string, Value])[], latest: Record<string, Value>, any: boolean): boolean {
+  for (let i = 0; i < expected.length; i++) {
+    const [m, v] = expected[i];
+    if ((latest[m] === v) === any) return any;
+  }
+  return !any;
+}
+
 export const interlockMetrics = (def: InterlockRuleDef) => [...new Set([...compileCondition(def.when).names, ...Object.keys(def.expect), ...(def.guard ? [def.guard] : [])])];
 
 export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<InterlockState> {
@@ -105,7 +114,7 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
       return s;
     }
     const trippedAt = (s.trippedAt ??= since + forMs);
-    if (def.expectAny ? expected.some(([m, v]) => latest[m] === v) : expected.every(([m, v]) => latest[m] === v)) {
+    if (feedbackSeen(expected, latest, def.expectAny)) {
       s.phase = 'acted';
       out.push(acted);
     } else if (t - trippedAt >= withinMs) {

@@ -25,8 +25,8 @@ export interface DeviceView {
   deviceId: string;
   /** latest value per metric (including the reading being evaluated) */
   latest: Record<string, Value>;
-  /** when each metric last arrived at the gateway (ms) */
-  latestAt: Record<string, number>;
+  /** when each point's latest value was measured (device time) and arrived at the gateway (ms) */
+  times: Record<string, PointTimes>;
   /** latest quality per metric as the device last reported it */
   quality: Record<string, Quality>;
   /** what the device last said on its status topic */
@@ -41,6 +41,11 @@ export interface DeviceView {
   maintenanceAnnounced(at: number): boolean;
   /** whether the enterprise is under a suspension order (it must not produce) */
   suspended(): boolean;
+}
+
+export interface PointTimes {
+  ts: number;
+  at: number;
 }
 
 export type LinkEvent = 'online' | 'offline';

@@ -24,6 +24,11 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
   // one verdict object for every reading: hearing from the device clears silence
   const back = verdict(null, () => '设备恢复上报 / device reporting again', 0);
   const limitMs = (interval: number) => (def.afterS ?? def.afterIntervals * interval) * 1000;
+  // built apart from the handler: a closure over its locals would cost an allocation per device on every tick
+  const silence = (silentS: number, intervalS: number, limit: number): Verdict => ({
+    ...verdict(def.severity, () => `设备 ${silentS} 秒无数据（上报周期 ${intervalS} 秒）/ no reading for ${silentS} s (reports every ${intervalS} s)`, silentS),
+    threshold: limit / 1000,
+  });
   return {
     id: def.id,
     kind: 'offline',
@@ -49,8 +54,7 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
       const silent = now - d.lastHeard;
       const limit = limitMs(d.reportIntervalS);
       if (silent < limit) return s;
-      const silentS = Math.round(silent / 1000);
-      out.push({ ...verdict(def.severity, () => `设备 ${silentS} 秒无数据（上报周期 ${d.reportIntervalS} 秒）/ no reading for ${silentS} s (reports every ${d.reportIntervalS} s)`, silentS), threshold: limit / 1000 });
+      out.push(silence(Math.round(silent / 1000), d.reportIntervalS, limit));
       return s.raised ? s : { saidOffline: false, raised: true };
     },
   };

@@ -1,7 +1,7 @@
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
-import type { RuleImpl } from './kind.ts';
+import type { RuleImpl, Verdict } from './kind.ts';
 import type { RangeRuleDef } from './schema.ts';
-import { BY_METRIC, type RuleContext } from './points.ts';
+import { BY_METRIC, type PointNames, type RuleContext } from './points.ts';
 
 /**
  * Impossible values: outside the physical range of the sensor (the point's `range`, else the
@@ -29,17 +29,21 @@ export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): Rule
         if (!outside && !s.has(metric)) continue;
         if (outside) s.add(metric);
         else s.delete(metric);
-        const { zh, en, unit } = names;
         // rare: a verdict of its own, since one reading may move several points
-        out.push({
-          metric,
-          severity: outside ? def.severity : null,
-          value: v,
-          threshold: outside ? (v < range[0] ? range[0] : range[1]) : null,
-          message: () => def.message ?? `${zh} ${v}${unit} 超出量程 [${range[0]}, ${range[1]}] / ${en} ${v}${unit} is outside the sensor range [${range[0]}, ${range[1]}]`,
-        });
+        out.push(rangeVerdict(def, metric, names, v, range, outside));
       }
       return s;
     },
+  };
+}
+
+// built apart from the loop: a closure over the loop's locals would cost an allocation per value
+function rangeVerdict(def: RangeRuleDef, metric: string, { zh, en, unit }: PointNames, v: number, range: readonly [number, number], outside: boolean): Verdict {
+  return {
+    metric,
+    severity: outside ? def.severity : null,
+    value: v,
+    threshold: outside ? (v < range[0] ? range[0] : range[1]) : null,
+    message: () => def.message ?? `${zh} ${v}${unit} 超出量程 [${range[0]}, ${range[1]}] / ${en} ${v}${unit} is outside the sensor range [${range[0]}, ${range[1]}]`,
   };
 }

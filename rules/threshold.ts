@@ -56,6 +56,10 @@ export function initialThresholdState(): ThresholdState {
 const enters = (l: Level, v: number) => (l.side === 'above' ? v >= l.value : v <= l.value);
 const stays = (l: Level, v: number, deadband: number) =>
   l.side === 'above' ? v >= l.value - deadband : v <= l.value + deadband;
+function entersAny(levels: readonly Level[], v: number): boolean {
+  for (let i = 0; i < levels.length; i++) if (enters(levels[i], v)) return true;
+  return false;
+}
 const worse = (side: Level['side'], a: number, b: number) => (side === 'above' ? a > b : a < b);
 
 /** The level the rule should be at after seeing `v` at `ts`, and its new state. */
@@ -143,7 +147,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
       }
       const v = usable(r, d);
       if (v === undefined) return s;
-      if (s.active < 0 && s.pendingCount === 0 && !rule.levels.some((l) => enters(l, v))) {
+      if (s.active < 0 && s.pendingCount === 0 && !entersAny(rule.levels, v)) {
         // idle and staying idle: the common case, updated in place
         s.last = v;
         s.lastTs = r.ts;
