@@ -39,6 +39,8 @@ interface CompiledRule {
   index: number;
   /** the point this instance judges, for rules written for a metric; null for the device's rules */
   pointId: string | null;
+  /** triggered by more than one metric: one reading may reach it twice */
+  multi: boolean;
 }
 
 /**
@@ -291,7 +293,8 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
       enterpriseId: d.enterpriseId,
       deviceId: d.deviceId,
       layout,
-      ranges: Object.assign(bareRecord<readonly [number, number]>(), d.ranges),
+      // most devices set no ranges of their own: one shared empty record, not ten thousand
+      ranges: d.ranges && Object.keys(d.ranges).length ? Object.assign(bareRecord<readonly [number, number]>(), d.ranges) : NO_RANGES,
       reportIntervalS: d.reportIntervalS ?? 60,
       flapping: d.flapping ?? DEFAULT_FLAPPING,
     });
@@ -331,7 +334,8 @@ function instances(defs: RuleDef[], points: PointInfo[]): CompiledRule[] {
       // a point known by its metric keeps the key alerts had before points had ids
       const own = pointId !== null && pointId !== metric;
       const ctx = metric && pointId ? pointContext(points, { metric, point: pointId }) : plain;
-      out.push({ impl: buildRule(bound(def, ctx), ctx), signature: text + (own ? `@${pointId}` : ''), keyPoint: own ? pointId : null, index: out.length, pointId });
+      const impl = buildRule(bound(def, ctx), ctx);
+      out.push({ impl, signature: text + (own ? `@${pointId}` : ''), keyPoint: own ? pointId : null, index: out.length, pointId, multi: impl.triggers !== '*' && impl.triggers.length > 1 });
     }
   }
   return out;
@@ -388,6 +392,7 @@ function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): De
 }
 
 const NO_BASELINES: Record<string, number> = bareRecord();
+const NO_RANGES: Record<string, readonly [number, number]> = Object.freeze(bareRecord<readonly [number, number]>());
 
 /** A reading, received at `now` (its own `ts` may be older: a flushed buffer). */
 export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now: number = reading.ts): Outcome[] {
@@ -416,12 +421,15 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
 
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
-  const run = ++state.runs;
   const every = device.layout.everyReading;
-  for (let i = 0; i < every.length; i++) runRule(state, device, rt, every[i], run, reading, v, now, outcomes);
+  for (let i = 0; i < every.length; i++) runRule(state, device, rt, every[i], 0, reading, v, now, outcomes);
+  // a rule triggered by two metrics, or by a metric's value and its quality, runs once: only
+  // then is the run remembered (most rules have one trigger and most readings no quality)
+  const run = ++state.runs;
+  const all = quality ? run : 0;
   for (const m in values) {
     const list = device.layout.byMetric.get(m);
-    if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], run, reading, v, now, outcomes);
+    if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], all || (list[i].multi ? run : 0), reading, v, now, outcomes);
   }
   if (quality)
     for (const m in quality) {
@@ -438,10 +446,12 @@ const clearVerdicts = () => {
   if (verdicts.length) verdicts.length = 0;
 };
 
+/** `run`: the evaluation's number when the rule may be reached twice in it, else 0. */
 function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
-  // a rule triggered by two metrics of one reading runs once
-  if (rt.lastRun[r.index] === run) return;
-  rt.lastRun[r.index] = run;
+  if (run !== 0) {
+    if (rt.lastRun[r.index] === run) return;
+    rt.lastRun[r.index] = run;
+  }
   clearVerdicts();
   rt.states[r.index] = r.impl.onReading!(stateOf(rt, r, now), reading, v, now, verdicts);
   applyAll(state, device, rt, r, reading.ts, outcomes);

@@ -7,15 +7,16 @@ import { BY_METRIC, type PointNames, type RuleContext } from './points.ts';
  * Impossible values: outside the physical range of the sensor (the point's `range`, else the
  * catalogue's). One alert per point. Such values never drive threshold rules.
  */
-export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<Set<string>> {
+export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<Set<string> | null> {
   return {
     id: def.id,
     kind: 'range',
     metric: '',
     perMetric: true,
     triggers: def.metrics ? def.metrics.flatMap((m) => ctx.keysOf(m)) : '*',
-    // the points this rule has flagged: only they need a verdict when they come back in range
-    init: () => new Set<string>(),
+    // the points this rule has flagged, only they need a verdict when they come back in range;
+    // null while none is (nearly always), so a reading in range reads no state at all
+    init: () => null,
     onReading(s, r, d, _now, out) {
       const values = r.values;
       for (const metric in values) {
@@ -26,13 +27,13 @@ export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): Rule
         const range = d.ranges[metric] ?? (isMetric(names.metric) ? INDICATORS[names.metric].range : undefined);
         if (!range) continue;
         const outside = v < range[0] || v > range[1];
-        if (!outside && !s.has(metric)) continue;
-        if (outside) s.add(metric);
-        else s.delete(metric);
+        if (!outside && (s === null || !s.has(metric))) continue;
+        if (outside) (s ??= new Set()).add(metric);
+        else s!.delete(metric);
         // rare: a verdict of its own, since one reading may move several points
         out.push(rangeVerdict(def, metric, names, v, range, outside));
       }
-      return s;
+      return s?.size === 0 ? null : s;
     },
   };
 }
