@@ -75,6 +75,13 @@ export interface RuleImpl<S = unknown> {
 }
 
 /**
+ * A number a rule's state holds, or null for none. States keep "none" as NaN: a field that only
+ * ever holds numbers is updated in place, where one that also holds null boxes every number it is
+ * given (a garbage object per reading). States from before keep null, which reads the same.
+ */
+export const known = (x: number | null): number | null => (x === null || Number.isNaN(x) ? null : x);
+
+/**
  * A verdict a rule fills in and pushes again and again: made once per rule instance, so the
  * common "still fine" answer costs no allocation. Its message reads what the rule last set.
  */

@@ -1,6 +1,6 @@
 import { numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
-import { reusableVerdict, type RuleImpl, type Verdict } from './kind.ts';
+import { known, reusableVerdict, type RuleImpl, type Verdict } from './kind.ts';
 import type { StuckRuleDef } from './schema.ts';
 
 /**
@@ -8,6 +8,7 @@ import type { StuckRuleDef } from './schema.ts';
  * a live process never does. A frozen sensor hides a real hazard, so this is a safety signal.
  */
 export interface StuckState {
+  /** the value it has held at (none: NaN, see `known`) and since when */
   ref: number | null;
   since: number | null;
 }
@@ -31,24 +32,25 @@ export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): Rule
     metric: def.metric,
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
-    init: () => ({ ref: null, since: null }),
+    init: () => ({ ref: NaN, since: NaN }),
     onReading(s, r, d, _now, out) {
       if (def.guard && d.latest[def.guard] !== true) {
-        s.ref = s.since = null;
+        s.ref = s.since = NaN;
         tell(moved, null, null, null, out);
         return s;
       }
       const v = numeric(r.values[def.metric]);
       if (v === undefined || r.quality?.[def.metric] === 'maintenance') return s;
-      if (s.ref === null || s.since === null || Math.abs(v - s.ref) > def.tolerance) {
+      const ref = known(s.ref), since = known(s.since);
+      if (ref === null || since === null || Math.abs(v - ref) > def.tolerance) {
         s.ref = v;
         s.since = r.ts;
         tell(moved, null, v, null, out);
         return s;
       }
-      if (r.ts < s.since) return s;
-      heldS = Math.round((r.ts - s.since) / 1000);
-      tell(verdict, r.ts - s.since >= windowMs ? def.severity : null, v, def.windowS, out);
+      if (r.ts < since) return s;
+      heldS = Math.round((r.ts - since) / 1000);
+      tell(verdict, r.ts - since >= windowMs ? def.severity : null, v, def.windowS, out);
       return s;
     },
   };

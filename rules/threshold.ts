@@ -1,7 +1,7 @@
 import type { ThresholdRuleDef } from './schema.ts';
 import { describeMetric, numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext, type PointNames } from './points.ts';
-import { reusableVerdict, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
+import { known, reusableVerdict, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
 import type { Reading } from '../domain/types.ts';
 import { severityRank, type Severity } from '../domain/types.ts';
 
@@ -29,7 +29,7 @@ export interface ThresholdState {
   peak: number | null;
   /** how many levels are pending (entered, waiting for forS) */
   pendingCount: number;
-  /** the last value evaluated and its time; late (buffered) readings older than it are skipped */
+  /** the last value evaluated (none: NaN, see `known`) and its time; late (buffered) readings older than it are skipped */
   last: number | null;
   lastTs: number;
 }
@@ -50,7 +50,7 @@ export function compileThreshold(def: ThresholdRuleDef): CompiledThreshold {
 }
 
 export function initialThresholdState(): ThresholdState {
-  return { active: -1, since: {}, pendingCount: 0, peak: null, last: null, lastTs: -Infinity };
+  return { active: -1, since: {}, pendingCount: 0, peak: null, last: NaN, lastTs: -Infinity };
 }
 
 const enters = (l: Level, v: number) => (l.side === 'above' ? v >= l.value : v <= l.value);
@@ -94,7 +94,7 @@ export function stepThreshold(rule: CompiledThreshold, state: ThresholdState, v:
 export function tickThreshold(rule: CompiledThreshold, state: ThresholdState, now: number): ThresholdState {
   for (let i = rule.levels.length - 1; i > state.active; i--) {
     const s = state.since[i];
-    if (s !== undefined && now - s >= rule.forMs) return { ...state, active: i, peak: state.peak ?? state.last };
+    if (s !== undefined && now - s >= rule.forMs) return { ...state, active: i, peak: state.peak ?? known(state.last) };
   }
   return state;
 }
@@ -110,7 +110,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
   const tell = (s: ThresholdState, out: Verdict[]) => {
     said = s.active >= 0 ? rule.levels[s.active] : undefined;
     verdict.severity = said?.severity ?? null;
-    verdict.value = s.last;
+    verdict.value = known(s.last);
     verdict.peak = s.peak;
     verdict.threshold = said ? said.value : null;
     out.push(verdict);
@@ -140,7 +140,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
         // outside the guarded operation (no casting run) the rule does not apply
         const was = s.active;
         if (was >= 0 || s.pendingCount > 0) s = initialThresholdState();
-        else (s.last = null), (s.peak = null);
+        else (s.last = NaN), (s.peak = null);
         s.lastTs = r.ts;
         if (was >= 0) tell(s, out);
         return s;
