@@ -18,7 +18,10 @@ export interface RulesFigures {
   devices: number;
   rules: number;
   readings: number;
+  /** the median of five passes over the readings; the machine's noise shows in the spread */
   nsPerReading: number;
+  /** the fastest and slowest pass */
+  nsPerReadingSpread: [number, number];
   referenceNsPerReading: number;
   ratio: number;
   outcomesPerThousand: number;
@@ -59,21 +62,29 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
     made.push({ enterpriseId: `E${d % 100}`, deviceId: fleet[d].id, ts: 0, seq: 0, values });
   }
   let ts = 0;
+  // each device numbers its own readings, one after another (as a device does)
+  const seqs = new Array<number>(devices).fill(0);
   const feed = (n: number, count: { outcomes: number }) => {
     for (let i = 0; i < n; i++) {
       const r = made[i % made.length];
       ts += 10;
       r.ts = ts;
-      r.seq = Math.floor(ts / 10 / devices);
+      r.seq = ++seqs[(i % made.length) % devices];
       count.outcomes += evaluate(set, state, r, ts).length;
     }
   };
   feed(50_000, { outcomes: 0 }); // warm up
 
   const counted = { outcomes: 0 };
-  let t = performance.now();
-  feed(readings, counted);
-  const nsPerReading = ((performance.now() - t) * 1e6) / readings;
+  const passes: number[] = [];
+  let t = 0;
+  for (let p = 0; p < 5; p++) {
+    t = performance.now();
+    feed(readings / 5, counted);
+    passes.push(((performance.now() - t) * 1e6) / (readings / 5));
+  }
+  passes.sort((a, b) => a - b);
+  const nsPerReading = passes[2];
 
   let sink = 0;
   t = performance.now();
@@ -97,6 +108,7 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
     rules: totalRules,
     readings,
     nsPerReading: Math.round(nsPerReading),
+    nsPerReadingSpread: [Math.round(passes[0]), Math.round(passes[4])],
     referenceNsPerReading: Math.round(referenceNsPerReading * 10) / 10,
     ratio: Math.round((nsPerReading / referenceNsPerReading) * 10) / 10,
     outcomesPerThousand: Math.round((counted.outcomes / readings) * 10000) / 10,

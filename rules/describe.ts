@@ -4,7 +4,7 @@ import type { Value } from '../domain/types.ts';
 /** Short bilingual texts for alerts: what the point is and what it did. */
 export function metricNames(metric: string) {
   const ind = isMetric(metric) ? INDICATORS[metric] : undefined;
-  return { zh: ind?.zh ?? metric, en: ind?.en ?? metric, unit: ind?.unit ? ` ${ind.unit}` : '', isSwitch: ind?.type === 'boolean' };
+  return { zh: ind?.zh ?? metric, en: ind?.en ?? metric, unit: ind?.unit ? ` ${ind.unit}` : '', isSwitch: ind?.type === 'boolean', range: ind?.range };
 }
 
 /** "可燃气体浓度 ≥ 40 %LEL / combustible gas ≥ 40 %LEL", or the back-to-normal text when `condition` is null. */

@@ -1,6 +1,6 @@
 import { INDICATORS, METRICS } from '../domain/indicators.ts';
 import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
-import type { DeviceView, LinkEvent, PointTimes, RuleImpl, Verdict } from './kind.ts';
+import type { DeviceView, LinkEvent, PointTimes, RuleImpl, Verdict, Verdicts } from './kind.ts';
 import { buildRule } from './kinds.ts';
 import { keyParts, ruleKey } from './keys.ts';
 import { compileCondition } from './expression.ts';
@@ -439,14 +439,23 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   return outcomes;
 }
 
-/** The verdicts of the rule that just ran: one list for the engine, emptied before each rule runs (also after one that threw). */
-const verdicts: Verdict[] = [];
-// setting an array's length is a call into the runtime: skipped when there is nothing to clear
+/**
+ * The verdicts of the rule that just ran: one list for the engine, emptied before each rule runs
+ * (also after one that threw). Emptied by its count: setting an array's length is a call into the
+ * runtime, and nearly every rule run says something.
+ */
+class VerdictList implements Verdicts {
+  items: Verdict[] = [];
+  n = 0;
+  push(v: Verdict) {
+    this.items[this.n++] = v;
+  }
+}
+const verdicts = new VerdictList();
 const clearVerdicts = () => {
-  if (verdicts.length) verdicts.length = 0;
+  verdicts.n = 0;
 };
 
-/** `run`: the evaluation's number when the rule may be reached twice in it, else 0. */
 function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
   if (run !== 0) {
     if (rt.lastRun[r.index] === run) return;
@@ -458,8 +467,8 @@ function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, 
 }
 
 function applyAll(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, at: number, outcomes: Outcome[]) {
-  const n = verdicts.length;
-  for (let i = 0; i < n; i++) apply(state, device, rt, r, verdicts[i], at, outcomes);
+  const { n, items } = verdicts;
+  for (let i = 0; i < n; i++) apply(state, device, rt, r, items[i], at, outcomes);
 }
 
 /** Time passing: durations, deadlines, silence, and flapping alerts that have settled. */

@@ -1,4 +1,4 @@
-import type { RuleImpl, Verdict } from './kind.ts';
+import type { RuleImpl, Verdict, Verdicts } from './kind.ts';
 import type { GapsRuleDef } from './schema.ts';
 
 /**
@@ -35,7 +35,7 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
  * A reading out of sequence: the gaps within the window, and a verdict on them. Apart from the
  * handler: a closure over its arguments would cost an allocation on every reading, in sequence or not.
  */
-function regap(def: GapsRuleDef, s: GapsState, seq: number, now: number, out: Verdict[]): GapsState {
+function regap(def: GapsRuleDef, s: GapsState, seq: number, now: number, out: Verdicts): GapsState {
   let gaps = s.gaps.filter(([t]) => now - t <= def.windowS * 1000);
   let lastSeq = s.lastSeq;
   if (lastSeq === null || seq > lastSeq) {

@@ -1,5 +1,5 @@
 import { numeric } from './describe.ts';
-import type { RuleImpl, Verdict } from './kind.ts';
+import type { RuleImpl, Verdict, Verdicts } from './kind.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 import type { IdleRuleDef } from './schema.ts';
 
@@ -12,7 +12,7 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
   const { zh, en, unit } = ctx.names(def.metric);
   const QUIET = { raised: false };
   const RAISED = { raised: true };
-  const judge = (s: { raised: boolean }, v: number | undefined, idle: number | undefined, suspended: boolean, out: Verdict[]): { raised: boolean } => {
+  const judge = (s: { raised: boolean }, v: number | undefined, idle: number | undefined, suspended: boolean, out: Verdicts): { raised: boolean } => {
     const limit = idle === undefined ? undefined : idle * (1 + def.abovePct / 100);
     const producing = suspended && v !== undefined && limit !== undefined && v > limit;
     if (producing === s.raised && !producing) return s;

@@ -1,5 +1,5 @@
 import { compileCondition } from './expression.ts';
-import { type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
+import { type DeviceView, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
 import type { InterlockRuleDef } from './schema.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 import type { Value } from '../domain/types.ts';
@@ -98,7 +98,7 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   const acted = verdictSaying(null, () => `联锁已动作：${expected.map(([k]) => fact(k, at[k], 'zh')).join('、')} / the interlock acted`);
   const failure = verdictSaying(def.severity, () => def.message ?? failed(at));
 
-  const step = (s: InterlockState, t: number, d: DeviceView, out: Verdict[]): InterlockState => {
+  const step = (s: InterlockState, t: number, d: DeviceView, out: Verdicts): InterlockState => {
     const latest = (at = d.latest);
     const on = (!guard || latest[guard] === true) && condition(read(latest));
     if (!on) {

@@ -67,11 +67,16 @@ export interface RuleImpl<S = unknown> {
   /** the metric named on the rule's alerts when it is not per metric */
   readonly metric: string;
   init(now: number): S;
-  onReading?(s: S, r: Reading, d: DeviceView, now: number, out: Verdict[]): S;
-  onTime?(s: S, now: number, d: DeviceView, out: Verdict[]): S;
-  onLink?(s: S, link: LinkEvent, at: number, d: DeviceView, out: Verdict[]): S;
+  onReading?(s: S, r: Reading, d: DeviceView, now: number, out: Verdicts): S;
+  onTime?(s: S, now: number, d: DeviceView, out: Verdicts): S;
+  onLink?(s: S, link: LinkEvent, at: number, d: DeviceView, out: Verdicts): S;
   /** after a restart: the state that matches an alert still open at this severity */
   seed?(severity: Severity, peak: Value | null): S;
+}
+
+/** Where a rule's handler puts its verdicts: the engine reads them as soon as the handler returns. */
+export interface Verdicts {
+  push(v: Verdict): void;
 }
 
 /**

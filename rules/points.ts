@@ -21,6 +21,8 @@ export interface PointNames {
   en: string;
   unit: string;
   isSwitch: boolean;
+  /** the physical range the catalogue gives the metric, if it gives one */
+  range: readonly [number, number] | undefined;
   /** the point's own name, or its id when it has one of its own; null for a point known by its metric */
   label: string | null;
 }

@@ -1,4 +1,3 @@
-import { INDICATORS, isMetric } from '../domain/indicators.ts';
 import type { RuleImpl, Verdict } from './kind.ts';
 import type { RangeRuleDef } from './schema.ts';
 import { BY_METRIC, type PointNames, type RuleContext } from './points.ts';
@@ -24,7 +23,7 @@ export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): Rule
         if (typeof v !== 'number') continue;
         const names = ctx.names(metric);
         if (def.metrics && !def.metrics.includes(names.metric)) continue;
-        const range = d.ranges[metric] ?? (isMetric(names.metric) ? INDICATORS[names.metric].range : undefined);
+        const range = d.ranges[metric] ?? names.range;
         if (!range) continue;
         const outside = v < range[0] || v > range[1];
         if (!outside && (s === null || !s.has(metric))) continue;

@@ -1,6 +1,6 @@
 import { numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
-import { known, reusableVerdict, type RuleImpl, type Verdict } from './kind.ts';
+import { known, reusableVerdict, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
 import type { StuckRuleDef } from './schema.ts';
 
 /**
@@ -20,7 +20,7 @@ export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): Rule
   const verdict = reusableVerdict(() => def.message ?? `${zh}数值 ${heldS} 秒未变化（${verdict.value}${unit}），疑似传感器卡滞 / ${en} has not moved from ${verdict.value}${unit} for ${heldS} s: sensor stuck?`);
   // moving again (or outside the guarded operation) is a clear with no words of its own
   const moved = reusableVerdict(() => '');
-  const tell = (v: Verdict, severity: StuckRuleDef['severity'] | null, value: number | null, threshold: number | null, out: Verdict[]) => {
+  const tell = (v: Verdict, severity: StuckRuleDef['severity'] | null, value: number | null, threshold: number | null, out: Verdicts) => {
     v.severity = severity;
     v.value = value;
     v.threshold = threshold;

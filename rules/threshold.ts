@@ -1,7 +1,7 @@
 import type { ThresholdRuleDef } from './schema.ts';
 import { describeMetric, numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext, type PointNames } from './points.ts';
-import { known, reusableVerdict, type DeviceView, type RuleImpl, type Verdict } from './kind.ts';
+import { known, reusableVerdict, type DeviceView, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
 import type { Reading } from '../domain/types.ts';
 import { severityRank, type Severity } from '../domain/types.ts';
 
@@ -107,7 +107,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
   // one verdict for this rule, filled in each time: the level in force decides its words
   let said: Level | undefined;
   const verdict = reusableVerdict(() => rule.def.message ?? describeMetric(names, said ? `${said.side === 'above' ? '≥' : '≤'} ${said.value}` : null, (said ?? rule.levels[0]).value));
-  const tell = (s: ThresholdState, out: Verdict[]) => {
+  const tell = (s: ThresholdState, out: Verdicts) => {
     said = s.active >= 0 ? rule.levels[s.active] : undefined;
     verdict.severity = said?.severity ?? null;
     verdict.value = known(s.last);
