@@ -29,9 +29,9 @@ export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC)
     init: () => ({ since: null, active: false }),
     onReading(s, r, d, _now, out) {
       const base = d.baselines[def.metric];
-      const v = numeric(r.values[def.metric] ?? d.latest[def.metric]);
+      const v = numeric(r.values[def.metric] ?? d.latest(def.metric));
       const q = r.quality?.[def.metric];
-      if ((def.guard && d.latest[def.guard] !== true) || base === undefined || base === 0) {
+      if ((def.guard && d.latest(def.guard) !== true) || base === undefined || base === 0) {
         // no baseline yet, or outside the guarded operation: nothing to judge
         s.since = null;
         s.active = false;

@@ -1,6 +1,6 @@
 import { INDICATORS, METRICS } from '../domain/indicators.ts';
 import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
-import type { DeviceView, LinkEvent, PointTimes, RuleImpl, Verdict, Verdicts } from './kind.ts';
+import { sentValue, type DeviceView, type LinkEvent, type PointLatest, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
 import { buildRule } from './kinds.ts';
 import { keyParts, ruleKey } from './keys.ts';
 import { compileCondition } from './expression.ts';
@@ -79,9 +79,8 @@ interface DeviceRuntime {
   enterpriseId: string;
   /** what rules read, kept as one object and updated in place */
   view: DeviceView;
-  latest: Record<string, Value>;
-  /** when each latest value was measured and arrived: one object per point, updated in place */
-  times: Record<string, PointTimes>;
+  /** each point's latest value, when it was measured and when it arrived: updated in place */
+  points: Record<string, PointLatest>;
   quality: Record<string, Quality>;
   link: 'online' | 'offline' | 'unknown';
   lastHeard: number;
@@ -192,13 +191,13 @@ export function exportState(state: EngineState): EngineData {
     startedAt: state.startedAt,
     runs: state.runs,
     devices: [...state.devices].map(([id, rt]) => {
-      const times = Object.entries(rt.times);
-      const { enterpriseId, latest, quality, link, lastHeard, faulted } = rt;
+      const points = Object.entries(rt.points);
+      const { enterpriseId, quality, link, lastHeard, faulted } = rt;
       const data: DeviceData = {
         enterpriseId,
-        latest,
-        latestTs: Object.fromEntries(times.map(([k, t]) => [k, t.ts])),
-        latestAt: Object.fromEntries(times.map(([k, t]) => [k, t.at])),
+        latest: Object.assign(bareRecord<Value>(), Object.fromEntries(points.map(([k, p]) => [k, sentValue(p)]))),
+        latestTs: Object.fromEntries(points.map(([k, p]) => [k, p.ts])),
+        latestAt: Object.fromEntries(points.map(([k, p]) => [k, p.at])),
         quality,
         link,
         lastHeard,
@@ -226,12 +225,15 @@ export function importState(state: EngineState, data: EngineData) {
   state.baselines = new Map(data.baselines.map(([id, b]) => [id, Object.assign(bareRecord<number>(), b)]));
   state.devices = new Map();
   for (const [deviceId, d] of data.devices) {
-    const latest = Object.assign(bareRecord<Value>(), d.latest), quality = Object.assign(bareRecord<Quality>(), d.quality);
-    const times = bareRecord<PointTimes>();
-    for (const k of Object.keys(d.latestTs)) times[k] = { ts: d.latestTs[k], at: d.latestAt[k] ?? d.latestTs[k] };
-    const view = viewOf(state, d.enterpriseId, deviceId, latest, times, quality);
+    const quality = Object.assign(bareRecord<Quality>(), d.quality);
+    const points = bareRecord<PointLatest>();
+    for (const k of Object.keys(d.latest)) {
+      const ts = d.latestTs[k] ?? 0;
+      points[k] = pointLatest(d.latest[k], ts, d.latestAt[k] ?? ts);
+    }
+    const view = viewOf(state, d.enterpriseId, deviceId, points, quality);
     const { link, lastHeard, faulted, enterpriseId } = d;
-    state.devices.set(deviceId, { enterpriseId, view, latest, times, quality, link, lastHeard, faulted, states: [], rules: null, imported: d.states, lastRun: [], activeKeys: 0, keys: [] });
+    state.devices.set(deviceId, { enterpriseId, view, points, quality, link, lastHeard, faulted, states: [], rules: null, imported: d.states, lastRun: [], activeKeys: 0, keys: [] });
   }
   state.activeUncounted = new Map();
   for (const key of state.active.keys()) countActive(state, key, 1);
@@ -263,12 +265,12 @@ function layOut(rt: DeviceRuntime, device: CompiledDevice) {
 }
 
 /** What a device's rules read: one object, kept with its runtime and updated in place. */
-function viewOf(state: EngineState, enterpriseId: string, deviceId: string, latest: Record<string, Value>, times: Record<string, PointTimes>, quality: Record<string, Quality>): DeviceView {
+function viewOf(state: EngineState, enterpriseId: string, deviceId: string, points: Record<string, PointLatest>, quality: Record<string, Quality>): DeviceView {
   return {
     enterpriseId,
     deviceId,
-    latest,
-    times,
+    latest: (key) => sentValue(points[key]),
+    points,
     quality,
     link: 'unknown',
     lastHeard: state.startedAt,
@@ -369,10 +371,10 @@ function judgedMetric(def: RuleDef, points: RuleContext): string | null {
 function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
-    const latest = bareRecord<Value>(), times = bareRecord<PointTimes>(), quality = bareRecord<Quality>();
+    const points = bareRecord<PointLatest>(), quality = bareRecord<Quality>();
     const { enterpriseId, deviceId } = device;
-    const view = viewOf(state, enterpriseId, deviceId, latest, times, quality);
-    state.devices.set(device.deviceId, (rt = { enterpriseId, view, latest, times, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, imported: null, lastRun: [], activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
+    const view = viewOf(state, enterpriseId, deviceId, points, quality);
+    state.devices.set(device.deviceId, (rt = { enterpriseId, view, points, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, imported: null, lastRun: [], activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
     state.activeUncounted.delete(deviceId);
   }
   // a new rule set (a reload) or a snapshot taken over since the device was last seen
@@ -391,6 +393,10 @@ function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): De
   return v;
 }
 
+function pointLatest(x: Value, ts: number, at: number): PointLatest {
+  return { num: x === true ? 1 : x === false ? 0 : x, bool: typeof x === 'boolean', ts, at };
+}
+
 const NO_BASELINES: Record<string, number> = bareRecord();
 const NO_RANGES: Record<string, readonly [number, number]> = Object.freeze(bareRecord<readonly [number, number]>());
 
@@ -403,14 +409,14 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   const quality = reading.quality;
   for (const m in values) {
     // a late (buffered) reading must not overwrite a newer value
-    const t = rt.times[m];
-    if (t === undefined) {
-      rt.times[m] = { ts: reading.ts, at: now };
-      rt.latest[m] = values[m];
-    } else if (reading.ts >= t.ts) {
-      rt.latest[m] = values[m];
-      t.ts = reading.ts;
-      t.at = now;
+    const p = rt.points[m];
+    if (p === undefined) rt.points[m] = pointLatest(values[m], reading.ts, now);
+    else if (reading.ts >= p.ts) {
+      const x = values[m];
+      p.bool = typeof x === 'boolean';
+      p.num = x === true ? 1 : x === false ? 0 : x;
+      p.ts = reading.ts;
+      p.at = now;
     }
     // a value sent without a quality is a good one
     if (rt.faulted && !quality?.[m] && m in rt.quality) delete rt.quality[m];

@@ -47,7 +47,7 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
     // the order lifted (or set) between readings
     onTime(s, _now, d, out) {
       if (!s.raised || d.suspended()) return s;
-      return judge(s, numeric(d.latest[def.metric]), d.baselines[def.metric] ?? def.idle, false, out);
+      return judge(s, numeric(d.latest(def.metric)), d.baselines[def.metric] ?? def.idle, false, out);
     },
   };
 }

@@ -39,10 +39,10 @@ export interface InterlockState {
 }
 
 /** Does the feedback show the interlock acted (every expected value, or any with `expectAny`)? */
-function feedbackSeen(expected: readonly (readonly [string, Value])[], latest: Record<string, Value>, any: boolean): boolean {
+function feedbackSeen(expected: readonly (readonly [string, Value])[], latest: DeviceView['latest'], any: boolean): boolean {
   for (let i = 0; i < expected.length; i++) {
     const [m, v] = expected[i];
-    if ((latest[m] === v) === any) return any;
+    if ((latest(m) === v) === any) return any;
   }
   return !any;
 }
@@ -58,17 +58,14 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   const guard = def.guard === undefined ? undefined : ctx.keyOf(def.guard);
   // the condition names metrics; this instance reads its own points for them
   const bound = condition.names.map((n) => [n, ctx.keyOf(n)] as const);
-  const identity = bound.every(([n, k]) => n === k);
-  // what the condition reads, refilled in place: no object per reading
-  const seen: Record<string, Value> = Object.create(null);
-  const read = (latest: Record<string, Value>): Record<string, Value> => {
-    if (identity) return latest;
-    for (const [n, k] of bound) {
-      const v = latest[k];
-      if (v !== undefined) seen[n] = v;
-      else delete seen[n];
+  // what the condition reads, by the names it uses (a point with no value yet is left out)
+  const read = (latest: DeviceView['latest']): Record<string, Value> => {
+    const data: Record<string, Value> = Object.create(null);
+    for (let i = 0; i < bound.length; i++) {
+      const v = latest(bound[i][1]);
+      if (v !== undefined) data[bound[i][0]] = v;
     }
-    return seen;
+    return data;
   };
 
   // in words, with the points' names: an operator at 3 a.m. reads no expressions
@@ -81,11 +78,11 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     return `${lang === 'zh' ? names.zh : names.en}${key !== metricOf(key) ? ` (${key})` : ''} ${lang === 'zh' ? '为' : '='} ${value}`;
   };
   const joiner = { zh: def.expectAny ? ' 或 ' : '、', en: def.expectAny ? ' or ' : ', ' };
-  const failed = (latest: Record<string, Value>) =>
-    `联锁未在 ${def.withinS} 秒内动作：「${when.zh}」成立，应 ${expected.map(([k, v]) => fact(k, v, 'zh')).join(joiner.zh)}，实际 ${expected.map(([k]) => fact(k, latest[k], 'zh')).join('、')}` +
-    ` / interlock did not act within ${def.withinS} s: while ${when.en}, expected ${expected.map(([k, v]) => fact(k, v, 'en')).join(joiner.en)}; actual ${expected.map(([k]) => fact(k, latest[k], 'en')).join(', ')}`;
+  const failed = (latest: DeviceView['latest']) =>
+    `联锁未在 ${def.withinS} 秒内动作：「${when.zh}」成立，应 ${expected.map(([k, v]) => fact(k, v, 'zh')).join(joiner.zh)}，实际 ${expected.map(([k]) => fact(k, latest(k), 'zh')).join('、')}` +
+    ` / interlock did not act within ${def.withinS} s: while ${when.en}, expected ${expected.map(([k, v]) => fact(k, v, 'en')).join(joiner.en)}; actual ${expected.map(([k]) => fact(k, latest(k), 'en')).join(', ')}`;
   // the latest values the words were about: read only when a verdict becomes an outcome
-  let at: Record<string, Value> = Object.create(null);
+  let at: DeviceView['latest'] = () => undefined;
   const verdictSaying = (severity: Verdict['severity'], message: () => string): Verdict => ({
     metric: '',
     severity,
@@ -95,12 +92,12 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     message,
   });
   const gone = verdictSaying(null, () => `联锁条件已消除：「${when.zh}」不再成立 / the interlock's condition no longer holds`);
-  const acted = verdictSaying(null, () => `联锁已动作：${expected.map(([k]) => fact(k, at[k], 'zh')).join('、')} / the interlock acted`);
+  const acted = verdictSaying(null, () => `联锁已动作：${expected.map(([k]) => fact(k, at(k), 'zh')).join('、')} / the interlock acted`);
   const failure = verdictSaying(def.severity, () => def.message ?? failed(at));
 
   const step = (s: InterlockState, t: number, d: DeviceView, out: Verdicts): InterlockState => {
     const latest = (at = d.latest);
-    const on = (!guard || latest[guard] === true) && condition(read(latest));
+    const on = (!guard || latest(guard) === true) && condition(read(latest));
     if (!on) {
       s.phase = 'idle';
       s.since = s.trippedAt = null;

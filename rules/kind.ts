@@ -23,10 +23,10 @@ export interface Verdict {
 export interface DeviceView {
   enterpriseId: string;
   deviceId: string;
-  /** latest value per metric (including the reading being evaluated) */
-  latest: Record<string, Value>;
-  /** when each point's latest value was measured (device time) and arrived at the gateway (ms) */
-  times: Record<string, PointTimes>;
+  /** the latest value of a point (including the reading being evaluated) */
+  latest(key: string): Value | undefined;
+  /** each point's latest value and when it was measured (device time) and arrived at the gateway (ms) */
+  points: Record<string, PointLatest>;
   /** latest quality per metric as the device last reported it */
   quality: Record<string, Quality>;
   /** what the device last said on its status topic */
@@ -43,10 +43,21 @@ export interface DeviceView {
   suspended(): boolean;
 }
 
-export interface PointTimes {
+/**
+ * A point's latest value as the engine keeps it: one object per point, updated in place. The value
+ * is held as a number (a switch as 1 or 0) so that it is written in place: a field that may hold
+ * a boolean too boxes every number it is given, a garbage object per value per reading.
+ */
+export interface PointLatest {
+  num: number;
+  /** the device sent a switch (true / false) */
+  bool: boolean;
   ts: number;
   at: number;
 }
+
+/** What a point's latest value was as the device sent it. */
+export const sentValue = (p: PointLatest | undefined): Value | undefined => (p === undefined ? undefined : p.bool ? p.num === 1 : p.num);
 
 export type LinkEvent = 'online' | 'offline';
 

@@ -24,10 +24,10 @@ export function permissiveRule(def: PermissiveRuleDef, ctx: RuleContext = BY_MET
     for (const m of sensors) {
       const name = ctx.names(m).en;
       if (d.quality[m] === 'fault') out.push(`${name}: fault`);
-      else if (d.latest[m] === undefined) out.push(`${name}: no reading`);
-      else if (now - (d.times[m]?.at ?? 0) > stale) out.push(`${name}: not reporting`);
+      else if (d.latest(m) === undefined) out.push(`${name}: no reading`);
+      else if (now - (d.points[m]?.at ?? 0) > stale) out.push(`${name}: not reporting`);
     }
-    for (const [m, v] of ready) if (d.latest[m] !== v) out.push(`${ctx.names(m).en}: ${d.latest[m] ?? '—'} (ready is ${v})`);
+    for (const [m, v] of ready) if (d.latest(m) !== v) out.push(`${ctx.names(m).en}: ${d.latest(m) ?? '—'} (ready is ${v})`);
     return out;
   };
   const verdict = (found: string[]): Verdict => ({
@@ -48,7 +48,7 @@ export function permissiveRule(def: PermissiveRuleDef, ctx: RuleContext = BY_MET
     triggers: [on, ...sensors, ...ready.map(([k]) => k)],
     init: () => ({ running: false, violated: false }),
     onReading(s, r, d, now, out) {
-      const running = d.latest[on] === true;
+      const running = d.latest(on) === true;
       if (!running) {
         s.running = s.violated = false;
         out.push(fine);

@@ -37,7 +37,7 @@ export function rateRule(def: RateRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: () => ({ ts: [], values: [] }),
     onReading(s, r, d, _now, out) {
-      if (def.guard && d.latest[def.guard] !== true) {
+      if (def.guard && d.latest(def.guard) !== true) {
         s.ts.length = 0;
         s.values.length = 0;
         out.push(off);

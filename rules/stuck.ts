@@ -34,7 +34,7 @@ export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): Rule
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: () => ({ ref: NaN, since: NaN }),
     onReading(s, r, d, _now, out) {
-      if (def.guard && d.latest[def.guard] !== true) {
+      if (def.guard && d.latest(def.guard) !== true) {
         s.ref = s.since = NaN;
         tell(moved, null, null, null, out);
         return s;

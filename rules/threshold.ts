@@ -116,7 +116,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
     out.push(verdict);
   };
   const usable = (r: Reading, d: DeviceView): number | undefined => {
-    const v = numeric(r.values[def.metric] ?? (def.guard ? d.latest[def.metric] : undefined));
+    const v = numeric(r.values[def.metric] ?? (def.guard ? d.latest(def.metric) : undefined));
     if (v === undefined) return undefined;
     const q = r.quality?.[def.metric];
     if (q === 'fault' || q === 'maintenance') return undefined;
@@ -136,7 +136,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
     },
     onReading(s, r, d, _now, out) {
       if (r.ts < s.lastTs) return s;
-      if (def.guard && d.latest[def.guard] !== true) {
+      if (def.guard && d.latest(def.guard) !== true) {
         // outside the guarded operation (no casting run) the rule does not apply
         const was = s.active;
         if (was >= 0 || s.pendingCount > 0) s = initialThresholdState();
