@@ -1,6 +1,7 @@
 import { INDICATORS, METRICS } from '../domain/indicators.ts';
 import { clearIsDue, DEFAULT_FLAPPING, noteChange } from './flapping.ts';
-import { sentValue, type DeviceView, type LinkEvent, type PointLatest, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
+import type { DeviceView, LinkEvent, RuleImpl, Verdict, Verdicts } from './kind.ts';
+import { arrivedAt, keep, latestData, noValues, valueAt, valuesFrom, type LatestData, type LatestValues, type Slots } from './latest-values.ts';
 import { buildRule } from './kinds.ts';
 import { keyParts, ruleKey } from './keys.ts';
 import { compileCondition } from './expression.ts';
@@ -56,6 +57,8 @@ interface Layout {
   linked: CompiledRule[];
   /** what each value key (point id) is */
   points: RuleContext;
+  /** the points the rules read: where each one's latest value is kept */
+  slots: Slots;
 }
 
 /** Compiled once, never changed while running: what changes lives in the EngineState. */
@@ -77,10 +80,12 @@ export interface RuleSet {
 
 interface DeviceRuntime {
   enterpriseId: string;
-  /** what rules read, kept as one object and updated in place */
-  view: DeviceView;
-  /** each point's latest value, when it was measured and when it arrived: updated in place */
-  points: Record<string, PointLatest>;
+  /** what rules read, kept as one object and updated in place (made at the first look) */
+  view: DeviceView | null;
+  /** the latest value of each point its rules read, by the slots of its layout */
+  values: LatestValues;
+  /** values taken from a snapshot, kept once the device's layout is known */
+  importedValues: LatestData | null;
   quality: Record<string, Quality>;
   link: 'online' | 'offline' | 'unknown';
   lastHeard: number;
@@ -172,13 +177,8 @@ export interface EngineData {
 }
 
 /** What a snapshot keeps of a device. */
-interface DeviceData {
+interface DeviceData extends LatestData {
   enterpriseId: string;
-  latest: Record<string, Value>;
-  /** the device's own time of each latest value */
-  latestTs: Record<string, number>;
-  /** when each latest value arrived */
-  latestAt: Record<string, number>;
   quality: Record<string, Quality>;
   link: DeviceRuntime['link'];
   lastHeard: number;
@@ -191,13 +191,10 @@ export function exportState(state: EngineState): EngineData {
     startedAt: state.startedAt,
     runs: state.runs,
     devices: [...state.devices].map(([id, rt]) => {
-      const points = Object.entries(rt.points);
       const { enterpriseId, quality, link, lastHeard, faulted } = rt;
       const data: DeviceData = {
         enterpriseId,
-        latest: Object.assign(bareRecord<Value>(), Object.fromEntries(points.map(([k, p]) => [k, sentValue(p)]))),
-        latestTs: Object.fromEntries(points.map(([k, p]) => [k, p.ts])),
-        latestAt: Object.fromEntries(points.map(([k, p]) => [k, p.at])),
+        ...(rt.rules ? latestData(rt.rules.layout.slots, rt.values) : (rt.importedValues ?? { latest: bareRecord(), latestTs: bareRecord(), latestAt: bareRecord() })),
         quality,
         link,
         lastHeard,
@@ -226,14 +223,9 @@ export function importState(state: EngineState, data: EngineData) {
   state.devices = new Map();
   for (const [deviceId, d] of data.devices) {
     const quality = Object.assign(bareRecord<Quality>(), d.quality);
-    const points = bareRecord<PointLatest>();
-    for (const k of Object.keys(d.latest)) {
-      const ts = d.latestTs[k] ?? 0;
-      points[k] = pointLatest(d.latest[k], ts, d.latestAt[k] ?? ts);
-    }
-    const view = viewOf(state, d.enterpriseId, deviceId, points, quality);
+    const importedValues = { latest: Object.assign(bareRecord<Value>(), d.latest), latestTs: Object.assign(bareRecord<number>(), d.latestTs), latestAt: Object.assign(bareRecord<number>(), d.latestAt) };
     const { link, lastHeard, faulted, enterpriseId } = d;
-    state.devices.set(deviceId, { enterpriseId, view, points, quality, link, lastHeard, faulted, states: [], rules: null, imported: d.states, lastRun: [], activeKeys: 0, keys: [] });
+    state.devices.set(deviceId, { enterpriseId, view: null, values: new Float64Array(0), importedValues, quality, link, lastHeard, faulted, states: [], rules: null, imported: d.states, lastRun: [], activeKeys: 0, keys: [] });
   }
   state.activeUncounted = new Map();
   for (const key of state.active.keys()) countActive(state, key, 1);
@@ -253,6 +245,9 @@ function keptStates(rt: DeviceRuntime): (RuleState | null)[] {
 function layOut(rt: DeviceRuntime, device: CompiledDevice) {
   const old = new Map<string, RuleState>();
   for (const st of keptStates(rt)) if (st) old.set(st.id, st);
+  const kept = rt.rules ? latestData(rt.rules.layout.slots, rt.values) : rt.importedValues;
+  rt.values = kept ? valuesFrom(device.layout.slots, kept) : noValues(device.layout.slots);
+  rt.importedValues = null;
   rt.states = [];
   rt.lastRun = [];
   rt.keys = [];
@@ -265,12 +260,14 @@ function layOut(rt: DeviceRuntime, device: CompiledDevice) {
 }
 
 /** What a device's rules read: one object, kept with its runtime and updated in place. */
-function viewOf(state: EngineState, enterpriseId: string, deviceId: string, points: Record<string, PointLatest>, quality: Record<string, Quality>): DeviceView {
+function viewOf(state: EngineState, rt: DeviceRuntime, deviceId: string): DeviceView {
+  const { enterpriseId, quality } = rt;
   return {
     enterpriseId,
     deviceId,
-    latest: (key) => sentValue(points[key]),
-    points,
+    // the runtime's layout and values may be replaced (a reload): read through it each time
+    latest: (key) => valueAt(rt.values, rt.rules?.layout.slots.get(key)),
+    arrivedAt: (key) => arrivedAt(rt.values, rt.rules?.layout.slots.get(key)),
     quality,
     link: 'unknown',
     lastHeard: state.startedAt,
@@ -313,7 +310,9 @@ function layOutRules(defs: RuleDef[], points: PointInfo[]): Layout {
     if (r.impl.triggers === '*') everyReading.push(r);
     else for (const m of r.impl.triggers) byMetric.set(m, [...(byMetric.get(m) ?? []), r]);
   }
-  return { rules, byMetric, everyReading, timed: rules.filter((r) => r.impl.onTime), linked: rules.filter((r) => r.impl.onLink), points: pointContext(points) };
+  const slots = new Map<string, number>();
+  for (const key of [...points.map((p) => p.id), ...rules.flatMap((r) => (r.impl.triggers === '*' ? [] : r.impl.triggers))]) if (!slots.has(key)) slots.set(key, slots.size);
+  return { rules, byMetric, everyReading, timed: rules.filter((r) => r.impl.onTime), linked: rules.filter((r) => r.impl.onLink), points: pointContext(points), slots };
 }
 
 /**
@@ -371,10 +370,8 @@ function judgedMetric(def: RuleDef, points: RuleContext): string | null {
 function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
-    const points = bareRecord<PointLatest>(), quality = bareRecord<Quality>();
     const { enterpriseId, deviceId } = device;
-    const view = viewOf(state, enterpriseId, deviceId, points, quality);
-    state.devices.set(device.deviceId, (rt = { enterpriseId, view, points, quality, link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, imported: null, lastRun: [], activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
+    state.devices.set(device.deviceId, (rt = { enterpriseId, view: null, values: noValues(device.layout.slots), importedValues: null, quality: bareRecord<Quality>(), link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, imported: null, lastRun: [], activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
     state.activeUncounted.delete(deviceId);
   }
   // a new rule set (a reload) or a snapshot taken over since the device was last seen
@@ -383,7 +380,7 @@ function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
 }
 
 function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): DeviceView {
-  const v = rt.view;
+  const v = (rt.view ??= viewOf(state, rt, device.deviceId));
   v.link = rt.link;
   v.lastHeard = rt.lastHeard;
   // the rule set may have been replaced (registry reload) since the last look
@@ -391,10 +388,6 @@ function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): De
   v.ranges = device.ranges;
   v.baselines = state.baselines.get(device.deviceId) ?? NO_BASELINES;
   return v;
-}
-
-function pointLatest(x: Value, ts: number, at: number): PointLatest {
-  return { num: x === true ? 1 : x === false ? 0 : x, bool: typeof x === 'boolean', ts, at };
 }
 
 const NO_BASELINES: Record<string, number> = bareRecord();
@@ -407,17 +400,11 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   const rt = runtime(state, device);
   const values = reading.values;
   const quality = reading.quality;
+  const slots = device.layout.slots;
   for (const m in values) {
-    // a late (buffered) reading must not overwrite a newer value
-    const p = rt.points[m];
-    if (p === undefined) rt.points[m] = pointLatest(values[m], reading.ts, now);
-    else if (reading.ts >= p.ts) {
-      const x = values[m];
-      p.bool = typeof x === 'boolean';
-      p.num = x === true ? 1 : x === false ? 0 : x;
-      p.ts = reading.ts;
-      p.at = now;
-    }
+    // a point no rule reads is not kept; a late (buffered) reading does not overwrite a newer value
+    const slot = slots.get(m);
+    if (slot !== undefined) keep(rt.values, slot, values[m], reading.ts, now);
     // a value sent without a quality is a good one
     if (rt.faulted && !quality?.[m] && m in rt.quality) delete rt.quality[m];
   }

@@ -25,8 +25,8 @@ export interface DeviceView {
   deviceId: string;
   /** the latest value of a point (including the reading being evaluated) */
   latest(key: string): Value | undefined;
-  /** each point's latest value and when it was measured (device time) and arrived at the gateway (ms) */
-  points: Record<string, PointLatest>;
+  /** when the latest value of a point arrived at the gateway (ms) */
+  arrivedAt(key: string): number | undefined;
   /** latest quality per metric as the device last reported it */
   quality: Record<string, Quality>;
   /** what the device last said on its status topic */
@@ -42,22 +42,6 @@ export interface DeviceView {
   /** whether the enterprise is under a suspension order (it must not produce) */
   suspended(): boolean;
 }
-
-/**
- * A point's latest value as the engine keeps it: one object per point, updated in place. The value
- * is held as a number (a switch as 1 or 0) so that it is written in place: a field that may hold
- * a boolean too boxes every number it is given, a garbage object per value per reading.
- */
-export interface PointLatest {
-  num: number;
-  /** the device sent a switch (true / false) */
-  bool: boolean;
-  ts: number;
-  at: number;
-}
-
-/** What a point's latest value was as the device sent it. */
-export const sentValue = (p: PointLatest | undefined): Value | undefined => (p === undefined ? undefined : p.bool ? p.num === 1 : p.num);
 
 export type LinkEvent = 'online' | 'offline';
 

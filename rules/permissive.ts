@@ -25,7 +25,7 @@ export function permissiveRule(def: PermissiveRuleDef, ctx: RuleContext = BY_MET
       const name = ctx.names(m).en;
       if (d.quality[m] === 'fault') out.push(`${name}: fault`);
       else if (d.latest(m) === undefined) out.push(`${name}: no reading`);
-      else if (now - (d.points[m]?.at ?? 0) > stale) out.push(`${name}: not reporting`);
+      else if (now - (d.arrivedAt(m) ?? 0) > stale) out.push(`${name}: not reporting`);
     }
     for (const [m, v] of ready) if (d.latest(m) !== v) out.push(`${ctx.names(m).en}: ${d.latest(m) ?? '—'} (ready is ${v})`);
     return out;

@@ -72,6 +72,21 @@ describe('a fleet on shared rules', () => {
     expect(evaluate(f.set, other, { enterpriseId: 'E', deviceId: 'D0', ts: 1000, values: { gas_lel: 19 } }, 1000)).toEqual([]);
   });
 
+  it('keeps the latest values its rules read across a reload and a snapshot, and not an older one over a newer', () => {
+    const level: RuleInput = { id: 'level', kind: 'threshold', metric: 'melt_level', guard: 'casting_active', below: [{ severity: 'critical', value: 10 }], deadband: 1 };
+    let f = fleet([{}], [level, offline]);
+    f.read('D0', 1000, { casting_active: true });
+    // a buffered reading from before does not replace what the device said since
+    f.read('D0', 500, { casting_active: false });
+    // a reload that changes another rule: the guard's value is still known
+    const next = compileRules([{ enterpriseId: 'E', deviceId: 'D0', rules: [level, { ...offline, afterIntervals: 5 }].map((r) => ruleSchema.parse(r)) }]);
+    reconcile(next, f.state, 2000);
+    const state = newEngineState(0);
+    importState(state, structuredClone(exportState(f.state)));
+    f = { ...f, set: next, state };
+    expect(brief(evaluate(f.set, f.state, { enterpriseId: 'E', deviceId: 'D0', ts: 3000, values: { melt_level: 5 } }, 3000))).toEqual(['D0 level raise:critical 5']);
+  });
+
   it('compiles one layout for devices with the same rules and points, another for other points', () => {
     const points = [
       { id: 'gas-1', metric: 'gas_lel' },
