@@ -19,10 +19,13 @@ import type { ToldUnits } from './told.ts';
  * expiry.
  *
  * Deliveries go in lanes, one per unit and channel: a receiver hears a unit's news one message
- * at a time and in the order it was queued. A critical raise with no group to wait for goes
- * express: alone, under its own id fixed as it is written, straight into its lane the moment it
- * is stored, without waiting for a round (in an alarm storm a round can be thousands of
- * deliveries long) or for a query to find it.
+ * at a time and in the order it was queued. A notice with no group or pacing to wait for (a
+ * critical raise, or any change of a unit that groups nothing) goes express when its lane is
+ * free: alone, under its own id fixed as it is written, straight into its lane the moment it is
+ * stored, without waiting for a round (in an alarm storm a round can be thousands of deliveries
+ * long) or for a query to find it. (Only critical raises did: a clear then took a round's two
+ * queries and an update before it went, and the unit's next alarm, queued behind it in the lane,
+ * waited for all of that.)
  */
 export interface OutboxDeps {
   store: OutboxStore;
@@ -136,7 +139,7 @@ export class Outbox {
       // express: nothing to group with and nothing before it in its lane (in flight, held for an
       // express write, failed, or queued and not yet sent), so its message (and id) is known now;
       // the lane is held for it from here, so the next notice cannot also go express
-      const express = n.urgent && notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane) && this.firstUnsent(lane, id);
+      const express = notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane) && this.firstUnsent(lane, id);
       if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
       items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order });
     }
