@@ -12,9 +12,11 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
   const { zh, en, unit } = ctx.names(def.metric);
   const QUIET = { raised: false };
   const RAISED = { raised: true };
-  const judge = (s: { raised: boolean }, v: number | undefined, idle: number | undefined, suspended: boolean, out: Verdicts): { raised: boolean } => {
+  const NO = () => false;
+  /** `suspended` is asked only of power above the limit (nearly every reading is not) */
+  const judge = (s: { raised: boolean }, v: number | undefined, idle: number | undefined, suspended: () => boolean, out: Verdicts): { raised: boolean } => {
     const limit = idle === undefined ? undefined : idle * (1 + def.abovePct / 100);
-    const producing = suspended && v !== undefined && limit !== undefined && v > limit;
+    const producing = v !== undefined && limit !== undefined && v > limit && suspended();
     if (producing === s.raised && !producing) return s;
     out.push(said(producing, v, idle, limit));
     return producing ? RAISED : QUIET;
@@ -42,12 +44,12 @@ export function idleRule(def: IdleRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
     onReading(s, r, d, _now, out) {
       const q = r.quality?.[def.metric];
       if (q === 'fault' || q === 'maintenance') return s;
-      return judge(s, numeric(r.values[def.metric]), d.baselines[def.metric] ?? def.idle, d.suspended(), out);
+      return judge(s, numeric(r.values[def.metric]), d.baselines[def.metric] ?? def.idle, d.suspended, out);
     },
     // the order lifted (or set) between readings
     onTime(s, _now, d, out) {
       if (!s.raised || d.suspended()) return s;
-      return judge(s, numeric(d.latest(def.metric)), d.baselines[def.metric] ?? def.idle, false, out);
+      return judge(s, numeric(d.latest(def.metric)), d.baselines[def.metric] ?? def.idle, NO, out);
     },
   };
 }
