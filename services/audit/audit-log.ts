@@ -83,11 +83,20 @@ export class AuditLog {
   private closed = false;
   /** why the last write failed, while its entries wait to be written again */
   failing: string | null = null;
+  private headRetry?: NodeJS.Timeout;
+  /** why the head could not be published beside the database (the entries themselves are stored) */
+  headFailing: string | null = null;
+
+  /** What is wrong with the trail, for health: its writes failing, or its head not published. */
+  get problem(): string | null {
+    return this.failing ?? (this.headFailing === null ? null : `the audit head could not be published beside the database: ${this.headFailing}`);
+  }
 
   /** No more tries: the service is stopping and its database closes. */
   close() {
     this.closed = true;
     clearTimeout(this.retry);
+    clearTimeout(this.headRetry);
   }
 
   /**
@@ -138,7 +147,25 @@ export class AuditLog {
     }
     this.last = head;
     this.failing = null;
-    if (this.headFile) await writeHead(this.headFile, this.last);
+    // the entries are stored: an append resolves whether or not the head can be published now
+    // (a full disk beside the database); a head that lags is still in the chain, and is written
+    // again until it is out
+    if (this.headFile) await this.publish(this.headFile);
+  }
+
+  private async publish(file: string): Promise<void> {
+    try {
+      await writeHead(file, this.last);
+      this.headFailing = null;
+    } catch (e) {
+      this.headFailing = (e as Error).message;
+      if (this.closed) return;
+      // in the trail's turn, so it never writes the file beside a batch's own publication
+      this.headRetry ??= setTimeout(() => {
+        this.headRetry = undefined;
+        this.tail = this.tail.then(() => this.publish(file));
+      }, 1000).unref();
+    }
   }
 
   /**

@@ -122,7 +122,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
       store: { kind: telemetry.kind, ...telemetry.health() },
       alerts: { ok: true, waiting: 0 },
       notifications: stores.outbox.health(),
-      audit: stores.audit.failing === null ? { ok: true } : { ok: false, error: stores.audit.failing },
+      audit: stores.audit.problem === null ? { ok: true } : { ok: false, error: stores.audit.problem },
       eventLoop: {},
       uptimeS: Math.round((clock() - started) / 1000),
     }),

@@ -105,7 +105,7 @@ export function serviceHealth(d: { telemetry: Pick<TelemetryStore, 'kind' | 'hea
     broker: () => ({ closed: d.gateway.broker.closed, clients: d.gateway.broker.connectedClients, ports: d.gateway.ports }),
     alerts: () => d.book.health(),
     notifications: () => d.stores.outbox.health(),
-    audit: () => (d.stores.audit.failing === null ? { ok: true } : { ok: false, error: d.stores.audit.failing }),
+    audit: () => (d.stores.audit.problem === null ? { ok: true } : { ok: false, error: d.stores.audit.problem }),
     clock: d.clock,
     started: d.started,
   });

@@ -108,7 +108,7 @@ describe('a full disk', () => {
     }
   });
 
-  it('leaves no half-written audit head beside the published one when the disk is full', async () => {
+  it('stores audit entries while their head cannot be published beside the database, leaves no half-written head, and publishes it once there is room', async () => {
     const headDir = join(mountPoint, 'head');
     await mkdir(headDir);
     const db = await Database.open(await tempDir());
@@ -117,11 +117,20 @@ describe('a full disk', () => {
       const log = await AuditLog.create(sql, join(headDir, 'audit-head.json'));
       await log.append({ at: 1, actor: 'system', action: 'test', subject: 's', detail: {} });
       await writeFile(join(mountPoint, 'junk'), Buffer.alloc(40 * 1024 * 1024)).catch(() => {});
-      await log.append({ at: 2, actor: 'system', action: 'test', subject: 's', detail: {} }).catch(() => {});
+      // the entry is stored (the caller is not told it was lost); health says the head lags
+      await log.append({ at: 2, actor: 'system', action: 'test', subject: 's', detail: {} });
+      expect((await log.head()).n).toBe(2);
+      expect(log.problem).toMatch(/audit head could not be published.*(ENOSPC|no space)/i);
       expect(await readdir(headDir)).toEqual(['audit-head.json']);
+      expect(JSON.parse(await readFile(join(headDir, 'audit-head.json'), 'utf8')).n).toBe(1);
       await rm(join(mountPoint, 'junk'));
+      // published again on its own once there is room, with nothing more appended
+      await waitFor(async () => JSON.parse(await readFile(join(headDir, 'audit-head.json'), 'utf8')).n === 2, 10_000, 'the head published');
+      expect(log.problem).toBeNull();
       await log.append({ at: 3, actor: 'system', action: 'test', subject: 's', detail: {} });
       expect(JSON.parse(await readFile(join(headDir, 'audit-head.json'), 'utf8')).n).toBe(3);
+      expect((await log.verify()).ok).toBe(true);
+      log.close();
     } finally {
       await sql.close();
       db.close();
