@@ -1,6 +1,6 @@
 import { numeric } from './describe.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
-import { reusableVerdict, type RuleImpl } from './kind.ts';
+import { known, reusableVerdict, type RuleImpl } from './kind.ts';
 import type { BaselineRuleDef } from './schema.ts';
 
 /**
@@ -9,7 +9,7 @@ import type { BaselineRuleDef } from './schema.ts';
  * set through the API; without one the rule waits.
  */
 export interface BaselineState {
-  /** since when the deviation has held */
+  /** since when the deviation has held (none: NaN, see `known`) */
   since: number | null;
   active: boolean;
 }
@@ -26,14 +26,14 @@ export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC)
     metric: def.metric,
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
-    init: () => ({ since: null, active: false }),
+    init: () => ({ since: NaN, active: false }),
     onReading(s, r, d, _now, out) {
       const base = d.baselines[def.metric];
       const v = numeric(r.values[def.metric] ?? d.latest(def.metric));
       const q = r.quality?.[def.metric];
       if ((def.guard && d.latest(def.guard) !== true) || base === undefined || base === 0) {
         // no baseline yet, or outside the guarded operation: nothing to judge
-        s.since = null;
+        s.since = NaN;
         s.active = false;
         off.value = v ?? null;
         off.threshold = base ?? null;
@@ -43,8 +43,9 @@ export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC)
       if (v === undefined || q === 'fault' || q === 'maintenance') return s;
       const pct = (Math.abs(v - base) / Math.abs(base)) * 100;
       const outside = s.active ? pct > def.deviationPct - def.deadbandPct : pct >= def.deviationPct;
-      s.since = outside ? (s.since ?? r.ts) : null;
-      s.active = outside && r.ts - s.since! >= forMs;
+      const since = outside ? (known(s.since) ?? r.ts) : NaN;
+      s.since = since;
+      s.active = outside && r.ts - since >= forMs;
       rounded = Math.round(pct * 10) / 10;
       verdict.severity = s.active ? def.severity : null;
       verdict.value = v;

@@ -1,5 +1,5 @@
 import { compileCondition } from './expression.ts';
-import { type DeviceView, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
+import { known, type DeviceView, type RuleImpl, type Verdict, type Verdicts } from './kind.ts';
 import type { InterlockRuleDef } from './schema.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 import type { Value } from '../domain/types.ts';
@@ -32,7 +32,7 @@ export function conditionWords(expr: string, lang: 'zh' | 'en'): string {
  */
 export interface InterlockState {
   phase: 'idle' | 'pending' | 'tripped' | 'acted' | 'failed';
-  /** when the condition started to hold */
+  /** when the condition started to hold (none: NaN, see `known`) */
   since: number | null;
   /** when it had held for forS */
   trippedAt: number | null;
@@ -100,17 +100,17 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     const on = (!guard || latest(guard) === true) && condition(read(latest));
     if (!on) {
       s.phase = 'idle';
-      s.since = s.trippedAt = null;
+      s.since = s.trippedAt = NaN;
       out.push(gone);
       return s;
     }
-    const since = (s.since ??= t);
+    const since = known(s.since) ?? (s.since = t);
     if (t - since < forMs) {
       s.phase = 'pending';
-      s.trippedAt = null;
+      s.trippedAt = NaN;
       return s;
     }
-    const trippedAt = (s.trippedAt ??= since + forMs);
+    const trippedAt = known(s.trippedAt) ?? (s.trippedAt = since + forMs);
     if (feedbackSeen(expected, latest, def.expectAny)) {
       s.phase = 'acted';
       out.push(acted);
@@ -127,7 +127,7 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
     metric: expected[0][0],
     perMetric: false,
     triggers: [...new Set(interlockMetrics(def).flatMap((m) => [ctx.keyOf(m), ...(Object.hasOwn(def.expect, m) ? ctx.keysOf(m) : [])]))],
-    init: () => ({ phase: 'idle', since: null, trippedAt: null }),
+    init: () => ({ phase: 'idle', since: NaN, trippedAt: NaN }),
     onReading: (s, r, d, _now, out) => step(s, r.ts, d, out),
     // the deadline passes on the clock, whether or not a reading comes
     onTime: (s, now, d, out) => (s.phase === 'pending' || s.phase === 'tripped' ? step(s, now, d, out) : s),
