@@ -505,6 +505,22 @@ export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, 
   return outcomes;
 }
 
+/**
+ * After a restart: a point's last stored value, so a rule that reads it (a guard such as a casting
+ * run, an interlock's condition) knows it before the device sends it again. Without it, an alarm
+ * still open and still true under a guard was cleared by the first reading after the restart,
+ * because the guard was not known to hold. A newer value the engine already has stays.
+ */
+export function rememberValue(set: RuleSet, state: EngineState, deviceId: string, key: string, value: unknown, ts: number) {
+  const device = set.devices.get(deviceId);
+  const slot = device?.layout.slots.get(key);
+  if (!device || slot === undefined || !Number.isFinite(ts)) return;
+  // a store may keep a switch as 1 or 0
+  const isSwitch = device.layout.points.names(key).isSwitch;
+  const sent = typeof value === 'boolean' ? value : typeof value === 'number' && Number.isFinite(value) ? (isSwitch ? value === 1 : value) : undefined;
+  if (sent !== undefined) keep(runtime(state, device).values, slot, sent, ts, ts);
+}
+
 export function setBaseline(state: EngineState, deviceId: string, metric: string, value: number) {
   state.baselines.set(deviceId, Object.assign(bareRecord<number>(), state.baselines.get(deviceId), { [metric]: value }));
 }

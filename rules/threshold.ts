@@ -90,6 +90,23 @@ export function stepThreshold(rule: CompiledThreshold, state: ThresholdState, v:
   return { active, since, pendingCount: Object.keys(since).length, peak, last: v, lastTs: ts };
 }
 
+/**
+ * The level an alert still open after a restart stands at: of the levels at its severity, the one
+ * its worst value is on the side of. A rule may have a level of one severity on each side (a tank
+ * too full and too empty, melt too high and too low): taking the last of them put a full tank's
+ * alarm on the "too low" level, and the next reading, still too full, cleared it.
+ */
+function seededLevel(rule: CompiledThreshold, severity: Severity, worst: number | null): number {
+  const { levels, def } = rule;
+  let found = -1;
+  for (let i = 0; i < levels.length; i++) {
+    if (levels[i].severity !== severity) continue;
+    if (worst !== null && stays(levels[i], worst, def.deadband)) return i;
+    found = i;
+  }
+  return found;
+}
+
 /** Time passing with no new reading: a pending level whose duration has now elapsed is raised. */
 export function tickThreshold(rule: CompiledThreshold, state: ThresholdState, now: number): ThresholdState {
   for (let i = rule.levels.length - 1; i > state.active; i--) {
@@ -131,8 +148,8 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: initialThresholdState,
     seed(severity, peak) {
-      const active = rule.levels.findLastIndex((l) => l.severity === severity);
-      return { ...initialThresholdState(), active, peak: typeof peak === 'number' ? peak : peak === true ? 1 : null };
+      const worst = typeof peak === 'number' ? peak : peak === true ? 1 : null;
+      return { ...initialThresholdState(), active: seededLevel(rule, severity, worst), peak: worst };
     },
     onReading(s, r, d, _now, out) {
       if (r.ts < s.lastTs) return s;

@@ -75,7 +75,7 @@ export class PipelineCore {
     const t = this.stores.telemetry;
     const tried = async <T>(what: string, fn: () => Promise<T>, fallback: T) =>
       fn().catch((err: Error) => (this.log('warn', { err: err.message }, `${what} not read at start: the store is unreachable`), fallback));
-    for (const p of await tried('last values', () => t.latest(), [])) this.judge.seen.seed(p.deviceId, p.metric, p.value, p.ts);
+    this.judge.remember(await tried('last values', () => t.latest(), []));
     for (const [deviceId, seqs] of await tried('recent seqs', () => t.recentSeqs(m.settings.seqWindow), new Map<string, [number, number][]>())) this.judge.primeSeq(deviceId, seqs);
     this.healthTimer = setInterval(() => this.post({ kind: 'health', health: t.health() }), 250);
     (this.healthTimer as { unref?(): void }).unref?.();

@@ -95,6 +95,12 @@ export class ReadingJudge {
     this.rules.restore(open);
   }
 
+  /** After a restart: the last value of each point the store has (its `metric` is the point's key). */
+  remember(points: readonly { deviceId: string; metric: string; value: number | boolean; ts: number }[]) {
+    for (const p of points) this.seen.seed(p.deviceId, p.metric, p.value, p.ts);
+    this.rules.remember(points);
+  }
+
   /** After a restart: the seqs already stored per device, so resends are still caught. */
   primeSeq(deviceId: string, seqs: [number, number][]) {
     this.intake.primeSeq(deviceId, seqs);

@@ -1,4 +1,4 @@
-import { compileRules, evaluate, exportState, forget, importState, linkChanged, newEngineState, reconcile, seed, setBaseline, tick, type EngineData, type RuleSet, type World } from '../../rules/engine.ts';
+import { compileRules, evaluate, exportState, forget, importState, linkChanged, newEngineState, reconcile, rememberValue, seed, setBaseline, tick, type EngineData, type RuleSet, type World } from '../../rules/engine.ts';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { Alert } from '../alerts/model.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -46,6 +46,11 @@ export class RuleRunner {
   restore(open: readonly (Pick<Alert, 'key' | 'state' | 'severity' | 'peak' | 'value'> & { flapping?: boolean })[]) {
     const now = this.clock();
     for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value, a.flapping ? { at: now } : undefined);
+  }
+
+  /** After a restart: the last stored values, for rules that read a point the device has not sent again yet. */
+  remember(points: readonly { deviceId: string; metric: string; value: unknown; ts: number }[]) {
+    for (const p of points) this.guarded(p.deviceId, () => void rememberValue(this.set, this.state, p.deviceId, p.metric, p.value, p.ts));
   }
 
   /**

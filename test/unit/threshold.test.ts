@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRules, evaluate, forget, newEngineState, seed, tick } from '../../rules/engine.ts';
+import { compileRules, evaluate, forget, newEngineState, rememberValue, seed, tick } from '../../rules/engine.ts';
 import { thresholdRuleSchema } from '../../rules/schema.ts';
 import type { z } from 'zod';
 
@@ -124,6 +124,48 @@ describe('threshold rule', () => {
     seed(e.set, e.state, 'D/gas', 'critical', 50, 50);
     expect(e.feed(0, { gas_lel: 45 })).toEqual([]);
     expect(e.feed(1000, { gas_lel: 10 })).toMatchObject([{ change: 'clear' }]);
+  });
+
+  it('continues a restored alert on the side it was raised, when the rule has a level of that severity on each side', () => {
+    // a tank too full and too empty at one severity; melt too high and too low at another
+    const tank: RuleInput = { id: 'tank', kind: 'threshold', metric: 'tank_level', above: [{ severity: 'major', value: 85 }, { severity: 'critical', value: 95 }], below: [{ severity: 'major', value: 10 }], deadband: 2, forS: 5 };
+    const full = engineFor(tank);
+    seed(full.set, full.state, 'D/tank', 'major', 92, 92);
+    expect(full.feed(0, { tank_level: 92 })).toEqual([]);
+    expect(full.feed(1000, { tank_level: 84 })).toEqual([]);
+    expect(full.feed(2000, { tank_level: 80 })).toMatchObject([{ change: 'clear' }]);
+    const empty = engineFor(tank);
+    seed(empty.set, empty.state, 'D/tank', 'major', 4, 4);
+    expect(empty.feed(0, { tank_level: 5 })).toEqual([]);
+    expect(empty.feed(1000, { tank_level: 40 })).toMatchObject([{ change: 'clear' }]);
+    const melt = engineFor({ id: 'melt', kind: 'threshold', metric: 'melt_level', above: [{ severity: 'critical', value: 750 }], below: [{ severity: 'critical', value: 450 }], deadband: 10, forS: 1 });
+    seed(melt.set, melt.state, 'D/melt', 'critical', 800, 800);
+    expect(melt.feed(0, { melt_level: 780 })).toEqual([]);
+  });
+
+  it('continues a restored alert under its guard when the guard\'s last stored value is remembered', () => {
+    const pressure: RuleInput = { id: 'pressure', kind: 'threshold', metric: 'cooling_water_pressure', guard: 'casting_active', below: [{ severity: 'critical', value: 0.2 }], deadband: 0.02, forS: 1 };
+    const remembered = engineFor(pressure);
+    seed(remembered.set, remembered.state, 'D/pressure', 'critical', 0.1, 0.1);
+    // a store keeps a switch as 1
+    rememberValue(remembered.set, remembered.state, 'D', 'casting_active', 1, -5000);
+    expect(remembered.feed(0, { cooling_water_pressure: 0.1 })).toEqual([]);
+    expect(remembered.feed(1000, { casting_active: false, cooling_water_pressure: 0.1 })).toMatchObject([{ change: 'clear' }]);
+    // without it the guard is not known to hold, and the alarm is taken back at the first reading
+    const forgotten = engineFor(pressure);
+    seed(forgotten.set, forgotten.state, 'D/pressure', 'critical', 0.1, 0.1);
+    expect(forgotten.feed(0, { cooling_water_pressure: 0.1 })).toMatchObject([{ change: 'clear' }]);
+  });
+
+  it('remembers a stored value only when it is newer than what the engine has, and only for points its rules read', () => {
+    const pressure: RuleInput = { id: 'pressure', kind: 'threshold', metric: 'cooling_water_pressure', guard: 'casting_active', below: [{ severity: 'critical', value: 0.2 }], deadband: 0.02 };
+    const e = engineFor(pressure);
+    e.feed(1000, { casting_active: false });
+    rememberValue(e.set, e.state, 'D', 'casting_active', true, 500);
+    rememberValue(e.set, e.state, 'D', 'no_such_point', 1, 2000);
+    rememberValue(e.set, e.state, 'NO-DEVICE', 'casting_active', true, 2000);
+    rememberValue(e.set, e.state, 'D', 'cooling_water_pressure', Number.NaN, 2000);
+    expect(e.feed(2000, { cooling_water_pressure: 0.1 })).toEqual([]);
   });
 
   it('starts afresh when an alert is closed while its condition holds', () => {
