@@ -27,6 +27,9 @@ export function baselineRule(def: BaselineRuleDef, ctx: RuleContext = BY_METRIC)
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: () => ({ since: NaN, active: false }),
+    // an alert still open after a restart: the deviation has held long enough already (a fresh
+    // state would wait forS again, and clear the alert at the first reading meanwhile)
+    seed: () => ({ since: -Infinity, active: true }),
     onReading(s, r, d, _now, out) {
       const base = d.baselines[def.metric];
       const v = numeric(r.values[def.metric] ?? d.latest(def.metric));

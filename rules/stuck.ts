@@ -33,6 +33,9 @@ export function stuckRule(def: StuckRuleDef, ctx: RuleContext = BY_METRIC): Rule
     perMetric: false,
     triggers: def.guard ? [def.metric, def.guard] : [def.metric],
     init: () => ({ ref: NaN, since: NaN }),
+    // an alert still open after a restart: stuck at the value it was raised at, for long enough
+    // already (a fresh state took the next reading as the sensor moving, and cleared the alert)
+    seed: (_severity, value) => ({ ref: typeof value === 'number' ? value : NaN, since: -Infinity }),
     onReading(s, r, d, _now, out) {
       if (def.guard && d.latest(def.guard) !== true) {
         s.ref = s.since = NaN;

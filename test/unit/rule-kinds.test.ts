@@ -53,6 +53,14 @@ describe('deviation from baseline', () => {
     e.baseline('filter_pressure_diff', 1480);
     expect(changes(e.read(1000, { filter_pressure_diff: 1500 }))).toEqual(['clear']);
   });
+
+  it('continues an alert still open after a restart without waiting its duration again, and clears when back', () => {
+    const e = engineWith([{ ...rule, forS: 600 }]);
+    e.baseline('filter_pressure_diff', 1000);
+    seed(e.set, e.state, 'D/dp', 'major', 1300, 1300);
+    expect(e.read(0, { filter_pressure_diff: 1300 })).toEqual([]);
+    expect(changes(e.read(1000, { filter_pressure_diff: 1000 }))).toEqual(['clear']);
+  });
 });
 
 describe('offline', () => {
@@ -93,6 +101,14 @@ describe('stuck value', () => {
     expect(e.read(59_999, { filter_pressure_diff: 999.2 })).toEqual([]);
     expect(changes(e.read(60_000, { filter_pressure_diff: 1000.9 }))).toEqual(['raise:warning']);
     expect(changes(e.read(61_000, { filter_pressure_diff: 1001.1 }))).toEqual(['clear']);
+  });
+
+  it('continues an alert still open after a restart while the value stays stuck, and clears when it moves', () => {
+    const e = engineWith([rule]);
+    seed(e.set, e.state, 'D/stuck', 'warning', 1000, 1000);
+    expect(e.read(0, { filter_pressure_diff: 1000.5 })).toEqual([]);
+    expect(e.read(1000, { filter_pressure_diff: 999.5 })).toEqual([]);
+    expect(changes(e.read(2000, { filter_pressure_diff: 1002 }))).toEqual(['clear']);
   });
 });
 
