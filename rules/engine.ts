@@ -538,7 +538,8 @@ export function seed(set: RuleSet, state: EngineState, key: string, severity: Se
   // an alert held open for flapping stays held across a restart: its next clear is held as if
   // the changes that made it flap had just been seen, instead of clearing (and alarming again)
   if (flapping) state.changes.set(key, Array.from({ length: Math.max(0, device.flapping.changes - 1) }, () => flapping.at));
-  if (r.impl.seed) rt.states[r.index] = r.impl.seed(severity, peak);
+  const point = keyParts(key).metric;
+  if (r.impl.seed) rt.states[r.index] = r.impl.seed(severity, peak, r.impl.perMetric && point !== undefined ? { key: point, state: rt.states[r.index] } : undefined);
 }
 
 /** The rule instance an alert key belongs to: the instance with that key, or the per-point rule. */

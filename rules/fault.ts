@@ -1,4 +1,4 @@
-import type { RuleImpl } from './kind.ts';
+import { flagged, type RuleImpl } from './kind.ts';
 import type { FaultRuleDef } from './schema.ts';
 import { BY_METRIC, type RuleContext } from './points.ts';
 
@@ -13,6 +13,8 @@ export function faultRule(def: FaultRuleDef, ctx: RuleContext = BY_METRIC): Rule
     // the points reported faulted: only they need a verdict when they report good again
     // null while none is (nearly always): a reading without qualities reads no state at all
     init: () => null,
+    // an alert still open after a restart: its point is flagged, so reporting good clears it
+    seed: (_severity, _peak, point) => flagged(point),
     onReading(s, r, _d, _now, out) {
       if (!r.quality && s === null) return s;
       const metrics = new Set([...Object.keys(r.quality ?? {}), ...[...(s ?? [])].filter((m) => m in r.values)]);

@@ -65,8 +65,12 @@ export interface RuleImpl<S = unknown> {
   onReading?(s: S, r: Reading, d: DeviceView, now: number, out: Verdicts): S;
   onTime?(s: S, now: number, d: DeviceView, out: Verdicts): S;
   onLink?(s: S, link: LinkEvent, at: number, d: DeviceView, out: Verdicts): S;
-  /** after a restart: the state that matches an alert still open at this severity */
-  seed?(severity: Severity, peak: Value | null): S;
+  /**
+   * after a restart: the state that matches an alert still open at this severity. A rule with an
+   * alert per point (`perMetric`) is told the point, and the state the points seeded before it
+   * made, since one state holds them all.
+   */
+  seed?(severity: Severity, peak: Value | null, point?: { key: string; state: S | undefined }): S;
 }
 
 /** Where a rule's handler puts its verdicts: the engine reads them as soon as the handler returns. */
@@ -87,4 +91,11 @@ export const known = (x: number | null): number | null => (x === null || Number.
  */
 export function reusableVerdict(message: () => string): Verdict {
   return { metric: '', severity: null, value: null, threshold: null, message };
+}
+
+/** The points a per-point rule (range, fault) has flagged, with the one an alert still open after a restart names. */
+export function flagged(point: { key: string; state: Set<string> | null | undefined } | undefined): Set<string> | null {
+  const s = point?.state instanceof Set ? point.state : new Set<string>();
+  if (point) s.add(point.key);
+  return s.size ? s : null;
 }

@@ -1,4 +1,4 @@
-import type { RuleImpl, Verdict } from './kind.ts';
+import { flagged, type RuleImpl, type Verdict } from './kind.ts';
 import type { RangeRuleDef } from './schema.ts';
 import { BY_METRIC, type PointNames, type RuleContext } from './points.ts';
 
@@ -16,6 +16,8 @@ export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): Rule
     // the points this rule has flagged, only they need a verdict when they come back in range;
     // null while none is (nearly always), so a reading in range reads no state at all
     init: () => null,
+    // an alert still open after a restart: its point is flagged, so coming back in range clears it
+    seed: (_severity, _peak, point) => flagged(point),
     onReading(s, r, d, _now, out) {
       const values = r.values;
       for (const metric in values) {

@@ -128,6 +128,14 @@ describe('impossible value', () => {
     ]);
     expect(e.read(1000, { gas_lel: 10 }).map((o) => [o.key, o.change])).toEqual([['D/imp/gas_lel', 'clear']]);
   });
+  it('clears alerts still open after a restart when their points come back in range, each its own', () => {
+    const e = engineWith([{ id: 'imp', kind: 'range' }], { ranges: { gas_lel: [0, 100] } });
+    seed(e.set, e.state, 'D/imp/gas_lel', 'warning', 180, 180);
+    seed(e.set, e.state, 'D/imp/co_ppm', 'warning', -5, -5);
+    expect(e.read(0, { gas_lel: 150 })).toEqual([]);
+    expect(e.read(1000, { gas_lel: 10 }).map((o) => [o.key, o.change])).toEqual([['D/imp/gas_lel', 'clear']]);
+    expect(e.read(2000, { co_ppm: 3 }).map((o) => [o.key, o.change])).toEqual([['D/imp/co_ppm', 'clear']]);
+  });
 });
 
 describe('device fault', () => {
@@ -136,6 +144,13 @@ describe('device fault', () => {
     expect(e.read(0, { melt_level: 600 }, { quality: { melt_level: 'fault' } }).map((o) => [o.key, o.change, o.severity])).toEqual([['D/fault/melt_level', 'raise', 'major']]);
     expect(e.read(1000, {}, { quality: { melt_level: 'fault' } })).toEqual([]);
     expect(changes(e.read(2000, { melt_level: 600 }))).toEqual(['clear']);
+  });
+
+  it('clears a fault alert still open after a restart when its point reports good', () => {
+    const e = engineWith([{ id: 'fault', kind: 'fault' }]);
+    seed(e.set, e.state, 'D/fault/melt_level', 'major', 600, 600);
+    expect(e.read(0, { melt_level: 600 }, { quality: { melt_level: 'fault' } })).toEqual([]);
+    expect(changes(e.read(1000, { melt_level: 600 }))).toEqual(['clear']);
   });
 
   it('raises when too many seq numbers go missing, and a flushed buffer fills the gap', () => {
