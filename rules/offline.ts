@@ -21,6 +21,7 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
     message: () => def.message ?? message(),
   });
   const QUIET: OfflineState = { saidOffline: false, raised: false };
+  const RAISED: OfflineState = { saidOffline: false, raised: true };
   // one verdict object for every reading: hearing from the device clears silence
   const back = verdict(null, () => '设备恢复上报 / device reporting again', 0);
   const limitMs = (interval: number) => (def.afterS ?? def.afterIntervals * interval) * 1000;
@@ -36,6 +37,9 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
     perMetric: false,
     triggers: '*',
     init: () => QUIET,
+    // an alert still open after a restart: the device's next reading (or "online") clears it; a
+    // fresh state had raised nothing, so it stayed open (and escalating) while the device reported
+    seed: () => RAISED,
     onReading(s, _r, _d, _now, out) {
       if (!s.raised) return s;
       out.push(back);

@@ -89,6 +89,13 @@ describe('offline', () => {
     e.tick(40_000);
     expect(changes(e.read(5000, { gas_lel: 1 }, { now: 41_000 }))).toEqual(['clear']);
   });
+
+  it('clears an alert still open after a restart at the device\'s next reading, and keeps it while the device stays silent', () => {
+    const e = engineWith([{ id: 'off', kind: 'offline', afterIntervals: 3, severity: 'major' }], { reportIntervalS: 10 });
+    seed(e.set, e.state, 'D/off', 'major', 0, 0);
+    expect(e.tick(40_000).map((o) => o.change)).toEqual([]);
+    expect(changes(e.read(41_000, { gas_lel: 1 }))).toEqual(['clear']);
+  });
 });
 
 describe('stuck value', () => {
