@@ -529,7 +529,7 @@ export function setBaseline(state: EngineState, deviceId: string, metric: string
  * After a restart, the alerts that were open tell the engine where each rule stood, so a
  * still-high value continues the open alert and the deadband keeps working.
  */
-export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null, flapping?: { at: number }) {
+export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null, flapping?: { at: number }, at = flapping?.at ?? state.startedAt) {
   const device = set.devices.get(keyParts(key).deviceId);
   const r = device && ruleOf(device, key);
   if (!device || !r) return;
@@ -539,7 +539,7 @@ export function seed(set: RuleSet, state: EngineState, key: string, severity: Se
   // the changes that made it flap had just been seen, instead of clearing (and alarming again)
   if (flapping) state.changes.set(key, Array.from({ length: Math.max(0, device.flapping.changes - 1) }, () => flapping.at));
   const point = keyParts(key).metric;
-  if (r.impl.seed) rt.states[r.index] = r.impl.seed(severity, peak, r.impl.perMetric && point !== undefined ? { key: point, state: rt.states[r.index] } : undefined);
+  if (r.impl.seed) rt.states[r.index] = r.impl.seed(severity, peak, r.impl.perMetric && point !== undefined ? { key: point, state: rt.states[r.index] } : undefined, at);
 }
 
 /** The rule instance an alert key belongs to: the instance with that key, or the per-point rule. */

@@ -19,6 +19,10 @@ export function gapsRule(def: GapsRuleDef): RuleImpl<GapsState> {
     perMetric: false,
     triggers: '*',
     init: () => ({ lastSeq: null, gaps: [] }),
+    // an alert still open after a restart: the readings it found missing count as missing now, for
+    // one window (the gaps before the restart are not read again; a fresh state cleared the
+    // warning at the next reading in sequence)
+    seed: (_severity, peak, _point, at) => ({ lastSeq: null, gaps: typeof peak === 'number' && peak > 0 ? [[at, peak]] : [] }),
     onReading(s, r, _d, now, out) {
       if (r.seq === undefined) return s;
       if (s.gaps.length === 0 && s.lastSeq !== null && r.seq === s.lastSeq + 1) {

@@ -68,9 +68,9 @@ export interface RuleImpl<S = unknown> {
   /**
    * after a restart: the state that matches an alert still open at this severity. A rule with an
    * alert per point (`perMetric`) is told the point, and the state the points seeded before it
-   * made, since one state holds them all.
+   * made, since one state holds them all. `at`: when the alerts are restored.
    */
-  seed?(severity: Severity, peak: Value | null, point?: { key: string; state: S | undefined }): S;
+  seed?(severity: Severity, peak: Value | null, point: { key: string; state: S | undefined } | undefined, at: number): S;
 }
 
 /** Where a rule's handler puts its verdicts: the engine reads them as soon as the handler returns. */

@@ -171,6 +171,14 @@ describe('device fault', () => {
     expect(e.read(2000, { gas_lel: 1 }, { seq: 6 })).toMatchObject([{ change: 'raise', value: 3 }]);
     expect(changes(e.read(500, { gas_lel: 1 }, { seq: 5, now: 3000 }))).toEqual(['clear']);
   });
+
+  it('keeps a readings-missing warning still open after a restart for one window, then clears it if nothing more went missing', () => {
+    const e = engineWith([{ id: 'gaps', kind: 'gaps', maxMissing: 2, windowS: 600 }]);
+    seed(e.set, e.state, 'D/gaps', 'warning', 5, 5, undefined, 0);
+    expect(e.read(1000, { gas_lel: 1 }, { seq: 40 })).toEqual([]);
+    expect(e.read(2000, { gas_lel: 1 }, { seq: 41 })).toEqual([]);
+    expect(changes(e.read(601_000, { gas_lel: 1 }, { seq: 42 }))).toEqual(['clear']);
+  });
 });
 
 describe('interlock', () => {
