@@ -527,18 +527,19 @@ export function setBaseline(state: EngineState, deviceId: string, metric: string
 
 /**
  * After a restart, the alerts that were open tell the engine where each rule stood, so a
- * still-high value continues the open alert and the deadband keeps working.
+ * still-high value continues the open alert and the deadband keeps working. `at`: when they are
+ * restored; `flapping`: the alert was held open for flapping.
  */
-export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null, flapping?: { at: number }, at = flapping?.at ?? state.startedAt) {
-  const device = set.devices.get(keyParts(key).deviceId);
+export function seed(set: RuleSet, state: EngineState, key: string, severity: Severity, peak: Value | null, value: Value | null, at = state.startedAt, flapping = false) {
+  const { deviceId, metric: point } = keyParts(key);
+  const device = set.devices.get(deviceId);
   const r = device && ruleOf(device, key);
   if (!device || !r) return;
   const rt = runtime(state, device);
-  setActive(state, key, { signature: r.signature, severity, peak, value, flapping: flapping !== undefined, heldClear: null });
+  setActive(state, key, { signature: r.signature, severity, peak, value, flapping, heldClear: null });
   // an alert held open for flapping stays held across a restart: its next clear is held as if
   // the changes that made it flap had just been seen, instead of clearing (and alarming again)
-  if (flapping) state.changes.set(key, Array.from({ length: Math.max(0, device.flapping.changes - 1) }, () => flapping.at));
-  const point = keyParts(key).metric;
+  if (flapping) state.changes.set(key, Array.from({ length: Math.max(0, device.flapping.changes - 1) }, () => at));
   if (r.impl.seed) rt.states[r.index] = r.impl.seed(severity, peak, r.impl.perMetric && point !== undefined ? { key: point, state: rt.states[r.index] } : undefined, at);
 }
 

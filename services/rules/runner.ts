@@ -45,7 +45,7 @@ export class RuleRunner {
   /** Open alerts after a restart: the rules continue them instead of raising new ones. */
   restore(open: readonly (Pick<Alert, 'key' | 'state' | 'severity' | 'peak' | 'value'> & { flapping?: boolean })[]) {
     const now = this.clock();
-    for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value, a.flapping ? { at: now } : undefined, now);
+    for (const a of open) if (a.state === 'active') seed(this.set, this.state, a.key, a.severity, a.peak, a.value, now, a.flapping === true);
   }
 
   /** After a restart: the last stored values, for rules that read a point the device has not sent again yet. */

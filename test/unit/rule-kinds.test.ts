@@ -174,7 +174,7 @@ describe('device fault', () => {
 
   it('keeps a readings-missing warning still open after a restart for one window, then clears it if nothing more went missing', () => {
     const e = engineWith([{ id: 'gaps', kind: 'gaps', maxMissing: 2, windowS: 600 }]);
-    seed(e.set, e.state, 'D/gaps', 'warning', 5, 5, undefined, 0);
+    seed(e.set, e.state, 'D/gaps', 'warning', 5, 5, 0);
     expect(e.read(1000, { gas_lel: 1 }, { seq: 40 })).toEqual([]);
     expect(e.read(2000, { gas_lel: 1 }, { seq: 41 })).toEqual([]);
     expect(changes(e.read(601_000, { gas_lel: 1 }, { seq: 42 }))).toEqual(['clear']);
@@ -289,7 +289,7 @@ describe('flapping', () => {
   it('keeps a flapping alert held across a restart (restored from the open alerts)', () => {
     const rules = [{ id: 'smoke', kind: 'threshold' as const, metric: 'smoke_alarm', above: [{ severity: 'critical' as const, value: 1 }] }];
     const e = engineWith(rules, { flapping: { changes: 4, windowS: 60 } });
-    seed(e.set, e.state, 'D/smoke', 'critical', true, true, { at: 100_000 });
+    seed(e.set, e.state, 'D/smoke', 'critical', true, true, 100_000, true);
     // the first clear after the restart is held, not a clear and a new alarm: the return to
     // alarm says the alarm again within the same alert, as before the restart
     expect(e.read(101_000, { smoke_alarm: false })).toEqual([]);
