@@ -58,17 +58,30 @@ export interface AckLinkDeps {
 export class AckLinks {
   constructor(private readonly deps: AckLinkDeps) {}
 
-  /** The link for one recipient of one notification (the same on every attempt to send it). */
-  async issue(notificationId: string, to: { unitId: string; channel: string; recipient: string }, alertIds: string[]): Promise<string> {
+  /** link id → its row being written (a tap that comes first waits for it) */
+  private readonly writing = new Map<string, Promise<void>>();
+
+  /**
+   * The link for one recipient of one notification (the same on every attempt to send it), known
+   * at once; `stored` settles once its row is written. The message goes out beside the write, not
+   * after it: a tap before the row is in waits for it (`look`), and a write that fails fails the
+   * delivery, which is tried again with the same link.
+   */
+  issue(notificationId: string, to: { unitId: string; channel: string; recipient: string }, alertIds: string[]): { link: string; stored: Promise<void> } {
     const id = linkId(this.deps.secret, notificationId, `${to.unitId}\n${to.channel}`);
+    const key = id.toString('base64url');
     const now = this.deps.clock();
-    await this.deps.store.add({ id: id.toString('base64url'), alertIds, unitId: to.unitId, recipient: to.recipient, channel: to.channel, createdAt: now, expiresAt: now + this.deps.ttlMs });
-    return `${this.deps.publicUrl}/ack/${tokenOf(this.deps.secret, id)}`;
+    const stored = this.deps.store.add({ id: key, alertIds, unitId: to.unitId, recipient: to.recipient, channel: to.channel, createdAt: now, expiresAt: now + this.deps.ttlMs });
+    this.writing.set(key, stored);
+    const done = () => void (this.writing.get(key) === stored && this.writing.delete(key));
+    stored.then(done, done);
+    return { link: `${this.deps.publicUrl}/ack/${tokenOf(this.deps.secret, id)}`, stored };
   }
 
   /** What a token is, without using it (the page a phone opens first: link previews must not acknowledge). */
   async look(token: string): Promise<LinkUse> {
     const id = verifyToken(this.deps.secret, token);
+    if (id !== null) await this.writing.get(id)?.catch(() => {});
     const link = id === null ? undefined : await this.deps.store.get(id);
     if (!link) return { outcome: 'invalid' };
     if (link.usedAt !== null) return { outcome: 'used', link };

@@ -23,7 +23,9 @@ import type { ToldUnits } from './told.ts';
  * critical raise, or any change of a unit that groups nothing) goes express when its lane is
  * free: alone, under its own id fixed as it is written, straight into its lane the moment it is
  * stored, without waiting for a round (in an alarm storm a round can be thousands of deliveries
- * long) or for a query to find it. (Only critical raises did: a clear then took a round's two
+ * long) or for a query to find it. A critical alarm's express notice does not even wait for its
+ * write: it goes beside it (its change is in the record, owed its notices until the write settles
+ * it), and its outcome is written once its row is in. (Only critical raises did: a clear then took a round's two
  * queries and an update before it went, and the unit's next alarm, queued behind it in the lane,
  * waited for all of that.)
  */
@@ -90,6 +92,8 @@ export class Outbox {
   private queuedCount = 0;
   /** notices being written (their enqueue has not yet stored them) */
   private readonly unwritten = new Set<string>();
+  /** urgent express notices (sent beside their write) → their write, until it is done */
+  private readonly writes = new Map<string, Promise<void>>();
   /** a round held a message back until something queued before it in its lane is written */
   private heldForWrites = false;
   /** lane → its unit and channel */
@@ -144,13 +148,27 @@ export class Outbox {
       items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order });
     }
     const express = items.filter((i) => i.notificationId !== null);
+    // an alarm to be told now is written on the store's urgent connection; should it commit
+    // before something queued earlier in its lane, rounds hold it until that one is written
+    const urgent = notices.some((n, k) => n.urgent && items[k].notBefore <= now);
+    // and it goes beside its write, not after it: its change is in the record already, owed its
+    // notices until this write settles it (a crash in between tells it again at the next start),
+    // and the delivery's outcome waits for the row
+    const beside = express.filter((i) => notices[items.indexOf(i)].urgent);
+    const write = this.deps.store.add(items, settles, { urgent });
     try {
-      // an alarm to be told now is written on the store's urgent connection; should it commit
-      // before something queued earlier in its lane, rounds hold it until that one is written
-      const urgent = notices.some((n, k) => n.urgent && items[k].notBefore <= now);
-      await this.deps.store.add(items, settles, { urgent });
+      if (beside.length) {
+        const besideIds = beside.map((i) => i.id);
+        for (const id of besideIds) this.writes.set(id, write);
+        // kept should the write never be (the service stops): the delivery must then not write
+        // its outcome (the change it tells is still owed, told again at the next start)
+        void write.then(() => besideIds.forEach((id) => this.writes.delete(id)), () => {});
+        for (const i of beside) void this.inLane([i]);
+        for (const i of beside) this.reserved.delete(laneOf(i));
+      }
+      await write;
       // at once, before anything else can run: a round's query that found these has taken them
-      for (const i of express) if (!this.taken.has(i.id)) void this.inLane([i]);
+      for (const i of express) if (!beside.includes(i) && !this.taken.has(i.id)) void this.inLane([i]);
     } finally {
       for (const id of ids) this.unwritten.delete(id);
       for (const i of express) this.reserved.delete(laneOf(i));
@@ -384,14 +402,19 @@ export class Outbox {
     }
     const about = { channel: channelKind(channel), unit: unit.id, unitKind: unit.kind, target: targetOf(this.deps.channels, unit, channel), attempts };
     try {
-      await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id);
+      const { linkStored } = await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id);
       gone();
+      // delivered, with a link that cannot work until its row is in: should that write fail, the
+      // message is tried again (the same id, content and link; the row written again)
+      await linkStored;
+      if (!(await this.stored(ids))) return;
       await this.deps.store.update(ids, { status: 'delivered', attempts, deliveredAt: now, lastError: null });
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
       if (pace) pace.lastSent = now;
       await this.record(outcomeLines(live, { type: 'notified', detail: { ...about, digestOf: live.length, notificationId: id } }, now));
       this.health.delivered(unit, channel);
     } catch (e) {
+      if (!(await this.stored(ids))) return gone();
       if (e instanceof RetryLater) return this.postpone(live, e, attempts, about, now, gone);
       const error = (e as Error).message.slice(0, 300);
       const delay = retryDelay(attempts, this.deps.baseDelayMs ?? 5000, this.deps.maxDelayMs ?? 600_000);
@@ -404,6 +427,16 @@ export class Outbox {
       if (worthRecording(attempts)) await this.record(outcomeLines(live, { type: 'notification_failed', detail: { ...about, error, retryInS: Math.round(delay / 1000) } }, now));
       this.health.failed(unit, channel, error);
     }
+  }
+
+  /** An express message's row is written (it was sent beside its write); false if it never will be. */
+  private stored(ids: string[]): Promise<boolean> {
+    const writes = new Set(ids.flatMap((id) => this.writes.get(id) ?? []));
+    if (!writes.size) return Promise.resolve(true);
+    return Promise.all(writes).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Not sent, not failed: the channel said when it may go (the record says so, once per message). */

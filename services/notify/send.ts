@@ -21,21 +21,29 @@ export interface SendContext {
 /** The changes that ask someone to act: their notifications carry an acknowledge link. */
 const CALLS_TO_ACT = new Set(['raised', 'reactivated', 'severity_changed', 'escalated', 'reminded', 'flapping']);
 
-export async function sendMessage(ctx: SendContext, unit: UnitConfig, channelId: string, items: OutboxItem[], notificationId: string): Promise<void> {
+/**
+ * Resolves once the channel has taken the message, with `linkStored`: settles once the
+ * acknowledge link's row is written (written while the message goes), and rejects if it cannot be.
+ */
+export async function sendMessage(ctx: SendContext, unit: UnitConfig, channelId: string, items: OutboxItem[], notificationId: string): Promise<{ linkStored: Promise<void> }> {
   const channel = ctx.channels.of(channelId);
   if (!channel) throw new Error(`no ${parseChannelId(channelId).kind} channel configured`);
   const event = items.length === 1 ? eventOf(items[0]) : { digest: true, count: items.length, events: items.map(eventOf) };
   const alerts = alertItems(ctx, items);
   const toAck = [...new Set(alerts.filter((i) => CALLS_TO_ACT.has(i.transition.type) && ackable(i.alert)).map((i) => i.alert.id))];
   // a voice call cannot carry a link
-  const ackLink =
+  const issued =
     ctx.ackLinks && toAck.length && parseChannelId(channelId).kind !== 'voice'
-      ? await ctx.ackLinks.issue(notificationId, { unitId: unit.id, channel: channelId, recipient: channel.target(unit, channelId) }, toAck)
+      ? ctx.ackLinks.issue(notificationId, { unitId: unit.id, channel: channelId, recipient: channel.target(unit, channelId) }, toAck)
       : undefined;
+  // the link's row is written while the message goes (a tap that comes first waits for it)
+  issued?.stored.catch(() => {});
+  const ackLink = issued?.link;
   const message = withLink(render(ctx, items), ackLink);
   const phone = alerts.length ? renderPhone(alerts, ackLink) : phoneOf(message);
   try {
     await channel.send(unit, channelId, { message, event, notificationId, phone, ...(ackLink ? { ackLink } : {}) });
+    return { linkStored: issued?.stored ?? Promise.resolve() };
   } catch (e) {
     // a receiver's error page may echo what it was sent: the link is a key, and the error goes to
     // the log and the alert's record

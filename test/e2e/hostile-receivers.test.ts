@@ -79,7 +79,7 @@ describe('hostile receivers', () => {
     const step = applyOutcome(undefined, { key: 'gas-1/gas-lel', change: 'raise', ruleId: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', severity: 'critical', value: 50, peak: 50, threshold: 40, at: 0, message: 'gas' }, { newId: () => 'a1', region: '', industry: 'hazchem' })!;
     const item = { id: 'i1', unitId: 'ent-chem', channel: 'webhook:0', alertId: 'a1', body: { notice: 'alert', alert: alertJson(step.alert, []), transition: transitionJson(step.transitions[0]) }, createdAt: 0, notBefore: 0, nextAttemptAt: 0, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: 'n1' } as OutboxItem;
     const link = 'http://x/a/AAAABBBBCCCCDDDDEEEEFFFFGGGG';
-    const ctx = { channels: new Channels([timeout]), registry, publicUrl: 'http://x', ackLinks: { issue: async () => link } };
+    const ctx = { channels: new Channels([timeout]), registry, publicUrl: 'http://x', ackLinks: { issue: () => ({ link, stored: Promise.resolve() }) } };
     const err = await sendMessage(ctx, registry.units.get('ent-chem')!, 'webhook:0', [item], 'n1').catch((e: Error) => e);
     expect((err as Error).message).toBe('The operation was aborted due to timeout');
   });

@@ -339,6 +339,61 @@ describe('the outbox', () => {
     expect(counts.pending + counts.delivered).toBe(1001);
   });
 
+  it('sends a critical alarm beside its write, not after it, and writes its outcome once its row is in', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store = await OutboxStore.create(await db.sql(), slowed(await db.sql(), { held }));
+    groupWaitS = 0;
+    const o = outbox();
+    let written = false;
+    const queued = o.enqueue([alertNotice('a1', { critical: true })], []).then(() => (written = true));
+    await waitFor(() => channel.sent.length === 1, 5000, 'the alarm sent while its write is held');
+    expect(written).toBe(false);
+    expect(await store.forAlert('a1')).toEqual([]);
+    expect(recorded.filter((l) => l.alertId === 'a1')).toEqual([]);
+    release();
+    await queued;
+    await o.run();
+    const [item] = await store.forAlert('a1');
+    expect(item).toMatchObject({ status: 'delivered', attempts: 1, notificationId: channel.sent[0].delivery.notificationId });
+    expect(recorded.filter((l) => l.alertId === 'a1').map((l) => l.type)).toEqual(['notified']);
+  });
+
+  it('does not send a notice that is not critical before its write: it goes once stored', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store = await OutboxStore.create(slowed(await db.sql(), { held }), await db.sql());
+    groupWaitS = 0;
+    const o = outbox();
+    const queued = o.enqueue([alertNotice('a1')]);
+    await new Promise((r) => setImmediate(r));
+    expect(channel.attempts).toBe(0);
+    release();
+    await queued;
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a1']]);
+  });
+
+  it('writes no outcome for an alarm sent beside a write that never lands (the service stops): its change stays owed', async () => {
+    store = await OutboxStore.create(await db.sql(), slowed(await db.sql(), { fail: 'IO Error: No space left on device' }));
+    (store as unknown as { write: () => Promise<void> }).write = async () => {
+      throw new Error('IO Error: No space left on device');
+    };
+    store.retryMs = 5;
+    groupWaitS = 0;
+    const sql = await db.sql();
+    await sql.run(`INSERT INTO notices_owed VALUES ('notify', 7, 'a1', '{}')`);
+    const o = outbox();
+    const queued = o.enqueue([alertNotice('a1', { critical: true })], [7]).catch((e: Error) => e);
+    await waitFor(() => channel.sent.length === 1, 5000, 'the alarm sent');
+    store.stop();
+    expect(await queued).toBeInstanceOf(Error);
+    await o.stop();
+    expect(await store.forAlert('a1')).toEqual([]);
+    expect(recorded.filter((l) => l.alertId === 'a1')).toEqual([]);
+    expect(await sql.all('SELECT n FROM notices_owed')).toEqual([{ n: 7 }]);
+  });
+
   it('keeps a lane\'s order when an alarm comes while the lane\'s earlier notice is still being written: it neither goes express nor is sent before that one', async () => {
     const { o, release } = await heldWrites();
     // the clear of an earlier alarm, being written; the next raise of the unit comes meanwhile

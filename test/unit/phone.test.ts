@@ -177,7 +177,7 @@ describe('an acknowledge link never leaves through an error', () => {
       throw new Error(`gateway HTTP 500: bad request ${d.phone.text} code=${d.phone.params.code}`);
     } };
     const item = { id: 'i1', unitId: 'u1', channel: 'sms:0', alertId: 'a1', body: { notice: 'alert' as const, alert: alertJson(alert, []), transition: transitionJson(t('raised')) }, createdAt: 0, notBefore: 0, nextAttemptAt: 0, attempts: 0, status: 'pending' as const, lastError: null, deliveredAt: null, notificationId: 'n1' };
-    const ctx = { channels: new Channels([echoing as never]), registry: { enterprises: new Map(), devices: new Map() } as never, publicUrl: 'https://x.example', ackLinks: { issue: async () => link } };
+    const ctx = { channels: new Channels([echoing as never]), registry: { enterprises: new Map(), devices: new Map() } as never, publicUrl: 'https://x.example', ackLinks: { issue: () => ({ link, stored: Promise.resolve() }) } };
     const err = await sendMessage(ctx, { id: 'u1' } as never, 'sms:0', [item], 'n1').catch((e: Error) => e);
     expect((err as Error).message).toContain('[acknowledge link]');
     expect((err as Error).message).toContain('code=[token]');
