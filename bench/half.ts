@@ -40,7 +40,10 @@ await g.done.catch(() => {});
 await Promise.all(probes.map((p) => p.endAsync()));
 await s.stop();
 server.close();
-const lines = (await readFile(trace, 'utf8')).trim().split('\n').map((l) => l.split(' '));
+const q = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
+const w = arrivals.map((a) => a.ms);
+console.log('webhook n', w.length, 'p50', q(w, 0.5), 'p90', q(w, 0.9), 'p99', q(w, 0.99), 'max', q(w, 1));
+const lines = (await readFile(trace, 'utf8').catch(() => '')).trim().split('\n').map((l) => l.split(' '));
 const by = new Map<string, Map<string, number>>();
 for (const [, key, st, t] of lines) { const m = by.get(key) ?? new Map(); by.set(key, m); if (!m.has(st)) m.set(st, Number(t)); }
 const stages = ['handle', 'live', 'commitStart', 'recorded', 'queued', 'deliver', 'sent'];
@@ -50,15 +53,14 @@ for (const [key, m] of by) {
   let prevName = 'publish';
   for (const st of stages) { const t = m.get(st); if (t === undefined) break; const k = `${prevName}→${st}`; const a = deltas.get(k) ?? []; deltas.set(k, a); a.push(t - prev); prev = t; prevName = st; }
 }
-const q = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 for (const [k, a] of deltas) console.log(k.padEnd(22), 'n', a.length, 'p50', q(a, 0.5), 'p90', q(a, 0.9), 'p99', q(a, 0.99), 'max', q(a, 1));
-const w = arrivals.map((a) => a.ms);
-console.log('webhook n', w.length, 'p50', q(w, 0.5), 'p90', q(w, 0.9), 'p99', q(w, 0.99), 'max', q(w, 1));
 console.log('generator', JSON.stringify(await g.done.catch((e) => String(e))).slice(0, 300));
-const tx = (await readFile(trace + '.tx', 'utf8')).trim().split('\n').map((l) => l.split(' '));
+const tx = (await readFile(trace + '.tx', 'utf8').catch(() => '')).trim().split('\n').map((l) => l.split(' '));
 console.log('main-thread transactions', tx.length, 'per s', (tx.length / (secs + 7)).toFixed(0));
 for (const [i, name] of [[1, 'wait'], [2, 'body'], [3, 'commit']] as const) { const a = tx.map((t) => Number(t[i])); console.log(name, 'p50', q(a, 0.5), 'p90', q(a, 0.9), 'p99', q(a, 0.99), 'max', q(a, 1)); }
 const who = new Map<string, string[][]>(); for (const t of tx) { const a = who.get(t[4]) ?? []; who.set(t[4], a); a.push(t); }
 for (const [w, ts] of [...who].sort((a, b) => b[1].length - a[1].length).slice(0, 10)) console.log(w.padEnd(26), 'n', ts.length, 'wait p50', q(ts.map((t) => Number(t[1])), 0.5), 'body p50', q(ts.map((t) => Number(t[2])), 0.5), 'p90', q(ts.map((t) => Number(t[2])), 0.9), 'commit p50', q(ts.map((t) => Number(t[3])), 0.5), 'p90', q(ts.map((t) => Number(t[3])), 0.9));
-const bk = (await readFile(trace + '.book', 'utf8')).trim().split('\n').map((l) => l.split(' ').map(Number));
+const bk = (await readFile(trace + '.book', 'utf8').catch(() => '')).trim().split('\n').map((l) => l.split(' ').map(Number));
 console.log('book commits', bk.length, 'ms p50', q(bk.map((b) => b[1]), 0.5), 'p90', q(bk.map((b) => b[1]), 0.9), 'steps p50', q(bk.map((b) => b[2]), 0.5), 'lines p50', q(bk.map((b) => b[3]), 0.5), 'max steps', q(bk.map((b) => b[2]), 1));
+const ln = (await readFile(trace + '.lane', 'utf8').catch(() => '')).trim().split('\n').map((l) => l.split(' '));
+console.log('raise deliveries', ln.length, 'via round', ln.filter((l) => l[2] === 'round').length, 'digests', ln.filter((l) => Number(l[1]) > 1).length);

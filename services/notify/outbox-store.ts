@@ -287,15 +287,18 @@ export class OutboxStore {
     if (change.lastError !== undefined) (sets.push('last_error = $err'), (params.err = change.lastError));
     if (change.deliveredAt !== undefined) (sets.push('delivered_at = $at'), (params.at = BigInt(change.deliveredAt)));
     if (change.notificationId !== undefined) (sets.push('notification_id = $nid'), (params.nid = change.notificationId));
-    // one transaction: a group's items change together or not at all (a crash between two of
-    // them would split a group that must go again exactly as it went)
+    // a statement per slice of ids, not per row: a digest of thousands must not hold the
+    // connection (and every other unit's notices behind it) for seconds
+    const slices: string[][] = [];
+    for (let k = 0; k < ids.length; k += 500) slices.push(ids.slice(k, k + 500));
+    const statement = (slice: string[]) => [`UPDATE outbox SET ${sets.join(', ')} WHERE id IN (${slice.map((_, j) => `$id${j}`).join(', ')})`, { ...params, ...Object.fromEntries(slice.map((id, j) => [`id${j}`, id])) }] as const;
+    // one statement is a transaction of its own: one round trip, not three (this update stands
+    // between a round's message and its lane, and every delivery's outcome queues behind it)
+    if (slices.length === 1) return this.conn.run(...statement(slices[0])).then(() => {});
+    // several in one transaction: a group's items change together or not at all (a crash between
+    // two of them would split a group that must go again exactly as it went)
     return this.conn.tx(async (t) => {
-      // a statement per slice of ids, not per row: a digest of thousands must not hold the
-      // connection (and every other unit's notices behind it) for seconds
-      for (let k = 0; k < ids.length; k += 500) {
-        const slice = ids.slice(k, k + 500);
-        await t.run(`UPDATE outbox SET ${sets.join(', ')} WHERE id IN (${slice.map((_, j) => `$id${j}`).join(', ')})`, { ...params, ...Object.fromEntries(slice.map((id, j) => [`id${j}`, id])) });
-      }
+      for (const slice of slices) await t.run(...statement(slice));
     });
   }
 
