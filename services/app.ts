@@ -51,7 +51,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const { audit } = stores;
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
-  const { book, raiseSystem } = composeAlertBook({ stores, registry: current, faults, clock, log });
+  const { book, raiseSystem } = composeAlertBook({ stores, registry: current, faults, metrics, clock, log });
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
   const forwarder = composeForwarder({ settings, options: opts.forward, settle: (lines) => stores.alerts.settle('forward', lines), metrics, clock, log });
   stores.alerts.owedTo = () => (forwarder.forwarding ? ['notify', 'forward'] : ['notify']);

@@ -1,5 +1,8 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { threadCpuSeconds } from './thread-cpu.ts';
+
+/** seconds: the alarm path's targets are 0.05 (live) and 0.3 (a webhook); a group wait adds its own */
+const ALARM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** The service's Prometheus metrics, one registry per service instance. */
 export function createMetrics() {
@@ -32,6 +35,15 @@ export function createMetrics() {
     outbox: new Gauge({ name: 'notifications_outbox', help: 'notifications in the outbox, by status', labelNames: ['status'], registers: [registry] }),
     openAlerts: new Gauge({ name: 'alerts_open', help: 'alerts not closed', labelNames: ['severity'], registers: [registry] }),
     devicesOnline: new Gauge({ name: 'devices_online', help: 'devices connected now', registers: [registry] }),
+    // the alarm path's two waits after the rules: the record, then the receiver
+    alertRecordSeconds: new Histogram({ name: 'alerts_record_seconds', help: 'time from an alert change decided to its commit in the alert record', labelNames: ['severity'], buckets: ALARM_BUCKETS, registers: [registry] }),
+    notificationSeconds: new Histogram({
+      name: 'notifications_first_delivery_seconds',
+      help: 'time from a notice queued to its channel taking it, for notices delivered at their first attempt (a critical alarm: a critical raise, reactivation or worsening)',
+      labelNames: ['notice'],
+      buckets: ALARM_BUCKETS,
+      registers: [registry],
+    }),
   };
 }
 

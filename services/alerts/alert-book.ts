@@ -41,10 +41,12 @@ export interface BookCommits {
   within?: (t: SqlRunner, complete: boolean) => Promise<void>;
   /** the record could not be written (`err`), or can be again (`null`): told once per change of state */
   onFailing?: (err: Error | null, waiting: number) => void;
+  /** a change is in the record, `ms` after it was decided (operators watch the alarm path) */
+  onRecorded?: (alert: Alert, ms: number) => void;
 }
 
 /** a step waiting for the record, numbered in the order it was handled; a person's is answered once recorded */
-type Queued = { step: Step; n: number; answer?: { resolve(): void; reject(e: Error): void } };
+type Queued = { step: Step; n: number; at: number; answer?: { resolve(): void; reject(e: Error): void } };
 
 /** answered once the first `steps` steps handled and the first `lines` lines queued are in the record */
 type Waiter = { steps: number; lines: number; resolve: () => void; reject: (e: Error) => void };
@@ -153,7 +155,7 @@ export class AlertBook {
 
   /** Queued for the record before anyone hears of it: nothing a listener does can lose it. */
   private queue(step: Step, answer?: Queued['answer']) {
-    const q = { step, n: ++this.handled, answer };
+    const q = { step, n: ++this.handled, at: this.clock(), answer };
     this.queued.push(q);
     this.notRecorded.add(q);
     this.unrecorded.set(step.alert.id, step.alert);
@@ -162,7 +164,9 @@ export class AlertBook {
 
   /** These steps are in the record: their people are answered. */
   private wereRecorded(taken: Queued[]) {
+    const now = this.clock();
     for (const q of taken) {
+      this.commits.onRecorded?.(q.step.alert, now - q.at);
       q.answer?.resolve();
       this.notRecorded.delete(q);
       if (this.unrecorded.get(q.step.alert.id) === q.step.alert) this.unrecorded.delete(q.step.alert.id);

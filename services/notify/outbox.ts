@@ -39,7 +39,7 @@ export interface OutboxDeps {
   publicUrl: string;
   ackLinks?: Pick<AckLinks, 'issue'>;
   policy(enterpriseId: string): RoutingPolicy;
-  counters: { notifications: { inc(labels: { channel: string; outcome: string }): void } };
+  counters: { notifications: { inc(labels: { channel: string; outcome: string }): void }; notificationSeconds?: { observe(labels: { notice: string }, seconds: number): void } };
   /** notes who is told as notices are queued */
   told: Pick<ToldUnits, 'note'>;
   log: { warn(o: object, msg?: string): void };
@@ -404,6 +404,10 @@ export class Outbox {
     try {
       const { linkStored } = await sendMessage({ channels: this.deps.channels, registry, publicUrl: this.deps.publicUrl, ackLinks: this.deps.ackLinks }, unit, channel, live, id);
       gone();
+      if (attempts === 1) {
+        const taken = this.deps.clock();
+        for (const i of live) this.deps.counters.notificationSeconds?.observe({ notice: criticalAlarm(i) ? 'critical_alarm' : 'other' }, (taken - i.createdAt) / 1000);
+      }
       // delivered, with a link that cannot work until its row is in: should that write fail, the
       // message is tried again (the same id, content and link; the row written again)
       await linkStored;
@@ -466,6 +470,9 @@ export class Outbox {
 }
 
 const channelKind = (channel: string) => parseChannelId(channel).kind;
+
+/** a critical alarm raised, back or worse: the notices the alarm path's targets are about */
+const criticalAlarm = ({ body: b }: OutboxItem) => b.notice === 'alert' && b.alert.severity === 'critical' && ['raised', 'reactivated', 'severity_changed'].includes(b.transition.type);
 
 function enterpriseOf(i: OutboxItem): string | undefined {
   const b: NoticeBody = i.body;

@@ -173,6 +173,26 @@ describe('notification delivery', () => {
     await hooks.close();
   }, 30_000);
 
+  it('times the alarm path for the operators: the wait for the record and the wait for the receiver, in /metrics', async () => {
+    const hooks = await startReceiver();
+    const app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const count = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const metrics = async () => (await apiClient(app).get('/metrics')).text;
+    const before = await metrics();
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    await waitFor(() => hooks.requests.some((r: any) => r.body.rule === 'gas-lel' && r.body.severity === 'critical'), 10_000, 'the critical alarm at the webhook');
+    const after = String(await waitFor(async () => {
+      const m = await metrics();
+      return count(m, 'notifications_first_delivery_seconds_count{notice="critical_alarm"}') > count(before, 'notifications_first_delivery_seconds_count{notice="critical_alarm"}') && m;
+    }, 10_000, 'the delivery timed'));
+    expect(count(after, 'alerts_record_seconds_count{severity="critical"}')).toBeGreaterThan(count(before, 'alerts_record_seconds_count{severity="critical"}'));
+    expect(after).toMatch(/^alerts_record_seconds_bucket\{le="0.05",severity="critical"\} \d+$/m);
+    await dev.end();
+    await app.stop();
+    await hooks.close();
+  }, 30_000);
+
   it("goes on telling everyone else while one unit's receiver hangs: another enterprise's alarm arrives while the hung request is still open", async () => {
     // one receiver for every unit: the chemical plant's hangs (no answer, connection open) until
     // told to answer; the others answer at once
