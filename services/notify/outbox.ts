@@ -412,10 +412,12 @@ export class Outbox {
       // message is tried again (the same id, content and link; the row written again)
       await linkStored;
       if (!(await this.stored(ids))) return;
+      // the record first: a kill between the two then leaves the row pending, sent again under the
+      // same id with a second `notified` line, not a delivery the alert's record never shows
+      await this.record(outcomeLines(live, { type: 'notified', detail: { ...about, digestOf: live.length, notificationId: id } }, now));
       await this.deps.store.update(ids, { status: 'delivered', attempts, deliveredAt: now, lastError: null });
       this.deps.counters.notifications.inc({ channel: channelKind(channel), outcome: 'delivered' });
       if (pace) pace.lastSent = now;
-      await this.record(outcomeLines(live, { type: 'notified', detail: { ...about, digestOf: live.length, notificationId: id } }, now));
       this.health.delivered(unit, channel);
     } catch (e) {
       if (!(await this.stored(ids))) return gone();

@@ -359,6 +359,17 @@ describe('the outbox', () => {
     expect(recorded.filter((l) => l.alertId === 'a1').map((l) => l.type)).toEqual(['notified']);
   });
 
+  it('writes a delivery into the alert\'s record before marking its row delivered: a kill between them sends it again, never leaves it unrecorded', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    // the row's update never comes back (the service killed at that moment)
+    const update = store.update.bind(store);
+    store.update = (ids, change) => (change.status === 'delivered' ? new Promise<void>(() => {}) : update(ids, change));
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    await waitFor(() => recorded.some((l) => l.alertId === 'a1' && l.type === 'notified'), 5000, 'the delivery in the record');
+    expect((await store.forAlert('a1'))[0]).toMatchObject({ status: 'pending', notificationId: channel.sent[0].delivery.notificationId });
+  });
+
   it('does not send a notice that is not critical before its write: it goes once stored', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
