@@ -23,11 +23,11 @@ import type { ToldUnits } from './told.ts';
  * critical raise, or any change of a unit that groups nothing) goes express when its lane is
  * free: alone, under its own id fixed as it is written, straight into its lane the moment it is
  * stored, without waiting for a round (in an alarm storm a round can be thousands of deliveries
- * long) or for a query to find it. A critical alarm's express notice does not even wait for its
- * write: it goes beside it (its change is in the record, owed its notices until the write settles
- * it), and its outcome is written once its row is in. (Only critical raises did: a clear then took a round's two
+ * long) or for a query to find it. (Only critical raises did: a clear then took a round's two
  * queries and an update before it went, and the unit's next alarm, queued behind it in the lane,
- * waited for all of that.)
+ * waited for all of that.) A critical alarm's express notice does not even wait for its write: it
+ * goes beside it (its change is in the record, owed its notices until the write settles it), and
+ * its outcome is written once its row is in.
  */
 export interface OutboxDeps {
   store: OutboxStore;
