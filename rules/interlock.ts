@@ -58,14 +58,16 @@ export function interlockRule(def: InterlockRuleDef, ctx: RuleContext = BY_METRI
   const guard = def.guard === undefined ? undefined : ctx.keyOf(def.guard);
   // the condition names metrics; this instance reads its own points for them
   const bound = condition.names.map((n) => [n, ctx.keyOf(n)] as const);
-  // what the condition reads, by the names it uses (a point with no value yet is left out)
+  // what the condition reads, by the names it uses (a point with no value yet is left out),
+  // refilled in place: the condition is evaluated at once, so one object serves every device
+  const seen: Record<string, Value> = Object.create(null);
   const read = (latest: DeviceView['latest']): Record<string, Value> => {
-    const data: Record<string, Value> = Object.create(null);
     for (let i = 0; i < bound.length; i++) {
       const v = latest(bound[i][1]);
-      if (v !== undefined) data[bound[i][0]] = v;
+      if (v !== undefined) seen[bound[i][0]] = v;
+      else delete seen[bound[i][0]];
     }
-    return data;
+    return seen;
   };
 
   // in words, with the points' names: an operator at 3 a.m. reads no expressions

@@ -73,6 +73,9 @@ export type TransitionType =
   | 'review_returned'
   | 'feedback_overdue';
 
+/** A critical alarm raised, back, or worse: what goes out at once and sounds on site. */
+export const criticalAlarm = (severity: Severity, type: string) => severity === 'critical' && (type === 'raised' || type === 'reactivated' || type === 'severity_changed');
+
 /** One line of an alert's record: who or what did what, when. */
 export interface Transition {
   alertId: string;

@@ -1,5 +1,5 @@
 import type { OwedChange } from '../alerts/alert-store.ts';
-import { alertJson, transitionJson, type Alert, type AlertChange, type Transition } from '../alerts/model.ts';
+import { alertJson, criticalAlarm, transitionJson, type Alert, type AlertChange, type Transition } from '../alerts/model.ts';
 import { immediateKinds, type RoutingPolicy } from '../alerts/routing.ts';
 import { covers, type Silence, type Silences } from '../alerts/silences.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -102,7 +102,7 @@ export class Dispatcher {
       return this.deps.outbox.enqueue([], settles);
     }
     const body = { notice: 'alert' as const, alert: alertJson(alert, [...new Set([...this.toldBefore(alert), ...units.map((u) => u.id)])]), transition: transitionJson(t) };
-    const urgent = alert.severity === 'critical' && (t.type === 'raised' || t.type === 'reactivated' || t.type === 'severity_changed');
+    const urgent = criticalAlarm(alert.severity, t.type);
     const over = channelKindsFor(alert, t, this.deps.policy(alert.enterpriseId), audience.via);
     await this.deps.outbox.enqueue(
       units.flatMap((u) =>
@@ -142,7 +142,7 @@ export class Dispatcher {
     if (!ent?.alarmDevice) return;
     const topic = `v1/${ent.id}/${ent.alarmDevice}/command`;
     const at = new Date(t.at).toISOString();
-    const alarming = alert.severity === 'critical' && alert.state === 'active' && ['raised', 'reactivated', 'severity_changed'].includes(t.type);
+    const alarming = alert.state === 'active' && criticalAlarm(alert.severity, t.type);
     const quiet = (t.type === 'cleared' || t.type === 'closed') && !this.deps.openAlerts().some((a) => a.enterpriseId === ent.id && a.state === 'active' && a.severity === 'critical');
     const send = (command: string) =>
       this.deps.publishMqtt(topic, JSON.stringify({ command, alertId: alert.id, severity: alert.severity, message: alert.message, at })).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'alarm device command not published'));

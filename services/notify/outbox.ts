@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Transition } from '../alerts/model.ts';
+import { criticalAlarm, type Transition } from '../alerts/model.ts';
 import type { RoutingPolicy } from '../alerts/routing.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { UnitConfig } from '../registry/schema.ts';
@@ -134,6 +134,8 @@ export class Outbox {
     for (const id of ids) this.unwritten.add(id);
     const now = this.deps.clock();
     const items: OutboxItem[] = [];
+    /** urgent express notices: they go beside their write (below) */
+    const beside: OutboxItem[] = [];
     for (const [k, n] of notices.entries()) {
       const pace = await this.pace(n.unitId, n.channel);
       pace.groupAt = groupTime(pace, now, n.urgent, this.deps.policy(n.enterpriseId));
@@ -145,7 +147,9 @@ export class Outbox {
       // the lane is held for it from here, so the next notice cannot also go express
       const express = notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane) && this.firstUnsent(lane, id);
       if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
-      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order });
+      const item: OutboxItem = { id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order };
+      items.push(item);
+      if (express && n.urgent) beside.push(item);
     }
     const express = items.filter((i) => i.notificationId !== null);
     // an alarm to be told now is written on the store's urgent connection; should it commit
@@ -154,7 +158,6 @@ export class Outbox {
     // and it goes beside its write, not after it: its change is in the record already, owed its
     // notices until this write settles it (a crash in between tells it again at the next start),
     // and the delivery's outcome waits for the row
-    const beside = express.filter((i) => notices[items.indexOf(i)].urgent);
     const write = this.deps.store.add(items, settles, { urgent });
     try {
       if (beside.length) {
@@ -164,11 +167,11 @@ export class Outbox {
         // its outcome (the change it tells is still owed, told again at the next start)
         void write.then(() => besideIds.forEach((id) => this.writes.delete(id)), () => {});
         for (const i of beside) void this.inLane([i]);
-        for (const i of beside) this.reserved.delete(laneOf(i));
       }
       await write;
       // at once, before anything else can run: a round's query that found these has taken them
-      for (const i of express) if (!beside.includes(i) && !this.taken.has(i.id)) void this.inLane([i]);
+      const gone = new Set(beside);
+      for (const i of express) if (!gone.has(i) && !this.taken.has(i.id)) void this.inLane([i]);
     } finally {
       for (const id of ids) this.unwritten.delete(id);
       for (const i of express) this.reserved.delete(laneOf(i));
@@ -406,7 +409,7 @@ export class Outbox {
       gone();
       if (attempts === 1) {
         const taken = this.deps.clock();
-        for (const i of live) this.deps.counters.notificationSeconds?.observe({ notice: criticalAlarm(i) ? 'critical_alarm' : 'other' }, (taken - i.createdAt) / 1000);
+        for (const i of live) this.deps.counters.notificationSeconds?.observe({ notice: alarmNotice(i) ? 'critical_alarm' : 'other' }, (taken - i.createdAt) / 1000);
       }
       // delivered, with a link that cannot work until its row is in: should that write fail, the
       // message is tried again (the same id, content and link; the row written again)
@@ -473,8 +476,8 @@ export class Outbox {
 
 const channelKind = (channel: string) => parseChannelId(channel).kind;
 
-/** a critical alarm raised, back or worse: the notices the alarm path's targets are about */
-const criticalAlarm = ({ body: b }: OutboxItem) => b.notice === 'alert' && b.alert.severity === 'critical' && ['raised', 'reactivated', 'severity_changed'].includes(b.transition.type);
+/** the notices the alarm path's targets are about */
+const alarmNotice = ({ body: b }: OutboxItem) => b.notice === 'alert' && criticalAlarm(b.alert.severity, b.transition.type);
 
 function enterpriseOf(i: OutboxItem): string | undefined {
   const b: NoticeBody = i.body;
