@@ -34,7 +34,10 @@ export class RegistryHolder {
   private readonly registered: RegisteredDeviceStore;
   private readonly listeners: ((next: Registry) => unknown)[] = [];
   private readonly reloadListeners: ReloadListener[] = [];
-  private registering: Promise<unknown> = Promise.resolve();
+  /** Reloads and registrations take turns: each composes from what the one before it left. */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** A reload asked for and not started yet: whoever asks again meanwhile joins it. */
+  private nextReload?: Promise<ReloadResult>;
 
   private constructor(private readonly opts: RegistryHolderOptions) {
     this.registered = opts.registered ?? new RegisteredDevices(opts.dataDir);
@@ -121,8 +124,23 @@ export class RegistryHolder {
     return this.registered.all().filter((d) => d.enterpriseId === enterpriseId).length;
   }
 
-  /** Re-read CONFIG. */
-  async reload(): Promise<ReloadResult> {
+  /**
+   * Re-read CONFIG (and the registered devices). Reloads run one at a time, after any registration
+   * under way: two overlapping reads could finish out of order (a cluster's nodes hear of two
+   * registrations a moment apart), and the older would then stay in force.
+   */
+  reload(): Promise<ReloadResult> {
+    if (this.nextReload) return this.nextReload;
+    const run = this.turn.then(() => {
+      this.nextReload = undefined;
+      return this.reloadNow();
+    });
+    this.nextReload = run;
+    this.turn = run;
+    return run;
+  }
+
+  private async reloadNow(): Promise<ReloadResult> {
     const source = this.opts.configPath;
     try {
       const raw = await readRegistryFile(source);
@@ -152,7 +170,7 @@ export class RegistryHolder {
    * time: each one checks and writes what the one before it left.
    */
   register(entry: RegisteredDevice, maxPerEnterprise: number): Promise<void> {
-    const run = this.registering.then(async () => {
+    const run = this.turn.then(async () => {
       if (this.registry.devices.has(entry.device.id)) throw new RegistrationConflict(`device id ${entry.device.id} is taken`);
       if (this.registeredCount(entry.enterpriseId) >= maxPerEnterprise)
         throw new RegistrationConflict(`the enterprise already has ${maxPerEnterprise} devices registered through the API; ask the operator to add more to the registry`);
@@ -162,7 +180,7 @@ export class RegistryHolder {
       await this.registered.add(entry);
       this.use(composed.registry);
     });
-    this.registering = run.catch(() => {});
+    this.turn = run.catch(() => {});
     return run;
   }
 

@@ -109,21 +109,28 @@ describe('cluster mode: edge, worker and API node', () => {
   }, 60_000);
 
   it('registers a device through an API node: every node takes the registry once, and the device reports through the edge', async () => {
+    // the edge is waited for by its reload, then the device logs in once: a login polled until the
+    // edge knows the id would be failed logins, which the brute-force guard rightly bans
+    const reloads = async (port: number) => Number(/registry_reloads_total\{outcome="applied"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
+    const nodes = () => Promise.all([api.ports.http, edge.ports.http, worker.ports.http].map(reloads));
+    const edgeReloaded = async (since: number) => waitFor(async () => (await reloads(edge.ports.http)) > since, 20_000, 'the edge reloads the registry');
     const chem = apiClient({ ports: { http: api.ports.http } }, 'token-chem');
+    const first = await nodes();
     const made = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-new', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] });
     expect(made.status).toBe(201);
-    const device = await waitFor(() => connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-new', made.json.secret).catch(() => null), 20_000, 'the edge knows the new device');
+    await edgeReloaded(first[1]);
+    const device = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-new', made.json.secret);
     await device.telemetry({ seq: 1, values: { gas_lel: 46 } });
     const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
     await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${CHEM}`)).json.items.some((a: { deviceId: string }) => a.deviceId === 'gas-new'), 20_000, 'the new device\'s alarm');
     // one reload per node for the registration, not a storm: a second registration costs one more each
-    const reloads = async (port: number) => Number(/registry_reloads_total\{outcome="applied"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
-    const before = await Promise.all([api.ports.http, edge.ports.http, worker.ports.http].map(reloads));
+    const before = await nodes();
     const second = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-new-2', points: [{ metric: 'gas_lel' }] });
     expect(second.status).toBe(201);
-    const again = await waitFor(() => connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-new-2', second.json.secret).catch(() => null), 20_000, 'the edge knows the second device');
+    await edgeReloaded(before[1]);
+    const again = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-new-2', second.json.secret);
     await again.end();
-    const after = await Promise.all([api.ports.http, edge.ports.http, worker.ports.http].map(reloads));
+    const after = await nodes();
     expect(after.map((n, i) => n - before[i]).every((d) => d <= 2), `reloads per node: ${before} → ${after}`).toBe(true);
     await device.end();
   }, 60_000);

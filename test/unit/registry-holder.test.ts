@@ -1,0 +1,76 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import type { RegisteredDevice, RegisteredDeviceStore } from '../../services/registry/registered-devices.ts';
+import { RegistryHolder } from '../../services/registry/registry-holder.ts';
+import { tempDir } from '../support/app.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+const silent = { info() {}, warn() {}, error() {} };
+const entry = (id: string): RegisteredDevice => ({ enterpriseId: CHEM, registeredAt: '2026-12-06T00:00:00Z', registeredBy: 'test', device: { id, secretHash: 'scrypt$x', points: [{ metric: 'gas_lel' }] } });
+
+/**
+ * The shared table as another node's registrations change it: what a load reads is what the
+ * table holds when it starts, and each load answers only when the test lets it.
+ */
+class HeldTable implements RegisteredDeviceStore {
+  table: RegisteredDevice[] = [];
+  private list: RegisteredDevice[] = [];
+  readonly held: (() => void)[] = [];
+  hold = false;
+  async load() {
+    const seen = [...this.table];
+    if (this.hold) await new Promise<void>((r) => this.held.push(r));
+    return (this.list = seen);
+  }
+  all() {
+    return this.list;
+  }
+  async add(d: RegisteredDevice) {
+    this.table.push(d);
+    this.list = [...this.list, d];
+  }
+}
+
+async function holder() {
+  const dir = await tempDir();
+  const configPath = join(dir, 'registry.yaml');
+  await writeFile(configPath, stringify(testRegistry()));
+  const table = new HeldTable();
+  return { table, registry: await RegistryHolder.open({ configPath, dataDir: dir, log: silent, registered: table }) };
+}
+
+describe('registry holder', () => {
+  it('applies reloads in the order they were asked for: an older read never stays in force', async () => {
+    const { table, registry } = await holder();
+    table.hold = true;
+    table.table.push(entry('gas-a'));
+    const first = registry.reload();
+    await waitFor(() => table.held.length === 1, 2000, 'the first reload reading');
+    table.table.push(entry('gas-b'));
+    const second = registry.reload();
+    // a third asked for while the second waits joins it: one more read, not two
+    expect(registry.reload()).toBe(second);
+    // the first read answers only after the second was asked for: the second still reads afresh
+    table.held.shift()!();
+    expect(await first).toEqual({ ok: true });
+    expect(registry.current().devices.has('gas-a')).toBe(true);
+    await waitFor(() => table.held.length === 1, 2000, 'the second reload reading');
+    table.held.shift()!();
+    expect(await second).toEqual({ ok: true });
+    expect(registry.current().devices.has('gas-b')).toBe(true);
+    expect(table.held).toEqual([]);
+  });
+
+  it('lets a registration under way finish before a reload reads, so the new device stays', async () => {
+    const { table, registry } = await holder();
+    const registering = registry.register(entry('gas-c'), 10);
+    const reloading = registry.reload();
+    await registering;
+    expect(await reloading).toEqual({ ok: true });
+    expect(registry.current().devices.has('gas-c')).toBe(true);
+    expect(table.table.map((d) => d.device.id)).toEqual(['gas-c']);
+  });
+});
