@@ -59,6 +59,14 @@ interface Layout {
   points: RuleContext;
   /** the points the rules read: where each one's latest value is kept */
   slots: Slots;
+  /** a value key's slot and the rules it triggers, in one lookup per value of a reading */
+  byKey: Map<string, KeyUse>;
+}
+
+/** What a reading's value under one key does: kept in a slot (-1: none), runs these rules. */
+interface KeyUse {
+  slot: number;
+  rules: CompiledRule[];
 }
 
 /** Compiled once, never changed while running: what changes lives in the EngineState. */
@@ -98,10 +106,10 @@ interface DeviceRuntime {
   states: unknown[];
   /** the compiled rules `states` is laid out for; another set (a reload) lays it out again */
   rules: CompiledDevice | null;
+  /** the set `rules` was found in: a reading of that set's finds its compiled rules here, in one lookup */
+  set: RuleSet | null;
   /** states taken from a snapshot, laid out once the device's compiled rules are known */
   imported: (RuleState | null)[] | null;
-  /** per rule (by index): the evaluation that last ran it, so a rule triggered by two metrics of one reading runs once */
-  lastRun: number[];
   /** how many of its keys have an active verdict: none (nearly every device) lets "fine" verdicts pass untouched */
   activeKeys: number;
   /** its rules' keys, made when first needed (by index) */
@@ -134,8 +142,6 @@ export interface EngineState {
   baselines: Map<string, Record<string, number>>;
   /** active keys of devices the engine has no runtime for yet (restored alerts): counted once it has */
   activeUncounted: Map<string, number>;
-  /** evaluations so far: the number of the one running */
-  runs: number;
   /** what the engine is told of the world outside the readings */
   world: World;
 }
@@ -153,7 +159,6 @@ const NOTHING_KNOWN: World = { maintenanceAnnounced: () => false, suspended: () 
 export const newEngineState = (startedAt = 0, world: Partial<World> = {}): EngineState => ({
   startedAt,
   world: { ...NOTHING_KNOWN, ...world },
-  runs: 0,
   devices: new Map(),
   active: new Map(),
   changes: new Map(),
@@ -169,7 +174,6 @@ export const newEngineState = (startedAt = 0, world: Partial<World> = {}): Engin
  */
 export interface EngineData {
   startedAt: number;
-  runs: number;
   devices: [string, DeviceData][];
   active: [string, ActiveVerdict][];
   changes: [string, number[]][];
@@ -189,7 +193,6 @@ interface DeviceData extends LatestData {
 export function exportState(state: EngineState): EngineData {
   return {
     startedAt: state.startedAt,
-    runs: state.runs,
     devices: [...state.devices].map(([id, rt]) => {
       const { enterpriseId, quality, link, lastHeard, faulted } = rt;
       const data: DeviceData = {
@@ -216,7 +219,6 @@ export function exportState(state: EngineState): EngineData {
  */
 export function importState(state: EngineState, data: EngineData) {
   state.startedAt = data.startedAt;
-  state.runs = data.runs;
   state.active = new Map(data.active);
   state.changes = new Map(data.changes);
   state.baselines = new Map(data.baselines.map(([id, b]) => [id, Object.assign(bareRecord<number>(), b)]));
@@ -225,7 +227,7 @@ export function importState(state: EngineState, data: EngineData) {
     const quality = Object.assign(bareRecord<Quality>(), d.quality);
     const importedValues = { latest: Object.assign(bareRecord<Value>(), d.latest), latestTs: Object.assign(bareRecord<number>(), d.latestTs), latestAt: Object.assign(bareRecord<number>(), d.latestAt) };
     const { link, lastHeard, faulted, enterpriseId } = d;
-    state.devices.set(deviceId, { enterpriseId, view: null, values: new Float64Array(0), importedValues, quality, link, lastHeard, faulted, states: [], rules: null, imported: d.states, lastRun: [], activeKeys: 0, keys: [] });
+    state.devices.set(deviceId, { enterpriseId, view: null, values: new Float64Array(0), importedValues, quality, link, lastHeard, faulted, states: [], rules: null, set: null, imported: d.states, activeKeys: 0, keys: [] });
   }
   state.activeUncounted = new Map();
   for (const key of state.active.keys()) countActive(state, key, 1);
@@ -249,7 +251,6 @@ function layOut(rt: DeviceRuntime, device: CompiledDevice) {
   rt.values = kept ? valuesFrom(device.layout.slots, kept) : noValues(device.layout.slots);
   rt.importedValues = null;
   rt.states = [];
-  rt.lastRun = [];
   rt.keys = [];
   rt.imported = null;
   rt.rules = device;
@@ -312,7 +313,10 @@ function layOutRules(defs: RuleDef[], points: PointInfo[]): Layout {
   }
   const slots = new Map<string, number>();
   for (const key of [...points.map((p) => p.id), ...rules.flatMap((r) => (r.impl.triggers === '*' ? [] : r.impl.triggers))]) if (!slots.has(key)) slots.set(key, slots.size);
-  return { rules, byMetric, everyReading, timed: rules.filter((r) => r.impl.onTime), linked: rules.filter((r) => r.impl.onLink), points: pointContext(points), slots };
+  const byKey = new Map<string, KeyUse>();
+  for (const key of new Set([...slots.keys(), ...byMetric.keys()])) byKey.set(key, { slot: slots.get(key) ?? -1, rules: byMetric.get(key) ?? [] });
+  if (rules.length > ranIn.length) ranIn = new Float64Array(rules.length * 2);
+  return { rules, byMetric, everyReading, timed: rules.filter((r) => r.impl.onTime), linked: rules.filter((r) => r.impl.onLink), points: pointContext(points), slots, byKey };
 }
 
 /**
@@ -367,15 +371,16 @@ function judgedMetric(def: RuleDef, points: RuleContext): string | null {
   }
 }
 
-function runtime(state: EngineState, device: CompiledDevice): DeviceRuntime {
+function runtime(state: EngineState, device: CompiledDevice, set: RuleSet): DeviceRuntime {
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
     const { enterpriseId, deviceId } = device;
-    state.devices.set(device.deviceId, (rt = { enterpriseId, view: null, values: noValues(device.layout.slots), importedValues: null, quality: bareRecord<Quality>(), link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, imported: null, lastRun: [], activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
+    state.devices.set(device.deviceId, (rt = { enterpriseId, view: null, values: noValues(device.layout.slots), importedValues: null, quality: bareRecord<Quality>(), link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, set, imported: null, activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
     state.activeUncounted.delete(deviceId);
   }
   // a new rule set (a reload) or a snapshot taken over since the device was last seen
   if (rt.rules !== device) layOut(rt, device);
+  rt.set = set;
   return rt;
 }
 
@@ -395,16 +400,27 @@ const NO_RANGES: Record<string, readonly [number, number]> = Object.freeze(bareR
 
 /** A reading, received at `now` (its own `ts` may be older: a flushed buffer). */
 export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now: number = reading.ts): Outcome[] {
-  const device = set.devices.get(reading.deviceId);
-  if (!device) return [];
-  const rt = runtime(state, device);
+  // the device's runtime names the set its rules came from: one lookup, not two, per reading
+  let rt = state.devices.get(reading.deviceId);
+  let device: CompiledDevice | undefined;
+  if (rt !== undefined && rt.set === set) device = rt.rules!;
+  else {
+    device = set.devices.get(reading.deviceId);
+    if (!device) return [];
+    rt = runtime(state, device, set);
+  }
   const values = reading.values;
   const quality = reading.quality;
-  const slots = device.layout.slots;
+  const byKey = device.layout.byKey;
+  // the rules each value triggers, noted as its value is kept: they run once every value is in
+  let triggered = 0;
   for (const m in values) {
     // a point no rule reads is not kept; a late (buffered) reading does not overwrite a newer value
-    const slot = slots.get(m);
-    if (slot !== undefined) keep(rt.values, slot, values[m], reading.ts, now);
+    const use = byKey.get(m);
+    if (use !== undefined) {
+      if (use.slot >= 0) keep(rt.values, use.slot, values[m], reading.ts, now);
+      if (use.rules.length) triggeredLists[triggered++] = use.rules;
+    }
     // a value sent without a quality is a good one
     if (rt.faulted && !quality?.[m] && m in rt.quality) delete rt.quality[m];
   }
@@ -418,11 +434,11 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   for (let i = 0; i < every.length; i++) runRule(state, device, rt, every[i], 0, reading, v, now, outcomes);
   // a rule triggered by two metrics, or by a metric's value and its quality, runs once: only
   // then is the run remembered (most rules have one trigger and most readings no quality)
-  const run = ++state.runs;
+  const run = ++evaluations;
   const all = quality ? run : 0;
-  for (const m in values) {
-    const list = device.layout.byMetric.get(m);
-    if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], all || (list[i].multi ? run : 0), reading, v, now, outcomes);
+  for (let j = 0; j < triggered; j++) {
+    const list = triggeredLists[j];
+    for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], all || (list[i].multi ? run : 0), reading, v, now, outcomes);
   }
   if (quality)
     for (const m in quality) {
@@ -431,6 +447,16 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
     }
   return outcomes;
 }
+
+/**
+ * Scratch of the evaluation running (there is one at a time): the rule lists its values
+ * triggered, and which of its rules ran (by index, the evaluation's number). Kept here, not per
+ * device: at ten thousand devices a per-device array was one more cache miss per reading, and
+ * these stay in cache.
+ */
+const triggeredLists: CompiledRule[][] = [];
+let ranIn = new Float64Array(64);
+let evaluations = 0;
 
 /**
  * The verdicts of the rule that just ran: one list for the engine, emptied before each rule runs
@@ -451,8 +477,8 @@ const clearVerdicts = () => {
 
 function runRule(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r: CompiledRule, run: number, reading: Reading, v: DeviceView, now: number, outcomes: Outcome[]) {
   if (run !== 0) {
-    if (rt.lastRun[r.index] === run) return;
-    rt.lastRun[r.index] = run;
+    if (ranIn[r.index] === run) return;
+    ranIn[r.index] = run;
   }
   clearVerdicts();
   rt.states[r.index] = r.impl.onReading!(stateOf(rt, r, now), reading, v, now, verdicts);
@@ -469,7 +495,7 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
   const outcomes: Outcome[] = [];
   for (const device of set.devices.values()) {
     if (device.layout.timed.length) {
-      const rt = runtime(state, device);
+      const rt = runtime(state, device, set);
       const v = view(device, rt, state);
       for (const r of device.layout.timed) {
         clearVerdicts();
@@ -492,7 +518,7 @@ export function tick(set: RuleSet, state: EngineState, now: number): Outcome[] {
 export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, link: LinkEvent, at: number): Outcome[] {
   const device = set.devices.get(deviceId);
   if (!device) return [];
-  const rt = runtime(state, device);
+  const rt = runtime(state, device, set);
   rt.link = link;
   rt.lastHeard = at;
   const outcomes: Outcome[] = [];
@@ -518,7 +544,7 @@ export function rememberValue(set: RuleSet, state: EngineState, deviceId: string
   // a store may keep a switch as 1 or 0
   const isSwitch = device.layout.points.names(key).isSwitch;
   const sent = typeof value === 'boolean' ? value : typeof value === 'number' && Number.isFinite(value) ? (isSwitch ? value === 1 : value) : undefined;
-  if (sent !== undefined) keep(runtime(state, device).values, slot, sent, ts, ts);
+  if (sent !== undefined) keep(runtime(state, device, set).values, slot, sent, ts, ts);
 }
 
 export function setBaseline(state: EngineState, deviceId: string, metric: string, value: number) {
@@ -535,7 +561,7 @@ export function seed(set: RuleSet, state: EngineState, key: string, severity: Se
   const device = set.devices.get(deviceId);
   const r = device && ruleOf(device, key);
   if (!device || !r) return;
-  const rt = runtime(state, device);
+  const rt = runtime(state, device, set);
   setActive(state, key, { signature: r.signature, severity, peak, value, flapping, heldClear: null });
   // an alert held open for flapping stays held across a restart: its next clear is held as if
   // the changes that made it flap had just been seen, instead of clearing (and alarming again)
@@ -577,8 +603,8 @@ export function forget(state: EngineState, key: string) {
 export function reconcile(next: RuleSet, state: EngineState, now: number): Outcome[] {
   for (const [deviceId, rt] of state.devices) {
     const device = next.devices.get(deviceId);
-    if (device) layOut(rt, device);
-    else (rt.states = []), (rt.rules = null), (rt.imported = null);
+    if (device) layOut(rt, device), (rt.set = next);
+    else (rt.states = []), (rt.rules = null), (rt.set = null), (rt.imported = null);
   }
   const outcomes: Outcome[] = [];
   for (const [key, a] of state.active) {
