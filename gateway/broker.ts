@@ -5,6 +5,14 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
+
+/**
+ * Packets of one connection parsed and not yet answered, at most (about: see frame-guard.ts). A QoS 1
+ * reading is answered when durable (a commit: tens of milliseconds), so one connection still takes
+ * hundreds of readings a second, above any device's rate limit; and two thousand connections under
+ * overload hold some tens of thousands, not everything their devices sent.
+ */
+const MAX_PACKETS_PER_READ = 16;
 import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
 import { PublishPipeline, type TelemetryTaken } from './publish.ts';
@@ -132,11 +140,12 @@ export class Gateway {
     this.offline = boundOfflineQueues(this.broker, this.opts.limits.maxOfflineQueue, () => this.opts.counters.offlineQueueDropped.inc());
     const host = this.opts.host ?? '0.0.0.0';
     const handle = (socket: import('node:stream').Duplex, req?: import('node:http').IncomingMessage) => {
-      this.broker.handle(socket, req as never);
-      guardFrames(socket, this.opts.limits.maxPacketBytes, (size) => {
+      // before the broker takes it: its every read goes through the guard
+      guardFrames(socket, { maxPacketBytes: this.opts.limits.maxPacketBytes, maxPacketsPerRead: MAX_PACKETS_PER_READ }, (size) => {
         this.opts.counters.connectionsRefused.inc({ reason: 'packet_too_large' });
         this.opts.log.warn({ size, address: (socket as { remoteAddress?: string }).remoteAddress }, 'mqtt packet too large: connection closed');
-      });
+      }, () => this.pipeline.unanswered(socket));
+      this.broker.handle(socket, req as never);
     };
     const tcp = createNetServer((socket) => handle(socket));
     this.ports.mqtt = await listen(tcp, this.opts.mqttPort, host);

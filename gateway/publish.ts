@@ -62,14 +62,25 @@ export function refuse(packet: PublishPacket, done: Done) {
 export class PublishPipeline {
   /** when each device was last told it is too fast, so the answers do not flood it either */
   private readonly toldTooFast = new Map<string, number>();
+  /** PUBLISH packets of each connection (its socket) taken and not yet answered */
+  private readonly open = new WeakMap<object, number>();
 
   constructor(private readonly deps: PublishDeps) {}
 
+  /** How many of this connection's PUBLISH packets are taken and not yet answered (the frame guard reads no more past a bound). */
+  unanswered(conn: object): number {
+    return this.open.get(conn) ?? 0;
+  }
+
   handle(client: Client, principal: Principal | undefined, packet: PublishPacket, cb: Done) {
     let answered = false;
+    const conn = client.conn as object;
+    this.open.set(conn, (this.open.get(conn) ?? 0) + 1);
     const done: Done = (err) => {
       if (answered) return;
       answered = true;
+      // counted down before the broker hears: the read it then tries sees the room
+      this.open.set(conn, this.open.get(conn)! - 1);
       cb(err);
     };
     this.guarded(client, principal, packet, done, () => {

@@ -49,6 +49,21 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** `pipeline_messages{where}`: telemetry waiting on the main thread, and handed over and not yet committed. */
+export function pipelineDepth(registry: Registry, depth: () => { waiting: number; inFlight: number }) {
+  new Gauge({
+    name: 'pipeline_messages',
+    help: 'telemetry messages waiting on the main thread to be handed to the pipeline (over its bound: their PUBACKs wait), and handed over and not yet committed',
+    labelNames: ['where'],
+    registers: [registry],
+    collect() {
+      const d = depth();
+      this.set({ where: 'waiting' }, d.waiting);
+      this.set({ where: 'in_flight' }, d.inFlight);
+    },
+  });
+}
+
 /** `process_thread_cpu_seconds{thread}`: CPU used by each named thread (Linux), read when scraped. */
 export function threadCpu(registry: Registry, threads: () => [name: string, tid: number | undefined][]) {
   new Gauge({

@@ -4,7 +4,7 @@ import type { AlertBook } from '../alerts/alert-book.ts';
 import { pipelineDown, storeBufferFull } from '../alerts/system-alerts.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Faults } from '../faults.ts';
-import { threadCpu, type Metrics } from '../metrics.ts';
+import { pipelineDepth, threadCpu, type Metrics } from '../metrics.ts';
 import { telemetrySettings } from '../open-stores.ts';
 import { PipelineClient, type PipelineInit } from '../pipeline/client.ts';
 import type { WorldSnapshot } from '../pipeline/protocol.ts';
@@ -75,5 +75,6 @@ export function composePipeline(d: {
     ['main', mainTid],
     ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.tid] as [string, number | undefined]] : []),
   ]);
+  pipelineDepth(d.metrics.registry, () => pipeline.depth());
   return pipeline;
 }

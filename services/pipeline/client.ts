@@ -293,6 +293,11 @@ export class PipelineClient {
     return { stored: stored.promise, recorded: recorded.promise };
   }
 
+  /** Messages waiting here to be handed over, and handed over and not yet committed (for /metrics). */
+  depth(): { waiting: number; inFlight: number } {
+    return { waiting: this.queue.length, inFlight: this.inFlightMessages };
+  }
+
   private send() {
     this.scheduled = false;
     // while a new thread starts, messages wait here (their devices unanswered)
