@@ -7,7 +7,7 @@ import { freePort, generate, rssKb, startService } from './processes.ts';
 
 /**
  * `npm run bench:overload -- [rate] [seconds] [devices]`: the bench's overload phase on its own, with
- * what the memory is made of each second: the process's RSS, and from /metrics the main thread's
+ * what the memory is made of every two seconds: the process's RSS, and from /metrics each thread's
  * V8 heap and the readings waiting on the main thread or on the pipeline thread. For finding where
  * memory goes under a load the service cannot keep up with; `npm run bench` keeps the figure.
  */
@@ -26,7 +26,7 @@ const gauge = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[
 const sample = async () => {
   const text = await (await fetch(`${base}/metrics`)).text();
   const mb = (b: number) => Math.round(b / 1048576);
-  return `RSS ${Math.round((await rssKb(service.pid)) / 1024)} MB, main heap ${mb(gauge(text, 'nodejs_heap_size_used_bytes'))}/${mb(gauge(text, 'nodejs_heap_size_total_bytes'))} MB, external ${mb(gauge(text, 'nodejs_external_memory_bytes'))} MB, waiting ${gauge(text, 'pipeline_messages\\{where="waiting"\\}')}, in flight ${gauge(text, 'pipeline_messages\\{where="in_flight"\\}')}`;
+  return `RSS ${Math.round((await rssKb(service.pid)) / 1024)} MB, heap main ${mb(gauge(text, 'process_thread_heap_bytes\\{thread="main",kind="used"\\}'))}/${mb(gauge(text, 'process_thread_heap_bytes\\{thread="main",kind="total"\\}'))} MB, pipeline ${mb(gauge(text, 'process_thread_heap_bytes\\{thread="pipeline",kind="used"\\}'))}/${mb(gauge(text, 'process_thread_heap_bytes\\{thread="pipeline",kind="total"\\}'))} MB, external ${mb(gauge(text, 'nodejs_external_memory_bytes'))} MB, waiting ${gauge(text, 'pipeline_messages\\{where="waiting"\\}')}, in flight ${gauge(text, 'pipeline_messages\\{where="in_flight"\\}')}`;
 };
 const job = (r: number, s: number, inflight: number) => ({ host: '127.0.0.1', port: service.port, clients, qos: 1 as const, rate: r, durationS: s, inflight, connectConcurrency: 300, seqFrom: {}, reportAcked: false });
 try {

@@ -64,6 +64,28 @@ export function pipelineDepth(registry: Registry, depth: () => { waiting: number
   });
 }
 
+/**
+ * `process_thread_heap_bytes{thread,kind}`: each thread's V8 heap (its own isolate), used and
+ * total. The process's RSS is these, the stores' own memory (DuckDB, bounded by STORE_MEMORY_MB)
+ * and the buffers of connections.
+ */
+export function threadHeap(registry: Registry, heaps: () => [name: string, heap: [used: number, total: number] | null][]) {
+  new Gauge({
+    name: 'process_thread_heap_bytes',
+    help: 'V8 heap of each thread of the service, used and total (main: MQTT, API, alerts; pipeline: decode, rules, store)',
+    labelNames: ['thread', 'kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [thread, heap] of heaps()) {
+        if (!heap) continue;
+        this.set({ thread, kind: 'used' }, heap[0]);
+        this.set({ thread, kind: 'total' }, heap[1]);
+      }
+    },
+  });
+}
+
 /** `process_thread_cpu_seconds{thread}`: CPU used by each named thread (Linux), read when scraped. */
 export function threadCpu(registry: Registry, threads: () => [name: string, tid: number | undefined][]) {
   new Gauge({

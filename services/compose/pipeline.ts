@@ -1,10 +1,11 @@
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Outcome } from '../../domain/types.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import { pipelineDown, storeBufferFull } from '../alerts/system-alerts.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Faults } from '../faults.ts';
-import { pipelineDepth, threadCpu, type Metrics } from '../metrics.ts';
+import { pipelineDepth, threadCpu, threadHeap, type Metrics } from '../metrics.ts';
 import { telemetrySettings } from '../open-stores.ts';
 import { PipelineClient, type PipelineInit } from '../pipeline/client.ts';
 import type { WorldSnapshot } from '../pipeline/protocol.ts';
@@ -76,5 +77,9 @@ export function composePipeline(d: {
     ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.tid] as [string, number | undefined]] : []),
   ]);
   pipelineDepth(d.metrics.registry, () => pipeline.depth());
+  threadHeap(d.metrics.registry, () => {
+    const h = getHeapStatistics();
+    return [['main', [h.used_heap_size, h.total_heap_size]], ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.heap()] as [string, [number, number] | null]] : [])];
+  });
   return pipeline;
 }

@@ -101,6 +101,8 @@ export class PipelineClient {
   /** questions whose outcomes are on their way to the record: told once they are (or could not be) */
   private readonly asked = new Map<number, (err?: Error) => void>();
   private lastHealth: StoreHealth = { ok: true, pending: 0, lagMs: 0 };
+  /** the pipeline thread's V8 heap (used, total bytes) as it last said */
+  private lastHeap: [used: number, total: number] | null = null;
   private kind = 'embedded';
   /** the kernel's id of the thread the pipeline runs on (the main thread's when inline) */
   tid: number | undefined;
@@ -298,6 +300,11 @@ export class PipelineClient {
     return { waiting: this.queue.length, inFlight: this.inFlightMessages };
   }
 
+  /** The pipeline thread's V8 heap, used and total bytes, as it last said (null before it has). */
+  heap(): [used: number, total: number] | null {
+    return this.lastHeap;
+  }
+
   private send() {
     this.scheduled = false;
     // while a new thread starts, messages wait here (their devices unanswered)
@@ -311,9 +318,9 @@ export class PipelineClient {
     let offset = 0;
     const items = take.map((p) => {
       buf.set(p.payload, offset);
-      const item = { ...p.item, offset };
+      p.item.offset = offset;
       offset += p.payload.length;
-      return item;
+      return p.item;
     });
     const batch = ++this.batch;
     const stored = defer();
@@ -323,16 +330,24 @@ export class PipelineClient {
         const durable = Promise.all([stored.promise, recorded]).then(() => {});
         durable.catch(() => {});
         // a resend of readings still on their way to the disk is a duplicate: its PUBACK waits for
-        // theirs (and fails with them), or a kill -9 in between would lose readings acknowledged
-        const before = new Map(take.map((p) => [p.item.deviceId, [...(this.unsettled.get(p.item.deviceId) ?? [])]]));
+        // theirs (and fails with them), or a kill -9 in between would lose readings acknowledged.
+        // What each such device had unsettled is noted before this batch joins it (duplicates are
+        // rare: nothing is copied for the others)
+        let before: Map<number, Promise<void>[]> | undefined;
+        for (let i = 0; i < take.length; i++) {
+          const a = answers[i];
+          if (a?.rejects.length && a.rejects.some((r) => r.code === 'DUPLICATE_SEQ')) (before ??= new Map()).set(i, [...(this.unsettled.get(take[i].item.deviceId) ?? [])]);
+        }
         for (const p of take) this.unsettledUntil(p.item.deviceId, durable);
         for (let i = 0; i < take.length; i++) {
-          const a = answers[i] ?? { rejects: [{ code: 'MESSAGE_NOT_PROCESSED' }], accepted: 0 };
-          const duplicate = a.rejects.some((r) => r.code === 'DUPLICATE_SEQ');
-          const earlier = duplicate ? before.get(take[i].item.deviceId)! : [];
-          const waits = earlier.length ? Promise.all([durable, ...earlier]).then(() => {}) : durable;
-          waits.catch(() => {});
-          take[i].answer({ ...a, durable: waits });
+          const a = (answers[i] ?? { rejects: [{ code: 'MESSAGE_NOT_PROCESSED' }], accepted: 0 }) as TelemetryDecision;
+          const earlier = before?.get(i);
+          if (earlier?.length) {
+            a.durable = Promise.all([durable, ...earlier]).then(() => {});
+            a.durable.catch(() => {});
+          } else a.durable = durable;
+          // the answer came across as a copy: it is this message's own to complete
+          take[i].answer(a);
         }
       },
       fail: (err) => take.forEach((p) => p.fail(err)),
@@ -406,6 +421,7 @@ export class PipelineClient {
       }
       case 'health':
         this.lastHealth = m.health;
+        this.lastHeap = m.heap;
         return;
       case 'fault': {
         const err = Object.assign(new Error(m.err), { stack: m.stack });

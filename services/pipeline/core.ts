@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { thisThreadTid } from '../thread-cpu.ts';
 import type { Reading } from '../../domain/types.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
@@ -77,7 +78,10 @@ export class PipelineCore {
       fn().catch((err: Error) => (this.log('warn', { err: err.message }, `${what} not read at start: the store is unreachable`), fallback));
     this.judge.remember(await tried('last values', () => t.latest(), []));
     for (const [deviceId, seqs] of await tried('recent seqs', () => t.recentSeqs(m.settings.seqWindow), new Map<string, [number, number][]>())) this.judge.primeSeq(deviceId, seqs);
-    this.healthTimer = setInterval(() => this.post({ kind: 'health', health: t.health() }), 250);
+    this.healthTimer = setInterval(() => {
+      const h = getHeapStatistics();
+      this.post({ kind: 'health', health: t.health(), heap: [h.used_heap_size, h.total_heap_size] });
+    }, 250);
     (this.healthTimer as { unref?(): void }).unref?.();
     this.post({ kind: 'ready', store: t.kind, tid: thisThreadTid() });
   }

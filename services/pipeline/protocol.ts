@@ -104,7 +104,8 @@ export type FromPipeline =
   | { kind: 'outcomes'; id: number; outcomes: Outcome[] }
   /** with the store's health as it is after the call (a flush may have changed it) */
   | { kind: 'result'; id: number; value?: unknown; error?: string; health: StoreHealth }
-  | { kind: 'health'; health: StoreHealth }
+  /** every 250 ms: the store's health, and the thread's V8 heap (used, total bytes) */
+  | { kind: 'health'; health: StoreHealth; heap: [used: number, total: number] }
   | { kind: 'fault'; part: string; err: string; stack?: string; about?: unknown }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
   | { kind: 'bufferFull'; depth: { batches: number; bytes: number } }

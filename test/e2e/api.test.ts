@@ -200,5 +200,9 @@ describe('HTTP API', () => {
     expect(m.status).toBe(200);
     for (const name of ['gateway_messages_in_total', 'gateway_readings_accepted_total', 'rules_evaluations_total', 'alerts_transitions_total', 'store_write_lag_seconds', 'alerts_open', 'notifications_outbox', 'gateway_connections_refused_total'])
       expect(m.text).toContain(name);
+    // the pipeline's depth, and the heap of each thread (here the pipeline runs on this one)
+    expect(m.text).toMatch(/^pipeline_messages\{where="waiting"\} \d+$/m);
+    expect(m.text).toMatch(/^pipeline_messages\{where="in_flight"\} \d+$/m);
+    expect(m.text).toMatch(/^process_thread_heap_bytes\{thread="main",kind="used"\} \d+$/m);
   });
 });

@@ -51,6 +51,17 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), again.end()]);
   });
 
+  it("says each thread's V8 heap in /metrics, the pipeline thread's as it last told", async () => {
+    app = await startTestApp(THREADED);
+    const heap = (text: string, thread: string) => Number(new RegExp(`^process_thread_heap_bytes\\{thread="${thread}",kind="total"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const text = await waitFor(async () => {
+      const t = (await apiClient(app!).get('/metrics')).text;
+      return heap(t, 'pipeline') > 0 ? t : undefined;
+    }, 5000, "the pipeline thread's heap");
+    expect(heap(text, 'main')).toBeGreaterThan(1_000_000);
+    expect(heap(text, 'pipeline')).toBeGreaterThan(1_000_000);
+  });
+
   it('runs in the service\'s own thread with PIPELINE_THREAD=off, the same way', async () => {
     app = await startTestApp({ settings: { PIPELINE_THREAD: 'off' } });
     const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
