@@ -10,6 +10,7 @@ import { freePort, generate, rssKb, startService } from './processes.ts';
  * what the memory is made of every two seconds: the process's RSS, and from /metrics each thread's
  * V8 heap and the readings waiting on the main thread or on the pipeline thread. For finding where
  * memory goes under a load the service cannot keep up with; `npm run bench` keeps the figure.
+ * OVERLOAD_NODE_ARGS: node options for the service (e.g. `--heap-prof --heap-prof-dir=/tmp/p`).
  */
 const rate = Number(process.argv[2] ?? 75_000);
 const seconds = Number(process.argv[3] ?? 30);
@@ -20,7 +21,7 @@ const hook = createServer((req, res) => void req.resume().on('end', () => res.en
 const { registry, clients } = benchRegistry(devices, { webhookUrl: `http://127.0.0.1:${hookPort}/hook` });
 await mkdir(dir, { recursive: true });
 await writeFile(join(dir, 'registry.yaml'), stringify(registry));
-const service = await startService({ CONFIG: join(dir, 'registry.yaml'), DATA_DIR: join(dir, 'data') });
+const service = await startService({ CONFIG: join(dir, 'registry.yaml'), DATA_DIR: join(dir, 'data') }, process.env.OVERLOAD_NODE_ARGS ? process.env.OVERLOAD_NODE_ARGS.split(' ') : []);
 const base = `http://127.0.0.1:${service.http}`;
 const gauge = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
 const sample = async () => {
