@@ -22,10 +22,10 @@ export class RateLimiter {
   }
 
   private refill(key: string, now: number) {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    let b = this.buckets.get(key);
+    if (b === undefined) this.buckets.set(key, (b = { tokens: this.burst, at: now }));
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.ratePerS);
     b.at = now;
-    this.buckets.set(key, b);
     return b;
   }
 }
