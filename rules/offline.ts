@@ -10,6 +10,8 @@ export interface OfflineState {
   saidOffline: boolean;
   /** this rule has raised: the next sign of life must clear it */
   raised: boolean;
+  /** when it said offline (ms); absent in states kept before this was */
+  saidAt?: number;
 }
 
 export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
@@ -40,15 +42,17 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
     // an alert still open after a restart: the device's next reading (or "online") clears it; a
     // fresh state had raised nothing, so it stayed open (and escalating) while the device reported
     seed: () => RAISED,
-    onReading(s, _r, _d, _now, out) {
+    onReading(s, _r, _d, now, out) {
       if (!s.raised) return s;
+      // a reading received before the device said offline (judged after it) is no sign of life
+      if (s.saidOffline && s.saidAt !== undefined && now <= s.saidAt) return s;
       out.push(back);
       return QUIET;
     },
-    onLink(s, link, _at, _d, out) {
+    onLink(s, link, at, _d, out) {
       if (link === 'offline') {
         out.push(verdict(def.severity, () => '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0));
-        return { saidOffline: true, raised: true };
+        return { saidOffline: true, raised: true, saidAt: at };
       }
       out.push(verdict(null, () => '设备上线 / device online', 0));
       return QUIET;

@@ -94,6 +94,11 @@ export class PipelineClient {
   private batch = 0;
   private call = 0;
   private queue: Pending[] = [];
+  /** telemetry messages taken so far, and of them handed over (or refused): a link event waits for those taken before it */
+  private takenCount = 0;
+  private handedCount = 0;
+  /** link events waiting for the telemetry taken before them to be handed over, in order */
+  private heldLinks: { after: number; go: () => void }[] = [];
   private scheduled = false;
   private readonly inFlight = new Map<number, InFlight>();
   private inFlightMessages = 0;
@@ -263,6 +268,7 @@ export class PipelineClient {
   take(deviceId: string, payload: Buffer, at: number): Promise<TelemetryDecision> {
     if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
     return new Promise((answer, fail) => {
+      this.takenCount++;
       this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, answer, fail });
       if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
       else if (!this.scheduled) {
@@ -355,6 +361,8 @@ export class PipelineClient {
     });
     this.inFlightMessages += take.length;
     this.post({ kind: 'telemetry', batch, items, bytes: buf.buffer }, [buf.buffer]);
+    this.handedCount += take.length;
+    this.releaseLinks();
     if (this.queue.length && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.send());
@@ -447,6 +455,8 @@ export class PipelineClient {
 
   private refuseAll(err: Error) {
     for (const p of this.queue.splice(0)) p.fail(err);
+    this.handedCount = this.takenCount;
+    this.releaseLinks();
     for (const f of this.inFlight.values()) f.fail(err);
     this.inFlight.clear();
     this.inFlightMessages = 0;
@@ -471,8 +481,20 @@ export class PipelineClient {
    * A device said it is online or offline: resolves once what that changed is in the record, so
    * the status message's PUBACK can wait for it as a reading's does; rejects when it is not.
    */
+  /**
+   * A device said online or offline (its status topic, its last will). It goes after the telemetry
+   * taken before it: a will fired as a link closes must not reach the rules ahead of the readings
+   * the device sent before it closed (still waiting here for their batch), or those readings,
+   * judged after it, count as the device reporting again and clear its offline alarm.
+   */
   link(deviceId: string, link: 'online' | 'offline', at: number): Promise<void> {
-    return this.ask((id) => ({ kind: 'link', id, deviceId, link, at }));
+    const ask = () => this.ask((id) => ({ kind: 'link', id, deviceId, link, at }));
+    if (this.handedCount >= this.takenCount) return ask();
+    return new Promise((resolve, reject) => this.heldLinks.push({ after: this.takenCount, go: () => void ask().then(resolve, reject) }));
+  }
+
+  private releaseLinks() {
+    while (this.heldLinks.length && this.heldLinks[0].after <= this.handedCount) this.heldLinks.shift()!.go();
   }
 
   private ask(make: (id: number) => ToPipeline): Promise<void> {
@@ -531,6 +553,8 @@ export class PipelineClient {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const p of this.queue.splice(0)) p.fail(new Error('the service is stopping'));
+    this.handedCount = this.takenCount;
+    this.releaseLinks();
     await this.side?.stop();
     this.ended = true;
     this.refuseAll(new Error('the reading pipeline stopped'));

@@ -81,6 +81,39 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it("keeps the offline alarm of a link that ends behind a burst: its will (or its own 'offline') goes after the readings it sent first", async () => {
+    const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }) });
+    const op = apiClient(app, 'token-operator');
+    const offline = async (deviceId: string) => ((await op.get(`/api/alerts?state=all&limit=100`)).json.items as { deviceId: string; rule: string; state: string }[]).find((a) => a.deviceId === deviceId && a.rule === 'device-offline');
+    const burst = async (deviceId: string, secret: string, tail: Buffer[]) => {
+      const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
+      const parser = mqttPacket.parser();
+      let connack = false;
+      parser.on('packet', (p) => p.cmd === 'connack' && (connack = true));
+      sock.on('data', (d) => parser.parse(d)).on('error', () => {});
+      await once(sock, 'connect');
+      const status = `v1/${CHEM}/${deviceId}/status`;
+      sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `${deviceId}-burst`, keepalive: 30, username: deviceId, password: Buffer.from(secret), will: { topic: status, payload: Buffer.from('offline'), qos: 1, retain: false } }));
+      await waitFor(() => connack, 5000, 'CONNACK');
+      const topic = `v1/${CHEM}/${deviceId}/telemetry`;
+      // twenty readings, more than one read takes, then the end of the link in the same write
+      const readings = Array.from({ length: 20 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify({ seq: i + 1, values: { gas_lel: 1 } })), qos: 1, messageId: i + 1, retain: false, dup: false }));
+      sock.end(Buffer.concat([...readings, ...tail.map((t) => t)]));
+      await once(sock, 'close');
+      await waitFor(async () => (await offline(deviceId))?.state === 'active', 10_000, `${deviceId} offline`);
+      await app.telemetry.flush();
+      // every reading was judged (all stored), and none of them cleared the alarm raised after them
+      await waitFor(async () => (await app.telemetry.query({ deviceId, from: 0, to: Date.now() + 1000, limit: 100 })).length === 20, 10_000, 'the readings stored');
+      await app.book.settled();
+      expect((await offline(deviceId))?.state).toBe('active');
+    };
+    // the link simply ends: its will says offline
+    await burst('gas-1', 'secret-gas-1', []);
+    // the device says offline itself, behind its readings
+    await burst('gas-2', 'secret-gas-2', [mqttPacket.generate({ cmd: 'publish', topic: `v1/${CHEM}/gas-2/status`, payload: Buffer.from('offline'), qos: 1, messageId: 99, retain: false, dup: false })]);
+    await app.stop();
+  });
+
   it('drops QoS 0 beyond the device rate with RATE_LIMITED, and slows QoS 1 without losing any', async () => {
     const app = await startTestApp({ registry: withGateway({ messagesPerS: 20, messageBurst: 10 }) });
     const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');

@@ -83,6 +83,17 @@ describe('offline', () => {
     expect(changes(e.link('online', 61_000))).toEqual(['clear']);
   });
 
+  it('is not cleared by a reading that arrived before the device said offline, judged after it', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { gas_lel: 1 });
+    expect(changes(e.link('offline', 1000))).toEqual(['raise:major']);
+    // received at 999 and 1000 (sent before the link closed), judged after the will
+    expect(e.read(990, { gas_lel: 1 }, { now: 999 })).toEqual([]);
+    expect(e.read(995, { gas_lel: 1 }, { now: 1000 })).toEqual([]);
+    // received after it: the device is back
+    expect(changes(e.read(1001, { gas_lel: 1 }, { now: 1001 }))).toEqual(['clear']);
+  });
+
   it('judges silence by arrival, not by the device timestamps of a flushed buffer', () => {
     const e = engineWith([rule], { reportIntervalS: 10 });
     e.read(0, { gas_lel: 1 });
