@@ -428,7 +428,9 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   rt.lastHeard = now;
   if (rt.link === 'offline') rt.link = 'online';
 
-  const outcomes: Outcome[] = [];
+  // a rule that threw (its error is the caller's) may have left some behind
+  if (found.length) found.length = 0;
+  const outcomes = found;
   const v = view(device, rt, state);
   const every = device.layout.everyReading;
   for (let i = 0; i < every.length; i++) runRule(state, device, rt, every[i], 0, reading, v, now, outcomes);
@@ -445,16 +447,20 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
       const list = device.layout.byMetric.get(m);
       if (list) for (let i = 0; i < list.length; i++) runRule(state, device, rt, list[i], run, reading, v, now, outcomes);
     }
-  return outcomes;
+  // nearly every reading changes nothing: it gets the one empty answer, not an array of its own
+  return found.length ? found.splice(0) : NO_OUTCOMES;
 }
 
 /**
  * Scratch of the evaluation running (there is one at a time): the rule lists its values
- * triggered, and which of its rules ran (by index, the evaluation's number). Kept here, not per
+ * triggered, which of its rules ran (by index, the evaluation's number), its outcomes. Kept here, not per
  * device: at ten thousand devices a per-device array was one more cache miss per reading, and
  * these stay in cache.
  */
 const triggeredLists: CompiledRule[][] = [];
+/** the outcomes of the evaluation running, handed out in an array of their own only when there are some */
+const found: Outcome[] = [];
+const NO_OUTCOMES: Outcome[] = Object.freeze([]) as unknown as Outcome[];
 let ranIn = new Float64Array(64);
 let evaluations = 0;
 
@@ -659,11 +665,12 @@ function apply(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r:
   const key = impl.perMetric ? ruleKey(device.deviceId, impl.id, v.metric) : (rt.keys[r.index] ??= keyOf(device, r));
   const prev = state.active.get(key);
   if (v.severity === null && (!prev || prev.heldClear !== null)) return;
-  const point = impl.perMetric ? pointOf(device, v.metric, null) : pointOf(device, impl.metric, r.pointId);
-  const isSwitch = SWITCHES.has(point.metric);
+  const pointKey = impl.perMetric ? v.metric : impl.metric;
+  const isSwitch = SWITCHES.has(metricOf(device, pointKey));
   // switches are evaluated as 0/1 but reported as the booleans the device sent
   const value = asSent(v.value, isSwitch);
-  const base = { key, ruleId: impl.id, ruleKind: impl.kind, enterpriseId: device.enterpriseId, deviceId: device.deviceId, ...point, threshold: v.threshold, at };
+  // what an outcome says of the change (`changed`) is built only when there is one: a device with
+  // an alert open hears "still so" from its rules on every reading
 
   if (v.severity === null) {
     const { history, flapping } = noteChange(state.changes.get(key), at, device.flapping);
@@ -672,18 +679,18 @@ function apply(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r:
       // hold the clear: the alert stays open, marked flapping, until it settles
       setActive(state, key, { ...prev!, flapping: true, heldClear: at });
       // the clear's own words ("back to normal") would misdescribe an alert held open
-      if (!prev!.flapping) out.push({ ...base, change: 'update', severity: prev!.severity, value, peak: prev!.peak, flapping: true, message: '报警频繁跳变，保持打开直至稳定 / alert is flapping: held open until it settles' });
+      if (!prev!.flapping) out.push({ ...changed(device, r, key, pointKey, v, at), change: 'update', severity: prev!.severity, value, peak: prev!.peak, flapping: true, message: '报警频繁跳变，保持打开直至稳定 / alert is flapping: held open until it settles' });
       return;
     }
     deleteActive(state, key);
-    out.push({ ...base, change: 'clear', severity: null, value, peak: prev!.peak, flapping: false, message: text(v.message) });
+    out.push({ ...changed(device, r, key, pointKey, v, at), change: 'clear', severity: null, value, peak: prev!.peak, flapping: false, message: text(v.message) });
     return;
   }
   const peak = v.peak !== undefined ? asSent(v.peak, isSwitch) : (prev?.peak ?? value);
   if (!prev) {
     state.changes.set(key, noteChange(state.changes.get(key), at, device.flapping).history);
     setActive(state, key, { signature: r.signature, severity: v.severity, peak, value, flapping: false, heldClear: null });
-    out.push({ ...base, change: 'raise', severity: v.severity, value, peak, flapping: false, message: text(v.message) });
+    out.push({ ...changed(device, r, key, pointKey, v, at), change: 'raise', severity: v.severity, value, peak, flapping: false, message: text(v.message) });
     return;
   }
   const resumed = prev.heldClear !== null;
@@ -691,7 +698,18 @@ function apply(state: EngineState, device: CompiledDevice, rt: DeviceRuntime, r:
   if (prev.severity === v.severity && prev.peak === peak && !resumed) return;
   setActive(state, key, { signature: r.signature, severity: v.severity, peak, value, flapping: prev.flapping, heldClear: null });
   // back in alarm after a held clear: the alert says the condition again
-  if (prev.severity !== v.severity || prev.peak !== peak || resumed) out.push({ ...base, change: 'update', severity: v.severity, value, peak, flapping: prev.flapping, message: text(v.message) });
+  if (prev.severity !== v.severity || prev.peak !== peak || resumed) out.push({ ...changed(device, r, key, pointKey, v, at), change: 'update', severity: v.severity, value, peak, flapping: prev.flapping, message: text(v.message) });
+}
+
+/** What every outcome of a verdict says: whose alert, which point, against what threshold, when. */
+function changed(device: CompiledDevice, r: CompiledRule, key: string, pointKey: string, v: Verdict, at: number) {
+  const impl = r.impl;
+  return { key, ruleId: impl.id, ruleKind: impl.kind, enterpriseId: device.enterpriseId, deviceId: device.deviceId, ...pointOf(device, pointKey, impl.perMetric ? null : r.pointId), threshold: v.threshold, at };
+}
+
+/** The catalogue metric of a value key the rules name ('' and '_device' for the device itself). */
+function metricOf(device: CompiledDevice, key: string): string {
+  return key === '' || key === '_device' ? key : device.layout.points.names(key).metric;
 }
 
 /** Set a key's active verdict, counted on its device (apply's fast path reads the count). */
