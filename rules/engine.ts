@@ -453,9 +453,9 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
 
 /**
  * Scratch of the evaluation running (there is one at a time): the rule lists its values
- * triggered, which of its rules ran (by index, the evaluation's number), its outcomes. Kept here, not per
- * device: at ten thousand devices a per-device array was one more cache miss per reading, and
- * these stay in cache.
+ * triggered, which of its rules ran (by index, the evaluation's number), its outcomes. Kept here,
+ * not per device: at ten thousand devices a per-device array was one more cache miss per reading,
+ * and these stay in cache.
  */
 const triggeredLists: CompiledRule[][] = [];
 /** the outcomes of the evaluation running, handed out in an array of their own only when there are some */
