@@ -406,7 +406,7 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   if (rt !== undefined && rt.set === set) device = rt.rules!;
   else {
     device = set.devices.get(reading.deviceId);
-    if (!device) return [];
+    if (!device) return NO_OUTCOMES;
     rt = runtime(state, device, set);
   }
   const values = reading.values;

@@ -72,14 +72,16 @@ export function composePipeline(d: {
     log: log.child({ part: 'pipeline' }),
   });
   const mainTid = thisThreadTid();
+  // inline (PIPELINE_THREAD=off), the pipeline's CPU and heap are the main thread's
+  const ownThread = () => pipeline.tid !== mainTid;
   threadCpu(d.metrics.registry, () => [
     ['main', mainTid],
-    ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.tid] as [string, number | undefined]] : []),
+    ...(ownThread() ? [['pipeline', pipeline.tid] as [string, number | undefined]] : []),
   ]);
   pipelineDepth(d.metrics.registry, () => pipeline.depth());
   threadHeap(d.metrics.registry, () => {
     const h = getHeapStatistics();
-    return [['main', [h.used_heap_size, h.total_heap_size]], ...(pipeline.tid !== mainTid ? [['pipeline', pipeline.heap()] as [string, [number, number] | null]] : [])];
+    return [['main', [h.used_heap_size, h.total_heap_size]], ...(ownThread() ? [['pipeline', pipeline.heap()] as [string, [number, number] | null]] : [])];
   });
   return pipeline;
 }

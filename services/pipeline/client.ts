@@ -453,10 +453,15 @@ export class PipelineClient {
     }
   }
 
-  private refuseAll(err: Error) {
+  /** Refuse what waits here: it will never be handed over, so the link events behind it go. */
+  private refuseWaiting(err: Error) {
     for (const p of this.queue.splice(0)) p.fail(err);
     this.handedCount = this.takenCount;
     this.releaseLinks();
+  }
+
+  private refuseAll(err: Error) {
+    this.refuseWaiting(err);
     for (const f of this.inFlight.values()) f.fail(err);
     this.inFlight.clear();
     this.inFlightMessages = 0;
@@ -478,14 +483,12 @@ export class PipelineClient {
   }
 
   /**
-   * A device said it is online or offline: resolves once what that changed is in the record, so
-   * the status message's PUBACK can wait for it as a reading's does; rejects when it is not.
-   */
-  /**
-   * A device said online or offline (its status topic, its last will). It goes after the telemetry
-   * taken before it: a will fired as a link closes must not reach the rules ahead of the readings
-   * the device sent before it closed (still waiting here for their batch), or those readings,
-   * judged after it, count as the device reporting again and clear its offline alarm.
+   * A device said online or offline (its status topic, its last will): resolves once what that
+   * changed is in the record, so the status message's PUBACK can wait for it as a reading's does;
+   * rejects when it is not. It goes after the telemetry taken before it: a will fired as a link
+   * closes must not reach the rules ahead of the readings the device sent before it closed (still
+   * waiting here for their batch), or those readings, judged after it, count as the device
+   * reporting again and clear its offline alarm.
    */
   link(deviceId: string, link: 'online' | 'offline', at: number): Promise<void> {
     const ask = () => this.ask((id) => ({ kind: 'link', id, deviceId, link, at }));
@@ -552,9 +555,7 @@ export class PipelineClient {
   /** Stop taking telemetry, let what was handed over commit, then end the pipeline. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const p of this.queue.splice(0)) p.fail(new Error('the service is stopping'));
-    this.handedCount = this.takenCount;
-    this.releaseLinks();
+    this.refuseWaiting(new Error('the service is stopping'));
     await this.side?.stop();
     this.ended = true;
     this.refuseAll(new Error('the reading pipeline stopped'));
