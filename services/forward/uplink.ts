@@ -187,9 +187,9 @@ export class Uplink {
         st.timer = setTimeout(() => void this.drain(lane), st.nextAt - now);
         return;
       }
-      const { names, text } = await st.queue.peek(1);
+      const { names, bytes } = await st.queue.peek(1);
       if (!names.length) return;
-      const entry = JSON.parse(text) as Entry;
+      const entry = JSON.parse(bytes.toString('utf8')) as Entry;
       try {
         await this.sender.send(entry);
         await st.queue.remove(names);

@@ -33,8 +33,8 @@ export class DiskBuffer {
   }
 
   /** `suffix` marks what kind of batch it is (the shipper's business), kept in the file name */
-  async append(text: string, suffix = ''): Promise<void> {
-    const size = Buffer.byteLength(text);
+  async append(text: string | Uint8Array, suffix = ''): Promise<void> {
+    const size = typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
     if (this.bytes + size > this.maxBytes) throw new BufferFull(`the buffer holds ${this.bytes} bytes, at most ${this.maxBytes}`);
     const name = `${String(this.next++).padStart(12, '0')}${suffix ? `.${suffix}` : ''}.batch`;
     const fh = await open(join(this.dir, name), 'w');
@@ -49,21 +49,21 @@ export class DiskBuffer {
   }
 
   /**
-   * The oldest batches, up to about `maxBytes` together, in the order they were appended, and all
-   * of one suffix (the suffix of the first).
+   * The oldest batches after the first `skip` (those being shipped already), up to about
+   * `maxBytes` together, in the order they were appended, and all of one suffix (the suffix of the
+   * first). What it reads is fixed when it is called: a removal meanwhile does not shift it.
    */
-  async peek(maxBytes: number): Promise<{ names: string[]; text: string; suffix: string }> {
-    const names: string[] = [];
-    const parts: string[] = [];
+  async peek(maxBytes: number, skip = 0): Promise<{ names: string[]; bytes: Buffer; suffix: string }> {
+    const taken: { name: string; size: number }[] = [];
     let total = 0;
-    const suffix = this.files[0]?.suffix ?? '';
-    for (const f of this.files) {
-      if (names.length && (total + f.size > maxBytes || f.suffix !== suffix)) break;
-      names.push(f.name);
-      parts.push(await readFile(join(this.dir, f.name), 'utf8'));
+    const suffix = this.files[skip]?.suffix ?? '';
+    for (const f of this.files.slice(skip)) {
+      if (taken.length && (total + f.size > maxBytes || f.suffix !== suffix)) break;
+      taken.push(f);
       total += f.size;
     }
-    return { names, text: parts.join(''), suffix };
+    const parts = await Promise.all(taken.map((f) => readFile(join(this.dir, f.name))));
+    return { names: taken.map((f) => f.name), bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), suffix };
   }
 
   /** The oldest batches one by one, for a reader that looks without shipping. */

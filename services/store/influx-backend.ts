@@ -8,12 +8,23 @@ import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetr
  */
 export type Precision = 'ms' | 'u';
 
+/** What `encode` made, for the same backend's `write` only. */
+export interface WriteBody {
+  readonly bytes: Uint8Array;
+  readonly gzipped: boolean;
+}
+
 export interface InfluxBackend {
   readonly kind: string;
   /** database / retention / downsampling, created when missing (where the backend can) */
   prepare(): Promise<void>;
+  /**
+   * Line protocol made ready to send (compressed, where the backend compresses): a shipper makes
+   * the next batch's body while the one before is in flight.
+   */
+  encode(lineProtocol: Uint8Array): Promise<WriteBody>;
   /** null when written; a message when InfluxDB refused it for good; throws when a retry may work */
-  write(lineProtocol: string, precision: Precision): Promise<string | null>;
+  write(body: WriteBody, precision: Precision): Promise<string | null>;
   raw(q: TelemetryQuery): Promise<TelemetryPoint[]>;
   windows(q: TelemetryQuery & { everyMs: number }): Promise<TelemetryWindow[]>;
   latest(): Promise<TelemetryPoint[]>;

@@ -1,6 +1,7 @@
 import type { Reading } from '../../domain/types.ts';
 import { BufferFull, DiskBuffer } from './disk-buffer.ts';
 import { GroupCommit } from './group-commit.ts';
+import { LineBatch, lineCount, readingLines, transitionLine } from './influx-lines.ts';
 import { InfluxQlBackend } from './influx-v1.ts';
 import { FluxBackend } from './influx-v2.ts';
 import type { InfluxBackend } from './influx-backend.ts';
@@ -45,15 +46,13 @@ export interface InfluxOptions {
   log?: { warn(o: object, msg?: string): void };
 }
 
-const escTag = (s: string) => s.replace(/[,= \\]/g, (c) => `\\${c}`);
-const escStr = (s: string) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
-
 /** the buffer's name for batches in microseconds (older, unmarked batches are milliseconds) */
 const MICROS = 'us';
 
 export class InfluxTelemetryStore implements TelemetryStore {
   readonly kind: string;
-  private readonly group: GroupCommit<string[]>;
+  /** readings wait here as they came and become lines when their group is written */
+  private readonly group: GroupCommit<readonly Reading[] | string>;
   private shipping = false;
   private stopped = false;
   private lastError?: string;
@@ -81,54 +80,55 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   append(readings: Reading[]): Promise<void> {
-    const lines: string[] = [];
-    for (const r of readings) {
-      const place = this.opts.placement(r.enterpriseId);
-      const tags = `enterprise=${escTag(r.enterpriseId)},device=${escTag(r.deviceId)}`;
-      const where = `,region=${escTag(place.region || 'none')},industry=${escTag(place.industry || 'none')}`;
-      const extra = (metric: string) => `${r.seq !== undefined ? `,seq=${r.seq}i` : ''}${r.quality?.[metric] ? `,quality=${escStr(r.quality[metric])}` : ''}`;
-      const at = this.micros(r);
-      for (const [metric, v] of Object.entries(r.values)) {
-        const field = typeof v === 'boolean' ? `state=${v}` : `value=${v}`;
-        lines.push(`reading,${tags},metric=${escTag(metric)}${where} ${field}${extra(metric)} ${at}`);
-      }
-      for (const [metric, q] of Object.entries(r.quality ?? {}))
-        if (!Object.hasOwn(r.values, metric)) lines.push(`reading,${tags},metric=${escTag(metric)}${where} quality=${escStr(q)}${r.seq !== undefined ? `,seq=${r.seq}i` : ''} ${at}`);
-    }
-    return this.enqueue(lines);
+    const lines = lineCount(readings);
+    return lines ? this.group.add(readings, lines) : Promise.resolve();
   }
 
   /**
    * The reading's time in microseconds: its millisecond, and within it the seq (mod 1000) or, for
    * a device without seqs, a count of its readings stamped with that same millisecond.
    */
-  private micros(r: Reading): string {
-    let sub: number;
-    if (r.seq !== undefined) sub = r.seq % 1000;
-    else {
-      const last = this.lastStamp.get(r.deviceId);
-      sub = last && last.ts === r.ts ? (last.n + 1) % 1000 : 0;
-      this.lastStamp.set(r.deviceId, { ts: r.ts, n: sub });
-    }
-    return `${r.ts}${String(sub).padStart(3, '0')}`;
+  private micros(r: Reading): number {
+    if (r.seq !== undefined) return r.seq % 1000;
+    const last = this.lastStamp.get(r.deviceId);
+    const sub = last && last.ts === r.ts ? (last.n + 1) % 1000 : 0;
+    this.lastStamp.set(r.deviceId, { ts: r.ts, n: sub });
+    return sub;
   }
 
   /** An alert transition, for Grafana annotations beside the telemetry. */
   annotate(a: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }, type: string, at: number): Promise<void> {
-    const tags = `enterprise=${escTag(a.enterpriseId)},device=${escTag(a.deviceId)},rule=${escTag(a.rule)},severity=${a.severity},type=${type},metric=${escTag(a.metric || 'none')}`;
-    return this.enqueue([`alert_transition,${tags} alert_id=${escStr(a.id)},message=${escStr(a.message.slice(0, 500))} ${at}000`]);
+    return this.group.add(transitionLine(a, type, at), 1);
   }
 
-  private enqueue(lines: string[]): Promise<void> {
-    return lines.length ? this.group.add(lines, lines.length) : Promise.resolve();
+  /**
+   * A group's lines, made only now: an append costs its caller nothing but a count, and a large
+   * stretch of readings becomes lines group by group, the first shipped while the next is made.
+   * In pieces InfluxDB takes in one request (`shipBytes`, 4 MiB): one request for a stretch of
+   * hundreds of thousands of readings would be refused as too large (InfluxDB takes 25 MB), again
+   * at every try, and hold its partition (or the buffer) for ever.
+   */
+  private pieces(group: (readonly Reading[] | string)[]): Buffer[] {
+    let count = 0;
+    for (const item of group) count += typeof item === 'string' ? 1 : item.length * 4;
+    const lines = new LineBatch(this.shipBytes, count);
+    for (const item of group) {
+      if (typeof item === 'string') lines.push(item);
+      else for (const r of item) readingLines(r, this.opts.placement(r.enterpriseId), this.micros(r), lines);
+    }
+    return lines.pieces();
+  }
+
+  private get shipBytes() {
+    return this.opts.shipBytes ?? 4 * 1024 * 1024;
   }
 
   /** One buffered (fsync'd) batch for everything in the group; or, without a buffer, straight to InfluxDB. */
-  private async write(batch: string[][]): Promise<void> {
-    if (!this.buffer) return this.writeThrough(batch.flat());
+  private async write(group: (readonly Reading[] | string)[]): Promise<void> {
+    const pieces = this.pieces(group);
+    if (!this.buffer) return this.writeThrough(pieces);
     try {
-      // a batch InfluxDB takes in one request: a larger one would be refused as too large at every try
-      for (const chunk of this.chunks(batch.flat())) await this.buffer.append(chunk, MICROS);
+      for (const piece of pieces) await this.buffer.append(piece, MICROS);
     } catch (e) {
       if (e instanceof BufferFull) this.opts.onBufferFull?.(this.buffer.depth);
       throw e;
@@ -136,16 +136,11 @@ export class InfluxTelemetryStore implements TelemetryStore {
     this.ship();
   }
 
-  /**
-   * Straight to InfluxDB, in requests of at most `shipBytes` (4 MiB): one request for a stretch of
-   * hundreds of thousands of readings would be refused as too large (InfluxDB takes 25 MB), again
-   * at every try, and hold its partition for ever.
-   */
-  private async writeThrough(lines: string[]) {
+  private async writeThrough(pieces: Buffer[]) {
     try {
       await this.backend.prepare();
-      for (const chunk of this.chunks(lines)) {
-        const refused = await this.backend.write(chunk, 'u');
+      for (const piece of pieces) {
+        const refused = await this.backend.write(await this.backend.encode(piece), 'u');
         if (refused) {
           this.refusedBatches++;
           this.opts.log?.warn({ refused }, 'InfluxDB refused (part of) a batch; it is not retried');
@@ -158,31 +153,39 @@ export class InfluxTelemetryStore implements TelemetryStore {
     }
   }
 
-  /** Line protocol in pieces of at most `shipBytes` (4 MiB) each. */
-  private *chunks(lines: string[]): Generator<string> {
-    const most = this.opts.shipBytes ?? 4 * 1024 * 1024;
-    for (let i = 0; i < lines.length; ) {
-      let bytes = 0;
-      let j = i;
-      while (j < lines.length && (j === i || bytes + lines[j].length + 1 <= most)) bytes += lines[j++].length + 1;
-      yield lines.slice(i, j).join('\n') + '\n';
-      i = j;
-    }
-  }
-
-  /** Ship buffered batches in order; on failure wait (doubling up to 30 s) and try again. */
+  /**
+   * Ship buffered batches in order, one request at a time; the next batch is read and compressed
+   * while one is in flight. On failure wait (doubling up to 30 s) and try again.
+   */
   private ship() {
     const buffer = this.buffer;
     if (!buffer || this.shipping || this.stopped) return;
     this.shipping = true;
     clearTimeout(this.shipTimer);
+    const read = async (skip: number) => {
+      const batch = await buffer.peek(this.shipBytes, skip);
+      return { ...batch, body: batch.names.length ? await this.backend.encode(batch.bytes) : null };
+    };
+    const ahead = (skip: number) => {
+      const next = read(skip);
+      next.catch(() => undefined); // awaited below; a failure while one is in flight is not unhandled
+      return next;
+    };
     void (async () => {
       try {
+        let next = ahead(0);
         for (;;) {
-          const { names, text, suffix } = await buffer.peek(this.opts.shipBytes ?? 4 * 1024 * 1024);
-          if (!names.length) break;
+          const { names, body, suffix } = await next;
+          if (!body) {
+            // a batch buffered after that read began: read again
+            if (!buffer.depth.batches) break;
+            next = ahead(0);
+            continue;
+          }
           await this.backend.prepare();
-          const refused = await this.backend.write(text, suffix === MICROS ? 'u' : 'ms');
+          const sent = this.backend.write(body, suffix === MICROS ? 'u' : 'ms');
+          next = ahead(names.length);
+          const refused = await sent;
           // a batch InfluxDB refuses as such (points beyond retention, a field of another type)
           // will be refused again: it is logged and counted, not retried forever
           if (refused) {

@@ -1,5 +1,5 @@
 import { HttpError, InfluxDB, type QueryApi, type WriteApi } from '@influxdata/influxdb-client';
-import type { InfluxBackend, Precision } from './influx-backend.ts';
+import type { InfluxBackend, Precision, WriteBody } from './influx-backend.ts';
 import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
 
 /**
@@ -22,9 +22,14 @@ export class FluxBackend implements InfluxBackend {
 
   async prepare() {}
 
-  async write(text: string, precision: Precision): Promise<string | null> {
+  /** the client compresses as it sends */
+  async encode(lineProtocol: Uint8Array): Promise<WriteBody> {
+    return { bytes: lineProtocol, gzipped: false };
+  }
+
+  async write(body: WriteBody, precision: Precision): Promise<string | null> {
     const api = this.writeApis[precision];
-    api.writeRecords(text.split('\n').filter(Boolean));
+    api.writeRecords(Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8').split('\n').filter(Boolean));
     try {
       await api.flush();
       return null;

@@ -91,3 +91,40 @@ describe('InfluxDB requests of a bounded size', () => {
     }
   }, 60_000);
 });
+
+describe('InfluxDB shipping', () => {
+  it('ships every buffered batch, the next made ready while one is in flight, across a failed request: every point once, names and values as given', async () => {
+    const { createServer } = await import('node:http');
+    // a real HTTP hop in front of influxd that answers the third write with a 503
+    let writes = 0;
+    const proxy = createServer(async (req, res) => {
+      const body: Buffer[] = [];
+      for await (const chunk of req) body.push(chunk as Buffer);
+      if (req.url?.startsWith('/write') && ++writes === 3) return res.writeHead(503).end('overloaded');
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
+      const answer = await fetch(`${influxd.url}${req.url}`, { method: req.method, headers, body: body.length ? Buffer.concat(body) : undefined });
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' }).end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const dir = await tempDir('rm-influx-ship-');
+    // 4 KiB a request: the 600 readings take some thirty, each read and compressed while the one before is in flight
+    const store = await InfluxTelemetryStore.create({ url, database: 'shipping', bufferDir: join(dir, 'buffer'), shipBytes: 4 * 1024, placement: () => ({ region: '321283', industry: 'hazchem' }) });
+    const ts0 = Date.now() - 60_000;
+    const names = ['锅炉 1号', 'a,b=c', 'plain'];
+    const many = Array.from({ length: 600 }, (_, i) => ({ enterpriseId: '企业 E', deviceId: names[i % 3], ts: ts0 + i, seq: i, values: { co_ppm: i, 'gas lel': i % 50 } }));
+    for (let i = 0; i < many.length; i += 50) void store.append(many.slice(i, i + 50));
+    await store.flush(30_000);
+    expect(writes).toBeGreaterThan(10);
+    expect(store.health().buffered).toMatchObject({ batches: 0, refusedBatches: 0 });
+    for (const [k, deviceId] of names.entries()) {
+      const points = (await store.query({ deviceId, from: ts0 - 1, to: ts0 + 1000, limit: 10_000 })) as { enterpriseId: string; metric: string; value: number; seq: number }[];
+      const mine = many.filter((_, i) => i % 3 === k);
+      expect(points.filter((p) => p.metric === 'co_ppm').map((p) => p.value)).toEqual(mine.map((r) => r.values.co_ppm));
+      expect(points.filter((p) => p.metric === 'gas lel').map((p) => p.seq)).toEqual(mine.map((r) => r.seq));
+      expect(new Set(points.map((p) => p.enterpriseId))).toEqual(new Set(['企业 E']));
+    }
+    await store.close();
+    proxy.close();
+  }, 60_000);
+});
