@@ -48,7 +48,12 @@ export interface GatewayCounters {
   offlineQueueDropped: { inc(): void };
   /** exceptions caught in the publish path: a bug or an input nobody foresaw, never a crash */
   publishFaults: { inc(): void };
+  /** answers (a PUBACK, mostly) for a connection that closed before they could be written */
+  answersUnsent: { inc(): void };
 }
+
+/** aedes' error for a packet written to a connection already closed (lib/write.js, lib/client.js) */
+const CONNECTION_CLOSED = 'connection closed';
 
 export interface GatewayOptions {
   mqttPort: number;
@@ -132,7 +137,11 @@ export class Gateway {
       const gone = this.sessions.release(c);
       if (gone?.last) void opts.onLink(gone.device, 'disconnected', opts.clock(), c.id)?.catch(() => {});
     });
-    this.broker.on('clientError', (c, err) => opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error'));
+    // a device that went away before its readings were acknowledged is no error: what it did not
+    // hear acknowledged it sends again (stored once, by seq). Counted, not logged: a line for each
+    // unanswered message was a flood (32 000 lines when 2 000 busy devices dropped at once) and
+    // most of the memory the service took in that moment
+    this.broker.on('clientError', (c, err) => (err.message === CONNECTION_CLOSED ? opts.counters.answersUnsent.inc() : opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error')));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
   }
 

@@ -2,11 +2,13 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import pino from 'pino';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { apiClient, connectDevice, startTestApp, tempDir } from '../support/app.ts';
+import { apiClient, connectDevice, holdRecordCommits, startTestApp, tempDir } from '../support/app.ts';
 import { freePort } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -78,6 +80,35 @@ describe('gateway limits', () => {
     await app.telemetry.flush();
     const points = await app.telemetry.query({ deviceId: 'gas-1', from: 0, to: Date.now() + 1000, limit: 1000 });
     expect(points.map((p) => ('seq' in p ? p.seq! : 0)).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    await app.stop();
+  });
+
+  it('counts the answers a device left too early to hear, and logs no line for each', async () => {
+    const lines: string[] = [];
+    const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }), logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
+    // the readings raise an alarm, and a PUBACK waits for its record: that commit is held until
+    // the device has gone, so their PUBACKs have nowhere to go
+    const release = holdRecordCommits(app);
+    const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
+    const parser = mqttPacket.parser();
+    let connack = false;
+    parser.on('packet', (p) => p.cmd === 'connack' && (connack = true));
+    sock.on('data', (d) => parser.parse(d)).on('error', () => {});
+    await once(sock, 'connect');
+    sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'leaves-early', keepalive: 30, username: 'gas-1', password: Buffer.from('secret-gas-1') }));
+    await waitFor(() => connack, 5000, 'CONNACK');
+    const topic = `v1/${CHEM}/gas-1/telemetry`;
+    sock.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify({ seq: i + 1, values: { gas_lel: 45 } })), qos: 1, messageId: i + 1, retain: false, dup: false }))));
+    await waitFor(async () => (await metric(app, 'gateway_messages_in_total')).join() === 'gateway_messages_in_total 10', 5000, 'the readings taken');
+    sock.destroy();
+    await waitFor(async () => (await metric(app, 'devices_online')).join() === 'devices_online 0', 5000, 'the device gone');
+    release();
+    await waitFor(async () => (await metric(app, 'gateway_answers_unsent_total')).some((l) => Number(l.split(' ')[1]) > 0), 5000, 'unsent answers counted');
+    // stored all the same: the device sends them again and they are known by seq
+    await app.telemetry.flush();
+    const points = await app.telemetry.query({ deviceId: 'gas-1', from: 0, to: Date.now() + 1000, limit: 100 });
+    expect(points.map((p) => ('seq' in p ? p.seq! : 0)).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(lines.filter((l) => l.includes('connection closed'))).toEqual([]);
     await app.stop();
   });
 
