@@ -31,6 +31,13 @@ describe('InfluxDB line protocol', () => {
     );
   });
 
+  it('never lets a newline in a name or a message cut a line in two', () => {
+    const line = transitionLine({ id: 'a1', enterpriseId: 'E', deviceId: 'd', rule: 'r\n1', severity: 'major', metric: 'co', message: '1号炉\n温度\r\n过高' }, 'raised', 9);
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).toBe('alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=co alert_id="a1",message="1号炉\\n温度\\r\\n过高" 9000');
+    expect(linesOf({ enterpriseId: 'E', deviceId: 'd', ts: 1, values: { 'co\nreading,enterprise=E2 value=1': 1 } })).toHaveLength(1);
+  });
+
   it('keeps a quality without a value, and never takes an inherited member for a quality', () => {
     const quality = bareRecord<Quality>();
     quality.o2_percent = 'maintenance';
