@@ -20,6 +20,18 @@ const login = (port: number, username: string, password: string) =>
     (c) => (c.end(), 0),
     (e: Error & { code?: number }) => e.code ?? -1,
   );
+/** A device speaking raw MQTT over TCP (a test writes its packets as it likes), once it has its CONNACK; `onPacket` hears the rest. */
+async function rawDevice(port: number, deviceId: string, clientId: string, o: { will?: mqttPacket.IConnectPacket['will']; onPacket?: (p: mqttPacket.Packet) => void } = {}) {
+  const sock = tcpConnect(port, '127.0.0.1');
+  const parser = mqttPacket.parser();
+  let connack = false;
+  parser.on('packet', (p) => (p.cmd === 'connack' ? (connack = true) : o.onPacket?.(p)));
+  sock.on('data', (d) => parser.parse(d)).on('error', () => {});
+  await once(sock, 'connect');
+  sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 30, username: deviceId, password: Buffer.from(`secret-${deviceId}`), ...(o.will ? { will: o.will } : {}) }));
+  await waitFor(() => connack, 5000, 'CONNACK');
+  return sock;
+}
 const metric = async (app: { ports: { http: number } }, name: string) => (await apiClient(app as never).get('/metrics')).text.split('\n').filter((l) => l.startsWith(name));
 
 describe('gateway limits', () => {
@@ -63,15 +75,8 @@ describe('gateway limits', () => {
 
   it('takes 300 QoS 1 readings written in one go a few at a time: each acknowledged, each stored once', async () => {
     const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }) });
-    const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
-    const parser = mqttPacket.parser();
     const acked = new Set<number>();
-    let connack = false;
-    parser.on('packet', (p) => (p.cmd === 'connack' ? (connack = true) : p.cmd === 'puback' && acked.add(p.messageId!)));
-    sock.on('data', (d) => parser.parse(d)).on('error', () => {});
-    await once(sock, 'connect');
-    sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'burst', keepalive: 30, username: 'gas-1', password: Buffer.from('secret-gas-1') }));
-    await waitFor(() => connack, 5000, 'CONNACK');
+    const sock = await rawDevice(app.ports.mqtt, 'gas-1', 'burst', { onPacket: (p) => p.cmd === 'puback' && acked.add(p.messageId!) });
     // one write: the broker gets them a few packets per read (gateway/frame-guard.ts)
     const topic = `v1/${CHEM}/gas-1/telemetry`;
     sock.write(Buffer.concat(Array.from({ length: 300 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify({ seq: i + 1, values: { gas_lel: 1 } })), qos: 1, messageId: i + 1, retain: false, dup: false }))));
@@ -89,14 +94,7 @@ describe('gateway limits', () => {
     // the readings raise an alarm, and a PUBACK waits for its record: that commit is held until
     // the device has gone, so their PUBACKs have nowhere to go
     const release = holdRecordCommits(app);
-    const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
-    const parser = mqttPacket.parser();
-    let connack = false;
-    parser.on('packet', (p) => p.cmd === 'connack' && (connack = true));
-    sock.on('data', (d) => parser.parse(d)).on('error', () => {});
-    await once(sock, 'connect');
-    sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'leaves-early', keepalive: 30, username: 'gas-1', password: Buffer.from('secret-gas-1') }));
-    await waitFor(() => connack, 5000, 'CONNACK');
+    const sock = await rawDevice(app.ports.mqtt, 'gas-1', 'leaves-early');
     const topic = `v1/${CHEM}/gas-1/telemetry`;
     sock.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify({ seq: i + 1, values: { gas_lel: 45 } })), qos: 1, messageId: i + 1, retain: false, dup: false }))));
     await waitFor(async () => (await metric(app, 'gateway_messages_in_total')).join() === 'gateway_messages_in_total 10', 5000, 'the readings taken');
@@ -116,16 +114,8 @@ describe('gateway limits', () => {
     const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }) });
     const op = apiClient(app, 'token-operator');
     const offline = async (deviceId: string) => ((await op.get(`/api/alerts?state=all&limit=100`)).json.items as { deviceId: string; rule: string; state: string }[]).find((a) => a.deviceId === deviceId && a.rule === 'device-offline');
-    const burst = async (deviceId: string, secret: string, tail: Buffer[]) => {
-      const sock = tcpConnect(app.ports.mqtt, '127.0.0.1');
-      const parser = mqttPacket.parser();
-      let connack = false;
-      parser.on('packet', (p) => p.cmd === 'connack' && (connack = true));
-      sock.on('data', (d) => parser.parse(d)).on('error', () => {});
-      await once(sock, 'connect');
-      const status = `v1/${CHEM}/${deviceId}/status`;
-      sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `${deviceId}-burst`, keepalive: 30, username: deviceId, password: Buffer.from(secret), will: { topic: status, payload: Buffer.from('offline'), qos: 1, retain: false } }));
-      await waitFor(() => connack, 5000, 'CONNACK');
+    const burst = async (deviceId: string, tail: Buffer[]) => {
+      const sock = await rawDevice(app.ports.mqtt, deviceId, `${deviceId}-burst`, { will: { topic: `v1/${CHEM}/${deviceId}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } });
       const topic = `v1/${CHEM}/${deviceId}/telemetry`;
       // twenty readings, more than one read takes, then the end of the link in the same write
       const readings = Array.from({ length: 20 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify({ seq: i + 1, values: { gas_lel: 1 } })), qos: 1, messageId: i + 1, retain: false, dup: false }));
@@ -139,9 +129,9 @@ describe('gateway limits', () => {
       expect((await offline(deviceId))?.state).toBe('active');
     };
     // the link simply ends: its will says offline
-    await burst('gas-1', 'secret-gas-1', []);
+    await burst('gas-1', []);
     // the device says offline itself, behind its readings
-    await burst('gas-2', 'secret-gas-2', [mqttPacket.generate({ cmd: 'publish', topic: `v1/${CHEM}/gas-2/status`, payload: Buffer.from('offline'), qos: 1, messageId: 99, retain: false, dup: false })]);
+    await burst('gas-2', [mqttPacket.generate({ cmd: 'publish', topic: `v1/${CHEM}/gas-2/status`, payload: Buffer.from('offline'), qos: 1, messageId: 99, retain: false, dup: false })]);
     await app.stop();
   });
 
