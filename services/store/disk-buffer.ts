@@ -1,10 +1,16 @@
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
  * An append-only buffer on disk: each batch is one file, written and fsync'd before the append
  * resolves, read back in order and removed once shipped. What a crash or an outage of the
  * downstream store must not lose waits here. Bounded: past `maxBytes` an append is refused.
+ *
+ * A batch file is whole or absent: it is written under a temporary name and renamed once synced
+ * (the folder synced too, so the name survives a crash). A half-written file under a batch's name
+ * (a full disk, a kill in the middle of a write) was read back with the next batch and its cut
+ * last line merged with that batch's first: InfluxDB refused the merged line, and an acknowledged
+ * reading was lost.
  */
 export class BufferFull extends Error {}
 
@@ -21,7 +27,10 @@ export class DiskBuffer {
   static async open(dir: string, maxBytes: number): Promise<DiskBuffer> {
     await mkdir(dir, { recursive: true });
     const b = new DiskBuffer(dir, maxBytes);
-    const names = (await readdir(dir)).filter((n) => /^\d{12}(\.[a-z]+)?\.batch$/.test(n)).sort();
+    const all = await readdir(dir);
+    // batches never finished (their append never resolved): nobody was told they were kept
+    for (const n of all.filter((x) => x.endsWith(TMP))) await rm(join(dir, n), { force: true });
+    const names = all.filter((n) => /^\d{12}(\.[a-z]+)?\.batch$/.test(n)).sort();
     for (const name of names) {
       const s = await stat(join(dir, name));
       b.files.push({ name, size: s.size, at: s.mtimeMs, suffix: suffixOf(name) });
@@ -37,12 +46,21 @@ export class DiskBuffer {
     const size = typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
     if (this.bytes + size > this.maxBytes) throw new BufferFull(`the buffer holds ${this.bytes} bytes, at most ${this.maxBytes}`);
     const name = `${String(this.next++).padStart(12, '0')}${suffix ? `.${suffix}` : ''}.batch`;
-    const fh = await open(join(this.dir, name), 'w');
+    const tmp = join(this.dir, name + TMP);
     try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await writeSynced(tmp, text);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // the folder was removed under the running service: made again, not every batch refused
+      await mkdir(this.dir, { recursive: true });
+      await writeSynced(tmp, text);
+    }
+    try {
+      await rename(tmp, join(this.dir, name));
+      await syncFolder(this.dir);
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw e;
     }
     this.files.push({ name, size, at: Date.now(), suffix });
     this.bytes += size;
@@ -53,7 +71,7 @@ export class DiskBuffer {
    * `maxBytes` together, in the order they were appended, and all of one suffix (the suffix of the
    * first). What it reads is fixed when it is called: a removal meanwhile does not shift it.
    */
-  async peek(maxBytes: number, skip = 0): Promise<{ names: string[]; bytes: Buffer; suffix: string }> {
+  async peek(maxBytes: number, skip = 0): Promise<{ names: string[]; bytes: Buffer; suffix: string; missing: string[] }> {
     const taken: { name: string; size: number }[] = [];
     let total = 0;
     const suffix = this.files[skip]?.suffix ?? '';
@@ -62,8 +80,14 @@ export class DiskBuffer {
       taken.push(f);
       total += f.size;
     }
-    const parts = await Promise.all(taken.map((f) => readFile(join(this.dir, f.name))));
-    return { names: taken.map((f) => f.name), bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), suffix };
+    const read = await Promise.allSettled(taken.map((f) => readFile(join(this.dir, f.name))));
+    // a batch file removed by hand is gone: it is forgotten (and said), not asked for again for
+    // ever while every batch after it waits
+    const missing = taken.filter((_, i) => read[i].status === 'rejected' && (read[i] as PromiseRejectedResult).reason?.code === 'ENOENT').map((f) => f.name);
+    for (const r of read) if (r.status === 'rejected' && r.reason?.code !== 'ENOENT') throw r.reason;
+    if (missing.length) this.forget(missing);
+    const parts = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    return { names: taken.map((f) => f.name).filter((n) => !missing.includes(n)), bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), suffix, missing };
   }
 
   /** The oldest batches one by one, for a reader that looks without shipping. */
@@ -74,6 +98,12 @@ export class DiskBuffer {
   async remove(names: string[]): Promise<void> {
     for (const name of names) {
       await rm(join(this.dir, name), { force: true });
+      this.forget([name]);
+    }
+  }
+
+  private forget(names: string[]) {
+    for (const name of names) {
       const i = this.files.findIndex((f) => f.name === name);
       if (i >= 0) this.bytes -= this.files.splice(i, 1)[0].size;
     }
@@ -81,6 +111,31 @@ export class DiskBuffer {
 
   get depth() {
     return { batches: this.files.length, bytes: this.bytes, oldestAt: this.files[0]?.at ?? null };
+  }
+}
+
+const TMP = '.tmp';
+
+async function writeSynced(path: string, data: string | Uint8Array) {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+}
+
+/** A rename is durable once its folder is synced. */
+async function syncFolder(dir: string) {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

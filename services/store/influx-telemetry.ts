@@ -57,6 +57,8 @@ export class InfluxTelemetryStore implements TelemetryStore {
   private stopped = false;
   private lastError?: string;
   private refusedBatches = 0;
+  /** batch files that were gone when their turn came */
+  private missingBatches = 0;
   private backoffMs = 500;
   private shipTimer?: NodeJS.Timeout;
   /** per device without seqs: its last reading's ms and the sub-millisecond count used for it */
@@ -164,6 +166,10 @@ export class InfluxTelemetryStore implements TelemetryStore {
     clearTimeout(this.shipTimer);
     const read = async (skip: number) => {
       const batch = await buffer.peek(this.shipBytes, skip);
+      if (batch.missing.length) {
+        this.missingBatches += batch.missing.length;
+        this.opts.log?.warn({ missing: batch.missing }, 'buffered batches are gone from the disk buffer (removed by hand?): their readings never reach InfluxDB');
+      }
       return { ...batch, body: batch.names.length ? await this.backend.encode(batch.bytes) : null };
     };
     const ahead = (skip: number) => {
@@ -242,7 +248,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
       pending: this.group.waiting.size + d.batches,
       lagMs: d.oldestAt ? Date.now() - d.oldestAt : 0,
       error: this.lastError,
-      buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer?.maxBytes ?? 0, refusedBatches: this.refusedBatches },
+      buffered: { batches: d.batches, bytes: d.bytes, maxBytes: this.buffer?.maxBytes ?? 0, refusedBatches: this.refusedBatches, missingBatches: this.missingBatches },
     };
   }
 

@@ -67,6 +67,8 @@ export class InfluxQlBackend implements InfluxBackend {
     const res = await fetch(u, { method: 'POST', headers, body: body.bytes, signal: AbortSignal.timeout(30_000) });
     if (res.status === 204) return null;
     const answer = `InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 300)}`;
+    // the database was dropped (or InfluxDB replaced by an empty one): made again before the retry
+    if (res.status === 404) this.ready = false;
     if (res.status === 400) return answer;
     throw new Error(answer);
   }

@@ -43,7 +43,7 @@ export interface StoreHealth {
   /** messages handed to the reading pipeline and not yet answered (decoded, ruled, committed) */
   handedOver?: number;
   /** store and forward: what waits on disk for the downstream store */
-  buffered?: { batches: number; bytes: number; maxBytes: number; refusedBatches?: number };
+  buffered?: { batches: number; bytes: number; maxBytes: number; refusedBatches?: number; missingBatches?: number };
 }
 
 export interface TelemetryStore {

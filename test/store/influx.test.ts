@@ -128,3 +128,19 @@ describe('InfluxDB shipping', () => {
     proxy.close();
   }, 60_000);
 });
+
+describe('InfluxDB replaced under the running service', () => {
+  it('makes its database again when it was dropped, and ships what waited', async () => {
+    const store = await openAt('dropped', await tempDir('rm-influx-dropped-'));
+    const ts0 = Date.now() - 60_000;
+    await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0, seq: 1, values: { co_ppm: 1 } }]);
+    await store.flush(5000);
+    expect((await fetch(`${influxd.url}/query?q=${encodeURIComponent('DROP DATABASE dropped')}`, { method: 'POST' })).status).toBe(200);
+    await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0 + 1, seq: 2, values: { co_ppm: 2 } }]);
+    await store.flush(10_000);
+    expect(store.health()).toMatchObject({ ok: true, buffered: { batches: 0 } });
+    const points = await store.query({ deviceId: 'd', from: ts0 - 1, to: ts0 + 1000, limit: 10 });
+    expect(points.map((p) => ('value' in p ? p.value : null))).toEqual([2]);
+    await store.close();
+  }, 30_000);
+});
