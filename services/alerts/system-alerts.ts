@@ -26,20 +26,26 @@ export function channelHealth(unit: { id: string; name: string }, channel: strin
   };
 }
 
-/** InfluxDB is unreachable and the disk buffer is full: readings are being refused. */
-export function storeBufferFull(depth: { batches: number; bytes: number }, maxBytes: number, at: number): Outcome {
+/**
+ * InfluxDB's disk buffer is full: readings are being refused (raise); or it has room again (clear).
+ * Full means InfluxDB takes less than comes in: down, or too slow for the load.
+ */
+export function storeBufferFull(full: boolean, depth: { batches: number; bytes: number }, maxBytes: number, at: number): Outcome {
+  const mb = (b: number) => (b / 1048576).toFixed(1);
   return {
     ...base,
     key: `${SYSTEM}/influx-buffer`,
-    change: 'raise',
+    change: full ? 'raise' : 'clear',
     ruleId: 'store-buffer-full',
     metric: 'influx_buffer',
-    severity: 'critical',
+    severity: full ? 'critical' : null,
     value: depth.bytes,
     peak: depth.bytes,
     threshold: maxBytes,
     at,
-    message: `InfluxDB 不可用，磁盘缓冲已满（${depth.batches} 批）/ InfluxDB unreachable and its disk buffer is full (${depth.batches} batches): readings are being refused`,
+    message: full
+      ? `InfluxDB 写入跟不上或不可用，磁盘缓冲已满（${depth.batches} 批，${mb(depth.bytes)} / ${mb(maxBytes)} MB），正在拒收设备数据 / InfluxDB is down or slower than the readings coming in, and its disk buffer is full (${depth.batches} batches, ${mb(depth.bytes)} of ${mb(maxBytes)} MB): readings are being refused`
+      : `InfluxDB 磁盘缓冲已有空间，恢复接收 / InfluxDB's disk buffer has room again (${mb(depth.bytes)} of ${mb(maxBytes)} MB): readings are accepted`,
   };
 }
 

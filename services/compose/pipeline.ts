@@ -63,7 +63,7 @@ export function composePipeline(d: {
     onEvaluated: (n) => d.metrics.ruleEvaluations.inc(n),
     onFault: (part, err, about) => d.faults.fault(part)(err, about),
     // a full buffer refuses readings (QoS 1 devices then retry): operators must know at once
-    onBufferFull: (depth) => d.raiseSystem(storeBufferFull(depth, settings.INFLUX_BUFFER_MB * 1024 * 1024, clock())),
+    onBuffer: (full, depth) => d.raiseSystem(storeBufferFull(full, depth, settings.INFLUX_BUFFER_MB * 1024 * 1024, clock())),
     onExit: (code) => {
       log.error({ code }, 'the reading pipeline stopped unasked: restarting it');
       d.raiseSystem(pipelineDown(`exit ${code}`, clock()));

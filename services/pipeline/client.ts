@@ -45,7 +45,8 @@ export interface PipelineClientOptions {
   onForward(readings: Reading[]): void;
   onEvaluated(n: number): void;
   onFault(part: string, err: Error, about?: unknown): void;
-  onBufferFull(depth: { batches: number; bytes: number }): void;
+  /** InfluxDB's disk buffer refused readings (`full`), or has room again */
+  onBuffer(full: boolean, depth: { batches: number; bytes: number }): void;
   /** the pipeline ended without being asked (it crashed): everything in flight was refused; it restarts */
   onExit(code: number): void;
   /** it runs again after such an end */
@@ -437,8 +438,8 @@ export class PipelineClient {
       }
       case 'log':
         return this.o.log[m.level](m.obj, m.msg);
-      case 'bufferFull':
-        return this.o.onBufferFull(m.depth);
+      case 'buffer':
+        return this.o.onBuffer(m.full, m.depth);
       case 'ready':
       case 'stopped':
         return;

@@ -27,7 +27,7 @@ export interface PipelineStores {
 export interface StoreHooks {
   /** the region and industry of an enterprise, for InfluxDB tags */
   placement(enterpriseId: string): { region: string; industry: string };
-  onBufferFull(depth: { batches: number; bytes: number }): void;
+  onBuffer(full: boolean, depth: { batches: number; bytes: number }): void;
   log: WorkerLog;
 }
 
@@ -66,7 +66,7 @@ export class PipelineCore {
         const ent = this.judge?.registry.enterprises.get(id);
         return { region: ent?.region ?? '', industry: ent?.industry ?? '' };
       },
-      onBufferFull: (depth) => this.post({ kind: 'bufferFull', depth }),
+      onBuffer: (full, depth) => this.post({ kind: 'buffer', full, depth }),
       log: this.logger.child({ part: 'store' }),
     });
     this.judge = new ReadingJudge({ registry: m.registry, world: m.world, now: m.now }, (part, err, about) => this.fault(part, err, about));

@@ -108,7 +108,7 @@ export type FromPipeline =
   | { kind: 'health'; health: StoreHealth; heap: [used: number, total: number] }
   | { kind: 'fault'; part: string; err: string; stack?: string; about?: unknown }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
-  | { kind: 'bufferFull'; depth: { batches: number; bytes: number } }
+  | { kind: 'buffer'; full: boolean; depth: { batches: number; bytes: number } }
   | { kind: 'stopped'; id: number };
 
 /**

@@ -42,7 +42,8 @@ export interface InfluxOptions {
   /** how much one write to InfluxDB carries */
   shipBytes?: number;
   placement(enterpriseId: string): { region: string; industry: string };
-  onBufferFull?(depth: { batches: number; bytes: number }): void;
+  /** the buffer refused a batch (`full`), or has room again (below half) after it did */
+  onBuffer?(full: boolean, depth: { batches: number; bytes: number }): void;
   log?: { warn(o: object, msg?: string): void };
 }
 
@@ -59,6 +60,8 @@ export class InfluxTelemetryStore implements TelemetryStore {
   private refusedBatches = 0;
   /** batch files that were gone when their turn came */
   private missingBatches = 0;
+  /** the buffer refused a batch and has not had room since */
+  private full = false;
   private backoffMs = 500;
   private shipTimer?: NodeJS.Timeout;
   /** per device without seqs: its last reading's ms and the sub-millisecond count used for it */
@@ -113,7 +116,9 @@ export class InfluxTelemetryStore implements TelemetryStore {
   private pieces(group: (readonly Reading[] | string)[]): Buffer[] {
     let count = 0;
     for (const item of group) count += typeof item === 'string' ? 1 : item.length * 4;
-    const lines = new LineBatch(this.shipBytes, count);
+    // a piece the buffer could never hold would be refused as if InfluxDB were down: a buffer smaller
+    // than a request (INFLUX_BUFFER_MB of 1) takes pieces of a quarter of it
+    const lines = new LineBatch(this.buffer ? Math.min(this.shipBytes, Math.floor(this.buffer.maxBytes / 4)) : this.shipBytes, count);
     for (const item of group) {
       if (typeof item === 'string') lines.push(item);
       else for (const r of item) readingLines(r, this.opts.placement(r.enterpriseId), this.micros(r), lines);
@@ -132,10 +137,20 @@ export class InfluxTelemetryStore implements TelemetryStore {
     try {
       for (const piece of pieces) await this.buffer.append(piece, MICROS);
     } catch (e) {
-      if (e instanceof BufferFull) this.opts.onBufferFull?.(this.buffer.depth);
+      if (e instanceof BufferFull) {
+        this.full = true;
+        this.opts.onBuffer?.(true, this.buffer.depth);
+      }
       throw e;
     }
     this.ship();
+  }
+
+  /** Room again (half the buffer free: not a raise and a clear at every batch near the limit). */
+  private roomAgain() {
+    if (!this.full || !this.buffer || this.buffer.depth.bytes > this.buffer.maxBytes / 2) return;
+    this.full = false;
+    this.opts.onBuffer?.(false, this.buffer.depth);
   }
 
   private async writeThrough(pieces: Buffer[]) {
@@ -199,6 +214,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
             this.opts.log?.warn({ refused, batches: names.length }, 'InfluxDB refused (part of) a batch; it is not retried');
           }
           await buffer.remove(names);
+          this.roomAgain();
           this.lastError = undefined;
           this.backoffMs = 500;
         }

@@ -22,7 +22,7 @@ export async function openTelemetry(settings: PipelineSettings, hooks: StoreHook
       bufferDir: join(settings.dataDir, 'influx-buffer'),
       maxBufferBytes: i.maxBufferBytes,
       placement: hooks.placement,
-      onBufferFull: hooks.onBufferFull,
+      onBuffer: hooks.onBuffer,
       log: hooks.log.child({ part: 'influx' }),
     });
     return { telemetry, close: () => telemetry.close() };

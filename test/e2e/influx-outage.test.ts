@@ -87,4 +87,38 @@ describe('InfluxDB outage', () => {
     await Promise.all(clients.map((x) => x.c.endAsync()));
     await app.stop();
   }, 60_000);
+
+  it('raises a critical system alert when the disk buffer is full, refuses readings (never loses one), and clears it once there is room', async () => {
+    const dataDir = await tempDir();
+    const app = await startTestApp({ ...THREADED, dataDir, settings: { INFLUX_URL: influxd.url, INFLUX_DB: 'full', INFLUX_BUFFER_MB: '1' } });
+    const op = apiClient(app, 'token-operator');
+    const bufferAlert = async () => ((await op.get('/api/alerts?state=all&limit=100')).json.items as { rule: string; state: string; severity: string }[]).find((a) => a.rule === 'store-buffer-full');
+    await influxd.stop();
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'full-gas-1', clean: false, reconnectPeriod: 200 });
+    const t0 = Date.now();
+    const acked = new Set<number>();
+    let seq = 0;
+    // 500 readings a message, about 70 KB of line protocol: the 1 MiB buffer is full after some fifteen
+    const publish = () => {
+      const from = seq + 1;
+      const readings = Array.from({ length: 500 }, () => ({ ts: t0 + ++seq, seq, values: { gas_lel: seq % 7 } }));
+      c.publish(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify(readings), { qos: 1 }, (err) => {
+        if (!err) for (let s = from; s < from + 500; s++) acked.add(s);
+      });
+    };
+    for (let i = 0; i < 30; i++) publish();
+    await waitFor(async () => (await bufferAlert())?.state === 'active', 20_000, 'the buffer-full alert');
+    expect((await bufferAlert())?.severity).toBe('critical');
+    expect(acked.size).toBeLessThan(seq);
+    await influxd.start();
+    await waitFor(() => acked.size === seq, 30_000, 'every reading acknowledged once InfluxDB is back');
+    await waitFor(async () => (await bufferAlert())?.state !== 'active', 20_000, 'the alert cleared');
+    await app.telemetry.flush(20_000);
+    const points = await app.telemetry.query({ deviceId: 'gas-1', metric: 'gas_lel', from: t0, to: t0 + 1e6, limit: 100_000 });
+    const seqs = points.map((p) => ('seq' in p ? p.seq! : -1));
+    expect(seqs.length, 'each reading once').toBe(new Set(seqs).size);
+    expect(new Set(seqs)).toEqual(acked);
+    await c.endAsync();
+    await app.stop();
+  }, 90_000);
 });
