@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
-import type { StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
+import type { AlertAnnotation, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
 import { PipelineCore } from './core.ts';
 import { bareReading, type FromPipeline, type OpenSeed, type PipelineSettings, type StoreCall, type TelemetryAnswer, type TelemetryItem, type ToPipeline, type WorldSnapshot } from './protocol.ts';
 
@@ -72,7 +72,7 @@ interface InFlight {
 }
 
 export type PipelineTelemetry = TelemetryStore & {
-  annotate(a: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }, type: string, at: number): Promise<void>;
+  annotate(a: AlertAnnotation, type: string, at: number): Promise<void>;
 };
 
 interface Side {
@@ -143,7 +143,9 @@ export class PipelineClient {
         await this.rpc({ method: 'flush', args: [timeoutMs] });
       },
       close: async () => {},
-      annotate: async (alert, type, at) => {
+      annotate: async (a, type, at) => {
+        // what the annotation needs, not the whole alert (its history, feedback, photos) copied across
+        const alert: AlertAnnotation = { id: a.id, enterpriseId: a.enterpriseId, deviceId: a.deviceId, rule: a.rule, severity: a.severity, metric: a.metric, pointId: a.pointId ?? null, message: a.message };
         this.post({ kind: 'annotate', alert, type, at });
       },
     };

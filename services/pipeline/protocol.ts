@@ -1,7 +1,7 @@
 import type { Outcome, Reading, Severity, Value } from '../../domain/types.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
-import type { StoreHealth } from '../store/telemetry-store.ts';
+import type { AlertAnnotation, StoreHealth } from '../store/telemetry-store.ts';
 
 /**
  * What crosses the seam between the edge (MQTT, the alert book, notifications, the API: the main
@@ -75,7 +75,7 @@ export type ToPipeline =
   | { kind: 'world'; world: WorldSnapshot }
   | { kind: 'baseline'; deviceId: string; metric: string; value: number }
   | { kind: 'forget'; key: string }
-  | { kind: 'annotate'; alert: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }; type: string; at: number }
+  | { kind: 'annotate'; alert: AlertAnnotation; type: string; at: number }
   | ({ kind: 'call'; id: number } & StoreCall)
   | { kind: 'stop'; id: number };
 

@@ -1,4 +1,5 @@
 import { ownEntry, type Reading } from '../../domain/types.ts';
+import type { AlertAnnotation } from './telemetry-store.ts';
 
 /**
  * InfluxDB line protocol for readings and alert transitions. Measurement `reading`: tags
@@ -94,7 +95,7 @@ export function lineCount(readings: readonly Reading[]): number {
 }
 
 /** An alert transition, for Grafana annotations beside the telemetry (time in milliseconds, as microseconds). */
-export function transitionLine(a: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }, type: string, at: number): string {
-  const tags = `enterprise=${escTag(a.enterpriseId)},device=${escTag(a.deviceId)},rule=${escTag(a.rule)},severity=${escTag(a.severity)},type=${escTag(type)},metric=${escTag(a.metric || 'none')}`;
+export function transitionLine(a: AlertAnnotation, type: string, at: number): string {
+  const tags = `enterprise=${escTag(a.enterpriseId)},device=${escTag(a.deviceId)},rule=${escTag(a.rule)},severity=${escTag(a.severity)},type=${escTag(type)},metric=${escTag(a.metric || 'none')},point=${escTag(a.pointId || a.metric || 'none')}`;
   return `alert_transition,${tags} alert_id=${escStr(a.id)},message=${escStr(a.message.slice(0, 500))} ${at}000`;
 }

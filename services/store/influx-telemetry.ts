@@ -5,7 +5,7 @@ import { LineBatch, lineCount, readingLines, transitionLine } from './influx-lin
 import { InfluxQlBackend } from './influx-v1.ts';
 import { FluxBackend } from './influx-v2.ts';
 import type { InfluxBackend } from './influx-backend.ts';
-import type { StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
+import type { AlertAnnotation, StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 
 /**
  * Time series in InfluxDB over its 1.x HTTP API (served by 1.x, and by 2.x and 3.x in
@@ -102,7 +102,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   /** An alert transition, for Grafana annotations beside the telemetry. */
-  annotate(a: { id: string; enterpriseId: string; deviceId: string; rule: string; severity: string; metric: string; message: string }, type: string, at: number): Promise<void> {
+  annotate(a: AlertAnnotation, type: string, at: number): Promise<void> {
     return this.group.add(transitionLine(a, type, at), 1);
   }
 

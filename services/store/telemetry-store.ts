@@ -46,6 +46,22 @@ export interface StoreHealth {
   buffered?: { batches: number; bytes: number; maxBytes: number; refusedBatches?: number; missingBatches?: number };
 }
 
+/**
+ * An alert's change as an annotation beside the telemetry (Grafana). Its point tells apart the
+ * alerts of one device, rule and metric changing at the same instant (three gas points over their
+ * limit together): without it they shared one series and time, and InfluxDB kept only the last.
+ */
+export interface AlertAnnotation {
+  id: string;
+  enterpriseId: string;
+  deviceId: string;
+  rule: string;
+  severity: string;
+  metric: string;
+  pointId?: string | null;
+  message: string;
+}
+
 export interface TelemetryStore {
   readonly kind: string;
   /** resolves when every reading given is committed (the group commit QoS 1 waits for) */

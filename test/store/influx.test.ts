@@ -144,3 +144,19 @@ describe('InfluxDB replaced under the running service', () => {
     await store.close();
   }, 30_000);
 });
+
+describe('InfluxDB annotations', () => {
+  it('keeps the changes of alerts on different points of one device, rule and metric at the same instant', async () => {
+    const store = await openAt('annotations', await tempDir('rm-influx-annotations-'));
+    const at = Date.now() - 60_000;
+    for (const pointId of ['lel.p0', 'lel.p1', 'lel.p2']) await store.annotate({ id: `a-${pointId}`, enterpriseId: 'E', deviceId: 'd', rule: 'gas-lel', severity: 'critical', metric: 'gas_lel', pointId, message: `${pointId} over its limit` }, 'raised', at);
+    await store.flush(5000);
+    const res = (await (await fetch(`${influxd.url}/query?db=annotations&q=${encodeURIComponent('SELECT alert_id, point FROM alert_transition')}`)).json()) as { results: { series?: { values: [string, string, string][] }[] }[] };
+    expect(res.results[0].series?.[0].values.map(([, id, point]) => [id, point]).sort()).toEqual([
+      ['a-lel.p0', 'lel.p0'],
+      ['a-lel.p1', 'lel.p1'],
+      ['a-lel.p2', 'lel.p2'],
+    ]);
+    await store.close();
+  });
+});

@@ -27,14 +27,14 @@ describe('InfluxDB line protocol', () => {
     const r: Reading = { enterpriseId: '企业 A,1', deviceId: 'd=1', ts: 1000, seq: 5, values: { 'co ppm': 3 }, quality };
     expect(linesOf(r, 5)).toEqual(['reading,enterprise=企业\\ A\\,1,device=d\\=1,metric=co\\ ppm,region=321283,industry=steel value=3,seq=5i,quality="fault" 1000005']);
     expect(transitionLine({ id: 'a"1', enterpriseId: 'E', deviceId: 'd', rule: 'r 1', severity: 'major', metric: '', message: 'say "hi" \\o/' }, 'raised', 9)).toBe(
-      'alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=none alert_id="a\\"1",message="say \\"hi\\" \\\\o/" 9000',
+      'alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=none,point=none alert_id="a\\"1",message="say \\"hi\\" \\\\o/" 9000',
     );
   });
 
   it('never lets a newline in a name or a message cut a line in two', () => {
     const line = transitionLine({ id: 'a1', enterpriseId: 'E', deviceId: 'd', rule: 'r\n1', severity: 'major', metric: 'co', message: '1号炉\n温度\r\n过高' }, 'raised', 9);
     expect(line.split('\n')).toHaveLength(1);
-    expect(line).toBe('alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=co alert_id="a1",message="1号炉\\n温度\\r\\n过高" 9000');
+    expect(line).toBe('alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=co,point=co alert_id="a1",message="1号炉\\n温度\\r\\n过高" 9000');
     expect(linesOf({ enterpriseId: 'E', deviceId: 'd', ts: 1, values: { 'co\nreading,enterprise=E2 value=1': 1 } })).toHaveLength(1);
   });
 
