@@ -187,8 +187,12 @@ export class Uplink {
         st.timer = setTimeout(() => void this.drain(lane), st.nextAt - now);
         return;
       }
-      const { names, bytes } = await st.queue.peek(1);
-      if (!names.length) return;
+      const { names, bytes, missing } = await st.queue.peek(1);
+      if (missing.length) this.deps.log.error({ uplink: this.id, lane, missing }, 'queued uplink entries are gone from the disk (removed by hand?): they are not sent');
+      if (!names.length) {
+        if (missing.length) continue;
+        return;
+      }
       const entry = JSON.parse(bytes.toString('utf8')) as Entry;
       try {
         await this.sender.send(entry);

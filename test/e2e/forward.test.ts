@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -211,6 +211,33 @@ describe('store and forward', () => {
     const alarms = platform.received.filter((r) => r.path === '/alarm').map((r) => (r.plain as { scd: number; avx: string }[])[0]);
     expect(alarms.map((a) => [a.scd, a.avx])).toEqual([
       [3, '25'],
+      [0, '4'],
+      [3, '30'],
+      [0, '7'],
+    ]);
+  });
+
+  it('goes on past a queued alarm event whose file was removed by hand: the others are delivered, the queue empties', async () => {
+    const platform = await startDesPlatform('gone-key');
+    cleanups.push(platform.close);
+    platform.mode = 'down';
+    const uplink = { id: 'prov', kind: 'http-des', url: `${platform.url}/rt`, alarmUrl: `${platform.url}/alarm`, key: 'gone-key', gatewayCode: 'WG', enterprises: [CHEM], send: 'all', readingsEveryS: 3600 };
+    const dataDir = await tempDir();
+    const app = await startTestApp({ registry: registryWith([uplink]), dataDir, ...FAST });
+    cleanups.push(() => app.stop());
+    const chem = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    cleanups.push(() => chem.end());
+    for (const [i, v] of [25, 4, 30, 7].entries()) await chem.telemetry({ ts: new Date(T0 + i * 1000).toISOString(), values: { gas_lel: v } });
+    const uplinkNow = async () => (await apiClient(app, 'token-operator').get('/api/uplinks')).json.items[0];
+    await waitFor(async () => (await uplinkNow()).lanes.alarms.queued === 4, 8000, 'four alarm events queued');
+    const lane = join(dataDir, 'forward', 'prov', 'alarms');
+    const oldest = (await readdir(lane)).filter((n) => n.endsWith('.batch')).sort()[0];
+    await rm(join(lane, oldest));
+    platform.mode = 'up';
+    await waitFor(() => platform.received.filter((r) => r.path === '/alarm').length >= 3, 15_000, 'the other three delivered');
+    await waitFor(async () => (await uplinkNow()).lanes.alarms.queued === 0, 8000, 'the queue empty');
+    const alarms = platform.received.filter((r) => r.path === '/alarm').map((r) => (r.plain as { scd: number; avx: string }[])[0]);
+    expect(alarms.map((a) => [a.scd, a.avx])).toEqual([
       [0, '4'],
       [3, '30'],
       [0, '7'],
