@@ -69,7 +69,10 @@ export class InfluxQlBackend implements InfluxBackend {
     const answer = `InfluxDB answered ${res.status}: ${(await res.text()).slice(0, 300)}`;
     // the database was dropped (or InfluxDB replaced by an empty one): made again before the retry
     if (res.status === 404) this.ready = false;
-    if (res.status === 400) return answer;
+    // a refusal for good only when InfluxDB says it (1.x and 2.x name their version in every answer;
+    // every version answers a refusal in JSON): a 400 from something in between (a proxy's error
+    // page) is tried again, not taken as a reason to drop readings that were acknowledged
+    if (res.status === 400 && (res.headers.has('x-influxdb-version') || /json/i.test(res.headers.get('content-type') ?? ''))) return answer;
     throw new Error(answer);
   }
 

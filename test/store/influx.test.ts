@@ -93,17 +93,19 @@ describe('InfluxDB requests of a bounded size', () => {
 });
 
 describe('InfluxDB shipping', () => {
-  it('ships every buffered batch, the next made ready while one is in flight, across a failed request: every point once, names and values as given', async () => {
+  it('ships every buffered batch, the next made ready while one is in flight, across a failed request and a proxy\'s 400: every point once, names and values as given', async () => {
     const { createServer } = await import('node:http');
-    // a real HTTP hop in front of influxd that answers the third write with a 503
+    // a real HTTP hop in front of influxd that answers the third write with a 503, the fifth with its own 400
     let writes = 0;
     const proxy = createServer(async (req, res) => {
       const body: Buffer[] = [];
       for await (const chunk of req) body.push(chunk as Buffer);
       if (req.url?.startsWith('/write') && ++writes === 3) return res.writeHead(503).end('overloaded');
+      // a proxy's own error page: not InfluxDB refusing the batch
+      if (req.url?.startsWith('/write') && writes === 5) return res.writeHead(400, { 'content-type': 'text/html' }).end('<html>bad request</html>');
       const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
       const answer = await fetch(`${influxd.url}${req.url}`, { method: req.method, headers, body: body.length ? Buffer.concat(body) : undefined });
-      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' }).end(Buffer.from(await answer.arrayBuffer()));
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain', 'x-influxdb-version': answer.headers.get('x-influxdb-version') ?? '' }).end(Buffer.from(await answer.arrayBuffer()));
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
