@@ -137,7 +137,8 @@ export class InfluxTelemetryStore implements TelemetryStore {
     try {
       for (const piece of pieces) await this.buffer.append(piece, MICROS);
     } catch (e) {
-      if (e instanceof BufferFull) {
+      // said once when it fills (every refused group in an outage would say it again)
+      if (e instanceof BufferFull && !this.full) {
         this.full = true;
         this.opts.onBuffer?.(true, this.buffer.depth);
       }
