@@ -100,6 +100,13 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     send: { channels: notes.channels, outbox, publicUrl: notes.publicUrl },
   });
 
+  /**
+   * Forgets being put in the log. A close is answered once its forget is there: what comes after
+   * the answer (the device's next high reading) is then judged afresh, a new alarm. Answered before,
+   * a reading could reach the log ahead of the forget and be judged as the closed alarm going on.
+   */
+  const forgetting = new Set<Promise<unknown>>();
+
   /** Everyone who hears a partition's alert book, as in the single process. */
   const listen = (book: AlertBook) => {
     book.onLive((c) => dispatcher.onLive(c));
@@ -111,7 +118,10 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     // the rule starts afresh at this place in the log, for whoever replays it
     book.onClosedWhileActive((key) => {
       const enterpriseId = current().devices.get(keyParts(key).deviceId)?.enterprise.id;
-      if (enterpriseId) void command(enterpriseId, { op: 'forget', key }).catch((err: Error) => log.warn({ err: err.message, key }, 'forget not put in the log'));
+      if (!enterpriseId) return;
+      const put = command(enterpriseId, { op: 'forget', key }).catch((err: Error) => log.warn({ err: err.message, key }, 'forget not put in the log'));
+      forgetting.add(put);
+      void put.finally(() => forgetting.delete(put));
     });
   };
 
@@ -126,7 +136,10 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
       policy,
       anyoneTold: (id) => told.anyone(id),
       listen,
-      answer: (id, a) => nats.publish(reply(id), JSON.stringify(a)),
+      answer: (id, a) =>
+        void Promise.all([...forgetting])
+          .then(() => nats.publish(reply(id), JSON.stringify(a)))
+          .catch((err: Error) => log.warn({ err: err.message, command: id }, 'answer to the API node not sent (it times out and says so)')),
       reject: (enterpriseId, deviceId, rejects) => toEdges({ kind: 'reject', enterpriseId, deviceId, rejects }),
       onFault: (part, err, about) => faults.fault(part)(err, about),
       onStopped: (partition, why) => {
