@@ -173,7 +173,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
 
   /**
    * Ship buffered batches in order, one request at a time; the next batch is read and compressed
-   * while one is in flight. On failure wait (doubling up to 30 s) and try again.
+   * while one is in flight. On failure wait (doubling up to 10 s) and try again.
    */
   private ship() {
     const buffer = this.buffer;
@@ -222,7 +222,9 @@ export class InfluxTelemetryStore implements TelemetryStore {
       } catch (e) {
         this.lastError = (e as Error).message;
         this.opts.log?.warn({ err: this.lastError, buffered: buffer.depth }, 'InfluxDB write failed; readings wait on disk');
-        this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+        // at most 10 s: a retry is one request, and after an outage the buffer should drain within
+        // seconds of InfluxDB's return (at 30 s it went on filling for up to half a minute)
+        this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
         this.shipTimer = setTimeout(() => this.ship(), this.backoffMs);
         this.shipTimer.unref();
       } finally {
