@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
-import type { AlertAnnotation, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
+import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
 import { PipelineCore } from './core.ts';
 import { bareReading, type FromPipeline, type OpenSeed, type PipelineSettings, type StoreCall, type TelemetryAnswer, type TelemetryItem, type ToPipeline, type WorldSnapshot } from './protocol.ts';
 
@@ -46,7 +46,7 @@ export interface PipelineClientOptions {
   onEvaluated(n: number): void;
   onFault(part: string, err: Error, about?: unknown): void;
   /** InfluxDB's disk buffer refused readings (`full`), or has room again */
-  onBuffer(full: boolean, depth: { batches: number; bytes: number }): void;
+  onBuffer(full: boolean, depth: BufferDepth): void;
   /** the pipeline ended without being asked (it crashed): everything in flight was refused; it restarts */
   onExit(code: number): void;
   /** it runs again after such an end */

@@ -1,7 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { thisThreadTid } from '../thread-cpu.ts';
 import type { Reading } from '../../domain/types.ts';
-import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { BufferDepth, TelemetryStore } from '../store/telemetry-store.ts';
 import type { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { ReadingJudge, type Judged } from './judge.ts';
 import { bareReading, type FromPipeline, type PipelineSettings, type StoreCall, type ToPipeline } from './protocol.ts';
@@ -27,7 +27,7 @@ export interface PipelineStores {
 export interface StoreHooks {
   /** the region and industry of an enterprise, for InfluxDB tags */
   placement(enterpriseId: string): { region: string; industry: string };
-  onBuffer(full: boolean, depth: { batches: number; bytes: number }): void;
+  onBuffer(full: boolean, depth: BufferDepth): void;
   log: WorkerLog;
 }
 

@@ -1,7 +1,7 @@
 import type { Outcome, Reading, Severity, Value } from '../../domain/types.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
-import type { AlertAnnotation, StoreHealth } from '../store/telemetry-store.ts';
+import type { AlertAnnotation, BufferDepth, StoreHealth } from '../store/telemetry-store.ts';
 
 /**
  * What crosses the seam between the edge (MQTT, the alert book, notifications, the API: the main
@@ -108,7 +108,7 @@ export type FromPipeline =
   | { kind: 'health'; health: StoreHealth; heap: [used: number, total: number] }
   | { kind: 'fault'; part: string; err: string; stack?: string; about?: unknown }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
-  | { kind: 'buffer'; full: boolean; depth: { batches: number; bytes: number } }
+  | { kind: 'buffer'; full: boolean; depth: BufferDepth }
   | { kind: 'stopped'; id: number };
 
 /**

@@ -5,7 +5,7 @@ import { LineBatch, lineCount, readingLines, transitionLine } from './influx-lin
 import { InfluxQlBackend } from './influx-v1.ts';
 import { FluxBackend } from './influx-v2.ts';
 import type { InfluxBackend } from './influx-backend.ts';
-import type { AlertAnnotation, StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
+import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 
 /**
  * Time series in InfluxDB over its 1.x HTTP API (served by 1.x, and by 2.x and 3.x in
@@ -43,7 +43,7 @@ export interface InfluxOptions {
   shipBytes?: number;
   placement(enterpriseId: string): { region: string; industry: string };
   /** the buffer refused a batch (`full`), or has room again (below half) after it did */
-  onBuffer?(full: boolean, depth: { batches: number; bytes: number }): void;
+  onBuffer?(full: boolean, depth: BufferDepth): void;
   log?: { warn(o: object, msg?: string): void };
 }
 
@@ -147,6 +147,16 @@ export class InfluxTelemetryStore implements TelemetryStore {
     this.ship();
   }
 
+  /**
+   * A batch InfluxDB refuses as such (points beyond retention, a field of another type) will be
+   * refused again: it is logged and counted, not retried forever.
+   */
+  private refusal(refused: string | null, batches: number) {
+    if (refused === null) return;
+    this.refusedBatches++;
+    this.opts.log?.warn({ refused, batches }, 'InfluxDB refused (part of) a batch; it is not retried');
+  }
+
   /** Room again (half the buffer free: not a raise and a clear at every batch near the limit). */
   private roomAgain() {
     if (!this.full || !this.buffer || this.buffer.depth.bytes > this.buffer.maxBytes / 2) return;
@@ -158,11 +168,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     try {
       await this.backend.prepare();
       for (const piece of pieces) {
-        const refused = await this.backend.write(await this.backend.encode(piece), 'u');
-        if (refused) {
-          this.refusedBatches++;
-          this.opts.log?.warn({ refused }, 'InfluxDB refused (part of) a batch; it is not retried');
-        }
+        this.refusal(await this.backend.write(await this.backend.encode(piece), 'u'), 1);
       }
       this.lastError = undefined;
     } catch (e) {
@@ -207,13 +213,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
           await this.backend.prepare();
           const sent = this.backend.write(body, suffix === MICROS ? 'u' : 'ms');
           next = ahead(names.length);
-          const refused = await sent;
-          // a batch InfluxDB refuses as such (points beyond retention, a field of another type)
-          // will be refused again: it is logged and counted, not retried forever
-          if (refused) {
-            this.refusedBatches++;
-            this.opts.log?.warn({ refused, batches: names.length }, 'InfluxDB refused (part of) a batch; it is not retried');
-          }
+          this.refusal(await sent, names.length);
           await buffer.remove(names);
           this.roomAgain();
           this.lastError = undefined;

@@ -46,6 +46,12 @@ export interface StoreHealth {
   buffered?: { batches: number; bytes: number; maxBytes: number; refusedBatches?: number; missingBatches?: number };
 }
 
+/** How much waits in a store's disk buffer (InfluxDB's store and forward). */
+export interface BufferDepth {
+  batches: number;
+  bytes: number;
+}
+
 /**
  * An alert's change as an annotation beside the telemetry (Grafana). Its point tells apart the
  * alerts of one device, rule and metric changing at the same instant (three gas points over their
