@@ -1,4 +1,5 @@
 import { freePort } from './free-port.ts';
+import { listensOn } from './listener.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ export async function startInfluxd(): Promise<Influxd> {
   const dir = await mkdtemp(join(tmpdir(), 'rm-influx-'));
   const config = join(dir, 'influxdb.conf');
   let url = '';
+  let port = 0;
   let child: ChildProcess | undefined;
   /** up, or why not: it exited (a port taken between choosing it and binding it), or never answered */
   const start = async (): Promise<void> => {
@@ -27,8 +29,9 @@ export async function startInfluxd(): Promise<Influxd> {
     c.stderr!.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2000)));
     const deadline = Date.now() + 30_000;
     for (;;) {
+      // answered by this influxd, not by another test file's that took the port first
       const up = await fetch(`${url}/ping`).then((r) => r.status === 204, () => false);
-      if (up) return;
+      if (up && (await listensOn(c.pid, port))) return;
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`influxd exited (${c.exitCode ?? c.signalCode}): ${said.trim().split('\n').slice(-3).join(' | ')}`);
       if (Date.now() > deadline) throw new Error(`influxd did not answer within 30 s: ${said.trim().split('\n').slice(-3).join(' | ')}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -44,6 +47,7 @@ export async function startInfluxd(): Promise<Influxd> {
     const [http, rpc, ifql] = [await freePort(), await freePort(), await freePort()];
     await writeFile(config, configText(dir, http, rpc, ifql));
     url = `http://127.0.0.1:${http}`;
+    port = http;
     try {
       await start();
       return { url, start, stop };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mappingConfig } from '../services/cluster/subjects.ts';
 import { freePort } from './free-port.ts';
+import { listensOn } from './listener.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -51,7 +52,7 @@ export async function startNats(opts: { servers?: 1 | 3; partitions: number }): 
     const p = spawn(NATS_SERVER, ['-c', configs[i]], { stdio: 'ignore' });
     procs[i] = p;
     p.once('exit', () => procs[i] === p && (procs[i] = null));
-    await waitFor(() => listening(clientPorts[i]), 20_000, `nats-server ${i} up`);
+    await waitFor(async () => (await listening(clientPorts[i])) && listensOn(p.pid, clientPorts[i]), 20_000, `nats-server ${i} up`);
   };
   await Promise.all(configs.map((_, i) => start(i)));
   const urls = clientPorts.map((p) => `nats://127.0.0.1:${p}`);

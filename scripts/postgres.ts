@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './free-port.ts';
+import { listensOn } from './listener.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -48,7 +49,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     const c = new pg.Client(url);
     await c.connect();
     await c.end();
-    return true;
+    // this postgres, not another test file's that took the port first
+    return listensOn(child.pid, port);
   }, 20_000, 'postgres up');
   return {
     url,

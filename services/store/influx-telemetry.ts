@@ -271,11 +271,15 @@ export class InfluxTelemetryStore implements TelemetryStore {
     };
   }
 
-  /** Until everything appended so far is in InfluxDB (tests, shutdown with InfluxDB up). */
+  /**
+   * Until everything appended so far is in InfluxDB (tests, shutdown with InfluxDB up); rejects
+   * when batches still wait after `timeoutMs`, so a caller never takes "flushed" for "shipped".
+   */
   async flush(timeoutMs = 10_000): Promise<void> {
     await this.group.flush();
     const deadline = Date.now() + timeoutMs;
-    while (this.buffer && this.buffer.depth.batches > 0 && Date.now() < deadline) {
+    while (this.buffer && this.buffer.depth.batches > 0) {
+      if (Date.now() >= deadline) throw new Error(`${this.buffer.depth.batches} batches still wait for InfluxDB after ${timeoutMs} ms${this.lastError ? ` (${this.lastError})` : ''}`);
       this.ship();
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -87,7 +87,7 @@ export interface TelemetryStore {
    * its own retention (InfluxDB's retention policies) returns null and drops nothing.
    */
   prune(before: number): Promise<number | null>;
-  /** until everything appended so far is visible to queries (for a forwarding store: shipped, up to `timeoutMs`) */
+  /** until everything appended so far is visible to queries (for a forwarding store: shipped; rejects if not within `timeoutMs`) */
   flush(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -65,9 +65,9 @@ describe('InfluxDB refusals', () => {
   it('does not retry forever a batch InfluxDB refuses (points beyond retention): counted, and the buffer moves on', async () => {
     const store = await openAt('refusals', await tempDir('rm-influx-refused-'));
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: Date.now() - 60 * 86_400_000, values: { co_ppm: 1 } }]);
-    await store.flush(5000);
+    await store.flush(20_000);
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: Date.now(), values: { co_ppm: 2 } }]);
-    await store.flush(5000);
+    await store.flush(20_000);
     expect(store.health().buffered).toMatchObject({ batches: 0, refusedBatches: 1 });
     const points = await store.query({ deviceId: 'd', from: Date.now() - 3_600_000, to: Date.now() + 1000, limit: 10 });
     expect(points.map((p) => ('value' in p ? p.value : null))).toEqual([2]);
@@ -84,7 +84,7 @@ describe('InfluxDB requests of a bounded size', () => {
       // a request holds at most 16 KiB here: the 3 000 readings take a few dozen
       const store = await InfluxTelemetryStore.create({ url: influxd.url, database: `chunks_${buffered}`, ...(buffered ? { bufferDir: join(dir, 'buffer') } : {}), shipBytes: 16 * 1024, placement: () => ({ region: '321283', industry: 'hazchem' }) });
       await store.append(many);
-      await store.flush(10_000);
+      await store.flush(20_000);
       const points = await store.query({ deviceId: 'big', metric: 'co_ppm', from: ts0 - 1, to: ts0 + 10_000, limit: 10_000 });
       expect(points.length, buffered ? 'buffered' : 'written through').toBe(3000);
       await store.close();
@@ -136,10 +136,10 @@ describe('InfluxDB replaced under the running service', () => {
     const store = await openAt('dropped', await tempDir('rm-influx-dropped-'));
     const ts0 = Date.now() - 60_000;
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0, seq: 1, values: { co_ppm: 1 } }]);
-    await store.flush(5000);
+    await store.flush(20_000);
     expect((await fetch(`${influxd.url}/query?q=${encodeURIComponent('DROP DATABASE dropped')}`, { method: 'POST' })).status).toBe(200);
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0 + 1, seq: 2, values: { co_ppm: 2 } }]);
-    await store.flush(10_000);
+    await store.flush(20_000);
     expect(store.health()).toMatchObject({ ok: true, buffered: { batches: 0 } });
     const points = await store.query({ deviceId: 'd', from: ts0 - 1, to: ts0 + 1000, limit: 10 });
     expect(points.map((p) => ('value' in p ? p.value : null))).toEqual([2]);
@@ -147,12 +147,22 @@ describe('InfluxDB replaced under the running service', () => {
   }, 30_000);
 });
 
+describe('InfluxDB flush', () => {
+  it('rejects, saying why, when what was appended is not in InfluxDB by its deadline', async () => {
+    const store = await InfluxTelemetryStore.create({ url: 'http://127.0.0.1:9', database: 'nowhere', bufferDir: join(await tempDir('rm-influx-nowhere-'), 'buffer'), placement: () => ({ region: '321283', industry: 'hazchem' }) });
+    await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: Date.now(), seq: 1, values: { co_ppm: 1 } }]);
+    await expect(store.flush(300)).rejects.toThrow(/1 batches still wait for InfluxDB after 300 ms/);
+    expect(store.health().buffered).toMatchObject({ batches: 1 });
+    await store.close();
+  });
+});
+
 describe('InfluxDB annotations', () => {
   it('keeps the changes of alerts on different points of one device, rule and metric at the same instant', async () => {
     const store = await openAt('annotations', await tempDir('rm-influx-annotations-'));
     const at = Date.now() - 60_000;
     for (const pointId of ['lel.p0', 'lel.p1', 'lel.p2']) await store.annotate({ id: `a-${pointId}`, enterpriseId: 'E', deviceId: 'd', rule: 'gas-lel', severity: 'critical', metric: 'gas_lel', pointId, message: `${pointId} over its limit` }, 'raised', at);
-    await store.flush(5000);
+    await store.flush(20_000);
     const res = (await (await fetch(`${influxd.url}/query?db=annotations&q=${encodeURIComponent('SELECT alert_id, point FROM alert_transition')}`)).json()) as { results: { series?: { values: [string, string, string][] }[] }[] };
     expect(res.results[0].series?.[0].values.map(([, id, point]) => [id, point]).sort()).toEqual([
       ['a-lel.p0', 'lel.p0'],
