@@ -141,6 +141,7 @@ describe('InfluxDB replaced under the running service', () => {
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0 + 1, seq: 2, values: { co_ppm: 2 } }]);
     await store.flush(20_000);
     expect(store.health()).toMatchObject({ ok: true, buffered: { batches: 0 } });
+    expect(await (await fetch(`${influxd.url}/query?q=${encodeURIComponent('SHOW DATABASES')}`)).text()).toContain('"dropped"');
     const points = await store.query({ deviceId: 'd', from: ts0 - 1, to: ts0 + 1000, limit: 10 });
     expect(points.map((p) => ('value' in p ? p.value : null))).toEqual([2]);
     await store.close();
