@@ -74,7 +74,8 @@ interface CompiledDevice {
   enterpriseId: string;
   deviceId: string;
   layout: Layout;
-  ranges: Record<string, readonly [number, number]>;
+  /** null: the device sets no ranges of its own (nearly every device), and a rule looks up nothing */
+  ranges: Record<string, readonly [number, number]> | null;
   reportIntervalS: number;
   flapping: FlappingConfig;
 }
@@ -273,7 +274,7 @@ function viewOf(state: EngineState, rt: DeviceRuntime, deviceId: string): Device
     link: 'unknown',
     lastHeard: state.startedAt,
     reportIntervalS: 0,
-    ranges: bareRecord(),
+    ranges: null,
     baselines: bareRecord(),
     maintenanceAnnounced: (at) => state.world.maintenanceAnnounced(enterpriseId, deviceId, at),
     suspended: () => state.world.suspended(enterpriseId),
@@ -293,8 +294,7 @@ export function compileRules(devices: DeviceRules[]): RuleSet {
       enterpriseId: d.enterpriseId,
       deviceId: d.deviceId,
       layout,
-      // most devices set no ranges of their own: one shared empty record, not ten thousand
-      ranges: d.ranges && Object.keys(d.ranges).length ? Object.assign(bareRecord<readonly [number, number]>(), d.ranges) : NO_RANGES,
+      ranges: d.ranges && Object.keys(d.ranges).length ? Object.assign(bareRecord<readonly [number, number]>(), d.ranges) : null,
       reportIntervalS: d.reportIntervalS ?? 60,
       flapping: d.flapping ?? DEFAULT_FLAPPING,
     });
@@ -396,7 +396,6 @@ function view(device: CompiledDevice, rt: DeviceRuntime, state: EngineState): De
 }
 
 const NO_BASELINES: Record<string, number> = bareRecord();
-const NO_RANGES: Record<string, readonly [number, number]> = Object.freeze(bareRecord<readonly [number, number]>());
 
 /** A reading, received at `now` (its own `ts` may be older: a flushed buffer). */
 export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now: number = reading.ts): Outcome[] {

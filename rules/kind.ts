@@ -34,7 +34,8 @@ export interface DeviceView {
   /** when the gateway last received anything from the device (ms), or when the engine started */
   lastHeard: number;
   reportIntervalS: number;
-  ranges: Record<string, readonly [number, number]>;
+  /** the physical ranges the device sets for its own points; null when it sets none (nearly every device) */
+  ranges: Record<string, readonly [number, number]> | null;
   /** baselines set through the API, per metric */
   baselines: Record<string, number>;
   /** whether a maintenance window or silence registered for the device covers this time */

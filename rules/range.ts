@@ -7,6 +7,16 @@ import { BY_METRIC, type PointNames, type RuleContext } from './points.ts';
  * catalogue's). One alert per point. Such values never drive threshold rules.
  */
 export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): RuleImpl<Set<string> | null> {
+  // a key's names, or null for a point of a metric the rule leaves alone: decided once per key
+  const decided = new Map<string, PointNames | null>();
+  const judged = (key: string): PointNames | null => {
+    let n = decided.get(key);
+    if (n === undefined) {
+      const names = ctx.names(key);
+      decided.set(key, (n = def.metrics && !def.metrics.includes(names.metric) ? null : names));
+    }
+    return n;
+  };
   return {
     id: def.id,
     kind: 'range',
@@ -23,9 +33,10 @@ export function rangeRule(def: RangeRuleDef, ctx: RuleContext = BY_METRIC): Rule
       for (const metric in values) {
         const v = values[metric];
         if (typeof v !== 'number') continue;
-        const names = ctx.names(metric);
-        if (def.metrics && !def.metrics.includes(names.metric)) continue;
-        const range = d.ranges[metric] ?? names.range;
+        // every value of every reading passes here: one lookup says what the key is
+        const names = judged(metric);
+        if (names === null) continue;
+        const range = (d.ranges !== null ? d.ranges[metric] : undefined) ?? names.range;
         if (!range) continue;
         const outside = v < range[0] || v > range[1];
         if (!outside && (s === null || !s.has(metric))) continue;

@@ -137,7 +137,7 @@ export function thresholdRule(def: ThresholdRuleDef, ctx: RuleContext = BY_METRI
     if (v === undefined) return undefined;
     const q = r.quality?.[def.metric];
     if (q === 'fault' || q === 'maintenance') return undefined;
-    const range = d.ranges[def.metric];
+    const range = d.ranges?.[def.metric];
     return range && (v < range[0] || v > range[1]) ? undefined : v;
   };
   return {
