@@ -61,7 +61,8 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
     }
     made.push({ enterpriseId: `E${d % 100}`, deviceId: fleet[d].id, ts: 0, seq: 0, values });
   }
-  let ts = 0;
+  // times as devices send them: epoch milliseconds, beyond the small integers V8 keeps unboxed
+  let ts = Date.UTC(2026, 0, 1);
   // each device numbers its own readings, one after another (as a device does)
   const seqs = new Array<number>(devices).fill(0);
   const feed = (n: number, count: { outcomes: number }) => {
