@@ -13,7 +13,7 @@ import { StartError, explainLock } from './start-error.ts';
  * Under a load the store cannot keep up with, V8 let each thread's old generation grow up to four
  * times what was live between collections: readings held for their commit are promoted and die
  * there. Growing by half at most keeps the peak near what is live (`npm run bench:overload`: RSS
- * peak 1114 → 874 MB, the same readings acknowledged). Flags given to node win.
+ * peak 1114 → 815–874 MB, as many readings acknowledged). Flags given to node win.
  */
 if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) setFlagsFromString('--heap-growing-percent=50');
 
