@@ -12,10 +12,12 @@ import { StartError, explainLock } from './start-error.ts';
 /**
  * Under a load the store cannot keep up with, V8 let each thread's old generation grow up to four
  * times what was live between collections: readings held for their commit are promoted and die
- * there. Growing by half at most keeps the peak near what is live (`npm run bench:overload`: RSS
- * peak 1114 → 815–874 MB, as many readings acknowledged). Flags given to node win.
+ * there. At most double keeps the peak nearer what is live (`npm run bench:overload`, 75k/s asked:
+ * RSS peak 1114 → 877 MB, as many readings acknowledged). Tighter (half) saved little more and
+ * collected often enough to slow the alarm path (`bench:alarm-path` at 12k/s, webhook p99 1047–1227
+ * ms against 590–1007 without the flag and 809–881 with it). Flags given to node win.
  */
-if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) setFlagsFromString('--heap-growing-percent=50');
+if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) setFlagsFromString('--heap-growing-percent=100');
 
 /** `npm start`: settings from the environment and flags, then the whole service. */
 async function main() {
