@@ -1,12 +1,14 @@
 import type { TelemetryPoint, TelemetryQuery, TelemetryWindow } from './telemetry-store.ts';
 
 /**
- * Line-protocol time precision. Readings go in microseconds: readings of one point that share a
+ * Line-protocol time precision. Readings go in nanoseconds: readings of one point that share a
  * millisecond (a second-resolution device clock, a whole tick stamped at once) each get their own
- * microsecond, so InfluxDB keeps both as the embedded store does instead of overwriting one.
- * Batches buffered in milliseconds by an older version are still shipped as such.
+ * nanosecond, so InfluxDB keeps both as the embedded store does instead of overwriting one. In
+ * microseconds there were only a thousand places in a millisecond: two readings of one point whose
+ * seqs differ by a multiple of 1 000 (a 2 kHz sensor stamping whole seconds) overwrote each other.
+ * Batches buffered in milliseconds or microseconds by an older version are still shipped as such.
  */
-export type Precision = 'ms' | 'u';
+export type Precision = 'ms' | 'u' | 'ns';
 
 /** What `encode` made, for the same backend's `write` only. */
 export interface WriteBody {

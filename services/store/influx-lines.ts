@@ -4,7 +4,7 @@ import type { AlertAnnotation } from './telemetry-store.ts';
 /**
  * InfluxDB line protocol for readings and alert transitions. Measurement `reading`: tags
  * enterprise, device, metric, region, industry; fields `value` (numbers) or `state` (switches),
- * `seq`, `quality`; time in microseconds.
+ * `seq`, `quality`; time in nanoseconds.
  *
  * Written for speed: one line per value of every reading goes through here (a store writing tens of
  * thousands of readings a second spends most of its own time on it). What is the same for all of a
@@ -68,12 +68,14 @@ export class LineBatch {
   }
 }
 
-/** The lines of one reading. `sub` is its microseconds within its millisecond. */
+/** The lines of one reading. `sub` is its nanoseconds within its millisecond (0 to 999 999). */
 export function readingLines(r: Reading, place: Placement, sub: number, lines: { push(line: string): void }): void {
   const head = `reading,enterprise=${escTag(r.enterpriseId)},device=${escTag(r.deviceId)},metric=`;
   const where = `,region=${escTag(place.region || 'none')},industry=${escTag(place.industry || 'none')} `;
   const seq = r.seq !== undefined ? `,seq=${r.seq}i` : '';
-  const at = ` ${r.ts}${sub < 10 ? '00' : sub < 100 ? '0' : ''}${sub}`;
+  // written as text: a millisecond in nanoseconds is beyond the integers a double holds exactly
+  // (times are from 2000 on: never negative)
+  const at = ` ${r.ts}${String(sub).padStart(6, '0')}`;
   const quality = r.quality;
   for (const metric of Object.keys(r.values)) {
     const v = r.values[metric];
@@ -94,8 +96,8 @@ export function lineCount(readings: readonly Reading[]): number {
   return n;
 }
 
-/** An alert transition, for Grafana annotations beside the telemetry (time in milliseconds, as microseconds). */
+/** An alert transition, for Grafana annotations beside the telemetry (time in milliseconds, as nanoseconds). */
 export function transitionLine(a: AlertAnnotation, type: string, at: number): string {
   const tags = `enterprise=${escTag(a.enterpriseId)},device=${escTag(a.deviceId)},rule=${escTag(a.rule)},severity=${escTag(a.severity)},type=${escTag(type)},metric=${escTag(a.metric || 'none')},point=${escTag(a.pointId || a.metric || 'none')}`;
-  return `alert_transition,${tags} alert_id=${escStr(a.id)},message=${escStr(a.message.slice(0, 500))} ${at}000`;
+  return `alert_transition,${tags} alert_id=${escStr(a.id)},message=${escStr(a.message.slice(0, 500))} ${at}000000`;
 }

@@ -4,7 +4,7 @@ import { GroupCommit } from './group-commit.ts';
 import { LineBatch, lineCount, readingLines, transitionLine } from './influx-lines.ts';
 import { InfluxQlBackend } from './influx-v1.ts';
 import { FluxBackend } from './influx-v2.ts';
-import type { InfluxBackend } from './influx-backend.ts';
+import type { InfluxBackend, Precision } from './influx-backend.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 
 /**
@@ -47,8 +47,10 @@ export interface InfluxOptions {
   log?: { warn(o: object, msg?: string): void };
 }
 
-/** the buffer's name for batches in microseconds (older, unmarked batches are milliseconds) */
+/** the buffer's names for batches by their time precision (older, unmarked batches are milliseconds) */
+const NANOS = 'ns';
 const MICROS = 'us';
+const precisionOf = (suffix: string): Precision => (suffix === NANOS ? 'ns' : suffix === MICROS ? 'u' : 'ms');
 
 export class InfluxTelemetryStore implements TelemetryStore {
   readonly kind: string;
@@ -90,13 +92,13 @@ export class InfluxTelemetryStore implements TelemetryStore {
   }
 
   /**
-   * The reading's time in microseconds: its millisecond, and within it the seq (mod 1000) or, for
-   * a device without seqs, a count of its readings stamped with that same millisecond.
+   * The reading's nanoseconds within its millisecond: its seq (mod 1 000 000) or, for a device
+   * without seqs, a count of its readings stamped with that same millisecond.
    */
-  private micros(r: Reading): number {
-    if (r.seq !== undefined) return r.seq % 1000;
+  private nanos(r: Reading): number {
+    if (r.seq !== undefined) return r.seq % 1_000_000;
     const last = this.lastStamp.get(r.deviceId);
-    const sub = last && last.ts === r.ts ? (last.n + 1) % 1000 : 0;
+    const sub = last && last.ts === r.ts ? (last.n + 1) % 1_000_000 : 0;
     this.lastStamp.set(r.deviceId, { ts: r.ts, n: sub });
     return sub;
   }
@@ -121,7 +123,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     const lines = new LineBatch(this.buffer ? Math.min(this.shipBytes, Math.floor(this.buffer.maxBytes / 4)) : this.shipBytes, count);
     for (const item of group) {
       if (typeof item === 'string') lines.push(item);
-      else for (const r of item) readingLines(r, this.opts.placement(r.enterpriseId), this.micros(r), lines);
+      else for (const r of item) readingLines(r, this.opts.placement(r.enterpriseId), this.nanos(r), lines);
     }
     return lines.pieces();
   }
@@ -135,7 +137,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     const pieces = this.pieces(group);
     if (!this.buffer) return this.writeThrough(pieces);
     try {
-      for (const piece of pieces) await this.buffer.append(piece, MICROS);
+      for (const piece of pieces) await this.buffer.append(piece, NANOS);
     } catch (e) {
       // said once when it fills (every refused group in an outage would say it again)
       if (e instanceof BufferFull && !this.full) {
@@ -168,7 +170,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
     try {
       await this.backend.prepare();
       for (const piece of pieces) {
-        this.refusal(await this.backend.write(await this.backend.encode(piece), 'u'), 1);
+        this.refusal(await this.backend.write(await this.backend.encode(piece), 'ns'), 1);
       }
       this.lastError = undefined;
     } catch (e) {
@@ -211,7 +213,7 @@ export class InfluxTelemetryStore implements TelemetryStore {
             continue;
           }
           await this.backend.prepare();
-          const sent = this.backend.write(body, suffix === MICROS ? 'u' : 'ms');
+          const sent = this.backend.write(body, precisionOf(suffix));
           next = ahead(names.length);
           this.refusal(await sent, names.length);
           await buffer.remove(names);

@@ -16,7 +16,7 @@ export class FluxBackend implements InfluxBackend {
     const client = new InfluxDB({ url: opts.url, token: opts.token, timeout: 30_000 });
     // the disk buffer does the batching and the retrying: the client only carries a batch over
     const writeOptions = { batchSize: 1_000_000, flushInterval: 0, maxRetries: 0, gzipThreshold: 1000 };
-    this.writeApis = { ms: client.getWriteApi(opts.org, opts.bucket, 'ms', writeOptions), u: client.getWriteApi(opts.org, opts.bucket, 'us', writeOptions) };
+    this.writeApis = { ms: client.getWriteApi(opts.org, opts.bucket, 'ms', writeOptions), u: client.getWriteApi(opts.org, opts.bucket, 'us', writeOptions), ns: client.getWriteApi(opts.org, opts.bucket, 'ns', writeOptions) };
     this.queryApi = client.getQueryApi(opts.org);
   }
 

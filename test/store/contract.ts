@@ -44,11 +44,13 @@ export function storeContract(name: string, factory: StoreFactory) {
       const store = await factory.open();
       // a whole tick stamped with one ts, devices with second-resolution clocks: none may overwrite another
       await store.append([r('same', T0, { co_ppm: 1 }, 7), r('same', T0, { co_ppm: 2 }, 8), r('same', T0 + 1, { co_ppm: 3 }, 9)]);
+      // a seq a thousand on, in the same millisecond (a 2 kHz sensor stamping whole seconds): kept too
+      await store.append([r('same', T0, { co_ppm: 4 }, 1007)]);
       await store.append([r('noseq', T0, { co_ppm: 4 }), r('noseq', T0, { co_ppm: 5 })]);
       await store.append([r('noseq', T0, { co_ppm: 6 })]);
       await store.flush();
       const values = async (deviceId: string) => (await store.query({ deviceId, from: T0, to: T0 + 1000, limit: 100 })).map((p) => [p.ts, (p as { value: unknown }).value]);
-      expect(await values('same')).toEqual([[T0, 1], [T0, 2], [T0 + 1, 3]]);
+      expect((await values('same')).sort()).toEqual([[T0, 1], [T0, 2], [T0, 4], [T0 + 1, 3]]);
       expect((await values('noseq')).sort()).toEqual([[T0, 4], [T0, 5], [T0, 6]]);
       await store.close();
     });

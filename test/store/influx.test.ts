@@ -31,7 +31,7 @@ storeContract('InfluxDB 1.x', {
 });
 
 import { describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 
 describe('InfluxDB layout', () => {
@@ -146,6 +146,24 @@ describe('InfluxDB replaced under the running service', () => {
     expect(points.map((p) => ('value' in p ? p.value : null))).toEqual([2]);
     await store.close();
   }, 30_000);
+});
+
+describe('InfluxDB store upgraded with readings still buffered', () => {
+  it('ships a batch the version before buffered in microseconds as microseconds, beside new ones in nanoseconds', async () => {
+    const dir = await tempDir('rm-influx-upgrade-');
+    const ts = Date.now() - 60_000;
+    await mkdir(join(dir, 'buffer'), { recursive: true });
+    await writeFile(join(dir, 'buffer', '000000000001.us.batch'), `reading,enterprise=E,device=old,metric=co_ppm,region=r,industry=i value=7,seq=3i ${ts}003\n`);
+    const store = await openAt('upgrade', dir);
+    await store.append([{ enterpriseId: 'E', deviceId: 'old', ts: ts + 1, seq: 4, values: { co_ppm: 8 } }]);
+    await store.flush(20_000);
+    const points = await store.query({ deviceId: 'old', from: ts - 1, to: ts + 1000, limit: 10 });
+    expect(points.map((p) => [p.ts, 'value' in p ? p.value : null])).toEqual([
+      [ts, 7],
+      [ts + 1, 8],
+    ]);
+    await store.close();
+  });
 });
 
 describe('InfluxDB flush', () => {

@@ -12,29 +12,30 @@ const linesOf = (r: Reading, sub = 0) => {
 };
 
 describe('InfluxDB line protocol', () => {
-  it('writes one line per value: tags, the value or state field, seq, and the time in microseconds', () => {
+  it('writes one line per value: tags, the value or state field, seq, and the time in nanoseconds', () => {
     const r: Reading = { enterpriseId: 'E1', deviceId: 'd1', ts: 1_765_000_000_000, seq: 1042, values: { co_ppm: 12.5, gas_shutoff_valve_closed: true } };
     expect(linesOf(r, 42)).toEqual([
-      'reading,enterprise=E1,device=d1,metric=co_ppm,region=321283,industry=steel value=12.5,seq=1042i 1765000000000042',
-      'reading,enterprise=E1,device=d1,metric=gas_shutoff_valve_closed,region=321283,industry=steel state=true,seq=1042i 1765000000000042',
+      'reading,enterprise=E1,device=d1,metric=co_ppm,region=321283,industry=steel value=12.5,seq=1042i 1765000000000000042',
+      'reading,enterprise=E1,device=d1,metric=gas_shutoff_valve_closed,region=321283,industry=steel state=true,seq=1042i 1765000000000000042',
     ]);
-    expect(linesOf({ ...r, seq: undefined, values: { co_ppm: 1 } }, 7)).toEqual(['reading,enterprise=E1,device=d1,metric=co_ppm,region=321283,industry=steel value=1 1765000000000007']);
+    expect(linesOf({ ...r, seq: undefined, values: { co_ppm: 1 } }, 7)).toEqual(['reading,enterprise=E1,device=d1,metric=co_ppm,region=321283,industry=steel value=1 1765000000000000007']);
+    expect(linesOf({ ...r, values: { co_ppm: 1 } }, 999_999)[0]).toMatch(/ 1765000000000999999$/);
   });
 
   it('escapes tags and strings, and keeps UTF-8 names whole', () => {
     const quality = bareRecord<Quality>();
     quality['co ppm'] = 'fault';
     const r: Reading = { enterpriseId: '企业 A,1', deviceId: 'd=1', ts: 1000, seq: 5, values: { 'co ppm': 3 }, quality };
-    expect(linesOf(r, 5)).toEqual(['reading,enterprise=企业\\ A\\,1,device=d\\=1,metric=co\\ ppm,region=321283,industry=steel value=3,seq=5i,quality="fault" 1000005']);
+    expect(linesOf(r, 5)).toEqual(['reading,enterprise=企业\\ A\\,1,device=d\\=1,metric=co\\ ppm,region=321283,industry=steel value=3,seq=5i,quality="fault" 1000000005']);
     expect(transitionLine({ id: 'a"1', enterpriseId: 'E', deviceId: 'd', rule: 'r 1', severity: 'major', metric: '', message: 'say "hi" \\o/' }, 'raised', 9)).toBe(
-      'alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=none,point=none alert_id="a\\"1",message="say \\"hi\\" \\\\o/" 9000',
+      'alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=none,point=none alert_id="a\\"1",message="say \\"hi\\" \\\\o/" 9000000',
     );
   });
 
   it('never lets a newline in a name or a message cut a line in two', () => {
     const line = transitionLine({ id: 'a1', enterpriseId: 'E', deviceId: 'd', rule: 'r\n1', severity: 'major', metric: 'co', message: '1号炉\n温度\r\n过高' }, 'raised', 9);
     expect(line.split('\n')).toHaveLength(1);
-    expect(line).toBe('alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=co,point=co alert_id="a1",message="1号炉\\n温度\\r\\n过高" 9000');
+    expect(line).toBe('alert_transition,enterprise=E,device=d,rule=r\\ 1,severity=major,type=raised,metric=co,point=co alert_id="a1",message="1号炉\\n温度\\r\\n过高" 9000000');
     expect(linesOf({ enterpriseId: 'E', deviceId: 'd', ts: 1, values: { 'co\nreading,enterprise=E2 value=1': 1 } })).toHaveLength(1);
   });
 
@@ -43,9 +44,9 @@ describe('InfluxDB line protocol', () => {
     quality.o2_percent = 'maintenance';
     const r: Reading = { enterpriseId: 'E', deviceId: 'd', ts: 1, values: { toString: 4, constructor: 5 }, quality };
     expect(linesOf(r)).toEqual([
-      'reading,enterprise=E,device=d,metric=toString,region=321283,industry=steel value=4 1000',
-      'reading,enterprise=E,device=d,metric=constructor,region=321283,industry=steel value=5 1000',
-      'reading,enterprise=E,device=d,metric=o2_percent,region=321283,industry=steel quality="maintenance" 1000',
+      'reading,enterprise=E,device=d,metric=toString,region=321283,industry=steel value=4 1000000',
+      'reading,enterprise=E,device=d,metric=constructor,region=321283,industry=steel value=5 1000000',
+      'reading,enterprise=E,device=d,metric=o2_percent,region=321283,industry=steel quality="maintenance" 1000000',
     ]);
     expect(lineCount([r, r])).toBe(6);
     // a plain object for quality, as a caller might build one: what it inherits is no quality
