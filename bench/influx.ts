@@ -61,17 +61,17 @@ export async function benchInflux(readings = 40_000, passes = 3): Promise<Influx
     };
 
     // the same points as ready-made line protocol, as the store writes them (the same tags, fields
-    // and microsecond times: InfluxDB's own cost per point depends on them), gzipped beforehand
+    // and nanosecond times: InfluxDB's own cost per point depends on them), gzipped beforehand
     // and posted in 5 000-line batches
     const reference = async () => {
       const lines: string[] = [];
       for (const r of stretch())
-        for (const [m, v] of Object.entries(r.values)) lines.push(`reading,enterprise=${r.enterpriseId},device=${r.deviceId},metric=${m},region=321283,industry=steel value=${v},seq=${r.seq}i ${r.ts}${String(r.seq! % 1000).padStart(3, '0')}`);
+        for (const [m, v] of Object.entries(r.values)) lines.push(`reading,enterprise=${r.enterpriseId},device=${r.deviceId},metric=${m},region=321283,industry=steel value=${v},seq=${r.seq}i ${r.ts}${String(r.seq! % 1_000_000).padStart(6, '0')}`);
       const bodies: Buffer[] = [];
       for (let i = 0; i < lines.length; i += 5000) bodies.push(gzipSync(lines.slice(i, i + 5000).join('\n')));
       const t = performance.now();
       for (const body of bodies) {
-        const res = await fetch(`${influxd.url}/write?db=bench&precision=u`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body });
+        const res = await fetch(`${influxd.url}/write?db=bench&precision=ns`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body });
         if (res.status !== 204) throw new Error(`reference write failed: ${res.status}`);
       }
       return lines.length / ((performance.now() - t) / 1000);
