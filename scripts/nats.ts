@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as tcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mappingConfig } from '../services/cluster/subjects.ts';
@@ -25,12 +24,6 @@ export interface TestNats {
   stop(): Promise<void>;
 }
 
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = tcp({ host: '127.0.0.1', port }, () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
-
 export async function startNats(opts: { servers?: 1 | 3; partitions: number }): Promise<TestNats> {
   if (!existsSync(NATS_SERVER)) throw new Error(`no nats-server at ${NATS_SERVER}: run \`npm test\` (it installs the nats-server package)`);
   const n = opts.servers ?? 1;
@@ -52,7 +45,8 @@ export async function startNats(opts: { servers?: 1 | 3; partitions: number }): 
     const p = spawn(NATS_SERVER, ['-c', configs[i]], { stdio: 'ignore' });
     procs[i] = p;
     p.once('exit', () => procs[i] === p && (procs[i] = null));
-    await waitFor(async () => (await listening(clientPorts[i])) && listensOn(p.pid, clientPorts[i]), 20_000, `nats-server ${i} up`);
+    // up when this server holds its listening socket (a connect could be answered by another test file's)
+    await waitFor(() => listensOn(p.pid, clientPorts[i]), 20_000, `nats-server ${i} up`);
   };
   await Promise.all(configs.map((_, i) => start(i)));
   const urls = clientPorts.map((p) => `nats://127.0.0.1:${p}`);

@@ -81,13 +81,18 @@ export class DiskBuffer {
       total += f.size;
     }
     const read = await Promise.allSettled(taken.map((f) => readFile(join(this.dir, f.name))));
+    const names: string[] = [];
+    const parts: Buffer[] = [];
     // a batch file removed by hand is gone: it is forgotten (and said), not asked for again for
     // ever while every batch after it waits
-    const missing = taken.filter((_, i) => read[i].status === 'rejected' && (read[i] as PromiseRejectedResult).reason?.code === 'ENOENT').map((f) => f.name);
-    for (const r of read) if (r.status === 'rejected' && r.reason?.code !== 'ENOENT') throw r.reason;
+    const missing: string[] = [];
+    read.forEach((r, i) => {
+      if (r.status === 'fulfilled') names.push(taken[i].name), parts.push(r.value);
+      else if (r.reason?.code === 'ENOENT') missing.push(taken[i].name);
+      else throw r.reason;
+    });
     if (missing.length) this.forget(missing);
-    const parts = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    return { names: taken.map((f) => f.name).filter((n) => !missing.includes(n)), bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), suffix, missing };
+    return { names, bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), suffix, missing };
   }
 
   /** The oldest batches one by one, for a reader that looks without shipping. */
