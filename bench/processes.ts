@@ -82,6 +82,7 @@ export async function startService(env: Record<string, string>, nodeArgs: string
   const [mqtt, http] = [await freePort(), await freePort()];
   const child = pinned(SERVICE_CORES, process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.mjs'], {
     ...process.env,
+    UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16',
     MQTT_PORT: String(mqtt),
     MQTT_WS_PORT: '0',
     HTTP_PORT: String(http),

@@ -3,7 +3,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { SecretVerifier } from './credentials.ts';
+import { LoginsWaiting, type SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
 import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
@@ -267,8 +267,10 @@ export class Gateway {
     };
     const device = username ? this.opts.findDevice(username) : undefined;
     if (device) {
-      this.opts.verifier.verify(device.deviceId, password, device.secretHash).then(
+      this.opts.verifier.verify(device.deviceId, password, device.secretHash, () => !client.closed).then(
         (ok) => {
+          // gone while its secret waited for the lane: nothing was hashed, nobody is there to answer
+          if (ok === undefined) return;
           // a control-room tool's username may have become a device id (an enterprise registered
           // one by that name): its API token still logs it in, as what it is
           const w = ok ? undefined : watcher();
@@ -277,15 +279,38 @@ export class Gateway {
           if (client.closed) return;
           this.guard.succeed(device.deviceId, address, this.opts.clock());
           const telemetry = deviceTopic(device.enterpriseId, device.deviceId, 'telemetry');
-          admit({ kind: 'device', device, telemetry, credential: this.opts.verifier.credentialOf(device.deviceId, device.secretHash) }, device.deviceId, 'device');
+          const principal: Principal = { kind: 'device', device, telemetry, credential: this.opts.verifier.credentialOf(device.deviceId, device.secretHash) };
+          // the registry changed the device (its secret, its enterprise) while the check waited:
+          // what was checked is no longer what it must show
+          if (this.stale(principal)) return refuse('credential_changed', 5);
+          admit(principal, device.deviceId, 'device');
         },
-        () => refuse('device_secret'),
+        (err: Error) => (err instanceof LoginsWaiting ? cb(this.busy(username, address), false) : refuse('device_secret')),
       );
       return;
     }
     const w = watcher();
     if (!w) return refuse(username ? 'unknown_user' : 'no_username');
     asWatcher(w);
+  }
+
+  private busyToldAt = -Infinity;
+
+  /**
+   * Too many logins wait for their secret to be checked: "server unavailable", which a device
+   * answers by trying again later. Not a failed login (no ban, no audit line for each), counted,
+   * and logged at most once a minute: a fleet reconnecting would otherwise write a line per device.
+   */
+  private busy(username: string | undefined, address: string | undefined): AuthenticateError {
+    this.opts.counters.connectionsRefused.inc({ reason: 'logins_waiting' });
+    const now = this.opts.clock();
+    if (now - this.busyToldAt >= 60_000) {
+      this.busyToldAt = now;
+      this.opts.log.warn({ username, address, ...this.opts.verifier.hashing() }, 'logins refused for now: too many wait for their secret to be checked');
+    }
+    const err = new Error('server unavailable') as AuthenticateError;
+    err.returnCode = 3;
+    return err;
   }
 
   /** Tell a device what was wrong with a message it sent (on its `reject` topic), and count it. */

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import { promisify } from 'node:util';
+import pLimit, { type LimitFunction } from 'p-limit';
 
 const scrypt = promisify(scryptCb) as (pw: BinaryLike, salt: BinaryLike, len: number, opts: ScryptOptions) => Promise<Buffer>;
 
@@ -27,16 +28,47 @@ export async function verifyScrypt(secret: string, stored: string): Promise<bool
   return timingSafeEqual(got, want);
 }
 
+/** More logins wait for their secret to be checked than the gateway holds: answered "server unavailable", tried again later. */
+export class LoginsWaiting extends Error {}
+
+/**
+ * libuv's thread pool, which scrypt shares with every store write (DuckDB's queries and commits
+ * run on it, the pipeline thread's too), file I/O and DNS lookups: 4 threads unless
+ * UV_THREADPOOL_SIZE says otherwise (`npm start` and the image set 16).
+ */
+export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : 4;
+}
+
 /**
  * Checks device passwords. A verified scrypt secret is remembered as a keyed hash, so that a
  * fleet reconnecting after a network outage does not cost one scrypt per device each time. What
  * is remembered is tied to the credential it was checked against: when the registry rotates a
  * device's secret (or hash), the old secret stops working at once.
+ *
+ * The scrypt checks take turns in a lane as wide as half the thread pool: a fleet logging in
+ * after a restart (each secret hashed once), or someone trying secrets under many names, must not
+ * fill the pool, or every store write waits behind the hashing and acknowledged alarms with it
+ * (40 logins held a DuckDB query 750 ms on a 4-thread pool). At most `maxWaiting` logins wait for
+ * their turn; past that a login is refused as the server being busy, not as a wrong secret.
  */
 export class SecretVerifier {
   private readonly key = randomBytes(32);
   /** deviceId → the credential (plain secret's keyed hash, or scrypt hash) and a secret it accepts */
   private readonly known = new Map<string, { credential: string; mac: Buffer }>();
+  private readonly lane: LimitFunction;
+  private readonly maxWaiting: number;
+
+  constructor(o: { lanes?: number; maxWaiting?: number } = {}) {
+    this.lane = pLimit(o.lanes ?? Math.max(1, Math.floor(threadPoolSize() / 2)));
+    this.maxWaiting = o.maxWaiting ?? 1000;
+  }
+
+  /** scrypt checks running now, and logins waiting for their turn (for /metrics) */
+  hashing(): { running: number; waiting: number } {
+    return { running: this.lane.activeCount, waiting: this.lane.pendingCount };
+  }
 
   private mac(secret: string | Buffer): Buffer {
     return createHmac('sha256', this.key).update(secret).digest();
@@ -56,13 +88,20 @@ export class SecretVerifier {
     return secretHash ?? this.known.get(deviceId)?.credential;
   }
 
-  async verify(deviceId: string, password: Buffer | undefined, secretHash: string | undefined): Promise<boolean> {
+  /**
+   * true or false; `undefined` when the asker left (`wanted` false) before its turn came, so
+   * nothing was hashed. Rejects with `LoginsWaiting` when the lane's queue is full.
+   */
+  async verify(deviceId: string, password: Buffer | undefined, secretHash: string | undefined, wanted: () => boolean = () => true): Promise<boolean | undefined> {
     if (!password) return false;
     const given = this.mac(password);
     const known = this.known.get(deviceId);
     if (known && (secretHash === undefined ? known.credential.startsWith('plain$') : known.credential === secretHash)) return timingSafeEqual(known.mac, given);
     if (!secretHash) return false;
-    const ok = await verifyScrypt(password.toString('utf8'), secretHash);
+    // running and waiting together: p-limit starts a queued check a microtask after it is queued
+    if (this.lane.activeCount + this.lane.pendingCount >= this.lane.concurrency + this.maxWaiting) throw new LoginsWaiting(`${this.maxWaiting} logins already wait for their secret to be checked`);
+    const ok = await this.lane(() => (wanted() ? verifyScrypt(password.toString('utf8'), secretHash) : undefined));
+    // checked against the hash the device had when it asked: a rotation meanwhile is not undone
     if (ok) this.known.set(deviceId, { credential: secretHash, mac: given });
     return ok;
   }

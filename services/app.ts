@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { SecretVerifier } from '../gateway/credentials.ts';
+import { SecretVerifier, threadPoolSize } from '../gateway/credentials.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy } from './alerts/placement.ts';
@@ -61,7 +61,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const telemetry = pipeline.telemetry;
   const status = new LiveStatus();
   const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids));
-  const verifier = new SecretVerifier();
+  const verifier = new SecretVerifier({ maxWaiting: current().file.gateway.maxLoginsWaiting });
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
   const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
@@ -135,7 +135,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const schedule = jobs.schedule(tick, { tickMs: opts.tickMs ?? 1000, cron: opts.schedule ?? true });
   const following = registry.follow(opts.watchRegistry ?? true);
   audited('system', 'service.started', 'service', { devices: current().devices.size });
-  log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size }, 'risk monitor started');
+  log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size, threadPool: threadPoolSize() }, 'risk monitor started');
 
   const stop = () =>
     (stopping ??= shutdown({

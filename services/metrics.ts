@@ -65,6 +65,21 @@ export function pipelineDepth(registry: Registry, depth: () => { waiting: number
   });
 }
 
+/** `gateway_logins_hashing{state}`: scrypt secret checks running, and logins waiting for their turn. */
+export function loginsHashing(registry: Registry, hashing: () => { running: number; waiting: number }) {
+  new Gauge({
+    name: 'gateway_logins_hashing',
+    help: 'device logins whose scrypt secret is being checked (running) or waits its turn (waiting); the checks take at most half the thread pool',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const h = hashing();
+      this.set({ state: 'running' }, h.running);
+      this.set({ state: 'waiting' }, h.waiting);
+    },
+  });
+}
+
 /**
  * `process_thread_heap_bytes{thread,kind}`: each thread's V8 heap (its own isolate), used and
  * total. The process's RSS is these, the stores' own memory (DuckDB, bounded by STORE_MEMORY_MB)

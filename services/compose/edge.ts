@@ -10,7 +10,7 @@ import type { Caller } from '../api/callers.ts';
 import type { LiveStatus } from '../devices/live-status.ts';
 import { panelAt } from '../devices/panels.ts';
 import type { Faults } from '../faults.ts';
-import type { Metrics } from '../metrics.ts';
+import { loginsHashing, type Metrics } from '../metrics.ts';
 import type { PipelineClient } from '../pipeline/client.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RegistryFile } from '../registry/schema.ts';
@@ -77,6 +77,7 @@ export async function composeGateway(
   },
 ): Promise<Gateway> {
   const { settings, registry } = d;
+  loginsHashing(d.metrics.registry, () => d.verifier.hashing());
   return new Gateway({
     mqttPort: settings.MQTT_PORT,
     wsPort: settings.MQTT_WS_PORT,

@@ -411,6 +411,12 @@ export const registrySchema = z
         maxLoginFailuresPerAddress: z.number().int().min(1).max(1_000_000).default(10),
         maxLoginFailuresPerDevice: z.number().int().min(1).max(1_000_000).default(5),
         loginBanS: between(1, 7 * DAY_S).default(300),
+        /**
+         * logins waiting for their scrypt secret to be checked (the checks take turns so that
+         * they never fill the thread pool the stores write on); past this, "server unavailable"
+         * and the device tries again. Read at start
+         */
+        maxLoginsWaiting: z.number().int().min(1).max(1_000_000).default(1000),
       })
       .strict()
       .default({
@@ -427,6 +433,7 @@ export const registrySchema = z
         maxLoginFailuresPerAddress: 10,
         maxLoginFailuresPerDevice: 5,
         loginBanS: 300,
+        maxLoginsWaiting: 1000,
       }),
   })
   .strict();

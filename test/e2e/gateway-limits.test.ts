@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
 import { Writable } from 'node:stream';
@@ -7,9 +8,11 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, holdRecordCommits, startTestApp, tempDir } from '../support/app.ts';
 import { freePort } from '../support/receivers.ts';
+import { hashSecret } from '../../gateway/credentials.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -32,6 +35,16 @@ async function rawDevice(port: number, deviceId: string, clientId: string, o: { 
   await waitFor(() => connack, 5000, 'CONNACK');
   return sock;
 }
+/** The test registry with `n` more gas detectors whose secret is stored as one scrypt hash (as `npm run secret` makes). */
+async function withHashedFleet(n: number, gateway: object = {}) {
+  const reg = withGateway(gateway) as ReturnType<typeof testRegistry> & { gateway: object };
+  const secretHash = await hashSecret('hashed-secret');
+  const chem = reg.enterprises.find((e) => e.id === CHEM)!;
+  for (let i = 0; i < n; i++) chem.devices.push({ id: `hashed-${i}`, secretHash, templates: ['hazchem'], points: [{ metric: 'gas_lel' }] } as never);
+  return reg;
+}
+/** logins whose secret is being checked or waits its turn; read in-process: /metrics also asks the stores, which is what a full pool holds back */
+const checking = async (app: Awaited<ReturnType<typeof startTestApp>>) => (await app.metrics.registry.getSingleMetric('gateway_logins_hashing')!.get()).values.reduce((n, v) => n + v.value, 0);
 const metric = async (app: { ports: { http: number } }, name: string) => (await apiClient(app as never).get('/metrics')).text.split('\n').filter((l) => l.startsWith(name));
 
 describe('gateway limits', () => {
@@ -49,6 +62,64 @@ describe('gateway limits', () => {
     // ...while a device that logged in from here before keeps working: whoever shares its NAT
     // cannot keep it offline by failing logins
     expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(0);
+    await app.stop();
+  });
+
+  it('checks hashed secrets a few at a time: a fleet logging in does not hold back an acknowledged alarm', async () => {
+    // scrypt runs on the thread pool every store write runs on: 40 checks at once held the alarm's
+    // record behind nearly all of them
+    const app = await startTestApp({ registry: await withHashedFleet(40) });
+    const gas = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    let loggedIn = 0;
+    const fleet = Array.from({ length: 40 }, (_, i) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: `hashed-${i}`, password: 'hashed-secret', reconnectPeriod: 0 }).then((c) => (loggedIn++, c)),
+    );
+    await waitFor(async () => (await checking(app)) >= 20, 10_000, 'the logins being checked');
+    // QoS 1: the PUBACK waits for the reading and its alarm to be committed
+    await gas.telemetry({ ts: Date.now(), seq: 1, values: { gas_lel: 60 } });
+    const whenAcknowledged = loggedIn;
+    const open = await apiClient(app, 'token-operator').get(`/api/alerts?enterprise=${CHEM}&state=active`);
+    expect(open.json.items.filter((a: { deviceId: string }) => a.deviceId === 'gas-1').map((a: { rule: string }) => a.rule)).toContain('gas-lel');
+    // most of the fleet still waited for its check (without the lane: all 40)
+    expect(whenAcknowledged).toBeLessThan(20);
+    // and every one of them gets in, none banned for having waited
+    const clients = await Promise.all(fleet);
+    expect(loggedIn).toBe(40);
+    await Promise.all(clients.map((c) => c.endAsync()));
+    await gas.end();
+    await app.stop();
+  });
+
+  it('answers "server unavailable" past the logins allowed to wait, counts it, bans nobody for it, and lets the device in when it tries again', async () => {
+    const app = await startTestApp({ registry: await withHashedFleet(12, { maxLoginsWaiting: 4, maxLoginFailuresPerDevice: 1, maxLoginFailuresPerAddress: 1 }) });
+    const codes = await Promise.all(Array.from({ length: 12 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret')));
+    expect(codes.filter((c) => c === 3).length).toBeGreaterThan(0);
+    expect(codes.every((c) => c === 0 || c === 3)).toBe(true);
+    expect((await metric(app, 'gateway_connections_refused_total')).join()).toContain('logins_waiting');
+    // one failure would ban the device or the address: waiting was not a failure
+    for (let i = 0; i < 12; i++) if (codes[i] === 3) expect(await login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret')).toBe(0);
+    await app.stop();
+  });
+
+  it('refuses a login whose secret the registry rotated while it waited to be checked', async () => {
+    const app = await startTestApp({ registry: await withHashedFleet(41) });
+    const ahead = Array.from({ length: 40 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret'));
+    await waitFor(async () => (await checking(app)) >= 30, 10_000, 'the lane full');
+    // the last device's login is taken (its entry looked up, its check queued behind the others)...
+    let asked = false;
+    const authenticate = app.gateway.broker.authenticate;
+    app.gateway.broker.authenticate = (c, u, p, cb) => (authenticate(c, u, p, cb), u === 'hashed-40' && (asked = true));
+    const late = login(app.ports.mqtt, 'hashed-40', 'hashed-secret');
+    await waitFor(() => asked, 10_000, 'the late login taken');
+    // ...and its secret rotated before its turn comes
+    const reg = parse(await readFile(app.configPath, 'utf8'));
+    reg.enterprises.find((e: { id: string }) => e.id === CHEM).devices.find((d: { id: string }) => d.id === 'hashed-40').secretHash = await hashSecret('rotated-secret');
+    await writeFile(app.configPath, stringify(reg));
+    await app.reload();
+    expect(await checking(app)).toBeGreaterThan(0);
+    expect(await late).toBe(5);
+    expect((await Promise.all(ahead)).every((c) => c === 0)).toBe(true);
+    expect(await login(app.ports.mqtt, 'hashed-40', 'rotated-secret')).toBe(0);
     await app.stop();
   });
 

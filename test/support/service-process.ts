@@ -4,7 +4,7 @@ import { waitFor } from './wait.ts';
 /** The service as its own process (as `npm start` runs it), for tests that kill it with SIGKILL. */
 export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }, env: Record<string, string> = {}, onOutput?: (line: string) => void): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.mjs'], {
-    env: { ...process.env, CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent', ...env },
+    env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16', CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'],
   });
   // what the process said on stderr, for the message should it not come up

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SecretVerifier, hashSecret } from '../../gateway/credentials.ts';
+import { LoginsWaiting, SecretVerifier, hashSecret, threadPoolSize } from '../../gateway/credentials.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import { previousDayCst } from '../../domain/cst.ts';
 import { loggableUrl } from '../../services/api/server.ts';
@@ -55,6 +55,36 @@ describe('device secrets', () => {
     expect(await v.verify('D', Buffer.from('first-hash'), h2)).toBe(false);
     v.retain(() => false);
     expect(await v.verify('D', Buffer.from('new-secret'), undefined)).toBe(false);
+  });
+});
+
+describe('device secrets, checked in turns', () => {
+  it('hashes at most as many at once as the lane is wide; past the waiting bound a login is refused as busy; one whose asker left is not hashed', async () => {
+    const v = new SecretVerifier({ lanes: 2, maxWaiting: 4 });
+    const hash = await hashSecret('right');
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, v.hashing().running)), 1);
+    const checks = Array.from({ length: 5 }, (_, i) => v.verify(`D${i}`, Buffer.from('right'), hash));
+    let left = false;
+    const gone = v.verify('D6', Buffer.from('right'), hash, () => !left);
+    left = true;
+    // two running, four waiting: the seventh is not queued
+    await expect(v.verify('D5', Buffer.from('right'), hash)).rejects.toBeInstanceOf(LoginsWaiting);
+    expect(await Promise.all(checks)).toEqual([true, true, true, true, true]);
+    expect(await gone).toBeUndefined();
+    clearInterval(watch);
+    expect(most).toBeLessThanOrEqual(2);
+    expect(v.hashing()).toEqual({ running: 0, waiting: 0 });
+    // a device checked once is known: no turn to wait for, even with the lane full
+    expect(await v.verify('D0', Buffer.from('right'), hash)).toBe(true);
+    expect(await v.verify('D0', Buffer.from('wrong'), hash)).toBe(false);
+  });
+
+  it('reads the thread pool as libuv does: 4 unless UV_THREADPOOL_SIZE gives a whole number from 1 on, at most 1024', () => {
+    expect(threadPoolSize({})).toBe(4);
+    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '16' })).toBe(16);
+    for (const bad of ['0', '-3', 'abc', '2.5', '']) expect(threadPoolSize({ UV_THREADPOOL_SIZE: bad })).toBe(4);
+    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '5000' })).toBe(1024);
   });
 });
 
