@@ -32,22 +32,12 @@ export async function verifyScrypt(secret: string, stored: string): Promise<bool
 export class LoginsWaiting extends Error {}
 
 /**
- * libuv's thread pool, which scrypt shares with every store write (DuckDB's queries and commits
- * run on it, the pipeline thread's too), file I/O and DNS lookups: 4 threads unless
- * UV_THREADPOOL_SIZE says otherwise (`npm start` and the image set 16).
- */
-export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.UV_THREADPOOL_SIZE);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : 4;
-}
-
-/**
  * Checks device passwords. A verified scrypt secret is remembered as a keyed hash, so that a
  * fleet reconnecting after a network outage does not cost one scrypt per device each time. What
  * is remembered is tied to the credential it was checked against: when the registry rotates a
  * device's secret (or hash), the old secret stops working at once.
  *
- * The scrypt checks take turns in a lane as wide as half the thread pool: a fleet logging in
+ * The scrypt checks take turns in a lane (half the thread pool wide): a fleet logging in
  * after a restart (each secret hashed once), or someone trying secrets under many names, must not
  * fill the pool, or every store write waits behind the hashing and acknowledged alarms with it
  * (40 logins held a DuckDB query 750 ms on a 4-thread pool). At most `maxWaiting` logins wait for
@@ -60,8 +50,9 @@ export class SecretVerifier {
   private readonly lane: LimitFunction;
   private readonly maxWaiting: number;
 
+  /** `lanes`: scrypt checks at once (the composition root gives half the thread pool: services/thread-pool.ts) */
   constructor(o: { lanes?: number; maxWaiting?: number } = {}) {
-    this.lane = pLimit(o.lanes ?? Math.max(1, Math.floor(threadPoolSize() / 2)));
+    this.lane = pLimit(o.lanes ?? 2);
     this.maxWaiting = o.maxWaiting ?? 1000;
   }
 

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { SecretVerifier, threadPoolSize } from '../gateway/credentials.ts';
+import { SecretVerifier } from '../gateway/credentials.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy } from './alerts/placement.ts';
@@ -17,7 +17,9 @@ import { DeviceStatuses } from './devices/device-status.ts';
 import { LiveStatus } from './devices/live-status.ts';
 import { faultReporter } from './faults.ts';
 import { Hazards } from './hazards/hazards.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, nameLookups } from './metrics.ts';
+import { laneNameLookups } from './name-lookups.ts';
+import { poolShares, threadPoolSize } from './thread-pool.ts';
 import { openStores } from './open-stores.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
 import type { Settings } from './settings.ts';
@@ -41,6 +43,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const started = clock();
   const metrics = createMetrics();
   const faults = faultReporter(metrics, log);
+  // the thread pool is the stores': logins and outgoing connections' name lookups take turns in shares of it
+  const pool = poolShares(threadPoolSize());
+  nameLookups(metrics.registry, laneNameLookups(pool.nameLookups).stats);
   let stopping: Promise<void> | undefined;
 
   // --- registry, stores, alerts ----------------------------------------------------------------
@@ -61,7 +66,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const telemetry = pipeline.telemetry;
   const status = new LiveStatus();
   const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids));
-  const verifier = new SecretVerifier({ maxWaiting: current().file.gateway.maxLoginsWaiting });
+  const verifier = new SecretVerifier({ lanes: pool.loginHashing, maxWaiting: current().file.gateway.maxLoginsWaiting });
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
   const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });

@@ -80,6 +80,33 @@ export function loginsHashing(registry: Registry, hashing: () => { running: numb
   });
 }
 
+/** `outbound_name_lookups{state}` and `outbound_name_lookups_total{outcome}`: host names resolved in turns (services/name-lookups.ts). */
+export function nameLookups(registry: Registry, stats: () => { running: number; waiting: number; done: number; refused: number }) {
+  new Gauge({
+    name: 'outbound_name_lookups',
+    help: 'host name lookups for outgoing connections running or waiting their turn (at most a quarter of the thread pool at once)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const s = stats();
+      this.set({ state: 'running' }, s.running);
+      this.set({ state: 'waiting' }, s.waiting);
+    },
+  });
+  new Counter({
+    name: 'outbound_name_lookups_total',
+    help: 'host name lookups for outgoing connections: done, or refused at once because too many waited',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      this.inc({ outcome: 'done' }, s.done);
+      this.inc({ outcome: 'refused' }, s.refused);
+    },
+  });
+}
+
 /**
  * `process_thread_heap_bytes{thread,kind}`: each thread's V8 heap (its own isolate), used and
  * total. The process's RSS is these, the stores' own memory (DuckDB, bounded by STORE_MEMORY_MB)

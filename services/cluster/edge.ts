@@ -8,6 +8,7 @@ import type { Reading } from '../../domain/types.ts';
 import { composeFirePanels, composeGateway, followCredentials, type DeviceInput } from '../compose/edge.ts';
 import { faultReporter } from '../faults.ts';
 import { createMetrics } from '../metrics.ts';
+import { poolShares, threadPoolSize } from '../thread-pool.ts';
 import { RegisteredDevicesTable } from '../registry/registered-devices.ts';
 import { RegistryHolder } from '../registry/registry-holder.ts';
 import type { Settings } from '../settings.ts';
@@ -80,7 +81,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
       return logged;
     },
   };
-  const verifier = new SecretVerifier();
+  const verifier = new SecretVerifier({ lanes: poolShares(threadPoolSize()).loginHashing, maxWaiting: current().file.gateway.maxLoginsWaiting });
   let callers = new Map<string, Caller>();
   const gateway = await composeGateway({
     ...{ settings, registry: current, metrics, clock, log, input, verifier, tokenDigest },

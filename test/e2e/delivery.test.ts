@@ -193,6 +193,20 @@ describe('notification delivery', () => {
     await hooks.close();
   }, 30_000);
 
+  it('reaches a receiver given by host name, its name looked up in turns beside the stores (counted in /metrics)', async () => {
+    const hooks = await startReceiver();
+    const app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url.replace('127.0.0.1', 'localhost') }) });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const done = async () => Number(/^outbound_name_lookups_total\{outcome="done"\} (\d+)$/m.exec((await apiClient(app).get('/metrics')).text)?.[1] ?? 0);
+    const before = await done();
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    await waitFor(() => hooks.requests.some((r: any) => r.body.rule === 'gas-lel' && r.body.severity === 'critical'), 10_000, 'the critical alarm at the webhook');
+    expect(await done()).toBeGreaterThan(before);
+    await dev.end();
+    await app.stop();
+    await hooks.close();
+  }, 30_000);
+
   it("goes on telling everyone else while one unit's receiver hangs: another enterprise's alarm arrives while the hung request is still open", async () => {
     // one receiver for every unit: the chemical plant's hangs (no answer, connection open) until
     // told to answer; the others answer at once

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LoginsWaiting, SecretVerifier, hashSecret, threadPoolSize } from '../../gateway/credentials.ts';
+import { LoginsWaiting, SecretVerifier, hashSecret } from '../../gateway/credentials.ts';
+import { poolShares, threadPoolSize } from '../../services/thread-pool.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import { previousDayCst } from '../../domain/cst.ts';
 import { loggableUrl } from '../../services/api/server.ts';
@@ -85,6 +86,10 @@ describe('device secrets, checked in turns', () => {
     expect(threadPoolSize({ UV_THREADPOOL_SIZE: '16' })).toBe(16);
     for (const bad of ['0', '-3', 'abc', '2.5', '']) expect(threadPoolSize({ UV_THREADPOOL_SIZE: bad })).toBe(4);
     expect(threadPoolSize({ UV_THREADPOOL_SIZE: '5000' })).toBe(1024);
+    // from four threads on the shares leave the stores a quarter or more; below, each still gets one
+    expect(poolShares(16)).toEqual({ loginHashing: 8, nameLookups: 4 });
+    expect(poolShares(4)).toEqual({ loginHashing: 2, nameLookups: 1 });
+    expect(poolShares(1)).toEqual({ loginHashing: 1, nameLookups: 1 });
   });
 });
 
