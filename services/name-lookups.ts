@@ -31,13 +31,19 @@ export function lookupLane(o: { lanes: number; maxWaiting: number; lookup?: Look
     }
     void lane(
       () =>
-        new Promise<void>((free) =>
-          lookup(hostname, opts, (err, address, family) => {
-            done++;
+        new Promise<void>((free) => {
+          try {
+            lookup(hostname, opts, (err, address, family) => {
+              done++;
+              free();
+              callback(err, address, family);
+            });
+          } catch (e) {
+            // refused before it was asked (a malformed name or option): said to the connection, not lost
             free();
-            callback(err, address, family);
-          }),
-        ),
+            process.nextTick(callback, e as NodeJS.ErrnoException, '', 0);
+          }
+        }),
     );
   };
   return {

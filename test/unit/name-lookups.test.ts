@@ -38,6 +38,14 @@ describe('name lookups in turns', () => {
     expect(lane.stats()).toEqual({ running: 0, waiting: 0, done: 5, refused: 1 });
   });
 
+  it('answers a lookup its resolver refuses outright (it throws) with that error, and frees its turn', async () => {
+    const lane = lookupLane({ lanes: 1, maxWaiting: 1, lookup: (() => { throw Object.assign(new TypeError('bad hostname'), { code: 'ERR_INVALID_ARG_TYPE' }); }) as never });
+    const got = await new Promise<NodeJS.ErrnoException | null>((r) => lane.lookup('x.example', {}, (err) => r(err)));
+    expect(got?.code).toBe('ERR_INVALID_ARG_TYPE');
+    await new Promise((r) => setImmediate(r));
+    expect(lane.stats()).toMatchObject({ running: 0, waiting: 0 });
+  });
+
   it('takes the options-less form (hostname, callback) as node does', async () => {
     const dns = heldResolver();
     const lane = lookupLane({ lanes: 1, maxWaiting: 1, lookup: dns.lookup as never });
