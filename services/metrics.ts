@@ -50,48 +50,40 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** `pipeline_messages{where}`: telemetry waiting on the main thread, and handed over and not yet committed. */
-export function pipelineDepth(registry: Registry, depth: () => { waiting: number; inFlight: number }) {
+/** A gauge read when scraped: one value per label value, as `read` gives them now. */
+function gaugeRead(registry: Registry, name: string, help: string, label: string, read: () => Record<string, number>) {
   new Gauge({
-    name: 'pipeline_messages',
-    help: 'telemetry messages waiting on the main thread to be handed to the pipeline (over its bound: their PUBACKs wait), and handed over and not yet committed',
-    labelNames: ['where'],
+    name,
+    help,
+    labelNames: [label],
     registers: [registry],
     collect() {
-      const d = depth();
-      this.set({ where: 'waiting' }, d.waiting);
-      this.set({ where: 'in_flight' }, d.inFlight);
+      for (const [value, n] of Object.entries(read())) this.set({ [label]: value }, n);
     },
+  });
+}
+
+/** `pipeline_messages{where}`: telemetry waiting on the main thread, and handed over and not yet committed. */
+export function pipelineDepth(registry: Registry, depth: () => { waiting: number; inFlight: number }) {
+  const help = 'telemetry messages waiting on the main thread to be handed to the pipeline (over its bound: their PUBACKs wait), and handed over and not yet committed';
+  gaugeRead(registry, 'pipeline_messages', help, 'where', () => {
+    const d = depth();
+    return { waiting: d.waiting, in_flight: d.inFlight };
   });
 }
 
 /** `gateway_logins_hashing{state}`: scrypt secret checks running, and logins waiting for their turn. */
 export function loginsHashing(registry: Registry, hashing: () => { running: number; waiting: number }) {
-  new Gauge({
-    name: 'gateway_logins_hashing',
-    help: 'device logins whose scrypt secret is being checked (running) or waits its turn (waiting); the checks take at most half the thread pool',
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      const h = hashing();
-      this.set({ state: 'running' }, h.running);
-      this.set({ state: 'waiting' }, h.waiting);
-    },
-  });
+  const help = 'device logins whose scrypt secret is being checked (running) or waits its turn (waiting); the checks take at most half the thread pool';
+  gaugeRead(registry, 'gateway_logins_hashing', help, 'state', hashing);
 }
 
 /** `outbound_name_lookups{state}` and `outbound_name_lookups_total{outcome}`: host names resolved in turns (services/name-lookups.ts). */
 export function nameLookups(registry: Registry, stats: () => { running: number; waiting: number; done: number; refused: number }) {
-  new Gauge({
-    name: 'outbound_name_lookups',
-    help: 'host name lookups for outgoing connections running or waiting their turn (at most a quarter of the thread pool at once)',
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      const s = stats();
-      this.set({ state: 'running' }, s.running);
-      this.set({ state: 'waiting' }, s.waiting);
-    },
+  const help = 'host name lookups for outgoing connections running or waiting their turn (at most a quarter of the thread pool at once)';
+  gaugeRead(registry, 'outbound_name_lookups', help, 'state', () => {
+    const s = stats();
+    return { running: s.running, waiting: s.waiting };
   });
   new Counter({
     name: 'outbound_name_lookups_total',

@@ -18,8 +18,8 @@ import { waitFor } from '../support/wait.ts';
 
 /** What keeps out whoever does not belong, and keeps one device from hurting the others. */
 const withGateway = (gateway: object) => ({ ...testRegistry(), gateway });
-const login = (port: number, username: string, password: string) =>
-  mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username, password, reconnectPeriod: 0, connectTimeout: 3000 }).then(
+const login = (port: number, username: string, password: string, connectTimeout = 3000) =>
+  mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username, password, reconnectPeriod: 0, connectTimeout }).then(
     (c) => (c.end(), 0),
     (e: Error & { code?: number }) => e.code ?? -1,
   );
@@ -92,7 +92,7 @@ describe('gateway limits', () => {
 
   it('answers "server unavailable" past the logins allowed to wait, counts it, bans nobody for it, and lets the device in when it tries again', async () => {
     const app = await startTestApp({ registry: await withHashedFleet(12, { maxLoginsWaiting: 4, maxLoginFailuresPerDevice: 1, maxLoginFailuresPerAddress: 1 }) });
-    const codes = await Promise.all(Array.from({ length: 12 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret')));
+    const codes = await Promise.all(Array.from({ length: 12 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret', 60_000)));
     expect(codes.filter((c) => c === 3).length).toBeGreaterThan(0);
     expect(codes.every((c) => c === 0 || c === 3)).toBe(true);
     expect((await metric(app, 'gateway_connections_refused_total')).join()).toContain('logins_waiting');
@@ -103,17 +103,20 @@ describe('gateway limits', () => {
 
   it('refuses a login whose secret the registry rotated while it waited to be checked', async () => {
     const app = await startTestApp({ registry: await withHashedFleet(41) });
-    const ahead = Array.from({ length: 40 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret'));
+    const rotated = await hashSecret('rotated-secret');
+    // a login waits its turn behind dozens of scrypts: on a busy machine, longer than 3 s
+    const slowLogin = (user: string, secret: string) => login(app.ports.mqtt, user, secret, 60_000);
+    const ahead = Array.from({ length: 40 }, (_, i) => slowLogin(`hashed-${i}`, 'hashed-secret'));
     await waitFor(async () => (await checking(app)) >= 30, 10_000, 'the lane full');
     // the last device's login is taken (its entry looked up, its check queued behind the others)...
     let asked = false;
     const authenticate = app.gateway.broker.authenticate;
     app.gateway.broker.authenticate = (c, u, p, cb) => (authenticate(c, u, p, cb), u === 'hashed-40' && (asked = true));
-    const late = login(app.ports.mqtt, 'hashed-40', 'hashed-secret');
+    const late = slowLogin('hashed-40', 'hashed-secret');
     await waitFor(() => asked, 10_000, 'the late login taken');
     // ...and its secret rotated before its turn comes
     const reg = parse(await readFile(app.configPath, 'utf8'));
-    reg.enterprises.find((e: { id: string }) => e.id === CHEM).devices.find((d: { id: string }) => d.id === 'hashed-40').secretHash = await hashSecret('rotated-secret');
+    reg.enterprises.find((e: { id: string }) => e.id === CHEM).devices.find((d: { id: string }) => d.id === 'hashed-40').secretHash = rotated;
     await writeFile(app.configPath, stringify(reg));
     await app.reload();
     expect(await checking(app)).toBeGreaterThan(0);
