@@ -5,7 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { LoginsWaiting, type SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
-import { LoginGuard } from './login-guard.ts';
+import { LoginGuard, userKey } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
 import { PublishPipeline, type TelemetryTaken } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -35,6 +35,8 @@ export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
 export type DeviceLink = 'online' | 'offline' | 'connected' | 'disconnected';
 
 const SUBSCRIPTIONS_PER_DEVICE = 16;
+/** device ids are at most 64 characters (the registry's); a control-room tool's name no longer than this */
+const MAX_USERNAME = 128;
 const SUBSCRIPTIONS_PER_WATCHER = 64;
 
 export interface GatewayCounters {
@@ -229,8 +231,11 @@ export class Gateway {
       .catch((err: Error) => this.opts.log.warn({ err: err.message, client: clientId }, 'session state not removed'));
   }
 
-  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void) {
+  private authenticate(client: Client, given: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void) {
     const address = remoteAddress(client);
+    // a name no device or tool has is cut before it is kept anywhere (ban keys, log, audit)
+    const tooLong = given !== undefined && given.length > MAX_USERNAME;
+    const username = tooLong ? `${given.slice(0, MAX_USERNAME)}…` : given;
     const now = this.opts.clock();
     const refuse = (reason: string, returnCode = 4) => {
       this.opts.counters.authFailures.inc({ reason });
@@ -246,6 +251,18 @@ export class Gateway {
       err.returnCode = returnCode as AuthenticateError['returnCode'];
       cb(err, false);
     };
+    // counted each time; in the audit trail and the log once a minute per ban, with the count
+    const refuseBanned = (reason: 'banned' | 'address_banned') => {
+      this.opts.counters.authFailures.inc({ reason });
+      const n = this.guard.refusedByBan(reason === 'banned' ? userKey(username ?? '', address) : `address:${address ?? ''}`, now);
+      if (n) {
+        this.opts.onLogin?.(username ?? '', false, n > 1 ? `${reason} (${n} refused in the last minute)` : reason, address);
+        this.opts.log.warn({ username, reason, address, refused: n }, 'mqtt login refused');
+      }
+      const err = new Error('not authorized') as AuthenticateError;
+      err.returnCode = 5;
+      cb(err, false);
+    };
     const admit = (principal: Principal, who: string, kind: string) => {
       const refusal = this.sessions.admit(client, principal);
       if (refusal) return refuse(refusal, 5);
@@ -257,8 +274,9 @@ export class Gateway {
     const admitted = this.guard.admits(username, address, now);
     if (!admitted.ok) {
       if (admitted.reason === 'address_banned') this.opts.counters.connectionsRefused.inc({ reason: 'address_banned' });
-      return refuse(admitted.reason, 5);
+      return refuseBanned(admitted.reason);
     }
+    if (tooLong) return refuse('username_too_long');
     const token = password?.toString('utf8') ?? '';
     const watcher = () => (token ? this.opts.findWatcher(token) : undefined);
     const asWatcher = (w: GatewayWatcher) => {
@@ -267,10 +285,16 @@ export class Gateway {
     };
     const device = username ? this.opts.findDevice(username) : undefined;
     if (device) {
-      this.opts.verifier.verify(device.deviceId, password, device.secretHash, () => !client.closed).then(
+      // when its turn comes: still there, and not banned meanwhile (its address's other logins
+      // failed while it waited), or nothing is hashed for it
+      const wanted = () => !client.closed && this.guard.admits(username, address, this.opts.clock()).ok;
+      this.opts.verifier.verify(device.deviceId, password, device.secretHash, wanted).then(
         (ok) => {
-          // gone while its secret waited for the lane: nothing was hashed, nobody is there to answer
-          if (ok === undefined) return;
+          if (ok === undefined) {
+            if (client.closed) return;
+            const now = this.guard.admits(username, address, this.opts.clock());
+            return now.ok ? refuse('banned', 5) : refuseBanned(now.reason);
+          }
           // a control-room tool's username may have become a device id (an enterprise registered
           // one by that name): its API token still logs it in, as what it is
           const w = ok ? undefined : watcher();

@@ -17,15 +17,40 @@ export async function hashSecret(secret: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-export async function verifyScrypt(secret: string, stored: string): Promise<boolean> {
+/**
+ * The cost a stored hash may ask of one login check, at most: `npm run secret` makes N 2^14, r 8,
+ * p 1 (16 MB, ~50 ms). A hash past these would let whoever knows the device id make each wrong
+ * login cost gigabytes or minutes (N 2^21 took 2.3 GB and 6 s; p 4096 held a lane for minutes).
+ */
+const COST = { minN: 2 ** 10, maxN: 2 ** 17, maxR: 16, maxP: 4, maxMemory: 256 * 2 ** 20, maxWork: 2 ** 20 };
+
+function parseScrypt(stored: string): { n: number; r: number; p: number; salt: Buffer; hash: Buffer } | string {
   const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [n, rr, pp] = parts.slice(1, 4).map(Number);
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return 'is not scrypt$N$r$p$salt$hash';
+  const [n, r, p] = parts.slice(1, 4).map(Number);
+  if (!Number.isInteger(n) || n < COST.minN || n > COST.maxN || (n & (n - 1)) !== 0) return `N must be a power of two from ${COST.minN} to ${COST.maxN}`;
+  if (!Number.isInteger(r) || r < 1 || r > COST.maxR) return `r must be 1 to ${COST.maxR}`;
+  if (!Number.isInteger(p) || p < 1 || p > COST.maxP) return `p must be 1 to ${COST.maxP}`;
+  if (128 * n * r > COST.maxMemory || n * r * p > COST.maxWork) return 'asks too much memory or work of each login';
   const salt = Buffer.from(parts[4], 'base64');
-  const want = Buffer.from(parts[5], 'base64');
-  if (!n || !rr || !pp || want.length === 0) return false;
-  const got = await scrypt(secret, salt, want.length, { N: n, r: rr, p: pp, maxmem: 256 * n * rr + 1024 * 1024 });
-  return timingSafeEqual(got, want);
+  const hash = Buffer.from(parts[5], 'base64');
+  if (salt.length < 8 || salt.length > 64) return 'the salt must be 8 to 64 bytes';
+  if (hash.length < 16 || hash.length > 64) return 'the hash must be 16 to 64 bytes';
+  return { n, r, p, salt, hash };
+}
+
+/** Why a stored hash cannot be used (for the registry's own check), or undefined when it can. */
+export function scryptHashProblem(stored: string): string | undefined {
+  const parsed = parseScrypt(stored);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
+export async function verifyScrypt(secret: string, stored: string): Promise<boolean> {
+  const parsed = parseScrypt(stored);
+  if (typeof parsed === 'string') return false;
+  const { n, r, p, salt, hash } = parsed;
+  const got = await scrypt(secret, salt, hash.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 });
+  return timingSafeEqual(got, hash);
 }
 
 /** More logins wait for their secret to be checked than the gateway holds: answered "server unavailable", tried again later. */

@@ -82,6 +82,28 @@ export class LoginGuard {
     if (last !== undefined && now - last < TRUST_MS) return { ok: true };
     return { ok: false, until: addressBan, reason: 'address_banned' };
   }
+
+  /** per banned key: refusals not yet said, and when it was last said */
+  private readonly refusals = new Map<string, { unsaid: number; saidAt: number }>();
+
+  /**
+   * A login refused by a ban in force. The ban itself is in the audit trail; the attempts it
+   * turns away are said at most once a minute per key, with how many there were: a banned
+   * address that keeps connecting (230 a second in a probe) must not grow the record and the log
+   * a line an attempt, nor hold the alarm path behind their writes. Returns how many refusals
+   * to say now (this one included), or 0 to stay quiet.
+   */
+  refusedByBan(key: string, now: number): number {
+    const r = this.refusals.get(key);
+    if (r && now - r.saidAt < 60_000) {
+      r.unsaid++;
+      return 0;
+    }
+    const n = (r?.unsaid ?? 0) + 1;
+    this.refusals.set(key, { unsaid: 0, saidAt: now });
+    if (this.refusals.size > 100_000) for (const [k, v] of this.refusals) if (now - v.saidAt >= 60_000) this.refusals.delete(k);
+    return n;
+  }
 }
 
 /** The key of a username's failures and ban: per address the attempts come from. */

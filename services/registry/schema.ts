@@ -4,6 +4,7 @@ import { TOXIC_GAS_NAMES, isToxicGas, type ToxicGasName } from '../../domain/tox
 import { SEVERITIES } from '../../domain/types.ts';
 import { TEMPLATE_NAMES } from '../../rules/templates/index.ts';
 import { flappingSchema } from '../../rules/schema.ts';
+import { scryptHashProblem } from '../../gateway/credentials.ts';
 
 /** The site registry (CONFIG, YAML) as the contract gives it. Every boundary type is inferred here. */
 export const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'ids are 1–64 letters, digits, "_", "." or "-"');
@@ -175,7 +176,15 @@ export const deviceSchema = z
     id,
     name: z.string().optional(),
     secret: z.string().min(8, 'a device secret needs at least 8 characters').optional(),
-    secretHash: z.string().startsWith('scrypt$', 'secretHash must be made by `npm run secret`').optional(),
+    secretHash: z
+      .string()
+      .max(400)
+      .startsWith('scrypt$', 'secretHash must be made by `npm run secret`')
+      .superRefine((h, ctx) => {
+        const problem = scryptHashProblem(h);
+        if (problem) ctx.addIssue({ code: 'custom', message: `secretHash ${problem} (make it with \`npm run secret\`)` });
+      })
+      .optional(),
     reportIntervalS: between(1, DAY_S).default(60),
     templates: z.array(z.enum(TEMPLATE_NAMES)).default([]),
     /** a casting device's furnace: which feedback its interlocks expect (Order No. 10 (三)(五)(六)) */

@@ -126,6 +126,35 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it('says what a banned address keeps trying once a minute with a count (counted each time), and cuts a name no device could have', async () => {
+    const lines: string[] = [];
+    const app = await startTestApp({ registry: withGateway({ maxLoginFailuresPerAddress: 3 }), logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
+    const long = 'x'.repeat(60_000);
+    expect(await login(app.ports.mqtt, long, 'whatever')).toBe(4);
+    // two more failures: the address is banned
+    for (let i = 0; i < 2; i++) expect(await login(app.ports.mqtt, `nobody-${i}`, 'whatever')).toBe(4);
+    const codes = await Promise.all(Array.from({ length: 20 }, (_, i) => login(app.ports.mqtt, `stranger-${i}`, 'whatever')));
+    expect(codes).toEqual(Array(20).fill(5));
+    expect((await metric(app, 'gateway_auth_failures_total{reason="address_banned"}')).join()).toMatch(/ 20$/);
+    // one line (and one audit entry, written with it) for the twenty
+    expect(lines.filter((l) => l.includes('mqtt login refused') && l.includes('address_banned'))).toHaveLength(1);
+    // the 60 000-character name was kept as its first 128 characters, in the log as in the ban keys
+    expect(lines.some((l) => l.includes('username_too_long') && l.includes(`"${'x'.repeat(128)}…"`))).toBe(true);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(2000);
+    await app.stop();
+  });
+
+  it('checks no secret for a login whose address was banned while it waited its turn', async () => {
+    const app = await startTestApp({ registry: await withHashedFleet(30, { maxLoginFailuresPerAddress: 3 }) });
+    const codes = await Promise.all(Array.from({ length: 30 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'wrong-secret', 60_000)));
+    // the first wrong secrets banned the address; the logins behind them were answered without a check
+    expect(codes.filter((c) => c === 4).length).toBeLessThan(10);
+    expect(codes.filter((c) => c === 5).length).toBeGreaterThan(20);
+    const checked = Number(/ (\d+)$/.exec((await metric(app, 'gateway_auth_failures_total{reason="device_secret"}')).join())?.[1]);
+    expect(checked).toBeLessThan(10);
+    await app.stop();
+  });
+
   it('closes a connection that announces an oversized packet, before reading it, and keeps serving others', async () => {
     const app = await startTestApp();
     const good = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');

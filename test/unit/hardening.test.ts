@@ -87,9 +87,12 @@ describe('device secrets, checked in turns', () => {
     for (const bad of ['0', '-3', 'abc', '2.5', '']) expect(threadPoolSize({ UV_THREADPOOL_SIZE: bad })).toBe(4);
     expect(threadPoolSize({ UV_THREADPOOL_SIZE: '5000' })).toBe(1024);
     // from four threads on the shares leave the stores a quarter or more; below, each still gets one
-    expect(poolShares(16)).toEqual({ loginHashing: 8, nameLookups: 4 });
-    expect(poolShares(4)).toEqual({ loginHashing: 2, nameLookups: 1 });
-    expect(poolShares(1)).toEqual({ loginHashing: 1, nameLookups: 1 });
+    expect(poolShares(16, 16)).toEqual({ loginHashing: 8, nameLookups: 4 });
+    expect(poolShares(4, 8)).toEqual({ loginHashing: 2, nameLookups: 1 });
+    expect(poolShares(1, 8)).toEqual({ loginHashing: 1, nameLookups: 1 });
+    // scrypt is CPU too: logins leave a core to the alarm path
+    expect(poolShares(16, 2)).toEqual({ loginHashing: 1, nameLookups: 4 });
+    expect(poolShares(16, 1)).toEqual({ loginHashing: 1, nameLookups: 4 });
   });
 });
 

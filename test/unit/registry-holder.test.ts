@@ -9,7 +9,9 @@ import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 const silent = { info() {}, warn() {}, error() {} };
-const entry = (id: string): RegisteredDevice => ({ enterpriseId: CHEM, registeredAt: '2026-12-06T00:00:00Z', registeredBy: 'test', device: { id, secretHash: 'scrypt$x', points: [{ metric: 'gas_lel' }] } });
+/** a hash in the form `npm run secret` makes (the registry refuses malformed ones) */
+const WELL_FORMED_HASH = `scrypt$16384$8$1$${Buffer.alloc(16, 1).toString('base64')}$${Buffer.alloc(32, 2).toString('base64')}`;
+const entry = (id: string): RegisteredDevice => ({ enterpriseId: CHEM, registeredAt: '2026-12-06T00:00:00Z', registeredBy: 'test', device: { id, secretHash: WELL_FORMED_HASH, points: [{ metric: 'gas_lel' }] } });
 
 /**
  * The shared table as another node's registrations change it: what a load reads is what the

@@ -5,6 +5,7 @@ import { INDUSTRIES } from '../../domain/indicators.ts';
 import { RegistryError, parseRegistry } from '../../services/registry/load.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { testRegistry } from '../support/registry.ts';
+import { hashSecret } from '../../gateway/credentials.ts';
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -22,6 +23,27 @@ function withDevice(device: object) {
   (r.enterprises[0].devices as object[]).push(device);
   return r;
 }
+
+describe('device secret hashes', () => {
+  it('refuses a hash that would make each login check cost too much memory or time, and takes what `npm run secret` makes', async () => {
+    const salt = Buffer.alloc(16, 1).toString('base64');
+    const hash = Buffer.alloc(32, 2).toString('base64');
+    const device = (secretHash: string) => withDevice({ id: 'hashed-1', secretHash, points: [{ metric: 'gas_lel' }] });
+    expect(problemsOf(device(await hashSecret('made-by-npm-run-secret')))).toEqual([]);
+    for (const [params, why] of [
+      ['2097152$8$1', 'N must be a power of two'],
+      ['1073741824$8$1', 'N must be a power of two'],
+      ['16000$8$1', 'N must be a power of two'],
+      ['16384$8$4096', 'p must be 1 to 4'],
+      ['16384$64$1', 'r must be 1 to 16'],
+      ['131072$16$1', 'too much memory or work'],
+      ['16384$8$x', 'p must be 1 to 4'],
+    ])
+      expect(problemsOf(device(`scrypt$${params}$${salt}$${hash}`)).join()).toContain(why);
+    expect(problemsOf(device(`scrypt$16384$8$1$${salt}$${Buffer.alloc(2000).toString('base64')}`)).join()).toMatch(/secretHash/);
+    expect(problemsOf(device(`scrypt$16384$8$1$$${hash}`)).join()).toContain('salt must be 8 to 64 bytes');
+  });
+});
 
 describe('registry', () => {
   it('loads the example registry: every industry, two regions, units for each', async () => {
