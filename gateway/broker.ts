@@ -337,6 +337,11 @@ export class Gateway {
     return err;
   }
 
+  /** Who logged in from where before this start (the audit trail's): trusted at that address again. */
+  rememberLogins(logins: { username: string; address: string; at: number }[]) {
+    this.guard.remember(logins, this.opts.clock());
+  }
+
   /** Tell a device what was wrong with a message it sent (on its `reject` topic), and count it. */
   answer(device: Pick<GatewayDevice, 'enterpriseId' | 'deviceId'>, topic: string, rejects: Reject[]) {
     const at = new Date(this.opts.clock()).toISOString();

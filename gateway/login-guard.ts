@@ -17,8 +17,8 @@ export interface LoginGuardConfig {
   banS: number;
 }
 
-const TRUST_MS = 7 * 86_400_000;
-const MAX_TRUSTED = 200_000;
+export const TRUST_MS = 7 * 86_400_000;
+export const MAX_TRUSTED = 200_000;
 
 export const DEFAULT_LOGIN_GUARD: LoginGuardConfig = { windowS: 60, maxFailuresPerAddress: 10, maxFailuresPerUsername: 5, banS: 300 };
 
@@ -57,6 +57,13 @@ export class LoginGuard {
     // old entries go, so the map stays bounded by recent attackers
     if (this.failures.size > 100_000) for (const [k, v] of this.failures) if (now - v[v.length - 1] >= this.cfg.windowS * 1000) this.failures.delete(k);
     return banned;
+  }
+
+  /** Logins before a restart (from the audit trail): trusted at their address as if just seen, at the time they were. */
+  remember(logins: { username: string; address: string; at: number }[], now: number) {
+    // oldest first, so that the newest are the last to go should there be more than the bound
+    for (const l of [...logins].sort((a, b) => a.at - b.at)) if (now - l.at < TRUST_MS) this.trusted.set(userKey(l.username, l.address), l.at);
+    if (this.trusted.size > MAX_TRUSTED) for (const k of this.trusted.keys()) if (this.trusted.size > MAX_TRUSTED) this.trusted.delete(k);
   }
 
   succeed(username: string, address: string | undefined, now: number) {

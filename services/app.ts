@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { SecretVerifier } from '../gateway/credentials.ts';
+import { MAX_TRUSTED, TRUST_MS } from '../gateway/login-guard.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy } from './alerts/placement.ts';
@@ -71,6 +72,9 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
   const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
   const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited });
+  // the devices behind a plant's NAT stay trusted there across a restart (the audit trail says who logged in from where)
+  const earlier = await audit.recentLogins(clock() - TRUST_MS, MAX_TRUSTED).catch((err: Error) => (log.warn({ err: err.message }, 'earlier logins not read from the audit trail: addresses trust the logins from now on'), []));
+  gateway.rememberLogins(earlier);
   const panels = composeFirePanels({
     ...{ settings, registry: current, metrics, clock, log, faults },
     readings: (readings) => pipeline.readings(readings, clock()),

@@ -73,6 +73,28 @@ export class AuditLog {
     return this.chain ? lastEntry(this.conn) : { ...this.last };
   }
 
+  /**
+   * Who logged in over MQTT from where since `since`, newest first (at most `limit`): the login
+   * guard's trust in a plant's NAT outlives a restart (gateway/login-guard.ts).
+   */
+  async recentLogins(since: number, limit: number): Promise<{ username: string; address: string; at: number }[]> {
+    const rows = await this.conn.all<{ actor: string; detail: string | null; at_ms: bigint | number | string }>(
+      `SELECT actor, detail, at_ms FROM audit WHERE action = 'login.mqtt' AND at_ms >= $since ORDER BY at_ms DESC LIMIT $limit`,
+      { since, limit },
+    );
+    const logins = [];
+    for (const r of rows) {
+      let address: unknown;
+      try {
+        address = (JSON.parse(r.detail ?? 'null') as { address?: unknown } | null)?.address;
+      } catch {
+        continue;
+      }
+      if (typeof address === 'string' && address) logins.push({ username: r.actor, address, at: Number(r.at_ms) });
+    }
+    return logins;
+  }
+
   /** Queue an entry; entries are chained in the order they are appended and written in batches. */
   append(e: AuditInput): Promise<void> {
     this.queue.push(e);

@@ -155,6 +155,19 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it("keeps trusting a device at the address it logged in from across a restart: a banned NAT still lets it in", async () => {
+    const registry = withGateway({ maxLoginFailuresPerAddress: 3 });
+    const first = await startTestApp({ registry });
+    expect(await login(first.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(0);
+    await first.stop();
+    const app = await startTestApp({ registry, dataDir: first.dataDir });
+    for (let i = 0; i < 3; i++) expect(await login(app.ports.mqtt, `nobody-${i}`, 'whatever')).toBe(4);
+    // the address is banned for names not seen there; gas-2 was, before the restart
+    expect(await login(app.ports.mqtt, 'smoke-1', 'secret-smoke-1')).toBe(5);
+    expect(await login(app.ports.mqtt, 'gas-2', 'secret-gas-2')).toBe(0);
+    await app.stop();
+  });
+
   it('closes a connection that announces an oversized packet, before reading it, and keeps serving others', async () => {
     const app = await startTestApp();
     const good = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');

@@ -1,3 +1,4 @@
+import { LoginGuard } from '../../gateway/login-guard.ts';
 import { describe, expect, it } from 'vitest';
 import { LoginsWaiting, SecretVerifier, hashSecret } from '../../gateway/credentials.ts';
 import { poolShares, threadPoolSize } from '../../services/thread-pool.ts';
@@ -56,6 +57,23 @@ describe('device secrets', () => {
     expect(await v.verify('D', Buffer.from('first-hash'), h2)).toBe(false);
     v.retain(() => false);
     expect(await v.verify('D', Buffer.from('new-secret'), undefined)).toBe(false);
+  });
+});
+
+describe('address bans after a restart', () => {
+  it('trust the logins remembered from before it at their own address, for a week from when they were', () => {
+    const g = new LoginGuard({ windowS: 60, maxFailuresPerAddress: 1, maxFailuresPerUsername: 5, banS: 300 });
+    const now = Date.UTC(2026, 11, 6);
+    const day = 86_400_000;
+    g.remember([{ username: 'gas-1', address: '10.0.0.5', at: now - day }, { username: 'old', address: '10.0.0.5', at: now - 8 * day }, { username: 'elsewhere', address: '10.0.0.6', at: now - 1000 }], now);
+    g.fail('10.0.0.5', 'someone', now);
+    expect(g.admits('gas-1', '10.0.0.5', now).ok).toBe(true);
+    expect(g.admits('old', '10.0.0.5', now).ok).toBe(false);
+    expect(g.admits('elsewhere', '10.0.0.5', now).ok).toBe(false);
+    // the week runs from the login remembered, not from the restart
+    const later = now + 6 * day + 1;
+    g.fail('10.0.0.5', 'someone', later);
+    expect(g.admits('gas-1', '10.0.0.5', later).ok).toBe(false);
   });
 });
 
