@@ -155,7 +155,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // what tests drive by hand (they move the clock themselves); `npm start` uses ports and stop
   return {
     ports: { mqtt: gateway.ports.mqtt!, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, http: httpPort, firePanel: panels?.port },
-    ...{ registry: current, book, dispatcher, telemetry, gateway, metrics, pipeline, outbox, silences: stores.silences, forwarder },
+    ...{ registry: current, book, dispatcher, telemetry, gateway, metrics, pipeline, outbox, ackLinks, silences: stores.silences, forwarder },
     ...{ sweep: jobs.sweep, dailySummaries: jobs.dailySummaries, retention: jobs.retention, publishAuditHead: jobs.publishAuditHead, monthlyReports: jobs.monthlyReports },
     reload: () => registry.reload(),
     /** run time-driven rules now; resolves once their changes are with the alert book */

@@ -70,6 +70,8 @@ describe('a full disk', () => {
       expect(alerts.some((a: { deviceId: string; metric: string }) => a.deviceId === "gas-1" && a.metric === "gas_lel"), JSON.stringify(alerts)).toBe(true);
       await dev.end();
     } finally {
+      // room again before the stop, whatever failed: the stop's last commits, and the next test, need it
+      await rm(join(mountPoint, 'junk'), { force: true });
       await app.stop();
     }
   });
@@ -103,6 +105,7 @@ describe('a full disk', () => {
       expect((await fetch(link, { method: 'POST' })).status).toBe(409);
       await dev.end();
     } finally {
+      await rm(join(mountPoint, 'junk'), { force: true });
       await app.stop();
       await hooks.close();
     }
@@ -132,8 +135,39 @@ describe('a full disk', () => {
       expect((await log.verify()).ok).toBe(true);
       log.close();
     } finally {
+      await rm(join(mountPoint, 'junk'), { force: true });
       await sql.close();
       db.close();
+    }
+  });
+
+  it('answers a tap whose acknowledgement was written but whose link could not be marked used: acknowledged, the link still usable', async () => {
+    const hooks = await startReceiver();
+    const app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
+    try {
+      const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+      await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+      const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
+      const { id, ackUrl } = told.body as { id: string; ackUrl: string };
+      const link = `http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`;
+      // the record takes the step; the write that marks the link used meets a full disk
+      const store = (app.ackLinks as unknown as { deps: { store: { markUsed: (...a: unknown[]) => Promise<boolean> } } }).deps.store;
+      const markUsed = store.markUsed.bind(store);
+      store.markUsed = async () => {
+        throw new Error('IO Error: No space left on device');
+      };
+      const first = await fetch(link, { method: 'POST' });
+      expect(first.status).toBe(200);
+      expect(await first.text()).toContain('已确认 1 条报警');
+      expect((await apiClient(app, 'token-operator').get(`/api/alerts/${id}`)).json).toMatchObject({ acknowledged: true, ackBy: 'ack-link:ent-chem' });
+      // room again: the next tap finds nothing more to acknowledge and uses the link up
+      store.markUsed = markUsed;
+      expect((await fetch(link, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(link, { method: 'POST' })).status).toBe(409);
+      await dev.end();
+    } finally {
+      await app.stop();
+      await hooks.close();
     }
   });
 
@@ -157,6 +191,7 @@ describe('a full disk', () => {
       expect(await links.markUsed('link-1', 7)).toBe(false);
       expect((await links.get('link-1'))?.usedAt).toBe(6);
     } finally {
+      await rm(join(mountPoint, 'junk'), { force: true });
       await sql.close();
       db.close();
     }

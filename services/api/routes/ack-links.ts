@@ -45,7 +45,11 @@ export function ackLinkRoutes(ctx: ApiContext) {
       // the link is used up once what it did is in the record: a service stopped before a kept
       // step was written (a full disk, then kill -9) lost the step, and the link must still work.
       // Two taps at once: both acknowledge what is still open (the second finds nothing), one uses it
-      const used = kept.length ? seen : await ctx.ackLinks.use(seen);
+      // and should marking it used fail (a full disk that let the step in), what it acknowledged
+      // stands: the page says so, and the link stays usable until a tap can mark it
+      const used = kept.length
+        ? seen
+        : await ctx.ackLinks.use(seen).catch((err: Error) => (req.log.warn({ err: err.message, link: link.id }, 'acknowledge link not marked used; it stays usable'), seen));
       ctx.metrics.ackLinks.inc({ outcome: used.outcome });
       if (!done.length && !kept.length && used.outcome !== 'ok') return page(reply, used, await alertsOf(ctx, used), null, namer(ctx, used));
       ctx.audit.append(actor, 'alert.ack_link', link.id, { alerts: [...done, ...kept], unit: link.unitId, recipient: link.recipient, ...(kept.length ? { notYetRecorded: kept } : {}) });
