@@ -11,6 +11,15 @@ import { startReceiver } from '../support/receivers.ts';
 import { CHEM, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
+/** gas-2 raises a critical alarm; the webhook hears it with its acknowledge link (its address on this service). */
+async function alarmWithLink(app: Awaited<ReturnType<typeof startTestApp>>, hooks: Awaited<ReturnType<typeof startReceiver>>) {
+  const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+  await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+  const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
+  const { id, ackUrl } = told.body as { id: string; ackUrl: string };
+  return { dev, id, link: `http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}` };
+}
+
 /**
  * A PUBACK means stored, also when the disk fills up. DATA_DIR sits on a small tmpfs of its own
  * (the tests run as root, as CI does); a junk file fills it while a device sends at QoS 1. The
@@ -82,11 +91,7 @@ describe('a full disk', () => {
     const hooks = await startReceiver();
     const app = await startTestApp({ dataDir, registry: testRegistry({ webhookUrl: hooks.url }) });
     try {
-      const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
-      await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
-      const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
-      const { id, ackUrl } = told.body as { id: string; ackUrl: string };
-      const link = `http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`;
+      const { dev, id, link } = await alarmWithLink(app, hooks);
       await writeFile(join(mountPoint, 'junk'), Buffer.alloc(40 * 1024 * 1024)).catch(() => {});
       const api = apiClient(app, 'token-operator');
       const first = await fetch(link, { method: 'POST' });
@@ -145,11 +150,7 @@ describe('a full disk', () => {
     const hooks = await startReceiver();
     const app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
     try {
-      const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
-      await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
-      const told = await waitFor(() => hooks.requests.find((r) => (r.body as { ackUrl?: string }).ackUrl), 5000, 'the alarm with its acknowledge link');
-      const { id, ackUrl } = told.body as { id: string; ackUrl: string };
-      const link = `http://127.0.0.1:${app.ports.http}${new URL(ackUrl).pathname}`;
+      const { dev, id, link } = await alarmWithLink(app, hooks);
       // the record takes the step; the write that marks the link used meets a full disk
       const store = (app.ackLinks as unknown as { deps: { store: { markUsed: (...a: unknown[]) => Promise<boolean> } } }).deps.store;
       const markUsed = store.markUsed.bind(store);
