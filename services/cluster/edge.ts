@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
 import { SecretVerifier } from '../../gateway/credentials.ts';
+import { MAX_TRUSTED, TRUST_MS } from '../../gateway/login-guard.ts';
 import { deviceTopic } from '../../gateway/topics.ts';
 import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
@@ -14,7 +15,7 @@ import { RegistryHolder } from '../registry/registry-holder.ts';
 import type { Settings } from '../settings.ts';
 import { PgSql } from '../store/postgres-sql.ts';
 import { ClusterLog } from './log.ts';
-import { natsServers } from './shared-stores.ts';
+import { natsServers, openSharedAudit } from './shared-stores.ts';
 import { nodeHttp } from './node-http.ts';
 import { changed, inbound, TO_DEVICES, type EdgeMessage } from './subjects.ts';
 
@@ -81,14 +82,19 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
       return logged;
     },
   };
+  // logins go in the shared audit trail, and who logged in from where stays trusted there across a restart
+  const audit = await openSharedAudit(sql);
+  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
+    void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
   const verifier = new SecretVerifier({ lanes: poolShares(threadPoolSize()).loginHashing, maxWaiting: current().file.gateway.maxLoginsWaiting });
   let callers = new Map<string, Caller>();
   const gateway = await composeGateway({
     ...{ settings, registry: current, metrics, clock, log, input, verifier, tokenDigest },
     caller: (digest) => callers.get(digest),
     stopping: () => stopping,
-    audited: () => {},
+    audited,
   });
+  gateway.rememberLogins(await audit.recentLogins(clock() - TRUST_MS, MAX_TRUSTED).catch((err: Error) => (log.warn({ err: err.message }, 'earlier logins not read from the audit trail: addresses trust the logins from now on'), [])));
   registry.onChange((next) => (callers = buildCallers(next)));
   registry.onReload((outcome) => metrics.registryReloads.inc({ outcome }));
   registry.onChange((next) => followCredentials(next, verifier, gateway));
@@ -145,6 +151,9 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
       await panels?.close();
       await http.close();
       await nats.close();
+      // the last logins' entries written before the pool closes
+      await audit.head().catch(() => {});
+      audit.close();
       await sql.close();
     },
   };

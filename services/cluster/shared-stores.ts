@@ -38,12 +38,33 @@ export async function openSharedStores(sql: PgSql, partitions: number) {
   }
 }
 
-async function open(sql: PgSql, partitions: number) {
+/**
+ * The shared audit trail alone, for an edge: its MQTT logins go in it, and at start it reads back
+ * who logged in from where (gateway/login-guard.ts trusts them at their address).
+ */
+export async function openSharedAudit(sql: PgSql): Promise<AuditLog> {
+  const lock = await sql.pool.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(7, 1)');
+    return await sharedAudit(sql);
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock(7, 1)').catch(() => {});
+    lock.release();
+  }
+}
+
+/** Several writers take turns on one trail: a transaction lock, the head read inside it. */
+async function sharedAudit(sql: PgSql): Promise<AuditLog> {
   const audit = await AuditLog.create(sql, null);
   audit.chain = async (t) => {
     await t.run('SELECT pg_advisory_xact_lock(7, 2)');
     return lastEntry(t);
   };
+  return audit;
+}
+
+async function open(sql: PgSql, partitions: number) {
+  const audit = await sharedAudit(sql);
   const stores: Stores = {
     alerts: await AlertStore.create(sql),
     baselines: await BaselineStore.create(sql),

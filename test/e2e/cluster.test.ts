@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiNode } from '../../services/cluster/api.ts';
 import { startEdge } from '../../services/cluster/edge.ts';
 import { startWorker } from '../../services/cluster/worker.ts';
+import { openSharedAudit } from '../../services/cluster/shared-stores.ts';
+import { PgSql } from '../../services/store/postgres-sql.ts';
 import { settingsSchema } from '../../services/settings.ts';
 import { apiClient, connectDevice, followStream, tempDir } from '../support/app.ts';
 import { startInfluxd, type Influxd } from '../support/influxd.ts';
@@ -27,6 +29,7 @@ const P = 4;
 describe('cluster mode: edge, worker and API node', () => {
   let nats: TestNats;
   let pg: TestPostgres;
+  let pgUrl: string;
   let influx: Influxd;
   let hooks: Awaited<ReturnType<typeof startReceiver>>;
   let edge: Awaited<ReturnType<typeof startEdge>>;
@@ -42,7 +45,7 @@ describe('cluster mode: edge, worker and API node', () => {
     // a fire panel's transmission device (GB/T 26875.3) of the mall, connecting to the edge
     reg.enterprises.find((e) => e.id === MALL)!.devices.push({ id: 'panel-1', panelAddress: '88888', templates: ['fire'], points: [{ id: 'smoke-3f', metric: 'smoke_alarm', panel: { componentType: 40, componentAddress: 10 } }] } as never);
     await writeFile(config, stringify(reg));
-    const pgUrl = await pg.database('cluster');
+    pgUrl = await pg.database('cluster');
     const settings = (role: string, extra: Record<string, string | number> = {}) =>
       settingsSchema.parse({
         ...{ ROLE: role, CONFIG: config, DATA_DIR: dir, HOST: '127.0.0.1', MQTT_PORT: 0, MQTT_WS_PORT: 0, HTTP_PORT: 0, LOG_LEVEL: 'silent' },
@@ -97,6 +100,23 @@ describe('cluster mode: edge, worker and API node', () => {
     await device.end();
     stream.close();
   }, 60_000);
+
+  it("keeps an edge's MQTT logins in the shared audit trail, from which a restarted edge reads who logged in from where", async () => {
+    const device = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-2', 'secret-gas-2');
+    // two connections: one holds the lock the trail's tables are made under, one makes them
+    const sql = PgSql.connect(pgUrl, { max: 2, application: 'test' });
+    try {
+      const audit = await openSharedAudit(sql);
+      const login = await waitFor(async () => (await audit.recentLogins(Date.now() - 60_000, 100)).find((x) => x.username === 'gas-2'), 10_000, 'the login in the audit trail');
+      expect(login).toMatchObject({ address: '127.0.0.1' });
+      // the chain stays whole with the edge among its writers
+      expect((await apiClient({ ports: { http: api.ports.http } }, 'token-operator').get('/api/audit/verify')).json.ok).toBe(true);
+      audit.close();
+    } finally {
+      await sql.close();
+      await device.end();
+    }
+  });
 
   it('takes a fire panel\'s fire through the edge and the log to an alert, confirmed once the log has it', async () => {
     const panel = new FirePanelSimulator({ host: '127.0.0.1', port: edge.ports.firePanel!, address: 88888, centre: 889, clock: Date.now });

@@ -30,6 +30,7 @@ storeContract('InfluxDB 1.x', {
   },
 });
 
+import { waitFor } from '../support/wait.ts';
 import { describe, expect, it } from 'vitest';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parse } from 'yaml';
@@ -138,6 +139,10 @@ describe('InfluxDB replaced under the running service', () => {
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0, seq: 1, values: { co_ppm: 1 } }]);
     await store.flush(20_000);
     expect((await fetch(`${influxd.url}/query?q=${encodeURIComponent('DROP DATABASE dropped')}`, { method: 'POST' })).status).toBe(200);
+    // InfluxDB 1.x may still take a write into a database it has just dropped (204, the points
+    // kept nowhere: influxdata/influxdb#5547, #6650): the store's next write is made once InfluxDB
+    // itself refuses writes there, which is the state this test is about
+    await waitFor(async () => (await fetch(`${influxd.url}/write?db=dropped`, { method: 'POST', body: 'probe value=1' })).status === 404, 10_000, 'InfluxDB refusing writes to the dropped database');
     await store.append([{ enterpriseId: 'E', deviceId: 'd', ts: ts0 + 1, seq: 2, values: { co_ppm: 2 } }]);
     await store.flush(20_000);
     expect(store.health()).toMatchObject({ ok: true, buffered: { batches: 0 } });
