@@ -4,14 +4,15 @@ import pLimit from 'p-limit';
 import { Agent, setGlobalDispatcher } from 'undici';
 
 /**
- * Host names this service connects to (webhooks, robots, SMS providers, upstream platforms,
- * InfluxDB) are resolved by getaddrinfo on libuv's thread pool, the pool every store write runs
- * on. A resolver that stops answering holds a pool thread for its whole timeout (5 s per try by
- * default) per lookup, and the outbox tries every receiver's lane at once: enough of them and the
- * alert record waits behind the lookups, every alarm with it. So lookups take turns, at most a
- * quarter of the pool at once (services/thread-pool.ts); past `maxWaiting` a lookup fails at once
- * (EAI_AGAIN), which the delivery counts as a failed attempt and tries again later. Addresses
- * given as IPs are not looked up.
+ * Host names this service reaches with `fetch` (webhooks, robots, SMS providers, upstream
+ * platforms, InfluxDB 1.x writes) are resolved by getaddrinfo on libuv's thread pool, the pool
+ * every store write runs on. A resolver that stops answering holds a pool thread for its whole
+ * timeout (5 s per try by default) per lookup, and the outbox tries every receiver's lane at
+ * once: enough of them and the alert record waits behind the lookups, every alarm with it. So
+ * lookups take turns, at most a quarter of the pool at once (services/thread-pool.ts); past
+ * `maxWaiting` a lookup fails at once (EAI_AGAIN), which the delivery counts as a failed attempt
+ * and tries again later. Addresses given as IPs are not looked up. SMTP (nodemailer) and the
+ * InfluxDB clients' own HTTP (queries, 2.x) resolve names their own way, outside this lane.
  */
 type Callback = (err: NodeJS.ErrnoException | null, address: string | { address: string; family: number }[], family?: number) => void;
 type Lookup = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: Callback) => void;
