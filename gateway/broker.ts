@@ -288,7 +288,9 @@ export class Gateway {
       // when its turn comes: still there, and not banned meanwhile (its address's other logins
       // failed while it waited), or nothing is hashed for it
       const wanted = () => !client.closed && this.guard.admits(username, address, this.opts.clock()).ok;
-      this.opts.verifier.verify(device.deviceId, password, device.secretHash, wanted).then(
+      // a device that logged in from here before goes ahead of names never seen here
+      const trusted = this.guard.trusts(device.deviceId, address, now);
+      this.opts.verifier.verify(device.deviceId, password, device.secretHash, wanted, trusted).then(
         (ok) => {
           if (ok === undefined) {
             if (client.closed) return;

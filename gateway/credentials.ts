@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import { promisify } from 'node:util';
-import pLimit, { type LimitFunction } from 'p-limit';
+import PQueue from 'p-queue';
 
 const scrypt = promisify(scryptCb) as (pw: BinaryLike, salt: BinaryLike, len: number, opts: ScryptOptions) => Promise<Buffer>;
 
@@ -67,23 +67,26 @@ export class LoginsWaiting extends Error {}
  * fill the pool, or every store write waits behind the hashing and acknowledged alarms with it
  * (40 logins held a DuckDB query 750 ms on a 4-thread pool). At most `maxWaiting` logins wait for
  * their turn; past that a login is refused as the server being busy, not as a wrong secret.
+ * A device that logged in from the same address before (`known`, the login guard's trust) goes
+ * ahead of the others and is never refused for the queue: logins from many addresses at once
+ * must not keep a plant's own devices out after a restart.
  */
 export class SecretVerifier {
   private readonly key = randomBytes(32);
   /** deviceId → the credential (plain secret's keyed hash, or scrypt hash) and a secret it accepts */
   private readonly known = new Map<string, { credential: string; mac: Buffer }>();
-  private readonly lane: LimitFunction;
+  private readonly lane: PQueue;
   private readonly maxWaiting: number;
 
   /** `lanes`: scrypt checks at once (the composition root gives half the thread pool: services/thread-pool.ts) */
   constructor(o: { lanes?: number; maxWaiting?: number } = {}) {
-    this.lane = pLimit(o.lanes ?? 2);
+    this.lane = new PQueue({ concurrency: o.lanes ?? 2 });
     this.maxWaiting = o.maxWaiting ?? 1000;
   }
 
   /** scrypt checks running now, and logins waiting for their turn (for /metrics) */
   hashing(): { running: number; waiting: number } {
-    return { running: this.lane.activeCount, waiting: this.lane.pendingCount };
+    return { running: this.lane.pending, waiting: this.lane.size };
   }
 
   private mac(secret: string | Buffer): Buffer {
@@ -106,17 +109,17 @@ export class SecretVerifier {
 
   /**
    * true or false; `undefined` when the asker left (`wanted` false) before its turn came, so
-   * nothing was hashed. Rejects with `LoginsWaiting` when the lane's queue is full.
+   * nothing was hashed. Rejects with `LoginsWaiting` when the lane's queue is full (never for
+   * a `trusted` login: one this device made from this address before).
    */
-  async verify(deviceId: string, password: Buffer | undefined, secretHash: string | undefined, wanted: () => boolean = () => true): Promise<boolean | undefined> {
+  async verify(deviceId: string, password: Buffer | undefined, secretHash: string | undefined, wanted: () => boolean = () => true, trusted = false): Promise<boolean | undefined> {
     if (!password) return false;
     const given = this.mac(password);
     const known = this.known.get(deviceId);
     if (known && (secretHash === undefined ? known.credential.startsWith('plain$') : known.credential === secretHash)) return timingSafeEqual(known.mac, given);
     if (!secretHash) return false;
-    // running and waiting together: p-limit starts a queued check a microtask after it is queued
-    if (this.lane.activeCount + this.lane.pendingCount >= this.lane.concurrency + this.maxWaiting) throw new LoginsWaiting(`${this.maxWaiting} logins already wait for their secret to be checked`);
-    const ok = await this.lane(() => (wanted() ? verifyScrypt(password.toString('utf8'), secretHash) : undefined));
+    if (!trusted && this.lane.sizeBy({ priority: 0 }) >= this.maxWaiting) throw new LoginsWaiting(`${this.maxWaiting} logins already wait for their secret to be checked`);
+    const ok = await this.lane.add(async () => (wanted() ? verifyScrypt(password.toString('utf8'), secretHash) : undefined), { priority: trusted ? 1 : 0 });
     // checked against the hash the device had when it asked: a rotation meanwhile is not undone
     if (ok) this.known.set(deviceId, { credential: secretHash, mac: given });
     return ok;

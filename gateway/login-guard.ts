@@ -75,6 +75,12 @@ export class LoginGuard {
     if (this.trusted.size > MAX_TRUSTED) for (const k of this.trusted.keys()) if (this.trusted.size > MAX_TRUSTED) this.trusted.delete(k);
   }
 
+  /** Did this name log in from this address within the last week? */
+  trusts(username: string, address: string | undefined, now: number): boolean {
+    const last = this.trusted.get(userKey(username, address));
+    return last !== undefined && now - last < TRUST_MS;
+  }
+
   /**
    * May this name log in from this address now? Not while the name is banned there; not while
    * the address is, unless the name logged in from it within the last week.

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import pLimit from 'p-limit';
+import PQueue from 'p-queue';
 import { Agent, setGlobalDispatcher } from 'undici';
 
 /**
@@ -18,19 +18,19 @@ type Callback = (err: NodeJS.ErrnoException | null, address: string | { address:
 type Lookup = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: Callback) => void;
 
 export function lookupLane(o: { lanes: number; maxWaiting: number; lookup?: Lookup }) {
-  const lane = pLimit(o.lanes);
+  const lane = new PQueue({ concurrency: o.lanes });
   const lookup: Lookup = o.lookup ?? (dnsLookup as unknown as Lookup);
   let done = 0;
   let refused = 0;
   const laned = (hostname: string, options: LookupOneOptions | LookupAllOptions | Callback, cb?: Callback) => {
     const [opts, callback] = typeof options === 'function' ? [{}, options] : [options, cb!];
     if (isIP(hostname)) return lookup(hostname, opts, callback);
-    if (lane.activeCount + lane.pendingCount >= o.lanes + o.maxWaiting) {
+    if (lane.size >= o.maxWaiting) {
       refused++;
       const err: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}: ${o.maxWaiting} name lookups already wait`), { code: 'EAI_AGAIN', hostname });
       return process.nextTick(callback, err, '', 0);
     }
-    void lane(
+    void lane.add(
       () =>
         new Promise<void>((free) => {
           try {
@@ -50,7 +50,7 @@ export function lookupLane(o: { lanes: number; maxWaiting: number; lookup?: Look
   return {
     lookup: laned,
     /** lookups running and waiting their turn, done and refused so far (for /metrics) */
-    stats: () => ({ running: lane.activeCount, waiting: lane.pendingCount, done, refused }),
+    stats: () => ({ running: lane.pending, waiting: lane.size, done, refused }),
   };
 }
 

@@ -168,6 +168,24 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it('lets a device that logged in from here before go ahead of logins never seen here, and never refuses it for the queue', async () => {
+    const registry = await withHashedFleet(30, { maxLoginsWaiting: 5 });
+    const first = await startTestApp({ registry });
+    expect(await login(first.ports.mqtt, 'hashed-29', 'hashed-secret')).toBe(0);
+    await first.stop();
+    // after a restart nothing is known yet: every login here costs a scrypt
+    const app = await startTestApp({ registry, dataDir: first.dataDir });
+    let strangersIn = 0;
+    const strangers = Array.from({ length: 20 }, (_, i) => login(app.ports.mqtt, `hashed-${i}`, 'hashed-secret', 60_000).then((c) => (c === 0 && strangersIn++, c)));
+    await waitFor(async () => (await checking(app)) >= 5, 10_000, 'the queue full');
+    expect(await login(app.ports.mqtt, 'hashed-29', 'hashed-secret', 60_000)).toBe(0);
+    // ahead of those that waited: at most the checks already running when it came were done first
+    expect(strangersIn).toBeLessThan(5);
+    const codes = await Promise.all(strangers);
+    expect(codes.every((c) => c === 0 || c === 3)).toBe(true);
+    await app.stop();
+  });
+
   it('closes a connection that announces an oversized packet, before reading it, and keeps serving others', async () => {
     const app = await startTestApp();
     const good = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
