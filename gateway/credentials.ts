@@ -62,14 +62,15 @@ export class LoginsWaiting extends Error {}
  * is remembered is tied to the credential it was checked against: when the registry rotates a
  * device's secret (or hash), the old secret stops working at once.
  *
- * The scrypt checks take turns in a lane (half the thread pool wide): a fleet logging in
+ * The scrypt checks take turns in a lane (half the thread pool and one less than the cores wide:
+ * services/thread-pool.ts): a fleet logging in
  * after a restart (each secret hashed once), or someone trying secrets under many names, must not
  * fill the pool, or every store write waits behind the hashing and acknowledged alarms with it
  * (40 logins held a DuckDB query 750 ms on a 4-thread pool). At most `maxWaiting` logins wait for
  * their turn; past that a login is refused as the server being busy, not as a wrong secret.
- * A device that logged in from the same address before (`known`, the login guard's trust) goes
- * ahead of the others and is never refused for the queue: logins from many addresses at once
- * must not keep a plant's own devices out after a restart.
+ * A `trusted` login (the device logged in from the same address this past week: the login
+ * guard's trust) goes ahead of the others and is never refused for the queue: logins from many
+ * addresses at once must not keep a plant's own devices out after a restart.
  */
 export class SecretVerifier {
   private readonly key = randomBytes(32);
@@ -120,7 +121,8 @@ export class SecretVerifier {
     if (!secretHash) return false;
     if (!trusted && this.lane.sizeBy({ priority: 0 }) >= this.maxWaiting) throw new LoginsWaiting(`${this.maxWaiting} logins already wait for their secret to be checked`);
     const ok = await this.lane.add(async () => (wanted() ? verifyScrypt(password.toString('utf8'), secretHash) : undefined), { priority: trusted ? 1 : 0 });
-    // checked against the hash the device had when it asked: a rotation meanwhile is not undone
+    // remembered against the hash it was checked with: were it rotated meanwhile, the gateway
+    // refuses this login and the next one is checked afresh
     if (ok) this.known.set(deviceId, { credential: secretHash, mac: given });
     return ok;
   }
