@@ -5,7 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { LoginsWaiting, type SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
-import { LoginGuard, userKey } from './login-guard.ts';
+import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
 import { PublishPipeline, type TelemetryTaken } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -247,21 +247,17 @@ export class Gateway {
           this.opts.log.warn({ key }, 'too many failed logins: temporarily banned');
           this.opts.onLogin?.(key, false, 'banned', address);
         }
-      const err = new Error(returnCode === 4 ? 'bad username or password' : 'not authorized') as AuthenticateError;
-      err.returnCode = returnCode as AuthenticateError['returnCode'];
-      cb(err, false);
+      cb(authError(returnCode === 4 ? 'bad username or password' : 'not authorized', returnCode as AuthenticateError['returnCode']), false);
     };
     // counted each time; in the audit trail and the log once a minute per ban, with the count
     const refuseBanned = (reason: 'banned' | 'address_banned') => {
       this.opts.counters.authFailures.inc({ reason });
-      const n = this.guard.refusedByBan(reason === 'banned' ? userKey(username ?? '', address) : `address:${address ?? ''}`, now);
+      const n = this.guard.refusedByBan(reason, username, address, now);
       if (n) {
         this.opts.onLogin?.(username ?? '', false, n > 1 ? `${reason} (${n} refused in the last minute)` : reason, address);
         this.opts.log.warn({ username, reason, address, refused: n }, 'mqtt login refused');
       }
-      const err = new Error('not authorized') as AuthenticateError;
-      err.returnCode = 5;
-      cb(err, false);
+      cb(authError('not authorized', 5), false);
     };
     const admit = (principal: Principal, who: string, kind: string) => {
       const refusal = this.sessions.admit(client, principal);
@@ -294,8 +290,8 @@ export class Gateway {
         (ok) => {
           if (ok === undefined) {
             if (client.closed) return;
-            const now = this.guard.admits(username, address, this.opts.clock());
-            return now.ok ? refuse('banned', 5) : refuseBanned(now.reason);
+            const after = this.guard.admits(username, address, this.opts.clock());
+            return after.ok ? refuse('banned', 5) : refuseBanned(after.reason);
           }
           // a control-room tool's username may have become a device id (an enterprise registered
           // one by that name): its API token still logs it in, as what it is
@@ -334,9 +330,7 @@ export class Gateway {
       this.busyToldAt = now;
       this.opts.log.warn({ username, address, ...this.opts.verifier.hashing() }, 'logins refused for now: too many wait for their secret to be checked');
     }
-    const err = new Error('server unavailable') as AuthenticateError;
-    err.returnCode = 3;
-    return err;
+    return authError('server unavailable', 3);
   }
 
   /** Who logged in from where before this start (the audit trail's): trusted at that address again. */
@@ -383,6 +377,11 @@ function listen(server: NetServer, port: number, host: string): Promise<number> 
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** The refusal aedes answers with: CONNACK `returnCode`. */
+function authError(message: string, returnCode: AuthenticateError['returnCode']): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
 function remoteAddress(client: Client): string | undefined {

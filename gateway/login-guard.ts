@@ -52,7 +52,7 @@ export class LoginGuard {
         banned.push(key);
       }
     };
-    if (address) note(`address:${address}`, this.cfg.maxFailuresPerAddress);
+    if (address) note(addressKey(address), this.cfg.maxFailuresPerAddress);
     if (username) note(userKey(username, address), this.cfg.maxFailuresPerUsername);
     // old entries go, so the map stays bounded by recent attackers
     if (this.failures.size > 100_000) for (const [k, v] of this.failures) if (now - v[v.length - 1] >= this.cfg.windowS * 1000) this.failures.delete(k);
@@ -63,6 +63,11 @@ export class LoginGuard {
   remember(logins: { username: string; address: string; at: number }[], now: number) {
     // oldest first, so that the newest are the last to go should there be more than the bound
     for (const l of [...logins].sort((a, b) => a.at - b.at)) if (now - l.at < TRUST_MS) this.trusted.set(userKey(l.username, l.address), l.at);
+    this.trimTrusted();
+  }
+
+  /** the oldest go first past the bound (entries are in the order they were last set) */
+  private trimTrusted() {
     if (this.trusted.size > MAX_TRUSTED) for (const k of this.trusted.keys()) if (this.trusted.size > MAX_TRUSTED) this.trusted.delete(k);
   }
 
@@ -72,7 +77,7 @@ export class LoginGuard {
     // re-inserted, so the oldest are first to go when the map is full
     this.trusted.delete(key);
     this.trusted.set(key, now);
-    if (this.trusted.size > MAX_TRUSTED) for (const k of this.trusted.keys()) if (this.trusted.size > MAX_TRUSTED) this.trusted.delete(k);
+    this.trimTrusted();
   }
 
   /** Did this name log in from this address within the last week? */
@@ -89,7 +94,7 @@ export class LoginGuard {
     const key = userKey(username ?? '', address);
     const own = username ? this.bannedUntil(key, now) : null;
     if (own) return { ok: false, until: own, reason: 'banned' };
-    const addressBan = address ? this.bannedUntil(`address:${address}`, now) : null;
+    const addressBan = address ? this.bannedUntil(addressKey(address), now) : null;
     if (!addressBan) return { ok: true };
     const last = username ? this.trusted.get(key) : undefined;
     if (last !== undefined && now - last < TRUST_MS) return { ok: true };
@@ -106,7 +111,8 @@ export class LoginGuard {
    * a line an attempt, nor hold the alarm path behind their writes. Returns how many refusals
    * to say now (this one included), or 0 to stay quiet.
    */
-  refusedByBan(key: string, now: number): number {
+  refusedByBan(reason: 'banned' | 'address_banned', username: string | undefined, address: string | undefined, now: number): number {
+    const key = reason === 'banned' ? userKey(username ?? '', address) : addressKey(address ?? '');
     const r = this.refusals.get(key);
     if (r && now - r.saidAt < 60_000) {
       r.unsaid++;
@@ -118,6 +124,9 @@ export class LoginGuard {
     return n;
   }
 }
+
+/** The key of an address's failures and ban. */
+const addressKey = (address: string) => `address:${address}`;
 
 /** The key of a username's failures and ban: per address the attempts come from. */
 export function userKey(username: string, address: string | undefined): string {

@@ -1,13 +1,11 @@
 import pino from 'pino';
-import { SecretVerifier } from '../gateway/credentials.ts';
-import { MAX_TRUSTED, TRUST_MS } from '../gateway/login-guard.ts';
 import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy } from './alerts/placement.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { composeAlertBook } from './compose/alerts.ts';
 import { composeApi, serviceHealth } from './compose/api.ts';
-import { composeGateway, composeFirePanels, followCredentials, pipelineInput } from './compose/edge.ts';
+import { composeGateway, composeFirePanels, followCredentials, loginVerifier, pipelineInput, rememberLogins } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
 import { composeNotifications } from './compose/notifications.ts';
 import { composeForwarder } from './compose/forward.ts';
@@ -20,7 +18,7 @@ import { faultReporter } from './faults.ts';
 import { Hazards } from './hazards/hazards.ts';
 import { createMetrics, nameLookups } from './metrics.ts';
 import { laneNameLookups } from './name-lookups.ts';
-import { poolShares, threadPoolSize } from './thread-pool.ts';
+import { threadPoolSize } from './thread-pool.ts';
 import { openStores } from './open-stores.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
 import type { Settings } from './settings.ts';
@@ -44,9 +42,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const started = clock();
   const metrics = createMetrics();
   const faults = faultReporter(metrics, log);
-  // the thread pool is the stores': logins and outgoing connections' name lookups take turns in shares of it
-  const pool = poolShares(threadPoolSize());
-  nameLookups(metrics.registry, laneNameLookups(pool.nameLookups).stats);
+  // the thread pool is the stores': outgoing connections' name lookups take turns in a share of it (logins: compose/edge.ts)
+  nameLookups(metrics.registry, laneNameLookups().stats);
   let stopping: Promise<void> | undefined;
 
   // --- registry, stores, alerts ----------------------------------------------------------------
@@ -67,14 +64,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const telemetry = pipeline.telemetry;
   const status = new LiveStatus();
   const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids));
-  const verifier = new SecretVerifier({ lanes: pool.loginHashing, maxWaiting: current().file.gateway.maxLoginsWaiting });
+  const verifier = loginVerifier(current);
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
   const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
   const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited });
-  // the devices behind a plant's NAT stay trusted there across a restart (the audit trail says who logged in from where)
-  const earlier = await audit.recentLogins(clock() - TRUST_MS, MAX_TRUSTED).catch((err: Error) => (log.warn({ err: err.message }, 'earlier logins not read from the audit trail: addresses trust the logins from now on'), []));
-  gateway.rememberLogins(earlier);
+  await rememberLogins(gateway, audit, clock(), log);
   const panels = composeFirePanels({
     ...{ settings, registry: current, metrics, clock, log, faults },
     readings: (readings) => pipeline.readings(readings, clock()),

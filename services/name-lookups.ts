@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAllOptions, type LookupOneOptions } fro
 import { isIP } from 'node:net';
 import PQueue from 'p-queue';
 import { Agent, setGlobalDispatcher } from 'undici';
+import { poolShares, threadPoolSize } from './thread-pool.ts';
 
 /**
  * Host names this service reaches with `fetch` (webhooks, robots, SMS providers, upstream
@@ -60,9 +61,9 @@ let installed: ReturnType<typeof lookupLane> | undefined;
  * Every `fetch` of this process connects through an agent whose lookups take turns (undici's
  * global dispatcher, which node's own fetch uses). Once per process: the pool is the process's.
  */
-export function laneNameLookups(lanes: number): ReturnType<typeof lookupLane> {
+export function laneNameLookups(): ReturnType<typeof lookupLane> {
   if (installed) return installed;
-  installed = lookupLane({ lanes, maxWaiting: 256 });
+  installed = lookupLane({ lanes: poolShares(threadPoolSize()).nameLookups, maxWaiting: 256 });
   setGlobalDispatcher(new Agent({ connect: { lookup: installed.lookup as never } }));
   return installed;
 }

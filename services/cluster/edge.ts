@@ -1,15 +1,12 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
-import { SecretVerifier } from '../../gateway/credentials.ts';
-import { MAX_TRUSTED, TRUST_MS } from '../../gateway/login-guard.ts';
 import { deviceTopic } from '../../gateway/topics.ts';
 import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
 import type { Reading } from '../../domain/types.ts';
-import { composeFirePanels, composeGateway, followCredentials, type DeviceInput } from '../compose/edge.ts';
+import { composeFirePanels, composeGateway, followCredentials, loginVerifier, rememberLogins, type DeviceInput } from '../compose/edge.ts';
 import { faultReporter } from '../faults.ts';
 import { createMetrics } from '../metrics.ts';
-import { poolShares, threadPoolSize } from '../thread-pool.ts';
 import { RegisteredDevicesTable } from '../registry/registered-devices.ts';
 import { RegistryHolder } from '../registry/registry-holder.ts';
 import type { Settings } from '../settings.ts';
@@ -86,7 +83,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
   const audit = await openSharedAudit(sql);
   const audited = (actor: string, action: string, subject: string, detail: unknown) =>
     void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
-  const verifier = new SecretVerifier({ lanes: poolShares(threadPoolSize()).loginHashing, maxWaiting: current().file.gateway.maxLoginsWaiting });
+  const verifier = loginVerifier(current);
   let callers = new Map<string, Caller>();
   const gateway = await composeGateway({
     ...{ settings, registry: current, metrics, clock, log, input, verifier, tokenDigest },
@@ -94,7 +91,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
     stopping: () => stopping,
     audited,
   });
-  gateway.rememberLogins(await audit.recentLogins(clock() - TRUST_MS, MAX_TRUSTED).catch((err: Error) => (log.warn({ err: err.message }, 'earlier logins not read from the audit trail: addresses trust the logins from now on'), [])));
+  await rememberLogins(gateway, audit, clock(), log);
   registry.onChange((next) => (callers = buildCallers(next)));
   registry.onReload((outcome) => metrics.registryReloads.inc({ outcome }));
   registry.onChange((next) => followCredentials(next, verifier, gateway));

@@ -14,7 +14,6 @@ import { faultReporter } from '../faults.ts';
 import { Hazards } from '../hazards/hazards.ts';
 import { createMetrics, nameLookups } from '../metrics.ts';
 import { laneNameLookups } from '../name-lookups.ts';
-import { poolShares, threadPoolSize } from '../thread-pool.ts';
 import type { OutboxItem } from '../notify/outbox-store.ts';
 import { RegistryHolder } from '../registry/registry-holder.ts';
 import { startSchedule } from '../scheduler.ts';
@@ -56,7 +55,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   const P = settings.CLUSTER_PARTITIONS;
   const metrics = createMetrics();
   const faults = faultReporter(metrics, log);
-  nameLookups(metrics.registry, laneNameLookups(poolShares(threadPoolSize()).nameLookups).stats);
+  nameLookups(metrics.registry, laneNameLookups().stats);
   let stopping = false;
 
   // --- shared state, the registry, the log, InfluxDB ----------------------------------------------

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Outcome, Reading } from '../../domain/types.ts';
-import type { SecretVerifier } from '../../gateway/credentials.ts';
+import { SecretVerifier } from '../../gateway/credentials.ts';
+import { MAX_TRUSTED, TRUST_MS } from '../../gateway/login-guard.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { Gateway, type GatewayDevice, type GatewayOptions } from '../../gateway/broker.ts';
 import { FirePanelReceiver } from '../../gateway/fire-panel/receiver.ts';
 import { describeUnmapped } from '../../gateway/fire-panel/panel-points.ts';
@@ -15,6 +17,7 @@ import type { PipelineClient } from '../pipeline/client.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RegistryFile } from '../registry/schema.ts';
 import type { Settings } from '../settings.ts';
+import { poolShares, threadPoolSize } from '../thread-pool.ts';
 
 /** The gateway's limits, as the registry's `gateway` section gives them at start; an enterprise's connections as the registry in force says (its fleet grows). */
 const gatewayLimits = (g: RegistryFile['gateway'], registry: () => Registry) => ({
@@ -62,6 +65,21 @@ export function followCredentials(next: Registry, verifier: SecretVerifier, gate
   verifier.retain((id) => next.devices.has(id));
   for (const { device } of next.devices.values()) if (device.secret) verifier.remember(device.id, device.secret);
   gateway.recheck();
+}
+
+/** Device secrets, checked in turns within the logins' share of the thread pool (services/thread-pool.ts). */
+export function loginVerifier(registry: () => Registry): SecretVerifier {
+  return new SecretVerifier({ lanes: poolShares(threadPoolSize()).loginHashing, maxWaiting: registry().file.gateway.maxLoginsWaiting });
+}
+
+/**
+ * Who logged in from where this past week, as the audit trail says, trusted at that address again:
+ * a plant's NAT stays open to its own devices across a restart. A trail that cannot be read
+ * leaves the trust to the logins from now on.
+ */
+export async function rememberLogins(gateway: Gateway, audit: Pick<AuditLog, 'recentLogins'>, now: number, log: Logger) {
+  const earlier = await audit.recentLogins(now - TRUST_MS, MAX_TRUSTED).catch((err: Error) => (log.warn({ err: err.message }, 'earlier logins not read from the audit trail: addresses trust the logins from now on'), []));
+  gateway.rememberLogins(earlier);
 }
 
 /** The MQTT listeners (TCP, WebSocket, TLS): devices by their registry entry, watchers by token. */
