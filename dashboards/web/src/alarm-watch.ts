@@ -5,7 +5,9 @@ import { deviceName, session, type Alert } from './session.ts';
 
 /**
  * While a critical alarm is active and nobody has acknowledged it, the whole page says so: a
- * banner under the header on every view, the tab's title flashing, and the tones again every 15 s.
+ * banner under the header on every view, the banner, the alarm's row and the tab's title flashing
+ * once a second (unless the reader asked for less motion: the title alone), and the tones again
+ * every 15 s.
  * All of it stops when the last one is acknowledged.
  */
 const BASE_TITLE = document.title;
@@ -33,6 +35,7 @@ function update() {
     clearInterval(repeat);
     flash = repeat = undefined;
     document.title = BASE_TITLE;
+    delete document.body.dataset.flash;
     return;
   }
   const a = list[0];
@@ -41,6 +44,8 @@ function update() {
   banner.textContent = `${t('criticalBanner').replace('{n}', String(list.length))}${cleared ? ` ${t('criticalCleared').replace('{n}', String(cleared))}` : ''} ${session.names.get(a.enterpriseId) ?? a.enterpriseId} · ${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)} · ${cst(a.activatedAt ?? a.raisedAt)}${a.state !== 'active' ? ` (${t('cleared')})` : ''}${audioBlocked() ? ` · ${t('soundBlocked')}` : ''}`;
   flash ??= setInterval(() => {
     on = !on;
+    // the banner and the alarm rows flash with the title (app.css)
+    document.body.dataset.flash = on ? 'on' : 'off';
     document.title = on ? `⚠ ${t('criticalTitle').replace('{n}', String(waiting().length))}` : BASE_TITLE;
   }, 1000);
   repeat ??= setInterval(() => waiting().length && cueFor('critical'), 15_000);
