@@ -6,14 +6,13 @@
  * \`node bench/profile-top.mjs <file> 40 <fromS> <untilS>\` (self time) or
  * \`node bench/profile-tree.mjs <file> <fromS> <untilS>\` (inclusive), seconds before its end.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { benchRegistry } from './fleet-registry.ts';
-import { readdir, readFile } from 'node:fs/promises';
 import { cpuMs, generate, startService } from './processes.ts';
 
-/** CPU so far of each thread of a process (/proc/<pid>/task/<tid>/stat), by thread id and name (node's threads all say `node`, libuv's pool `libuv-worker`) */
+/** CPU so far of each thread of a process (/proc/<pid>/task/<tid>/stat), by thread id and name */
 async function threadsMs(pid: number): Promise<Map<string, number>> {
   const by = new Map<string, number>();
   for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
