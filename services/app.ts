@@ -18,6 +18,7 @@ import { faultReporter } from './faults.ts';
 import { Hazards } from './hazards/hazards.ts';
 import { createMetrics, nameLookups } from './metrics.ts';
 import { laneNameLookups } from './name-lookups.ts';
+import { payFirstUseCosts } from './first-use.ts';
 import { threadPoolSize } from './thread-pool.ts';
 import { openStores } from './open-stores.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
@@ -44,6 +45,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const faults = faultReporter(metrics, log);
   // the thread pool is the stores': outgoing connections' name lookups take turns in a share of it (logins: compose/edge.ts)
   nameLookups(metrics.registry, laneNameLookups().stats);
+  // the first alarm after a start must not pay for the process's first stack trace and first fetch
+  void payFirstUseCosts();
   let stopping: Promise<void> | undefined;
 
   // --- registry, stores, alerts ----------------------------------------------------------------
