@@ -56,16 +56,6 @@ async function main() {
   // the built-in simulated plants, for trying the service out: devices like any other, over MQTT
   let fleet: Fleet | undefined;
   let panels: Awaited<ReturnType<typeof runPanels>> | undefined;
-  if (settings.SIMULATORS === 'on') {
-    fleet = new Fleet({ url: `mqtt://127.0.0.1:${app.ports.mqtt}`, devices: simDevicesFrom(app.registry()), log: (m) => log.info({ part: 'simulators' }, m) });
-    await fleet.start();
-    yieldToOtherConnections(app, fleet, log);
-    // the registry's fire panels, when the GB/T 26875.3 listener is on
-    if (app.ports.firePanel !== undefined) panels = await runPanels(simPanelsFrom(app.registry()), { host: '127.0.0.1', port: app.ports.firePanel, log: (m) => log.info({ part: 'simulators' }, m) });
-  }
-  console.log(
-    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}${app.ports.firePanel !== undefined ? `\n  Fire panels (GB/T 26875.3)  tcp://localhost:${app.ports.firePanel}` : ''}\n  Try:  curl -H 'Authorization: Bearer <an API token of the registry>' http://localhost:${app.ports.http}/api/enterprises\n`,
-  );
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping`);
     // the plants are not switched off, the service is: they do not say goodbye
@@ -78,8 +68,18 @@ async function main() {
       },
     );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // from here on: a signal while the plants start still stops the service in order
+  stopOnSignal(shutdown);
+  if (settings.SIMULATORS === 'on') {
+    fleet = new Fleet({ url: `mqtt://127.0.0.1:${app.ports.mqtt}`, devices: simDevicesFrom(app.registry()), log: (m) => log.info({ part: 'simulators' }, m) });
+    await fleet.start();
+    yieldToOtherConnections(app, fleet, log);
+    // the registry's fire panels, when the GB/T 26875.3 listener is on
+    if (app.ports.firePanel !== undefined) panels = await runPanels(simPanelsFrom(app.registry()), { host: '127.0.0.1', port: app.ports.firePanel, log: (m) => log.info({ part: 'simulators' }, m) });
+  }
+  console.log(
+    `\n  Risk monitor running.\n  HTTP  http://localhost:${app.ports.http}/   (API under /api, metrics at /metrics)\n  MQTT  mqtt://localhost:${app.ports.mqtt}   WebSocket ws://localhost:${app.ports.ws}${app.ports.firePanel !== undefined ? `\n  Fire panels (GB/T 26875.3)  tcp://localhost:${app.ports.firePanel}` : ''}\n  Try:  curl -H 'Authorization: Bearer <an API token of the registry>' http://localhost:${app.ports.http}/api/enterprises\n`,
+  );
 }
 
 /** A port another program holds: say which setting to change, not a stack trace. */
@@ -122,8 +122,24 @@ async function role(settings: Settings, log: pino.Logger) {
       (err: unknown) => (console.error(err), process.exit(1)),
     );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignal(shutdown);
+}
+
+/**
+ * Stop once, on the first SIGINT or SIGTERM. `npm start` hands the terminal's Ctrl-C on as a
+ * second SIGINT: with a listener for one signal only, that second one met node's default and
+ * killed the service before it had stopped in order (input first, then what was accepted written
+ * and told). Later signals are let be; `kill -9` still ends it.
+ */
+function stopOnSignal(stop: (signal: NodeJS.Signals) => void) {
+  let stopping = false;
+  const once = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    stop(signal);
+  };
+  process.on('SIGINT', once);
+  process.on('SIGTERM', once);
 }
 
 /**

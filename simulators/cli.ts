@@ -88,12 +88,18 @@ const host = new URL(values.url).hostname;
 const panels = values['panel-port'] && panelList.length ? await runPanels(panelList, { host, port: Number(values['panel-port']), demoAfterS: values['panel-demo'] ? Number(values['scenario-delay']) : undefined, log: (m) => console.log(m) }) : undefined;
 if (panels) console.log(`${panels.connected}/${panelList.length} fire panels connected to ${host}:${values['panel-port']}`);
 
+// once: `npm run simulate` hands the terminal's Ctrl-C on as a second SIGINT, and with a listener
+// for one signal only that second one killed the run before it said its summary
+let finishing = false;
 const finish = async () => {
+  if (finishing) return;
+  finishing = true;
+  console.log('stopping');
   panels?.stop();
   const s = await fleet.stop();
   console.log(`summary: ${JSON.stringify(s)}`);
   process.exit(0);
 };
 if (values.duration) setTimeout(finish, Number(values.duration) * 1000);
-process.once('SIGINT', finish);
-process.once('SIGTERM', finish);
+process.on('SIGINT', finish);
+process.on('SIGTERM', finish);

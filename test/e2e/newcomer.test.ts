@@ -17,6 +17,7 @@ import { waitFor } from '../support/wait.ts';
  */
 describe('the built-in plants and a scenario run', () => {
   let child: ChildProcess | undefined;
+  const lines: string[] = [];
   afterAll(() => void child?.kill('SIGTERM'));
 
   it('a plant pauses while another connection reports for its device, and resumes after', async () => {
@@ -24,7 +25,6 @@ describe('the built-in plants and a scenario run', () => {
     const config = join(dataDir, 'registry.yaml');
     await writeFile(config, stringify(testRegistry()));
     const ports = { mqtt: await freePort(), http: await freePort(), ws: await freePort() };
-    const lines: string[] = [];
     child = await startServiceProcess(dataDir, config, ports, { SIMULATORS: 'on', LOG_LEVEL: 'info' }, (l) => lines.push(l));
     const said = (re: RegExp) => lines.some((l) => re.test(l));
     // the way `npm run simulate` connects: a client id of its own, the device's credentials
@@ -35,6 +35,17 @@ describe('the built-in plants and a scenario run', () => {
     await waitFor(() => said(/built-in plant gas-1 resumes/), 10_000, 'the plant resumes');
     // only that device was paused
     expect(lines.filter((l) => /built-in plant \S+ pauses/.test(l)).every((l) => /gas-1/.test(l))).toBe(true);
+  });
+
+  it('Ctrl-C under `npm start` (the terminal\'s SIGINT, then npm\'s) stops it once, in order, with exit code 0', async () => {
+    const running = child!;
+    const exited = new Promise<number | null>((r) => running.once('exit', (code) => r(code)));
+    running.kill('SIGINT');
+    await waitFor(() => lines.includes('SIGINT: stopping'), 10_000, 'the service stopping');
+    running.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(lines.filter((l) => l === 'SIGINT: stopping')).toHaveLength(1);
+    child = undefined;
   });
 });
 

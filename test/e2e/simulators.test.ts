@@ -33,7 +33,12 @@ describe('simulators', () => {
     const api = apiClient(app, 'token-mall');
     const alert = await waitFor(async () => (await api.get(`/api/alerts?state=active`)).json.items.find((a: any) => a.metric === 'smoke_alarm'), 15_000, 'smoke alert');
     expect(alert).toMatchObject({ enterpriseId: MALL, metric: 'smoke_alarm', severity: 'critical', value: true });
-    expect(await sim.stop()).toBe(0);
+    // Ctrl-C under `npm run simulate`: the terminal's SIGINT, then npm's; the run still ends with its summary
+    sim.child.kill('SIGINT');
+    await waitFor(() => /^stopping$/m.test(sim.output()), 10_000, 'the run stopping');
+    sim.child.kill('SIGINT');
+    expect(await sim.done).toBe(0);
+    expect(sim.output().match(/^summary: /gm)).toHaveLength(1);
   });
 
   it('fails, saying where it looked, when no device can log in (nothing listens there)', async () => {
