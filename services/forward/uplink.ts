@@ -6,6 +6,7 @@ import { DiskBuffer } from '../store/disk-buffer.ts';
 import { chunk, latestPerPoint, type AlarmEvent, type Entry, type Sample } from './items.ts';
 import { PlatformRefused } from './platform-answer.ts';
 import type { Sender } from './sender.ts';
+import { failureText } from '../failure-text.ts';
 
 export type Lane = Entry['lane'];
 export const LANES: readonly Lane[] = ['alarms', 'readings'];
@@ -201,7 +202,7 @@ export class Uplink {
         this.deps.onOutcome(this.id, lane, 'sent');
       } catch (err) {
         const refused = err instanceof PlatformRefused;
-        const message = (err as Error).message;
+        const message = failureText(err);
         st.failures++;
         if (refused) st.refusals++;
         st.lastError = message;

@@ -10,6 +10,7 @@ import { groupTime, messagesOf, retryDelay, type Pace } from './pace.ts';
 import { ChannelHealth, outcomeLines, worthRecording } from './record.ts';
 import { sendMessage, targetOf } from './send.ts';
 import type { ToldUnits } from './told.ts';
+import { failureText } from '../failure-text.ts';
 
 /**
  * The notification log and its clock: every notice is written here before anything is sent and
@@ -425,7 +426,7 @@ export class Outbox {
     } catch (e) {
       if (!(await this.stored(ids))) return gone();
       if (e instanceof RetryLater) return this.postpone(live, e, attempts, about, now, gone);
-      const error = (e as Error).message.slice(0, 300);
+      const error = failureText(e).slice(0, 300);
       const delay = retryDelay(attempts, this.deps.baseDelayMs ?? 5000, this.deps.maxDelayMs ?? 600_000);
       await this.deps.store.update(ids, { attempts, nextAttemptAt: now + delay, lastError: error });
       // the lane goes on once it is known (and written) that this message waits for a retry

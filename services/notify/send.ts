@@ -5,6 +5,7 @@ import { parseChannelId, RetryLater, type Channels } from './channels/channel.ts
 import { ackable, type AckLinks } from './ack-links.ts';
 import { phoneOf, renderDigest, renderMessage, renderPhone, renderSilence, type Message } from './message.ts';
 import type { NoticeBody, OutboxItem } from './outbox-store.ts';
+import { failureText } from '../failure-text.ts';
 
 /**
  * The send stage: one message (a digest when several items go together) rendered for people and
@@ -50,10 +51,11 @@ export async function sendMessage(ctx: SendContext, unit: UnitConfig, channelId:
     if (!ackLink || !(e instanceof Error)) throw e;
     const token = ackLink.slice(ackLink.lastIndexOf('/') + 1);
     // a new error: some errors' messages cannot be set (a fetch timeout's DOMException), and the
-    // timeout must be what the record says, not a TypeError about a getter
-    const message = e.message.replaceAll(ackLink, '[acknowledge link]').replaceAll(token, '[token]');
-    if (e instanceof RetryLater) throw Object.assign(e, { message });
-    throw new Error(message, { cause: e });
+    // timeout must be what the record says, not a TypeError about a getter. Its causes are said
+    // here, scrubbed too, and not kept (the outbox would say them again as they were)
+    const message = failureText(e).replaceAll(ackLink, '[acknowledge link]').replaceAll(token, '[token]');
+    if (e instanceof RetryLater) throw Object.assign(e, { message, cause: undefined });
+    throw new Error(message);
   }
 }
 

@@ -173,6 +173,22 @@ describe('notification delivery', () => {
     await hooks.close();
   }, 30_000);
 
+  it("says why a receiver could not be reached (a refused connection), not only fetch's 'fetch failed'", async () => {
+    const port = await freePort();
+    const app = await startTestApp({ registry: testRegistry({ webhookUrl: `http://127.0.0.1:${port}/hook?access_token=not-for-the-record` }) });
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    const op = apiClient(app, 'token-operator');
+    const failed = await waitFor(async () => {
+      const alert = (await op.get(`/api/alerts?enterprise=${CHEM}`)).json.items[0];
+      return alert && (await op.get(`/api/alerts/${alert.id}`)).json.history.find((h: any) => h.type === 'notification_failed' && h.detail.channel.startsWith('webhook'));
+    }, 10_000, 'a failed webhook in the record');
+    expect(failed.detail.error).toMatch(new RegExp(`^fetch failed: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+    expect(JSON.stringify(failed)).not.toContain('not-for-the-record');
+    await dev.end();
+    await app.stop();
+  });
+
   it('times the alarm path for the operators: the wait for the record and the wait for the receiver, in /metrics', async () => {
     const hooks = await startReceiver();
     const app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
