@@ -4,7 +4,8 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LoginGuard } from '../../gateway/login-guard.ts';
 import { tokenDigest, type Caller } from './callers.ts';
 import type { ApiContext } from './context.ts';
@@ -26,9 +27,11 @@ declare module 'fastify' {
   }
 }
 
-// built by `npm start` (scripts/build.mjs) from dashboards/web; resolved from the working
-// directory, the same whether the service runs from source or from the bundle in dist/
-const DASHBOARD_DIR = resolve('dist/web');
+// built by `npm start` (scripts/build.mjs) from dashboards/web into dist/web: beside the bundle
+// (dist/main.mjs) or, run from source, two folders up from this file. Found from where the code
+// is, not from the working directory: `node /srv/rm/dist/main.mjs` started elsewhere served no
+// dashboards
+const DASHBOARD_DIR = [new URL('./web/', import.meta.url), new URL('../../dist/web/', import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(join(d, 'index.html'))) ?? resolve('dist/web');
 
 /** Routes anyone may call: the health check, Prometheus, and the dashboards' static files. */
 const OPEN_ROUTES = new Set(['/api/health', '/metrics']);

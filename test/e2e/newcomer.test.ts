@@ -25,7 +25,11 @@ describe('the built-in plants and a scenario run', () => {
     const config = join(dataDir, 'registry.yaml');
     await writeFile(config, stringify(testRegistry()));
     const ports = { mqtt: await freePort(), http: await freePort(), ws: await freePort() };
-    child = await startServiceProcess(dataDir, config, ports, { SIMULATORS: 'on', LOG_LEVEL: 'info' }, (l) => lines.push(l));
+    // started from another folder, as a service manager may: it finds its dashboards all the same
+    child = await startServiceProcess(dataDir, config, ports, { SIMULATORS: 'on', LOG_LEVEL: 'info' }, (l) => lines.push(l), dataDir);
+    const page = await fetch(`http://127.0.0.1:${ports.http}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="app"');
     const said = (re: RegExp) => lines.some((l) => re.test(l));
     // the way `npm run simulate` connects: a client id of its own, the device's credentials
     const scenario = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: `sim-cli-1-gas-1`, username: 'gas-1', password: 'secret-gas-1', reconnectPeriod: 0 });

@@ -1,9 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.ts';
 
+/** the bundle `npm start` runs (global-setup builds it), by its full path: a test may start it from another folder */
+const MAIN_BUNDLE = fileURLToPath(new URL('../../dist/main.mjs', import.meta.url));
+
 /** The service as its own process (as `npm start` runs it), for tests that kill it with SIGKILL. */
-export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }, env: Record<string, string> = {}, onOutput?: (line: string) => void): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.mjs'], {
+export async function startServiceProcess(dataDir: string, config: string, ports: { mqtt: number; http: number; ws: number }, env: Record<string, string> = {}, onOutput?: (line: string) => void, cwd?: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--enable-source-maps', MAIN_BUNDLE], {
+    cwd,
     env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16', CONFIG: config, DATA_DIR: dataDir, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws), HTTP_PORT: String(ports.http), HOST: '127.0.0.1', SIMULATORS: 'off', LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'],
   });
