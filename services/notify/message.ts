@@ -57,13 +57,22 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
   const unit = ind?.unit ? ` ${ind.unit}` : '';
   const value = a.value === null ? '—' : `${a.value}${typeof a.value === 'number' ? unit : ''}`;
   const threshold = a.threshold === null ? '—' : `${a.threshold}${unit}`;
+  // a switch (a smoke alarm, a valve) alarms by its state: "yes", not "true, threshold 1"
+  const isSwitch = typeof a.value === 'boolean' || ind?.type === 'boolean';
+  const [zhValue, enValue] = isSwitch
+    ? a.value === null
+      ? ['状态：—', 'State: —']
+      : a.value === true || a.value === 1
+        ? ['状态：是', 'State: yes']
+        : ['状态：否', 'State: no']
+    : [`当前值：${value}，报警阈值：${threshold}`, `Value: ${value}, threshold: ${threshold}`];
   const when = `${formatCst(t.at)} (UTC+8)`;
   const title = `【${SEVERITY_ZH[a.severity]}·${zhEvent}】${ctx.enterpriseName} ${ind?.zh ?? a.metric} / [${a.severity.toUpperCase()} ${enEvent}] ${a.deviceId} ${ind?.en ?? a.metric}`;
   const zh = [
     `事件：${zhEvent}（${SEVERITY_ZH[a.severity]}）`,
     `企业：${ctx.enterpriseName}（${a.enterpriseId}）`,
     `设备/点位：${deviceLabel(a.deviceId, ctx.deviceName)} / ${pointOf(a, ind?.zh)}`,
-    `当前值：${value}，报警阈值：${threshold}`,
+    zhValue,
     `时间：${when}`,
     `说明：${t.message ?? a.message}`,
     t.note ? `备注：${t.note}（${t.actor}）` : '',
@@ -73,7 +82,7 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
     `Event: ${enEvent} (${a.severity})`,
     `Enterprise: ${ctx.enterpriseName} (${a.enterpriseId})`,
     `Device / point: ${a.deviceId} / ${pointOf(a, ind?.en)}`,
-    `Value: ${value}, threshold: ${threshold}`,
+    enValue,
     `Time: ${when}`,
     t.note ? `Note: ${t.note} (${t.actor})` : '',
     `Details: ${ctx.link}`,

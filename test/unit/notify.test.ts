@@ -28,6 +28,16 @@ describe('messages people read', () => {
     expect(en).toContain('Details: http://x/#/alerts/a1');
   });
 
+  it('says a switch by its state (a smoke alarm: yes), not "true" against a threshold of 1', () => {
+    const smoke = { ...alert, metric: 'smoke_alarm', pointId: 'smoke_alarm', value: true, peak: 1, threshold: 1 };
+    const [zh, en] = renderMessage(smoke, raisedT, { enterpriseName: '商场', link: 'http://x' }).text.split('----');
+    expect(zh).toContain('状态：是');
+    expect(en).toContain('State: yes');
+    expect(zh).not.toContain('阈值');
+    expect(en).not.toMatch(/true|threshold/);
+    expect(renderMessage({ ...smoke, value: false }, raisedT, { enterpriseName: '商场', link: 'http://x' }).text).toContain('State: no');
+  });
+
   it('names devices by their registry name, and a digest links each alert instead of printing its id', () => {
     expect(renderMessage(alert, raisedT, { enterpriseName: '测试化工', deviceName: '1号罐区探测器', link: 'http://x' }).text).toContain('设备/点位：1号罐区探测器（gas-1）');
     const d = renderDigest(
