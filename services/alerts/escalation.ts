@@ -12,7 +12,9 @@ export function escalate(a: Alert, policy: RoutingPolicy, now: number, anyoneTol
   if (a.state === 'closed' || a.ruleKind === 'system') return null;
   const transitions: Transition[] = [];
   let alert = a;
-  const ageMin = (now - a.raisedAt) / 60_000;
+  // unacknowledged since the raise, or since its return after an acknowledgement (lifecycle.ts)
+  const since = a.awaitingAckSince ?? a.raisedAt;
+  const ageMin = (now - since) / 60_000;
   if (!a.acknowledged) {
     let level = a.escalationLevel;
     while (level < policy.escalation.length && ageMin >= policy.escalation[level].afterMin) {
@@ -22,7 +24,7 @@ export function escalate(a: Alert, policy: RoutingPolicy, now: number, anyoneTol
     }
     if (level !== a.escalationLevel) alert = { ...alert, escalationLevel: level };
     const every = policy.reminderEveryMin;
-    const last = a.remindedAt ?? a.raisedAt;
+    const last = a.remindedAt ?? since;
     if (every && now - last >= every * 60_000 && anyoneTold) {
       alert = { ...alert, remindedAt: now };
       transitions.push({ alertId: a.id, at: now, type: 'reminded', actor: 'system', detail: { everyMin: every, unacknowledgedMin: Math.floor(ageMin) } });

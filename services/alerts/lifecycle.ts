@@ -9,8 +9,11 @@ import type { Alert, Disposition, Transition } from './model.ts';
  *                       ▲  └──────────close────────────────▲
  *                       └──────raise (reactivated)── cleared
  *
- * `acknowledged` is independent of the state. A rule firing again while its alert is still open
- * updates that alert instead of opening a second one.
+ * `acknowledged` is independent of the state, but for a return: an alarm that comes back after it
+ * was acknowledged (cleared, then reactivated) is a new alarm to acknowledge, as in IEC 62682 /
+ * ISA-18.2, and its escalation and reminders count from the return. Otherwise a returning gas
+ * leak showed no banner, took no acknowledge link and escalated to nobody. A rule firing again
+ * while its alert is still open updates that alert instead of opening a second one.
  */
 export class AlertError extends Error {
   constructor(
@@ -69,6 +72,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       acknowledged: false,
       raisedAt: o.at,
       activatedAt: o.at,
+      awaitingAckSince: o.at,
       ackAt: null,
       ackBy: null,
       clearedAt: null,
@@ -105,7 +109,9 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   const severity = o.severity as Severity;
   const base = { ...open, value: o.value, peak: o.peak, threshold: o.threshold, message: o.message, severity };
   if (open.state === 'cleared') {
-    const alert: Alert = { ...base, state: 'active', clearedAt: null, activatedAt: o.at };
+    // those already told stay told (the escalation level is kept); the wait for someone starts again
+    const returned = open.acknowledged ? { acknowledged: false, ackAt: null, ackBy: null, awaitingAckSince: o.at, remindedAt: null } : {};
+    const alert: Alert = { ...base, state: 'active', clearedAt: null, activatedAt: o.at, ...returned };
     return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value, message: o.message }] };
   }
   if (o.flapping && !open.flapping) {

@@ -25,6 +25,12 @@ export interface Alert {
   raisedAt: number;
   /** when its condition last came (the raise, or the latest reactivation): what a duty board ranks by */
   activatedAt: number;
+  /**
+   * when the occurrence someone must acknowledge began: the raise, or the alarm's return after it
+   * was acknowledged (a return is a new alarm to acknowledge). Escalation and reminders count from
+   * it. Absent on alerts saved before it existed: the raise.
+   */
+  awaitingAckSince?: number;
   ackAt: number | null;
   ackBy: string | null;
   clearedAt: number | null;
@@ -98,6 +104,7 @@ export function alertJson(a: Alert, units: readonly string[]) {
     ...a,
     raisedAt: iso(a.raisedAt),
     activatedAt: iso(a.activatedAt),
+    awaitingAckSince: iso(a.awaitingAckSince ?? a.raisedAt),
     ackAt: iso(a.ackAt),
     clearedAt: iso(a.clearedAt),
     closedAt: iso(a.closedAt),
@@ -124,6 +131,7 @@ export function alertFromJson({ units: _told, ...a }: AlertJson): Alert {
     ...a,
     raisedAt: Date.parse(a.raisedAt ?? ''),
     activatedAt: ms(a.activatedAt ?? null) ?? Date.parse(a.raisedAt ?? ''),
+    awaitingAckSince: ms(a.awaitingAckSince ?? null) ?? Date.parse(a.raisedAt ?? ''),
     ackAt: ms(a.ackAt),
     clearedAt: ms(a.clearedAt),
     closedAt: ms(a.closedAt),

@@ -69,6 +69,23 @@ describe('escalation with an injected clock', () => {
 
     await pass(60); // 2 h after the raise and still not closed: the regulator hears of it
     await waitFor(() => mailsTo('yjj@taixing.test').some((m) => m.subject.includes('超时未闭环')), 5000, 'overdue e-mail');
+
+    // the gas clears, and comes back before anyone closed the alert: a new alarm to acknowledge,
+    // waited on from its return (IEC 62682 / ISA-18.2), not one acknowledged two hours ago
+    await dev.telemetry({ ts: now, values: { gas_lel: 1 } });
+    await waitFor(async () => (await api.get(`/api/alerts/${alert.id}`)).json.state === 'cleared', 5000, 'cleared');
+    await pass(20);
+    await dev.telemetry({ ts: now, values: { gas_lel: 45 } });
+    const back = await waitFor(async () => ((a) => a.state === 'active' && a)((await api.get(`/api/alerts/${alert.id}`)).json), 5000, 'the alarm back');
+    expect(back).toMatchObject({ acknowledged: false, ackAt: null, ackBy: null, awaitingAckSince: new Date(now).toISOString() });
+    await pass(0);
+    const reminders = () => mailsTo('safety@chem.test').filter((m) => m.subject.includes('提醒')).length;
+    const before = reminders();
+    await pass(14);
+    expect(reminders()).toBe(before);
+    await pass(1); // 15 min after the return
+    await waitFor(() => reminders() === before + 1, 5000, 'a reminder 15 min after the return');
+    expect((await apiClient(app, 'token-chem').post(`/api/alerts/${alert.id}/ack`, { note: '再次到场' })).status).toBe(200);
     await dev.end();
   });
 

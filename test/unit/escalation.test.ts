@@ -35,6 +35,21 @@ describe('escalation', () => {
     expect(events).toEqual(['10:escalated→township']);
   });
 
+  it('an acknowledged alarm that returns is waited on again from its return: reminders and the next step count from then', () => {
+    const gas = (change: 'raise' | 'clear', at: number) => ({ key: 'D/gas', change, ruleId: 'gas', ruleKind: 'threshold' as const, enterpriseId: 'E', deviceId: 'D', metric: 'gas_lel', severity: change === 'raise' ? ('critical' as const) : null, value: 45, peak: 45, threshold: 40, at, message: 'm' });
+    const ctx = { newId: () => 'a1', region: 'R', industry: 'hazchem' };
+    // the township was told at 10 min, the operator acknowledged at 12, the gas cleared at 20 and came back at 90
+    const { events } = run(raised(), 160, (m, a) => {
+      if (m === 12) return acknowledge(a, 'op', T0 + m * MIN).alert;
+      if (m === 20) return applyOutcome(a, gas('clear', T0 + m * MIN), ctx)!.alert;
+      if (m === 90) return applyOutcome(a, gas('raise', T0 + m * MIN), ctx)!.alert;
+      return a;
+    });
+    // the regulator is told 30 min after the return, not at once for an alarm "two hours unacknowledged"
+    // (the overdue at 120 min is closeWithinH's, from the raise)
+    expect(events).toEqual(['10:escalated→township', '105:reminded', '120:escalated→regulator', '120:reminded', '120:overdue', '135:reminded', '150:reminded']);
+  });
+
   it('takes steps missed while the service was down at once, each recorded', () => {
     const step = escalate(raised(), policy, T0 + 40 * MIN, true)!;
     expect(step.transitions.map((t) => [t.type, t.detail?.to ?? null])).toEqual([

@@ -57,6 +57,19 @@ describe('alert lifecycle', () => {
     expect(again.transitions[0].type).toBe('reactivated');
   });
 
+  it('an alarm that returns after it was acknowledged is a new alarm to acknowledge; one never acknowledged goes on waiting from its raise', () => {
+    const a = raised();
+    const acked = acknowledge(applyOutcome(a, outcome('clear', null, 2000, 3), ctx)!.alert, 'op', 2500).alert;
+    const back = applyOutcome(acked, outcome('raise', 'critical', 9000), ctx)!;
+    expect(back.transitions[0].type).toBe('reactivated');
+    expect(back.alert).toMatchObject({ id: a.id, state: 'active', acknowledged: false, ackAt: null, ackBy: null, awaitingAckSince: 9000, activatedAt: 9000, raisedAt: 1000, escalationLevel: a.escalationLevel });
+    // and it can be acknowledged again, and must be before a critical alarm is closed
+    expect(() => close(back.alert, 'op', 9500, 'other', 'x')).toThrowError(AlertError);
+    expect(acknowledge(back.alert, 'op2', 9600).alert).toMatchObject({ acknowledged: true, ackBy: 'op2', ackAt: 9600 });
+    const never = applyOutcome(applyOutcome(a, outcome('clear', null, 2000, 3), ctx)!.alert, outcome('raise', 'critical', 9000), ctx)!.alert;
+    expect(never).toMatchObject({ acknowledged: false, awaitingAckSince: 1000, activatedAt: 9000 });
+  });
+
   it('keeps the alarm words on a cleared alert and puts the clear words in its record', () => {
     const a = raised();
     const cleared = applyOutcome(a, { ...outcome('clear', null, 2000, 3), message: 'back to normal' }, ctx)!;
