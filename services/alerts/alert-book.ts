@@ -337,8 +337,9 @@ export class AlertBook {
     }
   }
 
-  ack(id: string, actor: string, note?: string): Promise<Alert> {
-    return this.act(id, (a, now) => acknowledge(a, actor, now, note));
+  /** `toldAt`: see lifecycle.ts's acknowledge (an acknowledge link is for the alarm its notice told) */
+  ack(id: string, actor: string, note?: string, toldAt?: number): Promise<Alert> {
+    return this.act(id, (a, now) => acknowledge(a, actor, now, note, toldAt));
   }
 
   close(id: string, actor: string, disposition: Disposition, note: string): Promise<Alert> {

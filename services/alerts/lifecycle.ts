@@ -17,7 +17,7 @@ import type { Alert, Disposition, Transition } from './model.ts';
  */
 export class AlertError extends Error {
   constructor(
-    readonly code: 'ALERT_CLOSED' | 'ALREADY_ACKNOWLEDGED' | 'ACK_REQUIRED' | 'REVIEW_REQUIRED' | 'FEEDBACK_REQUIRED',
+    readonly code: 'ALERT_CLOSED' | 'ALREADY_ACKNOWLEDGED' | 'RETURNED_SINCE' | 'ACK_REQUIRED' | 'REVIEW_REQUIRED' | 'FEEDBACK_REQUIRED',
     message: string,
   ) {
     super(message);
@@ -136,9 +136,14 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   return { alert: { ...base, value: open.value }, transitions: [] };
 }
 
-export function acknowledge(a: Alert, actor: string, at: number, note?: string): Step {
+/**
+ * `toldAt`: when what is acknowledged was told (an acknowledge link's notice). An alarm that came
+ * back after that is not what its reader saw: the return waits for someone who has seen it.
+ */
+export function acknowledge(a: Alert, actor: string, at: number, note?: string, toldAt?: number): Step {
   if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed');
   if (a.acknowledged) throw new AlertError('ALREADY_ACKNOWLEDGED', `acknowledged already by ${a.ackBy}`);
+  if (toldAt !== undefined && (a.awaitingAckSince ?? a.raisedAt) > toldAt) throw new AlertError('RETURNED_SINCE', 'the alarm came back after this was told');
   return {
     alert: { ...a, acknowledged: true, ackAt: at, ackBy: actor },
     transitions: [{ alertId: a.id, at, type: 'acknowledged', actor, ...(note ? { note } : {}) }],

@@ -39,7 +39,7 @@ const span = z.object({ enterpriseId: z.string(), deviceId: z.string().nullable(
 const feedback = z.object({ cause: z.string(), measures: z.string(), disposition: z.enum(DISPOSITIONS), photos: z.array(z.string()) });
 
 export const commandSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('ack'), id: z.string(), alertId: z.string(), actor: z.string(), note: z.string().optional() }),
+  z.object({ op: z.literal('ack'), id: z.string(), alertId: z.string(), actor: z.string(), note: z.string().optional(), toldAt: z.number().int().nonnegative().max(8.64e15).optional() }),
   z.object({ op: z.literal('close'), id: z.string(), alertId: z.string(), actor: z.string(), disposition: z.enum(DISPOSITIONS), note: z.string() }),
   z.object({ op: z.literal('feedback'), id: z.string(), alertId: z.string(), actor: z.string(), feedback }),
   z.object({ op: z.literal('review'), id: z.string(), alertId: z.string(), actor: z.string(), accepted: z.boolean(), note: z.string() }),
@@ -125,8 +125,8 @@ export class RemoteBook {
   /** Reads go to the database, which the owners commit to before they answer: nothing to wait for. */
   async settled(): Promise<void> {}
 
-  ack(alertId: string, actor: string, note?: string): Promise<Alert> {
-    return this.send({ op: 'ack', id: randomUUID(), alertId, actor, ...(note !== undefined ? { note } : {}) });
+  ack(alertId: string, actor: string, note?: string, toldAt?: number): Promise<Alert> {
+    return this.send({ op: 'ack', id: randomUUID(), alertId, actor, ...(note !== undefined ? { note } : {}), ...(toldAt !== undefined ? { toldAt } : {}) });
   }
 
   close(alertId: string, actor: string, disposition: Disposition, note: string): Promise<Alert> {

@@ -279,7 +279,7 @@ export class PartitionRun {
       try {
         result =
           c.op === 'ack'
-            ? await this.book.ack(c.alertId, c.actor, c.note)
+            ? await this.book.ack(c.alertId, c.actor, c.note, c.toldAt)
             : c.op === 'close'
               ? await this.book.close(c.alertId, c.actor, c.disposition, c.note)
               : c.op === 'feedback'

@@ -66,6 +66,9 @@ describe('alert lifecycle', () => {
     // and it can be acknowledged again, and must be before a critical alarm is closed
     expect(() => close(back.alert, 'op', 9500, 'other', 'x')).toThrowError(AlertError);
     expect(acknowledge(back.alert, 'op2', 9600).alert).toMatchObject({ acknowledged: true, ackBy: 'op2', ackAt: 9600 });
+    // what was told before the return (an acknowledge link's notice) does not acknowledge it
+    expect(() => acknowledge(back.alert, 'ack-link:u', 9600, undefined, 8000)).toThrowError(expect.objectContaining({ code: 'RETURNED_SINCE' }));
+    expect(acknowledge(back.alert, 'ack-link:u', 9600, undefined, 9100).alert.acknowledged).toBe(true);
     const never = applyOutcome(applyOutcome(a, outcome('clear', null, 2000, 3), ctx)!.alert, outcome('raise', 'critical', 9000), ctx)!.alert;
     expect(never).toMatchObject({ acknowledged: false, awaitingAckSince: 1000, activatedAt: 9000 });
   });

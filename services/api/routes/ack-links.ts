@@ -39,7 +39,9 @@ export function ackLinkRoutes(ctx: ApiContext) {
       for (const id of link.alertIds) {
         // an alert someone else acknowledged or closed meanwhile stays as it is; one whose record
         // cannot be written now is acknowledged all the same (the step is kept and written later)
-        const a = await ctx.book.ack(id, actor, note).catch((e: Error) => (e instanceof AlertStepPending ? (kept.push(id), null) : null));
+        // nor does a link acknowledge an alarm that came back after its notice went: whoever taps it
+        // has not seen the return (its own notice carries a link of its own)
+        const a = await ctx.book.ack(id, actor, note, link.createdAt).catch((e: Error) => (e instanceof AlertStepPending ? (kept.push(id), null) : null));
         if (a) done.push(a.id);
       }
       // the link is used up once what it did is in the record: a service stopped before a kept
@@ -94,7 +96,9 @@ async function alertsOf(ctx: ApiContext, u: LinkUse): Promise<Alert[]> {
 
 function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null, names: Namer, notYetRecorded = false) {
   const status = u.outcome === 'invalid' ? 404 : u.outcome === 'expired' ? 410 : u.outcome === 'used' ? 409 : 200;
-  const open = alerts.filter(ackable);
+  // alarms that came back after this link's notice: not this link's to acknowledge (lifecycle.ts)
+  const returned = new Set(u.outcome === 'invalid' ? [] : alerts.filter((a) => ackable(a) && (a.awaitingAckSince ?? a.raisedAt) > u.link.createdAt).map((a) => a.id));
+  const open = alerts.filter((a) => ackable(a) && !returned.has(a.id));
   const head =
     u.outcome === 'invalid'
       ? ['链接无效', 'This link is not valid.']
@@ -108,12 +112,14 @@ function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: st
             ? [`已确认 ${acknowledged.length} 条报警`, `${acknowledged.length} alert(s) acknowledged.`]
             : open.length
               ? ['确认收到以下报警？', 'Acknowledge these alerts?']
-              : ['这些报警已有人确认或已关闭', 'These alerts are acknowledged or closed already.'];
+              : returned.size
+                ? ['报警在此通知之后再次出现：请用新通知里的链接或登录值班台确认', 'The alarm came back after this notice: acknowledge it from its new notice or on the duty board.']
+                : ['这些报警已有人确认或已关闭', 'These alerts are acknowledged or closed already.'];
   const rows = alerts
     .map(
       (a) =>
         `<li><b>${esc(SEVERITY_ZH[a.severity])} ${esc(a.severity)}</b> ${esc(names.point(a))} — ${esc(a.message)}<br><small>${esc(names.enterprise(a.enterpriseId))} · ${esc(names.device(a.deviceId))} · ${esc(formatCst(a.raisedAt))} · ${
-          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(names.who(a.ackBy))}` : '未确认 not acknowledged'
+          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(names.who(a.ackBy))}` : returned.has(a.id) ? `${esc(formatCst(a.awaitingAckSince ?? a.raisedAt))} 再次报警，未确认 came back, not acknowledged` : '未确认 not acknowledged'
         }</small></li>`,
     )
     .join('');
