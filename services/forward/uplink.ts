@@ -98,7 +98,7 @@ export class Uplink {
   /** The audit head to the platform, if its format has a place for it (failures only logged: the next one follows). */
   async auditHead(head: { n: number; hash: string; at: number }): Promise<void> {
     if (!this.sender.auditHead) return;
-    await this.sender.auditHead(head).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'audit head not published to the platform'));
+    await this.sender.auditHead(head).catch((err: Error) => this.deps.log.warn({ err: failureText(err) }, 'audit head not published to the platform'));
   }
 
   accept(enterpriseId: string, samples: Sample[]): void {

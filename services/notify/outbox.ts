@@ -206,7 +206,7 @@ export class Outbox {
     });
     const work: Promise<void> = before
       .then(() => (this.stopped ? undefined : this.deliver(items, this.deps.clock(), gone)))
-      .catch((err: Error) => this.deps.log.warn({ err: err.message, unit: items[0].unitId, channel: items[0].channel }, 'delivery failed'))
+      .catch((err: Error) => this.deps.log.warn({ err: failureText(err), unit: items[0].unitId, channel: items[0].channel }, 'delivery failed'))
       .finally(() => {
         gone();
         for (const i of items) this.taken.delete(i.id);
