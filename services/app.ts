@@ -14,11 +14,11 @@ import { shutdown } from './compose/shutdown.ts';
 import { maintenanceWindows } from './alerts/maintenance-windows.ts';
 import { DeviceStatuses } from './devices/device-status.ts';
 import { LiveStatus } from './devices/live-status.ts';
+import { auditedBy } from './audit/audit-log.ts';
 import { faultReporter } from './faults.ts';
 import { Hazards } from './hazards/hazards.ts';
-import { createMetrics, nameLookups } from './metrics.ts';
-import { laneNameLookups } from './name-lookups.ts';
-import { payFirstUseCosts } from './first-use.ts';
+import { createMetrics } from './metrics.ts';
+import { composeOutbound } from './compose/outbound.ts';
 import { threadPoolSize } from './thread-pool.ts';
 import { openStores } from './open-stores.ts';
 import { RegistryHolder } from './registry/registry-holder.ts';
@@ -43,10 +43,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const started = clock();
   const metrics = createMetrics();
   const faults = faultReporter(metrics, log);
-  // the thread pool is the stores': outgoing connections' name lookups take turns in a share of it (logins: compose/edge.ts)
-  nameLookups(metrics.registry, laneNameLookups().stats);
-  // the first alarm after a start must not pay for the process's first stack trace and first fetch
-  void payFirstUseCosts();
+  // name lookups in turns beside the stores (logins take theirs: compose/edge.ts); first-use costs paid now
+  composeOutbound(metrics);
   let stopping: Promise<void> | undefined;
 
   // --- registry, stores, alerts ----------------------------------------------------------------
@@ -55,8 +53,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const policy = (enterpriseId: string) => enterprisePolicy(current(), enterpriseId);
   const stores = await openStores(settings);
   const { audit } = stores;
-  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
-    void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err }, 'audit entry not written'));
+  const audited = auditedBy(audit, clock, log);
   const { book, raiseSystem } = composeAlertBook({ stores, registry: current, faults, metrics, clock, log });
   const hazards = new Hazards({ store: stores.hazards, clock, audit: audited, raise: raiseSystem });
   const forwarder = composeForwarder({ settings, options: opts.forward, settle: (lines) => stores.alerts.settle('forward', lines), metrics, clock, log });

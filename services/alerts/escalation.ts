@@ -1,6 +1,6 @@
 import type { RoutingPolicy } from './routing.ts';
 import type { Step } from './lifecycle.ts';
-import type { Alert, Transition } from './model.ts';
+import { ackAwaitedSince, type Alert, type Transition } from './model.ts';
 
 /**
  * Escalation as a pure function of an alert, its policy and the time. While nobody has
@@ -13,7 +13,7 @@ export function escalate(a: Alert, policy: RoutingPolicy, now: number, anyoneTol
   const transitions: Transition[] = [];
   let alert = a;
   // unacknowledged since the raise, or since its return after an acknowledgement (lifecycle.ts)
-  const since = a.awaitingAckSince ?? a.raisedAt;
+  const since = ackAwaitedSince(a);
   const ageMin = (now - since) / 60_000;
   if (!a.acknowledged) {
     let level = a.escalationLevel;

@@ -1,6 +1,6 @@
 import type { Outcome, Severity } from '../../domain/types.ts';
 import { severityRank } from '../../domain/types.ts';
-import type { Alert, Disposition, Transition } from './model.ts';
+import { ackAwaitedSince, type Alert, type Disposition, type Transition } from './model.ts';
 
 /**
  * The alert state machine as plain functions over data:
@@ -140,10 +140,13 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
  * `toldAt`: when what is acknowledged was told (an acknowledge link's notice). An alarm that came
  * back after that is not what its reader saw: the return waits for someone who has seen it.
  */
+/** The alarm came back after `toldAt`: what was told then is not what it is now. */
+export const returnedSince = (a: Alert, toldAt: number) => ackAwaitedSince(a) > toldAt;
+
 export function acknowledge(a: Alert, actor: string, at: number, note?: string, toldAt?: number): Step {
   if (a.state === 'closed') throw new AlertError('ALERT_CLOSED', 'the alert is closed');
   if (a.acknowledged) throw new AlertError('ALREADY_ACKNOWLEDGED', `acknowledged already by ${a.ackBy}`);
-  if (toldAt !== undefined && (a.awaitingAckSince ?? a.raisedAt) > toldAt) throw new AlertError('RETURNED_SINCE', 'the alarm came back after this was told');
+  if (toldAt !== undefined && returnedSince(a, toldAt)) throw new AlertError('RETURNED_SINCE', 'the alarm came back after this was told');
   return {
     alert: { ...a, acknowledged: true, ackAt: at, ackBy: actor },
     transitions: [{ alertId: a.id, at, type: 'acknowledged', actor, ...(note ? { note } : {}) }],

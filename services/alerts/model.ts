@@ -97,6 +97,9 @@ export interface Transition {
   detail?: Record<string, unknown>;
 }
 
+/** When the alert's wait for an acknowledgement began (see `awaitingAckSince`). */
+export const ackAwaitedSince = (a: Pick<Alert, 'awaitingAckSince' | 'raisedAt'>): number => a.awaitingAckSince ?? a.raisedAt;
+
 /** `units`: who has been told of it, which the notification log knows, not the alert. */
 export function alertJson(a: Alert, units: readonly string[]) {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -104,7 +107,7 @@ export function alertJson(a: Alert, units: readonly string[]) {
     ...a,
     raisedAt: iso(a.raisedAt),
     activatedAt: iso(a.activatedAt),
-    awaitingAckSince: iso(a.awaitingAckSince ?? a.raisedAt),
+    awaitingAckSince: iso(ackAwaitedSince(a)),
     ackAt: iso(a.ackAt),
     clearedAt: iso(a.clearedAt),
     closedAt: iso(a.closedAt),

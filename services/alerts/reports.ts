@@ -2,6 +2,7 @@ import { SEVERITIES } from '../../domain/types.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import type { AlertStore } from './alert-store.ts';
+import { ackAwaitedSince } from './model.ts';
 import { formatCst } from '../../domain/cst.ts';
 import type { SummaryRow } from './summary-row.ts';
 
@@ -58,7 +59,7 @@ export async function summarize(deps: SummarySources, q: { from: number; to: num
       byRuleKind,
       unacknowledged: alerts.filter((a) => !a.acknowledged && a.state !== 'closed').length,
       open: alerts.filter((a) => a.state !== 'closed').length,
-      medianAckS: median(alerts.filter((a) => a.ackAt !== null).map((a) => (a.ackAt! - (a.awaitingAckSince ?? a.raisedAt)) / 1000)),
+      medianAckS: median(alerts.filter((a) => a.ackAt !== null).map((a) => (a.ackAt! - ackAwaitedSince(a)) / 1000)),
       medianCloseS: median(alerts.filter((a) => a.closedAt !== null).map((a) => (a.closedAt! - a.raisedAt) / 1000)),
       onlineRate: expected ? Math.min(1, Math.round((seen / expected) * 1000) / 1000) : null,
       hazardsOpen: hazards.length,

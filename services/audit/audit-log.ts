@@ -45,6 +45,15 @@ export function entryHash(prevHash: string, e: Pick<AuditEntry, 'n' | 'at' | 'ac
     .digest('hex');
 }
 
+/**
+ * An entry written without waiting for it, as the composition roots hand it to the parts that
+ * audit (logins, hazards, silences): a trail that cannot be written is logged, never thrown.
+ */
+export function auditedBy(audit: Pick<AuditLog, 'append'>, clock: () => number, log: { error(o: object, msg: string): void }) {
+  return (actor: string, action: string, subject: string, detail: unknown) =>
+    void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
+}
+
 export class AuditLog {
   private last: AuditHead = { n: 0, hash: GENESIS };
   private queue: AuditInput[] = [];

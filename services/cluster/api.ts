@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Alert } from '../alerts/model.ts';
 import { maintenanceWindows } from '../alerts/maintenance-windows.ts';
 import { buildCallers, type Caller } from '../api/callers.ts';
+import { auditedBy } from '../audit/audit-log.ts';
 import type { AppOptions } from '../app-options.ts';
 import { composeApi } from '../compose/api.ts';
 import { composeReports } from '../compose/reports.ts';
@@ -47,8 +48,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
   const current = () => registry.current();
   const nats = await ClusterLog.connect(natsServers(settings), `api-${node}`, log);
   const telemetry = await clusterTelemetry(settings, () => ({ region: '', industry: '' }), log);
-  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
-    void stores.audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
+  const audited = auditedBy(stores.audit, clock, log);
   const command = (enterpriseId: string, c: Command) => nats.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), clock());
   const commandLater = (enterpriseId: string, c: Command) => void command(enterpriseId, c).catch((err: Error) => log.error({ err: err.message, enterpriseId, op: c.op }, 'command not put in the log'));
 

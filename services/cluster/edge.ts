@@ -5,6 +5,7 @@ import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
 import type { Reading } from '../../domain/types.ts';
 import { composeFirePanels, composeGateway, followCredentials, loginVerifier, rememberLogins, type DeviceInput } from '../compose/edge.ts';
+import { auditedBy } from '../audit/audit-log.ts';
 import { faultReporter } from '../faults.ts';
 import { createMetrics } from '../metrics.ts';
 import { RegisteredDevicesTable } from '../registry/registered-devices.ts';
@@ -81,8 +82,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
   };
   // logins go in the shared audit trail, and who logged in from where stays trusted there across a restart
   const audit = await openSharedAudit(sql);
-  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
-    void audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
+  const audited = auditedBy(audit, clock, log);
   const verifier = loginVerifier(current);
   let callers = new Map<string, Caller>();
   const gateway = await composeGateway({

@@ -10,10 +10,11 @@ import { silencesDue } from '../alerts/sweep.ts';
 import type { AppOptions } from '../app-options.ts';
 import { composeNotifications } from '../compose/notifications.ts';
 import { composeReports } from '../compose/reports.ts';
+import { auditedBy } from '../audit/audit-log.ts';
 import { faultReporter } from '../faults.ts';
 import { Hazards } from '../hazards/hazards.ts';
-import { createMetrics, nameLookups } from '../metrics.ts';
-import { laneNameLookups } from '../name-lookups.ts';
+import { createMetrics } from '../metrics.ts';
+import { composeOutbound } from '../compose/outbound.ts';
 import type { OutboxItem } from '../notify/outbox-store.ts';
 import { RegistryHolder } from '../registry/registry-holder.ts';
 import { startSchedule } from '../scheduler.ts';
@@ -55,7 +56,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
   const P = settings.CLUSTER_PARTITIONS;
   const metrics = createMetrics();
   const faults = faultReporter(metrics, log);
-  nameLookups(metrics.registry, laneNameLookups().stats);
+  composeOutbound(metrics);
   let stopping = false;
 
   // --- shared state, the registry, the log, InfluxDB ----------------------------------------------
@@ -70,8 +71,7 @@ export async function startWorker(settings: Settings, opts: WorkerOptions = {}) 
     const e = current().enterprises.get(id);
     return { region: e?.region ?? '', industry: e?.industry ?? '' };
   }, log);
-  const audited = (actor: string, action: string, subject: string, detail: unknown) =>
-    void stores.audit.append({ at: clock(), actor, action, subject, detail }).catch((err: Error) => log.error({ err: err.message }, 'audit entry not written'));
+  const audited = auditedBy(stores.audit, clock, log);
   /** a message into an enterprise's partition, in order with its readings */
   const command = (enterpriseId: string, c: Command) => nats.append(inbound(enterpriseId, null, 'c'), encodeCommand(c), clock());
   const raiseSystem = (o: Outcome) => void command(o.enterpriseId, { op: 'outcomes', outcomes: [o] }).catch((err: Error) => log.error({ err: err.message, key: o.key }, 'system alert not put in the log'));

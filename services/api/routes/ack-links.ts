@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatCst } from '../../../domain/cst.ts';
 import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
-import type { Alert } from '../../alerts/model.ts';
+import { ackAwaitedSince, type Alert } from '../../alerts/model.ts';
+import { returnedSince } from '../../alerts/lifecycle.ts';
 import { AlertStepPending } from '../../alerts/alert-book.ts';
 import { ackable, type LinkUse } from '../../notify/ack-links.ts';
 import type { ApiContext } from '../context.ts';
@@ -97,7 +98,7 @@ async function alertsOf(ctx: ApiContext, u: LinkUse): Promise<Alert[]> {
 function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: string[] | null, names: Namer, notYetRecorded = false) {
   const status = u.outcome === 'invalid' ? 404 : u.outcome === 'expired' ? 410 : u.outcome === 'used' ? 409 : 200;
   // alarms that came back after this link's notice: not this link's to acknowledge (lifecycle.ts)
-  const returned = new Set(u.outcome === 'invalid' ? [] : alerts.filter((a) => ackable(a) && (a.awaitingAckSince ?? a.raisedAt) > u.link.createdAt).map((a) => a.id));
+  const returned = new Set(u.outcome === 'invalid' ? [] : alerts.filter((a) => ackable(a) && returnedSince(a, u.link.createdAt)).map((a) => a.id));
   const open = alerts.filter((a) => ackable(a) && !returned.has(a.id));
   const head =
     u.outcome === 'invalid'
@@ -119,7 +120,7 @@ function page(reply: FastifyReply, u: LinkUse, alerts: Alert[], acknowledged: st
     .map(
       (a) =>
         `<li><b>${esc(SEVERITY_ZH[a.severity])} ${esc(a.severity)}</b> ${esc(names.point(a))} — ${esc(a.message)}<br><small>${esc(names.enterprise(a.enterpriseId))} · ${esc(names.device(a.deviceId))} · ${esc(formatCst(a.raisedAt))} · ${
-          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(names.who(a.ackBy))}` : returned.has(a.id) ? `${esc(formatCst(a.awaitingAckSince ?? a.raisedAt))} 再次报警，未确认 came back, not acknowledged` : '未确认 not acknowledged'
+          a.state === 'closed' ? '已关闭 closed' : a.acknowledged ? `已确认 acknowledged: ${esc(names.who(a.ackBy))}` : returned.has(a.id) ? `${esc(formatCst(ackAwaitedSince(a)))} 再次报警，未确认 came back, not acknowledged` : '未确认 not acknowledged'
         }</small></li>`,
     )
     .join('');
