@@ -9,9 +9,15 @@ export function failureText(e: unknown): string {
   const parts: string[] = [];
   let c: unknown = e;
   for (let depth = 0; c !== undefined && c !== null && depth < 5; depth++) {
-    const said = ownWords(c).slice(0, 500).replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#]*)[?#][^\s]*/gi, '$1?…');
-    if (said && !parts.some((p) => p.includes(said))) parts.push(said);
-    c = typeof c === 'object' ? (c as { cause?: unknown }).cause : undefined;
+    // it runs where a delivery failed: whatever was thrown (a getter that throws, a toString that
+    // does) must not throw out of it
+    try {
+      const said = ownWords(c).slice(0, 500).replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#]*)[?#][^\s]*/gi, '$1?…');
+      if (said && !parts.some((p) => p.includes(said))) parts.push(said);
+      c = typeof c === 'object' ? (c as { cause?: unknown }).cause : undefined;
+    } catch {
+      break;
+    }
   }
   return parts.join(': ') || 'unknown error';
 }

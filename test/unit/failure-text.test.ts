@@ -44,5 +44,9 @@ describe('a failed delivery, as the record and the log say it', () => {
     expect(failureText(loop)).toBe('a');
     expect(failureText(new Error(''))).toBe('Error');
     expect(failureText(undefined)).toBe('unknown error');
+    // thrown things that throw when read
+    expect(failureText({ toString: () => { throw new Error('no'); } })).toBe('unknown error');
+    expect(failureText(Object.defineProperty(new Error('outer'), 'cause', { get: () => { throw new Error('no'); } }))).toBe('outer');
+    expect(failureText(Object.create(null))).toBe('unknown error');
   });
 });
