@@ -1,7 +1,7 @@
 import type { Reading } from '../domain/types.ts';
 import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
-import { checkSeq, trackerFrom, unsee, type SeqTracker } from './sequence.ts';
+import { checkSeq, trackerFrom, trackerFromSnapshot, unsee, type SeqTracker } from './sequence.ts';
 
 /**
  * One telemetry message from an authenticated device → the readings to accept and the rejects
@@ -50,6 +50,9 @@ export class TelemetryIntake {
 
   importSeqs(seqs: [string, SeqTracker][]) {
     this.seqs.clear();
-    for (const [deviceId, t] of seqs) this.seqs.set(deviceId, { max: t.max, seen: new Map(t.seen) });
+    for (const [deviceId, data] of seqs) {
+      const t = trackerFromSnapshot(data);
+      if (t) this.seqs.set(deviceId, t);
+    }
   }
 }
