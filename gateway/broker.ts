@@ -78,7 +78,9 @@ export interface GatewayOptions {
     login: { windowS: number; maxFailuresPerAddress: number; maxFailuresPerUsername: number; banS: number };
   };
   findDevice(deviceId: string): GatewayDevice | undefined;
-  findWatcher(token: string): GatewayWatcher | undefined;
+  /** the digest an API token is known by: a session keeps that, not the token */
+  tokenDigest(token: string): string;
+  findWatcher(tokenDigest: string): GatewayWatcher | undefined;
   verifier: SecretVerifier;
   /**
    * A device's telemetry message: decoded, de-duplicated, judged and stored on the other side.
@@ -213,7 +215,7 @@ export class Gateway {
   }
 
   private stale(p: Principal): boolean {
-    if (p.kind === 'watcher') return this.opts.findWatcher(p.token)?.name !== p.watcher.name;
+    if (p.kind === 'watcher') return this.opts.findWatcher(p.tokenDigest)?.name !== p.watcher.name;
     const now = this.opts.findDevice(p.device.deviceId);
     if (!now || now.enterpriseId !== p.device.enterpriseId || this.opts.verifier.credentialOf(now.deviceId, now.secretHash) !== p.credential) return true;
     // still allowed: the session sees the device's points as the registry now lists them
@@ -231,7 +233,10 @@ export class Gateway {
       .catch((err: Error) => this.opts.log.warn({ err: err.message, client: clientId }, 'session state not removed'));
   }
 
-  private authenticate(client: Client, given: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void) {
+  private authenticate(client: Client, given: string | undefined, password: Buffer | undefined, answer: (err: AuthenticateError | null, ok: boolean | null) => void) {
+    // the CONNECT packet stays with the connection (mqtt-packet keeps it as its parser's
+    // settings): once checked, the secret in it is wiped, so memory holds none in the clear
+    const cb = (err: AuthenticateError | null, ok: boolean | null) => (password?.fill(0), answer(err, ok));
     const address = remoteAddress(client);
     // a name no device or tool has is cut before it is kept anywhere (ban keys, log, audit)
     const tooLong = given !== undefined && given.length > MAX_USERNAME;
@@ -273,11 +278,11 @@ export class Gateway {
       return refuseBanned(admitted.reason);
     }
     if (tooLong) return refuse('username_too_long');
-    const token = password?.toString('utf8') ?? '';
-    const watcher = () => (token ? this.opts.findWatcher(token) : undefined);
+    const tokenDigest = password?.length ? this.opts.tokenDigest(password.toString('utf8')) : undefined;
+    const watcher = () => (tokenDigest ? this.opts.findWatcher(tokenDigest) : undefined);
     const asWatcher = (w: GatewayWatcher) => {
       if (username) this.guard.succeed(username, address, this.opts.clock());
-      admit({ kind: 'watcher', watcher: w, token }, w.name, 'watcher');
+      admit({ kind: 'watcher', watcher: w, tokenDigest: tokenDigest! }, w.name, 'watcher');
     };
     const device = username ? this.opts.findDevice(username) : undefined;
     if (device) {

@@ -24,11 +24,12 @@ export interface GatewayWatcher {
 /**
  * `telemetry`: the device's own telemetry topic, so the hot path compares instead of parsing;
  * `credential`: what the device logged in against, so a rotated secret closes the session;
- * `token`: the watcher's token, so a removed token closes the session.
+ * `tokenDigest`: the digest of the watcher's token (never the token itself), so a removed token
+ * closes the session.
  */
 export type Principal =
   | { kind: 'device'; device: GatewayDevice; telemetry: string; credential: string | undefined }
-  | { kind: 'watcher'; watcher: GatewayWatcher; token: string };
+  | { kind: 'watcher'; watcher: GatewayWatcher; tokenDigest: string };
 
 interface Session {
   owner: string;

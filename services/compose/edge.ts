@@ -106,8 +106,9 @@ export async function composeGateway(
       const e = registry().devices.get(id);
       return e && { enterpriseId: e.enterprise.id, deviceId: id, points: e.points, secretHash: e.device.secretHash };
     },
-    findWatcher: (token) => {
-      const c = d.caller(d.tokenDigest(token));
+    tokenDigest: d.tokenDigest,
+    findWatcher: (digest) => {
+      const c = d.caller(digest);
       return c && { name: c.name, sees: c.sees, all: c.role === 'operator' };
     },
     verifier: d.verifier,

@@ -371,6 +371,25 @@ describe('the registry', () => {
     expect((await app.reload()).ok).toBe(true);
   });
 
+  it('keeps no login secret in the clear once it is checked, and still ends a control-room session whose token is removed', async () => {
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    const watcher = await mqtt.connectAsync(mqttUrl(app), { username: 'control-room', password: 'token-mall', reconnectPeriod: 0 });
+    // each connection keeps its CONNECT packet (as its parser's settings) for as long as it lasts
+    type Kept = { _parser: { settings: { username?: string; password?: Buffer } } };
+    const kept = Object.values((app.gateway.broker as unknown as { clients: Record<string, Kept> }).clients).map((c) => c._parser.settings);
+    expect(kept.map((s) => s.username).sort()).toEqual(['control-room', 'gas-1']);
+    for (const s of kept) expect(s.password!.length > 0 && s.password!.every((b) => b === 0)).toBe(true);
+    // the watcher's session knows its token by digest only, and that is enough to end it
+    const closed = next(watcher, 'close');
+    await edit((r) => (r.users = r.users.filter((u: { token?: string }) => u.token !== 'token-mall')));
+    expect((await app.reload()).ok).toBe(true);
+    await closed;
+    expect(await refusal(mqtt.connectAsync(mqttUrl(app), { username: 'control-room', password: 'token-mall', reconnectPeriod: 0 }))).toBe(4);
+    await edit((r) => r.users.push(testRegistry().users.find((u: { token?: string }) => u.token === 'token-mall')));
+    expect((await app.reload()).ok).toBe(true);
+    await dev.end();
+  });
+
   it('lets the operator\'s file win over a device id an enterprise registered first, at reload and at the next start', async () => {
     const chem = apiClient(app, 'token-chem');
     const r = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-9', points: [{ metric: 'gas_lel' }] });
