@@ -52,6 +52,8 @@ export interface GatewayCounters {
   publishFaults: { inc(): void };
   /** answers (a PUBACK, mostly) for a connection that closed before they could be written */
   answersUnsent: { inc(): void };
+  /** kept sessions let go to make room for a new client id of the same device or user */
+  sessionsReplaced: { inc(): void };
 }
 
 /** aedes' error for a packet written to a connection already closed (lib/write.js, lib/client.js) */
@@ -138,7 +140,7 @@ export class Gateway {
     this.broker.authorizePublish = (c, p, cb) => (c ? this.pipeline.handle(c, this.sessions.principalOf(c), p, cb) : cb(null));
     this.broker.authorizeSubscribe = (c, s, cb) => cb(null, this.authorizeSubscribe(c, s));
     this.broker.on('clientDisconnect', (c) => {
-      const gone = this.sessions.release(c);
+      const gone = this.sessions.release(c, opts.clock());
       if (gone?.last) void opts.onLink(gone.device, 'disconnected', opts.clock(), c.id)?.catch(() => {});
     });
     // a device that went away before its readings were acknowledged is no error: what it did not
@@ -204,7 +206,6 @@ export class Gateway {
   recheck() {
     const dropped = this.sessions.drop((principal, owner) => (principal ? this.stale(principal) : owner.startsWith('device:') && !this.opts.findDevice(owner.slice('device:'.length))));
     for (const { clientId, owner, client } of dropped) {
-      this.offline?.forget(clientId);
       if (client) {
         this.opts.log.warn({ client: clientId, owner }, 'session closed: its device or token changed in the registry');
         this.opts.counters.connectionsRefused.inc({ reason: 'revoked' });
@@ -223,12 +224,14 @@ export class Gateway {
     return false;
   }
 
-  /** Drop what the broker keeps for a session that is no longer allowed (subscriptions, will). */
+  /** Drop what the broker keeps for a session that is no longer held (subscriptions, queued messages, will). */
   private forgetSession(clientId: string) {
     const ref = { id: clientId } as Client;
     const p = (this.broker as unknown as { persistence: { cleanSubscriptions(c: Client): Promise<unknown>; delWill(c: Client): Promise<unknown> } }).persistence;
+    // subscriptions first: nothing more is queued for it while its queue is let go
     void Promise.resolve()
       .then(() => p.cleanSubscriptions(ref))
+      .then(() => this.offline?.forget(clientId))
       .then(() => p.delWill(ref))
       .catch((err: Error) => this.opts.log.warn({ err: err.message, client: clientId }, 'session state not removed'));
   }
@@ -265,8 +268,13 @@ export class Gateway {
       cb(authError('not authorized', 5), false);
     };
     const admit = (principal: Principal, who: string, kind: string) => {
-      const refusal = this.sessions.admit(client, principal);
-      if (refusal) return refuse(refusal, 5);
+      const admission = this.sessions.admit(client, principal);
+      if (admission.refused) return refuse(admission.refused, 5);
+      if (admission.evicted !== null) {
+        this.opts.counters.sessionsReplaced.inc();
+        this.opts.log.info({ client: admission.evicted, replacedBy: client.id }, 'kept session let go: its owner holds 8 client ids and logged in under another');
+        this.forgetSession(admission.evicted);
+      }
       this.opts.onLogin?.(who, true, kind, address);
       if (principal.kind === 'device') void this.opts.onLink(principal.device, 'connected', this.opts.clock(), client.id)?.catch(() => {});
       cb(null, true);

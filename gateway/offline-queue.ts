@@ -10,6 +10,9 @@ export function boundOfflineQueues(broker: Aedes, limit: number, onDropped: () =
   const queued = new Map<string, number>();
   const persistence = (broker as unknown as { persistence: unknown }).persistence as {
     outgoingEnqueueCombi(subs: { clientId: string }[], packet: unknown): Promise<void>;
+    outgoingStream(client: { id: string }): AsyncIterable<Queued>;
+    outgoingUpdate(client: { id: string }, packet: Queued): Promise<void>;
+    outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
   };
   const enqueue = persistence.outgoingEnqueueCombi.bind(persistence);
   persistence.outgoingEnqueueCombi = (subs, packet) => {
@@ -26,7 +29,26 @@ export function boundOfflineQueues(broker: Aedes, limit: number, onDropped: () =
   };
   broker.on('clientReady', (c) => queued.delete(c.id));
   return {
-    /** the session is gone: nothing more is counted for it */
-    forget: (clientId: string) => queued.delete(clientId),
+    /**
+     * The session is gone (its device removed, or its place taken by a newer one of the same
+     * device): nothing more is counted for it, and what it held is let go. aedes has no call for
+     * that; its own way (as for a clean session that connects) is to number each queued packet and
+     * clear it by that number.
+     */
+    forget: async (clientId: string) => {
+      queued.delete(clientId);
+      const ref = { id: clientId };
+      let n = 0;
+      for await (const p of persistence.outgoingStream(ref)) {
+        if (p.messageId === undefined) await persistence.outgoingUpdate(ref, { ...p, messageId: (n = (n % 65535) + 1) });
+        await persistence.outgoingClearMessageId(ref, { messageId: p.messageId ?? n });
+      }
+    },
   };
+}
+
+interface Queued {
+  brokerId: string;
+  brokerCounter: number;
+  messageId?: number;
 }

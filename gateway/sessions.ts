@@ -37,10 +37,20 @@ interface Session {
   client: Client | null;
   /** a persistent session outlives its connection (and keeps queued messages) */
   persistent: boolean;
+  /** when its last connection ended (kept sessions only): the longest unused goes first */
+  leftAt: number;
 }
 
-/** How many client ids (sessions, live or kept for a persistent client) one principal may hold. */
-const SESSIONS_PER_PRINCIPAL = 8;
+/**
+ * How many client ids (sessions, live or kept for a persistent client) one principal may hold.
+ * Past it, the kept session unused longest makes room: a device that picks a new client id at
+ * every boot (some firmware does) with `clean: false` must not be shut out after its eighth
+ * reboot. Only when all of them are connected is a new one refused.
+ */
+export const SESSIONS_PER_PRINCIPAL = 8;
+
+/** Admitted, and the kept session that made room for it (its queue and subscriptions to drop), if one did; or why not. */
+export type Admission = { refused: 'session_limit' | 'enterprise_connection_limit' | 'device_connection_limit' } | { refused: null; evicted: string | null };
 
 export interface SessionLimits {
   /** how many connections the enterprise's devices may hold at once (it may grow with its fleet) */
@@ -55,8 +65,8 @@ export class Sessions {
   private readonly principals = new WeakMap<Client, Principal>();
   /** client id → its session */
   private readonly byClientId = new Map<string, Session>();
-  /** sessions per owner, kept with byClientId (a fleet reconnecting must not count them one by one) */
-  private readonly perOwner = new Map<string, number>();
+  /** the client ids of each owner, kept with byClientId (a fleet reconnecting must not count them one by one) */
+  private readonly perOwner = new Map<string, Set<string>>();
   private readonly perEnterprise = new Map<string, Set<Client>>();
   /** live connections per device: one going away is news only when it was the last */
   private readonly perDevice = new Map<string, Set<Client>>();
@@ -71,11 +81,13 @@ export class Sessions {
    * Admit an authenticated client into its principal's namespace (its `id` becomes
    * `<owner>/<client id>`), or say which limit it reached.
    */
-  admit(client: Client, principal: Principal): 'session_limit' | 'enterprise_connection_limit' | 'device_connection_limit' | null {
+  admit(client: Client, principal: Principal): Admission {
     const owner = ownerOf(principal);
     const id = `${owner}/${client.id}`;
     const held = this.byClientId.get(id);
-    if (!held && (this.perOwner.get(owner) ?? 0) >= SESSIONS_PER_PRINCIPAL) return 'session_limit';
+    const full = !held && (this.perOwner.get(owner)?.size ?? 0) >= SESSIONS_PER_PRINCIPAL;
+    const evict = full ? this.unusedLongest(owner) : null;
+    if (full && evict === null) return { refused: 'session_limit' };
     if (principal.kind === 'device') {
       const { enterpriseId, deviceId } = principal.device;
       const conns = this.perEnterprise.get(enterpriseId) ?? new Set<Client>();
@@ -85,23 +97,35 @@ export class Sessions {
       // twice, they were refused until then
       const others = [...live].filter((c) => c.id !== id && !c.closed).length;
       const replaced = live.size - others;
-      if (conns.size - replaced >= this.limits.connectionsPerEnterprise(enterpriseId)) return 'enterprise_connection_limit';
-      if (others >= this.limits.maxConnectionsPerDevice) return 'device_connection_limit';
+      if (conns.size - replaced >= this.limits.connectionsPerEnterprise(enterpriseId)) return { refused: 'enterprise_connection_limit' };
+      if (others >= this.limits.maxConnectionsPerDevice) return { refused: 'device_connection_limit' };
       this.perEnterprise.set(enterpriseId, conns.add(client));
       this.perDevice.set(deviceId, live.add(client));
     }
+    if (evict !== null) this.forget(evict, owner);
     client.id = id;
     this.principals.set(client, principal);
-    if (!held) this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
-    this.byClientId.set(id, { owner, client, persistent: !client.clean });
-    return null;
+    if (!held) this.perOwner.set(owner, (this.perOwner.get(owner) ?? new Set()).add(id));
+    this.byClientId.set(id, { owner, client, persistent: !client.clean, leftAt: 0 });
+    return { refused: null, evicted: evict };
+  }
+
+  /** The owner's kept session (no connection) unused longest, or null when every one is connected. */
+  private unusedLongest(owner: string): string | null {
+    let found: string | null = null;
+    let since = Infinity;
+    for (const clientId of this.perOwner.get(owner) ?? []) {
+      const s = this.byClientId.get(clientId);
+      if (s && s.client === null && s.leftAt < since) (found = clientId), (since = s.leftAt);
+    }
+    return found;
   }
 
   /** A connection ended; for a device: was it the device's last one? */
-  release(client: Client): { device: GatewayDevice; last: boolean } | null {
+  release(client: Client, at: number): { device: GatewayDevice; last: boolean } | null {
     const session = this.byClientId.get(client.id);
     if (session?.client === client) {
-      if (session.persistent) session.client = null;
+      if (session.persistent) (session.client = null), (session.leftAt = at);
       else this.forget(client.id, session.owner);
     }
     const p = this.principals.get(client);
@@ -133,8 +157,8 @@ export class Sessions {
 
   private forget(clientId: string, owner: string) {
     this.byClientId.delete(clientId);
-    const n = (this.perOwner.get(owner) ?? 1) - 1;
-    if (n > 0) this.perOwner.set(owner, n);
-    else this.perOwner.delete(owner);
+    const ids = this.perOwner.get(owner);
+    ids?.delete(clientId);
+    if (!ids?.size) this.perOwner.delete(owner);
   }
 }

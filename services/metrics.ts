@@ -17,6 +17,7 @@ export function createMetrics() {
     authFailures: c('gateway_auth_failures_total', 'refused MQTT logins', ['reason']),
     connectionsRefused: c('gateway_connections_refused_total', 'connections closed by the gateway limits', ['reason']),
     offlineQueueDropped: c('gateway_offline_queue_dropped_total', 'QoS 1 messages not kept for an offline persistent session that held its limit'),
+    sessionsReplaced: c('gateway_sessions_replaced_total', 'kept (persistent, disconnected) sessions let go because their device or user logged in under a ninth client id'),
     answersUnsent: c('gateway_answers_unsent_total', 'answers (PUBACKs) not written because the connection had closed: the device sends again what it did not hear acknowledged'),
     publishFaults: c('gateway_publish_faults_total', 'messages whose processing threw (answered MESSAGE_NOT_PROCESSED, nothing stored)'),
     internalFaults: c('internal_faults_total', 'exceptions caught and isolated (a rule, a listener, a reading step), by part', ['part']),

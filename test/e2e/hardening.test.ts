@@ -97,6 +97,41 @@ describe('one device cannot stop, impersonate or silence', () => {
     await gas.end();
   });
 
+  it('lets a device that takes a new client id at every boot back in after its eighth, and lets go of the session it left longest ago', async () => {
+    const url = mqttUrl(app);
+    const command = `v1/${CHEM}/gas-2/command`;
+    type Persistence = { outgoingStream(c: { id: string }): AsyncIterable<unknown>; subscriptionsByClient(c: { id: string }): Promise<unknown[] | null> };
+    const persistence = (app.gateway.broker as unknown as { persistence: Persistence }).persistence;
+    const held = async (clientId: string) => {
+      const id = { id: `device:gas-2/${clientId}` };
+      let queued = 0;
+      for await (const _ of persistence.outgoingStream(id)) queued++;
+      return { queued, subscriptions: (await persistence.subscriptionsByClient(id))?.length ?? 0 };
+    };
+    // eight boots, each under a client id of its own, each session kept (clean: false) with its subscription
+    const boot = async (i: number) => {
+      const c = await mqtt.connectAsync(url, { username: 'gas-2', password: 'secret-gas-2', clientId: `boot-${i}`, clean: false, reconnectPeriod: 0 });
+      await c.subscribeAsync(command, { qos: 1 });
+      await c.endAsync();
+    };
+    for (let i = 0; i < 8; i++) await boot(i);
+    // a command while it is away is kept for each of them
+    await app.gateway.publish(command, JSON.stringify({ command: 'alarm_on' }), 1);
+    await waitFor(async () => (await held('boot-0')).queued === 1, 5000, 'the command kept for boot-0');
+    const before = await metric(app, 'gateway_sessions_replaced_total');
+    // the ninth boot gets in (CONNACK 5, session_limit, until this change) ...
+    await boot(8);
+    expect(await metric(app, 'gateway_sessions_replaced_total')).toBeGreaterThan(before);
+    // ... in place of the session left longest ago: its subscription and queue let go, not kept forever
+    await waitFor(async () => JSON.stringify(await held('boot-0')) === JSON.stringify({ queued: 0, subscriptions: 0 }), 5000, "boot-0's session let go");
+    // the sessions left later keep what they hold: boot-1 comes back to its command
+    const back = mqtt.connect(url, { username: 'gas-2', password: 'secret-gas-2', clientId: 'boot-1', clean: false, reconnectPeriod: 0 });
+    const got: string[] = [];
+    back.on('message', (_t, p) => got.push(JSON.parse(p.toString()).command));
+    await waitFor(() => got.includes('alarm_on'), 5000, 'boot-1 gets its kept command');
+    await back.endAsync();
+  });
+
   it("does not let wrong secrets from one address lock the device out from another", async () => {
     const login = (username: string, password: string, localAddress: string) =>
       new Promise<number>((resolve, reject) => {
