@@ -24,6 +24,11 @@ export interface Reading {
   deviceId: string;
   /** epoch milliseconds, the device's own time (kept for buffered readings) */
   ts: number;
+  /**
+   * the time the device gave, when the gateway took the reading as of its arrival instead (a
+   * clock far behind: `gateway.maxPastS`); a resend is still known by it
+   */
+  sentTs?: number;
   seq?: number;
   values: Record<string, Value>;
   quality?: Record<string, Quality>;

@@ -11,6 +11,12 @@ export interface DecodeLimits {
   maxPayloadBytes: number;
   maxReadingsPerMessage: number;
   maxFutureSkewMs: number;
+  /**
+   * a ts further back than this is no buffered reading but a clock that lost its time (a reset
+   * RTC says 2000 or 1970, a firmware sending seconds says 1970): the reading is kept, as of its
+   * arrival, so its alarm is raised now and not filed decades ago, and the device is told
+   */
+  maxPastMs: number;
 }
 
 export interface DeviceScope {
@@ -28,8 +34,8 @@ export interface DeviceScope {
 export interface DecodedReading {
   index: number;
   reading: Reading;
-  /** the device gave its own ts (rather than the gateway stamping "now") */
-  deviceTs: boolean;
+  /** the ts a resend is known by: the device's own (even when not believed), or null when it gave none */
+  seqTs: number | null;
 }
 
 // `values` and `quality` pass through as JSON.parse made them (own keys only, "__proto__"
@@ -43,7 +49,6 @@ const envelope = z.object({
 });
 
 const QUALITIES = new Set<string>(['good', 'fault', 'maintenance']);
-const EARLIEST_TS = Date.UTC(2000, 0, 1);
 /** the largest time a Date can hold (ECMA-262 §21.4.1.1) */
 const LATEST_DATE = 8.64e15;
 /**
@@ -80,7 +85,7 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
   items.forEach((item, index) => {
     const at = batch ? `[${index}]` : '';
     const r = decodeOne(item, at, scope, now, limits, rejects);
-    if (r) readings.push({ index, reading: r, deviceTs: (item as { ts?: unknown }).ts !== undefined });
+    if (r) readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts) });
   });
   return { readings, rejects };
 }
@@ -93,7 +98,7 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     return null;
   }
   const { ts: rawTs, seq, values: rawValues, quality: rawQuality } = env.data;
-  const ts = parseTs(rawTs, now);
+  let ts = parseTs(rawTs, now);
   if (ts === null) {
     rejects.push({ code: 'TS_INVALID', path: join(at, 'ts'), detail: String(rawTs) });
     return null;
@@ -101,6 +106,12 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
   if (ts > now + limits.maxFutureSkewMs) {
     rejects.push({ code: 'TS_IN_FUTURE', path: join(at, 'ts'), detail: `${new Date(ts).toISOString()} is ${Math.round((ts - now) / 1000)} s ahead of the gateway` });
     return null;
+  }
+  let sentTs: number | undefined;
+  if (ts < now - limits.maxPastMs) {
+    rejects.push({ code: 'TS_TOO_OLD', path: join(at, 'ts'), detail: `${new Date(ts).toISOString()} is ${Math.round((now - ts) / 86_400_000)} days behind the gateway: kept as of its arrival, ${new Date(now).toISOString()}` });
+    sentTs = ts;
+    ts = now;
   }
   const values = bareRecord<Value>();
   let accepted = 0;
@@ -142,6 +153,7 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     return null;
   }
   const reading: Reading = { enterpriseId: scope.enterpriseId, deviceId: scope.deviceId, ts, values };
+  if (sentTs !== undefined) reading.sentTs = sentTs;
   if (seq !== undefined) reading.seq = seq;
   if (quality) reading.quality = quality;
   return reading;
@@ -151,7 +163,7 @@ function parseTs(ts: number | string | undefined, now: number): number | null {
   if (ts === undefined) return now;
   const ms = typeof ts === 'number' ? ts : ts.length <= 64 && /^\d{4}-\d{2}-\d{2}T/.test(ts) ? Date.parse(ts) : NaN;
   // bounded to what a Date can hold, so nothing downstream (ISO strings, stores) can throw on it
-  return Number.isFinite(ms) && ms >= EARLIEST_TS && ms <= LATEST_DATE ? Math.round(ms) : null;
+  return Number.isFinite(ms) && ms >= -LATEST_DATE && ms <= LATEST_DATE ? Math.round(ms) : null;
 }
 
 function envelopeOf(range: readonly [number, number] | undefined): [number, number] | null {

@@ -17,9 +17,9 @@ export class TelemetryIntake {
   take(payload: Buffer, scope: DeviceScope, now: number): { readings: Reading[]; rejects: Reject[] } {
     const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits);
     const readings: Reading[] = [];
-    for (const { index, reading, deviceTs } of decoded) {
+    for (const { index, reading, seqTs } of decoded) {
       if (reading.seq !== undefined) {
-        const { tracker, verdict } = checkSeq(this.seqs.get(scope.deviceId), reading.seq, deviceTs ? reading.ts : null);
+        const { tracker, verdict } = checkSeq(this.seqs.get(scope.deviceId), reading.seq, seqTs);
         this.seqs.set(scope.deviceId, tracker);
         if (!verdict.accept) {
           rejects.push({ code: 'DUPLICATE_SEQ', path: decoded.length > 1 || index > 0 ? `[${index}].seq` : 'seq', detail: String(reading.seq) });
@@ -34,7 +34,7 @@ export class TelemetryIntake {
 
   /** The store did not take these readings: their seqs count as never seen. */
   forgetSeqs(deviceId: string, readings: readonly Reading[]) {
-    unsee(this.seqs.get(deviceId), readings.flatMap((r) => (r.seq === undefined ? [] : [{ seq: r.seq, ts: r.ts }])));
+    unsee(this.seqs.get(deviceId), readings.flatMap((r) => (r.seq === undefined ? [] : [{ seq: r.seq, ts: r.sentTs ?? r.ts }])));
   }
 
   /** After a restart: the seqs (with their ts) already stored per device, so resends are still caught. */

@@ -11,6 +11,7 @@ export const REJECT_CODES = {
   READING_EMPTY: 'the reading carries no values',
   TS_INVALID: 'ts must be epoch milliseconds or an ISO-8601 time',
   TS_IN_FUTURE: 'ts is further in the future than the allowed clock skew',
+  TS_TOO_OLD: 'ts is further back than any buffered reading (gateway.maxPastS): the device clock has lost its time. The reading was kept, as of its arrival',
   DUPLICATE_SEQ: 'a reading with this seq was already accepted from this device',
   UNKNOWN_METRIC: 'the metric is not a point of this device in the registry',
   VALUE_INVALID: 'the value has the wrong type for its metric (number or boolean) or is not finite',

@@ -40,7 +40,7 @@ export interface JudgeSnapshot {
 
 export class ReadingJudge {
   registry!: Registry;
-  private readonly intake = new TelemetryIntake({ maxPayloadBytes: 0, maxReadingsPerMessage: 0, maxFutureSkewMs: 0 });
+  private readonly intake = new TelemetryIntake({ maxPayloadBytes: 0, maxReadingsPerMessage: 0, maxFutureSkewMs: 0, maxPastMs: 0 });
   readonly rules: RuleRunner;
   readonly seen = new LiveStatus();
   private forwarded = new Set<string>();
@@ -79,7 +79,7 @@ export class ReadingJudge {
     return this.emit(now, () => {
       this.registry = new Registry(loaded);
       const g = loaded.file.gateway;
-      this.intake.limits = { maxPayloadBytes: g.maxPayloadBytes, maxReadingsPerMessage: g.maxReadingsPerMessage, maxFutureSkewMs: g.maxFutureSkewS * 1000 };
+      this.intake.limits = { maxPayloadBytes: g.maxPayloadBytes, maxReadingsPerMessage: g.maxReadingsPerMessage, maxFutureSkewMs: g.maxFutureSkewS * 1000, maxPastMs: g.maxPastS * 1000 };
       this.forwarded = forwardedEnterprises(this.registry);
       this.rules.use(this.registry);
     });

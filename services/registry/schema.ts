@@ -395,6 +395,11 @@ export const registrySchema = z
       .object({
         /** readings stamped further in the future than this are refused (device clock skew) */
         maxFutureSkewS: between(1, DAY_S).default(300),
+        /**
+         * readings stamped further back than this are taken as of their arrival (a clock that lost
+         * its time), not filed in the past; longer than any device buffers readings through an outage
+         */
+        maxPastS: between(3600, 20 * 365 * DAY_S).default(365 * DAY_S),
         maxPayloadBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(256 * 1024),
         maxReadingsPerMessage: z.number().int().min(1).max(100_000).default(1000),
         /** any MQTT packet announcing more than this closes the connection before it is read */
@@ -430,6 +435,7 @@ export const registrySchema = z
       .strict()
       .default({
         maxFutureSkewS: 300,
+        maxPastS: 365 * DAY_S,
         maxPayloadBytes: 256 * 1024,
         maxReadingsPerMessage: 1000,
         maxPacketBytes: 2 * 1024 * 1024,

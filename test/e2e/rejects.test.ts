@@ -72,6 +72,24 @@ describe('the gateway refuses bad input without losing good input', () => {
     expect(points.filter((p) => 'seq' in p && p.seq === 100).map((p) => ('value' in p ? p.value : null))).toEqual([4.5]);
   });
 
+  it('raises the alarm of a device whose clock lost its time now, not in 2000, and tells the device', async () => {
+    const before = dev.rejects.length;
+    const sentAt = Date.now();
+    // a reset real-time clock: the plant's gas detector says it is 2000-01-01
+    await dev.telemetry({ ts: '2000-01-01T00:00:05Z', seq: 150, values: { gas_lel: 60 } });
+    const r = await waitFor(() => dev.rejects.slice(before).find((x) => x.error === 'TS_TOO_OLD'), 5000, 'TS_TOO_OLD');
+    expect(r.path).toBe('ts');
+    const api = apiClient(app, 'token-operator');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.find((a: { rule: string }) => a.rule === 'gas-lel'), 5000, 'the gas alarm');
+    // raised as of its arrival: on the board, in this month's report and in the escalation's clock
+    expect(Date.parse(alert.raisedAt)).toBeGreaterThanOrEqual(sentAt - 1000);
+    await app.telemetry.flush();
+    const points = await app.telemetry.query({ deviceId: 'gas-1', metric: 'gas_lel', from: sentAt - 1000, to: Date.now() + 1000, limit: 100 });
+    expect(points.filter((p) => 'seq' in p && p.seq === 150).map((p) => ('value' in p ? p.value : null))).toEqual([60]);
+    await dev.telemetry({ seq: 151, values: { gas_lel: 1 } });
+    await waitFor(async () => !(await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.some((a: { rule: string }) => a.rule === 'gas-lel'), 5000, 'cleared');
+  });
+
   it('drops a duplicate seq, in a batch and across messages', async () => {
     const before = dev.rejects.length;
     await dev.telemetry([

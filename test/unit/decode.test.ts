@@ -3,7 +3,7 @@ import { TelemetryIntake } from '../../gateway/ingest.ts';
 import { checkSeq } from '../../gateway/sequence.ts';
 
 const scope = { enterpriseId: 'E', deviceId: 'D', points: new Map(['gas_lel', 'gas_shutoff_valve_closed', 'toxic_gas_ppm'].map((metric) => [metric, { metric }])) };
-const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 3, maxFutureSkewMs: 60_000 };
+const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 3, maxFutureSkewMs: 60_000, maxPastMs: 365 * 86_400_000 };
 const NOW = Date.UTC(2026, 10, 22, 8, 0, 0);
 const take = (body: unknown, intake = new TelemetryIntake(limits)) => intake.take(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), scope, NOW);
 
@@ -26,8 +26,27 @@ describe('telemetry decoding', () => {
   it('refuses a ts beyond the allowed skew but not one inside it', () => {
     expect(take({ ts: NOW + 60_000, values: { gas_lel: 1 } }).rejects).toEqual([]);
     expect(take({ ts: NOW + 60_001, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_IN_FUTURE', path: 'ts' });
-    expect(take({ ts: 12, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_INVALID' });
     expect(take({ ts: '22/11/2026', values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_INVALID' });
+  });
+
+  it('takes a reading from a clock that lost its time as of its arrival, says so, and still knows its resend', () => {
+    // a reset RTC (2000-01-01), no RTC at all (1970: ts 12), a firmware sending seconds (1970 too), and
+    // just past the horizon; a buffered reading just inside it keeps its own time
+    const intake = new TelemetryIntake(limits);
+    for (const ts of ['2000-01-01T00:00:05Z', 12, Math.floor(NOW / 1000), NOW - limits.maxPastMs - 1]) {
+      const { readings, rejects } = take({ ts, seq: 7, values: { gas_lel: 60 } }, new TelemetryIntake(limits));
+      expect(readings.map((r) => r.ts)).toEqual([NOW]);
+      expect(rejects).toMatchObject([{ code: 'TS_TOO_OLD', path: 'ts' }]);
+    }
+    expect(take({ ts: NOW - limits.maxPastMs, values: { gas_lel: 1 } }).readings[0].ts).toBe(NOW - limits.maxPastMs);
+    // its resend (same seq, same wrong time) is a duplicate; the next reading is not
+    const sent = { ts: '2000-01-01T00:00:05Z', seq: 1, values: { gas_lel: 60 } };
+    expect(take(sent, intake).readings).toHaveLength(1);
+    expect(take(sent, intake).rejects.map((r) => r.code)).toEqual(['TS_TOO_OLD', 'DUPLICATE_SEQ']);
+    expect(take({ ...sent, seq: 2, ts: '2000-01-01T00:00:15Z' }, intake).readings).toHaveLength(1);
+    // not stored after all: its resend is taken
+    intake.forgetSeqs('D', take({ ...sent, seq: 3, ts: '2000-01-01T00:00:25Z' }, intake).readings);
+    expect(take({ ...sent, seq: 3, ts: '2000-01-01T00:00:25Z' }, intake).readings).toHaveLength(1);
   });
 
   it('costs a bad value only that value, and a bad envelope only that reading', () => {

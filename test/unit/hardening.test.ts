@@ -9,7 +9,7 @@ import { immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 
 /** The pure pieces behind the hardening: each of them on its own, without a network. */
 const scope = { enterpriseId: 'E', deviceId: 'D', points: new Map<string, { metric: string; range?: readonly [number, number] }>([['gas_lel', { metric: 'gas_lel', range: [0, 100] }], ['gas_shutoff_valve_closed', { metric: 'gas_shutoff_valve_closed' }]]) };
-const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 10, maxFutureSkewMs: 60_000 };
+const limits = { maxPayloadBytes: 4096, maxReadingsPerMessage: 10, maxFutureSkewMs: 60_000, maxPastMs: 365 * 86_400_000 };
 const NOW = Date.UTC(2026, 10, 29, 0, 30);
 const take = (intake: TelemetryIntake, body: unknown) => intake.take(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), scope, NOW);
 
