@@ -159,9 +159,23 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
   return reading;
 }
 
+/**
+ * An ISO-8601 time (a space for the `T` too, as the platforms write it), with its offset, or
+ * without one: then China Standard Time, what a device here keeps. JavaScript would read it in the
+ * server's own zone (UTC in the image): eight hours ahead, and every reading refused as TS_IN_FUTURE.
+ */
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?$/i;
+
+function parseIso(text: string): number {
+  const m = text.length <= 64 ? ISO_TIME.exec(text) : null;
+  if (!m) return NaN;
+  const offset = m[3] === undefined ? '+08:00' : m[3].toUpperCase() === 'Z' ? 'Z' : `${m[3].slice(0, 3)}:${m[3].slice(-2)}`;
+  return Date.parse(`${m[1]}T${m[2]}${offset}`);
+}
+
 function parseTs(ts: number | string | undefined, now: number): number | null {
   if (ts === undefined) return now;
-  const ms = typeof ts === 'number' ? ts : ts.length <= 64 && /^\d{4}-\d{2}-\d{2}T/.test(ts) ? Date.parse(ts) : NaN;
+  const ms = typeof ts === 'number' ? ts : parseIso(ts);
   // bounded to what a Date can hold, so nothing downstream (ISO strings, stores) can throw on it
   return Number.isFinite(ms) && ms >= -LATEST_DATE && ms <= LATEST_DATE ? Math.round(ms) : null;
 }

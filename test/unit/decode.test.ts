@@ -23,6 +23,14 @@ describe('telemetry decoding', () => {
     expect(readings.map((r) => r.ts)).toEqual([NOW - 86_400_000, NOW]);
   });
 
+  it('reads a time without an offset as China Standard Time, and one written with a space as the platforms write it', () => {
+    // 16:00 in Beijing is NOW (08:00 UTC): read in the server's zone (UTC) it was 8 hours ahead, refused
+    for (const ts of ['2026-11-22T16:00:00', '2026-11-22 16:00:00', '2026-11-22T16:00', '2026-11-22 16:00:00.000', '2026-11-22T08:00:00Z', '2026-11-22T16:00:00+0800', '2026-11-22T09:00:00+01:00'])
+      expect(take({ ts, values: { gas_lel: 1 } }).readings.map((r) => r.ts), ts).toEqual([NOW]);
+    for (const ts of ['2026-11-22', '2026-11-22T25:00:00', '22/11/2026 16:00', '2026-11-22T16:00:00 junk', `2026-11-22T16:00:00${'0'.repeat(60)}`])
+      expect(take({ ts, values: { gas_lel: 1 } }).rejects[0], ts).toMatchObject({ code: 'TS_INVALID' });
+  });
+
   it('refuses a ts beyond the allowed skew but not one inside it', () => {
     expect(take({ ts: NOW + 60_000, values: { gas_lel: 1 } }).rejects).toEqual([]);
     expect(take({ ts: NOW + 60_001, values: { gas_lel: 1 } }).rejects[0]).toMatchObject({ code: 'TS_IN_FUTURE', path: 'ts' });
