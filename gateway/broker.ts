@@ -10,7 +10,7 @@ import { boundOfflineQueues } from './offline-queue.ts';
 import { PublishPipeline, type TelemetryTaken } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject } from './reject-codes.ts';
-import { Sessions, type GatewayDevice, type GatewayWatcher, type Principal } from './sessions.ts';
+import { Sessions, SESSIONS_PER_PRINCIPAL, type GatewayDevice, type GatewayWatcher, type Principal } from './sessions.ts';
 import { deviceTopic, filterWithin } from './topics.ts';
 
 /**
@@ -272,7 +272,7 @@ export class Gateway {
       if (admission.refused) return refuse(admission.refused, 5);
       if (admission.evicted !== null) {
         this.opts.counters.sessionsReplaced.inc();
-        this.opts.log.info({ client: admission.evicted, replacedBy: client.id }, 'kept session let go: its owner holds 8 client ids and logged in under another');
+        this.opts.log.info({ client: admission.evicted, replacedBy: client.id }, `kept session let go: its owner holds ${SESSIONS_PER_PRINCIPAL} client ids and logged in under another`);
         this.forgetSession(admission.evicted);
       }
       this.opts.onLogin?.(who, true, kind, address);
