@@ -7,8 +7,8 @@ import { buildDashboards } from '../dashboards/build.mjs';
 
 await Promise.all([
   build({
-    // the reading pipeline's thread is a bundle of its own, beside main.mjs (services/pipeline/client.ts)
-    entryPoints: { main: 'services/main.ts', simulate: 'simulators/cli.ts', 'pipeline-thread': 'services/pipeline/thread.ts' },
+    // the reading pipeline's thread is a bundle of its own, beside service.mjs (services/pipeline/client.ts)
+    entryPoints: { service: 'services/main.ts', simulate: 'simulators/cli.ts', 'pipeline-thread': 'services/pipeline/thread.ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -23,3 +23,6 @@ await Promise.all([
 ]);
 // the simulator's scenarios are read next to the bundle
 cpSync('simulators/scenarios', 'dist/scenarios', { recursive: true });
+// dist/main.mjs runs services/quiet-debug.mjs before the service's bundle and its packages load
+cpSync('services/start.mjs', 'dist/main.mjs');
+cpSync('services/quiet-debug.mjs', 'dist/quiet-debug.mjs');

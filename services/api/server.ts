@@ -28,7 +28,7 @@ declare module 'fastify' {
 }
 
 // built by `npm start` (scripts/build.mjs) from dashboards/web into dist/web: beside the bundle
-// (dist/main.mjs) or, run from source, two folders up from this file. Found from where the code
+// (dist/service.mjs) or, run from source, two folders up from this file. Found from where the code
 // is, not from the working directory: `node /srv/rm/dist/main.mjs` started elsewhere served no
 // dashboards
 const DASHBOARD_DIR = [new URL('./web/', import.meta.url), new URL('../../dist/web/', import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(join(d, 'index.html'))) ?? resolve('dist/web');
