@@ -9,7 +9,7 @@ import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
 import { PublishPipeline, type TelemetryTaken } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { REJECT_CODES, type Reject } from './reject-codes.ts';
+import { REJECT_CODES, type Reject, type RejectCode } from './reject-codes.ts';
 import { Sessions, SESSIONS_PER_PRINCIPAL, type GatewayDevice, type GatewayWatcher, type Principal } from './sessions.ts';
 import { deviceTopic, filterWithin } from './topics.ts';
 
@@ -35,6 +35,13 @@ export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
 export type DeviceLink = 'online' | 'offline' | 'connected' | 'disconnected';
 
 const SUBSCRIPTIONS_PER_DEVICE = 16;
+/** problems of one message answered one by one on the device's reject topic; the rest in one MORE_REJECTS */
+const ANSWERED_PER_MESSAGE = 10;
+/**
+ * client ids are kept as session keys and written in log lines: longer ones are refused (CONNACK 2).
+ * aedes' own maxClientsIdLength holds only for MQTT 3.1
+ */
+const MAX_CLIENT_ID = 128;
 /** device ids are at most 64 characters (the registry's); a control-room tool's name no longer than this */
 const MAX_USERNAME = 128;
 const SUBSCRIPTIONS_PER_WATCHER = 64;
@@ -255,7 +262,7 @@ export class Gateway {
           this.opts.log.warn({ key }, 'too many failed logins: temporarily banned');
           this.opts.onLogin?.(key, false, 'banned', address);
         }
-      cb(authError(returnCode === 4 ? 'bad username or password' : 'not authorized', returnCode as AuthenticateError['returnCode']), false);
+      cb(authError(returnCode === 4 ? 'bad username or password' : returnCode === 2 ? 'identifier rejected' : 'not authorized', returnCode as AuthenticateError['returnCode']), false);
     };
     // counted each time; in the audit trail and the log once a minute per ban, with the count
     const refuseBanned = (reason: 'banned' | 'address_banned') => {
@@ -286,6 +293,7 @@ export class Gateway {
       return refuseBanned(admitted.reason);
     }
     if (tooLong) return refuse('username_too_long');
+    if (client.id.length > MAX_CLIENT_ID) return refuse('client_id_too_long', 2);
     const tokenDigest = password?.length ? this.opts.tokenDigest(password.toString('utf8')) : undefined;
     const watcher = () => (tokenDigest ? this.opts.findWatcher(tokenDigest) : undefined);
     const asWatcher = (w: GatewayWatcher) => {
@@ -351,14 +359,21 @@ export class Gateway {
     this.guard.remember(logins, this.opts.clock());
   }
 
-  /** Tell a device what was wrong with a message it sent (on its `reject` topic), and count it. */
+  /**
+   * Tell a device what was wrong with a message it sent (on its `reject` topic), and count it. At
+   * most ANSWERED_PER_MESSAGE problems are answered one by one, then one MORE_REJECTS says how many
+   * more: a message of a thousand bad readings cost a thousand publishes on this thread, and at the
+   * allowed message rate one device could have kept it from everyone's alarms. All are counted.
+   */
   answer(device: Pick<GatewayDevice, 'enterpriseId' | 'deviceId'>, topic: string, rejects: Reject[]) {
     const at = new Date(this.opts.clock()).toISOString();
-    for (const r of rejects) {
-      this.opts.counters.rejected.inc({ code: r.code });
-      const body = { error: r.code, message: REJECT_CODES[r.code], detail: r.detail ?? null, path: r.path ?? null, topic, at };
-      this.publish(deviceTopic(device.enterpriseId, device.deviceId, 'reject'), JSON.stringify(body)).catch(() => {});
-    }
+    const to = deviceTopic(device.enterpriseId, device.deviceId, 'reject');
+    const send = (code: RejectCode, detail: string | null, path: string | null) =>
+      this.publish(to, JSON.stringify({ error: code, message: REJECT_CODES[code], detail, path, topic, at })).catch(() => {});
+    for (const r of rejects) this.opts.counters.rejected.inc({ code: r.code });
+    for (const r of rejects.slice(0, ANSWERED_PER_MESSAGE)) send(r.code, r.detail ?? null, r.path ?? null);
+    const more = rejects.length - ANSWERED_PER_MESSAGE;
+    if (more > 0) send('MORE_REJECTS', `${more} more: ${[...new Set(rejects.slice(ANSWERED_PER_MESSAGE).map((r) => r.code))].join(', ')}`, null);
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {

@@ -22,6 +22,7 @@ export const REJECT_CODES = {
   MESSAGE_NOT_PROCESSED: 'the gateway could not process this message (it was not stored); the fault is logged and counted',
   TOO_MANY_SUBSCRIPTIONS: 'a connection may hold 16 subscriptions (a device) or 64 (an API user): the rest are refused (SUBACK 128)',
   RATE_LIMITED: 'the device sends faster than it is allowed to (answered at most once a second)',
+  MORE_REJECTS: 'the message had more problems than are answered one by one (the first 10 are): detail says how many more, and of which codes',
 } as const;
 
 export type RejectCode = keyof typeof REJECT_CODES;

@@ -90,6 +90,28 @@ describe('the gateway refuses bad input without losing good input', () => {
     await waitFor(async () => !(await api.get(`/api/alerts?enterprise=${CHEM}&state=active`)).json.items.some((a: { rule: string }) => a.rule === 'gas-lel'), 5000, 'cleared');
   });
 
+  it('answers a message of many bad readings with its first ten problems and one MORE_REJECTS, and counts them all', async () => {
+    const before = dev.rejects.length;
+    const counted = async () => Number(/gateway_rejected_total\{code="TS_INVALID"\} (\d+)/.exec((await apiClient(app).get('/metrics')).text)?.[1] ?? 0);
+    const was = await counted();
+    // limits.maxReadingsPerMessage is 1000 in the test registry's defaults: 300 readings, each with a ts that is no time
+    await dev.client.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify(Array.from({ length: 300 }, () => ({ ts: 'yesterday', values: { gas_lel: 1 } }))), { qos: 1 });
+    const more = await waitFor(() => dev.rejects.slice(before).find((x) => x.error === 'MORE_REJECTS'), 5000, 'MORE_REJECTS');
+    expect(more.detail).toBe('290 more: TS_INVALID');
+    expect(dev.rejects.slice(before).filter((x) => x.error === 'TS_INVALID').map((x) => x.path)).toEqual(Array.from({ length: 10 }, (_, i) => `[${i}].ts`));
+    expect((await counted()) - was).toBe(300);
+  });
+
+  it('refuses a client id longer than 128 characters with CONNACK 2, before any secret is checked', async () => {
+    const err = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'x'.repeat(65_000), reconnectPeriod: 0 }).then(
+      (c) => (c.end(), null),
+      (e: Error & { code?: number }) => e,
+    );
+    expect(err?.code).toBe(2);
+    const ok = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'x'.repeat(128), reconnectPeriod: 0 });
+    await ok.endAsync();
+  });
+
   it('drops a duplicate seq, in a batch and across messages', async () => {
     const before = dev.rejects.length;
     await dev.telemetry([

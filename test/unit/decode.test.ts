@@ -27,7 +27,7 @@ describe('telemetry decoding', () => {
     // 16:00 in Beijing is NOW (08:00 UTC): read in the server's zone (UTC) it was 8 hours ahead, refused
     for (const ts of ['2026-11-22T16:00:00', '2026-11-22 16:00:00', '2026-11-22T16:00', '2026-11-22 16:00:00.000', '2026-11-22T08:00:00Z', '2026-11-22T16:00:00+0800', '2026-11-22T09:00:00+01:00'])
       expect(take({ ts, values: { gas_lel: 1 } }).readings.map((r) => r.ts), ts).toEqual([NOW]);
-    for (const ts of ['2026-11-22', '2026-11-22T25:00:00', '22/11/2026 16:00', '2026-11-22T16:00:00 junk', `2026-11-22T16:00:00${'0'.repeat(60)}`])
+    for (const ts of ['2026-11-22', '2026-11-22T25:00:00', '22/11/2026 16:00', '2026-11-22T16:00:00 junk', `2026-11-22T16:00:00${'0'.repeat(60)}`, '2026-02-30T00:00:00', '2026-02-29 08:00:00', '2026-04-31T12:00+08:00', '2026-13-01T00:00:00Z'])
       expect(take({ ts, values: { gas_lel: 1 } }).rejects[0], ts).toMatchObject({ code: 'TS_INVALID' });
   });
 
