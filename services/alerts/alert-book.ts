@@ -143,8 +143,9 @@ export class AlertBook {
    */
   handle(outcomes: Outcome[]): Promise<void> {
     if (outcomes.length === 0) return Promise.resolve();
+    const now = this.clock();
     for (const o of outcomes) {
-      const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, ...this.placement(o.enterpriseId) });
+      const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, now, ...this.placement(o.enterpriseId) });
       if (!step) continue;
       this.place(step.alert);
       this.queue(step);

@@ -28,6 +28,14 @@ export interface AlertContext {
   newId(): string;
   region: string;
   industry: string;
+  /**
+   * when the service learned of the outcome. An alarm from a reading that arrived late (a buffer
+   * flushed after an outage, a clock behind by hours) keeps its own time as raisedAt, but nobody
+   * could act on it before it arrived: the wait for an acknowledgement (reminders, escalation) and
+   * the enterprise's feedback deadline count from its arrival. Counted from the reading, a flushed
+   * alarm three hours old went to every escalation level at once.
+   */
+  now?: number;
   /** which alerts close only through an accepted review, and how long the enterprise has to report */
   review?: ReviewPolicy;
 }
@@ -51,7 +59,12 @@ export interface Step {
   transitions: Transition[];
 }
 
+/** A reading this much older than its arrival is late: see `AlertContext.now`. */
+export const LATE_MS = 60_000;
+
 export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertContext): Step | null {
+  // when people could first have heard of it
+  const known = ctx.now !== undefined && ctx.now - o.at > LATE_MS ? ctx.now : o.at;
   const actor = `rule:${o.ruleId}`;
   if (!open) {
     if (o.change !== 'raise' || !o.severity) return null;
@@ -72,7 +85,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       acknowledged: false,
       raisedAt: o.at,
       activatedAt: o.at,
-      awaitingAckSince: o.at,
+      awaitingAckSince: known,
       ackAt: null,
       ackBy: null,
       clearedAt: null,
@@ -95,7 +108,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
       feedbackOverdueAt: null,
     };
     const review = ctx.review ?? NO_REVIEW;
-    if (needsReview(alert, review)) alert.feedbackDueAt = o.at + review.withinMs;
+    if (needsReview(alert, review)) alert.feedbackDueAt = known + review.withinMs;
     return { alert, transitions: [{ alertId: alert.id, at: o.at, type: 'raised', actor, severity: o.severity, value: o.value, message: o.message }] };
   }
   if (open.state === 'closed') return null;
@@ -110,7 +123,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
   const base = { ...open, value: o.value, peak: o.peak, threshold: o.threshold, message: o.message, severity };
   if (open.state === 'cleared') {
     // those already told stay told (the escalation level is kept); the wait for someone starts again
-    const returned = open.acknowledged ? { acknowledged: false, ackAt: null, ackBy: null, awaitingAckSince: o.at, remindedAt: null } : {};
+    const returned = open.acknowledged ? { acknowledged: false, ackAt: null, ackBy: null, awaitingAckSince: known, remindedAt: null } : {};
     const alert: Alert = { ...base, state: 'active', clearedAt: null, activatedAt: o.at, ...returned };
     return { alert, transitions: [{ alertId: open.id, at: o.at, type: 'reactivated', actor, severity, value: o.value, message: o.message }] };
   }
@@ -125,7 +138,7 @@ export function applyOutcome(open: Alert | undefined, o: Outcome, ctx: AlertCont
     const peakSeverity = severityRank(severity) > severityRank(open.peakSeverity) ? severity : open.peakSeverity;
     const review = ctx.review ?? NO_REVIEW;
     // risen into the severities that need a review: from now on the enterprise's feedback is due
-    const feedbackDueAt = open.feedbackDueAt ?? (needsReview({ peakSeverity }, review) ? o.at + review.withinMs : null);
+    const feedbackDueAt = open.feedbackDueAt ?? (needsReview({ peakSeverity }, review) ? known + review.withinMs : null);
     return {
       alert: { ...base, peakSeverity, feedbackDueAt },
       transitions: [{ alertId: open.id, at: o.at, type: 'severity_changed', actor, severity, value: o.value, message: o.message, detail: { from: open.severity, direction } }],

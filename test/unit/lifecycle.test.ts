@@ -73,6 +73,25 @@ describe('alert lifecycle', () => {
     expect(never).toMatchObject({ acknowledged: false, awaitingAckSince: 1000, activatedAt: 9000 });
   });
 
+  it('waits for an acknowledgement of a late alarm (a buffer flushed after an outage) from its arrival, not from its reading', () => {
+    const H = 3_600_000;
+    const MIN = 60_000;
+    const policy = policyFor({ immediate: {}, byMetric: {}, escalation: [{ afterMin: 10, to: 'township' }, { afterMin: 30, to: 'regulator' }], reminderEveryMin: 15, closeWithinH: 24, byIndustry: {} });
+    const review: ReviewPolicy = { from: 'major', withinMs: 4 * H };
+    // read three hours before it arrived: raised at the reading's time, waited for from the arrival
+    const late = applyOutcome(undefined, outcome('raise', 'critical', 10 * H), { ...ctx, review, now: 13 * H })!.alert;
+    expect(late).toMatchObject({ raisedAt: 10 * H, activatedAt: 10 * H, awaitingAckSince: 13 * H, feedbackDueAt: 17 * H });
+    // five minutes after it arrived nobody has been escalated to; counted from the reading, both levels at once
+    expect(escalate(late, policy, 13 * H + 5 * MIN, true)).toBeNull();
+    expect(escalate(late, policy, 13 * H + 10 * MIN, true)?.alert.escalationLevel).toBe(1);
+    expect(escalate({ ...late, awaitingAckSince: late.raisedAt }, policy, 13 * H + 5 * MIN, true)?.alert.escalationLevel).toBe(2);
+    // a reading a few seconds old is on time: waited for from the reading
+    expect(applyOutcome(undefined, outcome('raise', 'critical', 10 * H), { ...ctx, now: 10 * H + 5000 })!.alert.awaitingAckSince).toBe(10 * H);
+    // its return after an acknowledgement, late too, from its arrival
+    const acked = acknowledge(applyOutcome(late, outcome('clear', null, 13 * H + MIN, 3), ctx)!.alert, 'op', 13 * H + 2 * MIN).alert;
+    expect(applyOutcome(acked, outcome('raise', 'critical', 12 * H), { ...ctx, now: 14 * H })!.alert.awaitingAckSince).toBe(14 * H);
+  });
+
   it('keeps the alarm words on a cleared alert and puts the clear words in its record', () => {
     const a = raised();
     const cleared = applyOutcome(a, { ...outcome('clear', null, 2000, 3), message: 'back to normal' }, ctx)!;
