@@ -171,7 +171,9 @@ function parseIso(text: string): number {
   if (!m) return NaN;
   // a day the month does not have (02-30) is no time: Date would roll it into the next month
   const [y, mo, d] = m[1].split('-').map(Number);
-  const day = new Date(Date.UTC(y, mo - 1, d));
+  // setUTCFullYear, not Date.UTC: that reads years 0–99 as 1900–1999
+  const day = new Date(0);
+  day.setUTCFullYear(y, mo - 1, d);
   if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return NaN;
   const offset = m[3] === undefined ? '+08:00' : m[3].toUpperCase() === 'Z' ? 'Z' : `${m[3].slice(0, 3)}:${m[3].slice(-2)}`;
   return Date.parse(`${m[1]}T${m[2]}${offset}`);

@@ -41,7 +41,7 @@ describe('telemetry decoding', () => {
     // a reset RTC (2000-01-01), no RTC at all (1970: ts 12), a firmware sending seconds (1970 too), and
     // just past the horizon; a buffered reading just inside it keeps its own time
     const intake = new TelemetryIntake(limits);
-    for (const ts of ['2000-01-01T00:00:05Z', 12, Math.floor(NOW / 1000), NOW - limits.maxPastMs - 1]) {
+    for (const ts of ['2000-01-01T00:00:05Z', 12, Math.floor(NOW / 1000), NOW - limits.maxPastMs - 1, '0050-06-01T00:00:00Z']) {
       const { readings, rejects } = take({ ts, seq: 7, values: { gas_lel: 60 } }, new TelemetryIntake(limits));
       expect(readings.map((r) => r.ts)).toEqual([NOW]);
       expect(rejects).toMatchObject([{ code: 'TS_TOO_OLD', path: 'ts' }]);
