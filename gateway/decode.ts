@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
 import { bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
 import type { Reject } from './reject-codes.ts';
+import type { ClockSeen } from '../rules/device-clock.ts';
 
 /**
  * Telemetry payload → validated readings. A problem with one value costs only that value; a
@@ -58,7 +59,8 @@ const LATEST_DATE = 8.64e15;
  */
 const SPANS_BEYOND_RANGE = 10;
 
-export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits) {
+/** `clock`, when given, counts what the readings' own times say of the device's clock (rules/device-clock.ts). */
+export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits, clock: ClockSeen = { ahead: 0, behind: 0, right: 0, worstMs: 0 }) {
   const readings: DecodedReading[] = [];
   const rejects: Reject[] = [];
   if (payload.length > limits.maxPayloadBytes) {
@@ -84,13 +86,13 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
   }
   items.forEach((item, index) => {
     const at = batch ? `[${index}]` : '';
-    const r = decodeOne(item, at, scope, now, limits, rejects);
+    const r = decodeOne(item, at, scope, now, limits, rejects, clock);
     if (r) readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts) });
   });
   return { readings, rejects };
 }
 
-function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, limits: DecodeLimits, rejects: Reject[]): Reading | null {
+function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, limits: DecodeLimits, rejects: Reject[], clock: ClockSeen): Reading | null {
   const env = envelope.safeParse(item);
   if (!env.success) {
     const issue = env.error.issues[0];
@@ -103,16 +105,23 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     rejects.push({ code: 'TS_INVALID', path: join(at, 'ts'), detail: String(rawTs) });
     return null;
   }
+  const wrong = (offsetMs: number) => {
+    if (Math.abs(offsetMs) > Math.abs(clock.worstMs)) clock.worstMs = offsetMs;
+  };
   if (ts > now + limits.maxFutureSkewMs) {
+    clock.ahead++;
+    wrong(ts - now);
     rejects.push({ code: 'TS_IN_FUTURE', path: join(at, 'ts'), detail: `${new Date(ts).toISOString()} is ${Math.round((ts - now) / 1000)} s ahead of the gateway` });
     return null;
   }
   let sentTs: number | undefined;
   if (ts < now - limits.maxPastMs) {
+    clock.behind++;
+    wrong(ts - now);
     rejects.push({ code: 'TS_TOO_OLD', path: join(at, 'ts'), detail: `${new Date(ts).toISOString()} is ${Math.round((now - ts) / 86_400_000)} days behind the gateway: kept as of its arrival, ${new Date(now).toISOString()}` });
     sentTs = ts;
     ts = now;
-  }
+  } else if (rawTs !== undefined) clock.right++;
   const values = bareRecord<Value>();
   let accepted = 0;
   for (const [metric, v] of Object.entries(rawValues)) {

@@ -1,4 +1,5 @@
 import type { Reading } from '../domain/types.ts';
+import type { ClockSeen } from '../rules/device-clock.ts';
 import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
 import { checkSeq, trackerFrom, trackerFromSnapshot, unsee, type SeqTracker } from './sequence.ts';
@@ -14,8 +15,9 @@ export class TelemetryIntake {
   /** the registry's limits: they may change with a reload */
   constructor(public limits: DecodeLimits) {}
 
-  take(payload: Buffer, scope: DeviceScope, now: number): { readings: Reading[]; rejects: Reject[] } {
-    const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits);
+  /** `clock`, when given, counts what the readings' own times say of the device's clock. */
+  take(payload: Buffer, scope: DeviceScope, now: number, clock?: ClockSeen): { readings: Reading[]; rejects: Reject[] } {
+    const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits, clock);
     const readings: Reading[] = [];
     for (const { index, reading, seqTs } of decoded) {
       if (reading.seq !== undefined) {

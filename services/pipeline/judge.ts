@@ -2,7 +2,9 @@ import type { Outcome, Reading } from '../../domain/types.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { SeqTracker } from '../../gateway/sequence.ts';
+import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
 import type { EngineData } from '../../rules/engine.ts';
+import { keyParts } from '../../rules/keys.ts';
 import { LiveStatus, type DeviceStatus } from '../devices/live-status.ts';
 import { forwardedEnterprises } from '../forward/coverage.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
@@ -36,6 +38,8 @@ export interface JudgeSnapshot {
   seqs: [string, SeqTracker][];
   seen: [string, DeviceStatus][];
   world: WorldSnapshot;
+  /** devices whose clock is wrong, or whose alert on it is open (absent in snapshots made before) */
+  clocks?: [string, ClockState][];
 }
 
 export class ReadingJudge {
@@ -46,6 +50,8 @@ export class ReadingJudge {
   private forwarded = new Set<string>();
   private world: WorldSnapshot = { maintenance: [], suspended: [] };
   private suspended = new Set<string>();
+  /** rules/device-clock.ts: only devices with a wrong time seen lately or an alert open on their clock */
+  private readonly clocks = new Map<string, ClockState>();
   /** the evaluation under way: its time and what it changed */
   private now: number;
   private collected: Outcome[] = [];
@@ -82,6 +88,13 @@ export class ReadingJudge {
       this.intake.limits = { maxPayloadBytes: g.maxPayloadBytes, maxReadingsPerMessage: g.maxReadingsPerMessage, maxFutureSkewMs: g.maxFutureSkewS * 1000, maxPastMs: g.maxPastS * 1000 };
       this.forwarded = forwardedEnterprises(this.registry);
       this.rules.use(this.registry);
+      // a device gone from the registry has no clock to set right: its alert clears with its rules'
+      for (const [deviceId, state] of this.clocks) {
+        if (this.registry.devices.has(deviceId)) continue;
+        this.clocks.delete(deviceId);
+        const gone = clockGone(state, deviceId, now);
+        if (gone) this.collected.push(gone);
+      }
     });
   }
 
@@ -93,6 +106,11 @@ export class ReadingJudge {
   /** Where rules stood when the alerts still open were last changed (a restart without a snapshot). */
   seed(open: OpenSeed[]) {
     this.rules.restore(open);
+    for (const a of open) {
+      const { deviceId, ruleId } = keyParts(a.key);
+      const entry = this.registry.devices.get(deviceId);
+      if (ruleId === DEVICE_CLOCK_RULE && a.state === 'active' && entry) this.clocks.set(deviceId, clockFromOpenAlert(entry.enterprise.id, a.severity));
+    }
   }
 
   /** After a restart: the last value of each point the store has (its `metric` is the point's key). */
@@ -131,8 +149,10 @@ export class ReadingJudge {
           continue;
         }
         const scope = { enterpriseId: entry.enterprise.id, deviceId: item.deviceId, points: entry.points };
-        const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at);
+        const clock: ClockSeen = { ahead: 0, behind: 0, right: 0, worstMs: 0 };
+        const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at, clock);
         answers.push({ rejects, accepted: readings.length });
+        this.watchClock(scope, clock, item.at);
         if (!readings.length) continue;
         this.judge(readings, item.at);
         for (const r of readings) kept.push(r);
@@ -168,11 +188,13 @@ export class ReadingJudge {
 
   /** An alert closed while its condition held: its rule starts afresh. */
   forget(key: string) {
-    this.rules.forget(key);
+    const { deviceId, ruleId } = keyParts(key);
+    if (ruleId === DEVICE_CLOCK_RULE) this.clocks.delete(deviceId);
+    else this.rules.forget(key);
   }
 
   snapshot(): JudgeSnapshot {
-    return { now: this.now, engine: this.rules.exportState(), seqs: this.intake.exportSeqs(), seen: this.seen.export(), world: this.world };
+    return { now: this.now, engine: this.rules.exportState(), seqs: this.intake.exportSeqs(), seen: this.seen.export(), world: this.world, clocks: [...this.clocks] };
   }
 
   /** Take over what a snapshot remembers (the registry in force then must be in use already). */
@@ -182,6 +204,19 @@ export class ReadingJudge {
     this.intake.importSeqs(s.seqs);
     this.seen.import(s.seen);
     this.useWorld(s.world);
+    this.clocks.clear();
+    for (const [deviceId, data] of Array.isArray(s.clocks) ? s.clocks : []) {
+      const state = clockStateFromSnapshot(data);
+      if (typeof deviceId === 'string' && state) this.clocks.set(deviceId, state);
+    }
+  }
+
+  private watchClock(device: { enterpriseId: string; deviceId: string }, seen: ClockSeen, at: number) {
+    if (seen.ahead + seen.behind === 0 && (seen.right === 0 || !this.clocks.has(device.deviceId))) return;
+    const { state, outcome } = watchClock(this.clocks.get(device.deviceId), seen, device, at);
+    if (state) this.clocks.set(device.deviceId, state);
+    else this.clocks.delete(device.deviceId);
+    if (outcome) this.collected.push(outcome);
   }
 
   private judge(readings: Reading[], at: number) {

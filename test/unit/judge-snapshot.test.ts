@@ -26,9 +26,19 @@ const DEVICES: Record<string, () => fc.Arbitrary<Record<string, number | boolean
   'collector-1': () => fc.record({ collector_inlet_temperature: fc.constantFrom(20, 65, 75, 90), spark_detected: fc.boolean(), isolation_valve_closed: fc.boolean() }, { requiredKeys: [] }),
 };
 
+/** a reading's own time: none, right, or from a clock hours ahead or years behind (rules/device-clock.ts) */
+const CLOCKS = ['none', 'none', 'right', 'ahead', 'behind'] as const;
+const clockTs = (clock: (typeof CLOCKS)[number], at: number) =>
+  clock === 'none' ? {} : { ts: clock === 'right' ? at - 500 : clock === 'ahead' ? at + 8 * 3_600_000 : at - 2 * 365 * 86_400_000 };
+
 const input = (step: number): fc.Arbitrary<Input> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(...Object.keys(DEVICES)).chain((device) => DEVICES[device]().map((values) => ({ kind: 'telemetry' as const, device, body: { seq: step, values }, at: T0 + step * 1000 }))) },
+    {
+      weight: 6,
+      arbitrary: fc.constantFrom(...Object.keys(DEVICES)).chain((device) =>
+        fc.tuple(DEVICES[device](), fc.constantFrom(...CLOCKS)).map(([values, clock]) => ({ kind: 'telemetry' as const, device, body: { seq: step, values, ...clockTs(clock, T0 + step * 1000) }, at: T0 + step * 1000 })),
+      ),
+    },
     { weight: 1, arbitrary: fc.record({ device: fc.constantFrom(...Object.keys(DEVICES)), link: fc.constantFrom('online' as const, 'offline' as const) }).map((l) => ({ kind: 'link' as const, ...l, at: T0 + step * 1000 })) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 400 }).map((s) => ({ kind: 'tick' as const, at: T0 + step * 1000 + s * 1000 })) },
   );
@@ -49,6 +59,7 @@ const fresh = () => new ReadingJudge({ registry, world, now: T0 }, (part, err) =
 describe('a judge restored from a snapshot', () => {
   it('goes on exactly as the one that never stopped, wherever it was cut', () => {
     let raised = 0;
+    let clockChanges = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 5, max: 60 }).chain((n) => fc.tuple(fc.tuple(...Array.from({ length: n }, (_, k) => input(k + 1))), fc.integer({ min: 0, max: n }))),
@@ -61,12 +72,15 @@ describe('a judge restored from a snapshot', () => {
           const after = run(whole, inputs.slice(cut));
           expect(run(restored, inputs.slice(cut))).toEqual(after);
           raised += [...before, ...after].filter((o) => 'change' in o && o.change === 'raise').length;
+          clockChanges += [...before, ...after].filter((o) => 'ruleId' in o && o.ruleId === 'device-clock').length;
         },
       ),
       { numRuns: 150 },
     );
     // the runs do raise alerts (the property is about something)
     expect(raised).toBeGreaterThan(100);
+    // and wrong clocks raise and clear their alerts across the cuts too
+    expect(clockChanges).toBeGreaterThan(20);
   });
 
   it('keeps the seq windows: a resend after the cut is still a duplicate', () => {

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, connectDevice, startTestApp, type DeviceClient } from '../support/app.ts';
+import { startReceiver } from '../support/receivers.ts';
+import { CHEM, testRegistry } from '../support/registry.ts';
+import { waitFor } from '../support/wait.ts';
+
+/**
+ * A device whose clock is wrong, told to its enterprise (rules/device-clock.ts). A clock 8 h ahead
+ * (firmware that sends Beijing time marked as UTC) gets every reading refused as TS_IN_FUTURE,
+ * its gas alarm included: the enterprise hears of its clock instead of nothing. A clock that lost
+ * its time gets a warning. Right times clear the alert.
+ */
+describe('a device clock that is wrong', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>>;
+  let hooks: Awaited<ReturnType<typeof startReceiver>>;
+  let dev: DeviceClient;
+  const clockAlert = async () => ((await apiClient(app, 'token-chem').get(`/api/alerts?enterprise=${CHEM}&limit=100`)).json.items as { rule: string; deviceId: string; severity: string; state: string; message: string }[]).find((a) => a.rule === 'device-clock' && a.deviceId === 'gas-1');
+  beforeAll(async () => {
+    hooks = await startReceiver();
+    app = await startTestApp({ registry: testRegistry({ webhookUrl: hooks.url }) });
+    dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+  });
+  afterAll(async () => {
+    await dev?.end();
+    await app?.stop();
+    await hooks?.close();
+  });
+
+  it('raises a major alert on the device at the third reading refused for a time 8 h ahead, tells the enterprise, and clears once the time is right', async () => {
+    let seq = 0;
+    for (let i = 0; i < 2; i++) await dev.telemetry({ seq: ++seq, ts: Date.now() + 8 * 3_600_000, values: { gas_lel: 45 } });
+    await waitFor(() => dev.rejects.filter((r) => r.error === 'TS_IN_FUTURE').length === 2, 5000, 'two refused');
+    await app.book.settled();
+    // one stray time is no broken clock
+    expect(await clockAlert()).toBeUndefined();
+    await dev.telemetry({ seq: ++seq, ts: Date.now() + 8 * 3_600_000, values: { gas_lel: 45 } });
+    const raised = await waitFor(clockAlert, 10_000, 'the clock alert');
+    expect(raised).toMatchObject({ severity: 'major', state: 'active' });
+    expect(raised.message).toContain('8.0 h ahead');
+    // the enterprise's own receiver hears of it, with the device named
+    const told = await waitFor(() => hooks.requests.find((r: any) => (r.body.events ?? [r.body]).some((e: { rule?: string }) => e.rule === 'device-clock')), 10_000, 'the enterprise told');
+    expect(JSON.stringify(told.body)).toContain('gas-1');
+
+    // the clock set right: three right times clear it, and the gas alarm they carry is raised
+    for (let i = 0; i < 3; i++) await dev.telemetry({ seq: ++seq, ts: Date.now(), values: { gas_lel: 45 } });
+    await waitFor(async () => (await clockAlert())?.state === 'cleared', 10_000, 'the clock alert cleared');
+    const alerts = (await apiClient(app, 'token-chem').get(`/api/alerts?enterprise=${CHEM}&limit=100`)).json.items as { rule: string; state: string }[];
+    expect(alerts.find((a) => a.rule === 'gas-lel')?.state).toBe('active');
+  });
+
+  it('raises a warning for a clock that lost its time: its readings are kept as of their arrival', async () => {
+    const other = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    try {
+      for (let i = 1; i <= 3; i++) await other.telemetry({ seq: i, ts: Date.UTC(2000, 0, 1) + i * 1000, values: { gas_lel: 1 } });
+      const alert = await waitFor(async () => ((await apiClient(app, 'token-operator').get(`/api/alerts?enterprise=${CHEM}&limit=100`)).json.items as { rule: string; deviceId: string; severity: string; message: string }[]).find((a) => a.rule === 'device-clock' && a.deviceId === 'gas-2'), 10_000, 'the warning');
+      expect(alert.severity).toBe('warning');
+      expect(alert.message).toMatch(/\d+ d behind/);
+      expect(other.rejects.map((r) => r.error)).toEqual(['TS_TOO_OLD', 'TS_TOO_OLD', 'TS_TOO_OLD']);
+    } finally {
+      await other.end();
+    }
+  });
+});
