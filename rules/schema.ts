@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../domain/types.ts';
+import { DEVICE_CLOCK_RULE } from './device-clock.ts';
 
 /** Rule definitions as written in the registry and in templates, validated at the edge. */
 export const severitySchema = z.enum(SEVERITIES);
@@ -7,7 +8,11 @@ export const levelSchema = z.object({ severity: severitySchema, value: z.number(
 
 const common = {
   // the id is part of the alert's key (device/rule[/metric]): no "/"
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'rule ids are 1–64 letters, digits, "_", "." or "-"'),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'rule ids are 1–64 letters, digits, "_", "." or "-"')
+    // the key of the gateway's own alert on a device's clock (rules/device-clock.ts)
+    .refine((id) => id !== DEVICE_CLOCK_RULE, '"device-clock" is the id of the alert on a device\'s clock: give the rule another'),
   enabled: z.boolean().default(true),
   message: z.string().optional(),
   /** what the rule is for and what requires it (a template's rule cites its standard or clause) */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTelemetry } from '../../gateway/decode.ts';
+import { ruleSchema } from '../../rules/schema.ts';
 import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, NOTHING_SEEN, RIGHT_TO_CLEAR, watchClock, WRONG_TO_RAISE, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
 
 /**
@@ -83,6 +84,12 @@ describe('the device clock watch', () => {
     expect(clockGone(feed([AHEAD]).state!, 'gas-1', AT)).toBeNull();
     const reopened = clockFromOpenAlert('E', 'warning');
     expect(feed(Array(RIGHT_TO_CLEAR).fill(RIGHT), reopened).outcomes.map((o) => o.change)).toEqual(['clear']);
+  });
+
+  it('keeps its key to itself: no rule of the registry may take the id device-clock', () => {
+    const rule = { id: 'device-clock', kind: 'offline', afterIntervals: 3, severity: 'major' };
+    expect(ruleSchema.safeParse(rule).error?.issues[0].message).toContain('device-clock');
+    expect(ruleSchema.safeParse({ ...rule, id: 'device-clock-2' }).success).toBe(true);
   });
 
   it('takes back from a snapshot only what is a clock state', () => {
