@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
 import { bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
 import type { Reject } from './reject-codes.ts';
-import type { ClockSeen } from '../rules/device-clock.ts';
+import { clockSeen, type ClockSeen } from '../rules/device-clock.ts';
 
 /**
  * Telemetry payload → validated readings. A problem with one value costs only that value; a
@@ -60,7 +60,7 @@ const LATEST_DATE = 8.64e15;
 const SPANS_BEYOND_RANGE = 10;
 
 /** `clock`, when given, counts what the readings' own times say of the device's clock (rules/device-clock.ts). */
-export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits, clock: ClockSeen = { ahead: 0, behind: 0, right: 0, worstMs: 0 }) {
+export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits, clock: ClockSeen = clockSeen()) {
   const readings: DecodedReading[] = [];
   const rejects: Reject[] = [];
   if (payload.length > limits.maxPayloadBytes) {

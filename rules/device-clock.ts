@@ -30,7 +30,9 @@ export interface ClockSeen {
   worstMs: number;
 }
 
-export const NOTHING_SEEN: ClockSeen = Object.freeze({ ahead: 0, behind: 0, right: 0, worstMs: 0 });
+/** a message's count, filled in as it is decoded */
+export const clockSeen = (): ClockSeen => ({ ahead: 0, behind: 0, right: 0, worstMs: 0 });
+export const NOTHING_SEEN: ClockSeen = Object.freeze(clockSeen());
 
 /** Where a device's clock stands: kept only while something is wrong or an alert is open. */
 export interface ClockState {

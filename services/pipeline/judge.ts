@@ -2,7 +2,7 @@ import type { Outcome, Reading } from '../../domain/types.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { SeqTracker } from '../../gateway/sequence.ts';
-import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
+import { clockFromOpenAlert, clockGone, clockSeen, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
 import type { EngineData } from '../../rules/engine.ts';
 import { keyParts } from '../../rules/keys.ts';
 import { LiveStatus, type DeviceStatus } from '../devices/live-status.ts';
@@ -149,7 +149,7 @@ export class ReadingJudge {
           continue;
         }
         const scope = { enterpriseId: entry.enterprise.id, deviceId: item.deviceId, points: entry.points };
-        const clock: ClockSeen = { ahead: 0, behind: 0, right: 0, worstMs: 0 };
+        const clock = clockSeen();
         const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at, clock);
         answers.push({ rejects, accepted: readings.length });
         this.watchClock(scope, clock, item.at);
