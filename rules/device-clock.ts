@@ -1,5 +1,5 @@
 import type { Outcome, Severity } from '../domain/types.ts';
-import { ruleKey } from './keys.ts';
+import { DEVICE_CLOCK_RULE, ruleKey } from './keys.ts';
 
 /**
  * A device whose clock is wrong, told to the people who can set it right. A clock ahead of the
@@ -14,7 +14,7 @@ import { ruleKey } from './keys.ts';
  * cleared at the third right one in a row. Readings without a time of their own say nothing
  * about the clock and count neither way.
  */
-export const DEVICE_CLOCK_RULE = 'device-clock';
+export { DEVICE_CLOCK_RULE };
 export const WRONG_TO_RAISE = 3;
 export const RIGHT_TO_CLEAR = 3;
 

@@ -15,3 +15,12 @@ export function keyParts(key: string): KeyParts {
   const [deviceId, ruleId = '', metric] = key.split('/');
   return metric === undefined ? { deviceId, ruleId } : { deviceId, ruleId, metric };
 }
+
+/**
+ * The ids of the alerts the gateway raises on a device as a whole, beside its rules: its clock
+ * (rules/device-clock.ts) and its messages refused whole (gateway/refused-readings.ts). No rule of
+ * the registry may take them: its alert would share their key.
+ */
+export const DEVICE_CLOCK_RULE = 'device-clock';
+export const READINGS_REFUSED_RULE = 'readings-refused';
+export const GATEWAY_RULE_IDS: ReadonlySet<string> = new Set([DEVICE_CLOCK_RULE, READINGS_REFUSED_RULE]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../domain/types.ts';
-import { DEVICE_CLOCK_RULE } from './device-clock.ts';
+import { GATEWAY_RULE_IDS } from './keys.ts';
 
 /** Rule definitions as written in the registry and in templates, validated at the edge. */
 export const severitySchema = z.enum(SEVERITIES);
@@ -11,8 +11,8 @@ const common = {
   id: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'rule ids are 1–64 letters, digits, "_", "." or "-"')
-    // the key of the gateway's own alert on a device's clock (rules/device-clock.ts)
-    .refine((id) => id !== DEVICE_CLOCK_RULE, '"device-clock" is the id of the alert on a device\'s clock: give the rule another'),
+    // the keys of the gateway's own alerts on a device (its clock, its refused messages)
+    .refine((id) => !GATEWAY_RULE_IDS.has(id), `${[...GATEWAY_RULE_IDS].join(' and ')} are the ids of alerts the gateway raises on a device itself: give the rule another`),
   enabled: z.boolean().default(true),
   message: z.string().optional(),
   /** what the rule is for and what requires it (a template's rule cites its standard or clause) */

@@ -2,14 +2,14 @@ import type { Outcome, Reading } from '../../domain/types.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { SeqTracker } from '../../gateway/sequence.ts';
-import { clockFromOpenAlert, clockGone, clockSeen, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
+import { clockSeen } from '../../rules/device-clock.ts';
 import type { EngineData } from '../../rules/engine.ts';
-import { keyParts } from '../../rules/keys.ts';
 import { LiveStatus, type DeviceStatus } from '../devices/live-status.ts';
 import { forwardedEnterprises } from '../forward/coverage.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { Registry } from '../registry/registry.ts';
 import { RuleRunner } from '../rules/runner.ts';
+import { DeviceWatches, type WatchesSnapshot } from './device-watches.ts';
 import type { OpenSeed, TelemetryAnswer, TelemetryItem, WorldSnapshot } from './protocol.ts';
 
 /**
@@ -32,14 +32,12 @@ export interface Judged {
 }
 
 /** Everything a judge remembers, as data (structured-clone safe). */
-export interface JudgeSnapshot {
+export interface JudgeSnapshot extends WatchesSnapshot {
   now: number;
   engine: EngineData;
   seqs: [string, SeqTracker][];
   seen: [string, DeviceStatus][];
   world: WorldSnapshot;
-  /** devices whose clock is wrong, or whose alert on it is open (absent in snapshots made before) */
-  clocks?: [string, ClockState][];
 }
 
 export class ReadingJudge {
@@ -50,8 +48,8 @@ export class ReadingJudge {
   private forwarded = new Set<string>();
   private world: WorldSnapshot = { maintenance: [], suspended: [] };
   private suspended = new Set<string>();
-  /** rules/device-clock.ts: only devices with a wrong time seen lately or an alert open on their clock */
-  private readonly clocks = new Map<string, ClockState>();
+  /** each device's clock and whether its messages are taken at all */
+  private readonly watches = new DeviceWatches();
   /** the evaluation under way: its time and what it changed */
   private now: number;
   private collected: Outcome[] = [];
@@ -88,13 +86,8 @@ export class ReadingJudge {
       this.intake.limits = { maxPayloadBytes: g.maxPayloadBytes, maxReadingsPerMessage: g.maxReadingsPerMessage, maxFutureSkewMs: g.maxFutureSkewS * 1000, maxPastMs: g.maxPastS * 1000 };
       this.forwarded = forwardedEnterprises(this.registry);
       this.rules.use(this.registry);
-      // a device gone from the registry has no clock to set right: its alert clears with its rules'
-      for (const [deviceId, state] of this.clocks) {
-        if (this.registry.devices.has(deviceId)) continue;
-        this.clocks.delete(deviceId);
-        const gone = clockGone(state, deviceId, now);
-        if (gone) this.collected.push(gone);
-      }
+      // a device gone from the registry has nothing to set right: its alerts clear with its rules'
+      this.watches.registryChanged((d) => this.registry.devices.has(d), now, this.collected);
     });
   }
 
@@ -106,11 +99,7 @@ export class ReadingJudge {
   /** Where rules stood when the alerts still open were last changed (a restart without a snapshot). */
   seed(open: OpenSeed[]) {
     this.rules.restore(open);
-    for (const a of open) {
-      const { deviceId, ruleId } = keyParts(a.key);
-      const entry = this.registry.devices.get(deviceId);
-      if (ruleId === DEVICE_CLOCK_RULE && a.state === 'active' && entry) this.clocks.set(deviceId, clockFromOpenAlert(entry.enterprise.id, a.severity));
-    }
+    this.watches.seed(open, (d) => this.registry.devices.get(d)?.enterprise.id);
   }
 
   /** After a restart: the last value of each point the store has (its `metric` is the point's key). */
@@ -151,8 +140,9 @@ export class ReadingJudge {
         const scope = { enterpriseId: entry.enterprise.id, deviceId: item.deviceId, points: entry.points };
         const clock = clockSeen();
         const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at, clock);
-        answers.push({ rejects, accepted: readings.length });
-        this.watchClock(scope, clock, item.at);
+        const answer = { rejects, accepted: readings.length };
+        answers.push(answer);
+        this.watches.message(scope, clock, answer, item.at, this.collected);
         if (!readings.length) continue;
         this.judge(readings, item.at);
         for (const r of readings) kept.push(r);
@@ -188,13 +178,11 @@ export class ReadingJudge {
 
   /** An alert closed while its condition held: its rule starts afresh. */
   forget(key: string) {
-    const { deviceId, ruleId } = keyParts(key);
-    if (ruleId === DEVICE_CLOCK_RULE) this.clocks.delete(deviceId);
-    else this.rules.forget(key);
+    if (!this.watches.forget(key)) this.rules.forget(key);
   }
 
   snapshot(): JudgeSnapshot {
-    return { now: this.now, engine: this.rules.exportState(), seqs: this.intake.exportSeqs(), seen: this.seen.export(), world: this.world, clocks: [...this.clocks] };
+    return { now: this.now, engine: this.rules.exportState(), seqs: this.intake.exportSeqs(), seen: this.seen.export(), world: this.world, ...this.watches.export() };
   }
 
   /** Take over what a snapshot remembers (the registry in force then must be in use already). */
@@ -204,19 +192,7 @@ export class ReadingJudge {
     this.intake.importSeqs(s.seqs);
     this.seen.import(s.seen);
     this.useWorld(s.world);
-    this.clocks.clear();
-    for (const [deviceId, data] of Array.isArray(s.clocks) ? s.clocks : []) {
-      const state = clockStateFromSnapshot(data);
-      if (typeof deviceId === 'string' && state) this.clocks.set(deviceId, state);
-    }
-  }
-
-  private watchClock(device: { enterpriseId: string; deviceId: string }, seen: ClockSeen, at: number) {
-    if (seen.ahead + seen.behind === 0 && (seen.right === 0 || !this.clocks.has(device.deviceId))) return;
-    const { state, outcome } = watchClock(this.clocks.get(device.deviceId), seen, device, at);
-    if (state) this.clocks.set(device.deviceId, state);
-    else this.clocks.delete(device.deviceId);
-    if (outcome) this.collected.push(outcome);
+    this.watches.import(s);
   }
 
   private judge(readings: Reading[], at: number) {

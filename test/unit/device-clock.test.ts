@@ -89,6 +89,7 @@ describe('the device clock watch', () => {
   it('keeps its key to itself: no rule of the registry may take the id device-clock', () => {
     const rule = { id: 'device-clock', kind: 'offline', afterIntervals: 3, severity: 'major' };
     expect(ruleSchema.safeParse(rule).error?.issues[0].message).toContain('device-clock');
+    expect(ruleSchema.safeParse({ ...rule, id: 'readings-refused' }).error?.issues[0].message).toContain('readings-refused');
     expect(ruleSchema.safeParse({ ...rule, id: 'device-clock-2' }).success).toBe(true);
   });
 

@@ -36,7 +36,8 @@ const input = (step: number): fc.Arbitrary<Input> =>
     {
       weight: 6,
       arbitrary: fc.constantFrom(...Object.keys(DEVICES)).chain((device) =>
-        fc.tuple(DEVICES[device](), fc.constantFrom(...CLOCKS)).map(([values, clock]) => ({ kind: 'telemetry' as const, device, body: { seq: step, values, ...clockTs(clock, T0 + step * 1000) }, at: T0 + step * 1000 })),
+        // one message in four from firmware that sends seq as a string: refused whole (gateway/refused-readings.ts)
+        fc.tuple(DEVICES[device](), fc.constantFrom(...CLOCKS), fc.constantFrom(false, false, false, true)).map(([values, clock, garbled]) => ({ kind: 'telemetry' as const, device, body: { seq: garbled ? String(step) : step, values, ...clockTs(clock, T0 + step * 1000) }, at: T0 + step * 1000 })),
       ),
     },
     { weight: 1, arbitrary: fc.record({ device: fc.constantFrom(...Object.keys(DEVICES)), link: fc.constantFrom('online' as const, 'offline' as const) }).map((l) => ({ kind: 'link' as const, ...l, at: T0 + step * 1000 })) },
@@ -60,6 +61,7 @@ describe('a judge restored from a snapshot', () => {
   it('goes on exactly as the one that never stopped, wherever it was cut', () => {
     let raised = 0;
     let clockChanges = 0;
+    let refusedChanges = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 5, max: 60 }).chain((n) => fc.tuple(fc.tuple(...Array.from({ length: n }, (_, k) => input(k + 1))), fc.integer({ min: 0, max: n }))),
@@ -73,6 +75,7 @@ describe('a judge restored from a snapshot', () => {
           expect(run(restored, inputs.slice(cut))).toEqual(after);
           raised += [...before, ...after].filter((o) => 'change' in o && o.change === 'raise').length;
           clockChanges += [...before, ...after].filter((o) => 'ruleId' in o && o.ruleId === 'device-clock').length;
+          refusedChanges += [...before, ...after].filter((o) => 'ruleId' in o && o.ruleId === 'readings-refused').length;
         },
       ),
       { numRuns: 150 },
@@ -81,6 +84,7 @@ describe('a judge restored from a snapshot', () => {
     expect(raised).toBeGreaterThan(100);
     // and wrong clocks raise and clear their alerts across the cuts too
     expect(clockChanges).toBeGreaterThan(20);
+    expect(refusedChanges).toBeGreaterThan(5);
   });
 
   it('keeps the seq windows: a resend after the cut is still a duplicate', () => {

@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp, type DeviceClient } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
-import { CHEM, testRegistry } from '../support/registry.ts';
+import { CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
- * A device whose clock is wrong, told to its enterprise (rules/device-clock.ts). A clock 8 h ahead
- * (firmware that sends Beijing time marked as UTC) gets every reading refused as TS_IN_FUTURE,
- * its gas alarm included: the enterprise hears of its clock instead of nothing. A clock that lost
- * its time gets a warning. Right times clear the alert.
+ * A device the gateway cannot read, told to its enterprise. A clock 8 h ahead (firmware that sends
+ * Beijing time marked as UTC) gets every reading refused as TS_IN_FUTURE, its gas alarm included:
+ * the enterprise hears of its clock instead of nothing (rules/device-clock.ts). A clock that lost
+ * its time gets a warning. Messages refused whole for any other fault get an alert of their own
+ * (gateway/refused-readings.ts). Right messages clear them.
  */
-describe('a device clock that is wrong', () => {
+describe('a device whose clock is wrong or whose messages are refused', () => {
   let app: Awaited<ReturnType<typeof startTestApp>>;
   let hooks: Awaited<ReturnType<typeof startReceiver>>;
   let dev: DeviceClient;
@@ -58,6 +59,25 @@ describe('a device clock that is wrong', () => {
       expect(other.rejects.map((r) => r.error)).toEqual(['TS_TOO_OLD', 'TS_TOO_OLD', 'TS_TOO_OLD']);
     } finally {
       await other.end();
+    }
+  });
+
+  it('raises a major alert on a device whose messages are all refused (seq sent as a string), naming the code; its smoke alarm comes once they are read', async () => {
+    const smoke = await connectDevice(app, MALL, 'smoke-1', 'secret-smoke-1');
+    const api = apiClient(app, 'token-operator');
+    const refusedAlert = async () => ((await api.get(`/api/alerts?enterprise=${MALL}&limit=100`)).json.items as { rule: string; severity: string; state: string; message: string }[]).find((a) => a.rule === 'readings-refused');
+    try {
+      for (let i = 1; i <= 3; i++) await smoke.telemetry({ seq: String(i), values: { smoke_alarm: true } });
+      const alert = await waitFor(refusedAlert, 10_000, 'the refused-messages alert');
+      expect(alert).toMatchObject({ severity: 'major', state: 'active' });
+      expect(alert.message).toContain('READING_INVALID');
+      // the smoke alarm those messages carried was never judged
+      expect(((await api.get(`/api/alerts?enterprise=${MALL}&limit=100`)).json.items as { rule: string }[]).map((a) => a.rule)).toEqual(['readings-refused']);
+      for (let i = 1; i <= 3; i++) await smoke.telemetry({ seq: i, values: { smoke_alarm: true } });
+      await waitFor(async () => (await refusedAlert())?.state === 'cleared', 10_000, 'cleared');
+      expect(((await api.get(`/api/alerts?enterprise=${MALL}&limit=100`)).json.items as { rule: string }[]).length).toBe(2);
+    } finally {
+      await smoke.end();
     }
   });
 });

@@ -1,0 +1,104 @@
+import type { Outcome } from '../domain/types.ts';
+import { READINGS_REFUSED_RULE, ruleKey } from '../rules/keys.ts';
+import { REJECT_CODES, type RejectCode } from './reject-codes.ts';
+
+/**
+ * A device that sends and is refused, told to the people who can set it right. Firmware that
+ * sends `seq` as a string, a point named otherwise than in the registry, a payload that is not
+ * JSON: the device stays connected and keeps sending, every message is refused whole, and none of
+ * its readings is judged, its alarms included. The device hears the reject codes; nobody at the
+ * enterprise reads those, and the readings-missing warning that may come later does not say why.
+ *
+ * Raised (`major`) at the third message in a row refused whole; cleared at the third in a row
+ * with a reading taken. A resend refused as DUPLICATE_SEQ is no fault of the device's, and a time
+ * too far ahead has an alert of its own (rules/device-clock.ts): messages refused only for those
+ * count neither way. The alert names the reject codes only: the rest of a reject echoes what the
+ * device sent, and an alert is no place for text from outside.
+ */
+export { READINGS_REFUSED_RULE };
+export const REFUSED_TO_RAISE = 3;
+export const TAKEN_TO_CLEAR = 3;
+
+/** Not the device's readings at fault: a resend, or a clock the clock watch tells of. */
+const NOT_COUNTED: ReadonlySet<RejectCode> = new Set(['DUPLICATE_SEQ', 'TS_IN_FUTURE']);
+/** at most this many codes named in an alert */
+const CODES_TOLD = 5;
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.keys(REJECT_CODES));
+
+export interface RefusedState {
+  enterpriseId: string;
+  /** messages refused whole in a row */
+  refused: number;
+  /** messages with a reading taken in a row, since the alert was raised */
+  taken: number;
+  raised: boolean;
+  /** the codes of the messages refused in a row (at most CODES_TOLD) */
+  codes: RejectCode[];
+}
+
+export interface MessageAnswer {
+  accepted: number;
+  rejects: readonly { code: RejectCode }[];
+}
+
+function outcome(device: { enterpriseId: string; deviceId: string }, change: 'raise' | 'clear', refused: number, codes: readonly RejectCode[], at: number): Outcome {
+  const named = codes.join(', ');
+  return {
+    key: ruleKey(device.deviceId, READINGS_REFUSED_RULE),
+    change,
+    ruleId: READINGS_REFUSED_RULE,
+    ruleKind: 'refused',
+    enterpriseId: device.enterpriseId,
+    deviceId: device.deviceId,
+    metric: '_device',
+    severity: change === 'raise' ? 'major' : null,
+    value: refused,
+    peak: refused,
+    threshold: REFUSED_TO_RAISE,
+    at,
+    message:
+      change === 'raise'
+        ? `设备连续 ${refused} 条消息全部被拒收（${named}），其数据与报警均无法判定，请按拒收代码检查设备 / the device's last ${refused} messages were refused whole (${named}): none of its readings is judged, its alarms included; see the reject codes in the README`
+        : "设备数据恢复接收 / the device's readings are taken again",
+  };
+}
+
+/** One message's answer applied to a device's state: the state after it and the alert change it makes. */
+export function watchRefusals(state: RefusedState | undefined, answer: MessageAnswer, device: { enterpriseId: string; deviceId: string }, at: number): { state: RefusedState | undefined; outcome: Outcome | null } {
+  if (answer.accepted > 0) {
+    if (!state) return { state, outcome: null };
+    if (!state.raised) return { state: undefined, outcome: null };
+    const taken = state.taken + 1;
+    if (taken < TAKEN_TO_CLEAR) return { state: { ...state, refused: 0, taken }, outcome: null };
+    return { state: undefined, outcome: outcome(device, 'clear', 0, state.codes, at) };
+  }
+  const counted = answer.rejects.filter((r) => !NOT_COUNTED.has(r.code));
+  if (counted.length === 0) return { state, outcome: null };
+  const codes = [...(state?.codes ?? [])];
+  for (const { code } of counted) if (codes.length < CODES_TOLD && !codes.includes(code)) codes.push(code);
+  codes.sort();
+  const next: RefusedState = { enterpriseId: device.enterpriseId, refused: (state?.refused ?? 0) + 1, taken: 0, raised: state?.raised ?? false, codes };
+  if (next.refused < REFUSED_TO_RAISE || next.raised) return { state: next, outcome: null };
+  next.raised = true;
+  return { state: next, outcome: outcome(device, 'raise', next.refused, codes, at) };
+}
+
+/** A device gone from the registry: the alert open on its refusals clears. */
+export function refusalsGone(state: RefusedState, deviceId: string, at: number): Outcome | null {
+  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', 0, state.codes, at) : null;
+}
+
+/** After a restart: an alert still open on a device's refusals, so the readings taken next clear it. */
+export function refusalsFromOpenAlert(enterpriseId: string): RefusedState {
+  return { enterpriseId, refused: REFUSED_TO_RAISE, taken: 0, raised: true, codes: [] };
+}
+
+/** A state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
+export function refusedStateFromSnapshot(data: unknown): RefusedState | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { enterpriseId, refused, taken, raised, codes } = data as Record<string, unknown>;
+  const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(refused) || !count(taken) || typeof raised !== 'boolean') return undefined;
+  if (!Array.isArray(codes) || codes.length > CODES_TOLD || !codes.every((c) => typeof c === 'string' && KNOWN_CODES.has(c))) return undefined;
+  return { enterpriseId, refused: refused as number, taken: taken as number, raised, codes: codes as RejectCode[] };
+}
