@@ -10,17 +10,20 @@ import { REJECT_CODES, type RejectCode } from './reject-codes.ts';
  * enterprise reads those, and the readings-missing warning that may come later does not say why.
  *
  * Raised (`major`) at the third message in a row refused whole; cleared at the third in a row
- * with a reading taken. A resend refused as DUPLICATE_SEQ is no fault of the device's, and a time
- * too far ahead has an alert of its own (rules/device-clock.ts): messages refused only for those
- * count neither way. The alert names the reject codes only: the rest of a reject echoes what the
+ * with a reading taken. A resend refused as DUPLICATE_SEQ is no fault of the device's, an empty
+ * reading lost nothing, and a time too far ahead has an alert of its own (rules/device-clock.ts):
+ * messages refused only for those count neither way. The alert names the reject codes only: the rest of a reject echoes what the
  * device sent, and an alert is no place for text from outside.
  */
 export { READINGS_REFUSED_RULE };
 export const REFUSED_TO_RAISE = 3;
 export const TAKEN_TO_CLEAR = 3;
 
-/** Not the device's readings at fault: a resend, or a clock the clock watch tells of. */
-const NOT_COUNTED: ReadonlySet<RejectCode> = new Set(['DUPLICATE_SEQ', 'TS_IN_FUTURE']);
+/**
+ * Nothing to judge was lost: a resend, a reading with no values (firmware that beats its heart on
+ * the telemetry topic), or a clock the clock watch tells of.
+ */
+const NOT_COUNTED: ReadonlySet<RejectCode> = new Set(['DUPLICATE_SEQ', 'READING_EMPTY', 'TS_IN_FUTURE']);
 /** at most this many codes named in an alert */
 const CODES_TOLD = 5;
 const KNOWN_CODES: ReadonlySet<string> = new Set(Object.keys(REJECT_CODES));

@@ -31,8 +31,8 @@ describe('the refused-messages watch', () => {
     expect(state).toMatchObject({ raised: true, refused: 4 });
   });
 
-  it('counts neither way a message refused only as a resend or for a clock ahead', () => {
-    const { outcomes, state } = feed([refused('READING_INVALID'), refused('DUPLICATE_SEQ'), refused('TS_IN_FUTURE', 'TS_IN_FUTURE'), refused('READING_INVALID')]);
+  it('counts neither way a message refused only as a resend, as empty (a heartbeat) or for a clock ahead', () => {
+    const { outcomes, state } = feed([refused('READING_INVALID'), refused('DUPLICATE_SEQ'), refused('TS_IN_FUTURE', 'TS_IN_FUTURE'), refused('READING_EMPTY'), refused('READING_INVALID')]);
     expect(outcomes).toEqual([]);
     expect(state?.refused).toBe(2);
     // a message with a resend and a real fault counts
