@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
 import { bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
-import type { Reject } from './reject-codes.ts';
+import type { Reject, RejectCode } from './reject-codes.ts';
 import { clockSeen, type ClockSeen } from '../rules/device-clock.ts';
 
 /**
@@ -59,8 +59,19 @@ const LATEST_DATE = 8.64e15;
  */
 const SPANS_BEYOND_RANGE = 10;
 
-/** `clock`, when given, counts what the readings' own times say of the device's clock (rules/device-clock.ts). */
-export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits, clock: ClockSeen = clockSeen()) {
+/**
+ * What a message says of the device beyond its readings, for the judge's watches
+ * (services/pipeline/device-watches.ts): what the readings' own times say of its clock, and the
+ * registry points whose values were refused (a point that only ever sends those is blind).
+ */
+export interface DecodeNotes {
+  clock: ClockSeen;
+  refusedPoints: [point: string, code: RejectCode][];
+}
+
+export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [] });
+
+export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits, notes: DecodeNotes = decodeNotes()) {
   const readings: DecodedReading[] = [];
   const rejects: Reject[] = [];
   if (payload.length > limits.maxPayloadBytes) {
@@ -86,13 +97,14 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
   }
   items.forEach((item, index) => {
     const at = batch ? `[${index}]` : '';
-    const r = decodeOne(item, at, scope, now, limits, rejects, clock);
+    const r = decodeOne(item, at, scope, now, limits, rejects, notes);
     if (r) readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts) });
   });
   return { readings, rejects };
 }
 
-function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, limits: DecodeLimits, rejects: Reject[], clock: ClockSeen): Reading | null {
+function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, limits: DecodeLimits, rejects: Reject[], notes: DecodeNotes): Reading | null {
+  const { clock } = notes;
   const env = envelope.safeParse(item);
   if (!env.success) {
     const issue = env.error.issues[0];
@@ -134,11 +146,13 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     const ind: { type: string; range?: readonly [number, number] } = INDICATORS[point.metric];
     if (ind.type === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'boolean') {
       rejects.push({ code: 'VALUE_INVALID', path, detail: `expected ${ind.type}, got ${clip(safeJson(v))}` });
+      notes.refusedPoints.push([metric, 'VALUE_INVALID']);
       continue;
     }
     const envelope = typeof v === 'number' ? envelopeOf(point.range ?? ind.range) : null;
     if (envelope && typeof v === 'number' && (v < envelope[0] || v > envelope[1])) {
       rejects.push({ code: 'VALUE_OUT_OF_RANGE', path, detail: `${v} is far outside the sensor range (accepted: ${envelope[0]} to ${envelope[1]})` });
+      notes.refusedPoints.push([metric, 'VALUE_OUT_OF_RANGE']);
       continue;
     }
     values[metric] = v as Value;

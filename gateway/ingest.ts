@@ -1,6 +1,5 @@
 import type { Reading } from '../domain/types.ts';
-import type { ClockSeen } from '../rules/device-clock.ts';
-import { decodeTelemetry, type DecodeLimits, type DeviceScope } from './decode.ts';
+import { decodeTelemetry, type DecodeLimits, type DecodeNotes, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
 import { checkSeq, trackerFrom, trackerFromSnapshot, unsee, type SeqTracker } from './sequence.ts';
 
@@ -15,9 +14,9 @@ export class TelemetryIntake {
   /** the registry's limits: they may change with a reload */
   constructor(public limits: DecodeLimits) {}
 
-  /** `clock`, when given, counts what the readings' own times say of the device's clock. */
-  take(payload: Buffer, scope: DeviceScope, now: number, clock?: ClockSeen): { readings: Reading[]; rejects: Reject[] } {
-    const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits, clock);
+  /** `notes`, when given, gets what the message says of the device beyond its readings (decode.ts). */
+  take(payload: Buffer, scope: DeviceScope, now: number, notes?: DecodeNotes): { readings: Reading[]; rejects: Reject[] } {
+    const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits, notes);
     const readings: Reading[] = [];
     for (const { index, reading, seqTs } of decoded) {
       if (reading.seq !== undefined) {

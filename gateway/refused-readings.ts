@@ -37,6 +37,8 @@ export interface RefusedState {
   raised: boolean;
   /** the codes of the messages refused in a row (at most CODES_TOLD) */
   codes: RejectCode[];
+  /** the point watched, for a point's state */
+  point?: WatchedPoint;
 }
 
 export interface MessageAnswer {
@@ -44,64 +46,85 @@ export interface MessageAnswer {
   rejects: readonly { code: RejectCode }[];
 }
 
-function outcome(device: { enterpriseId: string; deviceId: string }, change: 'raise' | 'clear', refused: number, codes: readonly RejectCode[], at: number): Outcome {
+/**
+ * A point of the device whose values are refused while its other points are read (VALUE_INVALID:
+ * a channel sending text; VALUE_OUT_OF_RANGE: a broken sensor saying 65535): that point is blind.
+ * The same watch, per point, in the messages with a reading taken (a message refused whole is the
+ * device's); `accepted` is then whether the point's value was taken.
+ */
+export interface WatchedPoint {
+  /** the point's key in the registry (its id, or its metric) */
+  key: string;
+  metric: string;
+}
+
+function outcome(device: { enterpriseId: string; deviceId: string }, change: 'raise' | 'clear', refused: number, codes: readonly RejectCode[], at: number, point?: WatchedPoint): Outcome {
   const named = codes.join(', ');
+  const message =
+    change === 'raise'
+      ? point
+        ? `测点 ${point.key} 的数值连续 ${refused} 次被拒收（${named}），该测点报警无法判定，请检查传感器 / the values of point ${point.key} were refused ${refused} times in a row (${named}): the point is blind, its alarms included; check the sensor`
+        : `设备连续 ${refused} 条消息全部被拒收（${named}），其数据与报警均无法判定，请按拒收代码检查设备 / the device's last ${refused} messages were refused whole (${named}): none of its readings is judged, its alarms included; see the reject codes in the README`
+      : point
+        ? `测点 ${point.key} 的数值恢复接收 / the values of point ${point.key} are taken again`
+        : "设备数据恢复接收 / the device's readings are taken again";
   return {
-    key: ruleKey(device.deviceId, READINGS_REFUSED_RULE),
+    key: point ? ruleKey(device.deviceId, READINGS_REFUSED_RULE, point.key) : ruleKey(device.deviceId, READINGS_REFUSED_RULE),
+    ...(point && point.key !== point.metric ? { pointId: point.key } : {}),
     change,
     ruleId: READINGS_REFUSED_RULE,
     ruleKind: 'refused',
     enterpriseId: device.enterpriseId,
     deviceId: device.deviceId,
-    metric: '_device',
+    metric: point ? point.metric : '_device',
     severity: change === 'raise' ? 'major' : null,
     value: refused,
     peak: refused,
     threshold: REFUSED_TO_RAISE,
     at,
-    message:
-      change === 'raise'
-        ? `设备连续 ${refused} 条消息全部被拒收（${named}），其数据与报警均无法判定，请按拒收代码检查设备 / the device's last ${refused} messages were refused whole (${named}): none of its readings is judged, its alarms included; see the reject codes in the README`
-        : "设备数据恢复接收 / the device's readings are taken again",
+    message,
   };
 }
 
 /** One message's answer applied to a device's state: the state after it and the alert change it makes. */
-export function watchRefusals(state: RefusedState | undefined, answer: MessageAnswer, device: { enterpriseId: string; deviceId: string }, at: number): { state: RefusedState | undefined; outcome: Outcome | null } {
+export function watchRefusals(state: RefusedState | undefined, answer: MessageAnswer, device: { enterpriseId: string; deviceId: string }, at: number, point?: WatchedPoint): { state: RefusedState | undefined; outcome: Outcome | null } {
   if (answer.accepted > 0) {
     if (!state) return { state, outcome: null };
     if (!state.raised) return { state: undefined, outcome: null };
     const taken = state.taken + 1;
     if (taken < TAKEN_TO_CLEAR) return { state: { ...state, refused: 0, taken }, outcome: null };
-    return { state: undefined, outcome: outcome(device, 'clear', 0, state.codes, at) };
+    return { state: undefined, outcome: outcome(device, 'clear', 0, state.codes, at, point) };
   }
   const counted = answer.rejects.filter((r) => !NOT_COUNTED.has(r.code));
   if (counted.length === 0) return { state, outcome: null };
   const codes = [...(state?.codes ?? [])];
   for (const { code } of counted) if (codes.length < CODES_TOLD && !codes.includes(code)) codes.push(code);
   codes.sort();
-  const next: RefusedState = { enterpriseId: device.enterpriseId, refused: (state?.refused ?? 0) + 1, taken: 0, raised: state?.raised ?? false, codes };
+  const next: RefusedState = { enterpriseId: device.enterpriseId, refused: (state?.refused ?? 0) + 1, taken: 0, raised: state?.raised ?? false, codes, ...(point ? { point } : {}) };
   if (next.refused < REFUSED_TO_RAISE || next.raised) return { state: next, outcome: null };
   next.raised = true;
-  return { state: next, outcome: outcome(device, 'raise', next.refused, codes, at) };
+  return { state: next, outcome: outcome(device, 'raise', next.refused, codes, at, point) };
 }
 
 /** A device gone from the registry: the alert open on its refusals clears. */
 export function refusalsGone(state: RefusedState, deviceId: string, at: number): Outcome | null {
-  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', 0, state.codes, at) : null;
+  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', 0, state.codes, at, state.point) : null;
 }
 
 /** After a restart: an alert still open on a device's refusals, so the readings taken next clear it. */
-export function refusalsFromOpenAlert(enterpriseId: string): RefusedState {
-  return { enterpriseId, refused: REFUSED_TO_RAISE, taken: 0, raised: true, codes: [] };
+export function refusalsFromOpenAlert(enterpriseId: string, point?: WatchedPoint): RefusedState {
+  return { enterpriseId, refused: REFUSED_TO_RAISE, taken: 0, raised: true, codes: [], ...(point ? { point } : {}) };
 }
 
 /** A state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
 export function refusedStateFromSnapshot(data: unknown): RefusedState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { enterpriseId, refused, taken, raised, codes } = data as Record<string, unknown>;
+  const { enterpriseId, refused, taken, raised, codes, point } = data as Record<string, unknown>;
   const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
   if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(refused) || !count(taken) || typeof raised !== 'boolean') return undefined;
   if (!Array.isArray(codes) || codes.length > CODES_TOLD || !codes.every((c) => typeof c === 'string' && KNOWN_CODES.has(c))) return undefined;
-  return { enterpriseId, refused: refused as number, taken: taken as number, raised, codes: codes as RejectCode[] };
+  const name = (x: unknown) => typeof x === 'string' && x.length > 0 && x.length <= 200;
+  if (point !== undefined && !(typeof point === 'object' && point !== null && name((point as WatchedPoint).key) && name((point as WatchedPoint).metric))) return undefined;
+  const p = point as WatchedPoint | undefined;
+  return { enterpriseId, refused: refused as number, taken: taken as number, raised, codes: codes as RejectCode[], ...(p ? { point: { key: p.key, metric: p.metric } } : {}) };
 }

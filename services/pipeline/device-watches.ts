@@ -1,13 +1,16 @@
-import type { Outcome, Severity } from '../../domain/types.ts';
+import type { Outcome, Reading, Severity } from '../../domain/types.ts';
+import type { DecodeNotes } from '../../gateway/decode.ts';
+import type { RejectCode } from '../../gateway/reject-codes.ts';
 import { READINGS_REFUSED_RULE, refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, watchRefusals, type MessageAnswer, type RefusedState } from '../../gateway/refused-readings.ts';
-import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
-import { keyParts } from '../../rules/keys.ts';
+import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockState } from '../../rules/device-clock.ts';
+import { keyParts, ruleKey } from '../../rules/keys.ts';
 
 /**
- * What the judge watches of each device beside its rules: its clock (rules/device-clock.ts) and
- * whether its messages are taken at all (gateway/refused-readings.ts). Both are pure steps over
- * one message; this keeps their per-device states (only for devices with something wrong or an
- * alert open), and takes them through a registry change, a restart and a snapshot.
+ * What the judge watches of each device beside its rules: its clock (rules/device-clock.ts),
+ * whether its messages are taken at all, and whether each point's values are
+ * (gateway/refused-readings.ts). All are pure steps over one message; this keeps their states
+ * (only for devices and points with something wrong or an alert open), and takes them through a
+ * registry change, a restart and a snapshot.
  */
 interface Watch<S> {
   ruleId: string;
@@ -22,21 +25,58 @@ type Device = { enterpriseId: string; deviceId: string };
 export interface WatchesSnapshot {
   clocks?: [string, ClockState][];
   refused?: [string, RefusedState][];
+  /** by `device/point` */
+  refusedPoints?: [string, RefusedState][];
 }
+
+/** A registry lookup: a device's point (its key, its catalogue metric), if the device has it. */
+export type PointOf = (deviceId: string, point: string) => { metric: string } | undefined;
 
 export class DeviceWatches {
   private readonly clock: Watch<ClockState> = { ruleId: DEVICE_CLOCK_RULE, states: new Map(), gone: clockGone, fromOpenAlert: clockFromOpenAlert, fromSnapshot: clockStateFromSnapshot };
-  private readonly refused: Watch<RefusedState> = { ruleId: READINGS_REFUSED_RULE, states: new Map(), gone: refusalsGone, fromOpenAlert: refusalsFromOpenAlert, fromSnapshot: refusedStateFromSnapshot };
+  private readonly refused: Watch<RefusedState> = { ruleId: READINGS_REFUSED_RULE, states: new Map(), gone: refusalsGone, fromOpenAlert: (e) => refusalsFromOpenAlert(e), fromSnapshot: refusedStateFromSnapshot };
   private readonly all = [this.clock, this.refused] as Watch<unknown>[];
+  /** by `device/point` (the point's key) */
+  private readonly points = new Map<string, RefusedState>();
+  /** the points of each device that have a state: a message of a device with none looks nothing up */
+  private readonly pointsOf = new Map<string, Set<string>>();
 
-  /** One message of a device: what its times said, and how it was answered. */
-  message(device: Device, seen: ClockSeen, answer: MessageAnswer, at: number, out: Outcome[]) {
+  constructor(private readonly pointOf: PointOf) {}
+
+  /** One message of a device: what decode noted of it, how it was answered, and the readings taken. */
+  message(device: Device, notes: DecodeNotes, answer: MessageAnswer, readings: readonly Reading[], at: number, out: Outcome[]) {
+    const seen = notes.clock;
     // a time says nothing to a device whose clock nobody worries about: nothing to look up
     if (seen.ahead + seen.behind > 0 || (seen.right > 0 && this.clock.states.has(device.deviceId))) step(this.clock, device, (s) => watchClock(s, seen, device, at), out);
     if (answer.accepted === 0 || this.refused.states.has(device.deviceId)) step(this.refused, device, (s) => watchRefusals(s, answer, device, at), out);
+    // a message refused whole is the device's; its points are judged in the messages that are read
+    if (answer.accepted > 0 && (notes.refusedPoints.length > 0 || this.pointsOf.has(device.deviceId))) this.pointMessage(device, notes.refusedPoints, readings, at, out);
   }
 
-  /** Devices no longer in the registry: their alerts clear. */
+  private pointMessage(device: Device, refused: readonly [string, RejectCode][], readings: readonly Reading[], at: number, out: Outcome[]) {
+    const codes = new Map<string, { code: RejectCode }[]>();
+    for (const [point, code] of refused) {
+      const list = codes.get(point);
+      if (list) list.push({ code });
+      else codes.set(point, [{ code }]);
+    }
+    const watched = new Set([...codes.keys(), ...(this.pointsOf.get(device.deviceId) ?? [])]);
+    for (const point of watched) {
+      const metric = this.pointOf(device.deviceId, point)?.metric;
+      if (metric === undefined) continue;
+      const taken = readings.reduce((n, r) => (Object.hasOwn(r.values, point) ? n + 1 : n), 0);
+      const rejects = codes.get(point) ?? [];
+      // a message without the point says nothing of it
+      if (taken === 0 && rejects.length === 0) continue;
+      const key = ruleKey(device.deviceId, point);
+      const { state, outcome } = watchRefusals(this.points.get(key), { accepted: taken, rejects }, device, at, { key: point, metric });
+      if (state) this.setPoint(key, state);
+      else this.deletePoint(key);
+      if (outcome) out.push(outcome);
+    }
+  }
+
+  /** Devices (and points) no longer in the registry: their alerts clear. */
   registryChanged(has: (deviceId: string) => boolean, at: number, out: Outcome[]) {
     for (const w of this.all)
       for (const [deviceId, state] of w.states) {
@@ -45,13 +85,42 @@ export class DeviceWatches {
         const gone = w.gone(state, deviceId, at);
         if (gone) out.push(gone);
       }
+    for (const [key, state] of this.points) {
+      const { deviceId, ruleId: point } = keyParts(key);
+      if (has(deviceId) && this.pointOf(deviceId, point) !== undefined) continue;
+      this.deletePoint(key);
+      const gone = refusalsGone(state, deviceId, at);
+      if (gone) out.push(gone);
+    }
+  }
+
+  private deletePoint(key: string) {
+    if (!this.points.delete(key)) return;
+    const { deviceId, ruleId: point } = keyParts(key);
+    const of = this.pointsOf.get(deviceId);
+    of?.delete(point);
+    if (of?.size === 0) this.pointsOf.delete(deviceId);
+  }
+
+  private setPoint(key: string, state: RefusedState) {
+    const { deviceId, ruleId: point } = keyParts(key);
+    const of = this.pointsOf.get(deviceId);
+    if (of) of.add(point);
+    else this.pointsOf.set(deviceId, new Set([point]));
+    this.points.set(key, state);
   }
 
   /** After a restart: an alert still open of a watch, so what comes next can clear it. */
   seed(open: readonly { key: string; state: string; severity: Severity }[], enterpriseOf: (deviceId: string) => string | undefined) {
     for (const a of open) {
       if (a.state !== 'active') continue;
-      const { deviceId, ruleId } = keyParts(a.key);
+      const { deviceId, ruleId, metric: point } = keyParts(a.key);
+      if (point !== undefined) {
+        const p = ruleId === READINGS_REFUSED_RULE ? this.pointOf(deviceId, point) : undefined;
+        const enterpriseId = p && enterpriseOf(deviceId);
+        if (p && enterpriseId !== undefined) this.setPoint(ruleKey(deviceId, point), refusalsFromOpenAlert(enterpriseId, { key: point, metric: p.metric }));
+        continue;
+      }
       const w = this.all.find((x) => x.ruleId === ruleId);
       const enterpriseId = w && enterpriseOf(deviceId);
       if (w && enterpriseId !== undefined) w.states.set(deviceId, w.fromOpenAlert(enterpriseId, a.severity));
@@ -60,20 +129,33 @@ export class DeviceWatches {
 
   /** An alert of a watch closed while its condition held: the device is watched afresh. False when the key is no watch's. */
   forget(key: string): boolean {
-    const { deviceId, ruleId } = keyParts(key);
+    const { deviceId, ruleId, metric: point } = keyParts(key);
+    if (point !== undefined) {
+      if (ruleId !== READINGS_REFUSED_RULE) return false;
+      this.deletePoint(ruleKey(deviceId, point));
+      return true;
+    }
     const w = this.all.find((x) => x.ruleId === ruleId);
     w?.states.delete(deviceId);
     return w !== undefined;
   }
 
   export(): WatchesSnapshot {
-    return { clocks: [...this.clock.states], refused: [...this.refused.states] };
+    return { clocks: [...this.clock.states], refused: [...this.refused.states], refusedPoints: [...this.points] };
   }
 
   /** Taken back from a snapshot: entries that are not a watch's state are left out (snapshots made before have none). */
   import(s: WatchesSnapshot) {
     take(this.clock, s.clocks);
     take(this.refused, s.refused);
+    this.points.clear();
+    this.pointsOf.clear();
+    for (const entry of Array.isArray(s.refusedPoints) ? s.refusedPoints : []) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string') continue;
+      const { deviceId, ruleId: point, metric: extra } = keyParts(entry[0]);
+      const state = refusedStateFromSnapshot(entry[1]);
+      if (state?.point && state.point.key === point && extra === undefined && deviceId) this.setPoint(entry[0], state);
+    }
   }
 }
 

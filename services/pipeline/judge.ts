@@ -1,8 +1,8 @@
 import type { Outcome, Reading } from '../../domain/types.ts';
+import { decodeNotes } from '../../gateway/decode.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { SeqTracker } from '../../gateway/sequence.ts';
-import { clockSeen } from '../../rules/device-clock.ts';
 import type { EngineData } from '../../rules/engine.ts';
 import { LiveStatus, type DeviceStatus } from '../devices/live-status.ts';
 import { forwardedEnterprises } from '../forward/coverage.ts';
@@ -49,7 +49,7 @@ export class ReadingJudge {
   private world: WorldSnapshot = { maintenance: [], suspended: [] };
   private suspended = new Set<string>();
   /** each device's clock and whether its messages are taken at all */
-  private readonly watches = new DeviceWatches();
+  private readonly watches = new DeviceWatches((d, p) => this.registry.devices.get(d)?.points.get(p));
   /** the evaluation under way: its time and what it changed */
   private now: number;
   private collected: Outcome[] = [];
@@ -138,11 +138,11 @@ export class ReadingJudge {
           continue;
         }
         const scope = { enterpriseId: entry.enterprise.id, deviceId: item.deviceId, points: entry.points };
-        const clock = clockSeen();
-        const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at, clock);
+        const notes = decodeNotes();
+        const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at, notes);
         const answer = { rejects, accepted: readings.length };
         answers.push(answer);
-        this.watches.message(scope, clock, answer, item.at, this.collected);
+        this.watches.message(scope, notes, answer, readings, item.at, this.collected);
         if (!readings.length) continue;
         this.judge(readings, item.at);
         for (const r of readings) kept.push(r);

@@ -80,4 +80,15 @@ describe('a device whose clock is wrong or whose messages are refused', () => {
       await smoke.end();
     }
   });
+
+  it("raises a major alert on a point whose values are refused while the device's others are read (a toxic-gas channel stuck at 65535)", async () => {
+    const api = apiClient(app, 'token-chem');
+    const pointAlert = async () => ((await api.get(`/api/alerts?enterprise=${CHEM}&limit=100`)).json.items as { key: string; metric: string; severity: string; state: string; message: string }[]).find((a) => a.key === 'gas-1/readings-refused/toxic_gas_ppm');
+    for (let i = 1; i <= 3; i++) await dev.telemetry({ seq: 100 + i, values: { gas_lel: 2, toxic_gas_ppm: 65535 } });
+    const alert = await waitFor(pointAlert, 10_000, "the point's alert");
+    expect(alert).toMatchObject({ metric: 'toxic_gas_ppm', severity: 'major', state: 'active' });
+    expect(alert.message).toContain('VALUE_OUT_OF_RANGE');
+    for (let i = 4; i <= 6; i++) await dev.telemetry({ seq: 100 + i, values: { gas_lel: 2, toxic_gas_ppm: 1.5 } });
+    await waitFor(async () => (await pointAlert())?.state === 'cleared', 10_000, "the point's alert cleared");
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTelemetry } from '../../gateway/decode.ts';
+import { decodeNotes, decodeTelemetry } from '../../gateway/decode.ts';
 import { ruleSchema } from '../../rules/schema.ts';
 import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, NOTHING_SEEN, RIGHT_TO_CLEAR, watchClock, WRONG_TO_RAISE, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
 
@@ -105,9 +105,9 @@ describe('decode: what readings say of the clock', () => {
   const scope = { enterpriseId: 'E', deviceId: 'gas-1', points: new Map([['gas_lel', { metric: 'gas_lel' }]]) };
   const limits = { maxPayloadBytes: 65536, maxReadingsPerMessage: 10, maxFutureSkewMs: 300_000, maxPastMs: 365 * 86_400_000 };
   const clockOf = (payload: Buffer) => {
-    const clock = { ...NOTHING_SEEN };
-    decodeTelemetry(payload, scope, AT, limits, clock);
-    return clock;
+    const notes = decodeNotes();
+    decodeTelemetry(payload, scope, AT, limits, notes);
+    return notes.clock;
   };
   const take = (body: unknown) => clockOf(Buffer.from(JSON.stringify(body)));
 
