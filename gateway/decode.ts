@@ -71,6 +71,13 @@ export interface DecodeNotes {
 
 export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [] });
 
+/** Emptied for the next message: a judge reuses one, so a message costs no allocation for them. */
+export function clearNotes(n: DecodeNotes): DecodeNotes {
+  n.clock.ahead = n.clock.behind = n.clock.right = n.clock.worstMs = 0;
+  n.refusedPoints.length = 0;
+  return n;
+}
+
 export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number, limits: DecodeLimits, notes: DecodeNotes = decodeNotes()) {
   const readings: DecodedReading[] = [];
   const rejects: Reject[] = [];

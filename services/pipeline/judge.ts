@@ -1,5 +1,5 @@
 import type { Outcome, Reading } from '../../domain/types.ts';
-import { decodeNotes } from '../../gateway/decode.ts';
+import { clearNotes, decodeNotes } from '../../gateway/decode.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { SeqTracker } from '../../gateway/sequence.ts';
@@ -49,6 +49,8 @@ export class ReadingJudge {
   private world: WorldSnapshot = { maintenance: [], suspended: [] };
   private suspended = new Set<string>();
   /** each device's clock and whether its messages are taken at all */
+  /** what decode notes of each message for the watches: one, emptied for each */
+  private readonly notes = decodeNotes();
   private readonly watches = new DeviceWatches((d, p) => this.registry.devices.get(d)?.points.get(p));
   /** the evaluation under way: its time and what it changed */
   private now: number;
@@ -138,7 +140,7 @@ export class ReadingJudge {
           continue;
         }
         const scope = { enterpriseId: entry.enterprise.id, deviceId: item.deviceId, points: entry.points };
-        const notes = decodeNotes();
+        const notes = clearNotes(this.notes);
         const { readings, rejects } = this.intake.take(bytes.subarray(item.offset, item.offset + item.length), scope, item.at, notes);
         const answer = { rejects, accepted: readings.length };
         answers.push(answer);
