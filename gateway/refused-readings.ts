@@ -1,4 +1,5 @@
 import type { Outcome } from '../domain/types.ts';
+import { QUIET_TO_CLEAR_MS } from '../rules/device-clock.ts';
 import { READINGS_REFUSED_RULE, ruleKey } from '../rules/keys.ts';
 import { REJECT_CODES, type RejectCode } from './reject-codes.ts';
 
@@ -10,7 +11,7 @@ import { REJECT_CODES, type RejectCode } from './reject-codes.ts';
  * enterprise reads those, and the readings-missing warning that may come later does not say why.
  *
  * Raised (`major`) at the third message in a row refused whole; cleared at the third in a row
- * with a reading taken. A resend refused as DUPLICATE_SEQ is no fault of the device's, an empty
+ * with a reading taken, once none has been refused for QUIET_TO_CLEAR_MS (rules/device-clock.ts). A resend refused as DUPLICATE_SEQ is no fault of the device's, an empty
  * reading lost nothing, and a time too far ahead has an alert of its own (rules/device-clock.ts):
  * messages refused only for those count neither way. The alert names the reject codes only: the rest of a reject echoes what the
  * device sent, and an alert is no place for text from outside.
@@ -35,6 +36,8 @@ export interface RefusedState {
   /** messages with a reading taken in a row, since the alert was raised */
   taken: number;
   raised: boolean;
+  /** when the last message was refused (ms) */
+  lastRefusedAt: number;
   /** the codes of the messages refused in a row (at most CODES_TOLD) */
   codes: RejectCode[];
   /** the point watched, for a point's state */
@@ -91,8 +94,8 @@ export function watchRefusals(state: RefusedState | undefined, answer: MessageAn
   if (answer.accepted > 0) {
     if (!state) return { state, outcome: null };
     if (!state.raised) return { state: undefined, outcome: null };
-    const taken = state.taken + 1;
-    if (taken < TAKEN_TO_CLEAR) return { state: { ...state, refused: 0, taken }, outcome: null };
+    const taken = Math.min(state.taken + 1, TAKEN_TO_CLEAR);
+    if (taken < TAKEN_TO_CLEAR || at - state.lastRefusedAt < QUIET_TO_CLEAR_MS) return { state: { ...state, refused: 0, taken }, outcome: null };
     return { state: undefined, outcome: outcome(device, 'clear', 0, state.codes, at, point) };
   }
   const counted = answer.rejects.filter((r) => !NOT_COUNTED.has(r.code));
@@ -100,7 +103,7 @@ export function watchRefusals(state: RefusedState | undefined, answer: MessageAn
   const codes = [...(state?.codes ?? [])];
   for (const { code } of counted) if (codes.length < CODES_TOLD && !codes.includes(code)) codes.push(code);
   codes.sort();
-  const next: RefusedState = { enterpriseId: device.enterpriseId, refused: (state?.refused ?? 0) + 1, taken: 0, raised: state?.raised ?? false, codes, ...(point ? { point } : {}) };
+  const next: RefusedState = { enterpriseId: device.enterpriseId, refused: (state?.refused ?? 0) + 1, taken: 0, raised: state?.raised ?? false, lastRefusedAt: at, codes, ...(point ? { point } : {}) };
   if (next.refused < REFUSED_TO_RAISE || next.raised) return { state: next, outcome: null };
   next.raised = true;
   return { state: next, outcome: outcome(device, 'raise', next.refused, codes, at, point) };
@@ -112,19 +115,19 @@ export function refusalsGone(state: RefusedState, deviceId: string, at: number):
 }
 
 /** After a restart: an alert still open on a device's refusals, so the readings taken next clear it. */
-export function refusalsFromOpenAlert(enterpriseId: string, point?: WatchedPoint): RefusedState {
-  return { enterpriseId, refused: REFUSED_TO_RAISE, taken: 0, raised: true, codes: [], ...(point ? { point } : {}) };
+export function refusalsFromOpenAlert(enterpriseId: string, now: number, point?: WatchedPoint): RefusedState {
+  return { enterpriseId, refused: REFUSED_TO_RAISE, taken: 0, raised: true, lastRefusedAt: now, codes: [], ...(point ? { point } : {}) };
 }
 
 /** A state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
 export function refusedStateFromSnapshot(data: unknown): RefusedState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { enterpriseId, refused, taken, raised, codes, point } = data as Record<string, unknown>;
+  const { enterpriseId, refused, taken, raised, lastRefusedAt, codes, point } = data as Record<string, unknown>;
   const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(refused) || !count(taken) || typeof raised !== 'boolean') return undefined;
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(refused) || !count(taken) || typeof raised !== 'boolean' || typeof lastRefusedAt !== 'number' || !Number.isFinite(lastRefusedAt)) return undefined;
   if (!Array.isArray(codes) || codes.length > CODES_TOLD || !codes.every((c) => typeof c === 'string' && KNOWN_CODES.has(c))) return undefined;
   const name = (x: unknown) => typeof x === 'string' && x.length > 0 && x.length <= 200;
   if (point !== undefined && !(typeof point === 'object' && point !== null && name((point as WatchedPoint).key) && name((point as WatchedPoint).metric))) return undefined;
   const p = point as WatchedPoint | undefined;
-  return { enterpriseId, refused: refused as number, taken: taken as number, raised, codes: codes as RejectCode[], ...(p ? { point: { key: p.key, metric: p.metric } } : {}) };
+  return { enterpriseId, refused: refused as number, taken: taken as number, raised, lastRefusedAt, codes: codes as RejectCode[], ...(p ? { point: { key: p.key, metric: p.metric } } : {}) };
 }

@@ -11,12 +11,15 @@ import { DEVICE_CLOCK_RULE, ruleKey } from './keys.ts';
  * alert on the device: `major` while its readings are refused, `warning` while they are kept.
  *
  * One stray time is no broken clock: the alert is raised at the third wrong time in a row and
- * cleared at the third right one in a row. Readings without a time of their own say nothing
- * about the clock and count neither way.
+ * cleared at the third right one in a row, once no wrong time has come for QUIET_TO_CLEAR_MS (a
+ * device cannot make its alert come and go faster than that, and tell its enterprise each time).
+ * Readings without a time of their own say nothing about the clock and count neither way.
  */
 export { DEVICE_CLOCK_RULE };
 export const WRONG_TO_RAISE = 3;
 export const RIGHT_TO_CLEAR = 3;
+/** how long an alert on a device itself stays raised after its last fault, at least (gateway/refused-readings.ts too) */
+export const QUIET_TO_CLEAR_MS = 5 * 60_000;
 
 /** What one message's times said of the device's clock. */
 export interface ClockSeen {
@@ -45,6 +48,8 @@ export interface ClockState {
   raised: 'ahead' | 'behind' | null;
   /** the offset last told (ms) */
   offsetMs: number;
+  /** when the last wrong time came (ms) */
+  lastWrongAt: number;
 }
 
 export interface ClockDevice {
@@ -96,15 +101,15 @@ export function watchClock(state: ClockState | undefined, seen: ClockSeen, devic
   if (wrong > 0) {
     // refused readings are the worse of the two: they decide while any came
     const way = seen.ahead > 0 ? 'ahead' : 'behind';
-    const next: ClockState = { enterpriseId: device.enterpriseId, wrong: (state?.wrong ?? 0) + wrong, right: 0, raised: state?.raised ?? null, offsetMs: seen.worstMs };
+    const next: ClockState = { enterpriseId: device.enterpriseId, wrong: (state?.wrong ?? 0) + wrong, right: 0, raised: state?.raised ?? null, offsetMs: seen.worstMs, lastWrongAt: at };
     if (next.wrong < WRONG_TO_RAISE || next.raised === way) return { state: next, outcome: null };
     next.raised = way;
     return { state: next, outcome: outcome(device, 'raise', way, seen.worstMs, at) };
   }
   if (seen.right === 0 || !state) return { state, outcome: null };
   if (state.raised === null) return { state: undefined, outcome: null };
-  const right = state.right + seen.right;
-  if (right < RIGHT_TO_CLEAR) return { state: { ...state, wrong: 0, right }, outcome: null };
+  const right = Math.min(state.right + seen.right, RIGHT_TO_CLEAR);
+  if (right < RIGHT_TO_CLEAR || at - state.lastWrongAt < QUIET_TO_CLEAR_MS) return { state: { ...state, wrong: 0, right }, outcome: null };
   return { state: undefined, outcome: outcome(device, 'clear', null, 0, at) };
 }
 
@@ -113,16 +118,16 @@ export function clockGone(state: ClockState, deviceId: string, at: number): Outc
   return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', null, 0, at) : null;
 }
 
-/** After a restart: an alert still open on a device's clock, so the right times to come clear it. */
-export function clockFromOpenAlert(enterpriseId: string, severity: Severity): ClockState {
-  return { enterpriseId, wrong: WRONG_TO_RAISE, right: 0, raised: severity === 'major' ? 'ahead' : 'behind', offsetMs: 0 };
+/** After a restart (at `now`): an alert still open on a device's clock, so the right times to come clear it. */
+export function clockFromOpenAlert(enterpriseId: string, severity: Severity, now: number): ClockState {
+  return { enterpriseId, wrong: WRONG_TO_RAISE, right: 0, raised: severity === 'major' ? 'ahead' : 'behind', offsetMs: 0, lastWrongAt: now };
 }
 
 /** A clock state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
 export function clockStateFromSnapshot(data: unknown): ClockState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { enterpriseId, wrong, right, raised, offsetMs } = data as Record<string, unknown>;
+  const { enterpriseId, wrong, right, raised, offsetMs, lastWrongAt } = data as Record<string, unknown>;
   const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(wrong) || !count(right) || !(raised === null || raised === 'ahead' || raised === 'behind') || typeof offsetMs !== 'number' || !Number.isFinite(offsetMs)) return undefined;
-  return { enterpriseId, wrong: wrong as number, right: right as number, raised, offsetMs };
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(wrong) || !count(right) || !(raised === null || raised === 'ahead' || raised === 'behind') || typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || typeof lastWrongAt !== 'number' || !Number.isFinite(lastWrongAt)) return undefined;
+  return { enterpriseId, wrong: wrong as number, right: right as number, raised, offsetMs, lastWrongAt };
 }

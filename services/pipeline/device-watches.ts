@@ -16,7 +16,7 @@ interface Watch<S> {
   ruleId: string;
   readonly states: Map<string, S>;
   gone(state: S, deviceId: string, at: number): Outcome | null;
-  fromOpenAlert(enterpriseId: string, severity: Severity): S;
+  fromOpenAlert(enterpriseId: string, severity: Severity, now: number): S;
   fromSnapshot(data: unknown): S | undefined;
 }
 
@@ -34,7 +34,7 @@ export type PointOf = (deviceId: string, point: string) => { metric: string } | 
 
 export class DeviceWatches {
   private readonly clock: Watch<ClockState> = { ruleId: DEVICE_CLOCK_RULE, states: new Map(), gone: clockGone, fromOpenAlert: clockFromOpenAlert, fromSnapshot: clockStateFromSnapshot };
-  private readonly refused: Watch<RefusedState> = { ruleId: READINGS_REFUSED_RULE, states: new Map(), gone: refusalsGone, fromOpenAlert: (e) => refusalsFromOpenAlert(e), fromSnapshot: refusedStateFromSnapshot };
+  private readonly refused: Watch<RefusedState> = { ruleId: READINGS_REFUSED_RULE, states: new Map(), gone: refusalsGone, fromOpenAlert: (e, _severity, now) => refusalsFromOpenAlert(e, now), fromSnapshot: refusedStateFromSnapshot };
   private readonly all = [this.clock, this.refused] as Watch<unknown>[];
   /** by `device/point` (the point's key) */
   private readonly points = new Map<string, RefusedState>();
@@ -111,19 +111,19 @@ export class DeviceWatches {
   }
 
   /** After a restart: an alert still open of a watch, so what comes next can clear it. */
-  seed(open: readonly { key: string; state: string; severity: Severity }[], enterpriseOf: (deviceId: string) => string | undefined) {
+  seed(open: readonly { key: string; state: string; severity: Severity }[], enterpriseOf: (deviceId: string) => string | undefined, now: number) {
     for (const a of open) {
       if (a.state !== 'active') continue;
       const { deviceId, ruleId, metric: point } = keyParts(a.key);
       if (point !== undefined) {
         const p = ruleId === READINGS_REFUSED_RULE ? this.pointOf(deviceId, point) : undefined;
         const enterpriseId = p && enterpriseOf(deviceId);
-        if (p && enterpriseId !== undefined) this.setPoint(ruleKey(deviceId, point), refusalsFromOpenAlert(enterpriseId, { key: point, metric: p.metric }));
+        if (p && enterpriseId !== undefined) this.setPoint(ruleKey(deviceId, point), refusalsFromOpenAlert(enterpriseId, now, { key: point, metric: p.metric }));
         continue;
       }
       const w = this.all.find((x) => x.ruleId === ruleId);
       const enterpriseId = w && enterpriseOf(deviceId);
-      if (w && enterpriseId !== undefined) w.states.set(deviceId, w.fromOpenAlert(enterpriseId, a.severity));
+      if (w && enterpriseId !== undefined) w.states.set(deviceId, w.fromOpenAlert(enterpriseId, a.severity, now));
     }
   }
 

@@ -101,7 +101,7 @@ export class ReadingJudge {
   /** Where rules stood when the alerts still open were last changed (a restart without a snapshot). */
   seed(open: OpenSeed[]) {
     this.rules.restore(open);
-    this.watches.seed(open, (d) => this.registry.devices.get(d)?.enterprise.id);
+    this.watches.seed(open, (d) => this.registry.devices.get(d)?.enterprise.id, this.now);
   }
 
   /** After a restart: the last value of each point the store has (its `metric` is the point's key). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeNotes, decodeTelemetry } from '../../gateway/decode.ts';
 import { ruleSchema } from '../../rules/schema.ts';
-import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, NOTHING_SEEN, RIGHT_TO_CLEAR, watchClock, WRONG_TO_RAISE, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
+import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, NOTHING_SEEN, QUIET_TO_CLEAR_MS, RIGHT_TO_CLEAR, watchClock, WRONG_TO_RAISE, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
 
 /**
  * A device's clock, watched from the times its readings carry: raised on the third wrong time in a
@@ -10,16 +10,18 @@ import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, NOTHING_SEEN, RI
  */
 const device = { enterpriseId: 'E', deviceId: 'gas-1' };
 const AT = Date.UTC(2026, 11, 6, 8);
+const LATER = AT + QUIET_TO_CLEAR_MS + 60_000;
 const seen = (over: Partial<ClockSeen>): ClockSeen => ({ ...NOTHING_SEEN, ...over });
 const AHEAD = seen({ ahead: 1, worstMs: 8 * 3_600_000 });
 const BEHIND = seen({ behind: 1, worstMs: -(AT - Date.UTC(2000, 0, 1)) });
 const RIGHT = seen({ right: 1 });
 
 /** messages one after another: the outcomes they made, and the state left */
-function feed(messages: ClockSeen[], state?: ClockState) {
+/** a second apart, from `from`: by default, for a state carried on, once its quiet time is over */
+function feed(messages: ClockSeen[], state?: ClockState, from = state ? LATER : AT) {
   const outcomes = [];
   for (const [i, m] of messages.entries()) {
-    const step = watchClock(state, m, device, AT + i * 1000);
+    const step = watchClock(state, m, device, from + i * 1000);
     state = step.state;
     if (step.outcome) outcomes.push(step.outcome);
   }
@@ -66,6 +68,16 @@ describe('the device clock watch', () => {
     expect(state).toBeUndefined();
   });
 
+  it('clears no sooner than five minutes after the last wrong time, however many right ones came (a device cannot make it come and go)', () => {
+    const raised = feed(Array(WRONG_TO_RAISE).fill(AHEAD)).state!;
+    expect(feed(Array(20).fill(RIGHT), raised, AT + 10_000).outcomes).toEqual([]);
+    const quietEnds = raised.lastWrongAt + QUIET_TO_CLEAR_MS;
+    const early = feed(Array(RIGHT_TO_CLEAR).fill(RIGHT), raised, quietEnds - RIGHT_TO_CLEAR * 1000);
+    expect(early.outcomes).toEqual([]);
+    // the right times before still count: the next one after the quiet time clears
+    expect(feed([RIGHT], early.state, quietEnds).outcomes.map((o) => o.change)).toEqual(['clear']);
+  });
+
   it('moves the alert to the worse way when the clock goes from behind to ahead, and back', () => {
     const { outcomes } = feed([...Array(WRONG_TO_RAISE).fill(BEHIND), AHEAD, AHEAD, BEHIND]);
     expect(outcomes.map((o) => o.severity)).toEqual(['warning', 'major', 'warning']);
@@ -82,7 +94,7 @@ describe('the device clock watch', () => {
     const raised = feed(Array(WRONG_TO_RAISE).fill(AHEAD)).state!;
     expect(clockGone(raised, 'gas-1', AT)).toMatchObject({ change: 'clear', enterpriseId: 'E', key: 'gas-1/device-clock' });
     expect(clockGone(feed([AHEAD]).state!, 'gas-1', AT)).toBeNull();
-    const reopened = clockFromOpenAlert('E', 'warning');
+    const reopened = clockFromOpenAlert('E', 'warning', AT);
     expect(feed(Array(RIGHT_TO_CLEAR).fill(RIGHT), reopened).outcomes.map((o) => o.change)).toEqual(['clear']);
   });
 

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { DecodeNotes } from '../../gateway/decode.ts';
 import type { RejectCode } from '../../gateway/reject-codes.ts';
-import { clockSeen, type ClockSeen } from '../../rules/device-clock.ts';
+import { clockSeen, QUIET_TO_CLEAR_MS, type ClockSeen } from '../../rules/device-clock.ts';
 import { DeviceWatches } from '../../services/pipeline/device-watches.ts';
 
 /** The judge's watches of a device beside its rules, through a restart, a close, a registry change and a snapshot. */
 const gas = { enterpriseId: 'E', deviceId: 'gas-1' };
 const AT = Date.UTC(2026, 11, 6, 8);
+/** once the alerts' quiet time is over */
+const LATER = AT + QUIET_TO_CLEAR_MS;
 type Answer = { accepted: number; rejects: { code: RejectCode }[] };
 const TAKEN: Answer = { accepted: 1, rejects: [] };
 const REFUSED: Answer = { accepted: 0, rejects: [{ code: 'READING_INVALID' }] };
@@ -19,9 +21,9 @@ let points = new Map([['gas_lel', { metric: 'gas_lel' }], ['h2s-1', { metric: 't
 const watches = () => new DeviceWatches((d, p) => (d === 'gas-1' ? points.get(p) : undefined));
 const reading = (values: Record<string, number>): Reading => ({ ...gas, ts: AT, values });
 
-function messages(w: DeviceWatches, list: [ClockSeen, Answer, DecodeNotes['refusedPoints']?, Reading[]?][]) {
+function messages(w: DeviceWatches, list: [ClockSeen, Answer, DecodeNotes['refusedPoints']?, Reading[]?][], at = AT) {
   const out: Outcome[] = [];
-  for (const [clock, answer, refusedPoints = [], readings = answer.accepted ? [reading({ gas_lel: 1 })] : []] of list) w.message(gas, { clock, refusedPoints }, answer, readings, AT, out);
+  for (const [clock, answer, refusedPoints = [], readings = answer.accepted ? [reading({ gas_lel: 1 })] : []] of list) w.message(gas, { clock, refusedPoints }, answer, readings, at, out);
   return out.map((o) => `${o.key} ${o.change} ${o.severity}`);
 }
 
@@ -29,7 +31,8 @@ describe('the device watches', () => {
   it('raises and clears each alert from the messages, the clock and the refusals on their own', () => {
     const w = watches();
     expect(messages(w, [[AHEAD, REFUSED], [AHEAD, REFUSED], [AHEAD, REFUSED]])).toEqual(['gas-1/device-clock raise major', 'gas-1/readings-refused raise major']);
-    expect(messages(w, [[RIGHT, TAKEN], [RIGHT, TAKEN], [RIGHT, TAKEN]])).toEqual(['gas-1/device-clock clear null', 'gas-1/readings-refused clear null']);
+    expect(messages(w, [[RIGHT, TAKEN], [RIGHT, TAKEN], [RIGHT, TAKEN]])).toEqual([]);
+    expect(messages(w, [[RIGHT, TAKEN]], LATER)).toEqual(['gas-1/device-clock clear null', 'gas-1/readings-refused clear null']);
   });
 
   it("raises on a point whose values are refused while the device's others are read, with its metric and id; clears once they are taken", () => {
@@ -47,7 +50,7 @@ describe('the device watches', () => {
     // a message refused whole is the device's alert, not the point's
     expect(messages(w, [[NONE, { accepted: 0, rejects: [{ code: 'VALUE_INVALID' }] }, [['h2s-1', 'VALUE_INVALID']]]])).toEqual([]);
     const fixed: [ClockSeen, Answer, [], Reading[]] = [NONE, TAKEN, [], [reading({ gas_lel: 1, 'h2s-1': 3 })]];
-    expect(messages(w, [fixed, fixed, fixed])).toEqual(['gas-1/readings-refused/h2s-1 clear null']);
+    expect(messages(w, [fixed, fixed, fixed], LATER)).toEqual(['gas-1/readings-refused/h2s-1 clear null']);
     expect(w.export().refusedPoints).toEqual([]);
   });
 
@@ -65,9 +68,10 @@ describe('the device watches', () => {
         { key: 'gas-2/device-clock', state: 'cleared', severity: 'warning' },
       ],
       (d) => (d === 'gas-1' || d === 'gas-2' ? 'E' : undefined),
+      AT,
     );
     expect(w.export()).toMatchObject({ clocks: [['gas-1', { raised: 'behind' }]], refused: [['gas-1', { raised: true }]], refusedPoints: [['gas-1/gas_lel', { raised: true, point: { key: 'gas_lel', metric: 'gas_lel' } }]] });
-    expect(messages(w, [[RIGHT, TAKEN], [RIGHT, TAKEN], [RIGHT, TAKEN]])).toEqual(['gas-1/device-clock clear null', 'gas-1/readings-refused clear null', 'gas-1/readings-refused/gas_lel clear null']);
+    expect(messages(w, [[RIGHT, TAKEN], [RIGHT, TAKEN], [RIGHT, TAKEN]], LATER)).toEqual(['gas-1/device-clock clear null', 'gas-1/readings-refused clear null', 'gas-1/readings-refused/gas_lel clear null']);
   });
 
   it('watches afresh after a close while the fault held, clears for a device or point gone, and comes back from a snapshot', () => {
@@ -79,7 +83,7 @@ describe('the device watches', () => {
     expect(messages(w, [[AHEAD, REFUSED], [AHEAD, REFUSED]])).toEqual([]);
     expect(messages(w, [[AHEAD, REFUSED]])).toEqual(['gas-1/readings-refused raise major']);
     const broken: [ClockSeen, Answer, DecodeNotes['refusedPoints']] = [NONE, { accepted: 1, rejects: [{ code: 'VALUE_INVALID' }] }, [['h2s-1', 'VALUE_INVALID']]];
-    expect(messages(w, [broken, broken, broken])).toEqual(['gas-1/readings-refused clear null', 'gas-1/readings-refused/h2s-1 raise major']);
+    expect(messages(w, [broken, broken, broken], LATER)).toEqual(['gas-1/readings-refused clear null', 'gas-1/readings-refused/h2s-1 raise major']);
 
     const copy = watches();
     copy.import(JSON.parse(JSON.stringify(w.export())));

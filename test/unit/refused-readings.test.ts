@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { QUIET_TO_CLEAR_MS } from '../../rules/device-clock.ts';
 import { refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, REFUSED_TO_RAISE, TAKEN_TO_CLEAR, watchRefusals, type MessageAnswer, type RefusedState } from '../../gateway/refused-readings.ts';
 import type { RejectCode } from '../../gateway/reject-codes.ts';
 
@@ -8,13 +9,15 @@ import type { RejectCode } from '../../gateway/reject-codes.ts';
  */
 const device = { enterpriseId: 'E', deviceId: 'gas-1' };
 const AT = Date.UTC(2026, 11, 6, 8);
+const LATER = AT + QUIET_TO_CLEAR_MS + 60_000;
 const refused = (...codes: RejectCode[]): MessageAnswer => ({ accepted: 0, rejects: codes.map((code) => ({ code })) });
 const TAKEN: MessageAnswer = { accepted: 1, rejects: [] };
 
-function feed(messages: MessageAnswer[], state?: RefusedState) {
+/** a second apart, from `from`: by default, for a state carried on, once its quiet time is over */
+function feed(messages: MessageAnswer[], state?: RefusedState, from = state ? LATER : AT) {
   const outcomes = [];
   for (const [i, m] of messages.entries()) {
-    const step = watchRefusals(state, m, device, AT + i * 1000);
+    const step = watchRefusals(state, m, device, from + i * 1000);
     state = step.state;
     if (step.outcome) outcomes.push(step.outcome);
   }
@@ -50,6 +53,12 @@ describe('the refused-messages watch', () => {
     expect(state).toBeUndefined();
   });
 
+  it('clears no sooner than five minutes after the last refused message', () => {
+    const raised = feed(Array(REFUSED_TO_RAISE).fill(refused('READING_INVALID'))).state!;
+    expect(feed(Array(20).fill(TAKEN), raised, AT + 10_000).outcomes).toEqual([]);
+    expect(feed([TAKEN], feed(Array(TAKEN_TO_CLEAR).fill(TAKEN), raised, AT + 10_000).state, raised.lastRefusedAt + QUIET_TO_CLEAR_MS).outcomes.map((o) => o.change)).toEqual(['clear']);
+  });
+
   it('names at most five codes however many kinds of fault come', () => {
     const { outcomes } = feed([refused('READING_INVALID', 'VALUE_INVALID', 'UNKNOWN_METRIC'), refused('PAYLOAD_NOT_JSON', 'PAYLOAD_INVALID', 'READING_EMPTY', 'TS_INVALID'), refused('TOO_MANY_READINGS')]);
     expect(outcomes[0].message.match(/\(([A-Z_, ]+)\)/)![1].split(', ')).toHaveLength(5);
@@ -59,7 +68,7 @@ describe('the refused-messages watch', () => {
     const raised = feed(Array(REFUSED_TO_RAISE).fill(refused('READING_INVALID'))).state!;
     expect(refusalsGone(raised, 'gas-1', AT)).toMatchObject({ change: 'clear', key: 'gas-1/readings-refused', enterpriseId: 'E' });
     expect(refusalsGone(feed([refused('READING_INVALID')]).state!, 'gas-1', AT)).toBeNull();
-    expect(feed(Array(TAKEN_TO_CLEAR).fill(TAKEN), refusalsFromOpenAlert('E')).outcomes.map((o) => o.change)).toEqual(['clear']);
+    expect(feed(Array(TAKEN_TO_CLEAR).fill(TAKEN), refusalsFromOpenAlert('E', AT)).outcomes.map((o) => o.change)).toEqual(['clear']);
   });
 
   it('takes back from a snapshot only what is a state, with codes from the catalogue', () => {
