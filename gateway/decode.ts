@@ -67,14 +67,17 @@ const SPANS_BEYOND_RANGE = 10;
 export interface DecodeNotes {
   clock: ClockSeen;
   refusedPoints: [point: string, code: RejectCode][];
+  /** readings refused (READING_INVALID) that carried no `values` and no `quality`: nothing measured was lost */
+  nothingMeasured: number;
 }
 
-export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [] });
+export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [], nothingMeasured: 0 });
 
 /** Emptied for the next message: a judge reuses one, so a message costs no allocation for them. */
 export function clearNotes(n: DecodeNotes): DecodeNotes {
   n.clock.ahead = n.clock.behind = n.clock.right = n.clock.worstMs = 0;
   n.refusedPoints.length = 0;
+  n.nothingMeasured = 0;
   return n;
 }
 
@@ -116,6 +119,8 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
   if (!env.success) {
     const issue = env.error.issues[0];
     rejects.push({ code: 'READING_INVALID', path: join(at, issue.path.join('.')), detail: issue.message });
+    // a heartbeat sent as telemetry (a time and a seq, nothing measured) loses nothing
+    if (typeof item === 'object' && item !== null && (item as { values?: unknown }).values === undefined && (item as { quality?: unknown }).quality === undefined) notes.nothingMeasured++;
     return null;
   }
   const { ts: rawTs, seq, values: rawValues, quality: rawQuality } = env.data;
@@ -140,7 +145,7 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     rejects.push({ code: 'TS_TOO_OLD', path: join(at, 'ts'), detail: `${new Date(ts).toISOString()} is ${Math.round((now - ts) / 86_400_000)} days behind the gateway: kept as of its arrival, ${new Date(now).toISOString()}` });
     sentTs = ts;
     ts = now;
-  } else if (rawTs !== undefined) clock.right++;
+  } else clock.right++;
   const values = bareRecord<Value>();
   let accepted = 0;
   for (const [metric, v] of Object.entries(rawValues)) {

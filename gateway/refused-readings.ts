@@ -47,6 +47,8 @@ export interface RefusedState {
 export interface MessageAnswer {
   accepted: number;
   rejects: readonly { code: RejectCode }[];
+  /** of its READING_INVALID rejects, those of readings with nothing measured in them (a heartbeat): they count neither way */
+  nothingMeasured?: number;
 }
 
 /**
@@ -61,7 +63,8 @@ export interface WatchedPoint {
   metric: string;
 }
 
-function outcome(device: { enterpriseId: string; deviceId: string }, change: 'raise' | 'clear', refused: number, codes: readonly RejectCode[], at: number, point?: WatchedPoint): Outcome {
+/** `refused` null for a clear: the alert keeps the count it was raised with */
+function outcome(device: { enterpriseId: string; deviceId: string }, change: 'raise' | 'clear', refused: number | null, codes: readonly RejectCode[], at: number, point?: WatchedPoint): Outcome {
   const named = codes.join(', ');
   const message =
     change === 'raise'
@@ -96,10 +99,10 @@ export function watchRefusals(state: RefusedState | undefined, answer: MessageAn
     if (!state.raised) return { state: undefined, outcome: null };
     const taken = Math.min(state.taken + 1, TAKEN_TO_CLEAR);
     if (taken < TAKEN_TO_CLEAR || at - state.lastRefusedAt < QUIET_TO_CLEAR_MS) return { state: { ...state, refused: 0, taken }, outcome: null };
-    return { state: undefined, outcome: outcome(device, 'clear', 0, state.codes, at, point) };
+    return { state: undefined, outcome: outcome(device, 'clear', null, state.codes, at, point) };
   }
   const counted = answer.rejects.filter((r) => !NOT_COUNTED.has(r.code));
-  if (counted.length === 0) return { state, outcome: null };
+  if (counted.length <= (answer.nothingMeasured ?? 0)) return { state, outcome: null };
   const codes = [...(state?.codes ?? [])];
   for (const { code } of counted) if (codes.length < CODES_TOLD && !codes.includes(code)) codes.push(code);
   codes.sort();
@@ -111,7 +114,7 @@ export function watchRefusals(state: RefusedState | undefined, answer: MessageAn
 
 /** A device gone from the registry: the alert open on its refusals clears. */
 export function refusalsGone(state: RefusedState, deviceId: string, at: number): Outcome | null {
-  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', 0, state.codes, at, state.point) : null;
+  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', null, state.codes, at, state.point) : null;
 }
 
 /** After a restart: an alert still open on a device's refusals, so the readings taken next clear it. */

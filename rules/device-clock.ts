@@ -13,7 +13,9 @@ import { DEVICE_CLOCK_RULE, ruleKey } from './keys.ts';
  * One stray time is no broken clock: the alert is raised at the third wrong time in a row and
  * cleared at the third right one in a row, once no wrong time has come for QUIET_TO_CLEAR_MS (a
  * device cannot make its alert come and go faster than that, and tell its enterprise each time).
- * Readings without a time of their own say nothing about the clock and count neither way.
+ * A reading without a time of its own is stamped on its arrival: its device's clock no longer
+ * matters, and it counts as a right time (a fix for firmware that sends Beijing time marked as UTC
+ * is to send no time at all).
  */
 export { DEVICE_CLOCK_RULE };
 export const WRONG_TO_RAISE = 3;
@@ -50,6 +52,8 @@ export interface ClockState {
   offsetMs: number;
   /** when the last wrong time came (ms) */
   lastWrongAt: number;
+  /** when the last time too far ahead came (ms; 0 for none) */
+  lastAheadAt: number;
 }
 
 export interface ClockDevice {
@@ -67,12 +71,13 @@ function span(ms: number): string {
   return `${Math.round(s / 86_400)} d`;
 }
 
-function outcome(device: ClockDevice, change: 'raise' | 'clear', way: 'ahead' | 'behind' | null, offsetMs: number, at: number): Outcome {
+/** `offsetMs` null for a clear: the alert keeps the offset it was raised with */
+function outcome(device: ClockDevice, change: 'raise' | 'clear', way: 'ahead' | 'behind' | null, offsetMs: number | null, at: number): Outcome {
   const message =
     way === 'ahead'
-      ? `设备时钟超前网关 ${span(offsetMs)}，其数据全部被拒收（TS_IN_FUTURE），报警无法判定，请校准设备时间 / device clock ${span(offsetMs)} ahead of the gateway: every reading is refused (TS_IN_FUTURE), so none of its alarms can be raised; set the device's time`
+      ? `设备时钟超前网关 ${span(offsetMs ?? 0)}，其数据全部被拒收（TS_IN_FUTURE），报警无法判定，请校准设备时间 / device clock ${span(offsetMs ?? 0)} ahead of the gateway: every reading is refused (TS_IN_FUTURE), so none of its alarms can be raised; set the device's time`
       : way === 'behind'
-        ? `设备时钟落后网关 ${span(offsetMs)}，数据按到达时间记录（TS_TOO_OLD），请校准设备时间 / device clock ${span(offsetMs)} behind the gateway: readings are kept as of their arrival (TS_TOO_OLD); set the device's time`
+        ? `设备时钟落后网关 ${span(offsetMs ?? 0)}，数据按到达时间记录（TS_TOO_OLD），请校准设备时间 / device clock ${span(offsetMs ?? 0)} behind the gateway: readings are kept as of their arrival (TS_TOO_OLD); set the device's time`
         : '设备时钟已恢复正常 / device clock right again';
   return {
     key: ruleKey(device.deviceId, DEVICE_CLOCK_RULE),
@@ -83,8 +88,8 @@ function outcome(device: ClockDevice, change: 'raise' | 'clear', way: 'ahead' | 
     deviceId: device.deviceId,
     metric: '_device',
     severity: change === 'raise' && way ? severityOf(way) : null,
-    value: Math.round(offsetMs / 1000),
-    peak: Math.round(offsetMs / 1000),
+    value: offsetMs === null ? null : Math.round(offsetMs / 1000),
+    peak: offsetMs === null ? null : Math.round(offsetMs / 1000),
     threshold: null,
     at,
     message,
@@ -99,9 +104,12 @@ function outcome(device: ClockDevice, change: 'raise' | 'clear', way: 'ahead' | 
 export function watchClock(state: ClockState | undefined, seen: ClockSeen, device: ClockDevice, at: number): { state: ClockState | undefined; outcome: Outcome | null } {
   const wrong = seen.ahead + seen.behind;
   if (wrong > 0) {
-    // refused readings are the worse of the two: they decide while any came
-    const way = seen.ahead > 0 ? 'ahead' : 'behind';
-    const next: ClockState = { enterpriseId: device.enterpriseId, wrong: (state?.wrong ?? 0) + wrong, right: 0, raised: state?.raised ?? null, offsetMs: seen.worstMs, lastWrongAt: at };
+    // refused readings are the worse of the two: they decide while any came, and for the quiet
+    // time after (a clock swinging between ahead and behind would otherwise move the alert's
+    // severity, and tell of it, at every message)
+    const lastAheadAt = seen.ahead > 0 ? at : (state?.lastAheadAt ?? 0);
+    const way = seen.ahead > 0 || (state?.raised === 'ahead' && at - lastAheadAt < QUIET_TO_CLEAR_MS) ? 'ahead' : 'behind';
+    const next: ClockState = { enterpriseId: device.enterpriseId, wrong: (state?.wrong ?? 0) + wrong, right: 0, raised: state?.raised ?? null, offsetMs: seen.worstMs, lastWrongAt: at, lastAheadAt };
     if (next.wrong < WRONG_TO_RAISE || next.raised === way) return { state: next, outcome: null };
     next.raised = way;
     return { state: next, outcome: outcome(device, 'raise', way, seen.worstMs, at) };
@@ -110,24 +118,24 @@ export function watchClock(state: ClockState | undefined, seen: ClockSeen, devic
   if (state.raised === null) return { state: undefined, outcome: null };
   const right = Math.min(state.right + seen.right, RIGHT_TO_CLEAR);
   if (right < RIGHT_TO_CLEAR || at - state.lastWrongAt < QUIET_TO_CLEAR_MS) return { state: { ...state, wrong: 0, right }, outcome: null };
-  return { state: undefined, outcome: outcome(device, 'clear', null, 0, at) };
+  return { state: undefined, outcome: outcome(device, 'clear', null, null, at) };
 }
 
 /** A device gone from the registry: the alert open on its clock clears. */
 export function clockGone(state: ClockState, deviceId: string, at: number): Outcome | null {
-  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', null, 0, at) : null;
+  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', null, null, at) : null;
 }
 
 /** After a restart (at `now`): an alert still open on a device's clock, so the right times to come clear it. */
 export function clockFromOpenAlert(enterpriseId: string, severity: Severity, now: number): ClockState {
-  return { enterpriseId, wrong: WRONG_TO_RAISE, right: 0, raised: severity === 'major' ? 'ahead' : 'behind', offsetMs: 0, lastWrongAt: now };
+  return { enterpriseId, wrong: WRONG_TO_RAISE, right: 0, raised: severity === 'major' ? 'ahead' : 'behind', offsetMs: 0, lastWrongAt: now, lastAheadAt: severity === 'major' ? now : 0 };
 }
 
 /** A clock state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
 export function clockStateFromSnapshot(data: unknown): ClockState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { enterpriseId, wrong, right, raised, offsetMs, lastWrongAt } = data as Record<string, unknown>;
+  const { enterpriseId, wrong, right, raised, offsetMs, lastWrongAt, lastAheadAt } = data as Record<string, unknown>;
   const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(wrong) || !count(right) || !(raised === null || raised === 'ahead' || raised === 'behind') || typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || typeof lastWrongAt !== 'number' || !Number.isFinite(lastWrongAt)) return undefined;
-  return { enterpriseId, wrong: wrong as number, right: right as number, raised, offsetMs, lastWrongAt };
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(wrong) || !count(right) || !(raised === null || raised === 'ahead' || raised === 'behind') || typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || typeof lastWrongAt !== 'number' || !Number.isFinite(lastWrongAt) || typeof lastAheadAt !== 'number' || !Number.isFinite(lastAheadAt)) return undefined;
+  return { enterpriseId, wrong: wrong as number, right: right as number, raised, offsetMs, lastWrongAt, lastAheadAt };
 }

@@ -48,7 +48,7 @@ export class DeviceWatches {
     const seen = notes.clock;
     // a time says nothing to a device whose clock nobody worries about: nothing to look up
     if (seen.ahead + seen.behind > 0 || (seen.right > 0 && this.clock.states.has(device.deviceId))) step(this.clock, device, (s) => watchClock(s, seen, device, at), out);
-    if (answer.accepted === 0 || this.refused.states.has(device.deviceId)) step(this.refused, device, (s) => watchRefusals(s, answer, device, at), out);
+    if (answer.accepted === 0 || this.refused.states.has(device.deviceId)) step(this.refused, device, (s) => watchRefusals(s, { ...answer, nothingMeasured: notes.nothingMeasured }, device, at), out);
     // a message refused whole is the device's; its points are judged in the messages that are read
     if (answer.accepted > 0 && (notes.refusedPoints.length > 0 || this.pointsOf.has(device.deviceId))) this.pointMessage(device, notes.refusedPoints, readings, at, out);
   }

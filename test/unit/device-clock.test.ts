@@ -78,16 +78,22 @@ describe('the device clock watch', () => {
     expect(feed([RIGHT], early.state, quietEnds).outcomes.map((o) => o.change)).toEqual(['clear']);
   });
 
-  it('moves the alert to the worse way when the clock goes from behind to ahead, and back', () => {
-    const { outcomes } = feed([...Array(WRONG_TO_RAISE).fill(BEHIND), AHEAD, AHEAD, BEHIND]);
-    expect(outcomes.map((o) => o.severity)).toEqual(['warning', 'major', 'warning']);
+  it('moves the alert to the worse way at once, and back only once nothing came ahead for the quiet time', () => {
+    const { outcomes, state } = feed([...Array(WRONG_TO_RAISE).fill(BEHIND), AHEAD, AHEAD, BEHIND]);
+    expect(outcomes.map((o) => o.severity)).toEqual(['warning', 'major']);
+    expect(feed([BEHIND], state, state!.lastAheadAt + QUIET_TO_CLEAR_MS).outcomes.map((o) => o.severity)).toEqual(['warning']);
+    // a clock swinging between ahead and behind at every message moves nothing (the probe's swing)
+    expect(feed(Array.from({ length: 200 }, (_, i) => (i % 2 ? BEHIND : AHEAD))).outcomes.map((o) => o.severity)).toEqual(['major']);
     // a message with refused and kept readings counts as refused
     expect(feed([seen({ ahead: 1, behind: 2, worstMs: -1e12 })]).outcomes.map((o) => o.severity)).toEqual(['major']);
   });
 
-  it('says nothing for readings without a time of their own', () => {
+  it('says nothing for a message without readings; keeps the offset it was raised with when it clears', () => {
     const raised = feed(Array(WRONG_TO_RAISE).fill(AHEAD)).state;
     expect(feed(Array(10).fill(NOTHING_SEEN), raised)).toEqual({ outcomes: [], state: raised });
+    const cleared = feed(Array(RIGHT_TO_CLEAR).fill(RIGHT), raised).outcomes[0];
+    // null: the alert keeps its value and peak (the record shows how far off the clock was)
+    expect([cleared.change, cleared.value, cleared.peak]).toEqual(['clear', null, null]);
   });
 
   it('clears for a device gone from the registry only when an alert was open; takes an open alert back after a restart', () => {
@@ -132,9 +138,20 @@ describe('decode: what readings say of the clock', () => {
         { ts: AT - 1000, values: { gas_lel: 1 } },
         // a buffered reading from last week is no wrong clock
         { ts: AT - 7 * 86_400_000, values: { gas_lel: 1 } },
+        // no time of its own: stamped on arrival, so the clock no longer matters (a fix for a clock ahead)
         { values: { gas_lel: 1 } },
       ]),
-    ).toEqual({ ahead: 2, behind: 1, right: 2, worstMs: 946_684_800_000 - AT });
+    ).toEqual({ ahead: 2, behind: 1, right: 3, worstMs: 946_684_800_000 - AT });
+  });
+
+  it('notes the readings refused with nothing measured in them (a heartbeat), and only those', () => {
+    const notesOf = (body: unknown) => {
+      const notes = decodeNotes();
+      decodeTelemetry(Buffer.from(JSON.stringify(body)), scope, AT, limits, notes);
+      return notes.nothingMeasured;
+    };
+    expect(notesOf({ ts: AT, seq: 4 })).toBe(1);
+    expect(notesOf([{ seq: 4 }, {}, { values: [1] }, { quality: { gas_lel: 'fault' }, ts: 'x' }, 7])).toBe(2);
   });
 
   it('counts a time within the allowed skew ahead as right, and nothing for a message that is not read', () => {

@@ -38,6 +38,11 @@ describe('the refused-messages watch', () => {
     const { outcomes, state } = feed([refused('READING_INVALID'), refused('DUPLICATE_SEQ'), refused('TS_IN_FUTURE', 'TS_IN_FUTURE'), refused('READING_EMPTY'), refused('READING_INVALID')]);
     expect(outcomes).toEqual([]);
     expect(state?.refused).toBe(2);
+    // heartbeats sent as telemetry (a time and a seq, nothing measured) lose nothing, between readings or alone
+    const beat = { ...refused('READING_INVALID'), nothingMeasured: 1 };
+    expect(feed([TAKEN, beat, beat, beat, beat, beat, TAKEN, beat, beat, beat]).outcomes).toEqual([]);
+    // but one with a real fault beside them counts
+    expect(feed(Array(3).fill({ ...refused('READING_INVALID', 'READING_INVALID'), nothingMeasured: 1 })).outcomes).toHaveLength(1);
     // a message with a resend and a real fault counts
     expect(feed([refused('DUPLICATE_SEQ', 'VALUE_INVALID'), refused('VALUE_INVALID'), refused('VALUE_INVALID')]).outcomes).toHaveLength(1);
   });
