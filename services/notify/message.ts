@@ -92,8 +92,13 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
   return { title, text, markdown };
 }
 
-/** A storm in one message: one line per change, newest last. */
-export function renderDigest(items: { alert: Alert; transition: Transition; enterpriseName: string; deviceName?: string }[], link: string): Message {
+/**
+ * A storm in one message: one line per change, the worst first and then by time. A robot cuts a
+ * long message (WeCom at 4 096 bytes): a critical alarm that joined a digest of hundreds of lesser
+ * changes must be in what it keeps.
+ */
+export function renderDigest(unordered: { alert: Alert; transition: Transition; enterpriseName: string; deviceName?: string }[], link: string): Message {
+  const items = [...unordered].sort((x, y) => SEVERITY_RANK[y.alert.severity] - SEVERITY_RANK[x.alert.severity] || x.transition.at - y.transition.at);
   const count = items.length;
   const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
   const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w] ? i.alert.severity : w), 'info' as Alert['severity']);

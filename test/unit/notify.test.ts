@@ -51,6 +51,17 @@ describe('messages people read', () => {
     expect(d.text).toContain('测试化工 gas-2 可燃气体浓度 62 %LEL http://x/#/alerts/a2');
     expect(d.markdown).not.toMatch(/— a1/);
   });
+
+  it('puts the worst first in a digest, so a robot that cuts a long message keeps a critical alarm that joined hundreds of lesser changes', () => {
+    const major = (i: number) => ({ alert: { ...alert, id: `m${i}`, deviceId: `clock-${i}`, severity: 'major' as const }, transition: { ...raisedT, alertId: `m${i}`, at: raisedT.at + i }, enterpriseName: '老味道餐馆' });
+    const critical = { alert: { ...alert, id: 'crit', deviceId: 'kitchen-gas-1' }, transition: { ...raisedT, alertId: 'crit', at: raisedT.at + 500 }, enterpriseName: '老味道餐馆' };
+    const d = renderDigest([...Array.from({ length: 300 }, (_, i) => major(i)), critical], 'http://x/#/alerts');
+    const wecom = buildWebhookRequest({ url: 'http://w', format: 'wecom' } as never, d, null, 0).body as { markdown: { content: string } };
+    expect(Buffer.byteLength(wecom.markdown.content)).toBeLessThanOrEqual(4096);
+    expect(wecom.markdown.content).toContain('kitchen-gas-1');
+    // the rest by time
+    expect(d.text.indexOf('clock-0 ')).toBeLessThan(d.text.indexOf('clock-1 '));
+  });
 });
 
 describe('webhook formats', () => {
