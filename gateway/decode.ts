@@ -37,6 +37,10 @@ export interface DecodedReading {
   reading: Reading;
   /** the ts a resend is known by: the device's own (even when not believed), or null when it gave none */
   seqTs: number | null;
+  /** what the reading added to the notes (`refusedPoints[pointsFrom, pointsTo)`, a clock count): a resend takes it back */
+  pointsFrom: number;
+  pointsTo: number;
+  clockNoted: 'behind' | 'right' | null;
 }
 
 // `values` and `quality` pass through as JSON.parse made them (own keys only, "__proto__"
@@ -73,6 +77,18 @@ export interface DecodeNotes {
 
 export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [], nothingMeasured: 0 });
 
+/** A resend is no new evidence: what its reading added to the notes is taken back. */
+export function unnote(n: DecodeNotes, resent: readonly DecodedReading[]) {
+  for (const d of resent) {
+    if (d.clockNoted === 'behind') n.clock.behind--;
+    else if (d.clockNoted === 'right') n.clock.right--;
+  }
+  if (!resent.some((d) => d.pointsTo > d.pointsFrom)) return;
+  const kept = n.refusedPoints.filter((_, k) => !resent.some((d) => k >= d.pointsFrom && k < d.pointsTo));
+  n.refusedPoints.length = 0;
+  n.refusedPoints.push(...kept);
+}
+
 /** Emptied for the next message: a judge reuses one, so a message costs no allocation for them. */
 export function clearNotes(n: DecodeNotes): DecodeNotes {
   n.clock.ahead = n.clock.behind = n.clock.right = n.clock.worstMs = 0;
@@ -107,8 +123,14 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
   }
   items.forEach((item, index) => {
     const at = batch ? `[${index}]` : '';
+    const pointsFrom = notes.refusedPoints.length;
+    const behind = notes.clock.behind;
+    const right = notes.clock.right;
     const r = decodeOne(item, at, scope, now, limits, rejects, notes);
-    if (r) readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts) });
+    if (r) {
+      const clockNoted = notes.clock.behind > behind ? 'behind' : notes.clock.right > right ? 'right' : null;
+      readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts), pointsFrom, pointsTo: notes.refusedPoints.length, clockNoted });
+    }
   });
   return { readings, rejects };
 }

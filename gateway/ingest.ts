@@ -1,5 +1,5 @@
 import type { Reading } from '../domain/types.ts';
-import { decodeTelemetry, type DecodeLimits, type DecodeNotes, type DeviceScope } from './decode.ts';
+import { decodeTelemetry, unnote, type DecodedReading, type DecodeLimits, type DecodeNotes, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
 import { checkSeq, trackerFrom, trackerFromSnapshot, unsee, type SeqTracker } from './sequence.ts';
 
@@ -18,18 +18,23 @@ export class TelemetryIntake {
   take(payload: Buffer, scope: DeviceScope, now: number, notes?: DecodeNotes): { readings: Reading[]; rejects: Reject[] } {
     const { readings: decoded, rejects } = decodeTelemetry(payload, scope, now, this.limits, notes);
     const readings: Reading[] = [];
-    for (const { index, reading, seqTs } of decoded) {
+    let resent: DecodedReading[] | undefined;
+    for (const d of decoded) {
+      const { index, reading, seqTs } = d;
       if (reading.seq !== undefined) {
         const { tracker, verdict } = checkSeq(this.seqs.get(scope.deviceId), reading.seq, seqTs);
         this.seqs.set(scope.deviceId, tracker);
         if (!verdict.accept) {
           rejects.push({ code: 'DUPLICATE_SEQ', path: decoded.length > 1 || index > 0 ? `[${index}].seq` : 'seq', detail: String(reading.seq) });
+          (resent ??= []).push(d);
           continue;
         }
         this.gaps += verdict.gap;
       }
       readings.push(reading);
     }
+    // a resend says nothing new of the device's clock or its points
+    if (notes && resent) unnote(notes, resent);
     return { readings, rejects };
   }
 

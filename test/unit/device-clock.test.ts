@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeNotes, decodeTelemetry } from '../../gateway/decode.ts';
+import { TelemetryIntake } from '../../gateway/ingest.ts';
 import { ruleSchema } from '../../rules/schema.ts';
 import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, NOTHING_SEEN, QUIET_TO_CLEAR_MS, RIGHT_TO_CLEAR, watchClock, WRONG_TO_RAISE, type ClockSeen, type ClockState } from '../../rules/device-clock.ts';
 
@@ -152,6 +153,24 @@ describe('decode: what readings say of the clock', () => {
     };
     expect(notesOf({ ts: AT, seq: 4 })).toBe(1);
     expect(notesOf([{ seq: 4 }, {}, { values: [1] }, { quality: { gas_lel: 'fault' }, ts: 'x' }, 7])).toBe(2);
+  });
+
+  it('takes back what a resend noted: it says nothing new of the clock or of a point (DUPLICATE_SEQ)', () => {
+    const intake = new TelemetryIntake(limits);
+    const points = { ...scope, points: new Map([['gas_lel', { metric: 'gas_lel' }], ['toxic_gas_ppm', { metric: 'toxic_gas_ppm' }]]) };
+    const take = (body: unknown) => {
+      const notes = decodeNotes();
+      intake.take(Buffer.from(JSON.stringify(body)), points, AT, notes);
+      return notes;
+    };
+    const once = { seq: 500, ts: 946_684_800_000, values: { gas_lel: 1, toxic_gas_ppm: 65535 } };
+    expect(take(once)).toMatchObject({ clock: { behind: 1, right: 0 }, refusedPoints: [['toxic_gas_ppm', 'VALUE_OUT_OF_RANGE']] });
+    // the same reading again beside a new one: only the new one counts
+    expect(take([once, { seq: 501, ts: AT - 1000, values: { gas_lel: 1 } }])).toMatchObject({ clock: { behind: 0, right: 1 }, refusedPoints: [] });
+    expect(take([{ seq: 502, values: { toxic_gas_ppm: 'x' } }, once, { seq: 503, values: { toxic_gas_ppm: 70000 } }]).refusedPoints).toEqual([
+      ['toxic_gas_ppm', 'VALUE_INVALID'],
+      ['toxic_gas_ppm', 'VALUE_OUT_OF_RANGE'],
+    ]);
   });
 
   it('counts a time within the allowed skew ahead as right, and nothing for a message that is not read', () => {
