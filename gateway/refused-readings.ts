@@ -11,12 +11,12 @@ import { REJECT_CODES, type RejectCode } from './reject-codes.ts';
  * enterprise reads those, and the readings-missing warning that may come later does not say why.
  *
  * Raised (`major`) at the third message in a row refused whole; cleared at the third in a row
- * with a reading taken, once none has been refused for QUIET_TO_CLEAR_MS (rules/device-clock.ts). A resend refused as DUPLICATE_SEQ is no fault of the device's, an empty
- * reading lost nothing, and a time too far ahead has an alert of its own (rules/device-clock.ts):
- * messages refused only for those count neither way. The alert names the reject codes only: the rest of a reject echoes what the
- * device sent, and an alert is no place for text from outside.
+ * with a reading taken, once none has been refused for QUIET_TO_CLEAR_MS (rules/device-clock.ts).
+ * A resend refused as DUPLICATE_SEQ is no fault of the device's, a reading with nothing measured
+ * lost nothing, and a time too far ahead has an alert of its own (rules/device-clock.ts):
+ * messages refused only for those count neither way. The alert names the reject codes only: the
+ * rest of a reject echoes what the device sent, and an alert is no place for text from outside.
  */
-export { READINGS_REFUSED_RULE };
 export const REFUSED_TO_RAISE = 3;
 export const TAKEN_TO_CLEAR = 3;
 

@@ -17,7 +17,6 @@ import { DEVICE_CLOCK_RULE, ruleKey } from './keys.ts';
  * matters, and it counts as a right time (a fix for firmware that sends Beijing time marked as UTC
  * is to send no time at all).
  */
-export { DEVICE_CLOCK_RULE };
 export const WRONG_TO_RAISE = 3;
 export const RIGHT_TO_CLEAR = 3;
 /** how long an alert on a device itself stays raised after its last fault, at least (gateway/refused-readings.ts too) */

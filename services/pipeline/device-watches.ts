@@ -1,9 +1,9 @@
 import type { Outcome, Reading, Severity } from '../../domain/types.ts';
 import type { DecodeNotes } from '../../gateway/decode.ts';
 import type { RejectCode } from '../../gateway/reject-codes.ts';
-import { READINGS_REFUSED_RULE, refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, watchRefusals, type MessageAnswer, type RefusedState } from '../../gateway/refused-readings.ts';
-import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, DEVICE_CLOCK_RULE, watchClock, type ClockState } from '../../rules/device-clock.ts';
-import { keyParts, ruleKey } from '../../rules/keys.ts';
+import { refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, watchRefusals, type MessageAnswer, type RefusedState } from '../../gateway/refused-readings.ts';
+import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, watchClock, type ClockState } from '../../rules/device-clock.ts';
+import { DEVICE_CLOCK_RULE, keyParts, READINGS_REFUSED_RULE, ruleKey } from '../../rules/keys.ts';
 
 /**
  * What the judge watches of each device beside its rules: its clock (rules/device-clock.ts),

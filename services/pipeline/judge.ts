@@ -48,9 +48,9 @@ export class ReadingJudge {
   private forwarded = new Set<string>();
   private world: WorldSnapshot = { maintenance: [], suspended: [] };
   private suspended = new Set<string>();
-  /** each device's clock and whether its messages are taken at all */
   /** what decode notes of each message for the watches: one, emptied for each */
   private readonly notes = decodeNotes();
+  /** each device's clock, and whether its messages and its points' values are taken at all */
   private readonly watches = new DeviceWatches((d, p) => this.registry.devices.get(d)?.points.get(p));
   /** the evaluation under way: its time and what it changed */
   private now: number;
