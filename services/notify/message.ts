@@ -116,6 +116,49 @@ export function renderDigest(unordered: { alert: Alert; transition: Transition; 
 
 const SEVERITY_RANK = { info: 0, warning: 1, major: 2, critical: 3 } as const;
 
+/**
+ * The markdown in at most `maxBytes` (UTF-8) for a robot that refuses a longer message for good
+ * (DingTalk: errcode 460101 past 20 000 bytes) or cuts it (WeCom at 4 096): whole lines of its
+ * list go from the end (a digest lists the worst first), and a line says how many went. The
+ * title and what follows the list stay: the details link and the acknowledge link, which a cut
+ * at the end lost.
+ */
+export function fitMarkdown(markdown: string, maxBytes: number): string {
+  if (Buffer.byteLength(markdown, 'utf8') <= maxBytes) return markdown;
+  const lines = markdown.split('\n');
+  const lastItem = lines.findLastIndex((l) => l.startsWith('- '));
+  if (lastItem < 1) return truncateBytes(markdown, maxBytes);
+  const [head, list, tail] = [lines[0], lines.slice(1, lastItem + 1), lines.slice(lastItem + 1)];
+  const bytes = (x: string) => Buffer.byteLength(x, 'utf8');
+  const items = list.filter((l) => l.startsWith('- ')).length;
+  const note = (left: number) => `- …另有 ${left} 条未列出，见详情 / ${left} more not listed: see Details`;
+  const fixed = bytes([head, ...tail].join('\n')) + 1;
+  // the most lines of the list that fit with the note (each line costs its bytes and a newline)
+  let kept = 0;
+  let used = 0;
+  let shownItems = 0;
+  while (kept < list.length) {
+    const item = list[kept].startsWith('- ') ? 1 : 0;
+    const cost = bytes(list[kept]) + 1;
+    if (fixed + used + cost + bytes(note(items - shownItems - item)) + 1 > maxBytes) break;
+    used += cost;
+    shownItems += item;
+    kept++;
+  }
+  const shown = list.slice(0, kept);
+  // not even the first line fits whole: the worst of the list, cut, rather than nothing of it
+  const room = maxBytes - fixed - bytes(note(items - 1)) - 2;
+  if (kept === 0 && room >= 64) (shown.push(truncateBytes(list[0], room)), (shownItems = 1));
+  const out = [head, ...shown, note(items - shownItems), ...tail].join('\n');
+  return Buffer.byteLength(out, 'utf8') <= maxBytes ? out : truncateBytes(markdown, maxBytes);
+}
+
+export function truncateBytes(s: string, max: number): string {
+  const buf = Buffer.from(s, 'utf8');
+  if (buf.length <= max) return s;
+  return buf.subarray(0, max - 3).toString('utf8').replace(/\uFFFD$/, '') + '…';
+}
+
 export type SilenceView = Pick<Silence, 'deviceId' | 'rule' | 'reason' | 'by' | 'from' | 'until'> & { enterpriseName: string };
 
 export function renderSilence(s: SilenceView, phase: 'started' | 'ended'): Message {

@@ -24,6 +24,8 @@ const webhookSchema = z
     url: z.url(),
     format: z.enum(['generic', 'dingtalk', 'wecom']).default('generic'),
     secret: z.string().optional(),
+    /** generic receivers: the largest body it takes; a larger digest goes in parts (robots' limits are known) */
+    maxBodyKB: z.number().int().min(16).max(10_240).default(1024),
   })
   .strict();
 

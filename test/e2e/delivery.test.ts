@@ -122,6 +122,73 @@ describe('notification delivery', () => {
     await hooks.close();
   }, 60_000);
 
+  it('fits a storm to what each receiver takes: a generic receiver\'s body limit in parts, DingTalk\'s 20 000 bytes and WeCom\'s 4 096, the worst first', async () => {
+    // receivers that refuse as the real ones do: nginx's 413, the robots' errcodes
+    const hooks = await startReceiver((req) => {
+      if (req.url.startsWith('/hook')) return req.bytes > 64 * 1024 ? { status: 413, body: { error: 'Request Entity Too Large' } } : { status: 200, body: { ok: true } };
+      if (req.url.startsWith('/robot/send')) return req.bytes > 20_000 ? { status: 200, body: { errcode: 460101, errmsg: 'message too long, exceed 20000 bytes' } } : { status: 200, body: { errcode: 0, errmsg: 'ok' } };
+      const content = (req.body as { markdown: { content: string } }).markdown.content;
+      return Buffer.byteLength(content) > 4096 ? { status: 200, body: { errcode: 40058, errmsg: 'markdown.content exceed max length 4096' } } : { status: 200, body: { errcode: 0, errmsg: 'ok' } };
+    });
+    const reg = testRegistry();
+    reg.units[0].webhooks = [
+      { url: `${hooks.url}/hook`, format: 'generic', maxBodyKB: 64 },
+      { url: `${hooks.url}/robot/send?access_token=abc`, format: 'dingtalk', secret: 'SECtest' },
+      { url: `${hooks.url}/cgi-bin/webhook/send?key=K1`, format: 'wecom' },
+    ] as never;
+    Object.assign(reg.routing, { groupWaitS: 15, groupIntervalS: 60 });
+    const many = Array.from({ length: 200 }, (_, i) => ({ id: `storm-${i}`, secret: `secret-storm-${i}`, templates: ['hazchem'], points: [{ metric: 'gas_lel' }] }));
+    (reg.enterprises[0].devices as object[]).push(...many);
+    let now = Date.now();
+    const app = await startTestApp({ registry: reg, clock: () => now });
+    const devices = await Promise.all(many.map((d) => connectDevice(app, CHEM, d.id, d.secret)));
+    // the last device's alarm is critical: it goes first wherever the message is cut or split
+    await Promise.all(devices.map((d, i) => d.telemetry({ values: { gas_lel: i === 199 ? 60 : 30 } })));
+    const api = apiClient(app, 'token-operator');
+    const alerts = await waitFor(async () => {
+      const items = (await api.get(`/api/alerts?enterprise=${CHEM}&limit=1000`)).json.items;
+      return items.length === 200 && items;
+    }, 14_000, '200 alerts');
+    const critical = alerts.find((a: any) => a.deviceId === 'storm-199');
+    expect(critical.severity).toBe('critical');
+    await app.settled();
+    now += 15_000;
+    await app.settled();
+    const byPath = (p: string) => hooks.requests.filter((r) => r.url.startsWith(p));
+    const parts = () => byPath('/hook') as { headers: Record<string, unknown>; body: any; bytes: number }[];
+    await waitFor(() => byPath('/robot/send').length >= 1 && byPath('/cgi-bin').length >= 1 && parts().length >= 1 && parts().length === parts()[0].body.parts, 15_000, 'every message');
+    await app.settled();
+    // the generic receiver: every change once, in parts within its limit, each part its own id
+    const sent = parts();
+    expect(sent.length).toBeGreaterThan(1);
+    expect(sent.every((r) => r.bytes <= 64 * 1024)).toBe(true);
+    expect(sent.map((r) => r.body.part)).toEqual(sent.map((_, k) => k + 1));
+    expect(new Set(sent.map((r) => r.headers['x-notification-id'])).size).toBe(sent.length);
+    const ids = sent.flatMap((r) => r.body.events.map((e: any) => e.id));
+    expect(ids.sort()).toEqual(alerts.map((a: any) => a.id).sort());
+    expect(sent[0].body.events[0].id).toBe(critical.id);
+    // the robots: one message each, taken (no errcode), the critical first, the links kept
+    const [ding] = byPath('/robot/send');
+    const [wecom] = byPath('/cgi-bin');
+    expect(byPath('/robot/send')).toHaveLength(1);
+    expect(byPath('/cgi-bin')).toHaveLength(1);
+    expect(ding.bytes).toBeLessThanOrEqual(20_000);
+    const text: string = (ding.body as any).markdown.text;
+    expect(text.split('\n')[1]).toContain('storm-199');
+    expect(text).toMatch(/另有 \d+ 条未列出/);
+    expect(text).toContain('[详情 / Details](');
+    const content: string = (wecom.body as any).markdown.content;
+    expect(content.split('\n')[1]).toContain('storm-199');
+    expect(content).toContain('[一键确认 / Acknowledge](');
+    // and the record says delivered, not failed
+    const record = (await api.get(`/api/alerts/${critical.id}`)).json;
+    expect(record.history.filter((h: any) => h.type === 'notification_failed')).toEqual([]);
+    expect(record.history.filter((h: any) => h.type === 'notified' && h.detail.channel === 'webhook')).toHaveLength(3);
+    await Promise.all(devices.map((d) => d.end()));
+    await app.stop();
+    await hooks.close();
+  }, 60_000);
+
   it('signs DingTalk robot calls and counts only errcode 0 as delivered; WeCom gets markdown', async () => {
     let refuse = true;
     const robots = await startReceiver((req) => {

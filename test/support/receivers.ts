@@ -53,6 +53,8 @@ export interface CapturedRequest {
   url: string;
   headers: IncomingMessage['headers'];
   body: unknown;
+  /** the body's size as sent, in bytes */
+  bytes: number;
 }
 
 export type Answer = (req: CapturedRequest) => { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
@@ -65,14 +67,15 @@ export async function startReceiver(answer: Answer = () => ({ status: 200, body:
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const text = raw.toString('utf8');
       let body: unknown = text;
       try {
         body = JSON.parse(text);
       } catch {
         /* keep the text */
       }
-      const captured = { url: req.url ?? '', headers: req.headers, body };
+      const captured = { url: req.url ?? '', headers: req.headers, body, bytes: raw.length };
       requests.push(captured);
       void Promise.resolve(state.answer(captured)).then((a) => res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body)));
     });

@@ -4,7 +4,7 @@ import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderDigest, renderMessage } from '../../services/notify/message.ts';
 import { DEFAULT_IMMEDIATE, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 import { audienceOf } from '../../services/notify/audience.ts';
-import { buildWebhookRequest, signDingTalk, WebhookChannel } from '../../services/notify/channels/webhook.ts';
+import { buildWebhookRequest, digestParts, DINGTALK_MAX_BYTES, jsonBytes, signDingTalk, WebhookChannel } from '../../services/notify/channels/webhook.ts';
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', pointId: 'gas_lel', pointName: null, region: '321283103', industry: 'hazchem',
@@ -61,6 +61,63 @@ describe('messages people read', () => {
     expect(wecom.markdown.content).toContain('kitchen-gas-1');
     // the rest by time
     expect(d.text.indexOf('clock-0 ')).toBeLessThan(d.text.indexOf('clock-1 '));
+  });
+});
+
+describe('messages that fit their receiver', () => {
+  const major = (i: number) => ({ alert: { ...alert, id: `m${i}`, deviceId: `clock-${i}`, severity: 'major' as const }, transition: { ...raisedT, alertId: `m${i}`, at: raisedT.at + i }, enterpriseName: '老味道餐馆' });
+  const critical = { alert: { ...alert, id: 'crit', deviceId: 'kitchen-gas-1' }, transition: { ...raisedT, alertId: 'crit', at: raisedT.at + 500 }, enterpriseName: '老味道餐馆' };
+  const ack = '\n\n[一键确认 / Acknowledge](http://x/a/TOKEN)';
+  const storm = renderDigest([...Array.from({ length: 300 }, (_, i) => major(i)), critical], 'http://x/#/alerts');
+  const withAck = { ...storm, markdown: storm.markdown + ack };
+
+  it('keeps a DingTalk robot\'s body within its 20 000 bytes, the worst first, saying how many were left out, with the details and acknowledge links', () => {
+    expect(Buffer.byteLength(withAck.markdown)).toBeGreaterThan(DINGTALK_MAX_BYTES);
+    const req = buildWebhookRequest({ url: 'http://d', format: 'dingtalk' }, withAck, null, 0);
+    const text = (req.body as { markdown: { text: string } }).markdown.text;
+    expect(jsonBytes(req.body)).toBeLessThanOrEqual(DINGTALK_MAX_BYTES);
+    expect(text.split('\n')[0]).toBe(storm.markdown.split('\n')[0]);
+    expect(text.split('\n')[1]).toContain('kitchen-gas-1');
+    const listed = text.split('\n').filter((l) => l.includes('[查看 / view]')).length;
+    expect(listed).toBeGreaterThan(50);
+    expect(text).toContain(`- …另有 ${301 - listed} 条未列出，见详情 / ${301 - listed} more not listed: see Details`);
+    expect(text.endsWith(`[详情 / Details](http://x/#/alerts)${ack}`)).toBe(true);
+    // a message that fits goes as it is
+    const one = renderMessage(alert, raisedT, { enterpriseName: '测试化工', link: 'http://x' });
+    expect((buildWebhookRequest({ url: 'http://d', format: 'dingtalk' }, one, null, 0).body as { markdown: { text: string } }).markdown.text).toBe(one.markdown);
+  });
+
+  it('keeps the acknowledge link in a WeCom message cut to 4 096 bytes, even when one line alone is longer', () => {
+    const content = (m: typeof withAck) => (buildWebhookRequest({ url: 'http://w', format: 'wecom' }, m, null, 0).body as { markdown: { content: string } }).markdown.content;
+    const cut = content(withAck);
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(4096);
+    expect(cut).toContain('kitchen-gas-1');
+    expect(cut.endsWith(ack)).toBe(true);
+    // an interlock's words naming forty valves: the line is cut, the link stays
+    const long = renderMessage({ ...alert, message: '联锁未动作：'.padEnd(3000, '阀') }, raisedT, { enterpriseName: '测试化工', link: 'http://x' });
+    const single = content({ ...long, markdown: long.markdown + ack });
+    expect(Buffer.byteLength(single)).toBeLessThanOrEqual(4096);
+    expect(single.endsWith(ack)).toBe(true);
+    expect(single).toContain('测试化工');
+  });
+
+  it('sends a generic receiver a digest larger than its body limit in parts, the worst first, each event once', () => {
+    const events = [...Array.from({ length: 300 }, (_, i) => ({ id: `m${i}`, severity: 'major', message: 'x'.repeat(900), transition: { at: new Date(i * 1000).toISOString() } })), { id: 'crit', severity: 'critical', message: 'gas', transition: { at: new Date(500_000).toISOString() } }];
+    const body = { digest: true, count: events.length, events, ackUrl: 'http://x/a/T' };
+    const max = 64 * 1024;
+    const parts = digestParts(body, max) as { digest: true; count: number; events: { id: string }[]; part: number; parts: number; total: number; ackUrl: string }[];
+    expect(parts.length).toBeGreaterThan(4);
+    for (const [k, p] of parts.entries()) {
+      expect(jsonBytes(p)).toBeLessThanOrEqual(max);
+      expect(p).toMatchObject({ digest: true, count: p.events.length, part: k + 1, parts: parts.length, total: 301, ackUrl: 'http://x/a/T' });
+    }
+    expect(parts[0].events[0].id).toBe('crit');
+    const ids = parts.flatMap((p) => p.events.map((e) => e.id));
+    expect(ids).toHaveLength(301);
+    expect(new Set(ids).size).toBe(301);
+    // within the limit, or not a digest: as it is
+    expect(digestParts(body, 10 * 1024 * 1024)).toEqual([body]);
+    expect(digestParts({ id: 'a1', message: 'x'.repeat(100_000) }, max)).toEqual([{ id: 'a1', message: 'x'.repeat(100_000) }]);
   });
 });
 
