@@ -41,6 +41,9 @@ export interface DecodedReading {
   pointsFrom: number;
   pointsTo: number;
   clockNoted: 'behind' | 'right' | null;
+  /** the values under names the registry lacks it added to the notes (`unknown`), by type */
+  unknownNumbers: number;
+  unknownSwitches: number;
 }
 
 // `values` and `quality` pass through as JSON.parse made them (own keys only, "__proto__"
@@ -73,15 +76,27 @@ export interface DecodeNotes {
   refusedPoints: [point: string, code: RejectCode][];
   /** readings refused (READING_INVALID) that carried no `values` and no `quality`: nothing measured was lost */
   nothingMeasured: number;
+  /**
+   * values refused as UNKNOWN_METRIC in readings that were taken, by type: a registry point of
+   * that type that has gone silent may be sent under another name (services/pipeline/device-watches.ts)
+   */
+  unknown: UnknownNames;
 }
 
-export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [], nothingMeasured: 0 });
+export interface UnknownNames {
+  numbers: number;
+  switches: number;
+}
+
+export const decodeNotes = (): DecodeNotes => ({ clock: clockSeen(), refusedPoints: [], nothingMeasured: 0, unknown: { numbers: 0, switches: 0 } });
 
 /** A resend is no new evidence: what its reading added to the notes is taken back. */
 export function unnote(n: DecodeNotes, resent: readonly DecodedReading[]) {
   for (const d of resent) {
     if (d.clockNoted === 'behind') n.clock.behind--;
     else if (d.clockNoted === 'right') n.clock.right--;
+    n.unknown.numbers -= d.unknownNumbers;
+    n.unknown.switches -= d.unknownSwitches;
   }
   if (!resent.some((d) => d.pointsTo > d.pointsFrom)) return;
   // each reading's entries are a range of their own: marked, then dropped in one pass (a batch of
@@ -98,6 +113,7 @@ export function clearNotes(n: DecodeNotes): DecodeNotes {
   n.clock.ahead = n.clock.behind = n.clock.right = n.clock.worstMs = 0;
   n.refusedPoints.length = 0;
   n.nothingMeasured = 0;
+  n.unknown.numbers = n.unknown.switches = 0;
   return n;
 }
 
@@ -130,10 +146,15 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
     const pointsFrom = notes.refusedPoints.length;
     const behind = notes.clock.behind;
     const right = notes.clock.right;
+    const { numbers, switches } = notes.unknown;
     const r = decodeOne(item, at, scope, now, limits, rejects, notes);
     if (r) {
       const clockNoted = notes.clock.behind > behind ? 'behind' : notes.clock.right > right ? 'right' : null;
-      readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts), pointsFrom, pointsTo: notes.refusedPoints.length, clockNoted });
+      readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts), pointsFrom, pointsTo: notes.refusedPoints.length, clockNoted, unknownNumbers: notes.unknown.numbers - numbers, unknownSwitches: notes.unknown.switches - switches });
+    } else {
+      // a reading refused says nothing of names: only values taken beside them show a point missing
+      notes.unknown.numbers = numbers;
+      notes.unknown.switches = switches;
     }
   });
   return { readings, rejects };
@@ -176,6 +197,8 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     const point = scope.points.get(metric);
     if (!point || !isMetric(point.metric)) {
       rejects.push({ code: 'UNKNOWN_METRIC', path, detail: clip(metric) });
+      if (typeof v === 'number' && Number.isFinite(v)) notes.unknown.numbers++;
+      else if (typeof v === 'boolean') notes.unknown.switches++;
       continue;
     }
     const ind: { type: string; range?: readonly [number, number] } = INDICATORS[point.metric];

@@ -18,9 +18,11 @@ export function keyParts(key: string): KeyParts {
 
 /**
  * The ids of the alerts the gateway raises on a device as a whole, beside its rules: its clock
- * (rules/device-clock.ts) and its messages refused whole (gateway/refused-readings.ts). No rule of
+ * (rules/device-clock.ts), its messages refused whole (gateway/refused-readings.ts) and its points
+ * sent under names the registry lacks (gateway/misnamed-points.ts). No rule of
  * the registry may take them: its alert would share their key.
  */
 export const DEVICE_CLOCK_RULE = 'device-clock';
 export const READINGS_REFUSED_RULE = 'readings-refused';
-export const GATEWAY_RULE_IDS: ReadonlySet<string> = new Set([DEVICE_CLOCK_RULE, READINGS_REFUSED_RULE]);
+export const POINTS_MISNAMED_RULE = 'points-misnamed';
+export const GATEWAY_RULE_IDS: ReadonlySet<string> = new Set([DEVICE_CLOCK_RULE, READINGS_REFUSED_RULE, POINTS_MISNAMED_RULE]);

@@ -66,6 +66,12 @@ export class LiveStatus {
     for (const [id, s] of devices) this.devices.set(id, { ...s, lastValues: Object.assign(bareRecord<{ value: Value; ts: number }>(), s.lastValues) });
   }
 
+  /** When the point's latest value was measured (the reading's `ts`), if it ever had one. */
+  lastValueAt(deviceId: string, point: string): number | undefined {
+    const s = this.devices.get(deviceId);
+    return s && Object.hasOwn(s.lastValues, point) ? s.lastValues[point].ts : undefined;
+  }
+
   get(deviceId: string) {
     const s = this.of(deviceId);
     return { online: s.connected && s.reported !== 'offline', ...s };

@@ -2,13 +2,16 @@ import type { Outcome, Reading, Severity } from '../../domain/types.ts';
 import type { DecodeNotes } from '../../gateway/decode.ts';
 import type { RejectCode } from '../../gateway/reject-codes.ts';
 import { refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, watchRefusals, type MessageAnswer, type RefusedState } from '../../gateway/refused-readings.ts';
+import { misnamedFromOpenAlert, misnamedGone, misnamedStateFromSnapshot, SILENT_INTERVALS, watchPointNames, type MisnamedState } from '../../gateway/misnamed-points.ts';
 import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, watchClock, type ClockState } from '../../rules/device-clock.ts';
-import { DEVICE_CLOCK_RULE, keyParts, READINGS_REFUSED_RULE, ruleKey } from '../../rules/keys.ts';
+import { DEVICE_CLOCK_RULE, keyParts, POINTS_MISNAMED_RULE, READINGS_REFUSED_RULE, ruleKey } from '../../rules/keys.ts';
+import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 
 /**
  * What the judge watches of each device beside its rules: its clock (rules/device-clock.ts),
  * whether its messages are taken at all, and whether each point's values are
- * (gateway/refused-readings.ts). All are pure steps over one message; this keeps their states
+ * (gateway/refused-readings.ts), and whether it sends its points under the registry's names
+ * (gateway/misnamed-points.ts). All are pure steps over one message; this keeps their states
  * (only for devices and points with something wrong or an alert open), and takes them through a
  * registry change, a restart and a snapshot.
  */
@@ -27,21 +30,33 @@ export interface WatchesSnapshot {
   refused?: [string, RefusedState][];
   /** by `device/point` */
   refusedPoints?: [string, RefusedState][];
+  misnamed?: [string, MisnamedState][];
 }
 
 /** A registry lookup: a device's point (its key, its catalogue metric), if the device has it. */
 export type PointOf = (deviceId: string, point: string) => { metric: string } | undefined;
 
+/** What tells a silent registry point: the device's points and report interval, and when each point's latest value was measured. */
+export interface PointSilence {
+  device(deviceId: string): { points: Iterable<[string, { metric: string }]>; reportIntervalS: number } | undefined;
+  lastValueAt(deviceId: string, point: string): number | undefined;
+}
+
 export class DeviceWatches {
   private readonly clock: Watch<ClockState> = { ruleId: DEVICE_CLOCK_RULE, states: new Map(), gone: clockGone, fromOpenAlert: clockFromOpenAlert, fromSnapshot: clockStateFromSnapshot };
   private readonly refused: Watch<RefusedState> = { ruleId: READINGS_REFUSED_RULE, states: new Map(), gone: refusalsGone, fromOpenAlert: (e, _severity, now) => refusalsFromOpenAlert(e, now), fromSnapshot: refusedStateFromSnapshot };
-  private readonly all = [this.clock, this.refused] as Watch<unknown>[];
+  private readonly misnamed: Watch<MisnamedState> = { ruleId: POINTS_MISNAMED_RULE, states: new Map(), gone: misnamedGone, fromOpenAlert: (e, _severity, now) => misnamedFromOpenAlert(e, now), fromSnapshot: misnamedStateFromSnapshot };
+  private readonly all = [this.clock, this.refused, this.misnamed] as Watch<unknown>[];
   /** by `device/point` (the point's key) */
   private readonly points = new Map<string, RefusedState>();
   /** the points of each device that have a state: a message of a device with none looks nothing up */
   private readonly pointsOf = new Map<string, Set<string>>();
 
-  constructor(private readonly pointOf: PointOf) {}
+  /** `silence` absent: points sent under other names are not watched */
+  constructor(
+    private readonly pointOf: PointOf,
+    private readonly silence?: PointSilence,
+  ) {}
 
   /** One message of a device: what decode noted of it, how it was answered, and the readings taken. */
   message(device: Device, notes: DecodeNotes, answer: MessageAnswer, readings: readonly Reading[], at: number, out: Outcome[]) {
@@ -51,6 +66,26 @@ export class DeviceWatches {
     if (answer.accepted === 0 || this.refused.states.has(device.deviceId)) step(this.refused, device, (s) => watchRefusals(s, { ...answer, nothingMeasured: notes.nothingMeasured }, device, at), out);
     // a message refused whole is the device's; its points are judged in the messages that are read
     if (answer.accepted > 0 && (notes.refusedPoints.length > 0 || this.pointsOf.has(device.deviceId))) this.pointMessage(device, notes.refusedPoints, readings, at, out);
+    // names the registry lacks beside readings taken: is a registry point of that type silent?
+    const unknown = notes.unknown.numbers + notes.unknown.switches > 0;
+    if (this.silence && answer.accepted > 0 && (unknown || this.misnamed.states.has(device.deviceId)))
+      step(this.misnamed, device, (s) => watchPointNames(s, unknown ? this.silentPoints(device.deviceId, notes, readings, at) : [], device, at), out);
+  }
+
+  /** The registry points of a type the message sent unknown names of, with no value for SILENT_INTERVALS report intervals. */
+  private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[], at: number): string[] {
+    const facts = this.silence!.device(deviceId);
+    if (!facts) return [];
+    const horizon = SILENT_INTERVALS * facts.reportIntervalS * 1000;
+    const silent: string[] = [];
+    for (const [key, p] of facts.points) {
+      const isSwitch = isMetric(p.metric) && INDICATORS[p.metric].type === 'boolean';
+      if ((isSwitch ? notes.unknown.switches : notes.unknown.numbers) === 0) continue;
+      if (readings.some((r) => Object.hasOwn(r.values, key))) continue;
+      const last = this.silence!.lastValueAt(deviceId, key);
+      if (last === undefined || at - last > horizon) silent.push(key);
+    }
+    return silent;
   }
 
   private pointMessage(device: Device, refused: readonly [string, RejectCode][], readings: readonly Reading[], at: number, out: Outcome[]) {
@@ -141,13 +176,15 @@ export class DeviceWatches {
   }
 
   export(): WatchesSnapshot {
-    return { clocks: [...this.clock.states], refused: [...this.refused.states], refusedPoints: [...this.points] };
+    // (misnamed: left out while no device is watched, as snapshots before it had it)
+    return { clocks: [...this.clock.states], refused: [...this.refused.states], refusedPoints: [...this.points], ...(this.misnamed.states.size ? { misnamed: [...this.misnamed.states] } : {}) };
   }
 
   /** Taken back from a snapshot: entries that are not a watch's state are left out (snapshots made before have none). */
   import(s: WatchesSnapshot) {
     take(this.clock, s.clocks);
     take(this.refused, s.refused);
+    take(this.misnamed, s.misnamed);
     this.points.clear();
     this.pointsOf.clear();
     for (const entry of Array.isArray(s.refusedPoints) ? s.refusedPoints : []) {

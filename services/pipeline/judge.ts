@@ -51,7 +51,16 @@ export class ReadingJudge {
   /** what decode notes of each message for the watches: one, emptied for each */
   private readonly notes = decodeNotes();
   /** each device's clock, and whether its messages and its points' values are taken at all */
-  private readonly watches = new DeviceWatches((d, p) => this.registry.devices.get(d)?.points.get(p));
+  private readonly watches = new DeviceWatches(
+    (d, p) => this.registry.devices.get(d)?.points.get(p),
+    {
+      device: (d) => {
+        const entry = this.registry.devices.get(d);
+        return entry && { points: entry.points, reportIntervalS: entry.device.reportIntervalS };
+      },
+      lastValueAt: (d, p) => this.seen.lastValueAt(d, p),
+    },
+  );
   /** the evaluation under way: its time and what it changed */
   private now: number;
   private collected: Outcome[] = [];

@@ -23,7 +23,7 @@ const reading = (values: Record<string, number>): Reading => ({ ...gas, ts: AT, 
 
 function messages(w: DeviceWatches, list: [ClockSeen, Answer, DecodeNotes['refusedPoints']?, Reading[]?][], at = AT) {
   const out: Outcome[] = [];
-  for (const [clock, answer, refusedPoints = [], readings = answer.accepted ? [reading({ gas_lel: 1 })] : []] of list) w.message(gas, { clock, refusedPoints, nothingMeasured: 0 }, answer, readings, at, out);
+  for (const [clock, answer, refusedPoints = [], readings = answer.accepted ? [reading({ gas_lel: 1 })] : []] of list) w.message(gas, { clock, refusedPoints, nothingMeasured: 0, unknown: { numbers: 0, switches: 0 } }, answer, readings, at, out);
   return out.map((o) => `${o.key} ${o.change} ${o.severity}`);
 }
 
@@ -42,7 +42,7 @@ describe('the device watches', () => {
     // a message without the point says nothing of it
     expect(messages(w, [[NONE, TAKEN]])).toEqual([]);
     const out: Outcome[] = [];
-    w.message(gas, { clock: NONE, refusedPoints: broken[2], nothingMeasured: 0 }, broken[1], [reading({ gas_lel: 1 })], AT, out);
+    w.message(gas, { clock: NONE, refusedPoints: broken[2], nothingMeasured: 0, unknown: { numbers: 0, switches: 0 } }, broken[1], [reading({ gas_lel: 1 })], AT, out);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ key: 'gas-1/readings-refused/h2s-1', metric: 'toxic_gas_ppm', pointId: 'h2s-1', severity: 'major', ruleId: 'readings-refused' });
     expect(out[0].message).toContain('point h2s-1');

@@ -18,7 +18,12 @@ const T0 = Date.UTC(2026, 11, 1);
 type Input = { kind: 'telemetry'; device: string; body: object; at: number } | { kind: 'link'; device: string; link: 'online' | 'offline'; at: number } | { kind: 'tick'; at: number };
 
 const DEVICES: Record<string, () => fc.Arbitrary<Record<string, number | boolean>>> = {
-  'gas-1': () => fc.record({ gas_lel: fc.constantFrom(1, 15, 22, 45, 60), gas_shutoff_valve_closed: fc.boolean() }, { requiredKeys: ['gas_lel'] }),
+  'gas-1': () =>
+    fc.oneof(
+      { weight: 1, arbitrary: fc.record({ gas_lel: fc.constantFrom(1, 15, 22, 45, 60), gas_shutoff_valve_closed: fc.boolean() }, { requiredKeys: ['gas_lel'] }) },
+      // firmware that names gas_lel otherwise (gateway/misnamed-points.ts)
+      { weight: 2, arbitrary: fc.record({ lel: fc.constantFrom(15, 45), gas_shutoff_valve_closed: fc.boolean() }) },
+    ),
   'gas-2': () => fc.record({ gas_lel: fc.constantFrom(0, 21, 50) }),
   'caster-1': () =>
     fc.record({ casting_active: fc.boolean(), cooling_water_flow: fc.constantFrom(10, 29, 40, 80), cooling_water_pressure: fc.constantFrom(0.1, 0.3), quick_shutoff_valve_closed: fc.boolean(), emergency_discharge_open: fc.boolean() }, { requiredKeys: [] }),
@@ -62,6 +67,7 @@ describe('a judge restored from a snapshot', () => {
     let raised = 0;
     let clockChanges = 0;
     let refusedChanges = 0;
+    let misnamedChanges = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 5, max: 60 }).chain((n) => fc.tuple(fc.tuple(...Array.from({ length: n }, (_, k) => input(k + 1))), fc.integer({ min: 0, max: n }))),
@@ -76,6 +82,7 @@ describe('a judge restored from a snapshot', () => {
           raised += [...before, ...after].filter((o) => 'change' in o && o.change === 'raise').length;
           clockChanges += [...before, ...after].filter((o) => 'ruleId' in o && o.ruleId === 'device-clock').length;
           refusedChanges += [...before, ...after].filter((o) => 'ruleId' in o && o.ruleId === 'readings-refused').length;
+          misnamedChanges += [...before, ...after].filter((o) => 'ruleId' in o && o.ruleId === 'points-misnamed').length;
         },
       ),
       { numRuns: 150 },
@@ -85,6 +92,8 @@ describe('a judge restored from a snapshot', () => {
     // and wrong clocks raise and clear their alerts across the cuts too
     expect(clockChanges).toBeGreaterThan(20);
     expect(refusedChanges).toBeGreaterThan(5);
+    // and so do points sent under other names
+    expect(misnamedChanges).toBeGreaterThan(5);
   });
 
   it('keeps the seq windows: a resend after the cut is still a duplicate', () => {

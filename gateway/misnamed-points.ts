@@ -1,0 +1,102 @@
+import type { Outcome } from '../domain/types.ts';
+import { QUIET_TO_CLEAR_MS } from '../rules/device-clock.ts';
+import { POINTS_MISNAMED_RULE, ruleKey } from '../rules/keys.ts';
+
+/**
+ * A point the device sends under a name the registry lacks: firmware that says `gas1` where the
+ * registry has `gas-1`, or `lel` for `gas_lel`, after an update or from the first day. The value is
+ * refused (`UNKNOWN_METRIC`, told to the device only), the device's other points are read, and
+ * the registry's point stays without a value: its alarms are never judged, and nothing else says
+ * so (the device is online, its readings complete by `seq`).
+ *
+ * A message is a fault when, beside readings taken, it carries values under unknown names while a
+ * registry point of the same type (a number, a switch) has had no value for three report
+ * intervals: a device's extra diagnostics (`rssi`, `battery`) beside complete readings are no fault,
+ * nor is a switch sent only when it changes while the device sends no unknown switch. Raised
+ * (`major`) at the third fault in a row; cleared at the third message in a row without one, once
+ * none has come for QUIET_TO_CLEAR_MS (as the other device watches). The alert names the silent
+ * registry points, never the names the device sent: an alert is no place for text from outside.
+ */
+export const MISNAMED_TO_RAISE = 3;
+export const MATCHED_TO_CLEAR = 3;
+/** a registry point is silent after this many report intervals without a value */
+export const SILENT_INTERVALS = 3;
+/** at most this many silent points named in an alert */
+const POINTS_TOLD = 5;
+
+export interface MisnamedState {
+  enterpriseId: string;
+  /** messages in a row with unknown names and a silent point */
+  faults: number;
+  /** messages in a row without, since the alert was raised */
+  good: number;
+  raised: boolean;
+  /** when the last fault came (ms) */
+  lastFaultAt: number;
+  /** the silent registry points of the last fault (at most POINTS_TOLD) */
+  silent: string[];
+}
+
+type Device = { enterpriseId: string; deviceId: string };
+
+/** `silent` null for a clear: the alert keeps the points it was raised with */
+function outcome(device: Device, change: 'raise' | 'clear', silent: readonly string[] | null, at: number): Outcome {
+  const named = (silent ?? []).join(', ');
+  return {
+    key: ruleKey(device.deviceId, POINTS_MISNAMED_RULE),
+    change,
+    ruleId: POINTS_MISNAMED_RULE,
+    ruleKind: 'misnamed',
+    enterpriseId: device.enterpriseId,
+    deviceId: device.deviceId,
+    metric: '_device',
+    severity: change === 'raise' ? 'major' : null,
+    value: silent === null ? null : silent.length,
+    peak: silent === null ? null : silent.length,
+    threshold: null,
+    at,
+    message:
+      change === 'raise'
+        ? `设备上报了登记册中没有的点位名称（UNKNOWN_METRIC），而登记的点位 ${named} 已超过 ${SILENT_INTERVALS} 个上报周期无数据，其报警无法判定：请核对设备的点位名称与登记册 / the device sends points under names the registry does not list (UNKNOWN_METRIC), while registry points ${named} have had no value for ${SILENT_INTERVALS} report intervals: their alarms are not judged; check the device's point names against the registry`
+        : '设备点位名称与登记册一致，数据恢复判定 / the device\'s point names match the registry again',
+  };
+}
+
+/**
+ * One message with readings taken, applied to a device's state. `silent`: the registry points of
+ * a type the message sent unknown names of that have had no value for SILENT_INTERVALS report
+ * intervals (empty when the message sent no unknown name, or none is silent).
+ */
+export function watchPointNames(state: MisnamedState | undefined, silent: readonly string[], device: Device, at: number): { state: MisnamedState | undefined; outcome: Outcome | null } {
+  if (silent.length === 0) {
+    if (!state) return { state, outcome: null };
+    if (!state.raised) return { state: undefined, outcome: null };
+    const good = Math.min(state.good + 1, MATCHED_TO_CLEAR);
+    if (good < MATCHED_TO_CLEAR || at - state.lastFaultAt < QUIET_TO_CLEAR_MS) return { state: { ...state, faults: 0, good }, outcome: null };
+    return { state: undefined, outcome: outcome(device, 'clear', null, at) };
+  }
+  const next: MisnamedState = { enterpriseId: device.enterpriseId, faults: (state?.faults ?? 0) + 1, good: 0, raised: state?.raised ?? false, lastFaultAt: at, silent: [...silent].sort().slice(0, POINTS_TOLD) };
+  if (next.faults < MISNAMED_TO_RAISE || next.raised) return { state: next, outcome: null };
+  next.raised = true;
+  return { state: next, outcome: outcome(device, 'raise', next.silent, at) };
+}
+
+/** A device gone from the registry: its alert clears. */
+export function misnamedGone(state: MisnamedState, deviceId: string, at: number): Outcome | null {
+  return state.raised ? outcome({ enterpriseId: state.enterpriseId, deviceId }, 'clear', null, at) : null;
+}
+
+/** After a restart: an alert still open, so the messages that come next can clear it. */
+export function misnamedFromOpenAlert(enterpriseId: string, now: number): MisnamedState {
+  return { enterpriseId, faults: MISNAMED_TO_RAISE, good: 0, raised: true, lastFaultAt: now, silent: [] };
+}
+
+/** A state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
+export function misnamedStateFromSnapshot(data: unknown): MisnamedState | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { enterpriseId, faults, good, raised, lastFaultAt, silent } = data as Record<string, unknown>;
+  const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(faults) || !count(good) || typeof raised !== 'boolean' || typeof lastFaultAt !== 'number' || !Number.isFinite(lastFaultAt)) return undefined;
+  if (!Array.isArray(silent) || silent.length > POINTS_TOLD || !silent.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 64)) return undefined;
+  return { enterpriseId, faults: faults as number, good: good as number, raised, lastFaultAt, silent: [...(silent as string[])] };
+}
