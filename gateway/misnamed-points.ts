@@ -11,7 +11,7 @@ import { POINTS_MISNAMED_RULE, ruleKey } from '../rules/keys.ts';
  *
  * A message is a fault when, beside readings taken, it carries values under unknown names while a
  * registry point of the same type (a number, a switch) has had no value for three report
- * intervals: a device's extra diagnostics (`rssi`, `battery`) beside complete readings are no fault,
+ * intervals (by the device's own clock, as its readings are timed): a device's extra diagnostics (`rssi`, `battery`) beside complete readings are no fault,
  * nor is a switch sent only when it changes while the device sends no unknown switch. Raised
  * (`major`) at the third fault in a row; cleared at the third message in a row without one, once
  * none has come for QUIET_TO_CLEAR_MS (as the other device watches). The alert names the silent

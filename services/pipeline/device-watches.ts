@@ -69,21 +69,24 @@ export class DeviceWatches {
     // names the registry lacks beside readings taken: is a registry point of that type silent?
     const unknown = notes.unknown.numbers + notes.unknown.switches > 0;
     if (this.silence && answer.accepted > 0 && (unknown || this.misnamed.states.has(device.deviceId)))
-      step(this.misnamed, device, (s) => watchPointNames(s, unknown ? this.silentPoints(device.deviceId, notes, readings, at) : [], device, at), out);
+      step(this.misnamed, device, (s) => watchPointNames(s, unknown ? this.silentPoints(device.deviceId, notes, readings) : [], device, at), out);
   }
 
   /** The registry points of a type the message sent unknown names of, with no value for SILENT_INTERVALS report intervals. */
-  private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[], at: number): string[] {
+  private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[]): string[] {
     const facts = this.silence!.device(deviceId);
     if (!facts) return [];
     const horizon = SILENT_INTERVALS * facts.reportIntervalS * 1000;
+    // by the device's own clock, as its last values are timed: a clock a day behind (kept, within
+    // maxPastS) must not make every point look silent
+    const deviceNow = readings.reduce((t, r) => Math.max(t, r.ts), -Infinity);
     const silent: string[] = [];
     for (const [key, p] of facts.points) {
       const isSwitch = isMetric(p.metric) && INDICATORS[p.metric].type === 'boolean';
       if ((isSwitch ? notes.unknown.switches : notes.unknown.numbers) === 0) continue;
       if (readings.some((r) => Object.hasOwn(r.values, key))) continue;
       const last = this.silence!.lastValueAt(deviceId, key);
-      if (last === undefined || at - last > horizon) silent.push(key);
+      if (last === undefined || deviceNow - last > horizon) silent.push(key);
     }
     return silent;
   }

@@ -83,9 +83,9 @@ describe('decode and the watches: names the registry lacks', () => {
   it('finds a silent point of the same type as the unknown names, by the last values and the report interval', () => {
     const lastAt = new Map<string, number>();
     const w = new DeviceWatches((d, p) => scope.points.get(p), { device: () => ({ points: scope.points, reportIntervalS: 10 }), lastValueAt: (_d, p) => lastAt.get(p) });
-    const message = (values: Record<string, number | boolean>, unknown: DecodeNotes['unknown'], at = AT) => {
+    const message = (values: Record<string, number | boolean>, unknown: DecodeNotes['unknown'], at = AT, ts = at) => {
       const out: Outcome[] = [];
-      const reading: Reading = { ...device, ts: at, values };
+      const reading: Reading = { ...device, ts, values };
       w.message(device, { clock: clockSeen(), refusedPoints: [], nothingMeasured: 0, unknown }, { accepted: 1, rejects: [] }, [reading], at, out);
       return out.map((o) => `${o.change} ${o.message.includes('gas-1') ? 'gas-1' : ''}${o.message.includes('smoke') ? ' smoke' : ''}`);
     };
@@ -97,6 +97,11 @@ describe('decode and the watches: names the registry lacks', () => {
     lastAt.set('gas-1', AT);
     expect([...message({ 'gas-1': 5, power_kw: 3 }, { numbers: 0, switches: 0 }), ...message({ 'gas-1': 5 }, { numbers: 0, switches: 0 })]).toEqual([]);
     expect(message({ 'gas-1': 5 }, { numbers: 0, switches: 0 }, LATER)).toEqual(['clear ']);
+    // the device's clock a day behind (kept, within maxPastS): its points are timed by that clock
+    const DAY = 86_400_000;
+    lastAt.set('gas-1', AT - DAY + 5000);
+    lastAt.set('smoke', AT - DAY + 5000);
+    expect([0, 1, 2, 3].flatMap((i) => message({ power_kw: 3 }, { numbers: 1, switches: 1 }, AT + i, AT - DAY + 10_000 + i))).toEqual([]);
     // extra diagnostics beside complete readings: gas-1 heard within three intervals, no fault
     lastAt.set('gas-1', LATER);
     lastAt.set('smoke', LATER);
