@@ -4,29 +4,34 @@ import { POINTS_MISNAMED_RULE, ruleKey } from '../rules/keys.ts';
 
 /**
  * A point the device sends under a name the registry lacks: firmware that says `gas1` where the
- * registry has `gas-1`, or `lel` for `gas_lel`, after an update or from the first day. The value is
- * refused (`UNKNOWN_METRIC`, told to the device only), the device's other points are read, and
- * the registry's point stays without a value: its alarms are never judged, and nothing else says
- * so (the device is online, its readings complete by `seq`).
+ * registry has `gas-1`, or `lel` for `gas_lel`. The value is refused (`UNKNOWN_METRIC`, told to
+ * the device only), the device's other points are read, and the registry's point never has a
+ * value: its alarms are never judged, and nothing else says so (the device is online, its
+ * readings complete by `seq`).
  *
  * A message is a fault when, beside readings taken, it carries values under unknown names while a
- * registry point of the same type (a number, a switch) has had no value for three report
- * intervals (by the device's own clock, as its readings are timed): a device's extra diagnostics (`rssi`, `battery`) beside complete readings are no fault,
- * nor is a switch sent only when it changes while the device sends no unknown switch. Raised
- * (`major`) at the third fault in a row; cleared at the third message in a row without one, once
- * none has come for QUIET_TO_CLEAR_MS (as the other device watches). The alert names the silent
- * registry points, never the names the device sent: an alert is no place for text from outside.
+ * registry point of the same type (a number, a switch) has never had a value (a point whose value
+ * was refused, or that has a quality, is named right). A point that had values once is not
+ * silent: a device that sends only what changed must not raise this, so a point renamed by a
+ * firmware update after it had values is not seen (README). Extra diagnostics (`rssi`) beside
+ * points that all had values are no fault. A message without unknown names counts neither way
+ * while a point the alert named is still silent (a gateway that sends one message per sensor),
+ * and as good once none is. Raised (`major`) at the third fault without a good message between;
+ * cleared at the third good message in a row, once no fault has come for QUIET_TO_CLEAR_MS (as
+ * the other device watches). The alert names the silent registry points, never the names the
+ * device sent: an alert is no place for text from outside.
  */
 export const MISNAMED_TO_RAISE = 3;
 export const MATCHED_TO_CLEAR = 3;
-/** a registry point is silent after this many report intervals without a value */
-export const SILENT_INTERVALS = 3;
 /** at most this many silent points named in an alert */
 const POINTS_TOLD = 5;
 
+/** What a message says of the names: a fault, good, or nothing (`neither`). */
+export type NamesSeen = 'fault' | 'good' | 'neither';
+
 export interface MisnamedState {
   enterpriseId: string;
-  /** messages in a row with unknown names and a silent point */
+  /** faults without a good message between */
   faults: number;
   /** messages in a row without, since the alert was raised */
   good: number;
@@ -57,18 +62,18 @@ function outcome(device: Device, change: 'raise' | 'clear', silent: readonly str
     at,
     message:
       change === 'raise'
-        ? `设备上报了登记册中没有的点位名称（UNKNOWN_METRIC），而登记的点位 ${named} 已超过 ${SILENT_INTERVALS} 个上报周期无数据，其报警无法判定：请核对设备的点位名称与登记册 / the device sends points under names the registry does not list (UNKNOWN_METRIC), while registry points ${named} have had no value for ${SILENT_INTERVALS} report intervals: their alarms are not judged; check the device's point names against the registry`
+        ? `设备上报了登记册中没有的点位名称（UNKNOWN_METRIC），而登记的点位 ${named} 从未收到数据，其报警无法判定：请核对设备的点位名称与登记册 / the device sends points under names the registry does not list (UNKNOWN_METRIC), while registry points ${named} have never had a value: their alarms are not judged; check the device's point names against the registry`
         : '设备点位名称与登记册一致，数据恢复判定 / the device\'s point names match the registry again',
   };
 }
 
 /**
- * One message with readings taken, applied to a device's state. `silent`: the registry points of
- * a type the message sent unknown names of that have had no value for SILENT_INTERVALS report
- * intervals (empty when the message sent no unknown name, or none is silent).
+ * One message with readings taken, applied to a device's state. `silent`: for a fault, the
+ * registry points of a type the message sent unknown names of that have never had a value.
  */
-export function watchPointNames(state: MisnamedState | undefined, silent: readonly string[], device: Device, at: number): { state: MisnamedState | undefined; outcome: Outcome | null } {
-  if (silent.length === 0) {
+export function watchPointNames(state: MisnamedState | undefined, seen: NamesSeen, silent: readonly string[], device: Device, at: number): { state: MisnamedState | undefined; outcome: Outcome | null } {
+  if (seen === 'neither') return { state, outcome: null };
+  if (seen === 'good') {
     if (!state) return { state, outcome: null };
     if (!state.raised) return { state: undefined, outcome: null };
     const good = Math.min(state.good + 1, MATCHED_TO_CLEAR);

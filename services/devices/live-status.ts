@@ -66,10 +66,10 @@ export class LiveStatus {
     for (const [id, s] of devices) this.devices.set(id, { ...s, lastValues: Object.assign(bareRecord<{ value: Value; ts: number }>(), s.lastValues) });
   }
 
-  /** When the point's latest value was measured (the reading's `ts`), if it ever had one. */
-  lastValueAt(deviceId: string, point: string): number | undefined {
+  /** Has the point ever had a value (since the store's last values were taken back at the start)? */
+  hasValue(deviceId: string, point: string): boolean {
     const s = this.devices.get(deviceId);
-    return s && Object.hasOwn(s.lastValues, point) ? s.lastValues[point].ts : undefined;
+    return s !== undefined && Object.hasOwn(s.lastValues, point);
   }
 
   get(deviceId: string) {

@@ -36,7 +36,16 @@ export interface MessageContext {
 }
 
 /** a device as people know it: its name, with the id beside it for the record */
-const deviceLabel = (id: string, name?: string) => (name ? `${name}（${id}）` : id);
+const deviceLabel = (id: string, name?: string) => (name ? `${inert(name)}（${id}）` : id);
+
+/**
+ * Text from people (a device's name an enterprise registered, a note with an acknowledgement) on
+ * one line, and no markdown link or tag: a name with "\n- [详情](http://…)" made a line of its own,
+ * with its own link, in the messages a regulator's robot shows.
+ */
+export const inert = (s: string) => oneLine(s).replace(/\[/g, '［').replace(/\]/g, '］').replace(/</g, '＜').replace(/>/g, '＞');
+/** a line of a message stays one line */
+export const oneLine = (s: string) => s.replace(/[\u0000-\u001F\u007F\u2028\u2029]+/g, ' ');
 
 export interface Message {
   title: string;
@@ -48,10 +57,11 @@ export interface Message {
 function pointOf(a: Alert, metricName: string | undefined): string {
   const what = metricName ?? a.metric;
   const own = a.pointName ?? (a.pointId && a.pointId !== a.metric ? a.pointId : null);
-  return own ? `${own} ${what}` : what;
+  return own ? `${inert(own)} ${what}` : what;
 }
 
-export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Message {
+export function renderMessage(a: Alert, t: Transition, ctx0: MessageContext): Message {
+  const ctx = { ...ctx0, enterpriseName: inert(ctx0.enterpriseName) };
   const [zhEvent, enEvent] = EVENT[t.type];
   const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
   const unit = ind?.unit ? ` ${ind.unit}` : '';
@@ -74,8 +84,8 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
     `设备/点位：${deviceLabel(a.deviceId, ctx.deviceName)} / ${pointOf(a, ind?.zh)}`,
     zhValue,
     `时间：${when}`,
-    `说明：${t.message ?? a.message}`,
-    t.note ? `备注：${t.note}（${t.actor}）` : '',
+    `说明：${oneLine(t.message ?? a.message)}`,
+    t.note ? `备注：${inert(t.note)}（${inert(t.actor)}）` : '',
     `详情：${ctx.link}`,
   ].filter(Boolean);
   const en = [
@@ -84,7 +94,7 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
     `Device / point: ${a.deviceId} / ${pointOf(a, ind?.en)}`,
     enValue,
     `Time: ${when}`,
-    t.note ? `Note: ${t.note} (${t.actor})` : '',
+    t.note ? `Note: ${inert(t.note)} (${inert(t.actor)})` : '',
     `Details: ${ctx.link}`,
   ].filter(Boolean);
   const text = [...zh, '', '----', ...en].join('\n');
@@ -100,14 +110,14 @@ export function renderMessage(a: Alert, t: Transition, ctx: MessageContext): Mes
 export function renderDigest(unordered: { alert: Alert; transition: Transition; enterpriseName: string; deviceName?: string }[], link: string): Message {
   const items = [...unordered].sort((x, y) => SEVERITY_RANK[y.alert.severity] - SEVERITY_RANK[x.alert.severity] || x.transition.at - y.transition.at);
   const count = items.length;
-  const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
+  const enterprises = [...new Set(items.map((i) => inert(i.enterpriseName)))];
   const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w] ? i.alert.severity : w), 'info' as Alert['severity']);
   const title = `【报警汇总·${SEVERITY_ZH[worst]}】${enterprises.slice(0, 2).join('、')}${enterprises.length > 2 ? '等' : ''} ${count} 条报警变化 / [DIGEST] ${count} alert changes`;
   // each line names the place as people know it and links to the alert (not its id)
   const lines = items.map(({ alert: a, transition: t, enterpriseName, deviceName }) => {
     const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
     const value = a.value === null || typeof a.value === 'boolean' ? '' : ` ${a.value}${ind?.unit ? ` ${ind.unit}` : ''}`;
-    return { line: `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${SEVERITY_ZH[a.severity]}] ${enterpriseName} ${deviceName ?? a.deviceId} ${pointOf(a, ind?.zh)}${value}`, href: `${link}/${a.id}` };
+    return { line: `${formatCst(t.at)} ${EVENT[t.type][0]}/${EVENT[t.type][1]} [${SEVERITY_ZH[a.severity]}] ${inert(enterpriseName)} ${deviceName === undefined ? a.deviceId : inert(deviceName)} ${pointOf(a, ind?.zh)}${value}`, href: `${link}/${a.id}` };
   });
   const text = [`共 ${count} 条报警变化（时间为北京时间）/ ${count} alert changes (times UTC+8):`, '', ...lines.map((l) => `${l.line} ${l.href}`), '', `详情 / Details: ${link}`].join('\n');
   const markdown = [`### ${title}`, ...lines.map((l) => `- ${l.line} [查看 / view](${l.href})`), '', `[详情 / Details](${link})`].join('\n');
@@ -118,22 +128,36 @@ const SEVERITY_RANK = { info: 0, warning: 1, major: 2, critical: 3 } as const;
 
 /**
  * The markdown in at most `maxBytes` (UTF-8) for a robot that refuses a longer message for good
- * (DingTalk: errcode 460101 past 20 000 bytes) or cuts it (WeCom at 4 096): whole lines of its
- * list go from the end (a digest lists the worst first), and a line says how many went. The
- * title and what follows the list stay: the details link and the acknowledge link, which a cut
- * at the end lost.
+ * (DingTalk: errcode 460101 past 20 000 bytes) or cuts it (WeCom at 4 096). The title stays, and
+ * what follows the list (the details and acknowledge links), which a cut at the end lost.
+ * `digest`: whole lines of the list go from its end (a digest lists the worst first), and a line
+ * says how many went. Otherwise (one alert's message, whose lines are its facts, and the note of
+ * whoever acknowledged it) every line stays, the longest cut first.
  */
-export function fitMarkdown(markdown: string, maxBytes: number): string {
-  if (Buffer.byteLength(markdown, 'utf8') <= maxBytes) return markdown;
+export function fitMarkdown(markdown: string, maxBytes: number, digest: boolean): string {
+  if (bytes(markdown) <= maxBytes) return markdown;
   const lines = markdown.split('\n');
   const lastItem = lines.findLastIndex((l) => l.startsWith('- '));
   if (lastItem < 1) return truncateBytes(markdown, maxBytes);
-  const [head, list, tail] = [lines[0], lines.slice(1, lastItem + 1), lines.slice(lastItem + 1)];
-  const bytes = (x: string) => Buffer.byteLength(x, 'utf8');
+  const tail = lines.slice(lastItem + 1);
+  const list = lines.slice(1, lastItem + 1);
+  // a title too long for the message (two enterprises' names of thousands of characters) is cut:
+  // the links and some of the list come first
+  const headRoom = maxBytes - bytes(tail.join('\n')) - 2 - 256;
+  if (headRoom < 32) return truncateBytes(markdown, maxBytes);
+  const head = bytes(lines[0]) > headRoom ? truncateBytes(lines[0], headRoom) : lines[0];
+  const out = digest ? dropLines(head, list, tail, maxBytes) : cutLongest(head, list, tail, maxBytes);
+  return bytes(out) <= maxBytes ? out : truncateBytes(markdown, maxBytes);
+}
+
+const bytes = (x: string) => Buffer.byteLength(x, 'utf8');
+
+/** the list's lines that fit, from the top, with a line saying how many more there are */
+function dropLines(head: string, list: string[], tail: string[], maxBytes: number): string {
   const items = list.filter((l) => l.startsWith('- ')).length;
   const note = (left: number) => `- …另有 ${left} 条未列出，见详情 / ${left} more not listed: see Details`;
   const fixed = bytes([head, ...tail].join('\n')) + 1;
-  // the most lines of the list that fit with the note (each line costs its bytes and a newline)
+  // each line costs its bytes and a newline
   let kept = 0;
   let used = 0;
   let shownItems = 0;
@@ -149,8 +173,24 @@ export function fitMarkdown(markdown: string, maxBytes: number): string {
   // not even the first line fits whole: the worst of the list, cut, rather than nothing of it
   const room = maxBytes - fixed - bytes(note(items - 1)) - 2;
   if (kept === 0 && room >= 64) (shown.push(truncateBytes(list[0], room)), (shownItems = 1));
-  const out = [head, ...shown, note(items - shownItems), ...tail].join('\n');
-  return Buffer.byteLength(out, 'utf8') <= maxBytes ? out : truncateBytes(markdown, maxBytes);
+  return [head, ...shown, note(items - shownItems), ...tail].join('\n');
+}
+
+/** every line, the longest cut until the whole fits */
+function cutLongest(head: string, list: string[], tail: string[], maxBytes: number): string {
+  const shown = [...list];
+  let over = bytes([head, ...shown, ...tail].join('\n')) - maxBytes;
+  while (over > 0) {
+    let longest = 0;
+    for (let i = 1; i < shown.length; i++) if (bytes(shown[i]) > bytes(shown[longest])) longest = i;
+    const size = bytes(shown[longest]);
+    // a line cut to less than this says nothing more than its label: the rest cannot fit
+    if (size <= 48) break;
+    const to = Math.max(48, size - over - 3);
+    shown[longest] = truncateBytes(shown[longest], to);
+    over -= size - bytes(shown[longest]);
+  }
+  return [head, ...shown, ...tail].join('\n');
 }
 
 export function truncateBytes(s: string, max: number): string {
@@ -162,19 +202,19 @@ export function truncateBytes(s: string, max: number): string {
 export type SilenceView = Pick<Silence, 'deviceId' | 'rule' | 'reason' | 'by' | 'from' | 'until'> & { enterpriseName: string };
 
 export function renderSilence(s: SilenceView, phase: 'started' | 'ended'): Message {
-  const scope = [s.enterpriseName, s.deviceId, s.rule].filter(Boolean).join(' / ');
+  const scope = [inert(s.enterpriseName), s.deviceId, s.rule].filter(Boolean).join(' / ');
   const [zh, en] = phase === 'started' ? ['维护/静默开始，期间报警照常记录，通知暂缓', 'maintenance / silence started: alerts are recorded, notifications held'] : ['维护/静默结束，通知恢复', 'maintenance / silence ended: notifications resume'];
   const title = `【${phase === 'started' ? '静默开始' : '静默结束'}】${scope} / [SILENCE ${phase.toUpperCase()}]`;
   const body = [
     `${zh}`,
     `范围：${scope}`,
-    `原因：${s.reason}（${s.by}）`,
+    `原因：${inert(s.reason)}（${inert(s.by)}）`,
     `时间：${formatCst(s.from)} — ${formatCst(s.until)} (UTC+8)`,
     '',
     '----',
     `${en}`,
     `Scope: ${scope}`,
-    `Reason: ${s.reason} (${s.by})`,
+    `Reason: ${inert(s.reason)} (${inert(s.by)})`,
     `Time: ${formatCst(s.from)} — ${formatCst(s.until)} (UTC+8)`,
   ];
   return { title, text: body.join('\n'), markdown: [`### ${title}`, ...body.filter((l) => l && l !== '----').map((l) => `- ${l}`)].join('\n') };
@@ -198,7 +238,7 @@ export function renderPhone(items: { alert: Alert; transition: Transition; enter
   const last = items.at(-1)!.transition.type;
   const cameAndWent = last === 'cleared' && items.some((i) => i.transition.type === 'raised' || i.transition.type === 'reactivated' || i.transition.type === 'severity_changed');
   const value = cameAndWent && a.peak !== null && typeof a.peak !== 'boolean' ? ` 峰值${said(a.peak)}` : said(a.value);
-  const enterprises = [...new Set(items.map((i) => i.enterpriseName))];
+  const enterprises = [...new Set(items.map((i) => inert(i.enterpriseName)))];
   const alerts = new Set(items.map((i) => i.alert.id)).size;
   const params: PhoneParams = {
     level: SEVERITY_ZH[a.severity],

@@ -358,7 +358,12 @@ export class Outbox {
    */
   private dispatch(items: OutboxItem[]) {
     const busy = new Set([...this.lanes.keys(), ...this.reserved]);
-    for (const g of messagesOf(items)) {
+    const registry = this.deps.registry();
+    const maxBytesOf = (i: OutboxItem) => {
+      const unit = registry.units.get(i.unitId);
+      return unit && this.deps.channels.maxBodyBytes(unit, i.channel);
+    };
+    for (const g of messagesOf(items, maxBytesOf)) {
       if (busy.has(laneOf(g[0]))) this.waitingForLane = true;
       else if (this.behindUnwritten(g)) this.heldForWrites = true;
       else void this.inLane(g);

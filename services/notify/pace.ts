@@ -23,9 +23,10 @@ export function groupTime(pace: Pace, now: number, urgent: boolean, policy: Pick
 /**
  * Due items as the messages they make: a group already tried goes again exactly as it was;
  * otherwise alert changes for one unit and channel go together, and a silence notice or a
- * summary goes alone.
+ * summary goes alone. `maxBytesOf`: the largest body the item's receiver takes (undefined: no
+ * limit); a group larger than that goes as several messages (`bySize`).
  */
-export function messagesOf(due: OutboxItem[]): OutboxItem[][] {
+export function messagesOf(due: OutboxItem[], maxBytesOf: (i: OutboxItem) => number | undefined = () => undefined): OutboxItem[][] {
   const groups = new Map<string, OutboxItem[]>();
   for (const i of due) {
     const key = i.notificationId ? `n|${i.notificationId}` : i.body.notice === 'alert' ? `${i.unitId}|${i.channel}` : i.id;
@@ -33,7 +34,45 @@ export function messagesOf(due: OutboxItem[]): OutboxItem[][] {
     if (group) group.push(i);
     else groups.set(key, [i]);
   }
-  return [...groups.values()];
+  return [...groups.values()].flatMap((g) => {
+    const max = g.length > 1 && g[0].notificationId === null ? maxBytesOf(g[0]) : undefined;
+    return max === undefined ? [g] : bySize(g, max);
+  });
+}
+
+/** what a digest's body adds to its events: `digest`, `count`, the acknowledge link (generous) */
+const DIGEST_BYTES = 512;
+const RANK: Readonly<Record<string, number>> = Object.assign(Object.create(null) as Record<string, number>, { critical: 3, major: 2, warning: 1, info: 0 });
+
+/**
+ * A group whose body would pass `maxBytes` as several messages, each within it where it can be (a
+ * change larger than that alone goes alone; the channel trims it). nginx refuses a body over 1 MB
+ * by default, and a storm's digest is megabytes: it was refused at every retry until it expired.
+ * Each message is a notification of its own, delivered, retried and recorded on its own. An
+ * alert's changes stay together and in the order queued; the alerts whose worst change is worst go
+ * first, the rest in the order queued.
+ */
+export function bySize(g: OutboxItem[], maxBytes: number): OutboxItem[][] {
+  const size = new Map(g.map((i) => [i, Buffer.byteLength(JSON.stringify(i.body), 'utf8') + 1]));
+  if ([...size.values()].reduce((a, b) => a + b, DIGEST_BYTES) <= maxBytes) return [g];
+  const byAlert = new Map<string, OutboxItem[]>();
+  for (const i of g) {
+    const list = byAlert.get(i.alertId ?? i.id);
+    if (list) list.push(i);
+    else byAlert.set(i.alertId ?? i.id, [i]);
+  }
+  const worst = (list: OutboxItem[]) => Math.max(...list.map((i) => (i.body.notice === 'alert' ? (RANK[i.body.alert.severity] ?? 0) : 0)));
+  const ordered = [...byAlert.values()].map((list) => ({ list, rank: worst(list) })).sort((a, b) => b.rank - a.rank);
+  const out: OutboxItem[][] = [[]];
+  let used = DIGEST_BYTES;
+  for (const { list } of ordered)
+    for (const i of list) {
+      const cost = size.get(i)!;
+      if (used + cost > maxBytes && out.at(-1)!.length) (out.push([]), (used = DIGEST_BYTES));
+      out.at(-1)!.push(i);
+      used += cost;
+    }
+  return out;
 }
 
 /** A failed message is tried again after a delay doubling from `baseMs` up to `maxMs`. */

@@ -2,7 +2,7 @@ import type { Outcome, Reading, Severity } from '../../domain/types.ts';
 import type { DecodeNotes } from '../../gateway/decode.ts';
 import type { RejectCode } from '../../gateway/reject-codes.ts';
 import { refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, watchRefusals, type MessageAnswer, type RefusedState } from '../../gateway/refused-readings.ts';
-import { misnamedFromOpenAlert, misnamedGone, misnamedStateFromSnapshot, SILENT_INTERVALS, watchPointNames, type MisnamedState } from '../../gateway/misnamed-points.ts';
+import { misnamedFromOpenAlert, misnamedGone, misnamedStateFromSnapshot, watchPointNames, type MisnamedState } from '../../gateway/misnamed-points.ts';
 import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, watchClock, type ClockState } from '../../rules/device-clock.ts';
 import { DEVICE_CLOCK_RULE, keyParts, POINTS_MISNAMED_RULE, READINGS_REFUSED_RULE, ruleKey } from '../../rules/keys.ts';
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
@@ -36,10 +36,10 @@ export interface WatchesSnapshot {
 /** A registry lookup: a device's point (its key, its catalogue metric), if the device has it. */
 export type PointOf = (deviceId: string, point: string) => { metric: string } | undefined;
 
-/** What tells a silent registry point: the device's points and report interval, and when each point's latest value was measured. */
+/** What tells a silent registry point: the device's points, and whether a point has ever had a value. */
 export interface PointSilence {
-  device(deviceId: string): { points: Iterable<[string, { metric: string }]>; reportIntervalS: number } | undefined;
-  lastValueAt(deviceId: string, point: string): number | undefined;
+  device(deviceId: string): { points: Iterable<[string, { metric: string }]> } | undefined;
+  hasValue(deviceId: string, point: string): boolean;
 }
 
 export class DeviceWatches {
@@ -68,27 +68,33 @@ export class DeviceWatches {
     if (answer.accepted > 0 && (notes.refusedPoints.length > 0 || this.pointsOf.has(device.deviceId))) this.pointMessage(device, notes.refusedPoints, readings, at, out);
     // names the registry lacks beside readings taken: is a registry point of that type silent?
     const unknown = notes.unknown.numbers + notes.unknown.switches > 0;
-    if (this.silence && answer.accepted > 0 && (unknown || this.misnamed.states.has(device.deviceId)))
-      step(this.misnamed, device, (s) => watchPointNames(s, unknown ? this.silentPoints(device.deviceId, notes, readings) : [], device, at), out);
+    const watched = this.misnamed.states.get(device.deviceId);
+    if (this.silence && answer.accepted > 0 && (unknown || watched)) {
+      const silent = this.silentPoints(device.deviceId, notes, readings);
+      // a message without unknown names says nothing while a point the alert named is still
+      // silent (a gateway that sends one message per sensor): it counts neither way
+      const seen = unknown ? (silent.sameType.length ? 'fault' : 'good') : watched!.silent.some((p) => silent.all.includes(p)) ? 'neither' : 'good';
+      step(this.misnamed, device, (s) => watchPointNames(s, seen, silent.sameType, device, at), out);
+    }
   }
 
-  /** The registry points of a type the message sent unknown names of, with no value for SILENT_INTERVALS report intervals. */
-  private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[]): string[] {
-    const facts = this.silence!.device(deviceId);
-    if (!facts) return [];
-    const horizon = SILENT_INTERVALS * facts.reportIntervalS * 1000;
-    // by the device's own clock, as its last values are timed: a clock a day behind (kept, within
-    // maxPastS) must not make every point look silent
-    const deviceNow = readings.reduce((t, r) => Math.max(t, r.ts), -Infinity);
-    const silent: string[] = [];
-    for (const [key, p] of facts.points) {
+  /**
+   * The device's registry points that have never had a value (`all`), and of those the ones of a
+   * type the message sent unknown names of (`sameType`). A point in the message, refused (its name
+   * is right: readings-refused tells of it) or with a quality, is not silent.
+   */
+  private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[]): { all: string[]; sameType: string[] } {
+    const all: string[] = [];
+    const sameType: string[] = [];
+    for (const [key, p] of this.silence!.device(deviceId)?.points ?? []) {
+      if (this.silence!.hasValue(deviceId, key)) continue;
+      if (readings.some((r) => Object.hasOwn(r.values, key) || (r.quality !== undefined && Object.hasOwn(r.quality, key)))) continue;
+      if (notes.refusedPoints.some(([point]) => point === key)) continue;
+      all.push(key);
       const isSwitch = isMetric(p.metric) && INDICATORS[p.metric].type === 'boolean';
-      if ((isSwitch ? notes.unknown.switches : notes.unknown.numbers) === 0) continue;
-      if (readings.some((r) => Object.hasOwn(r.values, key))) continue;
-      const last = this.silence!.lastValueAt(deviceId, key);
-      if (last === undefined || deviceNow - last > horizon) silent.push(key);
+      if ((isSwitch ? notes.unknown.switches : notes.unknown.numbers) > 0) sameType.push(key);
     }
-    return silent;
+    return { all, sameType };
   }
 
   private pointMessage(device: Device, refused: readonly [string, RejectCode][], readings: readonly Reading[], at: number, out: Outcome[]) {

@@ -54,11 +54,8 @@ export class ReadingJudge {
   private readonly watches = new DeviceWatches(
     (d, p) => this.registry.devices.get(d)?.points.get(p),
     {
-      device: (d) => {
-        const entry = this.registry.devices.get(d);
-        return entry && { points: entry.points, reportIntervalS: entry.device.reportIntervalS };
-      },
-      lastValueAt: (d, p) => this.seen.lastValueAt(d, p),
+      device: (d) => this.registry.devices.get(d),
+      hasValue: (d, p) => this.seen.hasValue(d, p),
     },
   );
   /** the evaluation under way: its time and what it changed */

@@ -24,10 +24,12 @@ const webhookSchema = z
     url: z.url(),
     format: z.enum(['generic', 'dingtalk', 'wecom']).default('generic'),
     secret: z.string().optional(),
-    /** generic receivers: the largest body it takes; a larger digest goes in parts (robots' limits are known) */
-    maxBodyKB: z.number().int().min(16).max(10_240).default(1024),
+    /** generic receivers: the largest body it takes (default 1024); a larger group goes as several messages */
+    maxBodyKB: z.number().int().min(16).max(10_240).optional(),
   })
-  .strict();
+  .strict()
+  // a robot's limit is known (DingTalk's 20 000 bytes, WeCom's 4 096): a value would be ignored
+  .refine((h) => h.maxBodyKB === undefined || h.format === 'generic', { message: 'maxBodyKB is for generic receivers: a robot\'s limit is known', path: ['maxBodyKB'] });
 
 /** A mainland mobile (11 digits) or an international number (+ and up to 15 digits, E.164). */
 const phoneNumber = z.string().regex(/^(1[3-9]\d{9}|\+[1-9]\d{6,14})$/, 'a phone number is an 11-digit mainland mobile or +<country code><number>');

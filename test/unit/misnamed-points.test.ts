@@ -14,10 +14,12 @@ const device = { enterpriseId: 'E', deviceId: 'ctl-1' };
 const AT = Date.UTC(2026, 11, 6, 8);
 const LATER = AT + QUIET_TO_CLEAR_MS + 60_000;
 
-function feed(silent: string[][], state?: MisnamedState, from = state ? LATER : AT) {
+/** a fault naming its silent points, a good message, or one that says nothing (`neither`) */
+type Step = string[] | 'good' | 'neither';
+function feed(steps: Step[], state?: MisnamedState, from = state ? LATER : AT) {
   const outcomes: Outcome[] = [];
-  for (const [i, s] of silent.entries()) {
-    const step = watchPointNames(state, s, device, from + i * 1000);
+  for (const [i, s] of steps.entries()) {
+    const step = typeof s === 'string' ? watchPointNames(state, s, [], device, from + i * 1000) : watchPointNames(state, 'fault', s, device, from + i * 1000);
     state = step.state;
     if (step.outcome) outcomes.push(step.outcome);
   }
@@ -25,30 +27,31 @@ function feed(silent: string[][], state?: MisnamedState, from = state ? LATER : 
 }
 
 describe('the misnamed-points watch', () => {
-  it('raises a major alert at the third fault in a row, naming the silent registry points; a good message in between starts again', () => {
-    expect(feed([['gas-1'], ['gas-1'], [], ['gas-1'], ['gas-1']]).outcomes).toEqual([]);
-    const { outcomes, state } = feed(Array(MISNAMED_TO_RAISE + 1).fill(['gas-2', 'gas-1']));
+  it('raises a major alert at the third fault without a good message between, naming the silent registry points', () => {
+    expect(feed([['gas-1'], ['gas-1'], 'good', ['gas-1'], ['gas-1']]).outcomes).toEqual([]);
+    // messages that say nothing (a gateway sending one message per sensor) do not start it again
+    const { outcomes, state } = feed([['gas-2', 'gas-1'], 'neither', 'neither', ['gas-2', 'gas-1'], 'neither', ['gas-2', 'gas-1'], ['gas-1']]);
     expect(outcomes).toHaveLength(1);
-    expect(outcomes[0]).toMatchObject({ key: 'ctl-1/points-misnamed', change: 'raise', ruleId: 'points-misnamed', ruleKind: 'misnamed', enterpriseId: 'E', deviceId: 'ctl-1', metric: '_device', severity: 'major', value: 2, at: AT + 2000 });
-    expect(outcomes[0].message).toContain('registry points gas-1, gas-2 have had no value for 3 report intervals');
+    expect(outcomes[0]).toMatchObject({ key: 'ctl-1/points-misnamed', change: 'raise', ruleId: 'points-misnamed', ruleKind: 'misnamed', enterpriseId: 'E', deviceId: 'ctl-1', metric: '_device', severity: 'major', value: 2, at: AT + 5000 });
+    expect(outcomes[0].message).toContain('registry points gas-1, gas-2 have never had a value');
     expect(outcomes[0].message).toContain('UNKNOWN_METRIC');
     expect(state).toMatchObject({ raised: true, faults: 4 });
     // at most five points named
     expect(feed(Array(3).fill(['a', 'b', 'c', 'd', 'e', 'f', 'g'])).state?.silent).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('clears at the third message in a row without a fault, no sooner than the quiet time after the last', () => {
+  it('clears at the third good message in a row, no sooner than the quiet time after the last fault', () => {
     const raised = feed(Array(3).fill(['gas-1'])).state!;
     // three good messages at once: still within the quiet time
-    const soon = feed(Array(MATCHED_TO_CLEAR).fill([]), raised, AT + 3000);
+    const soon = feed(Array(MATCHED_TO_CLEAR).fill('good'), raised, AT + 3000);
     expect(soon.outcomes).toEqual([]);
-    const { outcomes, state } = feed([[]], soon.state, LATER);
+    const { outcomes, state } = feed(['good'], soon.state, LATER);
     expect(outcomes).toMatchObject([{ change: 'clear', severity: null, value: null }]);
     expect(state).toBeUndefined();
-    // a fault in between starts the count again
-    expect(feed([[], [], ['gas-1'], [], []], raised).outcomes).toEqual([]);
+    // a fault in between starts the count again; a message that says nothing does not count
+    expect(feed(['good', 'good', ['gas-1'], 'good', 'neither', 'good'], raised).outcomes).toEqual([]);
     // nothing is kept of a device that is fine
-    expect(feed([['gas-1'], []]).state).toBeUndefined();
+    expect(feed([['gas-1'], 'good']).state).toBeUndefined();
   });
 
   it('clears when the device leaves the registry, takes an open alert back after a restart, and keeps only states from a snapshot', () => {
@@ -56,7 +59,7 @@ describe('the misnamed-points watch', () => {
     expect(misnamedGone(raised, 'ctl-1', LATER)).toMatchObject({ key: 'ctl-1/points-misnamed', change: 'clear' });
     expect(misnamedGone(feed([['gas-1']]).state!, 'ctl-1', LATER)).toBeNull();
     const seeded = misnamedFromOpenAlert('E', AT);
-    expect(feed(Array(3).fill([]), seeded).outcomes).toMatchObject([{ change: 'clear' }]);
+    expect(feed(Array(3).fill('good'), seeded).outcomes).toMatchObject([{ change: 'clear' }]);
     expect(misnamedStateFromSnapshot(JSON.parse(JSON.stringify(raised)))).toEqual(raised);
     for (const bad of [null, 7, { ...raised, faults: -1 }, { ...raised, lastFaultAt: 'x' }, { ...raised, silent: ['a', 'b', 'c', 'd', 'e', 'f'] }, { ...raised, silent: [''] }, { ...raised, enterpriseId: 'x'.repeat(201) }]) expect(misnamedStateFromSnapshot(bad)).toBeUndefined();
   });
@@ -80,39 +83,36 @@ describe('decode and the watches: names the registry lacks', () => {
     expect(take([{ seq: 1, values: { gas1: 12, power_kw: 3 } }, { seq: 3, values: { power_kw: 3, lel: 1 } }])).toEqual({ numbers: 1, switches: 0 });
   });
 
-  it('finds a silent point of the same type as the unknown names, by the last values and the report interval', () => {
-    const lastAt = new Map<string, number>();
-    const w = new DeviceWatches((d, p) => scope.points.get(p), { device: () => ({ points: scope.points, reportIntervalS: 10 }), lastValueAt: (_d, p) => lastAt.get(p) });
-    const message = (values: Record<string, number | boolean>, unknown: DecodeNotes['unknown'], at = AT, ts = at) => {
+  it('finds a registry point of the same type as the unknown names that never had a value, and nothing on devices that are fine', () => {
+    const valued = new Set<string>();
+    const w = new DeviceWatches((_d, p) => scope.points.get(p), { device: () => scope, hasValue: (_d, p) => valued.has(p) });
+    const NO_NAMES = { numbers: 0, switches: 0 };
+    const message = (values: Record<string, number | boolean>, unknown: DecodeNotes['unknown'], o: { at?: number; quality?: Record<string, 'fault'>; refused?: DecodeNotes['refusedPoints'] } = {}) => {
       const out: Outcome[] = [];
-      const reading: Reading = { ...device, ts, values };
-      w.message(device, { clock: clockSeen(), refusedPoints: [], nothingMeasured: 0, unknown }, { accepted: 1, rejects: [] }, [reading], at, out);
-      return out.map((o) => `${o.change} ${o.message.includes('gas-1') ? 'gas-1' : ''}${o.message.includes('smoke') ? ' smoke' : ''}`);
+      const reading: Reading = { ...device, ts: o.at ?? AT, values, ...(o.quality ? { quality: o.quality } : {}) };
+      w.message(device, { clock: clockSeen(), refusedPoints: o.refused ?? [], nothingMeasured: 0, unknown }, { accepted: 1, rejects: [] }, [reading], o.at ?? AT, out);
+      for (const k of Object.keys(values)) valued.add(k);
+      return out.filter((o) => o.ruleId === 'points-misnamed').map((o) => `${o.change}${o.message.includes(' gas-1') ? ' gas-1' : ''}${o.message.includes('smoke') ? ' smoke' : ''}`);
     };
     const gasAsGas1 = { numbers: 1, switches: 0 };
-    // a number under an unknown name and gas-1 never heard: the third raises, naming gas-1 only
-    // (the silent switch is no number; power_kw is in the message)
-    expect([...message({ power_kw: 3 }, gasAsGas1), ...message({ power_kw: 3 }, gasAsGas1), ...message({ power_kw: 3 }, gasAsGas1)]).toEqual(['raise gas-1']);
-    // gas-1 arrives under its name (the firmware fixed): no fault; cleared after the quiet time
-    lastAt.set('gas-1', AT);
-    expect([...message({ 'gas-1': 5, power_kw: 3 }, { numbers: 0, switches: 0 }), ...message({ 'gas-1': 5 }, { numbers: 0, switches: 0 })]).toEqual([]);
-    expect(message({ 'gas-1': 5 }, { numbers: 0, switches: 0 }, LATER)).toEqual(['clear ']);
-    // the device's clock a day behind (kept, within maxPastS): its points are timed by that clock
-    const DAY = 86_400_000;
-    lastAt.set('gas-1', AT - DAY + 5000);
-    lastAt.set('smoke', AT - DAY + 5000);
-    expect([0, 1, 2, 3].flatMap((i) => message({ power_kw: 3 }, { numbers: 1, switches: 1 }, AT + i, AT - DAY + 10_000 + i))).toEqual([]);
-    // extra diagnostics beside complete readings: gas-1 heard within three intervals, no fault
-    lastAt.set('gas-1', LATER);
-    lastAt.set('smoke', LATER);
-    for (let i = 1; i <= 5; i++) expect(message({ power_kw: 3 }, { numbers: 1, switches: 0 }, LATER + i * 10_000)).toEqual([]);
-    // gas-1 silent past three intervals again (a firmware update renamed it)
-    const renamed = LATER + 31_000;
-    expect([0, 1, 2].flatMap((i) => message({ power_kw: 3 }, gasAsGas1, renamed + i))).toEqual(['raise gas-1']);
-    expect(w.export().misnamed).toMatchObject([['ctl-1', { raised: true, silent: ['gas-1'] }]]);
-    // a switch sent under another name, its registry switch silent: named beside gas-1
-    const after = renamed + 60_000;
-    expect([0, 1, 2].flatMap((i) => message({ power_kw: 3 }, { numbers: 1, switches: 1 }, after + i))).toEqual([]);
-    expect(w.export().misnamed).toMatchObject([['ctl-1', { raised: true, silent: ['gas-1', 'smoke'] }]]);
+    // one message per sensor: gas-1 under another name, then the power, then the switch; the
+    // third fault raises, naming gas-1 only (no unknown switch: the silent switch is not named)
+    const round = () => [...message({}, gasAsGas1), ...message({ power_kw: 3 }, NO_NAMES), ...message({ smoke: false }, NO_NAMES)];
+    valued.clear();
+    expect([...round(), ...round(), ...round()]).toEqual(['raise gas-1']);
+    // gas-1 under its name (the firmware fixed): good messages clear it after the quiet time
+    expect([...message({ 'gas-1': 5 }, NO_NAMES), ...message({ power_kw: 3 }, NO_NAMES), ...message({ power_kw: 3 }, NO_NAMES, { at: LATER })]).toEqual(['clear']);
+
+    // devices that are fine: extra diagnostics beside points that all had values
+    for (let i = 0; i < 5; i++) expect(message({ power_kw: 3 }, { numbers: 2, switches: 1 }, { at: LATER + i })).toEqual([]);
+    // a point never sent yet whose value is refused (a broken sensor) or marked faulty is named right
+    valued.delete('gas-1');
+    for (let i = 0; i < 4; i++) expect(message({ power_kw: 3 }, gasAsGas1, { at: LATER + i, refused: [['gas-1', 'VALUE_OUT_OF_RANGE']] })).toEqual([]);
+    for (let i = 0; i < 4; i++) expect(message({ power_kw: 3 }, gasAsGas1, { at: LATER + i, quality: { 'gas-1': 'fault' } })).toEqual([]);
+    // a switch sent under another name, the registry's switch never heard: named
+    valued.delete('smoke');
+    valued.add('gas-1');
+    expect([0, 1, 2].flatMap((i) => message({ power_kw: 3 }, { numbers: 0, switches: 1 }, { at: LATER + i }))).toEqual(['raise smoke']);
+    expect(w.export().misnamed).toMatchObject([['ctl-1', { raised: true, silent: ['smoke'] }]]);
   });
 });

@@ -4,7 +4,7 @@ import type { Alert, Transition } from '../../services/alerts/model.ts';
 import { formatCst, renderDigest, renderMessage } from '../../services/notify/message.ts';
 import { DEFAULT_IMMEDIATE, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 import { audienceOf } from '../../services/notify/audience.ts';
-import { buildWebhookRequest, digestParts, DINGTALK_MAX_BYTES, jsonBytes, signDingTalk, WebhookChannel } from '../../services/notify/channels/webhook.ts';
+import { buildWebhookRequest, DINGTALK_MAX_BYTES, fitEvent, jsonBytes, signDingTalk, WebhookChannel } from '../../services/notify/channels/webhook.ts';
 
 const alert: Alert = {
   id: 'a1', key: 'D/gas', rule: 'gas-lel', ruleKind: 'threshold', enterpriseId: 'E', deviceId: 'gas-1', metric: 'gas_lel', pointId: 'gas_lel', pointName: null, region: '321283103', industry: 'hazchem',
@@ -73,7 +73,7 @@ describe('messages that fit their receiver', () => {
 
   it('keeps a DingTalk robot\'s body within its 20 000 bytes, the worst first, saying how many were left out, with the details and acknowledge links', () => {
     expect(Buffer.byteLength(withAck.markdown)).toBeGreaterThan(DINGTALK_MAX_BYTES);
-    const req = buildWebhookRequest({ url: 'http://d', format: 'dingtalk' }, withAck, null, 0);
+    const req = buildWebhookRequest({ url: 'http://d', format: 'dingtalk' }, withAck, { digest: true }, 0);
     const text = (req.body as { markdown: { text: string } }).markdown.text;
     expect(jsonBytes(req.body)).toBeLessThanOrEqual(DINGTALK_MAX_BYTES);
     expect(text.split('\n')[0]).toBe(storm.markdown.split('\n')[0]);
@@ -88,8 +88,8 @@ describe('messages that fit their receiver', () => {
   });
 
   it('keeps the acknowledge link in a WeCom message cut to 4 096 bytes, even when one line alone is longer', () => {
-    const content = (m: typeof withAck) => (buildWebhookRequest({ url: 'http://w', format: 'wecom' }, m, null, 0).body as { markdown: { content: string } }).markdown.content;
-    const cut = content(withAck);
+    const content = (m: typeof withAck, event: unknown = null) => (buildWebhookRequest({ url: 'http://w', format: 'wecom' }, m, event, 0).body as { markdown: { content: string } }).markdown.content;
+    const cut = content(withAck, { digest: true });
     expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(4096);
     expect(cut).toContain('kitchen-gas-1');
     expect(cut.endsWith(ack)).toBe(true);
@@ -101,23 +101,45 @@ describe('messages that fit their receiver', () => {
     expect(single).toContain('测试化工');
   });
 
-  it('sends a generic receiver a digest larger than its body limit in parts, the worst first, each event once', () => {
-    const events = [...Array.from({ length: 300 }, (_, i) => ({ id: `m${i}`, severity: 'major', message: 'x'.repeat(900), transition: { at: new Date(i * 1000).toISOString() } })), { id: 'crit', severity: 'critical', message: 'gas', transition: { at: new Date(500_000).toISOString() } }];
-    const body = { digest: true, count: events.length, events, ackUrl: 'http://x/a/T' };
-    const max = 64 * 1024;
-    const parts = digestParts(body, max) as { digest: true; count: number; events: { id: string }[]; part: number; parts: number; total: number; ackUrl: string }[];
-    expect(parts.length).toBeGreaterThan(4);
-    for (const [k, p] of parts.entries()) {
-      expect(jsonBytes(p)).toBeLessThanOrEqual(max);
-      expect(p).toMatchObject({ digest: true, count: p.events.length, part: k + 1, parts: parts.length, total: 301, ackUrl: 'http://x/a/T' });
-    }
-    expect(parts[0].events[0].id).toBe('crit');
-    const ids = parts.flatMap((p) => p.events.map((e) => e.id));
-    expect(ids).toHaveLength(301);
-    expect(new Set(ids).size).toBe(301);
-    // within the limit, or not a digest: as it is
-    expect(digestParts(body, 10 * 1024 * 1024)).toEqual([body]);
-    expect(digestParts({ id: 'a1', message: 'x'.repeat(100_000) }, max)).toEqual([{ id: 'a1', message: 'x'.repeat(100_000) }]);
+  it("keeps every line of one alert's message, its note cut, the English and the links, when an acknowledgement's note is long", () => {
+    const acked = renderMessage(alert, { ...raisedT, type: 'acknowledged', actor: 'user:duty', note: '已到现场'.padEnd(1980, '查') }, { enterpriseName: '测试化工', link: 'http://x/#/alerts/a1' });
+    const content = (buildWebhookRequest({ url: 'http://w', format: 'wecom' }, { ...acked, markdown: acked.markdown + ack }, { id: 'a1' }, 0).body as { markdown: { content: string } }).markdown.content;
+    expect(Buffer.byteLength(content)).toBeLessThanOrEqual(4096);
+    expect(Buffer.byteLength(content)).toBeGreaterThan(3500);
+    for (const kept of ['备注：已到现场', 'Note: 已到现场', 'Details: http://x/#/alerts/a1', '详情：http://x/#/alerts/a1', 'Value: 62 %LEL']) expect(content).toContain(kept);
+    expect(content.endsWith(ack)).toBe(true);
+    expect(content).not.toContain('未列出');
+  });
+
+  it('keeps a DingTalk body within its limit whatever the names hold, and a name makes no line or link of its own', () => {
+    const hostile = 'x"\\\u0001'.repeat(3000);
+    const d = renderDigest([major(1), { ...critical, enterpriseName: hostile }], 'http://x/#/alerts');
+    const body = buildWebhookRequest({ url: 'http://d', format: 'dingtalk' }, { ...d, markdown: d.markdown + ack }, { digest: true }, 0).body as { markdown: { text: string } };
+    expect(jsonBytes(body)).toBeLessThanOrEqual(DINGTALK_MAX_BYTES);
+    expect(body.markdown.text.endsWith(ack)).toBe(true);
+    // two enterprises' names of 1 500 characters each: the title is cut, the links stay
+    const long = renderDigest([{ ...major(1), enterpriseName: '长'.repeat(1500) }, { ...critical, enterpriseName: '名'.repeat(1500) }], 'http://x/#/alerts');
+    const wecom = (buildWebhookRequest({ url: 'http://w', format: 'wecom' }, { ...long, markdown: long.markdown + ack }, { digest: true }, 0).body as { markdown: { content: string } }).markdown.content;
+    expect(Buffer.byteLength(wecom)).toBeLessThanOrEqual(4096);
+    expect(wecom).toContain('[详情 / Details](http://x/#/alerts)');
+    expect(wecom.endsWith(ack)).toBe(true);
+    // a device name an enterprise registered, made to look like a line of the message
+    const sly = renderDigest([{ ...critical, deviceName: '1号\n- [详情 / Details](http://evil.example)' }], 'http://x/#/alerts');
+    expect(sly.markdown).not.toContain('](http://evil');
+    expect(sly.markdown.split('\n').filter((l) => l.startsWith('- '))).toHaveLength(1);
+    const one = renderMessage(alert, { ...raisedT, note: 'ok\n### 【紧急】fake', actor: 'user:x' }, { enterpriseName: '测试化工', deviceName: 'a\r\nb', link: 'http://x' });
+    expect(one.text).not.toMatch(/\n### /);
+    expect(one.markdown.split('\n').filter((l) => l.startsWith('### '))).toHaveLength(1);
+  });
+
+  it('trims the long texts of a change larger than a generic receiver takes alone, and leaves the rest as it is', () => {
+    const feedback = { id: 'a1', severity: 'critical', feedback: { cause: '原因'.repeat(2000), measures: '措施'.repeat(2000) }, transition: { type: 'feedback', note: 'x'.repeat(5000) } };
+    const fitted = fitEvent(feedback, 16 * 1024) as typeof feedback & { trimmed: boolean };
+    expect(jsonBytes(fitted)).toBeLessThanOrEqual(16 * 1024);
+    expect(fitted).toMatchObject({ id: 'a1', severity: 'critical', trimmed: true, transition: { type: 'feedback' } });
+    expect(fitted.feedback.cause.startsWith('原因原因')).toBe(true);
+    expect(fitted.feedback.cause.endsWith('…')).toBe(true);
+    expect(fitEvent({ id: 'a1' }, 16 * 1024)).toEqual({ id: 'a1' });
   });
 });
 

@@ -126,6 +126,40 @@ describe('the outbox', () => {
     expect(recorded.filter((l) => l.type === 'notified').map((l) => l.alertId).sort()).toEqual(['a1', 'a2']);
   });
 
+  it('sends a group larger than the receiver takes as several notifications, the worst alerts first, each delivered and recorded on its own', async () => {
+    // a receiver that takes at most 8 KB and refuses, for now, the message after the first
+    const limited = Object.assign(channel, { maxBodyBytes: () => 8 * 1024 });
+    let calls = 0;
+    const send = limited.send.bind(limited);
+    limited.send = async (unit, id, delivery) => {
+      if (++calls === 2) throw new Error('HTTP 500');
+      return send(unit, id, delivery);
+    };
+    const o = outbox();
+    const notices = Array.from({ length: 30 }, (_, k) => alertNotice(`a${k}`, { critical: k === 29 }));
+    // the critical's group wait is the others' (it joins their group)
+    await o.enqueue(notices.map((n) => ({ ...n, urgent: false })));
+    now += 10_000;
+    await o.run();
+    const ids = channel.sent.map((m) => m.delivery.notificationId);
+    expect(channel.sent.length).toBeGreaterThan(1);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(channel.sent.every((m) => Buffer.byteLength(JSON.stringify(m.delivery.event)) <= 8 * 1024)).toBe(true);
+    // the critical went first
+    expect(alertIdsOf(channel.sent[0].delivery)[0]).toBe('a29');
+    // what was delivered is recorded as delivered; the one refused waits for its retry
+    const delivered = channel.sent.flatMap((m) => alertIdsOf(m.delivery));
+    expect(recorded.filter((l) => l.type === 'notified').map((l) => l.alertId).sort()).toEqual([...delivered].sort());
+    const failed = recorded.filter((l) => l.type === 'notification_failed').map((l) => l.alertId);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.some((a) => delivered.includes(a))).toBe(false);
+    // the retry sends the refused message as it was, under its id; every change arrives once
+    now += 1000;
+    await o.run();
+    const all = channel.sent.flatMap((m) => alertIdsOf(m.delivery));
+    expect(all.sort()).toEqual(notices.map((n) => n.alertId).sort());
+  });
+
   it('retries with a doubling delay under one notification id and one content, also after a restart', async () => {
     channel.failing = true;
     let o = outbox();

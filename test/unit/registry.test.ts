@@ -67,6 +67,18 @@ describe('registry', () => {
     expect(problemsOf(r)).toContain('enterprises[1].devices[0].points[6].metric: unknown metric "dust_conc"');
   });
 
+  it("takes a generic receiver's maxBodyKB within 16 to 10 240, and refuses one on a robot, whose limit is known", () => {
+    const withHook = (hook: object) => {
+      const r = testRegistry();
+      r.units[0].webhooks = [hook] as never;
+      return r;
+    };
+    expect(problemsOf(withHook({ url: 'http://h/x', format: 'generic', maxBodyKB: 64 }))).toEqual([]);
+    expect(problemsOf(withHook({ url: 'http://h/x' }))).toEqual([]);
+    for (const bad of [15, 10_241, 64.5, '64', -1]) expect(problemsOf(withHook({ url: 'http://h/x', maxBodyKB: bad })).join()).toMatch(/maxBodyKB/);
+    expect(problemsOf(withHook({ url: 'https://oapi.dingtalk.com/robot/send?access_token=T', format: 'dingtalk', maxBodyKB: 64 })).join()).toMatch(/maxBodyKB is for generic receivers/);
+  });
+
   it('refuses the whole registry, listing every problem', () => {
     const r = testRegistry();
     r.enterprises[0].units = ['no-such-unit'];

@@ -40,6 +40,12 @@ export interface Channel {
   send(unit: UnitConfig, id: string, delivery: Delivery): Promise<void>;
   /** where it went, for the record: never a secret (robot tokens stay out) */
   target(unit: UnitConfig, id: string): string;
+  /**
+   * the largest body the receiver takes, when it refuses larger ones for good: a group of
+   * notices larger than that goes as several messages (pace.ts `bySize`). Absent: no limit, or the
+   * channel fits its message itself (a robot's markdown)
+   */
+  maxBodyBytes?(unit: UnitConfig, id: string): number | undefined;
   close?(): void;
 }
 
@@ -67,6 +73,11 @@ export class Channels {
   /** the channel ids of the unit for what is read at a desk (reports, summaries): not phones */
   writtenIdsOf(unit: UnitConfig): string[] {
     return [...this.byKind.values()].filter((c) => c.kind !== 'sms' && c.kind !== 'voice').flatMap((c) => c.idsOf(unit));
+  }
+
+  /** the largest body the unit's receiver on this channel takes (undefined: no limit) */
+  maxBodyBytes(unit: UnitConfig, id: string): number | undefined {
+    return this.of(id)?.maxBodyBytes?.(unit, id);
   }
 
   /** the channel behind an id, or undefined for a kind the service does not have (any longer) */

@@ -16,12 +16,13 @@ export interface WebhookRequest {
 }
 
 export function buildWebhookRequest(hook: Pick<WebhookConfig, 'url' | 'format' | 'secret'>, m: Message, event: unknown, now: number, ackLink?: string): WebhookRequest {
+  const digest = event !== null && typeof event === 'object' && (event as { digest?: unknown }).digest === true;
   switch (hook.format) {
     case 'dingtalk':
-      return { url: hook.secret ? signDingTalk(hook.url, hook.secret, now) : hook.url, body: dingTalkBody(m) };
+      return { url: hook.secret ? signDingTalk(hook.url, hook.secret, now) : hook.url, body: dingTalkBody(m, digest) };
     case 'wecom':
       // WeCom markdown content is limited to 4096 bytes (errcode 40058 past it)
-      return { url: hook.url, body: { msgtype: 'markdown', markdown: { content: fitMarkdown(m.markdown, WECOM_MAX_BYTES) } } };
+      return { url: hook.url, body: { msgtype: 'markdown', markdown: { content: fitMarkdown(m.markdown, WECOM_MAX_BYTES, digest) } } };
     default:
       // a receiver that pages someone can hand on the same one-tap acknowledge as an SMS
       return { url: hook.url, body: ackLink && event !== null && typeof event === 'object' ? { ...event, ackUrl: ackLink } : event };
@@ -32,20 +33,27 @@ export function buildWebhookRequest(hook: Pick<WebhookConfig, 'url' | 'format' |
 export const DINGTALK_MAX_BYTES = 20_000;
 export const WECOM_MAX_BYTES = 4096;
 
-function dingTalkBody(m: Message) {
+function dingTalkBody(m: Message, digest: boolean) {
   const body = (text: string) => ({ msgtype: 'markdown', markdown: { title: m.title.slice(0, 64), text }, at: { atMobiles: [], isAtAll: false } });
-  // the limit is on the body as sent: JSON escapes (newlines, quotes) count, so the text is fitted
-  // to what is left, then once more by what the escapes added
+  // the limit is on the body as sent: JSON escapes count, so the text is fitted to what is left,
+  // then again by what the escapes added. A robot shows no control character: they go first, so
+  // escapes at most double a text (a quote, a backslash) and three rounds fit it
+  const markdown = m.markdown.replace(/[\u0000-\u0009\u000B-\u001F\u007F]/g, '');
   let budget = DINGTALK_MAX_BYTES - jsonBytes(body(''));
-  for (;;) {
-    const b = body(fitMarkdown(m.markdown, budget));
+  for (let round = 0; round < 8 && budget > 0; round++) {
+    const b = body(fitMarkdown(markdown, budget, digest));
     const over = jsonBytes(b) - DINGTALK_MAX_BYTES;
-    if (over <= 0 || budget <= over) return b;
-    budget -= over;
+    if (over <= 0) return b;
+    budget -= over + 16;
   }
+  return body(m.title.slice(0, 64));
 }
 
 export const jsonBytes = (x: unknown) => Buffer.byteLength(JSON.stringify(x), 'utf8');
+
+/** nginx's default `client_max_body_size` (1 MB): what a generic receiver takes unless the registry says */
+export const DEFAULT_MAX_BODY_KB = 1024;
+const maxBodyKB = (hook: Pick<WebhookConfig, 'maxBodyKB'>) => hook.maxBodyKB ?? DEFAULT_MAX_BODY_KB;
 
 /** DingTalk: sign = urlencode(base64(HMAC-SHA256(secret, `${timestamp}\n${secret}`))). */
 export function signDingTalk(url: string, secret: string, timestamp: number): string {
@@ -54,45 +62,24 @@ export function signDingTalk(url: string, secret: string, timestamp: number): st
   return `${url}${sep}timestamp=${timestamp}&sign=${encodeURIComponent(sign)}`;
 }
 
-interface DigestBody {
-  digest: true;
-  count: number;
-  events: { severity?: unknown; transition?: { at?: unknown } }[];
-  ackUrl?: string;
-}
-
-const isDigest = (b: unknown): b is DigestBody => b !== null && typeof b === 'object' && (b as DigestBody).digest === true && Array.isArray((b as DigestBody).events);
-
-const RANK: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, { critical: 3, major: 2, warning: 1, info: 0 });
-const rankOf = (e: DigestBody['events'][number]) => (typeof e.severity === 'string' ? (RANK[e.severity] ?? 0) : 0);
-const timeOf = (e: DigestBody['events'][number]) => (typeof e.transition?.at === 'string' ? e.transition.at : '');
+/** A long text of an event trimmed to this many characters when the event alone passes the receiver's limit. */
+const TRIMMED_TEXT = 200;
 
 /**
- * A generic receiver's body in parts of at most `maxBytes` (the registry's `maxBodyKB`): nginx
- * refuses a body over 1 MB by default, and a digest of a storm is megabytes, refused for good at
- * every retry until it expired. A digest larger than that goes as several, each
- * `{ digest, count, events, part, parts, total }`, the worst events first; anything else as it is.
+ * An event larger than the receiver takes alone (an operator's feedback of thousands of
+ * characters; a receiver set to a small `maxBodyKB`): its long texts cut, and `trimmed: true`, so
+ * that the change itself still arrives; the whole is in the API. Anything else as it is.
  */
-export function digestParts(body: unknown, maxBytes: number): unknown[] {
-  if (!isDigest(body)) return [body];
-  const total = body.events.length;
-  const part = (list: unknown[], k: number, n: number) => ({ digest: true, count: list.length, events: list, part: k, parts: n, total, ...(body.ackUrl ? { ackUrl: body.ackUrl } : {}) });
-  // what a part costs without its events (the largest numbers it can hold), and each event with its
-  // comma: measured once each (a storm's digest is megabytes, and this runs on the MQTT thread)
-  const overhead = jsonBytes(part([], total, total));
-  const bytesOf = new Map(body.events.map((e) => [e, jsonBytes(e) + 1]));
-  if ([...bytesOf.values()].reduce((a, b) => a + b, overhead) <= maxBytes) return [body];
-  const events = [...body.events].sort((x, y) => rankOf(y) - rankOf(x) || (timeOf(x) < timeOf(y) ? -1 : timeOf(x) > timeOf(y) ? 1 : 0));
-  const groups: unknown[][] = [[]];
-  let used = overhead;
-  for (const e of events) {
-    const cost = bytesOf.get(e)!;
-    // an event larger than a part alone goes alone: nothing smaller can carry it
-    if (used + cost > maxBytes && groups.at(-1)!.length) (groups.push([]), (used = overhead));
-    groups.at(-1)!.push(e);
-    used += cost;
-  }
-  return groups.map((g, k) => part(g, k + 1, groups.length));
+export function fitEvent(body: unknown, maxBytes: number): unknown {
+  if (jsonBytes(body) <= maxBytes) return body;
+  const cut = (x: unknown, depth: number): unknown => {
+    if (typeof x === 'string') return x.length > TRIMMED_TEXT ? `${x.slice(0, TRIMMED_TEXT)}…` : x;
+    if (depth === 0 || x === null || typeof x !== 'object') return x;
+    if (Array.isArray(x)) return x.map((v) => cut(v, depth - 1));
+    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, cut(v, depth - 1)]));
+  };
+  const trimmed = cut(body, 4) as Record<string, unknown>;
+  return Array.isArray(trimmed) ? trimmed : { ...trimmed, trimmed: true };
 }
 
 /** `notificationId` goes in `X-Notification-Id`, so a receiver can drop a resend after a crash. */
@@ -137,10 +124,15 @@ export class WebhookChannel implements Channel {
     const hook = unit.webhooks[parseChannelId(id).index];
     if (!hook) throw new Error(`the unit has no ${id}`);
     const req = buildWebhookRequest(hook, d.message, d.event, this.clock(), d.ackLink);
-    const parts = hook.format === 'generic' ? digestParts(req.body, hook.maxBodyKB * 1024) : [req.body];
-    // each part has an id of its own, the same at every attempt: a retry after part 2 failed sends
-    // part 1 again, and the receiver drops it by its id
-    for (let k = 0; k < parts.length; k++) await postWebhook(hook, { url: req.url, body: parts[k] }, parts.length === 1 ? d.notificationId : `${d.notificationId}.${k + 1}`);
+    // the outbox keeps a group within the limit (maxBodyBytes); a change larger alone is trimmed
+    const body = hook.format === 'generic' ? fitEvent(req.body, maxBodyKB(hook) * 1024) : req.body;
+    await postWebhook(hook, { url: req.url, body }, d.notificationId);
+  }
+
+  /** a generic receiver's `maxBodyKB`; a robot's message is fitted to its limit instead */
+  maxBodyBytes(unit: UnitConfig, id: string): number | undefined {
+    const hook = unit.webhooks[parseChannelId(id).index];
+    return hook?.format === 'generic' ? maxBodyKB(hook) * 1024 : undefined;
   }
 
   target(unit: UnitConfig, id: string): string {
