@@ -77,8 +77,9 @@ export interface DecodeNotes {
   /** readings refused (READING_INVALID) that carried no `values` and no `quality`: nothing measured was lost */
   nothingMeasured: number;
   /**
-   * values refused as UNKNOWN_METRIC in readings that were taken, by type: a registry point of
-   * that type that has gone silent may be sent under another name (services/pipeline/device-watches.ts)
+   * values refused as UNKNOWN_METRIC, by what they could be (a 0 or 1 a switch or a number, text
+   * either): a registry point of that type that never had a value may be sent under another
+   * name (services/pipeline/device-watches.ts). Readings refused for their time or form add none.
    */
   unknown: UnknownNames;
 }
@@ -151,10 +152,6 @@ export function decodeTelemetry(payload: Buffer, scope: DeviceScope, now: number
     if (r) {
       const clockNoted = notes.clock.behind > behind ? 'behind' : notes.clock.right > right ? 'right' : null;
       readings.push({ index, reading: r, seqTs: (item as { ts?: unknown }).ts === undefined ? null : (r.sentTs ?? r.ts), pointsFrom, pointsTo: notes.refusedPoints.length, clockNoted, unknownNumbers: notes.unknown.numbers - numbers, unknownSwitches: notes.unknown.switches - switches });
-    } else {
-      // a reading refused says nothing of names: only values taken beside them show a point missing
-      notes.unknown.numbers = numbers;
-      notes.unknown.switches = switches;
     }
   });
   return { readings, rejects };
@@ -197,8 +194,9 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     const point = scope.points.get(metric);
     if (!point || !isMetric(point.metric)) {
       rejects.push({ code: 'UNKNOWN_METRIC', path, detail: clip(metric) });
-      if (typeof v === 'number' && Number.isFinite(v)) notes.unknown.numbers++;
-      else if (typeof v === 'boolean') notes.unknown.switches++;
+      // what it could be sent for: a 0 or 1 may be a switch (a PLC's), text anything
+      if (typeof v === 'boolean' || v === 0 || v === 1 || typeof v === 'string') notes.unknown.switches++;
+      if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string') notes.unknown.numbers++;
       continue;
     }
     const ind: { type: string; range?: readonly [number, number] } = INDICATORS[point.metric];

@@ -5,24 +5,30 @@ import { POINTS_MISNAMED_RULE, ruleKey } from '../rules/keys.ts';
 /**
  * A point the device sends under a name the registry lacks: firmware that says `gas1` where the
  * registry has `gas-1`, or `lel` for `gas_lel`. The value is refused (`UNKNOWN_METRIC`, told to
- * the device only), the device's other points are read, and the registry's point never has a
- * value: its alarms are never judged, and nothing else says so (the device is online, its
- * readings complete by `seq`).
+ * the device only) and the registry's point never has a value: its alarms are never judged, and
+ * nothing else may say so (the device is online, its other points read, its readings complete by
+ * `seq`).
  *
- * A message is a fault when, beside readings taken, it carries values under unknown names while a
- * registry point of the same type (a number, a switch) has never had a value (a point whose value
- * was refused, or that has a quality, is named right). A point that had values once is not
- * silent: a device that sends only what changed must not raise this, so a point renamed by a
- * firmware update after it had values is not seen (README). Extra diagnostics (`rssi`) beside
- * points that all had values are no fault. A message without unknown names counts neither way
- * while a point the alert named is still silent (a gateway that sends one message per sensor),
- * and as good once none is. Raised (`major`) at the third fault without a good message between;
- * cleared at the third good message in a row, once no fault has come for QUIET_TO_CLEAR_MS (as
- * the other device watches). The alert names the silent registry points, never the names the
- * device sent: an alert is no place for text from outside.
+ * A message is a fault when it carries values under unknown names (also one refused whole for
+ * them: a gateway sending one message per sensor) while a registry point of the same type (a
+ * number, a switch; a 0 or 1 may be either) has never had a value. A point heard by its name,
+ * even refused or with a quality only, is named right. A point that had values once is not
+ * silent: a device that sends only what changed must not raise this, so a point renamed after it
+ * had values is not seen (README). Extra diagnostics (`rssi`) beside points that all had values
+ * are no fault. A message without unknown names counts neither way while a point the alert named
+ * is still silent, and as good once none is. Raised (`major`) at the third fault without a good
+ * message between, FAULT_INTERVALS report intervals after the first; cleared at the third good
+ * message in a row, once no fault has come for QUIET_TO_CLEAR_MS (as the other device watches).
+ * The alert names the silent registry points, never the names the device sent: an alert is no
+ * place for text from outside.
  */
 export const MISNAMED_TO_RAISE = 3;
 export const MATCHED_TO_CLEAR = 3;
+/**
+ * and for this many report intervals since the first fault: a point heard now and then by its
+ * name only (a fault quality, a refused 65535), after a restart that forgot it, is heard again
+ */
+export const FAULT_INTERVALS = 3;
 /** at most this many silent points named in an alert */
 const POINTS_TOLD = 5;
 
@@ -33,6 +39,8 @@ export interface MisnamedState {
   enterpriseId: string;
   /** faults without a good message between */
   faults: number;
+  /** when the first of them came (ms) */
+  firstFaultAt: number;
   /** messages in a row without, since the alert was raised */
   good: number;
   raised: boolean;
@@ -71,7 +79,7 @@ function outcome(device: Device, change: 'raise' | 'clear', silent: readonly str
  * One message with readings taken, applied to a device's state. `silent`: for a fault, the
  * registry points of a type the message sent unknown names of that have never had a value.
  */
-export function watchPointNames(state: MisnamedState | undefined, seen: NamesSeen, silent: readonly string[], device: Device, at: number): { state: MisnamedState | undefined; outcome: Outcome | null } {
+export function watchPointNames(state: MisnamedState | undefined, seen: NamesSeen, silent: readonly string[], device: Device & { reportIntervalS: number }, at: number): { state: MisnamedState | undefined; outcome: Outcome | null } {
   if (seen === 'neither') return { state, outcome: null };
   if (seen === 'good') {
     if (!state) return { state, outcome: null };
@@ -80,8 +88,9 @@ export function watchPointNames(state: MisnamedState | undefined, seen: NamesSee
     if (good < MATCHED_TO_CLEAR || at - state.lastFaultAt < QUIET_TO_CLEAR_MS) return { state: { ...state, faults: 0, good }, outcome: null };
     return { state: undefined, outcome: outcome(device, 'clear', null, at) };
   }
-  const next: MisnamedState = { enterpriseId: device.enterpriseId, faults: (state?.faults ?? 0) + 1, good: 0, raised: state?.raised ?? false, lastFaultAt: at, silent: [...silent].sort().slice(0, POINTS_TOLD) };
-  if (next.faults < MISNAMED_TO_RAISE || next.raised) return { state: next, outcome: null };
+  const first = state && state.faults > 0 ? state.firstFaultAt : at;
+  const next: MisnamedState = { enterpriseId: device.enterpriseId, faults: (state?.faults ?? 0) + 1, firstFaultAt: first, good: 0, raised: state?.raised ?? false, lastFaultAt: at, silent: [...silent].sort().slice(0, POINTS_TOLD) };
+  if (next.faults < MISNAMED_TO_RAISE || next.raised || at - first < FAULT_INTERVALS * device.reportIntervalS * 1000) return { state: next, outcome: null };
   next.raised = true;
   return { state: next, outcome: outcome(device, 'raise', next.silent, at) };
 }
@@ -93,15 +102,15 @@ export function misnamedGone(state: MisnamedState, deviceId: string, at: number)
 
 /** After a restart: an alert still open, so the messages that come next can clear it. */
 export function misnamedFromOpenAlert(enterpriseId: string, now: number): MisnamedState {
-  return { enterpriseId, faults: MISNAMED_TO_RAISE, good: 0, raised: true, lastFaultAt: now, silent: [] };
+  return { enterpriseId, faults: MISNAMED_TO_RAISE, firstFaultAt: now, good: 0, raised: true, lastFaultAt: now, silent: [] };
 }
 
 /** A state from a snapshot (a cluster partition's, in PostgreSQL): undefined when it is not one. */
 export function misnamedStateFromSnapshot(data: unknown): MisnamedState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { enterpriseId, faults, good, raised, lastFaultAt, silent } = data as Record<string, unknown>;
+  const { enterpriseId, faults, firstFaultAt, good, raised, lastFaultAt, silent } = data as Record<string, unknown>;
   const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(faults) || !count(good) || typeof raised !== 'boolean' || typeof lastFaultAt !== 'number' || !Number.isFinite(lastFaultAt)) return undefined;
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(faults) || !count(good) || typeof raised !== 'boolean' || typeof lastFaultAt !== 'number' || !Number.isFinite(lastFaultAt) || typeof firstFaultAt !== 'number' || !Number.isFinite(firstFaultAt)) return undefined;
   if (!Array.isArray(silent) || silent.length > POINTS_TOLD || !silent.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 64)) return undefined;
-  return { enterpriseId, faults: faults as number, good: good as number, raised, lastFaultAt, silent: [...(silent as string[])] };
+  return { enterpriseId, faults: faults as number, firstFaultAt, good: good as number, raised, lastFaultAt, silent: [...(silent as string[])] };
 }

@@ -84,7 +84,8 @@ export function renderMessage(a: Alert, t: Transition, ctx0: MessageContext): Me
     `设备/点位：${deviceLabel(a.deviceId, ctx.deviceName)} / ${pointOf(a, ind?.zh)}`,
     zhValue,
     `时间：${when}`,
-    `说明：${oneLine(t.message ?? a.message)}`,
+    // the words a rule made may hold a point's name an enterprise registered
+    `说明：${inert(t.message ?? a.message)}`,
     t.note ? `备注：${inert(t.note)}（${inert(t.actor)}）` : '',
     `详情：${ctx.link}`,
   ].filter(Boolean);
@@ -176,21 +177,24 @@ function dropLines(head: string, list: string[], tail: string[], maxBytes: numbe
   return [head, ...shown, note(items - shownItems), ...tail].join('\n');
 }
 
-/** every line, the longest cut until the whole fits */
+/**
+ * every line, the longest cut to one length until the whole fits: the Chinese and the English of
+ * a long note keep as much of it each
+ */
 function cutLongest(head: string, list: string[], tail: string[], maxBytes: number): string {
-  const shown = [...list];
-  let over = bytes([head, ...shown, ...tail].join('\n')) - maxBytes;
-  while (over > 0) {
-    let longest = 0;
-    for (let i = 1; i < shown.length; i++) if (bytes(shown[i]) > bytes(shown[longest])) longest = i;
-    const size = bytes(shown[longest]);
-    // a line cut to less than this says nothing more than its label: the rest cannot fit
-    if (size <= 48) break;
-    const to = Math.max(48, size - over - 3);
-    shown[longest] = truncateBytes(shown[longest], to);
-    over -= size - bytes(shown[longest]);
+  const sizes = list.map(bytes);
+  const fixed = bytes([head, ...tail].join('\n')) + list.length + 1;
+  const fits = (cap: number) => fixed + sizes.reduce((n, b) => n + Math.min(b, cap), 0) <= maxBytes;
+  // the largest length every line may keep (a line cut to less than 48 bytes keeps little but its label)
+  let lo = 48;
+  let hi = Math.max(lo, ...sizes);
+  if (!fits(lo)) return [head, ...list.map((l) => (bytes(l) > lo ? truncateBytes(l, lo) : l)), ...tail].join('\n');
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
   }
-  return [head, ...shown, ...tail].join('\n');
+  return [head, ...list.map((l, i) => (sizes[i] > lo ? truncateBytes(l, lo) : l)), ...tail].join('\n');
 }
 
 export function truncateBytes(s: string, max: number): string {
@@ -202,7 +206,10 @@ export function truncateBytes(s: string, max: number): string {
 export type SilenceView = Pick<Silence, 'deviceId' | 'rule' | 'reason' | 'by' | 'from' | 'until'> & { enterpriseName: string };
 
 export function renderSilence(s: SilenceView, phase: 'started' | 'ended'): Message {
-  const scope = [inert(s.enterpriseName), s.deviceId, s.rule].filter(Boolean).join(' / ');
+  const scope = [s.enterpriseName, s.deviceId, s.rule]
+    .filter((x): x is string => !!x)
+    .map(inert)
+    .join(' / ');
   const [zh, en] = phase === 'started' ? ['维护/静默开始，期间报警照常记录，通知暂缓', 'maintenance / silence started: alerts are recorded, notifications held'] : ['维护/静默结束，通知恢复', 'maintenance / silence ended: notifications resume'];
   const title = `【${phase === 'started' ? '静默开始' : '静默结束'}】${scope} / [SILENCE ${phase.toUpperCase()}]`;
   const body = [

@@ -65,13 +65,23 @@ export function bySize(g: OutboxItem[], maxBytes: number): OutboxItem[][] {
   const ordered = [...byAlert.values()].map((list) => ({ list, rank: worst(list) })).sort((a, b) => b.rank - a.rank);
   const out: OutboxItem[][] = [[]];
   let used = DIGEST_BYTES;
-  for (const { list } of ordered)
+  const next = () => {
+    if (!out.at(-1)!.length) return;
+    out.push([]);
+    used = DIGEST_BYTES;
+  };
+  for (const { list } of ordered) {
+    // an alert's changes in one message where they fit in one: a receiver then never has its
+    // clear in one message and its raise in another that failed and waits for a retry
+    const all = list.reduce((n, i) => n + size.get(i)!, 0);
+    if (used + all > maxBytes && DIGEST_BYTES + all <= maxBytes) next();
     for (const i of list) {
       const cost = size.get(i)!;
-      if (used + cost > maxBytes && out.at(-1)!.length) (out.push([]), (used = DIGEST_BYTES));
+      if (used + cost > maxBytes) next();
       out.at(-1)!.push(i);
       used += cost;
     }
+  }
   return out;
 }
 

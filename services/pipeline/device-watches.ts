@@ -31,14 +31,16 @@ export interface WatchesSnapshot {
   /** by `device/point` */
   refusedPoints?: [string, RefusedState][];
   misnamed?: [string, MisnamedState][];
+  /** by device: registry points heard by their name without a value */
+  named?: [string, string[]][];
 }
 
 /** A registry lookup: a device's point (its key, its catalogue metric), if the device has it. */
 export type PointOf = (deviceId: string, point: string) => { metric: string } | undefined;
 
-/** What tells a silent registry point: the device's points, and whether a point has ever had a value. */
+/** What tells a silent registry point: the device's points and report interval, and whether a point has ever had a value. */
 export interface PointSilence {
-  device(deviceId: string): { points: Iterable<[string, { metric: string }]> } | undefined;
+  device(deviceId: string): { points: Iterable<[string, { metric: string }]>; reportIntervalS: number } | undefined;
   hasValue(deviceId: string, point: string): boolean;
 }
 
@@ -51,6 +53,12 @@ export class DeviceWatches {
   private readonly points = new Map<string, RefusedState>();
   /** the points of each device that have a state: a message of a device with none looks nothing up */
   private readonly pointsOf = new Map<string, Set<string>>();
+  /**
+   * registry points heard by their name without a value (refused, or with a quality only): named
+   * right, so never silent, also in the messages without them (a broken sensor's 65535 every
+   * fourth message)
+   */
+  private readonly named = new Map<string, Set<string>>();
 
   /** `silence` absent: points sent under other names are not watched */
   constructor(
@@ -69,27 +77,43 @@ export class DeviceWatches {
     // names the registry lacks beside readings taken: is a registry point of that type silent?
     const unknown = notes.unknown.numbers + notes.unknown.switches > 0;
     const watched = this.misnamed.states.get(device.deviceId);
-    if (this.silence && answer.accepted > 0 && (unknown || watched)) {
+    this.noteNamed(device.deviceId, notes, readings);
+    // a message refused whole for names alone counts too (a gateway sending one message per
+    // sensor: the misnamed sensor's messages have nothing taken)
+    if (this.silence && (unknown || (watched && answer.accepted > 0))) {
       const silent = this.silentPoints(device.deviceId, notes, readings);
       // a message without unknown names says nothing while a point the alert named is still
       // silent (a gateway that sends one message per sensor): it counts neither way
       const seen = unknown ? (silent.sameType.length ? 'fault' : 'good') : watched!.silent.some((p) => silent.all.includes(p)) ? 'neither' : 'good';
-      step(this.misnamed, device, (s) => watchPointNames(s, seen, silent.sameType, device, at), out);
+      const reportIntervalS = this.silence.device(device.deviceId)?.reportIntervalS ?? 60;
+      step(this.misnamed, device, (s) => watchPointNames(s, seen, silent.sameType, { ...device, reportIntervalS }, at), out);
     }
+  }
+
+  private noteNamed(deviceId: string, notes: DecodeNotes, readings: readonly Reading[]) {
+    if (!this.silence) return;
+    const heard = (point: string) => {
+      if (this.pointOf(deviceId, point) === undefined || this.silence!.hasValue(deviceId, point)) return;
+      const set = this.named.get(deviceId);
+      if (set) set.add(point);
+      else this.named.set(deviceId, new Set([point]));
+    };
+    for (const [point] of notes.refusedPoints) heard(point);
+    for (const r of readings) if (r.quality) for (const point in r.quality) heard(point);
   }
 
   /**
    * The device's registry points that have never had a value (`all`), and of those the ones of a
-   * type the message sent unknown names of (`sameType`). A point in the message, refused (its name
-   * is right: readings-refused tells of it) or with a quality, is not silent.
+   * type the message sent unknown names of (`sameType`). A point heard by its name (a value in the
+   * message; refused, or a quality, now or before: `named`) is not silent.
    */
   private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[]): { all: string[]; sameType: string[] } {
     const all: string[] = [];
     const sameType: string[] = [];
+    const named = this.named.get(deviceId);
     for (const [key, p] of this.silence!.device(deviceId)?.points ?? []) {
-      if (this.silence!.hasValue(deviceId, key)) continue;
-      if (readings.some((r) => Object.hasOwn(r.values, key) || (r.quality !== undefined && Object.hasOwn(r.quality, key)))) continue;
-      if (notes.refusedPoints.some(([point]) => point === key)) continue;
+      if (this.silence!.hasValue(deviceId, key) || named?.has(key)) continue;
+      if (readings.some((r) => Object.hasOwn(r.values, key))) continue;
       all.push(key);
       const isSwitch = isMetric(p.metric) && INDICATORS[p.metric].type === 'boolean';
       if ((isSwitch ? notes.unknown.switches : notes.unknown.numbers) > 0) sameType.push(key);
@@ -129,6 +153,10 @@ export class DeviceWatches {
         const gone = w.gone(state, deviceId, at);
         if (gone) out.push(gone);
       }
+    for (const [deviceId, set] of this.named) {
+      for (const point of set) if (!has(deviceId) || this.pointOf(deviceId, point) === undefined) set.delete(point);
+      if (!set.size) this.named.delete(deviceId);
+    }
     for (const [key, state] of this.points) {
       const { deviceId, ruleId: point } = keyParts(key);
       if (has(deviceId) && this.pointOf(deviceId, point) !== undefined) continue;
@@ -185,8 +213,14 @@ export class DeviceWatches {
   }
 
   export(): WatchesSnapshot {
-    // (misnamed: left out while no device is watched, as snapshots before it had it)
-    return { clocks: [...this.clock.states], refused: [...this.refused.states], refusedPoints: [...this.points], ...(this.misnamed.states.size ? { misnamed: [...this.misnamed.states] } : {}) };
+    // (misnamed and named: left out while empty, as snapshots before them had none)
+    return {
+      clocks: [...this.clock.states],
+      refused: [...this.refused.states],
+      refusedPoints: [...this.points],
+      ...(this.misnamed.states.size ? { misnamed: [...this.misnamed.states] } : {}),
+      ...(this.named.size ? { named: [...this.named].map(([d, set]) => [d, [...set]] as [string, string[]]) } : {}),
+    };
   }
 
   /** Taken back from a snapshot: entries that are not a watch's state are left out (snapshots made before have none). */
@@ -194,6 +228,12 @@ export class DeviceWatches {
     take(this.clock, s.clocks);
     take(this.refused, s.refused);
     take(this.misnamed, s.misnamed);
+    this.named.clear();
+    for (const entry of Array.isArray(s.named) ? s.named : []) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1])) continue;
+      const points = (entry[1] as unknown[]).filter((p): p is string => typeof p === 'string' && this.pointOf(entry[0], p) !== undefined);
+      if (points.length) this.named.set(entry[0], new Set(points));
+    }
     this.points.clear();
     this.pointsOf.clear();
     for (const entry of Array.isArray(s.refusedPoints) ? s.refusedPoints : []) {

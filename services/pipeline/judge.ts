@@ -54,7 +54,10 @@ export class ReadingJudge {
   private readonly watches = new DeviceWatches(
     (d, p) => this.registry.devices.get(d)?.points.get(p),
     {
-      device: (d) => this.registry.devices.get(d),
+      device: (d) => {
+        const entry = this.registry.devices.get(d);
+        return entry && { points: entry.points, reportIntervalS: entry.device.reportIntervalS };
+      },
       hasValue: (d, p) => this.seen.hasValue(d, p),
     },
   );

@@ -25,7 +25,7 @@ describe('a device whose clock is wrong or whose messages are refused', () => {
     // the service's clock is the test's: an alert on a device clears only five minutes after its last fault
     const registry = testRegistry({ webhookUrl: hooks.url });
     // a gas controller whose two channels have ids of their own in the registry
-    (registry.enterprises[0].devices as object[]).push({ id: 'ctl-1', secret: 'secret-ctl-1', templates: ['hazchem'], points: [{ id: 'gas-1', metric: 'gas_lel' }, { id: 'gas-2', metric: 'gas_lel' }, { metric: 'power_kw' }] });
+    (registry.enterprises[0].devices as object[]).push({ id: 'ctl-1', secret: 'secret-ctl-1', templates: ['hazchem'], reportIntervalS: 10, points: [{ id: 'gas-1', metric: 'gas_lel' }, { id: 'gas-2', metric: 'gas_lel' }, { metric: 'power_kw' }] });
     app = await startTestApp({ registry, clock: () => now });
     dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
   });
@@ -115,26 +115,34 @@ describe('a device whose clock is wrong or whose messages are refused', () => {
     const alerts = async () => (await api.get(`/api/alerts?enterprise=${CHEM}&limit=100`)).json.items as { rule: string; deviceId: string; severity: string; state: string; message: string }[];
     const misnamed = async () => (await alerts()).find((a) => a.rule === 'points-misnamed' && a.deviceId === 'ctl-1');
     try {
-      // firmware that says gas1 and gas2 where the registry has gas-1 and gas-2: the power is read
+      // firmware that says gas1 and gas2 where the registry has gas-1 and gas-2: the power is read.
+      // Raised at the third such message, three report intervals (10 s) after the first
       for (let i = 1; i <= 3; i++) await ctl.telemetry({ seq: i, values: { gas1: 45, gas2: 3, power_kw: 5 } });
+      await app.book.settled();
+      expect(await misnamed()).toBeUndefined();
+      // (a message without those names says nothing of them, and keeps the device heard)
+      now += 15_000;
+      await ctl.telemetry({ seq: 4, values: { power_kw: 5 } });
+      now += 15_000;
+      await ctl.telemetry({ seq: 5, values: { gas1: 45, gas2: 3, power_kw: 5 } });
       const alert = await waitFor(misnamed, 10_000, 'the misnamed-points alert');
       expect(alert).toMatchObject({ severity: 'major', state: 'active' });
       expect(alert.message).toContain('registry points gas-1, gas-2');
       // what the device sent is not repeated in the alert
       expect(alert.message).not.toContain('gas1');
-      expect(ctl.rejects.filter((r) => r.error === 'UNKNOWN_METRIC')).toHaveLength(6);
+      expect(ctl.rejects.filter((r) => r.error === 'UNKNOWN_METRIC')).toHaveLength(8);
       // 45 %LEL was never judged
       expect((await alerts()).filter((a) => a.deviceId === 'ctl-1').map((a) => a.rule)).toEqual(['points-misnamed']);
       now += 15_000;
       await waitFor(() => hooks.requests.find((r: any) => (r.body.events ?? [r.body]).some((e: { rule?: string }) => e.rule === 'points-misnamed')), 10_000, 'the enterprise told');
 
       // the firmware fixed: the gas alarm at once, the alert after its quiet time
-      for (let i = 4; i <= 6; i++) await ctl.telemetry({ seq: i, values: { 'gas-1': 45, 'gas-2': 3, power_kw: 5 } });
+      for (let i = 6; i <= 8; i++) await ctl.telemetry({ seq: i, values: { 'gas-1': 45, 'gas-2': 3, power_kw: 5 } });
       await app.book.settled();
       expect((await alerts()).find((a) => a.rule === 'gas-lel' && a.deviceId === 'ctl-1')?.state).toBe('active');
       expect((await misnamed())?.state).toBe('active');
       quietTimePasses();
-      await ctl.telemetry({ seq: 7, values: { 'gas-1': 45, 'gas-2': 3, power_kw: 5 } });
+      await ctl.telemetry({ seq: 9, values: { 'gas-1': 45, 'gas-2': 3, power_kw: 5 } });
       await waitFor(async () => (await misnamed())?.state === 'cleared', 10_000, 'cleared');
     } finally {
       await ctl.end();

@@ -24,6 +24,10 @@ describe('silences, reports and the daily summary', () => {
     expect((await op().post('/api/silences', { enterpriseId: CHEM, reason: ' ', until })).json.field).toBe('reason');
     expect((await apiClient(app, 'token-regulator-a').post('/api/silences', { enterpriseId: CHEM, reason: '检修', until })).status).toBe(403);
     expect((await apiClient(app, 'token-mall').post('/api/silences', { enterpriseId: CHEM, reason: '检修', until })).status).toBe(403);
+    // a rule is named by its id: the messages announcing the silence show it
+    const sly = await apiClient(app, 'token-chem').post('/api/silences', { enterpriseId: CHEM, rule: 'gas-lel\n- [解除静默](http://evil.example/s)', reason: '检修', until });
+    expect(sly.status).toBe(400);
+    expect(sly.json.field).toBe('rule');
   });
 
   it('holds notifications during a silence, records the alert, announces start and end, and releases what it held', async () => {

@@ -11,6 +11,8 @@ import { DeviceWatches } from '../../services/pipeline/device-watches.ts';
  * (major) at the third such message in a row, cleared at the third without one, after the quiet time.
  */
 const device = { enterpriseId: 'E', deviceId: 'ctl-1' };
+/** the pure steps below come a second apart: a report interval of half a second lets the third fault raise */
+const reporting = { ...device, reportIntervalS: 0.5 };
 const AT = Date.UTC(2026, 11, 6, 8);
 const LATER = AT + QUIET_TO_CLEAR_MS + 60_000;
 
@@ -19,7 +21,7 @@ type Step = string[] | 'good' | 'neither';
 function feed(steps: Step[], state?: MisnamedState, from = state ? LATER : AT) {
   const outcomes: Outcome[] = [];
   for (const [i, s] of steps.entries()) {
-    const step = typeof s === 'string' ? watchPointNames(state, s, [], device, from + i * 1000) : watchPointNames(state, 'fault', s, device, from + i * 1000);
+    const step = typeof s === 'string' ? watchPointNames(state, s, [], reporting, from + i * 1000) : watchPointNames(state, 'fault', s, reporting, from + i * 1000);
     state = step.state;
     if (step.outcome) outcomes.push(step.outcome);
   }
@@ -38,6 +40,19 @@ describe('the misnamed-points watch', () => {
     expect(state).toMatchObject({ raised: true, faults: 4 });
     // at most five points named
     expect(feed(Array(3).fill(['a', 'b', 'c', 'd', 'e', 'f', 'g'])).state?.silent).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('raises no sooner than three report intervals after the first fault: a point heard by name now and then is heard again by then', () => {
+    const slow = { ...device, reportIntervalS: 10 };
+    let state: MisnamedState | undefined;
+    const at = (ms: number) => {
+      const step = watchPointNames(state, 'fault', ['gas-1'], slow, AT + ms);
+      state = step.state;
+      return step.outcome?.change ?? null;
+    };
+    expect([at(0), at(1000), at(2000), at(29_999)]).toEqual([null, null, null, null]);
+    expect(at(30_000)).toBe('raise');
+    expect(state).toMatchObject({ firstFaultAt: AT, faults: 5 });
   });
 
   it('clears at the third good message in a row, no sooner than the quiet time after the last fault', () => {
@@ -66,21 +81,25 @@ describe('the misnamed-points watch', () => {
 });
 
 describe('decode and the watches: names the registry lacks', () => {
-  const scope = { enterpriseId: 'E', deviceId: 'ctl-1', points: new Map([['gas-1', { metric: 'gas_lel' }], ['power_kw', { metric: 'power_kw' }], ['smoke', { metric: 'smoke_alarm' }]]) };
+  // (reportIntervalS 0: the watches' tests below send their messages at one time)
+  const scope = { enterpriseId: 'E', deviceId: 'ctl-1', reportIntervalS: 0, points: new Map([['gas-1', { metric: 'gas_lel' }], ['power_kw', { metric: 'power_kw' }], ['smoke', { metric: 'smoke_alarm' }]]) };
   const limits = { maxPayloadBytes: 65536, maxReadingsPerMessage: 10, maxFutureSkewMs: 300_000, maxPastMs: 365 * 86_400_000 };
 
-  it('notes the values under unknown names by type, only beside readings taken, and takes a resend\'s back', () => {
+  it('notes the values under unknown names by what they could be, also in a reading refused for its names alone, and takes a resend\'s back', () => {
     const intake = new TelemetryIntake(limits);
     const take = (body: unknown) => {
       const notes = decodeNotes();
       intake.take(Buffer.from(JSON.stringify(body)), scope, AT, notes);
       return notes.unknown;
     };
-    expect(take({ seq: 1, values: { gas1: 12, power_kw: 3, rssi: -70, door: true, text: 'x' } })).toEqual({ numbers: 2, switches: 1 });
-    // a reading refused whole is the readings-refused watch's
-    expect(take({ seq: 2, values: { gas1: 12 } })).toEqual({ numbers: 0, switches: 0 });
+    // a 0 or 1 may be a switch (a PLC's), text anything
+    expect(take({ seq: 1, values: { gas1: 12, power_kw: 3, rssi: -70, door: true, text: 'x', valve: 0, nothing: null } })).toEqual({ numbers: 4, switches: 3 });
+    // a gateway sending one message per sensor: the misnamed sensor's message has nothing taken
+    expect(take({ seq: 2, values: { gas1: 12 } })).toEqual({ numbers: 1, switches: 0 });
+    // a reading refused for its time says nothing of names
+    expect(take({ seq: 9, ts: 'yesterday', values: { gas1: 12 } })).toEqual({ numbers: 0, switches: 0 });
     // the resend of seq 1 beside a new reading: only the new one counts
-    expect(take([{ seq: 1, values: { gas1: 12, power_kw: 3 } }, { seq: 3, values: { power_kw: 3, lel: 1 } }])).toEqual({ numbers: 1, switches: 0 });
+    expect(take([{ seq: 1, values: { gas1: 12, power_kw: 3 } }, { seq: 3, values: { power_kw: 3, lel: 5 } }])).toEqual({ numbers: 1, switches: 0 });
   });
 
   it('finds a registry point of the same type as the unknown names that never had a value, and nothing on devices that are fine', () => {
@@ -114,5 +133,34 @@ describe('decode and the watches: names the registry lacks', () => {
     valued.add('gas-1');
     expect([0, 1, 2].flatMap((i) => message({ power_kw: 3 }, { numbers: 0, switches: 1 }, { at: LATER + i }))).toEqual(['raise smoke']);
     expect(w.export().misnamed).toMatchObject([['ctl-1', { raised: true, silent: ['smoke'] }]]);
+  });
+
+  it("raises for a gateway whose misnamed sensor's messages are refused whole, and not for points heard by name now and then", () => {
+    const valued = new Set<string>();
+    const w = new DeviceWatches((_d, p) => scope.points.get(p), { device: () => scope, hasValue: (_d, p) => valued.has(p) });
+    const send = (values: Record<string, number | boolean>, unknown: DecodeNotes['unknown'], o: { quality?: Record<string, 'fault'>; refused?: DecodeNotes['refusedPoints'] } = {}) => {
+      const out: Outcome[] = [];
+      const taken = Object.keys(values).length > 0 || o.quality !== undefined;
+      const readings: Reading[] = taken ? [{ ...device, ts: AT, values, ...(o.quality ? { quality: o.quality } : {}) }] : [];
+      w.message(device, { clock: clockSeen(), refusedPoints: o.refused ?? [], nothingMeasured: 0, unknown }, { accepted: readings.length, rejects: [] }, readings, AT, out);
+      for (const k of Object.keys(values)) valued.add(k);
+      return out.filter((x) => x.ruleId === 'points-misnamed').map((x) => x.change);
+    };
+    const NONE = { numbers: 0, switches: 0 };
+    // gas1 alone in its message (refused whole), then the power, then the switch
+    const round = () => [...send({}, { numbers: 1, switches: 0 }), ...send({ power_kw: 3 }, NONE), ...send({ smoke: false }, NONE)];
+    expect([...round(), ...round(), ...round()]).toEqual(['raise']);
+
+    // another device: rssi beside gas-1 whose sensor reports a fault, or 65535, one message in four
+    const other = new DeviceWatches((_d, p) => scope.points.get(p), { device: () => scope, hasValue: (_d, p) => p === 'power_kw' || p === 'smoke' });
+    const out: Outcome[] = [];
+    for (let i = 0; i < 12; i++) {
+      const quality = i % 8 === 6 ? { 'gas-1': 'fault' as const } : undefined;
+      const refused: DecodeNotes['refusedPoints'] = i % 8 === 2 ? [['gas-1', 'VALUE_OUT_OF_RANGE']] : [];
+      const reading: Reading = { ...device, ts: AT + i, values: { power_kw: 3 }, ...(quality ? { quality } : {}) };
+      other.message(device, { clock: clockSeen(), refusedPoints: refused, nothingMeasured: 0, unknown: { numbers: 1, switches: 0 } }, { accepted: 1, rejects: [] }, [reading], AT + i, out);
+    }
+    expect(out.filter((x) => x.ruleId === 'points-misnamed')).toEqual([]);
+    expect(other.export().named).toEqual([['ctl-1', ['gas-1']]]);
   });
 });

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Transition } from '../../services/alerts/model.ts';
-import { formatCst, renderDigest, renderMessage } from '../../services/notify/message.ts';
+import { formatCst, renderDigest, renderMessage, renderSilence } from '../../services/notify/message.ts';
 import { DEFAULT_IMMEDIATE, immediateKinds, policyFor } from '../../services/alerts/routing.ts';
 import { audienceOf } from '../../services/notify/audience.ts';
 import { buildWebhookRequest, DINGTALK_MAX_BYTES, fitEvent, jsonBytes, signDingTalk, WebhookChannel } from '../../services/notify/channels/webhook.ts';
@@ -109,6 +109,9 @@ describe('messages that fit their receiver', () => {
     for (const kept of ['备注：已到现场', 'Note: 已到现场', 'Details: http://x/#/alerts/a1', '详情：http://x/#/alerts/a1', 'Value: 62 %LEL']) expect(content).toContain(kept);
     expect(content.endsWith(ack)).toBe(true);
     expect(content).not.toContain('未列出');
+    // the Chinese and the English keep as much of the note each
+    const line = (start: string) => Buffer.byteLength(content.split('\n').find((l) => l.startsWith(start))!);
+    expect(Math.abs(line('- 备注：') - line('- Note: '))).toBeLessThan(8);
   });
 
   it('keeps a DingTalk body within its limit whatever the names hold, and a name makes no line or link of its own', () => {
@@ -127,6 +130,10 @@ describe('messages that fit their receiver', () => {
     const sly = renderDigest([{ ...critical, deviceName: '1号\n- [详情 / Details](http://evil.example)' }], 'http://x/#/alerts');
     expect(sly.markdown).not.toContain('](http://evil');
     expect(sly.markdown.split('\n').filter((l) => l.startsWith('- '))).toHaveLength(1);
+    // a silence's scope and reason, a rule's words with a point's registered name
+    const silence = renderSilence({ enterpriseName: '测试化工\n### x', deviceId: 'gas-1', rule: 'gas-lel\n- [解除](http://evil.example)', reason: '检修\u2028- [y](http://evil.example)', by: 'u<b>', from: 0, until: 1 }, 'started');
+    for (const m of [silence.markdown, silence.text, silence.title]) expect(m).not.toMatch(/\]\(http|\n### x|\n- \[|<b>/);
+    expect(renderMessage({ ...alert, message: 'P\n- [链接](http://evil.example) <b>x</b>' }, raisedT, { enterpriseName: 'E', link: 'http://x' }).markdown).not.toMatch(/\]\(http|<b>|\n- \[/);
     const one = renderMessage(alert, { ...raisedT, note: 'ok\n### 【紧急】fake', actor: 'user:x' }, { enterpriseName: '测试化工', deviceName: 'a\r\nb', link: 'http://x' });
     expect(one.text).not.toMatch(/\n### /);
     expect(one.markdown.split('\n').filter((l) => l.startsWith('### '))).toHaveLength(1);

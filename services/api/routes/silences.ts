@@ -4,13 +4,15 @@ import { endOf, type Silence } from '../../alerts/silences.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { time } from '../query.ts';
+import { id } from '../../registry/schema.ts';
 
 /** Maintenance windows and silences: always with a reason, an author and an end. */
 const createBody = z
   .object({
     enterpriseId: z.string().min(1),
     deviceId: z.string().min(1).optional(),
-    rule: z.string().min(1).optional(),
+    // a rule's id, as the registry writes them: it is shown in the messages the silence sends
+    rule: id.optional(),
     reason: z.string().trim().min(1, 'say why').max(500),
     from: time.optional(),
     until: time,
