@@ -394,7 +394,10 @@ export class Outbox {
     const removed = unit !== undefined && !this.deps.channels.idsOf(unit).includes(channel);
     if (removed) this.health.gone(unit, channel);
     const expired = items.filter((i) => !unit || removed || now - (frozen ? oldest : i.createdAt) >= expireMs);
-    if (expired.length) await this.giveUp(expired, now, !unit ? 'the unit is no longer in the registry' : removed ? 'the unit no longer has this channel' : 'expired before delivery');
+    if (expired.length) {
+      await this.giveUp(expired, now, !unit ? 'the unit is no longer in the registry' : removed ? 'the unit no longer has this channel' : 'expired before delivery');
+      if (unit && !removed) this.health.expired(unit, channel, expired.length);
+    }
     const live = items.filter((i) => !expired.includes(i));
     if (!live.length || !unit) return;
     const attempts = Math.max(...live.map((i) => i.attempts)) + 1;

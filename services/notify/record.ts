@@ -31,6 +31,18 @@ export class ChannelHealth {
     if (n === this.failuresBeforeAlert) this.onChange(unit, channel, true, error);
   }
 
+  /**
+   * Notices expired undelivered: the channel is failing, whatever was delivered between (a
+   * receiver that refuses only its larger messages never failed three times in a row, and the
+   * notices it refused were lost without a word to the operators). The next delivery clears it.
+   */
+  expired(unit: UnitConfig, channel: string, count: number) {
+    const key = `${unit.id}|${channel}`;
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, Math.max(n, this.failuresBeforeAlert));
+    if (n < this.failuresBeforeAlert) this.onChange(unit, channel, true, `${count} notices expired undelivered`);
+  }
+
   /** the channel is no longer the unit's: whatever it was failing, it no longer is anybody's problem */
   gone(unit: UnitConfig, channel: string) {
     this.delivered(unit, channel);

@@ -201,6 +201,34 @@ describe('the outbox', () => {
     expect((await store.counts()).expired).toBe(1);
   });
 
+  it('tells the operators when notices expire undelivered though others were delivered between (a receiver refusing only its larger messages)', async () => {
+    // the receiver refuses whatever carries a1, and takes everything else
+    const send = channel.send.bind(channel);
+    channel.send = async (unit, id, delivery) => {
+      if (alertIdsOf(delivery).includes('a1')) throw new Error('HTTP 413');
+      return send(unit, id, delivery);
+    };
+    const o = outbox();
+    await o.enqueue([alertNotice('a1')]);
+    now += 10_000;
+    for (let k = 2; k < 8; k++) {
+      await o.enqueue([alertNotice(`a${k}`)]);
+      now += 70_000;
+      await o.run();
+    }
+    // never three failures in a row: no channel alert yet
+    expect(health).toEqual([]);
+    now += 3_600_000;
+    await o.run();
+    expect(recorded.find((l) => l.type === 'notification_expired')?.alertId).toBe('a1');
+    expect(health).toEqual([['ent-chem webhook:0', true]]);
+    // the next delivery takes it down
+    await o.enqueue([alertNotice('a9')]);
+    now += 70_000;
+    await o.run();
+    expect(health).toEqual([['ent-chem webhook:0', true], ['ent-chem webhook:0', false]]);
+  });
+
   it('stops retrying a channel the unit no longer has, and takes its channel alert down', async () => {
     const o = await failingFor(3);
     expect(health).toEqual([['ent-chem webhook:0', true]]);
