@@ -142,9 +142,9 @@ export function fitMarkdown(markdown: string, maxBytes: number, digest: boolean)
   if (lastItem < 1) return truncateBytes(markdown, maxBytes);
   const tail = lines.slice(lastItem + 1);
   const list = lines.slice(1, lastItem + 1);
-  // a title too long for the message (two enterprises' names of thousands of characters) is cut:
-  // the links and some of the list come first
-  const headRoom = maxBytes - bytes(tail.join('\n')) - 2 - 256;
+  // a title too long for the message (two enterprises' names of thousands of characters) is cut
+  // to a quarter of it: the links and the list come first
+  const headRoom = Math.min(Math.floor(maxBytes / 4), maxBytes - bytes(tail.join('\n')) - 2 - 256);
   if (headRoom < 32) return truncateBytes(markdown, maxBytes);
   const head = bytes(lines[0]) > headRoom ? truncateBytes(lines[0], headRoom) : lines[0];
   const out = digest ? dropLines(head, list, tail, maxBytes) : cutLongest(head, list, tail, maxBytes);

@@ -126,6 +126,8 @@ describe('messages that fit their receiver', () => {
     expect(Buffer.byteLength(wecom)).toBeLessThanOrEqual(4096);
     expect(wecom).toContain('[详情 / Details](http://x/#/alerts)');
     expect(wecom.endsWith(ack)).toBe(true);
+    // and the list still shows, the critical first (its line cut: the enterprise's name is in it)
+    expect(wecom.split('\n')[1]).toMatch(/^- .* \[紧急\] 名/);
     // a device name an enterprise registered, made to look like a line of the message
     const sly = renderDigest([{ ...critical, deviceName: '1号\n- [详情 / Details](http://evil.example)' }], 'http://x/#/alerts');
     expect(sly.markdown).not.toContain('](http://evil');
