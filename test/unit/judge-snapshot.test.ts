@@ -108,3 +108,20 @@ describe('a judge restored from a snapshot', () => {
     expect(Object.getPrototypeOf(restored.snapshot().engine.devices[0][1].latest)).toBeNull();
   });
 });
+
+describe('a judge started after a restart', () => {
+  it("takes the store's last values back as the devices sent them: a switch with an id of its own is yes or no, not 1", () => {
+    const raw = testRegistry();
+    (raw.enterprises[0].devices as object[]).push({ id: 'valves-1', secret: 'secret-valves-1', points: [{ id: 'v1', metric: 'gas_shutoff_valve_closed' }, { metric: 'gas_lel' }] });
+    const judge = new ReadingJudge({ registry: validateRegistry(raw, 'test'), world, now: T0 }, (part, err) => {
+      throw new Error(`${part}: ${err.message}`);
+    });
+    judge.remember([
+      { deviceId: 'valves-1', metric: 'v1', value: 1, ts: T0 },
+      { deviceId: 'valves-1', metric: 'gas_lel', value: 1, ts: T0 },
+    ]);
+    const { lastValues } = judge.seen.get('valves-1');
+    expect(lastValues.v1.value).toBe(true);
+    expect(lastValues.gas_lel.value).toBe(1);
+  });
+});
