@@ -77,3 +77,9 @@ export const METRICS = Object.keys(INDICATORS) as Metric[];
 export function isMetric(name: string): name is Metric {
   return Object.hasOwn(INDICATORS, name);
 }
+
+/** a switch (a valve closed, a smoke alarm), sent as yes or no */
+export const isSwitchMetric = (name: string) => isMetric(name) && INDICATORS[name].type === 'boolean';
+
+/** A stored value as the device sent it: a store keeps a switch as 1 or 0. `metric` is the point's catalogue metric. */
+export const storedAsSent = <V>(metric: string | undefined, value: V): V | boolean => (metric !== undefined && isSwitchMetric(metric) && typeof value === 'number' ? value === 1 : value);

@@ -8,6 +8,9 @@ export function severityRank(s: Severity): number {
 
 export type Quality = 'good' | 'fault' | 'maintenance';
 
+/** a count as a snapshot from elsewhere may hold it: a whole number, 0 or more */
+export const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
+
 /**
  * An object keyed by names that came from outside (metrics, points): no prototype, so a name such
  * as "toString" or "__proto__" finds nothing that was not put there.

@@ -1,4 +1,4 @@
-import type { Outcome } from '../domain/types.ts';
+import { isCount, type Outcome } from '../domain/types.ts';
 import { QUIET_TO_CLEAR_MS } from '../rules/device-clock.ts';
 import { POINTS_MISNAMED_RULE, ruleKey } from '../rules/keys.ts';
 
@@ -109,8 +109,7 @@ export function misnamedFromOpenAlert(enterpriseId: string, now: number): Misnam
 export function misnamedStateFromSnapshot(data: unknown): MisnamedState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const { enterpriseId, faults, firstFaultAt, good, raised, lastFaultAt, silent } = data as Record<string, unknown>;
-  const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(faults) || !count(good) || typeof raised !== 'boolean' || typeof lastFaultAt !== 'number' || !Number.isFinite(lastFaultAt) || typeof firstFaultAt !== 'number' || !Number.isFinite(firstFaultAt)) return undefined;
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !isCount(faults) || !isCount(good) || typeof raised !== 'boolean' || typeof lastFaultAt !== 'number' || !Number.isFinite(lastFaultAt) || typeof firstFaultAt !== 'number' || !Number.isFinite(firstFaultAt)) return undefined;
   if (!Array.isArray(silent) || silent.length > POINTS_TOLD || !silent.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 64)) return undefined;
-  return { enterpriseId, faults: faults as number, firstFaultAt, good: good as number, raised, lastFaultAt, silent: [...(silent as string[])] };
+  return { enterpriseId, faults, firstFaultAt, good, raised, lastFaultAt, silent: [...(silent as string[])] };
 }

@@ -1,4 +1,4 @@
-import type { Outcome } from '../domain/types.ts';
+import { isCount, type Outcome } from '../domain/types.ts';
 import { QUIET_TO_CLEAR_MS } from '../rules/device-clock.ts';
 import { READINGS_REFUSED_RULE, ruleKey } from '../rules/keys.ts';
 import { REJECT_CODES, type RejectCode } from './reject-codes.ts';
@@ -126,11 +126,10 @@ export function refusalsFromOpenAlert(enterpriseId: string, now: number, point?:
 export function refusedStateFromSnapshot(data: unknown): RefusedState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const { enterpriseId, refused, taken, raised, lastRefusedAt, codes, point } = data as Record<string, unknown>;
-  const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(refused) || !count(taken) || typeof raised !== 'boolean' || typeof lastRefusedAt !== 'number' || !Number.isFinite(lastRefusedAt)) return undefined;
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !isCount(refused) || !isCount(taken) || typeof raised !== 'boolean' || typeof lastRefusedAt !== 'number' || !Number.isFinite(lastRefusedAt)) return undefined;
   if (!Array.isArray(codes) || codes.length > CODES_TOLD || !codes.every((c) => typeof c === 'string' && KNOWN_CODES.has(c))) return undefined;
   const name = (x: unknown) => typeof x === 'string' && x.length > 0 && x.length <= 200;
   if (point !== undefined && !(typeof point === 'object' && point !== null && name((point as WatchedPoint).key) && name((point as WatchedPoint).metric))) return undefined;
   const p = point as WatchedPoint | undefined;
-  return { enterpriseId, refused: refused as number, taken: taken as number, raised, lastRefusedAt, codes: codes as RejectCode[], ...(p ? { point: { key: p.key, metric: p.metric } } : {}) };
+  return { enterpriseId, refused, taken, raised, lastRefusedAt, codes: codes as RejectCode[], ...(p ? { point: { key: p.key, metric: p.metric } } : {}) };
 }

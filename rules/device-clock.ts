@@ -1,4 +1,4 @@
-import type { Outcome, Severity } from '../domain/types.ts';
+import { isCount, type Outcome, type Severity } from '../domain/types.ts';
 import { DEVICE_CLOCK_RULE, ruleKey } from './keys.ts';
 
 /**
@@ -134,7 +134,6 @@ export function clockFromOpenAlert(enterpriseId: string, severity: Severity, now
 export function clockStateFromSnapshot(data: unknown): ClockState | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const { enterpriseId, wrong, right, raised, offsetMs, lastWrongAt, lastAheadAt } = data as Record<string, unknown>;
-  const count = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
-  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !count(wrong) || !count(right) || !(raised === null || raised === 'ahead' || raised === 'behind') || typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || typeof lastWrongAt !== 'number' || !Number.isFinite(lastWrongAt) || typeof lastAheadAt !== 'number' || !Number.isFinite(lastAheadAt)) return undefined;
-  return { enterpriseId, wrong: wrong as number, right: right as number, raised, offsetMs, lastWrongAt, lastAheadAt };
+  if (typeof enterpriseId !== 'string' || enterpriseId.length > 200 || !isCount(wrong) || !isCount(right) || !(raised === null || raised === 'ahead' || raised === 'behind') || typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || typeof lastWrongAt !== 'number' || !Number.isFinite(lastWrongAt) || typeof lastAheadAt !== 'number' || !Number.isFinite(lastAheadAt)) return undefined;
+  return { enterpriseId, wrong, right, raised, offsetMs, lastWrongAt, lastAheadAt };
 }

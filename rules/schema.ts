@@ -11,7 +11,7 @@ const common = {
   id: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'rule ids are 1–64 letters, digits, "_", "." or "-"')
-    // the keys of the gateway's own alerts on a device (its clock, its refused messages)
+    // the keys of the gateway's own alerts on a device (its clock, its refused messages, its misnamed points)
     .refine((id) => !GATEWAY_RULE_IDS.has(id), `${[...GATEWAY_RULE_IDS].join(' and ')} are the ids of alerts the gateway raises on a device itself: give the rule another`),
   enabled: z.boolean().default(true),
   message: z.string().optional(),

@@ -2,6 +2,7 @@ import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import type { Alert, Transition } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
 import { formatCst } from '../../domain/cst.ts';
+import { severityRank } from '../../domain/types.ts';
 import type { PhoneParams } from './channels/providers/phone-provider.ts';
 
 /** What people read: Chinese first, English below, times in China Standard Time. */
@@ -45,7 +46,7 @@ const deviceLabel = (id: string, name?: string) => (name ? `${inert(name)}（${i
  */
 export const inert = (s: string) => oneLine(s).replace(/\[/g, '［').replace(/\]/g, '］').replace(/</g, '＜').replace(/>/g, '＞');
 /** a line of a message stays one line */
-export const oneLine = (s: string) => s.replace(/[\u0000-\u001F\u007F\u2028\u2029]+/g, ' ');
+const oneLine = (s: string) => s.replace(/[\u0000-\u001F\u007F\u2028\u2029]+/g, ' ');
 
 export interface Message {
   title: string;
@@ -109,10 +110,10 @@ export function renderMessage(a: Alert, t: Transition, ctx0: MessageContext): Me
  * changes must be in what it keeps.
  */
 export function renderDigest(unordered: { alert: Alert; transition: Transition; enterpriseName: string; deviceName?: string }[], link: string): Message {
-  const items = [...unordered].sort((x, y) => SEVERITY_RANK[y.alert.severity] - SEVERITY_RANK[x.alert.severity] || x.transition.at - y.transition.at);
+  const items = [...unordered].sort((x, y) => severityRank(y.alert.severity) - severityRank(x.alert.severity) || x.transition.at - y.transition.at);
   const count = items.length;
   const enterprises = [...new Set(items.map((i) => inert(i.enterpriseName)))];
-  const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w] ? i.alert.severity : w), 'info' as Alert['severity']);
+  const worst = items.reduce((w, i) => (severityRank(i.alert.severity) > severityRank(w) ? i.alert.severity : w), 'info' as Alert['severity']);
   const title = `【报警汇总·${SEVERITY_ZH[worst]}】${enterprises.slice(0, 2).join('、')}${enterprises.length > 2 ? '等' : ''} ${count} 条报警变化 / [DIGEST] ${count} alert changes`;
   // each line names the place as people know it and links to the alert (not its id)
   const lines = items.map(({ alert: a, transition: t, enterpriseName, deviceName }) => {
@@ -125,7 +126,6 @@ export function renderDigest(unordered: { alert: Alert; transition: Transition; 
   return { title, text, markdown };
 }
 
-const SEVERITY_RANK = { info: 0, warning: 1, major: 2, critical: 3 } as const;
 
 /**
  * The markdown in at most `maxBytes` (UTF-8) for a robot that refuses a longer message for good
@@ -235,7 +235,7 @@ const shortCst = (ms: number) => formatCst(ms).slice(5, 16);
  * text for gateways taking free text. Chinese only: an SMS is 70 characters a part.
  */
 export function renderPhone(items: { alert: Alert; transition: Transition; enterpriseName: string }[], ackLink?: string): { params: PhoneParams; text: string } {
-  const worst = items.reduce((w, i) => (SEVERITY_RANK[i.alert.severity] > SEVERITY_RANK[w.alert.severity] ? i : w), items[0]);
+  const worst = items.reduce((w, i) => (severityRank(i.alert.severity) > severityRank(w.alert.severity) ? i : w), items[0]);
   const a = worst.alert;
   const ind = isMetric(a.metric) ? INDICATORS[a.metric] : undefined;
   // a switch says what it is by its name (烟感火灾报警): "true" is no word for an SMS

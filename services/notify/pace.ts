@@ -1,5 +1,6 @@
 import type { RoutingPolicy } from '../alerts/routing.ts';
 import type { OutboxItem } from './outbox-store.ts';
+import { severityRank } from '../../domain/types.ts';
 
 /**
  * The group/pace stage, as Alertmanager does it: a unit's first notice on a channel waits
@@ -42,7 +43,6 @@ export function messagesOf(due: OutboxItem[], maxBytesOf: (i: OutboxItem) => num
 
 /** what a digest's body adds to its events: `digest`, `count`, the acknowledge link (generous) */
 const DIGEST_BYTES = 512;
-const RANK: Readonly<Record<string, number>> = Object.assign(Object.create(null) as Record<string, number>, { critical: 3, major: 2, warning: 1, info: 0 });
 
 /**
  * A group whose body would pass `maxBytes` as several messages, each within it where it can be (a
@@ -61,7 +61,7 @@ export function bySize(g: OutboxItem[], maxBytes: number): OutboxItem[][] {
     if (list) list.push(i);
     else byAlert.set(i.alertId ?? i.id, [i]);
   }
-  const worst = (list: OutboxItem[]) => Math.max(...list.map((i) => (i.body.notice === 'alert' ? (RANK[i.body.alert.severity] ?? 0) : 0)));
+  const worst = (list: OutboxItem[]) => Math.max(...list.map((i) => (i.body.notice === 'alert' ? severityRank(i.body.alert.severity) : 0)));
   const ordered = [...byAlert.values()].map((list) => ({ list, rank: worst(list) })).sort((a, b) => b.rank - a.rank);
   const out: OutboxItem[][] = [[]];
   let used = DIGEST_BYTES;

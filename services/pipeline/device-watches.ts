@@ -5,7 +5,7 @@ import { refusalsFromOpenAlert, refusalsGone, refusedStateFromSnapshot, watchRef
 import { misnamedFromOpenAlert, misnamedGone, misnamedStateFromSnapshot, watchPointNames, type MisnamedState } from '../../gateway/misnamed-points.ts';
 import { clockFromOpenAlert, clockGone, clockStateFromSnapshot, watchClock, type ClockState } from '../../rules/device-clock.ts';
 import { DEVICE_CLOCK_RULE, keyParts, POINTS_MISNAMED_RULE, READINGS_REFUSED_RULE, ruleKey } from '../../rules/keys.ts';
-import { INDICATORS, isMetric } from '../../domain/indicators.ts';
+import { isSwitchMetric } from '../../domain/indicators.ts';
 
 /**
  * What the judge watches of each device beside its rules: its clock (rules/device-clock.ts),
@@ -78,15 +78,14 @@ export class DeviceWatches {
     const unknown = notes.unknown.numbers + notes.unknown.switches > 0;
     const watched = this.misnamed.states.get(device.deviceId);
     this.noteNamed(device.deviceId, notes, readings);
-    // a message refused whole for names alone counts too (a gateway sending one message per
+    // a message refused whole for its names counts too, and one without unknown names says
+    // nothing while a point the alert named is still silent (a gateway that sends one message per
     // sensor: the misnamed sensor's messages have nothing taken)
-    if (this.silence && (unknown || (watched && answer.accepted > 0))) {
-      const silent = this.silentPoints(device.deviceId, notes, readings);
-      // a message without unknown names says nothing while a point the alert named is still
-      // silent (a gateway that sends one message per sensor): it counts neither way
+    const facts = (unknown || (watched && answer.accepted > 0)) && this.silence?.device(device.deviceId);
+    if (facts) {
+      const silent = this.silentPoints(device.deviceId, facts.points, notes, readings);
       const seen = unknown ? (silent.sameType.length ? 'fault' : 'good') : watched!.silent.some((p) => silent.all.includes(p)) ? 'neither' : 'good';
-      const reportIntervalS = this.silence.device(device.deviceId)?.reportIntervalS ?? 60;
-      step(this.misnamed, device, (s) => watchPointNames(s, seen, silent.sameType, { ...device, reportIntervalS }, at), out);
+      step(this.misnamed, device, (s) => watchPointNames(s, seen, silent.sameType, { ...device, reportIntervalS: facts.reportIntervalS }, at), out);
     }
   }
 
@@ -107,16 +106,15 @@ export class DeviceWatches {
    * type the message sent unknown names of (`sameType`). A point heard by its name (a value in the
    * message; refused, or a quality, now or before: `named`) is not silent.
    */
-  private silentPoints(deviceId: string, notes: DecodeNotes, readings: readonly Reading[]): { all: string[]; sameType: string[] } {
+  private silentPoints(deviceId: string, points: Iterable<[string, { metric: string }]>, notes: DecodeNotes, readings: readonly Reading[]): { all: string[]; sameType: string[] } {
     const all: string[] = [];
     const sameType: string[] = [];
     const named = this.named.get(deviceId);
-    for (const [key, p] of this.silence!.device(deviceId)?.points ?? []) {
+    for (const [key, p] of points) {
       if (this.silence!.hasValue(deviceId, key) || named?.has(key)) continue;
       if (readings.some((r) => Object.hasOwn(r.values, key))) continue;
       all.push(key);
-      const isSwitch = isMetric(p.metric) && INDICATORS[p.metric].type === 'boolean';
-      if ((isSwitch ? notes.unknown.switches : notes.unknown.numbers) > 0) sameType.push(key);
+      if ((isSwitchMetric(p.metric) ? notes.unknown.switches : notes.unknown.numbers) > 0) sameType.push(key);
     }
     return { all, sameType };
   }

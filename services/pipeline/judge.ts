@@ -1,5 +1,5 @@
 import type { Outcome, Reading } from '../../domain/types.ts';
-import { INDICATORS, isMetric } from '../../domain/indicators.ts';
+import { storedAsSent } from '../../domain/indicators.ts';
 import { clearNotes, decodeNotes } from '../../gateway/decode.ts';
 import { TelemetryIntake } from '../../gateway/ingest.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
@@ -116,12 +116,8 @@ export class ReadingJudge {
 
   /** After a restart: the last value of each point the store has (its `metric` is the point's key). */
   remember(points: readonly { deviceId: string; metric: string; value: number | boolean; ts: number }[]) {
-    for (const p of points) {
-      // a store keeps a switch as 1 or 0, and knows a point with an id of its own by that id only
-      const metric = this.registry.devices.get(p.deviceId)?.points.get(p.metric)?.metric;
-      const isSwitch = metric !== undefined && isMetric(metric) && INDICATORS[metric].type === 'boolean';
-      this.seen.seed(p.deviceId, p.metric, isSwitch && typeof p.value === 'number' ? p.value === 1 : p.value, p.ts);
-    }
+    // a store knows a point with an id of its own by that id only: its metric is the registry's
+    for (const p of points) this.seen.seed(p.deviceId, p.metric, storedAsSent(this.registry.devices.get(p.deviceId)?.points.get(p.metric)?.metric, p.value), p.ts);
     this.rules.remember(points);
   }
 

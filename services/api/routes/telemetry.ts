@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { duration, time } from '../query.ts';
-import { INDICATORS, isMetric } from '../../../domain/indicators.ts';
+import { storedAsSent } from '../../../domain/indicators.ts';
 
 const DAY = 86_400_000;
 
@@ -40,8 +40,7 @@ function asPoint<P extends { deviceId: string; metric: string }>(registry: Retur
   const point = registry.devices.get(p.deviceId)?.points.get(p.metric);
   if (!point || point.id === point.metric) return { ...p, point: p.metric };
   const value = (p as { value?: unknown }).value;
-  const isSwitch = isMetric(point.metric) && INDICATORS[point.metric].type === 'boolean';
-  return { ...p, metric: point.metric, point: point.id, ...(isSwitch && typeof value === 'number' ? { value: value === 1 } : {}) };
+  return { ...p, metric: point.metric, point: point.id, ...(value !== undefined ? { value: storedAsSent(point.metric, value) } : {}) };
 }
 
 export const telemetryRoutes =
