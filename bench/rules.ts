@@ -3,7 +3,7 @@ import { compileRules, evaluate, newEngineState, tick } from '../rules/engine.ts
 import { INDICATORS, type Metric } from '../domain/indicators.ts';
 import { ruleSchema, type RuleDef } from '../rules/schema.ts';
 import { TEMPLATES, type TemplateName } from '../rules/templates/index.ts';
-import type { Reading, Value } from '../domain/types.ts';
+import { bareFields, type Reading, type Value } from '../domain/types.ts';
 import { ruleMetrics } from '../rules/kinds.ts';
 import { modelFor } from '../simulators/models.ts';
 
@@ -52,7 +52,8 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
   const made: Reading[] = [];
   for (let i = 0; i < 50_000; i++) {
     const d = i % devices;
-    const values: Record<string, Value> = {};
+    // as decode makes them (gateway/decode.ts)
+    const values = bareFields<Value>();
     for (const [m, model] of models[d]) values[m] = model.next(i, rand);
     if (i % 100 === 50) {
       const [m] = models[d][Math.floor(rand() * models[d].length)];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
-import { bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
+import { bareFields, type Quality, type Reading, type Value } from '../domain/types.ts';
 import type { Reject, RejectCode } from './reject-codes.ts';
 import { clockSeen, type ClockSeen } from '../rules/device-clock.ts';
 
@@ -187,7 +187,8 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     sentTs = ts;
     ts = now;
   } else clock.right++;
-  const values = bareRecord<Value>();
+  // named by registry points only (the loop refuses other names): one layout per set of points
+  const values = bareFields<Value>();
   let accepted = 0;
   for (const [metric, v] of Object.entries(rawValues)) {
     const path = join(at, `values.${clip(metric)}`);
@@ -225,7 +226,7 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
       rejects.push({ code: 'UNKNOWN_METRIC', path: join(at, `quality.${clip(metric)}`), detail: clip(metric) });
       continue;
     }
-    if (Object.hasOwn(values, metric) || q !== 'good') (quality ??= bareRecord<Quality>())[metric] = q as Quality;
+    if (Object.hasOwn(values, metric) || q !== 'good') (quality ??= bareFields<Quality>())[metric] = q as Quality;
   }
   if (accepted === 0 && !quality) {
     if (Object.keys(rawValues).length === 0) rejects.push({ code: 'READING_EMPTY', path: join(at, 'values') });

@@ -15,6 +15,19 @@ describe('telemetry decoding', () => {
     });
   });
 
+  it('keeps values and qualities in records with no prototype, whatever the points are named', () => {
+    // points named as Object's members: a value under each is its own, and nothing else is inherited
+    const named = { ...scope, points: new Map(['__proto__', 'toString', 'constructor', 'gas_lel'].map((id) => [id, { metric: 'gas_lel' }])) };
+    const { readings, rejects } = new TelemetryIntake(limits).take(Buffer.from('{"values":{"__proto__":1,"toString":2,"gas_lel":3},"quality":{"constructor":"fault"}}'), named, NOW);
+    expect(rejects).toEqual([]);
+    const [{ values, quality }] = readings;
+    expect([Object.getPrototypeOf(values), Object.getPrototypeOf(quality)]).toEqual([null, null]);
+    expect(Object.keys(values)).toEqual(['__proto__', 'toString', 'gas_lel']);
+    expect([values.__proto__, values.toString, values.constructor, values.hasOwnProperty]).toEqual([1, 2, undefined, undefined]);
+    expect({ ...quality }).toEqual({ constructor: 'fault' });
+    expect(quality!.toString).toBe(undefined);
+  });
+
   it('reads ts as epoch ms or ISO-8601 with an offset, and keeps old (buffered) times', () => {
     const { readings } = take([
       { ts: NOW - 86_400_000, values: { gas_lel: 1 } },
