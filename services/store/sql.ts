@@ -38,18 +38,28 @@ export interface Sql extends SqlRunner {
  */
 export const intDiv = (sql: Pick<Sql, 'dialect'>, a: string, b: string) => (sql.dialect === 'postgres' ? `floor((${a})::float8 / (${b}))::bigint` : `((${a}) // (${b}))`);
 
-/** `$name` → `$1`… for drivers that take positional parameters; the values in that order. */
-export function positional(sql: string, params: SqlParams = {}): { text: string; values: SqlValue[] } {
+/** `$name` → `$1`…: the text with numbered parameters, and the name of each number in order. */
+export function placeholders(sql: string): { text: string; names: string[] } {
   const order = new Map<string, number>();
-  const values: SqlValue[] = [];
+  const names: string[] = [];
   const text = sql.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
     let n = order.get(name);
-    if (n === undefined) {
-      if (!Object.hasOwn(params, name)) throw new Error(`no value for the parameter $${name}`);
-      values.push(params[name]);
-      order.set(name, (n = values.length));
-    }
+    if (n === undefined) order.set(name, (n = names.push(name)));
     return `$${n}`;
   });
-  return { text, values };
+  return { text, names };
+}
+
+/** The values of `names` in order, each one given (a missing value is a mistake in the caller). */
+export function inOrder(names: readonly string[], params: SqlParams): SqlValue[] {
+  return names.map((name) => {
+    if (!Object.hasOwn(params, name)) throw new Error(`no value for the parameter $${name}`);
+    return params[name];
+  });
+}
+
+/** `$name` → `$1`… for drivers that take positional parameters; the values in that order. */
+export function positional(sql: string, params: SqlParams = {}): { text: string; values: SqlValue[] } {
+  const { text, names } = placeholders(sql);
+  return { text, values: inOrder(names, params) };
 }

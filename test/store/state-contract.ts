@@ -85,6 +85,22 @@ const item = (over: Partial<OutboxItem> = {}): OutboxItem => ({
 
 export function stateStoreContract(name: string, db: StateDatabase) {
   describe(`the service's own state in ${name}`, () => {
+    it('parameters by name: one name used twice, two thousand in one statement, a missing one named', async () => {
+      const sql = await db.open();
+      try {
+        await sql.run('CREATE TABLE p (a BIGINT, b VARCHAR)');
+        expect(await sql.run('INSERT INTO p VALUES ($a, $b), ($a + 1, $b)', { b: 'x', a: 1n })).toBe(2);
+        // an alert commit's upsert binds ten names for each of 200 alerts
+        const names = Array.from({ length: 1000 }, (_, i) => i);
+        const params = Object.fromEntries(names.flatMap((i) => [[`a${i}`, BigInt(i + 10)], [`b${i}`, `v${i}`]]));
+        expect(await sql.run(`INSERT INTO p VALUES ${names.map((i) => `($a${i}, $b${i})`).join(', ')}`, params)).toBe(1000);
+        expect(await sql.all('SELECT a, b FROM p WHERE a IN ($x, $y) ORDER BY a', { y: 1009, x: 2 })).toEqual([{ a: 2, b: 'x' }, { a: 1009, b: 'v999' }]);
+        await expect(sql.all('SELECT $a + $nothing AS n', { a: 1 })).rejects.toThrow('$nothing');
+      } finally {
+        await sql.close();
+      }
+    });
+
     it('alerts: the latest state of each alert, its record in order, open ones, one alert saved many times', async () => {
       const sql = await db.open();
       const store = await AlertStore.create(sql);
