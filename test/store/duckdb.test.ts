@@ -1,3 +1,4 @@
+import { describe, expect, it } from 'vitest';
 import { Database, type SerialConnection } from '../../services/store/database.ts';
 import { DuckDbTelemetryStore } from '../../services/store/duckdb-telemetry.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
@@ -27,4 +28,37 @@ storeContract('embedded (DuckDB)', {
     await store.close();
     return openAt(dir);
   },
+});
+
+describe('the embedded store writing a large group', () => {
+  it('lets its thread go between slices of the group, so readings arriving meanwhile are judged at once', async () => {
+    const dir = await tempDir('rm-store-');
+    const db = await Database.open(dir);
+    const conns = [await db.connect(), await db.connect()];
+    // how often the event loop comes round between the group's BEGIN and its COMMIT: with the
+    // appends in one run it never did, and the pipeline thread judged no reading for 60-80 ms
+    let turns = 0;
+    let appending = false;
+    const spin = () => void (appending && (turns++, setImmediate(spin)));
+    const raw = conns[0].raw as unknown as { run: (sql: string, ...rest: unknown[]) => Promise<unknown> };
+    const run = raw.run.bind(raw);
+    raw.run = async (sql, ...rest) => {
+      if (sql === 'COMMIT') appending = false;
+      const out = await run(sql, ...rest);
+      if (sql.startsWith('BEGIN')) (appending = true), setImmediate(spin);
+      return out;
+    };
+    const store = await DuckDbTelemetryStore.create(conns[0], conns[1]);
+    try {
+      const readings = Array.from({ length: 20_000 }, (_, i) => ({ enterpriseId: 'E', deviceId: `d${i % 500}`, ts: Date.UTC(2026, 11, 1) + i, seq: i + 1, values: { gas_lel: i % 50, gas_shutoff_valve_closed: false } }));
+      await store.append(readings);
+      expect(turns).toBeGreaterThanOrEqual(19);
+      const [row] = await conns[1].serial(async (c) => (await c.runAndReadAll('SELECT count(*)::INTEGER AS n FROM readings')).getRowObjectsJS());
+      expect(row.n).toBe(40_000);
+    } finally {
+      await store.close();
+      await Promise.all(conns.map((c) => c.close()));
+      db.close();
+    }
+  });
 });
