@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
+import { bareRecord } from '../../domain/types.ts';
 import type { UplinkConfig } from '../registry/schema.ts';
 import type { Entry } from './items.ts';
 import type { Sender } from './sender.ts';
@@ -46,7 +47,9 @@ export function mqttSender(u: MqttUplink, gatewayName: string): Sender {
       for (const s of entry.samples) {
         const k = `${s.deviceId}\u0000${s.ts}`;
         let r = readings.get(k);
-        if (!r) readings.set(k, (r = { deviceId: s.deviceId, ts: s.ts, values: {} }));
+        // codes are the enterprise's to set: a plain object took `__proto__` as its prototype and
+        // left that point out of what the platform was sent, without a word
+        if (!r) readings.set(k, (r = { deviceId: s.deviceId, ts: s.ts, values: bareRecord() }));
         r.values[s.code] = s.value;
       }
       for (const r of readings.values()) await publish(topic(entry.enterpriseId, r.deviceId, 'telemetry'), { ts: new Date(r.ts).toISOString(), values: r.values });

@@ -143,14 +143,19 @@ describe('an MQTT bridge to another broker', () => {
     await sub.subscribeAsync('city/#', { qos: 1 });
 
     const uplink = { id: 'city', kind: 'mqtt', url: `mqtts://127.0.0.1:${port}`, username: 'gw', password: 'pw', caFile: cert, topic: 'city/{enterprise}/{device}/{type}', enterprises: [CHEM] };
-    const app = await startTestApp({ registry: registryWith([uplink]), ...FAST });
+    const registry = registryWith([uplink]);
+    // an upstream code is the enterprise's to choose, even one named like Object's prototype
+    const gas = registry.enterprises.find((e) => e.id === CHEM)!.devices.find((d) => d.id === 'gas-1') as { points: { metric: string; code?: string }[] };
+    gas.points.find((p) => p.metric === 'toxic_gas_ppm')!.code = '__proto__';
+    const app = await startTestApp({ registry, ...FAST });
     cleanups.push(app.stop);
     await waitFor(async () => (await apiClient(app, 'token-operator').get('/api/uplinks')).json.items.length, 5000, 'uplink');
     const chem = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     cleanups.push(chem.end);
-    await chem.telemetry({ ts: new Date(T0).toISOString(), values: { gas_lel: 7 } });
+    await chem.telemetry({ ts: new Date(T0).toISOString(), values: { gas_lel: 7, toxic_gas_ppm: 1.5 } });
     const reading = await waitFor(() => got.find((g) => g.topic === `city/${CHEM}/gas-1/telemetry`), 8000, 'bridged reading');
-    expect(reading.payload).toEqual({ ts: new Date(T0).toISOString(), values: { 'GAS-1-GAS_LEL': 7 } });
+    expect(reading.payload).toEqual({ ts: new Date(T0).toISOString(), values: JSON.parse('{"GAS-1-GAS_LEL":7,"__proto__":1.5}') });
+    expect(Object.keys(reading.payload.values)).toEqual(['GAS-1-GAS_LEL', '__proto__']);
     expect(reading.qos).toBe(1);
     await chem.telemetry({ values: { gas_lel: 30 } });
     const alarm = await waitFor(() => got.find((g) => g.topic === `city/${CHEM}/gas-1/alarm`), 8000, 'bridged alarm');
