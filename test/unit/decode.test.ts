@@ -28,6 +28,27 @@ describe('telemetry decoding', () => {
     expect(quality!.toString).toBe(undefined);
   });
 
+  it("keeps values in the order of the device's registry points, whatever order they are sent in", () => {
+    // one layout per set of points: a device sending its points in ever-changing orders made a new one for each
+    const many = { ...scope, points: new Map(Array.from({ length: 24 }, (_, i) => [`p${i}`, { metric: 'gas_lel' }])) };
+    const intake = new TelemetryIntake({ ...limits, maxReadingsPerMessage: 10 });
+    const keysOf = (names: string[], points = scope) => {
+      const { readings, rejects } = intake.take(Buffer.from(JSON.stringify({ values: Object.fromEntries(names.map((n, i) => [n, points === scope && n === 'gas_shutoff_valve_closed' ? true : i])) })), points, NOW);
+      expect(rejects).toEqual([]);
+      return Object.keys(readings[0].values);
+    };
+    expect(keysOf(['toxic_gas_ppm', 'gas_shutoff_valve_closed', 'gas_lel'])).toEqual(['gas_lel', 'gas_shutoff_valve_closed', 'toxic_gas_ppm']);
+    expect(keysOf(['gas_shutoff_valve_closed', 'toxic_gas_ppm'])).toEqual(['gas_shutoff_valve_closed', 'toxic_gas_ppm']);
+    const shuffled = ['p7', 'p3', 'p12', 'p0', 'p18', 'p5'];
+    expect(keysOf(shuffled, many)).toEqual(['p0', 'p3', 'p5', 'p7', 'p12', 'p18']);
+    // twenty names and more: every value kept (V8 makes a hash table of it whatever the order)
+    const all = Array.from({ length: 24 }, (_, i) => `p${23 - i}`);
+    expect(keysOf(all, many).sort()).toEqual([...all].sort());
+    // a refused value keeps its place in the rejects, which stay in the order sent
+    const { rejects } = intake.take(Buffer.from('{"values":{"toxic_gas_ppm":"x","gas_lel":"y"}}'), scope, NOW);
+    expect(rejects.map((r) => r.path)).toEqual(['values.toxic_gas_ppm', 'values.gas_lel']);
+  });
+
   it('reads ts as epoch ms or ISO-8601 with an offset, and keeps old (buffered) times', () => {
     const { readings } = take([
       { ts: NOW - 86_400_000, values: { gas_lel: 1 } },
