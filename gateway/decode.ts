@@ -279,7 +279,6 @@ function envelopeOf(range: readonly [number, number] | undefined): [number, numb
   return [range[0] - SPANS_BEYOND_RANGE * span, range[1] + SPANS_BEYOND_RANGE * span];
 }
 
-/** A name or value from outside, cut to a length that fits a reject answer and a log line. */
 /** what one reading's values and qualities accepted, name and value in turn, in the order sent (decode is synchronous: one of each serves every call) */
 const ACCEPTED: (string | Value)[] = [];
 const QUALITIES_GIVEN: (string | Quality)[] = [];
@@ -325,6 +324,7 @@ function inPointOrder<T>(points: ReadonlyMap<string, unknown>, pairs: (string | 
   return out;
 }
 
+/** A name or value from outside, cut to a length that fits a reject answer and a log line. */
 const clip = (s: string) => (s.length > 64 ? `${s.slice(0, 64)}…` : s);
 
 function safeJson(v: unknown): string {
