@@ -1,4 +1,5 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
 import type { Reading } from '../../domain/types.ts';
 import type { SerialConnection } from './database.ts';
@@ -58,7 +59,7 @@ export class DuckDbTelemetryStore implements TelemetryStore {
         const appender = (this.appender ??= await c.createAppender('readings'));
         await c.run('BEGIN TRANSACTION');
         open = true;
-        // a few thousand readings at a time, with the thread let go in between: the appends are
+        // APPEND_SLICE readings at a time, with the thread let go in between: the appends are
         // native calls on this thread, and a group of 20 000 readings (after a long checkpoint)
         // held it for 60-80 ms, during which no reading's rules ran, an alarm's included
         let since = 0;
@@ -69,7 +70,7 @@ export class DuckDbTelemetryStore implements TelemetryStore {
             // handed over slice by slice: one flush of them all took another 5-10 ms
             since = 0;
             appender.flushSync();
-            await new Promise<void>((go) => setImmediate(go));
+            await nextTurn();
           }
         appender.flushSync();
         await c.run('COMMIT');
