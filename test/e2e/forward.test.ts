@@ -237,7 +237,12 @@ describe('store and forward', () => {
     await waitFor(async () => (await uplinkNow()).lanes.alarms.queued === 4, 8000, 'four alarm events queued');
     const lane = join(dataDir, 'forward', 'prov', 'alarms');
     const oldest = (await readdir(lane)).filter((n) => n.endsWith('.batch')).sort()[0];
+    const triedBefore = (await uplinkNow()).lanes.alarms.attempts;
     await rm(join(lane, oldest));
+    // an attempt under way read the oldest entry before it was removed, and would deliver it
+    // once the platform is up: two failed attempts after the removal mean the one now under
+    // way, if any, began after it
+    await waitFor(async () => (await uplinkNow()).lanes.alarms.attempts >= triedBefore + 2, 8000, 'two attempts after the removal');
     platform.mode = 'up';
     await waitFor(() => platform.received.filter((r) => r.path === '/alarm').length >= 3, 15_000, 'the other three delivered');
     await waitFor(async () => (await uplinkNow()).lanes.alarms.queued === 0, 8000, 'the queue empty');
