@@ -1,9 +1,10 @@
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { compileRules, evaluate, newEngineState, tick } from '../rules/engine.ts';
 import { INDICATORS, type Metric } from '../domain/indicators.ts';
 import { ruleSchema, type RuleDef } from '../rules/schema.ts';
 import { TEMPLATES, type TemplateName } from '../rules/templates/index.ts';
-import { bareFields, type Reading, type Value } from '../domain/types.ts';
+import { bareFieldsOf, type Reading, type Value } from '../domain/types.ts';
 import { ruleMetrics } from '../rules/kinds.ts';
 import { modelFor } from '../simulators/models.ts';
 
@@ -26,6 +27,8 @@ export interface RulesFigures {
   ratio: number;
   outcomesPerThousand: number;
   tickNsPerDevice: number;
+  /** bytes the engine allocates per reading (garbage, nearly all of it), by V8's sampling heap profiler */
+  bytesPerReading: number;
 }
 
 export function deviceKinds() {
@@ -38,7 +41,7 @@ export function deviceKinds() {
     });
 }
 
-export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
+export async function benchRules(devices = 1200, readings = 300_000): Promise<RulesFigures> {
   const kinds = deviceKinds();
   const fleet = Array.from({ length: devices }, (_, i) => ({ id: `d${i}`, kind: kinds[i % kinds.length] }));
   const set = compileRules(fleet.map((d, i) => ({ enterpriseId: `E${i % 100}`, deviceId: d.id, rules: d.kind.rules, reportIntervalS: 10 })));
@@ -52,24 +55,25 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
   const made: Reading[] = [];
   for (let i = 0; i < 50_000; i++) {
     const d = i % devices;
-    // as decode makes them (gateway/decode.ts)
-    const values = bareFields<Value>();
-    for (const [m, model] of models[d]) values[m] = model.next(i, rand);
+    const pairs: (string | Value)[] = models[d].flatMap(([m, model]) => [m, model.next(i, rand)]);
     if (i % 100 === 50) {
-      const [m] = models[d][Math.floor(rand() * models[d].length)];
-      const ind = INDICATORS[m];
-      values[m] = ind.type === 'boolean' ? true : ind.range![1] * 0.9;
+      const at = 2 * Math.floor(rand() * models[d].length);
+      const ind = INDICATORS[pairs[at] as Metric];
+      pairs[at + 1] = ind.type === 'boolean' ? true : ind.range![1] * 0.9;
     }
+    // as decode makes them (gateway/decode.ts)
+    const values = bareFieldsOf<Value>(pairs);
     made.push({ enterpriseId: `E${d % 100}`, deviceId: fleet[d].id, ts: 0, seq: 0, values });
   }
   // times as devices send them: epoch milliseconds, beyond the small integers V8 keeps unboxed
-  let ts = Date.UTC(2026, 0, 1);
+  // (kept in a typed array: a number variable shared with the closure would be a new box per reading)
+  const clock = new Float64Array([Date.UTC(2026, 0, 1)]);
   // each device numbers its own readings, one after another (as a device does)
   const seqs = new Array<number>(devices).fill(0);
   const feed = (n: number, count: { outcomes: number }) => {
     for (let i = 0; i < n; i++) {
       const r = made[i % made.length];
-      ts += 10;
+      const ts = (clock[0] += 10);
       r.ts = ts;
       r.seq = ++seqs[(i % made.length) % devices];
       count.outcomes += evaluate(set, state, r, ts).length;
@@ -100,9 +104,11 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
   const referenceNsPerReading = ((performance.now() - t) * 1e6) / readings;
   if (sink < 0) console.log(sink);
 
+  const bytesPerReading = Math.round((await allocatedBy(() => feed(readings / 5, counted))) / (readings / 5));
+
   t = performance.now();
   const ticks = 20;
-  for (let i = 0; i < ticks; i++) tick(set, state, ts + i * 1000);
+  for (let i = 0; i < ticks; i++) tick(set, state, clock[0] + i * 1000);
   const tickNsPerDevice = ((performance.now() - t) * 1e6) / ticks / devices;
 
   return {
@@ -115,5 +121,22 @@ export function benchRules(devices = 1200, readings = 300_000): RulesFigures {
     ratio: Math.round((nsPerReading / referenceNsPerReading) * 10) / 10,
     outcomesPerThousand: Math.round((counted.outcomes / readings) * 10000) / 10,
     tickNsPerDevice: Math.round(tickNsPerDevice),
+    bytesPerReading,
   };
+}
+
+/** Bytes allocated while `fn` runs, collected since or not: V8's sampling heap profiler, one sample per 512 bytes on average. */
+async function allocatedBy(fn: () => void): Promise<number> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    fn();
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    const sum = (n: typeof profile.head): number => n.selfSize + n.children.reduce((a, c) => a + sum(c), 0);
+    return sum(profile.head);
+  } finally {
+    session.disconnect();
+  }
 }

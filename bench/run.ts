@@ -45,7 +45,7 @@ log('4. connections');
 const connections = await benchConnections(join(dir), quick ? [500, 2000] : [1000, 10_000, 19_500], log);
 
 log('5. rules');
-const rules = [benchRules(1200), benchRules(10_000, quick ? 300_000 : 1_000_000)];
+const rules = [await benchRules(1200), await benchRules(10_000, quick ? 300_000 : 1_000_000)];
 log('6. InfluxDB write path');
 const influxWrites = await benchInflux();
 
@@ -83,7 +83,7 @@ for (const p of [embedded, influx].filter((x): x is PipelineFigures => !!x)) {
 
 }
 for (const c of connections.steps) rows.push([`${c.devices} idle devices connected: RSS per device over the empty service / per device added since the step before; connect rate`, `${c.kbPerDevice} / ${c.kbPerAdded} KB; ${c.connectPerS} connects/s`, '32 KB target', `${ratio(c.kbPerDevice, 32)} / ${ratio(c.kbPerAdded, 32)}`]);
-for (const r of rules) rows.push([`rule evaluation per reading, ${r.devices} devices, ${r.rules} rules, every template`, `${r.nsPerReading} ns (median of 5 passes; ${r.nsPerReadingSpread.join('–')} ns)`, `${r.referenceNsPerReading} ns hand-written comparisons${r.devices >= 10_000 ? '; 2000 ns target' : ''}`, `${r.ratio}×${r.devices >= 10_000 ? ` / ${ratio(r.nsPerReading, 2000)}` : ''}`]);
+for (const r of rules) rows.push([`rule evaluation per reading, ${r.devices} devices, ${r.rules} rules, every template`, `${r.nsPerReading} ns (median of 5 passes; ${r.nsPerReadingSpread.join('–')} ns); ${r.bytesPerReading} bytes allocated per reading`, `${r.referenceNsPerReading} ns hand-written comparisons${r.devices >= 10_000 ? '; 2000 ns target' : ''}`, `${r.ratio}×${r.devices >= 10_000 ? ` / ${ratio(r.nsPerReading, 2000)}` : ''}`]);
 if (influxWrites) rows.push([`InfluxDB writes into a local influxd (${influxWrites.points} points through the disk buffer, every series existing; median of ${influxWrites.passes} alternated passes)`, `${k(influxWrites.pointsPerS)} points/s (${influxWrites.samples.store.map(k).join(", ")})`, `${k(influxWrites.referencePointsPerS)} points/s ready-made gzipped line protocol (${influxWrites.samples.reference.map(k).join(", ")}); 0.85× target`, `${influxWrites.ratio}×`]);
 for (const b of brokers.filter((x) => x.broker === 'mosquitto')) rows.push([`reference: mosquitto publish → subscribe, QoS ${b.qos}`, `${k(b.deliveredPerS)}/s`, '—', '—']);
 

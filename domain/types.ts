@@ -27,6 +27,23 @@ export const bareRecord = <T>(): Record<string, T> => Object.create(null) as Rec
  */
 export const bareFields = <T>(): Record<string, T> => Object.setPrototypeOf({}, null) as Record<string, T>;
 
+/**
+ * `bareFields` filled from `[name, value, name, value, …]`, in that order. Each field first holds
+ * null, then its value: a field whose first value is a number keeps its numbers unboxed, and then
+ * every read of it by name boxes the number afresh. The rules, the judge and the store read a
+ * reading's values by name, through one piece of code for the layouts of every kind of device, so
+ * such reads are generic and each one made garbage: 16 bytes per value per read, over 200 bytes
+ * a reading. A field made holding null keeps the number the reading was parsed into, and a read
+ * hands out that same number.
+ */
+export function bareFieldsOf<T>(pairs: readonly (string | T)[]): Record<string, T> {
+  const out = bareFields<T | null>();
+  const n = pairs.length;
+  for (let i = 0; i < n; i += 2) out[pairs[i] as string] = null;
+  for (let i = 0; i < n; i += 2) out[pairs[i] as string] = pairs[i + 1] as T;
+  return out as Record<string, T>;
+}
+
 /** A plain object's own entry for a name that may come from outside (never an inherited member). */
 export const ownEntry = <T>(r: Record<string, T> | undefined, name: string): T | undefined => (r && Object.hasOwn(r, name) ? r[name] : undefined);
 export type Value = number | boolean;

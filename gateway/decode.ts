@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { INDICATORS, isMetric } from '../domain/indicators.ts';
-import { bareFields, bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
+import { bareFieldsOf, bareRecord, type Quality, type Reading, type Value } from '../domain/types.ts';
 import type { Reject, RejectCode } from './reject-codes.ts';
 import { clockSeen, type ClockSeen } from '../rules/device-clock.ts';
 
@@ -319,9 +319,7 @@ function inPointOrder<T>(points: ReadonlyMap<string, unknown>, pairs: (string | 
     pairs[j + 2] = name;
     pairs[j + 3] = value;
   }
-  const out = bareFields<T>();
-  for (let i = 0; i < n; i += 2) out[pairs[i] as string] = pairs[i + 1] as T;
-  return out;
+  return bareFieldsOf<T>(pairs);
 }
 
 /** A name or value from outside, cut to a length that fits a reject answer and a log line. */
