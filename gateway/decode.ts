@@ -294,7 +294,7 @@ const placesOf = (points: ReadonlyMap<string, unknown>) => {
 const FIELDS_AT_MOST = 19;
 
 /**
- * The accepted names and values as a record with no prototype (`bareFields`), in the order of the
+ * The accepted names and values as a record with no prototype (`bareFieldsOf`), in the order of the
  * device's registry points, not the order sent: each order of names is a layout of its own, and a
  * device sending its points in ever-changing orders made each reading cost 13-21 % more than with
  * the hash tables before (the probe's finding), where now every order of one set of points is one
