@@ -51,9 +51,8 @@ export function rateRule(def: RateRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
       // the window is kept in place: the oldest leave from the front
       let drop = 0;
       while (drop < n && r.ts - s.ts[drop] > windowMs) drop++;
-      if (drop) (dropFront(s.ts, drop), dropFront(s.values, drop));
-      s.ts.push(r.ts);
-      s.values.push(v);
+      slide(s.ts, drop, r.ts);
+      slide(s.values, drop, v);
       const t0 = s.ts[0];
       const rate = r.ts > t0 ? ((v - s.values[0]) * 1000) / (r.ts - t0) : 0;
       falling = def.fallingFaster !== undefined && rate <= -def.fallingFaster;
@@ -69,8 +68,15 @@ export function rateRule(def: RateRuleDef, ctx: RuleContext = BY_METRIC): RuleIm
   };
 }
 
-/** Without splice, which makes an array of what it removes on every reading. */
-function dropFront(a: number[], n: number) {
+/**
+ * The `n` oldest leave from the front and `x` joins at the end, in place. With one in and one out
+ * (a window that has filled, or a device reporting less often than the window is long) the length
+ * stays as it is: shrinking the array and then growing it again made a new one on every reading.
+ * Without splice, which makes an array of what it removes.
+ */
+function slide(a: number[], n: number, x: number) {
+  if (n === 0) return void a.push(x);
   a.copyWithin(0, n);
-  a.length -= n;
+  a[a.length - n] = x;
+  if (n > 1) a.length -= n - 1;
 }

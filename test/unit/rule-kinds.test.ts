@@ -1,6 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { changes, engineWith } from '../support/engine.ts';
 import { seed } from '../../rules/engine.ts';
+import type { DeviceView, Verdict } from '../../rules/kind.ts';
+import { rateRule, type RateState } from '../../rules/rate.ts';
+import { bareFieldsOf } from '../../domain/types.ts';
 
 /** Each rule kind as a pure function over readings, ticks and status changes. */
 
@@ -24,6 +28,32 @@ describe('rate of change', () => {
     const e2 = engineWith([rule]);
     e2.read(0, { cooling_water_pressure: 1 });
     expect(changes(e2.read(1000, { cooling_water_pressure: 0.95 }))).toEqual(['raise:major']);
+  });
+
+  it('measures from the oldest reading within the window, whatever the gaps between readings', () => {
+    // the window is kept in place, its oldest readings leaving from the front as new ones come:
+    // one, several or all of them at once, and none
+    const impl = rateRule({ ...rule, enabled: true });
+    const view = { latest: () => undefined, ranges: null } as unknown as DeviceView;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 12_000 }), fc.double({ min: 0, max: 2, noNaN: true })), { minLength: 1, maxLength: 60 }), (steps) => {
+        let s: RateState = impl.init(0);
+        const seen: [number, number][] = [];
+        let ts = 0;
+        for (const [gap, v] of steps) {
+          ts += gap;
+          seen.push([ts, v]);
+          const said: Verdict[] = [];
+          s = impl.onReading!(s, { enterpriseId: 'E', deviceId: 'D', ts, values: bareFieldsOf(['cooling_water_pressure', v]) }, view, ts, { push: (x) => said.push(x) });
+          const inWindow = seen.filter(([t]) => ts - t <= rule.windowS * 1000);
+          const [t0, v0] = inWindow[0];
+          expect(s.ts).toEqual(inWindow.map(([t]) => t));
+          expect(s.values).toEqual(inWindow.map(([, x]) => x));
+          expect(said.map((x) => x.value)).toEqual([Math.round((ts > t0 ? ((v - v0) * 1000) / (ts - t0) : 0) * 1e4) / 1e4]);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('only measures over the window: a slow drift is not a fall', () => {
