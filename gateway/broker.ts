@@ -22,6 +22,13 @@ import { deviceTopic, filterWithin } from './topics.ts';
  * devices sent (110 000 in the bench).
  */
 const MAX_PACKETS_PER_READ = 16;
+/**
+ * PUBLISH packets of all connections taken and not yet answered past which each connection takes
+ * one at a time (frame-guard.ts). Above what the reading pipeline takes in flight (20 000) and two
+ * of its batches waiting: reached only when the pipeline is the bottleneck, where smaller reads
+ * cost nothing it could have used.
+ */
+const CROWDED_AT = 24_000;
 
 export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
 
@@ -86,6 +93,8 @@ export interface GatewayOptions {
     connectTimeoutS: number;
     login: { windowS: number; maxFailuresPerAddress: number; maxFailuresPerUsername: number; banS: number };
   };
+  /** PUBLISH packets of all connections unanswered past which each connection takes one at a time (default `CROWDED_AT`) */
+  crowdedAt?: number;
   findDevice(deviceId: string): GatewayDevice | undefined;
   /** the digest an API token is known by: a session keeps that, not the token */
   tokenDigest(token: string): string;
@@ -168,7 +177,7 @@ export class Gateway {
       guardFrames(socket, { maxPacketBytes: this.opts.limits.maxPacketBytes, maxPacketsPerRead: MAX_PACKETS_PER_READ }, (size) => {
         this.opts.counters.connectionsRefused.inc({ reason: 'packet_too_large' });
         this.opts.log.warn({ size, address: (socket as { remoteAddress?: string }).remoteAddress }, 'mqtt packet too large: connection closed');
-      }, () => this.pipeline.unanswered(socket));
+      }, () => this.pipeline.unanswered(socket), () => this.pipeline.unansweredInAll() >= (this.opts.crowdedAt ?? CROWDED_AT));
       this.broker.handle(socket, req as never);
     };
     const tcp = createNetServer((socket) => handle(socket));

@@ -16,6 +16,12 @@ import type { Duplex } from 'node:stream';
  *   Now a read returns at most `maxPacketsPerRead` whole packets, and nothing while the
  *   connection has that many PUBLISH packets unanswered; the rest stays in the socket's buffer,
  *   which then stops taking from the kernel, and TCP slows the device down.
+ * - **Crowding.** That bound is per connection, so what the gateway holds grew with the fleet:
+ *   sixteen per connection, 160 000 readings for ten thousand devices under overload. While the
+ *   gateway as a whole holds more than its bound (`crowded`), a connection takes one packet at a
+ *   time: the held readings are then at most that bound and one per connection. Every connection
+ *   still reads (a CONNECT, a PINGREQ, an alarm reading each get their turn), and nothing waits
+ *   for a wake-up: aedes reads again after each answer.
  *
  * The rest is put back with `unshift`, not kept aside: the stream then ends only once the broker
  * has read every packet (a DISCONNECT behind a burst still counts; its will is not sent).
@@ -29,10 +35,10 @@ export interface FrameLimits {
 
 /**
  * `unanswered`: the connection's PUBLISH packets the broker has taken and not answered. While
- * there are `maxPacketsPerRead` of them the broker's reads get nothing: aedes reads again after
- * each answer, so the next answer is the next try.
+ * there are `maxPacketsPerRead` of them (one while `crowded()`) the broker's reads get nothing:
+ * aedes reads again after each answer, so the next answer is the next try.
  */
-export function guardFrames(socket: Duplex, limits: FrameLimits, onTooLarge: (size: number) => void, unanswered: () => number = () => 0): void {
+export function guardFrames(socket: Duplex, limits: FrameLimits, onTooLarge: (size: number) => void, unanswered: () => number = () => 0, crowded: () => boolean = () => false): void {
   // parser state across chunks: where we are in the current packet
   let phase: 'type' | 'length' | 'body' = 'type';
   let length = 0;
@@ -98,10 +104,11 @@ export function guardFrames(socket: Duplex, limits: FrameLimits, onTooLarge: (si
     // the broker reads everything there is (no size); a sized read is the stream's own, watched but not cut
     const whole = n === undefined || n === null;
     if (whole && parsing) return (missed = true), null;
-    if (whole && unanswered() >= limits.maxPacketsPerRead) return null;
+    const most = whole ? (crowded() ? 1 : limits.maxPacketsPerRead) : Infinity;
+    if (unanswered() >= most) return null;
     const chunk = read.call(this, n) as Buffer | null;
     if (chunk === null) return null;
-    const cut = scan(chunk, whole ? limits.maxPacketsPerRead : Infinity);
+    const cut = scan(chunk, most);
     if (cut < 0) return null;
     if (whole) (parsing = true), queueMicrotask(parsed);
     if (cut === chunk.length) return chunk;

@@ -64,6 +64,8 @@ export class PublishPipeline {
   private readonly toldTooFast = new Map<string, number>();
   /** PUBLISH packets of each connection (its socket) taken and not yet answered */
   private readonly open = new WeakMap<object, number>();
+  /** and of every connection */
+  private openTotal = 0;
 
   constructor(private readonly deps: PublishDeps) {}
 
@@ -72,15 +74,22 @@ export class PublishPipeline {
     return this.open.get(conn) ?? 0;
   }
 
+  /** How many PUBLISH packets of all connections are taken and not yet answered. */
+  unansweredInAll(): number {
+    return this.openTotal;
+  }
+
   handle(client: Client, principal: Principal | undefined, packet: PublishPacket, cb: Done) {
     let answered = false;
     const conn = client.conn as object;
     this.open.set(conn, (this.open.get(conn) ?? 0) + 1);
+    this.openTotal++;
     const done: Done = (err) => {
       if (answered) return;
       answered = true;
       // counted down before the broker hears: the read it then tries sees the room
       this.open.set(conn, this.open.get(conn)! - 1);
+      this.openTotal--;
       cb(err);
     };
     this.guarded(client, principal, packet, done, () => {

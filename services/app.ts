@@ -68,7 +68,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
   const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
-  const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited });
+  const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited, options: opts.gateway });
   await rememberLogins(gateway, audit, clock(), log);
   const panels = composeFirePanels({
     ...{ settings, registry: current, metrics, clock, log, faults },

@@ -1,3 +1,4 @@
+import type { AppOptions } from '../app-options.ts';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Outcome, Reading } from '../../domain/types.ts';
@@ -92,6 +93,7 @@ export async function composeGateway(
     /** the service itself is shutting down: devices losing their connection is not news */
     stopping: () => boolean;
     audited: (actor: string, action: string, subject: string, detail: unknown) => void;
+    options?: AppOptions['gateway'];
   },
 ): Promise<Gateway> {
   const { settings, registry } = d;
@@ -102,6 +104,7 @@ export async function composeGateway(
     tls: settings.MQTTS_PORT !== undefined ? { port: settings.MQTTS_PORT, cert: await readFile(settings.TLS_CERT!), key: await readFile(settings.TLS_KEY!) } : undefined,
     host: settings.HOST,
     limits: gatewayLimits(registry().file.gateway, registry),
+    crowdedAt: d.options?.crowdedAt,
     findDevice: (id): GatewayDevice | undefined => {
       const e = registry().devices.get(id);
       return e && { enterpriseId: e.enterprise.id, deviceId: id, points: e.points, secretHash: e.device.secretHash };

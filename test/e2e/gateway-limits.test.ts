@@ -222,6 +222,42 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it('holds a bounded number of unanswered readings whatever the number of devices, serves a newcomer meanwhile, and loses none', async () => {
+    const devices = Array.from({ length: 10 }, (_, i) => `crowd-${i}`);
+    const reg = withGateway({ messagesPerS: 10_000, messageBurst: 1000 }) as ReturnType<typeof testRegistry> & { gateway: object };
+    const chem = reg.enterprises.find((e) => e.id === CHEM)!;
+    // every reading raises or clears (never held as flapping): each batch has a change for the record
+    for (const id of devices) chem.devices.push({ id, secret: `secret-${id}`, templates: ['hazchem'], points: [{ metric: 'gas_lel' }], flapping: { changes: 1000, windowS: 1 } } as never);
+    const crowdedAt = 20;
+    const app = await startTestApp({ registry: reg, gateway: { crowdedAt } });
+    // the record's commits are held: no PUBACK of these readings can go out, so what the gateway
+    // took stays taken, and only the frame guard stops it taking more
+    const release = holdRecordCommits(app);
+    const acked = new Map(devices.map((d) => [d, new Set<number>()]));
+    const topic = (id: string) => `v1/${CHEM}/${id}/telemetry`;
+    const socks = await Promise.all(devices.map((id) => rawDevice(app.ports.mqtt, id, `crowd-${id}`, { onPacket: (p) => p.cmd === 'puback' && acked.get(id)!.add(p.messageId!) })));
+    // forty pipelined readings each: 400 against a bound of 20 (sixteen a connection would take 160)
+    socks.forEach((s, d) => s.write(Buffer.concat(Array.from({ length: 40 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: topic(devices[d]), payload: Buffer.from(JSON.stringify({ seq: i + 1, values: { gas_lel: i % 2 ? 1 : 45 } })), qos: 1, messageId: i + 1, retain: false, dup: false })))));
+    const taken = async () => Number((await metric(app, 'gateway_messages_in_total'))[0]?.split(' ')[1] ?? 0);
+    await waitFor(async () => (await taken()) >= crowdedAt, 10_000, 'the gateway crowded');
+    // a device arriving now is read and answered: one reading of no alarm, committed at once
+    const late = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await late.telemetry({ seq: 1, values: { gas_lel: 1 } });
+    // at most the bound, one reading of each connection past it, and the reads that crossed it
+    expect(await taken()).toBeLessThanOrEqual(crowdedAt + 16 + devices.length + 1);
+    expect([...acked.values()].every((s) => s.size === 0)).toBe(true);
+    release();
+    await waitFor(() => [...acked.values()].every((s) => s.size === 40), 30_000, 'every PUBACK');
+    await app.telemetry.flush();
+    for (const id of devices) {
+      const points = await app.telemetry.query({ deviceId: id, from: 0, to: Date.now() + 1000, limit: 100 });
+      expect(points.map((p) => ('seq' in p ? p.seq! : 0)).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    }
+    for (const s of socks) s.end(mqttPacket.generate({ cmd: 'disconnect' }));
+    await late.end();
+    await app.stop();
+  });
+
   it('counts the answers a device left too early to hear, and logs no line for each', async () => {
     const lines: string[] = [];
     const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }), logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });

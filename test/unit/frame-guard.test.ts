@@ -9,8 +9,9 @@ const publish = (i: number, payload = `{"seq":${i}}`) => mqttPacket.generate({ c
 function connection(maxPacketsPerRead: number, maxPacketBytes = 1 << 20) {
   const socket = new PassThrough();
   let unanswered = 0;
+  let crowded = false;
   const tooLarge: number[] = [];
-  guardFrames(socket, { maxPacketBytes, maxPacketsPerRead }, (size) => tooLarge.push(size), () => unanswered);
+  guardFrames(socket, { maxPacketBytes, maxPacketsPerRead }, (size) => tooLarge.push(size), () => unanswered, () => crowded);
   const parser = mqttPacket.parser();
   const packets: mqttPacket.Packet[] = [];
   parser.on('packet', (p) => packets.push(p));
@@ -20,6 +21,10 @@ function connection(maxPacketsPerRead: number, maxPacketBytes = 1 << 20) {
     tooLarge,
     set unanswered(n: number) {
       unanswered = n;
+    },
+    /** the gateway as a whole holds more than its bound */
+    set crowded(on: boolean) {
+      crowded = on;
     },
     /** one read and its parse, as aedes does them; how many packets it completed */
     async read(): Promise<number | null> {
@@ -57,6 +62,27 @@ describe('frame guard', () => {
     expect(c.packets.map((p) => (p as mqttPacket.IPublishPacket).messageId)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(c.packets.map((p) => JSON.parse((p as mqttPacket.IPublishPacket).payload.toString()).seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(c.tooLarge).toEqual([]);
+  });
+
+  it('hands over one packet at a time while the gateway is crowded, none while one is unanswered, and the usual few again once it is not', async () => {
+    const c = connection(16);
+    const all = Buffer.concat(Array.from({ length: 40 }, (_, i) => publish(i + 1)));
+    c.socket.write(all);
+    await new Promise((r) => setImmediate(r));
+    c.crowded = true;
+    expect(await c.read()).toBe(1);
+    c.unanswered = 1;
+    expect(await c.read()).toBeNull();
+    c.unanswered = 0;
+    expect(await c.read()).toBe(1);
+    // a connection with packets unanswered from before the crowding takes nothing until they are
+    c.unanswered = 5;
+    expect(await c.read()).toBeNull();
+    c.crowded = false;
+    expect(await c.read()).toBe(16);
+    c.unanswered = 0;
+    while ((await c.read()) !== null);
+    expect(c.packets.map((p) => (p as mqttPacket.IPublishPacket).messageId)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
   it('gives a read from inside the parse nothing, and has the broker read again once the parse is over', async () => {
