@@ -359,7 +359,10 @@ export class PipelineClient {
           take[i].answer(a);
         }
       },
-      fail: (err) => take.forEach((p) => p.fail(err)),
+      // the thread ended: messages not answered yet fail, and those answered (decoded, not yet
+      // stored) hear it through `stored`, or their PUBACKs would wait for ever and their links
+      // read nothing more
+      fail: (err) => (take.forEach((p) => p.fail(err)), stored.reject(err)),
       stored,
     });
     this.inFlightMessages += take.length;

@@ -51,6 +51,36 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), again.end()]);
   });
 
+  it('closes the link of a reading decoded and not yet stored when the thread ends: the device resends it, it is stored once, and nothing stays counted as unanswered', async () => {
+    app = await startTestApp(THREADED);
+    // the thread's word that the batch is stored is held back: the thread ends between the two
+    const client = app.pipeline as unknown as { receive(m: { kind: string }): void };
+    const receive = client.receive.bind(client);
+    let holdStored = true;
+    let decoded = 0;
+    client.receive = (m) => {
+      if (m.kind === 'decoded') decoded++;
+      if (!(holdStored && m.kind === 'stored')) receive(m);
+    };
+    let connects = 0;
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-2', password: 'secret-gas-2', clientId: 'gas-2-between', clean: false, reconnectPeriod: 100 });
+    dev.on('connect', () => connects++);
+    let acked = false;
+    void dev.publishAsync(`v1/${CHEM}/gas-2/telemetry`, JSON.stringify({ seq: 1, values: { gas_lel: 12 } }), { qos: 1 }).then(() => (acked = true));
+    await waitFor(() => decoded > 0, 10_000, 'the reading decoded');
+    expect(acked).toBe(false);
+    holdStored = false;
+    await app.pipeline.interrupt();
+    // the link is closed (no PUBACK for what is not stored); the device comes back and resends
+    await waitFor(() => acked, 10_000, 'the reading resent and acknowledged');
+    expect(connects).toBeGreaterThan(0);
+    const unanswered = (app.gateway as unknown as { pipeline: { unansweredInAll(): number } }).pipeline;
+    await waitFor(() => unanswered.unansweredInAll() === 0, 10_000, 'nothing left unanswered');
+    await app.telemetry.flush();
+    expect((await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: Date.now() + 1000, limit: 100 })).map((p) => ('seq' in p ? p.seq : -1))).toEqual([1]);
+    await dev.endAsync();
+  });
+
   it("says each thread's V8 heap in /metrics, the pipeline thread's as it last told", async () => {
     app = await startTestApp(THREADED);
     const heap = (text: string, thread: string) => Number(new RegExp(`^process_thread_heap_bytes\\{thread="${thread}",kind="total"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
