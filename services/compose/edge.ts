@@ -1,4 +1,3 @@
-import type { AppOptions } from '../app-options.ts';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Outcome, Reading } from '../../domain/types.ts';
@@ -19,6 +18,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { RegistryFile } from '../registry/schema.ts';
 import type { Settings } from '../settings.ts';
 import { poolShares, threadPoolSize } from '../thread-pool.ts';
+import type { AppOptions } from '../app-options.ts';
 
 /** The gateway's limits, as the registry's `gateway` section gives them at start; an enterprise's connections as the registry in force says (its fleet grows). */
 const gatewayLimits = (g: RegistryFile['gateway'], registry: () => Registry) => ({
