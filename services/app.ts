@@ -3,6 +3,7 @@ import { auditEntryOf, logLineOf } from './alerts/change-notes.ts';
 import { silencesDue } from './alerts/sweep.ts';
 import { enterprisePolicy } from './alerts/placement.ts';
 import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
+import { closeApi } from './api/close.ts';
 import { composeAlertBook } from './compose/alerts.ts';
 import { composeApi, serviceHealth } from './compose/api.ts';
 import { composeGateway, composeFirePanels, followCredentials, loginVerifier, pipelineInput, rememberLogins } from './compose/edge.ts';
@@ -143,7 +144,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
 
   const stop = () =>
     (stopping ??= shutdown({
-      ...{ quiet: [schedule, health], following, live, inputs: [() => gateway.stop(), () => panels?.close(), () => api.close()] },
+      ...{ quiet: [schedule, health], following, live, inputs: [() => gateway.stop(), () => panels?.close(), () => closeApi(api)] },
       ...{ pipeline, book, stores, dispatcher, outbox, forwarder, channels, clock },
     }));
 

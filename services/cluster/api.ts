@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Alert } from '../alerts/model.ts';
 import { maintenanceWindows } from '../alerts/maintenance-windows.ts';
 import { buildCallers, type Caller } from '../api/callers.ts';
+import { closeApi } from '../api/close.ts';
 import { auditedBy } from '../audit/audit-log.ts';
 import type { AppOptions } from '../app-options.ts';
 import { composeApi } from '../compose/api.ts';
@@ -143,7 +144,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
       following.close();
       for (const s of subs) s.unsubscribe();
       live.close();
-      await api.close();
+      await closeApi(api);
       await telemetry.close();
       await nats.close();
       await stores.close();

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import { closeApi } from '../api/close.ts';
 
 /**
  * What an edge or a worker of a cluster answers over HTTP: its health (for the load balancer and
@@ -13,5 +14,5 @@ export async function nodeHttp(opts: { port: number; host: string; health: () =>
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.contentType).send(await opts.metrics.metrics()));
   await app.listen({ port: opts.port, host: opts.host });
-  return { port: (app.server.address() as { port: number }).port, close: () => app.close() };
+  return { port: (app.server.address() as { port: number }).port, close: () => closeApi(app) };
 }

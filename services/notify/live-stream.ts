@@ -39,7 +39,13 @@ export class LiveStream {
 
   close() {
     clearInterval(this.heartbeat);
-    for (const f of this.followers) f.res.end();
+    // the connection ends with its stream: a stream's connection is never reused, and one left
+    // open after it would hold the API's close until the follower's next request (a dashboard's
+    // refresh, 15 s) or its keep-alive timeout
+    for (const f of this.followers) {
+      f.res.end();
+      f.res.socket?.end();
+    }
     this.followers.clear();
   }
 }
