@@ -49,8 +49,14 @@ describe("the API's stop", () => {
 
   it('waits for a request under way: it gets its answer', async () => {
     const app = Fastify();
-    let release = () => {};
-    const asked = new Promise<void>((arrived) => app.get('/slow', async () => new Promise((resolve) => ((release = () => resolve({ done: true })), arrived()))));
+    let arrived!: () => void;
+    const asked = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    app.get('/slow', async () => {
+      arrived();
+      await new Promise<void>((resolve) => (release = resolve));
+      return { done: true };
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const answer = get((app.server.address() as AddressInfo).port, '/slow', keepAlive());
     await asked;
