@@ -7,7 +7,7 @@ import { LoginsWaiting, type SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
 import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
-import { PublishPipeline, type TelemetryTaken } from './publish.ts';
+import { PublishPipeline, type TelemetryReply } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject, type RejectCode } from './reject-codes.ts';
 import { Sessions, SESSIONS_PER_PRINCIPAL, type GatewayDevice, type GatewayWatcher, type Principal } from './sessions.ts';
@@ -107,7 +107,7 @@ export interface GatewayOptions {
    * `durable` covers the readings and what they caused (alert changes): a QoS 1 PUBACK waits for
    * it, so an acknowledged reading's alarm survives kill -9.
    */
-  onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
+  onTelemetry(device: GatewayDevice, payload: Buffer, at: number, reply: TelemetryReply): void;
   /**
    * `via`: the MQTT client it came over (a cluster tells its edges' connections apart by it).
    * For a device's own `online`/`offline`, the promise resolves once what it changed is durable
@@ -140,7 +140,7 @@ export class Gateway {
       limiter: new RateLimiter(opts.limits.messagesPerS, opts.limits.messageBurst),
       limits: opts.limits,
       clock: opts.clock,
-      onTelemetry: (d, payload, at) => opts.onTelemetry(d, payload, at),
+      onTelemetry: (d, payload, at, reply) => opts.onTelemetry(d, payload, at, reply),
       onLink: (d, link, at, via) => opts.onLink(d, link, at, via),
       othersOf: (deviceId, client) => this.sessions.othersOf(deviceId, client),
       answer: (d, topic, rejects) => this.answer(d, topic, rejects),

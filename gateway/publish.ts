@@ -28,12 +28,18 @@ export interface TelemetryTaken {
   durable: Promise<void>;
 }
 
+/** Told once what became of a telemetry message: taken, or not taken at all. */
+export interface TelemetryReply {
+  taken(t: TelemetryTaken): void;
+  failed(err: Error): void;
+}
+
 export interface PublishDeps {
   limiter: RateLimiter;
   limits: { messagesPerS: number; messageBurst: number };
   clock(): number;
   /** decode, de-duplicate, judge and store: the other side of the gateway */
-  onTelemetry(device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken>;
+  onTelemetry(device: GatewayDevice, payload: Buffer, at: number, reply: TelemetryReply): void;
   /** resolves once what the device's word changed (its offline alarm) is durable */
   onLink(device: GatewayDevice, link: 'online' | 'offline', at: number, via: string): Promise<void> | undefined;
   /** the device's other live connections */
@@ -158,28 +164,30 @@ export class PublishPipeline {
     this.ack(packet, done, this.deps.onLink(device, status, this.deps.clock(), client.id) ?? Promise.resolve());
   }
 
-  /** handed on → answer → ack policy */
+  /** handed on → answer → ack policy (`TelemetryMessage`, below) */
   private telemetry(device: GatewayDevice, packet: PublishPacket, done: Done) {
-    this.deps.onTelemetry(device, packet.payload as Buffer, this.deps.clock()).then(
-      ({ rejects, accepted, durable }) => {
-        if (rejects.length) this.deps.answer(device, packet.topic, rejects);
-        // what was refused whole goes to no subscriber either; a resend of readings still on their
-        // way to the disk (a duplicate) is acknowledged when they are, not before
-        if (accepted === 0 && rejects.some((r) => r.code === 'DUPLICATE_SEQ')) {
-          packet.topic = NOWHERE;
-          packet.retain = false;
-          return this.ack(packet, done, durable);
-        }
-        if (accepted === 0) return refuse(packet, done);
-        this.deps.counters.readingsAccepted.inc(accepted);
-        this.ack(packet, done, durable);
-      },
-      // nothing was taken (the pipeline is not running): no PUBACK, the device sends it again
-      (err: Error) => {
-        this.deps.log.warn({ err: err.message, device: device.deviceId }, 'telemetry not taken');
-        done(err);
-      },
-    );
+    this.deps.onTelemetry(device, packet.payload as Buffer, this.deps.clock(), new TelemetryMessage(this, device, packet, done));
+  }
+
+  /** What became of a telemetry message, answered: the rejects said, the PUBACK when it is due. */
+  answered(device: GatewayDevice, packet: PublishPacket, done: Done, { rejects, accepted, durable }: TelemetryTaken) {
+    if (rejects.length) this.deps.answer(device, packet.topic, rejects);
+    // what was refused whole goes to no subscriber either; a resend of readings still on their
+    // way to the disk (a duplicate) is acknowledged when they are, not before
+    if (accepted === 0 && rejects.some((r) => r.code === 'DUPLICATE_SEQ')) {
+      packet.topic = NOWHERE;
+      packet.retain = false;
+      return this.ack(packet, done, durable);
+    }
+    if (accepted === 0) return refuse(packet, done);
+    this.deps.counters.readingsAccepted.inc(accepted);
+    this.ack(packet, done, durable);
+  }
+
+  /** Nothing was taken (the pipeline is not running): no PUBACK, the device sends it again. */
+  notTaken(device: GatewayDevice, done: Done, err: Error) {
+    this.deps.log.warn({ err: err.message, device: device.deviceId }, 'telemetry not taken');
+    done(err);
   }
 
   /** QoS 1: the PUBACK is the promise that the message and what it caused are stored, so it waits for durability. */
@@ -189,5 +197,26 @@ export class PublishPipeline {
       durable.catch((err: Error) => this.deps.log.warn({ err: err.message, topic: packet.topic.slice(0, 200) }, 'QoS 0 message not stored'));
       done(null);
     }
+  }
+}
+
+/**
+ * A telemetry message on its way: one object per message where a promise and its callbacks were
+ * several (the main thread's garbage at tens of thousands of messages a second).
+ */
+class TelemetryMessage implements TelemetryReply {
+  constructor(
+    private readonly pipeline: PublishPipeline,
+    private readonly device: GatewayDevice,
+    private readonly packet: PublishPacket,
+    private readonly done: Done,
+  ) {}
+
+  taken(t: TelemetryTaken) {
+    this.pipeline.answered(this.device, this.packet, this.done, t);
+  }
+
+  failed(err: Error) {
+    this.pipeline.notTaken(this.device, this.done, err);
   }
 }

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
 import { deviceTopic } from '../../gateway/topics.ts';
+import type { TelemetryTaken } from '../../gateway/publish.ts';
+import type { GatewayDevice } from '../../gateway/sessions.ts';
 import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
 import type { Reading } from '../../domain/types.ts';
@@ -59,16 +61,22 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
     inFlight--;
     waiting.shift()?.();
   };
+  const intoLog = async (device: GatewayDevice, payload: Buffer, at: number): Promise<TelemetryTaken> => {
+    // what the worker would refuse whole does not go into the log (it would only fill it)
+    const most = current().file.gateway.maxPayloadBytes;
+    if (payload.length > most) return { rejects: [{ code: 'PAYLOAD_TOO_LARGE', detail: `${payload.length} bytes; at most ${most}` }], accepted: 0, durable: Promise.resolve() };
+    await slot();
+    const durable = nats.append(inbound(device.enterpriseId, device.deviceId, 't'), payload, at).then(() => undefined);
+    void durable.then(done, done);
+    // what is wrong with the message is said by the worker that reads it (a reject, later)
+    return { rejects: [], accepted: 1, durable };
+  };
   const input: DeviceInput = {
-    async onTelemetry(device, payload, at) {
-      // what the worker would refuse whole does not go into the log (it would only fill it)
-      const most = current().file.gateway.maxPayloadBytes;
-      if (payload.length > most) return { rejects: [{ code: 'PAYLOAD_TOO_LARGE', detail: `${payload.length} bytes; at most ${most}` }], accepted: 0, durable: Promise.resolve() };
-      await slot();
-      const durable = nats.append(inbound(device.enterpriseId, device.deviceId, 't'), payload, at).then(() => undefined);
-      void durable.then(done, done);
-      // what is wrong with the message is said by the worker that reads it (a reject, later)
-      return { rejects: [], accepted: 1, durable };
+    onTelemetry(device, payload, at, reply) {
+      intoLog(device, payload, at).then(
+        (t) => reply.taken(t),
+        (err: Error) => reply.failed(err),
+      );
     },
     onLink(device, link, at, via) {
       if (stopping) return Promise.reject(new Error('the edge is stopping'));

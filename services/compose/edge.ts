@@ -47,7 +47,7 @@ export interface DeviceInput {
 /** A single process: telemetry to its reading pipeline; links to the live status and the rules. */
 export function pipelineInput(d: Pick<EdgeDeps, 'pipeline' | 'status'> & { stopping: () => boolean }): DeviceInput {
   return {
-    onTelemetry: (device, payload, at) => d.pipeline.take(device.deviceId, payload, at),
+    onTelemetry: (device, payload, at, reply) => d.pipeline.take(device.deviceId, payload, at, reply),
     onLink: (device, link, at) => {
       d.status.onLink(device.deviceId, link, at);
       if (link !== 'online' && link !== 'offline') return undefined;

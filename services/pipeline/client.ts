@@ -31,6 +31,16 @@ export interface TelemetryDecision extends TelemetryAnswer {
   durable: Promise<void>;
 }
 
+/**
+ * Where a telemetry message's fate is told, once: `taken` with its answer, or `failed` when it was
+ * never taken (the pipeline not running, its thread gone). An object, not a promise: tens of
+ * thousands of messages a second each made a promise, its resolvers and their callbacks.
+ */
+export interface TelemetryReply {
+  taken(d: TelemetryDecision): void;
+  failed(err: Error): void;
+}
+
 export interface PipelineClientOptions {
   settings: PipelineSettings;
   /**
@@ -59,8 +69,7 @@ export interface PipelineClientOptions {
 interface Pending {
   item: TelemetryItem;
   payload: Buffer;
-  answer(a: TelemetryDecision): void;
-  fail(err: Error): void;
+  reply: TelemetryReply;
 }
 
 interface InFlight {
@@ -268,16 +277,41 @@ export class PipelineClient {
   }
 
   /** One telemetry message of a device, as received. */
-  take(deviceId: string, payload: Buffer, at: number): Promise<TelemetryDecision> {
-    if (!this.running()) return Promise.reject(new Error('the reading pipeline is not running'));
-    return new Promise((answer, fail) => {
-      this.takenCount++;
-      this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, answer, fail });
-      if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        // what arrived in this turn of the event loop goes as one batch
-        setImmediate(() => this.send());
+  take(deviceId: string, payload: Buffer, at: number, reply: TelemetryReply): void {
+    if (!this.running()) return this.tell([reply], new Error('the reading pipeline is not running'));
+    this.takenCount++;
+    this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, reply });
+    if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      // what arrived in this turn of the event loop goes as one batch
+      setImmediate(() => this.send());
+    }
+  }
+
+  /**
+   * Messages' fates told to their replies after the code at hand has run (as a promise's callbacks
+   * would be: a reply goes on into the broker, which must not come back into a loop of this
+   * client), each isolated: a reply that throws does not keep the others from theirs.
+   */
+  private tell(replies: TelemetryReply[], outcome: TelemetryDecision[] | Error) {
+    queueMicrotask(() => {
+      for (let i = 0; i < replies.length; i++) {
+        try {
+          if (outcome instanceof Error) replies[i].failed(outcome);
+          else replies[i].taken(outcome[i]);
+        } catch (e) {
+          this.o.onFault('telemetry reply', e as Error);
+          // its message must not stay unanswered (its link would read no more): failed closes
+          // the link unless the reply answered before it threw, and the device sends it again
+          if (!(outcome instanceof Error)) {
+            try {
+              replies[i].failed(e as Error);
+            } catch {
+              // counted above
+            }
+          }
+        }
       }
     });
   }
@@ -331,11 +365,14 @@ export class PipelineClient {
       offset += p.payload.length;
       return p.item;
     });
+    const replies = take.map((p) => p.reply);
     const batch = ++this.batch;
     const stored = defer();
+    let answered = false;
     this.inFlight.set(batch, {
       size: take.length,
       answer: (answers, recorded) => {
+        answered = true;
         const durable = Promise.all([stored.promise, recorded]).then(() => {});
         durable.catch(() => {});
         // a resend of readings still on their way to the disk is a duplicate: its PUBACK waits for
@@ -348,6 +385,7 @@ export class PipelineClient {
           if (a?.rejects.length && a.rejects.some((r) => r.code === 'DUPLICATE_SEQ')) (before ??= new Map()).set(i, [...(this.unsettled.get(take[i].item.deviceId) ?? [])]);
         }
         for (const p of take) this.unsettledUntil(p.item.deviceId, durable);
+        const decisions: TelemetryDecision[] = [];
         for (let i = 0; i < take.length; i++) {
           const a = (answers[i] ?? { rejects: [{ code: 'MESSAGE_NOT_PROCESSED' }], accepted: 0 }) as TelemetryDecision;
           const earlier = before?.get(i);
@@ -356,13 +394,17 @@ export class PipelineClient {
             a.durable.catch(() => {});
           } else a.durable = durable;
           // the answer came across as a copy: it is this message's own to complete
-          take[i].answer(a);
+          decisions.push(a);
         }
+        this.tell(replies, decisions);
       },
       // the thread ended: messages not answered yet fail, and those answered (decoded, not yet
       // stored) hear it through `stored`, or their PUBACKs would wait for ever and their links
       // read nothing more
-      fail: (err) => (take.forEach((p) => p.fail(err)), stored.reject(err)),
+      fail: (err) => {
+        if (!answered) this.tell(replies, err);
+        stored.reject(err);
+      },
       stored,
     });
     this.inFlightMessages += take.length;
@@ -461,7 +503,7 @@ export class PipelineClient {
 
   /** Refuse what waits here: it will never be handed over, so the link events behind it go. */
   private refuseWaiting(err: Error) {
-    for (const p of this.queue.splice(0)) p.fail(err);
+    this.tell(this.queue.splice(0).map((p) => p.reply), err);
     this.handedCount = this.takenCount;
     this.releaseLinks();
   }
