@@ -7,6 +7,7 @@ import { LoginsWaiting, type SecretVerifier } from './credentials.ts';
 import { guardFrames } from './frame-guard.ts';
 import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
+import { boundOutput } from './output-bound.ts';
 import { PublishPipeline, type TelemetryReply } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject, type RejectCode } from './reject-codes.ts';
@@ -31,6 +32,12 @@ const MAX_PACKETS_PER_READ = 16;
  * enterprise crowd the gateway that way; another enterprise's readings were as fast as before.
  */
 const CROWDED_AT = 24_000;
+/**
+ * Bytes written to a connection and not yet taken by it past which it is closed (output-bound.ts):
+ * room for a control-room tool's share of a large alarm storm on a slow link; a device gets only
+ * the answers to what it sends.
+ */
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 
 export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
 
@@ -97,6 +104,8 @@ export interface GatewayOptions {
   };
   /** PUBLISH packets of all connections unanswered past which each connection takes one at a time (default `CROWDED_AT`) */
   crowdedAt?: number;
+  /** bytes waiting for a connection past which it is closed (MAX_UNSENT_BYTES unless set: tests) */
+  maxUnsentBytes?: number;
   findDevice(deviceId: string): GatewayDevice | undefined;
   /** the digest an API token is known by: a session keeps that, not the token */
   tokenDigest(token: string): string;
@@ -180,6 +189,11 @@ export class Gateway {
         this.opts.counters.connectionsRefused.inc({ reason: 'packet_too_large' });
         this.opts.log.warn({ size, address: (socket as { remoteAddress?: string }).remoteAddress }, 'mqtt packet too large: connection closed');
       }, () => this.pipeline.unanswered(socket), () => this.pipeline.unansweredInAll() >= (this.opts.crowdedAt ?? CROWDED_AT));
+      // and its writes never hold the broker: a reader that cannot keep up is let go instead
+      boundOutput(socket, this.opts.maxUnsentBytes ?? MAX_UNSENT_BYTES, (unsent) => {
+        this.opts.counters.connectionsRefused.inc({ reason: 'slow_reader' });
+        this.opts.log.warn({ unsent, address: (socket as { remoteAddress?: string }).remoteAddress }, 'mqtt connection closed: it does not take what is sent to it');
+      });
       this.broker.handle(socket, req as never);
     };
     const tcp = createNetServer((socket) => handle(socket));

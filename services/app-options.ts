@@ -19,6 +19,10 @@ export interface AppOptions {
    * thread's code when it is not beside this file (tests run the bundle `npm start` runs)
    */
   pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number };
-  /** messages of all devices taken and unanswered past which each connection is read one at a time (gateway/frame-guard.ts) */
-  gateway?: { crowdedAt?: number };
+  /**
+   * `crowdedAt`: messages of all devices taken and unanswered past which each connection is read
+   * one at a time (gateway/frame-guard.ts); `maxUnsentBytes`: bytes waiting for a connection past
+   * which it is closed (gateway/output-bound.ts)
+   */
+  gateway?: { crowdedAt?: number; maxUnsentBytes?: number };
 }

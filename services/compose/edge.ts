@@ -105,6 +105,7 @@ export async function composeGateway(
     host: settings.HOST,
     limits: gatewayLimits(registry().file.gateway, registry),
     crowdedAt: d.options?.crowdedAt,
+    maxUnsentBytes: d.options?.maxUnsentBytes,
     findDevice: (id): GatewayDevice | undefined => {
       const e = registry().devices.get(id);
       return e && { enterpriseId: e.enterprise.id, deviceId: id, points: e.points, secretHash: e.device.secretHash };

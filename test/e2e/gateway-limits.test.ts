@@ -258,6 +258,31 @@ describe('gateway limits', () => {
     await app.stop();
   });
 
+  it('lets go of a connection that stops reading what it subscribed to: every other message is still answered', async () => {
+    const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }), gateway: { maxUnsentBytes: 1024 * 1024 } });
+    // gas-1 follows its own telemetry on one link, then reads nothing more
+    let subscribed = false;
+    const reader = await rawDevice(app.ports.mqtt, 'gas-1', 'gas-1-reader', { onPacket: (p) => p.cmd === 'suback' && (subscribed = true) });
+    reader.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `v1/${CHEM}/gas-1/#`, qos: 1 }] }));
+    await waitFor(() => subscribed, 5000, 'SUBACK');
+    reader.pause();
+    const closed = once(reader, 'close');
+    // and sends large readings on another: 150 of 40 KB, more than the broker's router delivers
+    // at once (100), each waiting for the reader's drain before output was bounded
+    const writer = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'gas-1-writer', reconnectPeriod: 0 });
+    const pad = 'x'.repeat(40_000);
+    await Promise.all(Array.from({ length: 150 }, (_, i) => writer.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: i + 1, values: { gas_lel: 1, pad } }), { qos: 1 })));
+    // another device is answered as ever
+    const other = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    for (let seq = 1; seq <= 20; seq++) await other.telemetry({ seq, values: { gas_lel: 1 } });
+    expect(await metric(app, 'gateway_connections_refused_total{reason="slow_reader"}')).toEqual(['gateway_connections_refused_total{reason="slow_reader"} 1']);
+    // the gateway closed the reader's link (seen once the reader reads again)
+    reader.resume();
+    await closed;
+    await Promise.all([writer.endAsync(), other.end()]);
+    await app.stop();
+  });
+
   it('counts the answers a device left too early to hear, and logs no line for each', async () => {
     const lines: string[] = [];
     const app = await startTestApp({ registry: withGateway({ messagesPerS: 10_000, messageBurst: 1000 }), logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
