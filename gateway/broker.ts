@@ -42,6 +42,23 @@ const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 export type { GatewayDevice, GatewayWatcher } from './sessions.ts';
 
 /**
+ * aedes' own options. `concurrency: 0`: its message router takes each message as it comes. With
+ * a bound (aedes' default, 100 deliveries at once) messages queue behind deliveries in flight, and
+ * a long queue let go completes one message inside the other until the stack overflows: 200
+ * deliveries to a subscriber in flight and 5 000 messages behind them crash aedes alone (upstream
+ * mcollina/mqemitter#204), as an alarm storm to a control-room tool with a batch of readings'
+ * PUBACKs behind it could. What the gateway holds is bounded before the router instead: reads by
+ * the frame guard, writes by output-bound.ts.
+ */
+export const brokerOptions = (limits: Pick<GatewayOptions['limits'], 'maxKeepaliveS' | 'connectTimeoutS'>) => ({
+  concurrency: 0,
+  drainTimeout: 30_000,
+  keepaliveLimit: limits.maxKeepaliveS,
+  maxClientsIdLength: MAX_CLIENT_ID,
+  connectTimeout: limits.connectTimeoutS * 1000,
+});
+
+/**
  * The MQTT edge, laid out as aedes is: the listeners (TCP, WebSocket, TLS) here, and one hook per
  * packet the broker asks about: `preConnect` (bans, keepalive), `authenticate` (credentials, then
  * the session: sessions.ts), `authorizePublish` (the publish pipeline: publish.ts),
@@ -157,7 +174,7 @@ export class Gateway {
       log: opts.log,
     });
     // connectTimeout: a client that dribbles its CONNECT a byte at a time is closed
-    this.broker = new Aedes({ drainTimeout: 30_000, keepaliveLimit: opts.limits.maxKeepaliveS, maxClientsIdLength: 128, connectTimeout: opts.limits.connectTimeoutS * 1000 });
+    this.broker = new Aedes(brokerOptions(opts.limits));
     this.broker.preConnect = (_c, packet, cb) => {
       // no keepalive, or a longer one than allowed, becomes the maximum: silent links get closed
       if (!packet.keepalive || packet.keepalive > opts.limits.maxKeepaliveS) packet.keepalive = opts.limits.maxKeepaliveS;
