@@ -191,7 +191,7 @@ export class Gateway {
     // hear acknowledged it sends again (stored once, by seq). Counted, not logged: a line for each
     // unanswered message was a flood (32 000 lines when 2 000 busy devices dropped at once) and
     // most of the memory the service took in that moment
-    this.broker.on('clientError', (c, err) => (err.message === CONNECTION_CLOSED ? opts.counters.answersUnsent.inc() : opts.log.warn({ client: c.id, err: err.message }, 'mqtt client error')));
+    this.broker.on('clientError', (c, err) => (err.message === CONNECTION_CLOSED ? opts.counters.answersUnsent.inc() : this.clientError(c, err)));
     this.broker.on('connectionError', (c, err) => opts.log.warn({ err: err.message }, 'mqtt connection error'));
   }
 
@@ -416,6 +416,32 @@ export class Gateway {
     for (const r of rejects.slice(0, ANSWERED_PER_MESSAGE)) send(r.code, r.detail ?? null, r.path ?? null);
     const more = rejects.length - ANSWERED_PER_MESSAGE;
     if (more > 0) send('MORE_REJECTS', `${more} more: ${[...new Set(rejects.slice(ANSWERED_PER_MESSAGE).map((r) => r.code))].join(', ')}`, null);
+  }
+
+  /** what each kind of client error was last logged, and how many alike since */
+  private readonly clientErrors = new Map<string, { at: number; unsaid: number }>();
+
+  /**
+   * A client's error, logged at most once a minute for each message, with how many alike since:
+   * a store that fails or a pipeline thread that ends fails every message in flight, each an
+   * error of its client (a line each was tens of thousands).
+   */
+  private clientError(c: Client, err: Error) {
+    const now = this.opts.clock();
+    const seen = this.clientErrors.get(err.message);
+    if (seen && now - seen.at < 60_000) {
+      seen.unsaid++;
+      return;
+    }
+    // messages are ours and aedes', a few kinds; the map stays small whatever they say
+    if (!seen && this.clientErrors.size >= 100) this.clientErrors.clear();
+    this.clientErrors.set(err.message, { at: now, unsaid: 0 });
+    this.opts.log.warn({ client: c.id, err: err.message, alike: seen?.unsaid ?? 0 }, 'mqtt client error');
+  }
+
+  /** PUBLISH packets of all connections taken and not yet answered (for /metrics). */
+  unanswered(): number {
+    return this.pipeline.unansweredInAll();
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {

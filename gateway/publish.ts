@@ -68,6 +68,8 @@ export function refuse(packet: PublishPacket, done: Done) {
 export class PublishPipeline {
   /** when each device was last told it is too fast, so the answers do not flood it either */
   private readonly toldTooFast = new Map<string, number>();
+  /** messages not taken since the last line said so, and when that was */
+  private notTakenSince = { at: -Infinity, unsaid: 0 };
   /** PUBLISH packets of each connection (its socket) taken and not yet answered */
   private readonly open = new WeakMap<object, number>();
   /** and of every connection */
@@ -184,9 +186,17 @@ export class PublishPipeline {
     this.ack(packet, done, durable);
   }
 
-  /** Nothing was taken (the pipeline is not running): no PUBACK, the device sends it again. */
+  /**
+   * Nothing was taken (the pipeline is not running): no PUBACK, the device sends it again. Said at
+   * most once a minute, with how many since: when the pipeline's thread ends, every message in
+   * flight lands here (16 for each busy connection: a line each was tens of thousands).
+   */
   notTaken(device: GatewayDevice, done: Done, err: Error) {
-    this.deps.log.warn({ err: err.message, device: device.deviceId }, 'telemetry not taken');
+    const now = this.deps.clock();
+    if (now - this.notTakenSince.at >= 60_000) {
+      this.deps.log.warn({ err: err.message, device: device.deviceId, alike: this.notTakenSince.unsaid }, 'telemetry not taken');
+      this.notTakenSince = { at: now, unsaid: 0 };
+    } else this.notTakenSince.unsaid++;
     done(err);
   }
 

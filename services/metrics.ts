@@ -73,6 +73,18 @@ export function pipelineDepth(registry: Registry, depth: () => { waiting: number
   });
 }
 
+/** `gateway_publishes_unanswered`: PUBLISH packets taken from devices and not yet answered (a QoS 1 one waits for the disk). */
+export function publishesUnanswered(registry: Registry, count: () => number) {
+  new Gauge({
+    name: 'gateway_publishes_unanswered',
+    help: 'PUBLISH packets of all connections taken and not yet answered (a QoS 1 reading waits until it is stored); near 24 000 the gateway reads each connection one packet at a time',
+    registers: [registry],
+    collect() {
+      this.set(count());
+    },
+  });
+}
+
 /** `gateway_logins_hashing{state}`: scrypt secret checks running, and logins waiting for their turn. */
 export function loginsHashing(registry: Registry, hashing: () => { running: number; waiting: number }) {
   const help = 'device logins whose scrypt secret is being checked (running) or waits its turn (waiting); the checks take at most half the thread pool';

@@ -12,7 +12,7 @@ import type { Caller } from '../api/callers.ts';
 import type { LiveStatus } from '../devices/live-status.ts';
 import { panelAt } from '../devices/panels.ts';
 import type { Faults } from '../faults.ts';
-import { loginsHashing, type Metrics } from '../metrics.ts';
+import { loginsHashing, publishesUnanswered, type Metrics } from '../metrics.ts';
 import type { PipelineClient } from '../pipeline/client.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RegistryFile } from '../registry/schema.ts';
@@ -98,7 +98,7 @@ export async function composeGateway(
 ): Promise<Gateway> {
   const { settings, registry } = d;
   loginsHashing(d.metrics.registry, () => d.verifier.hashing());
-  return new Gateway({
+  const gateway: Gateway = new Gateway({
     mqttPort: settings.MQTT_PORT,
     wsPort: settings.MQTT_WS_PORT,
     tls: settings.MQTTS_PORT !== undefined ? { port: settings.MQTTS_PORT, cert: await readFile(settings.TLS_CERT!), key: await readFile(settings.TLS_KEY!) } : undefined,
@@ -123,6 +123,8 @@ export async function composeGateway(
     log: d.log.child({ part: 'gateway' }),
     onLogin: (who, ok, reason, address) => d.audited(who, ok ? 'login.mqtt' : 'login.mqtt.refused', who, { reason, address }),
   });
+  publishesUnanswered(d.metrics.registry, () => gateway.unanswered());
+  return gateway;
 }
 
 /**

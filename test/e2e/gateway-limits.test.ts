@@ -246,8 +246,12 @@ describe('gateway limits', () => {
     // at most the bound, one reading of each connection past it, and the reads that crossed it
     expect(await taken()).toBeLessThanOrEqual(crowdedAt + 16 + devices.length + 1);
     expect([...acked.values()].every((s) => s.size === 0)).toBe(true);
+    // what the operators see of it
+    const unanswered = async () => Number((await metric(app, 'gateway_publishes_unanswered '))[0]?.split(' ')[1]);
+    expect(await unanswered()).toBeGreaterThanOrEqual(crowdedAt);
     release();
     await waitFor(() => [...acked.values()].every((s) => s.size === 40), 30_000, 'every PUBACK');
+    await waitFor(async () => (await unanswered()) === 0, 5000, 'nothing unanswered');
     await app.telemetry.flush();
     for (const id of devices) {
       const points = await app.telemetry.query({ deviceId: id, from: 0, to: Date.now() + 1000, limit: 100 });

@@ -1,4 +1,6 @@
 import mqtt from 'mqtt';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, holdRecordCommits, recordDiskFull, startTestApp, THREADED } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
@@ -105,6 +107,38 @@ describe('the reading pipeline on its own thread', () => {
     }
     const unanswered = (app.gateway as unknown as { pipeline: { unansweredInAll(): number } }).pipeline;
     await waitFor(() => unanswered.unansweredInAll() === 0, 10_000, 'nothing left unanswered');
+    await Promise.all(devices.map((d) => d.endAsync()));
+  });
+
+  it('says once, not once a message, that the messages in flight were not taken when the thread ends', async () => {
+    const lines: string[] = [];
+    app = await startTestApp({ ...THREADED, logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
+    // the thread's word that batches are stored is held back: what it decoded fails with it
+    const client = app.pipeline as unknown as { receive(m: { kind: string }): void };
+    const receive = client.receive.bind(client);
+    let holdStored = true;
+    let decoded = 0;
+    client.receive = (m) => {
+      if (m.kind === 'decoded') decoded++;
+      if (!(holdStored && m.kind === 'stored')) receive(m);
+    };
+    const devices = await Promise.all(
+      ['gas-1', 'gas-2'].map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${app!.ports.mqtt}`, { username: id, password: `secret-${id}`, clientId: `${id}-flood`, clean: false, reconnectPeriod: 100 })),
+    );
+    const acked = devices.flatMap((dev, d) => Array.from({ length: 10 }, (_, i) => dev.publishAsync(`v1/${CHEM}/gas-${d + 1}/telemetry`, JSON.stringify({ seq: i + 1, values: { gas_lel: 5 } }), { qos: 1 })));
+    await waitFor(() => decoded > 0, 10_000, 'readings decoded');
+    holdStored = false;
+    await app.pipeline.interrupt();
+    // every reading is sent again and acknowledged once stored
+    await Promise.all(acked);
+    const said = (what: string) => lines.filter((l) => l.includes(what)).length;
+    expect(said('mqtt client error')).toBeLessThanOrEqual(1);
+    expect(said('telemetry not taken')).toBeLessThanOrEqual(1);
+    await app.telemetry.flush();
+    for (const id of ['gas-1', 'gas-2']) {
+      const seqs = (await app.telemetry.query({ deviceId: id, from: 0, to: Date.now() + 1000, limit: 100 })).map((p) => ('seq' in p ? Number(p.seq) : -1));
+      expect(seqs.sort((a, b) => a - b), id).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    }
     await Promise.all(devices.map((d) => d.endAsync()));
   });
 
