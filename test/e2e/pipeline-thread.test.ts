@@ -9,6 +9,19 @@ import { waitFor } from '../support/wait.ts';
 
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
 
+/** The thread's word that batches are stored, held back until `release()`; `decoded()` counts the batches it decoded meanwhile. */
+function holdStoredAnswers(running: TestApp) {
+  const client = running.pipeline as unknown as { receive(m: { kind: string }): void };
+  const receive = client.receive.bind(client);
+  let holding = true;
+  let decoded = 0;
+  client.receive = (m) => {
+    if (m.kind === 'decoded') decoded++;
+    if (!(holding && m.kind === 'stored')) receive(m);
+  };
+  return { decoded: () => decoded, release: () => (holding = false) };
+}
+
 let app: TestApp | undefined;
 afterEach(async () => {
   await app?.stop();
@@ -56,22 +69,15 @@ describe('the reading pipeline on its own thread', () => {
   it('closes the link of a reading decoded and not yet stored when the thread ends: the device resends it, it is stored once, and nothing stays counted as unanswered', async () => {
     app = await startTestApp(THREADED);
     // the thread's word that the batch is stored is held back: the thread ends between the two
-    const client = app.pipeline as unknown as { receive(m: { kind: string }): void };
-    const receive = client.receive.bind(client);
-    let holdStored = true;
-    let decoded = 0;
-    client.receive = (m) => {
-      if (m.kind === 'decoded') decoded++;
-      if (!(holdStored && m.kind === 'stored')) receive(m);
-    };
+    const held = holdStoredAnswers(app);
     let connects = 0;
     const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-2', password: 'secret-gas-2', clientId: 'gas-2-between', clean: false, reconnectPeriod: 100 });
     dev.on('connect', () => connects++);
     let acked = false;
     void dev.publishAsync(`v1/${CHEM}/gas-2/telemetry`, JSON.stringify({ seq: 1, values: { gas_lel: 12 } }), { qos: 1 }).then(() => (acked = true));
-    await waitFor(() => decoded > 0, 10_000, 'the reading decoded');
+    await waitFor(() => held.decoded() > 0, 10_000, 'the reading decoded');
     expect(acked).toBe(false);
-    holdStored = false;
+    held.release();
     await app.pipeline.interrupt();
     // the link is closed (no PUBACK for what is not stored); the device comes back and resends
     await waitFor(() => acked, 10_000, 'the reading resent and acknowledged');
@@ -114,20 +120,13 @@ describe('the reading pipeline on its own thread', () => {
     const lines: string[] = [];
     app = await startTestApp({ ...THREADED, logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
     // the thread's word that batches are stored is held back: what it decoded fails with it
-    const client = app.pipeline as unknown as { receive(m: { kind: string }): void };
-    const receive = client.receive.bind(client);
-    let holdStored = true;
-    let decoded = 0;
-    client.receive = (m) => {
-      if (m.kind === 'decoded') decoded++;
-      if (!(holdStored && m.kind === 'stored')) receive(m);
-    };
+    const held = holdStoredAnswers(app);
     const devices = await Promise.all(
       ['gas-1', 'gas-2'].map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${app!.ports.mqtt}`, { username: id, password: `secret-${id}`, clientId: `${id}-flood`, clean: false, reconnectPeriod: 100 })),
     );
     const acked = devices.flatMap((dev, d) => Array.from({ length: 10 }, (_, i) => dev.publishAsync(`v1/${CHEM}/gas-${d + 1}/telemetry`, JSON.stringify({ seq: i + 1, values: { gas_lel: 5 } }), { qos: 1 })));
-    await waitFor(() => decoded > 0, 10_000, 'readings decoded');
-    holdStored = false;
+    await waitFor(() => held.decoded() > 0, 10_000, 'readings decoded');
+    held.release();
     await app.pipeline.interrupt();
     // every reading is sent again and acknowledged once stored
     await Promise.all(acked);
