@@ -11,6 +11,7 @@ import { boundOutput } from './output-bound.ts';
 import { PublishPipeline, type TelemetryReply } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject, type RejectCode } from './reject-codes.ts';
+import { Repeats } from './repeats.ts';
 import { Sessions, SESSIONS_PER_PRINCIPAL, type GatewayDevice, type GatewayWatcher, type Principal } from './sessions.ts';
 import { deviceTopic, filterWithin } from './topics.ts';
 
@@ -418,8 +419,8 @@ export class Gateway {
     if (more > 0) send('MORE_REJECTS', `${more} more: ${[...new Set(rejects.slice(ANSWERED_PER_MESSAGE).map((r) => r.code))].join(', ')}`, null);
   }
 
-  /** what each kind of client error was last logged, and how many alike since */
-  private readonly clientErrors = new Map<string, { at: number; unsaid: number }>();
+  /** client errors said once a minute for each message (messages are ours and aedes', a few kinds) */
+  private readonly clientErrors = new Repeats(60_000, 100);
 
   /**
    * A client's error, logged at most once a minute for each message, with how many alike since:
@@ -427,16 +428,8 @@ export class Gateway {
    * error of its client (a line each was tens of thousands).
    */
   private clientError(c: Client, err: Error) {
-    const now = this.opts.clock();
-    const seen = this.clientErrors.get(err.message);
-    if (seen && now - seen.at < 60_000) {
-      seen.unsaid++;
-      return;
-    }
-    // messages are ours and aedes', a few kinds; the map stays small whatever they say
-    if (!seen && this.clientErrors.size >= 100) this.clientErrors.clear();
-    this.clientErrors.set(err.message, { at: now, unsaid: 0 });
-    this.opts.log.warn({ client: c.id, err: err.message, alike: seen?.unsaid ?? 0 }, 'mqtt client error');
+    const n = this.clientErrors.happened(err.message, this.opts.clock());
+    if (n) this.opts.log.warn({ client: c.id, err: err.message, alike: n - 1 }, 'mqtt client error');
   }
 
   /** PUBLISH packets of all connections taken and not yet answered (for /metrics). */

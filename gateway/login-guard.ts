@@ -1,3 +1,5 @@
+import { Repeats } from './repeats.ts';
+
 /**
  * Brute-force protection: too many failed logins from one address, or for one device id from one
  * address, within a window ban that address, or that id from that address, for a while. A device
@@ -101,8 +103,8 @@ export class LoginGuard {
     return { ok: false, until: addressBan, reason: 'address_banned' };
   }
 
-  /** per banned key: refusals not yet said, and when it was last said */
-  private readonly refusals = new Map<string, { unsaid: number; saidAt: number }>();
+  /** per banned key: refusals said once a minute */
+  private readonly refusals = new Repeats();
 
   /**
    * A login refused by a ban in force. The ban itself is in the audit trail; the attempts it
@@ -112,16 +114,7 @@ export class LoginGuard {
    * to say now (this one included), or 0 to stay quiet.
    */
   refusedByBan(reason: 'banned' | 'address_banned', username: string | undefined, address: string | undefined, now: number): number {
-    const key = reason === 'banned' ? userKey(username ?? '', address) : addressKey(address ?? '');
-    const r = this.refusals.get(key);
-    if (r && now - r.saidAt < 60_000) {
-      r.unsaid++;
-      return 0;
-    }
-    const n = (r?.unsaid ?? 0) + 1;
-    this.refusals.set(key, { unsaid: 0, saidAt: now });
-    if (this.refusals.size > 100_000) for (const [k, v] of this.refusals) if (now - v.saidAt >= 60_000) this.refusals.delete(k);
-    return n;
+    return this.refusals.happened(reason === 'banned' ? userKey(username ?? '', address) : addressKey(address ?? ''), now);
   }
 }
 

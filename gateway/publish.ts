@@ -1,6 +1,7 @@
 import type { Client, PublishPacket } from 'aedes';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Reject } from './reject-codes.ts';
+import { Repeats } from './repeats.ts';
 import type { GatewayDevice, Principal } from './sessions.ts';
 import { parseDeviceTopic } from './topics.ts';
 
@@ -68,8 +69,8 @@ export function refuse(packet: PublishPacket, done: Done) {
 export class PublishPipeline {
   /** when each device was last told it is too fast, so the answers do not flood it either */
   private readonly toldTooFast = new Map<string, number>();
-  /** messages not taken since the last line said so, and when that was */
-  private notTakenSince = { at: -Infinity, unsaid: 0 };
+  /** messages not taken, said once a minute */
+  private readonly notTakenSaid = new Repeats();
   /** PUBLISH packets of each connection (its socket) taken and not yet answered */
   private readonly open = new WeakMap<object, number>();
   /** and of every connection */
@@ -192,11 +193,8 @@ export class PublishPipeline {
    * flight lands here (16 for each busy connection: a line each was tens of thousands).
    */
   notTaken(device: GatewayDevice, done: Done, err: Error) {
-    const now = this.deps.clock();
-    if (now - this.notTakenSince.at >= 60_000) {
-      this.deps.log.warn({ err: err.message, device: device.deviceId, alike: this.notTakenSince.unsaid }, 'telemetry not taken');
-      this.notTakenSince = { at: now, unsaid: 0 };
-    } else this.notTakenSince.unsaid++;
+    const n = this.notTakenSaid.happened('', this.deps.clock());
+    if (n) this.deps.log.warn({ err: err.message, device: device.deviceId, alike: n - 1 }, 'telemetry not taken');
     done(err);
   }
 
