@@ -44,4 +44,58 @@ describe('a condition over several points', () => {
       { numRuns: 400 },
     );
   });
+
+  it('answers as filtrex does on any expression of names, numbers, comparisons, arithmetic and logic, mostly without filtrex', () => {
+    const names = ['a', 'b', 'c', 'android', 'nota', 'order_2'];
+    const gap = fc.constantFrom(' ', '', '  ');
+    const word = fc.constantFrom(' ', '  ', '\t');
+    const expr = fc.letrec<{ e: string }>((tie) => ({
+      e: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constantFrom(...names, 'true', 'false', '0', '1', '2', '2.5', '30', '0.2', '100', '1e3', '007', '1.'),
+        // an operator left dangling: no condition
+        fc.tuple(tie('e'), fc.constantFrom('and', 'or'), word).map(([x, op, s]) => `${x}${s}${op}`),
+        fc.tuple(tie('e'), fc.constantFrom('and', 'or'), tie('e'), word).map(([x, op, y, s]) => `${x}${s}${op}${s}${y}`),
+        fc.tuple(tie('e'), fc.constantFrom('==', '!=', '<', '<=', '>', '>=', '+', '-', '*', '/'), tie('e'), gap).map(([x, op, y, s]) => `${x}${s}${op}${s}${y}`),
+        fc.tuple(fc.constantFrom('not ', 'not', '-', '- '), tie('e')).map(([op, x]) => `${op}${x}`),
+        tie('e').map((x) => `(${x})`),
+      ),
+    })).e;
+    const value = fc.oneof(fc.double({ min: -100, max: 100, noNaN: true }), fc.integer({ min: -2, max: 3 }), fc.boolean());
+    let direct = 0;
+    let compiled = 0;
+    fc.assert(
+      fc.property(expr, fc.dictionary(fc.constantFrom(...names), value), (source, given) => {
+        let plain: ((data: object) => unknown) | null = null;
+        try {
+          plain = compileExpression(source, { constants: { true: true, false: false } });
+        } catch {
+          // what filtrex cannot read is no condition
+          expect(() => compileCondition(source)).toThrow();
+          return;
+        }
+        const c = compileCondition(source);
+        compiled++;
+        if (c.direct) direct++;
+        const r = plain(values(given));
+        expect(c(values(given))).toBe(r === true || r === 1);
+      }),
+      { numRuns: 3000 },
+    );
+    // the closures answered most of them (chains and what filtrex alone reads went to filtrex)
+    expect(direct).toBeGreaterThan(compiled / 2);
+  });
+
+  it('leaves to filtrex what it reads differently or alone, and answers the same', () => {
+    const filtrexOnly = ['a < b < c', '(a < b) == c', 'abs(a) > 1', 'a in (1, 2)', 'if c then a > 1 else b > 1', 'a mod 2 == 1', 'a ^ 2 > 4', "'a' > 1", 'a.b > 1', 'a % 2 == 1'];
+    for (const source of filtrexOnly) {
+      const c = compileCondition(source);
+      expect(c.direct, source).toBe(false);
+      const given = values({ a: 3, b: 4, c: true });
+      const r = compileExpression(source, { constants: { true: true, false: false } })(given);
+      expect(c(given), source).toBe(r === true || r === 1);
+    }
+    expect(compileCondition('cooling_water_flow < 30 or cooling_water_pressure < 0.2').direct).toBe(true);
+    expect(compileCondition('not spark_detected == false').direct).toBe(true);
+  });
 });
