@@ -1,11 +1,12 @@
 /**
- * `npm run bench:alarm-path -- [readings/s]`: where a critical alarm's time goes under a steady
+ * `npm run bench:alarm-path -- [readings/s] [--influx]`: where a critical alarm's time goes under a steady
  * QoS 1 load (10k readings/s by default, about half of what the service sustains here) from 2 000
  * devices. Twenty probes raise and clear a gas alarm in turn (raise, 100 ms, clear, 100 ms, the
  * next probe) for 20 s. Prints publish → webhook arrival (p50 / p90 / p99 of ~100 alarms, and the
  * first alarm's: the service's first notice since its start), and the
  * service's own timings of the two waits after the rules (`/metrics`): the change decided → in the
  * alert record, and the notice queued → taken by the receiver, p50 / p90 read from the buckets.
+ * `--influx` stores the readings in a local influxd (started here) instead of the embedded store.
  * Run a change and the build before it back to back, several times each: one run moves by 2–5×
  * on this shared machine.
  */
@@ -16,6 +17,7 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { benchRegistry } from './fleet-registry.ts';
 import { freePort, generate, startService } from './processes.ts';
+import { startInfluxd } from '../scripts/influxd.ts';
 
 const rate = Number(process.argv[2] ?? 10_000);
 const seconds = 20;
@@ -34,7 +36,8 @@ const server = createServer((req, res) => {
 await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
 const { registry, clients } = benchRegistry(2000, { webhookUrl: `http://127.0.0.1:${port}/hook`, probes: 20 });
 await writeFile(join(dir, 'r.yaml'), stringify(registry));
-const s = await startService({ CONFIG: join(dir, 'r.yaml'), DATA_DIR: join(dir, 'data') });
+const influxd = process.argv.includes('--influx') ? await startInfluxd() : null;
+const s = await startService({ CONFIG: join(dir, 'r.yaml'), DATA_DIR: join(dir, 'data'), ...(influxd ? { INFLUX_URL: influxd.url, INFLUX_DB: 'bench' } : {}) });
 const g = generate({ host: '127.0.0.1', port: s.port, clients, qos: 1, rate, durationS: seconds + 4, inflight: 20, connectConcurrency: 300 });
 await g.connected;
 await new Promise((r) => setTimeout(r, 3000));
@@ -55,6 +58,7 @@ const metrics = await (await fetch(`http://127.0.0.1:${s.http}/metrics`)).text()
 await g.done.catch(() => {});
 await Promise.all(probes.map((p) => p.endAsync()));
 await s.stop();
+await influxd?.stop();
 server.close();
 
 const at = (a: number[], p: number) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))];
@@ -65,7 +69,7 @@ const bucketed = (name: string, label: string, p: number) => {
   const hit = buckets.find(([, n]) => n >= total * p);
   return total ? `≤ ${hit![0] * 1000} ms` : 'no sample';
 };
-console.log(`${rate} readings/s, QoS 1, 2 000 devices; ${arrivals.length} critical alarms of ${seconds * 5} at the webhook`);
+console.log(`${rate} readings/s, QoS 1, 2 000 devices, ${influxd ? 'InfluxDB' : 'embedded'} store; ${arrivals.length} critical alarms of ${seconds * 5} at the webhook`);
 if (!arrivals.length) throw new Error('no alarm reached the webhook');
 console.log(`publish → webhook: p50 ${at(arrivals, 0.5)} ms, p90 ${at(arrivals, 0.9)} ms, p99 ${at(arrivals, 0.99)} ms, max ${at(arrivals, 1)} ms; the first alarm ${arrivals[0]} ms`);
 console.log(`decided → in the record (critical): p50 ${bucketed('alerts_record_seconds', 'severity="critical"', 0.5)}, p90 ${bucketed('alerts_record_seconds', 'severity="critical"', 0.9)}`);
