@@ -163,6 +163,9 @@ export const gapsRuleSchema = z
 
 const expectSchema = z.record(metricName, z.union([z.boolean(), z.number()]));
 
+/** the longest interlock condition: some twenty comparisons joined by and/or */
+export const MAX_CONDITION_CHARS = 1000;
+
 export const interlockRuleSchema = z
   .object({
     ...common,
@@ -170,7 +173,9 @@ export const interlockRuleSchema = z
     at,
     guard,
     /** the condition, over the device's points: `cooling_water_flow < 30 or cooling_water_pressure < 0.2` */
-    when: z.string().min(1),
+    // bounded: filtrex reads a deeply nested condition in time that grows with the square of
+    // its depth (12 000 parentheses: 10 s of the registry load), and none a person writes is long
+    when: z.string().min(1).max(MAX_CONDITION_CHARS),
     forS: z.number().min(0).max(7 * 86_400).default(0),
     /** the feedback the local interlock must give */
     expect: expectSchema.refine((e) => Object.keys(e).length > 0, 'expect at least one point'),

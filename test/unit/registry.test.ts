@@ -183,6 +183,14 @@ describe('registry', () => {
     expect(problemsOf(r)).toEqual(['enterprises[0].devices[2].rules[0].metric: the device has no point "co_ppm"']);
   });
 
+  it('refuses an interlock condition longer than a person writes, before reading it', () => {
+    const nested = '('.repeat(20_000) + 'gas_lel > 1' + ')'.repeat(20_000);
+    const r = withDevice({ id: 'g', secret: 'secret-g-123', points: [{ metric: 'gas_lel' }, { metric: 'gas_shutoff_valve_closed' }], rules: [{ id: 'x', kind: 'interlock', when: nested, expect: { gas_shutoff_valve_closed: true } }] });
+    const problems = problemsOf(r);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^enterprises\[0\]\.devices\[2\]\.rules\[0\]\.when: .*1000/);
+  });
+
   it('applies the data-quality rules to every device, and only the template rules whose points it has; enabled: false turns one off', () => {
     const r = withDevice({ id: 'g', secret: 'secret-g-123', templates: ['hazchem'], points: [{ metric: 'gas_lel' }, { metric: 'tank_level' }], rules: [{ id: 'tank-level', enabled: false }] });
     const reg = new Registry(parseRegistry(stringify(r)));
