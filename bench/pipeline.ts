@@ -20,7 +20,8 @@ export interface PipelineFigures {
   qos1: { maxBurstPerS: number; sustainedPerS: number } & CpuFigures;
   qos0: { sustainedPerS: number } & CpuFigures;
   /** alarms raised once the load has run WARM_S (steady), and those raised before (warm-up: the fleet's first burst, code not yet compiled) */
-  latency: { at: string; ratePerS: number; sse: Stats; webhook: Stats; warmup: { sse: Stats; webhook: Stats } }[];
+  /** `notArrived`: alarms seen on the live stream (steady phase) whose webhook had not come `LATE_WAIT_S` after the last probe */
+  latency: { at: string; ratePerS: number; sse: Stats; webhook: Stats; notArrived: number; warmup: { sse: Stats; webhook: Stats } }[];
   overload: { targetPerS: number; sentPerS: number; ackedPerS: number; rssStartMb: number; rssPeakMb: number; rssEndMb: number; drainS: number; crashed: boolean };
   qos0Flood: { devices: number; sentPerS: number; rssPeakMb: number; crashed: boolean };
   stored: { expectedValues: number; storedValues: number; lost: number; bySeq: BySeq };
@@ -134,8 +135,8 @@ export async function benchPipeline(o: { dir: string; devices: number; influx?: 
       const done = await g.done;
       keepAcked(done);
       expectedValues += done.valuesAcked + probe.values;
-      latency.push({ at, ratePerS, sse: probe.sse, webhook: probe.webhook, warmup: probe.warmup });
-      o.log(`  latency at ${at} (${ratePerS}/s): SSE p50 ${probe.sse.p50} p99 ${probe.sse.p99} ms; webhook p50 ${probe.webhook.p50} p99 ${probe.webhook.p99} ms; in the first ${WARM_S} s: SSE max ${probe.warmup.sse.max}, webhook max ${probe.warmup.webhook.max} ms`);
+      latency.push({ at, ratePerS, sse: probe.sse, webhook: probe.webhook, notArrived: probe.notArrived, warmup: probe.warmup });
+      o.log(`  latency at ${at} (${ratePerS}/s): SSE p50 ${probe.sse.p50} p99 ${probe.sse.p99} ms; webhook p50 ${probe.webhook.p50} p99 ${probe.webhook.p99} ms, ${probe.notArrived} not arrived within ${LATE_WAIT_S} s; in the first ${WARM_S} s: SSE max ${probe.warmup.sse.max}, webhook max ${probe.warmup.webhook.max} ms`);
     }
 
     // 3× the sustained rate: the gateway slows devices through PUBACKs; memory must stay bounded
@@ -237,11 +238,13 @@ function stats(xs: number[]): Stats {
 
 /** a probe's alarm is raised the first time and reactivated after (its alert cleared, not closed) */
 const ALARMS = new Set(['raised', 'reactivated']);
+/** how long after the last probe a critical alarm's webhook is waited for */
+export const LATE_WAIT_S = 20;
 /** the probes' threshold rule (their interlock alerts come from the clock, not from a publish) */
 const PROBE_RULE = 'gas-lel';
 
 async function webhookReceiver() {
-  const arrivals: { alertId: string; raisedAt: number; at: number }[] = [];
+  const arrivals: { key: string; raisedAt: number; at: number }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -249,7 +252,7 @@ async function webhookReceiver() {
       const at = Date.now();
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: string; rule?: string; transition?: { type: string; at: string }; events?: { id: string; rule: string; transition: { type: string; at: string } }[] };
-        for (const e of body.events ?? [body]) if (e.rule === PROBE_RULE && e.transition && ALARMS.has(e.transition.type)) arrivals.push({ alertId: e.id!, raisedAt: Date.parse(e.transition.at), at });
+        for (const e of body.events ?? [body]) if (e.rule === PROBE_RULE && e.transition && ALARMS.has(e.transition.type)) arrivals.push({ key: `${e.id}|${e.transition.at}`, raisedAt: Date.parse(e.transition.at), at });
       } catch {
         /* not a probe */
       }
@@ -270,6 +273,8 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
   const ctrl = new AbortController();
   /** [raised at, ms to arrive] */
   const sse: [number, number][] = [];
+  /** the steady phase's alarms seen live, by alert and time: each must also reach the webhook */
+  const seen = new Set<string>();
   const res = await fetch(`${base}/api/alerts/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl.signal });
   const reader = res.body!.getReader();
   void (async () => {
@@ -287,8 +292,11 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
           buf = buf.slice(i + 2);
           const data = /^data: (.*)$/m.exec(frame)?.[1];
           if (!data) continue;
-          const a = JSON.parse(data) as { deviceId: string; rule: string; transition?: { type: string; at: string } };
-          if (a.deviceId.startsWith('probe-') && a.rule === PROBE_RULE && a.transition && ALARMS.has(a.transition.type)) sse.push([Date.parse(a.transition.at), at - Date.parse(a.transition.at)]);
+          const a = JSON.parse(data) as { id: string; deviceId: string; rule: string; transition?: { type: string; at: string } };
+          if (a.deviceId.startsWith('probe-') && a.rule === PROBE_RULE && a.transition && ALARMS.has(a.transition.type)) {
+            sse.push([Date.parse(a.transition.at), at - Date.parse(a.transition.at)]);
+            if (Date.parse(a.transition.at) >= steadyFrom) seen.add(`${a.id}|${a.transition.at}`);
+          }
         }
       }
     } catch {
@@ -315,12 +323,20 @@ async function probeLatency(mqttPort: number, base: string, hooks: Awaited<Retur
     await new Promise((r) => setTimeout(r, 100));
     values += 2;
   }
+  // a late alarm is waited for, so it counts as late and not as missing: the live stream's
+  // last frames, then every alarm seen there at the webhook (or the wait is over)
   await new Promise((r) => setTimeout(r, 1500));
+  const notHooked = () => {
+    const hooked = new Set(hooks.arrivals.map((a) => a.key));
+    return [...seen].filter((k) => !hooked.has(k)).length;
+  };
+  for (const until = Date.now() + LATE_WAIT_S * 1000; notHooked() > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
   ctrl.abort();
   await Promise.all(probes.map((p) => p.endAsync()));
+  const notArrived = notHooked();
   const webhook = hooks.arrivals.slice(hooked).map((a) => [a.raisedAt, a.at - a.raisedAt] as [number, number]);
   const steady = (xs: [number, number][], yes: boolean) => stats(xs.filter(([raised]) => raised >= steadyFrom === yes).map(([, ms]) => ms));
-  return { sse: steady(sse, true), webhook: steady(webhook, true), warmup: { sse: steady(sse, false), webhook: steady(webhook, false) }, values };
+  return { sse: steady(sse, true), webhook: steady(webhook, true), notArrived, warmup: { sse: steady(sse, false), webhook: steady(webhook, false) }, values };
 }
 
 /**

@@ -5,7 +5,7 @@ import { startInfluxd } from '../scripts/influxd.ts';
 import { benchBrokers, type BrokerFigures } from './brokers.ts';
 import { benchConnections } from './connections.ts';
 import { benchInflux } from './influx.ts';
-import { benchPipeline, WARM_S, type PipelineFigures } from './pipeline.ts';
+import { benchPipeline, LATE_WAIT_S, WARM_S, type PipelineFigures } from './pipeline.ts';
 import { fleetReference } from './fleet-reference.ts';
 import { benchRules } from './rules.ts';
 
@@ -71,8 +71,9 @@ for (const p of [embedded, influx].filter((x): x is PipelineFigures => !!x)) {
   for (const l of p.latency) {
     const none = [l.sse.n === 0 ? 'SSE' : '', l.webhook.n === 0 ? 'webhook' : ''].filter(Boolean);
     if (none.length) failures.push(`${s}: no ${none.join(' and no ')} latency sample arrived at ${l.at}`);
+    if (l.notArrived) failures.push(`${s}: ${l.notArrived} critical alarms seen live at ${l.at} had not reached the webhook ${LATE_WAIT_S} s after the last probe`);
     const said = (x: { n: number; p50: number; p99: number; max: number }) => (x.n ? `${x.p50} / ${x.p99} / ${x.max} ms (n = ${x.n})` : 'NO SAMPLE ARRIVED');
-    rows.push([`${s}: publish → alert at ${l.at} of that rate (${k(l.ratePerS)}/s), p50 / p99 / max, alarms raised once the load had run ${WARM_S} s; the max of those raised before`, `SSE ${said(l.sse)}; critical webhook ${said(l.webhook)}; before: SSE ${l.warmup.sse.max} ms, webhook ${l.warmup.webhook.max} ms (n = ${l.warmup.sse.n}, ${l.warmup.webhook.n})`, `p99 targets: SSE ${l.at === '50 %' ? 50 : 1000} ms, webhook ${l.at === '50 %' ? 300 : 1000} ms (group wait 0)`, `${ratio(l.sse.p99, l.at === '50 %' ? 50 : 1000)} / ${ratio(l.webhook.p99, l.at === '50 %' ? 300 : 1000)}`]);
+    rows.push([`${s}: publish → alert at ${l.at} of that rate (${k(l.ratePerS)}/s), p50 / p99 / max, alarms raised once the load had run ${WARM_S} s; the max of those raised before`, `SSE ${said(l.sse)}; critical webhook ${said(l.webhook)}${l.notArrived ? `, ${l.notArrived} NOT ARRIVED within ${LATE_WAIT_S} s` : ''}; before: SSE ${l.warmup.sse.max} ms, webhook ${l.warmup.webhook.max} ms (n = ${l.warmup.sse.n}, ${l.warmup.webhook.n})`, `p99 targets: SSE ${l.at === '50 %' ? 50 : 1000} ms, webhook ${l.at === '50 %' ? 300 : 1000} ms (group wait 0)`, `${ratio(l.sse.p99, l.at === '50 %' ? 50 : 1000)} / ${ratio(l.webhook.p99, l.at === '50 %' ? 300 : 1000)}`]);
   }
   const o = p.overload;
   rows.push([`${s}: 3× overload (${k(o.targetPerS)}/s asked, QoS 1)`, `${k(o.ackedPerS)}/s acknowledged; RSS ${o.rssStartMb} → peak ${o.rssPeakMb} → ${o.rssEndMb} MB; backlog drained in ${o.drainS} s${o.crashed ? '; CRASHED' : ''}`, 'RSS peak ≤ 1.2× its start', ratio(o.rssPeakMb, o.rssStartMb)]);
