@@ -30,7 +30,36 @@ export interface Condition {
 
 const CONSTANTS = { true: true, false: false };
 
+/**
+ * What filtrex reads but a condition over a device's points may not hold: each either cannot
+ * work on numbers and true/false (a condition with it never holds, silently), stalls the
+ * pipeline, or means something other than what a person reads.
+ */
+const REFUSED: readonly (readonly [RegExp, string])[] = [
+  [/["']/, 'text in quotes: a point is named bare (cooling_water_flow), and its value is a number or true/false'],
+  [/~=/, '"~=" matches text, and a point holds a number or true/false (a pattern can also take minutes to match, holding every reading)'],
+  [/\$/, '"$" is no part of a point\'s name'],
+  [/[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_]/, 'a name with a dot: points are named without one'],
+  [/\bof\b/, '"of" reads a property, and a point\'s value has none'],
+  // filtrex writes the number into JavaScript as it is, where 040 is octal: 32
+  [/(?<![\w.])0\d/, 'a number with a leading zero (filtrex would read 040 as 32): write 40'],
+];
+
+/** Conditions compiled so far, by source: a fleet's devices share their templates' conditions. */
+const compiled = new Map<string, Condition>();
+const MAX_COMPILED = 10_000;
+
 export function compileCondition(source: string): Condition {
+  let c = compiled.get(source);
+  if (!c) {
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
+    compiled.set(source, (c = compile(source)));
+  }
+  return c;
+}
+
+function compile(source: string): Condition {
+  for (const [pattern, why] of REFUSED) if (pattern.test(source)) throw new ExpressionError(`the condition "${source}" is not taken: ${why}`);
   let fn: (data: object) => unknown;
   let lenient: (data: object) => unknown;
   // set by `lenient` when the condition read a name that has no value
