@@ -13,7 +13,7 @@ import type { Value } from '../domain/types.ts';
  * allocates about 250 bytes (its call table, a descriptor per name, a closure per comparison):
  * at ten thousand devices that garbage, not the comparisons, was most of what an interlock cost,
  * and in a large heap every collection of it costs more. Anything else (functions, `in`, `if`,
- * strings, `mod`, `^`, chained comparisons) is evaluated by filtrex itself. The two answer alike:
+ * `mod`, `^`, chained comparisons) is evaluated by filtrex itself. The two answer alike:
  * test/unit/expression.test.ts checks them against each other on generated expressions.
  */
 export class ExpressionError extends Error {}
@@ -96,7 +96,7 @@ function compile(source: string): Condition {
             // `a or b` with `a` true never reads `b`: such a condition holds without it, as before
             return !missed && (r === true || r === 1);
           }
-          // filtrex returns its errors (a name in quotes with no value): anything but true is false
+          // filtrex returns its errors (a value of a type its operator does not take): anything but true is false
           const r = fn(values);
           return r === true || r === 1;
         }

@@ -110,6 +110,29 @@ export function panelUnmappedMore(device: { enterpriseId: string; deviceId: stri
   };
 }
 
+/**
+ * The reading pipeline runs and has said nothing for a while (raise): every reading and alarm
+ * waits behind whatever holds it. Or it speaks again (clear).
+ */
+export function pipelineSilent(silentMs: number | null, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/pipeline-silent`,
+    change: silentMs === null ? 'clear' : 'raise',
+    ruleId: 'reading-pipeline-silent',
+    metric: 'pipeline',
+    severity: silentMs === null ? null : 'critical',
+    value: null,
+    peak: null,
+    threshold: null,
+    at,
+    message:
+      silentMs === null
+        ? '数据处理线程已恢复响应 / the reading pipeline answers again'
+        : `数据处理线程 ${Math.round(silentMs / 1000)} 秒无响应，设备数据与报警均在等待 / the reading pipeline has not answered for ${Math.round(silentMs / 1000)} s: readings and alarms wait for it`,
+  };
+}
+
 /** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
 export function pipelineDown(error: string | null, at: number): Outcome {
   return {

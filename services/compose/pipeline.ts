@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Outcome } from '../../domain/types.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
-import { pipelineDown, storeBufferFull } from '../alerts/system-alerts.ts';
+import { pipelineDown, pipelineSilent, storeBufferFull } from '../alerts/system-alerts.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Faults } from '../faults.ts';
 import { pipelineDepth, threadCpu, threadHeap, type Metrics } from '../metrics.ts';
@@ -69,6 +69,10 @@ export function composePipeline(d: {
       d.raiseSystem(pipelineDown(`exit ${code}`, clock()));
     },
     onRestarted: () => d.raiseSystem(pipelineDown(null, clock())),
+    onSilence: (silentMs) => {
+      if (silentMs !== null) log.error({ silentMs: Math.round(silentMs) }, 'the reading pipeline does not answer: readings and alarms wait for it');
+      d.raiseSystem(pipelineSilent(silentMs, clock()));
+    },
     log: log.child({ part: 'pipeline' }),
   });
   const mainTid = thisThreadTid();

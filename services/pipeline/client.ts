@@ -64,7 +64,14 @@ export interface PipelineClientOptions {
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
   maxBatch?: number;
   maxInFlight?: number;
+  /** the pipeline says nothing for this long (it says its health every 250 ms): its health says it is stalled */
+  silentAfterMs?: number;
+  /** it has said nothing for `silentMs` (checked every second), or (null) it speaks again */
+  onSilence?(silentMs: number | null): void;
 }
+
+/** How long a running pipeline may say nothing before its health says so (the main thread's stall bound, /api/health). */
+export const PIPELINE_SILENT_MS = 5000;
 
 interface Pending {
   item: TelemetryItem;
@@ -116,6 +123,11 @@ export class PipelineClient {
   /** questions whose outcomes are on their way to the record: told once they are (or could not be) */
   private readonly asked = new Map<number, (err?: Error) => void>();
   private lastHealth: StoreHealth = { ok: true, pending: 0, lagMs: 0 };
+  /** when the pipeline last said anything (real time: it speaks on its own timer) */
+  private lastHeardAt = performance.now();
+  private silenceWatch: NodeJS.Timeout | undefined;
+  /** `onSilence` was told it is silent, and not yet that it speaks again */
+  private silent = false;
   /** the pipeline thread's V8 heap (used, total bytes) as it last said */
   private lastHeap: [used: number, total: number] | null = null;
   private kind = 'embedded';
@@ -144,7 +156,7 @@ export class PipelineClient {
       latest: () => this.rpc({ method: 'latest', args: [] }),
       coverage: (deviceId, bucketMs, from, to) => this.rpc({ method: 'coverage', args: [deviceId, bucketMs, from, to] }),
       firstSeen: (deviceId) => this.rpc({ method: 'firstSeen', args: [deviceId] }),
-      health: () => ({ ...this.lastHealth, handedOver: this.inFlightMessages + this.queue.length }),
+      health: () => this.health(),
       prune: (before) => this.rpc({ method: 'prune', args: [before] }),
       // committed here first: what was handed over before the flush is in it
       flush: async (timeoutMs) => {
@@ -167,6 +179,25 @@ export class PipelineClient {
   async start(init: () => Promise<PipelineInit>): Promise<void> {
     this.init = init;
     await this.launch();
+    const every = Math.min(1000, this.o.silentAfterMs ?? PIPELINE_SILENT_MS);
+    let watchedAt = performance.now();
+    this.silenceWatch = setInterval(() => {
+      // this thread held up itself may not have read what the pipeline said meanwhile: not its silence
+      const now = performance.now();
+      const late = now - watchedAt > 2 * every;
+      watchedAt = now;
+      if (!late) this.watchSilence(now);
+    }, every);
+    this.silenceWatch.unref();
+  }
+
+  /** Tells `onSilence` when the running pipeline stops speaking, and when it speaks again. */
+  private watchSilence(now: number) {
+    const ms = now - this.lastHeardAt;
+    const silent = this.ready && !this.ended && ms >= (this.o.silentAfterMs ?? PIPELINE_SILENT_MS);
+    if (silent === this.silent) return;
+    this.silent = silent;
+    this.isolated('pipeline silence', () => this.o.onSilence?.(silent ? ms : null));
   }
 
   private async launch(): Promise<void> {
@@ -178,6 +209,7 @@ export class PipelineClient {
           this.kind = m.store;
           this.tid = m.tid;
           this.ready = true;
+          this.lastHeardAt = performance.now();
           for (const h of this.held.splice(0)) this.side.post(h.m, h.transfer);
           resolve();
         } else this.receive(m);
@@ -432,7 +464,19 @@ export class PipelineClient {
     durable.then(done, done);
   }
 
+  /**
+   * The store's health as the pipeline last said it, unless it has stopped saying anything: a
+   * thread held up (a condition that took minutes, a stuck commit) holds every reading and alarm,
+   * while what it said last still reads "ok".
+   */
+  private health(): StoreHealth {
+    const h = { ...this.lastHealth, handedOver: this.inFlightMessages + this.queue.length };
+    if (!this.silent) return h;
+    return { ...h, ok: false, error: `the reading pipeline has not answered for ${Math.round((performance.now() - this.lastHeardAt) / 1000)} s: readings and alarms wait for it` };
+  }
+
   private receive(m: FromPipeline) {
+    this.lastHeardAt = performance.now();
     switch (m.kind) {
       case 'decoded': {
         const f = this.inFlight.get(m.batch);
@@ -603,6 +647,7 @@ export class PipelineClient {
   /** Stop taking telemetry, let what was handed over commit, then end the pipeline. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.silenceWatch);
     this.refuseWaiting(new Error('the service is stopping'));
     await this.side?.stop();
     this.ended = true;

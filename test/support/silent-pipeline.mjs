@@ -1,0 +1,10 @@
+// A reading pipeline's thread that starts, then says nothing until it is asked something: a
+// thread held up (by a rule that takes minutes, or a commit that never ends).
+import { parentPort } from 'node:worker_threads';
+
+parentPort.on('message', (m) => {
+  if (m.kind === 'start') parentPort.postMessage({ kind: 'ready', store: 'embedded', tid: 0 });
+  // asked something: it answers, as a pipeline that is free again does
+  else if (m.kind === 'annotate') parentPort.postMessage({ kind: 'health', health: { ok: true, pending: 0, lagMs: 0 }, heap: [0, 0] });
+  else if (m.kind === 'stop') parentPort.postMessage({ kind: 'stopped', id: m.id });
+});

@@ -1,0 +1,50 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { PipelineClient, type PipelineInit } from '../../services/pipeline/client.ts';
+import { waitFor } from '../support/wait.ts';
+
+const SILENT = fileURLToPath(new URL('../support/silent-pipeline.mjs', import.meta.url));
+
+/**
+ * A pipeline thread that runs but says nothing holds every reading and alarm, while the health
+ * it said last still read "ok" (an outside probe held it 145 s with a condition; /api/health
+ * said ok throughout).
+ */
+describe('a reading pipeline that stops answering', () => {
+  it('is said to be silent (health not ok, the silence told), and told again once it answers', async () => {
+    const silences: (number | null)[] = [];
+    const faults: string[] = [];
+    const quiet = () => {};
+    const client = new PipelineClient({
+      settings: { dataDir: '/nonexistent', storeMemoryMb: 64 } as never,
+      mode: 'thread',
+      entry: SILENT,
+      silentAfterMs: 200,
+      onSilence: (ms) => silences.push(ms),
+      onOutcomes: async () => {},
+      onForward: quiet,
+      onEvaluated: quiet,
+      onFault: (part) => faults.push(part),
+      onBuffer: quiet,
+      onExit: quiet,
+      onRestarted: quiet,
+      log: { info: quiet, warn: quiet, error: quiet },
+    });
+    const init = async (): Promise<PipelineInit> => ({ registry: {} as never, world: {} as never, baselines: [], open: [], now: 0 });
+    await client.start(init);
+    try {
+      await waitFor(() => silences.length >= 1, 10_000);
+      expect(silences[0]).toBeGreaterThanOrEqual(200);
+      // it says nothing on its own: silent it stays, and says so
+      expect(client.telemetry.health()).toMatchObject({ ok: false, error: expect.stringMatching(/has not answered for \d+ s/) });
+
+      // asked something, it answers
+      await client.telemetry.annotate({ id: 'a1', enterpriseId: 'E1', deviceId: 'd1', rule: 'r', severity: 'major', metric: 'm', pointId: null, message: '' } as never, 'raised', 0);
+      await waitFor(() => silences.length >= 2, 10_000);
+      expect(silences[1]).toBeNull();
+      expect(faults).toEqual([]);
+    } finally {
+      await client.stop();
+    }
+  });
+});
