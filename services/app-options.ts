@@ -16,9 +16,10 @@ export interface AppOptions {
   schedule?: boolean;
   /**
    * where the reading pipeline runs: a worker thread (default), or this thread; `entry` is the
-   * thread's code when it is not beside this file (tests run the bundle `npm start` runs)
+   * thread's code when it is not beside this file (tests run the bundle `npm start` runs);
+   * `silentAfterMs`: how long a running one may say nothing before it is said to be silent (5 s)
    */
-  pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number };
+  pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number; silentAfterMs?: number };
   /**
    * `crowdedAt`: messages of all devices taken and unanswered past which each connection is read
    * one at a time (gateway/frame-guard.ts); `maxUnsentBytes`: bytes waiting for a connection past

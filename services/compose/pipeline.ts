@@ -57,6 +57,7 @@ export function composePipeline(d: {
     mode: d.options?.mode ?? (settings.PIPELINE_THREAD === 'on' ? 'thread' : 'inline'),
     entry: d.options?.entry,
     maxInFlight: d.options?.maxInFlight,
+    silentAfterMs: d.options?.silentAfterMs,
     // a failed commit is tried again: the readings (and their PUBACK) wait for it, not for the first try
     onOutcomes: (outcomes) => d.book.handle(outcomes).catch(() => d.book.whenRecorded()),
     onForward: (readings) => d.forwarder.readings(readings),

@@ -66,6 +66,27 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), again.end()]);
   });
 
+  // what a thread held up looks like from the main thread: nothing heard from it (an outside
+  // probe held it 145 s while /api/health said ok)
+  it('tells the operators when a running thread stops answering, and when it answers again; health says so meanwhile', async () => {
+    app = await startTestApp({ pipeline: { mode: 'thread', silentAfterMs: 1000 } });
+    const client = app.pipeline as unknown as { receive(m: { kind: string }): void };
+    const receive = client.receive.bind(client);
+    let deaf = true;
+    client.receive = (m) => deaf || receive(m);
+    const api = apiClient(app, 'token-operator');
+    type Listed = { rule: string; state: string; severity: string; message: string };
+    const silent = await waitFor(async () => ((await api.get('/api/alerts?state=open&limit=100')).json.items as Listed[]).find((a) => a.rule === 'reading-pipeline-silent'), 10_000, 'the silence alarm');
+    expect(silent).toMatchObject({ severity: 'critical', message: expect.stringMatching(/has not answered for \d+ s/) });
+    const health = await fetch(`http://127.0.0.1:${app.ports.http}/api/health`);
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { store: object }).store).toMatchObject({ ok: false, error: expect.stringMatching(/the reading pipeline has not answered/) });
+
+    deaf = false;
+    await waitFor(async () => ((await api.get('/api/alerts?limit=100')).json.items as Listed[]).some((a) => a.rule === 'reading-pipeline-silent' && a.state !== 'active'), 10_000, 'the silence alarm cleared');
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${app!.ports.http}/api/health`)).status === 200, 10_000, 'health ok again');
+  });
+
   it('closes the link of a reading decoded and not yet stored when the thread ends: the device resends it, it is stored once, and nothing stays counted as unanswered', async () => {
     app = await startTestApp(THREADED);
     // the thread's word that the batch is stored is held back: the thread ends between the two
