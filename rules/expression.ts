@@ -39,7 +39,8 @@ const REFUSED: readonly (readonly [RegExp, string])[] = [
   [/["']/, 'text in quotes: a point is named bare (cooling_water_flow), and its value is a number or true/false'],
   [/~=/, '"~=" matches text, and a point holds a number or true/false (a pattern can also take minutes to match, holding every reading)'],
   [/\$/, '"$" is no part of a point\'s name'],
-  [/[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_]/, 'a name with a dot: points are named without one'],
+  // filtrex reads `power_kw.`, `power_kw.1` and `a.b` as names of their own
+  [/[A-Za-z_][A-Za-z0-9_]*\./, 'a name with a dot: points are named without one'],
   [/\bof\b/, '"of" reads a property, and a point\'s value has none'],
   // filtrex writes the number into JavaScript as it is, where 040 is octal: 32
   [/(?<![\w.])0\d/, 'a number with a leading zero (filtrex would read 040 as 32): write 40'],

@@ -179,22 +179,18 @@ export class PipelineClient {
   async start(init: () => Promise<PipelineInit>): Promise<void> {
     this.init = init;
     await this.launch();
-    const every = Math.min(1000, this.o.silentAfterMs ?? PIPELINE_SILENT_MS);
-    let watchedAt = performance.now();
-    this.silenceWatch = setInterval(() => {
-      // this thread held up itself may not have read what the pipeline said meanwhile: not its silence
-      const now = performance.now();
-      const late = now - watchedAt > 2 * every;
-      watchedAt = now;
-      if (!late) this.watchSilence(now);
-    }, every);
+    // judged after this turn's messages are read (setImmediate runs after the poll phase): a main
+    // thread held up itself has the pipeline's words waiting, which are no silence
+    this.silenceWatch = setInterval(() => setImmediate(() => this.watchSilence(performance.now())), Math.min(1000, this.o.silentAfterMs ?? PIPELINE_SILENT_MS));
     this.silenceWatch.unref();
   }
 
   /** Tells `onSilence` when the running pipeline stops speaking, and when it speaks again. */
   private watchSilence(now: number) {
+    // an ended thread (restarting: its own alarm) is not heard again until a new one speaks
+    if (!this.ready || this.ended || this.stopping) return;
     const ms = now - this.lastHeardAt;
-    const silent = this.ready && !this.ended && ms >= (this.o.silentAfterMs ?? PIPELINE_SILENT_MS);
+    const silent = ms >= (this.o.silentAfterMs ?? PIPELINE_SILENT_MS);
     if (silent === this.silent) return;
     this.silent = silent;
     this.isolated('pipeline silence', () => this.o.onSilence?.(silent ? ms : null));

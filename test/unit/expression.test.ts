@@ -67,8 +67,9 @@ describe('a condition over several points', () => {
     fc.assert(
       fc.property(expr, fc.dictionary(fc.constantFrom(...names), value), (source, given) => {
         let plain: ((data: object) => unknown) | null = null;
-        // a leading zero is refused: filtrex reads 010 as 8 (found by an outside probe)
-        if (/(?<![\w.])0\d/.test(source)) {
+        // a leading zero is refused (filtrex reads 010 as 8), and a name with a dot (`not1.` is a
+        // name to filtrex, never sent): both found by outside probes
+        if (/(?<![\w.])0\d/.test(source) || /[A-Za-z_][A-Za-z0-9_]*\./.test(source)) {
           expect(() => compileCondition(source)).toThrow(ExpressionError);
           return;
         }
@@ -113,6 +114,8 @@ describe('a condition over several points', () => {
       ['cooling_water_flow ~= 30', /~=/],
       ['$cooling_water_flow < 30', /\$/],
       ['cooling.water_flow < 30', /dot/],
+      ['power_kw. > 900', /dot/],
+      ['power_kw.1 > 900', /dot/],
       ['length of cooling_water_flow > 3', /"of"/],
       ['cooling_water_flow < 040', /leading zero.*write 40/],
       ['cooling_water_flow > -010', /leading zero/],

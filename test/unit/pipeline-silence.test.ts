@@ -10,7 +10,40 @@ const SILENT = fileURLToPath(new URL('../support/silent-pipeline.mjs', import.me
  * it said last still read "ok" (an outside probe held it 145 s with a condition; /api/health
  * said ok throughout).
  */
+const quiet = () => {};
+const options = (events: string[]) => ({
+  settings: { dataDir: '/nonexistent', storeMemoryMb: 64 } as never,
+  mode: 'thread' as const,
+  entry: SILENT,
+  silentAfterMs: 200,
+  onSilence: (ms: number | null) => events.push(ms === null ? 'answers' : 'silent'),
+  onOutcomes: async () => {},
+  onForward: quiet,
+  onEvaluated: quiet,
+  onFault: (part: string) => events.push(`fault ${part}`),
+  onBuffer: quiet,
+  onExit: () => events.push('ended'),
+  onRestarted: () => events.push('restarted'),
+  log: { info: quiet, warn: quiet, error: quiet },
+});
+const alert = { id: 'a1', enterpriseId: 'E1', deviceId: 'd1', rule: 'r', severity: 'major', metric: 'm', pointId: null, message: '' } as never;
+
 describe('a reading pipeline that stops answering', () => {
+  // an outside probe saw the silence cleared a second after the thread crashed, 7 s before a new one ran
+  it('is not said to answer again when it ends, only once a new thread speaks', async () => {
+    const events: string[] = [];
+    const client = new PipelineClient(options(events));
+    await client.start(async (): Promise<PipelineInit> => ({ registry: {} as never, world: {} as never, baselines: [], open: [], now: 0 }));
+    try {
+      await waitFor(() => events.includes('silent'), 10_000, 'silent');
+      await client.telemetry.annotate(alert, 'end', 0);
+      await waitFor(() => events.includes('answers'), 10_000, 'answering again');
+      expect(events.slice(0, 4)).toEqual(['silent', 'ended', 'restarted', 'answers']);
+    } finally {
+      await client.stop();
+    }
+  });
+
   it('is said to be silent (health not ok, the silence told), and told again once it answers', async () => {
     const silences: (number | null)[] = [];
     const faults: string[] = [];
