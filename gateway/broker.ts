@@ -83,7 +83,7 @@ const SUBSCRIPTIONS_PER_WATCHER = 64;
 export interface GatewayCounters {
   messagesIn: { inc(): void };
   readingsAccepted: { inc(n: number): void };
-  rejected: { inc(labels: { code: string }): void };
+  rejected: { inc(labels: { code: string }, by?: number): void };
   authFailures: { inc(labels: { reason: string }): void };
   /** connections closed by the gateway's own limits, by reason */
   connectionsRefused: { inc(labels: { reason: string }): void };
@@ -413,10 +413,13 @@ export class Gateway {
     const to = deviceTopic(device.enterpriseId, device.deviceId, 'reject');
     const send = (code: RejectCode, detail: string | null, path: string | null) =>
       this.publish(to, JSON.stringify({ error: code, message: REJECT_CODES[code], detail, path, topic, at })).catch(() => {});
-    for (const r of rejects) this.opts.counters.rejected.inc({ code: r.code });
-    for (const r of rejects.slice(0, ANSWERED_PER_MESSAGE)) send(r.code, r.detail ?? null, r.path ?? null);
-    const more = rejects.length - ANSWERED_PER_MESSAGE;
-    if (more > 0) send('MORE_REJECTS', `${more} more: ${[...new Set(rejects.slice(ANSWERED_PER_MESSAGE).map((r) => r.code))].join(', ')}`, null);
+    // an entry past the listed ones stands for `count` problems of its code (reject-codes.ts)
+    let all = 0;
+    for (const r of rejects) (this.opts.counters.rejected.inc({ code: r.code }, r.count ?? 1), (all += r.count ?? 1));
+    const answered = rejects.slice(0, ANSWERED_PER_MESSAGE).filter((r) => r.count === undefined);
+    for (const r of answered) send(r.code, r.detail ?? null, r.path ?? null);
+    const more = all - answered.length;
+    if (more > 0) send('MORE_REJECTS', `${more} more: ${[...new Set(rejects.filter((r) => !answered.includes(r)).map((r) => r.code))].join(', ')}`, null);
   }
 
   /** client errors said once a minute for each message (messages are ours and aedes', a few kinds) */

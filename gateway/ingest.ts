@@ -1,5 +1,5 @@
 import type { Reading } from '../domain/types.ts';
-import { decodeTelemetry, unnote, type DecodedReading, type DecodeLimits, type DecodeNotes, type DeviceScope } from './decode.ts';
+import { decodedRejects, decodeTelemetry, unnote, type DecodedReading, type DecodeLimits, type DecodeNotes, type DeviceScope } from './decode.ts';
 import type { Reject } from './reject-codes.ts';
 import { checkSeq, trackerFrom, trackerFromSnapshot, unsee, type SeqTracker } from './sequence.ts';
 
@@ -35,7 +35,7 @@ export class TelemetryIntake {
     }
     // a resend says nothing new of the device's clock or its points
     if (notes && resent) unnote(notes, resent);
-    return { readings, rejects };
+    return { readings, rejects: decodedRejects(rejects) };
   }
 
   /** The store did not take these readings: their seqs count as never seen. */

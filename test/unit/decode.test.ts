@@ -8,6 +8,30 @@ const NOW = Date.UTC(2026, 10, 22, 8, 0, 0);
 const take = (body: unknown, intake = new TelemetryIntake(limits)) => intake.take(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), scope, NOW);
 
 describe('telemetry decoding', () => {
+  it('lists the first 100 problems of a message and counts the rest by code, in values, qualities and duplicates alike', () => {
+    const big = new TelemetryIntake({ ...limits, maxPayloadBytes: 1 << 20, maxReadingsPerMessage: 1000 });
+    const values = Object.fromEntries([...Array.from({ length: 1000 }, (_, i) => [`u${i}`, 1]), ['gas_lel', 2]]);
+    const quality = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`q${i}`, 'fault']));
+    const { readings, rejects } = big.take(Buffer.from(JSON.stringify({ seq: 1, values, quality })), scope, NOW);
+    expect(readings).toHaveLength(1);
+    expect(rejects).toHaveLength(101);
+    expect(rejects.slice(0, 100).every((r) => r.code === 'UNKNOWN_METRIC' && r.path?.startsWith('values.u') && r.count === undefined)).toBe(true);
+    expect(rejects[100]).toEqual({ code: 'UNKNOWN_METRIC', count: 1400 });
+    // past the listed ones, the pipeline's own problems (duplicates) are counted the same way
+    const again = big.take(Buffer.from(JSON.stringify(Array.from({ length: 150 }, () => ({ seq: 1, values: { gas_lel: 1 } })))), scope, NOW);
+    expect(again.rejects).toHaveLength(101);
+    expect(again.rejects[100]).toEqual({ code: 'DUPLICATE_SEQ', count: 50 });
+  });
+
+  it('refuses a reading of more than 1 024 names in its values or its qualities, whole', () => {
+    const big = new TelemetryIntake({ ...limits, maxPayloadBytes: 1 << 20 });
+    const names = (n: number, v: unknown) => Object.fromEntries([...Array.from({ length: n - 1 }, (_, i) => [`u${i}`, v]), ['gas_lel', v === 'fault' ? 'fault' : 2]]);
+    expect(big.take(Buffer.from(JSON.stringify({ values: names(1025, 1) })), scope, NOW)).toEqual({ readings: [], rejects: [{ code: 'READING_INVALID', path: 'values', detail: 'more than 1024 names in one reading' }] });
+    expect(big.take(Buffer.from(JSON.stringify({ values: { gas_lel: 1 }, quality: names(1025, 'fault') })), scope, NOW).rejects).toEqual([{ code: 'READING_INVALID', path: 'quality', detail: 'more than 1024 names in one reading' }]);
+    // at the bound, the reading is judged name by name
+    expect(big.take(Buffer.from(JSON.stringify({ values: names(1024, 1) })), scope, NOW).readings).toHaveLength(1);
+  });
+
   it('accepts one reading, stamping "now" when ts is missing', () => {
     expect(take({ values: { gas_lel: 3.5, gas_shutoff_valve_closed: false } })).toEqual({
       readings: [{ enterpriseId: 'E', deviceId: 'D', ts: NOW, values: { gas_lel: 3.5, gas_shutoff_valve_closed: false } }],
