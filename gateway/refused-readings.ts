@@ -46,7 +46,7 @@ export interface RefusedState {
 
 export interface MessageAnswer {
   accepted: number;
-  rejects: readonly { code: RejectCode }[];
+  rejects: readonly { code: RejectCode; count?: number }[];
   /** of its READING_INVALID rejects, those of readings with nothing measured in them (a heartbeat): they count neither way */
   nothingMeasured?: number;
 }
@@ -102,7 +102,10 @@ export function watchRefusals(state: RefusedState | undefined, answer: MessageAn
     return { state: undefined, outcome: outcome(device, 'clear', null, state.codes, at, point) };
   }
   const counted = answer.rejects.filter((r) => !NOT_COUNTED.has(r.code));
-  if (counted.length <= (answer.nothingMeasured ?? 0)) return { state, outcome: null };
+  // an entry past the listed ones stands for `count` problems (reject-codes.ts)
+  let problems = 0;
+  for (const r of counted) problems += r.count ?? 1;
+  if (problems <= (answer.nothingMeasured ?? 0)) return { state, outcome: null };
   const codes = [...(state?.codes ?? [])];
   for (const { code } of counted) if (codes.length < CODES_TOLD && !codes.includes(code)) codes.push(code);
   codes.sort();

@@ -45,6 +45,10 @@ describe('the refused-messages watch', () => {
     expect(feed(Array(3).fill({ ...refused('READING_INVALID', 'READING_INVALID'), nothingMeasured: 1 })).outcomes).toHaveLength(1);
     // a message with a resend and a real fault counts
     expect(feed([refused('DUPLICATE_SEQ', 'VALUE_INVALID'), refused('VALUE_INVALID'), refused('VALUE_INVALID')]).outcomes).toHaveLength(1);
+    // problems past the listed hundred come counted (one entry for 50): 150 heartbeats and one real
+    // fault are still one fault too many (an outside probe hid every refusal behind heartbeats)
+    const folded: MessageAnswer = { accepted: 0, nothingMeasured: 150, rejects: [...Array.from({ length: 100 }, () => ({ code: 'READING_INVALID' as const })), { code: 'READING_INVALID', count: 50 }, { code: 'UNKNOWN_METRIC', count: 1 }] };
+    expect(feed(Array(3).fill(folded)).outcomes).toHaveLength(1);
   });
 
   it('starts the count again at a message with a reading taken; clears at the third after an alert', () => {
