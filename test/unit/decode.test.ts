@@ -23,6 +23,17 @@ describe('telemetry decoding', () => {
     expect(again.rejects[100]).toEqual({ code: 'DUPLICATE_SEQ', count: 50 });
   });
 
+  it('names an array or object sent as a value or a quality, however deep, instead of writing it out', () => {
+    const deep = `${'['.repeat(20_000)}1${']'.repeat(20_000)}`;
+    const big = new TelemetryIntake({ ...limits, maxPayloadBytes: 1 << 20 });
+    const { rejects } = big.take(Buffer.from(`{"values":{"gas_lel":${deep},"gas_shutoff_valve_closed":{"on":true}},"quality":{"gas_lel":[1,2]}}`), scope, NOW);
+    expect(rejects).toEqual([
+      { code: 'VALUE_INVALID', path: 'values.gas_lel', detail: 'expected number, got an array of 1' },
+      { code: 'VALUE_INVALID', path: 'values.gas_shutoff_valve_closed', detail: 'expected boolean, got an object' },
+      { code: 'QUALITY_INVALID', path: 'quality.gas_lel', detail: 'an array of 2' },
+    ]);
+  });
+
   it('refuses a reading of more than 1 024 names in its values or its qualities, whole', () => {
     const big = new TelemetryIntake({ ...limits, maxPayloadBytes: 1 << 20 });
     const names = (n: number, v: unknown) => Object.fromEntries([...Array.from({ length: n - 1 }, (_, i) => [`u${i}`, v]), ['gas_lel', v === 'fault' ? 'fault' : 2]]);
