@@ -132,7 +132,8 @@ const moreNamesThan = (o: object, most: number) => {
 
 /** problems past LISTED_REJECTS of the message being decoded, by code (one message at a time) */
 const UNLISTED = new Map<RejectCode, number>();
-const unlisted = (code: RejectCode) => UNLISTED.set(code, (UNLISTED.get(code) ?? 0) + 1);
+/** Past LISTED_REJECTS, a problem is only counted (true): its caller builds nothing for it. */
+const onlyCounted = (rejects: Reject[], code: RejectCode) => rejects.length >= LISTED_REJECTS && (UNLISTED.set(code, (UNLISTED.get(code) ?? 0) + 1), true);
 
 /** The problems of a message decoded: those listed one by one, then one counted entry per code. */
 export function decodedRejects(rejects: Reject[]): Reject[] {
@@ -224,8 +225,7 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     const path = rejects.length < LISTED_REJECTS ? join(at, `values.${clip(metric)}`) : '';
     const point = scope.points.get(metric);
     if (!point || !isMetric(point.metric)) {
-      if (rejects.length < LISTED_REJECTS) rejects.push({ code: 'UNKNOWN_METRIC', path, detail: clip(metric) });
-      else unlisted('UNKNOWN_METRIC');
+      if (!onlyCounted(rejects, 'UNKNOWN_METRIC')) rejects.push({ code: 'UNKNOWN_METRIC', path, detail: clip(metric) });
       // what it could be sent for: a 0 or 1 may be a switch (a PLC's), text anything
       if (typeof v === 'boolean' || v === 0 || v === 1 || typeof v === 'string') notes.unknown.switches++;
       if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string') notes.unknown.numbers++;
@@ -253,14 +253,12 @@ function decodeOne(item: unknown, at: string, scope: DeviceScope, now: number, l
     if (!Object.hasOwn(rawQuality, metric)) continue;
     const q = rawQuality[metric];
     if (typeof q !== 'string' || !QUALITIES.has(q)) {
-      if (rejects.length < LISTED_REJECTS) rejects.push({ code: 'QUALITY_INVALID', path: join(at, `quality.${clip(metric)}`), detail: clip(safeJson(q)) });
-      else unlisted('QUALITY_INVALID');
+      if (!onlyCounted(rejects, 'QUALITY_INVALID')) rejects.push({ code: 'QUALITY_INVALID', path: join(at, `quality.${clip(metric)}`), detail: clip(safeJson(q)) });
       continue;
     }
     // a quality counts only for the device's own points: never for a name the registry lacks
     if (!scope.points.has(metric)) {
-      if (rejects.length < LISTED_REJECTS) rejects.push({ code: 'UNKNOWN_METRIC', path: join(at, `quality.${clip(metric)}`), detail: clip(metric) });
-      else unlisted('UNKNOWN_METRIC');
+      if (!onlyCounted(rejects, 'UNKNOWN_METRIC')) rejects.push({ code: 'UNKNOWN_METRIC', path: join(at, `quality.${clip(metric)}`), detail: clip(metric) });
       continue;
     }
     if (Object.hasOwn(values, metric) || q !== 'good') qualities.push(metric, q as Quality);
