@@ -271,7 +271,12 @@ export class PipelineClient {
     let stopped: Promise<void> | undefined;
     return {
       post: (m, transfer) => worker.postMessage(m, transfer ?? []),
-      interrupt: async () => void (await worker.terminate()),
+      interrupt: () =>
+        new Promise<void>((resolve) => {
+          if (this.ended) return resolve();
+          worker.once('exit', () => resolve());
+          worker.postMessage({ kind: 'crash' } satisfies ToPipeline);
+        }),
       stop: () =>
         (stopped ??= new Promise<void>((resolve) => {
           if (this.ended) return resolve();

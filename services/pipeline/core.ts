@@ -21,6 +21,8 @@ export interface PipelineStores {
   /** InfluxDB also keeps alert changes beside the readings (annotations for its dashboards) */
   telemetry: TelemetryStore & { annotate?: InfluxTelemetryStore['annotate'] };
   close(): Promise<void>;
+  /** no new native call, those under way returned: the thread may end without flushing */
+  halt(): Promise<void>;
 }
 
 /** What the store needs from the pipeline while it runs. */
@@ -121,6 +123,7 @@ export class PipelineCore {
         return;
       case 'start':
       case 'stop':
+      case 'crash':
         return;
     }
   }
@@ -133,6 +136,12 @@ export class PipelineCore {
     this.awaitingRecord.clear();
     await this.stores.telemetry.flush(this.stores.telemetry.health().ok ? 10_000 : 0).catch(() => {});
     await this.stores.close();
+  }
+
+  /** For a thread about to end as a crash would: nothing is flushed, no store call is left under way. */
+  async halt(): Promise<void> {
+    clearInterval(this.healthTimer);
+    await this.stores?.halt();
   }
 
   private conclude(batch: number, { answers, kept, forward, outcomes }: Judged) {

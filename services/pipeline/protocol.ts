@@ -77,7 +77,9 @@ export type ToPipeline =
   | { kind: 'forget'; key: string }
   | { kind: 'annotate'; alert: AlertAnnotation; type: string; at: number }
   | ({ kind: 'call'; id: number } & StoreCall)
-  | { kind: 'stop'; id: number };
+  | { kind: 'stop'; id: number }
+  /** end as a crash would (tests and chaos drills), once no store call is under way */
+  | { kind: 'crash' };
 
 /** The answer to one telemetry message. */
 export interface TelemetryAnswer {

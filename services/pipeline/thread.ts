@@ -13,8 +13,35 @@ if (!port) throw new Error('services/pipeline/thread.ts runs as a worker thread 
 
 const core = new PipelineCore(openTelemetry, (m: FromPipeline) => port.postMessage(m));
 let started: Promise<void> | undefined;
+let ending = false;
+
+/**
+ * End the thread, as a crash: nothing flushed, nothing more handled. Never while DuckDB is in a
+ * call, which would abort the whole process (node-addon-api cannot throw into an environment
+ * being torn down): the call under way returns first.
+ */
+function endAsCrash(): void {
+  if (ending) return;
+  ending = true;
+  void core
+    .halt()
+    .catch(() => {})
+    .finally(() => process.exit(1));
+}
+
+// a bug nobody foresaw ends this thread, not the process: the main thread starts another
+process.on('uncaughtException', (err) => {
+  core.logger.error({ err: err.message, stack: err.stack }, 'the reading pipeline failed');
+  endAsCrash();
+});
+process.on('unhandledRejection', (err) => {
+  core.logger.error({ err: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack }, 'the reading pipeline failed');
+  endAsCrash();
+});
 
 port.on('message', (m: ToPipeline) => {
+  if (ending) return;
+  if (m.kind === 'crash') return endAsCrash();
   if (m.kind === 'start') {
     started = core.start(m).catch((err: Error) => {
       core.logger.error({ err: err.message }, 'the reading pipeline could not start');

@@ -133,6 +133,16 @@ export class SerialConnection {
     return this.serial(async (c) => (await c.runAndReadAll(sql, params)).getRowObjectsJS() as T[]);
   }
 
+  /**
+   * Refuse new work and drop what is queued; resolves once the native call under way (if any) has
+   * returned. A thread may then end at once: ending one while DuckDB is in a call aborts the whole
+   * process (node-addon-api cannot throw into a terminating environment; cf. better-sqlite3#1507).
+   */
+  async halt(): Promise<void> {
+    this.closed = true;
+    await this.tail;
+  }
+
   /** Refuse new work, let queued work finish, then close. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -25,7 +25,8 @@ export async function openTelemetry(settings: PipelineSettings, hooks: StoreHook
       onBuffer: hooks.onBuffer,
       log: hooks.log.child({ part: 'influx' }),
     });
-    return { telemetry, close: () => telemetry.close() };
+    // its calls are HTTP and files: a thread may end during them
+    return { telemetry, close: () => telemetry.close(), halt: async () => {} };
   }
   const db = await Database.openTelemetry(settings.dataDir, settings.storeMemoryMb);
   const conns = [await db.connect(), await db.connect()];
@@ -37,5 +38,6 @@ export async function openTelemetry(settings: PipelineSettings, hooks: StoreHook
       await Promise.all(conns.map((c) => c.close()));
       db.close();
     },
+    halt: async () => void (await Promise.all(conns.map((c) => c.halt()))),
   };
 }

@@ -66,6 +66,29 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), again.end()]);
   });
 
+  it('ends the thread, not the process, when a fault is thrown on it while the store is in a call; a new thread takes the next reading', async () => {
+    const lines: string[] = [];
+    app = await startTestApp({ ...THREADED, logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
+    const side = (app.pipeline as unknown as { side: { post(m: object): void } }).side;
+    // a store call under way, and in the same turn a message the thread's code cannot take (a bug
+    // nobody foresaw): thrown there, it ended the thread; ending it inside DuckDB's call aborted
+    // the whole process
+    const asked = app.telemetry.query({ from: 0, to: Date.now(), limit: 10 }).catch((e: Error) => e);
+    side.post({ kind: 'telemetry', batch: -1, items: null, bytes: new ArrayBuffer(0) });
+    await asked;
+    await waitFor(() => lines.some((l) => l.includes('the reading pipeline failed')), 10_000, 'the fault logged');
+    const system = await waitFor(async () => {
+      const all = (await apiClient(app!, 'token-operator').get('/api/alerts?limit=100')).json.items as { rule: string; state: string }[];
+      return all.find((a) => a.rule === 'reading-pipeline' && a.state !== 'active');
+    }, 10_000, 'the pipeline alert raised and cleared');
+    expect(system).toBeDefined();
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 5 } });
+    await app.telemetry.flush();
+    expect((await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: Date.now() + 1000, limit: 10 })).length).toBe(1);
+    await dev.end();
+  });
+
   // what a thread held up looks like from the main thread: nothing heard from it (an outside
   // probe held it 145 s while /api/health said ok)
   it('tells the operators when a running thread stops answering, and when it answers again; health says so meanwhile', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Database, type SerialConnection } from '../../services/store/database.ts';
+import { ConnectionClosed, Database, type SerialConnection } from '../../services/store/database.ts';
 import { DuckDbTelemetryStore } from '../../services/store/duckdb-telemetry.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir } from '../support/app.ts';
+import { waitFor } from '../support/wait.ts';
 import { storeContract } from './contract.ts';
 
 const opened = new Map<TelemetryStore, { db: Database; conns: SerialConnection[]; dir: string }>();
@@ -58,6 +59,37 @@ describe('the embedded store writing a large group', () => {
     } finally {
       await store.close();
       await Promise.all(conns.map((c) => c.close()));
+      db.close();
+    }
+  });
+});
+
+describe('a connection halted before its thread ends as a crash', () => {
+  it('lets the call under way return, refuses what was queued and what comes after, and resolves only then', async () => {
+    const dir = await tempDir('rm-store-');
+    const db = await Database.open(dir);
+    const conn = await db.connect();
+    try {
+      let release: (() => void) | undefined;
+      const under = conn.serial(async (c) => {
+        await new Promise<void>((r) => (release = r));
+        return (await c.runAndReadAll('SELECT 42::INTEGER AS n')).getRowObjectsJS()[0].n;
+      });
+      await waitFor(() => release, 1000, 'the first call under way');
+      const queued = conn.all('SELECT 1');
+      let halted = false;
+      const halting = conn.halt().then(() => (halted = true));
+      await expect(conn.all('SELECT 2')).rejects.toBeInstanceOf(ConnectionClosed);
+      await new Promise((r) => setImmediate(r));
+      // the call under way has not returned: a thread ended now would end inside it
+      expect(halted).toBe(false);
+      release!();
+      await expect(under).resolves.toBe(42);
+      await expect(queued).rejects.toBeInstanceOf(ConnectionClosed);
+      await halting;
+      expect(halted).toBe(true);
+    } finally {
+      conn.raw.closeSync();
       db.close();
     }
   });
