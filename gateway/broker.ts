@@ -1,4 +1,4 @@
-import { Aedes, type AuthenticateError, type Client, type Subscription } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
@@ -8,7 +8,8 @@ import { guardFrames } from './frame-guard.ts';
 import { LoginGuard } from './login-guard.ts';
 import { boundOfflineQueues } from './offline-queue.ts';
 import { boundOutput } from './output-bound.ts';
-import { PublishPipeline, type TelemetryReply } from './publish.ts';
+import { Followers } from './followers.ts';
+import { PublishPipeline, refusedPacket, type TelemetryReply } from './publish.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { REJECT_CODES, type Reject, type RejectCode } from './reject-codes.ts';
 import { Repeats } from './repeats.ts';
@@ -159,6 +160,7 @@ export class Gateway {
   private offline?: ReturnType<typeof boundOfflineQueues>;
   /** subscriptions granted per connection */
   private readonly subscriptions = new WeakMap<Client, number>();
+  private readonly followers = new Followers();
 
   constructor(private readonly opts: GatewayOptions) {
     this.guard = new LoginGuard(opts.limits.login);
@@ -184,6 +186,13 @@ export class Gateway {
     this.broker.authenticate = (c, u, p, cb) => this.authenticate(c, u, p, cb);
     this.broker.authorizePublish = (c, p, cb) => (c ? this.pipeline.handle(c, this.sessions.principalOf(c), p, cb) : cb(null));
     this.broker.authorizeSubscribe = (c, s, cb) => cb(null, this.authorizeSubscribe(c, s));
+    // the last step of a client's PUBLISH, after its PUBACK: the router, only when someone may be
+    // waiting for it (followers.ts); the gateway's own messages are always routed
+    // (aedes' own call, from a client's PUBLISH or will, passes the client second: not in its types)
+    type Publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => void;
+    const broker = this.broker as unknown as { publish: Publish };
+    const route = broker.publish.bind(this.broker);
+    broker.publish = (packet, client, done) => (client && typeof client !== 'function' && !this.routed(client, packet) ? done?.() : route(packet, client, done));
     this.broker.on('clientDisconnect', (c) => {
       const gone = this.sessions.release(c, opts.clock());
       if (gone?.last) void opts.onLink(gone.device, 'disconnected', opts.clock(), c.id)?.catch(() => {});
@@ -440,6 +449,13 @@ export class Gateway {
     return this.pipeline.unansweredInAll();
   }
 
+  /** A client's message worth the router: one of a device some session of it follows, or retained. */
+  private routed(client: Client, packet: PublishPacket): boolean {
+    if (refusedPacket(packet)) return false;
+    const p = this.sessions.principalOf(client);
+    return p?.kind !== 'device' || packet.retain || this.followers.followed(p.device.deviceId);
+  }
+
   private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {
     const principal = this.sessions.principalOf(client);
     if (!principal || sub.topic.startsWith('$')) return null;
@@ -452,7 +468,10 @@ export class Gateway {
     }
     this.subscriptions.set(client, n);
     if (principal.kind === 'device') {
-      return filterWithin(sub.topic, `v1/${principal.device.enterpriseId}/${principal.device.deviceId}`) ? sub : null;
+      const { enterpriseId, deviceId } = principal.device;
+      if (!filterWithin(sub.topic, `v1/${enterpriseId}/${deviceId}`)) return null;
+      this.followers.granted(enterpriseId, deviceId, sub.topic);
+      return sub;
     }
     const w = principal.watcher;
     if (sub.topic === 'alerts/#' || sub.topic === 'alerts/+') return w.all ? sub : null;

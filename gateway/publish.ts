@@ -60,6 +60,9 @@ export interface PublishDeps {
  * re-address refused packets to a topic nobody may subscribe to, as mosquitto drops them. */
 const NOWHERE = '$refused';
 
+/** Was this packet refused (sent nowhere)? */
+export const refusedPacket = (packet: PublishPacket) => packet.topic === NOWHERE;
+
 export function refuse(packet: PublishPacket, done: Done) {
   packet.topic = NOWHERE;
   packet.retain = false;

@@ -237,6 +237,32 @@ describe('one device cannot stop, impersonate or silence', () => {
     await dev.end();
   });
 
+  it("hands a device's messages to the broker's router only once one of its sessions follows them", async () => {
+    // what the router was given, from the broker's own word for each message it routed
+    const routed: string[] = [];
+    const onPublish = (packet: { topic: string }, client: unknown) => client && packet.topic.includes('/gas-2/') && routed.push(packet.topic);
+    app.gateway.broker.on('publish', onPublish);
+    try {
+      const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+      // its command topic is not its telemetry: nobody follows those readings yet
+      await dev.client.subscribeAsync(`v1/${CHEM}/gas-2/command`, { qos: 0 });
+      await dev.telemetry({ seq: 1, values: { gas_lel: 1 } });
+      expect(routed).toEqual([]);
+      // a second session of the device (a site display) follows them: from then on they are routed
+      const display = await mqtt.connectAsync(mqttUrl(app), { username: 'gas-2', password: 'secret-gas-2', clientId: 'gas-2-display', reconnectPeriod: 0 });
+      const seen: string[] = [];
+      display.on('message', (_t, payload) => seen.push(payload.toString()));
+      await display.subscribeAsync(`v1/${CHEM}/gas-2/+`, { qos: 0 });
+      await dev.telemetry({ seq: 2, values: { gas_lel: 2 } });
+      await waitFor(() => seen.length === 1, 5000, 'the reading at the display');
+      expect(JSON.parse(seen[0])).toMatchObject({ seq: 2 });
+      expect(routed).toEqual([`v1/${CHEM}/gas-2/telemetry`]);
+      await Promise.all([dev.end(), display.endAsync()]);
+    } finally {
+      app.gateway.broker.off('publish', onPublish);
+    }
+  });
+
   it('keeps at most maxOfflineQueue messages for a persistent session that stays away', async () => {
     const watcher = await mqtt.connectAsync(mqttUrl(app), { username: 'operator', password: 'token-operator', clientId: 'control-room-tool', clean: false, reconnectPeriod: 0 });
     await watcher.subscribeAsync('alerts/#', { qos: 1 });
