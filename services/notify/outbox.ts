@@ -21,14 +21,16 @@ import { failureText } from '../failure-text.ts';
  *
  * Deliveries go in lanes, one per unit and channel: a receiver hears a unit's news one message
  * at a time and in the order it was queued. A notice with no group or pacing to wait for (a
- * critical raise, or any change of a unit that groups nothing) goes express when its lane is
- * free: alone, under its own id fixed as it is written, straight into its lane the moment it is
- * stored, without waiting for a round (in an alarm storm a round can be thousands of deliveries
- * long) or for a query to find it. (Only critical raises did: a clear then took a round's two
- * queries and an update before it went, and the unit's next alarm, queued behind it in the lane,
- * waited for all of that.) A critical alarm's express notice does not even wait for its write: it
- * goes beside it (its change is in the record, owed its notices until the write settles it), and
- * its outcome is written once its row is in.
+ * critical raise, or any change of a unit that groups nothing) goes express when nothing queued
+ * before it in its lane is unsent: alone, under its own id, straight into its lane (behind the
+ * one message the lane may be sending; a second waits for a round, and what gathers goes as one
+ * message), without waiting for a round (in an alarm storm a round can be thousands of
+ * deliveries long) or for a query to find it. It does not wait for its write either: it goes
+ * beside it (its change is in the record, owed its notices until the write settles it), and its
+ * outcome is written once its row is in. (Only critical raises went express at first, then only
+ * into a free lane and, but for critical ones, after their write: at full load a unit's alarms,
+ * 100 ms apart, found the lane held and went the slow way, a write and a round's queries, up to
+ * seconds.)
  */
 export interface OutboxDeps {
   store: OutboxStore;
@@ -83,8 +85,12 @@ export class Outbox {
   /** a round found items for a lane still sending */
   private waitingForLane = false;
   private wake?: { at: number; timer: NodeJS.Timeout };
-  /** lanes held for an express notice being written */
+  /** lanes held for an express notice on its way into them */
   private readonly reserved = new Set<string>();
+  /** express notices that are not critical alarms: sent once their write is done */
+  private readonly afterWrite = new Set<string>();
+  /** lanes still sending with an express message waiting behind (lane → its id): one at most */
+  private readonly behind = new Map<string, string>();
   /**
    * lane → its notices queued (being written, or written) and not yet in the lane, in the order
    * they were queued (rows found pending at a start count as before everything)
@@ -93,7 +99,7 @@ export class Outbox {
   private queuedCount = 0;
   /** notices being written (their enqueue has not yet stored them) */
   private readonly unwritten = new Set<string>();
-  /** urgent express notices (sent beside their write) → their write, until it is done */
+  /** express notices → their write, until it is done */
   private readonly writes = new Map<string, Promise<void>>();
   /** a round held a message back until something queued before it in its lane is written */
   private heldForWrites = false;
@@ -135,47 +141,48 @@ export class Outbox {
     for (const id of ids) this.unwritten.add(id);
     const now = this.deps.clock();
     const items: OutboxItem[] = [];
-    /** urgent express notices: they go beside their write (below) */
-    const beside: OutboxItem[] = [];
     for (const [k, n] of notices.entries()) {
       const pace = await this.pace(n.unitId, n.channel);
       pace.groupAt = groupTime(pace, now, n.urgent, this.deps.policy(n.enterpriseId));
       const notBefore = pace.groupAt;
       const { id, order } = places[k];
       const lane = laneOf(n);
-      // express: nothing to group with and nothing before it in its lane (in flight, held for an
-      // express write, failed, or queued and not yet sent), so its message (and id) is known now;
-      // the lane is held for it from here, so the next notice cannot also go express
-      const express = notBefore <= now && !this.lanes.has(lane) && !this.reserved.has(lane) && !this.failedLanes.has(lane) && this.firstUnsent(lane, id);
+      // express: nothing to group with and nothing before it in its lane (held for an express
+      // notice, failed, or queued and not yet sent), so its message (and id) is known now. A lane
+      // still sending takes one express message behind the one it sends; more wait for a round
+      // and go together. The lane is held for it from here until it is in the lane
+      const express = notBefore <= now && !this.reserved.has(lane) && !this.failedLanes.has(lane) && !this.behind.has(lane) && this.firstUnsent(lane, id);
       if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
-      const item: OutboxItem = { id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order };
-      items.push(item);
-      if (express && n.urgent) beside.push(item);
+      items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order });
     }
     const express = items.filter((i) => i.notificationId !== null);
     // an alarm to be told now is written on the store's urgent connection; should it commit
     // before something queued earlier in its lane, rounds hold it until that one is written
     const urgent = notices.some((n, k) => n.urgent && items[k].notBefore <= now);
-    // and it goes beside its write, not after it: its change is in the record already, owed its
-    // notices until this write settles it (a crash in between tells it again at the next start),
-    // and the delivery's outcome waits for the row
+    // an express message takes its place in its lane at once. A critical alarm goes beside its
+    // write, not after it: its change is in the record already, owed its notices until this write
+    // settles it (a crash in between tells it again at the next start), and the delivery's outcome
+    // waits for the row. Any other waits in its lane for its write, and is sent once stored
     const write = this.deps.store.add(items, settles, { urgent });
     try {
-      if (beside.length) {
-        const besideIds = beside.map((i) => i.id);
-        for (const id of besideIds) this.writes.set(id, write);
+      if (express.length) {
+        const expressIds = express.map((i) => i.id);
+        for (const id of expressIds) this.writes.set(id, write);
+        for (const [k, i] of items.entries()) if (i.notificationId !== null && !notices[k].urgent) this.afterWrite.add(i.id);
         // kept should the write never be (the service stops): the delivery must then not write
-        // its outcome (the change it tells is still owed, told again at the next start)
-        void write.then(() => besideIds.forEach((id) => this.writes.delete(id)), () => {});
-        for (const i of beside) void this.inLane([i]);
+        // its outcome, nor send what waits for it (the change it tells is still owed, told again
+        // at the next start)
+        void write.then(() => expressIds.forEach((id) => this.writes.delete(id)), () => {});
+        for (const i of express) {
+          const lane = laneOf(i);
+          if (this.lanes.has(lane)) this.behind.set(lane, i.id);
+          void this.inLane([i]);
+          this.reserved.delete(lane);
+        }
       }
       await write;
-      // at once, before anything else can run: a round's query that found these has taken them
-      const gone = new Set(beside);
-      for (const i of express) if (!gone.has(i) && !this.taken.has(i.id)) void this.inLane([i]);
     } finally {
       for (const id of ids) this.unwritten.delete(id);
-      for (const i of express) this.reserved.delete(laneOf(i));
     }
     if (items.some((i) => i.notificationId === null && i.notBefore <= now) || this.heldForWrites) void this.rounds();
   }
@@ -205,7 +212,10 @@ export class Outbox {
       }
     });
     const work: Promise<void> = before
-      .then(() => (this.stopped ? undefined : this.deliver(items, this.deps.clock(), gone)))
+      .then(() => {
+        if (this.behind.get(lane) === items[0].id) this.behind.delete(lane);
+        return this.stopped ? undefined : this.deliver(items, this.deps.clock(), gone);
+      })
       .catch((err: Error) => this.deps.log.warn({ err: failureText(err), unit: items[0].unitId, channel: items[0].channel }, 'delivery failed'))
       .finally(() => {
         gone();
@@ -383,6 +393,13 @@ export class Outbox {
   /** `gone`: called once the channel has taken the message or refused it (the lane may go on). */
   private async deliver(items: OutboxItem[], now: number, gone: () => void = () => {}) {
     const { unitId, channel } = items[0];
+    // a notice that is not a critical alarm is sent once stored (an alarm goes beside its write)
+    if (items.some((i) => this.afterWrite.has(i.id))) {
+      const stored = await this.stored(items.map((i) => i.id));
+      for (const i of items) this.afterWrite.delete(i.id);
+      if (!stored) return;
+      now = this.deps.clock();
+    }
     const registry = this.deps.registry();
     const unit = registry.units.get(unitId);
     const expireMs = this.deps.policy(enterpriseOf(items[0]) ?? '').notificationExpireH * 3_600_000;

@@ -271,15 +271,15 @@ describe('the outbox', () => {
     expect(channel.sent.map((s) => s.unit)).toEqual(['twn-a', 'twn-a', 'ent-chem']);
   });
 
-  it('sends a lane\'s messages one at a time and in order: what queues behind one still sending goes after it, as one message', async () => {
+  it('sends a lane\'s messages one at a time and in order: one goes right behind the one still sending, what queues after it goes as one message', async () => {
     groupWaitS = 0;
     const o = outbox();
     channel.hanging.set('ent-chem', () => {});
     await o.enqueue([alertNotice('a1', { critical: true })]);
     await waitFor(() => channel.attempts === 1, 5000, 'the first message under way');
-    // a critical raise behind a message still sending is not express: it waits, and groups
-    // rounds meanwhile leave the sending lane out of their query (a digest of thousands being
-    // sent is not read again every round)
+    // the next notice waits in the lane right behind it (express); the ones after that are not
+    // express: they wait, and group. Rounds meanwhile leave the sending lane out of their query
+    // (a digest of thousands being sent is not read again every round)
     const found: string[][] = [];
     const due = store.due.bind(store);
     store.due = async (...a) => {
@@ -289,13 +289,14 @@ describe('the outbox', () => {
     };
     await o.enqueue([alertNotice('a2')]);
     await o.enqueue([alertNotice('a3', { critical: true })]);
+    await o.enqueue([alertNotice('a4')]);
     await waitFor(() => found.length > 0, 5000, 'a round');
     expect(found.flat()).toEqual([]);
     expect(channel.attempts).toBe(1);
     channel.release('ent-chem');
     await o.run();
-    expect(channel.sent.map((s) => alertIdsOf(s.delivery).sort())).toEqual([['a1'], ['a2', 'a3']]);
-    expect((await store.counts()).delivered).toBe(3);
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).sort())).toEqual([['a1'], ['a2'], ['a3', 'a4']]);
+    expect((await store.counts()).delivered).toBe(4);
   });
 
   it('never lets a lane\'s newer message overtake one that failed: it waits for that one, tried again first (no sooner than the first retry delay), then goes (express ones too)', async () => {
@@ -317,15 +318,15 @@ describe('the outbox', () => {
     expect((await store.forAlert('a1'))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
-  it('takes one express notice per free lane: critical raises queued at once go first the first, then the rest in one message', async () => {
+  it('takes two express notices into a lane, the one it sends and one behind it: of critical raises queued at once the first goes, the second right after, the rest in one message', async () => {
     groupWaitS = 0;
     const o = outbox();
     channel.hanging.set('ent-chem', () => {});
-    await Promise.all(['a1', 'a2', 'a3', 'a4'].map((id) => o.enqueue([alertNotice(id, { critical: true })])));
+    await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => o.enqueue([alertNotice(id, { critical: true })])));
     await waitFor(() => channel.attempts === 1, 5000, 'the first under way');
     channel.release('ent-chem');
     await o.run();
-    expect(channel.sent.map((s) => alertIdsOf(s.delivery).length)).toEqual([1, 3]);
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).length)).toEqual([1, 1, 3]);
     expect(channel.sent[0].delivery.notificationId).toBe((await store.forAlert(alertIdsOf(channel.sent[0].delivery)[0]))[0].id);
   });
 
@@ -478,6 +479,26 @@ describe('the outbox', () => {
     expect(channel.sent.flatMap((s) => alertIdsOf(s.delivery))).toEqual(['a1', 'a2']);
   });
 
+  it("sends an alarm that comes while its lane still sends the unit's last news right behind it, not after a round's queries", async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    // the clear of the unit's earlier alarm, still with its receiver
+    channel.hanging.set('ent-chem', () => {});
+    await o.enqueue([alertNotice('a1')]);
+    await waitFor(() => channel.attempts === 1, 5000, 'the clear under way');
+    let rounds = 0;
+    const due = store.due.bind(store);
+    store.due = (...a) => (rounds++, due(...a));
+    await o.enqueue([alertNotice('a2', { critical: true })]);
+    channel.release('ent-chem');
+    await waitFor(() => channel.sent.length === 2, 5000, 'the alarm sent after the clear');
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a1'], ['a2']]);
+    // no round was needed to find it (under full load each of its queries waited 0.1-1 s)
+    expect(rounds).toBe(0);
+    await o.run();
+    expect((await store.counts()).delivered).toBe(2);
+  });
+
   it('writes a lane\'s earlier notices still waiting for the queue together with its alarm, so the alarm need not wait for the queue', async () => {
     store = await OutboxStore.create(await db.sql(), await db.sql());
     groupWaitS = 0;
@@ -498,10 +519,12 @@ describe('the outbox', () => {
     await waitFor(() => store.health().waiting === 1, 5000, 'the clear in the queue');
     await o.enqueue([alertNotice('a2', { critical: true })]);
     await clear;
-    await o.run();
+    // both told while the other unit's write is still held
+    await waitFor(() => channel.sent.length === 2, 5000, 'the clear and the alarm sent');
     expect(channel.sent.flatMap((s) => alertIdsOf(s.delivery))).toEqual(['a1', 'a2']);
     release();
     await other;
+    await o.run();
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
