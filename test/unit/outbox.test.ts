@@ -499,6 +499,24 @@ describe('the outbox', () => {
     expect((await store.counts()).delivered).toBe(2);
   });
 
+  it('sends what waited for a lane still sending the moment it is free, from what it wrote itself: no round\'s query needs to answer', async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    channel.hanging.set('ent-chem', () => {});
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    await waitFor(() => channel.attempts === 1, 5000, 'the first under way');
+    // the one waiting right behind it
+    await o.enqueue([alertNotice('a2')]);
+    // from here no query answers (an event loop too busy to hear them)
+    store.due = () => new Promise(() => {});
+    store.retryingLanes = () => new Promise(() => {});
+    await o.enqueue([alertNotice('a3')]);
+    await o.enqueue([alertNotice('a4', { critical: true })]);
+    channel.release('ent-chem');
+    await waitFor(() => channel.sent.length === 3, 5000, 'what waited sent');
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery).sort())).toEqual([['a1'], ['a2'], ['a3', 'a4']]);
+  });
+
   it('writes a lane\'s earlier notices still waiting for the queue together with its alarm, so the alarm need not wait for the queue', async () => {
     store = await OutboxStore.create(await db.sql(), await db.sql());
     groupWaitS = 0;
