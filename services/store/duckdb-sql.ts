@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { inOrder, placeholders, type ColumnType, type Row, type Sql, type SqlParams, type SqlRunner, type SqlValue } from './sql.ts';
 
 /**
@@ -15,36 +15,40 @@ export interface SerialDuckConnection {
 export class DuckSql implements Sql {
   readonly dialect = 'duckdb' as const;
   private readonly prepared = new PreparedStatements();
+  private readonly appenders = new Appenders();
 
   constructor(private readonly conn: SerialDuckConnection) {}
 
   all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.conn.serial((c) => on(c, this.prepared).all<T>(sql, params));
+    return this.conn.serial((c) => on(c, this.prepared, this.appenders).all<T>(sql, params));
   }
 
   run(sql: string, params?: SqlParams): Promise<number> {
-    return this.conn.serial((c) => on(c, this.prepared).run(sql, params));
+    return this.conn.serial((c) => on(c, this.prepared, this.appenders).run(sql, params));
   }
 
   insert(table: string, types: readonly ColumnType[], rows: readonly SqlValue[][]): Promise<void> {
-    return this.conn.serial((c) => on(c, this.prepared).insert(table, types, rows));
+    return this.conn.serial((c) => on(c, this.prepared, this.appenders).insert(table, types, rows));
   }
 
   tx<T>(fn: (t: SqlRunner) => Promise<T>): Promise<T> {
     return this.conn.serial(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
-        const out = await fn(on(c, this.prepared));
+        const out = await fn(on(c, this.prepared, this.appenders));
         await c.run('COMMIT');
         return out;
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});
+        // what they held went with the transaction; new ones for the next
+        this.appenders.dropAll();
         throw e;
       }
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.conn.serial(() => this.appenders.dropAll()).catch(() => {});
     // the connection destroys what was prepared on it as it closes (node-api keeps their list)
     return this.conn.close();
   }
@@ -89,8 +93,38 @@ class PreparedStatements {
   }
 }
 
+/**
+ * An appender per table, kept on the connection: opening one is a call off the thread, and the
+ * caller waits a turn of the event loop for its answer (under full load, 5-40 ms, twice in each
+ * commit of the alert record). Rows flushed inside a transaction are the transaction's. One that
+ * failed, or whose transaction was rolled back, is dropped.
+ */
+class Appenders {
+  private readonly kept = new Map<string, DuckDBAppender>();
+
+  async of(c: DuckDBConnection, table: string): Promise<DuckDBAppender> {
+    let a = this.kept.get(table);
+    if (!a) this.kept.set(table, (a = await c.createAppender(table)));
+    return a;
+  }
+
+  drop(table: string): void {
+    const a = this.kept.get(table);
+    this.kept.delete(table);
+    try {
+      a?.closeSync();
+    } catch {
+      // an appender that failed may refuse to close: it is let go either way
+    }
+  }
+
+  dropAll(): void {
+    for (const table of [...this.kept.keys()]) this.drop(table);
+  }
+}
+
 /** Statements straight on the connection (the caller holds it). */
-function on(c: DuckDBConnection, prepared: PreparedStatements): SqlRunner {
+function on(c: DuckDBConnection, prepared: PreparedStatements, appenders: Appenders): SqlRunner {
   const execute = async (sql: string, params?: SqlParams) => {
     if (!params) return c.run(sql);
     const { statement, names } = await prepared.of(c, sql);
@@ -111,7 +145,7 @@ function on(c: DuckDBConnection, prepared: PreparedStatements): SqlRunner {
       if (!rows.length) return;
       // the appender takes a batch of thousands of rows in a few milliseconds, where a parsed
       // statement per row would cost a parse and a plan each
-      const a = await c.createAppender(table);
+      const a = await appenders.of(c, table);
       try {
         for (const row of rows) {
           for (let i = 0; i < types.length; i++) {
@@ -126,8 +160,9 @@ function on(c: DuckDBConnection, prepared: PreparedStatements): SqlRunner {
           a.endRow();
         }
         a.flushSync();
-      } finally {
-        a.closeSync();
+      } catch (e) {
+        appenders.drop(table);
+        throw e;
       }
     },
   };

@@ -94,3 +94,31 @@ describe('a connection halted before its thread ends as a crash', () => {
     }
   });
 });
+
+describe("the stores' SQL keeping an appender per table on its connection", () => {
+  it('keeps rows appended in a transaction only if it commits, and appends again after an insert that failed', async () => {
+    const dir = await tempDir('rm-store-');
+    const db = await Database.open(dir);
+    const sql = await db.sql();
+    try {
+      await sql.run('CREATE TABLE t (id VARCHAR PRIMARY KEY, n BIGINT NOT NULL)');
+      const types = ['varchar', 'bigint'] as const;
+      await sql.tx(async (t) => t.insert('t', types, [['a', 1]]));
+      // rolled back: its rows go with it, and the appender with them
+      await expect(sql.tx(async (t) => (await t.insert('t', types, [['b', 2]]), Promise.reject(new Error('undone'))))).rejects.toThrow('undone');
+      // a row the table refuses fails the insert; the next one goes in
+      await expect(sql.tx(async (t) => t.insert('t', types, [['a', 3]]))).rejects.toThrow();
+      await expect(sql.insert('t', types, [['c', null as unknown as number]])).rejects.toThrow();
+      await sql.tx(async (t) => t.insert('t', types, [['d', 4]]));
+      await sql.insert('t', types, [['e', 5]]);
+      expect(await sql.all('SELECT id, n FROM t ORDER BY id')).toEqual([
+        { id: 'a', n: 1 },
+        { id: 'd', n: 4 },
+        { id: 'e', n: 5 },
+      ]);
+    } finally {
+      await sql.close();
+      db.close();
+    }
+  });
+});
