@@ -1,4 +1,4 @@
-import type { DuckDBAppender, DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import { JSDuckDBValueConverter, type DuckDBAppender, type DuckDBConnection, type DuckDBMaterializedResult, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import { inOrder, placeholders, type ColumnType, type Row, type Sql, type SqlParams, type SqlRunner, type SqlValue } from './sql.ts';
 
 /**
@@ -123,6 +123,23 @@ class Appenders {
   }
 }
 
+/**
+ * A result's rows as objects, BIGINTs as numbers. Read from its chunks where they are: the result
+ * is materialized, and node-api's own reading fetches each chunk with a call off the thread (a
+ * query waited three turns of the main event loop for its answer, not one).
+ */
+function rowsOf(result: DuckDBMaterializedResult): Record<string, unknown>[] {
+  const names = result.deduplicatedColumnNames();
+  const rows: Record<string, unknown>[] = [];
+  for (let c = 0; c < result.chunkCount; c++)
+    for (const values of result.getChunk(c).convertRows(JSDuckDBValueConverter)) {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) row[names[i]] = typeof values[i] === 'bigint' ? Number(values[i]) : values[i];
+      rows.push(row);
+    }
+  return rows;
+}
+
 /** Statements straight on the connection (the caller holds it). */
 function on(c: DuckDBConnection, prepared: PreparedStatements, appenders: Appenders): SqlRunner {
   const execute = async (sql: string, params?: SqlParams) => {
@@ -134,9 +151,7 @@ function on(c: DuckDBConnection, prepared: PreparedStatements, appenders: Append
   };
   return {
     async all<T>(sql: string, params?: SqlParams) {
-      const rows = await (await execute(sql, params)).getRowObjectsJS();
-      for (const r of rows) for (const k in r) if (typeof r[k] === 'bigint') (r as Record<string, unknown>)[k] = Number(r[k]);
-      return rows as T[];
+      return rowsOf(await execute(sql, params)) as T[];
     },
     async run(sql: string, params?: SqlParams) {
       return Number((await execute(sql, params)).rowsChanged);

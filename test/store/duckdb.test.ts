@@ -96,7 +96,7 @@ describe('a connection halted before its thread ends as a crash', () => {
 });
 
 describe("the stores' SQL keeping an appender per table on its connection", () => {
-  it('keeps rows appended in a transaction only if it commits, and appends again after an insert that failed', async () => {
+  it('keeps rows appended in a transaction only if it commits, appends again after an insert that failed, and reads results of several chunks whole', async () => {
     const dir = await tempDir('rm-store-');
     const db = await Database.open(dir);
     const sql = await db.sql();
@@ -116,6 +116,12 @@ describe("the stores' SQL keeping an appender per table on its connection", () =
         { id: 'd', n: 4 },
         { id: 'e', n: 5 },
       ]);
+      // a result of several chunks (2 048 rows each), read whole, its BIGINTs as numbers
+      await sql.insert('t', types, Array.from({ length: 5000 }, (_, i) => [`r${i}`, 2 ** 40 + i]));
+      const rows = await sql.all<{ id: string; n: number }>("SELECT id, n FROM t WHERE id LIKE 'r%' ORDER BY n");
+      expect(rows).toHaveLength(5000);
+      expect(rows[4999]).toEqual({ id: 'r4999', n: 2 ** 40 + 4999 });
+      expect(rows.every((r, i) => r.n === 2 ** 40 + i && typeof r.n === 'number')).toBe(true);
     } finally {
       await sql.close();
       db.close();
