@@ -211,6 +211,8 @@ export class Outbox {
     let gone!: () => void;
     const turn = new Promise<void>((r) => (gone = r));
     const before = this.lanes.get(lane) ?? Promise.resolve();
+    // an express message waiting behind the one the lane is sending
+    const chained = this.behind.get(lane) === items[0].id;
     this.lanes.set(lane, turn);
     void turn.then(() => {
       if (this.lanes.get(lane) === turn) {
@@ -226,7 +228,10 @@ export class Outbox {
     const work: Promise<void> = before
       .then(() => {
         if (this.behind.get(lane) === items[0].id) this.behind.delete(lane);
-        return this.stopped ? undefined : this.deliver(items, this.deps.clock(), gone);
+        // behind a message that failed it does not overtake it: it stays pending, and goes after
+        // that one is tried again (rounds)
+        if (this.stopped || (chained && this.failedLanes.has(lane))) return;
+        return this.deliver(items, this.deps.clock(), gone);
       })
       .catch((err: Error) => this.deps.log.warn({ err: failureText(err), unit: items[0].unitId, channel: items[0].channel }, 'delivery failed'))
       .finally(() => {

@@ -318,6 +318,29 @@ describe('the outbox', () => {
     expect((await store.forAlert('a1'))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
+  it("keeps a message waiting in a lane behind one that fails from overtaking it: it goes after that one's retry", async () => {
+    groupWaitS = 0;
+    const o = outbox();
+    // the first message is held by its receiver, then refused
+    let refuse: (() => void) | undefined;
+    const send = channel.send.bind(channel);
+    channel.send = async (unit, id, delivery) => {
+      if (refuse !== undefined || channel.attempts > 0) return send(unit, id, delivery);
+      channel.attempts++;
+      await new Promise<void>((r) => (refuse = r));
+      throw new Error('receiver down');
+    };
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    await waitFor(() => refuse !== undefined, 5000, 'the first under way');
+    await o.enqueue([alertNotice('a2', { critical: true })]);
+    refuse!();
+    await o.run();
+    expect(channel.sent).toEqual([]);
+    now += 1000;
+    await o.run();
+    expect(channel.sent.flatMap((s) => alertIdsOf(s.delivery))).toEqual(['a1', 'a2']);
+  });
+
   it('takes two express notices into a lane, the one it sends and one behind it: of critical raises queued at once the first goes, the second right after, the rest in one message', async () => {
     groupWaitS = 0;
     const o = outbox();
