@@ -23,8 +23,10 @@ let ending = false;
 function endAsCrash(): void {
   if (ending) return;
   ending = true;
-  void core
-    .halt()
+  // a store still opening is let finish first: its calls are native too
+  void (started ?? Promise.resolve())
+    .catch(() => {})
+    .then(() => core.halt())
     .catch(() => {})
     .finally(() => process.exit(1));
 }

@@ -134,13 +134,29 @@ export class SerialConnection {
   }
 
   /**
-   * Refuse new work and drop what is queued; resolves once the native call under way (if any) has
-   * returned. A thread may then end at once: ending one while DuckDB is in a call aborts the whole
+   * Refuse new work and drop what is queued, interrupt the query under way; resolves once the
+   * native call under way (if any) has returned. A thread may then end at once: ending one while DuckDB is in a call aborts the whole
    * process (node-addon-api cannot throw into a terminating environment; cf. better-sqlite3#1507).
    */
   async halt(): Promise<void> {
     this.closed = true;
-    await this.tail;
+    // a query under way is cut short: a long one held the thread's end (and every message to it)
+    // for its whole length. Asked again until it returns: one asked before the query began to
+    // run is not heard by it
+    const interrupt = () => {
+      try {
+        this.raw.interrupt();
+      } catch {
+        // nothing under way to interrupt
+      }
+    };
+    interrupt();
+    const again = setInterval(interrupt, 100);
+    try {
+      await this.tail;
+    } finally {
+      clearInterval(again);
+    }
   }
 
   /** Refuse new work, let queued work finish, then close. */

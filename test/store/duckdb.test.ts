@@ -93,6 +93,27 @@ describe('a connection halted before its thread ends as a crash', () => {
       db.close();
     }
   });
+
+  it('interrupts a query under way, so a long one does not hold the end', async () => {
+    const dir = await tempDir('rm-store-');
+    const db = await Database.open(dir);
+    const conn = await db.connect();
+    try {
+      let began = false;
+      // seconds of work, were it let run
+      const long = conn.serial((c) => {
+        const run = c.run('SELECT count(*) FROM range(30000000000)');
+        began = true;
+        return run;
+      });
+      await waitFor(() => began, 1000, 'the query under way');
+      await conn.halt();
+      await expect(long).rejects.toThrow(/interrupt/i);
+    } finally {
+      conn.raw.closeSync();
+      db.close();
+    }
+  });
 });
 
 describe("the stores' SQL keeping an appender per table on its connection", () => {
