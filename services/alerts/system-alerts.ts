@@ -134,6 +134,27 @@ export function pipelineSilent(silentMs: number | null, at: number): Outcome {
 }
 
 /** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
+/**
+ * A device's message ended the reading pipeline's thread when sent alone: it is held back from now
+ * on (answered MESSAGE_NOT_PROCESSED, never judged). Its readings may have held an alarm, so the
+ * operators hear of it at once and follow it up with the enterprise; it stays until they close it.
+ */
+export function messageHeldBack(deviceId: string, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/held-back:${deviceId}`,
+    change: 'raise',
+    ruleId: 'message-held-back',
+    metric: 'pipeline',
+    severity: 'critical',
+    value: null,
+    peak: null,
+    threshold: null,
+    at,
+    message: `设备 ${deviceId} 的一条数据导致数据处理线程停止，已被拦截、未处理，其中可能含有报警，请联系企业核查 / a message of device ${deviceId} stopped the reading pipeline: it is held back, not judged (it may have held an alarm); follow it up with the enterprise`,
+  };
+}
+
 export function pipelineDown(error: string | null, at: number): Outcome {
   return {
     ...base,

@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Outcome } from '../../domain/types.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
-import { pipelineDown, pipelineSilent, storeBufferFull } from '../alerts/system-alerts.ts';
+import { messageHeldBack, pipelineDown, pipelineSilent, storeBufferFull } from '../alerts/system-alerts.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Faults } from '../faults.ts';
 import { pipelineDepth, threadCpu, threadHeap, type Metrics } from '../metrics.ts';
@@ -70,6 +70,10 @@ export function composePipeline(d: {
       d.raiseSystem(pipelineDown(`exit ${code}`, clock()));
     },
     onRestarted: () => d.raiseSystem(pipelineDown(null, clock())),
+    onHeldBack: (deviceId) => {
+      log.error({ device: deviceId }, 'a message ended the reading pipeline when sent alone: it is held back from now on');
+      d.raiseSystem(messageHeldBack(deviceId, clock()));
+    },
     onSilence: (silentMs) => {
       if (silentMs !== null) log.error({ silentMs: Math.round(silentMs) }, 'the reading pipeline does not answer: readings and alarms wait for it');
       d.raiseSystem(pipelineSilent(silentMs, clock()));

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
+import { Suspects } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
 import { PipelineCore } from './core.ts';
 import { bareReading, type FromPipeline, type OpenSeed, type PipelineSettings, type StoreCall, type TelemetryAnswer, type TelemetryItem, type ToPipeline, type WorldSnapshot } from './protocol.ts';
@@ -68,6 +69,8 @@ export interface PipelineClientOptions {
   silentAfterMs?: number;
   /** it has said nothing for `silentMs` (checked every second), or (null) it speaks again */
   onSilence?(silentMs: number | null): void;
+  /** a device's message ended the thread when sent alone: it is held back from now on (suspects.ts) */
+  onHeldBack?(deviceId: string): void;
 }
 
 /** How long a running pipeline may say nothing before its health says so (the main thread's stall bound, /api/health). */
@@ -81,6 +84,10 @@ interface Pending {
 
 interface InFlight {
   size: number;
+  /** a telemetry batch's messages (what becomes suspect should the thread end while judging them) */
+  messages?: Pending[];
+  /** the thread has said what the batch's readings mean */
+  decoded?: boolean;
   /** per message (telemetry) or one for the whole batch (readings); `recorded`: the outcomes are in the record */
   answer(answers: TelemetryAnswer[], recorded: Promise<void>): void;
   fail(err: Error): void;
@@ -140,6 +147,13 @@ export class PipelineClient {
   private ready = false;
   private held: { m: ToPipeline; transfer?: ArrayBuffer[] }[] = [];
   private readonly idleWaiters: (() => void)[] = [];
+  /** messages that may end the thread (suspects.ts); those sent again wait in `solos`, and go alone */
+  private readonly suspects = new Suspects();
+  private solos: (Pending & { hash: string })[] = [];
+  /** the suspect alone in flight */
+  private solo?: { batch: number; deviceId: string; hash: string };
+  /** the time of the last message taken (suspects are forgotten after a while) */
+  private lastAt = 0;
 
   /** The time-series store as the API and reports see it: questions go to the pipeline that owns it. */
   readonly telemetry: PipelineTelemetry;
@@ -214,6 +228,7 @@ export class PipelineClient {
     });
     this.side.post({ kind: 'start', settings: this.o.settings, ...(await this.init()) });
     await ready;
+    this.nextSolo();
     if (this.queue.length) this.send();
   }
 
@@ -258,6 +273,7 @@ export class PipelineClient {
     let ready = false;
     worker.on('message', (m: FromPipeline) => m.kind === 'ready' && (ready = true));
     worker.on('exit', (code) => {
+      if (!this.stopping) this.noteEnd();
       this.ended = true;
       this.ready = false;
       // what waited for this thread is refused with the rest (a new one starts from the state now)
@@ -313,7 +329,19 @@ export class PipelineClient {
   take(deviceId: string, payload: Buffer, at: number, reply: TelemetryReply): void {
     if (!this.running()) return this.tell([reply], new Error('the reading pipeline is not running'));
     this.takenCount++;
-    this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, reply });
+    this.lastAt = at;
+    const pending: Pending = { item: { deviceId, at, offset: 0, length: payload.length }, payload, reply };
+    const { verdict, hash } = this.suspects.verdict(deviceId, payload, at);
+    if (verdict === 'held back') {
+      this.handedCount++;
+      this.releaseLinks();
+      return this.tell([reply], [{ rejects: [{ code: 'MESSAGE_NOT_PROCESSED', detail: 'this message ended the reading pipeline when sent alone: it is not taken' }], accepted: 0, durable: Promise.resolve() }]);
+    }
+    if (verdict === 'suspect') {
+      this.solos.push({ ...pending, hash: hash! });
+      return this.nextSolo();
+    }
+    this.queue.push(pending);
     if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -387,7 +415,39 @@ export class PipelineClient {
     if (!this.queue.length || !this.ready) return;
     // over the bound: wait for commits to make room (see `receive`, stored)
     if (this.inFlightMessages >= (this.o.maxInFlight ?? 20_000)) return;
-    const take = this.queue.splice(0, this.o.maxBatch ?? 2000);
+    // a suspect goes alone: what comes meanwhile waits until it is judged
+    if (this.solos.length || this.solo) return;
+    this.sendBatch(this.queue.splice(0, this.o.maxBatch ?? 2000));
+    if (this.queue.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.send());
+    }
+  }
+
+  /** A suspect sent again goes alone, once nothing else is in flight. */
+  private nextSolo() {
+    if (this.solo || !this.solos.length || !this.ready || this.inFlight.size) return;
+    const p = this.solos.shift()!;
+    this.solo = { batch: this.sendBatch([p]), deviceId: p.item.deviceId, hash: p.hash };
+  }
+
+  /**
+   * The thread ended unasked. With a suspect alone in flight, that message is held back (and the
+   * operators told); otherwise the messages of the batch it was judging become suspects.
+   */
+  private noteEnd() {
+    if (this.solo) {
+      const { deviceId, hash } = this.solo;
+      this.solo = undefined;
+      this.suspects.convicted(deviceId, hash);
+      return this.isolated('held back', () => this.o.onHeldBack?.(deviceId));
+    }
+    for (const f of this.inFlight.values())
+      if (f.messages && !f.decoded) return this.suspects.suspect(f.messages.map((p) => ({ deviceId: p.item.deviceId, payload: p.payload })), this.lastAt);
+  }
+
+  /** Messages across as one batch; its number. */
+  private sendBatch(take: Pending[]): number {
     let bytes = 0;
     for (const p of take) bytes += p.payload.length;
     const buf = new Uint8Array(bytes);
@@ -404,6 +464,7 @@ export class PipelineClient {
     let answered = false;
     this.inFlight.set(batch, {
       size: take.length,
+      messages: take,
       answer: (answers, recorded) => {
         answered = true;
         const durable = Promise.all([stored.promise, recorded]).then(() => {});
@@ -444,10 +505,7 @@ export class PipelineClient {
     this.post({ kind: 'telemetry', batch, items, bytes: buf.buffer }, [buf.buffer]);
     this.handedCount += take.length;
     this.releaseLinks();
-    if (this.queue.length && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.send());
-    }
+    return batch;
   }
 
   /** per device, the durability of its messages answered and not yet on disk */
@@ -481,6 +539,7 @@ export class PipelineClient {
     switch (m.kind) {
       case 'decoded': {
         const f = this.inFlight.get(m.batch);
+        if (f) f.decoded = true;
         if (m.evaluated) this.o.onEvaluated(m.evaluated);
         if (m.forward.length) this.isolated('forward', () => this.o.onForward(m.forward.map(bareReading)));
         // the alert book hears of the changes now, in the order they were decided
@@ -499,8 +558,11 @@ export class PipelineClient {
         if (!f) return;
         this.inFlight.delete(m.batch);
         this.inFlightMessages -= f.size;
+        // a suspect judged and stored alone did not end the thread
+        if (this.solo?.batch === m.batch) (this.suspects.cleared(this.solo.deviceId, this.solo.hash), (this.solo = undefined));
         if (m.error === null) f.stored.resolve();
         else f.stored.reject(new Error(m.error));
+        this.nextSolo();
         if (this.queue.length && !this.scheduled) this.send();
         if (!this.inFlight.size) this.idleWaiters.splice(0).forEach((w) => w());
         return;
@@ -548,7 +610,7 @@ export class PipelineClient {
 
   /** Refuse what waits here: it will never be handed over, so the link events behind it go. */
   private refuseWaiting(err: Error) {
-    this.tell(this.queue.splice(0).map((p) => p.reply), err);
+    this.tell([...this.solos.splice(0), ...this.queue.splice(0)].map((p) => p.reply), err);
     this.handedCount = this.takenCount;
     this.releaseLinks();
   }
@@ -661,10 +723,10 @@ export class PipelineClient {
  * TypeScript, loaded through tsx (tests and `npm run start:dev`).
  */
 function workerEntry(given?: string): { file: string; boot?: URL } {
-  if (given) return { file: given };
+  if (given && !given.endsWith('.ts')) return { file: given };
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.mjs') || here.endsWith('.js')) return { file: new URL('./pipeline-thread.mjs', import.meta.url).pathname };
-  const ts = new URL('./thread.ts', import.meta.url).href;
+  if (!given && (here.endsWith('.mjs') || here.endsWith('.js'))) return { file: new URL('./pipeline-thread.mjs', import.meta.url).pathname };
+  const ts = given ? pathToFileURL(given).href : new URL('./thread.ts', import.meta.url).href;
   const boot = new URL('./tsx-boot.mjs', import.meta.url);
   if (!existsSync(boot)) throw new Error('services/pipeline/tsx-boot.mjs is missing');
   return { file: ts, boot };
