@@ -432,13 +432,17 @@ export class PipelineClient {
   }
 
   /**
-   * The thread ended unasked. With a suspect alone in flight, that message is held back (and the
-   * operators told); otherwise the messages of the batch it was judging become suspects.
+   * The thread ended unasked. With a suspect alone in flight and not yet judged, that message is
+   * held back (and the operators told); otherwise the messages of the batch it was judging become
+   * suspects.
    */
   private noteEnd() {
     if (this.solo) {
-      const { deviceId, hash } = this.solo;
+      const { batch, deviceId, hash } = this.solo;
       this.solo = undefined;
+      // judged already, it did not end the thread as it was judged: the end came from elsewhere
+      // (a tick, a reload), and it stays a suspect
+      if (this.inFlight.get(batch)?.decoded) return;
       this.suspects.convicted(deviceId, hash);
       return this.isolated('held back', () => this.o.onHeldBack?.(deviceId));
     }
