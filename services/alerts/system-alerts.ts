@@ -133,11 +133,11 @@ export function pipelineSilent(silentMs: number | null, at: number): Outcome {
   };
 }
 
-/** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
 /**
- * A device's message ended the reading pipeline's thread when sent alone: it is held back from now
- * on (answered MESSAGE_NOT_PROCESSED, never judged). Its readings may have held an alarm, so the
- * operators hear of it at once and follow it up with the enterprise; it stays until they close it.
+ * A device's message ended the reading pipeline's thread twice as it was judged: it is held back
+ * from now on (answered MESSAGE_NOT_PROCESSED, never judged). Its readings may have held an alarm,
+ * so the operators hear of it at once and follow it up with the enterprise; it stays until they
+ * close it.
  */
 export function messageHeldBack(deviceId: string, at: number): Outcome {
   return {
@@ -155,6 +155,7 @@ export function messageHeldBack(deviceId: string, at: number): Outcome {
   };
 }
 
+/** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
 export function pipelineDown(error: string | null, at: number): Outcome {
   return {
     ...base,

@@ -69,7 +69,7 @@ export interface PipelineClientOptions {
   silentAfterMs?: number;
   /** it has said nothing for `silentMs` (checked every second), or (null) it speaks again */
   onSilence?(silentMs: number | null): void;
-  /** a device's message ended the thread when sent alone: it is held back from now on (suspects.ts) */
+  /** a device's message ended the thread twice as it was judged: it is held back from now on (suspects.ts) */
   onHeldBack?(deviceId: string): void;
 }
 
@@ -147,11 +147,10 @@ export class PipelineClient {
   private ready = false;
   private held: { m: ToPipeline; transfer?: ArrayBuffer[] }[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  /** messages that may end the thread (suspects.ts); those sent again wait in `solos`, and go alone */
+  /** messages that end the thread (suspects.ts) */
   private readonly suspects = new Suspects();
-  private solos: (Pending & { hash: string })[] = [];
-  /** the suspect alone in flight */
-  private solo?: { batch: number; deviceId: string; hash: string };
+  /** the batch and the index of the message the thread is judging (0: none), written by the thread */
+  private readonly judging = new Int32Array(new SharedArrayBuffer(8));
   /** the time of the last message taken (suspects are forgotten after a while) */
   private lastAt = 0;
 
@@ -226,9 +225,8 @@ export class PipelineClient {
       };
       this.side = this.o.mode === 'inline' ? this.inline(onMessage) : this.thread(onMessage, reject);
     });
-    this.side.post({ kind: 'start', settings: this.o.settings, ...(await this.init()) });
+    this.side.post({ kind: 'start', settings: this.o.settings, judging: this.judging.buffer as SharedArrayBuffer, ...(await this.init()) });
     await ready;
-    this.nextSolo();
     if (this.queue.length) this.send();
   }
 
@@ -330,18 +328,12 @@ export class PipelineClient {
     if (!this.running()) return this.tell([reply], new Error('the reading pipeline is not running'));
     this.takenCount++;
     this.lastAt = at;
-    const pending: Pending = { item: { deviceId, at, offset: 0, length: payload.length }, payload, reply };
-    const { verdict, hash } = this.suspects.verdict(deviceId, payload, at);
-    if (verdict === 'held back') {
+    if (this.suspects.heldBackNow(deviceId, payload)) {
       this.handedCount++;
       this.releaseLinks();
-      return this.tell([reply], [{ rejects: [{ code: 'MESSAGE_NOT_PROCESSED', detail: 'this message ended the reading pipeline when sent alone: it is not taken' }], accepted: 0, durable: Promise.resolve() }]);
+      return this.tell([reply], [{ rejects: [{ code: 'MESSAGE_NOT_PROCESSED', detail: 'this message ended the reading pipeline twice: it is not taken' }], accepted: 0, durable: Promise.resolve() }]);
     }
-    if (verdict === 'suspect') {
-      this.solos.push({ ...pending, hash: hash! });
-      return this.nextSolo();
-    }
-    this.queue.push(pending);
+    this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, reply });
     if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -415,8 +407,6 @@ export class PipelineClient {
     if (!this.queue.length || !this.ready) return;
     // over the bound: wait for commits to make room (see `receive`, stored)
     if (this.inFlightMessages >= (this.o.maxInFlight ?? 20_000)) return;
-    // a suspect goes alone: what comes meanwhile waits until it is judged
-    if (this.solos.length || this.solo) return;
     this.sendBatch(this.queue.splice(0, this.o.maxBatch ?? 2000));
     if (this.queue.length && !this.scheduled) {
       this.scheduled = true;
@@ -424,30 +414,18 @@ export class PipelineClient {
     }
   }
 
-  /** A suspect sent again goes alone, once nothing else is in flight. */
-  private nextSolo() {
-    if (this.solo || !this.solos.length || !this.ready || this.inFlight.size) return;
-    const p = this.solos.shift()!;
-    this.solo = { batch: this.sendBatch([p]), deviceId: p.item.deviceId, hash: p.hash };
-  }
-
   /**
-   * The thread ended unasked. With a suspect alone in flight and not yet judged, that message is
-   * held back (and the operators told); otherwise the messages of the batch it was judging become
-   * suspects.
+   * The thread ended unasked: the message it was judging, if any, is a suspect, or, the second
+   * time, held back (and the operators told).
    */
   private noteEnd() {
-    if (this.solo) {
-      const { batch, deviceId, hash } = this.solo;
-      this.solo = undefined;
-      // judged already, it did not end the thread as it was judged: the end came from elsewhere
-      // (a tick, a reload), and it stays a suspect
-      if (this.inFlight.get(batch)?.decoded) return;
-      this.suspects.convicted(deviceId, hash);
-      return this.isolated('held back', () => this.o.onHeldBack?.(deviceId));
-    }
-    for (const f of this.inFlight.values())
-      if (f.messages && !f.decoded) return this.suspects.suspect(f.messages.map((p) => ({ deviceId: p.item.deviceId, payload: p.payload })), this.lastAt);
+    const batch = Atomics.load(this.judging, 0);
+    const index = Atomics.load(this.judging, 1);
+    Atomics.store(this.judging, 0, 0);
+    const f = batch ? this.inFlight.get(batch) : undefined;
+    const m = f && !f.decoded ? f.messages?.[index] : undefined;
+    if (!m || !this.suspects.ended(m.item.deviceId, m.payload, this.lastAt)) return;
+    this.isolated('held back', () => this.o.onHeldBack?.(m.item.deviceId));
   }
 
   /** Messages across as one batch; its number. */
@@ -562,11 +540,8 @@ export class PipelineClient {
         if (!f) return;
         this.inFlight.delete(m.batch);
         this.inFlightMessages -= f.size;
-        // a suspect judged and stored alone did not end the thread
-        if (this.solo?.batch === m.batch) (this.suspects.cleared(this.solo.deviceId, this.solo.hash), (this.solo = undefined));
         if (m.error === null) f.stored.resolve();
         else f.stored.reject(new Error(m.error));
-        this.nextSolo();
         if (this.queue.length && !this.scheduled) this.send();
         if (!this.inFlight.size) this.idleWaiters.splice(0).forEach((w) => w());
         return;
@@ -614,7 +589,7 @@ export class PipelineClient {
 
   /** Refuse what waits here: it will never be handed over, so the link events behind it go. */
   private refuseWaiting(err: Error) {
-    this.tell([...this.solos.splice(0), ...this.queue.splice(0)].map((p) => p.reply), err);
+    this.tell(this.queue.splice(0).map((p) => p.reply), err);
     this.handedCount = this.takenCount;
     this.releaseLinks();
   }

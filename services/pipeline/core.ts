@@ -47,6 +47,8 @@ export class PipelineCore {
   private readonly awaitingRecord = new Map<number, Reading[]>();
   private healthTimer?: ReturnType<typeof setInterval>;
   private stores!: PipelineStores;
+  /** the batch and index of the message being judged, shared with the main thread (suspects.ts) */
+  private judging?: Int32Array;
 
   constructor(
     private readonly open: (settings: PipelineSettings, hooks: StoreHooks) => Promise<PipelineStores>,
@@ -63,6 +65,7 @@ export class PipelineCore {
 
   /** The store opened, the registry, what the rules know of the world and where they stood: then ready. */
   async start(m: Extract<ToPipeline, { kind: 'start' }>) {
+    this.judging = m.judging && new Int32Array(m.judging);
     this.stores = await this.open(m.settings, {
       placement: (id) => {
         const ent = this.judge?.registry.enterprises.get(id);
@@ -90,8 +93,13 @@ export class PipelineCore {
 
   handle(m: ToPipeline): void {
     switch (m.kind) {
-      case 'telemetry':
-        return this.conclude(m.batch, this.judge.telemetry(m.items, Buffer.from(m.bytes)));
+      case 'telemetry': {
+        // the message being judged, where the main thread can read it should this thread end
+        const judging = this.judging;
+        const judged = this.judge.telemetry(m.items, Buffer.from(m.bytes), judging && ((i) => (Atomics.store(judging, 1, i), Atomics.store(judging, 0, m.batch))));
+        if (judging) Atomics.store(judging, 0, 0);
+        return this.conclude(m.batch, judged);
+      }
       case 'readings':
         return this.conclude(m.batch, this.judge.readings(m.readings.map(bareReading), m.at));
       case 'recorded': {

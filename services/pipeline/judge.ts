@@ -138,12 +138,15 @@ export class ReadingJudge {
   }
 
   /** Decode each message, judge its readings in the order they came. */
-  telemetry(items: readonly TelemetryItem[], bytes: Buffer): Judged {
+  /** `judging(i)`: told before each message is judged */
+  telemetry(items: readonly TelemetryItem[], bytes: Buffer, judging?: (i: number) => void): Judged {
     const answers: TelemetryAnswer[] = [];
     const kept: Reading[] = [];
     const forward: Reading[] = [];
     this.collected = [];
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      judging?.(i);
       try {
         const entry = this.registry.devices.get(item.deviceId);
         if (!entry) {

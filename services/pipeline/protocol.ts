@@ -64,7 +64,17 @@ export interface PipelineSettings {
 }
 
 export type ToPipeline =
-  | { kind: 'start'; settings: PipelineSettings; registry: LoadedRegistry; world: WorldSnapshot; baselines: { deviceId: string; metric: string; value: number }[]; open: OpenSeed[]; now: number }
+  | {
+      kind: 'start';
+      settings: PipelineSettings;
+      registry: LoadedRegistry;
+      world: WorldSnapshot;
+      baselines: { deviceId: string; metric: string; value: number }[];
+      open: OpenSeed[];
+      now: number;
+      /** shared: the batch and the index of the message being judged (0: none), for suspects.ts */
+      judging?: SharedArrayBuffer;
+    }
   | { kind: 'telemetry'; batch: number; items: TelemetryItem[]; bytes: ArrayBuffer }
   | { kind: 'readings'; batch: number; readings: Reading[]; at: number }
   /** the alert changes a batch caused are in the record (or could not be written yet) */

@@ -1,75 +1,66 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Messages that may end the reading pipeline's thread. A bug nobody foresaw that one message
- * triggers would otherwise end every new thread: its device, not acknowledged, sends it again at
- * each reconnect, and every device's readings wait (an outside probe: 66 thread ends in 70 s,
- * another device acknowledged 1 215 of 6 000 readings).
+ * Messages that end the reading pipeline's thread. A fault nobody foresaw that one message
+ * triggers (it runs the thread out of memory, say) would otherwise end every new thread: its
+ * device, not acknowledged, sends it again at each reconnect, and every device's readings wait
+ * (an outside probe: 66 thread ends in 70 s, another device acknowledged 1 215 of 6 000 readings).
  *
- * When the thread ends unasked, the messages of the batch it was judging (the oldest not yet
- * decoded) become suspects. A suspect sent again goes alone, with nothing else in flight: if the
- * thread ends then, that message is held back for good (answered MESSAGE_NOT_PROCESSED, like a
- * message refused whole, and the operators told); if it is judged and stored, it is cleared.
- * Messages are known by device and content (a hash), only for devices with a suspect or a message
- * held back, so the usual message costs one map lookup. Suspects not sent again are forgotten
- * after `forgetAfterMs`.
+ * The thread marks the message it is judging (a shared word, no message across). When it ends
+ * unasked while judging one, that message becomes a suspect; when it ends judging the same message
+ * (device and content) a second time, the message is held back from then on: answered
+ * MESSAGE_NOT_PROCESSED like a message refused whole, and the operators told. One suspect at most
+ * per end, so an end costs no more than it did; suspects are forgotten after `forgetAfterMs`, and
+ * at most `max` of each kind are kept (the oldest let go first). Messages are known by device and
+ * a hash of their content, looked up only for devices with a message held back.
  */
-export type Verdict = 'suspect' | 'held back' | undefined;
-
 export class Suspects {
-  /** device → content hash → when it became a suspect */
-  private readonly suspects = new Map<string, Map<string, number>>();
-  /** device → content hashes held back (at most `maxHeldBack` in all, the oldest let go first) */
+  /** `device\ncontent hash` → when it became a suspect */
+  private readonly suspects = new Map<string, number>();
+  /** device → content hashes held back */
   private readonly heldBack = new Map<string, Set<string>>();
   private heldBackCount = 0;
 
   constructor(
     private readonly forgetAfterMs = 10 * 60_000,
-    private readonly maxHeldBack = 1000,
+    private readonly max = 1000,
   ) {}
 
   static hashOf(payload: Uint8Array): string {
     return createHash('sha256').update(payload).digest('base64');
   }
 
-  /** The messages of the batch being judged when the thread ended. */
-  suspect(messages: readonly { deviceId: string; payload: Uint8Array }[], now: number): void {
-    for (const { deviceId, payload } of messages) {
-      let m = this.suspects.get(deviceId);
-      if (!m) this.suspects.set(deviceId, (m = new Map()));
-      m.set(Suspects.hashOf(payload), now);
+  /** The thread ended judging this message: true when it had before (it is held back from now on). */
+  ended(deviceId: string, payload: Uint8Array, now: number): boolean {
+    for (const [key, since] of this.suspects) {
+      if (now - since < this.forgetAfterMs && this.suspects.size < this.max) break;
+      this.suspects.delete(key);
     }
-  }
-
-  /** What is known of a message: with its hash when it is a suspect or held back. */
-  verdict(deviceId: string, payload: Uint8Array, now: number): { verdict: Verdict; hash?: string } {
-    const suspected = this.suspects.get(deviceId);
-    const held = this.heldBack.get(deviceId);
-    if (!suspected && !held) return { verdict: undefined };
     const hash = Suspects.hashOf(payload);
-    if (held?.has(hash)) return { verdict: 'held back', hash };
-    const since = suspected?.get(hash);
-    if (since === undefined) return { verdict: undefined };
-    if (now - since < this.forgetAfterMs) return { verdict: 'suspect', hash };
-    this.cleared(deviceId, hash);
-    return { verdict: undefined };
+    const key = `${deviceId}\n${hash}`;
+    const since = this.suspects.get(key);
+    if (since === undefined || now - since >= this.forgetAfterMs) {
+      this.suspects.delete(key);
+      this.suspects.set(key, now);
+      return false;
+    }
+    this.suspects.delete(key);
+    this.hold(deviceId, hash);
+    return true;
   }
 
-  /** Judged and stored alone: not the cause. */
-  cleared(deviceId: string, hash: string): void {
-    const m = this.suspects.get(deviceId);
-    m?.delete(hash);
-    if (m?.size === 0) this.suspects.delete(deviceId);
+  /** Held back? */
+  heldBackNow(deviceId: string, payload: Uint8Array): boolean {
+    const held = this.heldBack.get(deviceId);
+    return held !== undefined && held.has(Suspects.hashOf(payload));
   }
 
-  /** The thread ended with this message alone in flight: held back from now on. */
-  convicted(deviceId: string, hash: string): void {
-    this.cleared(deviceId, hash);
+  private hold(deviceId: string, hash: string) {
     let s = this.heldBack.get(deviceId);
     if (!s) this.heldBack.set(deviceId, (s = new Set()));
     if (s.has(hash)) return;
     s.add(hash);
-    if (++this.heldBackCount <= this.maxHeldBack) return;
+    if (++this.heldBackCount <= this.max) return;
     // the oldest device's oldest (Maps and Sets keep their order)
     const [oldestDevice, hashes] = this.heldBack.entries().next().value!;
     hashes.delete(hashes.values().next().value!);
@@ -77,10 +68,8 @@ export class Suspects {
     this.heldBackCount--;
   }
 
-  /** Suspects left (for /metrics and tests). */
+  /** Suspects kept (for tests). */
   size(): number {
-    let n = 0;
-    for (const m of this.suspects.values()) n += m.size;
-    return n;
+    return this.suspects.size;
   }
 }

@@ -1,12 +1,22 @@
-// The reading pipeline's thread with a bug nobody foresaw: a telemetry batch holding the bytes
-// `CRASH-ME` throws as the thread starts judging it (as a defect reached by one message would).
+// The reading pipeline's thread with a fault nobody foresaw: judging a reading of gas_lel 66.6
+// ends the thread as it runs (as a message that runs it out of memory would), though the judge
+// catches what one message throws.
 import '../../services/pipeline/thread.ts';
 import { PipelineCore } from '../../services/pipeline/core.ts';
-import type { ToPipeline } from '../../services/pipeline/protocol.ts';
+import { ReadingJudge } from '../../services/pipeline/judge.ts';
 
-const MARK = Buffer.from('CRASH-ME');
-const handle = PipelineCore.prototype.handle;
-PipelineCore.prototype.handle = function (this: PipelineCore, m: ToPipeline) {
-  if (m.kind === 'telemetry' && Buffer.from(m.bytes).includes(MARK)) throw new Error('a bug nobody foresaw');
-  return handle.call(this, m);
+class Fatal extends Error {}
+type Judge = (this: ReadingJudge, readings: { values: Record<string, unknown> }[], at: number) => void;
+const proto = ReadingJudge.prototype as unknown as { judge: Judge };
+const judge = proto.judge;
+proto.judge = function (readings, at) {
+  if (readings.some((r) => r.values.gas_lel === 66.6)) throw new Fatal('a fault nobody foresaw');
+  return judge.call(this, readings, at);
+};
+// not taken as one message's fault: it leaves the judging
+const core = PipelineCore.prototype as unknown as { fault(part: string, err: Error, about?: unknown): void };
+const fault = core.fault;
+core.fault = function (part, err, about) {
+  if (err instanceof Fatal) throw err;
+  return fault.call(this, part, err, about);
 };
