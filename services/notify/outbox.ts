@@ -189,7 +189,8 @@ export class Outbox {
     } finally {
       for (const id of ids) this.unwritten.delete(id);
     }
-    const waiting = items.filter((i) => i.notificationId === null && i.notBefore <= now && !this.taken.has(i.id));
+    // still waiting for their lane (a round may have found and taken them since their write)
+    const waiting = items.filter((i) => i.notificationId === null && i.notBefore <= now && this.unsent.get(laneOf(i))?.has(i.id));
     for (const i of waiting) this.waitingItems.set(i.id, i);
     for (const lane of new Set(waiting.map(laneOf))) this.refill(lane);
     if (items.some((i) => i.notificationId === null && i.notBefore <= now) || this.heldForWrites) void this.rounds();
