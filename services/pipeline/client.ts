@@ -428,8 +428,8 @@ export class PipelineClient {
     this.isolated('held back', () => this.o.onHeldBack?.(m.item.deviceId));
   }
 
-  /** Messages across as one batch; its number. */
-  private sendBatch(take: Pending[]): number {
+  /** Messages across as one batch. */
+  private sendBatch(take: Pending[]): void {
     let bytes = 0;
     for (const p of take) bytes += p.payload.length;
     const buf = new Uint8Array(bytes);
@@ -487,7 +487,6 @@ export class PipelineClient {
     this.post({ kind: 'telemetry', batch, items, bytes: buf.buffer }, [buf.buffer]);
     this.handedCount += take.length;
     this.releaseLinks();
-    return batch;
   }
 
   /** per device, the durability of its messages answered and not yet on disk */
