@@ -96,8 +96,7 @@ export class PipelineCore {
       case 'telemetry': {
         // the message being judged, where the main thread can read it should this thread end
         const judging = this.judging;
-        const judged = this.judge.telemetry(m.items, Buffer.from(m.bytes), judging && ((i) => (Atomics.store(judging, 1, i), Atomics.store(judging, 0, m.batch))));
-        if (judging) Atomics.store(judging, 0, 0);
+        const judged = this.judge.telemetry(m.items, Buffer.from(m.bytes), judging && ((i) => (i < 0 ? Atomics.store(judging, 0, 0) : (Atomics.store(judging, 1, i), Atomics.store(judging, 0, m.batch)))));
         return this.conclude(m.batch, judged);
       }
       case 'readings':

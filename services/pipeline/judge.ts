@@ -138,7 +138,7 @@ export class ReadingJudge {
   }
 
   /** Decode each message, judge its readings in the order they came. */
-  /** `judging(i)`: told before each message is judged */
+  /** `judging(i)`: told before each message is judged, and -1 after the last */
   telemetry(items: readonly TelemetryItem[], bytes: Buffer, judging?: (i: number) => void): Judged {
     const answers: TelemetryAnswer[] = [];
     const kept: Reading[] = [];
@@ -169,6 +169,8 @@ export class ReadingJudge {
         answers.push({ rejects: [{ code: 'MESSAGE_NOT_PROCESSED' } as Reject], accepted: 0 });
       }
     }
+    // no message is being judged any more (what follows is the batch's, not one message's)
+    judging?.(-1);
     return { answers, kept, forward, outcomes: this.take() };
   }
 
