@@ -16,7 +16,8 @@ export interface AppOptions {
   schedule?: boolean;
   /**
    * where the reading pipeline runs: a worker thread (default), or this thread; `entry` is the
-   * thread's code when it is not beside this file (tests run the bundle `npm start` runs);
+   * thread's code when it is not beside this file (tests run the bundle `npm start` runs, or a
+   * `.ts` file through tsx);
    * `silentAfterMs`: how long a running one may say nothing before it is said to be silent (5 s)
    */
   pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number; silentAfterMs?: number };

@@ -94,9 +94,7 @@ export class PipelineCore {
   handle(m: ToPipeline): void {
     switch (m.kind) {
       case 'telemetry': {
-        // the message being judged, where the main thread can read it should this thread end
-        const judging = this.judging;
-        const judged = this.judge.telemetry(m.items, Buffer.from(m.bytes), judging && ((i) => (i < 0 ? Atomics.store(judging, 0, 0) : (Atomics.store(judging, 1, i), Atomics.store(judging, 0, m.batch)))));
+        const judged = this.judge.telemetry(m.items, Buffer.from(m.bytes), this.judging && ((i) => this.markJudging(m.batch, i)));
         return this.conclude(m.batch, judged);
       }
       case 'readings':
@@ -143,6 +141,14 @@ export class PipelineCore {
     this.awaitingRecord.clear();
     await this.stores.telemetry.flush(this.stores.telemetry.health().ok ? 10_000 : 0).catch(() => {});
     await this.stores.close();
+  }
+
+  /** The message being judged (-1: none), where the main thread can read it should this thread end. */
+  private markJudging(batch: number, index: number) {
+    const judging = this.judging!;
+    if (index < 0) return void Atomics.store(judging, 0, 0);
+    Atomics.store(judging, 1, index);
+    Atomics.store(judging, 0, batch);
   }
 
   /** For a thread about to end as a crash would: nothing is flushed, no store call is left under way. */

@@ -137,8 +137,10 @@ export class ReadingJudge {
     for (const [deviceId, list] of byDevice) this.intake.forgetSeqs(deviceId, list);
   }
 
-  /** Decode each message, judge its readings in the order they came. */
-  /** `judging(i)`: told before each message is judged, and -1 after the last */
+  /**
+   * Decode each message, judge its readings in the order they came. `judging(i)`: told before
+   * each message is judged, and -1 after the last.
+   */
   telemetry(items: readonly TelemetryItem[], bytes: Buffer, judging?: (i: number) => void): Judged {
     const answers: TelemetryAnswer[] = [];
     const kept: Reading[] = [];

@@ -135,8 +135,9 @@ export class SerialConnection {
 
   /**
    * Refuse new work and drop what is queued, interrupt the query under way; resolves once the
-   * native call under way (if any) has returned. A thread may then end at once: ending one while DuckDB is in a call aborts the whole
-   * process (node-addon-api cannot throw into a terminating environment; cf. better-sqlite3#1507).
+   * native call under way (if any) has returned. A thread may then end at once: ending one while
+   * DuckDB is in a call aborts the whole process (node-addon-api cannot throw into a terminating
+   * environment; cf. better-sqlite3#1507).
    */
   async halt(): Promise<void> {
     this.closed = true;
