@@ -1,3 +1,4 @@
+import { formatCst } from '../../domain/cst.ts';
 import type { Outcome } from '../../domain/types.ts';
 
 /**
@@ -152,6 +153,28 @@ export function messageHeldBack(deviceId: string, at: number): Outcome {
     threshold: null,
     at,
     message: `设备 ${deviceId} 的一条数据导致数据处理线程停止，已被拦截、未处理，其中可能含有报警，请联系企业核查 / a message of device ${deviceId} stopped the reading pipeline: it is held back, not judged (it may have held an alarm); follow it up with the enterprise`,
+  };
+}
+
+/**
+ * A device's messages, each new, ended the reading pipeline's thread again and again as they were
+ * judged (suspects.ts): none of its messages is judged until `until`. What it sends meanwhile may
+ * hold alarms, so the operators hear of it at once and follow it up with the enterprise; it stays
+ * until they close it.
+ */
+export function deviceHeldBack(deviceId: string, until: number, at: number): Outcome {
+  return {
+    ...base,
+    key: `${SYSTEM}/device-held-back:${deviceId}`,
+    change: 'raise',
+    ruleId: 'device-held-back',
+    metric: 'pipeline',
+    severity: 'critical',
+    value: null,
+    peak: null,
+    threshold: null,
+    at,
+    message: `设备 ${deviceId} 的数据多次导致数据处理线程停止，${formatCst(until)} 前其数据一律拦截、不予处理（其中可能含有报警），请联系企业核查 / the messages of device ${deviceId} stopped the reading pipeline again and again: none is judged until ${formatCst(until)} CST (they may hold alarms); follow it up with the enterprise`,
   };
 }
 

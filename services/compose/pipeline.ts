@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Outcome } from '../../domain/types.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
-import { messageHeldBack, pipelineDown, pipelineSilent, storeBufferFull } from '../alerts/system-alerts.ts';
+import { deviceHeldBack, messageHeldBack, pipelineDown, pipelineSilent, storeBufferFull } from '../alerts/system-alerts.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Faults } from '../faults.ts';
 import { pipelineDepth, threadCpu, threadHeap, type Metrics } from '../metrics.ts';
@@ -70,9 +70,10 @@ export function composePipeline(d: {
       d.raiseSystem(pipelineDown(`exit ${code}`, clock()));
     },
     onRestarted: () => d.raiseSystem(pipelineDown(null, clock())),
-    onHeldBack: (deviceId) => {
-      log.error({ device: deviceId }, 'a message ended the reading pipeline when sent alone: it is held back from now on');
-      d.raiseSystem(messageHeldBack(deviceId, clock()));
+    onHeldBack: (deviceId, held) => {
+      if (held.what === 'message') log.error({ device: deviceId }, 'a message ended the reading pipeline twice as it was judged: it is held back from now on');
+      else log.error({ device: deviceId, until: new Date(held.until).toISOString() }, "a device's messages ended the reading pipeline again and again: none is taken for a while");
+      d.raiseSystem(held.what === 'message' ? messageHeldBack(deviceId, clock()) : deviceHeldBack(deviceId, held.until, clock()));
     },
     onSilence: (silentMs) => {
       if (silentMs !== null) log.error({ silentMs: Math.round(silentMs) }, 'the reading pipeline does not answer: readings and alarms wait for it');

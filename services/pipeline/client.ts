@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
-import { Suspects } from './suspects.ts';
+import { Suspects, type HeldBack } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
 import { PipelineCore } from './core.ts';
 import { bareReading, type FromPipeline, type OpenSeed, type PipelineSettings, type StoreCall, type TelemetryAnswer, type TelemetryItem, type ToPipeline, type WorldSnapshot } from './protocol.ts';
@@ -69,8 +69,8 @@ export interface PipelineClientOptions {
   silentAfterMs?: number;
   /** it has said nothing for `silentMs` (checked every second), or (null) it speaks again */
   onSilence?(silentMs: number | null): void;
-  /** a device's message ended the thread twice as it was judged: it is held back from now on (suspects.ts) */
-  onHeldBack?(deviceId: string): void;
+  /** a device's message ended the thread twice as it was judged, or its messages did often: held back (suspects.ts) */
+  onHeldBack?(deviceId: string, held: HeldBack): void;
 }
 
 /** How long a running pipeline may say nothing before its health says so (the main thread's stall bound, /api/health). */
@@ -328,10 +328,12 @@ export class PipelineClient {
     if (!this.running()) return this.tell([reply], new Error('the reading pipeline is not running'));
     this.takenCount++;
     this.lastAt = at;
-    if (this.suspects.heldBackNow(deviceId, payload)) {
+    const held = this.suspects.heldBackNow(deviceId, payload, at);
+    if (held) {
       this.handedCount++;
       this.releaseLinks();
-      return this.tell([reply], [{ rejects: [{ code: 'MESSAGE_NOT_PROCESSED', detail: 'this message ended the reading pipeline twice: it is not taken' }], accepted: 0, durable: Promise.resolve() }]);
+      const detail = held.what === 'message' ? 'this message ended the reading pipeline twice: it is not taken' : `this device's messages ended the reading pipeline again and again: none is taken until ${new Date(held.until).toISOString()}`;
+      return this.tell([reply], [{ rejects: [{ code: 'MESSAGE_NOT_PROCESSED', detail }], accepted: 0, durable: Promise.resolve() }]);
     }
     this.queue.push({ item: { deviceId, at, offset: 0, length: payload.length }, payload, reply });
     if (this.queue.length >= (this.o.maxBatch ?? 2000)) this.send();
@@ -416,7 +418,7 @@ export class PipelineClient {
 
   /**
    * The thread ended unasked: the message it was judging, if any, is a suspect, or, the second
-   * time, held back (and the operators told).
+   * time, held back, as is a device whose messages end it often (and the operators told).
    */
   private noteEnd() {
     const batch = Atomics.load(this.judging, 0);
@@ -424,8 +426,8 @@ export class PipelineClient {
     Atomics.store(this.judging, 0, 0);
     const f = batch ? this.inFlight.get(batch) : undefined;
     const m = f && !f.decoded ? f.messages?.[index] : undefined;
-    if (!m || !this.suspects.ended(m.item.deviceId, m.payload, this.lastAt)) return;
-    this.isolated('held back', () => this.o.onHeldBack?.(m.item.deviceId));
+    const held = m && this.suspects.ended(m.item.deviceId, m.payload, this.lastAt);
+    if (held) this.isolated('held back', () => this.o.onHeldBack?.(m.item.deviceId, held));
   }
 
   /** Messages across as one batch. */

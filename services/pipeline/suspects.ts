@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+/** Why a message is not taken: its content ended the thread twice, or its device's messages did, often. */
+export type HeldBack = { what: 'message' } | { what: 'device'; until: number };
+
 /**
  * Messages that end the reading pipeline's thread. A fault nobody foresaw that one message
  * triggers (it runs the thread out of memory, say) would otherwise end every new thread: its
@@ -13,6 +16,14 @@ import { createHash } from 'node:crypto';
  * per end, so an end costs no more than it did; suspects are forgotten after `forgetAfterMs`, and
  * at most `max` of each kind are kept (the oldest let go first). Messages are known by device and
  * a hash of their content, looked up only for devices with a message held back.
+ *
+ * A device that sends a new message each time (a new seq, QoS 0) is never caught by content, and
+ * each of its messages would end the thread again: every other device's readings and alarms wait
+ * a restart each time (an outside probe: 6 ends in 30 s, PUBACKs held up to 2 s). So a device whose
+ * messages, whatever they are, end the thread `deviceEnds` times within `forgetAfterMs` is held
+ * back whole for `forgetAfterMs`: one device may cost the others a few restarts, never a stream of
+ * them. A device's ends are told apart from the fleet's because each is pinned on the message being
+ * judged; a fault elsewhere (a timer, the store) marks no message and counts against no device.
  */
 export class Suspects {
   /** `device\ncontent hash` → when it became a suspect */
@@ -20,18 +31,48 @@ export class Suspects {
   /** device → content hashes held back */
   private readonly heldBack = new Map<string, Set<string>>();
   private heldBackCount = 0;
+  /** device → when its messages ended the thread, within `forgetAfterMs` */
+  private readonly deviceEnds = new Map<string, number[]>();
+  /** device → held back whole until then */
+  private readonly devicesHeld = new Map<string, number>();
 
   constructor(
     private readonly forgetAfterMs = 10 * 60_000,
     private readonly max = 1000,
+    private readonly deviceEndsToHold = 3,
   ) {}
 
   static hashOf(payload: Uint8Array): string {
     return createHash('sha256').update(payload).digest('base64');
   }
 
-  /** The thread ended judging this message: true when it had before (it is held back from now on). */
-  ended(deviceId: string, payload: Uint8Array, now: number): boolean {
+  /**
+   * The thread ended judging this message: what is held back from now on because of it (its
+   * content, ended twice; its device, whose messages ended it `deviceEnds` times), or null.
+   */
+  ended(deviceId: string, payload: Uint8Array, now: number): HeldBack | null {
+    const device = this.deviceEnded(deviceId, now);
+    const message = this.messageEnded(deviceId, payload, now);
+    return device ?? message;
+  }
+
+  /** Held back, and why: null for a message to take. */
+  heldBackNow(deviceId: string, payload: Uint8Array, now: number): HeldBack | null {
+    if (this.devicesHeld.size) {
+      const until = this.devicesHeld.get(deviceId);
+      if (until !== undefined && now < until) return { what: 'device', until };
+      if (until !== undefined) this.devicesHeld.delete(deviceId);
+    }
+    const held = this.heldBack.get(deviceId);
+    return held !== undefined && held.has(Suspects.hashOf(payload)) ? { what: 'message' } : null;
+  }
+
+  /** Suspects kept (for tests). */
+  size(): number {
+    return this.suspects.size;
+  }
+
+  private messageEnded(deviceId: string, payload: Uint8Array, now: number): HeldBack | null {
     for (const [key, since] of this.suspects) {
       if (now - since < this.forgetAfterMs && this.suspects.size < this.max) break;
       this.suspects.delete(key);
@@ -42,17 +83,28 @@ export class Suspects {
     if (since === undefined || now - since >= this.forgetAfterMs) {
       this.suspects.delete(key);
       this.suspects.set(key, now);
-      return false;
+      return null;
     }
     this.suspects.delete(key);
     this.hold(deviceId, hash);
-    return true;
+    return { what: 'message' };
   }
 
-  /** Held back? */
-  heldBackNow(deviceId: string, payload: Uint8Array): boolean {
-    const held = this.heldBack.get(deviceId);
-    return held !== undefined && held.has(Suspects.hashOf(payload));
+  private deviceEnded(deviceId: string, now: number): HeldBack | null {
+    const ends = (this.deviceEnds.get(deviceId) ?? []).filter((at) => now - at < this.forgetAfterMs);
+    ends.push(now);
+    // last in the Map's order: the oldest device is the first let go
+    this.deviceEnds.delete(deviceId);
+    if (ends.length < this.deviceEndsToHold) {
+      this.deviceEnds.set(deviceId, ends);
+      if (this.deviceEnds.size > this.max) this.deviceEnds.delete(this.deviceEnds.keys().next().value!);
+      return null;
+    }
+    const until = now + this.forgetAfterMs;
+    this.devicesHeld.delete(deviceId);
+    this.devicesHeld.set(deviceId, until);
+    if (this.devicesHeld.size > this.max) this.devicesHeld.delete(this.devicesHeld.keys().next().value!);
+    return { what: 'device', until };
   }
 
   private hold(deviceId: string, hash: string) {
@@ -66,10 +118,5 @@ export class Suspects {
     hashes.delete(hashes.values().next().value!);
     if (!hashes.size) this.heldBack.delete(oldestDevice);
     this.heldBackCount--;
-  }
-
-  /** Suspects kept (for tests). */
-  size(): number {
-    return this.suspects.size;
   }
 }

@@ -117,6 +117,45 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), other.end()]);
   });
 
+  it('holds back a device whole for 10 minutes when its messages, each a new one, end the thread three times: every message answered MESSAGE_NOT_PROCESSED, the operators told; everyone else goes on', async () => {
+    let now = Date.now();
+    app = await startTestApp({ clock: () => now, pipeline: { mode: 'thread', entry: fileURLToPath(new URL('../support/faulty-pipeline.ts', import.meta.url)) } });
+    const api = apiClient(app, 'token-operator');
+    type Listed = { id: string; rule: string; state: string; severity: string; message: string };
+    const listed = async () => (await api.get('/api/alerts?limit=100')).json.items as Listed[];
+    const restarts = async () => {
+      const down = (await listed()).find((a) => a.rule === 'reading-pipeline');
+      return down ? ((await api.get(`/api/alerts/${down.id}`)).json.history as { type: string }[]).filter((h) => h.type === 'cleared').length : 0;
+    };
+    // QoS 0, a new seq each time: no message is ever seen twice
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'gas-1-poisons', reconnectPeriod: 100 });
+    const rejects: { error: string; detail: string }[] = [];
+    dev.on('message', (_t, p) => rejects.push(JSON.parse(p.toString())));
+    dev.on('connect', () => void dev.subscribeAsync(`v1/${CHEM}/gas-1/reject`, { qos: 1 }));
+    await dev.subscribeAsync(`v1/${CHEM}/gas-1/reject`, { qos: 1 });
+    for (const seq of [1, 2, 3]) {
+      await dev.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq, values: { gas_lel: 66.6 } }), { qos: 0 });
+      await waitFor(async () => (await restarts()) === seq, 15_000, `end ${seq} and its restart`);
+    }
+    const held = (await listed()).find((a) => a.rule === 'device-held-back');
+    expect(held).toMatchObject({ severity: 'critical', state: 'active', message: expect.stringContaining('gas-1') });
+    // its readings are not taken, not even good ones; it is told why and until when
+    await waitFor(() => dev.connected, 10_000, 'the device connected');
+    await dev.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: 4, values: { gas_lel: 6 } }), { qos: 1 });
+    const told = await waitFor(() => rejects.find((r) => r.error === 'MESSAGE_NOT_PROCESSED'), 10_000, 'the device told');
+    expect(told.detail).toContain(new Date(now + 10 * 60_000).toISOString());
+    const other = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await other.telemetry({ seq: 1, values: { gas_lel: 7 } });
+    // ten minutes on, its readings are taken again
+    now += 10 * 60_000;
+    await dev.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: 5, values: { gas_lel: 6 } }), { qos: 1 });
+    await app.telemetry.flush();
+    expect((await app.telemetry.query({ deviceId: 'gas-1', from: 0, to: now + 1000, limit: 10 })).map((p) => ('seq' in p ? p.seq : -1))).toEqual([5]);
+    expect((await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: now + 1000, limit: 10 })).length).toBe(1);
+    expect(await restarts()).toBe(3);
+    await Promise.all([dev.endAsync(), other.end()]);
+  });
+
   // what a thread held up looks like from the main thread: nothing heard from it (an outside
   // probe held it 145 s while /api/health said ok)
   it('tells the operators when a running thread stops answering, and when it answers again; health says so meanwhile', async () => {
