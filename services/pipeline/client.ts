@@ -381,7 +381,7 @@ export class PipelineClient {
       recorded.resolve();
       return { stored: stored.promise, recorded: recorded.promise };
     }
-    const batch = ++this.batch;
+    const batch = this.nextBatch();
     this.inFlight.set(batch, {
       size: 1,
       answer: (_a, changes) => void changes.then(recorded.resolve, (e: Error) => recorded.reject(e)),
@@ -430,6 +430,17 @@ export class PipelineClient {
     if (held) this.isolated('held back', () => this.o.onHeldBack?.(m.item.deviceId, held));
   }
 
+  /**
+   * Batch numbers run 1 … 2³¹−1 and round again: the thread marks the batch it judges in an Int32
+   * word (0: none), and a number past it read back negative, then 0, and no end was pinned on a
+   * message any more (an outside probe; at 1 000 batches a second, after 25 days). A batch that old
+   * is long settled.
+   */
+  private nextBatch(): number {
+    this.batch = this.batch >= 0x7fffffff ? 1 : this.batch + 1;
+    return this.batch;
+  }
+
   /** Messages across as one batch. */
   private sendBatch(take: Pending[]): void {
     let bytes = 0;
@@ -443,7 +454,7 @@ export class PipelineClient {
       return p.item;
     });
     const replies = take.map((p) => p.reply);
-    const batch = ++this.batch;
+    const batch = this.nextBatch();
     const stored = defer();
     let answered = false;
     this.inFlight.set(batch, {

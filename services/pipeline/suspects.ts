@@ -60,7 +60,7 @@ export class Suspects {
   heldBackNow(deviceId: string, payload: Uint8Array, now: number): HeldBack | null {
     if (this.devicesHeld.size) {
       const until = this.devicesHeld.get(deviceId);
-      if (until !== undefined && now < until) return { what: 'device', until };
+      if (until !== undefined && within(until - this.forgetAfterMs, now, this.forgetAfterMs)) return { what: 'device', until };
       if (until !== undefined) this.devicesHeld.delete(deviceId);
     }
     const held = this.heldBack.get(deviceId);
@@ -74,13 +74,13 @@ export class Suspects {
 
   private messageEnded(deviceId: string, payload: Uint8Array, now: number): HeldBack | null {
     for (const [key, since] of this.suspects) {
-      if (now - since < this.forgetAfterMs && this.suspects.size < this.max) break;
+      if (within(since, now, this.forgetAfterMs) && this.suspects.size < this.max) break;
       this.suspects.delete(key);
     }
     const hash = Suspects.hashOf(payload);
     const key = `${deviceId}\n${hash}`;
     const since = this.suspects.get(key);
-    if (since === undefined || now - since >= this.forgetAfterMs) {
+    if (since === undefined || !within(since, now, this.forgetAfterMs)) {
       this.suspects.delete(key);
       this.suspects.set(key, now);
       return null;
@@ -91,7 +91,7 @@ export class Suspects {
   }
 
   private deviceEnded(deviceId: string, now: number): HeldBack | null {
-    const ends = (this.deviceEnds.get(deviceId) ?? []).filter((at) => now - at < this.forgetAfterMs);
+    const ends = (this.deviceEnds.get(deviceId) ?? []).filter((at) => within(at, now, this.forgetAfterMs));
     ends.push(now);
     // last in the Map's order: the oldest device is the first let go
     this.deviceEnds.delete(deviceId);
@@ -119,4 +119,13 @@ export class Suspects {
     if (!hashes.size) this.heldBack.delete(oldestDevice);
     this.heldBackCount--;
   }
+}
+
+/**
+ * `since` was less than `ms` before `now`. The clock is the wall clock: one set a day ahead and
+ * put right would otherwise have held a device a day (an outside probe); a time ahead of now is
+ * the clock's mistake, not a recent end.
+ */
+function within(since: number, now: number, ms: number): boolean {
+  return since <= now && now - since < ms;
 }

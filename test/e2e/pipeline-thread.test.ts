@@ -117,6 +117,19 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), other.end()]);
   });
 
+  it('pins an end on the message judged however many batches went before (the batch number rounds within the shared word)', async () => {
+    app = await startTestApp({ pipeline: { mode: 'thread', entry: fileURLToPath(new URL('../support/faulty-pipeline.ts', import.meta.url)) } });
+    // 25 days at 1 000 batches a second: the next batch is the 2³¹st
+    (app.pipeline as unknown as { batch: number }).batch = 2 ** 31 - 1;
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: 'gas-1', password: 'secret-gas-1', clientId: 'gas-1-late', clean: false, reconnectPeriod: 100 });
+    const rejects: { error: string }[] = [];
+    dev.on('message', (_t, p) => rejects.push(JSON.parse(p.toString())));
+    await dev.subscribeAsync(`v1/${CHEM}/gas-1/reject`, { qos: 1 });
+    await dev.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: 1, values: { gas_lel: 66.6 } }), { qos: 1 });
+    await waitFor(() => rejects.some((r) => r.error === 'MESSAGE_NOT_PROCESSED'), 15_000, 'held back after two ends');
+    await dev.endAsync();
+  });
+
   it('holds back a device whole for 10 minutes when its messages, each a new one, end the thread three times: every message answered MESSAGE_NOT_PROCESSED, the operators told; everyone else goes on', async () => {
     let now = Date.now();
     app = await startTestApp({ clock: () => now, pipeline: { mode: 'thread', entry: fileURLToPath(new URL('../support/faulty-pipeline.ts', import.meta.url)) } });

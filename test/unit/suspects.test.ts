@@ -80,4 +80,20 @@ describe('messages that end the reading pipeline', () => {
     for (const d of ['e1', 'e2', 'e3']) (s.ended(d, bytes('a'), 2), s.ended(d, bytes('b'), 3));
     expect(['e1', 'e2', 'e3'].map((d) => s.heldBackNow(d, bytes('z'), 4)?.what ?? null)).toEqual([null, 'device', 'device']);
   });
+
+  it('follows a wall clock that was wrong and is put right: a hold, an end or a suspect stamped ahead of now is let go', () => {
+    const day = 86_400_000;
+    const s = new Suspects(1000);
+    // the clock a day ahead while a device's messages end the thread three times
+    for (const [i, t] of ['a', 'b', 'c'].entries()) s.ended('d1', bytes(t), day + i);
+    expect(s.heldBackNow('d1', bytes('z'), day + 3)?.what).toBe('device');
+    // put right: the hold is not a day long
+    expect(s.heldBackNow('d1', bytes('z'), 10)).toBeNull();
+    // ends and suspects from ahead do not count now
+    s.ended('d2', bytes('a'), day);
+    s.ended('d2', bytes('b'), day);
+    expect(s.ended('d2', bytes('a'), 20)).toBeNull();
+    expect(s.ended('d2', bytes('c'), 21)).toBeNull();
+    expect(s.heldBackNow('d2', bytes('z'), 22)).toBeNull();
+  });
 });
