@@ -114,21 +114,22 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const owed = { notify: await stores.alerts.owed('notify'), forward: await stores.alerts.owed('forward') };
   // the pipeline starts from the registry, the world, the baselines and the open alerts (and again
   // so, should its thread ever end unasked)
-  await pipeline.start(() => pipelineInit({ registry: current(), stores, open: pipelineRunning ? book.openAlerts() : openAtStart, now: clock() }));
+  // (the API is built meanwhile, on this thread, while the pipeline's opens its store; it listens below)
+  const health = serviceHealth({ telemetry, gateway, book, stores, clock, started });
+  const [api] = await Promise.all([
+    composeApi({
+      ...{ settings, registry, caller: (digest) => callers.get(digest), stores, book, telemetry, devices, live, ackLinks, told, hazards, uplinks: forwarder, reports: jobs },
+      useBaseline: (b) => pipeline.baseline(b.deviceId, b.metric, b.value),
+      announceSilences: () => silencesDue(jobs.silences),
+      ...{ health: () => health.now(), ports: () => gateway.ports, audited, metrics, clock, log },
+    }),
+    pipeline.start(() => pipelineInit({ registry: current(), stores, open: pipelineRunning ? book.openAlerts() : openAtStart, now: clock() })),
+  ]);
   pipelineRunning = true;
   await jobs.checkAuditKept(raiseSystem);
   await told.load(book.openAlerts().map((a) => a.id));
   dispatcher.tellOwed(owed.notify);
   await forwarder.alarmOwed(owed.forward);
-
-  // --- API -----------------------------------------------------------------------------------------
-  const health = serviceHealth({ telemetry, gateway, book, stores, clock, started });
-  const api = await composeApi({
-    ...{ settings, registry, caller: (digest) => callers.get(digest), stores, book, telemetry, devices, live, ackLinks, told, hazards, uplinks: forwarder, reports: jobs },
-    useBaseline: (b) => pipeline.baseline(b.deviceId, b.metric, b.value),
-    announceSilences: () => silencesDue(jobs.silences),
-    ...{ health: () => health.now(), ports: () => gateway.ports, audited, metrics, clock, log },
-  });
 
   // --- start ---------------------------------------------------------------------------------------
   await gateway.start();

@@ -1,9 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
-import { Fleet } from '../simulators/fleet.ts';
-import { simDevicesFrom } from '../simulators/devices-from-registry.ts';
-import { runPanels, simPanelsFrom } from '../simulators/panel-fleet.ts';
+import type { Fleet } from '../simulators/fleet.ts';
+import type { runPanels } from '../simulators/panel-fleet.ts';
 import pino from 'pino';
 import { startApp, type App } from './app.ts';
+import { dropEarlyThread } from './pipeline/early-thread.ts';
 import { RegistryError } from './registry/load.ts';
 import { ClusterSetupError } from './cluster/partition-table.ts';
 import { SettingsError, helpText, readSettings, type Settings } from './settings.ts';
@@ -53,6 +53,8 @@ async function main() {
     exitOnBusyPort(e, settings);
     throw e;
   }
+  // the pipeline's early thread, if the service ran its pipeline on this one (PIPELINE_THREAD=off)
+  dropEarlyThread();
   // the built-in simulated plants, for trying the service out: devices like any other, over MQTT
   let fleet: Fleet | undefined;
   let panels: Awaited<ReturnType<typeof runPanels>> | undefined;
@@ -71,9 +73,11 @@ async function main() {
   // from here on: a signal while the plants start still stops the service in order
   stopOnSignal(shutdown);
   if (settings.SIMULATORS === 'on') {
+    // the simulators (and mqtt.js, their client) load only when they run
+    const [{ Fleet }, { simDevicesFrom }, { runPanels, simPanelsFrom }] = await Promise.all([import('../simulators/fleet.ts'), import('../simulators/devices-from-registry.ts'), import('../simulators/panel-fleet.ts')]);
     fleet = new Fleet({ url: `mqtt://127.0.0.1:${app.ports.mqtt}`, devices: simDevicesFrom(app.registry()), log: (m) => log.info({ part: 'simulators' }, m) });
-    await fleet.start();
     yieldToOtherConnections(app, fleet, log);
+    await fleet.start();
     // the registry's fire panels, when the GB/T 26875.3 listener is on
     if (app.ports.firePanel !== undefined) panels = await runPanels(simPanelsFrom(app.registry()), { host: '127.0.0.1', port: app.ports.firePanel, log: (m) => log.info({ part: 'simulators' }, m) });
   }
@@ -115,6 +119,7 @@ async function role(settings: Settings, log: pino.Logger) {
     exitOnBusyPort(e, settings);
     throw e;
   }
+  dropEarlyThread();
   const shutdown = (signal: string) => {
     log.info({ signal, role: settings.ROLE }, 'stopping');
     node.stop().then(
@@ -153,13 +158,16 @@ function yieldToOtherConnections(app: App, fleet: Fleet, log: { info(o: object, 
     const m = /^device:([^/]+)\/(.*)$/.exec(id);
     return m && m[2] !== `sim-${m[1]}` ? m[1] : null;
   };
-  app.gateway.broker.on('client', (c) => {
+  const joined = (c: { id: string }) => {
     const d = external(c.id);
     if (!d) return;
     others.set(d, (others.get(d) ?? 0) + 1);
     fleet.yieldDevice(d, true);
     log.info({ part: 'simulators', device: d }, `built-in plant ${d} pauses: another connection reports for it`);
-  });
+  };
+  app.gateway.broker.on('client', joined);
+  // the broker listened before the plants were set up: connections already there count too
+  for (const c of Object.values((app.gateway.broker as unknown as { clients: Record<string, { id: string }> }).clients)) joined(c);
   app.gateway.broker.on('clientDisconnect', (c) => {
     const d = external(c.id);
     if (!d) return;

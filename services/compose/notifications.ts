@@ -6,7 +6,6 @@ import type { Metrics } from '../metrics.ts';
 import { AckLinks } from '../notify/ack-links.ts';
 import { ackLinkSecret } from '../notify/ack-link-secret.ts';
 import { Channels } from '../notify/channels/channel.ts';
-import { EmailChannel } from '../notify/channels/email.ts';
 import { PhoneChannel } from '../notify/channels/phone.ts';
 import { WebhookChannel } from '../notify/channels/webhook.ts';
 import { Dispatcher } from '../notify/dispatcher.ts';
@@ -48,7 +47,8 @@ export async function composeNotifications(d: {
   const log = d.log.child({ part: 'notify' });
   const live = new LiveStream();
   const channels = new Channels([
-    ...(settings.SMTP_URL ? [new EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []),
+    // nodemailer loads only when e-mail is on
+    ...(settings.SMTP_URL ? [new (await import('../notify/channels/email.ts')).EmailChannel(settings.SMTP_URL, settings.MAIL_FROM)] : []),
     new WebhookChannel(clock),
     new PhoneChannel('sms', registry, clock),
     new PhoneChannel('voice', registry, clock),

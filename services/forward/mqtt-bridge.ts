@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { bareRecord } from '../../domain/types.ts';
 import type { UplinkConfig } from '../registry/schema.ts';
 import type { Entry } from './items.ts';
@@ -15,23 +15,31 @@ type MqttUplink = Extract<UplinkConfig, { kind: 'mqtt' }>;
  * `_gateway` as enterprise, the gateway's name as device and `audit-head` as type.
  */
 export function mqttSender(u: MqttUplink, gatewayName: string): Sender {
-  const client = mqtt.connect(u.url, {
-    username: u.username,
-    password: u.password,
-    clientId: u.clientId ?? `${gatewayName}-${u.id}`,
-    // the queue on disk is the buffer: nothing should pile up in the client while it is away
-    clean: true,
-    reconnectPeriod: 5000,
-    connectTimeout: u.timeoutS * 1000,
-    ca: u.caFile ? readFileSync(u.caFile) : undefined,
-    rejectUnauthorized: u.rejectUnauthorized,
+  const ca = u.caFile ? readFileSync(u.caFile) : undefined;
+  // mqtt.js loads with the first MQTT uplink, not at every start
+  const connecting: Promise<MqttClient> = import('mqtt').then(({ default: mqtt }) => {
+    const client = mqtt.connect(u.url, {
+      username: u.username,
+      password: u.password,
+      clientId: u.clientId ?? `${gatewayName}-${u.id}`,
+      // the queue on disk is the buffer: nothing should pile up in the client while it is away
+      clean: true,
+      reconnectPeriod: 5000,
+      connectTimeout: u.timeoutS * 1000,
+      ca,
+      rejectUnauthorized: u.rejectUnauthorized,
+    });
+    client.on('error', () => {}); // reported through failed sends; mqtt.js reconnects by itself
+    return client;
   });
-  client.on('error', () => {}); // reported through failed sends; mqtt.js reconnects by itself
+  // a failure is each send's to report
+  connecting.catch(() => {});
   const topic = (enterpriseId: string, deviceId: string, type: string) =>
     u.topic.replaceAll('{enterprise}', enterpriseId).replaceAll('{device}', deviceId).replaceAll('{type}', type).replaceAll('{uplink}', u.id);
 
-  const publish = (t: string, payload: unknown) => {
-    if (!client.connected) return Promise.reject(new Error(`not connected to ${u.url}`));
+  const publish = async (t: string, payload: unknown) => {
+    const client = await connecting;
+    if (!client.connected) throw new Error(`not connected to ${u.url}`);
     return withTimeout(client.publishAsync(t, JSON.stringify(payload), { qos: 1 }), u.timeoutS * 1000);
   };
 
@@ -54,8 +62,9 @@ export function mqttSender(u: MqttUplink, gatewayName: string): Sender {
       }
       for (const r of readings.values()) await publish(topic(entry.enterpriseId, r.deviceId, 'telemetry'), { ts: new Date(r.ts).toISOString(), values: r.values });
     },
-    close: () => client.endAsync(true),
+    close: () => connecting.then((client) => client.endAsync(true), () => {}),
     async auditHead(head) {
+      const client = await connecting;
       if (!client.connected) throw new Error(`not connected to ${u.url}`);
       await withTimeout(client.publishAsync(topic('_gateway', gatewayName, 'audit-head'), JSON.stringify({ ...head, at: new Date(head.at).toISOString() }), { qos: 1, retain: true }), u.timeoutS * 1000);
     },

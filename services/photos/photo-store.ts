@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileTypeFromBuffer } from 'file-type';
 import type { Sql } from '../store/sql.ts';
 
 /**
@@ -46,6 +45,8 @@ export class PhotoStore {
   /** Keep an image (on disk, synced, before it is listed); anything else is refused. */
   async add(data: Buffer, meta: Omit<Photo, 'id' | 'mime' | 'bytes'>): Promise<Photo> {
     // a file cut short inside its header (eight bytes of a PNG signature) is not an image either
+    // loaded with the first photo, not at every start
+    const { fileTypeFromBuffer } = await import('file-type');
     const type = await fileTypeFromBuffer(data).catch(() => undefined);
     const ext = type && PHOTO_TYPES.get(type.mime);
     if (!type || !ext) throw new NotAnImage(type ? `${type.mime} is not an accepted image (JPEG, PNG, WebP, HEIC)` : 'the content is not an image');

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
+import { takeEarlyThread } from './early-thread.ts';
 import { Suspects, type HeldBack } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
 import { PipelineCore } from './core.ts';
@@ -265,7 +266,7 @@ export class PipelineClient {
 
   private thread(onMessage: (m: FromPipeline) => void, failedToStart: (e: Error) => void): Side {
     const { file, boot } = workerEntry(this.o.entry);
-    const worker = boot ? new Worker(boot, { workerData: { entry: file } }) : new Worker(file);
+    const worker = boot ? new Worker(boot, { workerData: { entry: file } }) : (takeEarlyThread(file) ?? new Worker(file));
     worker.on('message', onMessage);
     worker.on('error', (err) => this.o.log.error({ err: err.message, stack: err.stack }, 'the reading pipeline failed'));
     let ready = false;
@@ -716,7 +717,7 @@ export class PipelineClient {
 function workerEntry(given?: string): { file: string; boot?: URL } {
   if (given && !given.endsWith('.ts')) return { file: given };
   const here = fileURLToPath(import.meta.url);
-  if (!given && (here.endsWith('.mjs') || here.endsWith('.js'))) return { file: new URL('./pipeline-thread.mjs', import.meta.url).pathname };
+  if (!given && (here.endsWith('.mjs') || here.endsWith('.js'))) return { file: fileURLToPath(new URL('./pipeline-thread.mjs', import.meta.url)) };
   const ts = given ? pathToFileURL(given).href : new URL('./thread.ts', import.meta.url).href;
   const boot = new URL('./tsx-boot.mjs', import.meta.url);
   if (!existsSync(boot)) throw new Error('services/pipeline/tsx-boot.mjs is missing');

@@ -2,8 +2,6 @@ import type { Reading } from '../../domain/types.ts';
 import { BufferFull, DiskBuffer } from './disk-buffer.ts';
 import { GroupCommit } from './group-commit.ts';
 import { LineBatch, lineCount, readingLines, transitionLine } from './influx-lines.ts';
-import { InfluxQlBackend } from './influx-v1.ts';
-import { FluxBackend } from './influx-v2.ts';
 import type { InfluxBackend, Precision } from './influx-backend.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryPoint, TelemetryQuery, TelemetryStore, TelemetryWindow } from './telemetry-store.ts';
 
@@ -80,7 +78,8 @@ export class InfluxTelemetryStore implements TelemetryStore {
 
   static async create(opts: InfluxOptions): Promise<InfluxTelemetryStore> {
     const buffer = opts.bufferDir === undefined ? null : await DiskBuffer.open(opts.bufferDir, opts.maxBufferBytes ?? 512 * 1024 * 1024);
-    const backend = opts.v2 ? new FluxBackend({ url: opts.url, ...opts.v2 }) : new InfluxQlBackend({ ...opts, gzip: buffer !== null });
+    // each client package loads only when its InfluxDB is used (a start without INFLUX_URL loads neither)
+    const backend = opts.v2 ? new (await import('./influx-v2.ts')).FluxBackend({ url: opts.url, ...opts.v2 }) : new (await import('./influx-v1.ts')).InfluxQlBackend({ ...opts, gzip: buffer !== null });
     const store = new InfluxTelemetryStore(opts, buffer, backend);
     store.ship();
     return store;
