@@ -188,6 +188,8 @@ export class PipelineClient {
 
   private init!: () => Promise<PipelineInit>;
   private restarting?: Promise<void>;
+  /** a thread loaded and waiting for `start`, kept once one has ended unasked (keepSpare) */
+  private spare?: { worker: Worker; ended: boolean };
 
   /** `init` says what the pipeline starts from: asked again should it ever have to restart. */
   async start(init: () => Promise<PipelineInit>): Promise<void> {
@@ -255,6 +257,7 @@ export class PipelineClient {
           await this.launch();
           this.restarting = undefined;
           this.o.onRestarted();
+          this.keepSpare();
           return;
         } catch (e) {
           this.o.log.error({ err: (e as Error).message }, 'the reading pipeline did not start again; trying once more');
@@ -264,9 +267,34 @@ export class PipelineClient {
     })();
   }
 
+  /**
+   * Once a thread has ended unasked, another may: a spare one is loaded beside the running one
+   * (its code and DuckDB: about half a second of a core, and 35 MB) so that the next restart
+   * waits only for its store to open. None is kept before: most services never need it.
+   */
+  private keepSpare() {
+    if (this.o.mode === 'inline' || this.spare || this.stopping) return;
+    const { file, boot } = workerEntry(this.o.entry);
+    const worker = boot ? new Worker(boot, { workerData: { entry: file } }) : new Worker(file);
+    // the process may end with it waiting; a spare that fails to load is not taken
+    worker.unref();
+    const spare = { worker, ended: false };
+    worker.on('error', () => {});
+    worker.once('exit', () => (spare.ended = true));
+    this.spare = spare;
+  }
+
+  private takeSpare(): Worker | undefined {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!spare || spare.ended) return undefined;
+    spare.worker.ref();
+    return spare.worker;
+  }
+
   private thread(onMessage: (m: FromPipeline) => void, failedToStart: (e: Error) => void): Side {
     const { file, boot } = workerEntry(this.o.entry);
-    const worker = boot ? new Worker(boot, { workerData: { entry: file } }) : (takeEarlyThread(file) ?? new Worker(file));
+    const worker = this.takeSpare() ?? (boot ? new Worker(boot, { workerData: { entry: file } }) : (takeEarlyThread(file) ?? new Worker(file)));
     worker.on('message', onMessage);
     worker.on('error', (err) => this.o.log.error({ err: err.message, stack: err.stack }, 'the reading pipeline failed'));
     let ready = false;
@@ -703,6 +731,7 @@ export class PipelineClient {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.silenceWatch);
+    void this.takeSpare()?.terminate();
     this.refuseWaiting(new Error('the service is stopping'));
     await this.side?.stop();
     this.ended = true;

@@ -67,6 +67,31 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all([dev.endAsync(), again.end()]);
   });
 
+  it('keeps a spare thread loaded once one has ended unasked: the next restart takes it, a stop ends it', async () => {
+    app = await startTestApp(THREADED);
+    type Spare = { worker: { once(e: 'exit', f: () => void): void }; ended: boolean };
+    const client = app.pipeline as unknown as { spare?: Spare; ready: boolean; restarting?: Promise<void> };
+    const running = () => client.ready && !client.restarting;
+    expect(client.spare).toBeUndefined();
+    await app.pipeline.interrupt();
+    await waitFor(() => running() && client.spare !== undefined, 10_000, 'restarted, a spare beside');
+    const first = client.spare!;
+    await app.pipeline.interrupt();
+    await waitFor(() => running() && client.spare !== undefined && client.spare !== first, 10_000, 'restarted again, another spare beside');
+    // the first spare is the thread running now
+    expect(first.ended).toBe(false);
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 7 } });
+    await app.telemetry.flush();
+    expect((await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: Date.now() + 1000, limit: 10 })).length).toBe(1);
+    await dev.end();
+    const spare = client.spare!;
+    const spareEnded = new Promise<void>((r) => spare.worker.once('exit', r));
+    await app.stop();
+    app = undefined;
+    await spareEnded;
+  });
+
   it('ends the thread, not the process, when a fault is thrown on it while the store is in a call; a new thread takes the next reading', async () => {
     const lines: string[] = [];
     app = await startTestApp({ ...THREADED, logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
