@@ -141,19 +141,7 @@ export function pipelineSilent(silentMs: number | null, at: number): Outcome {
  * close it.
  */
 export function messageHeldBack(deviceId: string, at: number): Outcome {
-  return {
-    ...base,
-    key: `${SYSTEM}/held-back:${deviceId}`,
-    change: 'raise',
-    ruleId: 'message-held-back',
-    metric: 'pipeline',
-    severity: 'critical',
-    value: null,
-    peak: null,
-    threshold: null,
-    at,
-    message: `设备 ${deviceId} 的一条数据导致数据处理线程停止，已被拦截、未处理，其中可能含有报警，请联系企业核查 / a message of device ${deviceId} stopped the reading pipeline: it is held back, not judged (it may have held an alarm); follow it up with the enterprise`,
-  };
+  return heldBack(`held-back:${deviceId}`, 'message-held-back', at, `设备 ${deviceId} 的一条数据导致数据处理线程停止，已被拦截、未处理，其中可能含有报警，请联系企业核查 / a message of device ${deviceId} stopped the reading pipeline: it is held back, not judged (it may have held an alarm); follow it up with the enterprise`);
 }
 
 /**
@@ -163,19 +151,12 @@ export function messageHeldBack(deviceId: string, at: number): Outcome {
  * until they close it.
  */
 export function deviceHeldBack(deviceId: string, until: number, at: number): Outcome {
-  return {
-    ...base,
-    key: `${SYSTEM}/device-held-back:${deviceId}`,
-    change: 'raise',
-    ruleId: 'device-held-back',
-    metric: 'pipeline',
-    severity: 'critical',
-    value: null,
-    peak: null,
-    threshold: null,
-    at,
-    message: `设备 ${deviceId} 的数据多次导致数据处理线程停止，${formatCst(until)} 前其数据一律拦截、不予处理（其中可能含有报警），请联系企业核查 / the messages of device ${deviceId} stopped the reading pipeline again and again: none is judged until ${formatCst(until)} CST (they may hold alarms); follow it up with the enterprise`,
-  };
+  return heldBack(`device-held-back:${deviceId}`, 'device-held-back', at, `设备 ${deviceId} 的数据多次导致数据处理线程停止，${formatCst(until)} 前其数据一律拦截、不予处理（其中可能含有报警），请联系企业核查 / the messages of device ${deviceId} stopped the reading pipeline again and again: none is judged until ${formatCst(until)} CST (they may hold alarms); follow it up with the enterprise`);
+}
+
+/** What the reading pipeline holds back: critical, raised, until the operators close it. */
+function heldBack(key: string, ruleId: string, at: number, message: string): Outcome {
+  return { ...base, key: `${SYSTEM}/${key}`, change: 'raise', ruleId, metric: 'pipeline', severity: 'critical', value: null, peak: null, threshold: null, at, message };
 }
 
 /** The reading pipeline's thread ended unasked: telemetry is refused (not acknowledged) until it is back. */
