@@ -1,12 +1,19 @@
 /**
- * The group commit both telemetry stores use: what is added within `maxWaitMs` (or until
- * `maxSize` units are waiting) is written in one go, and each caller's promise settles with that
- * write. Writes run one after another, in the order their groups closed.
+ * The group commit both telemetry stores use: a group closes at most once every `maxWaitMs` (or
+ * when `maxSize` units are waiting), and what it holds is written in one go; each caller's
+ * promise settles with that write. Writes run one after another, in the order their groups closed.
+ *
+ * A group that opens `maxWaitMs` or more after the last one closed closes at the end of this turn
+ * of the event loop: a reading that comes alone (a plant's few devices, a test's one reading) is
+ * written at once instead of waiting out a window nothing else will join, while a steady stream
+ * still closes one group per `maxWaitMs`, as many readings to a write as before.
  */
 export class GroupCommit<T> {
   private queue: { item: T; since: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private size = 0;
-  private timer?: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout | NodeJS.Immediate;
+  /** when the last group closed (performance.now()) */
+  private closedAt = -Infinity;
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
@@ -20,7 +27,10 @@ export class GroupCommit<T> {
       this.queue.push({ item, since: Date.now(), resolve, reject });
       this.size += size;
       if (this.size >= this.opts.maxSize) void this.flush();
-      else this.timer ??= setTimeout(() => void this.flush(), this.opts.maxWaitMs);
+      else if (!this.timer) {
+        const wait = this.closedAt + this.opts.maxWaitMs - performance.now();
+        this.timer = wait > 0 ? setTimeout(() => void this.flush(), wait) : setImmediate(() => void this.flush());
+      }
     });
   }
 
@@ -31,9 +41,11 @@ export class GroupCommit<T> {
 
   /** Close the group now; resolves when it (and every group before it) has been written. */
   flush(): Promise<void> {
-    clearTimeout(this.timer);
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
     this.timer = undefined;
     const group = this.queue;
+    if (group.length) this.closedAt = performance.now();
     this.queue = [];
     this.size = 0;
     this.tail = this.tail.then(async () => {
