@@ -100,6 +100,12 @@ const flagOf = (key: string) => key.toLowerCase().replace(/_/g, '-');
 
 export class SettingsError extends Error {}
 
+/** zod's words, except for a number that is none: it said `expected number, received NaN` */
+function saidOf(issue: z.core.$ZodIssue, given: Record<string, unknown>): string {
+  if (issue.code !== 'invalid_type' || issue.expected !== 'number') return issue.message;
+  return `expected a number, got ${JSON.stringify(String(given[String(issue.path[0])]).slice(0, 40))}`;
+}
+
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings | 'help' {
   const keys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
   const { values } = parseArgs({
@@ -114,7 +120,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings |
     if (v !== undefined && v !== '') merged[k] = v;
   }
   const parsed = settingsSchema.safeParse(merged);
-  if (!parsed.success) throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
+  if (!parsed.success) throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${saidOf(i, merged)}`).join('\n'));
   const s = parsed.data;
   if (s.MQTTS_PORT !== undefined && (!s.TLS_CERT || !s.TLS_KEY)) throw new SettingsError('MQTTS_PORT needs TLS_CERT and TLS_KEY');
   if (s.INFLUX_TOKEN && (!s.INFLUX_URL || !s.INFLUX_ORG || !s.INFLUX_BUCKET)) throw new SettingsError('INFLUX_TOKEN (InfluxDB 2.x) needs INFLUX_URL, INFLUX_ORG and INFLUX_BUCKET');

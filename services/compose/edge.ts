@@ -141,7 +141,12 @@ export function composeFirePanels(
   },
 ): FirePanelReceiver | undefined {
   const { settings, registry, clock, log } = d;
-  if (settings.FIRE_PANEL_PORT === undefined) return undefined;
+  if (settings.FIRE_PANEL_PORT === undefined) {
+    // such a device cannot report at all: it goes offline, and the operators should know why
+    const panels = [...registry().enterprises.values()].flatMap((e) => e.devices.filter((dev) => dev.panelAddress !== undefined).map((dev) => dev.id));
+    if (panels.length) log.warn({ devices: panels.slice(0, 20), count: panels.length }, 'the registry lists fire panels (GB/T 26875.3) but FIRE_PANEL_PORT is not set: they cannot report, and go offline');
+    return undefined;
+  }
   const unmapped = new UnmappedAlarms();
   const onReadings = d.readings;
   return new FirePanelReceiver({
