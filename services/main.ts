@@ -60,9 +60,12 @@ async function main() {
   let panels: Awaited<ReturnType<typeof runPanels>> | undefined;
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping`);
-    // the plants are not switched off, the service is: they do not say goodbye
+    // the plants are not switched off, the service is: they do not say goodbye, and the service
+    // stops first, so that their links ending (some still mid-connect, whose last will the broker
+    // publishes) raise no offline alarm; a stop as the plants connected raised one per plant
+    const stopped = app.stop();
     panels?.stop();
-    (fleet?.stop(false) ?? Promise.resolve()).then(() => app.stop()).then(
+    Promise.all([stopped, fleet?.stop(false)]).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);

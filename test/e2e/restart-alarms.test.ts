@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
 import { apiClient, connectDevice, startTestApp, tempDir } from '../support/app.ts';
 import { CAST, CHEM, testRegistry } from '../support/registry.ts';
 
@@ -67,6 +68,33 @@ describe('alarms across a restart', () => {
       expect(await active(app)).toEqual([]);
       await tank.end();
       await caster.end();
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
+/**
+ * A stop closes every device's link at once, and the broker publishes the last will of each link
+ * that did not say goodbye: that is the service going away, not the devices. Found by a newcomer
+ * stopping `npm start` as its plants connected: one device-offline alarm per plant, still open
+ * after the restart.
+ */
+describe('a stop', () => {
+  it("raises no offline alarm for the links it closes, whose last wills say 'offline'", async () => {
+    const dataDir = await tempDir();
+    let app = await startTestApp({ dataDir });
+    const will = (id: string) => ({ topic: `v1/${CHEM}/${id}/status`, payload: Buffer.from('offline'), qos: 1 as const, retain: false });
+    const devices = await Promise.all(
+      ['gas-1', 'gas-2'].map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${app.ports.mqtt}`, { username: id, password: `secret-${id}`, clientId: `${id}-will`, reconnectPeriod: 0, will: will(id) })),
+    );
+    for (const [i, d] of devices.entries()) await d.publishAsync(`v1/${CHEM}/gas-${i + 1}/status`, 'online', { qos: 1 });
+    await app.stop();
+    for (const d of devices) d.end(true);
+    app = await startTestApp({ dataDir });
+    try {
+      const all = (await apiClient(app, 'token-operator').get('/api/alerts?limit=100')).json.items as { rule: string; deviceId: string }[];
+      expect(all.filter((a) => a.rule === 'device-offline')).toEqual([]);
     } finally {
       await app.stop();
     }
