@@ -101,6 +101,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onChange((c) => dispatcher.onChange(c));
   book.onClosedWhileActive((key) => pipeline.forget(key));
   registry.onChange((next) => (callers = buildCallers(next)));
+  registry.onChange(() => live.recheck());
   registry.onChange((next) => followCredentials(next, verifier, gateway));
   // the pipeline follows the registry once it runs (it starts with the one in force)
   let pipelineRunning = false;

@@ -24,6 +24,8 @@ import { ackLinkRoutes } from './routes/ack-links.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller;
+    /** the caller's token, as its digest (a stream looks its caller up again by it) */
+    callerDigest: string;
   }
 }
 
@@ -161,6 +163,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger, rateLimitPerMin 
     }
     guard.succeed(digest, req.ip, now);
     req.caller = caller;
+    req.callerDigest = digest;
   });
 
   await app.register(systemRoutes(ctx));

@@ -77,6 +77,7 @@ export async function startApiNode(settings: Settings, opts: ApiNodeOptions = {}
 
   let callers = new Map<string, Caller>();
   registry.onChange((next) => (callers = buildCallers(next)));
+  registry.onChange(() => live.recheck());
   registry.onReload((outcome) => metrics.registryReloads.inc({ outcome }));
   // the registry's maintenance windows are shown with the silences (a worker audits new ones)
   registry.onChange(maintenanceWindows(stores.silences, () => {}));

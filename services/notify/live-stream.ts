@@ -2,11 +2,15 @@ import type { ServerResponse } from 'node:http';
 
 /**
  * Server-Sent Events to the dashboards and anyone following `GET /api/alerts/stream`. Each
- * follower sees only the enterprises its caller may see.
+ * follower sees only the enterprises its caller may see now: the caller is looked up again by its
+ * token for every event, so a token withdrawn or a regulator's regions narrowed in the registry
+ * take effect on streams already open (an outside probe: a withdrawn token's stream went on
+ * receiving alarms), and `recheck()` ends the streams of withdrawn tokens at once.
  */
 interface Follower {
   res: ServerResponse;
-  sees(enterpriseId: string): boolean;
+  /** the caller as the registry in force has it; undefined: its token was withdrawn */
+  caller(): { sees(enterpriseId: string): boolean } | undefined;
 }
 
 export class LiveStream {
@@ -20,17 +24,32 @@ export class LiveStream {
     this.heartbeat.unref();
   }
 
-  follow(res: ServerResponse, sees: (enterpriseId: string) => boolean): void {
+  follow(res: ServerResponse, caller: Follower['caller']): void {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 3000\n\n');
-    const f = { res, sees };
+    const f = { res, caller };
     this.followers.add(f);
     res.on('close', () => this.followers.delete(f));
   }
 
   send(enterpriseId: string, event: string, data: unknown): void {
     const frame = `id: ${++this.seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const f of this.followers) if (f.sees(enterpriseId)) f.res.write(frame);
+    for (const f of this.followers) {
+      const caller = f.caller();
+      if (!caller) this.end(f);
+      else if (caller.sees(enterpriseId)) f.res.write(frame);
+    }
+  }
+
+  /** The registry changed: the streams of withdrawn tokens end now (their next try is refused). */
+  recheck(): void {
+    for (const f of this.followers) if (!f.caller()) this.end(f);
+  }
+
+  private end(f: Follower) {
+    this.followers.delete(f);
+    f.res.end('event: ended\ndata: {"error":"UNAUTHORIZED","message":"the token was withdrawn"}\n\n');
+    f.res.socket?.end();
   }
 
   get size() {

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRegistry, RegistryError } from '../../services/registry/load.ts';
-import { apiClient, connectDevice, startTestApp, THREADED } from '../support/app.ts';
+import { apiClient, connectDevice, followStream, startTestApp, THREADED } from '../support/app.ts';
 import { startReceiver } from '../support/receivers.ts';
 import { CAST, CHEM, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
@@ -500,6 +500,31 @@ describe('the registry', () => {
     const after = await mqtt.connectAsync(url, { username: 'dashboard', password: 'token-operator', reconnectPeriod: 0 });
     expect((await after.subscribeAsync('alerts/#', { qos: 0 }))[0].qos).toBe(0);
     await after.endAsync();
+  });
+
+  it('ends the live stream of a withdrawn token, and narrows an open stream with its regulator\'s regions, at reload', async () => {
+    const operator = await followStream(app, 'token-operator');
+    const regulator = await followStream(app, 'token-regulator-a');
+    const mall = await followStream(app, 'token-mall');
+    const original = parse(await readFile(app.configPath, 'utf8'));
+    await edit((r) => {
+      r.users.find((u: { token?: string }) => u.token === 'token-regulator-a').regions = ['999999'];
+      r.users = r.users.filter((u: { token?: string }) => u.token !== 'token-mall');
+    });
+    expect((await app.reload()).ok).toBe(true);
+    await waitFor(() => mall.events.some((e) => e.event === 'ended'), 5000, "the withdrawn token's stream ended");
+    expect(mall.events.find((e) => e.event === 'ended')!.data).toMatchObject({ error: 'UNAUTHORIZED' });
+    // an alarm in the regions the regulator no longer has: the operator hears it, the regulator does not
+    const dev = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    await waitFor(() => operator.events.some((e) => e.data?.deviceId === 'gas-2'), 5000, 'the operator told');
+    await dev.telemetry({ values: { gas_lel: 1 } });
+    await app.settled();
+    expect(regulator.events.filter((e) => e.data?.deviceId === 'gas-2')).toEqual([]);
+    for (const s of [operator, regulator, mall]) s.close();
+    await dev.end();
+    await writeFile(app.configPath, stringify(original));
+    expect((await app.reload()).ok).toBe(true);
   });
 
   it('names registered-devices.json when it is corrupt, instead of failing without a word', async () => {

@@ -118,7 +118,8 @@ export const alertRoutes =
 
     app.get('/alerts/stream', async (req, reply) => {
       reply.hijack();
-      ctx.live.follow(reply.raw, req.caller.sees);
+      const digest = req.callerDigest;
+      ctx.live.follow(reply.raw, () => ctx.caller(digest));
     });
 
     app.get('/alerts/export.csv', async (req, reply) => {
