@@ -219,6 +219,18 @@ describe('a point standing for several components', () => {
     expect(read([comp(3, 0b11), comp(1, 0b01)])).toEqual([true, true]);
     expect(read([comp(3, 0b01)])).toEqual([false]);
   });
+
+  it('keeps at most its bound of components a point, letting faults go before fires: a fault storm never clears a fire', () => {
+    const memory = new PanelMemory(100);
+    const read = (items: Parameters<typeof readingsOf>[1]) => readingsOf(device, items, now, 0, -Infinity, memory).readings.map((r) => [r.values.any, r.quality?.any ?? 'good']);
+    // component status bits: 0b11 fire, 0b101 fault (operating and fault)
+    expect(read([comp(1, 0b11)])).toEqual([[true, 'good']]);
+    for (let i = 2; i < 20_000; i++) read([comp(i, 0b101)]);
+    expect(memory.kept('p', 'any')).toBe(100);
+    expect(read([comp(20_000, 0b01)])).toEqual([[true, 'good']]);
+    // the fire's own normal clears it; faults kept say the point's quality
+    expect(read([comp(1, 0b01)])).toEqual([[false, 'fault']]);
+  });
 });
 
 describe('unregistered components as system alerts (UnmappedAlarms)', () => {
