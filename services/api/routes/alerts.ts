@@ -143,6 +143,10 @@ export const alertRoutes =
           header: true,
           columns: ['id', 'enterprise_id', 'enterprise', 'region', 'industry', 'device', 'metric', 'rule', 'severity', 'state', 'acknowledged', 'raised_at_cst', 'ack_at_cst', 'ack_by', 'cleared_at_cst', 'closed_at_cst', 'closed_by', 'disposition', 'close_note', 'value', 'peak', 'threshold', 'message', 'point_id', 'point_name'],
           cast: { boolean: (b) => (b ? 'true' : 'false') },
+          // point names, messages and notes are written by enterprises and callers: a cell that
+          // starts with = + - @ would be a formula in the regulator's Excel (an outside probe
+          // planted a HYPERLINK); it goes out as text, behind a quote. Numbers stay numbers
+          escape_formulas: true,
         },
       );
       return reply
