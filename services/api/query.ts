@@ -26,11 +26,13 @@ export const severityList = z
 /** "30s", "1m", "15m", "1h", "1d" → ms */
 export const duration = z
   .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 10s, 1m, 1h, 1d')
+  .regex(/^\d{1,15}(ms|s|m|h|d)$/, 'expected a duration such as 10s, 1m, 1h, 1d')
   .transform((s) => {
     const [, n, u] = /^(\d+)(ms|s|m|h|d)$/.exec(s)!;
     return Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[u as 'ms'];
   })
-  .refine((ms) => ms >= 1000, 'the window must be at least 1s');
+  .refine((ms) => ms >= 1000, 'the window must be at least 1s')
+  // a window longer than any period asked for is one bucket; an endless one (400 nines) was a 500
+  .refine((ms) => ms <= 366 * 86_400_000, 'the window must be at most 366d');
 
 export const regionCode = z.string().regex(/^\d{2,12}$/, 'a region code is 2–12 digits');

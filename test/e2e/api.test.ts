@@ -53,6 +53,8 @@ describe('HTTP API', () => {
     ['/api/alerts?cursor=zzz', 'cursor'],
     ['/api/alerts?colour=red', 'query'],
     ['/api/telemetry?device=gas-1&every=5x', 'every'],
+    [`/api/telemetry?device=gas-1&every=${'9'.repeat(400)}d`, 'every'],
+    ['/api/telemetry?device=gas-1&every=99999999999999d', 'every'],
     ['/api/telemetry?metric=gas_lel', 'enterprise'],
   ])('answers %s with 400 naming %s', async (path, field) => {
     const r = await apiClient(app, 'token-operator').get(path);
