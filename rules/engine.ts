@@ -611,6 +611,9 @@ export function reconcile(next: RuleSet, state: EngineState, now: number): Outco
     if (device) layOut(rt, device), (rt.set = next);
     else (rt.states = []), (rt.rules = null), (rt.set = null), (rt.imported = null);
   }
+  // a device the registry gained has been silent since now, not since the service started (an
+  // outside probe: a device registered after 14 minutes was "offline, no reading for 848 s" at once)
+  for (const device of next.devices.values()) if (!state.devices.has(device.deviceId)) runtime(state, device, next).lastHeard = now;
   const outcomes: Outcome[] = [];
   for (const [key, a] of state.active) {
     const device = next.devices.get(keyParts(key).deviceId);

@@ -3,7 +3,8 @@ import type { OfflineRuleDef } from './schema.ts';
 
 /**
  * A device that stops reporting: no reading for N reporting intervals (counted from the start of
- * the service for a device never heard), or the device saying `offline` (its last will) at once.
+ * the service, or from when the registry gained it, for a device never heard), or the device
+ * saying `offline` (its last will) at once.
  */
 export interface OfflineState {
   /** the device said offline and has not spoken since */

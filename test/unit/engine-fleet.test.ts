@@ -87,6 +87,19 @@ describe('a fleet on shared rules', () => {
     expect(brief(evaluate(f.set, f.state, { enterpriseId: 'E', deviceId: 'D0', ts: 3000, values: { melt_level: 5 } }, 3000))).toEqual(['D0 level raise:critical 5']);
   });
 
+  it('counts a device the registry gained as silent from then, not from the start of the service', () => {
+    const f = fleet([{ reportIntervalS: 10 }]);
+    // the service ticks from its start
+    expect(tick(f.set, f.state, 0)).toEqual([]);
+    const hour = 3_600_000;
+    const next = compileRules(['D0', 'D1'].map((deviceId) => ({ enterpriseId: 'E', deviceId, reportIntervalS: 10, rules: [gas, offline].map((r) => ruleSchema.parse(r)) })));
+    // an hour in, D1 is registered
+    reconcile(next, f.state, hour);
+    // D0, never heard since the start: offline; D1 has been known for 29 s of its 30
+    expect(brief(tick(next, f.state, hour + 29_000))).toEqual(['D0 offline raise:major 3629']);
+    expect(brief(tick(next, f.state, hour + 30_000))).toEqual(['D1 offline raise:major 30']);
+  });
+
   it('compiles one layout for devices with the same rules and points, another for other points', () => {
     const points = [
       { id: 'gas-1', metric: 'gas_lel' },
