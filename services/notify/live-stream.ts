@@ -18,9 +18,17 @@ export class LiveStream {
   private seq = 0;
   private readonly heartbeat: NodeJS.Timeout;
 
-  constructor(heartbeatMs = 15_000) {
+  /**
+   * `maxUnsentBytes`: a follower that does not read (a tab asleep, a stuck proxy) would have every
+   * event kept for it in memory, through an alarm storm: past this much unsent, its stream ends
+   * (it reconnects and reads the list again), as MQTT's slow readers are let go.
+   */
+  constructor(
+    heartbeatMs = 15_000,
+    private readonly maxUnsentBytes = 4 * 1024 * 1024,
+  ) {
     // a comment line now and then keeps proxies from closing an idle stream
-    this.heartbeat = setInterval(() => this.followers.forEach((f) => f.res.write(': keep-alive\n\n')), heartbeatMs);
+    this.heartbeat = setInterval(() => this.followers.forEach((f) => this.write(f, ': keep-alive\n\n')), heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -37,8 +45,15 @@ export class LiveStream {
     for (const f of this.followers) {
       const caller = f.caller();
       if (!caller) this.end(f);
-      else if (caller.sees(enterpriseId)) f.res.write(frame);
+      else if (caller.sees(enterpriseId)) this.write(f, frame);
     }
+  }
+
+  private write(f: Follower, text: string) {
+    f.res.write(text);
+    if (f.res.writableLength <= this.maxUnsentBytes) return;
+    this.followers.delete(f);
+    f.res.destroy();
   }
 
   /** The registry changed: the streams of withdrawn tokens end now (their next try is refused). */

@@ -1,0 +1,38 @@
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { LiveStream } from '../../services/notify/live-stream.ts';
+import { waitFor } from '../support/wait.ts';
+
+const everyone = () => ({ sees: () => true });
+
+describe('the live alert stream', () => {
+  it('lets go of a follower that stops reading once its unsent events pass the bound; one that reads gets every event', async () => {
+    const live = new LiveStream(15_000, 256 * 1024);
+    const server = createServer((_req, res) => live.follow(res, everyone));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const open = () => new Promise<IncomingMessage>((resolve) => request({ host: '127.0.0.1', port, path: '/' }, resolve).end());
+    const reader = await open();
+    let received = 0;
+    reader.on('data', (c: Buffer) => (received += c.toString().split('event: alert').length - 1));
+    const asleep = await open();
+    // a tab asleep: nothing it is sent is read
+    asleep.pause();
+    asleep.socket.pause();
+    await waitFor(() => live.size === 2, 5000, 'both following');
+    const big = { message: 'x'.repeat(8 * 1024) };
+    let sent = 0;
+    // an alarm storm, until the sleeper has been let go (the kernel's buffers hold a few MB first)
+    while (live.size === 2 && sent < 10_000) {
+      live.send('E', 'alert', big);
+      sent++;
+      if (sent % 4 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(live.size).toBe(1);
+    await waitFor(() => received === sent, 10_000, 'every event read by the reader');
+    live.close();
+    asleep.destroy();
+    await new Promise((r) => server.close(r));
+  });
+});
