@@ -100,6 +100,9 @@ describe('every view fits every screen, in both languages', () => {
     await gas.telemetry({ seq: 2, values: { gas_lel: 3 } });
     await gas.telemetry({ seq: 3, values: { gas_lel: 27.5 } });
     await smoke.telemetry({ seq: 1, values: { smoke_alarm: true } });
+    // readings refused again and again: an alert whose figures are its own (a count), not the point's
+    for (let seq = 4; seq <= 6; seq++) await gas.telemetry({ seq, values: { toxic_gas_ppm: 'high' } });
+    await app.settled();
     await Promise.all([gas.end(), smoke.end()]);
   }, 60_000);
   afterAll(async () => {
@@ -189,6 +192,8 @@ describe('every view fits every screen, in both languages', () => {
       expect(gas.num).toMatch(/^[\d.]+ %LEL \/ [\d.]+ %LEL$/);
       // a smoke alarm alarms by its state: yes, and no "/ 1"
       expect(rows.find((r) => r.msg.includes(lang === 'zh' ? '烟感' : 'smoke'))?.num).toBe(lang === 'zh' ? '是' : 'yes');
+      // readings refused are counted, not measured in the point's unit
+      expect(rows.map((r) => r.num)).toContain(lang === 'zh' ? '3 条 / 3 条' : '3 readings / 3 readings');
       for (const r of rows) {
         expect(r.msg).not.toContain(' / ');
         if (lang === 'en') expect(r.msg).not.toMatch(/[\u4e00-\u9fff]/);

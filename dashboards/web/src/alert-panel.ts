@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { $, h, toast } from './dom.ts';
-import { DISPOSITIONS, cst, dispositionName, industryName, messageText, metricName, pointName, severityName, t, thresholdText, transitionName, valueText } from './i18n.ts';
+import { DISPOSITIONS, cst, dispositionName, industryName, messageText, metricName, pointName, severityName, t, alertThresholdText, figureText, transitionName } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import { deviceName, regionName, session, type Alert } from './session.ts';
 
@@ -158,9 +158,9 @@ export async function showDetail(id: string) {
   const rows: [string, string][] = [
     [t('enterprise'), `${session.names.get(d.enterpriseId) ?? d.enterpriseId}（${industryName(d.industry)} · ${regionName(d.region.slice(0, 6))}）`],
     [t('point'), `${deviceName(d.enterpriseId, d.deviceId)} · ${pointName(d)}`],
-    [t('value'), valueText(d.value, d.metric)],
-    [t('peak'), valueText(d.peak, d.metric)],
-    [t('threshold'), thresholdText(d.threshold, d.metric) ?? '—'],
+    [t('value'), figureText(d.value, d)],
+    [t('peak'), figureText(d.peak, d)],
+    [t('threshold'), alertThresholdText(d) ?? '—'],
     [t('raisedAt'), cst(d.raisedAt)],
     [t('ackAt'), d.ackAt ? `${cst(d.ackAt)} · ${d.ackBy ?? ''}` : '—'],
     [t('clearedAt'), cst(d.clearedAt)],

@@ -1,7 +1,7 @@
 import { api, query } from './api.ts';
 import { alertActions, bulkHandle, showDetail } from './alert-panel.ts';
 import { h, select, toast } from './dom.ts';
-import { SEVERITIES, cst, durationText, industryName, messageText, metricName, pointName, severityName, t, thresholdText, valueText } from './i18n.ts';
+import { SEVERITIES, cst, durationText, industryName, messageText, metricName, pointName, severityName, t, alertThresholdText, figureText } from './i18n.ts';
 import { liveAlerts } from './live-alerts.ts';
 import { deviceName, regionName, session, type Alert } from './session.ts';
 
@@ -160,7 +160,7 @@ export function mountBoard(root: HTMLElement, opts: { regions: boolean }) {
           h('td', { class: 'time' }, cst(activated(a)), h('small', { class: 'ago' }, ` ${agoText(activated(a))}`)),
           h('td', { class: 'enterprise' }, session.names.get(a.enterpriseId) ?? a.enterpriseId),
           h('td', { class: 'point' }, `${deviceName(a.enterpriseId, a.deviceId)} · ${pointName(a)}`),
-          h('td', { class: 'num' }, `${valueText(a.value, a.metric)}${thresholdText(a.threshold, a.metric) !== null ? ` / ${thresholdText(a.threshold, a.metric)}` : ''}`),
+          h('td', { class: 'num' }, `${figureText(a.value, a)}${alertThresholdText(a) !== null ? ` / ${alertThresholdText(a)}` : ''}`),
           h('td', { class: 'msg' }, messageText(a.message)),
           h('td', { class: 'state' }, `${t(a.state)}${a.acknowledged ? ` · ${t('acked')}` : ''}${a.flapping ? ` · ${t('flapping')}` : ''}`),
           h('td', { class: 'actions' }, ...alertActions(a)),

@@ -416,6 +416,21 @@ export function durationText(s: number | null | undefined): string {
 export const numberText = (v: number) =>
   Math.abs(v) >= 100 ? String(Math.round(v * 10) / 10) : Math.abs(v) >= 1 || v === 0 ? String(Math.round(v * 100) / 100) : String(Number(v.toPrecision(3)));
 
+/** The unit of the figures of the rules that count their own: seconds of silence, readings refused. */
+const RULE_UNITS = new Map([
+  ['device-offline', { zh: '秒', en: 's' }],
+  ['readings-refused', { zh: '条', en: 'readings' }],
+]);
+
+/** An alert's value, peak or threshold with its unit: its metric's, or its rule's own (a bare "181 / 180" said nothing). */
+export function figureText(v: unknown, a: { rule: string; metric: string }): string {
+  const own = RULE_UNITS.get(a.rule);
+  return own && typeof v === 'number' ? `${numberText(v)} ${own[lang]}` : valueText(v, a.metric);
+}
+
+/** An alert's threshold, null when it has none to show. */
+export const alertThresholdText = (a: { rule: string; metric: string; threshold: number | null }) => (RULE_UNITS.has(a.rule) ? (a.threshold === null ? null : figureText(a.threshold, a)) : thresholdText(a.threshold, a.metric));
+
 /** A switch (a smoke alarm, a valve's end position) alarms by its state: it has no threshold to show. */
 export const thresholdText = (v: number | null, metric: string) => (v === null || (isMetric(metric) && INDICATORS[metric].type === 'boolean') ? null : valueText(v, metric));
 
