@@ -28,11 +28,14 @@ describe('the telemetry stores\' group commit', () => {
     const { g, writes } = group();
     void g.add('a', 1);
     await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([['a']]);
+    // within the window of the last: each waits its window, the others join it
     await vi.advanceTimersByTimeAsync(5);
     void g.add('b', 1);
+    await vi.advanceTimersByTimeAsync(5);
+    void g.add('c', 1);
     await vi.advanceTimersByTimeAsync(14);
     expect(writes).toEqual([['a']]);
-    void g.add('c', 1);
     await vi.advanceTimersByTimeAsync(1);
     expect(writes).toEqual([['a'], ['b', 'c']]);
     void g.add('d', 1);
@@ -45,6 +48,25 @@ describe('the telemetry stores\' group commit', () => {
     void g.add('e', 1);
     await vi.advanceTimersByTimeAsync(0);
     expect(writes.at(-1)).toEqual(['e']);
+  });
+
+  it('waits the window while a write is under way, however long ago the last group closed: a slow store gets batches, not one write each', async () => {
+    const writes: string[][] = [];
+    let finish = () => {};
+    const g = new GroupCommit<string>((items) => (writes.push(items), new Promise<void>((r) => (finish = r))), { maxWaitMs: 20, maxSize: 100 });
+    void g.add('a', 1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([['a']]);
+    // the write takes 30 ms: what comes meanwhile gathers for a window
+    await vi.advanceTimersByTimeAsync(30);
+    void g.add('b', 1);
+    await vi.advanceTimersByTimeAsync(0);
+    void g.add('c', 1);
+    await vi.advanceTimersByTimeAsync(19);
+    finish();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(writes).toEqual([['a'], ['b', 'c']]);
+    finish();
   });
 
   it('closes a group at once when it reaches its size, and an explicit flush writes what waits', async () => {
