@@ -67,7 +67,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const pipeline = composePipeline({ settings, options: opts.pipeline, book, forwarder, metrics, faults, raiseSystem, clock, log });
   const telemetry = pipeline.telemetry;
   const status = new LiveStatus();
-  const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids));
+  const devices = new DeviceStatuses(status, (ids) => pipeline.lastValues(ids), (id) => pipeline.heldBackUntil(id, clock()));
   const verifier = loginVerifier(current);
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };

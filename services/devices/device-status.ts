@@ -5,7 +5,11 @@ import type { DeviceStatus, LiveStatus } from './live-status.ts';
  * What the API shows of a device: its connection (heard here, at the MQTT edge) with its last
  * readings (kept by the reading pipeline, which sees them), asked for together.
  */
-export type DeviceStatusNow = DeviceStatus & { online: boolean };
+export type DeviceStatusNow = DeviceStatus & {
+  online: boolean;
+  /** its messages are held back until then: they ended the reading pipeline again and again */
+  heldBackUntil?: number;
+};
 
 export interface ReadingsSeen {
   deviceId: string;
@@ -17,6 +21,7 @@ export class DeviceStatuses {
   constructor(
     private readonly links: LiveStatus,
     private readonly seen: (deviceIds: string[]) => Promise<ReadingsSeen[]>,
+    private readonly heldBack: (deviceId: string) => number | null = () => null,
   ) {}
 
   async many(deviceIds: string[]): Promise<Map<string, DeviceStatusNow>> {
@@ -29,7 +34,8 @@ export class DeviceStatuses {
       const r = byId.get(id);
       const lastValues = Object.assign(Object.create(null) as DeviceStatus['lastValues'], r?.lastValues);
       const lastSeen = Math.max(link.lastSeen ?? -Infinity, r?.lastSeen ?? -Infinity);
-      out.set(id, { ...link, lastValues, lastSeen: Number.isFinite(lastSeen) ? lastSeen : null });
+      const held = this.heldBack(id);
+      out.set(id, { ...link, lastValues, lastSeen: Number.isFinite(lastSeen) ? lastSeen : null, ...(held === null ? {} : { heldBackUntil: held }) });
     }
     return out;
   }

@@ -352,6 +352,11 @@ export class PipelineClient {
     };
   }
 
+  /** Until when a device's messages are held back (suspects.ts), or null. */
+  heldBackUntil(deviceId: string, now: number): number | null {
+    return this.suspects.deviceHeldUntil(deviceId, now);
+  }
+
   /** One telemetry message of a device, as received. */
   take(deviceId: string, payload: Buffer, at: number, reply: TelemetryReply): void {
     if (!this.running()) return this.tell([reply], new Error('the reading pipeline is not running'));

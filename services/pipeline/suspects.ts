@@ -67,6 +67,12 @@ export class Suspects {
     return held !== undefined && held.has(Suspects.hashOf(payload)) ? { what: 'message' } : null;
   }
 
+  /** Until when the device is held back whole, or null (the API shows it with the device). */
+  deviceHeldUntil(deviceId: string, now: number): number | null {
+    const until = this.devicesHeld.get(deviceId);
+    return until !== undefined && within(until - this.forgetAfterMs, now, this.forgetAfterMs) ? until : null;
+  }
+
   /** Suspects kept (for tests). */
   size(): number {
     return this.suspects.size;

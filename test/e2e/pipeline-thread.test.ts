@@ -182,6 +182,9 @@ describe('the reading pipeline on its own thread', () => {
     await dev.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: 4, values: { gas_lel: 6 } }), { qos: 1 });
     const told = await waitFor(() => rejects.find((r) => r.error === 'MESSAGE_NOT_PROCESSED'), 10_000, 'the device told');
     expect(told.detail).toContain(new Date(now + 10 * 60_000).toISOString());
+    // the device list says so beside the device, which is connected and looks online
+    const device = async () => ((await api.get(`/api/enterprises/${CHEM}`)).json.devices as { id: string; heldBackUntil: string | null }[]).find((d) => d.id === 'gas-1')!;
+    expect((await device()).heldBackUntil).toBe(new Date(now + 10 * 60_000).toISOString());
     const other = await connectDevice(app, CHEM, 'gas-2', 'secret-gas-2');
     await other.telemetry({ seq: 1, values: { gas_lel: 7 } });
     // ten minutes on, its readings are taken again
@@ -189,6 +192,7 @@ describe('the reading pipeline on its own thread', () => {
     await dev.publishAsync(`v1/${CHEM}/gas-1/telemetry`, JSON.stringify({ seq: 5, values: { gas_lel: 6 } }), { qos: 1 });
     await app.telemetry.flush();
     expect((await app.telemetry.query({ deviceId: 'gas-1', from: 0, to: now + 1000, limit: 10 })).map((p) => ('seq' in p ? p.seq : -1))).toEqual([5]);
+    expect((await device()).heldBackUntil).toBeNull();
     expect((await app.telemetry.query({ deviceId: 'gas-2', from: 0, to: now + 1000, limit: 10 })).length).toBe(1);
     expect(await restarts()).toBe(3);
     await Promise.all([dev.endAsync(), other.end()]);

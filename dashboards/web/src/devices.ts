@@ -63,6 +63,8 @@ function deviceCard(ent: Enterprise, d: Device) {
     { class: `card device ${d.online ? 'on' : 'off'}`, href: `#device/${encodeURIComponent(ent.id)}/${encodeURIComponent(d.id)}`, dataset: { device: d.id } },
     h('div', { class: 'card-head' }, h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), h('strong', {}, d.name ?? d.id), d.name ? h('small', {}, d.id) : '', d.openAlerts ? h('span', { class: 'pill alarm' }, d.openAlerts) : ''),
     h('p', { class: 'muted' }, `${t(state)} · ${t('lastSeen')} ${cst(d.lastSeen)}`),
+    // online, and yet nothing it sends is judged: the card must not look like a healthy device's
+    d.heldBackUntil ? h('p', { class: 'held-back' }, `${t('heldBackUntil')} ${cst(d.heldBackUntil)}`) : '',
     h(
       'table',
       { class: 'values' },

@@ -18,6 +18,8 @@ export interface Device {
   limits: { metric: string; rule: string; direction: 'above' | 'below'; severity: string; value: number }[];
   online: boolean;
   connected: boolean;
+  /** its readings are held back (they ended the reading pipeline again and again) until then */
+  heldBackUntil: string | null;
   lastSeen: string | null;
   lastValues: Record<string, { value: number | boolean; ts: string }>;
   openAlerts: number;

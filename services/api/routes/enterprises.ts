@@ -66,6 +66,8 @@ export const enterpriseRoutes =
             rules: (ctx.registry().devices.get(d.id)?.rules ?? []).filter((r) => r.enabled).map((r) => ({ id: r.id, kind: r.kind, description: r.description ?? null })),
             online: s.online,
             connected: s.connected,
+            // connected and online, and yet none of its readings is judged: say so beside it
+            heldBackUntil: s.heldBackUntil === undefined ? null : new Date(s.heldBackUntil).toISOString(),
             lastSeen: s.lastSeen === null ? null : new Date(s.lastSeen).toISOString(),
             lastValues: Object.fromEntries(Object.entries(s.lastValues).map(([m, v]) => [m, { value: v.value, ts: new Date(v.ts).toISOString() }])),
             openAlerts: open.filter((a) => a.deviceId === d.id).length,
