@@ -93,11 +93,13 @@ export const MAX_PAST_MS = 10 * 60_000;
  * report, or a system's, never clears another's fire. Only components in fire or fault are kept,
  * at most `maxPerPoint` a point, and a report costs the same however many are (an outside probe:
  * 170 000 components in fault behind one catch-all, each report walking them all, slowed every
- * enterprise's PUBACKs 4×). Past the bound the oldest fault is let go first, then the oldest fire:
- * the point stays in fire as long as any fire is kept.
+ * enterprise's PUBACKs 4×). Past the bound the oldest fault is let go first; a fire is never
+ * cleared by being let go: once one was (thousands of fires at once behind one point), the point
+ * stays in fire until the service restarts, whatever the others say
+ * (an outside probe cleared a fire by 4 096 other fires that then reported normal).
  */
 export class PanelMemory {
-  private readonly byPoint = new Map<string, { fires: Set<string>; faults: Set<string> }>();
+  private readonly byPoint = new Map<string, { fires: Set<string>; faults: Set<string>; lostFire: boolean }>();
 
   constructor(private readonly maxPerPoint = 4096) {}
 
@@ -105,18 +107,19 @@ export class PanelMemory {
   note(deviceId: string, pointId: string, component: string, state: { fire: boolean; fault: boolean }): { fire: boolean; fault: boolean } {
     const key = `${deviceId}\n${pointId}`;
     let parts = this.byPoint.get(key);
-    if (!parts) this.byPoint.set(key, (parts = { fires: new Set(), faults: new Set() }));
+    if (!parts) this.byPoint.set(key, (parts = { fires: new Set(), faults: new Set(), lostFire: false }));
     const { fires, faults } = parts;
     if (state.fire) fires.add(component);
     else fires.delete(component);
     if (state.fault) faults.add(component);
     else faults.delete(component);
     while (fires.size + faults.size > this.maxPerPoint) {
+      if (!faults.size) parts.lostFire = true;
       const oldest = faults.size ? faults : fires;
       oldest.delete(oldest.values().next().value!);
     }
-    if (!fires.size && !faults.size) this.byPoint.delete(key);
-    return { fire: fires.size > 0, fault: faults.size > 0 };
+    if (!fires.size && !faults.size && !parts.lostFire) this.byPoint.delete(key);
+    return { fire: fires.size > 0 || parts.lostFire, fault: faults.size > 0 };
   }
 
   /** Components kept for a point (for tests). */

@@ -231,6 +231,17 @@ describe('a point standing for several components', () => {
     // the fire's own normal clears it; faults kept say the point's quality
     expect(read([comp(1, 0b01)])).toEqual([[false, 'fault']]);
   });
+
+  it('never clears a fire by letting it go: once more fires than its bound came at once, the point stays in fire', () => {
+    const memory = new PanelMemory(100);
+    const read = (items: Parameters<typeof readingsOf>[1]) => readingsOf(device, items, now, 0, -Infinity, memory).readings.map((r) => r.values.any);
+    expect(read([comp(1, 0b11)])).toEqual([true]);
+    // 100 more fires push the first out of what is kept; then they all recover
+    for (let i = 2; i <= 101; i++) read([comp(i, 0b11)]);
+    for (let i = 2; i <= 101; i++) read([comp(i, 0b01)]);
+    // the first never said normal: still in fire
+    expect(read([comp(500, 0b01)])).toEqual([true]);
+  });
 });
 
 describe('unregistered components as system alerts (UnmappedAlarms)', () => {
