@@ -36,17 +36,21 @@ export class LiveStream {
   constructor(
     heartbeatMs = 15_000,
     private readonly maxUnsentBytes = 4 * 1024 * 1024,
-    readonly limits = { perCaller: 50, total: 2000 },
+    readonly limits = { perCaller: 50, total: 2000, kept: 200 },
   ) {
     // a comment line now and then keeps proxies from closing an idle stream
     this.heartbeat = setInterval(() => this.followers.forEach((f) => this.write(f, ': keep-alive\n\n')), heartbeatMs);
     this.heartbeat.unref();
   }
 
-  /** May this caller open one more stream? 'caller': it has its share open; 'total': the service has. */
-  refuses(who: string): 'caller' | 'total' | null {
+  /**
+   * May this caller open one more stream? 'caller': it has its share open; 'total': the service
+   * has. The last `limits.kept` places are kept for those who watch for everyone (operators,
+   * regulators): enterprises' streams alone cannot lock the duty room out.
+   */
+  refuses(who: string, watchesForOthers: boolean): 'caller' | 'total' | null {
     if ((this.byCaller.get(who) ?? 0) >= this.limits.perCaller) return 'caller';
-    return this.followers.size >= this.limits.total ? 'total' : null;
+    return this.followers.size >= this.limits.total - (watchesForOthers ? 0 : this.limits.kept) ? 'total' : null;
   }
 
   follow(res: ServerResponse, who: string, caller: Follower['caller']): void {
@@ -56,6 +60,8 @@ export class LiveStream {
     this.followers.add(f);
     this.byCaller.set(who, (this.byCaller.get(who) ?? 0) + 1);
     res.on('close', () => this.forget(f));
+    // a response queued behind another on its connection (pipelined) hears no 'close' of its own
+    res.req?.socket?.once('close', () => this.forget(f));
   }
 
   private forget(f: Follower) {

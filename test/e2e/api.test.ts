@@ -1,5 +1,8 @@
 import mqtt from 'mqtt';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, followStream, startTestApp } from '../support/app.ts';
@@ -173,6 +176,31 @@ describe('HTTP API', () => {
     }, 5000, 'a place freed');
     again.abort();
     for (const s of [...streams, other]) s.close();
+  });
+
+  it('counts no stream for requests pipelined behind a stream on its connection: the token is not locked out once it closes', async () => {
+    // its own service, whose log says when each request came (all 51 must have been handled)
+    const lines: string[] = [];
+    const own = await startTestApp({ logger: pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
+    try {
+      const sock = connect(own.ports.http, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      // another token's stream first, then 50 of token-mall's queued behind it
+      const stream = (token: string) => `GET /api/alerts/stream?token=${token} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      sock.write(stream('token-chem') + stream('token-mall').repeat(50));
+      await waitFor(() => lines.filter((l) => l.includes('incoming request') && l.includes('/api/alerts/stream')).length === 51, 10_000, 'all 51 requests handled');
+      sock.destroy();
+      // every place of the token free again: a stream of its own is followed
+      const ctrl = new AbortController();
+      await waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${own.ports.http}/api/alerts/stream?token=token-mall`, { signal: ctrl.signal });
+        if (r.status !== 200) await r.body?.cancel();
+        return r.status === 200;
+      }, 5000, 'a stream for the token');
+      ctrl.abort();
+    } finally {
+      await own.stop();
+    }
   });
 
   it("plants no formula in a regulator's CSV: a cell an enterprise wrote that starts with = + - @ goes out as text", async () => {

@@ -36,23 +36,27 @@ describe('the live alert stream', () => {
     await new Promise((r) => server.close(r));
   });
 
-  it('follows at most its bound of streams a caller and in all; a stream closed frees its place', async () => {
-    const live = new LiveStream(15_000, 4 * 1024 * 1024, { perCaller: 2, total: 3 });
+  it('follows at most its bound of streams a caller and in all, the last places kept for those who watch for everyone; a stream closed frees its place', async () => {
+    const live = new LiveStream(15_000, 4 * 1024 * 1024, { perCaller: 2, total: 4, kept: 1 });
     const server = createServer((req, res) => live.follow(res, req.url!.slice(1), everyone));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const open = (who: string) => new Promise<IncomingMessage>((resolve) => request({ host: '127.0.0.1', port, path: `/${who}` }, resolve).end());
     const a1 = await open('a');
     await open('a');
-    expect(live.refuses('a')).toBe('caller');
-    expect(live.refuses('b')).toBeNull();
+    expect(live.refuses('a', false)).toBe('caller');
+    expect(live.refuses('b', false)).toBeNull();
     await open('b');
-    expect(live.refuses('b')).toBe('total');
-    expect(live.refuses('c')).toBe('total');
-    // one of a's closed: a may open one again
+    // the last place is an operator's or a regulator's
+    expect(live.refuses('c', false)).toBe('total');
+    expect(live.refuses('operator', true)).toBeNull();
+    await open('operator');
+    expect(live.refuses('regulator', true)).toBe('total');
+    // one of a's closed: a place is free again, and a is under its own bound
     a1.destroy();
-    await waitFor(() => live.size === 2, 5000, 'the closed stream forgotten');
-    expect(live.refuses('a')).toBeNull();
+    await waitFor(() => live.size === 3, 5000, 'the closed stream forgotten');
+    expect(live.refuses('regulator', true)).toBeNull();
+    expect(live.refuses('a', true)).toBeNull();
     live.close();
     await new Promise((r) => server.close(r));
   });

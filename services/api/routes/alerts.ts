@@ -118,7 +118,10 @@ export const alertRoutes =
 
     app.get('/alerts/stream', async (req, reply) => {
       const digest = req.callerDigest;
-      const refused = ctx.live.refuses(digest);
+      // pipelined behind another request on its connection: it would be answered only after that
+      // one, a stream never, and was counted against its token for good (an outside probe)
+      if (!reply.raw.socket) throw new ApiError('BAD_REQUEST', 'a live stream cannot wait behind another request on its connection: open it on a connection of its own');
+      const refused = ctx.live.refuses(digest, req.caller.role !== 'enterprise');
       const { perCaller, total } = ctx.live.limits;
       if (refused === 'caller') throw new ApiError('RATE_LIMITED', `this token has as many live streams open as it may (${perCaller}): close one first`);
       if (refused === 'total') throw new ApiError('UNAVAILABLE', `the service follows as many live streams as it can (${total}): try again later`);
