@@ -47,9 +47,6 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   // name lookups in turns beside the stores (logins take theirs: compose/edge.ts); first-use costs paid now
   composeOutbound(metrics);
   let stopping: Promise<void> | undefined;
-  // set before the shutdown starts: the gateway's stop closes links at once, and their wills must
-  // already find the service stopping (they raised offline alarms at a stop as devices connected)
-  let stopAsked = false;
 
   // --- registry, stores, alerts ----------------------------------------------------------------
   const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log });
@@ -71,8 +68,8 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   const verifier = loginVerifier(current);
   let callers = new Map<string, Caller>();
   const edge = { settings, registry: current, pipeline, status, metrics, clock, log };
-  const input = pipelineInput({ pipeline, status, stopping: () => stopAsked });
-  const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => stopAsked, audited, options: opts.gateway });
+  const input = pipelineInput({ pipeline, status, stopping: () => !!stopping });
+  const gateway = await composeGateway({ ...edge, input, verifier, caller: (digest) => callers.get(digest), tokenDigest, stopping: () => !!stopping, audited, options: opts.gateway });
   await rememberLogins(gateway, audit, clock(), log);
   const panels = composeFirePanels({
     ...{ settings, registry: current, metrics, clock, log, faults },
@@ -147,13 +144,15 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   audited('system', 'service.started', 'service', { devices: current().devices.size });
   log.info({ mqtt: gateway.ports.mqtt, ws: gateway.ports.ws, mqtts: gateway.ports.mqtts, firePanel: panels?.port, http: httpPort, store: telemetry.kind, dataDir: settings.DATA_DIR, devices: current().devices.size, threadPool: threadPoolSize() }, 'risk monitor started');
 
-  const stop = () => {
-    stopAsked = true;
-    return (stopping ??= shutdown({
-      ...{ quiet: [schedule, health], following, live, inputs: [() => gateway.stop(), () => panels?.close(), () => closeApi(api)] },
-      ...{ pipeline, book, stores, dispatcher, outbox, forwarder, channels, clock },
-    }));
-  };
+  // the shutdown starts once `stopping` is set: the gateway's stop closes links at once, and their
+  // wills must find the service stopping (they raised offline alarms at a stop as devices connected)
+  const stop = () =>
+    (stopping ??= Promise.resolve().then(() =>
+      shutdown({
+        ...{ quiet: [schedule, health], following, live, inputs: [() => gateway.stop(), () => panels?.close(), () => closeApi(api)] },
+        ...{ pipeline, book, stores, dispatcher, outbox, forwarder, channels, clock },
+      }),
+    ));
 
   // what tests drive by hand (they move the clock themselves); `npm start` uses ports and stop
   return {

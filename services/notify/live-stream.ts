@@ -20,15 +20,13 @@ export class LiveStream {
   private seq = 0;
   private readonly heartbeat: NodeJS.Timeout;
 
-  /**
-   * `maxUnsentBytes`: a follower that does not read (a tab asleep, a stuck proxy) would have every
-   * event kept for it in memory, through an alarm storm: past this much unsent, its stream ends
-   * (it reconnects and reads the list again), as MQTT's slow readers are let go.
-   */
   /** streams open per caller */
   private readonly byCaller = new Map<string, number>();
 
   /**
+   * `maxUnsentBytes`: a follower that does not read (a tab asleep, a stuck proxy) would have every
+   * event kept for it in memory, through an alarm storm: past this much unsent, its stream ends
+   * (it reconnects and reads the list again), as MQTT's slow readers are let go.
    * `limits`: streams are connections held open, each a file descriptor: without a bound one
    * token opening thousands (an outside probe: 668 idle streams) used up the process's descriptors
    * and devices could no longer connect over MQTT. At most `perCaller` a token and `total` in all.

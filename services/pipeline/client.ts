@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
-import { takeEarlyThread } from './early-thread.ts';
+import { takeEarlyThread, takeWaiting, waitingThread, type WaitingThread } from './early-thread.ts';
 import { Suspects, type HeldBack } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
 import { PipelineCore } from './core.ts';
@@ -189,7 +189,7 @@ export class PipelineClient {
   private init!: () => Promise<PipelineInit>;
   private restarting?: Promise<void>;
   /** a thread loaded and waiting for `start`, kept once one has ended unasked (keepSpare) */
-  private spare?: { worker: Worker; ended: boolean };
+  private spare?: WaitingThread;
 
   /** `init` says what the pipeline starts from: asked again should it ever have to restart. */
   async start(init: () => Promise<PipelineInit>): Promise<void> {
@@ -274,27 +274,24 @@ export class PipelineClient {
    */
   private keepSpare() {
     if (this.o.mode === 'inline' || this.spare || this.stopping) return;
-    const { file, boot } = workerEntry(this.o.entry);
-    const worker = boot ? new Worker(boot, { workerData: { entry: file } }) : new Worker(file);
-    // the process may end with it waiting; a spare that fails to load is not taken
-    worker.unref();
-    const spare = { worker, ended: false };
-    worker.on('error', () => {});
-    worker.once('exit', () => (spare.ended = true));
-    this.spare = spare;
+    const { file } = workerEntry(this.o.entry);
+    this.spare = waitingThread(this.newWorker(), file);
   }
 
   private takeSpare(): Worker | undefined {
     const spare = this.spare;
     this.spare = undefined;
-    if (!spare || spare.ended) return undefined;
-    spare.worker.ref();
-    return spare.worker;
+    return takeWaiting(spare, workerEntry(this.o.entry).file);
+  }
+
+  private newWorker(): Worker {
+    const { file, boot } = workerEntry(this.o.entry);
+    return boot ? new Worker(boot, { workerData: { entry: file } }) : new Worker(file);
   }
 
   private thread(onMessage: (m: FromPipeline) => void, failedToStart: (e: Error) => void): Side {
     const { file, boot } = workerEntry(this.o.entry);
-    const worker = this.takeSpare() ?? (boot ? new Worker(boot, { workerData: { entry: file } }) : (takeEarlyThread(file) ?? new Worker(file)));
+    const worker = this.takeSpare() ?? (boot ? undefined : takeEarlyThread(file)) ?? this.newWorker();
     worker.on('message', onMessage);
     worker.on('error', (err) => this.o.log.error({ err: err.message, stack: err.stack }, 'the reading pipeline failed'));
     let ready = false;

@@ -58,19 +58,19 @@ export class Suspects {
 
   /** Held back, and why: null for a message to take. */
   heldBackNow(deviceId: string, payload: Uint8Array, now: number): HeldBack | null {
-    if (this.devicesHeld.size) {
-      const until = this.devicesHeld.get(deviceId);
-      if (until !== undefined && within(until - this.forgetAfterMs, now, this.forgetAfterMs)) return { what: 'device', until };
-      if (until !== undefined) this.devicesHeld.delete(deviceId);
-    }
+    const until = this.devicesHeld.size ? this.deviceHeldUntil(deviceId, now) : null;
+    if (until !== null) return { what: 'device', until };
     const held = this.heldBack.get(deviceId);
     return held !== undefined && held.has(Suspects.hashOf(payload)) ? { what: 'message' } : null;
   }
 
-  /** Until when the device is held back whole, or null (the API shows it with the device). */
+  /** Until when the device is held back whole, or null (a hold over is let go). */
   deviceHeldUntil(deviceId: string, now: number): number | null {
     const until = this.devicesHeld.get(deviceId);
-    return until !== undefined && within(until - this.forgetAfterMs, now, this.forgetAfterMs) ? until : null;
+    if (until === undefined) return null;
+    if (within(until - this.forgetAfterMs, now, this.forgetAfterMs)) return until;
+    this.devicesHeld.delete(deviceId);
+    return null;
   }
 
   /** Suspects kept (for tests). */
