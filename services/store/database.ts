@@ -1,7 +1,8 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { duckdb } from './duckdb-package.ts';
 import { DuckSql } from './duckdb-sql.ts';
 
 /**
@@ -30,7 +31,7 @@ export class Database {
   static async open(dataDir: string, file = 'gateway.duckdb', memoryMb = 512): Promise<Database> {
     await mkdir(dataDir, { recursive: true });
     const path = join(dataDir, file);
-    const db = new Database(await DuckDBInstance.create(path, { memory_limit: `${memoryMb}MB`, temp_directory: `${path}.tmp` }), path);
+    const db = new Database(await duckdb.DuckDBInstance.create(path, { memory_limit: `${memoryMb}MB`, temp_directory: `${path}.tmp` }), path);
     Database.openHere.add(path);
     return db;
   }

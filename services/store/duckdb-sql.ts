@@ -1,4 +1,5 @@
-import { JSDuckDBValueConverter, type DuckDBAppender, type DuckDBConnection, type DuckDBMaterializedResult, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBMaterializedResult, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import { duckdb } from './duckdb-package.ts';
 import { inOrder, placeholders, type ColumnType, type Row, type Sql, type SqlParams, type SqlRunner, type SqlValue } from './sql.ts';
 
 /**
@@ -132,7 +133,7 @@ function rowsOf(result: DuckDBMaterializedResult): Record<string, unknown>[] {
   const names = result.deduplicatedColumnNames();
   const rows: Record<string, unknown>[] = [];
   for (let c = 0; c < result.chunkCount; c++)
-    for (const values of result.getChunk(c).convertRows(JSDuckDBValueConverter)) {
+    for (const values of result.getChunk(c).convertRows(duckdb.JSDuckDBValueConverter)) {
       const row: Record<string, unknown> = {};
       for (let i = 0; i < names.length; i++) row[names[i]] = typeof values[i] === 'bigint' ? Number(values[i]) : values[i];
       rows.push(row);
