@@ -98,6 +98,12 @@ interface DeviceRuntime {
   quality: Record<string, Quality>;
   link: 'online' | 'offline' | 'unknown';
   lastHeard: number;
+  /**
+   * it said `online` and has sent no reading since: another `online` is no sign of life (a
+   * device rebooting again and again, or a client that only says online, sends no data: its
+   * silence goes on counting from the first)
+   */
+  onlineWithoutReading: boolean;
   /** the device has reported a quality at some time (so good values must reset it) */
   faulted: boolean;
   /**
@@ -187,6 +193,8 @@ interface DeviceData extends LatestData {
   quality: Record<string, Quality>;
   link: DeviceRuntime['link'];
   lastHeard: number;
+  /** absent in snapshots taken before it was kept */
+  onlineWithoutReading?: boolean;
   faulted: boolean;
   states: (RuleState | null)[];
 }
@@ -195,13 +203,14 @@ export function exportState(state: EngineState): EngineData {
   return {
     startedAt: state.startedAt,
     devices: [...state.devices].map(([id, rt]) => {
-      const { enterpriseId, quality, link, lastHeard, faulted } = rt;
+      const { enterpriseId, quality, link, lastHeard, onlineWithoutReading, faulted } = rt;
       const data: DeviceData = {
         enterpriseId,
         ...(rt.rules ? latestData(rt.rules.layout.slots, rt.values) : (rt.importedValues ?? { latest: bareRecord(), latestTs: bareRecord(), latestAt: bareRecord() })),
         quality,
         link,
         lastHeard,
+        onlineWithoutReading,
         faulted,
         states: keptStates(rt),
       };
@@ -228,7 +237,7 @@ export function importState(state: EngineState, data: EngineData) {
     const quality = Object.assign(bareRecord<Quality>(), d.quality);
     const importedValues = { latest: Object.assign(bareRecord<Value>(), d.latest), latestTs: Object.assign(bareRecord<number>(), d.latestTs), latestAt: Object.assign(bareRecord<number>(), d.latestAt) };
     const { link, lastHeard, faulted, enterpriseId } = d;
-    state.devices.set(deviceId, { enterpriseId, view: null, values: new Float64Array(0), importedValues, quality, link, lastHeard, faulted, states: [], rules: null, set: null, imported: d.states, activeKeys: 0, keys: [] });
+    state.devices.set(deviceId, { enterpriseId, view: null, values: new Float64Array(0), importedValues, quality, link, lastHeard, onlineWithoutReading: d.onlineWithoutReading === true, faulted, states: [], rules: null, set: null, imported: d.states, activeKeys: 0, keys: [] });
   }
   state.activeUncounted = new Map();
   for (const key of state.active.keys()) countActive(state, key, 1);
@@ -375,7 +384,7 @@ function runtime(state: EngineState, device: CompiledDevice, set: RuleSet): Devi
   let rt = state.devices.get(device.deviceId);
   if (!rt) {
     const { enterpriseId, deviceId } = device;
-    state.devices.set(device.deviceId, (rt = { enterpriseId, view: null, values: noValues(device.layout.slots), importedValues: null, quality: bareRecord<Quality>(), link: 'unknown', lastHeard: state.startedAt, faulted: false, states: [], rules: device, set, imported: null, activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
+    state.devices.set(device.deviceId, (rt = { enterpriseId, view: null, values: noValues(device.layout.slots), importedValues: null, quality: bareRecord<Quality>(), link: 'unknown', lastHeard: state.startedAt, onlineWithoutReading: false, faulted: false, states: [], rules: device, set, imported: null, activeKeys: state.activeUncounted.get(deviceId) ?? 0, keys: [] }));
     state.activeUncounted.delete(deviceId);
   }
   // a new rule set (a reload) or a snapshot taken over since the device was last seen
@@ -425,6 +434,7 @@ export function evaluate(set: RuleSet, state: EngineState, reading: Reading, now
   }
   if (quality) for (const m in quality) (rt.quality[m] = quality[m]), (rt.faulted = true);
   rt.lastHeard = now;
+  rt.onlineWithoutReading = false;
   if (rt.link === 'offline') rt.link = 'online';
 
   // a rule that threw (its error is the caller's) may have left some behind
@@ -525,7 +535,10 @@ export function linkChanged(set: RuleSet, state: EngineState, deviceId: string, 
   if (!device) return [];
   const rt = runtime(state, device, set);
   rt.link = link;
-  rt.lastHeard = at;
+  // a word from a device that said online and sent nothing since is no sign of life: in a reboot
+  // loop its last will and its next `online` would otherwise each start its silence again
+  if (!rt.onlineWithoutReading) rt.lastHeard = at;
+  if (link === 'online') rt.onlineWithoutReading = true;
   const outcomes: Outcome[] = [];
   const v = view(device, rt, state);
   for (const r of device.layout.linked) {

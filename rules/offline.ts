@@ -4,7 +4,9 @@ import type { OfflineRuleDef } from './schema.ts';
 /**
  * A device that stops reporting: no reading for N reporting intervals (counted from the start of
  * the service, or from when the registry gained it, for a device never heard), or the device
- * saying `offline` (its last will) at once.
+ * saying `offline` (its last will) at once. Saying `online` counts as a sign of life once: a
+ * device that says it again without a reading in between (a reboot loop, a client that only says
+ * online) is no more heard than before, and once silent past the limit its `online` clears nothing.
  */
 export interface OfflineState {
   /** the device said offline and has not spoken since */
@@ -50,11 +52,13 @@ export function offlineRule(def: OfflineRuleDef): RuleImpl<OfflineState> {
       out.push(back);
       return QUIET;
     },
-    onLink(s, link, at, _d, out) {
+    onLink(s, link, at, d, out) {
       if (link === 'offline') {
         out.push(verdict(def.severity, () => '设备离线（设备上报离线或遗嘱消息）/ device went offline (status or last will)', 0));
         return { saidOffline: true, raised: true, saidAt: at };
       }
+      // the engine kept the last sign of life of a device that said online before and sent nothing since
+      if (s.raised && at - d.lastHeard >= limitMs(d.reportIntervalS)) return s.saidOffline ? { ...s, saidOffline: false } : s;
       out.push(verdict(null, () => '设备上线 / device online', 0));
       return QUIET;
     },

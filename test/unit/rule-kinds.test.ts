@@ -113,6 +113,40 @@ describe('offline', () => {
     expect(changes(e.link('online', 61_000))).toEqual(['clear']);
   });
 
+  it('hears a device that keeps saying online without a reading once: its silence counts from its first online, and then its online clears nothing', () => {
+    const e = engineWith([rule], { reportIntervalS: 10 });
+    e.read(0, { gas_lel: 1 });
+    expect(e.link('online', 5000)).toEqual([]);
+    for (const t of [15_000, 25_000, 34_000]) expect(e.link('online', t)).toEqual([]);
+    expect(e.tick(34_999)).toEqual([]);
+    expect(changes(e.tick(35_000))).toEqual(['raise:major']);
+    expect(e.link('online', 36_000)).toEqual([]);
+    expect(e.tick(50_000)).toEqual([]);
+    // data again: the device is back, and its next online is a sign of life again
+    expect(changes(e.read(51_000, { gas_lel: 1 }))).toEqual(['clear']);
+    expect(e.link('online', 60_000)).toEqual([]);
+    expect(e.tick(89_999)).toEqual([]);
+  });
+
+  it('keeps a device in a reboot loop (its will, then online, again and again, no reading) offline once past the limit from its first online', () => {
+    // without the flapping hold, which would keep it open sooner
+    const e = engineWith([rule], { reportIntervalS: 10, flapping: { changes: 1000, windowS: 1 } });
+    e.read(0, { gas_lel: 1 });
+    // the first reboot: its will raises, its online clears (it may well send data now)
+    expect(changes(e.link('offline', 1000))).toEqual(['raise:major']);
+    expect(changes(e.link('online', 2000))).toEqual(['clear']);
+    let t = 2000;
+    while (t < 31_000) {
+      expect(changes(e.link('offline', (t += 500)))).toEqual(['raise:major']);
+      expect(changes(e.link('online', (t += 500)))).toEqual(['clear']);
+    }
+    // 30 s after its first online its will still raises, and its online no longer clears: it has sent no data
+    expect(changes(e.link('offline', (t += 500)))).toEqual(['raise:major']);
+    expect(e.link('online', (t += 1000))).toEqual([]);
+    expect(e.tick((t += 10_000))).toEqual([]);
+    expect(changes(e.read(t + 1, { gas_lel: 1 }))).toEqual(['clear']);
+  });
+
   it('is not cleared by a reading that arrived before the device said offline, judged after it', () => {
     const e = engineWith([rule], { reportIntervalS: 10 });
     e.read(0, { gas_lel: 1 });
