@@ -1,6 +1,6 @@
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { composeRegistry } from './compose.ts';
+import { composeRegistry, composeWithDevice } from './compose.ts';
 import { RegistryError, readRegistryFile } from './load.ts';
 import { RegisteredDevices, type RegisteredDevice, type RegisteredDeviceStore } from './registered-devices.ts';
 import type { Registry } from './registry.ts';
@@ -174,11 +174,11 @@ export class RegistryHolder {
       if (this.registry.devices.has(entry.device.id)) throw new RegistrationConflict(`device id ${entry.device.id} is taken`);
       if (this.registeredCount(entry.enterpriseId) >= maxPerEnterprise)
         throw new RegistrationConflict(`the enterprise already has ${maxPerEnterprise} devices registered through the API; ask the operator to add more to the registry`);
-      const composed = composeRegistry(this.raw, [...this.registered.all(), entry], 'registration');
-      const refused = composed.skipped.find((s) => s.id === entry.device.id);
-      if (refused) throw new RegistryError('registration', [refused.why]);
+      // the registered devices set aside (the file no longer fits them) stay aside
+      const inForce = this.registered.all().filter((d) => this.registry.devices.get(d.device.id)?.enterprise.id === d.enterpriseId);
+      const next = composeWithDevice(this.raw, inForce, entry, 'registration');
       await this.registered.add(entry);
-      this.use(composed.registry);
+      this.use(next);
     });
     this.turn = run.catch(() => {});
     return run;

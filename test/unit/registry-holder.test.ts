@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RegisteredDevice, RegisteredDeviceStore } from '../../services/registry/registered-devices.ts';
 import { RegistryHolder } from '../../services/registry/registry-holder.ts';
 import { tempDir } from '../support/app.ts';
@@ -45,6 +45,29 @@ async function holder() {
 }
 
 describe('registry holder', () => {
+  it('checks a registration against the registry once, whatever the number registered: a refused one is refused for its own problem, and devices set aside stay aside', async () => {
+    const { table, registry } = await holder();
+    // a registered device the file no longer fits (its enterprise is gone) is set aside
+    table.table.push({ ...entry('gas-gone'), enterpriseId: 'NO-SUCH' });
+    expect(await registry.reload()).toEqual({ ok: true });
+    for (let i = 0; i < 20; i++) await registry.register(entry(`gas-r${i}`), 500);
+    const bad: RegisteredDevice = { ...entry('gas-bad'), device: { ...entry('gas-bad').device, points: [{ metric: 'gas_lel' }, { metric: 'gas_lel' }] } };
+    // the registry is copied to be checked: once for this registration. Refused, it was checked
+    // again once per registered device, to find which still fit (an alarm-path stall of seconds)
+    const copies = vi.spyOn(globalThis, 'structuredClone');
+    try {
+      await expect(registry.register(bad, 500)).rejects.toThrow(/gas_lel" listed twice/);
+      expect(copies).toHaveBeenCalledTimes(1);
+    } finally {
+      copies.mockRestore();
+    }
+    expect(registry.current().devices.has('gas-bad')).toBe(false);
+    expect(registry.current().devices.has('gas-gone')).toBe(false);
+    await registry.register(entry('gas-ok'), 500);
+    expect(['gas-ok', 'gas-r0', 'gas-r19'].filter((id) => registry.current().devices.has(id))).toEqual(['gas-ok', 'gas-r0', 'gas-r19']);
+    expect(registry.current().devices.has('gas-gone')).toBe(false);
+  });
+
   it('applies reloads in the order they were asked for: an older read never stays in force', async () => {
     const { table, registry } = await holder();
     table.hold = true;
