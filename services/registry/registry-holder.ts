@@ -176,7 +176,7 @@ export class RegistryHolder {
         throw new RegistrationConflict(`the enterprise already has ${maxPerEnterprise} devices registered through the API; ask the operator to add more to the registry`);
       // the registered devices set aside (the file no longer fits them) stay aside
       const inForce = this.registered.all().filter((d) => this.registry.devices.get(d.device.id)?.enterprise.id === d.enterpriseId);
-      const next = composeWithDevice(this.raw, inForce, entry, 'registration');
+      const next = composeWithDevice(this.registry, this.raw, inForce, entry, 'registration');
       await this.registered.add(entry);
       this.use(next);
     });

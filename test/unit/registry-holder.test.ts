@@ -45,19 +45,20 @@ async function holder() {
 }
 
 describe('registry holder', () => {
-  it('checks a registration against the registry once, whatever the number registered: a refused one is refused for its own problem, and devices set aside stay aside', async () => {
+  it('checks a registration once, whatever the number registered: a refused one is refused for its own problem, and devices set aside stay aside', async () => {
     const { table, registry } = await holder();
     // a registered device the file no longer fits (its enterprise is gone) is set aside
     table.table.push({ ...entry('gas-gone'), enterpriseId: 'NO-SUCH' });
     expect(await registry.reload()).toEqual({ ok: true });
     for (let i = 0; i < 20; i++) await registry.register(entry(`gas-r${i}`), 500);
     const bad: RegisteredDevice = { ...entry('gas-bad'), device: { ...entry('gas-bad').device, points: [{ metric: 'gas_lel' }, { metric: 'gas_lel' }] } };
-    // the registry is copied to be checked: once for this registration. Refused, it was checked
-    // again once per registered device, to find which still fit (an alarm-path stall of seconds)
+    // the registry is copied to be checked whole at most once. Refused, a registration had it
+    // checked again once per registered device, to find which still fit (an alarm-path stall of
+    // seconds); it is now checked against the device's enterprise alone, without a copy
     const copies = vi.spyOn(globalThis, 'structuredClone');
     try {
       await expect(registry.register(bad, 500)).rejects.toThrow(/gas_lel" listed twice/);
-      expect(copies).toHaveBeenCalledTimes(1);
+      expect(copies.mock.calls.length).toBeLessThanOrEqual(1);
     } finally {
       copies.mockRestore();
     }
