@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { annotate, didYouMean, formatPath, readYamlDocument, zodProblems } from './problems.ts';
@@ -30,10 +31,15 @@ export interface LoadedRegistry {
 }
 
 export async function readRegistryFile(path: string): Promise<unknown> {
+  return (await readRegistrySource(path)).raw;
+}
+
+/** The file read, and a digest of its text (a reload can tell the file did not change). */
+export async function readRegistrySource(path: string): Promise<{ raw: unknown; digest: string }> {
   const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new RegistryError(path, [e.code === 'ENOENT' ? `there is no file ${path}: set CONFIG (or --config) to the site registry` : `cannot read ${path}: ${e.code ?? e.message}`]);
   });
-  return readYaml(text, path);
+  return { raw: readYaml(text, path), digest: createHash('sha256').update(text).digest('hex') };
 }
 
 export function parseRegistry(text: string, source = 'registry'): LoadedRegistry {

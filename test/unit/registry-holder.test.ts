@@ -41,7 +41,7 @@ async function holder() {
   const configPath = join(dir, 'registry.yaml');
   await writeFile(configPath, stringify(testRegistry()));
   const table = new HeldTable();
-  return { table, registry: await RegistryHolder.open({ configPath, dataDir: dir, log: silent, registered: table }) };
+  return { table, configPath, registry: await RegistryHolder.open({ configPath, dataDir: dir, log: silent, registered: table }) };
 }
 
 describe('registry holder', () => {
@@ -67,6 +67,44 @@ describe('registry holder', () => {
     await registry.register(entry('gas-ok'), 500);
     expect(['gas-ok', 'gas-r0', 'gas-r19'].filter((id) => registry.current().devices.has(id))).toEqual(['gas-ok', 'gas-r0', 'gas-r19']);
     expect(registry.current().devices.has('gas-gone')).toBe(false);
+  });
+
+  it("takes another node's registrations at a reload as a registration here takes one, and sets aside one the file refuses; a changed file is checked whole", async () => {
+    const { table, configPath, registry } = await holder();
+    await registry.register(entry('gas-here'), 500);
+    // registered on another node: in the shared table, and every node reloads
+    table.table.push(entry('gas-there-1'), { ...entry('gas-there-bad'), device: { ...entry('gas-there-bad').device, points: [{ metric: 'gas_lel' }, { metric: 'gas_lel' }] } }, entry('gas-there-2'));
+    const copies = vi.spyOn(globalThis, 'structuredClone');
+    try {
+      expect(await registry.reload()).toEqual({ ok: true });
+      // the file did not change: the registry was not copied to be checked whole
+      expect(copies).not.toHaveBeenCalled();
+    } finally {
+      copies.mockRestore();
+    }
+    const ids = ['gas-here', 'gas-there-1', 'gas-there-bad', 'gas-there-2'];
+    expect(ids.filter((id) => registry.current().devices.has(id))).toEqual(['gas-here', 'gas-there-1', 'gas-there-2']);
+    const incremental = registry.current().loaded;
+    // the same registry as the whole check makes of the same file and devices
+    const dir = await tempDir();
+    await writeFile(join(dir, 'registry.yaml'), stringify(testRegistry()));
+    const whole = new HeldTable();
+    whole.table = [...table.table];
+    const fresh = await RegistryHolder.open({ configPath: join(dir, 'registry.yaml'), dataDir: dir, log: silent, registered: whole });
+    expect(incremental).toEqual(fresh.current().loaded);
+    // the operator edits the file: checked whole (and the invalid device still set aside)
+    const edited = testRegistry() as { enterprises: { name: string }[] };
+    edited.enterprises[0].name = 'renamed';
+    await writeFile(configPath, stringify(edited));
+    const again = vi.spyOn(globalThis, 'structuredClone');
+    try {
+      expect(await registry.reload()).toEqual({ ok: true });
+      expect(again).toHaveBeenCalled();
+    } finally {
+      again.mockRestore();
+    }
+    expect(registry.current().file.enterprises[0].name).toBe('renamed');
+    expect(ids.filter((id) => registry.current().devices.has(id))).toEqual(['gas-here', 'gas-there-1', 'gas-there-2']);
   });
 
   it('applies reloads in the order they were asked for: an older read never stays in force', async () => {
