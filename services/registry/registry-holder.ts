@@ -177,7 +177,10 @@ export class RegistryHolder {
    */
   register(entry: RegisteredDevice, maxPerEnterprise: number): Promise<void> {
     const run = this.turn.then(async () => {
-      if (this.registry.devices.has(entry.device.id)) throw new RegistrationConflict(`device id ${entry.device.id} is taken`);
+      // a registered device set aside (the file does not fit it now) keeps its id: it comes back
+      // once the file fits it again, and a newer device under that id would then be the one dropped
+      if (this.registry.devices.has(entry.device.id) || this.registered.all().some((d) => d.device.id === entry.device.id))
+        throw new RegistrationConflict(`device id ${entry.device.id} is taken`);
       if (this.registeredCount(entry.enterpriseId) >= maxPerEnterprise)
         throw new RegistrationConflict(`the enterprise already has ${maxPerEnterprise} devices registered through the API; ask the operator to add more to the registry`);
       // the registered devices set aside (the file no longer fits them) stay aside

@@ -45,7 +45,7 @@ async function holder() {
 }
 
 describe('registry holder', () => {
-  it('checks a registration once, whatever the number registered: a refused one is refused for its own problem, and devices set aside stay aside', async () => {
+  it('checks a registration once, whatever the number registered: a refused one is refused for its own problem, and devices set aside stay aside, their ids kept', async () => {
     const { table, registry } = await holder();
     // a registered device the file no longer fits (its enterprise is gone) is set aside
     table.table.push({ ...entry('gas-gone'), enterpriseId: 'NO-SUCH' });
@@ -64,6 +64,9 @@ describe('registry holder', () => {
     }
     expect(registry.current().devices.has('gas-bad')).toBe(false);
     expect(registry.current().devices.has('gas-gone')).toBe(false);
+    // its id stays its own: it comes back once the file fits it (an outside probe registered it
+    // again in another enterprise, and a later reload dropped the newer device)
+    await expect(registry.register(entry('gas-gone'), 500)).rejects.toThrow(/device id gas-gone is taken/);
     await registry.register(entry('gas-ok'), 500);
     expect(['gas-ok', 'gas-r0', 'gas-r19'].filter((id) => registry.current().devices.has(id))).toEqual(['gas-ok', 'gas-r0', 'gas-r19']);
     expect(registry.current().devices.has('gas-gone')).toBe(false);
