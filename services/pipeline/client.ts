@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
+import { LatestOnly } from './latest-only.ts';
 import { takeEarlyThread, takeWaiting, waitingThread, type WaitingThread } from './early-thread.ts';
 import { Suspects, type HeldBack } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
@@ -150,6 +151,8 @@ export class PipelineClient {
   private readonly idleWaiters: (() => void)[] = [];
   /** messages that end the thread (suspects.ts) */
   private readonly suspects = new Suspects();
+  /** new registries, one across at a time (latest-only.ts) */
+  private readonly registries = new LatestOnly<{ registry: LoadedRegistry; now: number }>(({ registry, now }) => this.ask((id) => ({ kind: 'registry', id, registry, now })));
   /** the batch and the index of the message the thread is judging (0: none), written by the thread */
   private readonly judging = new Int32Array(new SharedArrayBuffer(8));
   /** the time of the last message taken (suspects are forgotten after a while) */
@@ -654,9 +657,12 @@ export class PipelineClient {
     return this.ask((id) => ({ kind: 'tick', id, now })).catch(() => {});
   }
 
-  /** A new registry: resolves once what it changed (rules removed or redefined) is with the alert book. */
+  /**
+   * A new registry: resolves once what it changed (rules removed or redefined) is with the alert
+   * book. One goes across at a time; of those given meanwhile only the latest follows it.
+   */
   useRegistry(registry: LoadedRegistry, now: number): Promise<void> {
-    return this.ask((id) => ({ kind: 'registry', id, registry, now })).catch(() => {});
+    return this.registries.ask({ registry, now });
   }
 
   /**
