@@ -25,6 +25,12 @@ const registrationBody = z
 /** Devices one enterprise may register through the API; more are the operator's to add. */
 export const MAX_REGISTERED_PER_ENTERPRISE = 500;
 
+/**
+ * Registrations one token may make a minute: each hands the whole registry to the rules again,
+ * and at 10 000 devices registrations back to back held every reading (an outside probe).
+ */
+export const REGISTRATIONS_PER_MINUTE = 30;
+
 export interface RegistrationDeps {
   registry: RegistryHolder;
   clock(): number;

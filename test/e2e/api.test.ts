@@ -253,6 +253,25 @@ describe('HTTP API', () => {
     await again.end();
   });
 
+  it('takes at most 30 registrations a minute from one token (each hands the whole registry to the rules again); another token is still served', async () => {
+    const own = await startTestApp();
+    try {
+      const mall = apiClient(own, 'token-mall');
+      const answers: number[] = [];
+      // refused ones count too: checking them is work of the same kind
+      for (let i = 0; i < 30; i++) answers.push((await mall.post(`/api/enterprises/${MALL}/devices`, { id: `m-${i}`, points: [{ metric: i % 2 ? 'smoke_alarm' : 'no_such_metric' }] })).status);
+      expect(answers.filter((s) => s === 429)).toEqual([]);
+      const over = await mall.post(`/api/enterprises/${MALL}/devices`, { id: 'm-over', points: [{ metric: 'smoke_alarm' }] });
+      expect(over.status).toBe(429);
+      expect(over.json).toMatchObject({ error: 'RATE_LIMITED', message: expect.stringContaining('30') });
+      expect((await apiClient(own, 'token-chem').post(`/api/enterprises/${CHEM}/devices`, { id: 'c-ok', points: [{ metric: 'gas_lel' }] })).status).toBe(201);
+      // other calls of the same token are not limited by it
+      expect((await mall.get(`/api/enterprises/${MALL}`)).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('takes MQTT over WebSocket on the same broker', async () => {
     const ws = await mqtt.connectAsync(`ws://127.0.0.1:${app.ports.ws}`, { username: 'caster-1', password: 'secret-caster-1', reconnectPeriod: 0 });
     await ws.publishAsync(`v1/${CAST}/caster-1/telemetry`, JSON.stringify({ seq: 1, values: { melt_level: 600 } }), { qos: 1 });

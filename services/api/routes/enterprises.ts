@@ -6,6 +6,7 @@ import type { ApiContext } from '../context.ts';
 import { mustConnect } from '../../enterprises/profile.ts';
 import type { RuleDef } from '../../../rules/schema.ts';
 import { ApiError, parseInput } from '../errors.ts';
+import { REGISTRATIONS_PER_MINUTE } from '../../devices/registration.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const deviceParams = z.object({ id: z.string().min(1).max(100), deviceId: z.string().min(1).max(100) });
@@ -145,7 +146,7 @@ export const enterpriseRoutes =
       return reply.status(201).send({ ...b, at: new Date(b.at).toISOString() });
     });
 
-    app.post('/enterprises/:id/devices', async (req, reply) => {
+    app.post('/enterprises/:id/devices', { config: { rateLimit: { max: REGISTRATIONS_PER_MINUTE, timeWindow: '1 minute' } } }, async (req, reply) => {
       const ent = enterprise(req);
       if (!req.caller.handles(ent.id)) throw new ApiError('FORBIDDEN', `${req.caller.role} callers cannot register devices`);
       const created = await ctx.registerDevice(ent.id, req.body, req.caller.name);
