@@ -86,6 +86,8 @@ interface Pending {
 
 interface InFlight {
   size: number;
+  /** when it was handed over (performance.now()): the oldest not yet stored is how long PUBACKs have waited */
+  sentAt: number;
   /** a telemetry batch's messages (what becomes suspect should the thread end while judging them) */
   messages?: Pending[];
   /** the thread has said what the batch's readings mean */
@@ -418,6 +420,7 @@ export class PipelineClient {
     const batch = this.nextBatch();
     this.inFlight.set(batch, {
       size: 1,
+      sentAt: performance.now(),
       answer: (_a, changes) => void changes.then(recorded.resolve, (e: Error) => recorded.reject(e)),
       fail: (e) => (stored.reject(e), recorded.resolve()),
       stored,
@@ -493,6 +496,7 @@ export class PipelineClient {
     let answered = false;
     this.inFlight.set(batch, {
       size: take.length,
+      sentAt: performance.now(),
       messages: take,
       answer: (answers, recorded) => {
         answered = true;
@@ -558,8 +562,13 @@ export class PipelineClient {
    */
   private health(): StoreHealth {
     const h = { ...this.lastHealth, handedOver: this.inFlightMessages + this.queue.length };
-    if (!this.silent) return h;
-    return { ...h, ok: false, error: `the reading pipeline has not answered for ${Math.round((performance.now() - this.lastHeardAt) / 1000)} s: readings and alarms wait for it` };
+    if (this.silent) return { ...h, ok: false, error: `the reading pipeline has not answered for ${Math.round((performance.now() - this.lastHeardAt) / 1000)} s: readings and alarms wait for it` };
+    // a thread that answers but takes none of what it was given (work ahead of the readings, a
+    // commit that does not end): an outside probe saw PUBACKs wait 93 s with health "ok"
+    const oldest = this.inFlight.values().next().value as InFlight | undefined;
+    const waited = oldest ? performance.now() - oldest.sentAt : 0;
+    if (waited >= (this.o.silentAfterMs ?? PIPELINE_SILENT_MS)) return { ...h, ok: false, error: `readings handed to the reading pipeline ${Math.round(waited / 1000)} s ago are not stored yet: their PUBACKs, and the alarms among them, wait` };
+    return h;
   }
 
   private receive(m: FromPipeline) {

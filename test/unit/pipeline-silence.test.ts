@@ -80,4 +80,22 @@ describe('a reading pipeline that stops answering', () => {
       await client.stop();
     }
   });
+
+  // an outside probe: registrations queued work ahead of the readings, PUBACKs waited 93 s, and
+  // the thread, answering all along, was said to be fine
+  it('is not said to be fine while readings it was given wait unstored, though it answers', async () => {
+    const events: string[] = [];
+    const client = new PipelineClient(options(events));
+    await client.start(async (): Promise<PipelineInit> => ({ registry: {} as never, world: {} as never, baselines: [], open: [], now: 0 }));
+    try {
+      // asked something, it answers, and says its health from then on
+      await client.telemetry.annotate(alert, 'raised', 0);
+      await waitFor(() => client.telemetry.health().ok, 10_000, 'it answers');
+      client.take('d1', Buffer.from('{"seq":1,"values":{"gas_lel":1}}'), 0, { taken() {}, failed() {} });
+      await waitFor(() => /not stored yet/.test(client.telemetry.health().error ?? ''), 10_000, 'the wait said');
+      expect(client.telemetry.health()).toMatchObject({ ok: false, handedOver: 1, error: expect.stringMatching(/handed to the reading pipeline \d+ s ago are not stored yet/) });
+    } finally {
+      await client.stop();
+    }
+  });
 });
