@@ -1,7 +1,7 @@
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { composeRegistry, composeWithDevice } from './compose.ts';
-import { RegistryError, readRegistrySource } from './load.ts';
+import { RegistryError, readRegistryText, readYaml } from './load.ts';
 import { RegisteredDevices, type RegisteredDevice, type RegisteredDeviceStore } from './registered-devices.ts';
 import type { Registry } from './registry.ts';
 
@@ -50,8 +50,8 @@ export class RegistryHolder {
   static async open(opts: RegistryHolderOptions): Promise<RegistryHolder> {
     const holder = new RegistryHolder(opts);
     await holder.registered.load();
-    const { raw, digest } = await readRegistrySource(opts.configPath);
-    holder.raw = raw;
+    const { text, digest } = await readRegistryText(opts.configPath);
+    holder.raw = readYaml(text, opts.configPath);
     holder.registry = holder.compose(holder.raw, holder.registered.all(), opts.configPath);
     holder.composed(digest);
     return holder;
@@ -148,10 +148,12 @@ export class RegistryHolder {
   private async reloadNow(): Promise<ReloadResult> {
     const source = this.opts.configPath;
     try {
-      const { raw, digest } = await readRegistrySource(source);
+      const { text, digest } = await readRegistryText(source);
       // devices registered elsewhere (another API node of a cluster) are read again too
       await this.registered.load();
-      const next = this.onlyRegistered(digest) ? this.withRegistered(this.registered.all(), source) : this.compose(raw, this.registered.all(), source);
+      const onlyRegistered = this.onlyRegistered(digest);
+      const raw = onlyRegistered ? this.raw : readYaml(text, source);
+      const next = onlyRegistered ? this.withRegistered(this.registered.all(), source) : this.compose(raw, this.registered.all(), source);
       // a half-saved or emptied file must not lock every device and user out
       const empty = [...(next.devices.size ? [] : ['it lists no devices']), ...(next.file.users.length ? [] : ['it lists no users'])];
       if (empty.length) throw new RegistryError(source, empty.map((e) => `(root): ${e}; a reload that would refuse everyone is not applied`));
@@ -183,9 +185,7 @@ export class RegistryHolder {
         throw new RegistrationConflict(`device id ${entry.device.id} is taken`);
       if (this.registeredCount(entry.enterpriseId) >= maxPerEnterprise)
         throw new RegistrationConflict(`the enterprise already has ${maxPerEnterprise} devices registered through the API; ask the operator to add more to the registry`);
-      // the registered devices set aside (the file no longer fits them) stay aside
-      const inForce = this.registered.all().filter((d) => this.registry.devices.get(d.device.id)?.enterprise.id === d.enterpriseId);
-      const next = composeWithDevice(this.registry, this.raw, inForce, entry, 'registration');
+      const next = composeWithDevice(this.registry, this.raw, inForceIn(this.registry, this.registered.all()), entry, 'registration');
       await this.registered.add(entry);
       this.known.add(entry.device.id);
       this.use(next);
@@ -217,9 +217,8 @@ export class RegistryHolder {
     let registry = this.registry;
     for (const entry of all) {
       if (this.known.has(entry.device.id)) continue;
-      const inForce = all.filter((d) => d !== entry && registry.devices.get(d.device.id)?.enterprise.id === d.enterpriseId);
       try {
-        registry = composeWithDevice(registry, this.raw, inForce, entry, source);
+        registry = composeWithDevice(registry, this.raw, inForceIn(registry, all), entry, source);
       } catch (e) {
         if (!(e instanceof RegistryError)) throw e;
         this.opts.log.warn({ deviceId: entry.device.id, why: e.problems.join('; ') }, 'a device registered through the API is set aside: the registry file no longer fits it');
@@ -248,4 +247,9 @@ export class RegistryHolder {
     }
     return pending;
   }
+}
+
+/** The registered devices `registry` holds: those set aside (the file no longer fits them) stay aside. */
+function inForceIn(registry: Registry, registered: readonly RegisteredDevice[]): RegisteredDevice[] {
+  return registered.filter((d) => registry.devices.get(d.device.id)?.enterprise.id === d.enterpriseId);
 }
