@@ -621,8 +621,11 @@ export function forget(state: EngineState, key: string) {
 export function reconcile(next: RuleSet, state: EngineState, now: number): Outcome[] {
   for (const [deviceId, rt] of state.devices) {
     const device = next.devices.get(deviceId);
-    if (device) layOut(rt, device), (rt.set = next);
-    else (rt.states = []), (rt.rules = null), (rt.set = null), (rt.imported = null);
+    if (device) {
+      // the same compiled rules (the device unchanged in the registry) are laid out already
+      if (rt.rules !== device || rt.imported || rt.importedValues) layOut(rt, device);
+      rt.set = next;
+    } else (rt.states = []), (rt.rules = null), (rt.set = null), (rt.imported = null);
   }
   // a device the registry gained has been silent since now, not since the service started (an
   // outside probe: a device registered after 14 minutes was "offline, no reading for 848 s" at once)

@@ -5,6 +5,7 @@ import type { Outcome, Reading } from '../../domain/types.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
 import { LatestOnly } from './latest-only.ts';
+import { registryChange } from './registry-change.ts';
 import { takeEarlyThread, takeWaiting, waitingThread, type WaitingThread } from './early-thread.ts';
 import { Suspects, type HeldBack } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
@@ -154,7 +155,17 @@ export class PipelineClient {
   /** messages that end the thread (suspects.ts) */
   private readonly suspects = new Suspects();
   /** new registries, one across at a time (latest-only.ts) */
-  private readonly registries = new LatestOnly<{ registry: LoadedRegistry; now: number }>(({ registry, now }) => this.ask((id) => ({ kind: 'registry', id, registry, now })));
+  private readonly registries = new LatestOnly<{ registry: LoadedRegistry; now: number }>(({ registry, now }) =>
+    // a change the thread finds not from its registry: the whole follows at once
+    this.ask((id) => this.registryMessage(id, registry, now)).catch((e) => (e instanceof StaleRegistry ? this.ask((id) => this.registryMessage(id, registry, now)) : Promise.reject(e))),
+  );
+  /**
+   * The registry the thread holds once it has read what was posted to it, and its number: a new
+   * one goes across as what changed from it. Unknown (the whole goes) while no thread is ready: a
+   * thread starting takes the start's registry first and what was held for it after.
+   */
+  private threadHolds: { registry: LoadedRegistry; version: number } | undefined;
+  private registryVersion = 0;
   /** the batch and the index of the message the thread is judging (0: none), written by the thread */
   private readonly judging = new Int32Array(new SharedArrayBuffer(8));
   /** the time of the last message taken (suspects are forgotten after a while) */
@@ -233,7 +244,11 @@ export class PipelineClient {
       };
       this.side = this.o.mode === 'inline' ? this.inline(onMessage) : this.thread(onMessage, reject);
     });
-    this.side.post({ kind: 'start', settings: this.o.settings, judging: this.judging.buffer as SharedArrayBuffer, ...(await this.init()) });
+    const init = await this.init();
+    const registryVersion = ++this.registryVersion;
+    this.side.post({ kind: 'start', settings: this.o.settings, judging: this.judging.buffer as SharedArrayBuffer, ...init, registryVersion });
+    // a registry held meanwhile goes after the start's (and is whole): the thread ends with it
+    if (!this.held.some((h) => h.m.kind === 'registry')) this.threadHolds = { registry: init.registry, version: registryVersion };
     await ready;
     if (this.queue.length) this.send();
   }
@@ -601,6 +616,14 @@ export class PipelineClient {
         if (!this.inFlight.size) this.idleWaiters.splice(0).forEach((w) => w());
         return;
       }
+      case 'registry-stale': {
+        this.o.log.error({ holds: m.holds }, 'the reading pipeline holds another registry than the one a change was made from: it is sent whole');
+        this.threadHolds = undefined;
+        const told = this.asked.get(m.id);
+        this.asked.delete(m.id);
+        told?.(new StaleRegistry());
+        return;
+      }
       case 'outcomes': {
         const done = m.outcomes.length ? this.o.onOutcomes(m.outcomes) : Promise.resolve();
         const told = this.asked.get(m.id);
@@ -672,6 +695,13 @@ export class PipelineClient {
    */
   useRegistry(registry: LoadedRegistry, now: number): Promise<void> {
     return this.registries.ask({ registry, now });
+  }
+
+  private registryMessage(id: number, next: LoadedRegistry, now: number): ToPipeline {
+    const base = this.ready ? this.threadHolds : undefined;
+    const version = ++this.registryVersion;
+    this.threadHolds = { registry: next, version };
+    return { kind: 'registry', id, now, version, change: base ? registryChange(base.registry, next, base.version) : { whole: next } };
   }
 
   /**
@@ -769,3 +799,6 @@ function workerEntry(given?: string): { file: string; boot?: URL } {
   if (!existsSync(boot)) throw new Error('services/pipeline/tsx-boot.mjs is missing');
   return { file: ts, boot };
 }
+
+/** A registry change the thread could not take: it holds another registry than the one it was made from. */
+class StaleRegistry extends Error {}

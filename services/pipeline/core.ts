@@ -4,6 +4,7 @@ import type { Reading } from '../../domain/types.ts';
 import type { BufferDepth, TelemetryStore } from '../store/telemetry-store.ts';
 import type { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { ReadingJudge, type Judged } from './judge.ts';
+import { applyRegistryChange } from './registry-change.ts';
 import { bareReading, type FromPipeline, type PipelineSettings, type StoreCall, type ToPipeline } from './protocol.ts';
 
 /**
@@ -43,6 +44,8 @@ export interface WorkerLog {
 
 export class PipelineCore {
   private judge!: ReadingJudge;
+  /** the number of the registry the judge holds (registry-change.ts) */
+  private registryVersion = 0;
   /** batches waiting for their alert changes to be recorded, with their readings */
   private readonly awaitingRecord = new Map<number, Reading[]>();
   private healthTimer?: ReturnType<typeof setInterval>;
@@ -75,6 +78,7 @@ export class PipelineCore {
       log: this.logger.child({ part: 'store' }),
     });
     this.judge = new ReadingJudge({ registry: m.registry, world: m.world, now: m.now }, (part, err, about) => this.fault(part, err, about));
+    this.registryVersion = m.registryVersion;
     for (const b of m.baselines) this.judge.baseline(b.deviceId, b.metric, b.value);
     this.judge.seed(m.open);
     // whatever the store could not answer at start, it is the store: the service runs on
@@ -109,8 +113,12 @@ export class PipelineCore {
         return this.post({ kind: 'outcomes', id: m.id, outcomes: this.judge.link(m.deviceId, m.link, m.at) });
       case 'tick':
         return this.post({ kind: 'outcomes', id: m.id, outcomes: this.judge.tick(m.now) });
-      case 'registry':
-        return this.post({ kind: 'outcomes', id: m.id, outcomes: this.judge.useRegistry(m.registry, m.now) });
+      case 'registry': {
+        if ('from' in m.change && m.change.from !== this.registryVersion) return this.post({ kind: 'registry-stale', id: m.id, holds: this.registryVersion });
+        const registry = applyRegistryChange(this.judge.registry.loaded, m.change);
+        this.registryVersion = m.version;
+        return this.post({ kind: 'outcomes', id: m.id, outcomes: this.judge.useRegistry(registry, m.now) });
+      }
       case 'world':
         return this.judge.useWorld(m.world);
       case 'baseline':

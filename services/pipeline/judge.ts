@@ -93,7 +93,8 @@ export class ReadingJudge {
   /** A new registry: rules that did not change keep their state; what changed or went clears. */
   useRegistry(loaded: LoadedRegistry, now: number): Outcome[] {
     return this.emit(now, () => {
-      this.registry = new Registry(loaded);
+      // on a registration the thread is sent only what changed: the rest keeps its entries
+      this.registry = new Registry(loaded, this.registry);
       const g = loaded.file.gateway;
       this.intake.limits = { maxPayloadBytes: g.maxPayloadBytes, maxReadingsPerMessage: g.maxReadingsPerMessage, maxFutureSkewMs: g.maxFutureSkewS * 1000, maxPastMs: g.maxPastS * 1000 };
       this.forwarded = forwardedEnterprises(this.registry);

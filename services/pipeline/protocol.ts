@@ -1,6 +1,7 @@
 import type { Outcome, Reading, Severity, Value } from '../../domain/types.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
+import type { RegistryChange } from './registry-change.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth } from '../store/telemetry-store.ts';
 
 /**
@@ -68,6 +69,8 @@ export type ToPipeline =
       kind: 'start';
       settings: PipelineSettings;
       registry: LoadedRegistry;
+      /** the registry's number: a change names the one it is from (registry-change.ts) */
+      registryVersion: number;
       world: WorldSnapshot;
       baselines: { deviceId: string; metric: string; value: number }[];
       open: OpenSeed[];
@@ -81,7 +84,8 @@ export type ToPipeline =
   | { kind: 'recorded'; batch: number }
   | { kind: 'link'; id: number; deviceId: string; link: 'online' | 'offline'; at: number }
   | { kind: 'tick'; id: number; now: number }
-  | { kind: 'registry'; id: number; registry: LoadedRegistry; now: number }
+  /** a new registry, as what changed from the one the thread holds (registry-change.ts) */
+  | { kind: 'registry'; id: number; change: RegistryChange; version: number; now: number }
   | { kind: 'world'; world: WorldSnapshot }
   | { kind: 'baseline'; deviceId: string; metric: string; value: number }
   | { kind: 'forget'; key: string }
@@ -114,6 +118,8 @@ export type FromPipeline =
   /** the batch's readings are committed (error: they are not, and their seqs were forgotten) */
   | { kind: 'stored'; batch: number; error: string | null; health: StoreHealth }
   | { kind: 'outcomes'; id: number; outcomes: Outcome[] }
+  /** a registry change was not from the registry the thread holds: it is sent whole */
+  | { kind: 'registry-stale'; id: number; holds: number }
   /** with the store's health as it is after the call (a flush may have changed it) */
   | { kind: 'result'; id: number; value?: unknown; error?: string; health: StoreHealth }
   /** every 250 ms: the store's health, and the thread's V8 heap (used, total bytes) */

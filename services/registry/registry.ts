@@ -10,23 +10,34 @@ export interface DeviceEntry {
   rules: RuleDef[];
 }
 
+const NO_RULES: RuleDef[] = [];
+
 /** The validated registry with the look-ups the rest of the service needs. Read-only once built. */
 export class Registry {
   readonly enterprises = new Map<string, EnterpriseConfig>();
   readonly devices = new Map<string, DeviceEntry>();
   readonly units = new Map<string, UnitConfig>();
 
-  constructor(readonly loaded: LoadedRegistry) {
+  /**
+   * `previous`: a registry this one follows, whose entries are kept where device, enterprise and
+   * rules are the same objects (a registration changes one enterprise: the pipeline thread's
+   * compiled rules are kept by entry, and at 10 000 devices every one was compiled again).
+   */
+  constructor(
+    readonly loaded: LoadedRegistry,
+    previous?: Registry,
+  ) {
     for (const u of loaded.file.units) this.units.set(u.id, u);
     for (const ent of loaded.file.enterprises) {
       this.enterprises.set(ent.id, ent);
-      for (const device of ent.devices)
-        this.devices.set(device.id, {
-          device,
-          enterprise: ent,
-          points: new Map(device.points.map((p) => [p.id, p])),
-          rules: loaded.rules.get(device.id) ?? [],
-        });
+      for (const device of ent.devices) {
+        const rules = loaded.rules.get(device.id) ?? NO_RULES;
+        const kept = previous?.devices.get(device.id);
+        this.devices.set(
+          device.id,
+          kept && kept.device === device && kept.enterprise === ent && kept.rules === rules ? kept : { device, enterprise: ent, points: new Map(device.points.map((p) => [p.id, p])), rules },
+        );
+      }
     }
   }
 

@@ -1,7 +1,9 @@
 import { compileRules, evaluate, exportState, forget, importState, linkChanged, newEngineState, reconcile, rememberValue, seed, setBaseline, tick, type EngineData, type RuleSet, type World } from '../../rules/engine.ts';
 import type { Outcome, Reading } from '../../domain/types.ts';
 import type { Alert } from '../alerts/model.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { DeviceEntry, Registry } from '../registry/registry.ts';
+
+type CompiledDevice = RuleSet['devices'] extends Map<string, infer C> ? C : never;
 
 /**
  * Runs the pure rules engine for the service: compiles the registry's rules, keeps the engine
@@ -10,6 +12,12 @@ import type { Registry } from '../registry/registry.ts';
  */
 export class RuleRunner {
   private set: RuleSet = { devices: new Map() };
+  /**
+   * Each registry entry's compiled rules. A registry that follows another keeps the entries of
+   * what did not change (registry.ts), and so their compiled rules, and what the engine laid out
+   * for them: a registration compiled every device's rules again (190 ms at 10 000 devices).
+   */
+  private compiled = new WeakMap<DeviceEntry, CompiledDevice>();
   readonly state;
   evaluations = 0;
 
@@ -26,8 +34,10 @@ export class RuleRunner {
   }
 
   use(registry: Registry) {
-    const next = compileRules(
-      [...registry.devices.values()].map(({ device, enterprise, rules }) => ({
+    const entries = [...registry.devices.values()];
+    const fresh = entries.filter((e) => !this.compiled.has(e));
+    const made = compileRules(
+      fresh.map(({ device, enterprise, rules }) => ({
         enterpriseId: enterprise.id,
         deviceId: device.id,
         rules,
@@ -36,7 +46,9 @@ export class RuleRunner {
         points: device.points.map((p) => ({ id: p.id, metric: p.metric, name: p.name, place: p.place })),
         ranges: Object.fromEntries(device.points.filter((p) => p.range).map((p) => [p.id, p.range!])),
       })),
-    );
+    ).devices;
+    for (const e of fresh) this.compiled.set(e, made.get(e.device.id)!);
+    const next: RuleSet = { devices: new Map(entries.map((e) => [e.device.id, this.compiled.get(e)!])) };
     const hadRules = this.set.devices.size > 0;
     this.set = next;
     if (hadRules) this.guarded('', () => this.emit(reconcile(next, this.state, this.clock())));

@@ -296,6 +296,58 @@ describe('the reading pipeline on its own thread', () => {
     await Promise.all(devices.map((d) => d.endAsync()));
   });
 
+  it('sends the thread only what a registration changed; the whole to a thread starting, or to one holding another registry; every registered device is judged', async () => {
+    const lines: string[] = [];
+    app = await startTestApp({ ...THREADED, logger: pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) })) });
+    type Message = { change: object };
+    const pipeline = app.pipeline as unknown as { registryMessage(...a: unknown[]): Message; init: () => Promise<unknown>; threadHolds?: { version: number } };
+    const sent: string[] = [];
+    const make = pipeline.registryMessage.bind(pipeline);
+    pipeline.registryMessage = (...a) => {
+      const m = make(...a);
+      sent.push('whole' in m.change ? 'whole' : 'change');
+      return m;
+    };
+    const chem = apiClient(app, 'token-chem');
+    const judged = async (id: string) => {
+      const created = await chem.post(`/api/enterprises/${CHEM}/devices`, { id, templates: ['hazchem'], points: [{ metric: 'gas_lel' }] });
+      expect(created.status).toBe(201);
+      return async () => {
+        const dev = await connectDevice(app!, CHEM, id, created.json.secret);
+        await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+        await waitFor(async () => (await open()).some((a) => a.deviceId === id && a.severity === 'critical'), 10_000, `the alarm of ${id}`);
+        await dev.end();
+      };
+    };
+
+    await (await judged('reg-a'))();
+    expect(sent).toEqual(['change']);
+
+    // a thread starting again: its start's registry read, then a device registered before it is ready
+    const init = pipeline.init;
+    let open_ = () => {};
+    const gate = new Promise<void>((r) => (open_ = r));
+    pipeline.init = async () => {
+      const i = await init();
+      await gate;
+      return i;
+    };
+    await app.pipeline.interrupt();
+    const regB = await judged('reg-b');
+    expect(sent).toEqual(['change', 'whole']);
+    open_();
+    await regB();
+    // the thread holds the registry that came after its start's: a change is made from that
+    await (await judged('reg-c'))();
+    expect(sent).toEqual(['change', 'whole', 'change']);
+
+    // a thread that holds another registry than the one a change is from takes the whole instead
+    pipeline.threadHolds!.version += 100;
+    await (await judged('reg-d'))();
+    expect(sent).toEqual(['change', 'whole', 'change', 'change', 'whole']);
+    expect(lines.filter((l) => l.includes('holds another registry'))).toHaveLength(1);
+  });
+
   it("says each thread's V8 heap in /metrics, the pipeline thread's as it last told", async () => {
     app = await startTestApp(THREADED);
     const heap = (text: string, thread: string) => Number(new RegExp(`^process_thread_heap_bytes\\{thread="${thread}",kind="total"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
