@@ -6,7 +6,7 @@ import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { closeApi } from './api/close.ts';
 import { composeAlertBook } from './compose/alerts.ts';
 import { composeApi, serviceHealth } from './compose/api.ts';
-import { composeGateway, composeFirePanels, followCredentials, loginVerifier, pipelineInput, rememberLogins } from './compose/edge.ts';
+import { composeGateway, composeFirePanels, credentialsFollower, loginVerifier, pipelineInput, rememberLogins } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
 import { composeNotifications } from './compose/notifications.ts';
 import { composeForwarder } from './compose/forward.ts';
@@ -99,7 +99,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   book.onClosedWhileActive((key) => pipeline.forget(key));
   registry.onChange((next) => (callers = buildCallers(next)));
   registry.onChange(() => live.recheck());
-  registry.onChange((next) => followCredentials(next, verifier, gateway));
+  registry.onChange(credentialsFollower(verifier, gateway));
   // the pipeline follows the registry once it runs (it starts with the one in force)
   let pipelineRunning = false;
   registry.onChange((next) => pipelineRunning && pipeline.useRegistry(next.loaded, clock()));

@@ -6,7 +6,7 @@ import type { GatewayDevice } from '../../gateway/sessions.ts';
 import { buildCallers, tokenDigest, type Caller } from '../api/callers.ts';
 import type { AppOptions } from '../app-options.ts';
 import type { Reading } from '../../domain/types.ts';
-import { composeFirePanels, composeGateway, followCredentials, loginVerifier, rememberLogins, type DeviceInput } from '../compose/edge.ts';
+import { composeFirePanels, composeGateway, credentialsFollower, loginVerifier, rememberLogins, type DeviceInput } from '../compose/edge.ts';
 import { auditedBy } from '../audit/audit-log.ts';
 import { faultReporter } from '../faults.ts';
 import { createMetrics } from '../metrics.ts';
@@ -102,7 +102,7 @@ export async function startEdge(settings: Settings, opts: EdgeOptions = {}) {
   await rememberLogins(gateway, audit, clock(), log);
   registry.onChange((next) => (callers = buildCallers(next)));
   registry.onReload((outcome) => metrics.registryReloads.inc({ outcome }));
-  registry.onChange((next) => followCredentials(next, verifier, gateway));
+  registry.onChange(credentialsFollower(verifier, gateway));
   await registry.announce();
   const following = registry.follow();
 

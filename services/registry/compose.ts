@@ -67,5 +67,6 @@ export function composeWithDevice(current: Registry, raw: unknown, inForce: read
   const ent = checked.file.enterprises.find((e) => e.id === entry.enterpriseId)!;
   const rules = new Map(current.loaded.rules);
   for (const d of ent.devices) rules.set(d.id, checked.rules.get(d.id) ?? []);
-  return new Registry({ file: { ...current.file, enterprises: current.file.enterprises.map((e) => (e.id === ent.id ? ent : e)) }, rules });
+  // the other enterprises' entries are kept as they were: what follows the registry knows them
+  return new Registry({ file: { ...current.file, enterprises: current.file.enterprises.map((e) => (e.id === ent.id ? ent : e)) }, rules }, current);
 }

@@ -1,5 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { SecretVerifier } from '../../gateway/credentials.ts';
+import type { Gateway } from '../../gateway/broker.ts';
+import { credentialsFollower } from '../../services/compose/edge.ts';
 import { ReadingJudge } from '../../services/pipeline/judge.ts';
 import { applyRegistryChange, registryChange, type RegistryChange } from '../../services/pipeline/registry-change.ts';
 import { composeRegistry, composeWithDevice } from '../../services/registry/compose.ts';
@@ -162,5 +165,39 @@ describe('a new registry sent to the pipeline as what changed', () => {
     const device = base.file.enterprises[1].devices[0];
     const redefined = registryChange(base, { file: base.file, rules: new Map([...base.rules, [device.id, []]]) }, 1);
     expect('changed' in redefined && redefined.changed.map((e) => e.id)).toEqual([base.file.enterprises[1].id]);
+  });
+});
+
+describe("the gateway's device secrets following the registry", () => {
+  it('hashes again only the secrets of devices whose entry changed; a rotated secret is taken', () => {
+    const remembered: [string, string][] = [];
+    const verifier = { retain: () => {}, remember: (id: string, secret: string) => remembered.push([id, secret]) } as unknown as SecretVerifier;
+    let rechecks = 0;
+    const follow = credentialsFollower(verifier, { recheck: () => rechecks++ } as unknown as Gateway);
+    const raw = testRegistry() as { enterprises: { id: string; devices: { id: string; secret: string }[] }[] };
+    const plain = (r: Registry, enterpriseId?: string) => [...r.devices.values()].filter((e) => e.device.secret && (!enterpriseId || e.enterprise.id === enterpriseId)).map((e) => [e.device.id, e.device.secret]);
+    const before = composeRegistry(raw, [], 'registry').registry;
+    follow(before);
+    expect(remembered).toEqual(plain(before));
+
+    remembered.length = 0;
+    const entry: RegisteredDevice = {
+      enterpriseId: CHEM,
+      registeredAt: '2026-12-07T00:00:00Z',
+      registeredBy: 'test',
+      device: { id: 'reg-new', secretHash: HASH, points: [{ metric: 'gas_lel' }] } as unknown as RegisteredDevice['device'],
+    };
+    const registered = composeWithDevice(before, raw, [], entry, 'registration');
+    follow(registered);
+    // the registering enterprise's devices only (it was checked again); the others kept their entries
+    expect(remembered).toEqual(plain(registered, CHEM));
+    expect(remembered.length).toBeLessThan(plain(registered).length);
+
+    remembered.length = 0;
+    const rotated = structuredClone(raw);
+    rotated.enterprises[1].devices[0].secret = 'a-new-secret-for-caster-1';
+    follow(composeRegistry(rotated, [entry], 'registry').registry);
+    expect(remembered).toContainEqual([rotated.enterprises[1].devices[0].id, 'a-new-secret-for-caster-1']);
+    expect(rechecks).toBe(3);
   });
 });
