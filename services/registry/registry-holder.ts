@@ -188,10 +188,13 @@ export class RegistryHolder {
       const next = composeWithDevice(this.registry, this.raw, inForceIn(this.registry, this.registered.all()), entry, 'registration');
       await this.registered.add(entry);
       this.known.add(entry.device.id);
-      this.use(next);
+      return this.use(next);
     });
     this.turn = run.catch(() => {});
-    return run;
+    // answered once what follows the registry has taken it (the reading pipeline among them): a
+    // device that sends the moment it is told it is registered was refused as not in the registry.
+    // Outside the turn, and bounded: a pipeline starting again holds no reload or registration up
+    return run.then((pending) => settled(pending, REGISTERED_WAIT_MS));
   }
 
   /** What the composition in force considered: a reload tells from it that only registrations came since. */
@@ -247,6 +250,15 @@ export class RegistryHolder {
     }
     return pending;
   }
+}
+
+/** The longest a registration's answer waits for what follows the registry (it is in force and saved) */
+const REGISTERED_WAIT_MS = 10_000;
+
+async function settled(pending: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, ms).unref()))]);
+  clearTimeout(timer);
 }
 
 /** The registered devices `registry` holds: those set aside (the file no longer fits them) stay aside. */

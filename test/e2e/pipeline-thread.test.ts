@@ -333,10 +333,12 @@ describe('the reading pipeline on its own thread', () => {
       return i;
     };
     await app.pipeline.interrupt();
-    const regB = await judged('reg-b');
+    // (answered once the thread has it: after its start)
+    const regB = judged('reg-b');
+    await waitFor(() => sent.length === 2, 10_000, 'the registry held for the thread');
     expect(sent).toEqual(['change', 'whole']);
     open_();
-    await regB();
+    await (await regB)();
     // the thread holds the registry that came after its start's: a change is made from that
     await (await judged('reg-c'))();
     expect(sent).toEqual(['change', 'whole', 'change']);
@@ -346,6 +348,38 @@ describe('the reading pipeline on its own thread', () => {
     await (await judged('reg-d'))();
     expect(sent).toEqual(['change', 'whole', 'change', 'change', 'whole']);
     expect(lines.filter((l) => l.includes('holds another registry'))).toHaveLength(1);
+  });
+
+  it('answers a registration once the pipeline has the device: its first reading, sent at once, is judged', async () => {
+    app = await startTestApp(THREADED);
+    type Message = { kind: string; id?: number };
+    const client = app.pipeline as unknown as { receive(m: Message): void; registryMessage(...a: unknown[]): Message };
+    const make = client.registryMessage.bind(client);
+    let asked: number | undefined;
+    client.registryMessage = (...a) => {
+      const m = make(...a);
+      asked = m.id;
+      return m;
+    };
+    // the thread's word that it took the registry, held back
+    const receive = client.receive.bind(client);
+    const held: Message[] = [];
+    client.receive = (m) => (m.kind === 'outcomes' && m.id === asked && !held.length ? void held.push(m) : receive(m));
+    const chem = apiClient(app, 'token-chem');
+    let answered = false;
+    const created = chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'reg-now', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] }).then((r) => ((answered = true), r));
+    await waitFor(() => held.length === 1, 10_000, 'the thread took the registry');
+    // in force and shown, not yet answered
+    expect((await chem.get(`/api/enterprises/${CHEM}`)).json.devices.map((d: { id: string }) => d.id)).toContain('reg-now');
+    expect(answered).toBe(false);
+    receive(held[0]);
+    const { status, json } = await created;
+    expect(status).toBe(201);
+    const dev = await connectDevice(app, CHEM, 'reg-now', json.secret);
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    expect(dev.rejects).toEqual([]);
+    await waitFor(async () => (await open()).some((a) => a.deviceId === 'reg-now' && a.severity === 'critical'), 10_000, 'the alarm of the new device');
+    await dev.end();
   });
 
   it("says each thread's V8 heap in /metrics, the pipeline thread's as it last told", async () => {
