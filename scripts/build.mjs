@@ -9,8 +9,9 @@ import { buildDashboards } from '../dashboards/build.mjs';
 if (existsSync('dist')) for (const f of readdirSync('dist', { withFileTypes: true }).filter((e) => e.name.startsWith('chunk-'))) rmSync(`dist/${f.name}`);
 await Promise.all([
   build({
-    // the reading pipeline's thread is a bundle of its own, beside service.mjs (services/pipeline/client.ts)
-    entryPoints: { service: 'services/main.ts', simulate: 'simulators/cli.ts', 'pipeline-thread': 'services/pipeline/thread.ts' },
+    // the reading pipeline's thread and the registry file's check thread are bundles of their own,
+    // beside service.mjs (services/pipeline/client.ts, services/registry/check-client.ts)
+    entryPoints: { service: 'services/main.ts', simulate: 'simulators/cli.ts', 'pipeline-thread': 'services/pipeline/thread.ts', 'registry-thread': 'services/registry/check-thread.ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -21,6 +21,8 @@ export interface AppOptions {
    * `silentAfterMs`: how long a running one may say nothing before it is said to be silent (5 s)
    */
   pipeline?: { mode?: 'thread' | 'inline'; entry?: string; maxInFlight?: number; silentAfterMs?: number };
+  /** the registry file's check thread's code, when it is not beside this file (tests run the bundle) */
+  registryThread?: string;
   /**
    * `crowdedAt`: messages of all devices taken and unanswered past which each connection is read
    * one at a time (gateway/frame-guard.ts); `maxUnsentBytes`: bytes waiting for a connection past

@@ -49,7 +49,7 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
   let stopping: Promise<void> | undefined;
 
   // --- registry, stores, alerts ----------------------------------------------------------------
-  const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log });
+  const registry = await RegistryHolder.open({ configPath: settings.CONFIG, dataDir: settings.DATA_DIR, log, checkThread: opts.registryThread });
   const current = () => registry.current();
   const policy = (enterpriseId: string) => enterprisePolicy(current(), enterpriseId);
   const stores = await openStores(settings);

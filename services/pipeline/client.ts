@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Outcome, Reading } from '../../domain/types.ts';
+import { registryChange } from '../registry/change.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
 import { openTelemetry } from '../store/open-telemetry.ts';
+import { newThread, threadEntry } from '../threads/entry.ts';
 import { LatestOnly } from './latest-only.ts';
-import { registryChange } from './registry-change.ts';
 import { takeEarlyThread, takeWaiting, waitingThread, type WaitingThread } from './early-thread.ts';
 import { Suspects, type HeldBack } from './suspects.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth, TelemetryStore } from '../store/telemetry-store.ts';
@@ -305,8 +304,7 @@ export class PipelineClient {
   }
 
   private newWorker(): Worker {
-    const { file, boot } = workerEntry(this.o.entry);
-    return boot ? new Worker(boot, { workerData: { entry: file } }) : new Worker(file);
+    return newThread(workerEntry(this.o.entry));
   }
 
   private thread(onMessage: (m: FromPipeline) => void, failedToStart: (e: Error) => void): Side {
@@ -786,18 +784,9 @@ export class PipelineClient {
   }
 }
 
-/**
- * The thread's code: the bundle beside this one (`npm start` runs dist/), or this folder's
- * TypeScript, loaded through tsx (tests and `npm run start:dev`).
- */
+/** The thread's code: the bundle beside this one (`npm start` runs dist/), or this folder's TypeScript. */
 function workerEntry(given?: string): { file: string; boot?: URL } {
-  if (given && !given.endsWith('.ts')) return { file: given };
-  const here = fileURLToPath(import.meta.url);
-  if (!given && (here.endsWith('.mjs') || here.endsWith('.js'))) return { file: fileURLToPath(new URL('./pipeline-thread.mjs', import.meta.url)) };
-  const ts = given ? pathToFileURL(given).href : new URL('./thread.ts', import.meta.url).href;
-  const boot = new URL('./tsx-boot.mjs', import.meta.url);
-  if (!existsSync(boot)) throw new Error('services/pipeline/tsx-boot.mjs is missing');
-  return { file: ts, boot };
+  return threadEntry({ given, caller: import.meta.url, bundle: new URL('./pipeline-thread.mjs', import.meta.url), ts: new URL('./thread.ts', import.meta.url) });
 }
 
 /** A registry change the thread could not take: it holds another registry than the one it was made from. */

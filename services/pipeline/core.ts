@@ -4,7 +4,7 @@ import type { Reading } from '../../domain/types.ts';
 import type { BufferDepth, TelemetryStore } from '../store/telemetry-store.ts';
 import type { InfluxTelemetryStore } from '../store/influx-telemetry.ts';
 import { ReadingJudge, type Judged } from './judge.ts';
-import { applyRegistryChange } from './registry-change.ts';
+import { applyRegistryChange } from '../registry/change.ts';
 import { bareReading, type FromPipeline, type PipelineSettings, type StoreCall, type ToPipeline } from './protocol.ts';
 
 /**
@@ -44,7 +44,7 @@ export interface WorkerLog {
 
 export class PipelineCore {
   private judge!: ReadingJudge;
-  /** the number of the registry the judge holds (registry-change.ts) */
+  /** the number of the registry the judge holds (registry/change.ts) */
   private registryVersion = 0;
   /** batches waiting for their alert changes to be recorded, with their readings */
   private readonly awaitingRecord = new Map<number, Reading[]>();

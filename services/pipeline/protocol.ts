@@ -1,7 +1,7 @@
 import type { Outcome, Reading, Severity, Value } from '../../domain/types.ts';
 import type { Reject } from '../../gateway/reject-codes.ts';
 import type { LoadedRegistry } from '../registry/load.ts';
-import type { RegistryChange } from './registry-change.ts';
+import type { RegistryChange } from '../registry/change.ts';
 import type { AlertAnnotation, BufferDepth, StoreHealth } from '../store/telemetry-store.ts';
 
 /**
@@ -69,7 +69,7 @@ export type ToPipeline =
       kind: 'start';
       settings: PipelineSettings;
       registry: LoadedRegistry;
-      /** the registry's number: a change names the one it is from (registry-change.ts) */
+      /** the registry's number: a change names the one it is from (registry/change.ts) */
       registryVersion: number;
       world: WorldSnapshot;
       baselines: { deviceId: string; metric: string; value: number }[];
@@ -84,7 +84,7 @@ export type ToPipeline =
   | { kind: 'recorded'; batch: number }
   | { kind: 'link'; id: number; deviceId: string; link: 'online' | 'offline'; at: number }
   | { kind: 'tick'; id: number; now: number }
-  /** a new registry, as what changed from the one the thread holds (registry-change.ts) */
+  /** a new registry, as what changed from the one the thread holds (registry/change.ts) */
   | { kind: 'registry'; id: number; change: RegistryChange; version: number; now: number }
   | { kind: 'world'; world: WorldSnapshot }
   | { kind: 'baseline'; deviceId: string; metric: string; value: number }

@@ -9,6 +9,8 @@ import { settingsSchema } from '../../services/settings.ts';
 import { testRegistry } from './registry.ts';
 
 export const PIPELINE_BUNDLE = fileURLToPath(new URL('../../dist/pipeline-thread.mjs', import.meta.url));
+/** the registry file's check thread, as global-setup built it */
+export const REGISTRY_BUNDLE = fileURLToPath(new URL('../../dist/registry-thread.mjs', import.meta.url));
 
 /** Options that run the reading pipeline on its own thread, as `npm start` does. */
 export const THREADED = { pipeline: { mode: 'thread' } } as const;
@@ -54,7 +56,7 @@ export async function startTestApp(o: TestAppOptions = {}): Promise<App & { data
   // The files about readings, durability and hostile payloads, and every test that runs the
   // service as a process, run it on its thread.
   const mode = o.pipeline?.mode ?? (o.settings?.PIPELINE_THREAD === undefined ? 'inline' : undefined);
-  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, ...o, pipeline: { entry: PIPELINE_BUNDLE, ...(mode ? { mode } : {}), ...o.pipeline } });
+  const app = await startApp(settings, { outbox: { baseDelayMs: 200, maxDelayMs: 1000, pollMs: 100 }, tickMs: 0, registryThread: REGISTRY_BUNDLE, ...o, pipeline: { entry: PIPELINE_BUNDLE, ...(mode ? { mode } : {}), ...o.pipeline } });
   return Object.assign(app, { dataDir, configPath });
 }
 
