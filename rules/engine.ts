@@ -616,9 +616,12 @@ export function forget(state: EngineState, key: string) {
 
 /**
  * A new rule set takes over: rules that are gone or whose definition changed lose their state,
- * and their active verdicts clear; everything else carries on as it was.
+ * and their active verdicts clear; everything else carries on as it was. A device gone from the
+ * registry (`previous`: the set before, which knew it) has its active verdicts cleared too, saying
+ * so: they stayed active, no reading could clear them, and a device registered later under its
+ * id, by another enterprise, cleared and raised that enterprise's alarms.
  */
-export function reconcile(next: RuleSet, state: EngineState, now: number): Outcome[] {
+export function reconcile(next: RuleSet, state: EngineState, now: number, previous?: RuleSet): Outcome[] {
   for (const [deviceId, rt] of state.devices) {
     const device = next.devices.get(deviceId);
     if (device) {
@@ -637,6 +640,10 @@ export function reconcile(next: RuleSet, state: EngineState, now: number): Outco
     if (rule && rule.signature === a.signature) continue;
     deleteActive(state, key);
     if (device) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
+    else {
+      const was = previous?.devices.get(keyParts(key).deviceId);
+      if (was) outcomes.push({ ...outcomeBase(was, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '设备已不在登记中 / the device is no longer in the registry' });
+    }
   }
   return outcomes;
 }

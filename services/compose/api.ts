@@ -55,6 +55,7 @@ export function composeApi(d: {
       log.info({ enterpriseId: ent, deviceId: id, by: who }, 'device registered');
       await d.registered?.();
     },
+    openAlertsOf: (deviceId: string) => d.book.openAlerts().flatMap((a) => (a.deviceId === deviceId ? [a.enterpriseId] : [])),
   };
   return buildApi(
     {

@@ -38,6 +38,8 @@ export interface RegistrationDeps {
   ports(): { mqtt?: number; ws?: number };
   /** for the audit trail and the log */
   onRegistered(enterpriseId: string, deviceId: string, by: string): void | Promise<void>;
+  /** the enterprises whose open alerts name this device id (a device since gone from the registry) */
+  openAlertsOf(deviceId: string): Iterable<string>;
 }
 
 export async function registerDevice(deps: RegistrationDeps, enterpriseId: string, body: unknown, by: string) {
@@ -49,6 +51,9 @@ export async function registerDevice(deps: RegistrationDeps, enterpriseId: strin
   }
   // checked before the slow hashing, and again when the registration's turn comes
   if (deps.registry.current().devices.has(input.data.id)) throw new ApiError('CONFLICT', `device id ${input.data.id} is taken`, 'id');
+  // alerts are known by device id: a device registered under the id of one gone from another
+  // enterprise, its alarm still open, cleared and raised that enterprise's alarm (an outside probe)
+  for (const holder of deps.openAlertsOf(input.data.id)) if (holder !== enterpriseId) throw new ApiError('CONFLICT', `device id ${input.data.id} is taken`, 'id');
   const secret = randomBytes(18).toString('base64url');
   const device = { ...input.data, secretHash: await hashSecret(secret) };
   try {

@@ -49,9 +49,9 @@ export class RuleRunner {
     ).devices;
     for (const e of fresh) this.compiled.set(e, made.get(e.device.id)!);
     const next: RuleSet = { devices: new Map(entries.map((e) => [e.device.id, this.compiled.get(e)!])) };
-    const hadRules = this.set.devices.size > 0;
+    const previous = this.set;
     this.set = next;
-    if (hadRules) this.guarded('', () => this.emit(reconcile(next, this.state, this.clock())));
+    if (previous.devices.size > 0) this.guarded('', () => this.emit(reconcile(next, this.state, this.clock(), previous)));
   }
 
   /** Open alerts after a restart: the rules continue them instead of raising new ones. */

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, connectDevice, startTestApp } from '../support/app.ts';
-import { CHEM, DUST, testRegistry } from '../support/registry.ts';
+import { CHEM, DUST, MALL, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** Rules and registry change without a restart; baselines are set through the API. */
@@ -45,6 +45,32 @@ describe('registry reload and baselines', () => {
     expect(g1now.map((a: any) => [a.id, a.state])).toEqual([[first.id, 'active']]);
     await g1.end();
     await g2.end();
+  });
+
+  it('clears the alarm of a device removed from the file, saying so; while that alert is open, only its own enterprise may register the id again', async () => {
+    const own = await startTestApp();
+    try {
+      const op = apiClient(own, 'token-operator');
+      const g2 = await connectDevice(own, CHEM, 'gas-2', 'secret-gas-2');
+      await g2.telemetry({ seq: 1, values: { gas_lel: 45 } });
+      const raised = await waitFor(async () => (await op.get('/api/alerts?state=active')).json.items.find((a: any) => a.deviceId === 'gas-2'), 5000, 'the alarm of gas-2');
+      await g2.end();
+      const without = testRegistry();
+      without.enterprises[0].devices = without.enterprises[0].devices.filter((d) => d.id !== 'gas-2');
+      await writeFile(own.configPath, stringify(without));
+      expect(await own.reload()).toEqual({ ok: true });
+      const cleared = await waitFor(async () => {
+        const a = (await op.get(`/api/alerts/${raised.id}`)).json;
+        return a.state === 'cleared' ? a : undefined;
+      }, 5000, 'the alarm cleared');
+      expect(cleared.history.at(-1)).toMatchObject({ type: 'cleared', message: expect.stringContaining('no longer in the registry') });
+      // cleared, not closed: still the enterprise's to handle, and its id not another's to take
+      const mall = await apiClient(own, 'token-mall').post(`/api/enterprises/${MALL}/devices`, { id: 'gas-2', points: [{ metric: 'smoke_alarm' }] });
+      expect(mall).toMatchObject({ status: 409, json: { message: 'device id gas-2 is taken' } });
+      expect((await apiClient(own, 'token-chem').post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-2', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] })).status).toBe(201);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('refuses a registry that fails validation and keeps the previous one running', async () => {

@@ -164,6 +164,23 @@ describe('a new registry sent to the pipeline as what changed', () => {
     expect(lel('gas-1', 45, T0 + 3000)).toEqual([['gas-1', 'update', 'critical']]);
   });
 
+  it('clears the alarms of a device gone from the registry, saying so; back, it starts afresh', () => {
+    const raw = testRegistry() as { enterprises: { id: string; devices: { id: string }[] }[] };
+    const withGas2 = composeRegistry(raw, [], 'registry').registry;
+    const judge = new ReadingJudge({ registry: across(withGas2.loaded), world: WORLD, now: T0 }, () => {});
+    const lel = (value: number, at: number) => judge.readings([{ enterpriseId: CHEM, deviceId: 'gas-2', ts: at, values: { gas_lel: value } }], at).outcomes.map((o) => [o.change, o.severity]);
+    expect(lel(45, T0 + 1000)).toEqual([['raise', 'critical']]);
+    const without = structuredClone(raw);
+    without.enterprises[0].devices = without.enterprises[0].devices.filter((d) => d.id !== 'gas-2');
+    const gone = judge.useRegistry(across(composeRegistry(without, [], 'registry').registry.loaded), T0 + 2000);
+    expect(gone).toEqual([expect.objectContaining({ key: expect.stringMatching(/^gas-2\//), enterpriseId: CHEM, deviceId: 'gas-2', change: 'clear', metric: 'gas_lel', message: expect.stringContaining('no longer in the registry') })]);
+    // its own alarm's words (the rule, the point) as the book knows them
+    expect(gone[0].ruleId).toBe('gas-lel');
+    judge.useRegistry(across(withGas2.loaded), T0 + 3000);
+    expect(lel(0, T0 + 4000)).toEqual([]);
+    expect(lel(45, T0 + 5000)).toEqual([['raise', 'critical']]);
+  });
+
   it('sends the parts beside the enterprises that changed; the whole when a rule has no device', () => {
     const base = composeRegistry(testRegistry(), [], 'registry').registry.loaded;
     const order = base.file.enterprises.map((e) => e.id);
