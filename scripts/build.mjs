@@ -21,7 +21,7 @@ await Promise.all([
     outdir: 'dist',
     // a cluster role's code and its packages (NATS, PostgreSQL) load only in that role: dynamic
     // imports become chunks of their own, loaded when asked (shared code goes in chunks too), in
-    // dist/ itself: the code reads files beside it (scenarios, web, pipeline-thread.mjs)
+    // dist/ itself: the code reads files beside it (scenarios, web, pipeline-thread.mjs, registry-thread.mjs)
     splitting: true,
     chunkNames: 'chunk-[hash]',
     outExtension: { '.js': '.mjs' },
