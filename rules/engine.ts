@@ -617,14 +617,30 @@ export function forget(state: EngineState, key: string) {
 /**
  * A new rule set takes over: rules that are gone or whose definition changed lose their state,
  * and their active verdicts clear; everything else carries on as it was. A device gone from the
- * registry (`previous`: the set before, which knew it) has its active verdicts cleared too, saying
- * so: they stayed active, no reading could clear them, and a device registered later under its
- * id, by another enterprise, cleared and raised that enterprise's alarms.
+ * registry, or now another enterprise's (`previous`: the set before, which knew it), has its
+ * active verdicts cleared too, as its enterprise's, saying so: they stayed active, no reading
+ * could clear them, and a device later under its id, another enterprise's, cleared and raised
+ * that enterprise's alarms.
  */
 export function reconcile(next: RuleSet, state: EngineState, now: number, previous?: RuleSet): Outcome[] {
+  const outcomes: Outcome[] = [];
+  for (const [key, a] of state.active) {
+    const { deviceId } = keyParts(key);
+    const device = next.devices.get(deviceId);
+    const was = previous?.devices.get(deviceId);
+    // a device another enterprise's now (moved in the file) is another device: its alarms were the first one's
+    const moved = device !== undefined && was !== undefined && was.enterpriseId !== device.enterpriseId;
+    const rule = device && !moved ? ruleOf(device, key) : undefined;
+    if (rule && rule.signature === a.signature) continue;
+    deleteActive(state, key);
+    if (device && !moved) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
+    else if (was) outcomes.push({ ...outcomeBase(was, key, a), change: 'clear', severity: null, at: now, flapping: false, message: moved ? '设备已移至其他企业 / the device moved to another enterprise' : '设备已不在登记中 / the device is no longer in the registry' });
+  }
   for (const [deviceId, rt] of state.devices) {
     const device = next.devices.get(deviceId);
-    if (device) {
+    // moved: it starts afresh for its new enterprise, as a device the registry gained (below)
+    if (device && device.enterpriseId !== rt.enterpriseId) state.devices.delete(deviceId);
+    else if (device) {
       // the same compiled rules (the device unchanged in the registry) are laid out already
       if (rt.rules !== device || rt.imported || rt.importedValues) layOut(rt, device);
       rt.set = next;
@@ -633,18 +649,6 @@ export function reconcile(next: RuleSet, state: EngineState, now: number, previo
   // a device the registry gained has been silent since now, not since the service started (an
   // outside probe: a device registered after 14 minutes was "offline, no reading for 848 s" at once)
   for (const device of next.devices.values()) if (!state.devices.has(device.deviceId)) runtime(state, device, next).lastHeard = now;
-  const outcomes: Outcome[] = [];
-  for (const [key, a] of state.active) {
-    const device = next.devices.get(keyParts(key).deviceId);
-    const rule = device && ruleOf(device, key);
-    if (rule && rule.signature === a.signature) continue;
-    deleteActive(state, key);
-    if (device) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
-    else {
-      const was = previous?.devices.get(keyParts(key).deviceId);
-      if (was) outcomes.push({ ...outcomeBase(was, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '设备已不在登记中 / the device is no longer in the registry' });
-    }
-  }
   return outcomes;
 }
 

@@ -55,7 +55,16 @@ type Waiter = { steps: number; lines: number; resolve: () => void; reject: (e: E
 const MAX_STEPS = 2000;
 const MAX_LINES = 5000;
 
+/**
+ * Where an open alert is found: its enterprise and its key. A key names a device, and a device id
+ * can pass from one enterprise to another (removed from one, later another's): the second one's
+ * outcomes must never clear, raise again or update the first one's alarm (they did, and it was
+ * told to the first enterprise's people).
+ */
+const slotOf = (a: { enterpriseId: string; key: string }) => `${a.enterpriseId}\u0000${a.key}`;
+
 export class AlertBook {
+  /** open alerts by enterprise and key (slotOf) */
   private readonly openByKey = new Map<string, Alert>();
   /** the same alerts by id: a person's step looks its alert up by id, and a plant gone offline is 16 000 open alerts */
   private readonly openById = new Map<string, Alert>();
@@ -145,7 +154,7 @@ export class AlertBook {
     if (outcomes.length === 0) return Promise.resolve();
     const now = this.clock();
     for (const o of outcomes) {
-      const step = applyOutcome(this.openByKey.get(o.key), o, { newId: randomUUID, now, ...this.placement(o.enterpriseId) });
+      const step = applyOutcome(this.openByKey.get(slotOf(o)), o, { newId: randomUUID, now, ...this.placement(o.enterpriseId) });
       if (!step) continue;
       this.place(step.alert);
       this.queue(step);
@@ -486,8 +495,8 @@ export class AlertBook {
   }
 
   private place(alert: Alert) {
-    if (alert.state === 'closed') (this.openByKey.delete(alert.key), this.openById.delete(alert.id));
-    else (this.openByKey.set(alert.key, alert), this.openById.set(alert.id, alert));
+    if (alert.state === 'closed') (this.openByKey.delete(slotOf(alert)), this.openById.delete(alert.id));
+    else (this.openByKey.set(slotOf(alert), alert), this.openById.set(alert.id, alert));
   }
 
   /** Commit the steps in one transaction, then tell listeners. */
@@ -497,7 +506,7 @@ export class AlertBook {
     // the row saved is the alert as it is now: a change applied in memory since (an outcome
     // handled while an acknowledgement waited its turn) must not be overwritten by an older copy
     const now = (a: Alert) => {
-      const open = this.openByKey.get(a.key);
+      const open = this.openByKey.get(slotOf(a));
       return open?.id === a.id ? open : a;
     };
     const within = this.commits.within;

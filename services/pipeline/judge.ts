@@ -94,13 +94,19 @@ export class ReadingJudge {
   useRegistry(loaded: LoadedRegistry, now: number): Outcome[] {
     return this.emit(now, () => {
       // on a registration the thread is sent only what changed: the rest keeps its entries
-      this.registry = new Registry(loaded, this.registry);
+      const before = this.registry;
+      this.registry = new Registry(loaded, before);
       const g = loaded.file.gateway;
       this.intake.limits = { maxPayloadBytes: g.maxPayloadBytes, maxReadingsPerMessage: g.maxReadingsPerMessage, maxFutureSkewMs: g.maxFutureSkewS * 1000, maxPastMs: g.maxPastS * 1000 };
       this.forwarded = forwardedEnterprises(this.registry);
       this.rules.use(this.registry);
-      // a device gone from the registry has nothing to set right: its alerts clear with its rules'
-      this.watches.registryChanged((d) => this.registry.devices.has(d), now, this.collected);
+      // a device gone from the registry, or now another enterprise's, has nothing to set right:
+      // its alerts clear with its rules', as its enterprise's
+      const stays = (d: string) => {
+        const entry = this.registry.devices.get(d);
+        return entry !== undefined && (before?.devices.get(d)?.enterprise.id ?? entry.enterprise.id) === entry.enterprise.id;
+      };
+      this.watches.registryChanged(stays, now, this.collected);
     });
   }
 

@@ -58,6 +58,30 @@ describe('the alert book', () => {
   };
   const book = (s: Pick<AlertStore, 'saveMany'> = store) => new AlertBook(s as AlertStore, () => ({ region: '321283', industry: 'hazchem', review: { from: null, withinMs: 0 } }), () => Date.UTC(2026, 10, 29, 8), (err) => errors.push(err.message));
 
+  it("keeps one enterprise's alert from another's outcomes under the same key (a device id that passed from one to the other)", async () => {
+    const b = book();
+    await b.handle([outcome({ enterpriseId: 'A' })]);
+    await b.handle([outcome({ enterpriseId: 'A', change: 'clear', severity: null, message: 'the device is no longer in the registry' })]);
+    const [first] = b.openAlerts();
+    expect(first).toMatchObject({ enterpriseId: 'A', state: 'cleared' });
+    // the same key, another enterprise's device: a new alarm of its own, the first left as it was
+    await b.handle([outcome({ enterpriseId: 'B', value: 50 })]);
+    const open = b.openAlerts();
+    expect(open.map((a) => [a.enterpriseId, a.state])).toEqual([
+      ['A', 'cleared'],
+      ['B', 'active'],
+    ]);
+    expect(b.current(first.id)).toMatchObject({ state: 'cleared', value: 45 });
+    // and its clear clears its own
+    await b.handle([outcome({ enterpriseId: 'B', change: 'clear', severity: null })]);
+    expect(b.openAlerts().map((a) => [a.enterpriseId, a.state])).toEqual([
+      ['A', 'cleared'],
+      ['B', 'cleared'],
+    ]);
+    const recorded = await store.open();
+    expect(recorded.map((a) => a.enterpriseId).sort()).toEqual(['A', 'B']);
+  });
+
   it('tells live listeners at once, the others once the record is committed, each of them isolated', async () => {
     const b = book();
     const heard: string[] = [];

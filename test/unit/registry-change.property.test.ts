@@ -181,6 +181,21 @@ describe('a new registry sent to the pipeline as what changed', () => {
     expect(lel(45, T0 + 5000)).toEqual([['raise', 'critical']]);
   });
 
+  it("clears the alarms of a device moved to another enterprise as the first one's, saying so; the second's start afresh", () => {
+    const raw = testRegistry() as { enterprises: { id: string; devices: { id: string }[] }[] };
+    const judge = new ReadingJudge({ registry: across(composeRegistry(raw, [], 'registry').registry.loaded), world: WORLD, now: T0 }, () => {});
+    const lel = (enterpriseId: string, value: number, at: number) => judge.readings([{ enterpriseId, deviceId: 'gas-2', ts: at, values: { gas_lel: value } }], at).outcomes.map((o) => [o.enterpriseId, o.change, o.severity]);
+    expect(lel(CHEM, 45, T0 + 1000)).toEqual([[CHEM, 'raise', 'critical']]);
+    const moved = structuredClone(raw);
+    const gas2 = moved.enterprises[0].devices.find((d) => d.id === 'gas-2')!;
+    moved.enterprises[0].devices = moved.enterprises[0].devices.filter((d) => d !== gas2);
+    moved.enterprises.find((e) => e.id === CAST)!.devices.push(gas2);
+    const out = judge.useRegistry(across(composeRegistry(moved, [], 'registry').registry.loaded), T0 + 2000);
+    expect(out).toEqual([expect.objectContaining({ enterpriseId: CHEM, deviceId: 'gas-2', change: 'clear', message: expect.stringContaining('moved to another enterprise') })]);
+    expect(lel(CAST, 45, T0 + 3000)).toEqual([[CAST, 'raise', 'critical']]);
+    expect(lel(CAST, 0, T0 + 4000)).toEqual([[CAST, 'clear', null]]);
+  });
+
   it('sends the parts beside the enterprises that changed; the whole when a rule has no device', () => {
     const base = composeRegistry(testRegistry(), [], 'registry').registry.loaded;
     const order = base.file.enterprises.map((e) => e.id);
