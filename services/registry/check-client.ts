@@ -27,18 +27,39 @@ export class FileCheckThread {
   }
 
   private run(ask: FileCheckAsk & { keep: boolean }): Promise<unknown> {
-    const worker = newThread(threadEntry({ given: this.entry, caller: import.meta.url, bundle: new URL('./registry-thread.mjs', import.meta.url), ts: new URL('./check-thread.ts', import.meta.url) }));
+    // its heap bounded: a file that needs more is refused, and the service goes on (a 100 MB file
+    // took 4.6 GB here, and then the whole service when checked on the main thread)
+    const worker = newThread(
+      threadEntry({ given: this.entry, caller: import.meta.url, bundle: new URL('./registry-thread.mjs', import.meta.url), ts: new URL('./check-thread.ts', import.meta.url) }),
+      { maxOldGenerationSizeMb: CHECK_HEAP_MB },
+    );
     this.running.add(worker);
     // a check under way is the holder's to wait for: the thread keeps no service running
     worker.unref();
+    // loaded (it says so first): what fails from then on is the check's, not the thread's
+    let started = false;
+    const failed = (message: string) => (started ? new CheckFailed(message) : new CheckThreadUnavailable(message));
     return new Promise((resolve, reject) => {
-      worker.once('message', (m: { failed: string } | object) => ('failed' in m ? reject(new Error(m.failed)) : resolve(m)));
-      worker.once('error', reject);
+      worker.on('message', (m: { ready: true } | { failed: string } | object) => {
+        if ('ready' in m) started = true;
+        else if ('failed' in m) reject(new CheckFailed(m.failed));
+        else resolve(m);
+      });
+      worker.once('error', (err) => reject(failed(err.message)));
       worker.once('exit', (code) => {
         this.running.delete(worker);
-        reject(new Error(`the registry check thread ended (exit ${code})`));
+        reject(failed(`the registry check thread ended (exit ${code})`));
       });
       worker.postMessage(ask);
     }).finally(() => void worker.terminate());
   }
 }
+
+/** The heap a check may take: a registry of 10 000 devices takes about 500 MB */
+const CHECK_HEAP_MB = 2048;
+
+/** The check thread could not start (its code missing, no memory for a thread): the file is checked on the main thread. */
+export class CheckThreadUnavailable extends Error {}
+
+/** The check ran and failed on this file (out of its heap, a bug): the reload is refused. */
+export class CheckFailed extends Error {}

@@ -9,6 +9,8 @@ import { checkFile, type FileCheckAsk } from './file-check.ts';
  */
 const port = parentPort;
 if (!port) throw new Error('services/registry/check-thread.ts runs as a worker thread (see check-client.ts)');
+// loaded: from here on, a failure is the check's (the file's), not the thread's
+port.postMessage({ ready: true });
 port.once('message', (ask: FileCheckAsk & { keep: boolean }) => {
   try {
     port.postMessage(checkFile(ask, ask.keep));

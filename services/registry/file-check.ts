@@ -17,6 +17,12 @@ export interface FileCheckAsk {
   registered: RegisteredDevice[];
   /** the parts of the registry the service holds as it came from the file (registrations since aside); none: the whole is answered */
   before?: RegistryParts;
+  /**
+   * enterprises the service changed since `before` (devices registered): answered whatever their
+   * digest. A device registered since, which the file now sets aside (its id the file's, in another
+   * enterprise), left its enterprise as `before` had it, and the service kept its copy with the device
+   */
+  touched?: string[];
 }
 
 export type FileCheckAnswer =
@@ -55,7 +61,7 @@ export function checkFile(ask: FileCheckAsk, keep = false): FileCheckAnswer | { 
   const loaded = composed.registry.loaded;
   const parts = partsOf(loaded);
   if (keep) return { ok: true, parts };
-  const change = ask.before ? changeSince(ask.before, loaded, parts) : { whole: loaded };
+  const change = ask.before ? changeSince(ask.before, loaded, parts, new Set(ask.touched)) : { whole: loaded };
   return { ok: true, raw, change, parts, skipped: composed.skipped };
 }
 
@@ -73,13 +79,13 @@ export function partsOf(loaded: LoadedRegistry): RegistryParts {
  * What `loaded` changed since the registry whose parts are `before`. Parts that digest alike are
  * the same: the service keeps its own objects for them.
  */
-export function changeSince(before: RegistryParts, loaded: LoadedRegistry, parts = partsOf(loaded)): RegistryChange {
+export function changeSince(before: RegistryParts, loaded: LoadedRegistry, parts = partsOf(loaded), touched: ReadonlySet<string> = new Set()): RegistryChange {
   const whole = { whole: loaded };
   if (parts.rest.size !== before.rest.size || [...parts.rest.keys()].some((k) => !before.rest.has(k))) return whole;
   const { enterprises, ...fileRest } = loaded.file;
   const rest: Partial<typeof fileRest> = {};
   for (const k of Object.keys(fileRest) as (keyof typeof fileRest)[]) if (before.rest.get(k) !== parts.rest.get(k)) Object.assign(rest, { [k]: fileRest[k] });
-  const changed = enterprises.filter((e) => before.enterprises.get(e.id) !== parts.enterprises.get(e.id));
+  const changed = enterprises.filter((e) => touched.has(e.id) || before.enterprises.get(e.id) !== parts.enterprises.get(e.id));
   // rules of a device in no enterprise would be lost on the way: the whole, then (none are made so)
   if (loaded.rules.size !== enterprises.reduce((n, e) => n + e.devices.length, 0)) return whole;
   const rules = changed.flatMap((e) => e.devices.map((d): [string, RuleDef[]] => [d.id, loaded.rules.get(d.id) ?? []]));

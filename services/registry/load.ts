@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import { annotate, didYouMean, formatPath, readYamlDocument, zodProblems } from './problems.ts';
 import { INDICATORS, isMetric } from '../../domain/indicators.ts';
@@ -24,6 +24,9 @@ export class RegistryError extends Error {
 
 export { formatPath };
 
+/** The largest registry file read (10 000 devices with every template's points: 4 MB) */
+export const MAX_REGISTRY_BYTES = 32 * 2 ** 20;
+
 export interface LoadedRegistry {
   file: RegistryFile;
   /** deviceId → the device's rules after templates and overrides */
@@ -39,9 +42,13 @@ export async function readRegistryFile(path: string): Promise<unknown> {
  * YAML again (2.5–3 s of the main thread for a file of 10 000 devices).
  */
 export async function readRegistryText(path: string): Promise<{ text: string; digest: string }> {
-  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+  const cannot = (e: NodeJS.ErrnoException) => {
     throw new RegistryError(path, [e.code === 'ENOENT' ? `there is no file ${path}: set CONFIG (or --config) to the site registry` : `cannot read ${path}: ${e.code ?? e.message}`]);
-  });
+  };
+  // a registry of 10 000 devices is 4 MB; read, a 100 MB file took 4.6 GB and ended the service
+  const { size } = await stat(path).catch(cannot);
+  if (size > MAX_REGISTRY_BYTES) throw new RegistryError(path, [`(root): the file is ${Math.round(size / 2 ** 20)} MiB, more than the ${MAX_REGISTRY_BYTES / 2 ** 20} MiB a registry may be`]);
+  const text = await readFile(path, 'utf8').catch(cannot);
   return { text, digest: createHash('sha256').update(text).digest('hex') };
 }
 

@@ -93,7 +93,13 @@ export function readYamlDocument(text: string): { raw: unknown; errors: string[]
         return `line ${e.linePos?.[0].line ?? '?'}, column ${e.linePos?.[0].col ?? '?'}: not valid YAML: ${first}`;
       }),
     };
-  const raw = doc.toJS();
+  let raw: unknown;
+  try {
+    // an alias bomb (aliases of aliases) is refused by the parser here, thrown: the file's problem
+    raw = doc.toJS();
+  } catch (e) {
+    return { raw: undefined, errors: [`not valid YAML: ${(e as Error).message.split('\n')[0]}`] };
+  }
   if (raw && typeof raw === 'object') sources.set(raw as object, { doc, lines });
   return { raw, errors: [] };
 }

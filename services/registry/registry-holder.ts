@@ -4,7 +4,7 @@ import { composeRegistry, composeWithDevice } from './compose.ts';
 import { RegistryError, readRegistryText, readYaml } from './load.ts';
 import { RegisteredDevices, type RegisteredDevice, type RegisteredDeviceStore } from './registered-devices.ts';
 import { applyRegistryChange } from './change.ts';
-import { FileCheckThread } from './check-client.ts';
+import { CheckThreadUnavailable, FileCheckThread } from './check-client.ts';
 import type { RegistryParts } from './file-check.ts';
 import { Registry } from './registry.ts';
 
@@ -44,6 +44,8 @@ export class RegistryHolder {
    */
   private readonly checker: FileCheckThread;
   private checked: RegistryParts | undefined;
+  /** enterprises registrations changed since `checked` was taken: the next check sends them whatever their digest */
+  private touched = new Set<string>();
   /** the file kept on the check thread at the start (keepOnCheckThread) */
   private keeping: Promise<void> = Promise.resolve();
   /** the file's text as last composed, and the registered devices that composition considered (in force or set aside) */
@@ -179,7 +181,7 @@ export class RegistryHolder {
       const empty = [...(next.devices.size ? [] : ['it lists no devices']), ...(next.file.users.length ? [] : ['it lists no users'])];
       if (empty.length) throw new RegistryError(source, empty.map((e) => `(root): ${e}; a reload that would refuse everyone is not applied`));
       this.raw = raw;
-      this.checked = checked;
+      if (checked !== this.checked) (this.checked = checked), this.touched.clear();
       this.use(next);
       this.composed(digest);
       this.reloaded('applied', { devices: next.devices.size, enterprises: next.enterprises.size });
@@ -210,6 +212,7 @@ export class RegistryHolder {
       const next = composeWithDevice(this.registry, this.raw, inForceIn(this.registry, this.registered.all()), entry, 'registration');
       await this.registered.add(entry);
       this.known.add(entry.device.id);
+      this.touched.add(entry.enterpriseId);
       return this.use(next);
     });
     this.turn = run.catch(() => {});
@@ -259,8 +262,10 @@ export class RegistryHolder {
   private async checkFile(text: string, source: string): Promise<{ raw: unknown; next: Registry; checked: RegistryParts | undefined }> {
     await this.keeping;
     const registered = this.registered.all();
-    const answer = await this.checker.check({ text, source, registered: [...registered], before: this.checked }).catch((err: Error) => {
-      this.opts.log.error({ err: err.message }, 'the registry check thread failed: the file is checked on the main thread');
+    const answer = await this.checker.check({ text, source, registered: [...registered], before: this.checked, touched: [...this.touched] }).catch((err: Error) => {
+      // the file's own failure (out of the check's heap) is a refusal: checked here, it took the service
+      if (!(err instanceof CheckThreadUnavailable)) throw new RegistryError(source, [`(root): the check of the file failed: ${err.message}`]);
+      this.opts.log.error({ err: err.message }, 'the registry check thread could not start: the file is checked on the main thread');
       return undefined;
     });
     if (!answer) {
@@ -278,6 +283,7 @@ export class RegistryHolder {
       if (this.known.has(entry.device.id)) continue;
       try {
         registry = composeWithDevice(registry, this.raw, inForceIn(registry, all), entry, source);
+        this.touched.add(entry.enterpriseId);
       } catch (e) {
         if (!(e instanceof RegistryError)) throw e;
         this.opts.log.warn({ deviceId: entry.device.id, why: e.problems.join('; ') }, 'a device registered through the API is set aside: the registry file no longer fits it');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 /**
  * Which file a worker thread runs: the bundle beside the service's (`npm start`: dist/), or, when
@@ -18,6 +18,6 @@ export function threadEntry(o: { given?: string; caller: string; bundle: URL; ts
   return { file: ts, boot };
 }
 
-export function newThread(entry: { file: string; boot?: URL }): Worker {
-  return entry.boot ? new Worker(entry.boot, { workerData: { entry: entry.file } }) : new Worker(entry.file);
+export function newThread(entry: { file: string; boot?: URL }, resourceLimits?: ResourceLimits): Worker {
+  return entry.boot ? new Worker(entry.boot, { workerData: { entry: entry.file }, resourceLimits }) : new Worker(entry.file, { resourceLimits });
 }

@@ -120,14 +120,54 @@ describe('a reload of an edited file', () => {
     }
   });
 
-  it('checks the file on its own thread when the check thread fails, and says so', async () => {
+  it('takes a registered device the file now sets aside out of its enterprise, though that enterprise reads as the thread last had it', async () => {
+    const { holder, configPath, lines } = await open(REGISTRY_BUNDLE, 0);
+    const following = holder.follow(false);
+    try {
+      // the thread read the file at the start; then a device is registered in CHEM, and the file gives its id to CAST
+      await holder.register(registered('dup-1'), 10);
+      const claimed = (r: Raw) => r.enterprises[1].devices.push({ id: 'dup-1', secret: 'claimed-by-the-file-1' });
+      await writeFile(configPath, file((r) => (claimed(r), ((r.enterprises[1].devices.at(-1) as { points?: unknown[] }).points = [{ metric: 'battery_percent' }]))));
+      expect(await holder.reload()).toEqual({ ok: true });
+      const fresh = composeRegistry(stringifiedEdit((r) => (claimed(r), ((r.enterprises[1].devices.at(-1) as { points?: unknown[] }).points = [{ metric: 'battery_percent' }]))), [registered('dup-1')], 'r');
+      expect(fresh.skipped.map((x) => x.id)).toEqual(['dup-1']);
+      expect(holder.current().loaded).toEqual(fresh.registry.loaded);
+      expect(holder.current().enterprises.get(CHEM)!.devices.map((d) => d.id)).not.toContain('dup-1');
+      expect(holder.current().devices.get('dup-1')!.enterprise.id).toBe(CAST);
+      expect(lines).toEqual([]);
+    } finally {
+      following.close();
+    }
+  });
+
+  it('refuses, and keeps the registry in force, a file too large, an alias bomb, or one whose check fails once the thread runs', async () => {
+    const { holder, configPath } = await open(REGISTRY_BUNDLE);
+    const before = holder.current();
+    const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
+    await writeFile(configPath, `${file()}\n${bomb.join('\n')}\n`);
+    expect(await holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/Excessive alias count/)] });
+    await writeFile(configPath, `${file()}\njunk: "${'x'.repeat(33 * 2 ** 20)}"\n`);
+    expect(await holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/the file is 33 MiB, more than the 32 MiB/)] });
+    expect(holder.current()).toBe(before);
+
+    // a thread that loads, then fails on the file (as one out of its heap does): refused, not checked on the main thread
+    const failing = join(await tempDir(), 'failing-thread.mjs');
+    await writeFile(failing, "import { parentPort } from 'node:worker_threads';\nparentPort.postMessage({ ready: true });\nparentPort.once('message', () => { throw new Error('out of its heap'); });\n");
+    const other = await open(failing);
+    await writeFile(other.configPath, file((r) => (r.enterprises[1].name = 'edited')));
+    expect(await other.holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/the check of the file failed: out of its heap/)] });
+    expect(other.holder.current().enterprises.get(CAST)!.name).not.toBe('edited');
+  });
+
+  it('checks the file on its own thread when the check thread cannot start, and says so', async () => {
     const broken = join(await tempDir(), 'broken-thread.mjs');
     await writeFile(broken, "throw new Error('this thread cannot start');\n");
     const { holder, configPath, lines } = await open(broken);
     await writeFile(configPath, file((r) => (r.enterprises[1].name = 'edited')));
     expect(await holder.reload()).toEqual({ ok: true });
     expect(holder.current().enterprises.get(CAST)!.name).toBe('edited');
-    expect(lines.some((l) => l.includes('the registry check thread failed'))).toBe(true);
+    expect(lines.some((l) => l.includes('the registry check thread could not start'))).toBe(true);
   });
 });
 

@@ -27,14 +27,14 @@ const WORLD = { maintenance: [], suspended: [] };
 type Step =
   | { kind: 'register'; enterpriseId: string; templates: readonly string[] }
   | { kind: 'reload' }
-  | { kind: 'edit'; how: 'drop' | 'retemplate' }
+  | { kind: 'edit'; how: 'drop' | 'retemplate' | 'claim' }
   | { kind: 'reading'; device: number; value: number }
   | { kind: 'tick'; s: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('register' as const), enterpriseId: fc.constantFrom(CHEM, CAST, MALL), templates: fc.constantFrom(['hazchem'], [], ['gas_user']) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reload' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('edit' as const), how: fc.constantFrom('drop' as const, 'retemplate' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('edit' as const), how: fc.constantFrom('drop' as const, 'retemplate' as const, 'claim' as const) }) },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('reading' as const), device: fc.nat(), value: fc.constantFrom(0, 5, 22, 30, 45, 80) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), s: fc.constantFrom(5, 30, 200) }) },
 );
@@ -44,10 +44,10 @@ const across = <T>(x: T): T => structuredClone(x);
 
 describe('a new registry sent to the pipeline as what changed', () => {
   it('leaves the thread with the registry the whole would, and judging as it would', () => {
-    const counted = { changes: 0, everyEnterprise: 0, checked: 0, outcomes: 0 };
+    const counted = { changes: 0, everyEnterprise: 0, checked: 0, claimed: 0, outcomes: 0 };
     fc.assert(
       fc.property(fc.array(step, { minLength: 5, maxLength: 30 }), (steps) => {
-        let raw = testRegistry() as { enterprises: { id: string; devices: { id: string; rules?: unknown[] }[] }[] };
+        let raw = testRegistry() as { enterprises: { id: string; devices: { id: string; secret?: string; points?: unknown[]; rules?: unknown[] }[] }[] };
         const inForce: RegisteredDevice[] = [];
         let main: Registry = composeRegistry(raw, inForce, 'registry').registry;
         let now = T0;
@@ -60,9 +60,12 @@ describe('a new registry sent to the pipeline as what changed', () => {
         /** what the thread that reads the file composed last (it does not see registrations between) */
         let checked = partsOf(main.loaded);
         /** a reload, as the service takes it: what the check thread found changed since it last read */
+        /** enterprises registered into since the check thread last read the file (the holder's `touched`) */
+        const touched = new Set<string>();
         const reread = (next: Registry) => {
-          const change = changeSince(checked, next.loaded);
+          const change = changeSince(checked, next.loaded, undefined, touched);
           checked = partsOf(next.loaded);
+          touched.clear();
           const applied = applyRegistryChange(main.loaded, change);
           expect(applied).toEqual(next.loaded);
           counted.checked++;
@@ -87,14 +90,21 @@ describe('a new registry sent to the pipeline as what changed', () => {
               registeredBy: 'test',
               device: { id: `reg-${i}`, secretHash: HASH, reportIntervalS: 60, templates: [...s.templates], points: [{ metric: 'gas_lel' }] } as unknown as RegisteredDevice['device'],
             };
-            use(composeWithDevice(main, raw, inForce, entry, 'registration'));
+            // as the holder does: against the registered devices in force (those the file set aside stay aside)
+            use(composeWithDevice(main, raw, inForce.filter((d) => main.devices.get(d.device.id)?.enterprise.id === d.enterpriseId), entry, 'registration'));
             inForce.push(entry);
+            touched.add(s.enterpriseId);
           } else if (s.kind === 'reload') use(reread(composeRegistry(raw, inForce, 'registry').registry));
           else if (s.kind === 'edit') {
             // the operator edits the file (a device removed, another's rules redefined): read and checked whole again
             raw = structuredClone(raw);
             if (s.how === 'drop') raw.enterprises.find((e) => e.devices.length > 2)?.devices.pop();
-            else {
+            else if (s.how === 'claim') {
+              // the file takes a registered device's id, in another enterprise: the registered one is set aside
+              const taken = inForce.find((d) => main.devices.get(d.device.id)?.enterprise.id === d.enterpriseId);
+              if (taken) counted.claimed++;
+              if (taken) raw.enterprises.find((e) => e.id !== taken.enterpriseId)!.devices.push({ id: taken.device.id, secret: 'claimed-by-the-file-1', points: [{ metric: 'battery_percent' }] });
+            } else {
               // stricter thresholds on gas-2, or its template's again
               const gas2 = raw.enterprises.flatMap((e) => e.devices).find((d) => d.id === 'gas-2')!;
               gas2.rules = gas2.rules?.length ? [] : [{ id: 'gas-lel', kind: 'threshold', metric: 'gas_lel', above: [{ severity: 'major', value: 4 }, { severity: 'critical', value: 25 }], deadband: 2 }];
@@ -120,6 +130,7 @@ describe('a new registry sent to the pipeline as what changed', () => {
     );
     expect(counted.changes).toBeGreaterThan(80);
     expect(counted.checked).toBeGreaterThan(30);
+    expect(counted.claimed).toBeGreaterThan(5);
     // and the readings raised and cleared alerts
     expect(counted.outcomes).toBeGreaterThan(80);
   });
