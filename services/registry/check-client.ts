@@ -9,8 +9,14 @@ import type { FileCheckAnswer, FileCheckAsk, RegistryParts } from './file-check.
 export class FileCheckThread {
   private readonly running = new Set<Worker>();
 
-  /** `entry`: the thread's file (tests run the bundle global-setup built); by default beside this one */
-  constructor(private readonly entry?: string) {}
+  /**
+   * `entry`: the thread's file (tests run the bundle global-setup built); by default beside this one.
+   * `timeoutMs`: the longest a check may take (10 000 devices: 4–6 s of a core)
+   */
+  constructor(
+    private readonly entry?: string,
+    private readonly timeoutMs = CHECK_TIMEOUT_MS,
+  ) {}
 
   check(ask: FileCheckAsk): Promise<FileCheckAnswer> {
     return this.run({ ...ask, keep: false }) as Promise<FileCheckAnswer>;
@@ -39,7 +45,10 @@ export class FileCheckThread {
     // loaded (it says so first): what fails from then on is the check's, not the thread's
     let started = false;
     const failed = (message: string) => (started ? new CheckFailed(message) : new CheckThreadUnavailable(message));
+    let timer: NodeJS.Timeout | undefined;
     return new Promise((resolve, reject) => {
+      // a file built to be slow to read (30 MiB of one list took 2.5 min) is refused, and the reloads after it go on
+      timer = setTimeout(() => reject(new CheckFailed(`it took longer than ${this.timeoutMs / 1000} s`)), this.timeoutMs).unref();
       worker.on('message', (m: { ready: true } | { failed: string } | object) => {
         if ('ready' in m) started = true;
         else if ('failed' in m) reject(new CheckFailed(m.failed));
@@ -51,12 +60,16 @@ export class FileCheckThread {
         reject(failed(`the registry check thread ended (exit ${code})`));
       });
       worker.postMessage(ask);
-    }).finally(() => void worker.terminate());
+    }).finally(() => {
+      clearTimeout(timer);
+      void worker.terminate();
+    });
   }
 }
 
 /** The heap a check may take: a registry of 10 000 devices takes about 500 MB */
 const CHECK_HEAP_MB = 2048;
+const CHECK_TIMEOUT_MS = 60_000;
 
 /** The check thread could not start (its code missing, no memory for a thread): the file is checked on the main thread. */
 export class CheckThreadUnavailable extends Error {}

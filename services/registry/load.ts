@@ -25,7 +25,7 @@ export class RegistryError extends Error {
 export { formatPath };
 
 /** The largest registry file read (10 000 devices with every template's points: 4 MB) */
-export const MAX_REGISTRY_BYTES = 32 * 2 ** 20;
+export const MAX_REGISTRY_BYTES = 16 * 2 ** 20;
 
 export interface LoadedRegistry {
   file: RegistryFile;

@@ -29,6 +29,8 @@ export interface RegistryHolderOptions {
   checkThread?: string;
   /** a file this large is kept on the check thread from the start (default 512 KiB) */
   keepFromBytes?: number;
+  /** the longest a file's check may take (default 60 s) */
+  checkTimeoutMs?: number;
   log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
 }
 
@@ -61,7 +63,7 @@ export class RegistryHolder {
 
   private constructor(private readonly opts: RegistryHolderOptions) {
     this.registered = opts.registered ?? new RegisteredDevices(opts.dataDir);
-    this.checker = new FileCheckThread(opts.checkThread);
+    this.checker = new FileCheckThread(opts.checkThread, opts.checkTimeoutMs);
   }
 
   /** Reads the file and the registered devices; throws RegistryError naming every problem. */

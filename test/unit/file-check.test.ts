@@ -51,13 +51,13 @@ describe('a reload of an edited file', () => {
   afterEach(async () => {
     await Promise.all(holders.splice(0).map((h) => h.close()));
   });
-  const open = async (checkThread: string, keepFromBytes?: number) => {
+  const open = async (checkThread: string, keepFromBytes?: number, checkTimeoutMs?: number) => {
     const dir = await tempDir();
     const configPath = join(dir, 'registry.yaml');
     await writeFile(configPath, file());
     const lines: string[] = [];
     const log = { info() {}, warn() {}, error: (o: object, msg?: string) => lines.push(`${msg} ${JSON.stringify(o)}`) };
-    const holder = await RegistryHolder.open({ configPath, dataDir: dir, log, checkThread, keepFromBytes });
+    const holder = await RegistryHolder.open({ configPath, dataDir: dir, log, checkThread, keepFromBytes, checkTimeoutMs });
     holders.push(holder);
     return { holder, configPath, lines };
   };
@@ -147,8 +147,8 @@ describe('a reload of an edited file', () => {
     for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
     await writeFile(configPath, `${file()}\n${bomb.join('\n')}\n`);
     expect(await holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/Excessive alias count/)] });
-    await writeFile(configPath, `${file()}\njunk: "${'x'.repeat(33 * 2 ** 20)}"\n`);
-    expect(await holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/the file is 33 MiB, more than the 32 MiB/)] });
+    await writeFile(configPath, `${file()}\njunk: "${'x'.repeat(17 * 2 ** 20)}"\n`);
+    expect(await holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/the file is 17 MiB, more than the 16 MiB/)] });
     expect(holder.current()).toBe(before);
 
     // a thread that loads, then fails on the file (as one out of its heap does): refused, not checked on the main thread
@@ -158,6 +158,13 @@ describe('a reload of an edited file', () => {
     await writeFile(other.configPath, file((r) => (r.enterprises[1].name = 'edited')));
     expect(await other.holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/the check of the file failed: out of its heap/)] });
     expect(other.holder.current().enterprises.get(CAST)!.name).not.toBe('edited');
+
+    // one that never answers (a file built to be slow to read): refused once its time is up
+    const stuck = join(await tempDir(), 'stuck-thread.mjs');
+    await writeFile(stuck, "import { parentPort } from 'node:worker_threads';\nparentPort.postMessage({ ready: true });\nparentPort.once('message', () => setInterval(() => {}, 1000));\n");
+    const slow = await open(stuck, undefined, 300);
+    await writeFile(slow.configPath, file((r) => (r.enterprises[1].name = 'edited')));
+    expect(await slow.holder.reload()).toMatchObject({ ok: false, problems: [expect.stringMatching(/the check of the file failed: it took longer than 0.3 s/)] });
   });
 
   it('checks the file on its own thread when the check thread cannot start, and says so', async () => {
