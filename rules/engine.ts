@@ -614,6 +614,10 @@ export function forget(state: EngineState, key: string) {
   if (i >= 0) rt.imported![i] = null;
 }
 
+/** What an alarm clears with when its device left the registry, or its enterprise */
+export const DEVICE_GONE = '设备已不在登记中 / the device is no longer in the registry';
+export const DEVICE_MOVED = '设备已移至其他企业 / the device moved to another enterprise';
+
 /**
  * A new rule set takes over: rules that are gone or whose definition changed lose their state,
  * and their active verdicts clear; everything else carries on as it was. A device gone from the
@@ -634,7 +638,7 @@ export function reconcile(next: RuleSet, state: EngineState, now: number, previo
     if (rule && rule.signature === a.signature) continue;
     deleteActive(state, key);
     if (device && !moved) outcomes.push({ ...outcomeBase(device, key, a), change: 'clear', severity: null, at: now, flapping: false, message: '规则已修改或删除 / the rule was changed or removed' });
-    else if (was) outcomes.push({ ...outcomeBase(was, key, a), change: 'clear', severity: null, at: now, flapping: false, message: moved ? '设备已移至其他企业 / the device moved to another enterprise' : '设备已不在登记中 / the device is no longer in the registry' });
+    else if (was) outcomes.push({ ...outcomeBase(was, key, a), change: 'clear', severity: null, at: now, flapping: false, message: moved ? DEVICE_MOVED : DEVICE_GONE });
   }
   for (const [deviceId, rt] of state.devices) {
     const device = next.devices.get(deviceId);

@@ -6,6 +6,7 @@ import { buildCallers, tokenDigest, type Caller } from './api/callers.ts';
 import { closeApi } from './api/close.ts';
 import { composeAlertBook } from './compose/alerts.ts';
 import { composeApi, serviceHealth } from './compose/api.ts';
+import { unregisteredClears } from './alerts/unregistered.ts';
 import { composeGateway, composeFirePanels, credentialsFollower, loginVerifier, pipelineInput, rememberLogins } from './compose/edge.ts';
 import { composeJobs } from './compose/jobs.ts';
 import { composeNotifications } from './compose/notifications.ts';
@@ -111,7 +112,12 @@ export async function startApp(settings: Settings, opts: AppOptions = {}) {
 
   // --- state at start: the registry in force, the open alerts, the pipeline from them --------------
   await registry.announce();
-  const openAtStart = await book.load();
+  let openAtStart = await book.load();
+  const unregistered = unregisteredClears(openAtStart, current(), clock());
+  if (unregistered.length) {
+    await book.handle(unregistered).catch((err: Error) => log.error({ err: err.message }, 'alarms of devices gone from the registry not cleared in the record yet'));
+    openAtStart = book.openAlerts();
+  }
   const owed = { notify: await stores.alerts.owed('notify'), forward: await stores.alerts.owed('forward') };
   // the pipeline starts from the registry, the world, the baselines and the open alerts (and again
   // so, should its thread ever end unasked)

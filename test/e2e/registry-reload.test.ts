@@ -73,6 +73,43 @@ describe('registry reload and baselines', () => {
     }
   });
 
+  it('clears at the start the alarms of devices the file removed, or gave another enterprise, while the service was down', async () => {
+    let own = await startTestApp();
+    try {
+      const op = () => apiClient(own, 'token-operator');
+      for (const id of ['gas-1', 'gas-2']) {
+        const dev = await connectDevice(own, CHEM, id, `secret-${id}`);
+        await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+        await dev.end();
+      }
+      const raised = await waitFor(async () => {
+        const items = (await op().get('/api/alerts?state=active')).json.items.filter((a: any) => a.rule === 'gas-lel');
+        return items.length === 2 ? items : undefined;
+      }, 5000, 'both alarms');
+      const dataDir = own.dataDir;
+      await own.stop();
+      const edited = testRegistry();
+      const [gas1, gas2] = edited.enterprises[0].devices;
+      edited.enterprises[0].devices = edited.enterprises[0].devices.filter((d) => d !== gas1 && d !== gas2);
+      edited.enterprises[1].devices.push(gas1);
+      own = await startTestApp({ dataDir, registry: edited });
+      for (const a of raised) {
+        const now = (await op().get(`/api/alerts/${a.id}`)).json;
+        expect(now).toMatchObject({ state: 'cleared', enterpriseId: CHEM });
+        expect(now.history.at(-1).message).toMatch(a.deviceId === 'gas-1' ? /moved to another enterprise/ : /no longer in the registry/);
+      }
+      // gas-1, now the other enterprise's, raises an alarm of its own
+      const moved = await connectDevice(own, edited.enterprises[1].id, 'gas-1', 'secret-gas-1');
+      await moved.telemetry({ seq: 2, values: { gas_lel: 45 } });
+      await moved.end();
+      const fresh = await waitFor(async () => (await op().get('/api/alerts?state=active')).json.items.find((a: any) => a.deviceId === 'gas-1'), 5000, 'its own alarm');
+      expect(fresh.enterpriseId).toBe(edited.enterprises[1].id);
+      expect(raised.map((a: any) => a.id)).not.toContain(fresh.id);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('refuses a registry that fails validation and keeps the previous one running', async () => {
     const before = await reloads('refused');
     await edit((r) => (r.enterprises[0].devices[0].points[0].metric = 'dust_conc'));
