@@ -70,7 +70,7 @@ interface KeyUse {
 }
 
 /** Compiled once, never changed while running: what changes lives in the EngineState. */
-interface CompiledDevice {
+export interface CompiledDevice {
   enterpriseId: string;
   deviceId: string;
   layout: Layout;

@@ -26,8 +26,9 @@ const registrationBody = z
 export const MAX_REGISTERED_PER_ENTERPRISE = 500;
 
 /**
- * Registrations one token may make a minute: each hands the whole registry to the rules again,
- * and at 10 000 devices registrations back to back held every reading (an outside probe).
+ * Registrations one token may make a minute: each checks the registering enterprise whole and
+ * hands that enterprise to the rules again (at 10 000 devices, before the pipeline was sent only
+ * what changed, registrations back to back held every reading: an outside probe).
  */
 export const REGISTRATIONS_PER_MINUTE = 30;
 

@@ -32,14 +32,13 @@ export type RegistryChange =
  * all new objects: its check thread compares by digests, file-check.ts.)
  */
 export function registryChange(base: LoadedRegistry, next: LoadedRegistry, from: number): RegistryChange {
-  const same = (a: unknown, b: unknown) => a === b;
   const whole = { whole: next };
   const { enterprises: _b, ...baseRest } = base.file;
   const { enterprises: _n, ...nextRest } = next.file;
   const keys = Object.keys(nextRest) as (keyof FileRest)[];
   if (keys.length !== Object.keys(baseRest).length || keys.some((k) => !Object.hasOwn(baseRest, k))) return whole;
   const rest: Partial<FileRest> = {};
-  for (const k of keys) if (!same(baseRest[k], nextRest[k])) Object.assign(rest, { [k]: nextRest[k] });
+  for (const k of keys) if (baseRest[k] !== nextRest[k]) Object.assign(rest, { [k]: nextRest[k] });
   const before = new Map(base.file.enterprises.map((e) => [e.id, e]));
   const changed: EnterpriseConfig[] = [];
   const rules: [string, RuleDef[]][] = [];
@@ -47,7 +46,7 @@ export function registryChange(base: LoadedRegistry, next: LoadedRegistry, from:
   for (const e of next.file.enterprises) {
     devices += e.devices.length;
     const was = before.get(e.id);
-    if (was !== undefined && same(was, e) && e.devices.every((d) => same(next.rules.get(d.id), base.rules.get(d.id)))) continue;
+    if (was === e && e.devices.every((d) => next.rules.get(d.id) === base.rules.get(d.id))) continue;
     changed.push(e);
     for (const d of e.devices) rules.push([d.id, next.rules.get(d.id) ?? []]);
   }
