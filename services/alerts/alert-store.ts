@@ -13,12 +13,14 @@ export const OWED_TABLE = 'CREATE TABLE IF NOT EXISTS notices_owed (owed_to VARC
 
 export type OwedTo = 'notify' | 'forward';
 
-/** Delete what `to` owed for these lines, in the caller's transaction. */
-export async function settleOwed(t: SqlRunner, to: OwedTo, lines: readonly number[]) {
+/** Delete what `to` owed for these lines, in the caller's transaction; how many were still owed. */
+export async function settleOwed(t: SqlRunner, to: OwedTo, lines: readonly number[]): Promise<number> {
+  let settled = 0;
   for (let k = 0; k < lines.length; k += 500) {
     const part = lines.slice(k, k + 500);
-    await t.run(`DELETE FROM notices_owed WHERE owed_to = $to AND n IN (${part.map((_, j) => `$n${j}`).join(', ')})`, { to, ...Object.fromEntries(part.map((n, j) => [`n${j}`, n])) });
+    settled += await t.run(`DELETE FROM notices_owed WHERE owed_to = $to AND n IN (${part.map((_, j) => `$n${j}`).join(', ')})`, { to, ...Object.fromEntries(part.map((n, j) => [`n${j}`, n])) });
   }
+  return settled;
 }
 
 /** A change committed whose notices were never queued. */
@@ -155,9 +157,9 @@ export class AlertStore {
   }
 
   /** Changes whose notices `to` has queued (in batches: what a crash loses is told again, once more). */
-  settle(to: OwedTo, lines: readonly number[]): Promise<void> {
+  async settle(to: OwedTo, lines: readonly number[]): Promise<void> {
     // up to 500 lines are one statement, a transaction of its own (one round trip, not three)
-    return lines.length <= 500 ? settleOwed(this.conn, to, lines) : this.conn.tx((t) => settleOwed(t, to, lines));
+    await (lines.length <= 500 ? settleOwed(this.conn, to, lines) : this.conn.tx((t) => settleOwed(t, to, lines)));
   }
 
   async open(): Promise<Alert[]> {

@@ -75,10 +75,10 @@ export class Dispatcher {
    * owed its notices until they are in the outbox (or there is nobody to tell): a change whose
    * notices a crash kept from the outbox is told at the next start (`tellOwed`).
    */
-  onChange({ alert, transition, line }: AlertChange) {
+  onChange({ alert, transition, line }: AlertChange, owed = false) {
     const audience = audienceOf(transition, alert, this.deps.policy(alert.enterpriseId), this.deps.told.anyone(alert.id));
     const settles = line === undefined ? [] : [line];
-    this.track(audience ? this.tell(alert, transition, audience, settles) : this.deps.outbox.enqueue([], settles));
+    this.track(audience ? this.tell(alert, transition, audience, settles, owed) : this.deps.outbox.enqueue([], settles));
     // the close's notices are queued (tell runs to the outbox before it awaits): from now on
     // who was told of this alert is read from the outbox
     if (alert.state === 'closed') this.deps.told.forget(alert.id);
@@ -89,11 +89,11 @@ export class Dispatcher {
    * the outbox: told now, in the order they were committed, to whoever the registry names today.
    */
   tellOwed(owed: OwedChange[]) {
-    for (const { n, alert, transition } of owed) this.onChange({ alert, transition, line: n });
+    for (const { n, alert, transition } of owed) this.onChange({ alert, transition, line: n }, true);
     if (owed.length) this.deps.log.warn({ changes: owed.length, alerts: new Set(owed.map((o) => o.alert.id)).size }, 'notifications owed by changes committed before the last stop: queued now');
   }
 
-  private async tell(alert: Alert, t: Transition, audience: Audience, settles: number[] = []) {
+  private async tell(alert: Alert, t: Transition, audience: Audience, settles: number[] = [], owed = false) {
     const { all: units } = unitsOf(alert, audience, this.deps.registry(), this.toldBefore(alert));
     if (!units.length) return this.deps.outbox.enqueue([], settles);
     const held = heldLine(alert, t, units, this.deps.silences, this.deps.clock());
@@ -112,6 +112,7 @@ export class Dispatcher {
           .map((channel): Notice => ({ unitId: u.id, channel, alertId: alert.id, body, urgent, enterpriseId: alert.enterpriseId })),
       ),
       settles,
+      { owed },
     );
   }
 

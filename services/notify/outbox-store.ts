@@ -51,6 +51,15 @@ export type NoticeBody =
  * violates primary key constraint"), at COMMIT when both were open ("… constraint violation");
  * PostgreSQL waits and then does nothing, or cannot serialize.
  */
+/** notices on their way to the outbox table, with what they settle */
+interface Adding {
+  items: OutboxItem[];
+  settles: number[];
+  owed: boolean;
+  resolve: (written: boolean) => void;
+  reject: (e: Error) => void;
+}
+
 const RACED = /duplicate key|violates primary key|constraint violation|conflict|could not serialize/i;
 
 const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer', 'bigint'];
@@ -87,7 +96,7 @@ export class OutboxStore {
   }
 
   /** adds waiting while a write runs: the next write takes them all */
-  private waiting: { items: OutboxItem[]; settles: number[]; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiting: Adding[] = [];
   private writing = false;
   /** why the last write failed, while its notices wait to be written again */
   private failing: string | null = null;
@@ -99,9 +108,15 @@ export class OutboxStore {
    * transaction of their own, and the notifications of the last wait behind all of them.
    * `settles`: the record's changes (line numbers) these notices are owed for, no longer owed
    * once they are written (a change with nobody to tell settles with no items).
+   * `owed`: the notices of changes told again because they were owed (at a start, or by a
+   * partition's next owner). They are written only if their changes are still owed when the
+   * transaction runs: a change can be read as owed twice (its partition taken over again, or by
+   * two owners in turn) while the first telling's write is under way, and it is told once.
+   * Resolves true if the notices were written, false if another telling had written them.
    */
-  add(items: OutboxItem[], settles: number[] = [], o: { urgent?: boolean } = {}): Promise<void> {
-    if (!items.length && !settles.length) return Promise.resolve();
+  add(items: OutboxItem[], settles: number[] = [], o: { urgent?: boolean; owed?: boolean } = {}): Promise<boolean> {
+    if (!items.length && !settles.length) return Promise.resolve(true);
+    const owed = (o.owed ?? false) && settles.length > 0;
     // at once on a connection of its own; should that fail, it joins the others and their retries.
     // The earlier notices of its lanes still waiting for the queue's next write go with it: the
     // alarm is sent after them (a lane keeps its order), so it would otherwise wait for that write
@@ -109,16 +124,16 @@ export class OutboxStore {
       const lanes = new Set(items.map(laneOf));
       const along = this.waiting.filter((g) => g.items.some((i) => lanes.has(laneOf(i))));
       if (along.length) this.waiting = this.waiting.filter((g) => !along.includes(g));
-      return this.write(this.urgentConn, [...along.flatMap((g) => g.items), ...items], [...along.flatMap((g) => g.settles), ...settles]).then(
-        () => along.forEach((g) => g.resolve()),
+      return this.write(this.urgentConn, [...along, { items, settles, owed }]).then(
+        (written) => (along.forEach((g, k) => g.resolve(written[k])), written[along.length]),
         () => {
           this.waiting.unshift(...along);
-          return this.add(items, settles);
+          return this.add(items, settles, { owed });
         },
       );
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ items, settles, resolve, reject });
+      this.waiting.push({ items, settles, owed, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -134,10 +149,10 @@ export class OutboxStore {
     while (this.waiting.length) {
       const group = this.waiting.splice(0);
       try {
-        await this.write(this.conn, group.flatMap((g) => g.items), group.flatMap((g) => g.settles));
+        const written = await this.write(this.conn, group);
         this.failing = null;
         raced = 0;
-        for (const g of group) g.resolve();
+        group.forEach((g, k) => g.resolve(written[k]));
       } catch (e) {
         // a write that lost a race with an urgent one (both told a unit of the same alert) goes
         // again at once: nothing is wrong with the database
@@ -170,9 +185,13 @@ export class OutboxStore {
     this.stopped = true;
   }
 
-  private write(conn: Sql, items: OutboxItem[], settles: number[]): Promise<void> {
+  /** Whether each add was written (an owed telling whose changes another telling settled is not). */
+  private write(conn: Sql, adds: readonly Omit<Adding, 'resolve' | 'reject'>[]): Promise<boolean[]> {
     return conn.tx(async (t) => {
-      await settleOwed(t, 'notify', settles);
+      await settleOwed(t, 'notify', adds.flatMap((g) => (g.owed ? [] : g.settles)));
+      const written: boolean[] = [];
+      for (const g of adds) written.push(!g.owed || (await settleOwed(t, 'notify', g.settles)) > 0);
+      const items = adds.flatMap((g, k) => (written[k] ? g.items : []));
       await t.insert('outbox', ROW_TYPES, items.map((i) => [i.id, i.unitId, i.channel, i.alertId, JSON.stringify(i.body), i.createdAt, i.notBefore, i.nextAttemptAt, i.attempts, i.status, null, null, i.notificationId, this.partOf?.(i) ?? null, i.seq ?? null]));
       const told = [...new Map(items.filter((i) => i.alertId !== null).map((i) => [`${i.alertId}\n${i.unitId}`, [i.alertId!, i.unitId]])).values()];
       // one statement for every (alert, unit) of the group, in slices the parser takes easily
@@ -181,6 +200,7 @@ export class OutboxStore {
         await t.run(`INSERT INTO told VALUES ${part.map((_, j) => `($a${j}, $u${j})`).join(', ')} ON CONFLICT DO NOTHING`, Object.fromEntries(part.flatMap(([a, u], j) => [[`a${j}`, a], [`u${j}`, u]])));
       }
       await this.within?.(t, items);
+      return written;
     });
   }
 

@@ -105,7 +105,7 @@ export class Outbox {
   /** notices being written (their enqueue has not yet stored them) */
   private readonly unwritten = new Set<string>();
   /** express notices → their write, until it is done */
-  private readonly writes = new Map<string, Promise<void>>();
+  private readonly writes = new Map<string, Promise<unknown>>();
   /** a round held a message back until something queued before it in its lane is written */
   private heldForWrites = false;
   /** lane → its unit and channel */
@@ -137,7 +137,8 @@ export class Outbox {
    * Persist first; the time each item may go is set so a unit's items group. `settles`: the
    * record's changes these notices are owed for (written off in the same transaction).
    */
-  async enqueue(notices: Notice[], settles: number[] = []): Promise<void> {
+  /** `owed`: the notices of changes told again because they were owed (OutboxStore.add) */
+  async enqueue(notices: Notice[], settles: number[] = [], o: { owed?: boolean } = {}): Promise<void> {
     // before any await: a clear queued right after its raise must reach the units the raise did
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
     // and each notice takes its place in its lane's order, in the order enqueue was called
@@ -156,7 +157,8 @@ export class Outbox {
       // notice, failed, or queued and not yet sent), so its message (and id) is known now. A lane
       // still sending takes one express message behind the one it sends; more wait for a round
       // and go together. The lane is held for it from here until it is in the lane
-      const express = notBefore <= now && !this.reserved.has(lane) && !this.failedLanes.has(lane) && !this.behind.has(lane) && this.firstUnsent(lane, id);
+      // (a change told again is sent once its write shows nobody told it before: not beside it)
+      const express = !o.owed && notBefore <= now && !this.reserved.has(lane) && !this.failedLanes.has(lane) && !this.behind.has(lane) && this.firstUnsent(lane, id);
       if (express) (this.reserved.add(lane), this.laneParts.set(lane, { unitId: n.unitId, channel: n.channel }));
       items.push({ id, unitId: n.unitId, channel: n.channel, alertId: n.alertId, body: n.body, createdAt: now, notBefore, nextAttemptAt: notBefore, attempts: 0, status: 'pending', lastError: null, deliveredAt: null, notificationId: express ? id : null, seq: order });
     }
@@ -168,7 +170,7 @@ export class Outbox {
     // write, not after it: its change is in the record already, owed its notices until this write
     // settles it (a crash in between tells it again at the next start), and the delivery's outcome
     // waits for the row. Any other waits in its lane for its write, and is sent once stored
-    const write = this.deps.store.add(items, settles, { urgent });
+    const write = this.deps.store.add(items, settles, { urgent, owed: o.owed });
     try {
       if (express.length) {
         const expressIds = express.map((i) => i.id);
@@ -185,7 +187,7 @@ export class Outbox {
           this.reserved.delete(lane);
         }
       }
-      await write;
+      if (!(await write)) return this.toldElsewhere(items);
     } finally {
       for (const id of ids) this.unwritten.delete(id);
     }
@@ -194,6 +196,21 @@ export class Outbox {
     for (const i of waiting) this.waitingItems.set(i.id, i);
     for (const lane of new Set(waiting.map(laneOf))) this.refill(lane);
     if (items.some((i) => i.notificationId === null && i.notBefore <= now) || this.heldForWrites) void this.rounds();
+  }
+
+  /**
+   * Notices of a change told twice whose other telling wrote its notices first: they are in no
+   * table, so they leave their lanes' order, and what waited behind them goes on.
+   */
+  private toldElsewhere(items: OutboxItem[]) {
+    for (const i of items) {
+      const lane = laneOf(i);
+      const m = this.unsent.get(lane);
+      m?.delete(i.id);
+      if (m?.size === 0) this.unsent.delete(lane);
+    }
+    for (const lane of new Set(items.map(laneOf))) this.refill(lane);
+    if (this.heldForWrites) void this.rounds();
   }
 
   /**

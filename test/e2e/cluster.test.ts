@@ -172,7 +172,8 @@ describe('cluster mode: edge, worker and API node', () => {
     await waitFor(() => told().length > 0, 30_000, 'the owed notice delivered by the next owner');
     await worker.dispatcher.idle();
     await worker.outbox.run();
-    expect(told().length).toBe(1);
+    // should there be two: one notification id is a delivery tried again, two a change told twice
+    expect(told().map((r: { headers: Record<string, unknown> }) => r.headers['x-notification-id'])).toHaveLength(1);
   }, 60_000);
 
   it('answers a step no worker can take now with 503 UNAVAILABLE, and a worker that comes takes it from the log', async () => {

@@ -255,6 +255,22 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       await sql.close();
     });
 
+    it('owed notices told twice at once (a partition taken over again while its first telling is written) are written once', async () => {
+      const sql = await db.open();
+      const alerts = await AlertStore.create(sql);
+      const [first, second] = await Promise.all([OutboxStore.create(sql), OutboxStore.create(sql)]);
+      const a = alert();
+      const [n] = await alerts.saveMany([{ alert: a, transitions: [line(a, 'raised', T0)] }]);
+      const written = await Promise.all([first.add([item({ alertId: a.id })], [n], { owed: true }), second.add([item({ alertId: a.id })], [n], { owed: true })]);
+      expect(written.sort()).toEqual([false, true]);
+      expect(await first.forAlert(a.id)).toHaveLength(1);
+      expect(await alerts.owed('notify')).toEqual([]);
+      // told as it is committed, a change's notices are written whatever was settled
+      expect(await first.add([item({ alertId: a.id })], [n])).toBe(true);
+      expect(await first.forAlert(a.id)).toHaveLength(2);
+      await sql.close();
+    });
+
     it('silences: kept across a restart with what was announced; the registry windows beside them', async () => {
       const sql = await db.open();
       const s = await Silences.create(sql);

@@ -491,6 +491,32 @@ describe('the outbox', () => {
     expect(await sql.all('SELECT n FROM notices_owed')).toEqual([{ n: 7 }]);
   });
 
+  it('tells a change read as owed twice once, and sends an owed alarm only once its write shows it was still owed', async () => {
+    // a partition taken over again (or by two owners in turn) while its first telling was being written
+    groupWaitS = 0;
+    const sql = await db.sql();
+    await sql.run(`INSERT INTO notices_owed VALUES ('notify', 7, 'a1', '{}')`);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store = await OutboxStore.create(slowed(await db.sql(), { held }), slowed(await db.sql(), { held }));
+    const o = outbox();
+    const first = o.enqueue([alertNotice('a1', { critical: true })], [7], { owed: true });
+    const again = o.enqueue([alertNotice('a1', { critical: true })], [7], { owed: true });
+    await new Promise((r) => setImmediate(r));
+    expect(channel.attempts).toBe(0);
+    release();
+    await Promise.all([first, again]);
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a1']]);
+    expect(await store.forAlert('a1')).toHaveLength(1);
+    expect(await sql.all('SELECT n FROM notices_owed')).toEqual([]);
+    // the lane goes on: the next notice is sent (after the unit's group interval)
+    await o.enqueue([alertNotice('a2')]);
+    now += 60_000;
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a1'], ['a2']]);
+  });
+
   it('keeps a lane\'s order when an alarm comes while the lane\'s earlier notice is still being written: it neither goes express nor is sent before that one', async () => {
     const { o, release } = await heldWrites();
     // the clear of an earlier alarm, being written; the next raise of the unit comes meanwhile
@@ -548,11 +574,11 @@ describe('the outbox', () => {
     // waiting in the queue behind it
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    type Write = (conn: unknown, items: OutboxItem[], settles: number[]) => Promise<void>;
+    type Write = (conn: unknown, adds: { items: OutboxItem[] }[]) => Promise<boolean[]>;
     const write = (store as unknown as { write: Write }).write.bind(store);
-    (store as unknown as { write: Write }).write = async (conn, items, settles) => {
-      if (items.some((i) => i.unitId === 'twn-a')) await held;
-      return write(conn, items, settles);
+    (store as unknown as { write: Write }).write = async (conn, adds) => {
+      if (adds.some((g) => g.items.some((i) => i.unitId === 'twn-a'))) await held;
+      return write(conn, adds);
     };
     const other = o.enqueue([alertNotice('a9', { unitId: 'twn-a' })]);
     await waitFor(() => (store as unknown as { writing: boolean }).writing, 5000, 'the first write under way');
