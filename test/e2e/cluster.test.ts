@@ -65,6 +65,9 @@ describe('cluster mode: edge, worker and API node', () => {
     await Promise.all([nats?.stop(), pg?.stop(), influx?.stop(), hooks?.close()]);
   });
 
+  /** registries a node has applied so far */
+  const reloads = async (port: number) => Number(/registry_reloads_total\{outcome="applied"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
+
   it('takes a device\'s alarm through the log to the live stream, the webhook and the API, and an acknowledgement back', async () => {
     const stream = await followStream({ ports: { http: api.ports.http } }, 'token-operator');
     const device = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-1', 'secret-gas-1');
@@ -131,7 +134,6 @@ describe('cluster mode: edge, worker and API node', () => {
   it('registers a device through an API node: every node takes the registry once, and the device reports through the edge', async () => {
     // the edge is waited for by its reload, then the device logs in once: a login polled until the
     // edge knows the id would be failed logins, which the brute-force guard rightly bans
-    const reloads = async (port: number) => Number(/registry_reloads_total\{outcome="applied"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
     const nodes = () => Promise.all([api.ports.http, edge.ports.http, worker.ports.http].map(reloads));
     const edgeReloaded = async (since: number) => waitFor(async () => (await reloads(edge.ports.http)) > since, 20_000, 'the edge reloads the registry');
     const chem = apiClient({ ports: { http: api.ports.http } }, 'token-chem');
@@ -174,6 +176,43 @@ describe('cluster mode: edge, worker and API node', () => {
     await worker.outbox.run();
     // should there be two: one notification id is a delivery tried again, two a change told twice
     expect(told().map((r: { headers: Record<string, unknown> }) => r.headers['x-notification-id'])).toHaveLength(1);
+  }, 60_000);
+
+  it('tells an alarm once when the worker takes its partitions again while the alarm\'s notices are being written (its lease session ended under it)', async () => {
+    const chem = apiClient({ ports: { http: api.ports.http } }, 'token-chem');
+    const before = await reloads(edge.ports.http);
+    const made = await chem.post(`/api/enterprises/${CHEM}/devices`, { id: 'gas-lease', templates: ['hazchem'], points: [{ metric: 'gas_lel' }] });
+    expect(made.status).toBe(201);
+    await waitFor(async () => (await reloads(edge.ports.http)) > before, 20_000, 'the edge reloads the registry');
+    // the worker's notices held on their way into the outbox table
+    type Write = (...a: unknown[]) => Promise<boolean[]>;
+    const store = (worker.outbox as unknown as { deps: { store: { write: Write } } }).deps.store;
+    const write = store.write.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let writes = 0;
+    store.write = async (...a) => (writes++, await gate, write(...a));
+    const device = await connectDevice({ ports: { mqtt: edge.ports.mqtt! } }, CHEM, 'gas-lease', made.json.secret);
+    await device.telemetry({ seq: 1, values: { gas_lel: 47 } });
+    const op = apiClient({ ports: { http: api.ports.http } }, 'token-operator');
+    const alert = await waitFor(async () => (await op.get(`/api/alerts?state=active&enterprise=${CHEM}`)).json.items.find((a: { deviceId: string }) => a.deviceId === 'gas-lease'), 20_000, 'the alarm in the API');
+    await waitFor(() => writes >= 1, 10_000, "the alarm's notices on their way to the outbox");
+    // as after a stall longer than the lease: the server ends the worker's lease session, the
+    // worker stops its partitions and takes them again, and finds the alarm still owed its notices
+    const sql = PgSql.connect(pgUrl);
+    await sql.all(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'risk-monitor-lease'`);
+    // (its notices queue behind the held write)
+    await waitFor(() => (store as unknown as { waiting: unknown[] }).waiting.length > 0, 20_000, 'the alarm told again by the partitions taken again');
+    release();
+    const told = () => hooks.requests.filter((r: any) => (r.body.digest ? r.body.events : [r.body]).some((e: { id: string; transition?: { type: string } }) => e.id === alert.id && e.transition?.type === 'raised'));
+    await waitFor(() => told().length > 0, 20_000, 'the alarm at the webhook');
+    await waitFor(() => worker.partitions().length === P, 20_000, 'every partition owned again');
+    await worker.dispatcher.idle();
+    await worker.outbox.run();
+    expect(told().map((r: { headers: Record<string, unknown> }) => r.headers['x-notification-id'])).toHaveLength(1);
+    expect(await sql.all(`SELECT unit_id, channel, count(*)::int AS n FROM outbox WHERE alert_id = $a GROUP BY unit_id, channel HAVING count(*) > 1`, { a: alert.id })).toEqual([]);
+    await sql.close();
+    await device.end();
   }, 60_000);
 
   it('answers a step no worker can take now with 503 UNAVAILABLE, and a worker that comes takes it from the log', async () => {
