@@ -10,6 +10,9 @@
  * Run a change and the build before it back to back, several times each: one run moves by 2–5×
  * on this shared machine.
  */
+// first: what this run writes goes in a folder of its own, removed at its end
+import './scratch.ts';
+import { tmpdir } from 'node:os';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -21,7 +24,7 @@ import { startInfluxd } from '../scripts/influxd.ts';
 
 const rate = Number(process.argv[2] ?? 10_000);
 const seconds = 20;
-const dir = await mkdtemp('/tmp/rm-alarm-path-');
+const dir = await mkdtemp(join(tmpdir(), 'rm-alarm-path-'));
 const arrivals: number[] = [];
 const port = await freePort();
 const server = createServer((req, res) => {
@@ -68,7 +71,9 @@ const sampling = setInterval(() => {
 }, 500);
 const probes = await Promise.all(Array.from({ length: 20 }, (_, i) => mqtt.connectAsync(`mqtt://127.0.0.1:${s.port}`, { username: `probe-${i}`, password: `probe-secret-${i}`, reconnectPeriod: 0 })));
 const seqs = probes.map(() => Math.floor(Date.now() / 1000));
-for (let k = 0, until = Date.now() + seconds * 1000; Date.now() < until; k++) {
+// raises sent: about five a second, fewer when the timers run late on the loaded machine
+let raises = 0;
+for (let k = 0, until = Date.now() + seconds * 1000; Date.now() < until; k++, raises++) {
   const i = k % 20;
   const topic = `v1/PROBE/probe-${i}/telemetry`;
   // QoS 0: the alarm is raised on receipt; the probe does not wait for the store
@@ -78,7 +83,7 @@ for (let k = 0, until = Date.now() + seconds * 1000; Date.now() < until; k++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 // what is late is waited for (up to 5 s), so a slow alarm shows as slow, not as missing
-for (const until = Date.now() + 5000; arrivals.length < (seconds * 5) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+for (const until = Date.now() + 5000; arrivals.length < raises && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
 const metrics = await (await fetch(`http://127.0.0.1:${s.http}/metrics`)).text();
 await g.done.catch(() => {});
 await Promise.all(probes.map((p) => p.endAsync()));
@@ -96,7 +101,7 @@ const bucketed = (name: string, label: string, p: number) => {
   const hit = buckets.find(([, n]) => n >= total * p);
   return total ? `≤ ${hit![0] * 1000} ms` : 'no sample';
 };
-console.log(`${rate} readings/s, QoS 1, 2 000 devices, ${influxd ? 'InfluxDB' : 'embedded'} store; ${arrivals.length} critical alarms of ${seconds * 5} at the webhook`);
+console.log(`${rate} readings/s, QoS 1, 2 000 devices, ${influxd ? 'InfluxDB' : 'embedded'} store; ${arrivals.length} critical alarms of ${raises} raised at the webhook`);
 if (!arrivals.length) throw new Error('no alarm reached the webhook');
 console.log(`publish → webhook: p50 ${at(arrivals, 0.5)} ms, p90 ${at(arrivals, 0.9)} ms, p99 ${at(arrivals, 0.99)} ms, max ${at(arrivals, 1)} ms; the first alarm ${arrivals[0]} ms`);
 console.log(`publish → live stream: ${live.length ? `p50 ${at(live, 0.5)} ms, p90 ${at(live, 0.9)} ms, p99 ${at(live, 0.99)} ms (n = ${live.length})` : 'no sample'}`);

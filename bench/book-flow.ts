@@ -7,6 +7,8 @@
  * - a `notified` line recorded (an outbox lane waits for it before its next message);
  * each from the call to its answer, p50 / p90 / max.
  */
+// first: what this run writes goes in a folder of its own, removed at its end
+import './scratch.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,6 @@
+// first: what this run writes goes in a folder of its own, removed at its end
+import './scratch.ts';
+import { tmpdir } from 'node:os';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -15,7 +18,7 @@ import { freePort, generate, rssKb, startService } from './processes.ts';
 const rate = Number(process.argv[2] ?? 75_000);
 const seconds = Number(process.argv[3] ?? 30);
 const devices = Number(process.argv[4] ?? 2000);
-const dir = await mkdtemp('/tmp/rm-overload-');
+const dir = await mkdtemp(join(tmpdir(), 'rm-overload-'));
 const hookPort = await freePort();
 const hook = createServer((req, res) => void req.resume().on('end', () => res.end('{}'))).listen(hookPort, '127.0.0.1');
 const { registry, clients } = benchRegistry(devices, { webhookUrl: `http://127.0.0.1:${hookPort}/hook` });

@@ -1,3 +1,5 @@
+// first: what this run writes goes in a folder of its own, removed at its end
+import './scratch.ts';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';

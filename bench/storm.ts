@@ -8,6 +8,9 @@
  * warm-up only, then falls silent at once (a plant's network lost): N device-offline alerts and
  * their notices to a working receiver while the probes run, which must not wait behind them.
  */
+// first: what this run writes goes in a folder of its own, removed at its end
+import './scratch.ts';
+import { tmpdir } from 'node:os';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -15,7 +18,7 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { benchRegistry, offlineWave } from './fleet-registry.ts';
 import { freePort, generate, startService } from './processes.ts';
-const dir = await mkdtemp('/tmp/rmlat-');
+const dir = await mkdtemp(join(tmpdir(), 'rm-storm-'));
 const arrivals: number[] = [];
 const port = await freePort();
 const server = createServer((req, res) => { const chunks: Buffer[] = []; req.on('data', (c) => chunks.push(c)); req.on('end', () => { const b = JSON.parse(Buffer.concat(chunks).toString()); for (const e of b.events ?? [b]) if (e.rule === 'gas-lel' && ['raised', 'reactivated'].includes(e.transition?.type)) arrivals.push(Date.now() - Date.parse(e.transition.at)); res.end('{}'); }); });
