@@ -45,12 +45,6 @@ export type NoticeBody =
   | { notice: 'silence'; phase: 'started' | 'ended'; silence: Silence }
   | { notice: 'summary'; title: string; text: string; markdown: string; data: unknown };
 
-/**
- * What a write says when another connection's commit took the same key first: DuckDB says it as
- * the statement runs when the other committed after this transaction began ("Duplicate key …
- * violates primary key constraint"), at COMMIT when both were open ("… constraint violation");
- * PostgreSQL waits and then does nothing, or cannot serialize.
- */
 /** notices on their way to the outbox table, with what they settle */
 interface Adding {
   items: OutboxItem[];
@@ -60,6 +54,12 @@ interface Adding {
   reject: (e: Error) => void;
 }
 
+/**
+ * What a write says when another connection's commit took the same key first: DuckDB says it as
+ * the statement runs when the other committed after this transaction began ("Duplicate key …
+ * violates primary key constraint"), at COMMIT when both were open ("… constraint violation");
+ * PostgreSQL waits and then does nothing, or cannot serialize.
+ */
 const RACED = /duplicate key|violates primary key|constraint violation|conflict|could not serialize/i;
 
 const ROW_TYPES: ColumnType[] = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'bigint', 'bigint', 'bigint', 'integer', 'varchar', 'varchar', 'bigint', 'varchar', 'integer', 'bigint'];

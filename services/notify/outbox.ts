@@ -135,9 +135,9 @@ export class Outbox {
 
   /**
    * Persist first; the time each item may go is set so a unit's items group. `settles`: the
-   * record's changes these notices are owed for (written off in the same transaction).
+   * record's changes these notices are owed for (written off in the same transaction). `owed`:
+   * the notices of changes told again because they were owed (OutboxStore.add).
    */
-  /** `owed`: the notices of changes told again because they were owed (OutboxStore.add) */
   async enqueue(notices: Notice[], settles: number[] = [], o: { owed?: boolean } = {}): Promise<void> {
     // before any await: a clear queued right after its raise must reach the units the raise did
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
