@@ -26,10 +26,9 @@ const registrationBody = z
 export const MAX_REGISTERED_PER_ENTERPRISE = 500;
 
 /**
- * Registrations one token may make a minute: each one taken checks the registering enterprise
- * whole (one refused is refused by its device alone) and hands that enterprise to the rules again
- * (at 10 000 devices, before the pipeline was sent only what changed, registrations back to back
- * held every reading: an outside probe).
+ * Registrations one token may make a minute: each is checked on its own and hands its enterprise
+ * to the rules again (at 10 000 devices, before the pipeline was sent only what changed, and when
+ * each checked its enterprise whole, registrations back to back held every reading: outside probes).
  */
 export const REGISTRATIONS_PER_MINUTE = 30;
 
