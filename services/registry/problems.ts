@@ -110,13 +110,15 @@ export function sameSource(copy: unknown, original: unknown) {
   if (s && copy && typeof copy === 'object') sources.set(copy, s);
 }
 
-const PATH = /^((?:[A-Za-z_$][\w$-]*|\[\d+\])(?:\.[A-Za-z_$][\w$-]*|\[\d+\])*)(?=: )/;
+// a segment may hold spaces: a template's rule is placed at `templates.rule <id>`
+const PATH = /^((?:[A-Za-z_$][\w$ -]*|\[\d+\])(?:\.[A-Za-z_$][\w$ -]*|\[\d+\])*)(?=: )/;
 
 function parsePath(s: string): (string | number)[] {
   return [...s.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]));
 }
 
-const NAMED: Record<string, string> = { enterprises: 'enterprise', devices: 'device', points: 'point', units: 'unit', users: 'user', uplinks: 'uplink', rules: 'rule', providers: 'provider' };
+// a Map: path segments are the file's own keys ("constructor" among them)
+const NAMED = new Map(Object.entries({ enterprises: 'enterprise', devices: 'device', points: 'point', units: 'unit', users: 'user', uplinks: 'uplink', rules: 'rule', providers: 'provider' }));
 
 /** Each problem with its line in the file and the ids of what it is in. */
 export function annotate(problems: string[], raw: unknown): string[] {
@@ -127,7 +129,7 @@ export function annotate(problems: string[], raw: unknown): string[] {
     const path = parsePath(m[1]);
     const context: string[] = [];
     for (let i = 1; i < path.length; i++) {
-      const kind = NAMED[String(path[i - 1])];
+      const kind = NAMED.get(String(path[i - 1]));
       if (kind && typeof path[i] === 'number') {
         const item = valueAt(raw, path.slice(0, i + 1)) as Record<string, unknown> | undefined;
         const name = item && (typeof item.id === 'string' ? item.id : typeof item.metric === 'string' ? item.metric : typeof item.name === 'string' ? item.name : undefined);

@@ -335,3 +335,33 @@ users:
     expect(far[0]).toMatch(/^units\[0\]\.qqq: unknown setting "qqq" \(known: id, name, kind, regions, email, webhooks, phones, sms, voice\)$/);
   });
 });
+
+describe("where a template's rule problem is", () => {
+  const problems = (text: string) => {
+    try {
+      parseRegistry(text, 'site.yaml');
+    } catch (e) {
+      return (e as RegistryError).problems;
+    }
+    return [];
+  };
+  const site = (device: string) => `
+units:
+  - { id: ent-a, name: A, kind: enterprise, email: [a@a.test] }
+enterprises:
+  - id: E1
+    name: 一
+    industry: hazchem
+    region: "321283103"
+    units: [ent-a]
+    devices:
+      ${device}
+users:
+  - { name: x, token: "12345678", role: enterprise, enterprise: E1 }
+`;
+
+  it("names the enterprise and device of a template's rule that a point cannot take", () => {
+    const [p] = problems(site('- { id: tox-1, secret: "secret-tox-1", templates: [hazchem], points: [{ metric: toxic_gas_ppm, gas: H2S, unit: "%" }] }'));
+    expect(p).toMatch(/^enterprises\[0\]\.devices\[0\]\.templates\.rule toxic-gas: .* \(line \d+; enterprise E1, device tox-1\)$/);
+  });
+});
