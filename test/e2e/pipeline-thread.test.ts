@@ -285,9 +285,12 @@ describe('the reading pipeline on its own thread', () => {
     await app.pipeline.interrupt();
     // every reading is sent again and acknowledged once stored
     await Promise.all(acked);
-    const said = (what: string) => lines.filter((l) => l.includes(what)).length;
-    expect(said('mqtt client error')).toBeLessThanOrEqual(1);
-    expect(said('telemetry not taken')).toBeLessThanOrEqual(1);
+    const said = (what: string) => lines.filter((l) => l.includes(what));
+    // once for each kind of error, not once for each message in flight (a loaded machine may see a
+    // second kind, a connection's own, in the same moment: said once too)
+    const errors = said('mqtt client error').map((l) => (JSON.parse(l) as { err: string }).err);
+    expect(errors, errors.join(' | ')).toEqual([...new Set(errors)]);
+    expect(said('telemetry not taken').length).toBeLessThanOrEqual(1);
     await app.telemetry.flush();
     for (const id of ['gas-1', 'gas-2']) {
       const seqs = (await app.telemetry.query({ deviceId: id, from: 0, to: Date.now() + 1000, limit: 100 })).map((p) => ('seq' in p ? Number(p.seq) : -1));
