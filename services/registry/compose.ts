@@ -54,11 +54,11 @@ export function composeRegistry(raw: unknown, extra: readonly RegisteredDevice[]
 export function composeWithDevice(current: Registry, raw: unknown, inForce: readonly RegisteredDevice[], entry: RegisteredDevice, source: string): Registry {
   const file = raw as { enterprises?: { id?: unknown; devices?: unknown[]; alarmDevice?: unknown }[] };
   const enterprises = Array.isArray(file?.enterprises) ? file.enterprises : [];
-  if (!enterprises.some((e) => e?.id === entry.enterpriseId)) throw new RegistryError(source, [`enterprise ${entry.enterpriseId} is no longer in the registry`]);
-  const mine = (d: RegisteredDevice) => d.enterpriseId === entry.enterpriseId;
-  const own = enterprises.find((e) => e?.id === entry.enterpriseId)!;
-  const devices = [...(own.devices ?? []), ...inForce.filter(mine).map((d) => d.device), entry.device];
-  const checked = checkOnItsOwn(file, enterprises, entry, devices.length - 1, source);
+  const e = enterprises.findIndex((x) => x?.id === entry.enterpriseId);
+  if (e < 0) throw new RegistryError(source, [`enterprise ${entry.enterpriseId} is no longer in the registry`]);
+  const own = enterprises[e];
+  const devices = [...(own.devices ?? []), ...inForce.filter((d) => d.enterpriseId === entry.enterpriseId).map((d) => d.device), entry.device];
+  const checked = checkOnItsOwn(file, enterprises, e, entry, devices.length - 1, source);
   // its enterprise as `current` holds it, validated, with the device after its others: nothing a
   // registered device carries can clash with the others but its id (the enterprise's alarm device
   // and panel addresses are the file's), so the enterprise need not be checked again. At 500
@@ -72,10 +72,10 @@ export function composeWithDevice(current: Registry, raw: unknown, inForce: read
   }
   const alone = {
     ...file,
-    enterprises: enterprises.map((e) => {
-      if (e === own) return { ...e, devices };
+    enterprises: enterprises.map((x) => {
+      if (x === own) return { ...x, devices };
       // an alarm device names one of its enterprise's own devices: not there to be found now
-      const { alarmDevice: _, ...rest } = e;
+      const { alarmDevice: _, ...rest } = x;
       return { ...rest, devices: [] };
     }),
   };
@@ -97,10 +97,9 @@ function withEnterprise(current: Registry, ent: LoadedRegistry['file']['enterpri
  * never comes here), and it then costs the device, not the enterprise's hundreds (0.3–0.5 s of the
  * main thread at 500 devices of 256 points). With fewer devices beside it the check finds no
  * problem the whole one would not (its alarm device, which names another, is left out); the
- * problems are named where the whole check names them, at the device's place `at`.
+ * problems are named where the whole check names them, at the device's place `at` in enterprise `e`.
  */
-function checkOnItsOwn(file: object, enterprises: readonly { id?: unknown; alarmDevice?: unknown }[], entry: RegisteredDevice, at: number, source: string): LoadedRegistry {
-  const e = enterprises.findIndex((x) => x?.id === entry.enterpriseId);
+function checkOnItsOwn(file: object, enterprises: readonly { alarmDevice?: unknown }[], e: number, entry: RegisteredDevice, at: number, source: string): LoadedRegistry {
   const alone = { ...file, enterprises: enterprises.map(({ alarmDevice: _, ...rest }, i) => ({ ...rest, devices: i === e ? [entry.device] : [] })) };
   try {
     return validateRegistry(alone, source);
