@@ -139,6 +139,22 @@ export class Outbox {
    * the notices of changes told again because they were owed (OutboxStore.add).
    */
   async enqueue(notices: Notice[], settles: number[] = [], o: { owed?: boolean } = {}): Promise<void> {
+    // a change read as owed while its telling here is still being written (a worker that took its
+    // partitions back): that telling settles it. Told again, both writes raced for the line, and
+    // the one that lost still wrote when it was the first telling
+    if (o.owed && settles.length && settles.every((n) => this.settling.has(n))) return;
+    for (const n of settles) this.settling.add(n);
+    try {
+      await this.queue(notices, settles, o);
+    } finally {
+      for (const n of settles) this.settling.delete(n);
+    }
+  }
+
+  /** the record's lines whose notices are being written here */
+  private readonly settling = new Set<number>();
+
+  private async queue(notices: Notice[], settles: number[], o: { owed?: boolean }): Promise<void> {
     // before any await: a clear queued right after its raise must reach the units the raise did
     for (const n of notices) if (n.alertId !== null) this.deps.told.note(n.alertId, [n.unitId]);
     // and each notice takes its place in its lane's order, in the order enqueue was called

@@ -517,6 +517,25 @@ describe('the outbox', () => {
     expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a1'], ['a2']]);
   });
 
+  it('leaves a change read as owed while its first telling is still being written to that telling', async () => {
+    // a worker that took its partitions back reads the change its own telling is writing
+    groupWaitS = 0;
+    const sql = await db.sql();
+    await sql.run(`INSERT INTO notices_owed VALUES ('notify', 7, 'a1', '{}')`);
+    const { o, release } = await heldWrites();
+    const adds: number[][] = [];
+    const add = store.add.bind(store);
+    store.add = (items, settles, opts) => (adds.push(settles ?? []), add(items, settles, opts));
+    const first = o.enqueue([alertNotice('a1')], [7]);
+    await o.enqueue([alertNotice('a1')], [7], { owed: true });
+    release();
+    await first;
+    expect(adds).toEqual([[7]]);
+    await o.run();
+    expect(channel.sent.map((s) => alertIdsOf(s.delivery))).toEqual([['a1']]);
+    expect(await store.forAlert('a1')).toHaveLength(1);
+  });
+
   it('keeps a lane\'s order when an alarm comes while the lane\'s earlier notice is still being written: it neither goes express nor is sent before that one', async () => {
     const { o, release } = await heldWrites();
     // the clear of an earlier alarm, being written; the next raise of the unit comes meanwhile
