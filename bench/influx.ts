@@ -15,7 +15,9 @@ import { InfluxTelemetryStore } from '../services/store/influx-telemetry.ts';
  * Fair to both: every series exists before either is timed (creating a series costs InfluxDB far
  * more than adding a point to one, and the first to write would pay for both), and the two take
  * turns, pass by pass, so neither gets a warmer influxd or a quieter machine; each figure is the
- * median of its passes.
+ * median of its passes, and the ratio the median of each pass's ratio to the reference's pass
+ * beside it (this machine's speed moved by a third between passes: a ratio of medians took one
+ * side's fast pass against the other's slow one, 0.73× in a run whose paired passes gave 0.70-0.87×).
  */
 export interface InfluxFigures {
   points: number;
@@ -28,7 +30,7 @@ export interface InfluxFigures {
 
 const DEVICES = 2000;
 
-export async function benchInflux(readings = 40_000, passes = 3): Promise<InfluxFigures | null> {
+export async function benchInflux(readings = 40_000, passes = 5): Promise<InfluxFigures | null> {
   const influxd = await startInfluxd().catch(() => null);
   if (!influxd) return null;
   try {
@@ -86,7 +88,8 @@ export async function benchInflux(readings = 40_000, passes = 3): Promise<Influx
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const pointsPerS = median(samples.store);
     const referencePointsPerS = median(samples.reference);
-    return { points, passes, pointsPerS, referencePointsPerS, ratio: Math.round((pointsPerS / referencePointsPerS) * 100) / 100, samples };
+    const ratio = median(samples.store.map((x, i) => x / samples.reference[i]));
+    return { points, passes, pointsPerS, referencePointsPerS, ratio: Math.round(ratio * 100) / 100, samples };
   } finally {
     await influxd.stop();
   }
