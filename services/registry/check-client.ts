@@ -50,7 +50,11 @@ export class FileCheckThread {
       // a file built to be slow to read (30 MiB of one list took 2.5 min) is refused, and the reloads after it go on
       timer = setTimeout(() => reject(new CheckFailed(`it took longer than ${this.timeoutMs / 1000} s`)), this.timeoutMs).unref();
       worker.on('message', (m: { ready: true } | { failed: string } | object) => {
-        if ('ready' in m) started = true;
+        // the file goes once the thread says it is loaded: a thread failing on the file then fails
+        // after its word has arrived. Sent at once, the file could be read (and fail) before the
+        // word reached us, and the failure was taken for a thread that cannot start: a loaded CI
+        // run then checked on the main thread the file the thread had failed on
+        if ('ready' in m) (started = true), worker.postMessage(ask);
         else if ('failed' in m) reject(new CheckFailed(m.failed));
         else resolve(m);
       });
@@ -59,7 +63,6 @@ export class FileCheckThread {
         this.running.delete(worker);
         reject(failed(`the registry check thread ended (exit ${code})`));
       });
-      worker.postMessage(ask);
     }).finally(() => {
       clearTimeout(timer);
       void worker.terminate();
