@@ -52,8 +52,8 @@ export class FileCheckThread {
       worker.on('message', (m: { ready: true } | { failed: string } | object) => {
         // the file goes once the thread says it is loaded: a thread failing on the file then fails
         // after its word has arrived. Sent at once, the file could be read (and fail) before the
-        // word reached us, and the failure was taken for a thread that cannot start: a loaded CI
-        // run then checked on the main thread the file the thread had failed on
+        // word reached us, and the failure was taken for a thread that cannot start: a loaded
+        // test run then checked on the main thread the file the thread had failed on
         if ('ready' in m) (started = true), worker.postMessage(ask);
         else if ('failed' in m) reject(new CheckFailed(m.failed));
         else resolve(m);
