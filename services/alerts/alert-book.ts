@@ -511,7 +511,7 @@ export class AlertBook {
     };
     const within = this.commits.within;
     const numbers = await this.store.saveMany(
-      steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions })),
+      steps.map((st) => ({ alert: now(st.alert), transitions: st.transitions, told: st.alert })),
       lines,
       within && ((t) => within(t, complete)),
     );

@@ -9,7 +9,9 @@ import type { Alert, Transition } from './model.ts';
  * the next start (or a partition's next owner) tells what it owes: a change in the record never
  * loses its notification.
  */
-export const OWED_TABLE = 'CREATE TABLE IF NOT EXISTS notices_owed (owed_to VARCHAR NOT NULL, n BIGINT NOT NULL, alert_id VARCHAR NOT NULL, line VARCHAR NOT NULL, PRIMARY KEY (owed_to, n))';
+export const OWED_TABLE = 'CREATE TABLE IF NOT EXISTS notices_owed (owed_to VARCHAR NOT NULL, n BIGINT NOT NULL, alert_id VARCHAR NOT NULL, line VARCHAR NOT NULL, alert VARCHAR, PRIMARY KEY (owed_to, n))';
+/** tables written before the alert was kept with each owed line: its rows read the alert as it is now */
+export const OWED_ALERT_COLUMN = 'ALTER TABLE notices_owed ADD COLUMN IF NOT EXISTS alert VARCHAR';
 
 export type OwedTo = 'notify' | 'forward';
 
@@ -27,6 +29,7 @@ export async function settleOwed(t: SqlRunner, to: OwedTo, lines: readonly numbe
 export interface OwedChange {
   /** its line in the record */
   n: number;
+  /** the alert as this change left it (as the live listeners heard it), not as it is now */
   alert: Alert;
   transition: Transition;
 }
@@ -42,6 +45,7 @@ const SCHEMA = [
      raised_at BIGINT NOT NULL, doc VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS transitions (alert_id VARCHAR NOT NULL, at_ms BIGINT NOT NULL, n BIGINT NOT NULL, doc VARCHAR NOT NULL)`,
   OWED_TABLE,
+  OWED_ALERT_COLUMN,
 ];
 
 export interface AlertFilter {
@@ -68,7 +72,7 @@ const readAlert = (doc: string): Alert => {
 /** an alert saved again replaces its row (the row is the alert as it is now) */
 const UPDATE_ALL = ['key', 'enterprise', 'device', 'region', 'industry', 'severity', 'state', 'raised_at', 'doc'].map((c) => `${c} = excluded.${c}`).join(', ');
 const LINE_TYPES = ['varchar', 'bigint', 'bigint', 'varchar'] as const;
-const OWED_TYPES = ['varchar', 'bigint', 'varchar', 'varchar'] as const;
+const OWED_TYPES = ['varchar', 'bigint', 'varchar', 'varchar', 'varchar'] as const;
 
 export class AlertStore {
   private n = 0;
@@ -112,10 +116,18 @@ export class AlertStore {
    * Several alerts' changes in one transaction: the latest state of each, every record line, and
    * lines that change no alert (notification outcomes), after them. Resolves with the changes'
    * line numbers, in order: each is owed its notices until the outbox settles it.
+   *
+   * `told`: the alert as the change left it, kept with what the change is owed. Told after a crash
+   * with the alert as it is now, a critical reactivation whose alert had since fallen to major went
+   * to the enterprise only, not to the township its severity called (an outside probe, kill -9
+   * during alarms 20-100 ms apart: 30 such changes)
    */
-  saveMany(changes: { alert: Alert; transitions: Transition[] }[], extra: Transition[] = [], within?: (t: SqlRunner) => Promise<void>): Promise<number[]> {
+  saveMany(changes: { alert: Alert; transitions: Transition[]; told?: Alert }[], extra: Transition[] = [], within?: (t: SqlRunner) => Promise<void>): Promise<number[]> {
     const latest = new Map(changes.map((c) => [c.alert.id, c.alert]));
     const lines = [...changes.flatMap((c) => c.transitions), ...extra];
+    const docOf = new Map<Alert, string>();
+    const doc = (a: Alert) => docOf.get(a) ?? (docOf.set(a, JSON.stringify(a)), docOf.get(a)!);
+    const toldAs = changes.flatMap((c) => c.transitions.map(() => c.told ?? c.alert));
     return this.conn.tx(async (t) => {
       // a storm is thousands of changes: a statement per 200 alerts and one bulk insert for the
       // record, not a statement each (each costs a parse and a plan on the main thread). An
@@ -127,7 +139,7 @@ export class AlertStore {
         const part = alerts.slice(k, k + 200);
         const params: SqlParams = {};
         const rows = part.map((a, j) => {
-          Object.assign(params, { [`id${j}`]: a.id, [`k${j}`]: a.key, [`e${j}`]: a.enterpriseId, [`d${j}`]: a.deviceId, [`r${j}`]: a.region, [`i${j}`]: a.industry, [`s${j}`]: a.severity, [`st${j}`]: a.state, [`t${j}`]: BigInt(a.raisedAt), [`doc${j}`]: JSON.stringify(a) });
+          Object.assign(params, { [`id${j}`]: a.id, [`k${j}`]: a.key, [`e${j}`]: a.enterpriseId, [`d${j}`]: a.deviceId, [`r${j}`]: a.region, [`i${j}`]: a.industry, [`s${j}`]: a.severity, [`st${j}`]: a.state, [`t${j}`]: BigInt(a.raisedAt), [`doc${j}`]: doc(a) });
           return `($id${j}, $k${j}, $e${j}, $d${j}, $r${j}, $i${j}, $s${j}, $st${j}, $t${j}, $doc${j})`;
         });
         await t.run(`INSERT INTO alerts VALUES ${rows.join(', ')} ON CONFLICT (id) DO UPDATE SET ${UPDATE_ALL}`, params);
@@ -137,7 +149,7 @@ export class AlertStore {
       await t.insert('transitions', LINE_TYPES, lines.map((l, i) => [l.alertId, l.at, numbers[i], docs[i]]));
       const changed = lines.length - extra.length;
       const owedTo = this.owedTo();
-      await t.insert('notices_owed', OWED_TYPES, owedTo.flatMap((to) => lines.slice(0, changed).map((l, i) => [to, numbers[i], l.alertId, docs[i]])));
+      await t.insert('notices_owed', OWED_TYPES, owedTo.flatMap((to) => lines.slice(0, changed).map((l, i) => [to, numbers[i], l.alertId, docs[i], doc(toldAs[i])])));
       // what else must hold or be written with these changes (a cluster's partition: its owner's epoch)
       await within?.(t);
       if (numbers.length) this.n = Math.max(this.n, numbers[numbers.length - 1]);
@@ -150,7 +162,7 @@ export class AlertStore {
 
   /** The changes still owed their notices by `to`, in the order they were committed. */
   async owed(to: OwedTo): Promise<OwedChange[]> {
-    const rows = await this.conn.all<{ n: number; alert: string; line: string }>('SELECT o.n AS n, a.doc AS alert, o.line AS line FROM notices_owed o JOIN alerts a ON a.id = o.alert_id WHERE o.owed_to = $to ORDER BY o.n', { to });
+    const rows = await this.conn.all<{ n: number; alert: string; line: string }>('SELECT o.n AS n, coalesce(o.alert, a.doc) AS alert, o.line AS line FROM notices_owed o JOIN alerts a ON a.id = o.alert_id WHERE o.owed_to = $to ORDER BY o.n', { to });
     // an object per line: a line owed is told as a change of its own (who was told before it is
     // fixed per change object: the dispatcher's toldBefore)
     return rows.map((r) => ({ n: Number(r.n), alert: readAlert(r.alert), transition: JSON.parse(r.line) as Transition }));

@@ -1,6 +1,6 @@
 import type { AlertJson, TransitionJson } from '../alerts/model.ts';
 import type { Silence } from '../alerts/silences.ts';
-import { OWED_TABLE, settleOwed } from '../alerts/alert-store.ts';
+import { OWED_ALERT_COLUMN, OWED_TABLE, settleOwed } from '../alerts/alert-store.ts';
 import type { ColumnType, Sql, SqlParams, SqlRunner } from '../store/sql.ts';
 
 /**
@@ -92,6 +92,7 @@ export class OutboxStore {
     await conn.run('INSERT INTO told SELECT DISTINCT alert_id, unit_id FROM outbox WHERE alert_id IS NOT NULL ON CONFLICT DO NOTHING');
     // the record's changes owed their notices: this store settles them (alert-store.ts writes them)
     await conn.run(OWED_TABLE);
+    await conn.run(OWED_ALERT_COLUMN);
     return new OutboxStore(conn, urgentConn);
   }
 

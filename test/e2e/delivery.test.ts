@@ -91,6 +91,37 @@ describe('notification delivery', () => {
     await hooks.close();
   }, 60_000);
 
+  it('tells an owed critical alarm to the township though its alert has fallen to major since', async () => {
+    // an outside probe: kill -9 during alarms 20-100 ms apart; 30 critical reactivations reached
+    // only the enterprise after the restart, told with their alerts as they were by then (major)
+    const hooks = await startReceiver();
+    const dataDir = await tempDir();
+    const reg = hookUnit(testRegistry(), 'twn-a', hooks.url);
+    let app = await startTestApp({ dataDir, registry: reg });
+    const outboxStore = (app.outbox as unknown as { deps: { store: { write: () => Promise<void>; retryMs: number } } }).deps.store;
+    outboxStore.retryMs = 20;
+    outboxStore.write = async () => Promise.reject(new Error('IO Error: No space left on device'));
+    const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
+    await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
+    await dev.telemetry({ seq: 2, values: { gas_lel: 25 } });
+    const api = apiClient(app, 'token-operator');
+    const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items.find((a: any) => a.severity === 'major'), 5000, 'the alarm fallen to major');
+    expect((await api.get(`/api/alerts/${alert.id}`)).json.history.map((h: any) => h.type)).toEqual(expect.arrayContaining(['raised', 'severity_changed']));
+    await dev.end();
+    await app.stop();
+    expect(hooks.requests).toEqual([]);
+
+    app = await startTestApp({ dataDir, registry: reg });
+    await waitFor(() => hooks.requests.length > 0, 10_000, 'the owed alarm told to the township');
+    await app.settled();
+    const events = hooks.requests.filter((r) => r.url === '/twn-a').flatMap((r: any) => (r.body.digest ? r.body.events : [r.body]));
+    const raised = events.filter((e: any) => e.id === alert.id && e.transition.type === 'raised');
+    expect(raised, JSON.stringify(events)).toHaveLength(1);
+    expect(raised[0].severity).toBe('critical');
+    await app.stop();
+    await hooks.close();
+  }, 60_000);
+
   it('turns an alarm storm into one digest per unit', async () => {
     const smtp = await startSmtp();
     const hooks = await startReceiver();

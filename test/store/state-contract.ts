@@ -232,8 +232,9 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       await expect(alerts.saveMany([{ alert: b, transitions: [line(b, 'cleared', T0 + 2000)] }], [], async () => Promise.reject(new Error('fenced')))).rejects.toThrow('fenced');
       const owed = await alerts.owed('notify');
       expect(owed.map((o) => [o.n, o.transition.type, o.alert.id])).toEqual([[ra, 'raised', a.id], [sa, 'severity_changed', a.id], [rb, 'raised', b.id]]);
-      // the alert as it is now
-      expect(owed[0].alert.severity).toBe('warning');
+      // each with the alert as its change left it, not as it is now: routed by its own severity
+      expect(owed.map((o) => o.alert.severity)).toEqual([a.severity, 'warning', b.severity]);
+      expect(a.severity).not.toBe('warning');
       // with the notices it was owed, in their transaction: both or neither
       const failing = await OutboxStore.create(sql);
       failing.within = async () => Promise.reject(new Error('disk full'));
@@ -253,6 +254,18 @@ export function stateStoreContract(name: string, db: StateDatabase) {
       expect(await alerts.owed('forward')).toEqual([]);
       expect((await alerts.owed('notify')).map((o) => o.n)).toEqual([rb, cb]);
       await sql.close();
+    });
+
+    it('owes a change with the alert as the change left it (`told`), and reads lines owed before that was kept with the alert as it is now', async () => {
+      const sql = await db.open();
+      const alerts = await AlertStore.create(sql);
+      const a = alert();
+      // a critical reactivation whose alert fell to major in the same commit
+      const [n] = await alerts.saveMany([{ alert: { ...a, severity: 'major' }, transitions: [line(a, 'reactivated', T0)], told: a }]);
+      expect((await alerts.owed('notify')).map((o) => [o.n, o.alert.severity])).toEqual([[n, a.severity]]);
+      // a line of the old layout (no alert kept with it)
+      await sql.run('UPDATE notices_owed SET alert = NULL');
+      expect((await alerts.owed('notify')).map((o) => o.alert.severity)).toEqual(['major']);
     });
 
     it('owed notices told twice at once (a partition taken over again while its first telling is written) are written once', async () => {
