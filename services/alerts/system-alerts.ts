@@ -11,10 +11,13 @@ export const SYSTEM = '_system';
 const base = { ruleKind: 'system', enterpriseId: SYSTEM, deviceId: SYSTEM } as const;
 
 /** A unit's channel failed `failuresBeforeAlert` times in a row (raise), or delivers again (clear). */
+/** The key of a unit's channel's failing alert. */
+export const channelHealthKey = (unitId: string, channel: string) => `${SYSTEM}/notify:${unitId}:${channel}`;
+
 export function channelHealth(unit: { id: string; name: string }, channel: string, failing: boolean, error: string | undefined, at: number): Outcome {
   return {
     ...base,
-    key: `${SYSTEM}/notify:${unit.id}:${channel}`,
+    key: channelHealthKey(unit.id, channel),
     change: failing ? 'raise' : 'clear',
     ruleId: 'notification-channel',
     metric: channel,

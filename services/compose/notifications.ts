@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Alert, Transition } from '../alerts/model.ts';
-import { channelHealth } from '../alerts/system-alerts.ts';
+import { channelHealth, channelHealthKey } from '../alerts/system-alerts.ts';
 import type { Outcome } from '../../domain/types.ts';
 import type { Metrics } from '../metrics.ts';
 import { AckLinks } from '../notify/ack-links.ts';
@@ -72,6 +72,10 @@ export async function composeNotifications(d: {
     ...d.options,
     // a channel that keeps failing is itself an alert, for the operators
     onChannelHealth: (unit, channel, failing, error) => d.raiseSystem(channelHealth(unit, channel, failing, error, clock())),
+    channelAlertOpen: (unit, channel) => {
+      const key = channelHealthKey(unit.id, channel);
+      return d.openAlerts().some((a) => a.key === key);
+    },
   });
   const dispatcher = new Dispatcher({
     registry,

@@ -52,6 +52,8 @@ export interface OutboxDeps {
   /** consecutive failures of one unit's channel before the operators are told */
   failuresBeforeAlert?: number;
   onChannelHealth(unit: UnitConfig, channel: string, failing: boolean, error?: string): void;
+  /** the channel's failing alert is open (raised before a restart, say) */
+  channelAlertOpen?(unit: UnitConfig, channel: string): boolean;
 }
 
 export interface Notice {
@@ -115,7 +117,7 @@ export class Outbox {
   private failures = 0;
 
   constructor(private readonly deps: OutboxDeps) {
-    this.health = new ChannelHealth(deps.failuresBeforeAlert ?? 3, deps.onChannelHealth);
+    this.health = new ChannelHealth(deps.failuresBeforeAlert ?? 3, deps.onChannelHealth, deps.channelAlertOpen);
   }
 
   start(pollMs = 500) {

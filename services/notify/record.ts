@@ -18,10 +18,19 @@ export const worthRecording = (attempts: number) => attempts === 1 || attempts %
 
 export class ChannelHealth {
   private readonly failures = new Map<string, number>();
+  /** channels delivered to since the start */
+  private readonly seen = new Set<string>();
 
+  /**
+   * `alertOpen`: whether the channel's failing alert is open, asked at a channel's first delivery
+   * since the start. The counts are this process's: an alert raised before a restart was never
+   * cleared, however well its channel delivered after it (an outside probe, kill -9 while a
+   * receiver failed).
+   */
   constructor(
     private readonly failuresBeforeAlert: number,
     private readonly onChange: (unit: UnitConfig, channel: string, failing: boolean, error?: string) => void,
+    private readonly alertOpen: (unit: UnitConfig, channel: string) => boolean = () => false,
   ) {}
 
   failed(unit: UnitConfig, channel: string, error: string) {
@@ -50,7 +59,9 @@ export class ChannelHealth {
 
   delivered(unit: UnitConfig, channel: string) {
     const key = `${unit.id}|${channel}`;
-    if ((this.failures.get(key) ?? 0) >= this.failuresBeforeAlert) this.onChange(unit, channel, false);
+    const first = !this.seen.has(key);
+    this.seen.add(key);
+    if ((this.failures.get(key) ?? 0) >= this.failuresBeforeAlert || (first && this.alertOpen(unit, channel))) this.onChange(unit, channel, false);
     this.failures.delete(key);
   }
 }

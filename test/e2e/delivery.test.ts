@@ -20,8 +20,10 @@ describe('notification delivery', () => {
     await dev.telemetry({ seq: 2, values: { gas_lel: 1 } });
     const api = apiClient(app, 'token-operator');
     const alert = await waitFor(async () => (await api.get(`/api/alerts?enterprise=${CHEM}`)).json.items[0], 5000, 'alert');
-    // both channels fail for a while; the record says so
+    // both channels fail for a while; the record says so, and the operators have the webhook's alert
     await waitFor(async () => (await api.get(`/api/alerts/${alert.id}`)).json.history.filter((h: any) => h.type === 'notification_failed').length >= 3, 10_000, 'failures recorded');
+    const channelAlert = (a: any) => a.enterpriseId === '_system' && a.key.includes('webhook');
+    await waitFor(async () => (await api.get('/api/alerts?state=active')).json.items.some(channelAlert), 10_000, 'the webhook failing alert');
     expect(hooks.requests.length).toBeGreaterThan(0);
     await dev.end();
     await app.stop();
@@ -35,6 +37,8 @@ describe('notification delivery', () => {
     await waitFor(async () => (await view.get(`/api/alerts/${alert.id}`)).json.notifications.every((n: any) => n.status === 'delivered'), 15_000, 'all delivered');
     // one more round of the outbox: anything it would send twice goes now
     await app.settled();
+    // the channel's alert raised before the restart is cleared by its first delivery after it
+    await waitFor(async () => !(await view.get('/api/alerts?state=active')).json.items.some(channelAlert), 10_000, 'the webhook failing alert cleared');
 
     // raised and cleared: one e-mail per recipient for each (or one digest if they went together)
     const chemMails = smtp.mails.filter((m) => m.to.includes('safety@chem.test'));

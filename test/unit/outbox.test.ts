@@ -3,7 +3,7 @@ import { applyOutcome } from '../../services/alerts/lifecycle.ts';
 import { alertJson, transitionJson, type Transition } from '../../services/alerts/model.ts';
 import { policyFor } from '../../services/alerts/routing.ts';
 import { Channels, type Channel, type Delivery } from '../../services/notify/channels/channel.ts';
-import { Outbox, type Notice } from '../../services/notify/outbox.ts';
+import { Outbox, type Notice, type OutboxDeps } from '../../services/notify/outbox.ts';
 import { OutboxStore, type OutboxItem } from '../../services/notify/outbox-store.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { parseRegistry } from '../../services/registry/load.ts';
@@ -60,7 +60,7 @@ describe('the outbox', () => {
   let channel: RecordingChannel;
   let recorded: Transition[];
   let health: [string, boolean][];
-  const outbox = () =>
+  const outbox = (extra: Partial<OutboxDeps> = {}) =>
     new Outbox({
       store,
       registry: () => registry,
@@ -76,6 +76,7 @@ describe('the outbox', () => {
       maxDelayMs: 8000,
       failuresBeforeAlert: 3,
       onChannelHealth: (unit, ch, failing) => health.push([`${unit.id} ${ch}`, failing]),
+      ...extra,
     });
 
   /** the store's next `n` writes fail with `message` (`left` below 0: every one was met) */
@@ -292,6 +293,22 @@ describe('the outbox', () => {
     now += 70_000;
     await o.run();
     expect(health).toEqual([['ent-chem webhook:0', true], ['ent-chem webhook:0', false]]);
+  });
+
+  it("clears at a channel's first delivery after a start the failing alert raised before it (the counts are the last process's)", async () => {
+    groupWaitS = 0;
+    const asked: string[] = [];
+    const o = outbox({ channelAlertOpen: (unit, ch) => (asked.push(`${unit.id} ${ch}`), unit.id === 'ent-chem') });
+    await o.enqueue([alertNotice('a1')]);
+    await o.run();
+    // past the unit's pacing interval
+    now += 60_000;
+    await o.enqueue([alertNotice('a2')]);
+    await o.run();
+    expect(channel.sent).toHaveLength(2);
+    // cleared once, asked once
+    expect(health).toEqual([['ent-chem webhook:0', false]]);
+    expect(asked).toEqual(['ent-chem webhook:0']);
   });
 
   it('stops retrying a channel the unit no longer has, and takes its channel alert down', async () => {
@@ -548,7 +565,7 @@ describe('the outbox', () => {
     store.retryMs = 5;
     groupWaitS = 0;
     const sql = await db.sql();
-    await sql.run(`INSERT INTO notices_owed VALUES ('notify', 7, 'a1', '{}')`);
+    await sql.run(`INSERT INTO notices_owed (owed_to, n, alert_id, line) VALUES ('notify', 7, 'a1', '{}')`);
     const o = outbox();
     const queued = o.enqueue([alertNotice('a1', { critical: true })], [7]).catch((e: Error) => e);
     await waitFor(() => channel.sent.length === 1, 5000, 'the alarm sent');
@@ -564,7 +581,7 @@ describe('the outbox', () => {
     // a partition taken over again (or by two owners in turn) while its first telling was being written
     groupWaitS = 0;
     const sql = await db.sql();
-    await sql.run(`INSERT INTO notices_owed VALUES ('notify', 7, 'a1', '{}')`);
+    await sql.run(`INSERT INTO notices_owed (owed_to, n, alert_id, line) VALUES ('notify', 7, 'a1', '{}')`);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     store = await OutboxStore.create(slowed(await db.sql(), { held }), slowed(await db.sql(), { held }));
@@ -590,7 +607,7 @@ describe('the outbox', () => {
     // a worker that took its partitions back reads the change its own telling is writing
     groupWaitS = 0;
     const sql = await db.sql();
-    await sql.run(`INSERT INTO notices_owed VALUES ('notify', 7, 'a1', '{}')`);
+    await sql.run(`INSERT INTO notices_owed (owed_to, n, alert_id, line) VALUES ('notify', 7, 'a1', '{}')`);
     const { o, release } = await heldWrites();
     const adds: number[][] = [];
     const add = store.add.bind(store);
