@@ -10,10 +10,10 @@ export const SYSTEM = '_system';
 
 const base = { ruleKind: 'system', enterpriseId: SYSTEM, deviceId: SYSTEM } as const;
 
-/** A unit's channel failed `failuresBeforeAlert` times in a row (raise), or delivers again (clear). */
 /** The key of a unit's channel's failing alert. */
 export const channelHealthKey = (unitId: string, channel: string) => `${SYSTEM}/notify:${unitId}:${channel}`;
 
+/** A unit's channel failed `failuresBeforeAlert` times in a row (raise), or delivers again (clear). */
 export function channelHealth(unit: { id: string; name: string }, channel: string, failing: boolean, error: string | undefined, at: number): Outcome {
   return {
     ...base,
