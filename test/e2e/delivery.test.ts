@@ -7,6 +7,13 @@ import { freePort, startReceiver, startSmtp } from '../support/receivers.ts';
 import { CHEM, MALL, hookUnit, testRegistry } from '../support/registry.ts';
 import { waitFor } from '../support/wait.ts';
 
+/** The outbox cannot write (a disk that fills between the record's commit and the notices'). */
+function failOutboxWrites(app: Awaited<ReturnType<typeof startTestApp>>) {
+  const outboxStore = (app.outbox as unknown as { deps: { store: { write: () => Promise<void>; retryMs: number } } }).deps.store;
+  outboxStore.retryMs = 20;
+  outboxStore.write = async () => Promise.reject(new Error('IO Error: No space left on device'));
+}
+
 /** Notifications are never lost: receivers that are down, restarts, storms, robots that refuse. */
 describe('notification delivery', () => {
   it('delivers to receivers that were down at first, exactly once each, across a restart of the service', async () => {
@@ -65,9 +72,7 @@ describe('notification delivery', () => {
     let app = await startTestApp({ dataDir, registry: reg });
     // the outbox cannot write (a disk that fills between the record's commit and the notices'):
     // the alert is in the record, its notices are not in the outbox when the service stops
-    const outboxStore = (app.outbox as unknown as { deps: { store: { write: () => Promise<void>; retryMs: number } } }).deps.store;
-    outboxStore.retryMs = 20;
-    outboxStore.write = async () => Promise.reject(new Error('IO Error: No space left on device'));
+    failOutboxWrites(app);
     const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
     const api = apiClient(app, 'token-operator');
@@ -102,9 +107,7 @@ describe('notification delivery', () => {
     const dataDir = await tempDir();
     const reg = hookUnit(testRegistry(), 'twn-a', hooks.url);
     let app = await startTestApp({ dataDir, registry: reg });
-    const outboxStore = (app.outbox as unknown as { deps: { store: { write: () => Promise<void>; retryMs: number } } }).deps.store;
-    outboxStore.retryMs = 20;
-    outboxStore.write = async () => Promise.reject(new Error('IO Error: No space left on device'));
+    failOutboxWrites(app);
     const dev = await connectDevice(app, CHEM, 'gas-1', 'secret-gas-1');
     await dev.telemetry({ seq: 1, values: { gas_lel: 45 } });
     await dev.telemetry({ seq: 2, values: { gas_lel: 25 } });
