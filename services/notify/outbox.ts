@@ -451,13 +451,18 @@ export class Outbox {
     }
   }
 
-  /** Something queued before this message in its lane is still being written (it must go first). */
+  /**
+   * Something queued before one of this message's notices in its lane is still being written (it
+   * must go first). Before any of them, not before the first: a round found a lane's notices
+   * 4-16 and 20-21 written (20 and 21 alarms, on their own connection) and 17-19 still being
+   * written, and sent 20-21 ahead of them.
+   */
   private behindUnwritten(g: OutboxItem[]): boolean {
     if (!this.unwritten.size) return false;
     const queued = this.unsent.get(laneOf(g[0]));
     if (!queued) return false;
-    const from = g.reduce((low, i) => Math.min(low, queued.get(i.id) ?? 0), Infinity);
-    for (const [id, order] of queued) if (order < from && this.unwritten.has(id)) return true;
+    const last = g.reduce((high, i) => Math.max(high, queued.get(i.id) ?? 0), -Infinity);
+    for (const [id, order] of queued) if (order < last && this.unwritten.has(id)) return true;
     return false;
   }
 

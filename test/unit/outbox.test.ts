@@ -700,6 +700,39 @@ describe('the outbox', () => {
     expect(store.health()).toEqual({ ok: true, waiting: 0 });
   });
 
+  it("does not let an alarm written on its own connection overtake a notice queued before it and still being written, though a round finds it beside older ones", async () => {
+    // helper-42: a critical rise went before its alert's earlier change on the same lane (840
+    // times in a run); a round sent notices 4-16 with 20-21 while 17-19 were still being written
+    groupWaitS = 0;
+    store = await OutboxStore.create(await db.sql(), await db.sql());
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    type Write = (conn: unknown, adds: { items: OutboxItem[] }[]) => Promise<boolean[]>;
+    const write = (store as unknown as { write: Write }).write.bind(store);
+    (store as unknown as { write: Write }).write = async (conn, adds) => {
+      if (adds.some((g) => g.items.some((i) => i.alertId === 'a4'))) await held;
+      return write(conn, adds);
+    };
+    const o = outbox();
+    channel.hanging.set('ent-chem', () => {});
+    await o.enqueue([alertNotice('a1', { critical: true })]);
+    await waitFor(() => channel.attempts === 1, 5000, 'the first under way');
+    // one waits behind it; the next is written and waits for the lane; the one after is being written
+    await o.enqueue([alertNotice('a2')]);
+    await o.enqueue([alertNotice('a3')]);
+    const beingWritten = o.enqueue([alertNotice('a4')]);
+    await o.enqueue([alertNotice('a5', { critical: true })]);
+    channel.release('ent-chem');
+    await waitFor(() => channel.sent.length === 2, 5000, 'the first two sent');
+    await o.run();
+    expect(channel.sent.map((m) => alertIdsOf(m.delivery))).toEqual([['a1'], ['a2']]);
+    release();
+    await beingWritten;
+    await o.run();
+    const messages = channel.sent.map((m) => alertIdsOf(m.delivery).sort());
+    expect(messages).toEqual([['a1'], ['a2'], ['a3', 'a4', 'a5']]);
+  });
+
   it('writes an alarm with the others when its own connection fails, and still tells it', async () => {
     store = await OutboxStore.create(await db.sql(), slowed(await db.sql(), { fail: 'IO Error: could not write' }));
     groupWaitS = 0;
