@@ -91,6 +91,19 @@ describe('the outbox', () => {
     return count;
   };
 
+  /** the store's writes of notices `which` picks wait (before their transaction) until the answer is called */
+  const holdWritesOf = (which: (i: OutboxItem) => boolean) => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    type Write = (conn: unknown, adds: { items: OutboxItem[] }[]) => Promise<boolean[]>;
+    const write = (store as unknown as { write: Write }).write.bind(store);
+    (store as unknown as { write: Write }).write = async (conn, adds) => {
+      if (adds.some((g) => g.items.some(which))) await held;
+      return write(conn, adds);
+    };
+    return release;
+  };
+
   /** one notice queued to a failing receiver, past its group wait, tried `rounds` times */
   const failingFor = async (rounds: number) => {
     channel.failing = true;
@@ -677,14 +690,7 @@ describe('the outbox', () => {
     const o = outbox();
     // another unit's notice being written (held before its transaction), this unit's clear
     // waiting in the queue behind it
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    type Write = (conn: unknown, adds: { items: OutboxItem[] }[]) => Promise<boolean[]>;
-    const write = (store as unknown as { write: Write }).write.bind(store);
-    (store as unknown as { write: Write }).write = async (conn, adds) => {
-      if (adds.some((g) => g.items.some((i) => i.unitId === 'twn-a'))) await held;
-      return write(conn, adds);
-    };
+    const release = holdWritesOf((i) => i.unitId === 'twn-a');
     const other = o.enqueue([alertNotice('a9', { unitId: 'twn-a' })]);
     await waitFor(() => (store as unknown as { writing: boolean }).writing, 5000, 'the first write under way');
     const clear = o.enqueue([alertNotice('a1')]);
@@ -705,14 +711,7 @@ describe('the outbox', () => {
     // times in a run); a round sent notices 4-16 with 20-21 while 17-19 were still being written
     groupWaitS = 0;
     store = await OutboxStore.create(await db.sql(), await db.sql());
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    type Write = (conn: unknown, adds: { items: OutboxItem[] }[]) => Promise<boolean[]>;
-    const write = (store as unknown as { write: Write }).write.bind(store);
-    (store as unknown as { write: Write }).write = async (conn, adds) => {
-      if (adds.some((g) => g.items.some((i) => i.alertId === 'a4'))) await held;
-      return write(conn, adds);
-    };
+    const release = holdWritesOf((i) => i.alertId === 'a4');
     const o = outbox();
     channel.hanging.set('ent-chem', () => {});
     await o.enqueue([alertNotice('a1', { critical: true })]);
